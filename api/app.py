@@ -1,0 +1,96 @@
+"""The Starlette application factory: routes, middleware and the lifespan that owns every
+resource (database engine, Redis client, services). No business logic lives here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from api.endpoint import Api, openapi_document
+from api.errors import exception_handlers
+from api.limits import BodySizeLimit
+from api.metrics import HttpMetrics, MetricsMiddleware
+from api.routes import chat, enrollment, ops, recordings, room, sessions
+from api.services import open_services
+from api.settings import Settings
+from rooms.inputs import RecordingLinkRequest
+
+__all__ = ["API_MODULES", "create_app"]
+
+log = logging.getLogger("liveclass")
+
+API_MODULES: list[Api] = [
+    sessions.api,
+    enrollment.api,
+    room.api,
+    chat.api,
+    recordings.api,
+    ops.api,
+]
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """A liveclass app for ``settings`` (default: read from the environment, once)."""
+    settings = settings or Settings()
+    metrics = HttpMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await open_services(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    routes: list[BaseRoute] = [
+        Route("/openapi.json", ops.openapi, include_in_schema=False),
+        Route("/docs", ops.docs, include_in_schema=False),
+        Route("/docs/init.js", ops.docs_init, include_in_schema=False),
+        Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static"),
+        Route("/metrics", ops.metrics, include_in_schema=False),
+    ]
+    for api in API_MODULES:
+        routes.extend(api.routes())
+
+    upload_limit = settings.recording_max_bytes + (1 << 20)
+
+    def body_limit(path: str) -> int:
+        if path.endswith("/recordings") and path.startswith("/api/v1/sessions/"):
+            return upload_limit
+        return settings.max_body_bytes
+
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
+    middleware.append(Middleware(BodySizeLimit, limit_for=body_limit))
+
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=exception_handlers,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.openapi = openapi_document(
+        API_MODULES, title="liveclass", version=VERSION, extra_models=(RecordingLinkRequest,)
+    )
+    return app

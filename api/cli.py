@@ -1,0 +1,120 @@
+"""The ``liveclass`` command: serve, migrate the database, mint development tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from api.settings import Settings
+
+__all__ = ["main"]
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        lifespan="on",
+    )
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from rooms.store import create_database, upgrade_database
+
+    async def run() -> None:
+        database = create_database(settings.resolved_database_url())
+        try:
+            await upgrade_database(database, args.revision)
+        finally:
+            await database.dispose()
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run())
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from api.auth import mint_platform_token
+    from rooms.identity import UserRole
+
+    secret = settings.resolved_jwt_secret()
+    if secret is None:
+        print(
+            "liveclass token: this server verifies tokens from an identity provider's JWKS; "
+            "mint tokens there",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        mint_platform_token(
+            secret,
+            sub=args.sub,
+            name=args.name,
+            role=UserRole(args.role),
+            tenant=args.tenant,
+            ttl_seconds=args.ttl,
+            email=args.email,
+        )
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liveclass", description="Self-hosted backend for live classes."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server (uvicorn)")
+    serve.add_argument("--host", help="bind address (default LIVECLASS_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default LIVECLASS_PORT or 8000)")
+    serve.set_defaults(run=_serve)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(run=_db_upgrade)
+
+    token = sub.add_parser("token", help="print a bearer token for development or load tests")
+    token.add_argument("--sub", required=True, help="user id")
+    token.add_argument("--name", required=True, help="display name")
+    token.add_argument("--role", required=True, choices=["instructor", "student", "admin"])
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
+    token.add_argument("--email")
+    token.set_defaults(run=_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"liveclass: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    code: int = args.run(settings, args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

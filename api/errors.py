@@ -1,0 +1,106 @@
+"""One mapping from liveclass errors to HTTP, and the JSON error shape everywhere.
+
+Every error response is ``{"error": {"code", "message", "details"?}}``: the domain's typed
+errors, the framework's own 404/405, bad JSON, validation failures, and unexpected exceptions
+(logged with an id; the response shows the id, never a traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from rooms import errors as e
+
+__all__ = ["STATUS_BY_ERROR", "error_response", "exception_handlers", "status_of"]
+
+log = logging.getLogger("liveclass.api")
+
+STATUS_BY_ERROR: list[tuple[type[e.LiveclassError], int]] = [
+    (e.ValidationFailed, 422),
+    (e.BadRequest, 400),
+    (e.Unauthorized, 401),
+    (e.PaymentRequired, 402),
+    (e.Forbidden, 403),
+    (e.NotFound, 404),
+    (e.Conflict, 409),
+    (e.PayloadTooLarge, 413),
+    (e.UnsupportedMediaType, 415),
+    (e.RateLimited, 429),
+    (e.Unavailable, 503),
+]
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def status_of(error: e.LiveclassError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+async def _liveclass_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.LiveclassError)
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, exc.code, exc.message, exc.details, headers)
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 404:
+        message = f"no route for {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    return error_response(
+        exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    error_id = secrets.token_hex(8)
+    log.error(
+        "unhandled error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
+    )
+    return error_response(
+        500,
+        "internal_error",
+        f"something went wrong on our side; quote error id {error_id} when reporting it",
+        {"errorId": error_id},
+    )
+
+
+exception_handlers: dict[Any, Any] = {
+    e.LiveclassError: _liveclass_error,
+    HTTPException: _http_exception,
+    Exception: _unexpected,
+}

@@ -1,0 +1,171 @@
+"""Enrollment, bookings, the instructor's sessions and feedback."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+
+from api.endpoint import Api, Call
+from api.schemas import (
+    BookingList,
+    BookingOut,
+    BookingQuery,
+    EnrollmentList,
+    EnrollmentOut,
+    FeedbackOut,
+    ListQuery,
+    SessionList,
+)
+from api.views import enrollment_out, session_out
+from rooms.access import permissions
+from rooms.errors import Forbidden
+from rooms.inputs import EnrollmentRequest, FeedbackRequest
+from rooms.sessions import SessionFilter, SessionView
+
+api = Api("/api/v1")
+
+
+@api.route(
+    "POST",
+    "/sessions/{ref}/enroll",
+    summary="Enroll in a session",
+    tags=["enrollment"],
+    status=201,
+    body=EnrollmentRequest,
+    body_optional=True,
+    response=EnrollmentOut,
+    errors=(402, 403, 404, 409),
+)
+async def enroll(call: Call) -> JSONResponse:
+    """Books a seat: 201 with the new enrollment, or 200 with the existing one (duplicate-safe).
+    Paid sessions need a paymentId (402 without). Seats are capped at maxParticipants in one
+    transaction (409 session_full)."""
+    outcome = await call.services.enrollment.enroll(call.user, call.path("ref"), call.body)
+    body = enrollment_out(outcome.enrollment, outcome.session)
+    return JSONResponse(body.model_dump(mode="json"), status_code=201 if outcome.created else 200)
+
+
+@api.route(
+    "DELETE",
+    "/sessions/{ref}/enroll",
+    summary="Cancel my enrollment",
+    tags=["enrollment"],
+    response=EnrollmentOut,
+    errors=(404, 409),
+)
+async def unenroll(call: Call) -> EnrollmentOut:
+    """Frees the seat. 404 when not enrolled; 409 once the session ended or was cancelled."""
+    return enrollment_out(await call.services.enrollment.unenroll(call.user, call.path("ref")))
+
+
+@api.route(
+    "GET",
+    "/sessions/{ref}/enrollments",
+    summary="List a session's enrollments",
+    tags=["enrollment"],
+    response=EnrollmentList,
+    errors=(403, 404),
+)
+async def list_enrollments(call: Call) -> EnrollmentList:
+    """The session's instructor or a tenant admin only."""
+    rows = await call.services.enrollment.roster(call.user, call.path("ref"))
+    return EnrollmentList(enrollments=[enrollment_out(r) for r in rows], total=len(rows))
+
+
+@api.route(
+    "POST",
+    "/sessions/{ref}/feedback",
+    summary="Rate an ended session",
+    tags=["enrollment"],
+    body=FeedbackRequest,
+    response=FeedbackOut,
+    errors=(403, 404, 409),
+)
+async def give_feedback(call: Call) -> FeedbackOut:
+    """A rating from 1 to 5 and a comment, by an enrolled user or attendee; may be revised."""
+    row = await call.services.enrollment.feedback(call.user, call.path("ref"), call.body)
+    return FeedbackOut(
+        sessionId=row.session_id,
+        userId=row.user_id,
+        rating=row.rating,
+        comment=row.comment,
+        updatedAt=row.updated_at,
+    )
+
+
+@api.route(
+    "GET",
+    "/me/sessions",
+    summary="My sessions (instructor)",
+    tags=["me"],
+    query=ListQuery,
+    response=SessionList,
+    errors=(403,),
+)
+async def my_sessions(call: Call) -> SessionList:
+    """The sessions the caller teaches, with the same filters and pagination as /sessions."""
+    if not call.user.can_teach:
+        raise Forbidden("only instructors and admins teach sessions", code="role_forbidden")
+    q: ListQuery = call.query
+    flt = SessionFilter(
+        status=q.status,
+        instructor_id=call.user.user_id,
+        featured=q.featured,
+        starts_from=q.from_,
+        starts_to=q.to,
+        limit=q.limit,
+        offset=q.resolved_offset(),
+    )
+    page = await call.services.sessions.search(call.user, call.user.tenant, flt)
+    public_url = call.services.settings.public_url
+    return SessionList(
+        sessions=[session_out(v, public_url) for v in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+        page=page.page,
+        totalPages=page.total_pages,
+    )
+
+
+@api.route(
+    "GET",
+    "/me/bookings",
+    summary="My bookings (student)",
+    tags=["me"],
+    query=BookingQuery,
+    response=BookingList,
+)
+async def my_bookings(call: Call) -> BookingList:
+    """The caller's active enrollments with their sessions, soonest first."""
+    q: BookingQuery = call.query
+    offset = q.resolved_offset()
+    bookings, total = await call.services.enrollment.bookings(
+        call.user, status=q.status, limit=q.limit, offset=offset
+    )
+    public_url = call.services.settings.public_url
+    counts = await call.services.presence.counts(
+        [b.session.id for b in bookings if b.session.status == "live"]
+    )
+    items = [
+        BookingOut(
+            enrollment=enrollment_out(b.enrollment),
+            session=session_out(
+                SessionView(
+                    row=b.session,
+                    active_count=counts.get(b.session.id, 0),
+                    attended_count=0,
+                    permissions=permissions(call.user, b.session, enrolled=True),
+                ),
+                public_url,
+            ),
+        )
+        for b in bookings
+    ]
+    return BookingList(
+        bookings=items,
+        total=total,
+        limit=q.limit,
+        offset=offset,
+        page=offset // q.limit + 1,
+        totalPages=-(-total // q.limit) if total else 0,
+    )

@@ -1,0 +1,83 @@
+"""Operations: liveness, readiness, Prometheus metrics, the OpenAPI document and docs page."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from api.endpoint import Api, Call
+from api.schemas import HealthOut
+
+api = Api()
+log = logging.getLogger("liveclass.api")
+
+
+@api.route("GET", "/healthz", summary="Liveness", tags=["ops"], response=HealthOut, auth="none")
+async def healthz(call: Call) -> HealthOut:
+    """200 while the process serves requests."""
+    return HealthOut(status="ok")
+
+
+@api.route(
+    "GET",
+    "/readyz",
+    summary="Readiness",
+    tags=["ops"],
+    response=HealthOut,
+    auth="none",
+    errors=(503,),
+)
+async def readyz(call: Call) -> Response:
+    """200 when the database and Redis answer within 2 s; 503 (with which one failed)
+    otherwise, so a load balancer stops sending traffic here."""
+    services = call.services
+    checks: dict[str, str] = {}
+
+    async def check(name: str, probe: Awaitable[object]) -> None:
+        try:
+            await asyncio.wait_for(probe, timeout=2.0)
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means not ready; say which
+            log.warning("readiness check %s failed: %s", name, exc.__class__.__name__)
+            checks[name] = "unavailable"
+
+    await check("database", services.database.ping())
+    await check("redis", services.redis.ping())
+    ready = all(v == "ok" for v in checks.values())
+    body = HealthOut(status="ok" if ready else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>liveclass API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="docs"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script>
+</body></html>"""
+
+DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#docs",
+  deepLinking: true, persistAuthorization: true});"""
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(DOCS_PAGE)
+
+
+async def docs_init(request: Request) -> Response:
+    return Response(DOCS_INIT, media_type="text/javascript")

@@ -1,0 +1,182 @@
+"""Recordings: upload (multipart), register an external link, list, read and download."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.responses import FileResponse, Response
+
+from api.endpoint import Api, Call, validation_details
+from api.schemas import RecordingList, RecordingOut
+from api.views import recording_out
+from rooms.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
+from rooms.inputs import RecordingLinkRequest
+from rooms.recordings import StoredRecording
+
+api = Api("/api/v1")
+TAGS = ["recordings"]
+
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "durationSeconds": {"type": "number", "minimum": 0},
+                },
+            }
+        },
+        "application/json": {"schema": {"$ref": "#/components/schemas/RecordingLinkRequest"}},
+    },
+}
+
+
+@api.route(
+    "POST",
+    "/sessions/{ref}/recordings",
+    summary="Upload a recording, or register its URL",
+    tags=TAGS,
+    status=201,
+    response=RecordingOut,
+    request_body=_UPLOAD_BODY,
+    errors=(400, 403, 404, 409, 413, 415, 422),
+)
+async def add_recording(call: Call) -> RecordingOut:
+    """``multipart/form-data`` with a ``file`` (WebM, MP4, MOV, M4A, Ogg, MP3 or WAV,
+    recognized by content; at most LIVECLASS_RECORDING_MAX_BYTES), or JSON
+    ``{"recordingUrl": ...}`` for a file stored elsewhere. The session's recordingUrl is set
+    by the first recording and never changes (registering a second URL is 409). Instructor or
+    tenant admin; the session must be live or ended."""
+    services = call.services
+    ref = call.path("ref")
+    content_type = call.request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        try:
+            link = RecordingLinkRequest.model_validate(json.loads(await call.request.body()))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest("the request body is not valid JSON", code="invalid_json") from exc
+        except ValidationError as exc:
+            raise ValidationFailed(
+                "the request body is not valid", details=validation_details(exc)
+            ) from exc
+        stored = await services.recordings.register_link(call.user, ref, link.recordingUrl)
+        return recording_out(stored.recording, services)
+    if not content_type.startswith("multipart/form-data"):
+        raise UnsupportedMediaType(
+            "send multipart/form-data with a file, or JSON with a recordingUrl"
+        )
+    async with call.request.form(max_files=1, max_fields=5) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ValidationFailed("the form needs a file field", code="missing_file")
+        duration = _duration(form.get("durationSeconds"))
+        stored = await services.recordings.upload(
+            call.user, ref, upload.file, filename=upload.filename, duration_seconds=duration
+        )
+    return recording_out(stored.recording, services)
+
+
+def _duration(value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        seconds = float(str(value))
+    except ValueError as exc:
+        raise ValidationFailed("durationSeconds must be a number") from exc
+    if not 0 <= seconds < 10 * 86_400:
+        raise ValidationFailed("durationSeconds is out of range")
+    return seconds
+
+
+@api.route(
+    "GET",
+    "/sessions/{ref}/recordings",
+    summary="List a session's recordings",
+    tags=TAGS,
+    response=RecordingList,
+    errors=(403, 404),
+)
+async def list_recordings(call: Call) -> RecordingList:
+    """Everyone admitted to the session may list them."""
+    session, rows = await call.services.recordings.for_session(call.user, call.path("ref"))
+    return RecordingList(
+        sessionId=session.id,
+        recordingUrl=session.recording_url,
+        recordings=[recording_out(r, call.services) for r in rows],
+    )
+
+
+@api.route(
+    "GET",
+    "/recordings/{rid}",
+    summary="Get a recording",
+    tags=TAGS,
+    response=RecordingOut,
+    errors=(403, 404),
+)
+async def get_recording(call: Call) -> RecordingOut:
+    """Status, times, size, a downloadLink (needs the bearer token) and an accessLink that
+    anybody may use until it expires."""
+    stored = await call.services.recordings.get(call.user, call.path("rid"))
+    return recording_out(stored.recording, call.services)
+
+
+_FILE = {
+    "description": "The file (supports HTTP Range)",
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+def _file_response(call: Call, stored: StoredRecording) -> Response:
+    row = stored.recording
+    path = call.services.recordings.path_of(row)
+    if not path.is_file():
+        raise NotFound("the recording's file is missing", code="recording_file_missing")
+    return FileResponse(
+        path,
+        media_type=row.content_type or "application/octet-stream",
+        filename=row.filename,
+    )
+
+
+@api.route(
+    "GET",
+    "/recordings/{rid}/download",
+    summary="Download a recording",
+    tags=TAGS,
+    raw_response=_FILE,
+    errors=(403, 404),
+)
+async def download_recording(call: Call) -> Response:
+    """The file itself, for callers with a bearer token."""
+    stored = await call.services.recordings.get(call.user, call.path("rid"))
+    return _file_response(call, stored)
+
+
+@api.route(
+    "GET",
+    "/recordings/{rid}/file",
+    summary="Download a recording through its signed access link",
+    tags=TAGS,
+    raw_response=_FILE,
+    auth="none",
+    errors=(403, 404),
+)
+async def signed_recording(call: Call) -> Response:
+    """No token: the ``expires`` and ``signature`` query parameters of an accessLink. An
+    altered or expired link is 403."""
+    rid = call.path("rid")
+    call.services.links.verify(
+        call.request.url.path,
+        call.request.query_params.get("expires"),
+        call.request.query_params.get("signature"),
+    )
+    stored = await call.services.recordings.find(rid)
+    if stored is None:
+        raise NotFound("recording not found", code="recording_not_found")
+    return _file_response(call, stored)

@@ -1,0 +1,114 @@
+"""The composition of one liveclass process: every component, built from the settings.
+
+Built by the app's lifespan (``api/app.py``) and closed when it ends; handlers reach it as
+``request.app.state.services``. Each component receives only its slice of the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from api.auth import Authenticator
+from api.settings import Settings
+from rooms.attendance import AttendanceService
+from rooms.chat import ChatService
+from rooms.enrollment import EnrollmentService
+from rooms.participation import RestParticipation, RoomAdmitter
+from rooms.presence import Presence
+from rooms.recordings import RecordingService
+from rooms.redis_client import connect_redis
+from rooms.sequence import SequenceAllocator
+from rooms.sessions import SessionService
+from rooms.signing import LinkSigner
+from rooms.store import Database, create_database, upgrade_database
+from rooms.tokens import RoomTokens
+
+__all__ = ["Services", "open_services"]
+
+log = logging.getLogger("liveclass")
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    database: Database
+    redis: Redis
+    authenticator: Authenticator
+    presence: Presence
+    sessions: SessionService
+    enrollment: EnrollmentService
+    attendance: AttendanceService
+    participation: RestParticipation
+    chat: ChatService
+    recordings: RecordingService
+    room_tokens: RoomTokens
+    links: LinkSigner
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.database.dispose()
+
+
+async def open_services(settings: Settings) -> Services:
+    """Connect everything ``settings`` names; migrate an embedded SQLite database."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = create_database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+    if settings.embedded_database:
+        await upgrade_database(database)
+    redis = connect_redis(settings.redis_url)
+    log.info(
+        "liveclass starting (%s): database %s, redis %s, data in %s",
+        settings.environment.value,
+        "embedded SQLite" if settings.embedded_database else database.dialect,
+        "embedded in-process fakeredis" if settings.embedded_redis else "external server",
+        settings.data_dir.resolve(),
+    )
+    if settings.embedded_redis:
+        log.warning(
+            "presence lives in this process only (fakeredis): run one node, "
+            "or set LIVECLASS_REDIS_URL to scale out"
+        )
+    jwt_secret = settings.resolved_jwt_secret()
+    if settings.jwt_secret is None and settings.jwks_url is None:
+        log.warning(
+            "no identity provider configured: bearer tokens are signed with this server's "
+            "own key (mint them with `liveclass token`); development only"
+        )
+    authenticator = Authenticator(
+        secret=jwt_secret,
+        jwks_url=settings.jwks_url,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+    presence = Presence(redis)
+    attendance = AttendanceService(database)
+    admitter = RoomAdmitter(database, presence, attendance)
+    secret_key = settings.resolved_secret_key()
+    return Services(
+        settings=settings,
+        database=database,
+        redis=redis,
+        authenticator=authenticator,
+        presence=presence,
+        sessions=SessionService(database, presence, max_session_hours=settings.max_session_hours),
+        enrollment=EnrollmentService(database),
+        attendance=attendance,
+        participation=RestParticipation(
+            database,
+            presence,
+            admitter,
+            rest_ttl_seconds=settings.rest_presence_ttl_seconds,
+        ),
+        chat=ChatService(
+            database, presence, SequenceAllocator(redis), max_chars=settings.chat_max_chars
+        ),
+        recordings=RecordingService(
+            database, settings.recordings_dir, public_url=settings.public_url
+        ),
+        room_tokens=RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds),
+        links=LinkSigner(secret_key),
+    )

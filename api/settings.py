@@ -1,0 +1,131 @@
+"""The one typed settings object, read once at start-up from ``LIVECLASS_*`` variables.
+
+Nothing else in liveclass reads the environment: the composition root (``api/app.py``, the
+CLI) builds a :class:`Settings` and hands each component its slice as constructor arguments.
+
+With nothing set, liveclass runs on its embedded defaults: a SQLite file and generated secrets
+under ``LIVECLASS_DATA_DIR`` and an in-process fakeredis, and says so in its start-up log.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Environment", "Settings"]
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of a liveclass process. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVECLASS_", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("liveclass-data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file under data_dir."
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis:// URL; default: in-process fakeredis."
+    )
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    # Identity: platform bearer tokens from the identity provider.
+    jwt_secret: str | None = Field(default=None, description="HS256 shared secret.")
+    jwks_url: str | None = Field(default=None, description="JWKS URL for RS256/ES256 tokens.")
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=600)
+    # liveclass's own signing key (room tokens, signed download links); generated if unset.
+    secret_key: str | None = None
+    room_token_ttl_seconds: int = Field(default=600, ge=30, le=86_400)
+    access_link_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+
+    # Limits.
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    recording_max_bytes: int = Field(default=2 << 30, ge=1024)
+    chat_max_chars: int = Field(default=2000, ge=1, le=100_000)
+    max_session_hours: float = Field(default=6.0, gt=0, le=48)
+    rest_presence_ttl_seconds: int = Field(default=60, ge=5, le=3600)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser."
+    )
+    public_catalog: bool = Field(
+        default=False,
+        description="Allow anonymous GET /sessions?tenant=T (listing fields only).",
+    )
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _check_identity(self) -> Settings:
+        if self.jwt_secret and self.jwks_url:
+            raise ValueError("set LIVECLASS_JWT_SECRET or LIVECLASS_JWKS_URL, not both")
+        if self.environment is Environment.PRODUCTION and not (self.jwt_secret or self.jwks_url):
+            raise ValueError("production needs LIVECLASS_JWT_SECRET or LIVECLASS_JWKS_URL")
+        if self.environment is Environment.PRODUCTION and not self.secret_key:
+            raise ValueError("production needs LIVECLASS_SECRET_KEY (shared by every node)")
+        return self
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'liveclass.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The server's own signing key; in development a generated one kept in data_dir."""
+        if self.secret_key:
+            return self.secret_key
+        return _generated_secret(self.data_dir / "secret-key")
+
+    def resolved_jwt_secret(self) -> str | None:
+        """The HS256 key for platform tokens.
+
+        Without an identity provider configured (development), platform tokens minted by
+        ``liveclass token`` are signed with the server's own key.
+        """
+        if self.jwt_secret:
+            return self.jwt_secret
+        if self.jwks_url:
+            return None
+        return self.resolved_secret_key()
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+
+def _generated_secret(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = secrets.token_urlsafe(48)
+        # Exclusive create: two processes starting together agree on the first one written.
+        try:
+            with path.open("x") as fh:
+                fh.write(value)
+            path.chmod(0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        return value

@@ -1,0 +1,125 @@
+"""Attendance: every join and leave, written to the store; watch time derives from it.
+
+A row opens when a participant enters the room (WebSocket or REST) and closes when it leaves,
+is replaced, kicked, expires, or the session ends. Watch time is the sum of a user's closed
+intervals (an open one counts up to now); a user attended when they were in the room as a
+guest for at least ``min_attended_seconds``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from rooms.access import can_manage
+from rooms.errors import Forbidden
+from rooms.identity import Principal
+from rooms.ids import new_id
+from rooms.presence import PresenceEntry
+from rooms.sessions import load_session
+from rooms.store import Database
+from rooms.store.tables import AttendanceRow, SessionRow
+from rooms.store.types import utcnow
+
+__all__ = ["AttendanceReport", "AttendanceService", "UserAttendance"]
+
+
+@dataclass(slots=True)
+class UserAttendance:
+    user_id: str
+    name: str
+    role: str
+    intervals: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    watch_seconds: float = 0.0
+    attended: bool = False
+
+    @property
+    def first_joined(self) -> datetime:
+        return self.intervals[0][0]
+
+    @property
+    def last_left(self) -> datetime | None:
+        return self.intervals[-1][1]
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceReport:
+    session: SessionRow
+    users: list[UserAttendance]
+
+    @property
+    def attended_count(self) -> int:
+        return sum(1 for u in self.users if u.attended)
+
+
+class AttendanceService:
+    def __init__(self, database: Database, *, min_attended_seconds: float = 0.0) -> None:
+        self._db = database
+        self._min_attended = min_attended_seconds
+
+    async def opened(self, session_id: str, entry: PresenceEntry) -> None:
+        """Record that ``entry`` entered the room."""
+        async with self._db.transaction() as tx:
+            tx.add(
+                AttendanceRow(
+                    id=new_id(),
+                    session_id=session_id,
+                    participant_id=entry.participant_id,
+                    user_id=entry.user_id,
+                    user_name=entry.name,
+                    role=entry.role.value,
+                    source=entry.source,
+                    joined_at=utcnow(),
+                )
+            )
+
+    async def closed(self, session_id: str, entries: Iterable[PresenceEntry]) -> None:
+        """Record that ``entries`` left the room (left, replaced, kicked or expired)."""
+        ids = [e.participant_id for e in entries]
+        if not ids:
+            return
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                update(AttendanceRow)
+                .where(
+                    AttendanceRow.session_id == session_id,
+                    AttendanceRow.participant_id.in_(ids),
+                    AttendanceRow.left_at.is_(None),
+                )
+                .values(left_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+
+    async def report(self, principal: Principal, ref: str) -> AttendanceReport:
+        """Per user: join/leave intervals, watch time, attended. Instructor or admin only."""
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+            if not can_manage(principal, session):
+                raise Forbidden(
+                    "only the session's instructor or a tenant admin sees attendance",
+                    code="not_session_owner",
+                )
+            rows = list(
+                (
+                    await tx.execute(
+                        select(AttendanceRow)
+                        .where(AttendanceRow.session_id == session.id)
+                        .order_by(AttendanceRow.joined_at, AttendanceRow.id)
+                    )
+                ).scalars()
+            )
+        now = utcnow()
+        users: dict[str, UserAttendance] = {}
+        for row in rows:
+            user = users.setdefault(
+                row.user_id, UserAttendance(row.user_id, row.user_name, row.role)
+            )
+            user.intervals.append((row.joined_at, row.left_at))
+            user.watch_seconds += ((row.left_at or now) - row.joined_at).total_seconds()
+        for user in users.values():
+            user.watch_seconds = round(user.watch_seconds, 3)
+            user.attended = user.role == "guest" and user.watch_seconds >= self._min_attended
+        return AttendanceReport(session=session, users=list(users.values()))

@@ -1,0 +1,160 @@
+"""Session chat: validated, persisted before anyone sees it, paged by sequence number.
+
+Every message gets the room's next ``seq`` (shared with the other reliable room messages) and
+is written to the store; only then is it acknowledged or broadcast. History pages by ``seq``:
+``after`` for catching up (oldest first), ``before`` for scrolling back; without either, the
+latest ``limit`` messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from rooms.access import can_manage, room_role_for
+from rooms.errors import Banned, Forbidden, InvalidState, ValidationFailed
+from rooms.identity import Principal
+from rooms.ids import new_id
+from rooms.model import RoomRole, SessionStatus
+from rooms.presence import Presence
+from rooms.sequence import SequenceAllocator
+from rooms.sessions import is_enrolled, load_session
+from rooms.store import Database
+from rooms.store.tables import ChatMessageRow, SessionRow
+from rooms.store.types import utcnow
+
+__all__ = ["ChatPage", "ChatService", "Sender"]
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    user_id: str
+    name: str
+    role: RoomRole
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPage:
+    messages: list[ChatMessageRow]
+    has_more: bool
+
+
+class ChatService:
+    def __init__(
+        self,
+        database: Database,
+        presence: Presence,
+        sequence: SequenceAllocator,
+        *,
+        max_chars: int = 2000,
+    ) -> None:
+        self._db = database
+        self._presence = presence
+        self._sequence = sequence
+        self._max_chars = max_chars
+
+    @property
+    def max_chars(self) -> int:
+        return self._max_chars
+
+    def clean(self, text: str) -> str:
+        """The text as stored, or :class:`ValidationFailed` (empty or too long)."""
+        text = text.strip()
+        if not text:
+            raise ValidationFailed("a chat message needs text", code="empty_message")
+        if len(text) > self._max_chars:
+            raise ValidationFailed(
+                f"a chat message has at most {self._max_chars} characters",
+                code="message_too_long",
+                details={"maxChars": self._max_chars},
+            )
+        return text
+
+    async def _floor(self, session_id: str) -> int:
+        async with self._db.transaction() as tx:
+            value = await tx.scalar(
+                select(func.max(ChatMessageRow.seq)).where(ChatMessageRow.session_id == session_id)
+            )
+        return int(value or 0)
+
+    async def next_seq(self, session_id: str) -> int:
+        return await self._sequence.next(session_id, lambda: self._floor(session_id))
+
+    async def store(self, session_id: str, sender: Sender, text: str) -> ChatMessageRow:
+        """Persist one message from an already-authorized sender (the hub's path)."""
+        text = self.clean(text)
+        seq = await self.next_seq(session_id)
+        row = ChatMessageRow(
+            id=new_id(),
+            session_id=session_id,
+            seq=seq,
+            user_id=sender.user_id,
+            user_name=sender.name,
+            role=sender.role.value,
+            text=text,
+            created_at=utcnow(),
+        )
+        async with self._db.transaction() as tx:
+            tx.add(row)
+        return row
+
+    async def _sender(self, principal: Principal, session: SessionRow) -> Sender:
+        async with self._db.transaction() as tx:
+            enrolled = await is_enrolled(tx, session.id, principal.user_id)
+        role = room_role_for(principal, session, enrolled=enrolled)
+        if role is None:
+            raise Forbidden("this session's chat is for enrolled users only", code="not_enrolled")
+        return Sender(principal.user_id, principal.name, role)
+
+    async def post(self, principal: Principal, ref: str, text: str) -> ChatMessageRow:
+        """Post as ``principal`` over REST: the session must be live and the caller allowed
+        in its room (and not kicked)."""
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+        sender = await self._sender(principal, session)
+        if session.status != SessionStatus.LIVE.value:
+            raise InvalidState(
+                f"chat is open while the session is live (it is {session.status})",
+                code="room_not_live",
+                details={"status": session.status},
+            )
+        if await self._presence.is_banned(session.id, principal.user_id):
+            raise Banned("you were removed from this session by the host")
+        return await self.store(session.id, sender, text)
+
+    async def history(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> ChatPage:
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+        if not can_manage(principal, session):
+            await self._sender(principal, session)
+        query = select(ChatMessageRow).where(ChatMessageRow.session_id == session.id)
+        async with self._db.transaction() as tx:
+            if after is not None:
+                rows = list(
+                    (
+                        await tx.execute(
+                            query.where(ChatMessageRow.seq > after)
+                            .order_by(ChatMessageRow.seq)
+                            .limit(limit + 1)
+                        )
+                    ).scalars()
+                )
+                return ChatPage(rows[:limit], has_more=len(rows) > limit)
+            if before is not None:
+                query = query.where(ChatMessageRow.seq < before)
+            rows = list(
+                (
+                    await tx.execute(query.order_by(ChatMessageRow.seq.desc()).limit(limit + 1))
+                ).scalars()
+            )
+        has_more = len(rows) > limit
+        return ChatPage(list(reversed(rows[:limit])), has_more=has_more)

@@ -1,0 +1,265 @@
+"""Enrollment: seats booked ahead of a session, duplicate-safe and capped in one transaction.
+
+The seat cap is a conditional update of ``sessions.enrolled_count`` inside the same
+transaction that inserts the enrollment (``... SET enrolled_count = enrolled_count + 1 WHERE
+enrolled_count < max_participants``): the database serializes concurrent increments on the
+row, so concurrent enrollments never exceed ``maxParticipants``, on SQLite and PostgreSQL alike,
+and a check constraint backs it up. A second enrollment of the same user returns the first
+(the partial unique index settles a race between two concurrent first enrollments).
+
+Payments are recorded, not processed: a paid session needs a ``paymentId`` from the platform's
+payment gateway, which liveclass stores with the gateway name and amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.access import can_manage, is_owner
+from rooms.errors import Forbidden, InvalidState, NotFound, PaymentRequired, RoomFull
+from rooms.identity import Principal
+from rooms.ids import new_id
+from rooms.inputs import EnrollmentRequest, FeedbackRequest
+from rooms.model import EnrollmentStatus, SessionStatus
+from rooms.sessions import load_session
+from rooms.store import Database
+from rooms.store.tables import AttendanceRow, EnrollmentRow, FeedbackRow, SessionRow
+from rooms.store.types import utcnow
+
+__all__ = ["Booking", "EnrollmentOutcome", "EnrollmentService"]
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentOutcome:
+    enrollment: EnrollmentRow
+    session: SessionRow
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """A student's enrollment with its session (``GET /me/bookings``)."""
+
+    enrollment: EnrollmentRow
+    session: SessionRow
+
+
+async def _active_enrollment(
+    tx: AsyncSession, session_id: str, user_id: str
+) -> EnrollmentRow | None:
+    return (
+        await tx.execute(
+            select(EnrollmentRow).where(
+                EnrollmentRow.session_id == session_id,
+                EnrollmentRow.user_id == user_id,
+                EnrollmentRow.status == EnrollmentStatus.ACTIVE.value,
+            )
+        )
+    ).scalar_one_or_none()
+
+
+class EnrollmentService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def enroll(
+        self, principal: Principal, ref: str, request: EnrollmentRequest
+    ) -> EnrollmentOutcome:
+        """Enroll the caller; returns the existing enrollment (``created`` False) if any.
+
+        Raises NotFound, Forbidden (the instructor of the session), InvalidState (not
+        scheduled or live), PaymentRequired (paid session without ``paymentId``) or RoomFull
+        (code ``session_full``).
+        """
+        try:
+            async with self._db.transaction() as tx:
+                return await self._enroll(tx, principal, ref, request)
+        except IntegrityError:
+            # A concurrent first enrollment of the same user won; return it.
+            async with self._db.transaction() as tx:
+                session = await load_session(tx, principal, ref)
+                existing = await _active_enrollment(tx, session.id, principal.user_id)
+            if existing is None:
+                raise
+            return EnrollmentOutcome(existing, session, created=False)
+
+    async def _enroll(
+        self, tx: AsyncSession, principal: Principal, ref: str, request: EnrollmentRequest
+    ) -> EnrollmentOutcome:
+        session = await load_session(tx, principal, ref)
+        existing = await _active_enrollment(tx, session.id, principal.user_id)
+        if existing is not None:
+            return EnrollmentOutcome(existing, session, created=False)
+        if is_owner(principal, session):
+            raise Forbidden("instructors do not enroll in their own session", code="is_instructor")
+        status = SessionStatus(session.status)
+        if status not in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
+            raise InvalidState(
+                f"cannot enroll in a session that is {status.value}",
+                details={"status": status.value},
+            )
+        paid = session.price > 0
+        if paid and not request.paymentId:
+            raise PaymentRequired(
+                f"this session costs {session.price} {session.currency}; "
+                "enroll with the paymentId of a completed payment",
+                details={"price": float(session.price), "currency": session.currency},
+            )
+        taken = await tx.execute(
+            update(SessionRow)
+            .where(
+                SessionRow.id == session.id,
+                SessionRow.enrolled_count < SessionRow.max_participants,
+            )
+            .values(enrolled_count=SessionRow.enrolled_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise RoomFull(
+                f"all {session.max_participants} seats of this session are taken",
+                code="session_full",
+                details={"maxParticipants": session.max_participants},
+            )
+        enrollment = EnrollmentRow(
+            id=new_id(),
+            session_id=session.id,
+            tenant_id=session.tenant_id,
+            user_id=principal.user_id,
+            user_name=principal.name,
+            user_email=principal.email,
+            status=EnrollmentStatus.ACTIVE.value,
+            enrolled_at=utcnow(),
+            paid=paid,
+            payment_id=request.paymentId,
+            payment_gateway=request.paymentGateway,
+            amount_paid=request.amountPaid if request.amountPaid is not None else session.price,
+            currency=session.currency,
+        )
+        tx.add(enrollment)
+        await tx.flush()
+        await tx.refresh(session)
+        return EnrollmentOutcome(enrollment, session, created=True)
+
+    async def unenroll(self, principal: Principal, ref: str) -> EnrollmentRow:
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+            enrollment = await _active_enrollment(tx, session.id, principal.user_id)
+            if enrollment is None:
+                raise NotFound("you are not enrolled in this session", code="not_enrolled")
+            status = SessionStatus(session.status)
+            if status not in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
+                raise InvalidState(
+                    f"cannot unenroll from a session that is {status.value}",
+                    details={"status": status.value},
+                )
+            enrollment.status = EnrollmentStatus.CANCELLED.value
+            enrollment.cancelled_at = utcnow()
+            await tx.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session.id, SessionRow.enrolled_count > 0)
+                .values(enrolled_count=SessionRow.enrolled_count - 1)
+                .execution_options(synchronize_session=False)
+            )
+        return enrollment
+
+    async def bookings(
+        self, principal: Principal, *, status: SessionStatus | None, limit: int, offset: int
+    ) -> tuple[list[Booking], int]:
+        """The caller's active enrollments with their sessions, soonest first."""
+        where = [
+            EnrollmentRow.tenant_id == principal.tenant,
+            EnrollmentRow.user_id == principal.user_id,
+            EnrollmentRow.status == EnrollmentStatus.ACTIVE.value,
+        ]
+        if status is not None:
+            where.append(SessionRow.status == status.value)
+        base = select(EnrollmentRow, SessionRow).join(
+            SessionRow, SessionRow.id == EnrollmentRow.session_id
+        )
+        async with self._db.transaction() as tx:
+            total = await tx.scalar(
+                select(func.count())
+                .select_from(EnrollmentRow)
+                .join(SessionRow, SessionRow.id == EnrollmentRow.session_id)
+                .where(*where)
+            )
+            rows = await tx.execute(
+                base.where(*where)
+                .order_by(SessionRow.scheduled_start, SessionRow.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            bookings = [Booking(e, s) for e, s in rows.tuples()]
+        return bookings, int(total or 0)
+
+    async def roster(self, principal: Principal, ref: str) -> list[EnrollmentRow]:
+        """Every active enrollment of a session (its instructor or a tenant admin only)."""
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+            if not can_manage(principal, session):
+                raise Forbidden(
+                    "only the session's instructor or a tenant admin sees enrollments",
+                    code="not_session_owner",
+                )
+            rows = await tx.execute(
+                select(EnrollmentRow)
+                .where(
+                    EnrollmentRow.session_id == session.id,
+                    EnrollmentRow.status == EnrollmentStatus.ACTIVE.value,
+                )
+                .order_by(EnrollmentRow.enrolled_at, EnrollmentRow.id)
+            )
+            return list(rows.scalars())
+
+    async def feedback(
+        self, principal: Principal, ref: str, request: FeedbackRequest
+    ) -> FeedbackRow:
+        """Rate an ended session the caller was enrolled in or attended; a second call
+        revises the rating."""
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+            if session.status != SessionStatus.ENDED.value:
+                raise InvalidState(
+                    f"feedback opens when the session has ended (it is {session.status})",
+                    details={"status": session.status},
+                )
+            enrolled = await _active_enrollment(tx, session.id, principal.user_id)
+            attended = await tx.scalar(
+                select(AttendanceRow.id)
+                .where(
+                    AttendanceRow.session_id == session.id,
+                    AttendanceRow.user_id == principal.user_id,
+                )
+                .limit(1)
+            )
+            if enrolled is None and attended is None:
+                raise Forbidden(
+                    "only enrolled users and attendees give feedback", code="not_a_participant"
+                )
+            row = (
+                await tx.execute(
+                    select(FeedbackRow).where(
+                        FeedbackRow.session_id == session.id,
+                        FeedbackRow.user_id == principal.user_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            now = utcnow()
+            if row is None:
+                row = FeedbackRow(
+                    id=new_id(),
+                    session_id=session.id,
+                    tenant_id=session.tenant_id,
+                    user_id=principal.user_id,
+                    user_name=principal.name,
+                    created_at=now,
+                )
+                tx.add(row)
+            row.rating = request.rating
+            row.comment = request.comment
+            row.updated_at = now
+        return row

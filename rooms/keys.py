@@ -1,0 +1,86 @@
+"""Every Redis key liveclass uses, in one place.
+
+All keys of one room carry the ``{session_id}`` hash tag, so they live in one Redis Cluster slot
+and a Lua script may touch them together. ``prefix`` (default ``lc``) lets several deployments
+share one Redis.
+
+=================================  ======  =================================================
+key                                type    meaning
+=================================  ======  =================================================
+``lc:{sid}:room``                  hash    ``status`` (live/ended/...), ``capacity``
+``lc:{sid}:members``               hash    participant id → presence entry (JSON)
+``lc:{sid}:owner``                 hash    participant id → user id
+``lc:{sid}:users``                 hash    user id → participant id (one connection per user)
+``lc:{sid}:expiry``                zset    participant id → expiry (ms since epoch)
+``lc:{sid}:seats``                 set     participant ids that take a seat (guests)
+``lc:{sid}:hidden``                set     participant ids hidden from rosters (observers)
+``lc:{sid}:bans``                  set     user ids kicked from the session
+``lc:{sid}:seq``                   string  last reliable-message sequence number
+=================================  ======  =================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RoomKeys"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomKeys:
+    """The keys of one room."""
+
+    session_id: str
+    prefix: str = "lc"
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}:{{{self.session_id}}}:{name}"
+
+    @property
+    def room(self) -> str:
+        return self._key("room")
+
+    @property
+    def members(self) -> str:
+        return self._key("members")
+
+    @property
+    def owner(self) -> str:
+        return self._key("owner")
+
+    @property
+    def users(self) -> str:
+        return self._key("users")
+
+    @property
+    def expiry(self) -> str:
+        return self._key("expiry")
+
+    @property
+    def seats(self) -> str:
+        return self._key("seats")
+
+    @property
+    def hidden(self) -> str:
+        return self._key("hidden")
+
+    @property
+    def bans(self) -> str:
+        return self._key("bans")
+
+    @property
+    def seq(self) -> str:
+        return self._key("seq")
+
+    def presence_keys(self) -> list[str]:
+        """The KEYS list every presence script takes, in this order."""
+        return [
+            self.room,
+            self.members,
+            self.owner,
+            self.users,
+            self.expiry,
+            self.seats,
+            self.hidden,
+            self.bans,
+        ]

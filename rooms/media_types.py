@@ -1,0 +1,37 @@
+"""Recognizing recording files by their first bytes, not by what the uploader claims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SNIFF_BYTES", "MediaType", "sniff"]
+
+#: How many leading bytes :func:`sniff` needs.
+SNIFF_BYTES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class MediaType:
+    content_type: str
+    extension: str
+
+
+def sniff(head: bytes) -> MediaType | None:
+    """The media type of a file starting with ``head``, or None if it is not a recording
+    format liveclass stores (WebM/Matroska, MP4/MOV/M4A, Ogg, MP3, WAV)."""
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return MediaType("video/webm", ".webm")
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"M4A ":
+            return MediaType("audio/mp4", ".m4a")
+        if brand == b"qt  ":
+            return MediaType("video/quicktime", ".mov")
+        return MediaType("video/mp4", ".mp4")
+    if head.startswith(b"OggS"):
+        return MediaType("audio/ogg", ".ogg")
+    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return MediaType("audio/mpeg", ".mp3")
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return MediaType("audio/wav", ".wav")
+    return None

@@ -1,0 +1,152 @@
+"""Being in the room: REST join/leave for clients without WebSocket, and the live roster.
+
+REST participants live in the same Redis presence as WebSocket ones, admitted by the same
+atomic script (so capacity holds across both), but their seat is held only for
+``rest_ttl_seconds``: a REST client calls join again to keep it (the call is idempotent and
+returns the same participant), or leave to give it up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rooms.access import can_manage, room_role_for
+from rooms.attendance import AttendanceService
+from rooms.errors import Forbidden, NotFound
+from rooms.identity import Principal
+from rooms.ids import new_participant_id
+from rooms.presence import Admission, Presence, PresenceEntry, RoomSnapshot
+from rooms.presence.presence import RoomNotLoaded
+from rooms.sessions import is_enrolled, load_session
+from rooms.store import Database
+from rooms.store.tables import SessionRow
+
+__all__ = ["Participation", "RoomAdmitter", "Roster"]
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    session: SessionRow
+    snapshot: RoomSnapshot
+    show_hidden: bool
+
+    @property
+    def entries(self) -> list[PresenceEntry]:
+        return self.snapshot.entries if self.show_hidden else self.snapshot.visible
+
+
+@dataclass(frozen=True, slots=True)
+class Participation:
+    session: SessionRow
+    entry: PresenceEntry
+    created: bool
+
+
+class RoomAdmitter:
+    """Admits entries into presence, reloading the room's state when Redis lost it, and keeps
+    attendance in step with every admission, replacement and purge."""
+
+    def __init__(
+        self, database: Database, presence: Presence, attendance: AttendanceService
+    ) -> None:
+        self._db = database
+        self._presence = presence
+        self._attendance = attendance
+
+    async def admit(self, session: SessionRow, entry: PresenceEntry, ttl: float) -> Admission:
+        try:
+            admission = await self._presence.admit(session.id, entry, ttl)
+        except RoomNotLoaded:
+            await self._presence.load_room(session.id, session.status, session.max_participants)
+            admission = await self._presence.admit(session.id, entry, ttl)
+        gone = list(admission.purged)
+        if admission.replaced is not None:
+            gone.append(admission.replaced)
+        await self._attendance.closed(session.id, gone)
+        if not admission.rejoined:
+            await self._attendance.opened(session.id, entry)
+        return admission
+
+    async def depart(self, session_id: str, participant_id: str) -> PresenceEntry | None:
+        departure = await self._presence.leave(session_id, participant_id)
+        if departure.entry is not None:
+            await self._attendance.closed(session_id, [departure.entry])
+        return departure.entry
+
+    async def snapshot(self, session: SessionRow) -> RoomSnapshot:
+        purged = await self._presence.purge(session.id)
+        await self._attendance.closed(session.id, purged)
+        return await self._presence.snapshot(session.id)
+
+
+class RestParticipation:
+    """``POST /sessions/{id}/join`` and ``/leave`` and ``GET /participants``."""
+
+    def __init__(
+        self,
+        database: Database,
+        presence: Presence,
+        admitter: RoomAdmitter,
+        *,
+        rest_ttl_seconds: float = 60.0,
+        node_id: str = "rest",
+    ) -> None:
+        self._db = database
+        self._presence = presence
+        self._admitter = admitter
+        self._ttl = rest_ttl_seconds
+        self._node = node_id
+
+    @property
+    def ttl_seconds(self) -> float:
+        return self._ttl
+
+    async def join(self, principal: Principal, ref: str) -> Participation:
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+            enrolled = await is_enrolled(tx, session.id, principal.user_id)
+        role = room_role_for(principal, session, enrolled=enrolled)
+        if role is None:
+            raise Forbidden(
+                "this session admits enrolled users only; enroll first", code="not_enrolled"
+            )
+        current = await self._presence.participant_of(session.id, principal.user_id)
+        if current is not None:
+            existing = await self._presence.entry(session.id, current)
+            if existing is not None and existing.source == "ws":
+                # Already connected over WebSocket: a duplicate join returns that participant.
+                return Participation(session, existing, created=False)
+            if existing is not None:
+                admission = await self._admitter.admit(session, existing, self._ttl)
+                return Participation(session, admission.entry, created=False)
+        entry = PresenceEntry(
+            participant_id=new_participant_id(),
+            user_id=principal.user_id,
+            name=principal.name,
+            role=role,
+            source="rest",
+            node=self._node,
+            joined_at_ms=self._presence.now_ms(),
+        )
+        admission = await self._admitter.admit(session, entry, self._ttl)
+        return Participation(session, admission.entry, created=not admission.rejoined)
+
+    async def leave(self, principal: Principal, ref: str) -> Participation:
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+        current = await self._presence.participant_of(session.id, principal.user_id)
+        entry = await self._admitter.depart(session.id, current) if current else None
+        if entry is None:
+            raise NotFound("you are not in this session's room", code="not_in_room")
+        return Participation(session, entry, created=False)
+
+    async def roster(self, principal: Principal, ref: str) -> Roster:
+        """Everyone in the room; hidden observers only for the instructor and admins."""
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+        snapshot = await self._admitter.snapshot(session)
+        if snapshot.status is None:
+            snapshot = RoomSnapshot(
+                status=session.status, capacity=session.max_participants, entries=[]
+            )
+        return Roster(session, snapshot, show_hidden=can_manage(principal, session))

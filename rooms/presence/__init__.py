@@ -1,0 +1,11 @@
+"""Room presence and capacity in Redis: one interface, atomic Lua scripts."""
+
+from rooms.presence.presence import (
+    Admission,
+    Departure,
+    Presence,
+    PresenceEntry,
+    RoomSnapshot,
+)
+
+__all__ = ["Admission", "Departure", "Presence", "PresenceEntry", "RoomSnapshot"]

@@ -1,0 +1,297 @@
+"""Who is in which room, and whether one more may come in.
+
+Every change is one atomic Lua script over the room's keys (``rooms/keys.py``), so any number
+of ``liveclass serve`` nodes can admit into one room at once and the capacity still holds:
+
+- ``admit``: purge expired entries, refuse banned users, refuse rooms that are not live,
+  replace an older connection of the same user, refuse when every seat is taken. Hosts and
+  observers never take a seat and are never refused for capacity.
+- ``leave``, ``ban``, ``close``: remove entries and report what was removed, so the caller can
+  close attendance and tell the room.
+- ``refresh``: the heartbeat. Every entry has an expiry; the node holding a connection pushes it
+  forward. An entry whose node died expires and is purged by the next script that touches the
+  room (and by the periodic sweep), so a dead node's participants vanish within the TTL.
+
+A room's state (``status``, ``capacity``) is mirrored from the durable store with
+:meth:`Presence.load_room`. When Redis lost it (restart, eviction), ``admit`` raises
+:class:`RoomNotLoaded` and the caller reloads it from the store and retries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from rooms.errors import Banned, InvalidState, RoomFull
+from rooms.keys import RoomKeys
+from rooms.model import RoomRole
+
+__all__ = [
+    "Admission",
+    "Departure",
+    "Presence",
+    "PresenceEntry",
+    "RoomNotLoaded",
+    "RoomSnapshot",
+]
+
+
+class RoomNotLoaded(Exception):
+    """Redis holds no state for this room: load it from the store and retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEntry:
+    """One participant in one room, as stored in Redis."""
+
+    participant_id: str
+    user_id: str
+    name: str
+    role: RoomRole
+    source: str  # "ws" or "rest"
+    node: str
+    joined_at_ms: int
+
+    @property
+    def takes_seat(self) -> bool:
+        return self.role.takes_seat
+
+    @property
+    def hidden(self) -> bool:
+        return self.role is RoomRole.OBSERVER
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["role"] = self.role.value
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> PresenceEntry:
+        data: dict[str, Any] = json.loads(raw)
+        data["role"] = RoomRole(data["role"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The result of a successful :meth:`Presence.admit`."""
+
+    entry: PresenceEntry
+    count: int
+    seats: int
+    capacity: int
+    rejoined: bool
+    replaced: PresenceEntry | None
+    purged: list[PresenceEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    entry: PresenceEntry | None
+    count: int
+    seats: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSnapshot:
+    status: str | None
+    capacity: int
+    entries: list[PresenceEntry]
+
+    @property
+    def visible(self) -> list[PresenceEntry]:
+        return [e for e in self.entries if not e.hidden]
+
+    @property
+    def count(self) -> int:
+        return len(self.visible)
+
+    @property
+    def seats(self) -> int:
+        return sum(1 for e in self.entries if e.takes_seat)
+
+
+def _load_scripts() -> dict[str, str]:
+    folder = resources.files("rooms.presence").joinpath("scripts")
+    prelude = folder.joinpath("_purge.lua").read_text()
+    return {
+        name: prelude + "\n" + folder.joinpath(f"{name}.lua").read_text()
+        for name in ("admit", "leave", "purge", "refresh", "ban", "close", "load")
+    }
+
+
+_SOURCES = _load_scripts()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Presence:
+    """Presence and capacity of every room, over one Redis client.
+
+    ``clock`` returns seconds since the epoch; tests pass a fake one to expire entries.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "lc",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._clock = clock
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(source) for name, source in _SOURCES.items()
+        }
+
+    def keys(self, session_id: str) -> RoomKeys:
+        return RoomKeys(session_id, self._prefix)
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def _run(self, name: str, session_id: str, *args: Any) -> Any:
+        return await self._scripts[name](keys=self.keys(session_id).presence_keys(), args=args)
+
+    async def load_room(self, session_id: str, status: str, capacity: int) -> None:
+        """Mirror the room's durable state into Redis (on start, capacity change, reload)."""
+        await self._run("load", session_id, status, capacity)
+
+    async def admit(self, session_id: str, entry: PresenceEntry, ttl_seconds: float) -> Admission:
+        """Admit ``entry`` to the room, or raise.
+
+        Raises :class:`RoomNotLoaded` (load the room and retry), :class:`InvalidState` with
+        code ``room_not_live``, :class:`Banned`, or :class:`RoomFull`. A second admit of the
+        same participant id only refreshes its expiry (``rejoined``).
+        """
+        now = self.now_ms()
+        reply = await self._run(
+            "admit",
+            session_id,
+            now,
+            now + int(ttl_seconds * 1000),
+            entry.participant_id,
+            entry.user_id,
+            entry.to_json(),
+            "1" if entry.takes_seat else "0",
+            "1" if entry.hidden else "0",
+        )
+        verdict = _text(reply[0])
+        count, seats, capacity = int(reply[1]), int(reply[2]), int(reply[3])
+        if verdict == "unknown":
+            raise RoomNotLoaded(session_id)
+        if verdict.startswith("not_live:"):
+            status = verdict.split(":", 1)[1]
+            raise InvalidState(
+                f"the room is not live (it is {status})",
+                code="room_not_live",
+                details={"status": status},
+            )
+        if verdict == "banned":
+            raise Banned("you were removed from this session by the host")
+        if verdict == "full":
+            raise RoomFull(
+                f"the room is full ({capacity} of {capacity} seats taken)",
+                details={"capacity": capacity},
+            )
+        replaced = PresenceEntry.from_json(reply[4]) if reply[4] else None
+        purged = [PresenceEntry.from_json(raw) for raw in reply[5:]]
+        return Admission(
+            entry=entry,
+            count=count,
+            seats=seats,
+            capacity=capacity,
+            rejoined=verdict == "again",
+            replaced=replaced,
+            purged=purged,
+        )
+
+    async def leave(self, session_id: str, participant_id: str) -> Departure:
+        """Remove one participant; ``entry`` is None when it was not present."""
+        reply = await self._run("leave", session_id, participant_id)
+        entry = PresenceEntry.from_json(reply[0]) if reply[0] else None
+        return Departure(entry=entry, count=int(reply[1]), seats=int(reply[2]))
+
+    async def ban(self, session_id: str, user_id: str) -> Departure:
+        """Ban ``user_id`` from the room (admit refuses it from now on) and remove it."""
+        reply = await self._run("ban", session_id, user_id)
+        entry = PresenceEntry.from_json(reply[0]) if reply[0] else None
+        return Departure(entry=entry, count=int(reply[1]), seats=int(reply[2]))
+
+    async def is_banned(self, session_id: str, user_id: str) -> bool:
+        return bool(await self._redis.sismember(self.keys(session_id).bans, user_id))
+
+    async def purge(self, session_id: str) -> list[PresenceEntry]:
+        """Drop expired entries now; returns them (their attendance must be closed)."""
+        reply = await self._run("purge", session_id, self.now_ms())
+        return [PresenceEntry.from_json(raw) for raw in reply[2:]]
+
+    async def refresh(
+        self, session_id: str, participant_ids: Sequence[str], ttl_seconds: float
+    ) -> list[str]:
+        """Heartbeat ``participant_ids``; returns those no longer present (purged elsewhere)."""
+        if not participant_ids:
+            return []
+        expires = self.now_ms() + int(ttl_seconds * 1000)
+        reply = await self._run("refresh", session_id, expires, *participant_ids)
+        return [_text(pid) for pid in reply]
+
+    async def close(self, session_id: str, status: str) -> list[PresenceEntry]:
+        """Mark the room ``status`` (ended/cancelled) and remove everybody; returns them."""
+        reply = await self._run("close", session_id, status)
+        return [PresenceEntry.from_json(raw) for raw in reply]
+
+    async def snapshot(self, session_id: str) -> RoomSnapshot:
+        """The room's state and every present participant (expired ones purged first)."""
+        await self.purge(session_id)
+        keys = self.keys(session_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.room, ["status", "capacity"])
+            pipe.hvals(keys.members)
+            room, members = await pipe.execute()
+        status = _text(room[0]) if room[0] is not None else None
+        capacity = int(room[1]) if room[1] is not None else 0
+        entries = sorted(
+            (PresenceEntry.from_json(raw) for raw in members),
+            key=lambda e: (e.joined_at_ms, e.participant_id),
+        )
+        return RoomSnapshot(status=status, capacity=capacity, entries=entries)
+
+    async def counts(self, session_ids: Sequence[str]) -> dict[str, int]:
+        """Visible participant counts of many rooms in one round trip (may include entries
+        that expired since the last purge; :meth:`snapshot` is exact)."""
+        if not session_ids:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sid in session_ids:
+                keys = self.keys(sid)
+                pipe.hlen(keys.members)
+                pipe.scard(keys.hidden)
+            replies = await pipe.execute()
+        return {
+            sid: int(replies[2 * i]) - int(replies[2 * i + 1]) for i, sid in enumerate(session_ids)
+        }
+
+    async def entry(self, session_id: str, participant_id: str) -> PresenceEntry | None:
+        raw = await self._redis.hget(self.keys(session_id).members, participant_id)
+        return PresenceEntry.from_json(raw) if raw else None
+
+    async def participant_of(self, session_id: str, user_id: str) -> str | None:
+        """The participant id ``user_id`` currently has in the room, if any."""
+        raw = await self._redis.hget(self.keys(session_id).users, user_id)
+        return _text(raw) if raw else None
+
+    async def forget_room(self, session_id: str) -> None:
+        """Delete every key of the room (when the session itself is deleted)."""
+        keys = self.keys(session_id)
+        await self._redis.delete(*keys.presence_keys(), keys.seq)

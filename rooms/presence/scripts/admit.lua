@@ -1,0 +1,62 @@
+-- Admit one participant to a live room, atomically.
+-- ARGV: 1 now_ms, 2 expires_ms, 3 participant id, 4 user id, 5 entry JSON,
+--       6 takes_seat (0/1), 7 hidden (0/1)
+-- Returns {verdict, count, seats, capacity, replaced_entry_or_false, purged...}
+-- verdict: 'ok' | 'again' (same participant refreshed) | 'unknown' (room not loaded)
+--          | 'not_live:<status>' | 'banned' | 'full'
+local now = tonumber(ARGV[1])
+local pid, uid = ARGV[3], ARGV[4]
+local takes_seat, hidden = ARGV[6] == '1', ARGV[7] == '1'
+
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  return {'unknown', 0, 0, 0, false}
+end
+local capacity = tonumber(redis.call('HGET', KEYS[1], 'capacity') or '0')
+if status ~= 'live' then
+  return {'not_live:' .. status, 0, 0, capacity, false}
+end
+if redis.call('SISMEMBER', KEYS[8], uid) == 1 then
+  return {'banned', 0, 0, capacity, false}
+end
+
+local purged = purge_expired(now)
+local reply = function(verdict, replaced)
+  local out = {verdict, visible_count(), redis.call('SCARD', KEYS[6]), capacity, replaced}
+  for _, entry in ipairs(purged) do
+    table.insert(out, entry)
+  end
+  return out
+end
+
+local previous = redis.call('HGET', KEYS[4], uid)
+if previous == pid then
+  redis.call('ZADD', KEYS[5], ARGV[2], pid)
+  return reply('again', false)
+end
+
+if takes_seat then
+  local seats = redis.call('SCARD', KEYS[6])
+  if previous and redis.call('SISMEMBER', KEYS[6], previous) == 1 then
+    seats = seats - 1
+  end
+  if seats >= capacity then
+    return reply('full', false)
+  end
+end
+
+local replaced = false
+if previous then
+  replaced = remove_member(previous) or false
+end
+redis.call('HSET', KEYS[2], pid, ARGV[5])
+redis.call('HSET', KEYS[3], pid, uid)
+redis.call('HSET', KEYS[4], uid, pid)
+redis.call('ZADD', KEYS[5], ARGV[2], pid)
+if takes_seat then
+  redis.call('SADD', KEYS[6], pid)
+end
+if hidden then
+  redis.call('SADD', KEYS[7], pid)
+end
+return reply('ok', replaced)

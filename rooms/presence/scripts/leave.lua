@@ -1,0 +1,4 @@
+-- Remove one participant. ARGV: 1 participant id.
+-- Returns {entry_or_false, count, seats}
+local entry = remove_member(ARGV[1]) or false
+return {entry, visible_count(), redis.call('SCARD', KEYS[6])}

@@ -1,0 +1,215 @@
+"""Recordings of a session: uploaded files, links to files stored elsewhere, and (with the
+media plane) server-side recordings.
+
+Files live under ``<data_dir>/recordings/<session id>/<recording id><ext>``; their type is
+recognized from their first bytes. A session's ``recordingUrl`` is set once: by the first
+recording registered for it (upload or link) and never changed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+
+from rooms.access import can_manage, room_role_for
+from rooms.errors import AlreadyExists, Forbidden, InvalidState, NotFound, UnsupportedMediaType
+from rooms.identity import Principal
+from rooms.ids import is_uuid, new_id
+from rooms.media_types import SNIFF_BYTES, sniff
+from rooms.model import RecordingSource, RecordingStatus, SessionStatus
+from rooms.sessions import is_enrolled, load_session
+from rooms.store import Database
+from rooms.store.tables import RecordingRow, SessionRow
+from rooms.store.types import utcnow
+
+__all__ = ["RecordingService", "StoredRecording"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecording:
+    recording: RecordingRow
+    session: SessionRow
+
+
+class RecordingService:
+    def __init__(self, database: Database, root: Path, *, public_url: str) -> None:
+        self._db = database
+        self._root = root
+        self._public_url = public_url.rstrip("/")
+
+    def download_url(self, recording_id: str) -> str:
+        return f"{self._public_url}/api/v1/recordings/{recording_id}/download"
+
+    def path_of(self, recording: RecordingRow) -> Path:
+        if not recording.storage_path:
+            raise NotFound("this recording has no file here", code="recording_not_stored")
+        return self._root / recording.storage_path
+
+    async def _session_for_manage(self, principal: Principal, ref: str) -> SessionRow:
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+        if not can_manage(principal, session):
+            raise Forbidden(
+                "only the session's instructor or a tenant admin adds recordings",
+                code="not_session_owner",
+            )
+        if session.status not in (SessionStatus.LIVE.value, SessionStatus.ENDED.value):
+            raise InvalidState(
+                f"recordings belong to live or ended sessions (this one is {session.status})",
+                details={"status": session.status},
+            )
+        return session
+
+    async def upload(
+        self,
+        principal: Principal,
+        ref: str,
+        source: BinaryIO,
+        *,
+        filename: str | None,
+        duration_seconds: float | None = None,
+    ) -> StoredRecording:
+        """Store an uploaded file (already bounded in size by the caller)."""
+        session = await self._session_for_manage(principal, ref)
+        head = source.read(SNIFF_BYTES)
+        media = sniff(head)
+        if media is None:
+            raise UnsupportedMediaType(
+                "recordings must be WebM, MP4, MOV, M4A, Ogg, MP3 or WAV files",
+                details={"accepted": ["webm", "mp4", "mov", "m4a", "ogg", "mp3", "wav"]},
+            )
+        source.seek(0)
+        rid = new_id()
+        relative = f"{session.id}/{rid}{media.extension}"
+        target = self._root / relative
+        size = await asyncio.to_thread(self._copy, source, target)
+        now = utcnow()
+        row = RecordingRow(
+            id=rid,
+            session_id=session.id,
+            tenant_id=session.tenant_id,
+            source=RecordingSource.UPLOAD.value,
+            status=RecordingStatus.READY.value,
+            filename=_safe_filename(filename) or f"recording{media.extension}",
+            content_type=media.content_type,
+            storage_path=relative,
+            size_bytes=size,
+            duration_seconds=duration_seconds,
+            created_by=principal.user_id,
+            created_at=now,
+            stopped_at=now,
+        )
+        try:
+            async with self._db.transaction() as tx:
+                tx.add(row)
+                fresh = await tx.get(SessionRow, session.id, with_for_update=True)
+                if fresh is not None and fresh.recording_url is None:
+                    fresh.recording_url = self.download_url(rid)
+                    fresh.updated_at = now
+                    session = fresh
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return StoredRecording(row, session)
+
+    @staticmethod
+    def _copy(source: BinaryIO, target: Path) -> int:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(target.suffix + ".part")
+        with partial.open("wb") as out:
+            shutil.copyfileobj(source, out, length=1 << 20)
+        partial.replace(target)
+        return target.stat().st_size
+
+    async def register_link(self, principal: Principal, ref: str, url: str) -> StoredRecording:
+        """Set the session's ``recordingUrl`` to a file stored elsewhere (once only)."""
+        session = await self._session_for_manage(principal, ref)
+        now = utcnow()
+        async with self._db.transaction() as tx:
+            fresh = await tx.get(SessionRow, session.id, with_for_update=True)
+            if fresh is None:
+                raise NotFound("session not found", code="session_not_found")
+            if fresh.recording_url is not None:
+                raise AlreadyExists(
+                    "this session's recordingUrl is already set and cannot change",
+                    code="recording_url_set",
+                    details={"recordingUrl": fresh.recording_url},
+                )
+            fresh.recording_url = url
+            fresh.updated_at = now
+            row = RecordingRow(
+                id=new_id(),
+                session_id=fresh.id,
+                tenant_id=fresh.tenant_id,
+                source=RecordingSource.LINK.value,
+                status=RecordingStatus.READY.value,
+                external_url=url,
+                created_by=principal.user_id,
+                created_at=now,
+            )
+            tx.add(row)
+        return StoredRecording(row, fresh)
+
+    async def _require_viewer(self, principal: Principal, session: SessionRow) -> None:
+        if can_manage(principal, session):
+            return
+        async with self._db.transaction() as tx:
+            enrolled = await is_enrolled(tx, session.id, principal.user_id)
+        if room_role_for(principal, session, enrolled=enrolled) is None:
+            raise Forbidden(
+                "this session's recordings are for enrolled users only", code="not_enrolled"
+            )
+
+    async def for_session(
+        self, principal: Principal, ref: str
+    ) -> tuple[SessionRow, list[RecordingRow]]:
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+            rows = list(
+                (
+                    await tx.execute(
+                        select(RecordingRow)
+                        .where(RecordingRow.session_id == session.id)
+                        .order_by(RecordingRow.created_at, RecordingRow.id)
+                    )
+                ).scalars()
+            )
+        await self._require_viewer(principal, session)
+        return session, rows
+
+    async def get(self, principal: Principal, recording_id: str) -> StoredRecording:
+        found = await self.find(recording_id)
+        if found is None or found.recording.tenant_id != principal.tenant:
+            raise NotFound("recording not found", code="recording_not_found")
+        await self._require_viewer(principal, found.session)
+        return found
+
+    async def find(self, recording_id: str) -> StoredRecording | None:
+        """A recording by id regardless of tenant (for signed links, already authorized)."""
+        if not is_uuid(recording_id):
+            return None
+        async with self._db.transaction() as tx:
+            row = await tx.get(RecordingRow, recording_id)
+            if row is None:
+                return None
+            session = await tx.get(SessionRow, row.session_id)
+        if session is None:
+            return None
+        return StoredRecording(row, session)
+
+    async def remove_session_files(self, session_id: str) -> None:
+        """Delete a deleted session's recording files."""
+        await asyncio.to_thread(shutil.rmtree, self._root / session_id, True)
+
+
+def _safe_filename(name: str | None) -> str | None:
+    if not name:
+        return None
+    base = Path(name.replace("\\", "/")).name
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')
+    return cleaned[:255] or None

@@ -1,0 +1,34 @@
+"""Per-room sequence numbers for reliable messages (chat, hands, recording state).
+
+The counter lives in Redis (one INCR per message, shared by every node). If Redis lost it, the
+next allocation seeds it from the highest sequence number the store holds, so numbers never
+repeat for a room even across a Redis restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from importlib import resources
+
+from redis.asyncio import Redis
+
+from rooms.keys import RoomKeys
+
+__all__ = ["SequenceAllocator"]
+
+_SOURCE = resources.files("rooms.presence").joinpath("scripts", "next_seq.lua").read_text()
+
+
+class SequenceAllocator:
+    def __init__(self, redis: Redis, *, prefix: str = "lc") -> None:
+        self._script = redis.register_script(_SOURCE)
+        self._prefix = prefix
+
+    async def next(self, session_id: str, floor: Callable[[], Awaitable[int]]) -> int:
+        """The next number for ``session_id``; ``floor`` returns the highest one already
+        stored and is called only when the counter must be re-seeded."""
+        key = RoomKeys(session_id, self._prefix).seq
+        value = await self._script(keys=[key], args=[""])
+        if value is None:
+            value = await self._script(keys=[key], args=[str(await floor())])
+        return int(value)

@@ -1,0 +1,228 @@
+"""The tables of liveclass, with the constraints that keep the data honest.
+
+- ``sessions``: unique room name per tenant; status and session type checked; 1..500 seats;
+  ``enrolled_count`` never exceeds ``max_participants`` (the enrollment seat cap relies on it);
+  the scheduled window is non-empty; price is never negative.
+- ``enrollments``: at most one *active* enrollment per user and session (partial unique index).
+- ``feedback``: one rating (1..5) per user and session, by enrollees and attendees.
+- ``attendance``: one row per join, closed by its leave; watch time derives from these rows.
+- ``chat_messages``: ordered by a per-session ``seq``, unique within the session.
+- ``recordings``: uploaded files, external links and server recordings, with their status.
+
+Every child row belongs to a session (foreign key, deleted with it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from rooms.store.types import UTCDateTime, utcnow
+
+__all__ = [
+    "AttendanceRow",
+    "Base",
+    "ChatMessageRow",
+    "EnrollmentRow",
+    "FeedbackRow",
+    "RecordingRow",
+    "SessionRow",
+]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "room_name", name="uq_sessions_tenant_room_name"),
+        CheckConstraint(
+            "status IN ('scheduled', 'live', 'ended', 'cancelled')", name="status_valid"
+        ),
+        CheckConstraint(
+            "session_type IN ('1-on-1', 'group', 'workshop')", name="session_type_valid"
+        ),
+        CheckConstraint("max_participants >= 1 AND max_participants <= 500", name="capacity_range"),
+        CheckConstraint(
+            "enrolled_count >= 0 AND enrolled_count <= max_participants", name="seats_capped"
+        ),
+        CheckConstraint("scheduled_end > scheduled_start", name="schedule_window"),
+        CheckConstraint("price >= 0", name="price_non_negative"),
+        Index("ix_sessions_tenant_status_start", "tenant_id", "status", "scheduled_start"),
+        Index("ix_sessions_tenant_instructor", "tenant_id", "instructor_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    room_name: Mapped[str] = mapped_column(String(64))
+    instructor_id: Mapped[str] = mapped_column(String(128))
+    instructor_name: Mapped[str] = mapped_column(String(200))
+    instructor_avatar: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    session_type: Mapped[str] = mapped_column(String(16), default="group")
+    course_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    scheduled_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    scheduled_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    max_participants: Mapped[int] = mapped_column(Integer)
+    enrolled_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    requires_enrollment: Mapped[bool] = mapped_column(Boolean, default=False)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    thumbnail: Mapped[str | None] = mapped_column(String(2048))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording_url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class EnrollmentRow(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'cancelled')", name="status_valid"),
+        CheckConstraint("amount_paid IS NULL OR amount_paid >= 0", name="amount_non_negative"),
+        Index(
+            "uq_enrollments_one_active",
+            "session_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_enrollments_tenant_user", "tenant_id", "user_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    user_name: Mapped[str] = mapped_column(String(200))
+    user_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    payment_id: Mapped[str | None] = mapped_column(String(200))
+    payment_gateway: Mapped[str | None] = mapped_column(String(32))
+    amount_paid: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id", name="uq_feedback_session_user"),
+        CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    user_name: Mapped[str] = mapped_column(String(200))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AttendanceRow(Base):
+    __tablename__ = "attendance"
+    __table_args__ = (
+        CheckConstraint("role IN ('host', 'guest', 'observer')", name="role_valid"),
+        CheckConstraint("source IN ('ws', 'rest')", name="source_valid"),
+        CheckConstraint("left_at IS NULL OR left_at >= joined_at", name="leave_after_join"),
+        Index("ix_attendance_session_user", "session_id", "user_id"),
+        Index("ix_attendance_participant", "session_id", "participant_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    participant_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(128))
+    user_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(8))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChatMessageRow(Base):
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        UniqueConstraint("session_id", "seq", name="uq_chat_messages_session_seq"),
+        CheckConstraint("length(text) > 0", name="text_not_empty"),
+        Index("ix_chat_messages_session_created", "session_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[str] = mapped_column(String(128))
+    user_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RecordingRow(Base):
+    __tablename__ = "recordings"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('recording', 'processing', 'ready', 'failed')", name="status_valid"
+        ),
+        CheckConstraint("source IN ('upload', 'link', 'server')", name="source_valid"),
+        CheckConstraint("size_bytes IS NULL OR size_bytes >= 0", name="size_non_negative"),
+        Index("ix_recordings_session_created", "session_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    storage_path: Mapped[str | None] = mapped_column(String(1024))
+    external_url: Mapped[str | None] = mapped_column(String(2048))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    error: Mapped[str | None] = mapped_column(Text)
