@@ -4,7 +4,8 @@ resource (database engine, Redis client, services). No business logic lives here
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -39,14 +40,19 @@ API_MODULES: list[Api] = [
 VERSION = "0.1.0"
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """A liveclass app for ``settings`` (default: read from the environment, once)."""
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+) -> Starlette:
+    """A liveclass app for ``settings`` (default: read from the environment, once).
+
+    ``clock`` is for tests that need to move time (presence and link expiry).
+    """
     settings = settings or Settings()
     metrics = HttpMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await open_services(settings)
+        services = await open_services(settings, clock=clock)
         app.state.services = services
         try:
             yield

@@ -7,6 +7,8 @@ Built by the app's lifespan (``api/app.py``) and closed when it ends; handlers r
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -48,12 +50,16 @@ class Services:
     links: LinkSigner
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
         await self.database.dispose()
 
 
-async def open_services(settings: Settings) -> Services:
-    """Connect everything ``settings`` names; migrate an embedded SQLite database."""
+async def open_services(settings: Settings, *, clock: Callable[[], float] = time.time) -> Services:
+    """Connect everything ``settings`` names; migrate an embedded SQLite database.
+
+    ``clock`` (seconds since the epoch) drives presence expiry and link expiry; tests pass a
+    controllable one.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = create_database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
     if settings.embedded_database:
@@ -84,7 +90,7 @@ async def open_services(settings: Settings) -> Services:
         issuer=settings.jwt_issuer,
         leeway_seconds=settings.jwt_leeway_seconds,
     )
-    presence = Presence(redis)
+    presence = Presence(redis, clock=clock)
     attendance = AttendanceService(database)
     admitter = RoomAdmitter(database, presence, attendance)
     secret_key = settings.resolved_secret_key()
@@ -109,6 +115,8 @@ async def open_services(settings: Settings) -> Services:
         recordings=RecordingService(
             database, settings.recordings_dir, public_url=settings.public_url
         ),
-        room_tokens=RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds),
-        links=LinkSigner(secret_key),
+        room_tokens=RoomTokens(
+            secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock
+        ),
+        links=LinkSigner(secret_key, clock=clock),
     )

@@ -193,7 +193,7 @@ class EnrollmentService:
                 .limit(limit)
                 .offset(offset)
             )
-            bookings = [Booking(e, s) for e, s in rows.tuples()]
+            bookings = [Booking(e, s) for e, s in rows]
         return bookings, int(total or 0)
 
     async def roster(self, principal: Principal, ref: str) -> list[EnrollmentRow]:

@@ -200,7 +200,7 @@ class SessionService:
             )
             .group_by(AttendanceRow.session_id)
         )
-        return {sid: int(n) for sid, n in rows.tuples()}
+        return {sid: int(n) for sid, n in rows}
 
     # -- writes ------------------------------------------------------------------------------
 

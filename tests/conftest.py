@@ -1,0 +1,252 @@
+"""Fixtures shared by the whole suite.
+
+Every API test runs twice, via the ``backend`` parameter:
+
+- ``embedded``: a SQLite file and an in-process fakeredis (the server's no-set-up default);
+- ``services``: the real PostgreSQL and the real Redis.
+
+``client`` is an httpx client on the ASGI app with its lifespan running; ``bearer(...)`` mints
+platform tokens; ``clock`` moves time for presence and link expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.auth import mint_platform_token
+from api.services import Services
+from api.settings import Settings
+from rooms.identity import UserRole
+from rooms.store import create_database, upgrade_database
+from rooms.store.tables import Base
+from tests import services as svc
+
+JWT_SECRET = "test-platform-secret-0123456789abcdef"
+SECRET_KEY = "test-server-secret-0123456789abcdef"
+BACKENDS = ["embedded", "services"]
+
+
+class FakeClock:
+    """Wall-clock time plus an offset the test controls."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.time
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self._time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is much faster)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def build() -> None:
+        database = create_database(f"sqlite+aiosqlite:///{path}")
+        await upgrade_database(database)
+        await database.dispose()
+
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_ready() -> str:
+    """A fresh, migrated PostgreSQL database for this worker."""
+    svc.recreate_postgres_database()
+    url = svc.postgres_url()
+
+    async def migrate() -> None:
+        database = create_database(url)
+        await upgrade_database(database)
+        await database.dispose()
+
+    asyncio.run(migrate())
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_ready() -> str:
+    svc.check_redis()
+    return svc.redis_url()
+
+
+def _truncate_postgres(url: str) -> None:
+    async def run() -> None:
+        database = create_database(url)
+        tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+        async with database.engine.begin() as conn:
+            await conn.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
+        await database.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "embedded":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "liveclass.db"
+        shutil.copy(template, target)
+        return f"sqlite+aiosqlite:///{target}"
+    url: str = request.getfixturevalue("postgres_ready")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def redis_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    if backend == "embedded":
+        return None
+    url: str = request.getfixturevalue("redis_ready")
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture
+def settings_factory(
+    tmp_path: Path, database_url: str, redis_url: str | None
+) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "jwt_secret": JWT_SECRET,
+            "secret_key": SECRET_KEY,
+            "public_url": "http://testserver",
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FakeClock) -> AsyncIterator[Starlette]:
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def services(app: Starlette) -> Services:
+    result: Services = app.state.services
+    return result
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+def bearer(
+    sub: str,
+    role: str = "student",
+    tenant: str = "acme",
+    *,
+    name: str | None = None,
+    ttl: int = 3600,
+    secret: str = JWT_SECRET,
+) -> dict[str, str]:
+    """``Authorization`` header for a platform user."""
+    token = mint_platform_token(
+        secret, sub=sub, name=name or sub.title(), role=UserRole(role), tenant=tenant,
+        ttl_seconds=ttl,
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class People:
+    """The usual cast of one tenant (acme) and a stranger from another (globex)."""
+
+    teacher: dict[str, str]
+    other_teacher: dict[str, str]
+    student: dict[str, str]
+    student2: dict[str, str]
+    admin: dict[str, str]
+    outsider: dict[str, str]
+    outsider_admin: dict[str, str]
+
+
+@pytest.fixture
+def people() -> People:
+    return People(
+        teacher=bearer("teacher-1", "instructor", name="Tina Teacher"),
+        other_teacher=bearer("teacher-2", "instructor", name="Otto Other"),
+        student=bearer("student-1", "student", name="Sam Student"),
+        student2=bearer("student-2", "student", name="Sue Second"),
+        admin=bearer("admin-1", "admin", name="Ada Admin"),
+        outsider=bearer("student-9", "student", "globex", name="Olga Outsider"),
+        outsider_admin=bearer("admin-9", "admin", "globex", name="Gus Globex"),
+    )
+
+
+@pytest.fixture
+def new_session(
+    client: httpx.AsyncClient, people: People
+) -> Callable[..., "asyncio.Future[dict[str, object]]"]:
+    """``await new_session(**fields)`` creates a session as ``people.teacher``;
+    ``start=True`` also starts it."""
+
+    async def make(*, start: bool = False, as_: dict[str, str] | None = None, **fields: object):
+        body = {"title": "Algebra I", **fields}
+        response = await client.post("/api/v1/sessions", json=body, headers=as_ or people.teacher)
+        assert response.status_code == 201, response.text
+        session = response.json()
+        if start:
+            started = await client.post(
+                f"/api/v1/sessions/{session['id']}/start", headers=as_ or people.teacher
+            )
+            assert started.status_code == 200, started.text
+            session = started.json()
+        return session
+
+    return make  # type: ignore[return-value]
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Settings are built explicitly in tests; the developer's LIVECLASS_* never leak in."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("LIVECLASS_") and not key.startswith("LIVECLASS_TEST_"):
+            monkeypatch.delenv(key)
+    yield
