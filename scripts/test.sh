@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: install, make sure Redis and PostgreSQL are up, then lint, type-check
+# and run pytest (every API test against SQLite+fakeredis and against PostgreSQL+Redis).
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/bootstrap.sh
+./scripts/ensure-services.sh
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy (strict)"
+.venv/bin/mypy
+echo "== pytest"
+exec .venv/bin/pytest -n 2 -p no:cacheprovider "$@"
