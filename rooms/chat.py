@@ -81,6 +81,10 @@ class ChatService:
     async def next_seq(self, session_id: str) -> int:
         return await self._sequence.next(session_id, lambda: self._floor(session_id))
 
+    async def current_seq(self, session_id: str) -> int:
+        """The room's last sequence number handed out (0 before the first)."""
+        return await self._sequence.current(session_id)
+
     async def store(self, session_id: str, sender: Sender, text: str) -> ChatMessageRow:
         """Persist one message from an already-authorized sender (the hub's path)."""
         text = self.clean(text)

@@ -16,6 +16,11 @@ key                                type    meaning
 ``lc:{sid}:hidden``                set     participant ids hidden from rosters (observers)
 ``lc:{sid}:bans``                  set     user ids kicked from the session
 ``lc:{sid}:seq``                   string  last reliable-message sequence number
+``lc:{sid}:log``                   zset    recent reliable messages (score = seq)
+``lc:{sid}:pver``                  string  presence version (bumped by every change)
+``lc:{sid}:resume``                hash    resume token → participant id
+``lc:{sid}:bus``                   channel the room's events (pub/sub)
+``lc:node:{node}``                 channel events for one node's participants
 =================================  ======  =================================================
 """
 
@@ -71,6 +76,18 @@ class RoomKeys:
     @property
     def seq(self) -> str:
         return self._key("seq")
+
+    @property
+    def log(self) -> str:
+        return self._key("log")
+
+    @property
+    def version(self) -> str:
+        return self._key("pver")
+
+    @property
+    def resume(self) -> str:
+        return self._key("resume")
 
     def presence_keys(self) -> list[str]:
         """The KEYS list every presence script takes, in this order."""

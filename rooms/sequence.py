@@ -21,8 +21,14 @@ _SOURCE = resources.files("rooms.presence").joinpath("scripts", "next_seq.lua").
 
 class SequenceAllocator:
     def __init__(self, redis: Redis, *, prefix: str = "lc") -> None:
+        self._redis = redis
         self._script = redis.register_script(_SOURCE)
         self._prefix = prefix
+
+    async def current(self, session_id: str) -> int:
+        """The last number handed out for ``session_id`` (0 if none, or if Redis lost it)."""
+        value = await self._redis.get(RoomKeys(session_id, self._prefix).seq)
+        return int(value) if value is not None else 0
 
     async def next(self, session_id: str, floor: Callable[[], Awaitable[int]]) -> int:
         """The next number for ``session_id``; ``floor`` returns the highest one already

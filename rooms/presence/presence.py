@@ -291,7 +291,36 @@ class Presence:
         raw = await self._redis.hget(self.keys(session_id).users, user_id)
         return _text(raw) if raw else None
 
+    async def tally(self, session_id: str) -> tuple[int, int]:
+        """``(count, seats)`` as Redis holds them now (entries that expired but were not yet
+        purged still count until the next purge)."""
+        keys = self.keys(session_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hlen(keys.members)
+            pipe.scard(keys.hidden)
+            pipe.scard(keys.seats)
+            members, hidden, seats = await pipe.execute()
+        return int(members) - int(hidden), int(seats)
+
+    async def save_resume(
+        self, session_id: str, token: str, participant_id: str, ttl_seconds: int
+    ) -> None:
+        """Remember that ``token`` resumes ``participant_id`` (for the grace period)."""
+        key = self.keys(session_id).resume
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, token, participant_id)
+            pipe.expire(key, max(ttl_seconds, 3600))
+            await pipe.execute()
+
+    async def resume_target(self, session_id: str, token: str) -> str | None:
+        """The participant ``token`` resumes, if any."""
+        raw = await self._redis.hget(self.keys(session_id).resume, token)
+        return _text(raw) if raw else None
+
+    async def drop_resume(self, session_id: str, token: str) -> None:
+        await self._redis.hdel(self.keys(session_id).resume, token)
+
     async def forget_room(self, session_id: str) -> None:
         """Delete every key of the room (when the session itself is deleted)."""
         keys = self.keys(session_id)
-        await self._redis.delete(*keys.presence_keys(), keys.seq)
+        await self._redis.delete(*keys.presence_keys(), keys.seq, keys.log, keys.resume)

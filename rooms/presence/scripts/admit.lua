@@ -31,6 +31,9 @@ end
 
 local previous = redis.call('HGET', KEYS[4], uid)
 if previous == pid then
+  -- The same participant again (REST heartbeat, or a resumed connection): refresh its
+  -- expiry and take its new entry (the node holding it may have changed).
+  redis.call('HSET', KEYS[2], pid, ARGV[5])
   redis.call('ZADD', KEYS[5], ARGV[2], pid)
   return reply('again', false)
 end

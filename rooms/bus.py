@@ -1,0 +1,170 @@
+"""The cross-node bus: room events over Redis pub/sub.
+
+Every room has one channel (``lc:{sid}:bus``) that every node with participants in the room
+subscribes to: one publish per room event, and each node fans it out to its own clients.
+Messages for one participant go to the channel of the node that holds it
+(``lc:node:{node_id}``), found in the participant's presence entry.
+
+Channels carry the room's hash tag, so on Redis Cluster they can be sharded pub/sub channels
+(``SPUBLISH``/``SSUBSCRIBE``, ``sharded=True``): a room's traffic then stays on the shard that
+owns its keys instead of being broadcast to every shard.
+
+Events are MessagePack maps (:class:`BusEvent`). Delivery is at most once (pub/sub): what must
+not be lost is persisted (chat, in the store) and kept in the room's reliable log before it is
+published, so a client that missed it gets it on resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+__all__ = ["BusEvent", "RoomBus"]
+
+log = logging.getLogger("liveclass.bus")
+
+
+@dataclass(slots=True)
+class BusEvent:
+    """One event on the bus.
+
+    ``kind``: ``msg`` (a server message for the room; ``audience`` all/hosts), ``presence``
+    (``joined``/``left`` entries, ``count``, ``seats``, ``version``), ``direct`` (a message for
+    participant ``to``), ``close`` (close participant ``to`` with ``code``: kicked, replaced),
+    ``ended`` (the room ended), ``sfu`` (for the media plane).
+    """
+
+    kind: str
+    session_id: str
+    origin: str = ""
+    message: dict[str, Any] | None = None
+    to: str | None = None
+    audience: str = "all"
+    exclude: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        packed: bytes = msgpack.packb(
+            {
+                "k": self.kind,
+                "s": self.session_id,
+                "o": self.origin,
+                "m": self.message,
+                "t": self.to,
+                "a": self.audience,
+                "x": self.exclude,
+                "d": self.data,
+            },
+            use_bin_type=True,
+        )
+        return packed
+
+    @classmethod
+    def decode(cls, raw: bytes) -> BusEvent:
+        d = msgpack.unpackb(raw, raw=False)
+        return cls(
+            kind=d["k"],
+            session_id=d["s"],
+            origin=d.get("o", ""),
+            message=d.get("m"),
+            to=d.get("t"),
+            audience=d.get("a", "all"),
+            exclude=d.get("x"),
+            data=d.get("d") or {},
+        )
+
+
+class RoomBus:
+    """Publishing and subscribing to room and node channels over one Redis client."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "lc", sharded: bool = False) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._sharded = sharded
+        self._pubsub: PubSub | None = None
+        self._lock = asyncio.Lock()
+
+    def room_channel(self, session_id: str) -> str:
+        return f"{self._prefix}:{{{session_id}}}:bus"
+
+    def node_channel(self, node_id: str) -> str:
+        return f"{self._prefix}:node:{{{node_id}}}"
+
+    def session_of(self, channel: str) -> str | None:
+        """The session id of a room channel, None for a node channel."""
+        head = f"{self._prefix}:{{"
+        if channel.startswith(head) and channel.endswith("}:bus"):
+            return channel[len(head) : -len("}:bus")]
+        return None
+
+    async def publish(self, event: BusEvent) -> None:
+        """To the room's channel (every node in the room)."""
+        await self._publish(self.room_channel(event.session_id), event.encode())
+
+    async def publish_to_node(self, node_id: str, event: BusEvent) -> None:
+        """To one node (a message for a participant it holds)."""
+        await self._publish(self.node_channel(node_id), event.encode())
+
+    async def _publish(self, channel: str, payload: bytes) -> None:
+        if self._sharded:
+            await self._redis.spublish(channel, payload)
+        else:
+            await self._redis.publish(channel, payload)
+
+    async def _ensure(self) -> PubSub:
+        if self._pubsub is None:
+            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        return self._pubsub
+
+    async def subscribe(self, *channels: str) -> None:
+        async with self._lock:
+            pubsub = await self._ensure()
+            if self._sharded:
+                await pubsub.ssubscribe(*channels)
+            else:
+                await pubsub.subscribe(*channels)
+
+    async def unsubscribe(self, *channels: str) -> None:
+        async with self._lock:
+            if self._pubsub is None:
+                return
+            if self._sharded:
+                await self._pubsub.sunsubscribe(*channels)
+            else:
+                await self._pubsub.unsubscribe(*channels)
+
+    async def events(self, poll_timeout: float = 1.0) -> AsyncIterator[tuple[str, BusEvent]]:
+        """Every event on the subscribed channels, as ``(channel, event)``, until cancelled.
+
+        Undecodable payloads are logged and skipped. Raises redis errors when the connection
+        is lost; the caller re-subscribes after reconnecting.
+        """
+        pubsub = await self._ensure()
+        while True:
+            if not pubsub.subscribed:
+                await asyncio.sleep(poll_timeout / 10)
+                continue
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=poll_timeout)
+            if message is None:
+                continue
+            channel = message["channel"]
+            if isinstance(channel, bytes):
+                channel = channel.decode()
+            try:
+                event = BusEvent.decode(message["data"])
+            except (ValueError, KeyError, TypeError, msgpack.UnpackException):
+                log.warning("dropped an undecodable bus event on %s", channel)
+                continue
+            yield channel, event
+
+    async def close(self) -> None:
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None

@@ -1,0 +1,69 @@
+"""WebSocket close codes of the liveclass protocol, and the one mapping from domain errors.
+
+====  ===========================================================================
+code  meaning
+====  ===========================================================================
+1000  normal closure (you left, or the room ended after ``room-ended``)
+1001  this node is going away: reconnect (with your resume token), maybe elsewhere
+1002  protocol error (no supported subprotocol)
+1011  unexpected server error
+4000  replaced by a newer connection of the same user
+4001  unauthorized: missing, invalid or expired room token
+4003  forbidden, or kicked by the host (also on every later attempt)
+4004  no such room
+4008  too slow: the client did not read its messages fast enough
+4009  room full
+4010  room not live (not started yet, or ended)
+4029  rate limited: too many messages, repeatedly
+====  ===========================================================================
+"""
+
+from __future__ import annotations
+
+from rooms import errors
+
+__all__ = [
+    "FORBIDDEN",
+    "GOING_AWAY",
+    "INTERNAL_ERROR",
+    "NORMAL",
+    "NOT_FOUND",
+    "NOT_LIVE",
+    "PROTOCOL_ERROR",
+    "RATE_LIMITED",
+    "REPLACED",
+    "ROOM_FULL",
+    "TOO_SLOW",
+    "UNAUTHORIZED",
+    "close_code_for",
+]
+
+NORMAL = 1000
+GOING_AWAY = 1001
+PROTOCOL_ERROR = 1002
+INTERNAL_ERROR = 1011
+REPLACED = 4000
+UNAUTHORIZED = 4001
+FORBIDDEN = 4003
+NOT_FOUND = 4004
+TOO_SLOW = 4008
+ROOM_FULL = 4009
+NOT_LIVE = 4010
+RATE_LIMITED = 4029
+
+
+def close_code_for(error: errors.LiveclassError) -> int:
+    """The close code for a domain error that ends a connection attempt."""
+    if isinstance(error, errors.Unauthorized):
+        return UNAUTHORIZED
+    if isinstance(error, errors.Forbidden):
+        return FORBIDDEN
+    if isinstance(error, errors.NotFound):
+        return NOT_FOUND
+    if isinstance(error, errors.RoomFull):
+        return ROOM_FULL
+    if isinstance(error, errors.InvalidState):
+        return NOT_LIVE
+    if isinstance(error, errors.RateLimited):
+        return RATE_LIMITED
+    return INTERNAL_ERROR

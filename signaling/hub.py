@@ -1,0 +1,739 @@
+"""The per-node room hub: admits WebSocket connections into rooms and relays their messages.
+
+A node holds some participants of some rooms. Everything that concerns a whole room goes
+through the bus (``rooms/bus.py``): one publish per room event, and every node in the room —
+this one included — fans it out to its own connections. So the hub behaves the same on one
+node and on many.
+
+Lifecycle of a connection (the Starlette glue in ``signaling/endpoint.py`` drives it):
+
+1. :meth:`Hub.join`: verify the room token, load the room, admit the participant atomically in
+   Redis (capacity, bans, not live, replacing the user's older connection), or close with the
+   protocol's close code. A ``resume`` token from an earlier ``welcome`` keeps the participant
+   id and replays every reliable message after ``last_seq``; the others see no leave or join.
+2. :meth:`Hub.receive` for every frame: decode, let the participant's logic decide, carry out
+   the effects (persist and broadcast chat, relay signals, host actions).
+3. :meth:`Hub.disconnected` when the reader ends. A connection that dropped keeps its seat for
+   ``resume_grace`` seconds (the entry's expiry is set to the grace period and no longer
+   renewed); if nobody resumes it, the sweep removes it and tells the room.
+
+Background tasks: the bus listener, the heartbeat (renews the expiry of every live local
+entry every ``heartbeat_interval``; entries of a dead node expire after ``presence_ttl``) and
+the sweep (purges expired entries of local rooms every ``sweep_interval`` and tells the room).
+:meth:`Hub.drain` (graceful shutdown) closes every connection with 1001 and leaves their seats
+to the resume grace, so clients resume on another node without anyone seeing them leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rooms import errors
+from rooms.attendance import AttendanceService
+from rooms.bus import BusEvent, RoomBus
+from rooms.chat import ChatService, Sender
+from rooms.identity import Principal, UserRole
+from rooms.ids import new_participant_id
+from rooms.participation import RoomAdmitter
+from rooms.presence import Presence, PresenceEntry
+from rooms.room_log import RoomLog
+from rooms.sessions import SessionService
+from rooms.store import Database
+from rooms.store.tables import ChatMessageRow, SessionRow
+from rooms.tokens import RoomGrant, RoomTokens
+from signaling import close_codes
+from signaling.connection import Connection
+from signaling.local_room import LocalRoom, RoomInfo
+from signaling.messages import (
+    chat_message,
+    grants_message,
+    hand_message,
+    kicked_message,
+    mute_request_message,
+    participant_view,
+    room_ended_message,
+    signal_message,
+    welcome_message,
+)
+from signaling.metrics import HubMetrics
+from signaling.participant import (
+    AllowPublish,
+    BroadcastHand,
+    Close,
+    EndRoom,
+    KickParticipant,
+    LeaveRoom,
+    ParticipantLogic,
+    PostChat,
+    RateLimits,
+    RelaySignal,
+    Reply,
+    RequestMute,
+)
+from signaling.protocol import (
+    PROTOCOL_VERSION,
+    Limits,
+    ProtocolError,
+    ack_message,
+    decode,
+    error_message,
+)
+
+__all__ = ["Hub", "HubSettings", "new_node_id"]
+
+log = logging.getLogger("liveclass.hub")
+
+
+def new_node_id() -> str:
+    return f"{socket.gethostname()[:24]}-{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    """The hub's knobs (from ``LIVECLASS_*`` settings; see the README)."""
+
+    presence_ttl: float = 10.0
+    heartbeat_interval: float = 3.0
+    sweep_interval: float = 2.0
+    resume_grace: float = 20.0
+    presence_tick: float = 0.2
+    roster_limit: int = 50
+    outbox_frames: int = 1024
+    outbox_bytes: int = 4 << 20
+    close_timeout: float = 5.0
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    limits: Limits = field(default_factory=Limits)
+
+
+class Hub:
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        database: Database,
+        presence: Presence,
+        admitter: RoomAdmitter,
+        attendance: AttendanceService,
+        chat: ChatService,
+        sessions: SessionService,
+        room_log: RoomLog,
+        bus: RoomBus,
+        tokens: RoomTokens,
+        settings: HubSettings | None = None,
+        metrics: HubMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.node_id = node_id
+        self._db = database
+        self._presence = presence
+        self._admitter = admitter
+        self._attendance = attendance
+        self._chat = chat
+        self._sessions = sessions
+        self._log = room_log
+        self._bus = bus
+        self._tokens = tokens
+        self.settings = settings or HubSettings()
+        self.metrics = metrics or HubMetrics()
+        self._clock = clock
+        self.rooms: dict[str, LocalRoom] = {}
+        self._by_pid: dict[str, Connection] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._draining = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._bus.subscribe(self._bus.node_channel(self.node_id))
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._listen(), name="hub-bus"),
+            loop.create_task(self._every(self.settings.heartbeat_interval, self._heartbeat)),
+            loop.create_task(self._every(self.settings.sweep_interval, self._sweep)),
+        ]
+
+    async def stop(self) -> None:
+        """Drain (if not done yet) and stop the background tasks; waits for them to end."""
+        await self.drain()
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self._bus.close()
+
+    async def drain(self, reason: str = "server going away") -> None:
+        """Close every connection with 1001; their seats wait ``resume_grace`` for them."""
+        if self._draining:
+            return
+        self._draining = True
+        conns = list(self._by_pid.values())
+        for conn in conns:
+            conn.close(close_codes.GOING_AWAY, reason)
+        for conn in conns:
+            await self._release(conn)
+        if conns:
+            await asyncio.gather(*(c.closed.wait() for c in conns), return_exceptions=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in the background, owned by the hub (cancelled by :meth:`stop`)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def connection_count(self) -> int:
+        return len(self._by_pid)
+
+    async def _every(self, interval: float, job: Callable[[], Any]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("hub background job %s failed", getattr(job, "__name__", job))
+
+    # -- joining ----------------------------------------------------------------------------
+
+    async def join(
+        self,
+        conn: Connection,
+        token: str | None,
+        *,
+        resume: str | None = None,
+        last_seq: int | None = None,
+    ) -> bool:
+        """Admit ``conn`` or close it with the right code. True when admitted."""
+        if self._draining:
+            self._refuse(conn, close_codes.GOING_AWAY, "draining", "this node is shutting down")
+            return False
+        try:
+            grant = self._tokens.verify(token or "")
+            row = await self._load(grant.session_id)
+            if row is None or row.tenant_id != grant.tenant:
+                raise errors.NotFound("no such room", code="room_not_found")
+            info = _room_info(row)
+            entry, resumed = await self._resumable(grant, resume)
+            if entry is None:
+                entry = PresenceEntry(
+                    participant_id=new_participant_id(),
+                    user_id=grant.user_id,
+                    name=grant.name,
+                    role=grant.role,
+                    source="ws",
+                    node=self.node_id,
+                    joined_at_ms=self._presence.now_ms(),
+                )
+            admission = await self._admitter.admit(row, entry, self.settings.presence_ttl)
+        except errors.LiveclassError as exc:
+            code = close_codes.close_code_for(exc)
+            self._refuse(conn, code, exc.code, exc.message)
+            return False
+        resumed = resumed and admission.rejoined
+        if admission.replaced is not None:
+            await self._evict(admission.replaced)
+        old = self._by_pid.get(entry.participant_id)
+        if old is not None and old is not conn:
+            # The same participant resumed on this node before we noticed the old one drop.
+            old.close(close_codes.REPLACED, "replaced by a newer connection")
+            await self._release(old)
+
+        conn.session_id = row.id
+        conn.entry = entry
+        conn.grant = grant
+        conn.sees_roster = grant.can_moderate or grant.hidden
+        conn.logic = ParticipantLogic(
+            entry.participant_id, grant, info.session_type, self.settings.rate_limits
+        )
+        conn.resume_token = secrets.token_urlsafe(18)
+        await self._presence.save_resume(
+            row.id, conn.resume_token, entry.participant_id, int(self.settings.resume_grace)
+        )
+        if resume and resume != conn.resume_token:
+            await self._presence.drop_resume(row.id, resume)
+
+        room = await self._local_room(info)
+        replay = last_seq is not None and resumed
+        if replay:
+            conn.hold()
+        room.conns[entry.participant_id] = conn
+        self._by_pid[entry.participant_id] = conn
+        self.metrics.connections.set(len(self._by_pid))
+        conn.start()
+
+        count, seats = admission.count, admission.seats
+        roster = None
+        if conn.sees_roster or count <= self.settings.roster_limit:
+            snapshot = await self._presence.snapshot(row.id)
+            entries = snapshot.entries if conn.sees_roster else snapshot.visible
+            roster = [participant_view(e) for e in entries]
+        seq = await self._chat.current_seq(row.id)
+        conn.send_first(
+            welcome_message(
+                participant=entry,
+                room=info.view(),
+                count=count,
+                seats=seats,
+                roster=roster,
+                resume=conn.resume_token,
+                seq=seq,
+                grants=grant.grants(),
+                resumed=resumed,
+                protocol=PROTOCOL_VERSION,
+            )
+        )
+        if replay:
+            for message in await self._log.since(row.id, last_seq or 0):
+                conn.send_first(message)
+            conn.release()
+        gone = list(admission.purged)
+        if admission.replaced is not None:
+            gone.append(admission.replaced)
+        if not resumed or gone:
+            await self._announce(row.id, joined=[] if resumed else [entry], left=gone)
+        return True
+
+    def _refuse(self, conn: Connection, code: int, reason: str, message: str) -> None:
+        self.metrics.refused_joins.labels(reason).inc()
+        conn.send_first(error_message(reason, message))
+        conn.close(code, message[:120])
+
+    async def _resumable(
+        self, grant: RoomGrant, resume: str | None
+    ) -> tuple[PresenceEntry | None, bool]:
+        """The entry a resume token brings back (same user, still present), if any."""
+        if not resume:
+            return None, False
+        pid = await self._presence.resume_target(grant.session_id, resume)
+        if pid is None:
+            return None, False
+        entry = await self._presence.entry(grant.session_id, pid)
+        if entry is None or entry.user_id != grant.user_id:
+            return None, False
+        return replace(entry, node=self.node_id, name=grant.name, source="ws"), True
+
+    async def _load(self, session_id: str) -> SessionRow | None:
+        try:
+            async with self._db.transaction() as tx:
+                return await tx.get(SessionRow, session_id)
+        except ValueError:
+            return None
+
+    async def _local_room(self, info: RoomInfo) -> LocalRoom:
+        room = self.rooms.get(info.session_id)
+        if room is None:
+            room = LocalRoom(info, self.settings.roster_limit)
+            self.rooms[info.session_id] = room
+            self.metrics.rooms.set(len(self.rooms))
+            await self._bus.subscribe(self._bus.room_channel(info.session_id))
+        return room
+
+    async def _evict(self, entry: PresenceEntry) -> None:
+        """Close the connection that ``entry`` was (replaced by a newer one)."""
+        if entry.source != "ws":
+            return
+        event = BusEvent(
+            "close",
+            "",
+            self.node_id,
+            message=error_message("replaced", "you connected again elsewhere"),
+            to=entry.participant_id,
+            data={"code": close_codes.REPLACED, "reason": "replaced by a newer connection"},
+        )
+        await self._bus.publish_to_node(entry.node, event)
+
+    # -- receiving --------------------------------------------------------------------------
+
+    async def receive(self, conn: Connection, frame: str | bytes) -> None:
+        """Handle one frame from ``conn``."""
+        logic = conn.logic
+        if logic is None or not conn.is_open:
+            return
+        now = self._clock()
+        try:
+            message = decode(frame, conn.codec, self.settings.limits)
+        except ProtocolError as exc:
+            self.metrics.messages_in.labels("invalid").inc()
+            effects = logic.refuse(exc)
+        else:
+            self.metrics.messages_in.labels(message.type).inc()
+            effects = logic.handle(message, now)
+        for effect in effects:
+            try:
+                await self._apply(conn, effect)
+            except errors.LiveclassError as exc:
+                conn.send(
+                    error_message(
+                        exc.code,
+                        exc.message,
+                        rid=getattr(effect, "rid", None),
+                        details=exc.details,
+                    )
+                )
+
+    async def _apply(self, conn: Connection, effect: object) -> None:
+        assert conn.entry is not None
+        assert conn.grant is not None
+        sid, entry = conn.session_id, conn.entry
+        if isinstance(effect, Reply):
+            conn.send(effect.message)
+        elif isinstance(effect, Close):
+            self.metrics.closed.labels(str(effect.code)).inc()
+            conn.close(effect.code, effect.reason)
+        elif isinstance(effect, PostChat):
+            await self._post_chat(conn, effect)
+        elif isinstance(effect, RelaySignal):
+            await self._relay_signal(conn, effect)
+        elif isinstance(effect, BroadcastHand):
+            seq = await self._chat.next_seq(sid)
+            message = hand_message(seq, _sender_view(entry), effect.raised)
+            await self._log.append(sid, seq, message)
+            await self._bus.publish(self._msg(sid, message))
+            conn.send(ack_message(effect.rid, seq=seq))
+        elif isinstance(effect, RequestMute):
+            target = await self._target(sid, effect.target)
+            message = mute_request_message(effect.kind, _sender_view(entry))
+            await self._direct(target, BusEvent("direct", sid, message=message))
+            conn.send(ack_message(effect.rid))
+        elif isinstance(effect, KickParticipant):
+            await self._kick(conn, effect)
+        elif isinstance(effect, AllowPublish):
+            target = await self._target(sid, effect.target)
+            event = BusEvent("grant", sid, data={"publish": effect.publish})
+            await self._direct(target, event)
+            conn.send(ack_message(effect.rid))
+        elif isinstance(effect, EndRoom):
+            principal = Principal(
+                user_id=conn.grant.user_id,
+                name=conn.grant.name,
+                role=UserRole.INSTRUCTOR,
+                tenant=conn.grant.tenant,
+            )
+            transition = await self._sessions.end(principal, sid)
+            await self._attendance.closed(sid, transition.removed)
+            conn.send(ack_message(effect.rid))
+            await self.room_ended(sid, "the host ended the class")
+        elif isinstance(effect, LeaveRoom):
+            conn.send(ack_message(effect.rid))
+            await self._admitter.depart(sid, entry.participant_id)
+            await self._presence.drop_resume(sid, conn.resume_token)
+            conn.close(close_codes.NORMAL, "left")
+            await self._release(conn)
+            await self._announce(sid, joined=[], left=[entry])
+
+    async def _post_chat(self, conn: Connection, effect: PostChat) -> None:
+        assert conn.entry is not None
+        entry = conn.entry
+        sender = Sender(entry.user_id, entry.name, entry.role)
+        try:
+            row = await self._chat.store(conn.session_id, sender, effect.text)
+        except errors.LiveclassError:
+            raise
+        except Exception as exc:
+            log.warning("chat not stored in %s: %r", conn.session_id, exc)
+            raise errors.Unavailable(
+                "the message could not be saved; it was not sent, try again",
+                code="unavailable",
+            ) from exc
+        message = await self.publish_chat(row, participant_id=entry.participant_id)
+        conn.send(ack_message(effect.rid, id=message["id"], seq=message["seq"]))
+
+    async def publish_chat(
+        self, row: ChatMessageRow, *, participant_id: str | None = None
+    ) -> dict[str, Any]:
+        """Log and broadcast a stored chat message (also for messages posted over REST)."""
+        sender = {
+            "id": participant_id or row.user_id,
+            "userId": row.user_id,
+            "name": row.user_name,
+            "role": row.role,
+        }
+        message = chat_message(
+            id=row.id, seq=row.seq, sender=sender, text=row.text, ts=row.created_at
+        )
+        await self._log.append(row.session_id, row.seq, message)
+        await self._bus.publish(self._msg(row.session_id, message))
+        return message
+
+    async def _relay_signal(self, conn: Connection, effect: RelaySignal) -> None:
+        sid = conn.session_id
+        if effect.to == "sfu":
+            raise errors.Unavailable("no media worker serves this room yet", code="sfu_unavailable")
+        target = await self._target(sid, effect.to)
+        message = signal_message(conn.participant_id, effect.kind, effect.payload)
+        await self._direct(target, BusEvent("direct", sid, message=message))
+        if effect.rid is not None:
+            conn.send(ack_message(effect.rid))
+
+    async def _kick(self, conn: Connection, effect: KickParticipant) -> None:
+        sid = conn.session_id
+        target = await self._target(sid, effect.target)
+        departure = await self._presence.ban(sid, target.user_id)
+        if departure.entry is not None:
+            await self._attendance.closed(sid, [departure.entry])
+        event = BusEvent(
+            "close",
+            sid,
+            message=kicked_message(effect.reason),
+            data={"code": close_codes.FORBIDDEN, "reason": "kicked"},
+        )
+        await self._direct(target, event)
+        conn.send(ack_message(effect.rid))
+        await self._announce(sid, joined=[], left=[departure.entry or target])
+
+    async def _target(self, session_id: str, participant_id: str) -> PresenceEntry:
+        entry = await self._presence.entry(session_id, participant_id)
+        if entry is None:
+            raise errors.NotFound("no such participant in this room", code="participant_not_found")
+        return entry
+
+    async def _direct(self, target: PresenceEntry, event: BusEvent) -> None:
+        event.to = target.participant_id
+        event.origin = self.node_id
+        if target.source != "ws":
+            raise errors.Conflict(
+                "that participant is not connected over WebSocket", code="not_connected"
+            )
+        await self._bus.publish_to_node(target.node, event)
+
+    def _msg(self, session_id: str, message: dict[str, Any], audience: str = "all") -> BusEvent:
+        return BusEvent(
+            "msg",
+            session_id,
+            self.node_id,
+            message=message,
+            audience=audience,
+            data={"ts": self._clock()},
+        )
+
+    # -- leaving ----------------------------------------------------------------------------
+
+    async def disconnected(self, conn: Connection) -> None:
+        """The connection's reader ended (the client went away or we closed it)."""
+        await conn.stop()
+        if conn.entry is None or self._by_pid.get(conn.participant_id) is not conn:
+            return
+        await self._release(conn)
+
+    async def _release(self, conn: Connection) -> None:
+        """Forget a local connection; unless it left for good, its seat waits for a resume."""
+        pid = conn.participant_id
+        if self._by_pid.get(pid) is conn:
+            del self._by_pid[pid]
+            self.metrics.connections.set(len(self._by_pid))
+        room = self.rooms.get(conn.session_id)
+        if room is not None and room.conns.get(pid) is conn:
+            del room.conns[pid]
+        if conn.close_code not in (
+            close_codes.NORMAL,
+            close_codes.REPLACED,
+            close_codes.FORBIDDEN,
+        ):
+            with contextlib.suppress(Exception):
+                await self._presence.refresh(conn.session_id, [pid], self.settings.resume_grace)
+        if room is not None and not room.conns:
+            del self.rooms[room.session_id]
+            self.metrics.rooms.set(len(self.rooms))
+            with contextlib.suppress(Exception):
+                await self._bus.unsubscribe(self._bus.room_channel(room.session_id))
+
+    async def room_ended(self, session_id: str, reason: str) -> None:
+        """Tell every node that the room ended: everyone gets ``room-ended`` and is closed."""
+        await self._bus.publish(
+            BusEvent("ended", session_id, self.node_id, data={"reason": reason})
+        )
+
+    # -- presence ---------------------------------------------------------------------------
+
+    async def _announce(
+        self,
+        session_id: str,
+        *,
+        joined: list[PresenceEntry],
+        left: list[PresenceEntry],
+    ) -> None:
+        if not joined and not left:
+            return
+        event = BusEvent(
+            "presence",
+            session_id,
+            self.node_id,
+            data={
+                "joined": [participant_view(e) for e in joined],
+                "left": [participant_view(e) for e in left],
+                "hidden": [e.participant_id for e in joined + left if e.hidden],
+            },
+        )
+        await self._bus.publish(event)
+
+    async def announce(
+        self, session_id: str, *, joined: list[PresenceEntry], left: list[PresenceEntry]
+    ) -> None:
+        """Tell the room about presence changes made elsewhere (REST join and leave)."""
+        await self._announce(session_id, joined=joined, left=left)
+
+    def _schedule_tick(self, room: LocalRoom) -> None:
+        if room.tick_scheduled:
+            return
+        room.tick_scheduled = True
+        asyncio.get_running_loop().call_later(
+            self.settings.presence_tick,
+            lambda: self._spawn(self._tick(room.session_id)),
+        )
+
+    async def _tick(self, session_id: str) -> None:
+        room = self.rooms.get(session_id)
+        if room is None:
+            return
+        room.tick_scheduled = False
+        try:
+            count, seats = await self._presence.tally(session_id)
+        except Exception as exc:
+            log.warning("presence tally of %s failed: %r", session_id, exc)
+            self._schedule_tick(room)
+            return
+        self.metrics.messages_out.inc(room.flush_presence(count, seats))
+
+    async def _heartbeat(self) -> None:
+        for room in list(self.rooms.values()):
+            pids = [pid for pid, c in room.conns.items() if c.is_open]
+            missing = await self._presence.refresh(
+                room.session_id, pids, self.settings.presence_ttl
+            )
+            for pid in missing:
+                conn = room.conns.get(pid)
+                if conn is not None:
+                    # Our entry was purged (this node looked dead): reconnect to rejoin.
+                    conn.close(close_codes.GOING_AWAY, "presence lost; reconnect")
+                    await self._release(conn)
+
+    async def _sweep(self) -> None:
+        for room in list(self.rooms.values()):
+            purged = await self._presence.purge(room.session_id)
+            if not purged:
+                continue
+            await self._attendance.closed(room.session_id, purged)
+            for entry in purged:
+                conn = room.conns.get(entry.participant_id)
+                if conn is not None:
+                    conn.close(close_codes.GOING_AWAY, "presence lost; reconnect")
+                    await self._release(conn)
+            await self._announce(room.session_id, joined=[], left=purged)
+
+    # -- the bus ----------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async for _channel, event in self._bus.events():
+                    backoff = 0.1
+                    try:
+                        self._on_event(event)
+                    except Exception:
+                        log.exception("bus event %s failed", event.kind)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("bus connection lost (%r); reconnecting", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                await self._resubscribe()
+
+    async def _resubscribe(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._bus.close()
+            channels = [self._bus.node_channel(self.node_id)] + [
+                self._bus.room_channel(sid) for sid in self.rooms
+            ]
+            await self._bus.subscribe(*channels)
+
+    def _on_event(self, event: BusEvent) -> None:
+        kind = event.kind
+        if kind in ("direct", "close", "grant"):
+            self._on_direct(event)
+            return
+        room = self.rooms.get(event.session_id)
+        if room is None:
+            return
+        if kind == "msg" and event.message is not None:
+            delivered = room.fan_out(event.message, audience=event.audience, exclude=event.exclude)
+            self.metrics.messages_out.inc(delivered)
+            sent_at = event.data.get("ts")
+            if isinstance(sent_at, int | float):
+                self.metrics.fanout_latency.observe(max(0.0, self._clock() - sent_at))
+        elif kind == "presence":
+            room.note_presence(
+                event.data.get("joined", []),
+                event.data.get("left", []),
+                event.data.get("hidden", []),
+            )
+            self._schedule_tick(room)
+        elif kind == "ended":
+            message = room_ended_message(str(event.data.get("reason", "the class ended")))
+            room.fan_out(message)
+            for conn in list(room.conns.values()):
+                conn.close(close_codes.NORMAL, "room ended")
+            for conn in list(room.conns.values()):
+                self._by_pid.pop(conn.participant_id, None)
+            room.conns.clear()
+            del self.rooms[room.session_id]
+            self.metrics.rooms.set(len(self.rooms))
+            self.metrics.connections.set(len(self._by_pid))
+            self._spawn(self._bus.unsubscribe(self._bus.room_channel(event.session_id)))
+
+    def _on_direct(self, event: BusEvent) -> None:
+        conn = self._by_pid.get(event.to or "")
+        if conn is None:
+            return
+        if event.kind == "direct" and event.message is not None:
+            conn.send(event.message)
+        elif event.kind == "close":
+            if event.message is not None:
+                conn.send(event.message)
+            code = int(event.data.get("code", close_codes.NORMAL))
+            self.metrics.closed.labels(str(code)).inc()
+            conn.close(code, str(event.data.get("reason", "")))
+            self._spawn(self._release(conn))
+        elif event.kind == "grant" and conn.grant is not None and conn.logic is not None:
+            grant = replace(conn.grant, can_publish=bool(event.data.get("publish")))
+            conn.grant = grant
+            conn.logic.update_grant(grant)
+            conn.send(grants_message(grant.grants()))
+
+
+def _room_info(row: SessionRow) -> RoomInfo:
+    return RoomInfo(
+        session_id=row.id,
+        tenant=row.tenant_id,
+        room_name=row.room_name,
+        title=row.title,
+        status=row.status,
+        capacity=row.max_participants,
+        session_type=row.session_type,
+    )
+
+
+def _sender_view(entry: PresenceEntry) -> dict[str, Any]:
+    return {
+        "id": entry.participant_id,
+        "userId": entry.user_id,
+        "name": entry.name,
+        "role": entry.role.value,
+    }

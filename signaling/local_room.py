@@ -1,0 +1,129 @@
+"""One room as seen by one node: its local connections, fan-out and presence batching.
+
+Fan-out encodes a message once per codec in use and appends the same frame to every
+recipient's outbox; it never waits for a recipient.
+
+Presence changes (from any node, via the bus) are collected and sent once per tick
+(``presence_tick``, default 200 ms) as one ``presence`` message with every join and leave of
+the tick and the room's current count, read from Redis at the tick so it is never stale.
+Hosts and observers always get the full roster changes; when the room is larger than
+``roster_limit``, students get only a ``count`` message, and only when the count changed.
+Hidden observers appear only in what hosts and observers receive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from signaling.connection import Connection
+from signaling.messages import count_message, presence_message
+from signaling.protocol import Codec, encode
+
+__all__ = ["LocalRoom", "RoomInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    session_id: str
+    tenant: str
+    room_name: str
+    title: str
+    status: str
+    capacity: int
+    session_type: str
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.session_id,
+            "name": self.room_name,
+            "title": self.title,
+            "status": self.status,
+            "capacity": self.capacity,
+            "sessionType": self.session_type,
+        }
+
+
+@dataclass(slots=True)
+class LocalRoom:
+    info: RoomInfo
+    roster_limit: int
+    conns: dict[str, Connection] = field(default_factory=dict)
+    joined: dict[str, dict[str, Any]] = field(default_factory=dict)
+    left: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hidden: set[str] = field(default_factory=set)
+    tick_scheduled: bool = False
+    last_count: tuple[int, int] | None = None
+
+    @property
+    def session_id(self) -> str:
+        return self.info.session_id
+
+    def fan_out(
+        self, message: dict[str, Any], *, audience: str = "all", exclude: str | None = None
+    ) -> int:
+        """Queue ``message`` for every local recipient; returns how many got it."""
+        frames: dict[Codec, str | bytes] = {}
+        delivered = 0
+        for pid, conn in self.conns.items():
+            if pid == exclude or (audience == "hosts" and not conn.sees_roster):
+                continue
+            frame = frames.get(conn.codec)
+            if frame is None:
+                frame = frames[conn.codec] = encode(message, conn.codec)
+            if conn.push(frame):
+                delivered += 1
+        return delivered
+
+    def note_presence(
+        self,
+        joined: list[dict[str, Any]],
+        left: list[dict[str, Any]],
+        hidden: list[str],
+    ) -> None:
+        """Collect presence changes until the next tick."""
+        self.hidden.update(hidden)
+        for view in left:
+            pid = view["id"]
+            if self.joined.pop(pid, None) is None:
+                self.left[pid] = view
+        for view in joined:
+            pid = view["id"]
+            self.left.pop(pid, None)
+            self.joined[pid] = view
+
+    def flush_presence(self, count: int, seats: int) -> int:
+        """Send the tick's presence and count messages; returns frames queued."""
+        joined, left = list(self.joined.values()), list(self.left.values())
+        self.joined.clear()
+        self.left.clear()
+        full = presence_message(joined, left, count, seats)
+        public = presence_message(
+            [v for v in joined if v["id"] not in self.hidden],
+            [v for v in left if v["id"] not in self.hidden],
+            count,
+            seats,
+        )
+        count_changed = self.last_count != (count, seats)
+        self.last_count = (count, seats)
+        large = count > self.roster_limit
+        frames: dict[tuple[str, Codec], str | bytes] = {}
+        sent = 0
+        for conn in self.conns.values():
+            if conn.sees_roster:
+                variant, message = "full", full
+            elif not large and (public["joined"] or public["left"]):
+                variant, message = "public", public
+            elif count_changed:
+                variant, message = "count", count_message(count, seats)
+            else:
+                continue
+            key = (variant, conn.codec)
+            frame = frames.get(key)
+            if frame is None:
+                frame = frames[key] = encode(message, conn.codec)
+            if conn.push(frame):
+                sent += 1
+        for view in left:
+            self.hidden.discard(view["id"])
+        return sent

@@ -1,0 +1,254 @@
+"""What one participant's messages mean: a sans-I/O state machine.
+
+:class:`ParticipantLogic` takes decoded client messages and returns *effects* for the hub to
+carry out (persist and broadcast a chat message, relay a signal, kick someone, reply, close).
+It decides everything that needs no I/O: permissions (host-only actions, publishing grants,
+peer-to-peer only in 1-on-1 sessions), rate limits (a token bucket for chat and one for all
+messages; repeated abuse closes with 4029) and the connection's state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from rooms.tokens import RoomGrant
+from signaling import close_codes
+from signaling.protocol import (
+    Allow,
+    Chat,
+    End,
+    Hand,
+    Kick,
+    Leave,
+    Mute,
+    Ping,
+    ProtocolError,
+    Signal,
+    error_message,
+    pong_message,
+)
+from signaling.ratelimit import TokenBucket
+
+__all__ = [
+    "AllowPublish",
+    "BroadcastHand",
+    "Close",
+    "EndRoom",
+    "KickParticipant",
+    "LeaveRoom",
+    "ParticipantLogic",
+    "PostChat",
+    "RateLimits",
+    "RelaySignal",
+    "Reply",
+    "RequestMute",
+    "State",
+]
+
+SFU = "sfu"
+
+
+class State(StrEnum):
+    OPEN = "open"
+    CLOSING = "closing"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostChat:
+    text: str
+    rid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySignal:
+    to: str
+    kind: str
+    payload: dict[str, Any]
+    rid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastHand:
+    raised: bool
+    rid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMute:
+    target: str
+    kind: str
+    rid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KickParticipant:
+    target: str
+    reason: str | None
+    rid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AllowPublish:
+    target: str
+    publish: bool
+    rid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EndRoom:
+    rid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRoom:
+    rid: str | None
+
+
+Effect = (
+    Reply
+    | Close
+    | PostChat
+    | RelaySignal
+    | BroadcastHand
+    | RequestMute
+    | KickParticipant
+    | AllowPublish
+    | EndRoom
+    | LeaveRoom
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per connection: chat messages and all messages, per second with a burst; after
+    ``max_violations`` refused messages within ``violation_window`` seconds the connection is
+    closed with 4029."""
+
+    chat_rate: float = 2.0
+    chat_burst: float = 8.0
+    message_rate: float = 50.0
+    message_burst: float = 200.0
+    max_violations: int = 10
+    violation_window: float = 30.0
+
+
+@dataclass(slots=True)
+class ParticipantLogic:
+    participant_id: str
+    grant: RoomGrant
+    session_type: str
+    limits: RateLimits = field(default_factory=RateLimits)
+    state: State = State.OPEN
+    _chat: TokenBucket = field(init=False)
+    _all: TokenBucket = field(init=False)
+    _violations: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._chat = TokenBucket(self.limits.chat_rate, self.limits.chat_burst)
+        self._all = TokenBucket(self.limits.message_rate, self.limits.message_burst)
+
+    def update_grant(self, grant: RoomGrant) -> None:
+        self.grant = grant
+
+    def refuse(self, error: ProtocolError) -> list[Effect]:
+        """A frame that could not be decoded: an ``error`` reply (counts as a violation)."""
+        return [Reply(_error(error.code, error.message, error.rid, error.details))]
+
+    def handle(self, message: Any, now: float) -> list[Effect]:
+        """The effects of one decoded client message received at ``now`` (seconds)."""
+        if self.state is not State.OPEN:
+            return []
+        rid = getattr(message, "rid", None)
+        if not self._all.take(now):
+            return self._violation(now, "too many messages; slow down", rid)
+        if isinstance(message, Ping):
+            return [Reply(pong_message(rid, message.ts, now))]
+        if isinstance(message, Chat):
+            if not self.grant.can_chat:
+                return [Reply(_error("forbidden", "you may not chat in this room", rid))]
+            if not self._chat.take(now):
+                return self._violation(now, "too many chat messages; slow down", rid)
+            return [PostChat(message.text, rid)]
+        if isinstance(message, Signal):
+            return self._signal(message, rid)
+        if isinstance(message, Hand):
+            if self.grant.hidden:
+                return [Reply(_error("forbidden", "observers do not raise hands", rid))]
+            return [BroadcastHand(message.raised, rid)]
+        if isinstance(message, Leave):
+            self.state = State.CLOSING
+            return [LeaveRoom(rid)]
+        if isinstance(message, Mute | Kick | Allow | End):
+            if not self.grant.can_moderate:
+                return [Reply(_error("forbidden", "only the host may do that", rid))]
+            if isinstance(message, End):
+                return [EndRoom(rid)]
+            if message.target == self.participant_id:
+                return [Reply(_error("invalid_target", "that is you", rid))]
+            if isinstance(message, Mute):
+                return [RequestMute(message.target, message.kind, rid)]
+            if isinstance(message, Kick):
+                return [KickParticipant(message.target, message.reason, rid)]
+            return [AllowPublish(message.target, message.publish, rid)]
+        return [Reply(_error("unknown_type", "unsupported message", rid))]
+
+    def _signal(self, message: Signal, rid: str | None) -> list[Effect]:
+        payload: dict[str, Any] = {}
+        if message.sdp is not None:
+            payload["sdp"] = message.sdp
+        if message.candidate is not None:
+            payload["candidate"] = message.candidate.model_dump(exclude_none=True)
+        if message.to == SFU:
+            if message.kind == "offer" and not self.grant.can_publish:
+                return [
+                    Reply(
+                        _error(
+                            "forbidden",
+                            "you may not publish media here; the host can allow it",
+                            rid,
+                        )
+                    )
+                ]
+            return [RelaySignal(SFU, message.kind, payload, rid)]
+        if message.to == self.participant_id:
+            return [Reply(_error("invalid_target", "that is you", rid))]
+        if self.session_type != "1-on-1" and not self.grant.can_moderate:
+            return [
+                Reply(
+                    _error(
+                        "forbidden",
+                        "peer-to-peer media is for 1-on-1 sessions; signal the sfu",
+                        rid,
+                    )
+                )
+            ]
+        return [RelaySignal(message.to, message.kind, payload, rid)]
+
+    def _violation(self, now: float, text: str, rid: str | None) -> list[Effect]:
+        window = self.limits.violation_window
+        self._violations = [t for t in self._violations if now - t < window]
+        self._violations.append(now)
+        if len(self._violations) >= self.limits.max_violations:
+            self.state = State.CLOSING
+            return [
+                Reply(_error("rate_limited", "too many messages, repeatedly", rid)),
+                Close(close_codes.RATE_LIMITED, "rate limited"),
+            ]
+        return [Reply(_error("rate_limited", text, rid))]
+
+
+def _error(code: str, message: str, rid: str | None, details: Any = None) -> dict[str, Any]:
+    return error_message(code, message, rid=rid, details=details)

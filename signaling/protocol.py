@@ -1,0 +1,296 @@
+"""The liveclass WebSocket protocol, version 1: messages, encoding and decoding. No I/O.
+
+Two subprotocols carry the same messages: ``liveclass.v1.json`` (text frames, the default) and
+``liveclass.v1.msgpack`` (binary frames). Every message is an object with a ``type``. A client
+request may carry ``rid`` (a string of at most 64 characters); the server answers it with an
+``ack`` or an ``error`` carrying the same ``rid``. Server messages that must not be lost carry
+the room's ``seq``.
+
+Fields are only ever added, never renamed or removed; unknown fields sent by a client are
+ignored (so newer clients work with older servers), unknown ``type`` values are an error.
+
+Client → server (:data:`ClientMessage`):
+  ``chat`` {text}, ``signal`` {to, kind: offer|answer|ice, sdp | candidate}, ``hand``
+  {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host), ``end`` (host),
+  ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts}, ``leave``.
+
+Server → client: built by the ``*_message`` functions below: ``welcome``, ``presence``,
+``count``, ``chat``, ``signal``, ``hand``, ``mute-request``, ``kicked``, ``recording``,
+``room-ended``, ``ack``, ``error``, ``pong``.
+
+:func:`decode` turns a frame into a validated message or raises :class:`ProtocolError`
+(with the ``rid`` when one could be read), which the hub answers with an ``error`` message;
+a malformed frame never closes the connection by itself.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import msgpack
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+__all__ = [
+    "JSON_SUBPROTOCOL",
+    "MSGPACK_SUBPROTOCOL",
+    "PROTOCOL_VERSION",
+    "SUBPROTOCOLS",
+    "Allow",
+    "Chat",
+    "ClientMessage",
+    "Codec",
+    "End",
+    "Hand",
+    "IceCandidate",
+    "Kick",
+    "Leave",
+    "Limits",
+    "Mute",
+    "Ping",
+    "ProtocolError",
+    "Signal",
+    "decode",
+    "encode",
+]
+
+PROTOCOL_VERSION = 1
+JSON_SUBPROTOCOL = "liveclass.v1.json"
+MSGPACK_SUBPROTOCOL = "liveclass.v1.msgpack"
+
+
+class Codec(StrEnum):
+    JSON = "json"
+    MSGPACK = "msgpack"
+
+    @property
+    def subprotocol(self) -> str:
+        return JSON_SUBPROTOCOL if self is Codec.JSON else MSGPACK_SUBPROTOCOL
+
+    @classmethod
+    def negotiate(cls, offered: list[str]) -> Codec | None:
+        """The codec for the client's offered subprotocols (first match wins); JSON when the
+        client offered none; None when it offered only ones we do not speak."""
+        if not offered:
+            return cls.JSON
+        for name in offered:
+            if name == JSON_SUBPROTOCOL:
+                return cls.JSON
+            if name == MSGPACK_SUBPROTOCOL:
+                return cls.MSGPACK
+        return None
+
+
+SUBPROTOCOLS = (JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL)
+
+
+class Limits(BaseModel):
+    """Size limits of incoming frames (constructor arguments of the hub, from settings)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_frame_bytes: int = 64 * 1024
+    max_sdp_bytes: int = 48 * 1024
+
+
+class ProtocolError(Exception):
+    """A frame the server cannot accept. ``code`` is sent back in an ``error`` message."""
+
+    def __init__(
+        self, code: str, message: str, *, rid: str | None = None, details: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.rid = rid
+        self.details = details
+
+
+# -- client → server ------------------------------------------------------------------------
+
+Rid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ParticipantRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rid: Rid | None = None
+
+
+class Chat(_Message):
+    type: Literal["chat"]
+    text: Annotated[str, StringConstraints(max_length=100_000)]
+
+
+class IceCandidate(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    candidate: Annotated[str, StringConstraints(max_length=2048)]
+    sdpMid: Annotated[str, StringConstraints(max_length=64)] | None = None
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=1024)] | None = None
+
+
+class Signal(_Message):
+    """WebRTC negotiation: to a participant id (peer to peer) or to ``sfu``."""
+
+    type: Literal["signal"]
+    to: ParticipantRef
+    kind: Literal["offer", "answer", "ice"]
+    sdp: str | None = None
+    candidate: IceCandidate | None = None
+
+
+class Hand(_Message):
+    type: Literal["hand"]
+    raised: bool = True
+
+
+class Mute(_Message):
+    type: Literal["mute"]
+    target: ParticipantRef
+    kind: Literal["audio", "video", "all"] = "audio"
+
+
+class Kick(_Message):
+    type: Literal["kick"]
+    target: ParticipantRef
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class Allow(_Message):
+    type: Literal["allow"]
+    target: ParticipantRef
+    publish: bool = True
+
+
+class End(_Message):
+    type: Literal["end"]
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+    ts: float | None = None
+
+
+class Leave(_Message):
+    type: Literal["leave"]
+
+
+ClientMessage = Annotated[
+    Chat | Signal | Hand | Mute | Kick | Allow | End | Ping | Leave,
+    Field(discriminator="type"),
+]
+_CLIENT = TypeAdapter[Any](ClientMessage)
+CLIENT_TYPES = frozenset(
+    ["chat", "signal", "hand", "mute", "kick", "allow", "end", "ping", "leave"]
+)
+
+
+def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> Any:
+    """The message in ``frame``, validated; raises :class:`ProtocolError`.
+
+    Error codes: ``frame_too_large``, ``invalid_frame`` (not JSON/MessagePack, not an object),
+    ``unknown_type``, ``invalid_message`` (fields; ``details`` says which), ``sdp_too_large``.
+    """
+    limits = limits or _DEFAULT_LIMITS
+    if len(frame) > limits.max_frame_bytes:
+        raise ProtocolError(
+            "frame_too_large",
+            f"frames carry at most {limits.max_frame_bytes} bytes",
+            details={"limit": limits.max_frame_bytes},
+        )
+    try:
+        if codec is Codec.JSON:
+            data = json.loads(frame)
+        else:
+            if isinstance(frame, str):
+                raise ValueError("msgpack frames are binary")
+            data = msgpack.unpackb(frame, raw=False, strict_map_key=True, max_bin_len=0)
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
+        raise ProtocolError("invalid_frame", f"the frame is not valid {codec.value}") from exc
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_frame", "a message is an object with a type")
+    raw_rid = data.get("rid")
+    rid = raw_rid if isinstance(raw_rid, str) and 0 < len(raw_rid) <= 64 else None
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        raise ProtocolError(
+            "unknown_type",
+            f"unknown message type {kind!r}" if isinstance(kind, str) else "missing type",
+            rid=rid,
+        )
+    try:
+        message = _CLIENT.validate_python(data)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        raise ProtocolError(
+            "invalid_message", f"invalid {kind} message", rid=rid, details=details
+        ) from exc
+    if isinstance(message, Signal):
+        _check_signal(message, limits, rid)
+    return message
+
+
+def _check_signal(message: Signal, limits: Limits, rid: str | None) -> None:
+    if message.kind in ("offer", "answer"):
+        if not message.sdp:
+            raise ProtocolError("invalid_message", f"an {message.kind} needs sdp", rid=rid)
+        if len(message.sdp.encode()) > limits.max_sdp_bytes:
+            raise ProtocolError(
+                "sdp_too_large",
+                f"SDP is limited to {limits.max_sdp_bytes} bytes",
+                rid=rid,
+                details={"limit": limits.max_sdp_bytes},
+            )
+    elif message.candidate is None:
+        raise ProtocolError("invalid_message", "an ice signal needs a candidate", rid=rid)
+
+
+_DEFAULT_LIMITS = Limits()
+
+
+# -- server → client ------------------------------------------------------------------------
+
+
+def encode(message: dict[str, Any], codec: Codec) -> bytes | str:
+    """One frame for ``message``: a ``str`` (text frame) for JSON, ``bytes`` for MessagePack.
+
+    Encode a broadcast once per codec and send the same frame to every recipient.
+    """
+    if codec is Codec.JSON:
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    packed: bytes = msgpack.packb(message, use_bin_type=True)
+    return packed
+
+
+def ack_message(rid: str | None, **fields: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "ack"}
+    if rid is not None:
+        message["rid"] = rid
+    message.update(fields)
+    return message
+
+
+def error_message(
+    code: str, message: str, *, rid: str | None = None, details: Any = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if rid is not None:
+        out["rid"] = rid
+    if details is not None:
+        out["details"] = details
+    return out
+
+
+def pong_message(rid: str | None, ts: float | None, server_ts: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "pong", "serverTs": server_ts}
+    if ts is not None:
+        out["ts"] = ts
+    if rid is not None:
+        out["rid"] = rid
+    return out
