@@ -119,6 +119,13 @@ class EnrollmentService:
             .execution_options(synchronize_session=False)
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
+            # On PostgreSQL the check above ran before the row lock: a concurrent enrollment
+            # of this same user may have taken the last seat meanwhile. It is committed (the
+            # update waited for it), so a fresh read sees it: return it rather than "full".
+            existing = await _active_enrollment(tx, session.id, principal.user_id)
+            if existing is not None:
+                await tx.refresh(session)
+                return EnrollmentOutcome(existing, session, created=False)
             raise RoomFull(
                 f"all {session.max_participants} seats of this session are taken",
                 code="session_full",
@@ -156,8 +163,18 @@ class EnrollmentService:
                     f"cannot unenroll from a session that is {status.value}",
                     details={"status": status.value},
                 )
-            enrollment.status = EnrollmentStatus.CANCELLED.value
-            enrollment.cancelled_at = utcnow()
+            # Conditional, so that of concurrent cancellations exactly one frees the seat
+            # (on PostgreSQL they all read the enrollment as active before the row lock).
+            cancelled = await tx.execute(
+                update(EnrollmentRow)
+                .where(
+                    EnrollmentRow.id == enrollment.id,
+                    EnrollmentRow.status == EnrollmentStatus.ACTIVE.value,
+                )
+                .values(status=EnrollmentStatus.CANCELLED.value, cancelled_at=utcnow())
+            )
+            if cancelled.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound("you are not enrolled in this session", code="not_enrolled")
             await tx.execute(
                 update(SessionRow)
                 .where(SessionRow.id == session.id, SessionRow.enrolled_count > 0)
@@ -220,6 +237,15 @@ class EnrollmentService:
     ) -> FeedbackRow:
         """Rate an ended session the caller was enrolled in or attended; a second call
         revises the rating."""
+        try:
+            return await self._feedback(principal, ref, request)
+        except IntegrityError:
+            # A concurrent first rating by the same user won the unique constraint: revise it.
+            return await self._feedback(principal, ref, request)
+
+    async def _feedback(
+        self, principal: Principal, ref: str, request: FeedbackRequest
+    ) -> FeedbackRow:
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
             if session.status != SessionStatus.ENDED.value:

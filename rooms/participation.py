@@ -73,9 +73,13 @@ class RoomAdmitter:
             await self._attendance.closed(session_id, [departure.entry])
         return departure.entry
 
+    async def expire(self, session_id: str) -> None:
+        """Drop the room's expired entries now and close their attendance."""
+        purged = await self._presence.purge(session_id)
+        await self._attendance.closed(session_id, purged)
+
     async def snapshot(self, session: SessionRow) -> RoomSnapshot:
-        purged = await self._presence.purge(session.id)
-        await self._attendance.closed(session.id, purged)
+        await self.expire(session.id)
         return await self._presence.snapshot(session.id)
 
 
@@ -139,6 +143,13 @@ class RestParticipation:
         if entry is None:
             raise NotFound("you are not in this session's room", code="not_in_room")
         return Participation(session, entry, created=False)
+
+    async def expire(self, principal: Principal, ref: str) -> None:
+        """Close the attendance of seats that expired since anything last touched the room
+        (so a report never shows an expired REST participant as still present)."""
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+        await self._admitter.expire(session.id)
 
     async def roster(self, principal: Principal, ref: str) -> Roster:
         """Everyone in the room; hidden observers only for the instructor and admins."""

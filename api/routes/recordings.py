@@ -11,7 +11,13 @@ from starlette.responses import FileResponse, Response
 from api.endpoint import Api, Call, validation_details
 from api.schemas import RecordingList, RecordingOut
 from api.views import recording_out
-from rooms.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
+from rooms.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from rooms.inputs import RecordingLinkRequest
 from rooms.recordings import StoredRecording
 
@@ -75,10 +81,24 @@ async def add_recording(call: Call) -> RecordingOut:
         if not isinstance(upload, UploadFile):
             raise ValidationFailed("the form needs a file field", code="missing_file")
         duration = _duration(form.get("durationSeconds"))
+        limit = services.settings.recording_max_bytes
+        if _size_of(upload) > limit:
+            raise PayloadTooLarge(
+                f"the recording is larger than {limit} bytes", details={"limit": limit}
+            )
         stored = await services.recordings.upload(
             call.user, ref, upload.file, filename=upload.filename, duration_seconds=duration
         )
     return recording_out(stored.recording, services)
+
+
+def _size_of(upload: UploadFile) -> int:
+    if upload.size is not None:
+        return upload.size
+    position = upload.file.tell()
+    size = upload.file.seek(0, 2)
+    upload.file.seek(position)
+    return size
 
 
 def _duration(value: object) -> float | None:

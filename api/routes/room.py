@@ -158,6 +158,7 @@ async def participants(call: Call) -> ParticipantsOut:
 async def attendance(call: Call) -> AttendanceOut:
     """Every join and leave per user, watch time in seconds and whether they attended.
     The session's instructor or a tenant admin only."""
+    await call.services.participation.expire(call.user, call.path("ref"))
     report = await call.services.attendance.report(call.user, call.path("ref"))
     return AttendanceOut(
         sessionId=report.session.id,
