@@ -311,6 +311,7 @@ class Hub:
 
     def _refuse(self, conn: Connection, code: int, reason: str, message: str) -> None:
         self.metrics.refused_joins.labels(reason).inc()
+        conn.start()
         conn.send_first(error_message(reason, message))
         conn.close(code, message[:120])
 

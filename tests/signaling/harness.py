@@ -1,0 +1,151 @@
+"""Driving hubs in-process: fake transports built on queues, clients that read messages.
+
+Two :class:`Hub` objects on one Redis (fakeredis server or the real one) and one database are
+two nodes of one deployment: everything crosses the same bus it would in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from api.services import Services
+from rooms.bus import RoomBus
+from rooms.participation import RoomAdmitter
+from rooms.room_log import RoomLog
+from signaling.connection import Connection
+from signaling.hub import Hub, HubSettings
+from signaling.protocol import Codec, encode
+
+WAIT = 5.0
+
+
+class FakeTransport:
+    """A WebSocket that records what the server sends. ``paused`` makes sends block, like a
+    client that stopped reading."""
+
+    def __init__(self) -> None:
+        self.frames: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self.closed: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        self.paused = False
+        self._resume = asyncio.Event()
+
+    async def send(self, frame: str | bytes) -> None:
+        if self.paused:
+            await self._resume.wait()
+        await self.frames.put(frame)
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self.closed.done():
+            self.closed.set_result((code, reason))
+
+
+@dataclass
+class Client:
+    hub: Hub
+    conn: Connection
+    transport: FakeTransport
+    codec: Codec
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.hub.receive(self.conn, encode(message, self.codec))
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        await self.hub.receive(self.conn, frame)
+
+    def _unpack(self, frame: str | bytes) -> list[dict[str, Any]]:
+        data = json.loads(frame) if self.codec is Codec.JSON else msgpack.unpackb(frame)
+        return data if isinstance(data, list) else [data]
+
+    async def next(self, kind: str | None = None, within: float = WAIT) -> dict[str, Any]:
+        """The next message (of ``kind``); earlier messages of other kinds stay in inbox."""
+        for i, message in enumerate(self.inbox):
+            if kind is None or message["type"] == kind:
+                return self.inbox.pop(i)
+        while True:
+            frame = await asyncio.wait_for(self.transport.frames.get(), within)
+            messages = self._unpack(frame)
+            for j, message in enumerate(messages):
+                if kind is None or message["type"] == kind:
+                    self.inbox.extend(messages[j + 1 :])
+                    return message
+                self.inbox.append(message)
+
+    async def until(
+        self, predicate: Callable[[dict[str, Any]], bool], within: float = WAIT
+    ) -> dict[str, Any]:
+        """The first message (in arrival order) for which ``predicate`` holds."""
+        for i, message in enumerate(self.inbox):
+            if predicate(message):
+                return self.inbox.pop(i)
+        while True:
+            frame = await asyncio.wait_for(self.transport.frames.get(), within)
+            messages = self._unpack(frame)
+            for j, message in enumerate(messages):
+                if predicate(message):
+                    self.inbox.extend(messages[j + 1 :])
+                    return message
+                self.inbox.append(message)
+
+    def drain_now(self) -> list[dict[str, Any]]:
+        """Everything received so far, without waiting."""
+        out = list(self.inbox)
+        self.inbox.clear()
+        while not self.transport.frames.empty():
+            out.extend(self._unpack(self.transport.frames.get_nowait()))
+        return out
+
+    async def closed(self, within: float = WAIT) -> int:
+        code, _ = await asyncio.wait_for(asyncio.shield(self.transport.closed), within)
+        return code
+
+    async def drop(self) -> None:
+        """The network went away (no leave message)."""
+        await self.hub.disconnected(self.conn)
+
+
+def make_hub(services: Services, node_id: str, **overrides: Any) -> Hub:
+    settings = HubSettings(
+        **{
+            "presence_tick": 0.02,
+            "heartbeat_interval": 3600,
+            "sweep_interval": 3600,
+            **overrides,
+        }
+    )
+    admitter = RoomAdmitter(services.database, services.presence, services.attendance)
+    return Hub(
+        node_id=node_id,
+        database=services.database,
+        presence=services.presence,
+        admitter=admitter,
+        attendance=services.attendance,
+        chat=services.chat,
+        sessions=services.sessions,
+        room_log=RoomLog(services.redis),
+        bus=RoomBus(services.redis),
+        tokens=services.room_tokens,
+        settings=settings,
+        clock=services.presence._clock,
+    )
+
+
+async def connect(
+    hub: Hub,
+    token: str | None,
+    *,
+    codec: Codec = Codec.JSON,
+    resume: str | None = None,
+    last_seq: int | None = None,
+    **limits: Any,
+) -> tuple[Client, bool]:
+    transport = FakeTransport()
+    conn = Connection(transport, codec, **limits)
+    admitted = await hub.join(conn, token, resume=resume, last_seq=last_seq)
+    return Client(hub, conn, transport, codec), admitted

@@ -1,0 +1,441 @@
+"""The hub end to end without sockets: two nodes (two Hub objects) on one Redis and one
+database, clients on queue-based transports. Runs on fakeredis+SQLite and Redis+PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.services import Services
+from signaling import close_codes
+from signaling.hub import Hub
+from signaling.participant import RateLimits
+from signaling.protocol import Codec
+from tests.conftest import FakeClock, People, bearer
+from tests.signaling.harness import Client, connect, make_hub
+
+
+@pytest.fixture
+async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
+    a = make_hub(services, "node-a")
+    b = make_hub(services, "node-b")
+    await a.start()
+    await b.start()
+    yield a, b
+    await a.stop()
+    await b.stop()
+
+
+async def room_token(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> str:
+    response = await client.post(f"/api/v1/sessions/{sid}/token", headers=who)
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
+
+
+async def join(
+    client: httpx.AsyncClient, hub: Hub, sid: str, who: dict[str, str], **kw: Any
+) -> Client:
+    c, admitted = await connect(hub, await room_token(client, sid, who), **kw)
+    if not admitted:
+        raise AssertionError(await c.next("error"))
+    welcome = await c.next("welcome")
+    assert welcome["room"]["id"] == sid
+    c.welcome = welcome  # type: ignore[attr-defined]
+    return c
+
+
+async def sees_join(observer: Client, participant: Client) -> dict[str, Any]:
+    pid = participant.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    return await observer.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["joined"])
+    )
+
+
+async def test_chat_reaches_everyone_on_both_nodes_once(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    s1 = await join(client, b, sid, people.student)
+    s2 = await join(client, a, sid, people.student2)
+    await s1.send({"type": "chat", "text": "  hello class  ", "rid": "r1"})
+    ack = await s1.next("ack")
+    assert ack["rid"] == "r1"
+    assert ack["seq"] == 1
+    for c in (teacher, s1, s2):
+        chat = await c.next("chat")
+        assert chat["id"] == ack["id"]
+        assert chat["seq"] == 1
+        assert chat["text"] == "hello class"
+        assert chat["from"]["userId"] == "student-1"
+    for c in (teacher, s1, s2):
+        assert not [m for m in c.drain_now() if m["type"] == "chat"]
+    history = await client.get(f"/api/v1/sessions/{sid}/messages", headers=people.teacher)
+    assert [m["text"] for m in history.json()["messages"]] == ["hello class"]
+
+
+async def test_welcome_counts_and_roster(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True, maxParticipants=5))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    assert teacher.welcome["participant"]["role"] == "host"  # type: ignore[attr-defined]
+    assert teacher.welcome["count"] == 1  # type: ignore[attr-defined]
+    assert teacher.welcome["seats"] == 0  # type: ignore[attr-defined]
+    student = await join(client, b, sid, people.student)
+    welcome = student.welcome  # type: ignore[attr-defined]
+    assert welcome["count"] == 2
+    assert welcome["seats"] == 1
+    assert {p["userId"] for p in welcome["roster"]} == {"teacher-1", "student-1"}
+    assert welcome["grants"]["publish"] is False
+    admin = await join(client, a, sid, people.admin)
+    assert admin.welcome["participant"]["role"] == "observer"  # type: ignore[attr-defined]
+    presence = await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["userId"] == "admin-1" for p in m["joined"])
+    )
+    assert presence["count"] == 2  # the hidden observer is not counted
+
+
+async def test_capacity_is_exact_and_the_host_always_gets_in(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True, maxParticipants=2))["id"]
+    await join(client, a, sid, bearer("s1"))
+    await join(client, b, sid, bearer("s2"))
+    third, admitted = await connect(a, await room_token(client, sid, bearer("s3")))
+    assert not admitted
+    assert (await third.next("error"))["code"] == "room_full"
+    assert await third.closed() == close_codes.ROOM_FULL
+    await join(client, b, sid, people.teacher)
+
+
+async def test_refusals_have_their_close_codes(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub], services
+) -> None:
+    a, _ = nodes
+    scheduled = (await new_session())["id"]
+    c, admitted = await connect(a, await room_token(client, scheduled, people.student))
+    assert not admitted
+    assert await c.closed() == close_codes.NOT_LIVE
+    c, admitted = await connect(a, "not-a-token")
+    assert not admitted
+    assert await c.closed() == close_codes.UNAUTHORIZED
+    c, admitted = await connect(a, None)
+    assert await c.closed() == close_codes.UNAUTHORIZED
+    gone = (await new_session(start=False))["id"]
+    token = await room_token(client, gone, people.student)
+    await client.delete(f"/api/v1/sessions/{gone}", headers=people.teacher)
+    c, admitted = await connect(a, token)
+    assert await c.closed() == close_codes.NOT_FOUND
+
+
+async def test_kicked_user_stays_out_even_with_a_fresh_token(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    early_token = await room_token(client, sid, people.student)
+    student = await join(client, b, sid, people.student)
+    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    await sees_join(teacher, student)
+    await teacher.send({"type": "kick", "target": pid, "reason": "spam", "rid": "k"})
+    assert (await teacher.next("ack"))["rid"] == "k"
+    kicked = await student.next("kicked")
+    assert kicked["reason"] == "spam"
+    assert await student.closed() == close_codes.FORBIDDEN
+    left = await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["left"])
+    )
+    assert left["count"] == 1
+    # A fresh token is refused at the REST door, and an older one at the WebSocket door.
+    refused = await client.post(f"/api/v1/sessions/{sid}/token", headers=people.student)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "banned"
+    again, admitted = await connect(b, early_token)
+    assert not admitted
+    assert await again.closed() == close_codes.FORBIDDEN
+
+
+async def test_resume_within_grace_misses_nothing_and_nobody_notices(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session,
+    nodes: tuple[Hub, Hub],
+    clock: FakeClock,
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student)
+    welcome = student.welcome  # type: ignore[attr-defined]
+    await sees_join(teacher, student)
+    await teacher.send({"type": "chat", "text": "one", "rid": "1"})
+    first = await student.next("chat")
+    await student.drop()
+    for text in ("two", "three"):
+        await teacher.send({"type": "chat", "text": text})
+    clock.advance(15)  # within the 20 s grace
+    resumed = await join(
+        client, a, sid, people.student, resume=welcome["resume"], last_seq=first["seq"]
+    )
+    again = resumed.welcome  # type: ignore[attr-defined]
+    assert again["resumed"] is True
+    assert again["participant"]["id"] == welcome["participant"]["id"]
+    assert [(await resumed.next("chat"))["text"] for _ in range(2)] == ["two", "three"]
+    await teacher.send({"type": "chat", "text": "four"})
+    assert (await resumed.next("chat"))["text"] == "four"
+    await teacher.next("chat")
+    seen = teacher.drain_now()
+    student_pid = welcome["participant"]["id"]
+    assert not [
+        m
+        for m in seen
+        if m["type"] == "presence" and any(p["id"] == student_pid for p in m["joined"] + m["left"])
+    ]
+
+
+async def test_a_dropped_client_leaves_after_the_grace(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session,
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    hub = make_hub(services, "solo")
+    await hub.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        teacher = await join(client, hub, sid, people.teacher)
+        student = await join(client, hub, sid, people.student)
+        pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+        await sees_join(teacher, student)
+        await student.drop()
+        clock.advance(hub.settings.resume_grace - 1)
+        await hub._heartbeat()
+        await hub._sweep()
+        assert (
+            await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
+        ).json()["activeCount"] == 2
+        clock.advance(2)
+        await hub._heartbeat()  # the periodic jobs, run by hand at a known time
+        await hub._sweep()
+        left = await teacher.until(
+            lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["left"])
+        )
+        assert left["count"] == 1
+    finally:
+        await hub.stop()
+
+
+async def test_a_dead_node_is_gone_within_the_ttl(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session,
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    survivor = make_hub(services, "survivor")
+    doomed = make_hub(services, "doomed")
+    await survivor.start()
+    await doomed.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        teacher = await join(client, survivor, sid, people.teacher)
+        for i in range(3):
+            await join(client, doomed, sid, bearer(f"s{i}"))
+        await teacher.until(lambda m: m["type"] == "presence" and m["count"] == 4)
+        # kill -9: the doomed node stops heartbeating and never says goodbye.
+        for task in doomed._tasks:
+            task.cancel()
+        clock.advance(survivor.settings.presence_ttl + 1)
+        await survivor._heartbeat()  # the periodic jobs, run by hand at a known time
+        await survivor._sweep()
+        presence = await teacher.until(lambda m: m["type"] == "presence" and m["count"] == 1)
+        assert len(presence["left"]) == 3
+        roster = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
+        assert roster.json()["activeCount"] == 1
+        # ...and they can rejoin on the survivor.
+        await join(client, survivor, sid, bearer("s0"))
+    finally:
+        await survivor.stop()
+        doomed._tasks = []
+        await doomed.stop()
+
+
+async def test_a_client_that_stops_reading_is_closed_and_holds_nobody_up(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    hub = make_hub(services, "one", rate_limits=RateLimits(chat_rate=1000, chat_burst=1000))
+    await hub.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        teacher = await join(client, hub, sid, people.teacher)
+        healthy = await join(client, hub, sid, people.student)
+        slow = await join(client, hub, sid, people.student2, max_frames=8)
+        slow.transport.paused = True
+        sent = 60
+        for i in range(sent):
+            await teacher.send({"type": "chat", "text": f"m{i}"})
+        assert await slow.closed() == close_codes.TOO_SLOW
+        received = [(await healthy.next("chat"))["text"] for _ in range(sent)]
+        assert received == [f"m{i}" for i in range(sent)]
+    finally:
+        await hub.stop()
+
+
+async def test_malformed_frames_get_errors_and_the_connection_survives(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, _ = nodes
+    sid = (await new_session(start=True))["id"]
+    c = await join(client, a, sid, people.student)
+    for frame, code in [
+        ("{oops", "invalid_frame"),
+        ('{"type":"warp","rid":"w"}', "unknown_type"),
+        ('{"type":"chat","text":7,"rid":"c"}', "invalid_message"),
+        ('{"type":"chat","text":"' + "x" * 70_000 + '"}', "frame_too_large"),
+        ('{"type":"chat","text":"   "}', "empty_message"),
+        ('{"type":"kick","target":"p_x"}', "forbidden"),
+        ('{"type":"signal","to":"sfu","kind":"answer","sdp":"v=0"}', "sfu_unavailable"),
+        (
+            '{"type":"signal","to":"p_nobody","kind":"ice","candidate":{"candidate":"c"}}',
+            "forbidden",
+        ),
+    ]:
+        await c.send_raw(frame)
+        assert (await c.next("error"))["code"] == code, frame
+    await c.send({"type": "ping", "ts": 1.5, "rid": "p"})
+    pong = await c.next("pong")
+    assert pong["ts"] == 1.5
+
+
+async def test_peer_to_peer_signals_in_one_on_one_sessions(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True, sessionType="1-on-1"))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student)
+    teacher_pid = teacher.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    await student.send({"type": "signal", "to": teacher_pid, "kind": "offer", "sdp": "v=0\r\n"})
+    signal = await teacher.next("signal")
+    assert signal["from"] == student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    assert signal["kind"] == "offer"
+    assert signal["sdp"] == "v=0\r\n"
+
+
+async def test_hands_mute_and_publish_grants(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student)
+    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    await student.send({"type": "hand", "raised": True})
+    hand = await teacher.next("hand")
+    assert hand["from"]["id"] == pid
+    assert hand["raised"] is True
+    assert hand["seq"] >= 1
+    await teacher.send({"type": "mute", "target": pid, "kind": "audio"})
+    assert (await student.next("mute-request"))["kind"] == "audio"
+    await teacher.send({"type": "allow", "target": pid, "publish": True})
+    assert (await student.next("grants"))["grants"]["publish"] is True
+    await student.send({"type": "signal", "to": "sfu", "kind": "offer", "sdp": "v=0"})
+    assert (await student.next("error"))["code"] == "sfu_unavailable"  # allowed now
+
+
+async def test_the_host_ends_the_class_for_everyone(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student)
+    await teacher.send({"type": "end", "rid": "e"})
+    for c in (teacher, student):
+        assert (await c.next("room-ended"))["type"] == "room-ended"
+        assert await c.closed() == close_codes.NORMAL
+    session = await client.get(f"/api/v1/sessions/{sid}", headers=people.teacher)
+    assert session.json()["status"] == "ended"
+
+
+async def test_leaving_frees_the_seat_and_tells_the_room(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True, maxParticipants=1))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student)
+    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    await sees_join(teacher, student)
+    await student.send({"type": "leave"})
+    assert await student.closed() == close_codes.NORMAL
+    await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["left"])
+    )
+    await join(client, b, sid, people.student2)
+
+
+async def test_joins_are_batched_into_few_presence_messages(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    hub = make_hub(services, "batch", presence_tick=0.2)
+    await hub.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        teacher = await join(client, hub, sid, people.teacher)
+        for i in range(12):
+            await join(client, hub, sid, bearer(f"s{i}"))
+        joined: list[str] = []
+        messages = 0
+        while len(joined) < 12:
+            presence = await teacher.next("presence")
+            messages += 1
+            joined += [p["userId"] for p in presence["joined"] if p["role"] == "guest"]
+        assert sorted(joined) == sorted(f"s{i}" for i in range(12))
+        assert messages < 12
+        assert presence["count"] == 13
+    finally:
+        await hub.stop()
+
+
+async def test_students_in_large_rooms_get_counts_not_rosters(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    hub = make_hub(services, "large", roster_limit=3)
+    await hub.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        teacher = await join(client, hub, sid, people.teacher)
+        watcher = await join(client, hub, sid, bearer("watcher"))
+        for i in range(4):
+            await join(client, hub, sid, bearer(f"s{i}"))
+        count = await watcher.until(lambda m: m["type"] == "count" and m["count"] == 6)
+        assert count["seats"] == 5
+        full = await teacher.until(lambda m: m["type"] == "presence" and m["count"] == 6)
+        assert full["joined"]
+    finally:
+        await hub.stop()
+
+
+async def test_msgpack_clients(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student, codec=Codec.MSGPACK)
+    await student.send({"type": "chat", "text": "packed", "rid": "m"})
+    assert (await student.next("ack"))["rid"] == "m"
+    assert (await teacher.next("chat"))["text"] == "packed"
+    assert (await student.next("chat"))["text"] == "packed"
+    _ = json  # JSON clients are covered above
