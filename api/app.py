@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
@@ -23,6 +23,8 @@ from api.routes import chat, enrollment, ops, recordings, room, sessions
 from api.services import open_services
 from api.settings import Settings
 from rooms.inputs import RecordingLinkRequest
+from signaling.endpoint import websocket_endpoint
+from signaling.metrics import HubMetrics
 
 __all__ = ["API_MODULES", "create_app"]
 
@@ -49,11 +51,14 @@ def create_app(
     """
     settings = settings or Settings()
     metrics = HttpMetrics()
+    hub_metrics = HubMetrics(metrics.registry)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await open_services(settings, clock=clock)
+        services = await open_services(settings, clock=clock, hub_metrics=hub_metrics)
+        await services.start()
         app.state.services = services
+        app.state.hub = services.hub
         try:
             yield
         finally:
@@ -65,6 +70,7 @@ def create_app(
         Route("/docs/init.js", ops.docs_init, include_in_schema=False),
         Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static"),
         Route("/metrics", ops.metrics, include_in_schema=False),
+        WebSocketRoute("/ws", websocket_endpoint),
     ]
     for api in API_MODULES:
         routes.extend(api.routes())

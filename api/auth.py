@@ -91,7 +91,8 @@ def _principal(claims: dict[str, Any]) -> Principal:
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise Unauthorized(f"the token's {name} claim is malformed", code="invalid_claims")
         value = str(value).strip()
-        if not value or len(value) > limit:
+        # NUL is never part of a name or id (and PostgreSQL refuses it in text).
+        if not value or len(value) > limit or "\x00" in value:
             raise Unauthorized(f"the token's {name} claim is malformed", code="invalid_claims")
         return value
 

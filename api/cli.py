@@ -14,23 +14,18 @@ __all__ = ["main"]
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.server import serve
 
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    uvicorn.run(
+    serve(
         create_app(settings),
+        settings,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        lifespan="on",
     )
     return 0
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rooms.errors import BadRequest, ValidationFailed
+from rooms.errors import BadRequest, NotFound, ValidationFailed
 from rooms.identity import Principal
 
 if TYPE_CHECKING:
@@ -149,6 +149,10 @@ def _asgi_handler(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         header = request.headers.get("authorization")
         if ep.auth == "required" or (ep.auth == "optional" and header):
             principal = await services.authenticator.authenticate(header)
+        for name, value in request.path_params.items():
+            if isinstance(value, str) and "\x00" in value:
+                # Nothing has such an id, and PostgreSQL refuses NUL in text outright.
+                raise NotFound(f"no resource has this {name}", code="not_found")
         query = _parse_query(ep, request)
         body = await _parse_body(ep, request)
         result = await ep.handler(Call(request, principal, body, query, services))
@@ -162,8 +166,10 @@ def _asgi_handler(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
 def _parse_query(ep: Endpoint, request: Request) -> Any:
     if ep.query is None:
         return None
+    params = dict(request.query_params)
+    _refuse_nul(params, "the query string is not valid")
     try:
-        return ep.query.model_validate(dict(request.query_params))
+        return ep.query.model_validate(params)
     except ValidationError as exc:
         raise ValidationFailed(
             "the query string is not valid", details=validation_details(exc)
@@ -184,12 +190,43 @@ async def _parse_body(ep: Endpoint, request: Request) -> Any:
         raise BadRequest("the request body is not valid JSON", code="invalid_json") from exc
     if not isinstance(data, dict):
         raise ValidationFailed("the request body must be a JSON object")
+    _refuse_nul(data, "the request body is not valid")
     try:
         return ep.body.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(
             "the request body is not valid", details=validation_details(exc)
         ) from exc
+
+
+def _nul_fields(value: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """The dotted paths of every string (key or value) in ``value`` holding a NUL character."""
+    if isinstance(value, str):
+        return [".".join(path)] if "\x00" in value else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                found.append(".".join((*path, str(key))))
+            found.extend(_nul_fields(item, (*path, str(key))))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_nul_fields(item, (*path, str(index))))
+    return found
+
+
+def _refuse_nul(data: dict[str, Any], message: str) -> None:
+    """422 for NUL characters anywhere in the input: no field accepts them, and PostgreSQL
+    refuses them in text (the request would otherwise fail with 500 there)."""
+    fields = _nul_fields(data)
+    if fields:
+        raise ValidationFailed(
+            message,
+            details=[
+                {"field": f, "message": "NUL characters are not allowed", "type": "nul_character"}
+                for f in fields
+            ],
+        )
 
 
 # -- OpenAPI --------------------------------------------------------------------------------

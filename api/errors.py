@@ -14,6 +14,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from rooms import errors as e
 
@@ -79,11 +80,25 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404:
         message = f"no route for {request.method} {request.url.path}"
-    elif exc.status_code == 405:
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
-    return error_response(
-        exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
-    )
+        allowed = _allowed_methods(request)
+        if allowed:
+            # Each method of a path is its own Route, and Starlette names only the first
+            # one's methods; RFC 9110 wants all of them.
+            headers = {**(headers or {}), "Allow": allowed}
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

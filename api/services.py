@@ -16,17 +16,21 @@ from redis.asyncio import Redis
 from api.auth import Authenticator
 from api.settings import Settings
 from rooms.attendance import AttendanceService
+from rooms.bus import RoomBus
 from rooms.chat import ChatService
 from rooms.enrollment import EnrollmentService
 from rooms.participation import RestParticipation, RoomAdmitter
 from rooms.presence import Presence
 from rooms.recordings import RecordingService
 from rooms.redis_client import connect_redis
+from rooms.room_log import RoomLog
 from rooms.sequence import SequenceAllocator
 from rooms.sessions import SessionService
 from rooms.signing import LinkSigner
 from rooms.store import Database, create_database, upgrade_database
 from rooms.tokens import RoomTokens
+from signaling.hub import Hub, new_node_id
+from signaling.metrics import HubMetrics
 
 __all__ = ["Services", "open_services"]
 
@@ -48,13 +52,24 @@ class Services:
     recordings: RecordingService
     room_tokens: RoomTokens
     links: LinkSigner
+    hub: Hub
+
+    async def start(self) -> None:
+        """Start the background work (the hub's bus listener, heartbeat and sweep)."""
+        await self.hub.start()
 
     async def close(self) -> None:
+        await self.hub.stop()
         await self.redis.aclose(close_connection_pool=True)
         await self.database.dispose()
 
 
-async def open_services(settings: Settings, *, clock: Callable[[], float] = time.time) -> Services:
+async def open_services(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    hub_metrics: HubMetrics | None = None,
+) -> Services:
     """Connect everything ``settings`` names; migrate an embedded SQLite database.
 
     ``clock`` (seconds since the epoch) drives presence expiry and link expiry; tests pass a
@@ -94,6 +109,26 @@ async def open_services(settings: Settings, *, clock: Callable[[], float] = time
     attendance = AttendanceService(database)
     admitter = RoomAdmitter(database, presence, attendance)
     secret_key = settings.resolved_secret_key()
+    sessions = SessionService(database, presence, max_session_hours=settings.max_session_hours)
+    chat = ChatService(
+        database, presence, SequenceAllocator(redis), max_chars=settings.chat_max_chars
+    )
+    room_tokens = RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock)
+    hub = Hub(
+        node_id=settings.node_id or new_node_id(),
+        database=database,
+        presence=presence,
+        admitter=admitter,
+        attendance=attendance,
+        chat=chat,
+        sessions=sessions,
+        room_log=RoomLog(redis),
+        bus=RoomBus(redis, sharded=settings.redis_sharded_pubsub),
+        tokens=room_tokens,
+        settings=settings.hub_settings(),
+        metrics=hub_metrics or HubMetrics(),
+        clock=clock,
+    )
     return Services(
         settings=settings,
         database=database,
@@ -109,14 +144,11 @@ async def open_services(settings: Settings, *, clock: Callable[[], float] = time
             admitter,
             rest_ttl_seconds=settings.rest_presence_ttl_seconds,
         ),
-        chat=ChatService(
-            database, presence, SequenceAllocator(redis), max_chars=settings.chat_max_chars
-        ),
+        chat=chat,
         recordings=RecordingService(
             database, settings.recordings_dir, public_url=settings.public_url
         ),
-        room_tokens=RoomTokens(
-            secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock
-        ),
+        room_tokens=room_tokens,
         links=LinkSigner(secret_key, clock=clock),
+        hub=hub,
     )

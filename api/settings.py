@@ -16,6 +16,10 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from signaling.hub import HubSettings
+from signaling.participant import RateLimits
+from signaling.protocol import Limits
+
 __all__ = ["Environment", "Settings"]
 
 
@@ -59,6 +63,34 @@ class Settings(BaseSettings):
     max_session_hours: float = Field(default=6.0, gt=0, le=48)
     rest_presence_ttl_seconds: int = Field(default=60, ge=5, le=3600)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # The room hub (WebSocket).
+    node_id: str | None = Field(
+        default=None, description="This node's name on the bus; default: host name + random."
+    )
+    presence_ttl_seconds: float = Field(default=10.0, ge=2, le=120)
+    heartbeat_interval_seconds: float = Field(default=3.0, ge=0.5, le=60)
+    sweep_interval_seconds: float = Field(default=2.0, ge=0.2, le=60)
+    resume_grace_seconds: float = Field(default=20.0, ge=0, le=600)
+    presence_tick_ms: int = Field(default=200, ge=10, le=250)
+    roster_limit: int = Field(default=50, ge=0, le=500)
+    ws_outbox_frames: int = Field(default=1024, ge=16)
+    ws_outbox_bytes: int = Field(default=4 << 20, ge=64 * 1024)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024, le=16 << 20)
+    ws_max_sdp_bytes: int = Field(default=48 * 1024, ge=1024, le=16 << 20)
+    ws_ping_interval_seconds: float = Field(default=20.0, ge=1, le=600)
+    ws_ping_timeout_seconds: float = Field(default=20.0, ge=1, le=600)
+    ws_per_message_deflate: bool = Field(
+        default=False,
+        description="Compress WebSocket frames; costs CPU and memory for small messages.",
+    )
+    chat_rate_per_second: float = Field(default=2.0, gt=0, le=1000)
+    chat_burst: float = Field(default=8.0, ge=1, le=10_000)
+    ws_message_rate_per_second: float = Field(default=50.0, gt=0, le=100_000)
+    ws_message_burst: float = Field(default=200.0, ge=1, le=100_000)
+    redis_sharded_pubsub: bool = Field(
+        default=False, description="Use SPUBLISH/SSUBSCRIBE (Redis Cluster)."
+    )
 
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
@@ -109,6 +141,27 @@ class Settings(BaseSettings):
         if self.jwks_url:
             return None
         return self.resolved_secret_key()
+
+    def hub_settings(self) -> HubSettings:
+        return HubSettings(
+            presence_ttl=self.presence_ttl_seconds,
+            heartbeat_interval=self.heartbeat_interval_seconds,
+            sweep_interval=self.sweep_interval_seconds,
+            resume_grace=self.resume_grace_seconds,
+            presence_tick=self.presence_tick_ms / 1000,
+            roster_limit=self.roster_limit,
+            outbox_frames=self.ws_outbox_frames,
+            outbox_bytes=self.ws_outbox_bytes,
+            rate_limits=RateLimits(
+                chat_rate=self.chat_rate_per_second,
+                chat_burst=self.chat_burst,
+                message_rate=self.ws_message_rate_per_second,
+                message_burst=self.ws_message_burst,
+            ),
+            limits=Limits(
+                max_frame_bytes=self.ws_max_frame_bytes, max_sdp_bytes=self.ws_max_sdp_bytes
+            ),
+        )
 
     @property
     def recordings_dir(self) -> Path:

@@ -25,6 +25,7 @@ from typing import Any
 import msgpack
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 __all__ = ["BusEvent", "RoomBus"]
 
@@ -149,8 +150,7 @@ class RoomBus:
         pubsub = await self._ensure()
         while True:
             if not pubsub.subscribed:
-                await asyncio.sleep(poll_timeout / 10)
-                continue
+                raise RedisConnectionError("the bus is not subscribed to anything")
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=poll_timeout)
             if message is None:
                 continue

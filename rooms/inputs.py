@@ -8,7 +8,7 @@ the services, the rest here.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from rooms.ids import is_uuid
 from rooms.model import MAX_PARTICIPANTS, SessionType
 
 __all__ = [
@@ -39,6 +40,18 @@ MAX_METADATA_BYTES = 16 * 1024
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps need a timezone (for example 2025-11-01T08:00:00Z)")
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+    if value.year > 9998:  # the schedule arithmetic must not overflow
+        raise ValueError("timestamp out of range (it must be before the year 9999)")
+    return value
+
+
+def _not_an_id(value: str) -> str:
+    if is_uuid(value):
+        raise ValueError("a room name cannot look like a session id (a UUID)")
     return value
 
 
@@ -51,7 +64,9 @@ def _http_url(value: str) -> str:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
-RoomName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")]
+RoomName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$"), AfterValidator(_not_an_id)
+]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
 Price = Annotated[Decimal, Field(ge=0, le=Decimal("1000000000"), max_digits=12, decimal_places=2)]

@@ -10,6 +10,25 @@ __all__ = ["SNIFF_BYTES", "MediaType", "sniff"]
 SNIFF_BYTES = 16
 
 
+#: ISO base media brands of still images (HEIF/HEIC, AVIF) and camera raw files: same box
+#: structure as MP4, but not recordings.
+_IMAGE_BRANDS = frozenset(
+    {
+        b"heic",
+        b"heix",
+        b"heim",
+        b"heis",
+        b"hevc",
+        b"hevx",
+        b"mif1",
+        b"msf1",
+        b"avif",
+        b"avis",
+        b"crx ",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class MediaType:
     content_type: str
@@ -23,6 +42,8 @@ def sniff(head: bytes) -> MediaType | None:
         return MediaType("video/webm", ".webm")
     if head[4:8] == b"ftyp":
         brand = head[8:12]
+        if len(brand) < 4 or brand in _IMAGE_BRANDS:
+            return None
         if brand == b"M4A ":
             return MediaType("audio/mp4", ".m4a")
         if brand == b"qt  ":

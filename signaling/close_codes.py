@@ -7,6 +7,7 @@ code  meaning
 1001  this node is going away: reconnect (with your resume token), maybe elsewhere
 1002  protocol error (no supported subprotocol)
 1011  unexpected server error
+1013  try again later (a backing service is unavailable)
 4000  replaced by a newer connection of the same user
 4001  unauthorized: missing, invalid or expired room token
 4003  forbidden, or kicked by the host (also on every later attempt)
@@ -34,6 +35,7 @@ __all__ = [
     "REPLACED",
     "ROOM_FULL",
     "TOO_SLOW",
+    "TRY_AGAIN",
     "UNAUTHORIZED",
     "close_code_for",
 ]
@@ -42,6 +44,7 @@ NORMAL = 1000
 GOING_AWAY = 1001
 PROTOCOL_ERROR = 1002
 INTERNAL_ERROR = 1011
+TRY_AGAIN = 1013
 REPLACED = 4000
 UNAUTHORIZED = 4001
 FORBIDDEN = 4003
@@ -66,4 +69,6 @@ def close_code_for(error: errors.LiveclassError) -> int:
         return NOT_LIVE
     if isinstance(error, errors.RateLimited):
         return RATE_LIMITED
+    if isinstance(error, errors.Unavailable):
+        return TRY_AGAIN
     return INTERNAL_ERROR

@@ -153,7 +153,12 @@ class Hub:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._bus.subscribe(self._bus.node_channel(self.node_id))
+        """Start the background tasks. Never fails for Redis: the bus listener subscribes
+        (and re-subscribes after a loss) with backoff."""
+        try:
+            await self._bus.subscribe(self._bus.node_channel(self.node_id))
+        except Exception as exc:
+            log.warning("bus subscription failed at start (%r); will retry", exc)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._listen(), name="hub-bus"),
@@ -244,6 +249,12 @@ class Hub:
         except errors.LiveclassError as exc:
             code = close_codes.close_code_for(exc)
             self._refuse(conn, code, exc.code, exc.message)
+            return False
+        except Exception:
+            log.exception("join failed")
+            self._refuse(
+                conn, close_codes.TRY_AGAIN, "unavailable", "the room is unavailable; try again"
+            )
             return False
         resumed = resumed and admission.rejoined
         if admission.replaced is not None:
@@ -660,10 +671,14 @@ class Hub:
     async def _resubscribe(self) -> None:
         with contextlib.suppress(Exception):
             await self._bus.close()
-            channels = [self._bus.node_channel(self.node_id)] + [
-                self._bus.room_channel(sid) for sid in self.rooms
-            ]
+        channels = [self._bus.node_channel(self.node_id)] + [
+            self._bus.room_channel(sid) for sid in self.rooms
+        ]
+        try:
             await self._bus.subscribe(*channels)
+        except Exception as exc:
+            # events() raises on the unsubscribed connection; the loop backs off and retries.
+            log.warning("bus subscription failed (%r); will retry", exc)
 
     def _on_event(self, event: BusEvent) -> None:
         kind = event.kind

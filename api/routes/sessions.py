@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from starlette.responses import Response
 
 from api.endpoint import Api, Call
@@ -35,6 +37,18 @@ async def create_session(call: Call) -> SessionOut:
     return _out(call, await call.services.sessions.create(call.user, call.body))
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """A ``from``/``to`` bound in UTC; naive or unrepresentable values are a 422."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValidationFailed("from and to need a timezone (for example 2025-11-01T08:00:00Z)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed("from and to must be valid timestamps") from None
+
+
 @api.route(
     "GET",
     "/sessions",
@@ -57,14 +71,12 @@ async def list_sessions(call: Call) -> SessionList:
         tenant = q.tenant
     else:
         tenant = call.principal.tenant
-    if (q.from_ and q.from_.tzinfo is None) or (q.to and q.to.tzinfo is None):
-        raise ValidationFailed("from and to need a timezone (for example 2025-11-01T08:00:00Z)")
     flt = SessionFilter(
         status=q.status,
         instructor_id=q.instructorId,
         featured=q.featured,
-        starts_from=q.from_,
-        starts_to=q.to,
+        starts_from=_utc(q.from_),
+        starts_to=_utc(q.to),
         limit=q.limit,
         offset=q.resolved_offset(),
     )

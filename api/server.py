@@ -1,0 +1,53 @@
+"""Running the app under uvicorn, with a graceful drain of the room hub.
+
+On SIGTERM/SIGINT uvicorn stops accepting connections and closes open WebSockets with 1012.
+Before that, :class:`DrainingServer` lets the hub close every client with 1001 ("going away,
+reconnect") and hand their seats to the resume grace, so clients resume on another node
+without the class seeing anyone leave.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from starlette.applications import Starlette
+
+from api.settings import Settings
+
+__all__ = ["DrainingServer", "serve"]
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        hub = getattr(self._app.state, "hub", None)
+        if hub is not None:
+            await hub.drain()
+        await super().shutdown(sockets)
+
+
+def serve(app: Starlette, settings: Settings, *, host: str, port: int) -> None:
+    """Serve ``app`` until interrupted. WebSockets use uvicorn's sans-I/O websockets
+    implementation (measured at more than twice the deliveries of the default one)."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
+        # Frames up to 4x the protocol limit reach the decoder (which answers with an
+        # error message); larger ones are cut off by uvicorn with 1009.
+        ws_max_size=max(4 * settings.ws_max_frame_bytes, 1 << 20),
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        lifespan="on",
+        backlog=2048,
+        timeout_graceful_shutdown=30,
+    )
+    DrainingServer(config, app).run()

@@ -1,0 +1,493 @@
+"""The presence contract: every guarantee of :class:`rooms.presence.Presence`, on the
+in-process fakeredis (the embedded default) and on a real Redis server.
+
+Time is a :class:`tests.conftest.FakeClock` handed to ``Presence``: expiry is tested by moving
+it, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from itertools import count
+
+import pytest
+from redis.asyncio import Redis
+
+from rooms.errors import Banned, InvalidState, RoomFull
+from rooms.model import RoomRole
+from rooms.presence import Presence, PresenceEntry
+from rooms.presence.presence import RoomNotLoaded
+from rooms.redis_client import connect_redis
+from tests import services as svc
+from tests.conftest import FakeClock
+
+SID = "session-1"
+TTL = 30.0
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
+    if request.param == "fakeredis":
+        client = connect_redis(None)
+    else:
+        svc.check_redis()
+        client = connect_redis(svc.redis_url())
+        await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose(close_connection_pool=True)
+
+
+@pytest.fixture
+def presence(redis: Redis, clock: FakeClock) -> Presence:
+    return Presence(redis, clock=clock)
+
+
+@pytest.fixture
+async def room(presence: Presence) -> str:
+    """A live room with 3 seats."""
+    await presence.load_room(SID, "live", 3)
+    return SID
+
+
+_joined = count()
+
+
+def entry(
+    user: str,
+    role: RoomRole = RoomRole.GUEST,
+    *,
+    pid: str | None = None,
+    source: str = "ws",
+) -> PresenceEntry:
+    return PresenceEntry(
+        participant_id=pid or f"p-{user}",
+        user_id=user,
+        name=user.title(),
+        role=role,
+        source=source,
+        node="node-a",
+        joined_at_ms=next(_joined),
+    )
+
+
+async def seats(redis: Redis, presence: Presence, sid: str = SID) -> int:
+    return int(await redis.scard(presence.keys(sid).seats))
+
+
+# -- Admit, leave, counts ---------------------------------------------------------------------
+
+
+async def test_admit_and_leave(presence: Presence, room: str, redis: Redis) -> None:
+    sam = entry("sam")
+    admission = await presence.admit(room, sam, TTL)
+    assert admission.entry == sam
+    assert (admission.count, admission.seats, admission.capacity) == (1, 1, 3)
+    assert admission.rejoined is False
+    assert admission.replaced is None
+    assert admission.purged == []
+    assert await presence.entry(room, sam.participant_id) == sam
+    assert await presence.participant_of(room, "sam") == sam.participant_id
+    assert await presence.counts([room, "other-room"]) == {room: 1, "other-room": 0}
+
+    snapshot = await presence.snapshot(room)
+    assert (snapshot.status, snapshot.capacity, snapshot.entries) == ("live", 3, [sam])
+
+    departure = await presence.leave(room, sam.participant_id)
+    assert departure.entry == sam
+    assert (departure.count, departure.seats) == (0, 0)
+    assert await presence.entry(room, sam.participant_id) is None
+    assert await presence.participant_of(room, "sam") is None
+    assert await seats(redis, presence) == 0
+    # Leaving twice is harmless and says nobody left.
+    again = await presence.leave(room, sam.participant_id)
+    assert again.entry is None
+    assert await presence.counts([]) == {}
+
+
+async def test_snapshot_lists_in_join_order(presence: Presence, room: str) -> None:
+    admitted = [entry(name) for name in ("zoe", "adam", "maya")]
+    for e in admitted:
+        await presence.admit(room, e, TTL)
+    assert (await presence.snapshot(room)).entries == admitted
+
+
+# -- Capacity ---------------------------------------------------------------------------------
+
+
+async def test_capacity_is_exact(presence: Presence, room: str, redis: Redis) -> None:
+    for name in ("a", "b", "c"):
+        await presence.admit(room, entry(name), TTL)
+    with pytest.raises(RoomFull) as full:
+        await presence.admit(room, entry("d"), TTL)
+    assert full.value.code == "room_full"
+    assert full.value.details == {"capacity": 3}
+    assert await seats(redis, presence) == 3
+    assert await presence.entry(room, "p-d") is None
+    # A seat freed is a seat taken.
+    await presence.leave(room, "p-b")
+    admission = await presence.admit(room, entry("d"), TTL)
+    assert admission.seats == 3
+    with pytest.raises(RoomFull):
+        await presence.admit(room, entry("e"), TTL)
+
+
+async def test_capacity_changes_apply_to_the_next_admit(presence: Presence, room: str) -> None:
+    await presence.admit(room, entry("a"), TTL)
+    await presence.admit(room, entry("b"), TTL)
+    await presence.load_room(room, "live", 2)
+    with pytest.raises(RoomFull):
+        await presence.admit(room, entry("c"), TTL)
+    # Lowering capacity never evicts anybody.
+    await presence.load_room(room, "live", 1)
+    assert (await presence.snapshot(room)).seats == 2
+    await presence.load_room(room, "live", 3)
+    assert (await presence.admit(room, entry("c"), TTL)).seats == 3
+
+
+async def test_host_and_observer_take_no_seat_and_are_never_refused(
+    presence: Presence, redis: Redis
+) -> None:
+    await presence.load_room(SID, "live", 1)
+    await presence.admit(SID, entry("guest"), TTL)
+    with pytest.raises(RoomFull):
+        await presence.admit(SID, entry("late"), TTL)
+
+    host = await presence.admit(SID, entry("teacher", RoomRole.HOST), TTL)
+    assert (host.count, host.seats) == (2, 1)
+    observer = await presence.admit(SID, entry("admin", RoomRole.OBSERVER), TTL)
+    # The observer is present but hidden: not counted, no seat.
+    assert (observer.count, observer.seats) == (2, 1)
+    assert await seats(redis, presence) == 1
+    assert await presence.counts([SID]) == {SID: 2}
+
+    snapshot = await presence.snapshot(SID)
+    assert len(snapshot.entries) == 3
+    assert [e.user_id for e in snapshot.visible] == ["guest", "teacher"]
+    assert (snapshot.count, snapshot.seats) == (2, 1)
+
+    left = await presence.leave(SID, "p-admin")
+    assert (left.count, left.seats) == (2, 1)
+    left = await presence.leave(SID, "p-teacher")
+    assert (left.count, left.seats) == (1, 1)
+
+
+async def test_a_room_of_hosts_and_observers_has_no_limit(presence: Presence) -> None:
+    await presence.load_room(SID, "live", 1)
+    for i in range(5):
+        await presence.admit(SID, entry(f"admin-{i}", RoomRole.OBSERVER), TTL)
+    await presence.admit(SID, entry("teacher", RoomRole.HOST), TTL)
+    assert (await presence.admit(SID, entry("guest"), TTL)).seats == 1
+    assert await presence.counts([SID]) == {SID: 2}
+
+
+# -- One connection per user ------------------------------------------------------------------
+
+
+async def test_a_new_connection_replaces_the_older_one(
+    presence: Presence, room: str, redis: Redis
+) -> None:
+    first = entry("sam", pid="p-1")
+    await presence.admit(room, first, TTL)
+    second = entry("sam", pid="p-2", source="rest")
+    admission = await presence.admit(room, second, TTL)
+    assert admission.replaced == first
+    assert admission.rejoined is False
+    assert (admission.count, admission.seats) == (1, 1)
+    assert await seats(redis, presence) == 1
+    assert await presence.entry(room, "p-1") is None
+    assert await presence.participant_of(room, "sam") == "p-2"
+    assert (await presence.snapshot(room)).entries == [second]
+    # The replaced connection leaving later does not remove the new one.
+    gone = await presence.leave(room, "p-1")
+    assert gone.entry is None
+    assert await presence.participant_of(room, "sam") == "p-2"
+
+
+async def test_a_full_room_still_lets_the_same_user_reconnect(
+    presence: Presence, room: str, redis: Redis
+) -> None:
+    for name in ("a", "b", "c"):
+        await presence.admit(room, entry(name), TTL)
+    reconnect = await presence.admit(room, entry("b", pid="p-b-2"), TTL)
+    assert reconnect.replaced is not None
+    assert reconnect.replaced.participant_id == "p-b"
+    assert reconnect.seats == 3
+    assert await seats(redis, presence) == 3
+    with pytest.raises(RoomFull):
+        await presence.admit(room, entry("d"), TTL)
+
+
+async def test_a_host_reconnecting_as_guest_needs_a_seat(presence: Presence) -> None:
+    """Replacing an entry that held no seat frees none."""
+    await presence.load_room(SID, "live", 1)
+    await presence.admit(SID, entry("teacher", RoomRole.HOST), TTL)
+    await presence.admit(SID, entry("guest"), TTL)
+    with pytest.raises(RoomFull):
+        await presence.admit(SID, entry("teacher", pid="p-teacher-2"), TTL)
+    # The refused admit changed nothing.
+    assert await presence.participant_of(SID, "teacher") == "p-teacher"
+
+
+async def test_admitting_the_same_participant_again_refreshes_it(
+    presence: Presence, room: str, redis: Redis, clock: FakeClock
+) -> None:
+    sam = entry("sam")
+    await presence.admit(room, sam, TTL)
+    clock.advance(TTL - 1)
+    again = await presence.admit(room, sam, TTL)
+    assert again.rejoined is True
+    assert again.replaced is None
+    assert (again.count, again.seats) == (1, 1)
+    assert await seats(redis, presence) == 1
+    # Its expiry moved: past the first deadline it is still there.
+    clock.advance(TTL - 1)
+    assert await presence.purge(room) == []
+    assert await presence.entry(room, sam.participant_id) == sam
+    clock.advance(2)
+    assert await presence.purge(room) == [sam]
+
+
+async def test_again_is_allowed_in_a_full_room(presence: Presence, room: str) -> None:
+    for name in ("a", "b", "c"):
+        await presence.admit(room, entry(name), TTL)
+    assert (await presence.admit(room, entry("c"), TTL)).rejoined is True
+
+
+# -- Bans -------------------------------------------------------------------------------------
+
+
+async def test_ban_removes_and_refuses(presence: Presence, room: str, redis: Redis) -> None:
+    sam = entry("sam")
+    await presence.admit(room, sam, TTL)
+    await presence.admit(room, entry("sue"), TTL)
+    departure = await presence.ban(room, "sam")
+    assert departure.entry == sam
+    assert (departure.count, departure.seats) == (1, 1)
+    assert await presence.is_banned(room, "sam")
+    assert not await presence.is_banned(room, "sue")
+    assert await presence.entry(room, sam.participant_id) is None
+    assert await presence.participant_of(room, "sam") is None
+    with pytest.raises(Banned) as banned:
+        await presence.admit(room, entry("sam", pid="p-sam-2"), TTL)
+    assert banned.value.code == "banned"
+    assert await seats(redis, presence) == 1
+
+
+async def test_banning_an_absent_user_refuses_them_later(presence: Presence, room: str) -> None:
+    departure = await presence.ban(room, "ghost")
+    assert departure.entry is None
+    with pytest.raises(Banned):
+        await presence.admit(room, entry("ghost"), TTL)
+    # Even as a host or an observer.
+    with pytest.raises(Banned):
+        await presence.admit(room, entry("ghost", RoomRole.OBSERVER), TTL)
+
+
+# -- Room state -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["scheduled", "ended", "cancelled"])
+async def test_rooms_that_are_not_live_refuse_everyone(presence: Presence, status: str) -> None:
+    await presence.load_room(SID, status, 10)
+    for role in RoomRole:
+        with pytest.raises(InvalidState) as refused:
+            await presence.admit(SID, entry("u", role), TTL)
+        assert refused.value.code == "room_not_live"
+        assert refused.value.details == {"status": status}
+    assert (await presence.snapshot(SID)).entries == []
+
+
+async def test_unknown_rooms_must_be_loaded_first(presence: Presence) -> None:
+    with pytest.raises(RoomNotLoaded):
+        await presence.admit("never-loaded", entry("sam"), TTL)
+    snapshot = await presence.snapshot("never-loaded")
+    assert (snapshot.status, snapshot.capacity, snapshot.entries) == (None, 0, [])
+    await presence.load_room("never-loaded", "live", 1)
+    assert (await presence.admit("never-loaded", entry("sam"), TTL)).count == 1
+
+
+async def test_rooms_are_independent(presence: Presence) -> None:
+    await presence.load_room("r1", "live", 1)
+    await presence.load_room("r2", "live", 1)
+    await presence.admit("r1", entry("sam"), TTL)
+    await presence.admit("r2", entry("sam"), TTL)
+    await presence.ban("r1", "sue")
+    assert (await presence.admit("r2", entry("sue", RoomRole.HOST), TTL)).count == 2
+    assert await presence.counts(["r1", "r2"]) == {"r1": 1, "r2": 2}
+
+
+# -- Expiry and heartbeats --------------------------------------------------------------------
+
+
+async def test_entries_expire_after_their_ttl(
+    presence: Presence, room: str, redis: Redis, clock: FakeClock
+) -> None:
+    sam = entry("sam")
+    await presence.admit(room, sam, TTL)
+    clock.advance(TTL - 1)
+    assert await presence.purge(room) == []
+    clock.advance(2)
+    assert await presence.purge(room) == [sam]
+    assert await presence.entry(room, sam.participant_id) is None
+    assert await presence.participant_of(room, "sam") is None
+    assert await seats(redis, presence) == 0
+    assert (await presence.snapshot(room)).entries == []
+    assert await presence.purge(room) == []
+
+
+async def test_snapshot_purges_expired_entries(
+    presence: Presence, room: str, clock: FakeClock
+) -> None:
+    await presence.admit(room, entry("sam"), TTL)
+    await presence.admit(room, entry("sue"), 3 * TTL)
+    clock.advance(TTL + 1)
+    assert [e.user_id for e in (await presence.snapshot(room)).entries] == ["sue"]
+    assert await presence.counts([room]) == {room: 1}
+
+
+async def test_expired_entries_free_their_seats_for_the_next_admit(
+    presence: Presence, clock: FakeClock
+) -> None:
+    await presence.load_room(SID, "live", 1)
+    sam = entry("sam")
+    await presence.admit(SID, sam, TTL)
+    clock.advance(TTL + 1)
+    admission = await presence.admit(SID, entry("sue"), TTL)
+    assert admission.purged == [sam]
+    assert admission.seats == 1
+
+
+async def test_refresh_extends_and_reports_the_missing(
+    presence: Presence, room: str, clock: FakeClock
+) -> None:
+    sam = entry("sam")
+    await presence.admit(room, sam, TTL)
+    clock.advance(TTL - 5)
+    assert await presence.refresh(room, [sam.participant_id, "p-ghost"], TTL) == ["p-ghost"]
+    clock.advance(TTL - 5)  # past the original deadline, within the refreshed one
+    assert await presence.purge(room) == []
+    clock.advance(10)
+    assert await presence.purge(room) == [sam]
+    assert await presence.refresh(room, [], TTL) == []
+
+
+async def test_refresh_never_resurrects(
+    presence: Presence, room: str, redis: Redis, clock: FakeClock
+) -> None:
+    sam = entry("sam")
+    await presence.admit(room, sam, TTL)
+    clock.advance(TTL + 1)
+    assert await presence.purge(room) == [sam]
+    assert await presence.refresh(room, [sam.participant_id], TTL) == [sam.participant_id]
+    assert await presence.entry(room, sam.participant_id) is None
+    assert await redis.zscore(presence.keys(room).expiry, sam.participant_id) is None
+    assert (await presence.snapshot(room)).entries == []
+    # After a leave, too.
+    sue = entry("sue")
+    await presence.admit(room, sue, TTL)
+    await presence.leave(room, sue.participant_id)
+    assert await presence.refresh(room, [sue.participant_id], TTL) == [sue.participant_id]
+    assert await redis.zscore(presence.keys(room).expiry, sue.participant_id) is None
+
+
+# -- Closing ----------------------------------------------------------------------------------
+
+
+async def test_close_removes_everyone_and_keeps_the_status(
+    presence: Presence, room: str, redis: Redis
+) -> None:
+    people = [entry("teacher", RoomRole.HOST), entry("sam"), entry("admin", RoomRole.OBSERVER)]
+    for e in people:
+        await presence.admit(room, e, TTL)
+    await presence.ban(room, "troll")
+    removed = await presence.close(room, "ended")
+    assert sorted(removed, key=lambda e: e.user_id) == sorted(people, key=lambda e: e.user_id)
+    snapshot = await presence.snapshot(room)
+    assert (snapshot.status, snapshot.entries) == ("ended", [])
+    assert await seats(redis, presence) == 0
+    assert await presence.counts([room]) == {room: 0}
+    with pytest.raises(InvalidState) as refused:
+        await presence.admit(room, entry("sam"), TTL)
+    assert refused.value.details == {"status": "ended"}
+    assert await presence.close(room, "ended") == []
+
+
+async def test_forget_room_deletes_every_key(presence: Presence, room: str, redis: Redis) -> None:
+    await presence.admit(room, entry("sam"), TTL)
+    await presence.ban(room, "troll")
+    await presence.forget_room(room)
+    keys = presence.keys(room)
+    assert await redis.exists(*keys.presence_keys(), keys.seq) == 0
+    with pytest.raises(RoomNotLoaded):
+        await presence.admit(room, entry("sam"), TTL)
+
+
+# -- Entries ----------------------------------------------------------------------------------
+
+
+def test_entries_roundtrip_through_json() -> None:
+    for role in RoomRole:
+        original = entry("sam", role)
+        assert PresenceEntry.from_json(original.to_json()) == original
+        assert PresenceEntry.from_json(original.to_json().encode()) == original
+    assert [entry("x", role).takes_seat for role in RoomRole] == [False, True, False]
+    assert [entry("x", role).hidden for role in RoomRole] == [False, False, True]
+
+
+# -- Concurrency ------------------------------------------------------------------------------
+
+
+async def test_concurrent_admits_never_exceed_capacity(presence: Presence, redis: Redis) -> None:
+    await presence.load_room(SID, "live", 30)
+    results = await asyncio.gather(
+        *(presence.admit(SID, entry(f"guest-{i}"), TTL) for i in range(100)),
+        return_exceptions=True,
+    )
+    admitted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(admitted) == 30
+    assert all(isinstance(r, RoomFull) for r in refused), refused
+    assert len(refused) == 70
+    assert await seats(redis, presence) == 30
+    snapshot = await presence.snapshot(SID)
+    assert snapshot.seats == snapshot.count == 30
+    assert {e.participant_id for e in snapshot.entries} == {
+        a.entry.participant_id for a in admitted
+    }
+    assert sorted(a.seats for a in admitted) == list(range(1, 31))
+
+
+async def test_concurrent_reconnects_of_one_user_hold_one_seat(
+    presence: Presence, redis: Redis
+) -> None:
+    await presence.load_room(SID, "live", 1)
+    results = await asyncio.gather(
+        *(presence.admit(SID, entry("sam", pid=f"p-{i}"), TTL) for i in range(20)),
+        return_exceptions=True,
+    )
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert await seats(redis, presence) == 1
+    snapshot = await presence.snapshot(SID)
+    assert len(snapshot.entries) == 1
+    assert await presence.participant_of(SID, "sam") == snapshot.entries[0].participant_id
+
+
+async def test_concurrent_admits_and_leaves_keep_the_books(
+    presence: Presence, redis: Redis
+) -> None:
+    await presence.load_room(SID, "live", 10)
+    for i in range(10):
+        await presence.admit(SID, entry(f"old-{i}"), TTL)
+    work = [presence.leave(SID, f"p-old-{i}") for i in range(10)]
+    work += [presence.admit(SID, entry(f"new-{i}"), TTL) for i in range(25)]
+    results = await asyncio.gather(*work, return_exceptions=True)
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(r, RoomFull) for r in refused), refused
+    snapshot = await presence.snapshot(SID)
+    assert snapshot.seats == await seats(redis, presence) <= 10
+    assert len(snapshot.entries) == snapshot.seats
+    assert not [e for e in snapshot.entries if e.user_id.startswith("old-")]
+    assert 25 - len(refused) == snapshot.seats

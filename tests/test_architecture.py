@@ -1,0 +1,256 @@
+"""The layering rule, checked on the source with ``ast``.
+
+Imports go one way::
+
+    api ──► signaling ──► rooms
+     └──────────────────► rooms ◄── media
+
+- ``rooms`` (the domain) imports none of ``api``, ``signaling`` or ``media``;
+- nothing imports ``api`` (the composition root; only the tests do);
+- ``signaling`` imports neither ``api`` nor ``media``; ``media`` neither ``api`` nor
+  ``signaling``;
+- product code never imports ``tests``.
+
+Every import counts: top-level, inside functions, under ``TYPE_CHECKING``, relative, and
+``importlib.import_module("...")`` with a literal name. And only ``api/settings.py`` reads the
+environment: no ``os.environ``/``os.getenv`` and no pydantic ``BaseSettings`` elsewhere.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ["api", "rooms", "signaling", "media", "bench"]
+
+#: The first-party packages each package must not import.
+FORBIDDEN: dict[str, set[str]] = {
+    "rooms": {"api", "signaling", "media", "bench", "tests"},
+    "signaling": {"api", "media", "bench", "tests"},
+    "media": {"api", "signaling", "bench", "tests"},
+    "api": {"media", "bench", "tests"},
+    "bench": {"api", "tests"},
+}
+
+SETTINGS_MODULE = Path("api/settings.py")
+
+
+@dataclass(frozen=True)
+class Import:
+    path: Path  # relative to ROOT
+    line: int
+    module: str  # absolute dotted name
+
+    @property
+    def top(self) -> str:
+        return self.module.split(".", 1)[0]
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line} imports {self.module}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _resolve_relative(path: Path, level: int, module: str | None) -> str:
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    base = package[: len(package) - (level - 1)] if level > 1 else package
+    return ".".join([*base, module] if module else base)
+
+
+def imports_of(path: Path, source: str) -> Iterator[Import]:
+    """Every module ``source`` (the file at ``path``, relative to ROOT) imports."""
+    tree = ast.parse(source, filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Import(path, node.lineno, alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = _resolve_relative(path, node.level, node.module)
+            else:
+                base = node.module or ""
+            yield Import(path, node.lineno, base)
+            # ``from rooms import errors`` also imports rooms.errors (it may be a module).
+            for alias in node.names:
+                if alias.name != "*":
+                    yield Import(path, node.lineno, f"{base}.{alias.name}" if base else alias.name)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else ""
+            )
+            if (
+                name in ("import_module", "__import__")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                yield Import(path, node.lineno, node.args[0].value)
+
+
+def violations(path: Path, source: str) -> list[str]:
+    """Layering violations of one file."""
+    package = path.parts[0]
+    forbidden = FORBIDDEN[package]
+    return [str(imp) for imp in imports_of(path, source) if imp.top in forbidden]
+
+
+def environment_reads(path: Path, source: str) -> list[str]:
+    """Places in ``source`` that read the process environment."""
+    found: list[str] = []
+    tree = ast.parse(source, filename=str(path))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+            and node.attr in ("environ", "environb", "getenv", "getenvb")
+        ):
+            found.append(f"{path}:{node.lineno} uses os.{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            for alias in node.names:
+                if alias.name in ("environ", "environb", "getenv", "getenvb"):
+                    found.append(f"{path}:{node.lineno} imports os.{alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "pydantic_settings":
+            found.append(f"{path}:{node.lineno} imports pydantic_settings")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "pydantic_settings":
+                    found.append(f"{path}:{node.lineno} imports pydantic_settings")
+    return found
+
+
+def source_files(package: str) -> list[Path]:
+    return sorted(p.relative_to(ROOT) for p in (ROOT / package).rglob("*.py"))
+
+
+def read(path: Path) -> str:
+    return (ROOT / path).read_text(encoding="utf-8")
+
+
+# -- The rule on the real source --------------------------------------------------------------
+
+
+def test_every_package_exists_and_has_sources() -> None:
+    for package in PACKAGES:
+        assert (ROOT / package / "__init__.py").is_file(), package
+    assert len(source_files("rooms")) >= 10
+    assert len(source_files("api")) >= 5
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_go_one_way(package: str) -> None:
+    found = [v for path in source_files(package) for v in violations(path, read(path))]
+    assert found == [], "layering violations:\n" + "\n".join(found)
+
+
+def test_the_checker_sees_the_real_imports() -> None:
+    """Guard against a checker that silently finds nothing: known edges are found."""
+    app = {imp.module for imp in imports_of(Path("api/app.py"), read(Path("api/app.py")))}
+    assert "api.settings" in app
+    assert any(m.startswith("rooms.") for m in app)
+    presence = Path("rooms/presence/presence.py")
+    assert "rooms.errors" in {imp.module for imp in imports_of(presence, read(presence))}
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_only_settings_reads_the_environment(package: str) -> None:
+    found = [
+        v
+        for path in source_files(package)
+        if path != SETTINGS_MODULE
+        for v in environment_reads(path, read(path))
+    ]
+    assert found == [], "environment read outside api/settings.py:\n" + "\n".join(found)
+
+
+def test_settings_is_where_the_environment_is_read() -> None:
+    assert environment_reads(SETTINGS_MODULE, read(SETTINGS_MODULE)) != []
+
+
+# -- The checker itself: it must catch what the rule forbids ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("rooms/sessions.py", "import api.app\n"),
+        ("rooms/sessions.py", "from api.auth import Authenticator\n"),
+        ("rooms/sessions.py", "from api import errors\n"),
+        ("rooms/store/engine.py", "from ...api import settings\n"),
+        ("rooms/chat.py", "def f():\n    from signaling.hub import Hub\n"),
+        (
+            "rooms/chat.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from media import sfu\n",
+        ),
+        ("rooms/chat.py", "import importlib\nimportlib.import_module('api.services')\n"),
+        ("rooms/chat.py", "__import__('signaling')\n"),
+        ("signaling/hub.py", "from api.services import Services\n"),
+        ("signaling/hub.py", "import media.sfu as sfu\n"),
+        ("signaling/hub.py", "from .. import api\n"),
+        ("media/sfu.py", "from signaling import messages\n"),
+        ("media/sfu.py", "from api.settings import Settings\n"),
+        ("bench/load.py", "from api.auth import mint_platform_token\n"),
+        ("api/app.py", "from tests.conftest import JWT_SECRET\n"),
+    ],
+)
+def test_the_checker_catches_violations(path: str, source: str) -> None:
+    assert violations(Path(path), source), source
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("api/app.py", "from signaling.hub import Hub\nfrom rooms import errors\n"),
+        ("api/routes/room.py", "from ..endpoint import Api\n"),
+        ("signaling/hub.py", "from rooms.presence import Presence\nfrom . import protocol\n"),
+        ("media/sfu.py", "from rooms.tokens import RoomGrant\n"),
+        ("rooms/chat.py", "from rooms.errors import NotFound\nimport apiary\nimport mediapipe\n"),
+        ("rooms/store/engine.py", "from .types import UTCDateTime\n"),
+    ],
+)
+def test_the_checker_allows_the_permitted_directions(path: str, source: str) -> None:
+    assert violations(Path(path), source) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\nos.environ['X']\n",
+        "import os\nos.environ.get('X')\n",
+        "import os\nos.getenv('X')\n",
+        "from os import environ\n",
+        "from os import getenv as g\n",
+        "from pydantic_settings import BaseSettings\n",
+    ],
+)
+def test_the_environment_checker_catches_reads(source: str) -> None:
+    assert environment_reads(Path("rooms/x.py"), source)
+
+
+def test_the_environment_checker_ignores_other_os_use() -> None:
+    source = "import os\nos.path.join('a', 'b')\nos.getpid()\nenviron = {}\n"
+    assert environment_reads(Path("rooms/x.py"), source) == []
+
+
+def test_relative_imports_resolve_to_absolute_names() -> None:
+    assert _resolve_relative(Path("rooms/store/engine.py"), 1, "types") == "rooms.store.types"
+    assert _resolve_relative(Path("rooms/store/engine.py"), 2, "errors") == "rooms.errors"
+    assert _resolve_relative(Path("rooms/store/__init__.py"), 1, "engine") == "rooms.store.engine"
+    assert _resolve_relative(Path("rooms/store/engine.py"), 3, None) == ""
