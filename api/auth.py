@@ -19,7 +19,7 @@ from typing import Any
 
 import jwt
 
-from rooms.errors import Unauthorized
+from rooms.errors import Unauthorized, Unavailable
 from rooms.identity import Principal, UserRole
 
 __all__ = ["Authenticator", "mint_platform_token"]
@@ -78,6 +78,10 @@ class Authenticator:
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("the bearer token has expired", code="token_expired") from exc
+        except jwt.PyJWKClientConnectionError as exc:
+            raise Unavailable(
+                "the identity provider's keys cannot be fetched right now", code="jwks_unavailable"
+            ) from exc
         except (jwt.PyJWKClientError, jwt.InvalidTokenError, ValueError, TypeError) as exc:
             raise Unauthorized("the bearer token is not valid", code="invalid_token") from exc
         return _principal(claims)

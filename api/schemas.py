@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rooms.errors import ValidationFailed
 from rooms.model import SessionStatus
 
 __all__ = [
@@ -129,6 +130,24 @@ class ListQuery(_Query):
         if self.page is not None:
             return (self.page - 1) * self.limit
         return self.offset if self.offset is not None else (self.skip or 0)
+
+    def utc_from(self) -> datetime | None:
+        return _utc(self.from_)
+
+    def utc_to(self) -> datetime | None:
+        return _utc(self.to)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A ``from``/``to`` bound in UTC; naive or unrepresentable values are a 422."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValidationFailed("from and to need a timezone (for example 2025-11-01T08:00:00Z)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed("from and to must be valid timestamps") from None
 
 
 class EnrollmentOut(_Out):

@@ -97,12 +97,15 @@ class Settings(BaseSettings):
     )
     public_catalog: bool = Field(
         default=False,
-        description="Allow anonymous GET /sessions?tenant=T (listing fields only).",
+        description="Allow anonymous GET /sessions?tenant=T: the catalogue, without the "
+        "caller-specific flags (all false).",
     )
     log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _check_identity(self) -> Settings:
+        if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
+            raise ValueError("LIVECLASS_JWKS_URL must be an http(s) URL")
         if self.jwt_secret and self.jwks_url:
             raise ValueError("set LIVECLASS_JWT_SECRET or LIVECLASS_JWKS_URL, not both")
         if self.environment is Environment.PRODUCTION and not (self.jwt_secret or self.jwks_url):

@@ -63,6 +63,8 @@ class ChatService:
         text = text.strip()
         if not text:
             raise ValidationFailed("a chat message needs text", code="empty_message")
+        if "\x00" in text:
+            raise ValidationFailed("chat text may not contain NUL characters", code="invalid_text")
         if len(text) > self._max_chars:
             raise ValidationFailed(
                 f"a chat message has at most {self._max_chars} characters",

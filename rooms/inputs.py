@@ -161,7 +161,7 @@ class FeedbackRequest(_Input):
 
 
 class MessageDraft(_Input):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+    text: Annotated[str, StringConstraints(max_length=100_000)]
 
 
 class RecordingLinkRequest(_Input):
@@ -174,4 +174,6 @@ class RecordingLinkRequest(_Input):
     def _url(cls, value: str) -> str:
         if not value.startswith(("https://", "http://", "s3://", "gs://")):
             raise ValueError("recordingUrl must be an http(s), s3:// or gs:// URL")
+        if any(ch.isspace() or ord(ch) < 32 for ch in value):
+            raise ValueError("recordingUrl may not contain spaces or control characters")
         return value

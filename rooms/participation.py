@@ -16,7 +16,7 @@ from rooms.errors import Forbidden, NotFound
 from rooms.identity import Principal
 from rooms.ids import new_participant_id
 from rooms.presence import Admission, Presence, PresenceEntry, RoomSnapshot
-from rooms.presence.presence import RoomNotLoaded
+from rooms.presence.presence import RoomFullPurged, RoomNotLoaded
 from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
 from rooms.store.tables import SessionRow
@@ -55,10 +55,14 @@ class RoomAdmitter:
 
     async def admit(self, session: SessionRow, entry: PresenceEntry, ttl: float) -> Admission:
         try:
-            admission = await self._presence.admit(session.id, entry, ttl)
-        except RoomNotLoaded:
-            await self._presence.load_room(session.id, session.status, session.max_participants)
-            admission = await self._presence.admit(session.id, entry, ttl)
+            try:
+                admission = await self._presence.admit(session.id, entry, ttl)
+            except RoomNotLoaded:
+                await self._presence.load_room(session.id, session.status, session.max_participants)
+                admission = await self._presence.admit(session.id, entry, ttl)
+        except RoomFullPurged as full:
+            await self._attendance.closed(session.id, full.purged)
+            raise
         gone = list(admission.purged)
         if admission.replaced is not None:
             gone.append(admission.replaced)

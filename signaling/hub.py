@@ -44,6 +44,7 @@ from rooms.identity import Principal, UserRole
 from rooms.ids import new_participant_id
 from rooms.participation import RoomAdmitter
 from rooms.presence import Presence, PresenceEntry
+from rooms.presence.presence import RoomFullPurged
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
 from rooms.store import Database
@@ -249,6 +250,8 @@ class Hub:
         except errors.LiveclassError as exc:
             code = close_codes.close_code_for(exc)
             self._refuse(conn, code, exc.code, exc.message)
+            if isinstance(exc, RoomFullPurged) and exc.purged:
+                await self._announce(grant.session_id, joined=[], left=exc.purged)
             return False
         except Exception:
             log.exception("join failed")

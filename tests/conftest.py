@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,7 +186,11 @@ def bearer(
 ) -> dict[str, str]:
     """``Authorization`` header for a platform user."""
     token = mint_platform_token(
-        secret, sub=sub, name=name or sub.title(), role=UserRole(role), tenant=tenant,
+        secret,
+        sub=sub,
+        name=name or sub.title(),
+        role=UserRole(role),
+        tenant=tenant,
         ttl_seconds=ttl,
     )
     return {"Authorization": f"Bearer {token}"}
@@ -221,7 +225,7 @@ def people() -> People:
 @pytest.fixture
 def new_session(
     client: httpx.AsyncClient, people: People
-) -> Callable[..., "asyncio.Future[dict[str, object]]"]:
+) -> Callable[..., asyncio.Future[dict[str, object]]]:
     """``await new_session(**fields)`` creates a session as ``people.teacher``;
     ``start=True`` also starts it."""
 
@@ -242,11 +246,10 @@ def new_session(
 
 
 @pytest.fixture(autouse=True)
-def _no_leaked_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_leaked_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings are built explicitly in tests; the developer's LIVECLASS_* never leak in."""
     import os
 
     for key in list(os.environ):
         if key.startswith("LIVECLASS_") and not key.startswith("LIVECLASS_TEST_"):
             monkeypatch.delenv(key)
-    yield

@@ -54,4 +54,5 @@ async def post_message(call: Call) -> MessageOut:
     must be live; text is trimmed and limited to LIVECLASS_CHAT_MAX_CHARS characters."""
     draft: MessageDraft = call.body
     row = await call.services.chat.post(call.user, call.path("ref"), draft.text)
+    await call.services.hub.publish_chat(row)
     return message_out(row)

@@ -110,8 +110,8 @@ async def my_sessions(call: Call) -> SessionList:
         status=q.status,
         instructor_id=call.user.user_id,
         featured=q.featured,
-        starts_from=q.from_,
-        starts_to=q.to,
+        starts_from=q.utc_from(),
+        starts_to=q.utc_to(),
         limit=q.limit,
         offset=q.resolved_offset(),
     )

@@ -89,6 +89,8 @@ async def join_room(call: Call) -> JoinOut:
     to free it. A user already connected over WebSocket gets that participant back."""
     services = call.services
     result = await services.participation.join(call.user, call.path("ref"))
+    if result.created:
+        await services.hub.announce(result.session.id, joined=[result.entry], left=[])
     return JoinOut(
         id=result.entry.participant_id,
         sessionId=result.session.id,
@@ -113,6 +115,7 @@ async def join_room(call: Call) -> JoinOut:
 async def leave_room(call: Call) -> LeaveOut:
     """Frees the caller's seat (whichever way they joined). 404 when not in the room."""
     result = await call.services.participation.leave(call.user, call.path("ref"))
+    await call.services.hub.announce(result.session.id, joined=[], left=[result.entry])
     return LeaveOut(
         id=result.entry.participant_id,
         sessionId=result.session.id,

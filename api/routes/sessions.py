@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from starlette.responses import Response
 
 from api.endpoint import Api, Call
@@ -37,18 +35,6 @@ async def create_session(call: Call) -> SessionOut:
     return _out(call, await call.services.sessions.create(call.user, call.body))
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """A ``from``/``to`` bound in UTC; naive or unrepresentable values are a 422."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValidationFailed("from and to need a timezone (for example 2025-11-01T08:00:00Z)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValidationFailed("from and to must be valid timestamps") from None
-
-
 @api.route(
     "GET",
     "/sessions",
@@ -75,8 +61,8 @@ async def list_sessions(call: Call) -> SessionList:
         status=q.status,
         instructor_id=q.instructorId,
         featured=q.featured,
-        starts_from=_utc(q.from_),
-        starts_to=_utc(q.to),
+        starts_from=q.utc_from(),
+        starts_to=q.utc_to(),
         limit=q.limit,
         offset=q.resolved_offset(),
     )
@@ -143,6 +129,9 @@ def _transition(name: str, summary: str, doc: str) -> None:
         transition = await action(call.user, call.path("ref"))
         if transition.removed:
             await call.services.attendance.closed(transition.row.id, transition.removed)
+        if name in ("end", "cancel"):
+            reason = "the class ended" if name == "end" else "the class was cancelled"
+            await call.services.hub.room_ended(transition.row.id, reason)
         return _out(call, await service.view(call.user, transition.row))
 
     handler.__name__ = f"{name}_session"

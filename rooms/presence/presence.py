@@ -38,6 +38,7 @@ __all__ = [
     "Departure",
     "Presence",
     "PresenceEntry",
+    "RoomFullPurged",
     "RoomNotLoaded",
     "RoomSnapshot",
 ]
@@ -45,6 +46,15 @@ __all__ = [
 
 class RoomNotLoaded(Exception):
     """Redis holds no state for this room: load it from the store and retry."""
+
+
+class RoomFullPurged(RoomFull):
+    """:class:`RoomFull`, carrying the expired entries the refused admission purged (their
+    attendance must still be closed)."""
+
+    def __init__(self, message: str, purged: list[PresenceEntry], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.purged = purged
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,13 +209,14 @@ class Presence:
             )
         if verdict == "banned":
             raise Banned("you were removed from this session by the host")
+        purged = [PresenceEntry.from_json(raw) for raw in reply[5:]]
         if verdict == "full":
-            raise RoomFull(
+            raise RoomFullPurged(
                 f"the room is full ({capacity} of {capacity} seats taken)",
+                purged,
                 details={"capacity": capacity},
             )
         replaced = PresenceEntry.from_json(reply[4]) if reply[4] else None
-        purged = [PresenceEntry.from_json(raw) for raw in reply[5:]]
         return Admission(
             entry=entry,
             count=count,

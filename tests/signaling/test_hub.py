@@ -439,3 +439,38 @@ async def test_msgpack_clients(
     assert (await teacher.next("chat"))["text"] == "packed"
     assert (await student.next("chat"))["text"] == "packed"
     _ = json  # JSON clients are covered above
+
+
+async def test_rest_actions_reach_websocket_clients(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student)
+    # A chat message posted over REST is broadcast live, with the same id and seq.
+    posted = await client.post(
+        f"/api/v1/sessions/{sid}/messages", json={"text": "from REST"}, headers=people.student2
+    )
+    assert posted.status_code == 201
+    for c in (teacher, student):
+        chat = await c.next("chat")
+        assert chat["id"] == posted.json()["id"]
+        assert chat["seq"] == posted.json()["seq"]
+        assert chat["from"]["userId"] == "student-2"
+    # A REST join and leave show up in presence.
+    joined = await client.post(f"/api/v1/sessions/{sid}/join", headers=people.student2)
+    rest_pid = joined.json()["id"]
+    await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == rest_pid for p in m["joined"])
+    )
+    await client.post(f"/api/v1/sessions/{sid}/leave", headers=people.student2)
+    await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == rest_pid for p in m["left"])
+    )
+    # Ending over REST ends the room for everyone connected.
+    ended = await client.post(f"/api/v1/sessions/{sid}/end", headers=people.teacher)
+    assert ended.status_code == 200
+    for c in (teacher, student):
+        assert (await c.next("room-ended"))["reason"] == "the class ended"
+        assert await c.closed() == close_codes.NORMAL
