@@ -1,0 +1,110 @@
+"""Real ``liveclass serve`` processes on free loopback ports, for cross-node tests.
+
+Each node is a separate OS process running uvicorn, sharing one real Redis and one real
+PostgreSQL, exactly as a deployment would. Start-up is awaited by reading the server's log
+for uvicorn's "Application startup complete" line (an event, not a sleep).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Node", "free_port", "start_node"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Node:
+    name: str
+    port: int
+    process: asyncio.subprocess.Process
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def kill(self) -> None:
+        """kill -9: no drain, no goodbye."""
+        self.process.send_signal(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 20)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+async def _pump(stream: asyncio.StreamReader, node: Node, ready: asyncio.Event) -> None:
+    while line := await stream.readline():
+        text = line.decode(errors="replace").rstrip()
+        node.log.append(text)
+        if "Application startup complete" in text:
+            ready.set()
+
+
+@asynccontextmanager
+async def start_node(
+    name: str, env: dict[str, str], data_dir: Path, *, startup_timeout: float = 30.0
+) -> AsyncIterator[Node]:
+    port = free_port()
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LIVECLASS_")},
+        **env,
+        "LIVECLASS_NODE_ID": name,
+        "LIVECLASS_DATA_DIR": str(data_dir),
+        "LIVECLASS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "LIVECLASS_LOG_LEVEL": "INFO",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        env=full_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    node = Node(name, port, process)
+    ready = asyncio.Event()
+    assert process.stdout is not None
+    pump = asyncio.create_task(_pump(process.stdout, node, ready))
+    try:
+        waiter = asyncio.create_task(ready.wait())
+        exited = asyncio.create_task(process.wait())
+        await asyncio.wait(
+            {waiter, exited}, timeout=startup_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        exited.cancel()
+        if not ready.is_set():
+            raise RuntimeError(f"node {name} did not start:\n" + "\n".join(node.log[-40:]))
+        yield node
+    finally:
+        await node.stop()
+        pump.cancel()

@@ -1,0 +1,203 @@
+"""Issue 3's cross-node guarantees, over real sockets: two ``liveclass serve`` processes on
+one real Redis and one real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
+from tests.integration.cluster import Node, start_node
+
+CAPACITY = 150
+CLIENTS = 300
+
+
+@pytest.fixture
+async def two_nodes(
+    postgres_ready: str, redis_ready: str, tmp_path: Path
+) -> AsyncIterator[tuple[Node, Node]]:
+    env = {
+        "LIVECLASS_DATABASE_URL": postgres_ready,
+        "LIVECLASS_REDIS_URL": redis_ready,
+        "LIVECLASS_JWT_SECRET": JWT_SECRET,
+        "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_PRESENCE_TTL_SECONDS": "10",
+        "LIVECLASS_HEARTBEAT_INTERVAL_SECONDS": "2",
+        "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",
+    }
+    async with (
+        start_node("node-a", env, tmp_path / "a") as a,
+        start_node("node-b", env, tmp_path / "b") as b,
+    ):
+        yield a, b
+
+
+async def room_token(http: httpx.AsyncClient, base: str, sid: str, who: dict[str, str]) -> str:
+    response = await http.post(f"{base}/api/v1/sessions/{sid}/token", headers=who)
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
+
+
+def messages(frame: str | bytes) -> list[dict[str, Any]]:
+    data = json.loads(frame)
+    return data if isinstance(data, list) else [data]
+
+
+async def next_of(ws: ClientConnection, kind: str, within: float = 20.0) -> dict[str, Any]:
+    async with asyncio.timeout(within):
+        while True:
+            for message in messages(await ws.recv()):
+                if message["type"] == kind:
+                    return message
+
+
+async def live_session(http: httpx.AsyncClient, node: Node, capacity: int) -> str:
+    teacher = bearer("teacher-1", "instructor")
+    created = await http.post(
+        f"{node.http}/api/v1/sessions",
+        json={"title": "Cross-node class", "maxParticipants": capacity},
+        headers=teacher,
+    )
+    assert created.status_code == 201, created.text
+    sid = str(created.json()["id"])
+    started = await http.post(f"{node.http}/api/v1/sessions/{sid}/start", headers=teacher)
+    assert started.status_code == 200, started.text
+    return sid
+
+
+async def test_capacity_and_fan_out_across_two_nodes(two_nodes: tuple[Node, Node]) -> None:
+    a, b = two_nodes
+    async with httpx.AsyncClient(timeout=30) as http:
+        sid = await live_session(http, a, CAPACITY)
+        teacher_ws = await connect(
+            f"{a.ws}?token={await room_token(http, a.http, sid, bearer('teacher-1', 'instructor'))}"
+        )
+        await next_of(teacher_ws, "welcome")
+        tokens = await asyncio.gather(
+            *(room_token(http, a.http, sid, bearer(f"student-{i}")) for i in range(CLIENTS))
+        )
+
+    admitted: list[tuple[ClientConnection, str]] = []
+    refused: list[int] = []
+
+    async def attempt(i: int, token: str) -> None:
+        node = a if i % 2 == 0 else b
+        ws = await connect(f"{node.ws}?token={token}", max_queue=None)
+        try:
+            welcome = await next_of(ws, "welcome", within=30)
+            admitted.append((ws, node.name))
+            assert welcome["room"]["capacity"] == CAPACITY
+        except ConnectionClosed as closed:
+            refused.append(closed.rcvd.code if closed.rcvd else -1)
+
+    await asyncio.gather(*(attempt(i, t) for i, t in enumerate(tokens)))
+    try:
+        assert len(admitted) == CAPACITY
+        assert refused == [4009] * (CLIENTS - CAPACITY)
+        assert {node for _, node in admitted} == {"node-a", "node-b"}
+
+        await teacher_ws.send(json.dumps({"type": "chat", "text": "welcome all", "rid": "c1"}))
+        ack = await next_of(teacher_ws, "ack")
+
+        async def chats_of(ws: ClientConnection) -> list[str]:
+            seen = []
+            first = await next_of(ws, "chat", within=30)
+            seen.append(first["id"])
+            # Anything else already delivered: no duplicate of this message may follow.
+            await ws.send(json.dumps({"type": "ping", "rid": "after"}))
+            while True:
+                for message in messages(await ws.recv()):
+                    if message["type"] == "chat":
+                        seen.append(message["id"])
+                    if message["type"] == "pong":
+                        return seen
+
+        received = await asyncio.gather(*(chats_of(ws) for ws, _ in admitted))
+        assert all(ids == [ack["id"]] for ids in received)
+    finally:
+        await asyncio.gather(*(ws.close() for ws, _ in admitted), return_exceptions=True)
+        await teacher_ws.close()
+
+
+async def test_a_killed_node_leaves_presence_within_15_seconds(
+    two_nodes: tuple[Node, Node],
+) -> None:
+    a, b = two_nodes
+    async with httpx.AsyncClient(timeout=30) as http:
+        sid = await live_session(http, a, 50)
+        teacher = bearer("teacher-1", "instructor")
+        teacher_ws = await connect(f"{a.ws}?token={await room_token(http, a.http, sid, teacher)}")
+        await next_of(teacher_ws, "welcome")
+        students = [bearer(f"student-{i}") for i in range(10)]
+        on_b = []
+        for who in students:
+            ws = await connect(f"{b.ws}?token={await room_token(http, a.http, sid, who)}")
+            await next_of(ws, "welcome")
+            on_b.append(ws)
+        async with asyncio.timeout(20):
+            while (await next_of(teacher_ws, "presence"))["count"] != 11:
+                pass
+
+        b.kill()
+        killed_at = time.monotonic()
+        async with asyncio.timeout(15):
+            while True:
+                presence = await next_of(teacher_ws, "presence", within=15)
+                if presence["count"] == 1:
+                    break
+        gone_after = time.monotonic() - killed_at
+        roster = await http.get(f"{a.http}/api/v1/sessions/{sid}/participants", headers=teacher)
+        assert roster.json()["activeCount"] == 1
+        print(f"killed node's participants gone after {gone_after:.1f} s")
+
+        # They can rejoin on the surviving node.
+        again = await connect(f"{a.ws}?token={await room_token(http, a.http, sid, students[0])}")
+        welcome = await next_of(again, "welcome")
+        assert welcome["count"] == 2
+        await again.close()
+        await teacher_ws.close()
+
+
+async def test_a_drained_node_sends_1001_and_clients_resume_elsewhere(
+    two_nodes: tuple[Node, Node],
+) -> None:
+    a, b = two_nodes
+    async with httpx.AsyncClient(timeout=30) as http:
+        sid = await live_session(http, a, 20)
+        teacher = bearer("teacher-1", "instructor")
+        student = bearer("student-1")
+        teacher_ws = await connect(f"{a.ws}?token={await room_token(http, a.http, sid, teacher)}")
+        await next_of(teacher_ws, "welcome")
+        ws = await connect(f"{b.ws}?token={await room_token(http, a.http, sid, student)}")
+        welcome = await next_of(ws, "welcome")
+        await teacher_ws.send(json.dumps({"type": "chat", "text": "before"}))
+        before = await next_of(ws, "chat")
+
+        await b.stop()  # SIGTERM: a graceful shutdown
+        with pytest.raises(ConnectionClosed) as closed:
+            await next_of(ws, "never")
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1001
+
+        await teacher_ws.send(json.dumps({"type": "chat", "text": "while away"}))
+        await next_of(teacher_ws, "chat")
+        token = await room_token(http, a.http, sid, student)
+        again = await connect(
+            f"{a.ws}?token={token}&resume={welcome['resume']}&lastSeq={before['seq']}"
+        )
+        resumed = await next_of(again, "welcome")
+        assert resumed["resumed"] is True
+        assert resumed["participant"]["id"] == welcome["participant"]["id"]
+        assert (await next_of(again, "chat"))["text"] == "while away"
+        await again.close()
+        await teacher_ws.close()
