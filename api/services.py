@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from api.auth import Authenticator
 from api.settings import Settings
 from rooms.attendance import AttendanceService
+from rooms.bans import Bans
 from rooms.bus import RoomBus
 from rooms.chat import ChatService
 from rooms.enrollment import EnrollmentService
@@ -53,6 +54,7 @@ class Services:
     room_tokens: RoomTokens
     links: LinkSigner
     hub: Hub
+    bans: Bans
 
     async def start(self) -> None:
         """Start the background work (the hub's bus listener, heartbeat and sweep)."""
@@ -151,4 +153,5 @@ async def open_services(
         room_tokens=room_tokens,
         links=LinkSigner(secret_key, clock=clock),
         hub=hub,
+        bans=Bans(database, presence),
     )

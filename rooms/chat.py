@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from rooms.access import can_manage, room_role_for
+from rooms.bans import Bans
 from rooms.errors import Banned, Forbidden, InvalidState, ValidationFailed
 from rooms.identity import Principal
 from rooms.ids import new_id
@@ -52,6 +53,7 @@ class ChatService:
         self._db = database
         self._presence = presence
         self._sequence = sequence
+        self._bans = Bans(database, presence)
         self._max_chars = max_chars
 
     @property
@@ -125,7 +127,7 @@ class ChatService:
                 code="room_not_live",
                 details={"status": session.status},
             )
-        if await self._presence.is_banned(session.id, principal.user_id):
+        if await self._bans.is_banned(session.id, principal.user_id):
             raise Banned("you were removed from this session by the host")
         return await self.store(session.id, sender, text)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rooms.access import can_manage, room_role_for
 from rooms.attendance import AttendanceService
+from rooms.bans import Bans
 from rooms.errors import Forbidden, NotFound
 from rooms.identity import Principal
 from rooms.ids import new_participant_id
@@ -52,13 +53,17 @@ class RoomAdmitter:
         self._db = database
         self._presence = presence
         self._attendance = attendance
+        self._bans = Bans(database, presence)
 
     async def admit(self, session: SessionRow, entry: PresenceEntry, ttl: float) -> Admission:
         try:
             try:
                 admission = await self._presence.admit(session.id, entry, ttl)
             except RoomNotLoaded:
-                await self._presence.load_room(session.id, session.status, session.max_participants)
+                banned = await self._bans.banned_users(session.id)
+                await self._presence.load_room(
+                    session.id, session.status, session.max_participants, banned
+                )
                 admission = await self._presence.admit(session.id, entry, ttl)
         except RoomFullPurged as full:
             await self._attendance.closed(session.id, full.purged)

@@ -38,6 +38,7 @@ from typing import Any
 
 from rooms import errors
 from rooms.attendance import AttendanceService
+from rooms.bans import Bans
 from rooms.bus import BusEvent, RoomBus
 from rooms.chat import ChatService, Sender
 from rooms.identity import Principal, UserRole
@@ -142,6 +143,7 @@ class Hub:
         self._log = room_log
         self._bus = bus
         self._tokens = tokens
+        self._bans = Bans(database, presence)
         self.settings = settings or HubSettings()
         self.metrics = metrics or HubMetrics()
         self._clock = clock
@@ -499,7 +501,14 @@ class Hub:
     async def _kick(self, conn: Connection, effect: KickParticipant) -> None:
         sid = conn.session_id
         target = await self._target(sid, effect.target)
-        departure = await self._presence.ban(sid, target.user_id)
+        assert conn.grant is not None
+        departure = await self._bans.ban(
+            sid,
+            target.user_id,
+            user_name=target.name,
+            banned_by=conn.grant.user_id,
+            reason=effect.reason,
+        )
         if departure.entry is not None:
             await self._attendance.closed(sid, [departure.entry])
         event = BusEvent(

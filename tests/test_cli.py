@@ -8,12 +8,16 @@ from pathlib import Path
 
 import jwt
 import pytest
+from alembic.script import ScriptDirectory
 
 from api.auth import Authenticator
 from api.cli import main
 from api.settings import Settings
 from rooms.errors import Unauthorized
 from rooms.identity import Principal, UserRole
+from rooms.store.migrate import alembic_config
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 SECRET = "cli-platform-secret-0123456789abcdef"
 
@@ -164,14 +168,15 @@ def test_db_upgrade_creates_the_tables(capsys: pytest.CaptureFixture[str], data_
         "attendance",
         "chat_messages",
         "recordings",
+        "session_bans",
         "alembic_version",
     } <= tables
-    assert version == [("0001",)]
+    assert version == [(HEAD,)]
     # Running it again is harmless.
     code, out, err = run(["db", "upgrade"], capsys)
     assert code == 0, err
     with sqlite3.connect(database) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
 
 
 def test_db_upgrade_honours_the_database_url(

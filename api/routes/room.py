@@ -50,7 +50,7 @@ async def room_token(call: Call) -> TokenOut:
         raise Forbidden(
             "this session admits enrolled users only; enroll first", code="not_enrolled"
         )
-    if await services.presence.is_banned(session.id, call.user.user_id):
+    if await services.bans.is_banned(session.id, call.user.user_id):
         raise Banned("you were removed from this session by the host")
     request: TokenRequest = call.body
     name = request.userName or call.user.name

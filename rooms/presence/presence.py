@@ -173,9 +173,12 @@ class Presence:
     async def _run(self, name: str, session_id: str, *args: Any) -> Any:
         return await self._scripts[name](keys=self.keys(session_id).presence_keys(), args=args)
 
-    async def load_room(self, session_id: str, status: str, capacity: int) -> None:
-        """Mirror the room's durable state into Redis (on start, capacity change, reload)."""
-        await self._run("load", session_id, status, capacity)
+    async def load_room(
+        self, session_id: str, status: str, capacity: int, banned: Sequence[str] = ()
+    ) -> None:
+        """Mirror the room's durable state into Redis (on start, capacity change, reload),
+        with the users ``banned`` from it."""
+        await self._run("load", session_id, status, capacity, *banned)
 
     async def admit(self, session_id: str, entry: PresenceEntry, ttl_seconds: float) -> Admission:
         """Admit ``entry`` to the room, or raise.

@@ -5,6 +5,7 @@
   the scheduled window is non-empty; price is never negative.
 - ``enrollments``: at most one *active* enrollment per user and session (partial unique index).
 - ``feedback``: one rating (1..5) per user and session, by enrollees and attendees.
+- ``session_bans``: users the host kicked; one row per user and session.
 - ``attendance``: one row per join, closed by its leave; watch time derives from these rows.
 - ``chat_messages``: ordered by a per-session ``seq``, unique within the session.
 - ``recordings``: uploaded files, external links and server recordings, with their status.
@@ -40,6 +41,7 @@ from rooms.store.types import UTCDateTime, utcnow
 
 __all__ = [
     "AttendanceRow",
+    "BanRow",
     "Base",
     "ChatMessageRow",
     "EnrollmentRow",
@@ -158,6 +160,21 @@ class FeedbackRow(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BanRow(Base):
+    """A user the host removed from a session: refused from then on, even with a fresh token."""
+
+    __tablename__ = "session_bans"
+    __table_args__ = (UniqueConstraint("session_id", "user_id", name="uq_session_bans_user"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))
+    user_name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    banned_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AttendanceRow(Base):

@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from api.services import Services
+from rooms.model import RoomRole
+from rooms.tokens import RoomGrant
 from signaling import close_codes
 from signaling.hub import Hub
 from signaling.participant import RateLimits
@@ -137,7 +139,11 @@ async def test_refusals_have_their_close_codes(
 
 
 async def test_kicked_user_stays_out_even_with_a_fresh_token(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient,
+    people: People,
+    new_session,
+    nodes: tuple[Hub, Hub],
+    services: Services,
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -162,6 +168,24 @@ async def test_kicked_user_stays_out_even_with_a_fresh_token(
     again, admitted = await connect(b, early_token)
     assert not admitted
     assert await again.closed() == close_codes.FORBIDDEN
+    fresh, _ = services.room_tokens.mint(
+        RoomGrant.for_role(
+            session_id=sid, tenant="acme", user_id="student-1", name="Sam", role=RoomRole.GUEST
+        )
+    )
+    again, admitted = await connect(a, fresh)
+    assert not admitted
+    assert (await again.next("error"))["code"] == "banned"
+    assert await again.closed() == close_codes.FORBIDDEN
+    # Redis loses the room: the ban comes back from the store with it.
+    await services.presence.forget_room(sid)
+    again, admitted = await connect(a, fresh)
+    assert not admitted
+    assert await again.closed() == close_codes.FORBIDDEN
+    refused = await client.post(f"/api/v1/sessions/{sid}/token", headers=people.student)
+    assert refused.status_code == 403
+    _, admitted = await connect(a, await room_token(client, sid, people.student2))
+    assert admitted
 
 
 async def test_resume_within_grace_misses_nothing_and_nobody_notices(
