@@ -1,0 +1,72 @@
+"""The README's run command: `liveclass serve` with nothing configured serves a whole class
+on its embedded defaults (SQLite file, in-process Redis, generated secrets)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import connect
+
+from tests.integration.cluster import start_node
+
+
+def cli_token(data_dir: Path, sub: str, role: str) -> dict[str, str]:
+    token = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "token",
+            "--sub",
+            sub,
+            "--name",
+            sub.title(),
+            "--role",
+            role,
+            "--tenant",
+            "acme",
+        ],
+        env={"LIVECLASS_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_serves_a_class_with_nothing_configured(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with start_node("embedded", {}, data) as node:
+        assert any("embedded SQLite" in line for line in node.log)
+        assert any("fakeredis" in line for line in node.log)
+        teacher = cli_token(data, "t1", "instructor")
+        student = cli_token(data, "s1", "student")
+        async with httpx.AsyncClient(base_url=node.http, timeout=30) as http:
+            assert (await http.get("/readyz")).json()["checks"] == {"database": "ok", "redis": "ok"}
+            created = await http.post(
+                "/api/v1/sessions",
+                json={"title": "Algebra I", "roomName": "algebra-1"},
+                headers=teacher,
+            )
+            assert created.status_code == 201, created.text
+            assert (
+                await http.post("/api/v1/sessions/algebra-1/start", headers=teacher)
+            ).status_code == 200
+            token = (await http.post("/api/v1/sessions/algebra-1/token", headers=student)).json()
+            async with connect(f"{node.ws}?token={token['token']}") as ws:
+                welcome = json.loads(await ws.recv())
+                assert welcome["type"] == "welcome"
+                await ws.send(json.dumps({"type": "chat", "text": "hi", "rid": "1"}))
+                seen = []
+                while len(seen) < 2:
+                    frame = json.loads(await ws.recv())
+                    seen += frame if isinstance(frame, list) else [frame]
+                assert {m["type"] for m in seen} >= {"ack", "chat"}
+            ended = await http.post("/api/v1/sessions/algebra-1/end", headers=teacher)
+            assert ended.json()["status"] == "ended"
+    assert (data / "liveclass.db").is_file()
+    assert (data / "secret-key").is_file()
