@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from api.app import create_app
 from api.services import Services
 from api.settings import Settings
+from tests.api.helpers import error_of, own_client
 from tests.conftest import FakeClock, People
 
 API = "/api/v1"
@@ -19,15 +18,6 @@ API = "/api/v1"
 
 def messages_url(sid: str) -> str:
     return f"{API}/sessions/{sid}/messages"
-
-
-def error_of(response: httpx.Response) -> dict[str, object]:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error: dict[str, object] = body["error"]
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    return error
 
 
 async def say(client: httpx.AsyncClient, sid: str, who: dict[str, str], text: str) -> int:
@@ -50,16 +40,6 @@ def seqs(body: dict[str, object]) -> list[int]:
     messages = body["messages"]
     assert isinstance(messages, list)
     return [m["seq"] for m in messages]
-
-
-@asynccontextmanager
-async def own_client(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
-    """A client on an app of its own settings (as conftest's ``app`` and ``client``)."""
-    application = create_app(settings, clock=clock)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
 
 
 # -- posting ---------------------------------------------------------------------------------

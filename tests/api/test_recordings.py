@@ -3,15 +3,14 @@ links) and the session's recordingUrl that is set once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from api.app import create_app
 from api.settings import Settings
+from tests.api.helpers import error_of, own_client
 from tests.conftest import FakeClock, People
 
 API = "/api/v1"
@@ -24,15 +23,6 @@ def webm(payload: bytes = b"liveclass test recording " * 40) -> bytes:
 
 def recordings_url(sid: str) -> str:
     return f"{API}/sessions/{sid}/recordings"
-
-
-def error_of(response: httpx.Response) -> dict[str, object]:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error: dict[str, object] = body["error"]
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    return error
 
 
 def relative(link: str) -> str:
@@ -75,16 +65,6 @@ async def session_of(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -
 def stored_files(settings: Settings) -> list[Path]:
     root = settings.recordings_dir
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-@asynccontextmanager
-async def own_client(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
-    """A client on an app of its own settings (as conftest's ``app`` and ``client``)."""
-    application = create_app(settings, clock=clock)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
 
 
 # -- uploads ---------------------------------------------------------------------------------

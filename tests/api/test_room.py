@@ -12,6 +12,7 @@ from api.services import Services
 from api.settings import Settings
 from rooms.errors import Unauthorized
 from rooms.model import RoomRole
+from tests.api.helpers import error_of
 from tests.conftest import FakeClock, People, bearer
 
 API = "/api/v1"
@@ -19,15 +20,6 @@ API = "/api/v1"
 
 def url(sid: str, action: str) -> str:
     return f"{API}/sessions/{sid}/{action}"
-
-
-def error_of(response: httpx.Response) -> dict[str, object]:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error: dict[str, object] = body["error"]
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    return error
 
 
 def ts(value: str) -> datetime:
