@@ -498,3 +498,71 @@ async def test_rest_actions_reach_websocket_clients(
     for c in (teacher, student):
         assert (await c.next("room-ended"))["reason"] == "the class ended"
         assert await c.closed() == close_codes.NORMAL
+
+
+async def test_a_second_connection_of_the_same_user_replaces_the_first(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True, maxParticipants=1))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    first = await join(client, a, sid, people.student)
+    await sees_join(teacher, first)
+    second = await join(client, b, sid, people.student)  # the room is full, but it is the same user
+    assert (await first.next("error"))["code"] == "replaced"
+    assert await first.closed() == close_codes.REPLACED
+    assert second.welcome["seats"] == 1  # type: ignore[attr-defined]
+    roster = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
+    assert [p["userId"] for p in roster.json()["participants"]] == ["teacher-1", "student-1"]
+
+
+async def test_repeated_abuse_closes_with_4029(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    limits = RateLimits(chat_rate=0.001, chat_burst=1, max_violations=3)
+    hub = make_hub(services, "strict", rate_limits=limits)
+    await hub.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        spammer = await join(client, hub, sid, people.student)
+        for i in range(4):
+            await spammer.send({"type": "chat", "text": f"spam {i}"})
+        codes = [m["code"] for m in spammer.drain_now() if m["type"] == "error"]
+        codes += [(await spammer.next("error"))["code"] for _ in range(3 - len(codes))]
+        assert codes == ["rate_limited"] * 3
+        assert await spammer.closed() == close_codes.RATE_LIMITED
+    finally:
+        await hub.stop()
+
+
+async def test_websocket_joins_and_leaves_are_attendance(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, _ = nodes
+    sid = (await new_session(start=True))["id"]
+    student = await join(client, a, sid, people.student)
+    await student.send({"type": "leave"})
+    assert await student.closed() == close_codes.NORMAL
+    report = await client.get(f"/api/v1/sessions/{sid}/attendance", headers=people.teacher)
+    (attendee,) = report.json()["participants"]
+    assert attendee["userId"] == "student-1"
+    assert len(attendee["joins"]) == 1
+    assert attendee["joins"][0]["leftAt"] is not None
+    assert attendee["attended"] is True
+
+
+async def test_hub_metrics_are_exposed(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    student, admitted = await connect(services.hub, await room_token(client, sid, people.student))
+    assert admitted
+    await student.send({"type": "chat", "text": "counted"})
+    await student.next("chat")
+    refused, _ = await connect(services.hub, "bogus")
+    await refused.closed()
+    text = (await client.get("/metrics")).text
+    assert "liveclass_ws_connections 1.0" in text
+    assert 'liveclass_ws_messages_in_total{type="chat"} 1.0' in text
+    assert 'liveclass_refused_joins_total{reason="invalid_token"} 1.0' in text
+    assert "liveclass_fanout_latency_seconds_count" in text
