@@ -1,0 +1,77 @@
+"""Placing rooms on media workers: least loaded, sticky while alive, moved when dead.
+Runs on fakeredis and on the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio
+
+from rooms.media_registry import MediaRegistry
+from rooms.redis_client import connect_redis
+from tests import services as svc
+from tests.conftest import FakeClock
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[redis.asyncio.Redis]:
+    if request.param == "fakeredis":
+        c = connect_redis(None)
+    else:
+        svc.check_redis()
+        c = connect_redis(svc.redis_url())
+        await c.flushdb()
+    yield c
+    await c.aclose(close_connection_pool=True)
+
+
+async def test_no_worker_no_place(client: redis.asyncio.Redis) -> None:
+    registry = MediaRegistry(client, clock=FakeClock())
+    assert await registry.place("room-1") is None
+
+
+async def test_rooms_go_to_the_least_loaded_worker_and_stay(
+    client: redis.asyncio.Redis,
+) -> None:
+    registry = MediaRegistry(client, clock=FakeClock())
+    await registry.heartbeat("w1")
+    await registry.heartbeat("w2")
+    placed = [await registry.place(f"room-{i}") for i in range(4)]
+    assert sorted(placed) == ["w1", "w1", "w2", "w2"]  # type: ignore[type-var]
+    assert await registry.place("room-0") == placed[0]
+    assert await registry.worker_of("room-3") == placed[3]
+
+
+async def test_a_dead_workers_rooms_move(client: redis.asyncio.Redis) -> None:
+    clock = FakeClock()
+    registry = MediaRegistry(client, ttl_seconds=10, clock=clock)
+    await registry.heartbeat("w1")
+    assert await registry.place("room-1") == "w1"
+    clock.advance(5)
+    await registry.heartbeat("w2")
+    clock.advance(6)  # w1 last seen 11 s ago: dead
+    await registry.heartbeat("w2")
+    assert await registry.alive() == ["w2"]
+    assert await registry.place("room-1") == "w2"
+
+
+async def test_release_and_retire(client: redis.asyncio.Redis) -> None:
+    registry = MediaRegistry(client, clock=FakeClock())
+    await registry.heartbeat("w1")
+    await registry.heartbeat("w2")
+    assert await registry.place("a") == "w1"
+    await registry.release("a")
+    assert await registry.worker_of("a") is None
+    assert await registry.place("b") == "w1"  # w1's load went back to 0
+    await registry.retire("w1")
+    assert await registry.place("c") == "w2"
+
+
+async def test_concurrent_placement_balances(client: redis.asyncio.Redis) -> None:
+    registry = MediaRegistry(client, clock=FakeClock())
+    for w in ("w1", "w2", "w3"):
+        await registry.heartbeat(w)
+    placed = await asyncio.gather(*(registry.place(f"room-{i}") for i in range(30)))
+    assert {w: placed.count(w) for w in ("w1", "w2", "w3")} == {"w1": 10, "w2": 10, "w3": 10}
