@@ -20,6 +20,7 @@ from rooms.bans import Bans
 from rooms.bus import RoomBus
 from rooms.chat import ChatService
 from rooms.enrollment import EnrollmentService
+from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
 from rooms.presence import Presence
 from rooms.recordings import RecordingService
@@ -130,6 +131,7 @@ async def open_services(
         settings=settings.hub_settings(),
         metrics=hub_metrics or HubMetrics(),
         clock=clock,
+        media=MediaRegistry(redis, clock=clock),
     )
     return Services(
         settings=settings,

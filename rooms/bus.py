@@ -113,6 +113,10 @@ class RoomBus:
         """To one node (a message for a participant it holds)."""
         await self._publish(self.node_channel(node_id), event.encode())
 
+    async def publish_to(self, channel: str, event: BusEvent) -> None:
+        """To any channel (a media worker's, from ``MediaRegistry.worker_channel``)."""
+        await self._publish(channel, event.encode())
+
     async def _publish(self, channel: str, payload: bytes) -> None:
         if self._sharded:
             await self._redis.spublish(channel, payload)

@@ -43,6 +43,7 @@ from rooms.bus import BusEvent, RoomBus
 from rooms.chat import ChatService, Sender
 from rooms.identity import Principal, UserRole
 from rooms.ids import new_participant_id
+from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
 from rooms.presence import Presence, PresenceEntry
 from rooms.presence.presence import RoomFullPurged
@@ -132,8 +133,10 @@ class Hub:
         settings: HubSettings | None = None,
         metrics: HubMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        media: MediaRegistry | None = None,
     ) -> None:
         self.node_id = node_id
+        self._media = media
         self._db = database
         self._presence = presence
         self._admitter = admitter
@@ -491,10 +494,38 @@ class Hub:
     async def _relay_signal(self, conn: Connection, effect: RelaySignal) -> None:
         sid = conn.session_id
         if effect.to == "sfu":
-            raise errors.Unavailable("no media worker serves this room yet", code="sfu_unavailable")
+            await self._to_media(conn, effect)
+            return
         target = await self._target(sid, effect.to)
         message = signal_message(conn.participant_id, effect.kind, effect.payload)
         await self._direct(target, BusEvent("direct", sid, message=message))
+        if effect.rid is not None:
+            conn.send(ack_message(effect.rid))
+
+    async def _to_media(self, conn: Connection, effect: RelaySignal) -> None:
+        """Hand a signal for the SFU to the media worker serving the room (placing the room
+        on the least-loaded worker first); its answers come back as ``direct`` events."""
+        assert conn.entry is not None
+        assert conn.grant is not None
+        worker = await self._media.place(conn.session_id) if self._media else None
+        if worker is None or self._media is None:
+            raise errors.Unavailable(
+                "no media worker is available for this room", code="sfu_unavailable"
+            )
+        event = BusEvent(
+            "sfu",
+            conn.session_id,
+            self.node_id,
+            data={
+                "participant": conn.entry.participant_id,
+                "user": conn.entry.user_id,
+                "role": conn.entry.role.value,
+                "publish": conn.grant.can_publish,
+                "kind": effect.kind,
+                **effect.payload,
+            },
+        )
+        await self._bus.publish_to(self._media.worker_channel(worker), event)
         if effect.rid is not None:
             conn.send(ack_message(effect.rid))
 

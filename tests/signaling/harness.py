@@ -16,6 +16,7 @@ import msgpack
 
 from api.services import Services
 from rooms.bus import RoomBus
+from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
 from rooms.room_log import RoomLog
 from signaling.connection import Connection
@@ -133,6 +134,7 @@ def make_hub(services: Services, node_id: str, **overrides: Any) -> Hub:
         tokens=services.room_tokens,
         settings=settings,
         clock=services.presence._clock,
+        media=MediaRegistry(services.redis, clock=services.presence._clock),
     )
 
 

@@ -3,6 +3,7 @@ database, clients on queue-based transports. Runs on fakeredis+SQLite and Redis+
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,8 @@ import httpx
 import pytest
 
 from api.services import Services
+from rooms.bus import BusEvent, RoomBus
+from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
 from rooms.tokens import RoomGrant
 from signaling import close_codes
@@ -566,3 +569,56 @@ async def test_hub_metrics_are_exposed(
     assert 'liveclass_ws_messages_in_total{type="chat"} 1.0' in text
     assert 'liveclass_refused_joins_total{reason="invalid_token"} 1.0' in text
     assert "liveclass_fanout_latency_seconds_count" in text
+
+
+async def test_signals_to_the_sfu_reach_the_rooms_media_worker_and_back(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session,
+    nodes: tuple[Hub, Hub],
+    services: Services,
+) -> None:
+    """The hub's half of the media plane: a queue-based worker stands in for `liveclass media`."""
+    a, b = nodes
+    registry = MediaRegistry(services.redis, clock=services.presence._clock)
+    await registry.heartbeat("worker-1")
+    worker_bus = RoomBus(services.redis)
+    await worker_bus.subscribe(registry.worker_channel("worker-1"))
+    inbox = worker_bus.events(poll_timeout=0.1)
+    try:
+        sid = (await new_session(start=True))["id"]
+        teacher = await join(client, a, sid, people.teacher)
+        student = await join(client, b, sid, people.student)
+        await teacher.send(
+            {"type": "signal", "to": "sfu", "kind": "offer", "sdp": "v=0 offer", "rid": "o"}
+        )
+        assert (await teacher.next("ack"))["rid"] == "o"
+        _, event = await asyncio.wait_for(anext(inbox), 5)
+        assert event.kind == "sfu"
+        assert event.session_id == sid
+        assert event.data["participant"] == teacher.welcome["participant"]["id"]  # type: ignore[attr-defined]
+        assert event.data["publish"] is True
+        assert (event.data["kind"], event.data["sdp"]) == ("offer", "v=0 offer")
+        # The worker answers the publisher and offers the subscriber, each on its node.
+        for who, kind in ((teacher, "answer"), (student, "offer")):
+            pid = who.welcome["participant"]["id"]  # type: ignore[attr-defined]
+            node = "node-a" if who is teacher else "node-b"
+            await worker_bus.publish_to_node(
+                node,
+                BusEvent(
+                    "direct",
+                    sid,
+                    "worker-1",
+                    to=pid,
+                    message={"type": "signal", "from": "sfu", "kind": kind, "sdp": "v=0"},
+                ),
+            )
+            signal = await who.next("signal")
+            assert (signal["from"], signal["kind"]) == ("sfu", kind)
+        assert await registry.worker_of(sid) == "worker-1"
+        # Students may not publish without the host's grant.
+        await student.send({"type": "signal", "to": "sfu", "kind": "offer", "sdp": "v=0"})
+        assert (await student.next("error"))["code"] == "forbidden"
+    finally:
+        await inbox.aclose()
+        await worker_bus.close()
