@@ -20,6 +20,7 @@ from api.errors import exception_handlers
 from api.limits import BodySizeLimit
 from api.metrics import HttpMetrics, MetricsMiddleware
 from api.routes import chat, enrollment, ops, recordings, room, sessions
+from api.security import SecurityHeaders
 from api.services import open_services
 from api.settings import Settings
 from rooms.inputs import RecordingLinkRequest
@@ -82,7 +83,10 @@ def create_app(
             return upload_limit
         return settings.max_body_bytes
 
-    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    middleware = [
+        Middleware(MetricsMiddleware, metrics=metrics),
+        Middleware(SecurityHeaders, https=settings.public_url.startswith("https://")),
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -11,6 +11,9 @@ import logging
 import secrets
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -101,6 +104,29 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+async def _backing_service_down(request: Request, exc: Exception) -> Response:
+    """The database or Redis did not answer: 503, so clients and balancers retry later."""
+    log.warning(
+        "backing service unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        exc.__class__.__name__,
+    )
+    return error_response(
+        503,
+        "unavailable",
+        "a backing service is unavailable; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _db_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return await _backing_service_down(request, exc)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     error_id = secrets.token_hex(8)
     log.error(
@@ -117,5 +143,11 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 exception_handlers: dict[Any, Any] = {
     e.LiveclassError: _liveclass_error,
     HTTPException: _http_exception,
+    # Connection-level failures of PostgreSQL/SQLite and Redis (not query errors).
+    DBAPIError: _db_error,
+    RedisConnectionError: _backing_service_down,
+    RedisTimeoutError: _backing_service_down,
+    ConnectionError: _backing_service_down,
+    TimeoutError: _backing_service_down,
     Exception: _unexpected,
 }

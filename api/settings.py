@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     chat_burst: float = Field(default=8.0, ge=1, le=10_000)
     ws_message_rate_per_second: float = Field(default=50.0, gt=0, le=100_000)
     ws_message_burst: float = Field(default=200.0, ge=1, le=100_000)
+    ws_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to open /ws; default: any in development, the "
+        "public URL's origin and LIVECLASS_CORS_ORIGINS in production.",
+    )
+    ws_max_connections_per_ip: int = Field(default=2000, ge=1, le=1_000_000)
     redis_sharded_pubsub: bool = Field(
         default=False, description="Use SPUBLISH/SSUBSCRIBE (Redis Cluster)."
     )
@@ -145,6 +151,15 @@ class Settings(BaseSettings):
             return None
         return self.resolved_secret_key()
 
+    def allowed_ws_origins(self) -> list[str] | None:
+        """Origins allowed to open WebSockets; None allows any (development default)."""
+        if self.ws_allowed_origins:
+            return list(self.ws_allowed_origins)
+        if self.environment is Environment.PRODUCTION:
+            scheme, _, rest = self.public_url.partition("://")
+            return [f"{scheme}://{rest.split('/', 1)[0]}", *self.cors_origins]
+        return None
+
     def hub_settings(self) -> HubSettings:
         return HubSettings(
             presence_ttl=self.presence_ttl_seconds,
@@ -161,6 +176,8 @@ class Settings(BaseSettings):
                 message_rate=self.ws_message_rate_per_second,
                 message_burst=self.ws_message_burst,
             ),
+            allowed_origins=self.allowed_ws_origins(),
+            max_connections_per_ip=self.ws_max_connections_per_ip,
             limits=Limits(
                 max_frame_bytes=self.ws_max_frame_bytes, max_sdp_bytes=self.ws_max_sdp_bytes
             ),

@@ -40,19 +40,54 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     offered = list(websocket.scope.get("subprotocols") or [])
     codec = Codec.negotiate(offered)
     if codec is None:
-        await websocket.accept()
-        await websocket.send_text(
-            encode(
-                error_message(
-                    "unsupported_subprotocol",
-                    "offer liveclass.v1.json or liveclass.v1.msgpack",
-                ),
-                Codec.JSON,
-            )  # type: ignore[arg-type]
+        await _refuse(
+            websocket,
+            None,
+            close_codes.PROTOCOL_ERROR,
+            "unsupported_subprotocol",
+            "offer liveclass.v1.json or liveclass.v1.msgpack",
         )
-        await websocket.close(close_codes.PROTOCOL_ERROR, "unsupported subprotocol")
         return
-    await websocket.accept(subprotocol=codec.subprotocol if offered else None)
+    subprotocol = codec.subprotocol if offered else None
+    origin = websocket.headers.get("origin")
+    allowed = hub.settings.allowed_origins
+    if origin and allowed is not None and origin not in allowed:
+        await _refuse(
+            websocket,
+            subprotocol,
+            close_codes.FORBIDDEN,
+            "origin_not_allowed",
+            f"WebSockets from {origin} are not allowed",
+        )
+        return
+    address = websocket.client.host if websocket.client else ""
+    if not hub.claim_address(address):
+        await _refuse(
+            websocket,
+            subprotocol,
+            close_codes.RATE_LIMITED,
+            "too_many_connections",
+            "too many connections from your address",
+        )
+        return
+    try:
+        await _serve(websocket, hub, codec, subprotocol)
+    finally:
+        hub.release_address(address)
+
+
+async def _refuse(
+    websocket: WebSocket, subprotocol: str | None, code: int, reason: str, message: str
+) -> None:
+    await websocket.accept(subprotocol=subprotocol)
+    frame = encode(error_message(reason, message), Codec.JSON)
+    assert isinstance(frame, str)
+    await websocket.send_text(frame)
+    await websocket.close(code, reason)
+
+
+async def _serve(websocket: WebSocket, hub: Hub, codec: Codec, subprotocol: str | None) -> None:
+    await websocket.accept(subprotocol=subprotocol)
     settings = hub.settings
     conn = Connection(
         StarletteTransport(websocket),

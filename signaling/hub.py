@@ -114,6 +114,8 @@ class HubSettings:
     close_timeout: float = 5.0
     rate_limits: RateLimits = field(default_factory=RateLimits)
     limits: Limits = field(default_factory=Limits)
+    allowed_origins: list[str] | None = None
+    max_connections_per_ip: int = 2000
 
 
 class Hub:
@@ -154,6 +156,7 @@ class Hub:
         self._by_pid: dict[str, Connection] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._per_address: dict[str, int] = {}
         self._draining = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -209,6 +212,21 @@ class Hub:
 
     def connection_count(self) -> int:
         return len(self._by_pid)
+
+    def claim_address(self, address: str) -> bool:
+        """Count one more connection from ``address``; False past the per-address cap."""
+        count = self._per_address.get(address, 0)
+        if count >= self.settings.max_connections_per_ip:
+            return False
+        self._per_address[address] = count + 1
+        return True
+
+    def release_address(self, address: str) -> None:
+        count = self._per_address.get(address, 0) - 1
+        if count > 0:
+            self._per_address[address] = count
+        else:
+            self._per_address.pop(address, None)
 
     async def _every(self, interval: float, job: Callable[[], Any]) -> None:
         while True:

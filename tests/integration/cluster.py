@@ -2,7 +2,8 @@
 
 Each node is a separate OS process running uvicorn, sharing one real Redis and one real
 PostgreSQL, exactly as a deployment would. Start-up is awaited by reading the server's log
-for uvicorn's "Application startup complete" line (an event, not a sleep).
+for uvicorn's "Uvicorn running on" line, logged once the socket listens (an event,
+not a sleep; "Application startup complete" comes before the bind).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ async def _pump(stream: asyncio.StreamReader, node: Node, ready: asyncio.Event) 
     while line := await stream.readline():
         text = line.decode(errors="replace").rstrip()
         node.log.append(text)
-        if "Application startup complete" in text:
+        if "Uvicorn running on" in text:
             ready.set()
 
 
