@@ -30,6 +30,45 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _media(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one media worker until SIGINT/SIGTERM."""
+    import signal
+
+    from api.services import open_media_worker
+    from rooms.presence import Presence
+    from rooms.redis_client import connect_redis
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if settings.redis_url is None:
+        print(
+            "liveclass media: set LIVECLASS_REDIS_URL to the hub's Redis (the embedded one "
+            "lives inside `liveclass serve`, which runs its own media worker)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> None:
+        redis = connect_redis(settings.redis_url)
+        worker = open_media_worker(settings, redis, Presence(redis))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.start()
+        logging.getLogger("liveclass").info("media worker %s ready", worker.worker_id)
+        try:
+            await stop.wait()
+        finally:
+            await worker.stop()
+            await redis.aclose(close_connection_pool=True)
+
+    asyncio.run(run())
+    return 0
+
+
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from rooms.store import create_database, upgrade_database
 
@@ -82,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default LIVECLASS_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default LIVECLASS_PORT or 8000)")
     serve.set_defaults(run=_serve)
+
+    media = sub.add_parser("media", help="run a media worker (SFU and recorder)")
+    media.set_defaults(run=_media)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)

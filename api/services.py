@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from api.auth import Authenticator
 from api.settings import Settings
+from media.worker import MediaWorker
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.bus import RoomBus
@@ -56,12 +57,17 @@ class Services:
     links: LinkSigner
     hub: Hub
     bans: Bans
+    media_worker: MediaWorker | None = None
 
     async def start(self) -> None:
         """Start the background work (the hub's bus listener, heartbeat and sweep)."""
         await self.hub.start()
+        if self.media_worker is not None:
+            await self.media_worker.start()
 
     async def close(self) -> None:
+        if self.media_worker is not None:
+            await self.media_worker.stop()
         await self.hub.stop()
         await self.redis.aclose(close_connection_pool=True)
         await self.database.dispose()
@@ -131,8 +137,11 @@ async def open_services(
         settings=settings.hub_settings(),
         metrics=hub_metrics or HubMetrics(),
         clock=clock,
-        media=MediaRegistry(redis, clock=clock),
+        media=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
     )
+    media_worker = None
+    if settings.runs_media_in_process:
+        media_worker = open_media_worker(settings, redis, presence, clock=clock)
     return Services(
         settings=settings,
         database=database,
@@ -156,4 +165,24 @@ async def open_services(
         links=LinkSigner(secret_key, clock=clock),
         hub=hub,
         bans=Bans(database, presence),
+        media_worker=media_worker,
+    )
+
+
+def open_media_worker(
+    settings: Settings,
+    redis: Redis,
+    presence: Presence,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> MediaWorker:
+    """A media worker on ``redis`` (inside ``liveclass serve``, or ``liveclass media``)."""
+    return MediaWorker(
+        worker_id=settings.media_worker_id or f"media-{new_node_id()}",
+        bus=RoomBus(redis, sharded=settings.redis_sharded_pubsub),
+        registry=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
+        presence=presence,
+        router_config=settings.router_config(),
+        heartbeat_interval=settings.media_heartbeat_seconds,
+        clock=clock,
     )

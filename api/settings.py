@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from media.config import RouterConfig
 from signaling.hub import HubSettings
 from signaling.participant import RateLimits
 from signaling.protocol import Limits
@@ -97,6 +98,22 @@ class Settings(BaseSettings):
     redis_sharded_pubsub: bool = Field(
         default=False, description="Use SPUBLISH/SSUBSCRIBE (Redis Cluster)."
     )
+
+    # The media plane.
+    media_in_process: bool | None = Field(
+        default=None,
+        description="Run a media worker inside `liveclass serve`; default: yes on the "
+        "embedded Redis (external workers cannot reach it), no otherwise.",
+    )
+    media_worker_id: str | None = None
+    media_host_addresses: list[str] | None = Field(
+        default=None, description="Addresses ICE offers as host candidates; default: all."
+    )
+    media_stun_urls: list[str] = Field(default_factory=list)
+    media_max_video_kbps: int = Field(default=1500, ge=0, le=20_000)
+    media_max_audio_kbps: int = Field(default=64, ge=0, le=510)
+    media_heartbeat_seconds: float = Field(default=3.0, gt=0, le=60)
+    media_ttl_seconds: float = Field(default=10.0, gt=1, le=600)
 
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
@@ -182,6 +199,22 @@ class Settings(BaseSettings):
                 max_frame_bytes=self.ws_max_frame_bytes, max_sdp_bytes=self.ws_max_sdp_bytes
             ),
         )
+
+    def router_config(self) -> RouterConfig:
+        return RouterConfig(
+            host_addresses=tuple(self.media_host_addresses)
+            if self.media_host_addresses is not None
+            else None,
+            stun_urls=tuple(self.media_stun_urls),
+            max_video_kbps=self.media_max_video_kbps,
+            max_audio_kbps=self.media_max_audio_kbps,
+        )
+
+    @property
+    def runs_media_in_process(self) -> bool:
+        if self.media_in_process is None:
+            return self.embedded_redis
+        return self.media_in_process
 
     @property
     def recordings_dir(self) -> Path:

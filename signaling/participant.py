@@ -211,6 +211,8 @@ class ParticipantLogic:
             payload["sdp"] = message.sdp
         if message.candidate is not None:
             payload["candidate"] = message.candidate.model_dump(exclude_none=True)
+        if message.target is not None:
+            payload["target"] = message.target
         if message.to == SFU:
             if message.kind == "offer" and not self.grant.can_publish:
                 return [

@@ -140,6 +140,9 @@ class Signal(_Message):
     kind: Literal["offer", "answer", "ice"]
     sdp: str | None = None
     candidate: IceCandidate | None = None
+    target: Literal["publisher", "subscriber"] | None = Field(
+        default=None, description="ICE only: which of your two SFU connections it is for."
+    )
 
 
 class Hand(_Message):

@@ -1,0 +1,246 @@
+"""A media worker: serves the rooms the registry places on it, over the bus only.
+
+The worker never talks to clients or hub nodes directly. It
+
+- heartbeats in the :class:`~rooms.media_registry.MediaRegistry`, so hubs can place rooms on it;
+- listens on its own channel for ``sfu`` events (a participant's ``signal`` to ``sfu``, relayed
+  by the hub node holding that participant): offers to publish, answers to the worker's
+  offers, trickled ICE candidates;
+- subscribes to the channel of every room it serves, and follows its ``presence`` events
+  (everyone who joins is offered the room's media; whoever leaves is torn down) and its
+  ``ended`` event (the room's router closes and its place is released);
+- sends its answers and offers back as ``direct`` events to the node holding the participant
+  (found in the participant's presence entry), which delivers them as
+  ``{"type": "signal", "from": "sfu", ...}``.
+
+Every room has its own :class:`~media.router.Router`; messages for one room are handled one at
+a time, in order, by that room's own task, so a slow negotiation in one room never holds up
+another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from media.config import RouterConfig
+from media.errors import MediaError
+from media.router import Router
+from media.tasks import TaskSet, cancel_and_wait
+from rooms.bus import BusEvent, RoomBus
+from rooms.media_registry import MediaRegistry
+from rooms.presence import Presence
+
+__all__ = ["MediaWorker"]
+
+log = logging.getLogger("liveclass.media.worker")
+
+
+@dataclass
+class _Room:
+    router: Router
+    inbox: asyncio.Queue[BusEvent | tuple[str, str]] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+
+
+class MediaWorker:
+    def __init__(
+        self,
+        *,
+        worker_id: str,
+        bus: RoomBus,
+        registry: MediaRegistry,
+        presence: Presence,
+        router_config: RouterConfig | None = None,
+        heartbeat_interval: float = 3.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.worker_id = worker_id
+        self._bus = bus
+        self._registry = registry
+        self._presence = presence
+        self._config = router_config or RouterConfig()
+        self._heartbeat_interval = heartbeat_interval
+        self._clock = clock
+        self.rooms: dict[str, _Room] = {}
+        self._tasks = TaskSet()
+        self._stopped = False
+
+    async def start(self) -> None:
+        """Subscribe, heartbeat once (so rooms can be placed here at once), start the loops."""
+        await self._bus.subscribe(self._registry.worker_channel(self.worker_id))
+        await self._registry.heartbeat(self.worker_id)
+        self._tasks.spawn(self._listen(), name="media-bus")
+        self._tasks.spawn(self._heartbeat(), name="media-heartbeat")
+
+    async def stop(self) -> None:
+        """Leave the registry, close every room's router, stop every task; never hangs."""
+        if self._stopped:
+            return
+        self._stopped = True
+        with contextlib.suppress(Exception):
+            await self._registry.retire(self.worker_id)
+        for sid in list(self.rooms):
+            await self._close_room(sid, release=False)
+        await self._tasks.close()
+        with contextlib.suppress(Exception):
+            await self._bus.close()
+
+    # -- loops ------------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
+            try:
+                await self._registry.heartbeat(self.worker_id)
+            except Exception as exc:
+                log.warning("media heartbeat failed: %r", exc)
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async for _channel, event in self._bus.events():
+                    backoff = 0.1
+                    self._dispatch(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("media bus lost (%r); reconnecting", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                with contextlib.suppress(Exception):
+                    await self._bus.close()
+                    channels = [self._registry.worker_channel(self.worker_id)] + [
+                        self._bus.room_channel(sid) for sid in self.rooms
+                    ]
+                    await self._bus.subscribe(*channels)
+
+    def _dispatch(self, event: BusEvent) -> None:
+        sid = event.session_id
+        if event.kind == "sfu":
+            room = self.rooms.get(sid)
+            if room is None:
+                room = self._open_room(sid)
+            room.inbox.put_nowait(event)
+        elif sid in self.rooms and event.kind in ("presence", "ended"):
+            self.rooms[sid].inbox.put_nowait(event)
+
+    # -- rooms ------------------------------------------------------------------------------
+
+    def _open_room(self, session_id: str) -> _Room:
+        inbox: asyncio.Queue[BusEvent | tuple[str, str]] = asyncio.Queue()
+        router = Router(
+            session_id,
+            on_offer=lambda pid, sdp: inbox.put_nowait((pid, sdp)),
+            config=self._config,
+        )
+        room = _Room(router, inbox)
+        self.rooms[session_id] = room
+        # Owned by the room: _close_room cancels and awaits it.
+        room.task = asyncio.get_running_loop().create_task(
+            self._run_room(session_id, room), name=f"media-room-{session_id}"
+        )
+        return room
+
+    async def _run_room(self, session_id: str, room: _Room) -> None:
+        await self._bus.subscribe(self._bus.room_channel(session_id))
+        await self._offer_everyone(session_id, room)
+        while True:
+            item = await room.inbox.get()
+            try:
+                if isinstance(item, tuple):
+                    await self._send(session_id, item[0], "offer", {"sdp": item[1]})
+                elif item.kind == "sfu":
+                    await self._signal(session_id, room, item)
+                elif item.kind == "presence":
+                    await self._presence_changed(session_id, room, item)
+                elif item.kind == "ended":
+                    self._spawn_close(session_id)
+                    return
+            except MediaError as exc:
+                participant = item[0] if isinstance(item, tuple) else item.data.get("participant")
+                log.info("media error in %s for %s: %s", session_id, participant, exc)
+                if isinstance(participant, str):
+                    await self._send_error(session_id, participant, exc.code, str(exc))
+            except Exception:
+                log.exception("media worker failed on a message of room %s", session_id)
+
+    async def _offer_everyone(self, session_id: str, room: _Room) -> None:
+        snapshot = await self._presence.snapshot(session_id)
+        for entry in snapshot.entries:
+            if entry.source == "ws":
+                await self._subscribe(session_id, room, entry.participant_id)
+
+    async def _subscribe(self, session_id: str, room: _Room, participant_id: str) -> None:
+        offer = await room.router.subscribe(participant_id)
+        if offer is not None:
+            await self._send(session_id, participant_id, "offer", {"sdp": offer})
+
+    async def _signal(self, session_id: str, room: _Room, event: BusEvent) -> None:
+        data = event.data
+        pid = str(data.get("participant", ""))
+        kind = data.get("kind")
+        if kind == "offer":
+            if not data.get("publish"):
+                await self._send_error(session_id, pid, "forbidden", "you may not publish here")
+                return
+            answer = await room.router.publish(pid, str(data.get("sdp", "")))
+            await self._send(session_id, pid, "answer", {"sdp": answer})
+            # A participant who publishes receives the others' media too.
+            await self._subscribe(session_id, room, pid)
+        elif kind == "answer":
+            await room.router.answer(pid, str(data.get("sdp", "")))
+        elif kind == "ice":
+            target = data.get("target")
+            await room.router.add_ice(
+                pid,
+                data.get("candidate"),
+                target=target if target in ("publisher", "subscriber") else None,
+            )
+
+    async def _presence_changed(self, session_id: str, room: _Room, event: BusEvent) -> None:
+        for view in event.data.get("left", []):
+            await room.router.remove(str(view["id"]))
+        for view in event.data.get("joined", []):
+            await self._subscribe(session_id, room, str(view["id"]))
+
+    def _spawn_close(self, session_id: str) -> None:
+        self._tasks.spawn(self._close_room(session_id, release=True), name="media-close")
+
+    async def _close_room(self, session_id: str, *, release: bool) -> None:
+        room = self.rooms.pop(session_id, None)
+        if room is None:
+            return
+        if room.task is not None and room.task is not asyncio.current_task():
+            await cancel_and_wait(room.task)
+        await room.router.close()
+        with contextlib.suppress(Exception):
+            await self._bus.unsubscribe(self._bus.room_channel(session_id))
+        if release:
+            with contextlib.suppress(Exception):
+                await self._registry.release(session_id)
+
+    # -- talking back -----------------------------------------------------------------------
+
+    async def _send(
+        self, session_id: str, participant_id: str, kind: str, payload: dict[str, Any]
+    ) -> None:
+        message = {"type": "signal", "from": "sfu", "kind": kind, **payload}
+        await self._direct(session_id, participant_id, message)
+
+    async def _send_error(self, session_id: str, participant_id: str, code: str, text: str) -> None:
+        message = {"type": "error", "code": code, "message": text, "from": "sfu"}
+        await self._direct(session_id, participant_id, message)
+
+    async def _direct(self, session_id: str, participant_id: str, message: dict[str, Any]) -> None:
+        entry = await self._presence.entry(session_id, participant_id)
+        if entry is None:
+            return  # gone meanwhile; its presence "left" event tears it down
+        event = BusEvent("direct", session_id, self.worker_id, message=message, to=participant_id)
+        await self._bus.publish_to_node(entry.node, event)
