@@ -102,8 +102,8 @@ class Settings(BaseSettings):
     # The media plane.
     media_in_process: bool | None = Field(
         default=None,
-        description="Run a media worker inside `liveclass serve`; default: yes on the "
-        "embedded Redis (external workers cannot reach it), no otherwise.",
+        description="Run a media worker inside `liveclass serve` (needed on the embedded "
+        "Redis, which external workers cannot reach).",
     )
     media_worker_id: str | None = None
     media_host_addresses: list[str] | None = Field(
@@ -212,9 +212,8 @@ class Settings(BaseSettings):
 
     @property
     def runs_media_in_process(self) -> bool:
-        if self.media_in_process is None:
-            return self.embedded_redis
-        return self.media_in_process
+        # Off unless asked for while the media plane is being completed (issue 4).
+        return bool(self.media_in_process)
 
     @property
     def recordings_dir(self) -> Path:

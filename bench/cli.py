@@ -1,0 +1,251 @@
+"""``liveclass-bench``: load tests of liveclass, and the same load against baselines.
+
+    liveclass-bench setup                      # npm ci for the Node socket.io baseline
+    liveclass-bench run --scenario class       # spawns liveclass (SQLite + fakeredis)
+    liveclass-bench run --url http://127.0.0.1:8000 --secret-file liveclass-data/secret-key
+    liveclass-bench compare --clients 500      # liveclass, liveclass-redis and the baselines
+    liveclass-bench plot bench/results/compare-*.json --out /tmp/plots
+
+See bench/README.md for the scenarios, the metrics and the adapter protocol of baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.execute import RunOptions
+from bench.results import load_results, save, stamp
+from bench.scenario import SCENARIOS, Scenario, parse_steps, preset
+from bench.targets import TARGETS, TargetOptions
+
+__all__ = ["main"]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COMPARE_STEPS = "4x8,10x8,20x8,40x8,80x8,160x8"
+
+
+def _scenario_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("workload")
+    g.add_argument("--clients", type=int, help="clients per room, the host included")
+    g.add_argument("--rooms", type=int, help="rooms")
+    g.add_argument(
+        "--steps",
+        help="offered chat load: messages/s per room x seconds, e.g. 5x10,20x10",
+    )
+    g.add_argument("--sender-rate", type=float, help="at most this many messages/s per sender")
+    g.add_argument("--text-bytes", type=int, help="chat text length (default 48)")
+    g.add_argument("--churn", type=float, help="leave-and-rejoin per second")
+    g.add_argument("--slow", type=int, help="slow consumers per room")
+    g.add_argument("--slow-interval", type=float, help="a slow consumer reads a frame per N s")
+    g.add_argument("--resume-at", type=float, help="everyone drops and resumes N s into the load")
+    g.add_argument("--codec", choices=["json", "msgpack"], help="liveclass subprotocol")
+    g.add_argument("--settle", type=float, help="idle seconds between joins and load")
+    g.add_argument("--drain", type=float, help="at most N s for messages in flight at the end")
+
+
+def _run_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("running")
+    g.add_argument("--processes", type=int, help="load-generator processes (default: cores)")
+    g.add_argument("--no-pin", action="store_true", help="do not pin server and clients")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--out", type=Path, default=RESULTS, help=f"results folder ({RESULTS})")
+    g.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="liveclass-redis")
+    g.add_argument(
+        "--postgres-url",
+        help="PostgreSQL admin URL for liveclass-redis (the bench recreates database "
+        "liveclass_bench there); default SQLite",
+    )
+
+
+def _scenario(args: argparse.Namespace, name: str, **defaults: object) -> Scenario:
+    values = {
+        "clients": args.clients,
+        "rooms": args.rooms,
+        "steps": parse_steps(args.steps) if args.steps else None,
+        "sender_rate": args.sender_rate,
+        "text_bytes": args.text_bytes,
+        "churn": args.churn,
+        "slow": args.slow,
+        "slow_interval": args.slow_interval,
+        "resume_at": args.resume_at,
+        "codec": args.codec,
+        "settle": args.settle,
+        "drain": args.drain,
+    }
+    for key, value in defaults.items():
+        if values.get(key) is None:
+            values[key] = value
+    return preset(name, **values)
+
+
+def _options(args: argparse.Namespace) -> TargetOptions:
+    secret = getattr(args, "secret", None)
+    secret_file = getattr(args, "secret_file", None)
+    if secret_file:
+        secret = Path(secret_file).read_text().strip()
+    return TargetOptions(
+        redis_url=args.redis_url,
+        postgres_url=args.postgres_url,
+        url=getattr(args, "url", None),
+        dialect=getattr(args, "dialect", "liveclass"),
+        secret=secret,
+        token_cmd=getattr(args, "token_cmd", None),
+        server_pid=getattr(args, "server_pid", None),
+    )
+
+
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(
+        target=_options(args),
+        processes=args.processes,
+        pin=not args.no_pin,
+        progress=False if args.no_progress else None,
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.execute import execute
+    from bench.plots import plot_all
+    from bench.report import summary
+
+    scenario = _scenario(args, args.scenario)
+    target = "url" if args.url else args.target
+    result = asyncio.run(execute(target, scenario, _run_options(args)))
+    stem = args.name or f"run-{scenario.name}-{result['label']}-{stamp()}"
+    path = save(result, args.out / f"{stem}.json")
+    print(summary(result))
+    print(f"result: {path}")
+    if not args.no_plots:
+        plots = plot_all([result], args.out / stem)
+        print(f"plots: {plots[0].parent}")
+    return 1 if args.fail_on_errors and result["unexpected_errors"] else 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import compare
+
+    scenario = _scenario(
+        args, args.scenario, clients=500, steps=parse_steps(COMPARE_STEPS), churn=0.0
+    )
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        print(f"unknown targets: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    command = "liveclass-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    output = asyncio.run(
+        compare(
+            targets,
+            scenario,
+            _run_options(args),
+            args.out,
+            latency_at=args.latency_at,
+            command=command,
+        )
+    )
+    print(f"results: {output.json_path}\ntable: {output.table_path}")
+    if output.plots:
+        print(f"plots: {output.plots[0].parent}")
+    return 1 if output.document["failures"] else 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from bench.plots import plot_all
+    from bench.report import ratio_table
+
+    results = load_results([Path(p) for p in args.files])
+    paths = plot_all(results, args.out)
+    for path in paths:
+        print(path)
+    if len(results) > 1:
+        print(ratio_table(results, args.reference, args.latency_at))
+    return 0
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from bench.targets import node_setup
+
+    node_setup()
+    print("bench/node: socket.io installed")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liveclass-bench", description="Load tests of liveclass, against baselines."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="one scenario against one server")
+    run.add_argument("--scenario", choices=SCENARIOS, default="class")
+    run.add_argument("--target", choices=TARGETS, default="liveclass", help="server to spawn")
+    run.add_argument("--url", help="test the server at this http(s) URL instead of spawning one")
+    run.add_argument(
+        "--dialect",
+        choices=["liveclass", "plain", "socketio"],
+        default="liveclass",
+        help="protocol of the server at --url",
+    )
+    run.add_argument("--secret", help="the server's HS256 platform secret (mints tokens)")
+    run.add_argument("--secret-file", help="a file holding that secret")
+    run.add_argument(
+        "--token-cmd",
+        help="command printing a bearer token, with {sub} {name} {role} {tenant}",
+    )
+    run.add_argument("--server-pid", type=int, help="pid of the server at --url (CPU, RSS)")
+    run.add_argument("--name", help="result file name (without .json)")
+    run.add_argument("--no-plots", action="store_true")
+    run.add_argument("--fail-on-errors", action="store_true", help="exit 1 on unexpected errors")
+    _scenario_args(run)
+    _run_args(run)
+    run.set_defaults(handler=_cmd_run)
+
+    cmp = sub.add_parser("compare", help="the same workload against liveclass and baselines")
+    cmp.add_argument("--scenario", choices=SCENARIOS, default="class")
+    cmp.add_argument("--targets", default=",".join(TARGETS), help="comma-separated")
+    cmp.add_argument(
+        "--latency-at", type=float, default=10_000, help="latency at this offered deliveries/s"
+    )
+    _scenario_args(cmp)
+    _run_args(cmp)
+    cmp.set_defaults(handler=_cmd_compare)
+
+    plot = sub.add_parser("plot", help="plots (and a ratio table) from result JSON files")
+    plot.add_argument("files", nargs="+")
+    plot.add_argument("--out", type=Path, default=Path("."), help="folder for the PNGs")
+    plot.add_argument("--reference", default="liveclass")
+    plot.add_argument("--latency-at", type=float, default=10_000)
+    plot.set_defaults(handler=_cmd_plot)
+
+    setup = sub.add_parser("setup", help="install the Node socket.io baseline (npm ci)")
+    setup.set_defaults(handler=_cmd_setup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if (
+        args.command == "run"
+        and args.url
+        and not (args.secret or args.secret_file or args.token_cmd or args.dialect != "liveclass")
+    ):
+        print(
+            "liveclass-bench run --url needs --secret, --secret-file or --token-cmd",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        code: int = args.handler(args)
+    except (ValueError, RuntimeError) as exc:
+        print(f"liveclass-bench: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,281 @@
+"""Every use of aiortc's (and aioice's) private internals, in one place.
+
+aiortc 1.16.0 is pinned exactly (``pyproject.toml``); importing this module refuses any other
+version, and ``tests/media/test_aiortc_hooks.py`` checks each hook against the installed source
+so an upgrade fails the tests instead of the classroom. What is hooked, and why:
+
+- **Receiver decode path** (:func:`tap_receiver`). ``RTCRtpReceiver`` reassembles encoded
+  frames in its jitter buffer, then ``put``\\ s ``(codec, JitterFrame)`` on its private
+  ``__decoder_queue``, read by a decoder thread. Before ``receive()`` starts that thread we
+  swap the queue for a :class:`FrameTap`: frames go to our callback on the event loop, the
+  thread blocks in ``get()`` until the receiver stops, and no decoder is ever created.
+- **Receiver PLI** (:func:`request_keyframe`): ``_send_rtcp_pli`` for the SSRCs seen.
+- **Sender encoder** (:func:`install_packet_only_encoder`). ``RTCRtpSender`` creates its
+  encoder lazily in ``_next_encoded_frame`` and only packetizes (``encoder.pack``) when the
+  track yields ``av.Packet``\\ s. Presetting the private ``__encoder`` with a
+  :class:`PacketOnlyEncoder` keeps even the encoder contexts from being created, and makes an
+  accidental encode an error.
+- **Sender keyframe requests** (:func:`on_keyframe_request`): PLI/FIR from the subscriber
+  land in ``_send_keyframe``, which we replace per instance to reach the publisher.
+- **Sender msid** (:func:`set_msid`): ``_stream_id``/``_track_id`` name the publisher in the
+  subscriber's SDP, so a browser's ``track`` event says whose media it is.
+- **ICE host addresses** (:func:`host_addresses`). aioice gathers host candidates on every
+  interface except loopback (module function ``aioice.ice.get_host_addresses``). It is
+  wrapped once, at import, to return the addresses set in a context variable, and to behave
+  as before when none is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import fractions
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import aioice.ice
+import aiortc
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.mediastreams import convert_timebase
+from av.frame import Frame
+from av.packet import Packet
+
+__all__ = [
+    "AIORTC_VERSION",
+    "AiortcIncompatible",
+    "FrameTap",
+    "PacketOnlyEncoder",
+    "decoder_thread",
+    "host_addresses",
+    "install_packet_only_encoder",
+    "on_keyframe_request",
+    "request_keyframe",
+    "sender_encoder",
+    "set_msid",
+    "tap_receiver",
+]
+
+log = logging.getLogger("liveclass.media.hooks")
+
+#: The only aiortc version these hooks were written and tested against.
+AIORTC_VERSION = "1.16.0"
+
+# Name-mangled private attributes (``self.__x`` inside class C is ``_C__x``).
+_RX_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+_RX_DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
+_RX_STARTED = "_RTCRtpReceiver__started"
+_RX_REMOTE_STREAMS = "_RTCRtpReceiver__remote_streams"
+_RX_RTX_SSRC = "_RTCRtpReceiver__rtx_ssrc"
+_TX_ENCODER = "_RTCRtpSender__encoder"
+_TX_STARTED = "_RTCRtpSender__started"
+
+_OPUS_TIME_BASE = fractions.Fraction(1, 48000)
+
+
+class AiortcIncompatible(RuntimeError):
+    """The installed aiortc is not laid out the way these hooks expect."""
+
+
+if aiortc.__version__ != AIORTC_VERSION:  # pragma: no cover - guarded by the pin
+    raise AiortcIncompatible(
+        f"media needs aiortc=={AIORTC_VERSION} (private hooks), found {aiortc.__version__}"
+    )
+
+
+# -- ICE host addresses -------------------------------------------------------------------
+
+_HOST_ADDRESSES: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "liveclass_media_host_addresses", default=None
+)
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    chosen = _HOST_ADDRESSES.get()
+    if chosen is None:
+        return _original_get_host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+    return [a for a in chosen if (use_ipv6 if ":" in a else use_ipv4)]
+
+
+aioice.ice.get_host_addresses = _get_host_addresses
+
+
+@contextlib.contextmanager
+def host_addresses(addresses: Sequence[str] | None) -> Iterator[None]:
+    """Within this block (and tasks it starts), ICE gathers host candidates on ``addresses``.
+
+    Gathering happens in ``RTCPeerConnection.setLocalDescription``: wrap that call. ``None``
+    keeps aioice's default (every non-loopback interface).
+    """
+    token = _HOST_ADDRESSES.set(None if addresses is None else tuple(addresses))
+    try:
+        yield
+    finally:
+        _HOST_ADDRESSES.reset(token)
+
+
+# -- Receiver: encoded frames instead of decoded ones -------------------------------------
+
+#: ``on_frame(mime_type, clock_rate, data, timestamp)``: one reassembled encoded frame;
+#: ``timestamp`` counts from 0 at the stream's first frame, in the codec's clock.
+FrameCallback = Callable[[str, int, bytes, int], None]
+
+
+class FrameTap:
+    """Stands in for an ``RTCRtpReceiver``'s decoder queue (a ``queue.Queue``).
+
+    ``put`` is called on the event loop by ``_handle_rtp_packet`` (a frame) and by the
+    receiver's ``__stop_decoder`` (``None``: the receiver stopped). ``get`` is called by the
+    receiver's decoder thread: it blocks until the receiver stops and then returns ``None``,
+    so the thread ends without ever creating a decoder. Callback errors are logged, never
+    raised into aiortc's packet path.
+    """
+
+    def __init__(self, on_frame: FrameCallback, on_end: Callable[[], None]) -> None:
+        self._on_frame = on_frame
+        self._on_end = on_end
+        self._stopped = threading.Event()
+        self.frames = 0
+        self.decoded = 0  # frames handed to a decoder: must stay 0
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def put(self, item: tuple[Any, Any] | None) -> None:
+        if item is None:
+            if not self._stopped.is_set():
+                self._stopped.set()
+                try:
+                    self._on_end()
+                except Exception:
+                    log.exception("frame tap end callback failed")
+            return
+        codec, frame = item
+        self.frames += 1
+        try:
+            self._on_frame(codec.mimeType, codec.clockRate, frame.data, frame.timestamp)
+        except Exception:
+            log.exception("frame tap callback failed")
+
+    def get(self, block: bool = True, timeout: float | None = None) -> None:
+        self._stopped.wait(timeout if block else 0)
+        return None
+
+
+def tap_receiver(
+    receiver: RTCRtpReceiver, on_frame: FrameCallback, on_end: Callable[[], None]
+) -> FrameTap:
+    """Route ``receiver``'s encoded frames to ``on_frame`` instead of a decoder.
+
+    Must run before ``receive()`` (which the peer connection calls once DTLS is up): right
+    after ``addTransceiver``, or in the ``track`` event. ``on_end`` runs once, when the
+    receiver stops (connection closed, RTCP BYE, transport lost).
+    """
+    if getattr(receiver, _RX_STARTED, None) is not False:
+        raise AiortcIncompatible("the receiver has started, or aiortc changed its layout")
+    current = getattr(receiver, _RX_DECODER_QUEUE, None)
+    if not isinstance(current, queue.Queue):
+        raise AiortcIncompatible("RTCRtpReceiver has no decoder queue to replace")
+    tap = FrameTap(on_frame, on_end)
+    setattr(receiver, _RX_DECODER_QUEUE, tap)
+    return tap
+
+
+def decoder_thread(receiver: RTCRtpReceiver) -> threading.Thread | None:
+    """The receiver's decoder thread (for tests: proving a tapped one never decodes)."""
+    thread = getattr(receiver, _RX_DECODER_THREAD)
+    return thread if isinstance(thread, threading.Thread) else None
+
+
+async def request_keyframe(receiver: RTCRtpReceiver) -> int:
+    """Send a PLI for every media SSRC the receiver has seen; returns how many were sent.
+
+    Before the first packet the SSRC is unknown and nothing is sent (the sender's first
+    frame is a keyframe anyway).
+    """
+    streams: dict[int, object] = getattr(receiver, _RX_REMOTE_STREAMS)
+    rtx: dict[int, int] = getattr(receiver, _RX_RTX_SSRC)
+    sent = 0
+    for ssrc in list(streams):
+        if ssrc in rtx:
+            continue
+        await receiver._send_rtcp_pli(ssrc)
+        sent += 1
+    return sent
+
+
+# -- Sender: packetize only ---------------------------------------------------------------
+
+
+class EncodingRefused(RuntimeError):
+    """The forwarder was handed a raw frame: it never encodes."""
+
+
+class PacketOnlyEncoder:
+    """The sender's "encoder" for forwarded tracks: packetizes ``av.Packet``\\ s, refuses frames.
+
+    VP8 and H.264 borrow aiortc's packetizers (their encoder objects create no codec context
+    until ``encode`` is called, which never happens here); Opus needs none (one frame, one
+    RTP payload).
+    """
+
+    def __init__(self, mime_type: str) -> None:
+        mime = mime_type.lower()
+        self.mime_type = mime
+        self._packer: Vp8Encoder | H264Encoder | None
+        if mime == "video/vp8":
+            self._packer = Vp8Encoder()
+        elif mime == "video/h264":
+            self._packer = H264Encoder()
+        elif mime == "audio/opus":
+            self._packer = None
+        else:
+            raise AiortcIncompatible(f"no packetizer for {mime}")
+        self.packed = 0
+        self.encoded = 0  # must stay 0
+
+    def encode(self, frame: Frame, force_keyframe: bool = False) -> tuple[list[bytes], int]:
+        self.encoded += 1
+        raise EncodingRefused(f"the SFU does not encode ({self.mime_type})")
+
+    def pack(self, packet: Packet[Any]) -> tuple[list[bytes], int]:
+        self.packed += 1
+        if self._packer is not None:
+            return self._packer.pack(packet)
+        if packet.pts is None or packet.time_base is None:
+            raise ValueError("an Opus packet needs pts and time_base")
+        return [bytes(packet)], convert_timebase(packet.pts, packet.time_base, _OPUS_TIME_BASE)
+
+
+def install_packet_only_encoder(sender: RTCRtpSender, mime_type: str) -> PacketOnlyEncoder:
+    """Preset ``sender``'s encoder (before it starts sending) to a :class:`PacketOnlyEncoder`."""
+    started = getattr(sender, _TX_STARTED, None)
+    if started is not False or getattr(sender, _TX_ENCODER, 0) is not None:
+        raise AiortcIncompatible("the sender has started, or aiortc changed its layout")
+    encoder = PacketOnlyEncoder(mime_type)
+    setattr(sender, _TX_ENCODER, encoder)
+    return encoder
+
+
+def sender_encoder(sender: RTCRtpSender) -> object:
+    """The sender's current encoder object (for tests)."""
+    return getattr(sender, _TX_ENCODER)
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback`` (on the event loop) for each PLI or FIR the remote peer sends."""
+    if not callable(getattr(type(sender), "_send_keyframe", None)):
+        raise AiortcIncompatible("RTCRtpSender has no _send_keyframe")
+    sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
+    """What the next offer says in ``a=msid`` for this sender (stream id, track id)."""
+    sender._stream_id = stream_id
+    sender._track_id = track_id

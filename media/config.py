@@ -1,0 +1,58 @@
+"""Settings of one media router (one room on one worker).
+
+The worker builds a :class:`RouterConfig` from its own settings; the router never reads the
+environment. Defaults suit a class: one teacher at up to 1.5 Mbps of VP8, Opus at up to
+64 kbps, a second of video queued per subscriber.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
+
+__all__ = ["RouterConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    """What one router needs to know.
+
+    - ``host_addresses``: the local addresses ICE offers as host candidates. ``None`` lets
+      aioice use every interface except loopback (its default); tests pass
+      ``("127.0.0.1",)`` to stay on loopback.
+    - ``stun_urls``: STUN servers for server-reflexive candidates (none by default: a media
+      worker normally has a routable address of its own).
+    - ``max_video_kbps`` / ``max_audio_kbps``: the publisher's send cap, written into the
+      answer as ``b=AS``/``b=TIAS`` (browsers honour it; 0 disables).
+    - ``video_queue_frames`` / ``audio_queue_frames``: frames queued per subscriber track
+      before the queue overflows (video then drops to the next keyframe, audio drops the
+      oldest frame).
+    - ``keyframe_interval``: the shortest time between two keyframe requests (PLI) sent to one
+      published track; requests in between are merged into one sent when it ends.
+    """
+
+    host_addresses: tuple[str, ...] | None = None
+    stun_urls: tuple[str, ...] = ()
+    max_video_kbps: int = 1500
+    max_audio_kbps: int = 64
+    video_queue_frames: int = 30
+    audio_queue_frames: int = 50
+    keyframe_interval: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.video_queue_frames < 1 or self.audio_queue_frames < 1:
+            raise ValueError("queues must hold at least one frame")
+        if self.keyframe_interval < 0:
+            raise ValueError("keyframe_interval must not be negative")
+        if self.max_video_kbps < 0 or self.max_audio_kbps < 0:
+            raise ValueError("bitrate caps must not be negative")
+
+    def rtc_configuration(self) -> RTCConfiguration:
+        """A fresh aiortc configuration: BUNDLE everything, only the STUN servers given.
+
+        ``iceServers`` must be an explicit list: aiortc falls back to a public Google STUN
+        server when it is ``None``.
+        """
+        servers = [RTCIceServer(urls=url) for url in self.stun_urls]
+        return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)

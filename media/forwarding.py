@@ -1,0 +1,257 @@
+"""Fan-out of encoded frames: one published track to many subscriber tracks.
+
+- :class:`TrackFanout` is one published track. Its publisher's receiver (see
+  :func:`media.aiortc_hooks.tap_receiver`) pushes every reassembled encoded frame into it,
+  synchronously on the event loop; it hands the frame to each attached subscriber track.
+- :class:`ForwardedTrack` is one subscriber's m-line: an aiortc ``MediaStreamTrack`` whose
+  ``recv()`` yields ``av.Packet``\\ s, so the ``RTCRtpSender`` only packetizes them. It is
+  switched between sources (a published track, or none while its m-line is inactive) and
+  keeps the subscriber's timestamps continuous across switches.
+
+Keyframe policy: a subscriber track is *held* (gets nothing) until a keyframe arrives, whenever
+it (re)starts: when its sender first pulls (the connection is up), when it is switched to a new
+source, after renegotiation (:meth:`ForwardedTrack.restart`) and after its queue overflowed.
+Each hold asks the publisher for a keyframe through the track's throttled
+:class:`media.keyframes.KeyframeRequester`. Audio frames all count as keyframes.
+
+Queues are bounded: on overflow video drops everything queued and waits for the next keyframe;
+audio drops the oldest frame.
+
+Everything here runs on the event loop; nothing blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.packet import Packet
+
+from media.bitstream import is_keyframe
+from media.keyframes import KeyframeRequester
+from media.sdp import CodecSpec
+
+__all__ = ["ForwardedTrack", "MediaFrame", "TrackFanout"]
+
+log = logging.getLogger("liveclass.media.forwarding")
+
+#: The timestamp step inserted between two sources of one subscriber track (one frame).
+_SWITCH_STEP = {"video": 90000 // 30, "audio": 960}
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFrame:
+    """One encoded frame: the codec's bitstream and its timestamp in the codec's clock."""
+
+    data: bytes
+    timestamp: int
+    keyframe: bool
+
+
+class TrackFanout:
+    """One published track and the subscriber tracks attached to it.
+
+    ``request_keyframe`` sends a PLI to the publisher; it is throttled by ``keyframe_interval``.
+    The owner (the publisher) must ``await close()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        track_id: str,
+        publisher_id: str,
+        codec: CodecSpec,
+        send_keyframe_request: Callable[[], Awaitable[object]],
+        keyframe_interval: float,
+    ) -> None:
+        self.track_id = track_id
+        self.publisher_id = publisher_id
+        self.codec = codec
+        self.kind = codec.kind
+        self.sinks: set[ForwardedTrack] = set()
+        self.ended = False
+        self.frames_in = 0
+        self.keyframes_in = 0
+        self.foreign_frames = 0
+        self._keyframes = KeyframeRequester(send_keyframe_request, min_interval=keyframe_interval)
+
+    @property
+    def keyframe_requests_sent(self) -> int:
+        return self._keyframes.sent
+
+    def push_encoded(self, mime_type: str, data: bytes, timestamp: int) -> None:
+        """A frame from the publisher's receiver (the frame tap callback)."""
+        if self.ended:
+            return
+        if mime_type.lower() != self.codec.mime_type:
+            # not the pinned codec (the publisher ignored our answer): cannot be forwarded
+            self.foreign_frames += 1
+            return
+        frame = MediaFrame(data, timestamp, is_keyframe(mime_type, data))
+        self.push(frame)
+
+    def push(self, frame: MediaFrame) -> None:
+        if self.ended:
+            return
+        self.frames_in += 1
+        if frame.keyframe:
+            self.keyframes_in += 1
+        for sink in tuple(self.sinks):
+            sink.offer(frame)
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe (throttled; a no-op for audio or once ended)."""
+        if self.kind == "video" and not self.ended:
+            self._keyframes.request()
+
+    def end(self) -> None:
+        """The publisher stopped sending: detach every subscriber track."""
+        if self.ended:
+            return
+        self.ended = True
+        for sink in tuple(self.sinks):
+            sink.switch(None)
+        self.sinks.clear()
+
+    async def close(self) -> None:
+        self.end()
+        await self._keyframes.close()
+
+    def __repr__(self) -> str:
+        return f"TrackFanout({self.track_id!r}, {self.codec.mime_type}, sinks={len(self.sinks)})"
+
+
+class ForwardedTrack(MediaStreamTrack):
+    """One subscriber m-line's track: yields the forwarded frames as ``av.Packet``\\ s.
+
+    ``recv()`` blocks while there is no source (an inactive m-line) and raises
+    ``MediaStreamError`` once the track is stopped.
+    """
+
+    def __init__(self, kind: str, *, clock_rate: int, capacity: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self._time_base = fractions.Fraction(1, clock_rate)
+        self._capacity = capacity
+        self._queue: deque[MediaFrame] = deque()
+        self._wakeup = asyncio.Event()
+        self._source: TrackFanout | None = None
+        self._pulling = False
+        self._holding = True
+        self._offset = 0
+        self._last_out: int | None = None
+        self._rebase = True
+        self.forwarded = 0
+        self.dropped = 0
+        self.overflows = 0
+        self.remote_keyframe_requests = 0
+
+    @property
+    def source(self) -> TrackFanout | None:
+        return self._source
+
+    @property
+    def holding(self) -> bool:
+        """Waiting for a keyframe before forwarding anything."""
+        return self._holding
+
+    @property
+    def pulling(self) -> bool:
+        """The sender has started reading (its connection is up)."""
+        return self._pulling
+
+    def switch(self, source: TrackFanout | None) -> None:
+        """Forward ``source`` from now on (None: nothing); holds until its next keyframe."""
+        if source is self._source:
+            return
+        if self._source is not None:
+            self._source.sinks.discard(self)
+        self._source = source
+        self._queue.clear()
+        self._holding = True
+        self._rebase = True
+        if source is not None:
+            source.sinks.add(self)
+            if self._pulling:
+                source.request_keyframe()
+
+    def restart(self) -> None:
+        """Hold until a keyframe again (the remote side just (re)negotiated this m-line)."""
+        self._queue.clear()
+        self._holding = True
+        if self._pulling and self._source is not None:
+            self._source.request_keyframe()
+
+    def on_remote_keyframe_request(self) -> None:
+        """The subscriber sent PLI/FIR: pass it on to the publisher (throttled there)."""
+        self.remote_keyframe_requests += 1
+        if self._source is not None:
+            self._source.request_keyframe()
+
+    def offer(self, frame: MediaFrame) -> None:
+        """A frame from the source (synchronous; never blocks)."""
+        if not self._pulling:
+            return
+        if self._holding:
+            if not frame.keyframe:
+                self.dropped += 1
+                return
+            self._holding = False
+        if len(self._queue) >= self._capacity:
+            self.overflows += 1
+            if self.kind == "video":
+                self.dropped += len(self._queue)
+                self._queue.clear()
+                if not frame.keyframe:
+                    self.dropped += 1
+                    self._holding = True
+                    if self._source is not None:
+                        self._source.request_keyframe()
+                    return
+            else:
+                self._queue.popleft()
+                self.dropped += 1
+        self._queue.append(frame)
+        self._wakeup.set()
+
+    async def recv(self) -> Packet[Any]:
+        if not self._pulling:
+            self._pulling = True
+            if self._source is not None:
+                self._source.request_keyframe()
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame = self._queue.popleft()
+        packet = Packet(frame.data)
+        packet.pts = self._rebased(frame.timestamp)
+        packet.time_base = self._time_base
+        self.forwarded += 1
+        return packet
+
+    def _rebased(self, timestamp: int) -> int:
+        """Continuous output timestamps: a new source starts one frame after the last one."""
+        if self._rebase:
+            self._rebase = False
+            if self._last_out is None:
+                self._offset = -timestamp
+            else:
+                self._offset = self._last_out + _SWITCH_STEP.get(self.kind, 1) - timestamp
+        out = timestamp + self._offset
+        self._last_out = out
+        return out
+
+    def stop(self) -> None:
+        self.switch(None)
+        super().stop()
+        self._wakeup.set()

@@ -1,0 +1,191 @@
+"""A participant's sending side: the peer connection that answers their offers.
+
+Each audio/video m-line the participant offers becomes, while they send on it, one
+:class:`media.forwarding.TrackFanout`. Before aiortc sees the offer, the publisher creates a
+``recvonly`` transceiver per new m-line with its codec pinned (Opus; VP8, else H.264) and taps
+its receiver (:func:`media.aiortc_hooks.tap_receiver`), so frames are never decoded. The
+answer caps the publisher's bitrate (``b=AS``/``b=TIAS``).
+
+Re-offers (a track added, or an m-line no longer sending) are answered on the same
+connection; the router is told through ``on_track``/``on_track_ended``.
+
+Owner's duty: ``await close()``; it ends every track (``on_track_ended`` runs for each) and
+closes the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+
+from media.aiortc_hooks import FrameTap, host_addresses, request_keyframe, tap_receiver
+from media.config import RouterConfig
+from media.errors import MediaError
+from media.forwarding import TrackFanout
+from media.sdp import CodecSpec, MediaSection, cap_bitrate, parse_sections
+
+__all__ = ["Publisher"]
+
+log = logging.getLogger("liveclass.media.publisher")
+
+
+@dataclass(slots=True)
+class _Input:
+    """One receiving m-line: its transceiver, pinned codec, tap and current track."""
+
+    transceiver: RTCRtpTransceiver
+    codec: CodecSpec
+    tap: FrameTap | None = None
+    fanout: TrackFanout | None = None
+    fanouts: list[TrackFanout] = field(default_factory=list)  # every one made, for close()
+
+
+class Publisher:
+    """The peer connection receiving one participant's media."""
+
+    def __init__(
+        self,
+        participant_id: str,
+        config: RouterConfig,
+        *,
+        on_track: Callable[[TrackFanout], None],
+        on_track_ended: Callable[[TrackFanout], None],
+        on_failed: Callable[[], None],
+    ) -> None:
+        self.participant_id = participant_id
+        self._config = config
+        self._on_track = on_track
+        self._on_track_ended = on_track_ended
+        self.pc = RTCPeerConnection(config.rtc_configuration())
+        self._inputs: list[_Input] = []
+        self._lock = asyncio.Lock()
+        self._pending_candidates: list[RTCIceCandidate | None] = []
+        self._closed = False
+        self._serial = 0
+
+        @self.pc.on("connectionstatechange")
+        def _state() -> None:
+            if self.pc.connectionState == "failed":
+                on_failed()
+
+    @property
+    def tracks(self) -> list[TrackFanout]:
+        return [i.fanout for i in self._inputs if i.fanout is not None]
+
+    @property
+    def taps(self) -> list[FrameTap]:
+        return [i.tap for i in self._inputs if i.tap is not None]
+
+    @property
+    def remote_ufrags(self) -> set[str]:
+        description = self.pc.remoteDescription
+        if description is None:
+            return set()
+        return {s.ufrag for s in parse_sections(description.sdp) if s.ufrag}
+
+    async def negotiate(self, offer_sdp: str) -> str:
+        """Answer the participant's offer (first or re-offer); returns the answer SDP."""
+        sections = parse_sections(offer_sdp)
+        if not sections:
+            raise MediaError("invalid_sdp", "the offer has no audio or video m-line")
+        async with self._lock:
+            if self._closed:
+                raise MediaError("closed", "the publisher is closed")
+            if self.pc.signalingState != "stable":
+                raise MediaError("invalid_sdp", "an offer is already being answered")
+            known = {i.transceiver.mid for i in self._inputs}
+            for section in sections:
+                if section.mid in known:
+                    continue
+                if section.codec is None:
+                    raise MediaError(
+                        "unsupported_media",
+                        f"m-line {section.mid} ({section.kind}) offers no forwardable codec "
+                        "(audio needs Opus, video VP8 or H.264)",
+                    )
+                self._add_input(section.kind, section.codec)
+            try:
+                await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+                with host_addresses(self._config.host_addresses):
+                    await self.pc.setLocalDescription(await self.pc.createAnswer())
+            except MediaError:
+                raise
+            except Exception as exc:
+                raise MediaError("invalid_sdp", f"offer refused: {exc!r}") from exc
+            self._update_tracks(sections)
+            for candidate in self._pending_candidates:
+                await self.pc.addIceCandidate(candidate)
+            self._pending_candidates.clear()
+            return cap_bitrate(
+                self.pc.localDescription.sdp,
+                video_kbps=self._config.max_video_kbps,
+                audio_kbps=self._config.max_audio_kbps,
+            )
+
+    def _add_input(self, kind: str, codec: CodecSpec) -> None:
+        transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+        transceiver.setCodecPreferences(codec.preferences())
+        entry = _Input(transceiver=transceiver, codec=codec)
+        entry.tap = tap_receiver(
+            transceiver.receiver,
+            on_frame=lambda mime, _rate, data, ts: self._frame(entry, mime, data, ts),
+            on_end=lambda: self._end_input(entry),
+        )
+        self._inputs.append(entry)
+
+    @staticmethod
+    def _frame(entry: _Input, mime: str, data: bytes, timestamp: int) -> None:
+        if entry.fanout is not None:
+            entry.fanout.push_encoded(mime, data, timestamp)
+
+    def _update_tracks(self, sections: list[MediaSection]) -> None:
+        by_mid = {s.mid: s for s in sections}
+        for entry in self._inputs:
+            section = by_mid.get(entry.transceiver.mid or "")
+            sending = section is not None and section.sending
+            if sending and entry.fanout is None and not (entry.tap and entry.tap.stopped):
+                self._serial += 1
+                fanout = TrackFanout(
+                    track_id=f"{self.participant_id}:{entry.codec.kind}:{self._serial}",
+                    publisher_id=self.participant_id,
+                    codec=entry.codec,
+                    send_keyframe_request=functools.partial(
+                        request_keyframe, entry.transceiver.receiver
+                    ),
+                    keyframe_interval=self._config.keyframe_interval,
+                )
+                entry.fanout = fanout
+                entry.fanouts.append(fanout)
+                self._on_track(fanout)
+            elif not sending and entry.fanout is not None:
+                self._end_input(entry)
+
+    def _end_input(self, entry: _Input) -> None:
+        fanout, entry.fanout = entry.fanout, None
+        if fanout is not None and not fanout.ended:
+            fanout.end()
+            self._on_track_ended(fanout)
+
+    async def add_ice(self, candidate: RTCIceCandidate | None) -> None:
+        """A trickled remote candidate (kept until the offer has been applied)."""
+        if self.pc.remoteDescription is None:
+            self._pending_candidates.append(candidate)
+            return
+        await self.pc.addIceCandidate(candidate)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for entry in self._inputs:
+            self._end_input(entry)
+        for entry in self._inputs:
+            for fanout in entry.fanouts:
+                await fanout.close()
+        await self.pc.close()

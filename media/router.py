@@ -1,0 +1,251 @@
+"""One room's media on one worker: publishers in, subscribers out, no decoding.
+
+The transport-independent API the media worker drives (it relays ``signal`` messages between
+the hub's bus and these calls):
+
+============================================  ==============================================
+participant says / event                      worker calls
+============================================  ==============================================
+``signal {kind: offer}`` to ``sfu``           ``answer = await router.publish(pid, sdp)``
+joins (may receive media)                     ``offer = await router.subscribe(pid)`` (None:
+                                              nothing to receive yet)
+``signal {kind: answer}`` to ``sfu``          ``await router.answer(pid, sdp)``
+``signal {kind: ice}`` to ``sfu``             ``await router.add_ice(pid, candidate)``
+leaves, is kicked                             ``await router.remove(pid)``
+the room ends, the worker stops               ``await router.close()``
+============================================  ==============================================
+
+Server-initiated offers (tracks appeared or went) reach the worker through the ``on_offer``
+callback given to the constructor, called on the event loop as ``on_offer(pid, sdp)``; it must
+not block (queue the message and return). Every offer to one participant waits for the answer
+to the previous one. :meth:`Router.tracks_of` says which publisher each m-line carries.
+
+A participant may publish and subscribe at once (two peer connections, like LiveKit); they
+never receive their own tracks. Peer connections that fail are torn down by the router.
+``close()`` (and ``remove``) cancel and await every task the router started.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from media.config import RouterConfig
+from media.errors import MediaError
+from media.forwarding import TrackFanout
+from media.publisher import Publisher
+from media.sdp import parse_candidate
+from media.subscriber import Subscriber
+from media.tasks import TaskSet
+
+__all__ = ["Router"]
+
+log = logging.getLogger("liveclass.media.router")
+
+Target = Literal["publisher", "subscriber"]
+
+#: How long close() lets the teardown of failed connections run before cancelling it.
+_TEARDOWN_GRACE = 5.0
+
+
+class Router:
+    """The selective forwarding unit of one room."""
+
+    def __init__(
+        self,
+        room_id: str,
+        *,
+        on_offer: Callable[[str, str], None],
+        config: RouterConfig | None = None,
+    ) -> None:
+        self.room_id = room_id
+        self.config = config or RouterConfig()
+        self._on_offer = on_offer
+        self._publishers: dict[str, Publisher] = {}
+        self._subscribers: dict[str, Subscriber] = {}
+        self._tracks: dict[str, TrackFanout] = {}
+        self._background = TaskSet()
+        self._closed = False
+
+    # -- queries ----------------------------------------------------------------------
+
+    @property
+    def tracks(self) -> list[TrackFanout]:
+        """The published tracks being forwarded, oldest first."""
+        return list(self._tracks.values())
+
+    @property
+    def publishers(self) -> dict[str, Publisher]:
+        return dict(self._publishers)
+
+    @property
+    def subscribers(self) -> dict[str, Subscriber]:
+        return dict(self._subscribers)
+
+    def tracks_of(self, participant_id: str) -> list[dict[str, Any]]:
+        """For a subscriber: what each m-line of its connection carries (see
+        :meth:`media.subscriber.Subscriber.describe`)."""
+        subscriber = self._subscribers.get(participant_id)
+        return subscriber.describe() if subscriber else []
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for metrics and the worker's load report."""
+        return {
+            "publishers": len(self._publishers),
+            "subscribers": len(self._subscribers),
+            "tracks": [
+                {
+                    "id": t.track_id,
+                    "kind": t.kind,
+                    "codec": t.codec.mime_type,
+                    "framesIn": t.frames_in,
+                    "keyframesIn": t.keyframes_in,
+                    "keyframeRequests": t.keyframe_requests_sent,
+                    "sinks": len(t.sinks),
+                }
+                for t in self._tracks.values()
+            ],
+        }
+
+    # -- signalling -------------------------------------------------------------------
+
+    async def publish(self, participant_id: str, offer_sdp: str) -> str:
+        """Answer a participant's offer to send media (first offer or a re-offer).
+
+        Raises :class:`MediaError` (``invalid_sdp``, ``unsupported_media``, ``closed``). A
+        first offer that fails leaves nothing behind.
+        """
+        self._check_open()
+        publisher = self._publishers.get(participant_id)
+        created = publisher is None
+        if publisher is None:
+            publisher = Publisher(
+                participant_id,
+                self.config,
+                on_track=self._track_added,
+                on_track_ended=self._track_ended,
+                on_failed=lambda: self._teardown(participant_id, "publisher"),
+            )
+            self._publishers[participant_id] = publisher
+        try:
+            return await publisher.negotiate(offer_sdp)
+        except BaseException:
+            if created and self._publishers.get(participant_id) is publisher:
+                del self._publishers[participant_id]
+                await publisher.close()
+            raise
+
+    async def subscribe(self, participant_id: str) -> str | None:
+        """Start sending the room's media to a participant: the first offer, or None when
+        there is nothing to send yet (the offer then comes through ``on_offer``). Calling it
+        again for a subscribed participant returns None and changes nothing."""
+        self._check_open()
+        if participant_id in self._subscribers:
+            return None
+        subscriber = Subscriber(
+            participant_id,
+            self.config,
+            tracks=lambda: self._tracks.values(),
+            on_offer=lambda sdp: self._on_offer(participant_id, sdp),
+            on_failed=lambda: self._teardown(participant_id, "subscriber"),
+        )
+        self._subscribers[participant_id] = subscriber
+        try:
+            return await subscriber.start()
+        except BaseException:
+            if self._subscribers.get(participant_id) is subscriber:
+                del self._subscribers[participant_id]
+            await subscriber.close()
+            raise
+
+    async def answer(self, participant_id: str, answer_sdp: str) -> None:
+        """The participant's answer to the last offer the router made them."""
+        self._check_open()
+        subscriber = self._subscribers.get(participant_id)
+        if subscriber is None:
+            raise MediaError("unknown_participant", f"{participant_id} is not subscribed")
+        await subscriber.accept_answer(answer_sdp)
+
+    async def add_ice(
+        self,
+        participant_id: str,
+        candidate: Mapping[str, object] | None,
+        *,
+        target: Target | None = None,
+    ) -> None:
+        """A trickled ICE candidate from the participant (``RTCIceCandidateInit``; None or an
+        empty ``candidate`` ends them).
+
+        ``target`` says which of the participant's connections it belongs to; without it the
+        candidate's ``usernameFragment`` decides, else the only connection there is, else
+        both get it.
+        """
+        self._check_open()
+        parsed = parse_candidate(candidate)
+        publisher = self._publishers.get(participant_id)
+        subscriber = self._subscribers.get(participant_id)
+        if publisher is None and subscriber is None:
+            raise MediaError("unknown_participant", f"{participant_id} has no connection")
+        if target is None and parsed.ufrag is not None:
+            if publisher is not None and parsed.ufrag in publisher.remote_ufrags:
+                target = "publisher"
+            elif subscriber is not None and parsed.ufrag in subscriber.remote_ufrags:
+                target = "subscriber"
+        if target in (None, "publisher") and publisher is not None:
+            await publisher.add_ice(parsed.candidate)
+        if target in (None, "subscriber") and subscriber is not None:
+            await subscriber.add_ice(parsed.candidate)
+
+    # -- teardown ---------------------------------------------------------------------
+
+    async def remove(self, participant_id: str) -> None:
+        """The participant left: close both of their connections; their tracks end and every
+        subscriber is offered a renegotiation. Unknown participants are ignored."""
+        publisher = self._publishers.pop(participant_id, None)
+        subscriber = self._subscribers.pop(participant_id, None)
+        if subscriber is not None:
+            await subscriber.close()
+        if publisher is not None:
+            await publisher.close()
+
+    async def close(self) -> None:
+        """Close every connection and task. The router refuses everything afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        for participant_id in list(self._subscribers) + list(self._publishers):
+            await self.remove(participant_id)
+        await self._background.close(grace=_TEARDOWN_GRACE)
+        self._tracks.clear()
+
+    def _teardown(self, participant_id: str, role: Target) -> None:
+        """A connection failed (called from aiortc's event): close it in the background."""
+        if role == "publisher":
+            publisher = self._publishers.pop(participant_id, None)
+            if publisher is not None:
+                log.info("publisher %s of %s failed", participant_id, self.room_id)
+                self._background.spawn(publisher.close(), name=f"media-close-{participant_id}")
+        else:
+            subscriber = self._subscribers.pop(participant_id, None)
+            if subscriber is not None:
+                log.info("subscriber %s of %s failed", participant_id, self.room_id)
+                self._background.spawn(subscriber.close(), name=f"media-close-{participant_id}")
+
+    # -- tracks -----------------------------------------------------------------------
+
+    def _track_added(self, track: TrackFanout) -> None:
+        self._tracks[track.track_id] = track
+        self._tracks_changed()
+
+    def _track_ended(self, track: TrackFanout) -> None:
+        if self._tracks.pop(track.track_id, None) is not None:
+            self._tracks_changed()
+
+    def _tracks_changed(self) -> None:
+        for subscriber in self._subscribers.values():
+            subscriber.tracks_changed()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MediaError("closed", f"the router of {self.room_id} is closed")

@@ -1,0 +1,241 @@
+"""A participant's receiving side: the peer connection the server offers.
+
+Every published track of the room (except the participant's own) gets an m-line here, fed by
+a :class:`media.forwarding.ForwardedTrack` and sent by a stock ``RTCRtpSender`` that only
+packetizes (:func:`media.aiortc_hooks.install_packet_only_encoder`). The msid of each m-line
+is ``<publisher participant id> <track id>``, so clients know whose media a track carries.
+
+Negotiation is server-initiated and serialized: when tracks appear or go
+(:meth:`Subscriber.tracks_changed`) a background task waits until no offer is outstanding,
+brings the transceivers in line (a freed m-line becomes ``inactive`` and is reused by the next
+track of the same codec; aiortc cannot remove m-lines) and hands the new offer to
+``on_offer``. The client answers through :meth:`Subscriber.accept_answer`. ICE: aiortc puts
+all its candidates in the offer; trickled client candidates are accepted at any time.
+
+Owner's duty: ``await close()`` (cancels the negotiation task, closes the connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+
+from media.aiortc_hooks import (
+    PacketOnlyEncoder,
+    host_addresses,
+    install_packet_only_encoder,
+    on_keyframe_request,
+    set_msid,
+)
+from media.config import RouterConfig
+from media.errors import MediaError
+from media.forwarding import ForwardedTrack, TrackFanout
+from media.sdp import CodecSpec, parse_sections
+from media.tasks import cancel_and_wait
+
+__all__ = ["Subscriber"]
+
+log = logging.getLogger("liveclass.media.subscriber")
+
+
+@dataclass(slots=True)
+class _Output:
+    """One sending m-line: its transceiver, the track feeding it, its codec."""
+
+    transceiver: RTCRtpTransceiver
+    track: ForwardedTrack
+    codec: CodecSpec
+    encoder: PacketOnlyEncoder
+    fresh: bool = False  # (re)assigned in the offer now outstanding
+
+
+class Subscriber:
+    """The peer connection sending the room's media to one participant."""
+
+    def __init__(
+        self,
+        participant_id: str,
+        config: RouterConfig,
+        *,
+        tracks: Callable[[], Iterable[TrackFanout]],
+        on_offer: Callable[[str], None],
+        on_failed: Callable[[], None],
+    ) -> None:
+        self.participant_id = participant_id
+        self._config = config
+        self._tracks = tracks
+        self._on_offer = on_offer
+        self._on_failed = on_failed
+        self.pc = RTCPeerConnection(config.rtc_configuration())
+        self._outputs: list[_Output] = []
+        self._lock = asyncio.Lock()
+        self._stable = asyncio.Event()
+        self._stable.set()
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._pending_candidates: list[RTCIceCandidate | None] = []
+        self._closed = False
+        self.offers = 0
+
+        @self.pc.on("connectionstatechange")
+        def _state() -> None:
+            if self.pc.connectionState == "failed":
+                on_failed()
+
+    @property
+    def outputs(self) -> list[ForwardedTrack]:
+        return [o.track for o in self._outputs]
+
+    @property
+    def encoders(self) -> list[PacketOnlyEncoder]:
+        return [o.encoder for o in self._outputs]
+
+    @property
+    def remote_ufrags(self) -> set[str]:
+        description = self.pc.remoteDescription
+        if description is None:
+            return set()
+        return {s.ufrag for s in parse_sections(description.sdp) if s.ufrag}
+
+    def describe(self) -> list[dict[str, Any]]:
+        """What each m-line carries: ``mid``, ``kind``, ``publisher``, ``track`` (None when
+        inactive). Meant to travel with offers so a client can label what it receives."""
+        out = []
+        for o in self._outputs:
+            source = o.track.source
+            out.append(
+                {
+                    "mid": o.transceiver.mid,
+                    "kind": o.codec.kind,
+                    "publisher": source.publisher_id if source else None,
+                    "track": source.track_id if source else None,
+                }
+            )
+        return out
+
+    async def start(self) -> str | None:
+        """The first offer (None when there is nothing to receive yet: an offer will come
+        through ``on_offer`` once there is); starts the renegotiation task."""
+        offer = await self._offer()
+        if self._task is None and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(
+                self._negotiate(), name=f"media-negotiate-{self.participant_id}"
+            )
+        return offer
+
+    def tracks_changed(self) -> None:
+        """The room's tracks changed: renegotiate as soon as no offer is outstanding."""
+        self._dirty.set()
+
+    async def _negotiate(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await self._stable.wait()
+            self._dirty.clear()
+            try:
+                offer = await self._offer()
+            except Exception:
+                log.exception("renegotiation of %s failed", self.participant_id)
+                self._on_failed()
+                return
+            if offer is not None:
+                self._on_offer(offer)
+
+    async def _offer(self) -> str | None:
+        async with self._lock:
+            if self._closed or not self._sync():
+                return None
+            offer = await self.pc.createOffer()
+            with host_addresses(self._config.host_addresses):
+                await self.pc.setLocalDescription(offer)
+            self._stable.clear()
+            self.offers += 1
+            sdp: str = self.pc.localDescription.sdp
+            return sdp
+
+    def _sync(self) -> bool:
+        """Bring the m-lines in line with the room's tracks; whether anything changed."""
+        desired = [
+            t for t in self._tracks() if t.publisher_id != self.participant_id and not t.ended
+        ]
+        wanted = set(desired)
+        changed = False
+        for output in self._outputs:
+            source = output.track.source
+            if source is not None and source not in wanted:
+                output.track.switch(None)
+            if output.track.source is None and output.transceiver.direction != "inactive":
+                output.transceiver.direction = "inactive"
+                output.fresh = False
+                changed = True
+        assigned = {o.track.source for o in self._outputs if o.track.source is not None}
+        for track in desired:
+            if track in assigned:
+                continue
+            free = next(
+                (o for o in self._outputs if o.track.source is None and o.codec == track.codec),
+                None,
+            )
+            output = free if free is not None else self._add_output(track.codec)
+            output.track.switch(track)
+            set_msid(output.transceiver.sender, track.publisher_id, track.track_id)
+            output.transceiver.direction = "sendonly"
+            output.fresh = True
+            changed = True
+        return changed
+
+    def _add_output(self, codec: CodecSpec) -> _Output:
+        capacity = (
+            self._config.video_queue_frames
+            if codec.kind == "video"
+            else self._config.audio_queue_frames
+        )
+        track = ForwardedTrack(codec.kind, clock_rate=codec.clock_rate, capacity=capacity)
+        transceiver = self.pc.addTransceiver(track, direction="sendonly")
+        transceiver.setCodecPreferences(codec.preferences())
+        encoder = install_packet_only_encoder(transceiver.sender, codec.mime_type)
+        on_keyframe_request(transceiver.sender, track.on_remote_keyframe_request)
+        output = _Output(transceiver=transceiver, track=track, codec=codec, encoder=encoder)
+        self._outputs.append(output)
+        return output
+
+    async def accept_answer(self, answer_sdp: str) -> None:
+        """The client's answer to the outstanding offer."""
+        async with self._lock:
+            if self._closed:
+                raise MediaError("closed", "the subscriber is closed")
+            if self.pc.signalingState != "have-local-offer":
+                raise MediaError("no_offer_pending", "no offer is waiting for an answer")
+            try:
+                await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
+            except Exception as exc:
+                raise MediaError("invalid_sdp", f"answer refused: {exc!r}") from exc
+            for candidate in self._pending_candidates:
+                await self.pc.addIceCandidate(candidate)
+            self._pending_candidates.clear()
+            for output in self._outputs:
+                if output.fresh:
+                    output.fresh = False
+                    output.track.restart()
+            self._stable.set()
+
+    async def add_ice(self, candidate: RTCIceCandidate | None) -> None:
+        """A trickled client candidate (kept until the client's answer has been applied)."""
+        if self.pc.remoteDescription is None:
+            self._pending_candidates.append(candidate)
+            return
+        await self.pc.addIceCandidate(candidate)
+
+    async def close(self) -> None:
+        self._closed = True
+        await cancel_and_wait(self._task)
+        self._task = None
+        async with self._lock:
+            for output in self._outputs:
+                output.track.stop()
+            await self.pc.close()

@@ -1,0 +1,338 @@
+"""The private aiortc/aioice internals media/aiortc_hooks.py relies on, checked against the
+installed code. If aiortc changes under us, these fail before any classroom does."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import inspect
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aioice.ice
+import aiortc
+import aiortc.rtcrtpreceiver
+import pytest
+from aiortc import (
+    RTCCertificate,
+    RTCDtlsTransport,
+    RTCIceGatherer,
+    RTCIceTransport,
+    RTCRtpCodecParameters,
+    RTCRtpReceiver,
+    RTCRtpSender,
+)
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.rtcrtpparameters import (
+    RTCRtcpParameters,
+    RTCRtpDecodingParameters,
+    RTCRtpReceiveParameters,
+    RTCRtpSendParameters,
+)
+from aiortc.rtcrtpreceiver import RemoteStreamTrack
+from aiortc.rtcrtpsender import RTCRtpSender as SenderClass
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtpPacket,
+    is_rtcp,
+)
+from av.packet import Packet
+
+from media import aiortc_hooks as hooks
+from media.forwarding import ForwardedTrack, MediaFrame, TrackFanout
+from media.sdp import CodecSpec
+
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=96)
+SSRC = 0x1234
+
+
+def test_aiortc_is_the_pinned_version() -> None:
+    assert aiortc.__version__ == hooks.AIORTC_VERSION == "1.16.0"
+
+
+@pytest.mark.parametrize(
+    ("obj", "snippets"),
+    [
+        (
+            aiortc.rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet,
+            ["self.__decoder_queue.put((codec, encoded_frame))", "self.__decoder_thread"],
+        ),
+        (
+            aiortc.rtcrtpreceiver.RTCRtpReceiver.receive,
+            ["self.__decoder_queue,", "if not self.__started:"],
+        ),
+        (aiortc.rtcrtpreceiver.decoder_worker, ["task = input_q.get()", "if task is None:"]),
+        (aiortc.rtcrtpreceiver.RTCRtpReceiver._send_rtcp_pli, ["media_ssrc=media_ssrc"]),
+        (
+            SenderClass._next_encoded_frame,
+            ["if self.__encoder is None:", "self.__encoder.pack(data)"],
+        ),
+        (SenderClass._handle_rtcp_packet, ["RTCP_PSFB_PLI", "self._send_keyframe()"]),
+        (
+            aiortc.rtcpeerconnection.create_media_description_for_transceiver,
+            ["transceiver.sender._stream_id", "transceiver.sender._track_id"],
+        ),
+        (aioice.ice.Connection.gather_candidates, ["get_host_addresses("]),
+    ],
+)
+def test_hooked_code_is_still_there(obj: Any, snippets: list[str]) -> None:
+    source = inspect.getsource(obj)
+    for snippet in snippets:
+        assert snippet in source, f"{obj.__qualname__} no longer contains {snippet!r}"
+
+
+def test_host_addresses_only_inside_the_context() -> None:
+    assert aioice.ice.get_host_addresses is hooks._get_host_addresses
+    default = aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)
+    assert "127.0.0.1" not in default  # aioice's own rule
+    with hooks.host_addresses(["127.0.0.1", "::1"]):
+        assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1", "::1"]
+        assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == ["127.0.0.1"]
+    assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == default
+
+
+async def test_gathering_in_the_context_uses_loopback() -> None:
+    gatherer = RTCIceGatherer(iceServers=[])
+    with hooks.host_addresses(["127.0.0.1"]):
+        await gatherer.gather()
+    try:
+        assert [c.ip for c in gatherer.getLocalCandidates()] == ["127.0.0.1"]
+    finally:
+        await RTCIceTransport(gatherer).stop()
+
+
+@pytest.fixture
+async def dtls() -> AsyncIterator[RTCDtlsTransport]:
+    transport = RTCDtlsTransport(
+        RTCIceTransport(RTCIceGatherer(iceServers=[])), [RTCCertificate.generateCertificate()]
+    )
+    yield transport
+    await transport.stop()
+    await transport.transport.stop()
+
+
+def _vp8_frame(keyframe: bool, size: int, fill: int) -> bytes:
+    tag = bytes([0x00 if keyframe else 0x01, 0x00, 0x00])
+    start = b"\x9d\x01\x2a" if keyframe else b"\x00\x00\x00"
+    return tag + start + bytes([fill]) * (size - 6)
+
+
+def _rtp(frame: bytes, seq: int, timestamp: int, picture_id: int) -> list[RtpPacket]:
+    payloads = Vp8Encoder._packetize(frame, picture_id)
+    packets = []
+    for i, payload in enumerate(payloads):
+        packet = RtpPacket(payload_type=97, sequence_number=seq + i, timestamp=timestamp)
+        packet.ssrc = SSRC
+        packet.payload = payload
+        packet.marker = int(i == len(payloads) - 1)
+        packets.append(packet)
+    return packets
+
+
+async def test_tapped_receiver_yields_encoded_frames_and_never_decodes(
+    dtls: RTCDtlsTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoders: list[threading.Thread] = []
+    monkeypatch.setattr(
+        aiortc.rtcrtpreceiver,
+        "get_decoder",
+        lambda codec: decoders.append(threading.current_thread()),
+    )
+    receiver = RTCRtpReceiver("video", dtls)
+    receiver._track = RemoteStreamTrack(kind="video")
+    receiver._set_rtcp_ssrc(0x5678)
+    frames: list[tuple[str, int, bytes, int]] = []
+    ended: list[bool] = []
+    tap = hooks.tap_receiver(
+        receiver, lambda *frame: frames.append(frame), lambda: ended.append(True)
+    )
+    await receiver.receive(
+        RTCRtpReceiveParameters(
+            codecs=[VP8],
+            encodings=[RTCRtpDecodingParameters(ssrc=SSRC, payloadType=97)],
+            muxId="0",
+        )
+    )
+    with pytest.raises(hooks.AiortcIncompatible):
+        hooks.tap_receiver(receiver, lambda *_: None, lambda: None)  # too late: started
+    sent = [_vp8_frame(True, 3000, 1), _vp8_frame(False, 500, 2), _vp8_frame(False, 400, 3)]
+    seq, timestamp = 1000, 777_000
+    for i, frame in enumerate(sent):
+        for packet in _rtp(frame, seq, timestamp, picture_id=i):
+            await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+            seq += 1
+        timestamp += 3000
+    # a frame is complete when the next one starts: the last one is still buffered
+    assert frames == [
+        ("video/VP8", 90000, sent[0], 0),
+        ("video/VP8", 90000, sent[1], 3000),
+    ]
+    assert tap.frames == 2
+
+    # PLI for the media SSRC seen
+    rtcp: list[Any] = []
+
+    async def capture(packet: Any) -> None:
+        rtcp.append(packet)
+
+    monkeypatch.setattr(receiver, "_send_rtcp", capture)
+    assert await hooks.request_keyframe(receiver) == 1
+    assert isinstance(rtcp[0], RtcpPsfbPacket)
+    assert (rtcp[0].fmt, rtcp[0].media_ssrc) == (RTCP_PSFB_PLI, SSRC)
+
+    thread = hooks.decoder_thread(receiver)
+    assert thread is not None
+    assert thread.is_alive()
+    await receiver.stop()
+    assert ended == [True]
+    assert not thread.is_alive()
+    assert decoders == []
+    assert tap.decoded == 0
+
+
+class _PacketTrack(aiortc.MediaStreamTrack):
+    kind = "video"
+
+    def __init__(self, packets: list[Packet[Any]]) -> None:
+        super().__init__()
+        self._packets = packets
+        self.drained = asyncio.Event()
+
+    async def recv(self) -> Packet[Any]:
+        if not self._packets:
+            self.drained.set()
+            await asyncio.Event().wait()
+        return self._packets.pop(0)
+
+
+async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
+    dtls: RTCDtlsTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoders: list[Any] = []
+    monkeypatch.setattr(aiortc.rtcrtpsender, "get_encoder", lambda c: encoders.append(c))
+    sent_frames = [_vp8_frame(True, 2500, 7), _vp8_frame(False, 300, 8)]
+    packets = []
+    for i, data in enumerate(sent_frames):
+        packet = Packet(data)
+        packet.pts = i * 3000
+        packet.time_base = fractions.Fraction(1, 90000)
+        packets.append(packet)
+    track = _PacketTrack(packets)
+    sender = RTCRtpSender(track, dtls)
+    encoder = hooks.install_packet_only_encoder(sender, "video/VP8")
+    assert hooks.sender_encoder(sender) is encoder
+    requests: list[bool] = []
+    hooks.on_keyframe_request(sender, lambda: requests.append(True))
+    hooks.set_msid(sender, "teacher", "teacher:video:1")
+
+    wire: list[bytes] = []
+
+    async def send_rtp(data: bytes) -> None:
+        wire.append(data)
+
+    monkeypatch.setattr(dtls, "_send_rtp", send_rtp)
+    await sender.send(
+        RTCRtpSendParameters(codecs=[VP8], muxId="0", rtcp=RTCRtcpParameters(cname="c"))
+    )
+    await asyncio.wait_for(track.drained.wait(), 5)
+    rtp = [RtpPacket.parse(d) for d in wire if not is_rtcp(d)]
+    assert len(rtp) == 3  # 2500 bytes: two packets, 300 bytes: one
+    assert [p.marker for p in rtp] == [0, 1, 1]
+    assert rtp[2].timestamp - rtp[0].timestamp == 3000
+    assert {p.ssrc for p in rtp} == {sender._ssrc}
+    reassembled = [b"", b""]
+    for p in rtp:
+        reassembled[0 if p.timestamp == rtp[0].timestamp else 1] += aiortc.codecs.vpx.vp8_depayload(
+            p.payload
+        )
+    assert reassembled == sent_frames
+    assert encoder.packed == 2
+    assert encoder.encoded == 0
+    assert encoders == []  # no codec object was ever made for this sender
+
+    for fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+        await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
+    assert requests == [True, True]
+    await sender.stop()
+    assert any(is_rtcp(d) and RtcpPacket.parse(d) for d in wire)  # the BYE went out
+
+
+def test_packet_only_encoder_refuses_frames_and_unknown_codecs() -> None:
+    encoder = hooks.PacketOnlyEncoder("audio/opus")
+    packet = Packet(b"\x01\x02")
+    packet.pts = 960
+    packet.time_base = fractions.Fraction(1, 48000)
+    assert encoder.pack(packet) == ([b"\x01\x02"], 960)
+    with pytest.raises(hooks.EncodingRefused):
+        encoder.encode(None)  # type: ignore[arg-type]
+    assert encoder.encoded == 1
+    with pytest.raises(hooks.AiortcIncompatible):
+        hooks.PacketOnlyEncoder("video/AV1")
+
+
+async def test_install_refuses_a_started_sender(dtls: RTCDtlsTransport) -> None:
+    sender = RTCRtpSender("audio", dtls)
+    hooks.install_packet_only_encoder(sender, "audio/opus")
+    with pytest.raises(hooks.AiortcIncompatible):
+        hooks.install_packet_only_encoder(sender, "audio/opus")
+
+
+class _WatchedTrack(ForwardedTrack):
+    def __init__(self, kind: str, *, clock_rate: int, capacity: int) -> None:
+        super().__init__(kind, clock_rate=clock_rate, capacity=capacity)
+        self.pulled = asyncio.Event()
+
+    async def recv(self) -> Packet[Any]:
+        self.pulled.set()
+        return await super().recv()
+
+
+async def test_forwarded_track_through_a_real_sender(
+    dtls: RTCDtlsTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ForwardedTrack (hold until keyframe) feeding a stock RTCRtpSender."""
+    requests: list[bool] = []
+
+    async def pli() -> None:
+        requests.append(True)
+
+    spec = CodecSpec("audio", "audio/opus", 48000, 2, ())
+    fanout = TrackFanout(
+        track_id="t",
+        publisher_id="p",
+        codec=spec,
+        send_keyframe_request=pli,
+        keyframe_interval=0,
+    )
+    track = _WatchedTrack("audio", clock_rate=48000, capacity=10)
+    track.switch(fanout)
+    sender = RTCRtpSender(track, dtls)
+    hooks.install_packet_only_encoder(sender, "audio/opus")
+    wire: list[bytes] = []
+    got = asyncio.Event()
+
+    async def send_rtp(data: bytes) -> None:
+        if not is_rtcp(data):
+            wire.append(data)
+            if len(wire) == 3:
+                got.set()
+
+    monkeypatch.setattr(dtls, "_send_rtp", send_rtp)
+    await sender.send(
+        RTCRtpSendParameters(codecs=[OPUS], muxId="0", rtcp=RTCRtcpParameters(cname="c"))
+    )
+    await asyncio.wait_for(track.pulled.wait(), 5)  # the sender's RTP task has started
+    for i in range(3):
+        fanout.push(MediaFrame(bytes([i]) * 50, 100_000 + i * 960, True))
+    await asyncio.wait_for(got.wait(), 5)
+    rtp = [RtpPacket.parse(d) for d in wire]
+    assert [p.payload for p in rtp] == [bytes([i]) * 50 for i in range(3)]
+    assert [p.timestamp - rtp[0].timestamp for p in rtp] == [0, 960, 1920]
+    assert requests == []  # audio never asks for keyframes
+    await sender.stop()
+    await fanout.close()
