@@ -30,6 +30,8 @@ class RouterConfig:
       oldest frame).
     - ``keyframe_interval``: the shortest time between two keyframe requests (PLI) sent to one
       published track; requests in between are merged into one sent when it ends.
+    - ``close_timeout``: the longest one peer connection may take to close; past it the close
+      is cancelled and logged, so ``remove()``/``close()`` never hang.
     """
 
     host_addresses: tuple[str, ...] | None = None
@@ -39,10 +41,13 @@ class RouterConfig:
     video_queue_frames: int = 30
     audio_queue_frames: int = 50
     keyframe_interval: float = 0.3
+    close_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if self.video_queue_frames < 1 or self.audio_queue_frames < 1:
             raise ValueError("queues must hold at least one frame")
+        if self.close_timeout <= 0:
+            raise ValueError("close_timeout must be positive")
         if self.keyframe_interval < 0:
             raise ValueError("keyframe_interval must not be negative")
         if self.max_video_kbps < 0 or self.max_audio_kbps < 0:

@@ -113,10 +113,12 @@ class Publisher:
                 await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
                 with host_addresses(self._config.host_addresses):
                     await self.pc.setLocalDescription(await self.pc.createAnswer())
-            except MediaError:
-                raise
             except Exception as exc:
+                if self._closed:
+                    raise MediaError("closed", "the publisher closed meanwhile") from exc
                 raise MediaError("invalid_sdp", f"offer refused: {exc!r}") from exc
+            if self._closed:  # close() ran while aiortc was busy: announce nothing
+                raise MediaError("closed", "the publisher closed meanwhile")
             self._update_tracks(sections)
             for candidate in self._pending_candidates:
                 await self.pc.addIceCandidate(candidate)
@@ -179,10 +181,11 @@ class Publisher:
         await self.pc.addIceCandidate(candidate)
 
     async def close(self) -> None:
-        async with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        """End every track and close the connection. Does not wait for a negotiation in
+        progress (that one then fails with ``closed``)."""
+        if self._closed:
+            return
+        self._closed = True
         for entry in self._inputs:
             self._end_input(entry)
         for entry in self._inputs:

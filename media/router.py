@@ -27,8 +27,9 @@ never receive their own tracks. Peer connections that fail are torn down by the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Literal
 
 from media.config import RouterConfig
@@ -44,9 +45,6 @@ __all__ = ["Router"]
 log = logging.getLogger("liveclass.media.router")
 
 Target = Literal["publisher", "subscriber"]
-
-#: How long close() lets the teardown of failed connections run before cancelling it.
-_TEARDOWN_GRACE = 5.0
 
 
 class Router:
@@ -200,14 +198,22 @@ class Router:
     # -- teardown ---------------------------------------------------------------------
 
     async def remove(self, participant_id: str) -> None:
-        """The participant left: close both of their connections; their tracks end and every
-        subscriber is offered a renegotiation. Unknown participants are ignored."""
+        """The participant left: close both of their connections (each bounded by
+        ``config.close_timeout``, without waiting for a negotiation step in progress); their
+        tracks end and every subscriber is offered a renegotiation. Unknown participants are
+        ignored."""
         publisher = self._publishers.pop(participant_id, None)
         subscriber = self._subscribers.pop(participant_id, None)
         if subscriber is not None:
-            await subscriber.close()
+            await self._bounded(subscriber.close(), f"subscriber {participant_id}")
         if publisher is not None:
-            await publisher.close()
+            await self._bounded(publisher.close(), f"publisher {participant_id}")
+
+    async def _bounded(self, closing: Coroutine[Any, Any, None], what: str) -> None:
+        try:
+            await asyncio.wait_for(closing, self.config.close_timeout)
+        except TimeoutError:
+            log.warning("closing %s of %s timed out: cancelled", what, self.room_id)
 
     async def close(self) -> None:
         """Close every connection and task. The router refuses everything afterwards."""
@@ -216,7 +222,8 @@ class Router:
         self._closed = True
         for participant_id in list(self._subscribers) + list(self._publishers):
             await self.remove(participant_id)
-        await self._background.close(grace=_TEARDOWN_GRACE)
+        # background teardowns are bounded by close_timeout themselves
+        await self._background.close(grace=self.config.close_timeout + 1.0)
         self._tracks.clear()
 
     def _teardown(self, participant_id: str, role: Target) -> None:
@@ -225,12 +232,18 @@ class Router:
             publisher = self._publishers.pop(participant_id, None)
             if publisher is not None:
                 log.info("publisher %s of %s failed", participant_id, self.room_id)
-                self._background.spawn(publisher.close(), name=f"media-close-{participant_id}")
+                self._background.spawn(
+                    self._bounded(publisher.close(), f"publisher {participant_id}"),
+                    name=f"media-close-{participant_id}",
+                )
         else:
             subscriber = self._subscribers.pop(participant_id, None)
             if subscriber is not None:
                 log.info("subscriber %s of %s failed", participant_id, self.room_id)
-                self._background.spawn(subscriber.close(), name=f"media-close-{participant_id}")
+                self._background.spawn(
+                    self._bounded(subscriber.close(), f"subscriber {participant_id}"),
+                    name=f"media-close-{participant_id}",
+                )
 
     # -- tracks -----------------------------------------------------------------------
 

@@ -153,6 +153,8 @@ class Subscriber:
             offer = await self.pc.createOffer()
             with host_addresses(self._config.host_addresses):
                 await self.pc.setLocalDescription(offer)
+            if self._closed:
+                return None
             self._stable.clear()
             self.offers += 1
             sdp: str = self.pc.localDescription.sdp
@@ -214,6 +216,8 @@ class Subscriber:
             try:
                 await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
             except Exception as exc:
+                if self._closed:
+                    raise MediaError("closed", "the subscriber closed meanwhile") from exc
                 raise MediaError("invalid_sdp", f"answer refused: {exc!r}") from exc
             for candidate in self._pending_candidates:
                 await self.pc.addIceCandidate(candidate)
@@ -232,10 +236,13 @@ class Subscriber:
         await self.pc.addIceCandidate(candidate)
 
     async def close(self) -> None:
+        """Stop renegotiating, stop every track, close the connection. Does not wait for a
+        negotiation step in progress (that one then fails with ``closed``)."""
+        if self._closed:
+            return
         self._closed = True
         await cancel_and_wait(self._task)
         self._task = None
-        async with self._lock:
-            for output in self._outputs:
-                output.track.stop()
-            await self.pc.close()
+        for output in self._outputs:
+            output.track.stop()
+        await self.pc.close()

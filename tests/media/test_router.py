@@ -224,3 +224,39 @@ async def test_failed_connections_are_torn_down(room: Room) -> None:
     await router.close()  # lets the background closes finish
     assert router.tracks == []
     assert [pc.connectionState for pc in pcs] == ["closed", "closed"]
+
+
+async def test_remove_while_negotiating_and_bounded_close(
+    room: Room, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    router = room.router
+    await router.publish("teacher", await client_offer())
+    # an answer being applied when the participant leaves: remove() does not wait for it
+    offer = await router.subscribe("student")
+    assert offer is not None
+    pc = client_pc()
+    await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+    with host_addresses(LOOPBACK):
+        await pc.setLocalDescription(await pc.createAnswer())
+    answering = asyncio.ensure_future(router.answer("student", pc.localDescription.sdp))
+    await asyncio.wait_for(router.remove("student"), 5)
+    await asyncio.wait((answering,), timeout=5)
+    assert answering.done()
+    failure = answering.exception()
+    assert failure is None or (isinstance(failure, MediaError) and failure.code == "closed")
+    await pc.close()
+
+    # a connection that will not close is given up on after close_timeout
+    bounded = Router("room-3", on_offer=lambda *_: None, config=RouterConfig(close_timeout=0.2))
+    await bounded.publish("teacher", await client_offer())
+    publisher = bounded.publishers["teacher"]
+    real_close = publisher.close
+
+    async def stuck() -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(publisher, "close", stuck)
+    await asyncio.wait_for(bounded.remove("teacher"), 2)
+    assert "timed out" in caplog.text
+    await real_close()
+    await bounded.close()
