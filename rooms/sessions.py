@@ -184,6 +184,11 @@ class SessionService:
         ]
         return Page(items=items, total=int(total or 0), limit=flt.limit, offset=flt.offset)
 
+    async def attended_counts(self, session_ids: list[str]) -> dict[str, int]:
+        """How many distinct guests attended each session (one query for all)."""
+        async with self._db.transaction() as tx:
+            return await self._attended_counts(tx, session_ids)
+
     async def _active_counts(self, rows: list[SessionRow]) -> dict[str, int]:
         live = [r.id for r in rows if r.status == SessionStatus.LIVE.value]
         return await self._presence.counts(live)

@@ -146,6 +146,7 @@ async def my_bookings(call: Call) -> BookingList:
     counts = await call.services.presence.counts(
         [b.session.id for b in bookings if b.session.status == "live"]
     )
+    attended = await call.services.sessions.attended_counts([b.session.id for b in bookings])
     items = [
         BookingOut(
             enrollment=enrollment_out(b.enrollment),
@@ -153,7 +154,7 @@ async def my_bookings(call: Call) -> BookingList:
                 SessionView(
                     row=b.session,
                     active_count=counts.get(b.session.id, 0),
-                    attended_count=0,
+                    attended_count=attended.get(b.session.id, 0),
                     permissions=permissions(call.user, b.session, enrolled=True),
                 ),
                 public_url,
