@@ -18,14 +18,16 @@ from swagger_ui_bundle import swagger_ui_path
 from api.endpoint import Api, openapi_document
 from api.errors import exception_handlers
 from api.limits import BodySizeLimit
+from api.logs import RequestIdMiddleware
 from api.metrics import HttpMetrics, MetricsMiddleware
-from api.routes import chat, enrollment, ops, recordings, room, sessions
+from api.routes import chat, enrollment, ops, recordings, room, sessions, webhooks
 from api.security import SecurityHeaders
 from api.services import open_services
 from api.settings import Settings
 from rooms.inputs import RecordingLinkRequest
 from signaling.endpoint import websocket_endpoint
 from signaling.metrics import HubMetrics
+from signaling.wire import WireTap
 
 __all__ = ["API_MODULES", "create_app"]
 
@@ -37,6 +39,7 @@ API_MODULES: list[Api] = [
     room.api,
     chat.api,
     recordings.api,
+    webhooks.api,
     ops.api,
 ]
 
@@ -56,7 +59,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await open_services(settings, clock=clock, hub_metrics=hub_metrics)
+        services = await open_services(
+            settings, clock=clock, hub_metrics=hub_metrics, webhook_observer=metrics.webhooks
+        )
         await services.start()
         app.state.services = services
         app.state.hub = services.hub
@@ -84,6 +89,9 @@ def create_app(
         return settings.max_body_bytes
 
     middleware = [
+        # Outermost: it must see the server's own send callable (see signaling/wire.py).
+        Middleware(WireTap),
+        Middleware(RequestIdMiddleware),
         Middleware(MetricsMiddleware, metrics=metrics),
         Middleware(SecurityHeaders, https=settings.public_url.startswith("https://")),
     ]
@@ -93,7 +101,8 @@ def create_app(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                expose_headers=["X-Request-Id"],
             )
         )
     middleware.append(Middleware(BodySizeLimit, limit_for=body_limit))

@@ -15,12 +15,10 @@ __all__ = ["main"]
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.app import create_app
+    from api.logs import configure_logging
     from api.server import serve
 
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     serve(
         create_app(settings),
         settings,
@@ -34,14 +32,12 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
     """Run one media worker until SIGINT/SIGTERM."""
     import signal
 
+    from api.logs import configure_logging
     from api.services import open_media_worker
     from rooms.presence import Presence
     from rooms.redis_client import connect_redis
 
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     if settings.redis_url is None:
         print(
             "liveclass media: set LIVECLASS_REDIS_URL to the hub's Redis (the embedded one "

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
+from api.logs import REQUEST_ID_HEADER, request_id
 from rooms import errors as e
 
 __all__ = ["STATUS_BY_ERROR", "error_response", "exception_handlers", "status_of"]
@@ -132,11 +133,14 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error(
         "unhandled error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
     )
+    rid = request_id.get()
     return error_response(
         500,
         "internal_error",
         f"something went wrong on our side; quote error id {error_id} when reporting it",
         {"errorId": error_id},
+        # This handler runs outside the request-id middleware: echo the id here too.
+        headers={REQUEST_ID_HEADER: rid} if rid else None,
     )
 
 

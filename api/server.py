@@ -8,6 +8,7 @@ without the class seeing anyone leave.
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import uvicorn
@@ -30,6 +31,17 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+class _NoWebSocketAccessLog(logging.Filter):
+    """Drops the lines logged per WebSocket: uvicorn's handshake line ('"WebSocket
+    /ws?token=..." [accepted]') and websockets' "connection open" / "connection closed"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg
+        if not isinstance(msg, str):
+            return True
+        return '"WebSocket %s"' not in msg and msg not in ("connection open", "connection closed")
+
+
 def serve(app: Starlette, settings: Settings, *, host: str, port: int) -> None:
     """Serve ``app`` until interrupted. WebSockets use uvicorn's sans-I/O websockets
     implementation (measured at more than twice the deliveries of the default one)."""
@@ -45,9 +57,16 @@ def serve(app: Starlette, settings: Settings, *, host: str, port: int) -> None:
         # error message); larger ones are cut off by uvicorn with 1009.
         ws_max_size=max(4 * settings.ws_max_frame_bytes, 1 << 20),
         log_level=settings.log_level.lower(),
+        # Logging is configured once by the CLI (api/logs.py: format, ids, redaction);
+        # uvicorn's own config would bypass the redaction of tokens in WebSocket URLs.
+        log_config=None,
         proxy_headers=True,
         lifespan="on",
         backlog=2048,
         timeout_graceful_shutdown=30,
     )
-    DrainingServer(config, app).run()
+    server = DrainingServer(config, app)
+    if not settings.ws_access_log:
+        # uvicorn configures its loggers when the Config is made; the filter goes on after.
+        logging.getLogger("uvicorn.error").addFilter(_NoWebSocketAccessLog())
+    server.run()

@@ -32,6 +32,9 @@ from rooms.sessions import SessionService
 from rooms.signing import LinkSigner
 from rooms.store import Database, create_database, upgrade_database
 from rooms.tokens import RoomTokens
+from rooms.webhooks.admin import WebhookAdmin
+from rooms.webhooks.dispatcher import DeliveryObserver, Dispatcher
+from rooms.webhooks.queue import DeliveryQueue
 from signaling.hub import Hub, new_node_id
 from signaling.metrics import HubMetrics
 
@@ -57,15 +60,31 @@ class Services:
     links: LinkSigner
     hub: Hub
     bans: Bans
+    media_registry: MediaRegistry
+    webhooks: WebhookAdmin
+    webhook_queue: DeliveryQueue
+    webhook_dispatcher: Dispatcher | None = None
     media_worker: MediaWorker | None = None
 
     async def start(self) -> None:
-        """Start the background work (the hub's bus listener, heartbeat and sweep)."""
+        """Start the background work (the hub's bus listener, heartbeat and sweep; the
+        webhook dispatcher)."""
         await self.hub.start()
         if self.media_worker is not None:
             await self.media_worker.start()
+            log.info("media worker %s runs in this process", self.media_worker.worker_id)
+        if self.webhook_dispatcher is not None:
+            await self.webhook_dispatcher.start()
+
+    def wake_webhooks(self) -> None:
+        """Let this node's dispatcher look for due deliveries now."""
+        if self.webhook_dispatcher is not None:
+            self.webhook_dispatcher.wake()
 
     async def close(self) -> None:
+        if self.webhook_dispatcher is not None:
+            # First: attempts in flight finish and are recorded while the database is open.
+            await self.webhook_dispatcher.stop()
         if self.media_worker is not None:
             await self.media_worker.stop()
         await self.hub.stop()
@@ -78,6 +97,7 @@ async def open_services(
     *,
     clock: Callable[[], float] = time.time,
     hub_metrics: HubMetrics | None = None,
+    webhook_observer: DeliveryObserver | None = None,
 ) -> Services:
     """Connect everything ``settings`` names; migrate an embedded SQLite database.
 
@@ -123,8 +143,27 @@ async def open_services(
         database, presence, SequenceAllocator(redis), max_chars=settings.chat_max_chars
     )
     room_tokens = RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock)
+    node_id = settings.node_id or new_node_id()
+    media_registry = MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock)
+    webhook_queue = DeliveryQueue(
+        database,
+        node=node_id,
+        lease_seconds=settings.webhook_lease_seconds,
+        backoff=settings.webhook_backoff(),
+    )
+    dispatcher = None
+    if settings.webhooks_dispatch:
+        dispatcher = Dispatcher(
+            database,
+            webhook_queue,
+            timeout=settings.webhook_timeout_seconds,
+            concurrency=settings.webhook_concurrency,
+            poll_interval=settings.webhook_poll_interval_seconds,
+            retention_seconds=settings.webhook_retention_days * 86_400,
+            observer=webhook_observer,
+        )
     hub = Hub(
-        node_id=settings.node_id or new_node_id(),
+        node_id=node_id,
         database=database,
         presence=presence,
         admitter=admitter,
@@ -137,7 +176,7 @@ async def open_services(
         settings=settings.hub_settings(),
         metrics=hub_metrics or HubMetrics(),
         clock=clock,
-        media=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
+        media=media_registry,
     )
     media_worker = None
     if settings.runs_media_in_process:
@@ -165,6 +204,10 @@ async def open_services(
         links=LinkSigner(secret_key, clock=clock),
         hub=hub,
         bans=Bans(database, presence),
+        media_registry=media_registry,
+        webhooks=WebhookAdmin(database),
+        webhook_queue=webhook_queue,
+        webhook_dispatcher=dispatcher,
         media_worker=media_worker,
     )
 
@@ -184,5 +227,6 @@ def open_media_worker(
         presence=presence,
         router_config=settings.router_config(),
         heartbeat_interval=settings.media_heartbeat_seconds,
+        max_subscribers=settings.media_worker_max_subscribers,
         clock=clock,
     )

@@ -12,11 +12,13 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from media.config import RouterConfig
+from rooms.webhooks.backoff import Backoff
 from signaling.hub import HubSettings
 from signaling.participant import RateLimits
 from signaling.protocol import Limits
@@ -102,8 +104,9 @@ class Settings(BaseSettings):
     # The media plane.
     media_in_process: bool | None = Field(
         default=None,
-        description="Run a media worker inside `liveclass serve` (needed on the embedded "
-        "Redis, which external workers cannot reach).",
+        description="Run a media worker inside `liveclass serve`. Default: on with the "
+        "embedded Redis (which external workers cannot reach), off with a real Redis (run "
+        "`liveclass media` workers).",
     )
     media_worker_id: str | None = None
     media_host_addresses: list[str] | None = Field(
@@ -114,6 +117,13 @@ class Settings(BaseSettings):
     media_max_audio_kbps: int = Field(default=64, ge=0, le=510)
     media_heartbeat_seconds: float = Field(default=3.0, gt=0, le=60)
     media_ttl_seconds: float = Field(default=10.0, gt=1, le=600)
+    media_worker_max_subscribers: int = Field(
+        default=150,
+        ge=1,
+        le=100_000,
+        description="Participants one media worker sends a room's media to before the room "
+        "spreads to a relay worker (see the media bench for what one core carries).",
+    )
 
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
@@ -124,6 +134,30 @@ class Settings(BaseSettings):
         "caller-specific flags (all false).",
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object per line, with requestId and connectionId.",
+    )
+
+    # Webhooks (rooms/webhooks): delivery from the SQL outbox by every node.
+    webhooks_dispatch: bool = Field(
+        default=True, description="Run the webhook dispatcher in this process."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=20, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0, le=3600)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    webhook_poll_interval_seconds: float = Field(default=1.0, ge=0.01, le=60)
+    webhook_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    webhook_retention_days: float = Field(
+        default=30, gt=0, le=3650, description="Finished deliveries are kept this long."
+    )
+    ws_access_log: bool = Field(
+        default=False,
+        description="Log a line per WebSocket handshake (uvicorn's, with the query string: "
+        "the room token); off by default: it costs CPU in join storms and leaks tokens.",
+    )
 
     @model_validator(mode="after")
     def _check_identity(self) -> Settings:
@@ -133,6 +167,11 @@ class Settings(BaseSettings):
             raise ValueError("set LIVECLASS_JWT_SECRET or LIVECLASS_JWKS_URL, not both")
         if self.environment is Environment.PRODUCTION and not (self.jwt_secret or self.jwks_url):
             raise ValueError("production needs LIVECLASS_JWT_SECRET or LIVECLASS_JWKS_URL")
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            # A lease that ran out mid-attempt would let another node send it a second time.
+            raise ValueError(
+                "LIVECLASS_WEBHOOK_LEASE_SECONDS must exceed LIVECLASS_WEBHOOK_TIMEOUT_SECONDS"
+            )
         if self.environment is Environment.PRODUCTION and not self.secret_key:
             raise ValueError("production needs LIVECLASS_SECRET_KEY (shared by every node)")
         return self
@@ -200,6 +239,13 @@ class Settings(BaseSettings):
             ),
         )
 
+    def webhook_backoff(self) -> Backoff:
+        return Backoff(
+            base_seconds=self.webhook_retry_base_seconds,
+            cap_seconds=self.webhook_retry_max_seconds,
+            max_attempts=self.webhook_max_attempts,
+        )
+
     def router_config(self) -> RouterConfig:
         return RouterConfig(
             host_addresses=tuple(self.media_host_addresses)
@@ -212,8 +258,9 @@ class Settings(BaseSettings):
 
     @property
     def runs_media_in_process(self) -> bool:
-        # Off unless asked for while the media plane is being completed (issue 4).
-        return bool(self.media_in_process)
+        if self.media_in_process is not None:
+            return self.media_in_process
+        return self.redis_url is None
 
     @property
     def recordings_dir(self) -> Path:

@@ -5,6 +5,7 @@
     liveclass-bench run --url http://127.0.0.1:8000 --secret-file liveclass-data/secret-key
     liveclass-bench compare --clients 500      # liveclass, liveclass-redis and the baselines
     liveclass-bench plot bench/results/compare-*.json --out /tmp/plots
+    liveclass-bench media --subscribers 50    # SFU: 1 publisher, 50 aiortc subscribers
 
 See bench/README.md for the scenarios, the metrics and the adapter protocol of baselines.
 """
@@ -167,6 +168,53 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_media(args: argparse.Namespace) -> int:
+    from bench.media.deploy import DeployOptions
+    from bench.media.report import plot_media, summary
+    from bench.media.run import MediaOptions, run_media
+
+    secret = args.secret
+    if args.secret_file:
+        secret = Path(args.secret_file).read_text().strip()
+    if args.url and not secret:
+        print("liveclass-bench media --url needs --secret or --secret-file", file=sys.stderr)
+        return 2
+    stem = args.name or f"media-{args.subscribers}x{args.workers}-{stamp()}"
+    options = MediaOptions(
+        subscribers=args.subscribers,
+        workers=args.workers,
+        processes=args.processes,
+        duration=args.duration,
+        warmup=args.warmup,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        video_kbps=args.video_kbps,
+        pin=not args.no_pin,
+        ready_timeout=args.ready_timeout,
+        profile=args.profile,
+        profile_dir=args.out / stem,
+        deploy=DeployOptions(
+            redis_url=args.redis_url,
+            postgres_url=args.postgres_url,
+            url=args.url,
+            secret=secret,
+            worker_pids=args.worker_pid or [],
+            hub_pid=args.server_pid,
+            worker_source=args.worker_source,
+            log_dir=args.out / stem,
+        ),
+        command="liveclass-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    result = asyncio.run(run_media(options))
+    path = save(result, args.out / f"{stem}.json")
+    print(summary(result))
+    print(f"result: {path}")
+    if not args.no_plots:
+        print(f"plot: {plot_media(result, args.out / stem)}")
+    return 0 if result["join"]["receiving"] == args.subscribers else 1
+
+
 def _cmd_setup(args: argparse.Namespace) -> int:
     from bench.targets import node_setup
 
@@ -221,6 +269,46 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--reference", default="liveclass")
     plot.add_argument("--latency-at", type=float, default=10_000)
     plot.set_defaults(handler=_cmd_plot)
+
+    media = sub.add_parser(
+        "media", help="the SFU: 1 publisher, N subscribers (aiortc), packets/s per core"
+    )
+    media.add_argument("--subscribers", type=int, default=20, help="subscribers in all")
+    media.add_argument(
+        "--workers", type=int, default=1, help="media worker processes (one room on each)"
+    )
+    media.add_argument("--processes", type=int, default=1, help="subscriber processes")
+    media.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    media.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    media.add_argument("--video-kbps", type=int, default=1200, help="publisher's VP8 bitrate")
+    media.add_argument("--width", type=int, default=640)
+    media.add_argument("--height", type=int, default=480)
+    media.add_argument("--fps", type=int, default=30)
+    media.add_argument(
+        "--ready-timeout", type=float, default=60.0, help="at most N s for first keyframes"
+    )
+    media.add_argument("--profile", choices=["py-spy"], help="profile the first worker")
+    media.add_argument("--url", help="an existing deployment (its hub's http URL)")
+    media.add_argument("--secret", help="its HS256 platform secret (mints tokens)")
+    media.add_argument("--secret-file", help="a file holding that secret")
+    media.add_argument(
+        "--worker-pid", type=int, action="append", help="pid of a media worker (CPU), repeatable"
+    )
+    media.add_argument("--server-pid", type=int, help="pid of the hub at --url (CPU)")
+    media.add_argument(
+        "--worker-source",
+        type=Path,
+        help="run the spawned workers from this source tree (A/B another version of media/)",
+    )
+    media.add_argument("--name", help="result file name (without .json)")
+    media.add_argument("--no-plots", action="store_true")
+    media.add_argument("--no-pin", action="store_true", help="do not pin workers and clients")
+    media.add_argument("--out", type=Path, default=RESULTS, help=f"results folder ({RESULTS})")
+    media.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    media.add_argument(
+        "--postgres-url", help="PostgreSQL admin URL (the bench recreates liveclass_bench)"
+    )
+    media.set_defaults(handler=_cmd_media)
 
     setup = sub.add_parser("setup", help="install the Node socket.io baseline (npm ci)")
     setup.set_defaults(handler=_cmd_setup)

@@ -9,6 +9,11 @@ answer caps the publisher's bitrate (``b=AS``/``b=TIAS``).
 Re-offers (a track added, or an m-line no longer sending) are answered on the same
 connection; the router is told through ``on_track``/``on_track_ended``.
 
+A *relay* publisher is another media worker re-sending a room's tracks (a room spread over
+several workers): each of its m-lines names, in ``a=msid``, the participant who published the
+track and the track's id, and the tracks it creates keep those names, so subscribers here see
+the original publisher (and never receive their own media back).
+
 Owner's duty: ``await close()``; it ends every track (``on_track_ended`` runs for each) and
 closes the connection.
 """
@@ -56,8 +61,10 @@ class Publisher:
         on_track: Callable[[TrackFanout], None],
         on_track_ended: Callable[[TrackFanout], None],
         on_failed: Callable[[], None],
+        relay: bool = False,
     ) -> None:
         self.participant_id = participant_id
+        self.relay = relay
         self._config = config
         self._on_track = on_track
         self._on_track_ended = on_track_ended
@@ -145,16 +152,33 @@ class Publisher:
         if entry.fanout is not None:
             entry.fanout.push_encoded(mime, data, timestamp)
 
+    def _identity(self, entry: _Input, section: MediaSection) -> tuple[str, str]:
+        """(publisher id, track id) of what ``section`` carries."""
+        if self.relay and section.msid is not None:
+            return section.msid
+        self._serial += 1
+        return self.participant_id, f"{self.participant_id}:{entry.codec.kind}:{self._serial}"
+
     def _update_tracks(self, sections: list[MediaSection]) -> None:
         by_mid = {s.mid: s for s in sections}
         for entry in self._inputs:
             section = by_mid.get(entry.transceiver.mid or "")
             sending = section is not None and section.sending
+            if (
+                sending
+                and self.relay
+                and entry.fanout is not None
+                and section is not None
+                and section.msid is not None
+                and section.msid != (entry.fanout.publisher_id, entry.fanout.track_id)
+            ):
+                self._end_input(entry)  # the relayed m-line now carries another track
             if sending and entry.fanout is None and not (entry.tap and entry.tap.stopped):
-                self._serial += 1
+                assert section is not None
+                publisher_id, track_id = self._identity(entry, section)
                 fanout = TrackFanout(
-                    track_id=f"{self.participant_id}:{entry.codec.kind}:{self._serial}",
-                    publisher_id=self.participant_id,
+                    track_id=track_id,
+                    publisher_id=publisher_id,
                     codec=entry.codec,
                     send_keyframe_request=functools.partial(
                         request_keyframe, entry.transceiver.receiver

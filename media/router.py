@@ -108,8 +108,11 @@ class Router:
 
     # -- signalling -------------------------------------------------------------------
 
-    async def publish(self, participant_id: str, offer_sdp: str) -> str:
+    async def publish(self, participant_id: str, offer_sdp: str, *, relay: bool = False) -> str:
         """Answer a participant's offer to send media (first offer or a re-offer).
+
+        ``relay``: the offer comes from another worker re-sending this room's tracks (see
+        :class:`media.publisher.Publisher`); the tracks keep their publishers' names.
 
         Raises :class:`MediaError` (``invalid_sdp``, ``unsupported_media``, ``closed``). A
         first offer that fails leaves nothing behind.
@@ -124,6 +127,7 @@ class Router:
                 on_track=self._track_added,
                 on_track_ended=self._track_ended,
                 on_failed=lambda: self._teardown(participant_id, "publisher"),
+                relay=relay,
             )
             self._publishers[participant_id] = publisher
         try:
@@ -206,6 +210,13 @@ class Router:
         subscriber = self._subscribers.pop(participant_id, None)
         if subscriber is not None:
             await self._bounded(subscriber.close(), f"subscriber {participant_id}")
+        if publisher is not None:
+            await self._bounded(publisher.close(), f"publisher {participant_id}")
+
+    async def unpublish(self, participant_id: str) -> None:
+        """Stop a participant's publication (their grant was withdrawn): their tracks end and
+        subscribers renegotiate; what they receive is untouched. Unknown ids are ignored."""
+        publisher = self._publishers.pop(participant_id, None)
         if publisher is not None:
             await self._bounded(publisher.close(), f"publisher {participant_id}")
 

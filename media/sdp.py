@@ -73,7 +73,8 @@ class MediaSection:
     """One audio/video m-line of a remote description.
 
     ``codec`` is the codec the router pins for it (None: nothing usable offered);
-    ``sending`` says whether the remote side sends media on it.
+    ``sending`` says whether the remote side sends media on it; ``msid`` is its
+    ``a=msid`` (stream id, track id), when it has one.
     """
 
     index: int
@@ -82,6 +83,7 @@ class MediaSection:
     direction: str
     codec: CodecSpec | None
     ufrag: str | None
+    msid: tuple[str, str] | None = None
 
     @property
     def sending(self) -> bool:
@@ -106,6 +108,7 @@ def parse_sections(sdp: str) -> list[MediaSection]:
         if not mid:
             raise MediaError("invalid_sdp", f"m-line {index} has no mid")
         ufrag = media.ice.usernameFragment if media.ice is not None else None
+        msid_parts = (media.msid or "").split()
         sections.append(
             MediaSection(
                 index=index,
@@ -114,6 +117,7 @@ def parse_sections(sdp: str) -> list[MediaSection]:
                 direction=media.direction or "sendrecv",
                 codec=choose_codec(media.kind, media.rtp.codecs),
                 ufrag=ufrag,
+                msid=(msid_parts[0], msid_parts[1]) if len(msid_parts) == 2 else None,
             )
         )
     return sections

@@ -140,6 +140,8 @@ class Subscriber:
             try:
                 offer = await self._offer()
             except Exception:
+                if self._closed or self.pc.connectionState == "closed":
+                    return  # closed meanwhile (the participant left, the room ended)
                 log.exception("renegotiation of %s failed", self.participant_id)
                 self._on_failed()
                 return

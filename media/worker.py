@@ -16,6 +16,16 @@ The worker never talks to clients or hub nodes directly. It
 Every room has its own :class:`~media.router.Router`; messages for one room are handled one at
 a time, in order, by that room's own task, so a slow negotiation in one room never holds up
 another.
+
+A room bigger than one worker (``max_subscribers`` participants per worker) spreads. The
+worker the room is placed on is its *origin*: publishers send there, and it assigns every
+participant a worker through :meth:`~rooms.media_registry.MediaRegistry.assign` — itself while
+it has room, else a *relay* worker. A relay is told by an ``attach`` event; it then asks the
+origin for the room's tracks (``relay`` events carry one WebRTC negotiation between the two
+workers: the origin subscribes ``relay:<worker>`` to everything, the relay publishes what it
+receives under the original publishers' names) and sends them on to its participants, who
+negotiate with it exactly as with an origin (the hub routes their answers by assignment).
+Keyframe requests travel back the same way (subscriber → relay → origin → publisher).
 """
 
 from __future__ import annotations
@@ -40,12 +50,19 @@ __all__ = ["MediaWorker"]
 
 log = logging.getLogger("liveclass.media.worker")
 
+#: Subscriber ids on an origin for the relay workers it feeds: ``relay:<worker id>``.
+RELAY_PREFIX = "relay:"
+#: The publisher id on a relay worker for the stream it receives from the origin.
+ORIGIN_PUBLISHER = "origin"
+
 
 @dataclass
 class _Room:
     router: Router
     inbox: asyncio.Queue[BusEvent | tuple[str, str]] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
+    #: None on the room's origin; on a relay, the origin worker it receives the room from.
+    origin: str | None = None
 
 
 class MediaWorker:
@@ -58,9 +75,11 @@ class MediaWorker:
         presence: Presence,
         router_config: RouterConfig | None = None,
         heartbeat_interval: float = 3.0,
+        max_subscribers: int = 150,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.worker_id = worker_id
+        self.max_subscribers = max_subscribers
         self._bus = bus
         self._registry = registry
         self._presence = presence
@@ -123,24 +142,30 @@ class MediaWorker:
 
     def _dispatch(self, event: BusEvent) -> None:
         sid = event.session_id
+        room = self.rooms.get(sid)
         if event.kind == "sfu":
-            room = self.rooms.get(sid)
             if room is None:
+                if event.data.get("kind") != "offer":
+                    return  # only a publisher's offer opens a room (on its origin)
                 room = self._open_room(sid)
             room.inbox.put_nowait(event)
-        elif sid in self.rooms and event.kind in ("presence", "ended"):
-            self.rooms[sid].inbox.put_nowait(event)
+        elif event.kind == "attach":
+            if room is None:
+                room = self._open_room(sid, origin=str(event.data.get("origin", "")))
+            room.inbox.put_nowait(event)
+        elif room is not None and event.kind in ("presence", "ended", "relay"):
+            room.inbox.put_nowait(event)
 
     # -- rooms ------------------------------------------------------------------------------
 
-    def _open_room(self, session_id: str) -> _Room:
+    def _open_room(self, session_id: str, *, origin: str | None = None) -> _Room:
         inbox: asyncio.Queue[BusEvent | tuple[str, str]] = asyncio.Queue()
         router = Router(
             session_id,
             on_offer=lambda pid, sdp: inbox.put_nowait((pid, sdp)),
             config=self._config,
         )
-        room = _Room(router, inbox)
+        room = _Room(router, inbox, origin=origin)
         self.rooms[session_id] = room
         # Owned by the room: _close_room cancels and awaits it.
         room.task = asyncio.get_running_loop().create_task(
@@ -150,18 +175,25 @@ class MediaWorker:
 
     async def _run_room(self, session_id: str, room: _Room) -> None:
         await self._bus.subscribe(self._bus.room_channel(session_id))
-        await self._offer_everyone(session_id, room)
+        if room.origin is None:
+            await self._offer_everyone(session_id, room)
+        else:
+            await self._to_worker(room.origin, session_id, {"kind": "request"})
         while True:
             item = await room.inbox.get()
             try:
                 if isinstance(item, tuple):
-                    await self._send(session_id, item[0], "offer", {"sdp": item[1]})
+                    await self._offer(session_id, item[0], item[1])
                 elif item.kind == "sfu":
                     await self._signal(session_id, room, item)
+                elif item.kind == "attach":
+                    await self._subscribe(session_id, room, str(item.data.get("participant")))
+                elif item.kind == "relay":
+                    await self._relay(session_id, room, item)
                 elif item.kind == "presence":
                     await self._presence_changed(session_id, room, item)
                 elif item.kind == "ended":
-                    self._spawn_close(session_id)
+                    self._spawn_close(session_id, release=room.origin is None)
                     return
             except MediaError as exc:
                 participant = item[0] if isinstance(item, tuple) else item.data.get("participant")
@@ -175,7 +207,53 @@ class MediaWorker:
         snapshot = await self._presence.snapshot(session_id)
         for entry in snapshot.entries:
             if entry.source == "ws":
-                await self._subscribe(session_id, room, entry.participant_id)
+                await self._serve(session_id, room, entry.participant_id)
+
+    async def _serve(self, session_id: str, room: _Room, participant_id: str) -> None:
+        """On the origin: send the room's media to a participant, from here or from the relay
+        worker the registry assigns them."""
+        worker = await self._registry.assign(session_id, participant_id, cap=self.max_subscribers)
+        if worker is None or worker == self.worker_id:
+            await self._subscribe(session_id, room, participant_id)
+        else:
+            event = BusEvent(
+                "attach",
+                session_id,
+                self.worker_id,
+                data={"participant": participant_id, "origin": self.worker_id},
+            )
+            await self._bus.publish_to(self._registry.worker_channel(worker), event)
+
+    async def _relay(self, session_id: str, room: _Room, event: BusEvent) -> None:
+        """One step of the origin ↔ relay negotiation (see the module docstring)."""
+        data = event.data
+        kind = data.get("kind")
+        if room.origin is None:  # we are the origin; a relay asks or answers
+            relay_id = RELAY_PREFIX + str(data.get("worker", event.origin))
+            if kind == "request":
+                offer = await room.router.subscribe(relay_id)
+                if offer is not None:
+                    await self._offer(session_id, relay_id, offer)
+            elif kind == "answer":
+                await room.router.answer(relay_id, str(data.get("sdp", "")))
+        elif kind == "offer":  # we are a relay; the origin (re)offers the room's tracks
+            answer = await room.router.publish(
+                ORIGIN_PUBLISHER, str(data.get("sdp", "")), relay=True
+            )
+            await self._to_worker(room.origin, session_id, {"kind": "answer", "sdp": answer})
+
+    async def _offer(self, session_id: str, participant_id: str, sdp: str) -> None:
+        if participant_id.startswith(RELAY_PREFIX):
+            worker = participant_id[len(RELAY_PREFIX) :]
+            await self._to_worker(worker, session_id, {"kind": "offer", "sdp": sdp})
+        else:
+            await self._send(session_id, participant_id, "offer", {"sdp": sdp})
+
+    async def _to_worker(self, worker_id: str, session_id: str, data: dict[str, Any]) -> None:
+        event = BusEvent(
+            "relay", session_id, self.worker_id, data={"worker": self.worker_id, **data}
+        )
+        await self._bus.publish_to(self._registry.worker_channel(worker_id), event)
 
     async def _subscribe(self, session_id: str, room: _Room, participant_id: str) -> None:
         offer = await room.router.subscribe(participant_id)
@@ -193,7 +271,15 @@ class MediaWorker:
             answer = await room.router.publish(pid, str(data.get("sdp", "")))
             await self._send(session_id, pid, "answer", {"sdp": answer})
             # A participant who publishes receives the others' media too.
-            await self._subscribe(session_id, room, pid)
+            await self._serve(session_id, room, pid)
+        elif kind == "resubscribe" and room.origin is None:  # their relay worker died
+            await self._serve(session_id, room, pid)
+        elif kind == "restart":  # the client lost its connections (say, its network changed)
+            await room.router.remove(pid)
+            if room.origin is None:
+                await self._serve(session_id, room, pid)
+        elif kind == "unpublish":
+            await room.router.unpublish(pid)
         elif kind == "answer":
             await room.router.answer(pid, str(data.get("sdp", "")))
         elif kind == "ice":
@@ -207,11 +293,14 @@ class MediaWorker:
     async def _presence_changed(self, session_id: str, room: _Room, event: BusEvent) -> None:
         for view in event.data.get("left", []):
             await room.router.remove(str(view["id"]))
-        for view in event.data.get("joined", []):
-            await self._subscribe(session_id, room, str(view["id"]))
+            if room.origin is None:
+                await self._registry.unassign(session_id, str(view["id"]))
+        if room.origin is None:
+            for view in event.data.get("joined", []):
+                await self._serve(session_id, room, str(view["id"]))
 
-    def _spawn_close(self, session_id: str) -> None:
-        self._tasks.spawn(self._close_room(session_id, release=True), name="media-close")
+    def _spawn_close(self, session_id: str, *, release: bool) -> None:
+        self._tasks.spawn(self._close_room(session_id, release=release), name="media-close")
 
     async def _close_room(self, session_id: str, *, release: bool) -> None:
         room = self.rooms.pop(session_id, None)
@@ -219,12 +308,13 @@ class MediaWorker:
             return
         if room.task is not None and room.task is not asyncio.current_task():
             await cancel_and_wait(room.task)
-        await room.router.close()
-        with contextlib.suppress(Exception):
-            await self._bus.unsubscribe(self._bus.room_channel(session_id))
+        # Released first, so whoever sees the connections close finds the places free.
         if release:
             with contextlib.suppress(Exception):
                 await self._registry.release(session_id)
+        await room.router.close()
+        with contextlib.suppress(Exception):
+            await self._bus.unsubscribe(self._bus.room_channel(session_id))
 
     # -- talking back -----------------------------------------------------------------------
 

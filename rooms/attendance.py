@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.access import can_manage
 from rooms.errors import Forbidden
@@ -21,8 +22,11 @@ from rooms.ids import new_id
 from rooms.presence import PresenceEntry
 from rooms.sessions import load_session
 from rooms.store import Database
+from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import AttendanceRow, SessionRow
 from rooms.store.types import utcnow
+from rooms.webhooks import EventType, enqueue
+from rooms.webhooks.events import entry_data, participant_data
 
 __all__ = ["AttendanceReport", "AttendanceService", "UserAttendance"]
 
@@ -55,43 +59,82 @@ class AttendanceReport:
         return sum(1 for u in self.users if u.attended)
 
 
+async def _tenant_of(tx: AsyncSession, session_id: str) -> str | None:
+    tenant: str | None = await tx.scalar(
+        select(SessionRow.tenant_id).where(SessionRow.id == session_id)
+    )
+    return tenant
+
+
 class AttendanceService:
     def __init__(self, database: Database, *, min_attended_seconds: float = 0.0) -> None:
         self._db = database
         self._min_attended = min_attended_seconds
+        self._opens = GroupCommit(database)
 
     async def opened(self, session_id: str, entry: PresenceEntry) -> None:
-        """Record that ``entry`` entered the room."""
-        async with self._db.transaction() as tx:
-            tx.add(
-                AttendanceRow(
-                    id=new_id(),
-                    session_id=session_id,
-                    participant_id=entry.participant_id,
-                    user_id=entry.user_id,
-                    user_name=entry.name,
-                    role=entry.role.value,
-                    source=entry.source,
-                    joined_at=utcnow(),
-                )
-            )
+        """Record that ``entry`` entered the room, with its participant.joined webhook
+        (committed with the others of a join storm)."""
+        now = utcnow()
+        row = AttendanceRow(
+            id=new_id(),
+            session_id=session_id,
+            participant_id=entry.participant_id,
+            user_id=entry.user_id,
+            user_name=entry.name,
+            role=entry.role.value,
+            source=entry.source,
+            joined_at=now,
+        )
+
+        async def announce(tx: AsyncSession) -> None:
+            tenant = await _tenant_of(tx, session_id)
+            if tenant is not None:
+                data = entry_data(session_id, entry, now)
+                await enqueue(tx, tenant, EventType.PARTICIPANT_JOINED, data)
+
+        await self._opens.add(row, then=announce)
 
     async def closed(self, session_id: str, entries: Iterable[PresenceEntry]) -> None:
-        """Record that ``entries`` left the room (left, replaced, kicked or expired)."""
+        """Record that ``entries`` left the room (left, replaced, kicked or expired), with a
+        participant.left webhook for each attendance actually closed here (never twice)."""
         ids = [e.participant_id for e in entries]
         if not ids:
             return
+        now = utcnow()
         async with self._db.transaction() as tx:
-            await tx.execute(
+            closed = await tx.execute(
                 update(AttendanceRow)
                 .where(
                     AttendanceRow.session_id == session_id,
                     AttendanceRow.participant_id.in_(ids),
                     AttendanceRow.left_at.is_(None),
                 )
-                .values(left_at=utcnow())
+                .values(left_at=now)
+                .returning(
+                    AttendanceRow.participant_id,
+                    AttendanceRow.user_id,
+                    AttendanceRow.user_name,
+                    AttendanceRow.role,
+                    AttendanceRow.source,
+                )
                 .execution_options(synchronize_session=False)
             )
+            rows = closed.all()
+            tenant = await _tenant_of(tx, session_id) if rows else None
+            if tenant is None:
+                return
+            for pid, uid, name, role, source in rows:
+                data = participant_data(
+                    session_id,
+                    participant_id=pid,
+                    user_id=uid,
+                    name=name,
+                    role=role,
+                    source=source,
+                    at=now,
+                )
+                await enqueue(tx, tenant, EventType.PARTICIPANT_LEFT, data)
 
     async def report(self, principal: Principal, ref: str) -> AttendanceReport:
         """Per user: join/leave intervals, watch time, attended. Instructor or admin only."""

@@ -39,7 +39,8 @@ class BusEvent:
     ``kind``: ``msg`` (a server message for the room; ``audience`` all/hosts), ``presence``
     (``joined``/``left`` entries, ``count``, ``seats``, ``version``), ``direct`` (a message for
     participant ``to``), ``close`` (close participant ``to`` with ``code``: kicked, replaced),
-    ``ended`` (the room ended), ``sfu`` (for the media plane).
+    ``ended`` (the room ended), ``sfu`` (a participant's signal for the media plane),
+    ``attach`` and ``relay`` (between the media workers of one room, see media/worker.py).
     """
 
     kind: str

@@ -1,9 +1,12 @@
 """Session chat: validated, persisted before anyone sees it, paged by sequence number.
 
 Every message gets the room's next ``seq`` (shared with the other reliable room messages) and
-is written to the store; only then is it acknowledged or broadcast. History pages by ``seq``:
-``after`` for catching up (oldest first), ``before`` for scrolling back; without either, the
-latest ``limit`` messages.
+is written to the store; only then is it acknowledged or broadcast. Messages posted at the same
+time are committed together (``rooms/store/group_commit.py``): each still waits for its own
+commit, but a busy room costs one transaction per group, not one per message.
+
+History pages by ``seq``: ``after`` for catching up (oldest first), ``before`` for scrolling
+back; without either, the latest ``limit`` messages.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from rooms.presence import Presence
 from rooms.sequence import SequenceAllocator
 from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
+from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.store.types import utcnow
 
@@ -55,6 +59,7 @@ class ChatService:
         self._sequence = sequence
         self._bans = Bans(database, presence)
         self._max_chars = max_chars
+        self._writes = GroupCommit(database)
 
     @property
     def max_chars(self) -> int:
@@ -103,8 +108,7 @@ class ChatService:
             text=text,
             created_at=utcnow(),
         )
-        async with self._db.transaction() as tx:
-            tx.add(row)
+        await self._writes.add(row)
         return row
 
     async def _sender(self, principal: Principal, session: SessionRow) -> Sender:

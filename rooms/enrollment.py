@@ -29,6 +29,8 @@ from rooms.sessions import load_session
 from rooms.store import Database
 from rooms.store.tables import AttendanceRow, EnrollmentRow, FeedbackRow, SessionRow
 from rooms.store.types import utcnow
+from rooms.webhooks import EventType, enqueue
+from rooms.webhooks.events import enrollment_data
 
 __all__ = ["Booking", "EnrollmentOutcome", "EnrollmentService"]
 
@@ -149,6 +151,9 @@ class EnrollmentService:
         tx.add(enrollment)
         await tx.flush()
         await tx.refresh(session)
+        await enqueue(
+            tx, session.tenant_id, EventType.ENROLLMENT_CREATED, enrollment_data(enrollment)
+        )
         return EnrollmentOutcome(enrollment, session, created=True)
 
     async def unenroll(self, principal: Principal, ref: str) -> EnrollmentRow:

@@ -3,16 +3,26 @@
 Every ``liveclass media`` worker heartbeats (``heartbeat``) every few seconds; a worker not
 seen for ``ttl_seconds`` is dead. :meth:`MediaRegistry.place` puts a room on the least-loaded
 live worker, atomically (one Lua script), and keeps it there while that worker lives; when it
-dies, the next call moves the room to another worker (whose clients then renegotiate).
+dies, the next call moves the room to another worker (whose clients then renegotiate). That
+worker is the room's *origin*: its publishers send there.
 
-Keys (all under the ``{media}`` hash tag, so the script runs on one Redis Cluster slot):
+A big room spreads over several workers: :meth:`MediaRegistry.assign` gives each participant
+the worker that sends them the room's media, the origin while it has fewer than ``cap``
+participants, else a *relay* worker (which receives the room's tracks from the origin and
+forwards them to its own participants), so no worker carries more than ``cap`` subscribers
+while any has room.
 
-=========================  ======  ====================================================
-``lc:{media}:alive``       zset    worker id → last heartbeat (ms since epoch)
-``lc:{media}:load``        hash    worker id → rooms placed on it
-``lc:{media}:rooms``       hash    session id → worker id
-``lc:media:{worker}``      channel events for one worker (signals, joins, leaves)
-=========================  ======  ====================================================
+Keys (all under the ``{media}`` hash tag, so every script runs on one Redis Cluster slot):
+
+============================  ======  =================================================
+``lc:{media}:alive``          zset    worker id → last heartbeat (ms since epoch)
+``lc:{media}:load``           hash    worker id → rooms whose origin it is
+``lc:{media}:rooms``          hash    session id → origin worker id
+``lc:{media}:subs``           hash    worker id → participants it sends media to
+``lc:{media}:assign:{sid}``   hash    participant id → the worker sending them media
+``lc:{media}:relays:{sid}``   set     workers relaying the room (besides its origin)
+``lc:media:{worker}``         channel events for one worker (signals, joins, leaves)
+============================  ======  =================================================
 """
 
 from __future__ import annotations
@@ -25,7 +35,11 @@ from redis.asyncio import Redis
 
 __all__ = ["MediaRegistry"]
 
-_PLACE = resources.files("rooms.media_scripts").joinpath("place.lua").read_text()
+_SCRIPTS = resources.files("rooms.media_scripts")
+_PLACE = _SCRIPTS.joinpath("place.lua").read_text()
+_ASSIGN = _SCRIPTS.joinpath("assign.lua").read_text()
+_UNASSIGN = _SCRIPTS.joinpath("unassign.lua").read_text()
+_RELEASE = _SCRIPTS.joinpath("release.lua").read_text()
 
 
 def _text(value: object) -> str:
@@ -46,6 +60,9 @@ class MediaRegistry:
         self._ttl_ms = int(ttl_seconds * 1000)
         self._clock = clock
         self._place = redis.register_script(_PLACE)
+        self._assign = redis.register_script(_ASSIGN)
+        self._unassign = redis.register_script(_UNASSIGN)
+        self._release = redis.register_script(_RELEASE)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:{{media}}:{name}"
@@ -81,12 +98,65 @@ class MediaRegistry:
         raw = await self._redis.hget(self._key("rooms"), session_id)
         return _text(raw) if raw else None
 
+    async def workers_of(self, session_ids: list[str]) -> dict[str, str | None]:
+        """The origin worker of each room (None: not placed), in one round trip."""
+        if not session_ids:
+            return {}
+        raw = await self._redis.hmget(self._key("rooms"), session_ids)
+        return {sid: _text(w) if w else None for sid, w in zip(session_ids, raw, strict=True)}
+
+    async def assignments(self, session_id: str, participant_ids: list[str]) -> dict[str, str]:
+        """The assigned worker of each of ``participant_ids`` that has one."""
+        if not participant_ids:
+            return {}
+        raw = await self._redis.hmget(self._key(f"assign:{session_id}"), participant_ids)
+        return {pid: _text(w) for pid, w in zip(participant_ids, raw, strict=True) if w}
+
+    async def placed_count(self) -> int:
+        """How many rooms are placed on a worker now (a metric)."""
+        return int(await self._redis.hlen(self._key("rooms")))
+
     async def release(self, session_id: str) -> None:
-        """The room ended: free its place."""
-        worker = await self.worker_of(session_id)
-        if worker is None:
-            return
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(self._key("rooms"), session_id)
-            pipe.hincrby(self._key("load"), worker, -1)
-            await pipe.execute()
+        """The room ended: free its place, and every participant's."""
+        keys = [
+            self._key("load"),
+            self._key("rooms"),
+            self._key("subs"),
+            self._key(f"assign:{session_id}"),
+            self._key(f"relays:{session_id}"),
+        ]
+        await self._release(keys=keys, args=[session_id])
+
+    async def assign(self, session_id: str, participant_id: str, *, cap: int) -> str | None:
+        """The worker that sends the room's media to ``participant_id`` (choosing it now if
+        needed; see the module docstring), or None when the room has no live origin."""
+        keys = [
+            self._key("alive"),
+            self._key("rooms"),
+            self._key("subs"),
+            self._key(f"assign:{session_id}"),
+            self._key(f"relays:{session_id}"),
+        ]
+        args: list[str | int] = [session_id, participant_id, self._now_ms(), self._ttl_ms, cap]
+        worker = await self._assign(keys=keys, args=args)
+        return _text(worker) if worker else None
+
+    async def assignment(self, session_id: str, participant_id: str) -> str | None:
+        """The worker sending media to ``participant_id`` now, if any (no choice is made)."""
+        raw = await self._redis.hget(self._key(f"assign:{session_id}"), participant_id)
+        return _text(raw) if raw else None
+
+    async def unassign(self, session_id: str, participant_id: str) -> str | None:
+        """The participant left: free their place; returns the worker that served them."""
+        keys = [self._key("subs"), self._key(f"assign:{session_id}")]
+        worker = await self._unassign(keys=keys, args=[participant_id])
+        return _text(worker) if worker else None
+
+    async def relays(self, session_id: str) -> set[str]:
+        """The workers relaying a room, besides its origin."""
+        return {_text(w) for w in await self._redis.smembers(self._key(f"relays:{session_id}"))}
+
+    async def subscribers_of(self, worker_id: str) -> int:
+        """How many participants ``worker_id`` sends media to."""
+        raw = await self._redis.hget(self._key("subs"), worker_id)
+        return int(raw or 0)

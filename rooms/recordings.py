@@ -26,6 +26,7 @@ from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
 from rooms.store.tables import RecordingRow, SessionRow
 from rooms.store.types import utcnow
+from rooms.webhooks import recording_changed
 
 __all__ = ["RecordingService", "StoredRecording"]
 
@@ -112,6 +113,7 @@ class RecordingService:
                     fresh.recording_url = self.download_url(rid)
                     fresh.updated_at = now
                     session = fresh
+                await recording_changed(tx, row)
         except BaseException:
             target.unlink(missing_ok=True)
             raise
@@ -153,6 +155,7 @@ class RecordingService:
                 created_at=now,
             )
             tx.add(row)
+            await recording_changed(tx, row)
         return StoredRecording(row, fresh)
 
     async def _require_viewer(self, principal: Principal, session: SessionRow) -> None:

@@ -30,6 +30,8 @@ from rooms.presence import Presence, PresenceEntry
 from rooms.store import Database
 from rooms.store.tables import AttendanceRow, EnrollmentRow, SessionRow
 from rooms.store.types import utcnow
+from rooms.webhooks import EventType, enqueue
+from rooms.webhooks.events import participant_data, session_data
 
 __all__ = ["Page", "SessionFilter", "SessionService", "SessionView", "Transition"]
 
@@ -183,6 +185,16 @@ class SessionService:
             for r in rows
         ]
         return Page(items=items, total=int(total or 0), limit=flt.limit, offset=flt.offset)
+
+    async def live_count(self) -> int:
+        """How many sessions are live now, across every tenant (a metric)."""
+        async with self._db.transaction() as tx:
+            count = await tx.scalar(
+                select(func.count())
+                .select_from(SessionRow)
+                .where(SessionRow.status == SessionStatus.LIVE.value)
+            )
+        return int(count or 0)
 
     async def attended_counts(self, session_ids: list[str]) -> dict[str, int]:
         """How many distinct guests attended each session (one query for all)."""
@@ -341,6 +353,7 @@ class SessionService:
             row.status = SessionStatus.LIVE.value
             row.started_at = now
             row.updated_at = now
+            await enqueue(tx, row.tenant_id, EventType.SESSION_STARTED, session_data(row))
         await self._presence.load_room(row.id, row.status, row.max_participants)
         return Transition(row=row, previous=previous)
 
@@ -353,12 +366,32 @@ class SessionService:
             row.status = SessionStatus.ENDED.value
             row.ended_at = now
             row.updated_at = now
-            await tx.execute(
+            # Everyone still in the room leaves with it (one participant.left each).
+            closed = await tx.execute(
                 update(AttendanceRow)
                 .where(AttendanceRow.session_id == row.id, AttendanceRow.left_at.is_(None))
                 .values(left_at=now)
+                .returning(
+                    AttendanceRow.participant_id,
+                    AttendanceRow.user_id,
+                    AttendanceRow.user_name,
+                    AttendanceRow.role,
+                    AttendanceRow.source,
+                )
                 .execution_options(synchronize_session=False)
             )
+            for pid, uid, name, role, source in closed.all():
+                data = participant_data(
+                    row.id,
+                    participant_id=pid,
+                    user_id=uid,
+                    name=name,
+                    role=role,
+                    source=source,
+                    at=now,
+                )
+                await enqueue(tx, row.tenant_id, EventType.PARTICIPANT_LEFT, data)
+            await enqueue(tx, row.tenant_id, EventType.SESSION_ENDED, session_data(row))
         removed = await self._presence.close(row.id, SessionStatus.ENDED.value)
         return Transition(row=row, previous=previous, removed=removed)
 
@@ -371,6 +404,7 @@ class SessionService:
             row.status = SessionStatus.CANCELLED.value
             row.cancelled_at = now
             row.updated_at = now
+            await enqueue(tx, row.tenant_id, EventType.SESSION_CANCELLED, session_data(row))
         await self._presence.close(row.id, SessionStatus.CANCELLED.value)
         return Transition(row=row, previous=previous)
 

@@ -1,9 +1,16 @@
 """One client connection: its transport, outbox, writer task and participant logic.
 
-The writer task is the only thing that ever awaits the network for this connection. The hub
-appends frames with :meth:`Connection.push` (never waits) and ends a connection with
+The hub appends frames with :meth:`Connection.push` (never waits) and ends a connection with
 :meth:`Connection.close`, which flushes what is queued (unless the client is too slow), sends
 the close frame within ``close_timeout`` seconds, and then stops the reader.
+
+Two ways out. When the transport offers a :class:`~signaling.wire.RawWire` and the hub gave a
+:class:`~signaling.flush.Flusher`, a push only marks the connection; once per event-loop
+iteration the flusher writes every marked connection's queued messages as one frame, framed
+once per distinct payload and written straight to the socket (no task switch, no await). Only
+when the socket pushes back (its buffer is full), or to close, does the connection start its
+writer task, the one thing that ever awaits the network for it. Without a wire (tests, other
+servers) the writer task sends every frame through the transport, as before.
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ from typing import Any, Protocol
 from rooms.presence import PresenceEntry
 from rooms.tokens import RoomGrant
 from signaling import close_codes
+from signaling.flush import Flusher
 from signaling.outbox import Outbox
 from signaling.participant import ParticipantLogic, State
 from signaling.protocol import Codec, encode
+from signaling.wire import RawWire
 
 __all__ = ["Connection", "Transport"]
 
@@ -33,6 +42,12 @@ class Transport(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
+def _wire_of(transport: Transport) -> RawWire | None:
+    """A transport may also offer ``wire``: the direct write path to its socket."""
+    wire = getattr(transport, "wire", None)
+    return wire if isinstance(wire, RawWire) else None
+
+
 class Connection:
     def __init__(
         self,
@@ -42,6 +57,7 @@ class Connection:
         max_frames: int = 1024,
         max_bytes: int = 4 << 20,
         close_timeout: float = 5.0,
+        flusher: Flusher | None = None,
     ) -> None:
         self.transport = transport
         self.codec = codec
@@ -61,6 +77,13 @@ class Connection:
         self.reader: asyncio.Task[Any] | None = None
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._started = False
+        self._stopped = False
+        self._sending = False  # the writer task is awaiting a send: flushes must wait
+        wire = _wire_of(transport) if flusher is not None else None
+        self._wire = wire
+        self._flusher = flusher if wire is not None else None
+        self._flush_marked = False
         self._finisher: asyncio.Task[None] | None = None
         # Messages held back while the connection replays the log (resume).
         self._held: list[str | bytes] | None = None
@@ -74,9 +97,50 @@ class Connection:
         return self.close_code is None
 
     def start(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(
-            self._write_loop(), name=f"ws-writer-{self.participant_id}"
-        )
+        """Begin sending what is queued (and what comes)."""
+        self._started = True
+        if self._flusher is None:
+            self._ensure_writer()
+        elif self.outbox:
+            self._kick()
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None and not self._stopped:
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_loop(), name=f"ws-writer-{self.participant_id}"
+            )
+
+    def _kick(self) -> None:
+        """Something was queued: have it sent."""
+        if self._flusher is not None and self.close_code is None:
+            if not self._flush_marked and self._started:
+                self._flush_marked = True
+                self._flusher.mark(self)
+        else:
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Write what is queued now, straight to the socket (the flusher calls this)."""
+        self._flush_marked = False
+        wire = self._wire
+        if not self.outbox or wire is None:
+            return
+        assert self._flusher is not None
+        if self._sending or self.close_code is not None or not wire.usable:
+            self._hand_to_writer()
+            return
+        while self.outbox:  # one frame per take() (up to its size limit) until done
+            if not wire.writable:
+                self._hand_to_writer()
+                return
+            frame = self.outbox.take()
+            assert frame is not None
+            wire.write(self._flusher.frame(frame))
+
+    def _hand_to_writer(self) -> None:
+        """Back-pressure, closing or gone: the writer task sends the rest, in order."""
+        self._ensure_writer()
+        self._wake.set()
 
     def hold(self) -> None:
         """Hold live messages back (while the hub replays missed ones)."""
@@ -100,7 +164,7 @@ class Connection:
         if not self.outbox.push(frame):
             self.close(close_codes.TOO_SLOW, "too slow", flush=False)
             return False
-        self._wake.set()
+        self._kick()
         return True
 
     def push(self, frame: str | bytes) -> bool:
@@ -113,7 +177,7 @@ class Connection:
         if not self.outbox.push(frame):
             self.close(close_codes.TOO_SLOW, "too slow", flush=False)
             return False
-        self._wake.set()
+        self._kick()
         return True
 
     def close(self, code: int, reason: str, *, flush: bool = True) -> None:
@@ -130,9 +194,10 @@ class Connection:
             if self._writer is not None:
                 self._writer.cancel()
             self._finisher = asyncio.get_running_loop().create_task(self._finish())
-        elif self._writer is None:
+        elif not self._started:
             self._finisher = asyncio.get_running_loop().create_task(self._finish())
         else:
+            self._ensure_writer()
             self._wake.set()
 
     async def _write_loop(self) -> None:
@@ -145,7 +210,11 @@ class Connection:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                await self.transport.send(frame)
+                self._sending = True
+                try:
+                    await self.transport.send(frame)
+                finally:
+                    self._sending = False
         except asyncio.CancelledError:
             if self.close_code is None:
                 raise
@@ -174,6 +243,8 @@ class Connection:
 
     async def stop(self) -> None:
         """Cancel the writer (the connection is gone) and wait for it to end."""
+        self._stopped = True
+        self.outbox.clear()  # nobody will send it now
         if self.close_code is None:
             self.close_code = close_codes.GOING_AWAY
         if self._writer is not None and not self._writer.done():

@@ -10,22 +10,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from signaling import close_codes
 from signaling.connection import Connection
 from signaling.hub import Hub
+from signaling.log_context import connection_id, new_connection_id
 from signaling.protocol import Codec, encode, error_message
+from signaling.wire import WIRE_KEY, RawWire, ws_frame
 
 __all__ = ["StarletteTransport", "websocket_endpoint"]
+
+log = logging.getLogger("liveclass.ws")
 
 
 class StarletteTransport:
     def __init__(self, websocket: WebSocket) -> None:
         self._ws = websocket
+        #: The direct write path (see ``signaling/wire.py``) when the server offers one.
+        self.wire: RawWire | None = websocket.scope.get("extensions", {}).get(WIRE_KEY)
 
     async def send(self, frame: str | bytes) -> None:
+        wire = self.wire
+        if wire is not None:
+            await wire.drain()
+            if wire.usable:
+                wire.write(ws_frame(frame))
+                return
         if isinstance(frame, str):
             await self._ws.send_text(frame)
         else:
@@ -36,6 +49,8 @@ class StarletteTransport:
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
+    # Every log line of this connection carries its id (never the token in the URL).
+    connection_id.set(new_connection_id())
     hub: Hub = websocket.app.state.hub
     offered = list(websocket.scope.get("subprotocols") or [])
     codec = Codec.negotiate(offered)
@@ -95,6 +110,7 @@ async def _serve(websocket: WebSocket, hub: Hub, codec: Codec, subprotocol: str 
         max_frames=settings.outbox_frames,
         max_bytes=settings.outbox_bytes,
         close_timeout=settings.close_timeout,
+        flusher=hub.flusher,
     )
     params = websocket.query_params
     last_seq = params.get("lastSeq")
@@ -108,11 +124,13 @@ async def _serve(websocket: WebSocket, hub: Hub, codec: Codec, subprotocol: str 
         if not admitted:
             await conn.closed.wait()
             return
+        log.info("websocket joined as participant %s", conn.participant_id)
         reader = asyncio.get_running_loop().create_task(_read(websocket, hub, conn))
         conn.reader = reader
         await asyncio.wait({reader})
     finally:
         await hub.disconnected(conn)
+        log.info("websocket closed")
 
 
 async def _read(websocket: WebSocket, hub: Hub, conn: Connection) -> None:

@@ -54,6 +54,7 @@ from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.tokens import RoomGrant, RoomTokens
 from signaling import close_codes
 from signaling.connection import Connection
+from signaling.flush import Flusher
 from signaling.local_room import LocalRoom, RoomInfo
 from signaling.messages import (
     chat_message,
@@ -63,6 +64,7 @@ from signaling.messages import (
     mute_request_message,
     participant_view,
     room_ended_message,
+    sfu_restart_message,
     signal_message,
     welcome_message,
 )
@@ -93,6 +95,9 @@ from signaling.protocol import (
 __all__ = ["Hub", "HubSettings", "new_node_id"]
 
 log = logging.getLogger("liveclass.hub")
+
+#: How long a joining connection may reuse the session row another join just read.
+ROW_REUSE_SECONDS = 2.0
 
 
 def new_node_id() -> str:
@@ -152,11 +157,15 @@ class Hub:
         self.settings = settings or HubSettings()
         self.metrics = metrics or HubMetrics()
         self._clock = clock
+        #: Writes queued frames once per loop iteration (connections with a direct wire).
+        self.flusher = Flusher()
         self.rooms: dict[str, LocalRoom] = {}
         self._by_pid: dict[str, Connection] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._per_address: dict[str, int] = {}
+        self._rows: dict[str, tuple[float, SessionRow]] = {}
+        self._row_loads: dict[str, asyncio.Future[SessionRow | None]] = {}
         self._draining = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -254,7 +263,7 @@ class Hub:
             return False
         try:
             grant = self._tokens.verify(token or "")
-            row = await self._load(grant.session_id)
+            row = await self._room_row(grant.session_id)
             if row is None or row.tenant_id != grant.tenant:
                 raise errors.NotFound("no such room", code="room_not_found")
             info = _room_info(row)
@@ -316,10 +325,14 @@ class Hub:
 
         count, seats = admission.count, admission.seats
         roster = None
-        if conn.sees_roster or count <= self.settings.roster_limit:
+        if conn.sees_roster:
             snapshot = await self._presence.snapshot(row.id)
-            entries = snapshot.entries if conn.sees_roster else snapshot.visible
-            roster = [participant_view(e) for e in entries]
+            roster = [participant_view(e) for e in snapshot.entries]
+        elif count <= self.settings.roster_limit:
+            # The room may have grown past the limit since admission (a join storm).
+            visible = await self._presence.small_roster(row.id, self.settings.roster_limit)
+            if visible is not None:
+                roster = [participant_view(e) for e in visible]
         seq = await self._chat.current_seq(row.id)
         conn.send_first(
             welcome_message(
@@ -365,6 +378,30 @@ class Hub:
         if entry is None or entry.user_id != grant.user_id:
             return None, False
         return replace(entry, node=self.node_id, name=grant.name, source="ws"), True
+
+    async def _room_row(self, session_id: str) -> SessionRow | None:
+        """The session's row, reused for ``ROW_REUSE_SECONDS`` while the room is open here.
+
+        A join storm would otherwise read the same row hundreds of times. A reused row is
+        safe: admission (status, capacity, bans) is decided in Redis, not by the row; the row
+        gives the tenant (fixed) and the room's description in ``welcome``.
+        """
+        now = time.monotonic()
+        hit = self._rows.get(session_id)
+        if hit is not None:
+            if session_id in self.rooms and now - hit[0] < ROW_REUSE_SECONDS:
+                return hit[1]
+            del self._rows[session_id]
+        loading = self._row_loads.get(session_id)
+        if loading is None:
+            # One read for a whole burst of joins that arrive before the room exists here.
+            loading = asyncio.ensure_future(self._load(session_id))
+            self._row_loads[session_id] = loading
+            loading.add_done_callback(lambda _: self._row_loads.pop(session_id, None))
+        row = await asyncio.shield(loading)
+        if row is not None:
+            self._rows[session_id] = (now, row)
+        return row
 
     async def _load(self, session_id: str) -> SessionRow | None:
         try:
@@ -521,21 +558,45 @@ class Hub:
             conn.send(ack_message(effect.rid))
 
     async def _to_media(self, conn: Connection, effect: RelaySignal) -> None:
-        """Hand a signal for the SFU to the media worker serving the room (placing the room
-        on the least-loaded worker first); its answers come back as ``direct`` events."""
+        """Hand a signal for the SFU to the media worker concerned; its answers come back as
+        ``direct`` events. Publishing (an offer, or ICE for the publishing connection) goes to
+        the room's origin worker (placing the room on the least-loaded worker first);
+        receiving (answers, ICE for the receiving connection) to the worker the participant
+        is assigned to, which in a big room may be a relay; ICE without a target, and a
+        client's ``restart``, to both."""
         assert conn.entry is not None
         assert conn.grant is not None
-        worker = await self._media.place(conn.session_id) if self._media else None
-        if worker is None or self._media is None:
+        sid, pid = conn.session_id, conn.entry.participant_id
+        origin = await self._media.place(sid) if self._media else None
+        if origin is None or self._media is None:
             raise errors.Unavailable(
                 "no media worker is available for this room", code="sfu_unavailable"
             )
+        room = self.rooms.get(sid)
+        if room is not None and room.media_origin is None:
+            room.media_origin = origin
+        target = effect.payload.get("target")
+        workers = {origin}
+        if effect.kind == "restart":
+            assigned = await self._media.assignment(sid, pid)
+            workers = {origin} if assigned is None else {origin, assigned}
+        elif effect.kind != "offer" and target != "publisher":
+            assigned = await self._media.assignment(sid, pid)
+            if assigned is not None:
+                workers = (
+                    {assigned}
+                    if target == "subscriber" or effect.kind == "answer"
+                    else {
+                        origin,
+                        assigned,
+                    }
+                )
         event = BusEvent(
             "sfu",
-            conn.session_id,
+            sid,
             self.node_id,
             data={
-                "participant": conn.entry.participant_id,
+                "participant": pid,
                 "user": conn.entry.user_id,
                 "role": conn.entry.role.value,
                 "publish": conn.grant.can_publish,
@@ -543,9 +604,31 @@ class Hub:
                 **effect.payload,
             },
         )
-        await self._bus.publish_to(self._media.worker_channel(worker), event)
+        # the origin last: what it does in turn (serve a restarting participant through their
+        # relay) must reach the relay after this event
+        for worker in sorted(workers, key=lambda w: w == origin):
+            await self._bus.publish_to(self._media.worker_channel(worker), event)
         if effect.rid is not None:
             conn.send(ack_message(effect.rid))
+
+    async def _unpublish(self, conn: Connection) -> None:
+        """The host withdrew a participant's publish grant: the room's worker (if any) stops
+        forwarding what they send."""
+        if self._media is None or conn.entry is None:
+            return
+        try:
+            worker = await self._media.worker_of(conn.session_id)
+            if worker is None:
+                return
+            event = BusEvent(
+                "sfu",
+                conn.session_id,
+                self.node_id,
+                data={"participant": conn.entry.participant_id, "kind": "unpublish"},
+            )
+            await self._bus.publish_to(self._media.worker_channel(worker), event)
+        except Exception as exc:  # Redis trouble: the publication ends when they leave
+            log.warning("could not stop a withdrawn publication: %r", exc)
 
     async def _kick(self, conn: Connection, effect: KickParticipant) -> None:
         sid = conn.session_id
@@ -620,8 +703,10 @@ class Hub:
         ):
             with contextlib.suppress(Exception):
                 await self._presence.refresh(conn.session_id, [pid], self.settings.resume_grace)
-        if room is not None and not room.conns:
+        # Another release may have removed the room while this one awaited Redis.
+        if room is not None and not room.conns and self.rooms.get(room.session_id) is room:
             del self.rooms[room.session_id]
+            self._rows.pop(room.session_id, None)
             self.metrics.rooms.set(len(self.rooms))
             with contextlib.suppress(Exception):
                 await self._bus.unsubscribe(self._bus.room_channel(room.session_id))
@@ -708,6 +793,46 @@ class Hub:
                     conn.close(close_codes.GOING_AWAY, "presence lost; reconnect")
                     await self._release(conn)
             await self._announce(room.session_id, joined=[], left=purged)
+        await self._check_media()
+
+    async def _check_media(self) -> None:
+        """Media workers die too. When a room's origin worker is dead, move the room to a live
+        one and tell this node's participants to negotiate again (``signal`` ``restart`` from
+        ``sfu``: publishers re-offer to the new origin, which then offers everyone the room's
+        media). When a relay worker is dead, its participants here are told the same, and the
+        origin serves them again (from itself or another relay)."""
+        if self._media is None or not self.rooms:
+            return
+        origins = await self._media.workers_of(list(self.rooms))
+        placed = {sid: worker for sid, worker in origins.items() if worker is not None}
+        if not placed:
+            return
+        alive = set(await self._media.alive())
+        for sid, origin in placed.items():
+            room = self.rooms.get(sid)
+            if room is None:
+                continue
+            if origin not in alive:
+                moved = await self._media.place(sid)
+                log.warning("media worker %s of room %s is gone; moved to %s", origin, sid, moved)
+                origin = moved or origin
+            seen, room.media_origin = room.media_origin, origin
+            if seen is not None and seen != origin:
+                room.fan_out(sfu_restart_message("worker_lost"))
+                continue
+            dead_relays = await self._media.relays(sid) - alive
+            if not dead_relays:
+                continue
+            assigned = await self._media.assignments(sid, list(room.conns))
+            for pid, worker in assigned.items():
+                conn = room.conns.get(pid)
+                if worker not in dead_relays or conn is None:
+                    continue
+                conn.send(sfu_restart_message("worker_lost"))
+                event = BusEvent(
+                    "sfu", sid, self.node_id, data={"participant": pid, "kind": "resubscribe"}
+                )
+                await self._bus.publish_to(self._media.worker_channel(origin), event)
 
     # -- the bus ----------------------------------------------------------------------------
 
@@ -771,6 +896,7 @@ class Hub:
                 self._by_pid.pop(conn.participant_id, None)
             room.conns.clear()
             del self.rooms[room.session_id]
+            self._rows.pop(room.session_id, None)
             self.metrics.rooms.set(len(self.rooms))
             self.metrics.connections.set(len(self._by_pid))
             self._spawn(self._bus.unsubscribe(self._bus.room_channel(event.session_id)))
@@ -793,6 +919,8 @@ class Hub:
             conn.grant = grant
             conn.logic.update_grant(grant)
             conn.send(grants_message(grant.grants()))
+            if not grant.can_publish:
+                self._spawn(self._unpublish(conn))
 
 
 def _room_info(row: SessionRow) -> RoomInfo:

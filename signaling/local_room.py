@@ -54,6 +54,8 @@ class LocalRoom:
     hidden: set[str] = field(default_factory=set)
     tick_scheduled: bool = False
     last_count: tuple[int, int] | None = None
+    #: The media worker this node last knew the room's media on (to notice a move).
+    media_origin: str | None = None
 
     @property
     def session_id(self) -> str:

@@ -109,6 +109,12 @@ def signal_message(sender: str, kind: str, payload: dict[str, Any]) -> dict[str,
     return message
 
 
+def sfu_restart_message(reason: str) -> dict[str, Any]:
+    """The room's media moved to another worker: drop every connection to the SFU, publish
+    again if you were publishing; the SFU then offers you the room's media anew."""
+    return {"type": "signal", "from": "sfu", "kind": "restart", "reason": reason}
+
+
 def hand_message(seq: int, sender: dict[str, Any], raised: bool) -> dict[str, Any]:
     return {"type": "hand", "seq": seq, "from": sender, "raised": raised}
 

@@ -10,7 +10,7 @@ Fields are only ever added, never renamed or removed; unknown fields sent by a c
 ignored (so newer clients work with older servers), unknown ``type`` values are an error.
 
 Client → server (:data:`ClientMessage`):
-  ``chat`` {text}, ``signal`` {to, kind: offer|answer|ice, sdp | candidate}, ``hand``
+  ``chat`` {text}, ``signal`` {to, kind: offer|answer|ice|restart, sdp | candidate}, ``hand``
   {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host), ``end`` (host),
   ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts}, ``leave``.
 
@@ -137,7 +137,9 @@ class Signal(_Message):
 
     type: Literal["signal"]
     to: ParticipantRef
-    kind: Literal["offer", "answer", "ice"]
+    kind: Literal["offer", "answer", "ice", "restart"] = Field(
+        description="``restart`` (to ``sfu`` only): my SFU connections are gone; start over."
+    )
     sdp: str | None = None
     candidate: IceCandidate | None = None
     target: Literal["publisher", "subscriber"] | None = Field(
@@ -250,6 +252,9 @@ def _check_signal(message: Signal, limits: Limits, rid: str | None) -> None:
                 rid=rid,
                 details={"limit": limits.max_sdp_bytes},
             )
+    elif message.kind == "restart":
+        if message.to != "sfu":
+            raise ProtocolError("invalid_message", "restart is for the sfu", rid=rid)
     elif message.candidate is None:
         raise ProtocolError("invalid_message", "an ice signal needs a candidate", rid=rid)
 

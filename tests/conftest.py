@@ -138,6 +138,9 @@ def settings_factory(
             "jwt_secret": JWT_SECRET,
             "secret_key": SECRET_KEY,
             "public_url": "http://testserver",
+            # Tests that want the in-process media worker ask for it; the others place rooms
+            # on workers they control.
+            "media_in_process": False,
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

@@ -54,8 +54,11 @@ async def readyz(call: Call) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    app_metrics = request.app.state.metrics
+    services = getattr(request.app.state, "services", None)
+    if services is not None:
+        await app_metrics.state.refresh(services)
+    return Response(generate_latest(app_metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 async def openapi(request: Request) -> Response:

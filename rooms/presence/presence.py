@@ -281,6 +281,24 @@ class Presence:
         )
         return RoomSnapshot(status=status, capacity=capacity, entries=entries)
 
+    async def small_roster(self, session_id: str, at_most: int) -> list[PresenceEntry] | None:
+        """The visible participants, oldest first (expired ones purged first), or None when
+        there are more than ``at_most`` of them: then nothing is decoded, which matters
+        when hundreds join a large room at once."""
+        await self.purge(session_id)
+        keys = self.keys(session_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.scard(keys.hidden)
+            pipe.hvals(keys.members)
+            hidden, members = await pipe.execute()
+        if len(members) - int(hidden) > at_most:
+            return None
+        entries = sorted(
+            (PresenceEntry.from_json(raw) for raw in members),
+            key=lambda e: (e.joined_at_ms, e.participant_id),
+        )
+        return [e for e in entries if not e.hidden]
+
     async def counts(self, session_ids: Sequence[str]) -> dict[str, int]:
         """Visible participant counts of many rooms in one round trip (may include entries
         that expired since the last purge; :meth:`snapshot` is exact)."""

@@ -47,6 +47,8 @@ schema.config.phases.update(phases=["examples", "fuzzing"])
 
 INSTRUCTOR = bearer("fuzz-teacher", "instructor", name="Fuzz Teacher")
 STUDENT = bearer("fuzz-student", "student", name="Fuzz Student")
+# Webhook operations are for tenant admins: they are also sent as one.
+ADMIN = bearer("fuzz-admin", "admin", name="Fuzz Admin")
 
 # Operations also sent without a bearer token: the unauthenticated ones and a subset of reads
 # and writes whose 401 path must hold for any input.
@@ -137,6 +139,11 @@ def _seed(client: requests.Session) -> dict[str, list[str]]:
         result: dict[str, Any] = response.json()
         return result
 
+    # A webhook endpoint first (reused: a tenant has at most 20), so the events below leave
+    # deliveries in the log (their attempts to the discard port fail: that is fine).
+    endpoints = client.get("/api/v1/webhooks/endpoints", headers=ADMIN).json()["endpoints"]
+    if not endpoints:
+        endpoints = [post("/api/v1/webhooks/endpoints", ADMIN, json={"url": "http://127.0.0.1:9/"})]
     live = post("/api/v1/sessions", INSTRUCTOR, json={"title": "Fuzzed live", "maxParticipants": 3})
     post(f"/api/v1/sessions/{live['id']}/enroll", STUDENT)
     post(f"/api/v1/sessions/{live['id']}/start", INSTRUCTOR)
@@ -148,9 +155,12 @@ def _seed(client: requests.Session) -> dict[str, list[str]]:
         json={"recordingUrl": "https://cdn.example.com/fuzz.mp4"},
     )
     scheduled = post("/api/v1/sessions", INSTRUCTOR, json={"title": "Fuzzed scheduled"})
+    deliveries = client.get("/api/v1/webhooks/deliveries", headers=ADMIN).json()["deliveries"]
     return {
         "ref": [live["id"], scheduled["id"], live["roomName"]],
         "rid": [recording["id"]],
+        "endpoint_id": [endpoints[0]["id"]],
+        "delivery_id": [d["id"] for d in deliveries[:3]],
     }
 
 
@@ -272,6 +282,8 @@ def test_no_operation_answers_5xx(case: Any, fuzz_target: FuzzTarget) -> None:
 
     send("instructor", INSTRUCTOR)
     send("student", STUDENT)
+    if "/webhooks/" in label:
+        send("admin", ADMIN)
     if label not in ANONYMOUS:
         return
     # The generated Authorization header (garbage such as "Bearer 0"), then none at all.

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Node", "free_port", "start_node"]
+__all__ = ["Node", "free_port", "start_media", "start_node"]
 
 
 def free_port() -> int:
@@ -57,11 +57,13 @@ class Node:
                 await self.process.wait()
 
 
-async def _pump(stream: asyncio.StreamReader, node: Node, ready: asyncio.Event) -> None:
+async def _pump(
+    stream: asyncio.StreamReader, node: Node, ready: asyncio.Event, marker: str
+) -> None:
     while line := await stream.readline():
         text = line.decode(errors="replace").rstrip()
         node.log.append(text)
-        if "Uvicorn running on" in text:
+        if marker in text:
             ready.set()
 
 
@@ -69,7 +71,38 @@ async def _pump(stream: asyncio.StreamReader, node: Node, ready: asyncio.Event) 
 async def start_node(
     name: str, env: dict[str, str], data_dir: Path, *, startup_timeout: float = 30.0
 ) -> AsyncIterator[Node]:
+    """A ``liveclass serve`` process, ready once it listens."""
     port = free_port()
+    argv = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    async with _start(
+        name, argv, env, data_dir, port, "Uvicorn running on", startup_timeout
+    ) as node:
+        yield node
+
+
+@asynccontextmanager
+async def start_media(
+    name: str, env: dict[str, str], data_dir: Path, *, startup_timeout: float = 30.0
+) -> AsyncIterator[Node]:
+    """A ``liveclass media`` worker process (``name`` is its worker id), ready once it has
+    registered."""
+    env = {**env, "LIVECLASS_MEDIA_WORKER_ID": name}
+    async with _start(
+        name, ["media"], env, data_dir, 0, f"media worker {name} ready", startup_timeout
+    ) as node:
+        yield node
+
+
+@asynccontextmanager
+async def _start(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    data_dir: Path,
+    port: int,
+    marker: str,
+    startup_timeout: float,
+) -> AsyncIterator[Node]:
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LIVECLASS_")},
         **env,
@@ -82,11 +115,7 @@ async def start_node(
         sys.executable,
         "-m",
         "api.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+        *argv,
         env=full_env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -94,7 +123,7 @@ async def start_node(
     node = Node(name, port, process)
     ready = asyncio.Event()
     assert process.stdout is not None
-    pump = asyncio.create_task(_pump(process.stdout, node, ready))
+    pump = asyncio.create_task(_pump(process.stdout, node, ready, marker))
     try:
         waiter = asyncio.create_task(ready.wait())
         exited = asyncio.create_task(process.wait())

@@ -3,6 +3,7 @@ on its embedded defaults (SQLite file, in-process Redis, generated secrets)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from tests.integration.cluster import start_node
+from tests.media.hub_peers import HubPeer, WsClient
 
 
 def cli_token(data_dir: Path, sub: str, role: str) -> dict[str, str]:
@@ -38,11 +40,35 @@ def cli_token(data_dir: Path, sub: str, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def publish_and_receive(
+    http: httpx.AsyncClient, ws_url: str, teacher: dict[str, str], student: dict[str, str]
+) -> None:
+    """The in-process media worker carries the teacher's camera to a student."""
+    tokens = [
+        (await http.post("/api/v1/sessions/algebra-1/token", headers=who)).json()["token"]
+        for who in (teacher, student)
+    ]
+    async with (
+        connect(f"{ws_url}?token={tokens[0]}") as teacher_ws,
+        connect(f"{ws_url}?token={tokens[1]}") as student_ws,
+    ):
+        publisher, subscriber = HubPeer(WsClient(teacher_ws)), HubPeer(WsClient(student_ws))
+        try:
+            await asyncio.wait_for(publisher.publish(), 30)
+            await subscriber.until(
+                lambda: subscriber.video_frames >= 5 and subscriber.audio_frames >= 5, 30
+            )
+        finally:
+            await publisher.close()
+            await subscriber.close()
+
+
 async def test_serves_a_class_with_nothing_configured(tmp_path: Path) -> None:
     data = tmp_path / "data"
     async with start_node("embedded", {}, data) as node:
         assert any("embedded SQLite" in line for line in node.log)
         assert any("fakeredis" in line for line in node.log)
+        assert any("media worker" in line and "runs in this process" in line for line in node.log)
         teacher = cli_token(data, "t1", "instructor")
         student = cli_token(data, "s1", "student")
         async with httpx.AsyncClient(base_url=node.http, timeout=30) as http:
@@ -56,6 +82,7 @@ async def test_serves_a_class_with_nothing_configured(tmp_path: Path) -> None:
             assert (
                 await http.post("/api/v1/sessions/algebra-1/start", headers=teacher)
             ).status_code == 200
+            await publish_and_receive(http, node.ws, teacher, student)
             token = (await http.post("/api/v1/sessions/algebra-1/token", headers=student)).json()
             async with connect(f"{node.ws}?token={token['token']}") as ws:
                 welcome = json.loads(await ws.recv())

@@ -8,11 +8,23 @@ the unraisable hook while the test runs and after a final garbage collection.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
+
+from api.services import Services
+from media.config import RouterConfig
+from media.worker import MediaWorker
+from rooms.bus import RoomBus
+from rooms.media_registry import MediaRegistry
+from signaling.hub import Hub
+from tests.media.hub_peers import HubPeer
+from tests.media.peers import LOOPBACK
+from tests.signaling.harness import make_hub
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +44,60 @@ def no_leaked_sockets() -> Iterator[None]:
     finally:
         sys.unraisablehook = previous
     assert not leaks, f"left open: {leaks}"
+
+
+# -- media workers and hub nodes on the test's services -----------------------------------
+
+
+@pytest.fixture
+async def start_worker(
+    services: Services,
+) -> AsyncIterator[Callable[..., Awaitable[MediaWorker]]]:
+    """``await start_worker(worker_id, **options)``: a media worker on the test's Redis, on
+    loopback ICE, with the test's clock (heartbeats by hand); stopped after the test."""
+    started: list[MediaWorker] = []
+
+    async def start(worker_id: str, **options: Any) -> MediaWorker:
+        clock = services.presence._clock
+        worker = MediaWorker(
+            worker_id=worker_id,
+            bus=RoomBus(services.redis),
+            registry=MediaRegistry(services.redis, ttl_seconds=10, clock=clock),
+            presence=services.presence,
+            router_config=RouterConfig(host_addresses=LOOPBACK),
+            heartbeat_interval=3600,
+            clock=clock,
+            **options,
+        )
+        await worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        await asyncio.wait_for(worker.stop(), 20)
+
+
+@pytest.fixture
+async def start_hub(services: Services) -> AsyncIterator[Callable[[str], Awaitable[Hub]]]:
+    """``await start_hub(node_id)``: a hub node on the test's services; stopped after."""
+    started: list[Hub] = []
+
+    async def start(node_id: str) -> Hub:
+        hub = make_hub(services, node_id)
+        await hub.start()
+        started.append(hub)
+        return hub
+
+    yield start
+    for hub in started:
+        await hub.stop()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[HubPeer]]:
+    """Peers the test opens (append them); closed after the test."""
+    opened: list[HubPeer] = []
+    yield opened
+    for peer in opened:
+        await asyncio.wait_for(peer.close(), 180)

@@ -12,6 +12,7 @@ from typing import Any
 
 import aioice.ice
 import aiortc
+import aiortc.rtcdtlstransport
 import aiortc.rtcrtpreceiver
 import pytest
 from aiortc import (
@@ -78,12 +79,38 @@ def test_aiortc_is_the_pinned_version() -> None:
             ["transceiver.sender._stream_id", "transceiver.sender._track_id"],
         ),
         (aioice.ice.Connection.gather_candidates, ["get_host_addresses("]),
+        (SenderClass._run_rtp, ["clock.current_ntp_time() >> 14", "clock.current_ntp_time()"]),
+        (
+            aiortc.rtcdtlstransport.RTCDtlsTransport._handle_rtp_data,
+            ["await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)"],
+        ),
     ],
 )
 def test_hooked_code_is_still_there(obj: Any, snippets: list[str]) -> None:
     source = inspect.getsource(obj)
     for snippet in snippets:
         assert snippet in source, f"{obj.__qualname__} no longer contains {snippet!r}"
+
+
+def test_the_fast_clock_reads_what_aiortc_would() -> None:
+    import aiortc.clock
+
+    assert aiortc.clock.current_ntp_time is hooks.fast_ntp_time
+    assert aiortc.clock.current_ms is hooks.fast_current_ms
+    for _ in range(100):
+        before = hooks._original_current_ntp_time()
+        fast = hooks.fast_ntp_time()
+        after = hooks._original_current_ntp_time()
+        assert before <= fast + (1 << 32) // 1_000_000
+        assert fast <= after + (1 << 32) // 1_000_000
+        before_ms = hooks._original_current_ms()
+        fast_ms = hooks.fast_current_ms()
+        assert before_ms - 1 <= fast_ms <= hooks._original_current_ms() + 1
+    # the same epoch and layout: aiortc's own conversion reads it back as now
+    seconds = (
+        aiortc.clock.datetime_from_ntp(hooks.fast_ntp_time()) - aiortc.clock.current_datetime()
+    )
+    assert abs(seconds.total_seconds()) < 0.01
 
 
 def test_host_addresses_only_inside_the_context() -> None:
@@ -193,6 +220,31 @@ async def test_tapped_receiver_yields_encoded_frames_and_never_decodes(
     assert not thread.is_alive()
     assert decoders == []
     assert tap.decoded == 0
+
+
+async def test_counted_receiver_sees_every_packet_and_reassembles_nothing(
+    dtls: RTCDtlsTransport,
+) -> None:
+    receiver = RTCRtpReceiver("video", dtls)
+    receiver._track = RemoteStreamTrack(kind="video")
+    tap = hooks.tap_receiver(receiver, lambda *_: None, lambda: None)
+    seen: list[tuple[int, int]] = []
+    hooks.count_rtp(receiver, lambda packet, at: seen.append((packet.sequence_number, at)))
+    await receiver.receive(
+        RTCRtpReceiveParameters(
+            codecs=[VP8],
+            encodings=[RTCRtpDecodingParameters(ssrc=SSRC, payloadType=97)],
+            muxId="0",
+        )
+    )
+    sent = [_vp8_frame(True, 3000, 1), _vp8_frame(False, 500, 2)]
+    packets = [p for i, f in enumerate(sent) for p in _rtp(f, 10 + 10 * i, 3000 * i, i)]
+    for n, packet in enumerate(packets):
+        await receiver._handle_rtp_packet(packet, arrival_time_ms=n)
+    assert [s for s, _ in seen] == [p.sequence_number for p in packets]
+    assert [at for _, at in seen] == list(range(len(packets)))
+    assert tap.frames == 0  # nothing reached the jitter buffer
+    await receiver.stop()
 
 
 class _PacketTrack(aiortc.MediaStreamTrack):

@@ -75,3 +75,69 @@ async def test_concurrent_placement_balances(client: redis.asyncio.Redis) -> Non
         await registry.heartbeat(w)
     placed = await asyncio.gather(*(registry.place(f"room-{i}") for i in range(30)))
     assert {w: placed.count(w) for w in ("w1", "w2", "w3")} == {"w1": 10, "w2": 10, "w3": 10}
+
+
+async def test_a_big_room_spreads_over_workers_up_to_the_cap(client: redis.asyncio.Redis) -> None:
+    registry = MediaRegistry(client, clock=FakeClock())
+    for w in ("w1", "w2", "w3"):
+        await registry.heartbeat(w)
+    origin = await registry.place("big")
+    assert origin == "w1"
+    assigned = [await registry.assign("big", f"p{i}", cap=2) for i in range(6)]
+    # the origin first, then relays, none above the cap
+    assert assigned[:2] == ["w1", "w1"]
+    assert sorted(assigned[2:]) == ["w2", "w2", "w3", "w3"]  # type: ignore[type-var]
+    assert await registry.relays("big") == {"w2", "w3"}
+    assert [await registry.subscribers_of(w) for w in ("w1", "w2", "w3")] == [2, 2, 2]
+    # sticky; every worker full: the origin takes the overload
+    assert await registry.assign("big", "p3", cap=2) == assigned[3]
+    assert await registry.assign("big", "p6", cap=2) == "w1"
+    # a leaver frees a place, which the next participant takes
+    assert await registry.unassign("big", "p3") == assigned[3]
+    assert await registry.unassign("big", "p3") is None
+    assert await registry.assign("big", "p7", cap=2) == assigned[3]
+    assert await registry.assignment("big", "p7") == assigned[3]
+    # the room ends: every place is free again
+    await registry.release("big")
+    assert [await registry.subscribers_of(w) for w in ("w1", "w2", "w3")] == [0, 0, 0]
+    assert await registry.relays("big") == set()
+    assert await registry.assignment("big", "p0") is None
+
+
+async def test_assignment_needs_a_live_origin_and_moves_off_dead_relays(
+    client: redis.asyncio.Redis,
+) -> None:
+    clock = FakeClock()
+    registry = MediaRegistry(client, ttl_seconds=10, clock=clock)
+    assert await registry.assign("r", "p0", cap=1) is None  # not placed
+    await registry.heartbeat("w1")
+    await registry.heartbeat("w2")
+    assert await registry.place("r") == "w1"
+    assert await registry.assign("r", "p0", cap=1) == "w1"
+    assert await registry.assign("r", "p1", cap=1) == "w2"
+    clock.advance(11)
+    await registry.heartbeat("w1")
+    await registry.heartbeat("w3")  # w2 died
+    assert await registry.assign("r", "p1", cap=1) == "w3"
+    assert await registry.relays("r") == {"w3"}
+    assert await registry.subscribers_of("w2") == 0
+
+
+async def test_concurrent_assignment_never_exceeds_the_cap(client: redis.asyncio.Redis) -> None:
+    registry = MediaRegistry(client, clock=FakeClock())
+    for w in ("w1", "w2", "w3", "w4"):
+        await registry.heartbeat(w)
+    await registry.place("class")
+    gate = asyncio.Semaphore(32)  # the embedded pool's size
+
+    async def assign(i: int) -> str | None:
+        async with gate:
+            return await registry.assign("class", f"p{i}", cap=125)
+
+    assigned = await asyncio.gather(*(assign(i) for i in range(500)))
+    assert {w: assigned.count(w) for w in set(assigned)} == {
+        "w1": 125,
+        "w2": 125,
+        "w3": 125,
+        "w4": 125,
+    }

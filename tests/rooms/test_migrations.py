@@ -38,6 +38,10 @@ TABLES = {
     "chat_messages",
     "recordings",
     "session_bans",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "webhook_attempts",
 }
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 NOW = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)

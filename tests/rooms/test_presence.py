@@ -114,6 +114,18 @@ async def test_snapshot_lists_in_join_order(presence: Presence, room: str) -> No
     assert (await presence.snapshot(room)).entries == admitted
 
 
+async def test_a_small_roster_is_the_visible_entries_up_to_a_limit(
+    presence: Presence, room: str
+) -> None:
+    guests = [entry(name) for name in ("zoe", "adam")]
+    for e in [*guests, entry("admin", RoomRole.OBSERVER)]:
+        await presence.admit(room, e, TTL)
+    # The hidden observer neither shows nor counts towards the limit.
+    assert await presence.small_roster(room, 2) == guests
+    await presence.admit(room, entry("maya"), TTL)
+    assert await presence.small_roster(room, 2) is None
+
+
 # -- Capacity ---------------------------------------------------------------------------------
 
 

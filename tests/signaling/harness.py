@@ -23,7 +23,8 @@ from signaling.connection import Connection
 from signaling.hub import Hub, HubSettings
 from signaling.protocol import Codec, encode
 
-WAIT = 5.0
+# Generous: only a failing test waits this long, and a loaded machine is slow.
+WAIT = 15.0
 
 
 class FakeTransport:
@@ -64,13 +65,19 @@ class Client:
         data = json.loads(frame) if self.codec is Codec.JSON else msgpack.unpackb(frame)
         return data if isinstance(data, list) else [data]
 
+    async def _frame(self, within: float) -> str | bytes:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # races with a frame arriving, and a reader task would then never stop.
+        async with asyncio.timeout(within):
+            return await self.transport.frames.get()
+
     async def next(self, kind: str | None = None, within: float = WAIT) -> dict[str, Any]:
         """The next message (of ``kind``); earlier messages of other kinds stay in inbox."""
         for i, message in enumerate(self.inbox):
             if kind is None or message["type"] == kind:
                 return self.inbox.pop(i)
         while True:
-            frame = await asyncio.wait_for(self.transport.frames.get(), within)
+            frame = await self._frame(within)
             messages = self._unpack(frame)
             for j, message in enumerate(messages):
                 if kind is None or message["type"] == kind:
@@ -86,7 +93,7 @@ class Client:
             if predicate(message):
                 return self.inbox.pop(i)
         while True:
-            frame = await asyncio.wait_for(self.transport.frames.get(), within)
+            frame = await self._frame(within)
             messages = self._unpack(frame)
             for j, message in enumerate(messages):
                 if predicate(message):

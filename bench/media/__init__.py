@@ -1,0 +1,1 @@
+"""The media bench: one publisher, N subscribers as real aiortc peers, the SFU measured."""

@@ -1,0 +1,141 @@
+"""A media load-generator process: the publisher(s), or a share of the subscribers.
+
+Run by the orchestrator (:mod:`bench.media.run`) as ``python -m bench.media.agent``; it talks
+JSON lines: the job is the first line on stdin, then
+
+- agent → ``{"event": "ready", ...}`` once its peers are up (publishers: media flowing;
+  subscribers: every one got its first keyframe, or ``ready_timeout`` passed);
+- ``{"cmd": "mark"}`` → ``{"event": "mark", "t": <monotonic>, "counters": ...}``: the counters
+  now (the orchestrator marks the start and the end of the measured window);
+- ``{"cmd": "stop"}`` → ``{"event": "result", ...}``: closes every peer and exits.
+
+End of stdin counts as ``stop``. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from bench.media.peers import PublisherPeer, SubscriberPeer, VideoSettings, close_all
+
+__all__ = ["main"]
+
+
+def _emit(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+async def _lines() -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**26)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader
+
+
+async def _commands(reader: asyncio.StreamReader) -> dict[str, Any]:
+    line = await reader.readline()
+    return json.loads(line) if line.strip() else {"cmd": "stop"}
+
+
+async def _publishers(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
+    video = VideoSettings(**job["video"])
+    peers = [PublisherPeer(url, video) for url in job["urls"]]
+    try:
+        started = time.monotonic()
+        await asyncio.gather(*(p.publish(job["timeout"]) for p in peers))
+        _emit({"event": "ready", "ms": round((time.monotonic() - started) * 1000, 1)})
+        while (await _commands(reader))["cmd"] != "stop":
+            counters = [await p.counters() for p in peers]
+            _emit({"event": "mark", "t": time.monotonic(), "counters": counters})
+        _emit(
+            {
+                "event": "result",
+                "counters": [await p.counters() for p in peers],
+                "publishers": [
+                    {"connection": p.pc.connectionState, "closed_code": p.hub.closed_code}
+                    for p in peers
+                ],
+            }
+        )
+    finally:
+        await close_all(peers)
+
+
+async def _subscribers(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
+    peers = [SubscriberPeer(url) for url in job["urls"]]
+    gate = asyncio.Semaphore(job.get("parallel", 8))
+    timeout = float(job["timeout"])
+    failures: list[str] = []
+
+    async def join(peer: SubscriberPeer) -> None:
+        try:
+            async with gate:
+                await peer.join(timeout)
+        except Exception as exc:
+            failures.append(f"join:{type(exc).__name__}")
+
+    try:
+        await asyncio.gather(*(join(p) for p in peers))
+        waiting = [p.first_keyframe.wait() for p in peers if p.hub.welcome is not None]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(job["ready_timeout"]):
+                await asyncio.gather(*waiting)
+        _emit(
+            {
+                "event": "ready",
+                "joined": sum(p.hub.welcome is not None for p in peers),
+                "receiving": sum(p.first_keyframe.is_set() for p in peers),
+                "failures": failures,
+            }
+        )
+        while (await _commands(reader))["cmd"] != "stop":
+            _emit(
+                {"event": "mark", "t": time.monotonic(), "counters": [p.counters() for p in peers]}
+            )
+        _emit(
+            {
+                "event": "result",
+                "subscribers": [
+                    {
+                        **p.timings(),
+                        "offers": p.offers,
+                        "errors": [e.get("code") for e in p.hub.errors],
+                        "closed_code": p.hub.closed_code,
+                        "connection": p.pc.connectionState,
+                    }
+                    for p in peers
+                ],
+                "failures": failures,
+            }
+        )
+    finally:
+        await close_all(peers)
+
+
+async def _main() -> None:
+    reader = await _lines()
+    job = json.loads(await reader.readline())
+    if job.get("cores"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, job["cores"])
+    if job["role"] == "publisher":
+        await _publishers(job, reader)
+    else:
+        await _subscribers(job, reader)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""aiortc peers that negotiate with liveclass's SFU through the hub, as a browser does.
+
+Each peer holds a WebSocket to the hub (JSON subprotocol) with a room token, and sends
+``{"type":"signal","to":"sfu",...}``; the SFU's answers and its server-initiated offers come
+back as ``{"type":"signal","from":"sfu",...}``. ICE stays on loopback (both sides put their
+candidates in the SDP).
+
+- :class:`PublisherPeer` offers generated VP8 video (:class:`~bench.media.source.EncodedVideoTrack`)
+  and Opus audio, and answers the SFU's keyframe requests.
+- :class:`SubscriberPeer` answers the SFU's offers and *counts* what it receives: every
+  receiver's RTP packets go to a :class:`~bench.media.rtp.StreamCounter`
+  (:func:`media.aiortc_hooks.count_rtp`), nothing is reassembled or decoded, so one process
+  holds many of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCOutboundRtpStreamStats,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.rtp import RtpPacket
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.media.rtp import StreamCounter
+from bench.media.source import EncodedVideoTrack, ToneAudioTrack
+from media.aiortc_hooks import count_rtp, host_addresses, on_keyframe_request
+
+__all__ = ["LOOPBACK", "PublisherPeer", "SubscriberPeer", "VideoSettings"]
+
+log = logging.getLogger("liveclass.bench.media")
+
+LOOPBACK = ("127.0.0.1",)
+
+
+def _pc() -> RTCPeerConnection:
+    # an explicit empty list: aiortc falls back to a public STUN server on None
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+class _Hub:
+    """One WebSocket to the hub: sends JSON, hands SFU signals to a callback."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ws: ClientConnection | None = None
+        self.welcome: dict[str, Any] | None = None
+        self.errors: list[dict[str, Any]] = []
+        self.closed_code: int | None = None
+        self._welcomed = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def open(self, on_signal: Any, within: float) -> None:
+        self.ws = await connect(
+            self.url,
+            subprotocols=["liveclass.v1.json"],  # type: ignore[list-item]
+            compression=None,
+            ping_interval=None,
+            open_timeout=within,
+            max_size=2**22,
+        )
+        self._reader = asyncio.create_task(self._read(on_signal))
+        async with asyncio.timeout(within):
+            await self._welcomed.wait()
+
+    async def _read(self, on_signal: Any) -> None:
+        assert self.ws is not None
+        try:
+            async for raw in self.ws:
+                data = json.loads(raw)
+                for message in data if isinstance(data, list) else [data]:
+                    kind = message.get("type")
+                    if kind == "welcome":
+                        self.welcome = message
+                        self._welcomed.set()
+                    elif kind == "signal" and message.get("from") == "sfu":
+                        try:
+                            await on_signal(message)
+                        except Exception as exc:  # one bad signal must not stop the reader
+                            log.warning("sfu signal failed: %r", exc)
+                            self.errors.append({"code": "signal_failed", "message": repr(exc)})
+                    elif kind == "error":
+                        self.errors.append(message)
+        except Exception as exc:
+            log.debug("hub connection ended: %r", exc)
+        finally:
+            if self.ws is not None and self.ws.close_code is not None:
+                self.closed_code = self.ws.close_code
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send(json.dumps(message))
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 5)
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+class VideoSettings:
+    def __init__(self, width: int, height: int, fps: int, kbps: int) -> None:
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.kbps = kbps
+
+
+class PublisherPeer:
+    """The teacher: publishes generated video and audio to the SFU."""
+
+    def __init__(self, url: str, video: VideoSettings) -> None:
+        self.hub = _Hub(url)
+        self.pc = _pc()
+        self.video = EncodedVideoTrack(
+            width=video.width, height=video.height, fps=video.fps, kbps=video.kbps
+        )
+        self.audio = ToneAudioTrack()
+        self._answer: asyncio.Future[str] | None = None
+        self._senders: list[tuple[str, RTCRtpSender]] = []
+        self.connected = asyncio.Event()
+
+        @self.pc.on("connectionstatechange")
+        def _state() -> None:
+            if self.pc.connectionState == "connected":
+                self.connected.set()
+
+    async def _on_signal(self, message: dict[str, Any]) -> None:
+        if message.get("kind") == "answer" and self._answer and not self._answer.done():
+            self._answer.set_result(str(message["sdp"]))
+
+    async def publish(self, within: float) -> None:
+        """Join, offer, apply the answer and wait until the media flows."""
+        await self.hub.open(self._on_signal, within)
+        sender = self.pc.addTrack(self.video)
+        on_keyframe_request(sender, self.video.request_keyframe)
+        self._senders = [("video", sender), ("audio", self.pc.addTrack(self.audio))]
+        with host_addresses(LOOPBACK):
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        self._answer = asyncio.get_running_loop().create_future()
+        await self.hub.send(
+            {"type": "signal", "to": "sfu", "kind": "offer", "sdp": self.pc.localDescription.sdp}
+        )
+        async with asyncio.timeout(within):
+            answer = await self._answer
+            await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            await self.connected.wait()
+
+    async def counters(self) -> dict[str, int]:
+        packets = {"video": 0, "audio": 0}
+        for kind, sender in self._senders:
+            for stats in (await sender.getStats()).values():
+                if isinstance(stats, RTCOutboundRtpStreamStats):
+                    packets[kind] += stats.packetsSent
+        return {
+            "video_frames": self.video.frames_sent,
+            "video_keyframes": self.video.keyframes_sent,
+            "video_bytes": self.video.bytes_sent,
+            "video_packets": packets["video"],
+            "keyframe_requests": self.video.keyframe_requests,
+            "audio_frames": self.audio.frames_sent,
+            "audio_packets": packets["audio"],
+        }
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pc.close(), 10)
+        await self.hub.close()
+
+
+class SubscriberPeer:
+    """A student: answers the SFU's offers and counts the RTP packets it gets."""
+
+    def __init__(self, url: str) -> None:
+        self.hub = _Hub(url)
+        self.pc = _pc()
+        self.streams: dict[int, StreamCounter] = {}
+        self.offers = 0
+        self.joined_at: float | None = None
+        self.connected_at: float | None = None
+        self.first_keyframe = asyncio.Event()
+        self._hooked: set[int] = set()
+
+        @self.pc.on("connectionstatechange")
+        def _state() -> None:
+            if self.pc.connectionState == "connected" and self.connected_at is None:
+                self.connected_at = time.monotonic()
+
+    async def join(self, within: float) -> None:
+        await self.hub.open(self._on_signal, within)
+        self.joined_at = time.monotonic()
+
+    async def _on_signal(self, message: dict[str, Any]) -> None:
+        if message.get("kind") != "offer":
+            return
+        await self.pc.setRemoteDescription(RTCSessionDescription(str(message["sdp"]), "offer"))
+        for transceiver in self.pc.getTransceivers():
+            self._hook(transceiver.receiver, transceiver.kind)
+        with host_addresses(LOOPBACK):
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self.hub.send(
+            {"type": "signal", "to": "sfu", "kind": "answer", "sdp": self.pc.localDescription.sdp}
+        )
+        self.offers += 1
+
+    def _hook(self, receiver: RTCRtpReceiver, kind: str) -> None:
+        if id(receiver) in self._hooked:
+            return
+        self._hooked.add(id(receiver))
+        streams = self.streams
+        first = self.first_keyframe
+
+        def on_packet(packet: RtpPacket, _arrival_ms: int) -> None:
+            counter = streams.get(packet.ssrc)
+            if counter is None:
+                counter = streams[packet.ssrc] = StreamCounter(kind)
+            counter.add(packet.sequence_number, packet.marker, packet.payload)
+            if counter.first_keyframe_at is not None and not first.is_set():
+                first.set()
+
+        count_rtp(receiver, on_packet)
+
+    @property
+    def first_keyframe_at(self) -> float | None:
+        times = [s.first_keyframe_at for s in self.streams.values() if s.first_keyframe_at]
+        return min(times) if times else None
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Per kind: packets, expected, bytes, frames, keyframes (summed over SSRCs)."""
+        out: dict[str, dict[str, int]] = {}
+        for counter in self.streams.values():
+            into = out.setdefault(counter.kind, {})
+            for key, value in counter.snapshot().items():
+                into[key] = into.get(key, 0) + value
+        return out
+
+    def timings(self) -> dict[str, float | None]:
+        """Milliseconds: join → connected, connected → first keyframe."""
+
+        def ms(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else round((b - a) * 1000, 2)
+
+        return {
+            "connect_ms": ms(self.joined_at, self.connected_at),
+            "first_frame_ms": ms(self.connected_at, self.first_keyframe_at),
+        }
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pc.close(), 10)
+        await self.hub.close()
+
+
+async def close_all(peers: Sequence[PublisherPeer | SubscriberPeer]) -> None:
+    await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)

@@ -1,0 +1,62 @@
+"""Once per event-loop iteration, write what every busy connection has queued.
+
+Fan-out marks connections instead of waking a writer task per recipient. The flusher runs
+once after the current callbacks (``loop.call_soon``) and writes each marked connection's
+queue as one frame, so messages that arrive together (a burst on the bus, presence and chat
+in the same tick) leave as one frame and one system call per connection. A payload that many
+connections send alone (the usual fan-out) is framed once and the same bytes are written to
+each of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from signaling import close_codes
+from signaling.wire import ws_frame
+
+if TYPE_CHECKING:
+    from signaling.connection import Connection
+
+__all__ = ["Flusher"]
+
+log = logging.getLogger("liveclass.hub")
+
+
+class Flusher:
+    def __init__(self) -> None:
+        self._marked: list[Connection] = []
+        self._scheduled = False
+        # id(payload) -> (payload, frame bytes); the payload is kept so its id stays unique.
+        self._frames: dict[int, tuple[str | bytes, bytes]] = {}
+
+    def mark(self, conn: Connection) -> None:
+        """Have ``conn``'s queue written at the end of this loop iteration."""
+        self._marked.append(conn)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._run)
+
+    def frame(self, payload: str | bytes) -> bytes:
+        """``payload`` as a WebSocket frame, framed once per flush."""
+        hit = self._frames.get(id(payload))
+        if hit is not None and hit[0] is payload:
+            return hit[1]
+        data = ws_frame(payload)
+        self._frames[id(payload)] = (payload, data)
+        return data
+
+    def _run(self) -> None:
+        self._scheduled = False
+        marked, self._marked = self._marked, []
+        try:
+            for conn in marked:
+                try:
+                    conn.flush()
+                except Exception as exc:  # one broken socket must not stop the others
+                    log.debug("write to %s failed: %r", conn.participant_id, exc)
+                    conn.close(close_codes.GOING_AWAY, "send failed", flush=False)
+        finally:
+            self._frames.clear()

@@ -1,0 +1,106 @@
+"""A direct write path to the WebSocket connection, under the ASGI ``send``.
+
+Going through Starlette's ``WebSocket.send_text`` and the server's ASGI ``send`` costs tens of
+microseconds per frame: wrappers, state checks, an awaited event, and the server frames and
+encodes the payload again for every recipient. A room's fan-out sends the same bytes to
+hundreds of connections, so the hub frames a payload once (server frames are never masked,
+so the bytes are identical for everyone) and writes them straight to the socket's transport.
+
+That needs the server's connection object. :class:`WireTap` (an ASGI middleware, outermost)
+finds it behind the raw ``send`` callable and leaves a :class:`RawWire` in the scope's
+``extensions`` under :data:`WIRE_KEY`. Only uvicorn's sans-I/O ``websockets`` implementation
+(what ``liveclass serve`` runs) without compression qualifies; under any other server the key
+is absent and the hub uses the ordinary ASGI path. The control frames (close, ping, pong) and
+the handshake still go through the server, which keeps its own state.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["WIRE_KEY", "RawWire", "WireTap", "ws_frame"]
+
+WIRE_KEY = "liveclass.wire"
+
+_SHORT = struct.Struct(">BBH")
+_LONG = struct.Struct(">BBQ")
+
+
+def ws_frame(payload: str | bytes) -> bytes:
+    """One unmasked, final WebSocket data frame: text for ``str``, binary for ``bytes``."""
+    if isinstance(payload, str):
+        data = payload.encode()
+        first = 0x81
+    else:
+        data = payload
+        first = 0x82
+    n = len(data)
+    if n < 126:
+        return bytes((first, n)) + data
+    if n < 1 << 16:
+        return _SHORT.pack(first, 126, n) + data
+    return _LONG.pack(first, 127, n) + data
+
+
+class RawWire:
+    """Writes ready-made frames to one connection of uvicorn's sans-I/O WebSocket protocol."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+
+    @classmethod
+    def of(cls, send: Any) -> RawWire | None:
+        """The wire behind a server's ``send`` callable, or None when it is not one we know."""
+        protocol = getattr(send, "__self__", None)
+        if protocol is None or type(protocol).__name__ != "WebSocketsSansIOProtocol":
+            return None
+        conn = getattr(protocol, "conn", None)
+        if conn is None or getattr(conn, "extensions", None):  # compression frames differently
+            return None
+        if not all(hasattr(protocol, a) for a in ("transport", "writable", "close_sent")):
+            return None
+        return cls(protocol)
+
+    @property
+    def usable(self) -> bool:
+        """Open for data frames: handshake done, no close sent, peer not gone."""
+        p = self._protocol
+        return (
+            p.handshake_complete
+            and not p.close_sent
+            and not p.disconnected
+            and not p.transport.is_closing()
+        )
+
+    @property
+    def writable(self) -> bool:
+        """The socket's buffer is below its high-water mark (no back-pressure)."""
+        is_set: bool = self._protocol.writable.is_set()
+        return is_set
+
+    async def drain(self) -> None:
+        """Wait until the socket's buffer drained below its low-water mark."""
+        await self._protocol.writable.wait()
+
+    def write(self, frame: bytes) -> None:
+        """Write one or more ready-made frames (from :func:`ws_frame`)."""
+        self._protocol.transport.write(frame)
+
+
+class WireTap:
+    """ASGI middleware: puts the :class:`RawWire` of a WebSocket connection into its scope."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            wire = RawWire.of(send)
+            if wire is not None:
+                scope = {**scope, "extensions": {**(scope.get("extensions") or {}), WIRE_KEY: wire}}
+        await self.app(scope, receive, send)

@@ -1,0 +1,87 @@
+"""The media plane as deployed: two ``liveclass serve`` nodes and two ``liveclass media``
+worker processes on one real Redis and PostgreSQL.
+
+The teacher publishes through node A, a student on node B receives: every signal crosses the
+bus (node A → the room's worker → node B). Then the room's worker is killed with SIGKILL: the
+nodes notice its heartbeat is gone, move the room to the other worker and tell the clients to
+restart; the teacher publishes again and the student receives again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from rooms.media_registry import MediaRegistry
+from rooms.redis_client import connect_redis
+from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
+from tests.integration.cluster import Node, start_media, start_node
+from tests.integration.test_two_nodes import live_session, room_token
+from tests.media.hub_peers import HubPeer, WsClient
+
+
+@pytest.fixture
+async def deployment(
+    postgres_ready: str, redis_ready: str, tmp_path: Path
+) -> AsyncIterator[tuple[Node, Node, dict[str, Node]]]:
+    env = {
+        "LIVECLASS_DATABASE_URL": postgres_ready,
+        "LIVECLASS_REDIS_URL": redis_ready,
+        "LIVECLASS_JWT_SECRET": JWT_SECRET,
+        "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",
+        "LIVECLASS_MEDIA_HOST_ADDRESSES": json.dumps(["127.0.0.1"]),
+        "LIVECLASS_MEDIA_HEARTBEAT_SECONDS": "1",
+        "LIVECLASS_MEDIA_TTL_SECONDS": "3",
+    }
+    async with (
+        start_node("node-a", env, tmp_path / "a") as a,
+        start_node("node-b", env, tmp_path / "b") as b,
+        start_media("media-1", env, tmp_path / "m1") as m1,
+        start_media("media-2", env, tmp_path / "m2") as m2,
+    ):
+        yield a, b, {"media-1": m1, "media-2": m2}
+
+
+async def test_media_crosses_nodes_and_survives_a_killed_worker(
+    deployment: tuple[Node, Node, dict[str, Node]], redis_ready: str
+) -> None:
+    a, b, workers = deployment
+    teacher_who = bearer("teacher-1", "instructor")
+    async with httpx.AsyncClient(timeout=30) as http:
+        sid = await live_session(http, a, capacity=10)
+        teacher_token = await room_token(http, a.http, sid, teacher_who)
+        student_token = await room_token(http, b.http, sid, bearer("student-1"))
+    async with (
+        connect(f"{a.ws}?token={teacher_token}") as teacher_ws,
+        connect(f"{b.ws}?token={student_token}") as student_ws,
+    ):
+        teacher, student = HubPeer(WsClient(teacher_ws)), HubPeer(WsClient(student_ws))
+        try:
+            await asyncio.wait_for(teacher.publish(), 30)
+            await student.until(lambda: student.video_frames >= 10, 30)
+            assert student.audio_frames > 0
+
+            redis = connect_redis(redis_ready)
+            try:
+                doomed = await MediaRegistry(redis).worker_of(sid)
+                assert doomed in workers
+                workers[doomed].kill()
+                await student.until(lambda: student.restarts == 1, 30)
+                await teacher.until(lambda: teacher.restarts == 1, 30)
+                frames = student.video_frames
+                await student.until(lambda: student.video_frames >= frames + 10, 30)
+                survivor = await MediaRegistry(redis).worker_of(sid)
+            finally:
+                await redis.aclose(close_connection_pool=True)
+            assert survivor in workers
+            assert survivor != doomed
+        finally:
+            await teacher.close()
+            await student.close()

@@ -1,0 +1,260 @@
+"""Real aiortc peers that negotiate with the SFU the way a browser does: through the hub.
+
+A :class:`HubPeer` owns a hub client (tests/signaling/harness.py) and, like the browser
+client, two RTCPeerConnections: one it subscribes with (the SFU offers, it answers) and, once
+it publishes, one it publishes with (it offers, the SFU answers). It sends ``signal`` messages
+``to: "sfu"`` and handles what comes back ``from: "sfu"``. Everything it decodes is counted;
+``until`` waits, bounded, for a state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from av import VideoFrame
+from websockets.asyncio.client import ClientConnection
+
+from media.aiortc_hooks import host_addresses
+from media.tasks import cancel_and_wait
+from media.worker import MediaWorker
+from signaling.hub import Hub
+from tests.media.peers import LOOPBACK, PatternVideoTrack, ToneAudioTrack, client_pc
+from tests.signaling.harness import Client, connect
+
+
+class Signalling(Protocol):
+    """What a peer needs of its connection to the hub."""
+
+    async def send(self, message: dict[str, Any]) -> None: ...
+
+    async def until(
+        self, predicate: Callable[[dict[str, Any]], bool], within: float
+    ) -> dict[str, Any]: ...
+
+
+class WsClient:
+    """:class:`Signalling` over a real WebSocket (JSON subprotocol) to a running server."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.inbox: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def until(
+        self, predicate: Callable[[dict[str, Any]], bool], within: float
+    ) -> dict[str, Any]:
+        for i, message in enumerate(self.inbox):
+            if predicate(message):
+                return self.inbox.pop(i)
+        async with asyncio.timeout(within):
+            while True:
+                data = json.loads(await self.ws.recv())
+                messages = data if isinstance(data, list) else [data]
+                for j, message in enumerate(messages):
+                    if predicate(message):
+                        self.inbox.extend(messages[j + 1 :])
+                        return message
+                    self.inbox.append(message)
+
+
+class HubPeer:
+    def __init__(self, client: Client | WsClient) -> None:
+        self.client = client
+        self.pc = self._receiving_pc()
+        self.pub_pc: RTCPeerConnection | None = None
+        self.restarts = 0
+        self.answers: asyncio.Queue[str] = asyncio.Queue()
+        self.errors: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []
+        self.failures: list[str] = []
+        self.offers_answered = 0
+        self.connected_at: float | None = None
+        self.first_video_at: float | None = None
+        self.video_frames = 0
+        self.audio_frames = 0
+        self.track_ids: list[str] = []
+        self._changed = asyncio.Condition()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+        self._tasks.append(asyncio.ensure_future(self._signals()))
+
+    def _receiving_pc(self) -> RTCPeerConnection:
+        pc = client_pc()
+
+        @pc.on("connectionstatechange")
+        def _state() -> None:
+            if pc.connectionState == "connected" and self.connected_at is None:
+                self.connected_at = time.monotonic()
+            self._tasks.append(asyncio.ensure_future(self._notify()))
+
+        @pc.on("track")
+        def _track(track: MediaStreamTrack) -> None:
+            self.track_ids.append(track.id)
+            self._tasks.append(asyncio.ensure_future(self._read(track)))
+
+        return pc
+
+    async def _restart(self) -> None:
+        """The SFU lost our connections: start over, as a browser client does."""
+        await self.pc.close()
+        self.pc = self._receiving_pc()
+        if self.pub_pc is not None:
+            await self.pub_pc.close()
+            await self.publish()
+        self.restarts += 1
+        await self._notify()
+
+    async def request_restart(self) -> None:
+        """Our connections broke (a network change, say): ask the SFU to start over."""
+        await self.pc.close()
+        self.pc = self._receiving_pc()
+        await self.client.send({"type": "signal", "to": "sfu", "kind": "restart"})
+        if self.pub_pc is not None:
+            await self.pub_pc.close()
+            await self.publish()
+        self.restarts += 1
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def until(self, predicate: Callable[[], bool], within: float) -> None:
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if isinstance(frame, VideoFrame):
+                    if self.first_video_at is None:
+                        self.first_video_at = time.monotonic()
+                    self.video_frames += 1
+                else:
+                    self.audio_frames += 1
+                await self._notify()
+
+    async def _signals(self) -> None:
+        # The only reader of the connection: what is not for the SFU goes to ``messages``.
+        while True:
+            message = await self.client.until(lambda m: True, within=3600)
+            if message["type"] == "error":
+                self.errors.append(message)
+            elif message["type"] == "signal" and message.get("from") == "sfu":
+                try:
+                    await self._sfu_signal(message)
+                except Exception as exc:  # an offer for a connection closed meanwhile
+                    self.failures.append(repr(exc))
+            else:
+                self.messages.append(message)
+            await self._notify()
+
+    async def _sfu_signal(self, message: dict[str, Any]) -> None:
+        if message["kind"] == "restart":
+            self._tasks.append(asyncio.ensure_future(self._restart()))
+        elif message["kind"] == "answer":
+            self.answers.put_nowait(message["sdp"])
+        elif message["kind"] == "offer":
+            await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+            with host_addresses(LOOPBACK):
+                await self.pc.setLocalDescription(await self.pc.createAnswer())
+            await self.client.send(
+                {
+                    "type": "signal",
+                    "to": "sfu",
+                    "kind": "answer",
+                    "sdp": self.pc.localDescription.sdp,
+                }
+            )
+            self.offers_answered += 1
+
+    async def message(
+        self, predicate: Callable[[dict[str, Any]], bool], within: float
+    ) -> dict[str, Any]:
+        """The first message (not an SFU signal, not an error) for which ``predicate`` holds."""
+        await self.until(lambda: any(predicate(m) for m in self.messages), within)
+        return next(m for m in self.messages if predicate(m))
+
+    async def publish(self) -> str:
+        """Send generated video and audio: offer to the SFU, apply its answer."""
+        pc = self.pub_pc = client_pc()
+        pc.addTrack(PatternVideoTrack())
+        pc.addTrack(ToneAudioTrack())
+        with host_addresses(LOOPBACK):
+            await pc.setLocalDescription(await pc.createOffer())
+        await self.client.send(
+            {"type": "signal", "to": "sfu", "kind": "offer", "sdp": pc.localDescription.sdp}
+        )
+        answer = await asyncio.wait_for(self.answers.get(), 30)
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        return answer
+
+    async def publish_refused(self) -> dict[str, Any]:
+        """Offer to publish and expect the SFU's error (no publish grant): returns it."""
+        pc = client_pc()
+        try:
+            pc.addTrack(PatternVideoTrack())
+            with host_addresses(LOOPBACK):
+                await pc.setLocalDescription(await pc.createOffer())
+            seen = len(self.errors)
+            await self.client.send(
+                {"type": "signal", "to": "sfu", "kind": "offer", "sdp": pc.localDescription.sdp}
+            )
+            await self.until(lambda: len(self.errors) > seen, 15)
+            return self.errors[-1]
+        finally:
+            await pc.close()
+
+    async def close(self) -> None:
+        # A loaded machine (aiortc decoding on both cores) can take long to run a cancelled
+        # task to its end: cancel again and keep waiting, up to a bound that only a task
+        # which really refuses to stop reaches; then say where it is instead of hanging.
+        pending = {task for task in self._tasks if not task.done()}
+        deadline = asyncio.get_running_loop().time() + 120
+        while pending and asyncio.get_running_loop().time() < deadline:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=5)
+        assert not pending, [(t, t.get_stack()) for t in pending]
+        await self.pc.close()
+        if self.pub_pc is not None:
+            await self.pub_pc.close()
+
+
+async def join(client: httpx.AsyncClient, hub: Hub, sid: str, who: dict[str, str]) -> Client:
+    """A participant on ``hub`` with a room token from the REST API; ``welcome`` read."""
+    response = await client.post(f"/api/v1/sessions/{sid}/token", headers=who)
+    assert response.status_code == 200, response.text
+    c, admitted = await connect(hub, response.json()["token"])
+    assert admitted
+    c.welcome = await c.next("welcome")  # type: ignore[attr-defined]
+    return c
+
+
+def pid(c: Client) -> Any:
+    """The participant id a hub client was given."""
+    return c.welcome["participant"]["id"]  # type: ignore[attr-defined]
+
+
+async def crash(worker: MediaWorker) -> None:
+    """Everything a killed worker process loses, and nothing it would have said on the way
+    out: no retire, no release."""
+    await worker._tasks.close()
+    for room in worker.rooms.values():
+        if room.task is not None:
+            await cancel_and_wait(room.task)
+        await room.router.close()
+    worker.rooms.clear()
+    with contextlib.suppress(Exception):
+        await worker._bus.close()
+    worker._stopped = True

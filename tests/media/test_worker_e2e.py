@@ -1,0 +1,103 @@
+"""Acceptance: signals to ``sfu`` work end to end through the bus.
+
+Two hub nodes and one media worker share one Redis (the real one); nobody talks to anybody
+directly. The teacher, on node A, publishes real aiortc video and audio; a student on node B
+and a late student on node A receive it through the worker's server-initiated offers, and
+decode frames. A student without the publish grant is refused by the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from media.worker import MediaWorker
+from signaling.hub import Hub
+from tests.conftest import People
+from tests.media.hub_peers import HubPeer, join, pid
+
+pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
+
+
+@pytest.fixture
+async def nodes(start_hub: Callable[[str], Awaitable[Hub]]) -> tuple[Hub, Hub]:
+    return await start_hub("node-a"), await start_hub("node-b")
+
+
+@pytest.fixture
+async def worker(start_worker: Callable[..., Awaitable[MediaWorker]]) -> MediaWorker:
+    return await start_worker("worker-e2e")
+
+
+async def test_publisher_on_one_node_reaches_subscribers_on_both_through_the_worker(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    nodes: tuple[Hub, Hub],
+    worker: MediaWorker,
+    peers: list[HubPeer],
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = HubPeer(await join(client, a, sid, people.teacher))
+    student = HubPeer(await join(client, b, sid, people.student))
+    peers += [teacher, student]
+
+    answer = await teacher.publish()
+    assert "a=recvonly" in answer
+    assert sid in worker.rooms
+    router = worker.rooms[sid].router
+    assert set(router.publishers) == {pid(teacher.client)}
+
+    # node B's student: offered by the worker over the bus, answers through node B
+    await student.until(lambda: student.video_frames >= 10 and student.audio_frames >= 10, 20)
+    assert sorted(t.split(":")[1] for t in student.track_ids) == ["audio", "video"]
+
+    # a late student on node A: offered when the worker sees them join
+    late = HubPeer(await join(client, a, sid, people.student2))
+    peers.append(late)
+    await late.until(lambda: late.first_video_at is not None, 20)
+    assert late.connected_at is not None
+    assert late.first_video_at is not None
+    print(
+        f"\nlate subscriber through the hub: first frame "
+        f"{(late.first_video_at - late.connected_at) * 1000:.0f} ms after connecting"
+    )
+    await late.until(lambda: late.video_frames >= 10 and late.audio_frames >= 10, 20)
+    assert set(router.subscribers) >= {pid(student.client), pid(late.client)}
+
+    # a student without the grant may not publish: the worker refuses, nothing is added
+    refused = await student.publish_refused()
+    assert refused["code"] == "forbidden"
+    assert set(router.publishers) == {pid(teacher.client)}
+
+    # the host allows the student to publish: the teacher receives the student's media
+    await teacher.client.send(
+        {"type": "allow", "target": pid(student.client), "publish": True, "rid": "g"}
+    )
+    await student.message(lambda m: m["type"] == "grants" and m["grants"]["publish"], 10)
+    await student.publish()
+    assert set(router.publishers) == {pid(teacher.client), pid(student.client)}
+    await teacher.until(lambda: teacher.video_frames >= 10 and teacher.audio_frames >= 10, 20)
+    assert all(t.startswith(pid(student.client)) for t in teacher.track_ids)
+    # ...and withdraws it: the worker stops forwarding the student's media
+    await teacher.client.send(
+        {"type": "allow", "target": pid(student.client), "publish": False, "rid": "r"}
+    )
+    assert student.pub_pc is not None
+    await student.until(lambda: student.pub_pc.connectionState in ("closed", "failed"), 20)
+    assert set(router.publishers) == {pid(teacher.client)}
+
+    # the teacher's network changes: they start over, and the students receive them again
+    frames = late.video_frames
+    await teacher.request_restart()
+    await late.until(lambda: late.video_frames >= frames + 10, 20)
+    assert set(router.publishers) == {pid(teacher.client)}
+
+    # the late student leaves: the worker tears their connection down
+    await late.client.send({"type": "leave"})
+    await late.until(lambda: late.pc.connectionState in ("closed", "failed"), 20)
+    assert pid(late.client) not in router.subscribers

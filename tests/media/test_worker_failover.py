@@ -1,0 +1,74 @@
+"""A media worker dies mid-class: its rooms move to a live worker and clients renegotiate.
+
+The worker is "killed" in-process: its loops stop and its connections drop, but it neither
+leaves the registry nor releases its rooms, as after ``kill -9``. Once its heartbeat is older
+than the TTL, the hub's periodic check moves the room to the surviving worker and tells every
+participant to restart; the teacher publishes again, the student receives again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from api.services import Services
+from media.worker import MediaWorker
+from rooms.media_registry import MediaRegistry
+from signaling.hub import Hub
+from tests.conftest import FakeClock, People
+from tests.media.hub_peers import HubPeer, crash, join
+
+pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
+
+
+@pytest.fixture
+async def hub(start_hub: Callable[[str], Awaitable[Hub]]) -> Hub:
+    return await start_hub("node-a")
+
+
+@pytest.fixture
+async def workers(start_worker: Callable[..., Awaitable[MediaWorker]]) -> list[MediaWorker]:
+    return [await start_worker("worker-a"), await start_worker("worker-b")]
+
+
+async def test_a_dead_workers_room_moves_and_clients_renegotiate(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    hub: Hub,
+    workers: list[MediaWorker],
+    peers: list[HubPeer],
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    teacher = HubPeer(await join(client, hub, sid, people.teacher))
+    student = HubPeer(await join(client, hub, sid, people.student))
+    peers += [teacher, student]
+    await teacher.publish()
+    await student.until(lambda: student.video_frames >= 10, 20)
+    registry = MediaRegistry(services.redis, ttl_seconds=10, clock=clock)
+    doomed = next(w for w in workers if sid in w.rooms)
+    survivor = next(w for w in workers if w is not doomed)
+
+    await hub._sweep()  # the node learns where the room's media is
+    await crash(doomed)
+    clock.advance(11)
+    await registry.heartbeat(survivor.worker_id)
+    await hub._heartbeat()  # the periodic jobs, run by hand at a known time
+    await hub._sweep()
+
+    assert await registry.worker_of(sid) == survivor.worker_id
+    await teacher.until(lambda: teacher.restarts == 1, 20)
+    await student.until(lambda: student.restarts == 1, 20)
+    frames = student.video_frames
+    await student.until(
+        lambda: student.video_frames >= frames + 10 and student.audio_frames >= 10, 20
+    )
+    assert sid in survivor.rooms
+    assert set(survivor.rooms[sid].router.subscribers) >= {
+        student.client.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    }

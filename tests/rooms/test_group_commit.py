@@ -1,0 +1,96 @@
+"""Group commit: concurrent inserts share a transaction, and each caller learns its own fate."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from api.services import Services
+from rooms.ids import new_id
+from rooms.store.group_commit import GroupCommit
+from rooms.store.tables import ChatMessageRow
+from rooms.store.types import utcnow
+
+
+def _row(session_id: str, seq: int, row_id: str | None = None) -> ChatMessageRow:
+    return ChatMessageRow(
+        id=row_id or new_id(),
+        session_id=session_id,
+        seq=seq,
+        user_id="u1",
+        user_name="Ann",
+        role="guest",
+        text=f"message {seq}",
+        created_at=utcnow(),
+    )
+
+
+async def _stored(services: Services, session_id: str) -> list[int]:
+    async with services.database.transaction() as tx:
+        rows = await tx.scalars(
+            select(ChatMessageRow.seq)
+            .where(ChatMessageRow.session_id == session_id)
+            .order_by(ChatMessageRow.seq)
+        )
+        return list(rows)
+
+
+def _count_commits(services: Services) -> list[int]:
+    commits: list[int] = []
+
+    def on_commit(_conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(services.database.engine.sync_engine, "commit", on_commit)
+    return commits
+
+
+async def test_concurrent_rows_are_committed_in_fewer_transactions(
+    services: Services, new_session
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    writer = GroupCommit(services.database)
+    commits = _count_commits(services)
+    await asyncio.gather(*(writer.add(_row(sid, seq)) for seq in range(1, 41)))
+    assert await _stored(services, sid) == list(range(1, 41))
+    # The first row commits alone; the 39 that queued behind it go together.
+    assert len(commits) < 40
+
+
+async def test_a_bad_row_fails_alone(services: Services, new_session) -> None:
+    sid = (await new_session(start=True))["id"]
+    writer = GroupCommit(services.database)
+    await writer.add(_row(sid, 1))
+    outcomes = await asyncio.gather(
+        writer.add(_row(sid, 2)),
+        writer.add(_row(sid, 3)),
+        writer.add(_row(sid, 1)),  # the same seq again: a unique violation
+        writer.add(_row(sid, 4)),
+        writer.add(_row(sid, 5)),
+        return_exceptions=True,
+    )
+    assert [isinstance(o, Exception) for o in outcomes] == [False, False, True, False, False]
+    assert await _stored(services, sid) == [1, 2, 3, 4, 5]
+
+
+async def test_a_caller_that_goes_away_does_not_undo_the_group(
+    services: Services, new_session
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    writer = GroupCommit(services.database)
+    first = asyncio.ensure_future(writer.add(_row(sid, 1)))
+    second = asyncio.ensure_future(writer.add(_row(sid, 2)))
+    await asyncio.sleep(0)  # both queued
+    second.cancel()
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    await writer.add(_row(sid, 3))  # the writer's queue is drained: row 2 went with row 1
+    async with services.database.transaction() as tx:
+        count = await tx.scalar(
+            select(func.count()).select_from(ChatMessageRow).where(ChatMessageRow.session_id == sid)
+        )
+    assert count == 3

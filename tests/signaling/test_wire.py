@@ -1,0 +1,202 @@
+"""The direct write path: frames built once, coalesced per loop iteration, in order under
+back-pressure, and found under the real uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
+
+from signaling.connection import Connection
+from signaling.flush import Flusher
+from signaling.protocol import Codec, encode
+from signaling.wire import WIRE_KEY, RawWire, WireTap, ws_frame
+
+
+def _parse(data: bytes) -> list[Frame]:
+    reader = StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    frames = []
+    while reader.buffer:
+        parser = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(parser)
+        except StopIteration as done:
+            frames.append(done.value)
+        else:  # pragma: no cover - a truncated frame
+            raise AssertionError("incomplete frame")
+    return frames
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
+def test_frames_parse_as_websocket_frames(size: int) -> None:
+    text = "é" * (size // 2) + "x" * (size % 2)
+    (frame,) = _parse(ws_frame(text))
+    assert frame.opcode is Opcode.TEXT
+    assert frame.fin
+    assert frame.data.decode() == text
+    (frame,) = _parse(ws_frame(b"\x00" * size))
+    assert frame.opcode is Opcode.BINARY
+    assert frame.data == b"\x00" * size
+
+
+class FakeSocket:
+    """The parts of uvicorn's sans-I/O protocol that a RawWire touches."""
+
+    handshake_complete = True
+    close_sent = False
+    disconnected = False
+
+    def __init__(self) -> None:
+        self.transport = self
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.written: list[bytes] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def messages(self) -> list[Any]:
+        out: list[Any] = []
+        for data in self.written:
+            for frame in _parse(data):
+                decoded = json.loads(frame.data)
+                out.extend(decoded if isinstance(decoded, list) else [decoded])
+        return out
+
+
+class WireTransport:
+    def __init__(self, sock: FakeSocket) -> None:
+        self.wire = RawWire(sock)
+        self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def send(self, frame: str | bytes) -> None:
+        await self.wire.drain()
+        self.wire.write(ws_frame(frame))
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self.closed.done():
+            self.closed.set_result(code)
+
+
+def _connection(flusher: Flusher) -> tuple[Connection, FakeSocket, WireTransport]:
+    sock = FakeSocket()
+    transport = WireTransport(sock)
+    conn = Connection(transport, Codec.JSON, flusher=flusher)
+    conn.start()
+    return conn, sock, transport
+
+
+async def _next_iteration() -> None:
+    # The flusher runs via call_soon; a future resolved the same way comes after it.
+    done = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(done.set_result, None)
+    await done
+
+
+async def test_messages_queued_together_leave_as_one_frame() -> None:
+    conn, sock, _ = _connection(Flusher())
+    conn.send({"type": "count", "count": 1})
+    conn.send({"type": "count", "count": 2})
+    assert sock.written == []  # nothing is written while the fan-out is still running
+    await _next_iteration()
+    assert len(sock.written) == 1
+    assert sock.messages() == [{"type": "count", "count": 1}, {"type": "count", "count": 2}]
+
+
+async def test_a_broadcast_is_framed_once_for_every_connection() -> None:
+    flusher = Flusher()
+    conns = [_connection(flusher) for _ in range(3)]
+    frame = encode({"type": "chat", "text": "hi"}, Codec.JSON)
+    for conn, _, _ in conns:
+        conn.push(frame)
+    await _next_iteration()
+    written = [sock.written for _, sock, _ in conns]
+    assert all(len(w) == 1 for w in written)
+    assert written[0][0] is written[1][0] is written[2][0]
+
+
+async def test_back_pressure_hands_over_to_the_writer_in_order() -> None:
+    conn, sock, _ = _connection(Flusher())
+    sock.writable.clear()  # the socket's buffer is full
+    for i in range(3):
+        conn.send({"type": "count", "count": i})
+    await _next_iteration()
+    assert sock.written == []
+    conn.send({"type": "count", "count": 3})
+    sock.writable.set()
+    while len(sock.messages()) < 4:
+        await _next_iteration()
+    assert [m["count"] for m in sock.messages()] == [0, 1, 2, 3]
+
+
+async def test_close_sends_what_is_queued_first() -> None:
+    conn, sock, transport = _connection(Flusher())
+    conn.send({"type": "count", "count": 1})
+    conn.close(4000, "replaced")
+    assert await transport.closed == 4000
+    assert sock.messages() == [{"type": "count", "count": 1}]
+
+
+@pytest.mark.parametrize("deflate", [False, True])
+async def test_wire_tap_finds_the_connection_under_uvicorn(deflate: bool) -> None:
+    """Without compression the wire is there; with it (frames differ) the app must use send."""
+    found: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "websocket"
+        await receive()
+        await send({"type": "websocket.accept"})
+        wire = scope["extensions"].get(WIRE_KEY)
+        found.set_result(wire is not None)
+        if wire is not None:
+            wire.write(ws_frame('{"n":1}') + ws_frame("x" * 70_000) + ws_frame(b"\x01"))
+        else:
+            await send({"type": "websocket.send", "text": '{"n":1}'})
+            await send({"type": "websocket.send", "text": "x" * 70_000})
+            await send({"type": "websocket.send", "bytes": b"\x01"})
+        await send({"type": "websocket.close", "code": 1000})
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        WireTap(app),
+        ws="websockets-sansio",
+        ws_per_message_deflate=deflate,
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    try:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
+            received = [message async for message in client]
+        assert await found is not deflate
+        assert received == ['{"n":1}', "x" * 70_000, b"\x01"]
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+
+
+async def test_a_backlog_larger_than_one_write_is_all_sent() -> None:
+    conn, sock, _ = _connection(Flusher())
+    text = "x" * 1000
+    for i in range(600):  # about 600 KB: more than one take() carries
+        conn.send({"type": "chat", "seq": i, "text": text})
+    await _next_iteration()
+    assert len(sock.written) > 1
+    assert [m["seq"] for m in sock.messages()] == list(range(600))
