@@ -47,7 +47,12 @@ request_id: ContextVar[str | None] = ContextVar("liveclass_request_id", default=
 
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _SECRETS = [
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 [redacted]"),
+    # A credential, not an English word ("bearer tokens are ..."): it holds a digit or
+    # punctuation, or is long.
+    (
+        re.compile(r"(?i)\b(bearer)\s+(?=[A-Za-z]*[0-9\-._~+/]|[A-Za-z]{20})[A-Za-z0-9\-._~+/]+=*"),
+        r"\1 [redacted]",
+    ),
     (
         re.compile(
             r"(?i)([?&;\s]|^)(token|resume|signature|secret|access_token|password)=[^&\s\"']+"

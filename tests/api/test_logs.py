@@ -44,6 +44,13 @@ def test_secrets_are_redacted(text: str, secret: str) -> None:
     assert "[redacted" in cleaned
 
 
+def test_words_after_bearer_are_not_taken_for_credentials() -> None:
+    text = "bearer tokens are signed with this server's own key; Bearer abcdefghijklmnopqrstuvwxyz"
+    cleaned = redact(text)
+    assert cleaned.startswith("bearer tokens are signed")
+    assert "abcdefghijklmnopqrstuvwxyz" not in cleaned
+
+
 def _record(message: str, *args: object) -> logging.LogRecord:
     record = logging.LogRecord("liveclass.test", logging.INFO, __file__, 1, message, args, None)
     for flt in (ContextFilter(), RedactSecrets()):
