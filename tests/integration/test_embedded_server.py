@@ -54,9 +54,9 @@ async def publish_and_receive(
     ):
         publisher, subscriber = HubPeer(WsClient(teacher_ws)), HubPeer(WsClient(student_ws))
         try:
-            await asyncio.wait_for(publisher.publish(), 30)
+            await asyncio.wait_for(publisher.publish(), 90)
             await subscriber.until(
-                lambda: subscriber.video_frames >= 5 and subscriber.audio_frames >= 5, 30
+                lambda: subscriber.video_frames >= 5 and subscriber.audio_frames >= 5, 90
             )
         finally:
             await publisher.close()

@@ -64,8 +64,8 @@ async def test_media_crosses_nodes_and_survives_a_killed_worker(
     ):
         teacher, student = HubPeer(WsClient(teacher_ws)), HubPeer(WsClient(student_ws))
         try:
-            await asyncio.wait_for(teacher.publish(), 30)
-            await student.until(lambda: student.video_frames >= 10, 30)
+            await asyncio.wait_for(teacher.publish(), 90)
+            await student.until(lambda: student.video_frames >= 10, 90)
             assert student.audio_frames > 0
 
             redis = connect_redis(redis_ready)
@@ -73,10 +73,10 @@ async def test_media_crosses_nodes_and_survives_a_killed_worker(
                 doomed = await MediaRegistry(redis).worker_of(sid)
                 assert doomed in workers
                 workers[doomed].kill()
-                await student.until(lambda: student.restarts == 1, 30)
-                await teacher.until(lambda: teacher.restarts == 1, 30)
+                await student.until(lambda: student.restarts == 1, 90)
+                await teacher.until(lambda: teacher.restarts == 1, 90)
                 frames = student.video_frames
-                await student.until(lambda: student.video_frames >= frames + 10, 30)
+                await student.until(lambda: student.video_frames >= frames + 10, 90)
                 survivor = await MediaRegistry(redis).worker_of(sid)
             finally:
                 await redis.aclose(close_connection_pool=True)

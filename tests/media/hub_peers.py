@@ -195,7 +195,7 @@ class HubPeer:
         await self.client.send(
             {"type": "signal", "to": "sfu", "kind": "offer", "sdp": pc.localDescription.sdp}
         )
-        answer = await asyncio.wait_for(self.answers.get(), 30)
+        answer = await asyncio.wait_for(self.answers.get(), 90)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         return answer
 

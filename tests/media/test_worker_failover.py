@@ -49,7 +49,7 @@ async def test_a_dead_workers_room_moves_and_clients_renegotiate(
     student = HubPeer(await join(client, hub, sid, people.student))
     peers += [teacher, student]
     await teacher.publish()
-    await student.until(lambda: student.video_frames >= 10, 20)
+    await student.until(lambda: student.video_frames >= 10, 90)
     registry = MediaRegistry(services.redis, ttl_seconds=10, clock=clock)
     doomed = next(w for w in workers if sid in w.rooms)
     survivor = next(w for w in workers if w is not doomed)
@@ -62,8 +62,8 @@ async def test_a_dead_workers_room_moves_and_clients_renegotiate(
     await hub._sweep()
 
     assert await registry.worker_of(sid) == survivor.worker_id
-    await teacher.until(lambda: teacher.restarts == 1, 20)
-    await student.until(lambda: student.restarts == 1, 20)
+    await teacher.until(lambda: teacher.restarts == 1, 90)
+    await student.until(lambda: student.restarts == 1, 90)
     frames = student.video_frames
     await student.until(
         lambda: student.video_frames >= frames + 10 and student.audio_frames >= 10, 20
