@@ -8,6 +8,10 @@
 #                                a broken or partial one is torn down and rebuilt)
 #   scripts/topology.sh down     stop everything it started, leaving nothing running
 #   scripts/topology.sh status   what runs, on which port (exit 1 when not fully up)
+#   scripts/topology.sh stop-node N    drain node N (SIGTERM: it closes its listener, tells its
+#                                      clients 1001, they resume on the others via nginx)
+#   scripts/topology.sh start-node N   start node N again (after stop-node, or a crash)
+#   scripts/topology.sh restart-node N stop-node then start-node: one step of a rolling restart
 #
 # Missing tools (redis-server, redis-cli, nginx, PostgreSQL) are installed from Debian's
 # packages when run as root. Every wait is bounded; a failure prints the relevant log.
@@ -29,6 +33,11 @@ RUN=${LIVECLASS_TOPOLOGY_DIR:-/tmp/liveclass-topology}
 BASE=${LIVECLASS_TOPOLOGY_PORT:-17000}
 DB=${LIVECLASS_TOPOLOGY_DB:-liveclass_topology}
 PG=${LIVECLASS_TOPOLOGY_PG:-postgresql://postgres@127.0.0.1:5432}
+# The other commands act on the topology `up` made, with the settings it was made with.
+if [ "${1:-}" != up ] && [ -f "$RUN/topology.env" ]; then
+    # shellcheck disable=SC1091
+    source "$RUN/topology.env"
+fi
 LB_PORT=$BASE
 NODES=3
 WORKERS=2
@@ -66,13 +75,13 @@ wait_for() {
     done
 }
 
+pid_of() { if pid_alive "$1"; then cat "$1"; else echo -; fi; }
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # stop_pidfile FILE: SIGTERM the process (its drain may take a while), SIGKILL after 30 s.
 stop_pidfile() {
     local file=$1 pid
-    [ -f "$file" ] || return 0
-    pid=$(cat "$file")
+    pid=$(cat "$file" 2>/dev/null) || return 0
     if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
         local deadline=$((SECONDS + 30))
@@ -179,23 +188,33 @@ start_process() {
     echo $! >"$RUN/$name.pid"
 }
 
+start_node() {
+    local i=$1 port
+    port=$(node_port "$i")
+    port_free "$port" || die "port $port (node-$i) is taken"
+    LIVECLASS_NODE_ID=node-$i start_process "node-$i" serve --host 127.0.0.1 --port "$port"
+}
+
+node_ready() {
+    local i=$1
+    wait_for "$WAIT" "node-$i ready on $(node_port "$i")" http_ok "http://127.0.0.1:$(node_port "$i")/readyz" \
+        || { tail -n 40 "$RUN/node-$i.log" >&2; return 1; }
+}
+
+media_alive() {
+    [ -n "$(redis-cli -c -h 127.0.0.1 -p "$(redis_port 1)" ZSCORE 'lc:{media}:alive' "$1" 2>/dev/null)" ]
+}
+
 nodes_up() {
-    local i port
-    for i in $(seq "$NODES"); do
-        port=$(node_port "$i")
-        port_free "$port" || die "port $port (node-$i) is taken"
-        LIVECLASS_NODE_ID=node-$i start_process "node-$i" serve --host 127.0.0.1 --port "$port"
-    done
+    local i
+    for i in $(seq "$NODES"); do start_node "$i"; done
     for i in $(seq "$WORKERS"); do
         LIVECLASS_MEDIA_WORKER_ID=media-$i start_process "media-$i" media
     done
-    for i in $(seq "$NODES"); do
-        port=$(node_port "$i")
-        wait_for "$WAIT" "node-$i ready on $port" http_ok "http://127.0.0.1:$port/readyz" \
-            || { tail -n 40 "$RUN/node-$i.log" >&2; exit 1; }
-    done
+    for i in $(seq "$NODES"); do node_ready "$i" || exit 1; done
     for i in $(seq "$WORKERS"); do
-        wait_for "$WAIT" "media-$i ready" grep -q "media worker media-$i ready" "$RUN/media-$i.log" \
+        # Ready once it heartbeats into the registry (whatever the log level).
+        wait_for "$WAIT" "media-$i ready" media_alive "media-$i" \
             || { tail -n 40 "$RUN/media-$i.log" >&2; exit 1; }
     done
     log "$NODES nodes and $WORKERS media workers up"
@@ -275,10 +294,10 @@ write_state() {
         echo "LB_URL=http://127.0.0.1:$LB_PORT"
         echo "DATABASE_URL=$PG/$DB"
         echo "REDIS_NODES=$(for i in $(seq "$REDIS_MASTERS"); do printf '127.0.0.1:%s ' "$(redis_port "$i")"; done)"
-        for i in $(seq "$REDIS_MASTERS"); do echo "REDIS_$i=$(redis_port "$i") $(cat "$RUN/redis-$i.pid")"; done
-        for i in $(seq "$NODES"); do echo "NODE_$i=$(node_port "$i") $(cat "$RUN/node-$i.pid")"; done
-        for i in $(seq "$WORKERS"); do echo "MEDIA_$i=$(cat "$RUN/media-$i.pid")"; done
-        echo "NGINX=$LB_PORT $(cat "$RUN/nginx.pid")"
+        for i in $(seq "$REDIS_MASTERS"); do echo "REDIS_$i=$(redis_port "$i") $(pid_of "$RUN/redis-$i.pid")"; done
+        for i in $(seq "$NODES"); do echo "NODE_$i=$(node_port "$i") $(pid_of "$RUN/node-$i.pid")"; done
+        for i in $(seq "$WORKERS"); do echo "MEDIA_$i=$(pid_of "$RUN/media-$i.pid")"; done
+        echo "NGINX=$LB_PORT $(pid_of "$RUN/nginx.pid")"
     } >"$RUN/state.env.tmp"
     mv "$RUN/state.env.tmp" "$RUN/state.env"
 }
@@ -286,10 +305,7 @@ write_state() {
 cmd_down() {
     local i port
     rm -f "$RUN/state.env"
-    if [ -f "$RUN/nginx.pid" ]; then
-        "$NGINX" -c "$RUN/nginx.conf" -p "$RUN/nginx" -s stop 2>/dev/null || true
-        stop_pidfile "$RUN/nginx.pid"
-    fi
+    stop_pidfile "$RUN/nginx.pid"  # SIGTERM: nginx's fast shutdown
     for i in $(seq "$NODES"); do stop_pidfile "$RUN/node-$i.pid" & done
     for i in $(seq "$WORKERS"); do stop_pidfile "$RUN/media-$i.pid" & done
     wait
@@ -311,12 +327,18 @@ cmd_up() {
     fi
     [ -d "$RUN" ] && cmd_down
     mkdir -p "$RUN"
+    printf 'BASE=%q\nDB=%q\nPG=%q\n' "$BASE" "$DB" "$PG" >"$RUN/topology.env"
     ensure_tools
     # Tear down whatever started if any step fails, so a failed `up` leaves nothing behind.
     trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then log "up failed; tearing down"; cmd_down; fi; exit $rc' EXIT
     redis_up
     database_up
     common_env
+    # start-node must start a node exactly like `up` did, whatever its caller's environment.
+    local v
+    for v in $(compgen -e | grep '^LIVECLASS_' | grep -v '^LIVECLASS_TOPOLOGY_\|^LIVECLASS_TEST_'); do
+        printf 'export %s=%q\n' "$v" "${!v}"
+    done >"$RUN/node.env"
     nodes_up
     nginx_up
     write_state
@@ -339,9 +361,39 @@ cmd_status() {
     return $ok
 }
 
+node_arg() {
+    [[ "${1:-}" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le "$NODES" ] \
+        || { echo "usage: $0 $2 1..$NODES" >&2; exit 2; }
+    [ -f "$RUN/state.env" ] || die "the topology is not up (no $RUN/state.env)"
+}
+
+cmd_stop_node() {
+    node_arg "${1:-}" stop-node
+    stop_pidfile "$RUN/node-$1.pid"
+    write_state
+    log "node-$1 drained and stopped"
+}
+
+cmd_start_node() {
+    node_arg "${1:-}" start-node
+    if pid_alive "$RUN/node-$1.pid"; then
+        log "node-$1 already runs"
+        return 0
+    fi
+    # shellcheck disable=SC1091
+    source "$RUN/node.env"
+    start_node "$1"
+    node_ready "$1" || { stop_pidfile "$RUN/node-$1.pid"; exit 1; }
+    write_state
+    log "node-$1 up"
+}
+
 case "${1:-}" in
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
-    *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+    stop-node) cmd_stop_node "${2:-}" ;;
+    start-node) cmd_start_node "${2:-}" ;;
+    restart-node) cmd_stop_node "${2:-}" && cmd_start_node "${2:-}" ;;
+    *) echo "usage: $0 up|down|status|stop-node N|start-node N|restart-node N" >&2; exit 2 ;;
 esac
