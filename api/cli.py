@@ -35,7 +35,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
     from api.logs import configure_logging
     from api.services import open_media_worker
     from rooms.presence import Presence
-    from rooms.redis_client import connect_redis
+    from rooms.redis_client import close_redis, connect_redis
 
     configure_logging(settings.log_level, settings.log_format)
     if settings.redis_url is None:
@@ -47,7 +47,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> None:
-        redis = connect_redis(settings.redis_url)
+        redis = connect_redis(settings.redis_url, cluster=settings.redis_cluster)
         worker = open_media_worker(settings, redis, Presence(redis))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -59,7 +59,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
             await stop.wait()
         finally:
             await worker.stop()
-            await redis.aclose(close_connection_pool=True)
+            await close_redis(redis)
 
     asyncio.run(run())
     return 0

@@ -1,9 +1,11 @@
 """Running the app under uvicorn, with a graceful drain of the room hub.
 
-On SIGTERM/SIGINT uvicorn stops accepting connections and closes open WebSockets with 1012.
-Before that, :class:`DrainingServer` lets the hub close every client with 1001 ("going away,
-reconnect") and hand their seats to the resume grace, so clients resume on another node
-without the class seeing anyone leave.
+On SIGTERM/SIGINT, :class:`DrainingServer` first closes the listening sockets, so connection
+attempts are refused and a load balancer sends them (and the reconnects that follow) to
+another node; then the hub closes every client with 1001 ("going away, reconnect") and hands
+their seats to the resume grace, so they resume on another node without the class seeing
+anyone leave (uvicorn's own shutdown would close them with 1012 instead); then uvicorn's
+shutdown finishes the HTTP requests in flight.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class DrainingServer(uvicorn.Server):
         self._app = app
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Listeners first: a client told 1001 that reconnects at once must not land here.
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
         hub = getattr(self._app.state, "hub", None)
         if hub is not None:
             await hub.drain()

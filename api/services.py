@@ -25,7 +25,7 @@ from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
 from rooms.presence import Presence
 from rooms.recordings import RecordingService
-from rooms.redis_client import connect_redis
+from rooms.redis_client import close_redis, connect_redis
 from rooms.room_log import RoomLog
 from rooms.sequence import SequenceAllocator
 from rooms.sessions import SessionService
@@ -88,7 +88,7 @@ class Services:
         if self.media_worker is not None:
             await self.media_worker.stop()
         await self.hub.stop()
-        await self.redis.aclose(close_connection_pool=True)
+        await close_redis(self.redis)
         await self.database.dispose()
 
 
@@ -108,12 +108,16 @@ async def open_services(
     database = create_database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
     if settings.embedded_database:
         await upgrade_database(database)
-    redis = connect_redis(settings.redis_url)
+    redis = connect_redis(settings.redis_url, cluster=settings.redis_cluster)
     log.info(
         "liveclass starting (%s): database %s, redis %s, data in %s",
         settings.environment.value,
         "embedded SQLite" if settings.embedded_database else database.dialect,
-        "embedded in-process fakeredis" if settings.embedded_redis else "external server",
+        "embedded in-process fakeredis"
+        if settings.embedded_redis
+        else "Redis Cluster"
+        if settings.redis_cluster
+        else "external server",
         settings.data_dir.resolve(),
     )
     if settings.embedded_redis:

@@ -98,7 +98,12 @@ class Settings(BaseSettings):
     )
     ws_max_connections_per_ip: int = Field(default=2000, ge=1, le=1_000_000)
     redis_sharded_pubsub: bool = Field(
-        default=False, description="Use SPUBLISH/SSUBSCRIBE (Redis Cluster)."
+        default=False, description="Use SPUBLISH/SSUBSCRIBE (one Redis server only)."
+    )
+    redis_cluster: bool = Field(
+        default=False,
+        description="LIVECLASS_REDIS_URL names a node of a Redis Cluster: every Redis use goes "
+        "through RedisCluster, the bus through cluster-wide PUBLISH.",
     )
 
     # The media plane.
@@ -158,6 +163,18 @@ class Settings(BaseSettings):
         description="Log a line per WebSocket handshake (uvicorn's, with the query string: "
         "the room token); off by default: it costs CPU in join storms and leaks tokens.",
     )
+
+    @model_validator(mode="after")
+    def _check_redis(self) -> Settings:
+        if self.redis_cluster and self.redis_url is None:
+            raise ValueError("LIVECLASS_REDIS_CLUSTER needs LIVECLASS_REDIS_URL (a cluster node)")
+        if self.redis_cluster and self.redis_sharded_pubsub:
+            # redis-py reads sharded subscriptions of several shards by polling them in turn
+            # (a message waits behind the others' poll timeouts); the cluster bus uses PUBLISH.
+            raise ValueError(
+                "LIVECLASS_REDIS_SHARDED_PUBSUB is not supported with LIVECLASS_REDIS_CLUSTER"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_identity(self) -> Settings:

@@ -5,9 +5,15 @@ subscribes to: one publish per room event, and each node fans it out to its own 
 Messages for one participant go to the channel of the node that holds it
 (``lc:node:{node_id}``), found in the participant's presence entry.
 
-Channels carry the room's hash tag, so on Redis Cluster they can be sharded pub/sub channels
-(``SPUBLISH``/``SSUBSCRIBE``, ``sharded=True``): a room's traffic then stays on the shard that
-owns its keys instead of being broadcast to every shard.
+On a Redis Cluster (``connect_redis(..., cluster=True)``) the bus uses plain ``PUBLISH`` and
+``SUBSCRIBE``: the cluster forwards every publication to every node, so this process's one
+subscriber connection, on whichever node it landed, hears every channel, and it survives slot
+migrations and fail-overs by reconnecting to any node. The price is that every event crosses
+every shard; at liveclass's event rates (a few thousand a second for a 500-client class) that
+is far below what one Redis node forwards. Sharded pub/sub (``sharded=True``:
+``SPUBLISH``/``SSUBSCRIBE``) is for a single server only: on a cluster it needs one reader per
+shard node, and redis-py's reader polls the shards in turn, delaying each message behind the
+others' poll timeouts.
 
 Events are MessagePack maps (:class:`BusEvent`). Delivery is at most once (pub/sub): what must
 not be lost is persisted (chat, in the store) and kept in the room's reliable log before it is
@@ -26,6 +32,8 @@ import msgpack
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from rooms.redis_client import is_cluster
 
 __all__ = ["BusEvent", "RoomBus"]
 
@@ -126,6 +134,10 @@ class RoomBus:
 
     async def _ensure(self) -> PubSub:
         if self._pubsub is None:
+            if is_cluster(self._redis):
+                # The cluster client routes the SUBSCRIBE by the first channel's slot, so it
+                # needs its slot map first (fetched on the first command otherwise).
+                await self._redis.initialize()
             self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         return self._pubsub
 

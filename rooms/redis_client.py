@@ -1,20 +1,43 @@
-"""Connecting to Redis: a real server, or an in-process fakeredis on the same code path."""
+"""Connecting to Redis: a real server, a Redis Cluster, or an in-process fakeredis on the same
+code path.
+
+With ``cluster=True`` the client is a :class:`redis.asyncio.cluster.RedisCluster` (routing each
+command to the shard owning its key). It is typed as :class:`Redis` so every caller keeps one
+code path; liveclass only uses what both offer, under two rules that make it cluster-safe:
+
+- every Lua script and every ``pipeline(transaction=True)`` touches keys of one hash slot (all
+  keys of a room carry its ``{session_id}`` tag, all media-registry keys the ``{media}`` tag;
+  tests/cluster/test_slots.py checks each one);
+- pub/sub uses plain ``PUBLISH``/``SUBSCRIBE`` (see rooms/bus.py), which Redis Cluster
+  forwards to every node, so one subscriber connection per process on any node hears it all.
+
+Close clients with :func:`close_redis` (the two kinds close differently).
+"""
 
 from __future__ import annotations
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from typing import cast
 
-__all__ = ["connect_redis"]
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+
+__all__ = ["close_redis", "connect_redis", "is_cluster"]
 
 EMBEDDED_CONNECTIONS = 16
 
 
-def connect_redis(url: str | None, *, max_connections: int = 200, timeout: float = 10.0) -> Redis:
+def connect_redis(
+    url: str | None, *, cluster: bool = False, max_connections: int = 200, timeout: float = 10.0
+) -> Redis:
     """A client for ``url``, or for a private in-process fakeredis when ``url`` is None.
+
+    ``cluster``: ``url`` names any node of a Redis Cluster (the others are discovered).
 
     The pool blocks (up to ``timeout`` seconds) when every connection is busy instead of
     raising: redis-py's default pool raises MaxConnectionsError, which turned 500-client join
-    bursts into errors.
+    bursts into errors. RedisCluster has no blocking pool: its pool per shard node raises
+    MaxConnectionsError past ``max_connections`` (a limit per shard, so it is reached only by
+    more concurrent commands than one node of a single Redis would have served).
     """
     if url is None:
         from fakeredis import FakeAsyncRedis, FakeServer
@@ -29,5 +52,28 @@ def connect_redis(url: str | None, *, max_connections: int = 200, timeout: float
             max_connections=min(max_connections, EMBEDDED_CONNECTIONS),
         )
         return client
+    if cluster:
+        # A shard that fails over answers MOVED/connection errors for a few seconds: the
+        # client refreshes its slot map and retries within cluster_error_retry_attempts.
+        nodes = RedisCluster.from_url(
+            url,
+            max_connections=max_connections,
+            socket_timeout=timeout,
+            socket_connect_timeout=min(timeout, 5.0),
+        )
+        return cast(Redis, nodes)
     pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout)
     return Redis(connection_pool=pool)
+
+
+def is_cluster(client: Redis) -> bool:
+    """Whether ``client`` came from ``connect_redis(..., cluster=True)``."""
+    return isinstance(client, RedisCluster)
+
+
+async def close_redis(client: Redis) -> None:
+    """Close ``client`` and every connection it opened."""
+    if isinstance(client, RedisCluster):
+        await client.aclose()
+    else:
+        await client.aclose(close_connection_pool=True)

@@ -12,4 +12,5 @@ echo "== ruff"
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== pytest"
-exec .venv/bin/pytest -n 2 -p no:cacheprovider "$@"
+# loadgroup: the cross-node tests (xdist_group "topology") share one worker and one topology.
+exec .venv/bin/pytest -n 2 --dist loadgroup -p no:cacheprovider "$@"

@@ -98,6 +98,8 @@ log = logging.getLogger("liveclass.hub")
 
 #: How long a joining connection may reuse the session row another join just read.
 ROW_REUSE_SECONDS = 2.0
+#: How long a drain waits for its clients to complete the closing handshake.
+DRAIN_CLOSE_TIMEOUT = 10.0
 
 
 def new_node_id() -> str:
@@ -204,10 +206,14 @@ class Hub:
         conns = list(self._by_pid.values())
         for conn in conns:
             conn.close(close_codes.GOING_AWAY, reason)
-        for conn in conns:
-            await self._release(conn)
+        # Concurrently: each release renews the seat for the resume grace (a Redis round trip),
+        # and the clients reconnect elsewhere meanwhile.
+        await asyncio.gather(*(self._release(c) for c in conns), return_exceptions=True)
         if conns:
-            await asyncio.gather(*(c.closed.wait() for c in conns), return_exceptions=True)
+            # Bounded: a client that never answers the close must not hold the shutdown.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_CLOSE_TIMEOUT):
+                    await asyncio.gather(*(c.closed.wait() for c in conns))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` in the background, owned by the hub (cancelled by :meth:`stop`)."""
