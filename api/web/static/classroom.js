@@ -519,7 +519,9 @@ $("start-class").addEventListener("click", startClass);
 $("end-class").addEventListener("click", endClass);
 $("record-start").addEventListener("click", () => recordingAction("start"));
 $("record-stop").addEventListener("click", () => recordingAction("stop"));
-window.addEventListener("pagehide", () => { room.client?.close(); });
+// Going away (another page, reload, tab closed): free the seat now rather than after the
+// resume grace; a reload joins again with a new connection anyway.
+window.addEventListener("pagehide", () => { room.client?.leaveNow(); });
 
 if (!sessionRef) {
   setState("not-found");

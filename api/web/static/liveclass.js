@@ -479,6 +479,12 @@ export class LiveclassClient extends Emitter {
     this.close();
   }
 
+  /** Leaves without waiting for the answer (for `pagehide`: the page is going away). */
+  leaveNow() {
+    try { this.send({ type: "leave" }); } catch (err) { /* not connected: nothing to leave */ }
+    this.close();
+  }
+
   /** Closes the connection without leaving (the seat is kept for the resume grace). */
   close() {
     this.closing = true;
