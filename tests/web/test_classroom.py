@@ -92,6 +92,19 @@ async def test_a_whole_class_in_the_browser(tmp_path: Path) -> None:
         await video_playing(sue, "#stage .tile.host video")
         await expect(teacher.locator("#count")).to_have_text("3 / 150")
         await shots.take(sue, "sue-history-after-reload-375px")
+
+        # Sue's network drops: she sees "Reconnecting…", then resumes as the same participant.
+        pid = await sue.evaluate("() => window.liveclassRoom.me.id")
+        await sue.context.set_offline(True)
+        await sue.evaluate("() => window.liveclassRoom.client.ws.close(4999)")
+        await expect(sue.locator("#banner")).to_have_text("Reconnecting…")
+        await shots.take(sue, "sue-reconnecting-375px")
+        await sue.context.set_offline(False)
+        await expect(sue.locator("#banner")).to_be_hidden()
+        await state(sue, "live")
+        assert await sue.evaluate("() => window.liveclassRoom.client.welcome.resumed") is True
+        assert await sue.evaluate("() => window.liveclassRoom.me.id") == pid
+        await expect(teacher.locator("#count")).to_have_text("3 / 150")
         await shots.take(teacher, "teacher-roster-chat-hand")
 
         # The teacher removes Sam: he is told, and cannot come back.

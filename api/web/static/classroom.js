@@ -11,7 +11,8 @@ const codec = params.get("codec") === "json" ? "json" : "msgpack";
 const $ = (id) => document.getElementById(id);
 const main = $("main");
 
-const room = {
+// The page's state, also as window.liveclassRoom for debugging in the console.
+const room = window.liveclassRoom = {
   session: null,
   client: null,
   media: null,

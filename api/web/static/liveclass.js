@@ -256,8 +256,6 @@ export function backoffDelay(attempt, { base = 500, max = 15000, random = Math.r
   return ceiling / 2 + random() * (ceiling / 2);
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 // ---------------------------------------------------------------------------------------
 // The room connection.
 
@@ -418,7 +416,16 @@ export class LiveclassClient extends Emitter {
     if (this.attempt >= this.backoff.attempts) return this._finish(code, reason);
     this._setState("reconnecting");
     this.emit("reconnecting", { code, reason, attempt: this.attempt });
-    await sleep(backoffDelay(this.attempt, this.backoff));
+    // The network coming back ends the wait early (browsers say so with `online`).
+    await new Promise((resolve) => {
+      const timer = setTimeout(done, backoffDelay(this.attempt, this.backoff));
+      function done() {
+        clearTimeout(timer);
+        globalThis.removeEventListener?.("online", done);
+        resolve();
+      }
+      globalThis.addEventListener?.("online", done);
+    });
     this.attempt += 1;
     if (!this.closing) this._open();
   }
