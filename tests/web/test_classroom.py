@@ -17,18 +17,20 @@ from playwright.async_api import Page, expect
 
 from tests.web.browser import WAIT_MS, Shots, chromium, open_page, server, sign_in
 
-# The video with the teacher's camera has frames and they advance: it is really playing.
-VIDEO_PLAYING = """async (selector) => {
+# The video has frames and they advance: it is really playing. Synchronous (a predicate that
+# returned a promise would count as truthy at once): the first call notes the time reached.
+VIDEO_PLAYING = """(selector) => {
   const video = document.querySelector(selector);
   if (!video || video.videoWidth === 0 || video.readyState < 2) return false;
-  const start = video.currentTime;
-  await new Promise((resolve) => setTimeout(resolve, 700));
-  return video.currentTime > start && video.videoWidth > 0;
+  window.videoSeen ??= new Map();
+  if (!window.videoSeen.has(video)) window.videoSeen.set(video, video.currentTime);
+  return video.currentTime > window.videoSeen.get(video) + 0.5;
 }"""
 
 
 async def video_playing(page: Page, selector: str) -> None:
-    await page.wait_for_function(VIDEO_PLAYING, arg=selector, timeout=WAIT_MS, polling=500)
+    await page.evaluate("() => { window.videoSeen = new Map(); }")
+    await page.wait_for_function(VIDEO_PLAYING, arg=selector, timeout=WAIT_MS, polling=250)
 
 
 async def state(page: Page, name: str) -> None:
@@ -106,6 +108,13 @@ async def test_a_whole_class_in_the_browser(tmp_path: Path) -> None:
         assert await sue.evaluate("() => window.liveclassRoom.me.id") == pid
         await expect(teacher.locator("#count")).to_have_text("3 / 150")
         await shots.take(teacher, "teacher-roster-chat-hand")
+
+        # The teacher lets Sue use her camera: everyone sees her video next to the teacher's.
+        await teacher.get_by_role("button", name="Let Sue Student use their camera").click()
+        await sue.get_by_role("button", name="Turn camera on").click()
+        await video_playing(teacher, f'#stage video[data-participant="{pid}"]')
+        await video_playing(sam, f'#stage video[data-participant="{pid}"]')
+        await shots.take(sam, "sam-sees-teacher-and-sue")
 
         # The teacher removes Sam: he is told, and cannot come back.
         await teacher.get_by_role("button", name="Remove Sam Student").click()
