@@ -20,7 +20,7 @@ from api.errors import exception_handlers
 from api.limits import BodySizeLimit
 from api.logs import RequestIdMiddleware
 from api.metrics import HttpMetrics, MetricsMiddleware
-from api.routes import chat, enrollment, ops, recordings, room, sessions, webhooks
+from api.routes import chat, enrollment, ops, recordings, room, sessions, web, webhooks
 from api.security import SecurityHeaders
 from api.services import open_services
 from api.settings import Settings
@@ -80,6 +80,7 @@ def create_app(
     ]
     for api in API_MODULES:
         routes.extend(api.routes())
+    routes.extend(web.routes())
 
     upload_limit = settings.recording_max_bytes + (1 << 20)
 

@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     webhook_retention_days: float = Field(
         default=30, gt=0, le=3650, description="Finished deliveries are kept this long."
     )
+    dev_signin: bool | None = Field(
+        default=None,
+        description="The development sign-in (/dev/signin, POST /dev/token) minting bearer "
+        "tokens for any user, role and tenant. Default: on in development, off in production "
+        "(where turning it on is refused).",
+    )
     ws_access_log: bool = Field(
         default=False,
         description="Log a line per WebSocket handshake (uvicorn's, with the query string: "
@@ -189,9 +195,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LIVECLASS_WEBHOOK_LEASE_SECONDS must exceed LIVECLASS_WEBHOOK_TIMEOUT_SECONDS"
             )
+        if self.dev_signin and self.environment is Environment.PRODUCTION:
+            raise ValueError("LIVECLASS_DEV_SIGNIN mints tokens for anyone: never in production")
+        if self.dev_signin and self.jwks_url:
+            raise ValueError(
+                "LIVECLASS_DEV_SIGNIN cannot mint tokens for an identity provider's JWKS"
+            )
         if self.environment is Environment.PRODUCTION and not self.secret_key:
             raise ValueError("production needs LIVECLASS_SECRET_KEY (shared by every node)")
         return self
+
+    @property
+    def dev_signin_enabled(self) -> bool:
+        """Whether /dev/signin and POST /dev/token exist (development without a JWKS)."""
+        if self.dev_signin is not None:
+            return self.dev_signin
+        return self.environment is Environment.DEVELOPMENT and self.jwks_url is None
 
     @property
     def embedded_database(self) -> bool:

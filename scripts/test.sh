@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: install, make sure Redis and PostgreSQL are up, then lint, type-check
-# and run pytest (every API test against SQLite+fakeredis and against PostgreSQL+Redis).
+# and run pytest (every API test against SQLite+fakeredis and against PostgreSQL+Redis; the
+# browser tests in Debian's chromium, installed by ensure-browser.sh).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
 ./scripts/ensure-services.sh
+./scripts/ensure-browser.sh
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -52,7 +52,9 @@ async def running(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 async def test_unknown_route_is_404_not_found(client: httpx.AsyncClient) -> None:
     error = error_of(await client.get("/api/v1/nothing-here"), 404, "not_found")
     assert "/api/v1/nothing-here" in error["message"]
-    error_of(await client.post("/", json={}), 404, "not_found")
+    error_of(await client.post("/nowhere", json={}), 404, "not_found")
+    # "/" is the session list page (api/routes/web.py): other methods are 405, not 404.
+    error_of(await client.post("/", json={}), 405, "method_not_allowed")
 
 
 async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient, people: People) -> None:
@@ -354,14 +356,16 @@ async def test_openapi_document_describes_every_route(
     routes = _api_routes(app)
     assert len(routes) >= 25
     assert documented == routes
-    # The undocumented HTTP routes are the docs, the document itself and metrics (OpenAPI
-    # does not describe WebSocket routes).
+    # The undocumented HTTP routes are the docs, the document itself, metrics and the
+    # browser pages with the development sign-in (OpenAPI does not describe WebSocket routes).
     others = {
         r.path
         for r in app.routes
         if isinstance(r, Route | Mount) and not (isinstance(r, Route) and r.include_in_schema)
     }
-    assert others == {"/openapi.json", "/docs", "/docs/init.js", "/docs/static", "/metrics"}
+    pages = {"/", "/index.html", "/classroom.html", "/signin.html", "/static"}
+    web = {"/web-config.json", "/dev/signin", "/dev/token", *pages}
+    assert others == {"/openapi.json", "/docs", "/docs/init.js", "/docs/static", "/metrics", *web}
     assert all(isinstance(r, Route | Mount | WebSocketRoute) for r in app.routes)
 
     schemas = doc["components"]["schemas"]

@@ -1,0 +1,680 @@
+// liveclass.js — the browser client of liveclass, dependency-free (an ES module).
+//
+//   import { LiveclassClient } from "/static/liveclass.js";
+//   const client = new LiveclassClient({ url: wsUrl, token: () => fetchRoomToken() });
+//   client.on("chat", (m) => console.log(m.from.name, m.text));
+//   const welcome = await client.connect();
+//   await client.chat("hello");                        // resolves with the ack
+//   const media = client.media({ onTrack: ({ participantId, stream }) => show(stream) });
+//   await media.publish(await navigator.mediaDevices.getUserMedia({ video: true, audio: true }));
+//
+// The wire protocol is the server's (README, "The WebSocket protocol"): JSON or MessagePack
+// subprotocols, requests answered by `ack`/`error` with the same `rid`, `seq` on messages
+// that must not be lost, resume after a dropped connection, and WebRTC negotiation with the
+// SFU (`signal` to/from "sfu") over two peer connections: one to publish, one to receive.
+
+/** The subprotocols of protocol version 1. */
+export const SUBPROTOCOLS = { json: "liveclass.v1.json", msgpack: "liveclass.v1.msgpack" };
+
+/** Close codes after which reconnecting cannot help (README, "Close codes"). */
+export const FINAL_CLOSE_CODES = new Set([1000, 1002, 4000, 4003, 4004, 4009, 4010]);
+
+/** Why a connection ended for good, by close code, in words for people. */
+export const CLOSE_REASONS = {
+  1000: "left",
+  1002: "protocol_unsupported",
+  4000: "replaced",
+  4001: "unauthorized",
+  4003: "forbidden",
+  4004: "not_found",
+  4009: "room_full",
+  4010: "not_live",
+};
+
+// ---------------------------------------------------------------------------------------
+// MessagePack: the subset the protocol uses (nil, booleans, integers, floats, strings,
+// binary, arrays, maps). Integers beyond 2^53 decode to BigInt.
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+class Writer {
+  constructor() {
+    this.buf = new Uint8Array(256);
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+  }
+  ensure(n) {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  u8(v) { this.ensure(1); this.view.setUint8(this.pos, v); this.pos += 1; }
+  u16(v) { this.ensure(2); this.view.setUint16(this.pos, v); this.pos += 2; }
+  u32(v) { this.ensure(4); this.view.setUint32(this.pos, v); this.pos += 4; }
+  bytes(b) { this.ensure(b.length); this.buf.set(b, this.pos); this.pos += b.length; }
+  result() { return this.buf.slice(0, this.pos); }
+}
+
+function encodeValue(w, value) {
+  if (value === null || value === undefined) {
+    w.u8(0xc0);
+  } else if (value === false) {
+    w.u8(0xc2);
+  } else if (value === true) {
+    w.u8(0xc3);
+  } else if (typeof value === "number") {
+    encodeNumber(w, value);
+  } else if (typeof value === "bigint") {
+    if (value >= 0n) { w.u8(0xcf); w.ensure(8); w.view.setBigUint64(w.pos, value); }
+    else { w.u8(0xd3); w.ensure(8); w.view.setBigInt64(w.pos, value); }
+    w.pos += 8;
+  } else if (typeof value === "string") {
+    const b = textEncoder.encode(value);
+    if (b.length < 32) w.u8(0xa0 | b.length);
+    else if (b.length < 0x100) { w.u8(0xd9); w.u8(b.length); }
+    else if (b.length < 0x10000) { w.u8(0xda); w.u16(b.length); }
+    else { w.u8(0xdb); w.u32(b.length); }
+    w.bytes(b);
+  } else if (value instanceof Uint8Array || value instanceof ArrayBuffer) {
+    const b = value instanceof Uint8Array ? value : new Uint8Array(value);
+    if (b.length < 0x100) { w.u8(0xc4); w.u8(b.length); }
+    else if (b.length < 0x10000) { w.u8(0xc5); w.u16(b.length); }
+    else { w.u8(0xc6); w.u32(b.length); }
+    w.bytes(b);
+  } else if (Array.isArray(value)) {
+    if (value.length < 16) w.u8(0x90 | value.length);
+    else if (value.length < 0x10000) { w.u8(0xdc); w.u16(value.length); }
+    else { w.u8(0xdd); w.u32(value.length); }
+    for (const item of value) encodeValue(w, item);
+  } else if (typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    if (entries.length < 16) w.u8(0x80 | entries.length);
+    else if (entries.length < 0x10000) { w.u8(0xde); w.u16(entries.length); }
+    else { w.u8(0xdf); w.u32(entries.length); }
+    for (const [k, v] of entries) { encodeValue(w, k); encodeValue(w, v); }
+  } else {
+    throw new TypeError(`cannot encode ${typeof value} as MessagePack`);
+  }
+}
+
+function encodeNumber(w, n) {
+  if (!Number.isInteger(n) || !Number.isSafeInteger(n)) {
+    w.u8(0xcb); w.ensure(8); w.view.setFloat64(w.pos, n); w.pos += 8;
+  } else if (n >= 0) {
+    if (n < 0x80) w.u8(n);
+    else if (n < 0x100) { w.u8(0xcc); w.u8(n); }
+    else if (n < 0x10000) { w.u8(0xcd); w.u16(n); }
+    else if (n < 0x100000000) { w.u8(0xce); w.u32(n); }
+    else { w.u8(0xcf); w.ensure(8); w.view.setBigUint64(w.pos, BigInt(n)); w.pos += 8; }
+  } else if (n >= -32) {
+    w.u8(0xe0 | (n + 32));
+  } else if (n >= -0x80) {
+    w.u8(0xd0); w.ensure(1); w.view.setInt8(w.pos, n); w.pos += 1;
+  } else if (n >= -0x8000) {
+    w.u8(0xd1); w.ensure(2); w.view.setInt16(w.pos, n); w.pos += 2;
+  } else if (n >= -0x80000000) {
+    w.u8(0xd2); w.ensure(4); w.view.setInt32(w.pos, n); w.pos += 4;
+  } else {
+    w.u8(0xd3); w.ensure(8); w.view.setBigInt64(w.pos, BigInt(n)); w.pos += 8;
+  }
+}
+
+/** MessagePack bytes (Uint8Array) for a JSON-like value. */
+export function msgpackEncode(value) {
+  const w = new Writer();
+  encodeValue(w, value);
+  return w.result();
+}
+
+class Reader {
+  constructor(bytes) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+  }
+  need(n) {
+    if (this.pos + n > this.bytes.length) throw new RangeError("truncated MessagePack data");
+  }
+  u8() { this.need(1); return this.view.getUint8(this.pos++); }
+  u16() { this.need(2); const v = this.view.getUint16(this.pos); this.pos += 2; return v; }
+  u32() { this.need(4); const v = this.view.getUint32(this.pos); this.pos += 4; return v; }
+  i8() { this.need(1); return this.view.getInt8(this.pos++); }
+  i16() { this.need(2); const v = this.view.getInt16(this.pos); this.pos += 2; return v; }
+  i32() { this.need(4); const v = this.view.getInt32(this.pos); this.pos += 4; return v; }
+  u64() { this.need(8); const v = this.view.getBigUint64(this.pos); this.pos += 8; return small(v); }
+  i64() { this.need(8); const v = this.view.getBigInt64(this.pos); this.pos += 8; return small(v); }
+  f32() { this.need(4); const v = this.view.getFloat32(this.pos); this.pos += 4; return v; }
+  f64() { this.need(8); const v = this.view.getFloat64(this.pos); this.pos += 8; return v; }
+  raw(n) { this.need(n); const b = this.bytes.subarray(this.pos, this.pos + n); this.pos += n; return b; }
+  str(n) { return textDecoder.decode(this.raw(n)); }
+}
+
+function small(big) {
+  return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER)
+    ? Number(big) : big;
+}
+
+function decodeValue(r) {
+  const t = r.u8();
+  if (t < 0x80) return t;
+  if (t >= 0xe0) return t - 0x100;
+  if ((t & 0xf0) === 0x80) return decodeMap(r, t & 0x0f);
+  if ((t & 0xf0) === 0x90) return decodeArray(r, t & 0x0f);
+  if ((t & 0xe0) === 0xa0) return r.str(t & 0x1f);
+  switch (t) {
+    case 0xc0: return null;
+    case 0xc2: return false;
+    case 0xc3: return true;
+    case 0xc4: return r.raw(r.u8()).slice();
+    case 0xc5: return r.raw(r.u16()).slice();
+    case 0xc6: return r.raw(r.u32()).slice();
+    case 0xca: return r.f32();
+    case 0xcb: return r.f64();
+    case 0xcc: return r.u8();
+    case 0xcd: return r.u16();
+    case 0xce: return r.u32();
+    case 0xcf: return r.u64();
+    case 0xd0: return r.i8();
+    case 0xd1: return r.i16();
+    case 0xd2: return r.i32();
+    case 0xd3: return r.i64();
+    case 0xd9: return r.str(r.u8());
+    case 0xda: return r.str(r.u16());
+    case 0xdb: return r.str(r.u32());
+    case 0xdc: return decodeArray(r, r.u16());
+    case 0xdd: return decodeArray(r, r.u32());
+    case 0xde: return decodeMap(r, r.u16());
+    case 0xdf: return decodeMap(r, r.u32());
+    default: throw new TypeError(`unsupported MessagePack type 0x${t.toString(16)}`);
+  }
+}
+
+function decodeArray(r, n) {
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = decodeValue(r);
+  return out;
+}
+
+function decodeMap(r, n) {
+  const out = {};
+  for (let i = 0; i < n; i++) {
+    const key = decodeValue(r);
+    out[String(key)] = decodeValue(r);
+  }
+  return out;
+}
+
+/** The value in MessagePack bytes (Uint8Array or ArrayBuffer); throws on malformed data. */
+export function msgpackDecode(bytes) {
+  const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const r = new Reader(data);
+  const value = decodeValue(r);
+  if (r.pos !== data.length) throw new RangeError("trailing bytes after MessagePack value");
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------
+// Small helpers.
+
+/** A tiny typed event emitter: `on(type, fn)` returns a function that unsubscribes. */
+class Emitter {
+  constructor() { this.handlers = new Map(); }
+  on(type, fn) {
+    if (!this.handlers.has(type)) this.handlers.set(type, new Set());
+    this.handlers.get(type).add(fn);
+    return () => this.handlers.get(type)?.delete(fn);
+  }
+  once(type, fn) {
+    const off = this.on(type, (e) => { off(); fn(e); });
+    return off;
+  }
+  emit(type, event) {
+    for (const fn of [...(this.handlers.get(type) || []), ...(this.handlers.get("*") || [])]) {
+      try { fn(event, type); } catch (err) { console.error(`liveclass: ${type} handler`, err); }
+    }
+  }
+}
+
+/** An error the server answered a request with (`code`, `message`, `details`). */
+export class LiveclassError extends Error {
+  constructor(code, message, details) {
+    super(message || code);
+    this.name = "LiveclassError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Backoff before reconnect attempt `attempt` (0-based): exponential, capped, half jitter. */
+export function backoffDelay(attempt, { base = 500, max = 15000, random = Math.random } = {}) {
+  const ceiling = Math.min(max, base * 2 ** attempt);
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// The room connection.
+
+/**
+ * One participant's connection to a room.
+ *
+ * Options:
+ * - `url`: the WebSocket URL (`wsUrl` of POST /api/v1/sessions/{ref}/token).
+ * - `token`: the room token, or a function returning it (or a promise of it); a function is
+ *   called again before each reconnect, so an expired token is replaced.
+ * - `codec`: "json" (default) or "msgpack".
+ * - `requestTimeout`: ms before a request without an answer rejects (default 15000).
+ * - `reconnect`: { base, max, attempts } backoff in ms (defaults 500, 15000, Infinity).
+ *
+ * Events (`client.on(type, fn)`), each with the server message as it came:
+ * `welcome`, `presence`, `count`, `chat`, `hand`, `signal`, `mute-request`, `grants`,
+ * `kicked`, `recording`, `room-ended`, `error` (unsolicited errors), `message` (every message),
+ * and from the client itself: `state` {state: "connecting" | "open" | "reconnecting" |
+ * "closed"}, `closed` {code, reason, final: true} when the connection ended for good.
+ */
+export class LiveclassClient extends Emitter {
+  constructor({ url, token, codec = "json", requestTimeout = 15000, reconnect = {} } = {}) {
+    super();
+    if (!url) throw new TypeError("LiveclassClient needs the WebSocket url");
+    if (!token) throw new TypeError("LiveclassClient needs a room token (or a function)");
+    if (!(codec in SUBPROTOCOLS)) throw new TypeError(`unknown codec ${codec}`);
+    this.url = url;
+    this.tokenSource = token;
+    this.codec = codec;
+    this.requestTimeout = requestTimeout;
+    this.backoff = { base: 500, max: 15000, attempts: Infinity, ...reconnect };
+    this.state = "idle";
+    this.ws = null;
+    this.welcome = null;
+    this.participant = null;
+    this.resumeToken = null;
+    this.lastSeq = 0;
+    this.pending = new Map();
+    this.nextRid = 1;
+    this.closing = false;
+    this.attempt = 0;
+    this.seenSeq = new Set();
+  }
+
+  /** Opens the connection; resolves with the `welcome`, rejects if it closes before one. */
+  connect() {
+    this.closing = false;
+    return new Promise((resolve, reject) => {
+      const offWelcome = this.once("welcome", (m) => { offClosed(); resolve(m); });
+      const offClosed = this.once("closed", (e) => {
+        offWelcome();
+        reject(new LiveclassError(e.reason, `connection closed (${e.code})`, e));
+      });
+      this._open();
+    });
+  }
+
+  _setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit("state", { state });
+  }
+
+  async _token() {
+    const source = this.tokenSource;
+    return typeof source === "function" ? await source() : source;
+  }
+
+  async _open() {
+    this._setState(this.attempt === 0 && !this.welcome ? "connecting" : "reconnecting");
+    let token;
+    try {
+      token = await this._token();
+    } catch (err) {
+      // A token we cannot get (signed out, removed, class ended): the end, unless transient.
+      if (err && err.final) return this._finish(err.code || 4001, err.reason || "unauthorized");
+      return this._retry({ code: 1006, reason: "token_unavailable" });
+    }
+    if (this.closing) return;
+    const url = new URL(this.url, location.href);
+    url.searchParams.set("token", token);
+    if (this.resumeToken) {
+      url.searchParams.set("resume", this.resumeToken);
+      url.searchParams.set("lastSeq", String(this.lastSeq));
+    }
+    const ws = new WebSocket(url.toString(), [SUBPROTOCOLS[this.codec]]);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onmessage = (event) => { if (this.ws === ws) this._receive(event.data); };
+    ws.onclose = (event) => { if (this.ws === ws) this._closed(event); };
+  }
+
+  _receive(data) {
+    let decoded;
+    try {
+      decoded = typeof data === "string" ? JSON.parse(data) : msgpackDecode(data);
+    } catch (err) {
+      console.error("liveclass: undecodable frame", err);
+      return;
+    }
+    for (const message of Array.isArray(decoded) ? decoded : [decoded]) {
+      if (message && typeof message === "object") this._dispatch(message);
+    }
+  }
+
+  _dispatch(message) {
+    const { type } = message;
+    if (typeof message.seq === "number" && type !== "ack" && type !== "welcome") {
+      // A resume replays messages after lastSeq; some may have arrived already.
+      if (this.seenSeq.has(message.seq)) return;
+      this.seenSeq.add(message.seq);
+      if (message.seq > this.lastSeq) this.lastSeq = message.seq;
+    }
+    if (type === "welcome") {
+      this.welcome = message;
+      this.participant = message.participant;
+      this.resumeToken = message.resume || null;
+      if (!message.resumed) {
+        this.seenSeq.clear();
+        this.lastSeq = message.seq || 0;
+      }
+      this.attempt = 0;
+      this._setState("open");
+    } else if (type === "ack" || (type === "error" && message.rid)) {
+      const waiter = this.pending.get(message.rid);
+      if (waiter) {
+        this.pending.delete(message.rid);
+        clearTimeout(waiter.timer);
+        if (type === "ack") waiter.resolve(message);
+        else waiter.reject(new LiveclassError(message.code, message.message, message.details));
+        return;
+      }
+    } else if (type === "grants" && this.welcome) {
+      this.welcome.grants = message.grants;
+    }
+    this.emit("message", message);
+    this.emit(type, message);
+  }
+
+  _closed(event) {
+    this.ws = null;
+    const code = event.code;
+    const reason = CLOSE_REASONS[code] || event.reason || "connection_lost";
+    // Requests in flight are unanswered now; their callers decide whether to retry.
+    for (const [rid, waiter] of this.pending) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new LiveclassError("disconnected", "the connection closed", { code }));
+      this.pending.delete(rid);
+    }
+    if (this.closing || FINAL_CLOSE_CODES.has(code)) return this._finish(code, reason);
+    if (code === 4001 && !(typeof this.tokenSource === "function")) {
+      return this._finish(code, reason);
+    }
+    this._retry({ code, reason });
+  }
+
+  async _retry({ code, reason }) {
+    if (this.attempt >= this.backoff.attempts) return this._finish(code, reason);
+    this._setState("reconnecting");
+    this.emit("reconnecting", { code, reason, attempt: this.attempt });
+    // The network coming back ends the wait early (browsers say so with `online`).
+    await new Promise((resolve) => {
+      const timer = setTimeout(done, backoffDelay(this.attempt, this.backoff));
+      function done() {
+        clearTimeout(timer);
+        globalThis.removeEventListener?.("online", done);
+        resolve();
+      }
+      globalThis.addEventListener?.("online", done);
+    });
+    this.attempt += 1;
+    if (!this.closing) this._open();
+  }
+
+  _finish(code, reason) {
+    this.closing = true;
+    this._setState("closed");
+    this.emit("closed", { code, reason, final: true });
+  }
+
+  /** Sends a message as it is (no answer awaited). */
+  send(message) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      throw new LiveclassError("disconnected", "not connected");
+    }
+    ws.send(this.codec === "json" ? JSON.stringify(message) : msgpackEncode(message));
+  }
+
+  /** Sends a request with a fresh `rid`; resolves with its `ack`, rejects with the `error`
+   *  (a LiveclassError), or with code "timeout" after `timeout` ms. */
+  request(message, { timeout = this.requestTimeout } = {}) {
+    const rid = `r${this.nextRid++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        reject(new LiveclassError("timeout", `no answer to ${message.type} in ${timeout} ms`));
+      }, timeout);
+      this.pending.set(rid, { resolve, reject, timer });
+      try {
+        this.send({ ...message, rid });
+      } catch (err) {
+        clearTimeout(timer);
+        this.pending.delete(rid);
+        reject(err);
+      }
+    });
+  }
+
+  chat(text) { return this.request({ type: "chat", text }); }
+  raiseHand(raised = true) { return this.request({ type: "hand", raised }); }
+  mute(target, kind = "audio") { return this.request({ type: "mute", target, kind }); }
+  kick(target, reason) { return this.request({ type: "kick", target, reason }); }
+  allow(target, publish = true) { return this.request({ type: "allow", target, publish }); }
+  end() { return this.request({ type: "end" }); }
+  ping() { return this.request({ type: "ping", ts: performance.now() }); }
+
+  /** Leaves the room: the seat is free at once and the client does not reconnect. */
+  async leave() {
+    this.closing = true;
+    try {
+      if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+        await this.request({ type: "leave" }, { timeout: 3000 });
+      }
+    } catch (err) {
+      // Leaving anyway: the close below frees the seat after the resume grace.
+    }
+    this.close();
+  }
+
+  /** Leaves without waiting for the answer (for `pagehide`: the page is going away). */
+  leaveNow() {
+    try { this.send({ type: "leave" }); } catch (err) { /* not connected: nothing to leave */ }
+    this.close();
+  }
+
+  /** Closes the connection without leaving (the seat is kept for the resume grace). */
+  close() {
+    this.closing = true;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close(1000);
+    if (this.state !== "closed") this._finish(1000, "left");
+  }
+
+  /** The media of this room through the SFU (see {@link SfuMedia}). */
+  media(options = {}) {
+    return new SfuMedia(this, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Media through the SFU: two peer connections.
+
+async function gathered(pc, timeout = 5000) {
+  // The SFU takes complete descriptions; trickled candidates are sent as well, so a slow
+  // gatherer only costs time, never the connection.
+  if (pc.iceGatheringState === "complete") return;
+  await new Promise((resolve) => {
+    const timer = setTimeout(done, timeout);
+    function done() {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    }
+    function check() { if (pc.iceGatheringState === "complete") done(); }
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+/**
+ * Publishing and receiving media through the SFU, over the client's signalling.
+ *
+ * Options: `onTrack({participantId, stream, track})` for every received track (the stream's
+ * id is the publishing participant's id), `onRemoveTrack({participantId, stream, track})`,
+ * `rtcConfig` (RTCPeerConnection configuration; default no ICE servers: the SFU's host
+ * candidates are reachable), `answerTimeout` (ms, default 30000).
+ *
+ * Events: `state` {publisher, subscriber} connection states, `restart` {reason}.
+ */
+export class SfuMedia extends Emitter {
+  constructor(client, { onTrack, onRemoveTrack, rtcConfig = {}, answerTimeout = 30000 } = {}) {
+    super();
+    this.client = client;
+    this.rtcConfig = rtcConfig;
+    this.answerTimeout = answerTimeout;
+    this.pub = null;
+    this.sub = null;
+    this.stream = null;
+    this.answerWaiter = null;
+    this.subQueue = Promise.resolve();
+    this.restarting = false;
+    if (onTrack) this.on("track", onTrack);
+    if (onRemoveTrack) this.on("removetrack", onRemoveTrack);
+    this.offs = [
+      client.on("signal", (m) => { if (m.from === "sfu") this._signal(m); }),
+      client.on("welcome", (m) => { if (!m.resumed) this._startOver("rejoined", false); }),
+      client.on("closed", () => this.close()),
+    ];
+  }
+
+  get publishing() { return this.stream !== null; }
+
+  _signal(m) {
+    if (m.kind === "answer") {
+      const waiter = this.answerWaiter;
+      this.answerWaiter = null;
+      if (waiter) waiter.resolve(m.sdp);
+    } else if (m.kind === "offer") {
+      // Offers are answered one at a time, in order.
+      this.subQueue = this.subQueue.then(() => this._answer(m.sdp)).catch((err) => {
+        console.error("liveclass: answering the SFU's offer failed", err);
+      });
+    } else if (m.kind === "ice" && m.candidate) {
+      const pc = m.target === "publisher" ? this.pub : this.sub;
+      if (pc) pc.addIceCandidate(m.candidate).catch(() => {});
+    } else if (m.kind === "restart") {
+      this._startOver(m.reason || "sfu_restart", false);
+    }
+  }
+
+  _newPc(role) {
+    const pc = new RTCPeerConnection(this.rtcConfig);
+    pc.addEventListener("icecandidate", (e) => {
+      if (!e.candidate || !e.candidate.candidate || pc !== (role === "publisher" ? this.pub : this.sub)) return;
+      try {
+        this.client.send({ type: "signal", to: "sfu", kind: "ice", target: role, candidate: e.candidate.toJSON() });
+      } catch (err) {
+        // Disconnected: the complete description already carries the candidates.
+      }
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      this.emit("state", { publisher: this.pub?.connectionState, subscriber: this.sub?.connectionState });
+      if (pc.connectionState === "failed" && (pc === this.pub || pc === this.sub)) {
+        // Our side broke (a network change): ask the SFU to start over with us.
+        this._startOver("ice_failed", true);
+      }
+    });
+    return pc;
+  }
+
+  async _answer(sdp) {
+    if (!this.sub) {
+      const pc = this.sub = this._newPc("subscriber");
+      pc.addEventListener("track", (event) => {
+        const stream = event.streams[0] || new MediaStream([event.track]);
+        const participantId = stream.id;
+        this.emit("track", { participantId, stream, track: event.track });
+        stream.addEventListener("removetrack", (e) => {
+          this.emit("removetrack", { participantId, stream, track: e.track });
+        });
+      });
+    }
+    const pc = this.sub;
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc);
+    if (pc !== this.sub) return;
+    this.client.send({ type: "signal", to: "sfu", kind: "answer", sdp: pc.localDescription.sdp });
+  }
+
+  /** Publishes `stream` (camera and microphone); resolves once the SFU answered. Needs the
+   *  publish grant (the host has it; students once the host allows them). */
+  async publish(stream) {
+    if (this.pub) { this.pub.close(); this.pub = null; }
+    this.stream = stream;
+    const pc = this.pub = this._newPc("publisher");
+    for (const track of stream.getTracks()) {
+      pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    if (pc !== this.pub) return;
+    const answer = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new LiveclassError("timeout", "the SFU did not answer the offer"));
+      }, this.answerTimeout);
+      this.answerWaiter = {
+        resolve: (sdp) => { clearTimeout(timer); resolve(sdp); },
+      };
+    });
+    // An error (no publish grant) comes as the request's error.
+    await this.client.request({ type: "signal", to: "sfu", kind: "offer", sdp: pc.localDescription.sdp })
+      .catch((err) => { if (err.code !== "timeout") { this.answerWaiter = null; throw err; } });
+    const sdp = await answer;
+    if (pc !== this.pub) return;
+    await pc.setRemoteDescription({ type: "answer", sdp });
+  }
+
+  /** Stops publishing (the tracks are not stopped: they are the caller's). */
+  unpublish() {
+    this.stream = null;
+    if (this.pub) { this.pub.close(); this.pub = null; }
+  }
+
+  async _startOver(reason, tellSfu) {
+    if (this.restarting) return;
+    this.restarting = true;
+    try {
+      if (this.sub) { this.sub.close(); this.sub = null; }
+      if (this.pub) { this.pub.close(); this.pub = null; }
+      this.emit("restart", { reason });
+      if (tellSfu) {
+        try { this.client.send({ type: "signal", to: "sfu", kind: "restart" }); } catch (err) { /* reconnecting */ }
+      }
+      const stream = this.stream;
+      if (stream) {
+        try { await this.publish(stream); } catch (err) { console.error("liveclass: republish failed", err); }
+      }
+    } finally {
+      this.restarting = false;
+    }
+  }
+
+  /** Closes both peer connections. */
+  close() {
+    for (const off of this.offs) off();
+    this.offs = [];
+    if (this.sub) { this.sub.close(); this.sub = null; }
+    if (this.pub) { this.pub.close(); this.pub = null; }
+  }
+}

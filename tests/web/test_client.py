@@ -1,0 +1,140 @@
+"""liveclass.js on its own, in real Chromium against a real server: its MessagePack codec
+agrees with the server's (Python msgpack) both ways, requests are acknowledged, errors and
+timeouts reject, and a dropped connection comes back by itself with a resume (same
+participant, no missed chat)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgpack
+import pytest
+
+from tests.web.browser import chromium, open_page, server
+
+MESSAGE: dict[str, Any] = {
+    "type": "chat",
+    "text": "héllo ✓ " + "x" * 300,
+    "n": [0, 1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**53 - 1],
+    "neg": [-1, -32, -33, -128, -129, -32768, -32769, -(2**31), -(2**31) - 1, -(2**53) + 1],
+    "float": [0.5, -1.25, 1e300],
+    "nested": {"a": None, "b": True, "c": False, "d": [{"e": "f"}] * 20},
+    "wide": {f"k{i}": i for i in range(40)},
+}
+
+IMPORT = "import('/static/liveclass.js')"
+
+
+async def dev_token(http: httpx.AsyncClient, sub: str, role: str) -> dict[str, str]:
+    response = await http.post(
+        "/dev/token", json={"sub": sub, "name": sub.upper(), "role": role, "tenant": "acme"}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def test_msgpack_agrees_with_the_server(tmp_path: Path) -> None:
+    async with server(tmp_path) as node, chromium() as browser:
+        _, page = await open_page(browser, node)
+        await page.goto("/signin.html")
+        encoded = await page.evaluate(
+            f"async (m) => Array.from((await {IMPORT}).msgpackEncode(m))", MESSAGE
+        )
+        assert msgpack.unpackb(bytes(encoded)) == MESSAGE
+        decoded = await page.evaluate(
+            f"async (b) => (await {IMPORT}).msgpackDecode(new Uint8Array(b))",
+            list(msgpack.packb(MESSAGE)),
+        )
+        assert decoded == MESSAGE
+        # Malformed input is an exception, never a wrong value.
+        error = await page.evaluate(
+            f"""async () => {{
+                const lc = await {IMPORT};
+                try {{ lc.msgpackDecode(new Uint8Array([0x92, 0x01])); return null; }}
+                catch (e) {{ return e.name; }}
+            }}"""
+        )
+        assert error == "RangeError"
+        delays = await page.evaluate(
+            f"""async () => {{
+                const lc = await {IMPORT};
+                return [0, 1, 2, 3, 10, 30].map((n) => [
+                    lc.backoffDelay(n, {{ random: () => 0 }}),
+                    lc.backoffDelay(n, {{ random: () => 0.999999 }}),
+                ]);
+            }}"""
+        )
+        assert [round(lo) for lo, _ in delays] == [250, 500, 1000, 2000, 7500, 7500]
+        assert [round(hi) for _, hi in delays] == [500, 1000, 2000, 4000, 15000, 15000]
+
+
+@pytest.mark.parametrize("codec", ["json", "msgpack"])
+async def test_requests_and_resume(tmp_path: Path, codec: str) -> None:
+    async with (
+        server(tmp_path) as node,
+        chromium() as browser,
+        httpx.AsyncClient(base_url=node.http, timeout=30) as http,
+    ):
+        teacher = await dev_token(http, "t1", "instructor")
+        student = await dev_token(http, "s1", "student")
+        created = await http.post(
+            "/api/v1/sessions", json={"title": "Resume", "roomName": "resume"}, headers=teacher
+        )
+        assert created.status_code == 201, created.text
+        assert (await http.post("/api/v1/sessions/resume/start", headers=teacher)).is_success
+
+        async def room_token() -> str:
+            response = await http.post("/api/v1/sessions/resume/token", headers=student)
+            assert response.status_code == 200, response.text
+            token: str = response.json()["token"]
+            return token
+
+        _, page = await open_page(browser, node)
+        await page.goto("/signin.html")
+        await page.evaluate(
+            f"""async ([token, codec]) => {{
+                const lc = await {IMPORT};
+                const client = new lc.LiveclassClient({{
+                    url: `ws://${{location.host}}/ws`, token, codec,
+                    reconnect: {{ base: 200, max: 1000 }},
+                }});
+                window.t = {{ client, welcomes: [], states: [], chats: [] }};
+                client.on("welcome", (m) => window.t.welcomes.push(m));
+                client.on("state", (e) => window.t.states.push(e.state));
+                client.on("chat", (m) => window.t.chats.push(m.text));
+                await client.connect();
+            }}""",
+            [await room_token(), codec],
+        )
+        ack = await page.evaluate("window.t.client.chat('one')")
+        assert ack["type"] == "ack"
+        assert ack["seq"] >= 1
+        refused = await page.evaluate(
+            "window.t.client.end().then(() => null, (e) => [e.name, e.code])"
+        )
+        assert refused == ["LiveclassError", "forbidden"]
+        timed_out = await page.evaluate(
+            "window.t.client.request({type: 'ping'}, {timeout: 0}).then(() => null, e => e.code)"
+        )
+        assert timed_out == "timeout"
+
+        # The connection drops (as a network change would): the client resumes by itself.
+        await page.evaluate("window.t.client.ws.close(4999)")
+        await page.wait_for_function(
+            "() => window.t.welcomes.length === 2 && window.t.client.state === 'open'"
+        )
+        welcomes = await page.evaluate("window.t.welcomes")
+        assert welcomes[1]["resumed"] is True
+        assert welcomes[1]["participant"]["id"] == welcomes[0]["participant"]["id"]
+        assert "reconnecting" in await page.evaluate("window.t.states")
+        await page.evaluate("window.t.client.chat('two')")
+        await page.wait_for_function("() => window.t.chats.includes('two')")
+        assert await page.evaluate("window.t.chats") == ["one", "two"]
+
+        # Leaving is final: no reconnect, the seat is free at once.
+        await page.evaluate("window.t.client.leave()")
+        assert await page.evaluate("window.t.client.state") == "closed"
+        participants = await http.get("/api/v1/sessions/resume/participants", headers=teacher)
+        assert participants.json()["activeCount"] == 0
