@@ -87,6 +87,16 @@ def redis_ready() -> str:
     return svc.redis_url()
 
 
+@pytest.fixture
+def redis_empty(redis_ready: str) -> str:
+    """This worker's Redis database, emptied: a test that boots servers on it must not find
+    a previous test's media workers, rooms or assignments there."""
+    client = redis.Redis.from_url(redis_ready)
+    client.flushdb()
+    client.close()
+    return redis_ready
+
+
 def _truncate_postgres(url: str) -> None:
     async def run() -> None:
         database = create_database(url)

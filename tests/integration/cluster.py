@@ -13,12 +13,21 @@ import os
 import signal
 import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Node", "free_port", "start_media", "start_node"]
+__all__ = ["Node", "free_port", "media_worker_id", "start_media", "start_node"]
+
+# Unique per test process (see the node ids below).
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def media_worker_id(name: str) -> str:
+    """A worker id for ``start_media`` that no other suite on the same Redis uses."""
+    return f"{name}-{RUN_ID}"
 
 
 def free_port() -> int:
@@ -106,7 +115,9 @@ async def _start(
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LIVECLASS_")},
         **env,
-        "LIVECLASS_NODE_ID": name,
+        # Node ids name pub/sub channels, which Redis shares across database numbers: keep
+        # suites running at once on one Redis (two checkouts) from hearing each other.
+        "LIVECLASS_NODE_ID": f"{name}-{RUN_ID}",
         "LIVECLASS_DATA_DIR": str(data_dir),
         "LIVECLASS_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "LIVECLASS_LOG_LEVEL": "INFO",

@@ -21,18 +21,18 @@ from websockets.asyncio.client import connect
 from rooms.media_registry import MediaRegistry
 from rooms.redis_client import connect_redis
 from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
-from tests.integration.cluster import Node, start_media, start_node
+from tests.integration.cluster import Node, media_worker_id, start_media, start_node
 from tests.integration.test_two_nodes import live_session, room_token
 from tests.media.hub_peers import HubPeer, WsClient
 
 
 @pytest.fixture
 async def deployment(
-    postgres_ready: str, redis_ready: str, tmp_path: Path
+    postgres_ready: str, redis_empty: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Node, Node, dict[str, Node]]]:
     env = {
         "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": redis_ready,
+        "LIVECLASS_REDIS_URL": redis_empty,
         "LIVECLASS_JWT_SECRET": JWT_SECRET,
         "LIVECLASS_SECRET_KEY": SECRET_KEY,
         "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",
@@ -43,14 +43,14 @@ async def deployment(
     async with (
         start_node("node-a", env, tmp_path / "a") as a,
         start_node("node-b", env, tmp_path / "b") as b,
-        start_media("media-1", env, tmp_path / "m1") as m1,
-        start_media("media-2", env, tmp_path / "m2") as m2,
+        start_media(media_worker_id("media-1"), env, tmp_path / "m1") as m1,
+        start_media(media_worker_id("media-2"), env, tmp_path / "m2") as m2,
     ):
-        yield a, b, {"media-1": m1, "media-2": m2}
+        yield a, b, {m1.name: m1, m2.name: m2}
 
 
 async def test_media_crosses_nodes_and_survives_a_killed_worker(
-    deployment: tuple[Node, Node, dict[str, Node]], redis_ready: str
+    deployment: tuple[Node, Node, dict[str, Node]], redis_empty: str
 ) -> None:
     a, b, workers = deployment
     teacher_who = bearer("teacher-1", "instructor")
@@ -68,7 +68,7 @@ async def test_media_crosses_nodes_and_survives_a_killed_worker(
             await student.until(lambda: student.video_frames >= 10, 90)
             assert student.audio_frames > 0
 
-            redis = connect_redis(redis_ready)
+            redis = connect_redis(redis_empty)
             try:
                 doomed = await MediaRegistry(redis).worker_of(sid)
                 assert doomed in workers

@@ -24,11 +24,11 @@ CLIENTS = 300
 
 @pytest.fixture
 async def two_nodes(
-    postgres_ready: str, redis_ready: str, tmp_path: Path
+    postgres_ready: str, redis_empty: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Node, Node]]:
     env = {
         "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": redis_ready,
+        "LIVECLASS_REDIS_URL": redis_empty,
         "LIVECLASS_JWT_SECRET": JWT_SECRET,
         "LIVECLASS_SECRET_KEY": SECRET_KEY,
         "LIVECLASS_PRESENCE_TTL_SECONDS": "10",

@@ -66,7 +66,7 @@ def backend_env(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
     }
     if backend == "services":
         env["LIVECLASS_DATABASE_URL"] = request.getfixturevalue("postgres_ready")
-        env["LIVECLASS_REDIS_URL"] = request.getfixturevalue("redis_ready")
+        env["LIVECLASS_REDIS_URL"] = request.getfixturevalue("redis_empty")
     return backend, env
 
 
