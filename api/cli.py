@@ -36,6 +36,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
     from api.services import open_media_worker
     from rooms.presence import Presence
     from rooms.redis_client import connect_redis
+    from rooms.store import create_database
 
     configure_logging(settings.log_level, settings.log_format)
     if settings.redis_url is None:
@@ -48,7 +49,9 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         redis = connect_redis(settings.redis_url)
-        worker = open_media_worker(settings, redis, Presence(redis))
+        # Server recordings: the worker writes their rows (ready, failed) itself.
+        database = create_database(settings.resolved_database_url(), pool_size=2)
+        worker = open_media_worker(settings, redis, Presence(redis), database)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -60,6 +63,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await worker.stop()
             await redis.aclose(close_connection_pool=True)
+            await database.dispose()
 
     asyncio.run(run())
     return 0
