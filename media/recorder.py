@@ -88,6 +88,11 @@ class Recorder:
         return {k: i.track.track_id if i.track else None for k, i in self._inputs.items()}
 
     @property
+    def duration(self) -> float:
+        """Seconds of media recorded so far."""
+        return self._writer.duration
+
+    @property
     def dropped(self) -> int:
         """Video frames dropped while waiting for a keyframe."""
         return sum(i.dropped for i in self._inputs.values())
@@ -168,8 +173,9 @@ class Recorder:
         self._stopped = True
         for entry in self._inputs.values():
             self._switch(entry, None)
-        if self._router is not None:
-            self._router.unwatch(self)
+        router, self._router = self._router, None
+        if router is not None:
+            router.unwatch(self)
 
     async def stop(self) -> WebmResult:
         """Stop recording and finalize the file (trailer: duration, cues)."""

@@ -171,6 +171,11 @@ class WebmWriter:
         self._closed = False
 
     @property
+    def duration(self) -> float:
+        """Seconds of media written so far."""
+        return self._end_ms / 1000 if self._started else 0.0
+
+    @property
     def started(self) -> bool:
         """The header is written (a first video keyframe came, or audio waited long enough)."""
         return self._started
