@@ -167,20 +167,19 @@ class ServerRecordings:
 
     async def stop(self, principal: Principal, ref: str) -> RecordingRow:
         """Stop the room's recording: ``processing`` until the worker finalized the file.
-        403 ``not_session_owner``, 409 ``not_recording``."""
+        Stopping one already ``processing`` sends the worker the command again. 403
+        ``not_session_owner``, 409 ``not_recording``."""
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
             self._require_host(principal, session)
             row = await self._active(tx, session.id, lock=True)
-            if row is None or row.status != RecordingStatus.RECORDING.value:
-                raise Conflict(
-                    "this session is not being recorded",
-                    code="not_recording",
-                    details={"recordingId": row.id, "status": row.status} if row else {},
-                )
-            row.status = RecordingStatus.PROCESSING.value
-            row.stopped_at = utcnow()
-            await recording_changed(tx, row)
+            if row is None:
+                raise Conflict("this session is not being recorded", code="not_recording")
+            if row.status == RecordingStatus.RECORDING.value:
+                row.status = RecordingStatus.PROCESSING.value
+                row.stopped_at = utcnow()
+                await recording_changed(tx, row)
+            # else: already stopping; the command is sent again (pub/sub may have lost it)
         if row.worker_id:
             try:
                 await self._command(row.worker_id, row, "stop")

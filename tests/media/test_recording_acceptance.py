@@ -119,9 +119,12 @@ async def test_a_recording_of_real_media_downloads_as_webm_through_its_signed_li
         video_frames = sum(1 for _ in container.decode(video=0))
     with av.open(str(path)) as container:
         audio_frames = sum(1 for _ in container.decode(audio=0))
+    desk = worker.recordings
+    assert desk is not None
     print(
         f"\nrecording: {duration:.2f} s, {ready['size']} bytes, {video_frames} video and "
-        f"{audio_frames} audio frames decoded; statuses seen {statuses}"
+        f"{audio_frames} audio frames decoded; statuses seen {statuses}; remux "
+        f"{desk.mux_seconds / desk.packets * 1e6:.0f} µs/packet over {desk.packets} packets"
     )
     assert codecs == {"video": "vp8", "audio": "opus"}
     assert RECORD_SECONDS - 0.5 <= duration <= RECORD_SECONDS + 1.0

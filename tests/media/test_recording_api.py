@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from api.services import Services
 from media.worker import MediaWorker
+from rooms.media_registry import MediaRegistry
 from rooms.store.tables import WebhookEventRow
 from signaling.hub import Hub
-from tests.conftest import People
+from tests.conftest import FakeClock, People
 from tests.media.hub_peers import join
 from tests.media.waiting import eventually
 
@@ -166,3 +167,33 @@ async def test_recordings_are_in_the_openapi_document(client: httpx.AsyncClient)
     for path in ("/api/v1/sessions/{ref}/recording/start", "/api/v1/sessions/{ref}/recording/stop"):
         operation = paths[path]["post"]
         assert {"403", "404", "409"} <= set(operation["responses"])
+
+
+async def test_a_lost_command_can_be_stopped_again_and_the_sweeper_settles_it(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    # a worker that heartbeats but never hears its commands (pub/sub lost them)
+    registry = MediaRegistry(services.redis, ttl_seconds=10, clock=clock)
+    await registry.heartbeat("worker-deaf")
+    sid = (await new_session(start=True))["id"]
+    started = await client.post(start_path(sid), headers=people.teacher)
+    assert started.status_code == 201, started.text
+    rid = started.json()["id"]
+    for _ in range(2):  # the second stop sends the command again
+        stopped = await client.post(stop_path(sid), headers=people.teacher)
+        assert stopped.status_code == 202, stopped.text
+        assert stopped.json()["status"] == "processing"
+    assert await services.server_recordings.sweep() == []  # its worker is alive
+
+    clock.advance(11)  # ...and then it is not
+    assert [row.id for row in await services.server_recordings.sweep()] == [rid]
+    assert await services.server_recordings.sweep() == []  # settled once
+    body = (await client.get(f"/api/v1/recordings/{rid}", headers=people.teacher)).json()
+    assert body["status"] == "failed"
+    assert body["stoppedAt"] is not None
+    stopped = await client.post(stop_path(sid), headers=people.teacher)
+    assert error_code(stopped) == "not_recording"
