@@ -50,6 +50,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> None:
         redis = connect_redis(settings.redis_url)
         # Server recordings: the worker writes their rows (ready, failed) itself.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = create_database(settings.resolved_database_url(), pool_size=2)
         worker = open_media_worker(settings, redis, Presence(redis), database)
         stop = asyncio.Event()
