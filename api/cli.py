@@ -36,6 +36,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
     from api.services import open_media_worker
     from rooms.presence import Presence
     from rooms.redis_client import close_redis, connect_redis
+    from rooms.store import create_database
 
     configure_logging(settings.log_level, settings.log_format)
     if settings.redis_url is None:
@@ -48,7 +49,10 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         redis = connect_redis(settings.redis_url, cluster=settings.redis_cluster)
-        worker = open_media_worker(settings, redis, Presence(redis))
+        # Server recordings: the worker writes their rows (ready, failed) itself.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database = create_database(settings.resolved_database_url(), pool_size=2)
+        worker = open_media_worker(settings, redis, Presence(redis), database)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -60,6 +64,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await worker.stop()
             await close_redis(redis)
+            await database.dispose()
 
     asyncio.run(run())
     return 0

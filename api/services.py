@@ -6,6 +6,8 @@ Built by the app's lifespan (``api/app.py``) and closed when it ends; handlers r
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from redis.asyncio import Redis
 
 from api.auth import Authenticator
 from api.settings import Settings
+from media.recording_worker import RecordingDesk
 from media.worker import MediaWorker
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
@@ -28,6 +31,7 @@ from rooms.recordings import RecordingService
 from rooms.redis_client import close_redis, connect_redis
 from rooms.room_log import RoomLog
 from rooms.sequence import SequenceAllocator
+from rooms.server_recordings import ServerRecordings
 from rooms.sessions import SessionService
 from rooms.signing import LinkSigner
 from rooms.store import Database, create_database, upgrade_database
@@ -63,8 +67,10 @@ class Services:
     media_registry: MediaRegistry
     webhooks: WebhookAdmin
     webhook_queue: DeliveryQueue
+    server_recordings: ServerRecordings
     webhook_dispatcher: Dispatcher | None = None
     media_worker: MediaWorker | None = None
+    recording_sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the background work (the hub's bus listener, heartbeat and sweep; the
@@ -75,6 +81,18 @@ class Services:
             log.info("media worker %s runs in this process", self.media_worker.worker_id)
         if self.webhook_dispatcher is not None:
             await self.webhook_dispatcher.start()
+        self.recording_sweeper = asyncio.get_running_loop().create_task(
+            self._sweep_recordings(), name="recording-sweeper"
+        )
+
+    async def _sweep_recordings(self) -> None:
+        """Fail the server recordings of dead media workers (see ServerRecordings.sweep)."""
+        while True:
+            await asyncio.sleep(self.settings.recording_sweep_seconds)
+            try:
+                await self.server_recordings.sweep()
+            except Exception as exc:
+                log.warning("recording sweep failed: %r", exc)
 
     def wake_webhooks(self) -> None:
         """Let this node's dispatcher look for due deliveries now."""
@@ -82,6 +100,10 @@ class Services:
             self.webhook_dispatcher.wake()
 
     async def close(self) -> None:
+        if self.recording_sweeper is not None:
+            self.recording_sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.recording_sweeper
         if self.webhook_dispatcher is not None:
             # First: attempts in flight finish and are recorded while the database is open.
             await self.webhook_dispatcher.stop()
@@ -184,7 +206,7 @@ async def open_services(
     )
     media_worker = None
     if settings.runs_media_in_process:
-        media_worker = open_media_worker(settings, redis, presence, clock=clock)
+        media_worker = open_media_worker(settings, redis, presence, database, clock=clock)
     return Services(
         settings=settings,
         database=database,
@@ -211,8 +233,37 @@ async def open_services(
         media_registry=media_registry,
         webhooks=WebhookAdmin(database),
         webhook_queue=webhook_queue,
+        server_recordings=open_server_recordings(
+            settings, database, redis, presence, origin=node_id, clock=clock
+        ),
         webhook_dispatcher=dispatcher,
         media_worker=media_worker,
+    )
+
+
+def open_server_recordings(
+    settings: Settings,
+    database: Database,
+    redis: Redis,
+    presence: Presence,
+    *,
+    origin: str,
+    clock: Callable[[], float] = time.time,
+) -> ServerRecordings:
+    """Server recordings' state, for the API (start, stop, sweep) and the media worker
+    (finish, fail)."""
+    chat = ChatService(
+        database, presence, SequenceAllocator(redis), max_chars=settings.chat_max_chars
+    )
+    return ServerRecordings(
+        database,
+        RecordingService(database, settings.recordings_dir, public_url=settings.public_url),
+        registry=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
+        bus=RoomBus(redis, sharded=settings.redis_sharded_pubsub),
+        room_log=RoomLog(redis),
+        next_seq=chat.next_seq,
+        origin=origin,
+        clock=clock,
     )
 
 
@@ -220,12 +271,19 @@ def open_media_worker(
     settings: Settings,
     redis: Redis,
     presence: Presence,
+    database: Database,
     *,
     clock: Callable[[], float] = time.time,
 ) -> MediaWorker:
-    """A media worker on ``redis`` (inside ``liveclass serve``, or ``liveclass media``)."""
+    """A media worker on ``redis`` (inside ``liveclass serve``, or ``liveclass media``),
+    recording into ``database`` and the recordings directory."""
+    worker_id = settings.media_worker_id or f"media-{new_node_id()}"
+    store = open_server_recordings(
+        settings, database, redis, presence, origin=worker_id, clock=clock
+    )
     return MediaWorker(
-        worker_id=settings.media_worker_id or f"media-{new_node_id()}",
+        worker_id=worker_id,
+        recordings=RecordingDesk(store),
         bus=RoomBus(redis, sharded=settings.redis_sharded_pubsub),
         registry=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
         presence=presence,

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
         description="Participants one media worker sends a room's media to before the room "
         "spreads to a relay worker (see the media bench for what one core carries).",
     )
+    recording_sweep_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How often each node fails the server recordings of media workers that "
+        "are no longer alive.",
+    )
 
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."

@@ -75,6 +75,8 @@ class TrackFanout:
         self.codec = codec
         self.kind = codec.kind
         self.sinks: set[ForwardedTrack] = set()
+        #: Other consumers of every frame (the recorder); called synchronously, must not block.
+        self.taps: list[Callable[[MediaFrame], None]] = []
         self.ended = False
         self.frames_in = 0
         self.keyframes_in = 0
@@ -104,6 +106,8 @@ class TrackFanout:
             self.keyframes_in += 1
         for sink in tuple(self.sinks):
             sink.offer(frame)
+        for tap in tuple(self.taps):
+            tap(frame)
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe (throttled; a no-op for audio or once ended)."""
@@ -118,6 +122,7 @@ class TrackFanout:
         for sink in tuple(self.sinks):
             sink.switch(None)
         self.sinks.clear()
+        self.taps.clear()
 
     async def close(self) -> None:
         self.end()

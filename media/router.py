@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from media.config import RouterConfig
 from media.errors import MediaError
@@ -40,11 +40,19 @@ from media.sdp import parse_candidate
 from media.subscriber import Subscriber
 from media.tasks import TaskSet
 
-__all__ = ["Router"]
+__all__ = ["Router", "TrackWatcher"]
 
 log = logging.getLogger("liveclass.media.router")
 
 Target = Literal["publisher", "subscriber"]
+
+
+class TrackWatcher(Protocol):
+    """Told when a published track appears or ends (the recorder); must not block."""
+
+    def track_added(self, track: TrackFanout) -> None: ...
+
+    def track_ended(self, track: TrackFanout) -> None: ...
 
 
 class Router:
@@ -63,6 +71,7 @@ class Router:
         self._publishers: dict[str, Publisher] = {}
         self._subscribers: dict[str, Subscriber] = {}
         self._tracks: dict[str, TrackFanout] = {}
+        self._watchers: list[TrackWatcher] = []
         self._background = TaskSet()
         self._closed = False
 
@@ -258,13 +267,26 @@ class Router:
 
     # -- tracks -----------------------------------------------------------------------
 
+    def watch(self, watcher: TrackWatcher) -> None:
+        """Tell ``watcher`` about tracks added or ended from now on (see :attr:`tracks` for
+        those already there)."""
+        self._watchers.append(watcher)
+
+    def unwatch(self, watcher: TrackWatcher) -> None:
+        if watcher in self._watchers:
+            self._watchers.remove(watcher)
+
     def _track_added(self, track: TrackFanout) -> None:
         self._tracks[track.track_id] = track
         self._tracks_changed()
+        for watcher in tuple(self._watchers):
+            watcher.track_added(track)
 
     def _track_ended(self, track: TrackFanout) -> None:
         if self._tracks.pop(track.track_id, None) is not None:
             self._tracks_changed()
+            for watcher in tuple(self._watchers):
+                watcher.track_ended(track)
 
     def _tracks_changed(self) -> None:
         for subscriber in self._subscribers.values():

@@ -26,6 +26,9 @@ workers: the origin subscribes ``relay:<worker>`` to everything, the relay publi
 receives under the original publishers' names) and sends them on to its participants, who
 negotiate with it exactly as with an origin (the hub routes their answers by assignment).
 Keyframe requests travel back the same way (subscriber → relay → origin → publisher).
+
+Server recordings (``record`` events from the API, see :mod:`media.recording_worker`) run on
+a room's origin, in the room's inbox; a room that closes finishes its recording first.
 """
 
 from __future__ import annotations
@@ -40,11 +43,13 @@ from typing import Any
 
 from media.config import RouterConfig
 from media.errors import MediaError
+from media.recording_worker import RecordingDesk
 from media.router import Router
 from media.tasks import TaskSet, cancel_and_wait
 from rooms.bus import BusEvent, RoomBus
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
+from rooms.server_recordings import RECORD_EVENT
 
 __all__ = ["MediaWorker"]
 
@@ -77,8 +82,11 @@ class MediaWorker:
         heartbeat_interval: float = 3.0,
         max_subscribers: int = 150,
         clock: Callable[[], float] = time.time,
+        recordings: RecordingDesk | None = None,
     ) -> None:
         self.worker_id = worker_id
+        #: Server recordings (None: this worker has no database and refuses to record).
+        self.recordings = recordings
         self.max_subscribers = max_subscribers
         self._bus = bus
         self._registry = registry
@@ -153,6 +161,13 @@ class MediaWorker:
             if room is None:
                 room = self._open_room(sid, origin=str(event.data.get("origin", "")))
             room.inbox.put_nowait(event)
+        elif event.kind == RECORD_EVENT:
+            if room is None and event.data.get("action") == "start":
+                room = self._open_room(sid)  # recording before anyone publishes
+            if room is not None:
+                room.inbox.put_nowait(event)
+            else:
+                self._tasks.spawn(self._record(sid, None, event), name="media-record")
         elif room is not None and event.kind in ("presence", "ended", "relay"):
             room.inbox.put_nowait(event)
 
@@ -192,6 +207,8 @@ class MediaWorker:
                     await self._relay(session_id, room, item)
                 elif item.kind == "presence":
                     await self._presence_changed(session_id, room, item)
+                elif item.kind == RECORD_EVENT:
+                    await self._record(session_id, room, item)
                 elif item.kind == "ended":
                     self._spawn_close(session_id, release=room.origin is None)
                     return
@@ -202,6 +219,13 @@ class MediaWorker:
                     await self._send_error(session_id, participant, exc.code, str(exc))
             except Exception:
                 log.exception("media worker failed on a message of room %s", session_id)
+
+    async def _record(self, session_id: str, room: _Room | None, event: BusEvent) -> None:
+        if self.recordings is None:
+            log.error("recording asked of worker %s, which has no database", self.worker_id)
+            return
+        router = room.router if room is not None and room.origin is None else None
+        await self.recordings.command(session_id, router, event.data)
 
     async def _offer_everyone(self, session_id: str, room: _Room) -> None:
         snapshot = await self._presence.snapshot(session_id)
@@ -309,6 +333,11 @@ class MediaWorker:
         if room.task is not None and room.task is not asyncio.current_task():
             await cancel_and_wait(room.task)
         # Released first, so whoever sees the connections close finds the places free.
+        if self.recordings is not None:
+            try:  # before the router closes: the file keeps everything up to the end
+                await self.recordings.finish(session_id)
+            except Exception:
+                log.exception("the recording of room %s was not finished", session_id)
         if release:
             with contextlib.suppress(Exception):
                 await self._registry.release(session_id)

@@ -43,6 +43,11 @@ class RecordingService:
         self._root = root
         self._public_url = public_url.rstrip("/")
 
+    @property
+    def root(self) -> Path:
+        """The directory every recording file lives under."""
+        return self._root
+
     def download_url(self, recording_id: str) -> str:
         return f"{self._public_url}/api/v1/recordings/{recording_id}/download"
 

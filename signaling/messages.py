@@ -13,7 +13,8 @@ Shapes that clients rely on (fields are only ever added)::
     {"type":"mute-request","kind":"audio","from":{...}}
     {"type":"grants","grants":{"publish":true,...}}
     {"type":"kicked","reason":"..."}
-    {"type":"recording","seq":44,"status":"started"|"stopped"|"failed","recordingId":"..."}
+    {"type":"recording","seq":44,"status":"started"|"ready"|"failed","recordingId":"...",
+     "duration":5.1,"size":88679 (ready),"reason":"..." (failed)}  (rooms/server_recordings.py)
     {"type":"room-ended","reason":"..."}
 
 A frame from the server carries one message, or a JSON/MessagePack array of messages when

@@ -200,3 +200,39 @@ async def signed_recording(call: Call) -> Response:
     if stored is None:
         raise NotFound("recording not found", code="recording_not_found")
     return _file_response(call, stored)
+
+
+@api.route(
+    "POST",
+    "/sessions/{ref}/recording/start",
+    summary="Start recording a live session on its media worker",
+    tags=TAGS,
+    status=201,
+    response=RecordingOut,
+    errors=(403, 404, 409, 503),
+)
+async def start_recording(call: Call) -> RecordingOut:
+    """The session's media worker records the room (VP8 + Opus remuxed into WebM, never
+    re-encoded) until ``/recording/stop`` or the end of the session. The recording is listed
+    with status ``recording`` and becomes ``ready`` (or ``failed``) after it stops; the room
+    gets ``recording`` messages. Instructor or tenant admin. 409 ``room_not_live``,
+    ``recording_in_progress``; 503 ``sfu_unavailable`` when no media worker is alive."""
+    row = await call.services.server_recordings.start(call.user, call.path("ref"))
+    return recording_out(row, call.services)
+
+
+@api.route(
+    "POST",
+    "/sessions/{ref}/recording/stop",
+    summary="Stop recording a session",
+    tags=TAGS,
+    status=202,
+    response=RecordingOut,
+    errors=(403, 404, 409),
+)
+async def stop_recording(call: Call) -> RecordingOut:
+    """The recording goes to ``processing`` while its worker finalizes the file, then
+    ``ready`` with its size and duration (poll ``GET /recordings/{rid}``, or wait for the
+    room's ``recording`` message). Instructor or tenant admin. 409 ``not_recording``."""
+    row = await call.services.server_recordings.stop(call.user, call.path("ref"))
+    return recording_out(row, call.services)

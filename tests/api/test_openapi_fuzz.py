@@ -202,6 +202,10 @@ def fuzz_app(
         jwt_secret=JWT_SECRET,
         secret_key=SECRET_KEY,
         public_url="http://testserver",
+        # A media worker in the process on both backends, as deployed: without one, starting
+        # a recording is 503 sfu_unavailable (a missing service, not a bug).
+        media_in_process=True,
+        media_host_addresses=["127.0.0.1"],
     )
     app = create_app(settings, clock=FakeClock())
     try:

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from api.services import Services
+from api.settings import Settings
 from media.config import RouterConfig
+from media.recording_worker import RecordingDesk
 from media.worker import MediaWorker
 from rooms.bus import RoomBus
 from rooms.media_registry import MediaRegistry
@@ -50,15 +52,24 @@ def no_leaked_sockets() -> Iterator[None]:
 
 
 @pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    """The recording sweeper runs by hand here (``services.server_recordings.sweep()``), at a
+    time the test controls: its workers heartbeat by hand too."""
+    return settings_factory(recording_sweep_seconds=3600)
+
+
+@pytest.fixture
 async def start_worker(
     services: Services,
 ) -> AsyncIterator[Callable[..., Awaitable[MediaWorker]]]:
     """``await start_worker(worker_id, **options)``: a media worker on the test's Redis, on
-    loopback ICE, with the test's clock (heartbeats by hand); stopped after the test."""
+    loopback ICE, with the test's clock (heartbeats by hand), recording into the test's
+    database and data directory; stopped after the test."""
     started: list[MediaWorker] = []
 
     async def start(worker_id: str, **options: Any) -> MediaWorker:
         clock = services.presence._clock
+        options.setdefault("recordings", RecordingDesk(services.server_recordings))
         worker = MediaWorker(
             worker_id=worker_id,
             bus=RoomBus(services.redis),
