@@ -88,6 +88,7 @@ class Services:
         if self.media_worker is not None:
             await self.media_worker.stop()
         await self.hub.stop()
+        await self.attendance.stop()
         await self.redis.aclose(close_connection_pool=True)
         await self.database.dispose()
 
