@@ -365,8 +365,9 @@ class Hub:
 
         room = await self._local_room(info)
         replay = last_seq is not None and resumed
-        if replay:
-            conn.hold()
+        # Nothing may reach the client before its welcome (and the replay after it): room
+        # messages that arrive meanwhile wait.
+        conn.hold()
         room.conns[entry.participant_id] = conn
         self._by_pid[entry.participant_id] = conn
         self.metrics.connections.set(len(self._by_pid))
@@ -400,7 +401,7 @@ class Hub:
         if replay:
             for message in await self._log.since(row.id, last_seq or 0):
                 conn.send_first(message)
-            conn.release()
+        conn.release()
         gone = list(admission.purged)
         if admission.replaced is not None:
             gone.append(admission.replaced)
