@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.access import can_manage
@@ -26,6 +25,7 @@ from rooms.ids import new_id
 from rooms.presence import PresenceEntry
 from rooms.sessions import load_session
 from rooms.store import Database
+from rooms.store.availability import database_unavailable
 from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import AttendanceRow, SessionRow
 from rooms.store.types import utcnow
@@ -39,9 +39,7 @@ log = logging.getLogger("liveclass.attendance")
 
 def is_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` says the database did not answer (not that a statement was wrong)."""
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, OSError | TimeoutError)
+    return database_unavailable(exc)
 
 
 @dataclass(slots=True)

@@ -55,7 +55,8 @@ async def _ws_refusal(node: Node, token: str) -> tuple[int, str]:
 async def test_forged_and_stolen_tokens_are_refused(node: Node) -> None:
     me = "/api/v1/me/bookings"
     async with httpx.AsyncClient(base_url=node.http, timeout=30) as http:
-        assert (await http.get(me, headers=bearer("s1"))).status_code == 200  # control
+        control = await http.get(me, headers=bearer("s1"))
+        assert control.status_code == 200, "\n".join(node.log[-30:])
         attacks = {
             "forged": _auth(jwt.encode(_claims(), "an-attackers-secret-0123456789abcdef")),
             "expired": bearer("s1", ttl=-120),

@@ -19,11 +19,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
+from api.settings import Settings
+from tests.api.helpers import error_of, own_client
+from tests.conftest import JWT_SECRET, SECRET_KEY, FakeClock, People, bearer
 from tests.integration.cluster import Node, start_node
 from tests.integration.test_two_nodes import live_session, room_token
 from tests.reliability.backing import TcpProxy
@@ -126,3 +129,29 @@ async def test_database_outage_mid_class(node: Node, proxy: TcpProxy) -> None:
             assert abs((written - left_at).total_seconds()) < 5
         finally:
             await close_all(clients)
+
+
+async def test_a_database_refusing_connections_is_503_not_500(
+    postgres_ready: str, clock: FakeClock, people: People, tmp_path: Path
+) -> None:
+    """PostgreSQL answers but admits no one (too many connections, SQLSTATE 53300): asyncpg
+    reports it as a plain database error, which must still be a 503."""
+    admin = await asyncpg.connect(postgres_ready)
+    try:
+        await admin.execute("DROP ROLE IF EXISTS lc_no_connections")
+        await admin.execute("CREATE ROLE lc_no_connections LOGIN CONNECTION LIMIT 0")
+        url = make_url(postgres_ready).set(username="lc_no_connections")
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            database_url=url.render_as_string(hide_password=False),
+            jwt_secret=JWT_SECRET,
+            secret_key=SECRET_KEY,
+            media_in_process=False,
+        )
+        async with own_client(settings, clock) as client:
+            response = await client.get("/api/v1/sessions", headers=people.teacher)
+            assert response.status_code == 503, response.text
+            assert error_of(response)["code"] == "unavailable"
+    finally:
+        await admin.execute("DROP ROLE IF EXISTS lc_no_connections")
+        await admin.close()
