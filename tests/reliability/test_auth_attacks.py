@@ -35,6 +35,7 @@ async def node(postgres_ready: str, redis_ready: str, tmp_path: Path) -> AsyncIt
         "LIVECLASS_REDIS_URL": redis_ready,
         "LIVECLASS_JWT_SECRET": JWT_SECRET,
         "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
     }
     async with start_node("auth", env, tmp_path / "auth") as started:
         yield started

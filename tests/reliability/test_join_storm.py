@@ -37,6 +37,7 @@ async def two_nodes(
         "LIVECLASS_REDIS_URL": redis_ready,
         "LIVECLASS_JWT_SECRET": JWT_SECRET,
         "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
         "LIVECLASS_LOG_LEVEL": "WARNING",
     }
     async with (

@@ -33,6 +33,7 @@ async def node(postgres_ready: str, redis_ready: str, tmp_path: Path) -> AsyncIt
         "LIVECLASS_REDIS_URL": redis_ready,
         "LIVECLASS_JWT_SECRET": JWT_SECRET,
         "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
         "LIVECLASS_WS_MAX_FRAME_BYTES": str(FRAME),
         "LIVECLASS_WS_MAX_SDP_BYTES": str(SDP),
         "LIVECLASS_CHAT_RATE_PER_SECOND": "0.01",

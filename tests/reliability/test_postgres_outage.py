@@ -54,6 +54,7 @@ async def node(
         "LIVECLASS_REDIS_URL": redis_ready,
         "LIVECLASS_JWT_SECRET": JWT_SECRET,
         "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
     }
     async with start_node("node-db", env, tmp_path / "node") as started:
         yield started

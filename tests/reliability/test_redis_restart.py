@@ -47,6 +47,7 @@ async def nodes(
         "LIVECLASS_REDIS_URL": private_redis.url,
         "LIVECLASS_JWT_SECRET": JWT_SECRET,
         "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
         "LIVECLASS_HEARTBEAT_INTERVAL_SECONDS": "1",
         "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",
         "LIVECLASS_PRESENCE_TTL_SECONDS": "10",

@@ -112,6 +112,7 @@ def live(postgres_ready: str, redis_ready: str, tmp_path: Path) -> Iterator[Live
         "LIVECLASS_REDIS_URL": redis_ready,
         "LIVECLASS_JWT_SECRET": JWT_SECRET,
         "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
         # The rate limits have their own test; here they would end most examples early.
         "LIVECLASS_WS_MESSAGE_RATE_PER_SECOND": "100000",
         "LIVECLASS_WS_MESSAGE_BURST": "100000",
