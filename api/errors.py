@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +21,7 @@ from starlette.routing import Match, Route
 
 from api.logs import REQUEST_ID_HEADER, request_id
 from rooms import errors as e
+from rooms.store.availability import database_unavailable
 
 __all__ = ["STATUS_BY_ERROR", "error_response", "exception_handlers", "status_of"]
 
@@ -123,7 +124,7 @@ async def _backing_service_down(request: Request, exc: Exception) -> Response:
 
 async def _db_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+    if database_unavailable(exc):
         return await _backing_service_down(request, exc)
     return await _unexpected(request, exc)
 

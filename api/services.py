@@ -110,6 +110,7 @@ class Services:
         if self.media_worker is not None:
             await self.media_worker.stop()
         await self.hub.stop()
+        await self.attendance.stop()
         await close_redis(self.redis)
         await self.database.dispose()
 

@@ -8,6 +8,9 @@ guest for at least ``min_attended_seconds``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,13 +25,21 @@ from rooms.ids import new_id
 from rooms.presence import PresenceEntry
 from rooms.sessions import load_session
 from rooms.store import Database
+from rooms.store.availability import database_unavailable
 from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import AttendanceRow, SessionRow
 from rooms.store.types import utcnow
 from rooms.webhooks import EventType, enqueue
 from rooms.webhooks.events import entry_data, participant_data
 
-__all__ = ["AttendanceReport", "AttendanceService", "UserAttendance"]
+__all__ = ["AttendanceReport", "AttendanceService", "UserAttendance", "is_unavailable"]
+
+log = logging.getLogger("liveclass.attendance")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database did not answer (not that a statement was wrong)."""
+    return database_unavailable(exc)
 
 
 @dataclass(slots=True)
@@ -71,6 +82,10 @@ class AttendanceService:
         self._db = database
         self._min_attended = min_attended_seconds
         self._opens = GroupCommit(database)
+        #: Leaves the database could not take yet (it was unreachable), with their times.
+        self._pending: list[tuple[str, list[str], datetime]] = []
+        self._retry: asyncio.Task[None] | None = None
+        self.retry_interval = 1.0
 
     async def opened(self, session_id: str, entry: PresenceEntry) -> None:
         """Record that ``entry`` entered the room, with its participant.joined webhook
@@ -102,6 +117,59 @@ class AttendanceService:
         if not ids:
             return
         now = utcnow()
+        try:
+            await self._close(session_id, ids, now)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            # Leaving never fails for the database: the leave is kept (with its time) and
+            # written as soon as the database answers again.
+            log.warning("database unavailable; %d leave(s) queued (%r)", len(ids), exc)
+            self._pending.append((session_id, ids, now))
+            if self._retry is None:
+                self._retry = asyncio.get_running_loop().create_task(self._write_pending())
+
+    @property
+    def pending(self) -> int:
+        """Leaves waiting for the database."""
+        return sum(len(ids) for _, ids, _ in self._pending)
+
+    async def _write_pending(self) -> None:
+        try:
+            while self._pending:
+                await asyncio.sleep(self.retry_interval)
+                while self._pending:
+                    session_id, ids, at = self._pending[0]
+                    try:
+                        await self._close(session_id, ids, at)
+                    except Exception as exc:
+                        if not is_unavailable(exc):
+                            log.exception("dropping %d queued leave(s) of %s", len(ids), session_id)
+                            self._pending.pop(0)
+                            continue
+                        break
+                    self._pending.pop(0)
+                    log.info("wrote %d leave(s) queued during a database outage", len(ids))
+        finally:
+            self._retry = None
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Try once more to write queued leaves (bounded), then stop retrying."""
+        task, self._retry = self._retry, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(grace):
+                while self._pending:
+                    session_id, ids, at = self._pending[0]
+                    await self._close(session_id, ids, at)
+                    self._pending.pop(0)
+        if self._pending:
+            log.error("%d leave(s) could not be written before shutdown", self.pending)
+
+    async def _close(self, session_id: str, ids: list[str], now: datetime) -> None:
         async with self._db.transaction() as tx:
             closed = await tx.execute(
                 update(AttendanceRow)

@@ -90,6 +90,22 @@ class ChatService:
     async def next_seq(self, session_id: str) -> int:
         return await self._sequence.next(session_id, lambda: self._floor(session_id))
 
+    async def reseed(self, session_id: str, at_least: int) -> None:
+        """After Redis lost the room's counter: numbers go on above both the store's highest
+        and ``at_least`` (the highest this node delivered), never repeating one."""
+        await self._sequence.raise_to(session_id, max(at_least, await self._floor(session_id)))
+
+    async def since(self, session_id: str, seq: int, *, limit: int = 1000) -> list[ChatMessageRow]:
+        """Stored messages after ``seq``, oldest first (a node catching up after a bus loss)."""
+        async with self._db.transaction() as tx:
+            rows = await tx.execute(
+                select(ChatMessageRow)
+                .where(ChatMessageRow.session_id == session_id, ChatMessageRow.seq > seq)
+                .order_by(ChatMessageRow.seq)
+                .limit(limit)
+            )
+            return list(rows.scalars())
+
     async def current_seq(self, session_id: str) -> int:
         """The room's last sequence number handed out (0 before the first)."""
         return await self._sequence.current(session_id)

@@ -21,6 +21,7 @@ key                                type    meaning
 ``lc:{sid}:resume``                hash    resume token → participant id
 ``lc:{sid}:bus``                   channel the room's events (pub/sub)
 ``lc:node:{node}``                 channel events for one node's participants
+``lc:epoch``                       string  random; a new value means Redis lost its data
 =================================  ======  =================================================
 """
 

@@ -8,6 +8,7 @@ returns the same participant), or leave to give it up.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from rooms.access import can_manage, room_role_for
@@ -73,7 +74,13 @@ class RoomAdmitter:
             gone.append(admission.replaced)
         await self._attendance.closed(session.id, gone)
         if not admission.rejoined:
-            await self._attendance.opened(session.id, entry)
+            try:
+                await self._attendance.opened(session.id, entry)
+            except BaseException:
+                # Not recorded, not admitted: the seat must not stay taken.
+                with contextlib.suppress(Exception):
+                    await self._presence.leave(session.id, entry.participant_id)
+                raise
         return admission
 
     async def depart(self, session_id: str, participant_id: str) -> PresenceEntry | None:

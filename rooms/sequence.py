@@ -16,6 +16,13 @@ from rooms.keys import RoomKeys
 
 __all__ = ["SequenceAllocator"]
 
+_RAISE = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
 _SOURCE = resources.files("rooms.presence").joinpath("scripts", "next_seq.lua").read_text()
 
 
@@ -23,12 +30,19 @@ class SequenceAllocator:
     def __init__(self, redis: Redis, *, prefix: str = "lc") -> None:
         self._redis = redis
         self._script = redis.register_script(_SOURCE)
+        self._raise = redis.register_script(_RAISE)
         self._prefix = prefix
 
     async def current(self, session_id: str) -> int:
         """The last number handed out for ``session_id`` (0 if none, or if Redis lost it)."""
         value = await self._redis.get(RoomKeys(session_id, self._prefix).seq)
         return int(value) if value is not None else 0
+
+    async def raise_to(self, session_id: str, value: int) -> None:
+        """Make sure the next number is above ``value`` (after Redis lost the counter, a node
+        that saw higher numbers than the store holds, say of raised hands, puts them back)."""
+        key = RoomKeys(session_id, self._prefix).seq
+        await self._raise(keys=[key], args=[value])
 
     async def next(self, session_id: str, floor: Callable[[], Awaitable[int]]) -> int:
         """The next number for ``session_id``; ``floor`` returns the highest one already

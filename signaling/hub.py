@@ -45,7 +45,7 @@ from rooms.identity import Principal, UserRole
 from rooms.ids import new_participant_id
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
-from rooms.presence import Presence, PresenceEntry
+from rooms.presence import Admission, Presence, PresenceEntry
 from rooms.presence.presence import RoomFullPurged
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
@@ -169,6 +169,13 @@ class Hub:
         self._rows: dict[str, tuple[float, SessionRow]] = {}
         self._row_loads: dict[str, asyncio.Future[SessionRow | None]] = {}
         self._draining = False
+        #: Redis's data epoch as last seen (``Presence.epoch``): a change means it lost
+        #: everything, and this node re-asserts its participants.
+        self._epoch: bytes | None = None
+        #: Entries admitted whose connection is not registered yet: heartbeated too.
+        self._joining: dict[str, tuple[str, PresenceEntry]] = {}
+        #: While the bus is lost: each local room's highest delivered seq at the loss.
+        self._catchup: dict[str, int] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -179,6 +186,8 @@ class Hub:
             await self._bus.subscribe(self._bus.node_channel(self.node_id))
         except Exception as exc:
             log.warning("bus subscription failed at start (%r); will retry", exc)
+        with contextlib.suppress(Exception):
+            self._epoch = await self._presence.epoch()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._listen(), name="hub-bus"),
@@ -297,6 +306,46 @@ class Hub:
                 conn, close_codes.TRY_AGAIN, "unavailable", "the room is unavailable; try again"
             )
             return False
+        self._joining[entry.participant_id] = (row.id, entry)
+        try:
+            await self._seat(conn, row, info, grant, entry, admission, resumed, resume, last_seq)
+        except Exception:
+            # Redis or the database failed half-way: free the seat, let the client retry.
+            log.exception("join failed after admission")
+            await self._unseat(conn, row.id, entry)
+            return False
+        finally:
+            self._joining.pop(entry.participant_id, None)
+        return True
+
+    async def _unseat(self, conn: Connection, session_id: str, entry: PresenceEntry) -> None:
+        pid = entry.participant_id
+        if self._by_pid.get(pid) is conn:
+            del self._by_pid[pid]
+            self.metrics.connections.set(len(self._by_pid))
+        room = self.rooms.get(session_id)
+        if room is not None and room.conns.get(pid) is conn:
+            del room.conns[pid]
+        with contextlib.suppress(Exception):
+            await self._admitter.depart(session_id, pid)
+        conn.release()
+        self._refuse(
+            conn, close_codes.TRY_AGAIN, "unavailable", "the room is unavailable; try again"
+        )
+
+    async def _seat(
+        self,
+        conn: Connection,
+        row: SessionRow,
+        info: RoomInfo,
+        grant: RoomGrant,
+        entry: PresenceEntry,
+        admission: Admission,
+        resumed: bool,
+        resume: str | None,
+        last_seq: int | None,
+    ) -> None:
+        """Register an admitted connection and send its welcome (and replay)."""
         resumed = resumed and admission.rejoined
         if admission.replaced is not None:
             await self._evict(admission.replaced)
@@ -322,8 +371,9 @@ class Hub:
 
         room = await self._local_room(info)
         replay = last_seq is not None and resumed
-        if replay:
-            conn.hold()
+        # Nothing may reach the client before its welcome (and the replay after it): room
+        # messages that arrive meanwhile wait.
+        conn.hold()
         room.conns[entry.participant_id] = conn
         self._by_pid[entry.participant_id] = conn
         self.metrics.connections.set(len(self._by_pid))
@@ -357,13 +407,12 @@ class Hub:
         if replay:
             for message in await self._log.since(row.id, last_seq or 0):
                 conn.send_first(message)
-            conn.release()
+        conn.release()
         gone = list(admission.purged)
         if admission.replaced is not None:
             gone.append(admission.replaced)
         if not resumed or gone:
             await self._announce(row.id, joined=[] if resumed else [entry], left=gone)
-        return True
 
     def _refuse(self, conn: Connection, code: int, reason: str, message: str) -> None:
         self.metrics.refused_joins.labels(reason).inc()
@@ -467,6 +516,17 @@ class Hub:
                         details=exc.details,
                     )
                 )
+            except Exception as exc:
+                # Redis or the database did not answer: the request failed, the connection
+                # stays (the class goes on; the client may try again).
+                log.warning("%s failed: %r", type(effect).__name__, exc)
+                conn.send(
+                    error_message(
+                        "unavailable",
+                        "a backing service is unavailable; it was not done, try again",
+                        rid=getattr(effect, "rid", None),
+                    )
+                )
 
     async def _apply(self, conn: Connection, effect: object) -> None:
         assert conn.entry is not None
@@ -532,8 +592,12 @@ class Hub:
                 "the message could not be saved; it was not sent, try again",
                 code="unavailable",
             ) from exc
-        message = await self.publish_chat(row, participant_id=entry.participant_id)
-        conn.send(ack_message(effect.rid, id=message["id"], seq=message["seq"]))
+        try:
+            await self.publish_chat(row, participant_id=entry.participant_id)
+        except Exception as exc:
+            # Stored is accepted: every node catches up from the store when its bus is back.
+            log.warning("stored chat %s not published yet: %r", row.seq, exc)
+        conn.send(ack_message(effect.rid, id=row.id, seq=row.seq))
 
     async def publish_chat(
         self, row: ChatMessageRow, *, participant_id: str | None = None
@@ -775,6 +839,16 @@ class Hub:
         self.metrics.messages_out.inc(room.flush_presence(count, seats))
 
     async def _heartbeat(self) -> None:
+        epoch = await self._presence.epoch()
+        if self._epoch is not None and epoch != self._epoch:
+            log.warning("Redis lost its data (restarted?): re-asserting this node's presence")
+            await self._reassert()
+        self._epoch = epoch
+        joining: dict[str, list[str]] = {}
+        for sid, entry in list(self._joining.values()):
+            joining.setdefault(sid, []).append(entry.participant_id)
+        for sid, pids in joining.items():
+            await self._presence.refresh(sid, pids, self.settings.presence_ttl)
         for room in list(self.rooms.values()):
             pids = [pid for pid, c in room.conns.items() if c.is_open]
             missing = await self._presence.refresh(
@@ -786,6 +860,65 @@ class Hub:
                     # Our entry was purged (this node looked dead): reconnect to rejoin.
                     conn.close(close_codes.GOING_AWAY, "presence lost; reconnect")
                     await self._release(conn)
+
+    async def _reassert(self) -> None:
+        """Put this node's participants back into an empty Redis: each room's state from the
+        store, every local entry re-admitted (no attendance change: they never left), resume
+        tokens saved again and the sequence counter above anything delivered. A participant
+        the room no longer admits (it ended, or its seat went to someone else meanwhile) is
+        closed with the refusal's code."""
+        for room in list(self.rooms.values()):
+            sid = room.session_id
+            self._rows.pop(sid, None)
+            row = await self._room_row(sid)
+            if row is None:
+                continue
+            banned = await self._bans.banned_users(sid)
+            await self._presence.load_room(sid, row.status, row.max_participants, banned)
+            await self._chat.reseed(sid, room.last_seq)
+            for pid, conn in list(room.conns.items()):
+                if conn.entry is None or not conn.is_open:
+                    continue
+                try:
+                    await self._presence.admit(sid, conn.entry, self.settings.presence_ttl)
+                except errors.LiveclassError as exc:
+                    conn.send_first(error_message(exc.code, exc.message))
+                    conn.close(close_codes.close_code_for(exc), exc.message[:120])
+                    await self._release(conn)
+                    continue
+                await self._presence.save_resume(
+                    sid, conn.resume_token, pid, int(self.settings.resume_grace)
+                )
+        for sid, entry in list(self._joining.values()):
+            with contextlib.suppress(errors.LiveclassError):
+                await self._presence.admit(sid, entry, self.settings.presence_ttl)
+
+    async def _catch_up(self, marks: dict[str, int]) -> None:
+        """After the bus was lost: send each local room what it missed meanwhile, from the
+        room's log in Redis and from the store (chat), skipping what did arrive."""
+        for sid, mark in marks.items():
+            room = self.rooms.get(sid)
+            if room is None:
+                continue
+            missed: dict[int, dict[str, Any]] = {}
+            with contextlib.suppress(Exception):
+                for message in await self._log.since(sid, mark):
+                    missed[int(message["seq"])] = message
+            for row in await self._chat.since(sid, mark):
+                if row.seq not in missed:
+                    sender = {
+                        "id": row.user_id,
+                        "userId": row.user_id,
+                        "name": row.user_name,
+                        "role": row.role,
+                    }
+                    missed[row.seq] = chat_message(
+                        id=row.id, seq=row.seq, sender=sender, text=row.text, ts=row.created_at
+                    )
+            delivered = set(room.recent_seqs)
+            for seq in sorted(missed):
+                if seq not in delivered:
+                    self.metrics.messages_out.inc(room.fan_out(missed[seq]))
 
     async def _sweep(self) -> None:
         for room in list(self.rooms.values()):
@@ -856,11 +989,18 @@ class Hub:
                 raise
             except Exception as exc:
                 log.warning("bus connection lost (%r); reconnecting", exc)
+                if self._catchup is None:
+                    self._catchup = {sid: room.last_seq for sid, room in self.rooms.items()}
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-                await self._resubscribe()
+                if await self._resubscribe() and self._catchup is not None:
+                    try:
+                        await self._catch_up(self._catchup)
+                        self._catchup = None
+                    except Exception as exc:
+                        log.warning("catching up after a bus loss failed (%r); will retry", exc)
 
-    async def _resubscribe(self) -> None:
+    async def _resubscribe(self) -> bool:
         with contextlib.suppress(Exception):
             await self._bus.close()
         channels = [self._bus.node_channel(self.node_id)] + [
@@ -871,6 +1011,8 @@ class Hub:
         except Exception as exc:
             # events() raises on the unsubscribed connection; the loop backs off and retries.
             log.warning("bus subscription failed (%r); will retry", exc)
+            return False
+        return True
 
     def _on_event(self, event: BusEvent) -> None:
         kind = event.kind

@@ -13,6 +13,7 @@ Hidden observers appear only in what hosts and observers receive.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,10 @@ class LocalRoom:
     last_count: tuple[int, int] | None = None
     #: The media worker this node last knew the room's media on (to notice a move).
     media_origin: str | None = None
+    #: The highest ``seq`` fanned out here, and the recent ones (a catch-up after a bus
+    #: loss sends only what is not among them).
+    last_seq: int = 0
+    recent_seqs: deque[int] = field(default_factory=lambda: deque(maxlen=4096))
 
     @property
     def session_id(self) -> str:
@@ -65,6 +70,10 @@ class LocalRoom:
         self, message: dict[str, Any], *, audience: str = "all", exclude: str | None = None
     ) -> int:
         """Queue ``message`` for every local recipient; returns how many got it."""
+        seq = message.get("seq")
+        if isinstance(seq, int) and message.get("type") != "welcome":
+            self.recent_seqs.append(seq)
+            self.last_seq = max(self.last_seq, seq)
         frames: dict[Codec, str | bytes] = {}
         delivered = 0
         for pid, conn in self.conns.items():

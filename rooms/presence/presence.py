@@ -20,6 +20,7 @@ A room's state (``status``, ``capacity``) is mirrored from the durable store wit
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -351,6 +352,17 @@ class Presence:
 
     async def drop_resume(self, session_id: str, token: str) -> None:
         await self._redis.hdel(self.keys(session_id).resume, token)
+
+    async def epoch(self) -> bytes:
+        """The data epoch of this Redis: a random value stored once (``lc:epoch``). It
+        changes exactly when Redis lost its data (a restart without persistence, a flush):
+        a node that sees it change re-asserts its participants instead of dropping them."""
+        key = f"{self._prefix}:epoch"
+        value = await self._redis.get(key)
+        if value is None:
+            await self._redis.set(key, secrets.token_hex(8), nx=True)
+            value = await self._redis.get(key)
+        return _text(value or b"").encode()
 
     async def forget_room(self, session_id: str) -> None:
         """Delete every key of the room (when the session itself is deleted)."""
