@@ -8,7 +8,10 @@ JSON logs, and the captured log is searched for every secret and token the scena
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -132,8 +135,36 @@ async def test_a_production_class_leaks_nothing(node: Node) -> None:
         assert secret not in log, f"a secret or token is in the log: {secret[:12]}…"
 
 
-def test_development_sign_in_is_refused_in_production() -> None:
-    pytest.skip(
-        "the development sign-in is built by another helper and is not on this branch; "
-        "its refusal in production is to be asserted here once it is merged"
+async def test_development_sign_in_is_refused_in_production(node: Node, tmp_path: Path) -> None:
+    # a production node serves no token minting, whatever is asked
+    async with httpx.AsyncClient(base_url=node.http, timeout=30) as http:
+        assert (await http.get("/dev/signin")).status_code == 404
+        minted = await http.post(
+            "/dev/token", json={"userId": "mallory", "role": "admin", "tenant": "acme"}
+        )
+        assert minted.status_code == 404
+        assert minted.json()["error"]["code"] == "not_found"
+    # ...and cannot be told to: a production process with it forced on does not start
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LIVECLASS_")},
+        "LIVECLASS_ENVIRONMENT": "production",
+        "LIVECLASS_DEV_SIGNIN": "true",
+        "LIVECLASS_JWT_SECRET": JWT_SECRET,
+        "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_DATA_DIR": str(tmp_path / "forced"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        "serve",
+        "--port",
+        "0",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
+    async with asyncio.timeout(60):
+        output, _ = await process.communicate()
+    assert process.returncode != 0
+    assert "LIVECLASS_DEV_SIGNIN" in output.decode()
