@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from rooms.redis_client import is_cluster
+from rooms.redis_client import channel_prefix, is_cluster
 
 __all__ = ["BusEvent", "RoomBus"]
 
@@ -96,7 +96,7 @@ class RoomBus:
 
     def __init__(self, redis: Redis, *, prefix: str = "lc", sharded: bool = False) -> None:
         self._redis = redis
-        self._prefix = prefix
+        self._prefix = channel_prefix(redis, prefix)
         self._sharded = sharded
         self._pubsub: PubSub | None = None
         self._lock = asyncio.Lock()

@@ -33,6 +33,8 @@ from importlib import resources
 
 from redis.asyncio import Redis
 
+from rooms.redis_client import channel_prefix
+
 __all__ = ["MediaRegistry"]
 
 _SCRIPTS = resources.files("rooms.media_scripts")
@@ -68,7 +70,7 @@ class MediaRegistry:
         return f"{self._prefix}:{{media}}:{name}"
 
     def worker_channel(self, worker_id: str) -> str:
-        return f"{self._prefix}:media:{{{worker_id}}}"
+        return f"{channel_prefix(self._redis, self._prefix)}:media:{{{worker_id}}}"
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)

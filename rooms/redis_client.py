@@ -21,9 +21,23 @@ from typing import cast
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 
-__all__ = ["close_redis", "connect_redis", "is_cluster"]
+__all__ = ["channel_prefix", "close_redis", "connect_redis", "is_cluster"]
 
 EMBEDDED_CONNECTIONS = 16
+
+
+def channel_prefix(redis: Redis, prefix: str = "lc") -> str:
+    """The prefix of liveclass's pub/sub channels on ``redis``.
+
+    Redis shares pub/sub channels across its database numbers, so two deployments on one
+    server (``redis://host/1`` and ``redis://host/2``) would hear each other's room, node
+    and worker events. On database N > 0 the channels are ``lc:db<N>:...``; on database 0
+    (and on a Redis Cluster, which has only database 0) they stay ``lc:...``.
+    """
+    pool = getattr(redis, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None) or {}
+    db = int(kwargs.get("db") or 0)
+    return prefix if db == 0 else f"{prefix}:db{db}"
 
 
 def connect_redis(
