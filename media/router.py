@@ -222,6 +222,14 @@ class Router:
         if publisher is not None:
             await self._bounded(publisher.close(), f"publisher {participant_id}")
 
+    async def unsubscribe(self, participant_id: str) -> None:
+        """Stop sending to a participant (their receiving connection was replaced): close it;
+        what they publish is untouched, and a later :meth:`subscribe` offers anew. Unknown ids
+        are ignored."""
+        subscriber = self._subscribers.pop(participant_id, None)
+        if subscriber is not None:
+            await self._bounded(subscriber.close(), f"subscriber {participant_id}")
+
     async def unpublish(self, participant_id: str) -> None:
         """Stop a participant's publication (their grant was withdrawn): their tracks end and
         subscribers renegotiate; what they receive is untouched. Unknown ids are ignored."""

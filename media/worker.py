@@ -202,7 +202,12 @@ class MediaWorker:
                 elif item.kind == "sfu":
                     await self._signal(session_id, room, item)
                 elif item.kind == "attach":
-                    await self._subscribe(session_id, room, str(item.data.get("participant")))
+                    await self._subscribe(
+                        session_id,
+                        room,
+                        str(item.data.get("participant")),
+                        fresh=bool(item.data.get("fresh")),
+                    )
                 elif item.kind == "relay":
                     await self._relay(session_id, room, item)
                 elif item.kind == "presence":
@@ -233,19 +238,18 @@ class MediaWorker:
             if entry.source == "ws":
                 await self._serve(session_id, room, entry.participant_id)
 
-    async def _serve(self, session_id: str, room: _Room, participant_id: str) -> None:
+    async def _serve(
+        self, session_id: str, room: _Room, participant_id: str, *, fresh: bool = False
+    ) -> None:
         """On the origin: send the room's media to a participant, from here or from the relay
-        worker the registry assigns them."""
+        worker the registry assigns them. ``fresh``: their receiving connection was replaced,
+        so a subscription they already have is dropped and offered again."""
         worker = await self._registry.assign(session_id, participant_id, cap=self.max_subscribers)
         if worker is None or worker == self.worker_id:
-            await self._subscribe(session_id, room, participant_id)
+            await self._subscribe(session_id, room, participant_id, fresh=fresh)
         else:
-            event = BusEvent(
-                "attach",
-                session_id,
-                self.worker_id,
-                data={"participant": participant_id, "origin": self.worker_id},
-            )
+            data = {"participant": participant_id, "origin": self.worker_id, "fresh": fresh}
+            event = BusEvent("attach", session_id, self.worker_id, data=data)
             await self._bus.publish_to(self._registry.worker_channel(worker), event)
 
     async def _relay(self, session_id: str, room: _Room, event: BusEvent) -> None:
@@ -279,7 +283,11 @@ class MediaWorker:
         )
         await self._bus.publish_to(self._registry.worker_channel(worker_id), event)
 
-    async def _subscribe(self, session_id: str, room: _Room, participant_id: str) -> None:
+    async def _subscribe(
+        self, session_id: str, room: _Room, participant_id: str, *, fresh: bool = False
+    ) -> None:
+        if fresh:
+            await room.router.unsubscribe(participant_id)
         offer = await room.router.subscribe(participant_id)
         if offer is not None:
             await self._send(session_id, participant_id, "offer", {"sdp": offer})
@@ -296,8 +304,10 @@ class MediaWorker:
             await self._send(session_id, pid, "answer", {"sdp": answer})
             # A participant who publishes receives the others' media too.
             await self._serve(session_id, room, pid)
-        elif kind == "resubscribe" and room.origin is None:  # their relay worker died
-            await self._serve(session_id, room, pid)
+        elif kind == "resubscribe" and room.origin is None:
+            # The hub told them to restart (the room moved here, or their relay died): what
+            # we may have offered their old connection is lost with it, so offer anew.
+            await self._serve(session_id, room, pid, fresh=True)
         elif kind == "restart":  # the client lost its connections (say, its network changed)
             await room.router.remove(pid)
             if room.origin is None:

@@ -958,6 +958,13 @@ class Hub:
             seen, room.media_origin = room.media_origin, origin
             if seen is not None and seen != origin:
                 room.fan_out(sfu_restart_message("worker_lost"))
+                # Another node may have moved the room and its publishers already re-offered:
+                # then the new origin has offered our participants the room's media on the
+                # connections they are about to drop. Queued after the restart, this makes
+                # it offer them anew (ignored if the room is not open there yet: it offers
+                # everyone once it opens).
+                for pid in list(room.conns):
+                    await self._resubscribe_at(origin, sid, pid)
                 continue
             dead_relays = await self._media.relays(sid) - alive
             if not dead_relays:
@@ -968,10 +975,14 @@ class Hub:
                 if worker not in dead_relays or conn is None:
                     continue
                 conn.send(sfu_restart_message("worker_lost"))
-                event = BusEvent(
-                    "sfu", sid, self.node_id, data={"participant": pid, "kind": "resubscribe"}
-                )
-                await self._bus.publish_to(self._media.worker_channel(origin), event)
+                await self._resubscribe_at(origin, sid, pid)
+
+    async def _resubscribe_at(self, worker: str, sid: str, pid: str) -> None:
+        """Ask a room's origin worker to offer ``pid`` the room's media anew (they were told
+        to restart, so whatever it offered them before is lost)."""
+        assert self._media is not None
+        event = BusEvent("sfu", sid, self.node_id, data={"participant": pid, "kind": "resubscribe"})
+        await self._bus.publish_to(self._media.worker_channel(worker), event)
 
     # -- the bus ----------------------------------------------------------------------------
 

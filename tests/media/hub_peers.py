@@ -106,8 +106,10 @@ class HubPeer:
 
     async def _restart(self) -> None:
         """The SFU lost our connections: start over, as a browser client does."""
-        await self.pc.close()
-        self.pc = self._receiving_pc()
+        # Replaced before the old one is closed (a browser's close() is synchronous): the
+        # SFU's next offer, which may follow the restart closely, is for the new connection.
+        old, self.pc = self.pc, self._receiving_pc()
+        await old.close()
         if self.pub_pc is not None:
             await self.pub_pc.close()
             await self.publish()

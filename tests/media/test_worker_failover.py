@@ -72,3 +72,50 @@ async def test_a_dead_workers_room_moves_and_clients_renegotiate(
     assert set(survivor.rooms[sid].router.subscribers) >= {
         student.client.welcome["participant"]["id"]  # type: ignore[attr-defined]
     }
+
+
+async def test_a_participant_offered_by_the_new_worker_before_its_restart_receives_again(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    start_hub: Callable[[str], Awaitable[Hub]],
+    workers: list[MediaWorker],
+    peers: list[HubPeer],
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    """Two nodes notice the dead worker one sweep apart: the teacher's node moves the room
+    and the teacher publishes again, so the new worker offers the student (on the other
+    node) the room's media before the student is told to restart. The student answers with
+    the connection it then drops; its node's restart must bring a new offer."""
+    hub_a, hub_b = await start_hub("node-a"), await start_hub("node-b")
+    sid = (await new_session(start=True))["id"]
+    teacher = HubPeer(await join(client, hub_a, sid, people.teacher))
+    student = HubPeer(await join(client, hub_b, sid, people.student))
+    peers += [teacher, student]
+    await teacher.publish()
+    await student.until(lambda: student.video_frames >= 10, 90)
+    registry = MediaRegistry(services.redis, ttl_seconds=10, clock=clock)
+    doomed = next(w for w in workers if sid in w.rooms)
+    survivor = next(w for w in workers if w is not doomed)
+    await hub_a._sweep()
+    await hub_b._sweep()
+
+    await crash(doomed)
+    clock.advance(11)
+    await registry.heartbeat(survivor.worker_id)
+    await hub_a._heartbeat()
+    await hub_b._heartbeat()
+    answered = student.offers_answered
+    await hub_a._sweep()  # only node A has noticed yet
+    await teacher.until(lambda: teacher.restarts == 1, 90)
+    # The new worker's offer reached the student's old connection, which answered it (a
+    # killed process's connection stays open) or refused it (closed when the worker's died).
+    await student.until(lambda: student.offers_answered > answered or bool(student.failures), 90)
+    assert student.restarts == 0
+
+    await hub_b._sweep()
+    await student.until(lambda: student.restarts == 1, 90)
+    frames = student.video_frames
+    await student.until(lambda: student.video_frames >= frames + 10, 90)
+    assert await registry.worker_of(sid) == survivor.worker_id
