@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Node", "free_port", "media_worker_id", "start_media", "start_node"]
+__all__ = ["Node", "deployment_env", "free_port", "media_worker_id", "start_media", "start_node"]
 
 # Unique per test process (see the node ids below).
 RUN_ID = uuid.uuid4().hex[:8]
@@ -28,6 +28,21 @@ RUN_ID = uuid.uuid4().hex[:8]
 def media_worker_id(name: str) -> str:
     """A worker id for ``start_media`` that no other suite on the same Redis uses."""
     return f"{name}-{RUN_ID}"
+
+
+def deployment_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The settings every test deployment's nodes share: the database, Redis, the test
+    identity provider's secret and one platform secret. Small pools: PostgreSQL's 100
+    connections are shared by the suites running at once."""
+    from tests.conftest import JWT_SECRET, SECRET_KEY
+
+    return {
+        "LIVECLASS_DATABASE_URL": database_url,
+        "LIVECLASS_REDIS_URL": redis_url,
+        "LIVECLASS_JWT_SECRET": JWT_SECRET,
+        "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        "LIVECLASS_DB_POOL_SIZE": "4",
+    }
 
 
 def free_port() -> int:

@@ -20,8 +20,8 @@ from websockets.asyncio.client import connect
 
 from rooms.media_registry import MediaRegistry
 from rooms.redis_client import connect_redis
-from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
-from tests.integration.cluster import Node, media_worker_id, start_media, start_node
+from tests.conftest import bearer
+from tests.integration.cluster import Node, deployment_env, media_worker_id, start_media, start_node
 from tests.integration.test_two_nodes import live_session, room_token
 from tests.media.hub_peers import HubPeer, WsClient
 
@@ -31,10 +31,7 @@ async def deployment(
     postgres_ready: str, redis_empty: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Node, Node, dict[str, Node]]]:
     env = {
-        "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": redis_empty,
-        "LIVECLASS_JWT_SECRET": JWT_SECRET,
-        "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        **deployment_env(postgres_ready, redis_empty),
         "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",
         "LIVECLASS_MEDIA_HOST_ADDRESSES": json.dumps(["127.0.0.1"]),
         "LIVECLASS_MEDIA_HEARTBEAT_SECONDS": "1",

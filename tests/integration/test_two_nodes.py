@@ -15,8 +15,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
-from tests.integration.cluster import Node, start_node
+from tests.conftest import bearer
+from tests.integration.cluster import Node, deployment_env, start_node
 
 CAPACITY = 150
 CLIENTS = 300
@@ -27,10 +27,7 @@ async def two_nodes(
     postgres_ready: str, redis_empty: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Node, Node]]:
     env = {
-        "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": redis_empty,
-        "LIVECLASS_JWT_SECRET": JWT_SECRET,
-        "LIVECLASS_SECRET_KEY": SECRET_KEY,
+        **deployment_env(postgres_ready, redis_empty),
         "LIVECLASS_PRESENCE_TTL_SECONDS": "10",
         "LIVECLASS_HEARTBEAT_INTERVAL_SECONDS": "2",
         "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",

@@ -23,19 +23,15 @@ from rooms.model import RoomRole
 from rooms.tokens import ROOM_AUDIENCE, RoomGrant, RoomTokens
 from tests.api.test_auth import _claims, _unsigned, jwks_url, rsa_keys  # noqa: F401
 from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
-from tests.integration.cluster import Node, start_node
+from tests.integration.cluster import Node, deployment_env, start_node
 from tests.integration.test_two_nodes import live_session, room_token
 from tests.reliability.clients import Client, close_all
 
 
 @pytest.fixture
-async def node(postgres_ready: str, redis_ready: str, tmp_path: Path) -> AsyncIterator[Node]:
+async def node(postgres_ready: str, redis_empty: str, tmp_path: Path) -> AsyncIterator[Node]:
     env = {
-        "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": redis_ready,
-        "LIVECLASS_JWT_SECRET": JWT_SECRET,
-        "LIVECLASS_SECRET_KEY": SECRET_KEY,
-        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
+        **deployment_env(postgres_ready, redis_empty),
     }
     async with start_node("auth", env, tmp_path / "auth") as started:
         yield started

@@ -19,8 +19,8 @@ from redis.asyncio import Redis
 from rooms.keys import RoomKeys
 from rooms.model import RoomRole
 from rooms.tokens import RoomGrant, RoomTokens
-from tests.conftest import JWT_SECRET, SECRET_KEY
-from tests.integration.cluster import Node, start_node
+from tests.conftest import SECRET_KEY
+from tests.integration.cluster import Node, deployment_env, start_node
 from tests.integration.test_two_nodes import live_session
 from tests.reliability.clients import Client, close_all
 
@@ -30,14 +30,10 @@ ATTEMPTS = 1000
 
 @pytest.fixture
 async def two_nodes(
-    postgres_ready: str, redis_ready: str, tmp_path: Path
+    postgres_ready: str, redis_empty: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Node, Node]]:
     env = {
-        "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": redis_ready,
-        "LIVECLASS_JWT_SECRET": JWT_SECRET,
-        "LIVECLASS_SECRET_KEY": SECRET_KEY,
-        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
+        **deployment_env(postgres_ready, redis_empty),
         "LIVECLASS_LOG_LEVEL": "WARNING",
     }
     async with (

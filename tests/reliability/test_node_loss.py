@@ -14,22 +14,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
-from tests.integration.cluster import Node, start_node
+from tests.conftest import bearer
+from tests.integration.cluster import Node, deployment_env, start_node
 from tests.integration.test_two_nodes import live_session, room_token
 from tests.reliability.clients import Client, close_all
 
 
 @pytest.fixture
 async def two_nodes(
-    postgres_ready: str, redis_ready: str, tmp_path: Path
+    postgres_ready: str, redis_empty: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Node, Node]]:
     env = {
-        "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": redis_ready,
-        "LIVECLASS_JWT_SECRET": JWT_SECRET,
-        "LIVECLASS_SECRET_KEY": SECRET_KEY,
-        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
+        **deployment_env(postgres_ready, redis_empty),
         "LIVECLASS_CHAT_RATE_PER_SECOND": "50",
         "LIVECLASS_CHAT_BURST": "50",
     }

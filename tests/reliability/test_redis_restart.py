@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
-from tests.integration.cluster import Node, start_node
+from tests.conftest import bearer
+from tests.integration.cluster import Node, deployment_env, start_node
 from tests.integration.test_two_nodes import live_session, room_token
 from tests.reliability.backing import PrivateRedis
 from tests.reliability.clients import Client, close_all, eventually
@@ -43,11 +43,7 @@ async def nodes(
     postgres_ready: str, private_redis: PrivateRedis, tmp_path: Path
 ) -> AsyncIterator[tuple[Node, Node]]:
     env = {
-        "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": private_redis.url,
-        "LIVECLASS_JWT_SECRET": JWT_SECRET,
-        "LIVECLASS_SECRET_KEY": SECRET_KEY,
-        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
+        **deployment_env(postgres_ready, private_redis.url),
         "LIVECLASS_HEARTBEAT_INTERVAL_SECONDS": "1",
         "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",
         "LIVECLASS_PRESENCE_TTL_SECONDS": "10",

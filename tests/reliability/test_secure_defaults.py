@@ -22,7 +22,7 @@ import pytest
 
 from tests.api.test_recordings import upload, webm
 from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
-from tests.integration.cluster import Node, start_node
+from tests.integration.cluster import Node, deployment_env, start_node
 from tests.integration.test_two_nodes import room_token
 from tests.reliability.clients import Client, close_all
 
@@ -31,14 +31,10 @@ EVIL = "https://evil.example"
 
 
 @pytest.fixture
-async def node(postgres_ready: str, redis_ready: str, tmp_path: Path) -> AsyncIterator[Node]:
+async def node(postgres_ready: str, redis_empty: str, tmp_path: Path) -> AsyncIterator[Node]:
     env = {
         "LIVECLASS_ENVIRONMENT": "production",
-        "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": redis_ready,
-        "LIVECLASS_JWT_SECRET": JWT_SECRET,
-        "LIVECLASS_SECRET_KEY": SECRET_KEY,
-        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
+        **deployment_env(postgres_ready, redis_empty),
         "LIVECLASS_CORS_ORIGINS": f'["{APP}"]',
         "LIVECLASS_LOG_FORMAT": "json",
         "LIVECLASS_WS_ACCESS_LOG": "true",

@@ -29,8 +29,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from rooms.model import RoomRole
 from rooms.tokens import RoomGrant, RoomTokens
-from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
-from tests.integration.cluster import Node, start_node
+from tests.conftest import SECRET_KEY, bearer
+from tests.integration.cluster import Node, deployment_env, start_node
 from tests.signaling.test_protocol import messages
 
 EXAMPLES = int(os.environ.get("LIVECLASS_FUZZ_EXAMPLES", "200"))
@@ -106,13 +106,9 @@ class LiveNode:
 
 
 @pytest.fixture
-def live(postgres_ready: str, redis_ready: str, tmp_path: Path) -> Iterator[LiveNode]:
+def live(postgres_ready: str, redis_empty: str, tmp_path: Path) -> Iterator[LiveNode]:
     env = {
-        "LIVECLASS_DATABASE_URL": postgres_ready,
-        "LIVECLASS_REDIS_URL": redis_ready,
-        "LIVECLASS_JWT_SECRET": JWT_SECRET,
-        "LIVECLASS_SECRET_KEY": SECRET_KEY,
-        "LIVECLASS_DB_POOL_SIZE": "4",  # PostgreSQL connections are shared by parallel suites
+        **deployment_env(postgres_ready, redis_empty),
         # The rate limits have their own test; here they would end most examples early.
         "LIVECLASS_WS_MESSAGE_RATE_PER_SECOND": "100000",
         "LIVECLASS_WS_MESSAGE_BURST": "100000",
