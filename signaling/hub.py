@@ -106,6 +106,10 @@ def new_node_id() -> str:
     return f"{socket.gethostname()[:24]}-{secrets.token_hex(4)}"
 
 
+# Messages kept for a participant admitted but not seated yet (see _on_direct).
+EARLY_DIRECT_LIMIT = 64
+
+
 @dataclass(frozen=True, slots=True)
 class HubSettings:
     """The hub's knobs (from ``LIVECLASS_*`` settings; see the README)."""
@@ -174,6 +178,7 @@ class Hub:
         self._epoch: bytes | None = None
         #: Entries admitted whose connection is not registered yet: heartbeated too.
         self._joining: dict[str, tuple[str, PresenceEntry]] = {}
+        self._early_direct: dict[str, list[BusEvent]] = {}
         #: While the bus is lost: each local room's highest delivered seq at the loss.
         self._catchup: dict[str, int] | None = None
 
@@ -316,6 +321,11 @@ class Hub:
             return False
         finally:
             self._joining.pop(entry.participant_id, None)
+            early = self._early_direct.pop(entry.participant_id, [])
+        # Messages for them that came while they were being seated (the SFU's first offer
+        # when the room's media opened meanwhile), after their welcome.
+        for event in early:
+            self._on_direct(event)
         return True
 
     async def _unseat(self, conn: Connection, session_id: str, entry: PresenceEntry) -> None:
@@ -1063,6 +1073,11 @@ class Hub:
     def _on_direct(self, event: BusEvent) -> None:
         conn = self._by_pid.get(event.to or "")
         if conn is None:
+            pid = event.to or ""
+            if pid in self._joining:  # admitted, not seated yet: deliver once they are
+                early = self._early_direct.setdefault(pid, [])
+                if len(early) < EARLY_DIRECT_LIMIT:
+                    early.append(event)
             return
         if event.kind == "direct" and event.message is not None:
             conn.send(event.message)

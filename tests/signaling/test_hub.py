@@ -645,3 +645,36 @@ async def test_signals_to_the_sfu_reach_the_rooms_media_worker_and_back(
     finally:
         await inbox.aclose()
         await worker_bus.close()
+
+
+async def test_a_message_for_a_participant_still_being_seated_follows_their_welcome(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SFU may offer to someone admitted but not seated yet (the room's media opened
+    between the two): the offer reaches them after their welcome instead of being lost."""
+    hub = make_hub(services, "one")
+    await hub.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        seat = hub._seat
+
+        async def seat_after_an_early_offer(conn: Any, row: Any, *args: Any) -> None:
+            entry = args[2]
+            offer = {"type": "signal", "from": "sfu", "kind": "offer", "sdp": "v=0"}
+            hub._on_direct(BusEvent("direct", sid, to=entry.participant_id, message=offer))
+            await seat(conn, row, *args)
+
+        monkeypatch.setattr(hub, "_seat", seat_after_an_early_offer)
+        student, admitted = await connect(hub, await room_token(client, sid, people.student))
+        assert admitted
+        assert (await student.next())["type"] == "welcome"  # a connection's first message
+        offer = await student.next("signal")
+        assert offer["kind"] == "offer"
+        assert offer["sdp"] == "v=0"
+        assert hub._early_direct == {}
+    finally:
+        await hub.stop()
