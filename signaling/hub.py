@@ -281,6 +281,7 @@ class Hub:
         if self._draining:
             self._refuse(conn, close_codes.GOING_AWAY, "draining", "this node is shutting down")
             return False
+        seating = ""
         try:
             grant = self._tokens.verify(token or "")
             row = await self._room_row(grant.session_id)
@@ -298,14 +299,20 @@ class Hub:
                     node=self.node_id,
                     joined_at_ms=self._presence.now_ms(),
                 )
+            # From admission on, the room (the SFU) may address them before they are seated:
+            # keep what comes for them until then (see _on_direct).
+            seating = entry.participant_id
+            self._early_direct[seating] = []
             admission = await self._admitter.admit(row, entry, self.settings.presence_ttl)
         except errors.LiveclassError as exc:
+            self._early_direct.pop(seating, None)
             code = close_codes.close_code_for(exc)
             self._refuse(conn, code, exc.code, exc.message)
             if isinstance(exc, RoomFullPurged) and exc.purged:
                 await self._announce(grant.session_id, joined=[], left=exc.purged)
             return False
         except Exception:
+            self._early_direct.pop(seating, None)
             log.exception("join failed")
             self._refuse(
                 conn, close_codes.TRY_AGAIN, "unavailable", "the room is unavailable; try again"
@@ -1073,11 +1080,9 @@ class Hub:
     def _on_direct(self, event: BusEvent) -> None:
         conn = self._by_pid.get(event.to or "")
         if conn is None:
-            pid = event.to or ""
-            if pid in self._joining:  # admitted, not seated yet: deliver once they are
-                early = self._early_direct.setdefault(pid, [])
-                if len(early) < EARLY_DIRECT_LIMIT:
-                    early.append(event)
+            early = self._early_direct.get(event.to or "")
+            if early is not None and len(early) < EARLY_DIRECT_LIMIT:
+                early.append(event)  # being admitted or seated: delivered once seated
             return
         if event.kind == "direct" and event.message is not None:
             conn.send(event.message)
