@@ -21,6 +21,10 @@ from pathlib import Path
 
 __all__ = ["Node", "deployment_env", "free_port", "media_worker_id", "start_media", "start_node"]
 
+# Only a node that fails waits this long; a loaded 2-core machine can take tens of seconds
+# just to import aiortc and PyAV in a fresh interpreter.
+STARTUP_TIMEOUT = 90.0
+
 # Unique per test process (see the node ids below).
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -93,7 +97,7 @@ async def _pump(
 
 @asynccontextmanager
 async def start_node(
-    name: str, env: dict[str, str], data_dir: Path, *, startup_timeout: float = 30.0
+    name: str, env: dict[str, str], data_dir: Path, *, startup_timeout: float = STARTUP_TIMEOUT
 ) -> AsyncIterator[Node]:
     """A ``liveclass serve`` process, ready once it listens."""
     port = free_port()
@@ -106,7 +110,7 @@ async def start_node(
 
 @asynccontextmanager
 async def start_media(
-    name: str, env: dict[str, str], data_dir: Path, *, startup_timeout: float = 30.0
+    name: str, env: dict[str, str], data_dir: Path, *, startup_timeout: float = STARTUP_TIMEOUT
 ) -> AsyncIterator[Node]:
     """A ``liveclass media`` worker process (``name`` is its worker id), ready once it has
     registered."""
