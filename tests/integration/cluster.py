@@ -139,8 +139,8 @@ async def _start(
         "LIVECLASS_NODE_ID": f"{name}-{RUN_ID}",
         "LIVECLASS_DATA_DIR": str(data_dir),
         "LIVECLASS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "LIVECLASS_LOG_LEVEL": "INFO",  # readiness is read from an INFO line
     }
-    full_env.setdefault("LIVECLASS_LOG_LEVEL", "INFO")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
