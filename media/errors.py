@@ -15,7 +15,8 @@ class MediaError(Exception):
     """A refused media operation.
 
     ``code`` is one of ``invalid_sdp``, ``unsupported_media``, ``unknown_participant``,
-    ``no_offer_pending``, ``invalid_candidate``, ``closed``.
+    ``no_offer_pending``, ``stale_answer`` (the answer names an offer no longer pending),
+    ``invalid_candidate``, ``closed``.
     """
 
     def __init__(self, code: str, message: str) -> None:

@@ -9,16 +9,18 @@ participant says / event                      worker calls
 ``signal {kind: offer}`` to ``sfu``           ``answer = await router.publish(pid, sdp)``
 joins (may receive media)                     ``offer = await router.subscribe(pid)`` (None:
                                               nothing to receive yet)
-``signal {kind: answer}`` to ``sfu``          ``await router.answer(pid, sdp)``
+``signal {kind: answer}`` to ``sfu``          ``await router.answer(pid, sdp, offer_id)``
 ``signal {kind: ice}`` to ``sfu``             ``await router.add_ice(pid, candidate)``
 leaves, is kicked                             ``await router.remove(pid)``
 the room ends, the worker stops               ``await router.close()``
 ============================================  ==============================================
 
 Server-initiated offers (tracks appeared or went) reach the worker through the ``on_offer``
-callback given to the constructor, called on the event loop as ``on_offer(pid, sdp)``; it must
-not block (queue the message and return). Every offer to one participant waits for the answer
-to the previous one. :meth:`Router.tracks_of` says which publisher each m-line carries.
+callback given to the constructor, called on the event loop as ``on_offer(pid, offer)``; it
+must not block (queue the message and return). Every offer to one participant waits for the
+answer to the previous one. An offer (:class:`~media.subscriber.Offer`) has an id that the
+answer names, so an answer to an offer since replaced is refused (``stale_answer``).
+:meth:`Router.tracks_of` says which publisher each m-line carries.
 
 A participant may publish and subscribe at once (two peer connections, like LiveKit); they
 never receive their own tracks. Peer connections that fail are torn down by the router.
@@ -37,7 +39,7 @@ from media.errors import MediaError
 from media.forwarding import TrackFanout
 from media.publisher import Publisher
 from media.sdp import parse_candidate
-from media.subscriber import Subscriber
+from media.subscriber import Offer, Subscriber
 from media.tasks import TaskSet
 
 __all__ = ["Router", "TrackWatcher"]
@@ -62,7 +64,7 @@ class Router:
         self,
         room_id: str,
         *,
-        on_offer: Callable[[str, str], None],
+        on_offer: Callable[[str, Offer], None],
         config: RouterConfig | None = None,
     ) -> None:
         self.room_id = room_id
@@ -95,6 +97,12 @@ class Router:
         :meth:`media.subscriber.Subscriber.describe`)."""
         subscriber = self._subscribers.get(participant_id)
         return subscriber.describe() if subscriber else []
+
+    def is_pending(self, participant_id: str, offer: Offer) -> bool:
+        """Whether ``offer`` is still the one waiting for ``participant_id``'s answer (an offer
+        queued before their connection was replaced is not, and must not be sent)."""
+        subscriber = self._subscribers.get(participant_id)
+        return subscriber is not None and subscriber.pending_offer_id == offer.id
 
     def stats(self) -> dict[str, Any]:
         """Counters for metrics and the worker's load report."""
@@ -147,7 +155,7 @@ class Router:
                 await publisher.close()
             raise
 
-    async def subscribe(self, participant_id: str) -> str | None:
+    async def subscribe(self, participant_id: str) -> Offer | None:
         """Start sending the room's media to a participant: the first offer, or None when
         there is nothing to send yet (the offer then comes through ``on_offer``). Calling it
         again for a subscribed participant returns None and changes nothing."""
@@ -158,7 +166,7 @@ class Router:
             participant_id,
             self.config,
             tracks=lambda: self._tracks.values(),
-            on_offer=lambda sdp: self._on_offer(participant_id, sdp),
+            on_offer=lambda offer: self._on_offer(participant_id, offer),
             on_failed=lambda: self._teardown(participant_id, "subscriber"),
         )
         self._subscribers[participant_id] = subscriber
@@ -170,13 +178,16 @@ class Router:
             await subscriber.close()
             raise
 
-    async def answer(self, participant_id: str, answer_sdp: str) -> None:
-        """The participant's answer to the last offer the router made them."""
+    async def answer(
+        self, participant_id: str, answer_sdp: str, offer_id: str | None = None
+    ) -> None:
+        """The participant's answer to the last offer the router made them; ``offer_id``, when
+        given, must be that offer's id (else ``stale_answer``, and nothing changes)."""
         self._check_open()
         subscriber = self._subscribers.get(participant_id)
         if subscriber is None:
             raise MediaError("unknown_participant", f"{participant_id} is not subscribed")
-        await subscriber.accept_answer(answer_sdp)
+        await subscriber.accept_answer(answer_sdp, offer_id)
 
     async def add_ice(
         self,

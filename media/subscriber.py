@@ -12,6 +12,11 @@ track of the same codec; aiortc cannot remove m-lines) and hands the new offer t
 ``on_offer``. The client answers through :meth:`Subscriber.accept_answer`. ICE: aiortc puts
 all its candidates in the offer; trickled client candidates are accepted at any time.
 
+Every offer carries an id (:class:`Offer`), unique across connections and workers; an answer
+that names an offer other than the outstanding one is stale (it answers a connection replaced
+since, say after a failover) and is refused with ``stale_answer`` instead of being applied to
+the wrong negotiation.
+
 Owner's duty: ``await close()`` (cancels the negotiation task, closes the connection).
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +44,17 @@ from media.forwarding import ForwardedTrack, TrackFanout
 from media.sdp import CodecSpec, parse_sections
 from media.tasks import cancel_and_wait
 
-__all__ = ["Subscriber"]
+__all__ = ["Offer", "Subscriber"]
 
 log = logging.getLogger("liveclass.media.subscriber")
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A server-initiated offer: its SDP, and the id the answer must name (``offerId``)."""
+
+    sdp: str
+    id: str
 
 
 @dataclass(slots=True)
@@ -63,7 +77,7 @@ class Subscriber:
         config: RouterConfig,
         *,
         tracks: Callable[[], Iterable[TrackFanout]],
-        on_offer: Callable[[str], None],
+        on_offer: Callable[[Offer], None],
         on_failed: Callable[[], None],
     ) -> None:
         self.participant_id = participant_id
@@ -81,6 +95,8 @@ class Subscriber:
         self._pending_candidates: list[RTCIceCandidate | None] = []
         self._closed = False
         self.offers = 0
+        #: The id of the offer waiting for its answer (None when stable).
+        self.pending_offer_id: str | None = None
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
@@ -118,7 +134,7 @@ class Subscriber:
             )
         return out
 
-    async def start(self) -> str | None:
+    async def start(self) -> Offer | None:
         """The first offer (None when there is nothing to receive yet: an offer will come
         through ``on_offer`` once there is); starts the renegotiation task."""
         offer = await self._offer()
@@ -148,7 +164,7 @@ class Subscriber:
             if offer is not None:
                 self._on_offer(offer)
 
-    async def _offer(self) -> str | None:
+    async def _offer(self) -> Offer | None:
         async with self._lock:
             if self._closed or not self._sync():
                 return None
@@ -159,8 +175,8 @@ class Subscriber:
                 return None
             self._stable.clear()
             self.offers += 1
-            sdp: str = self.pc.localDescription.sdp
-            return sdp
+            self.pending_offer_id = secrets.token_urlsafe(9)
+            return Offer(self.pc.localDescription.sdp, self.pending_offer_id)
 
     def _sync(self) -> bool:
         """Bring the m-lines in line with the room's tracks; whether anything changed."""
@@ -208,11 +224,16 @@ class Subscriber:
         self._outputs.append(output)
         return output
 
-    async def accept_answer(self, answer_sdp: str) -> None:
-        """The client's answer to the outstanding offer."""
+    async def accept_answer(self, answer_sdp: str, offer_id: str | None = None) -> None:
+        """The client's answer to the outstanding offer. ``offer_id`` (the ``offerId`` the
+        offer carried) is checked when given: an answer to any other offer raises
+        ``stale_answer`` and changes nothing. Without it the answer is taken as the
+        outstanding offer's (clients that do not echo the id)."""
         async with self._lock:
             if self._closed:
                 raise MediaError("closed", "the subscriber is closed")
+            if offer_id is not None and offer_id != self.pending_offer_id:
+                raise MediaError("stale_answer", "that answer is for an offer no longer pending")
             if self.pc.signalingState != "have-local-offer":
                 raise MediaError("no_offer_pending", "no offer is waiting for an answer")
             try:
@@ -228,6 +249,7 @@ class Subscriber:
                 if output.fresh:
                     output.fresh = False
                     output.track.restart()
+            self.pending_offer_id = None
             self._stable.set()
 
     async def add_ice(self, candidate: RTCIceCandidate | None) -> None:

@@ -45,6 +45,7 @@ from media.config import RouterConfig
 from media.errors import MediaError
 from media.recording_worker import RecordingDesk
 from media.router import Router
+from media.subscriber import Offer
 from media.tasks import TaskSet, cancel_and_wait
 from rooms.bus import BusEvent, RoomBus
 from rooms.media_registry import MediaRegistry
@@ -64,7 +65,7 @@ ORIGIN_PUBLISHER = "origin"
 @dataclass
 class _Room:
     router: Router
-    inbox: asyncio.Queue[BusEvent | tuple[str, str]] = field(default_factory=asyncio.Queue)
+    inbox: asyncio.Queue[BusEvent | tuple[str, Offer]] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     #: None on the room's origin; on a relay, the origin worker it receives the room from.
     origin: str | None = None
@@ -174,10 +175,10 @@ class MediaWorker:
     # -- rooms ------------------------------------------------------------------------------
 
     def _open_room(self, session_id: str, *, origin: str | None = None) -> _Room:
-        inbox: asyncio.Queue[BusEvent | tuple[str, str]] = asyncio.Queue()
+        inbox: asyncio.Queue[BusEvent | tuple[str, Offer]] = asyncio.Queue()
         router = Router(
             session_id,
-            on_offer=lambda pid, sdp: inbox.put_nowait((pid, sdp)),
+            on_offer=lambda pid, offer: inbox.put_nowait((pid, offer)),
             config=self._config,
         )
         room = _Room(router, inbox, origin=origin)
@@ -198,7 +199,9 @@ class MediaWorker:
             item = await room.inbox.get()
             try:
                 if isinstance(item, tuple):
-                    await self._offer(session_id, item[0], item[1])
+                    # A renegotiation queued before its connection was replaced is void.
+                    if room.router.is_pending(*item):
+                        await self._offer(session_id, *item)
                 elif item.kind == "sfu":
                     await self._signal(session_id, room, item)
                 elif item.kind == "attach":
@@ -263,19 +266,36 @@ class MediaWorker:
                 if offer is not None:
                     await self._offer(session_id, relay_id, offer)
             elif kind == "answer":
-                await room.router.answer(relay_id, str(data.get("sdp", "")))
+                await self._answer(room, relay_id, data)
         elif kind == "offer":  # we are a relay; the origin (re)offers the room's tracks
             answer = await room.router.publish(
                 ORIGIN_PUBLISHER, str(data.get("sdp", "")), relay=True
             )
-            await self._to_worker(room.origin, session_id, {"kind": "answer", "sdp": answer})
+            reply = {"kind": "answer", "sdp": answer, "offerId": data.get("offerId")}
+            await self._to_worker(room.origin, session_id, reply)
 
-    async def _offer(self, session_id: str, participant_id: str, sdp: str) -> None:
+    async def _offer(self, session_id: str, participant_id: str, offer: Offer) -> None:
+        payload = {"sdp": offer.sdp, "offerId": offer.id}
         if participant_id.startswith(RELAY_PREFIX):
             worker = participant_id[len(RELAY_PREFIX) :]
-            await self._to_worker(worker, session_id, {"kind": "offer", "sdp": sdp})
+            await self._to_worker(worker, session_id, {"kind": "offer", **payload})
         else:
-            await self._send(session_id, participant_id, "offer", {"sdp": sdp})
+            await self._send(session_id, participant_id, "offer", payload)
+
+    async def _answer(self, room: _Room, participant_id: str, data: dict[str, Any]) -> None:
+        """Apply an answer to the offer it names; a stale one (its connection was replaced
+        since: a restart crossed it) is dropped quietly, the answer to the new offer follows."""
+        offer_id = data.get("offerId")
+        try:
+            await room.router.answer(
+                participant_id,
+                str(data.get("sdp", "")),
+                offer_id if isinstance(offer_id, str) else None,
+            )
+        except MediaError as exc:
+            if exc.code != "stale_answer":
+                raise
+            log.info("dropped a stale answer from %s: %s", participant_id, exc)
 
     async def _to_worker(self, worker_id: str, session_id: str, data: dict[str, Any]) -> None:
         event = BusEvent(
@@ -290,7 +310,7 @@ class MediaWorker:
             await room.router.unsubscribe(participant_id)
         offer = await room.router.subscribe(participant_id)
         if offer is not None:
-            await self._send(session_id, participant_id, "offer", {"sdp": offer})
+            await self._offer(session_id, participant_id, offer)
 
     async def _signal(self, session_id: str, room: _Room, event: BusEvent) -> None:
         data = event.data
@@ -315,7 +335,7 @@ class MediaWorker:
         elif kind == "unpublish":
             await room.router.unpublish(pid)
         elif kind == "answer":
-            await room.router.answer(pid, str(data.get("sdp", "")))
+            await self._answer(room, pid, data)
         elif kind == "ice":
             target = data.get("target")
             await room.router.add_ice(

@@ -213,6 +213,8 @@ class ParticipantLogic:
             payload["candidate"] = message.candidate.model_dump(exclude_none=True)
         if message.target is not None:
             payload["target"] = message.target
+        if message.offerId is not None:
+            payload["offerId"] = message.offerId
         if message.to == SFU:
             if message.kind == "offer" and not self.grant.can_publish:
                 return [

@@ -10,9 +10,10 @@ Fields are only ever added, never renamed or removed; unknown fields sent by a c
 ignored (so newer clients work with older servers), unknown ``type`` values are an error.
 
 Client → server (:data:`ClientMessage`):
-  ``chat`` {text}, ``signal`` {to, kind: offer|answer|ice|restart, sdp | candidate}, ``hand``
-  {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host), ``end`` (host),
-  ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts}, ``leave``.
+  ``chat`` {text}, ``signal`` {to, kind: offer|answer|ice|restart, sdp | candidate, offerId},
+  ``hand`` {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host),
+  ``end`` (host), ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts},
+  ``leave``.
 
 Server → client: built by the ``*_message`` functions below: ``welcome``, ``presence``,
 ``count``, ``chat``, ``signal``, ``hand``, ``mute-request``, ``kicked``, ``recording``,
@@ -144,6 +145,11 @@ class Signal(_Message):
     candidate: IceCandidate | None = None
     target: Literal["publisher", "subscriber"] | None = Field(
         default=None, description="ICE only: which of your two SFU connections it is for."
+    )
+    offerId: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None,
+        description="An answer to the SFU: the ``offerId`` of the offer it answers (an "
+        "answer to an offer replaced since is then ignored instead of misapplied).",
     )
 
 

@@ -212,9 +212,15 @@ class SubscriberPeer:
             self._hook(transceiver.receiver, transceiver.kind)
         with host_addresses(LOOPBACK):
             await self.pc.setLocalDescription(await self.pc.createAnswer())
-        await self.hub.send(
-            {"type": "signal", "to": "sfu", "kind": "answer", "sdp": self.pc.localDescription.sdp}
-        )
+        answer = {
+            "type": "signal",
+            "to": "sfu",
+            "kind": "answer",
+            "sdp": self.pc.localDescription.sdp,
+        }
+        if "offerId" in message:
+            answer["offerId"] = message["offerId"]
+        await self.hub.send(answer)
         self.offers += 1
 
     def _hook(self, receiver: RTCRtpReceiver, kind: str) -> None:

@@ -85,6 +85,11 @@ class Node:
                 await self.process.wait()
 
 
+def logs_of(*nodes: Node, last: int = 120) -> str:
+    """The tail of each process's log, for a failure message (pytest truncates the repr)."""
+    return "\n".join(f"--- {node.name} ---\n" + "\n".join(node.log[-last:]) for node in nodes)
+
+
 async def _pump(
     stream: asyncio.StreamReader, node: Node, ready: asyncio.Event, marker: str
 ) -> None:

@@ -21,7 +21,14 @@ from websockets.asyncio.client import connect
 from rooms.media_registry import MediaRegistry
 from rooms.redis_client import connect_redis
 from tests.conftest import bearer
-from tests.integration.cluster import Node, deployment_env, media_worker_id, start_media, start_node
+from tests.integration.cluster import (
+    Node,
+    deployment_env,
+    logs_of,
+    media_worker_id,
+    start_media,
+    start_node,
+)
 from tests.integration.test_two_nodes import live_session, room_token
 from tests.media.hub_peers import HubPeer, WsClient
 
@@ -75,10 +82,17 @@ async def test_media_crosses_nodes_and_survives_a_killed_worker(
                 doomed = await MediaRegistry(redis).worker_of(sid)
                 assert doomed in workers
                 workers[doomed].kill()
-                await student.until(lambda: student.restarts == 1, 90)
-                await teacher.until(lambda: teacher.restarts == 1, 90)
-                frames = student.video_frames
-                await student.until(lambda: student.video_frames >= frames + 10, 90)
+                try:
+                    await student.until(lambda: student.restarts == 1, 90)
+                    await teacher.until(lambda: teacher.restarts == 1, 90)
+                    frames = student.video_frames
+                    await student.until(lambda: student.video_frames >= frames + 10, 90)
+                except TimeoutError as exc:
+                    state = {
+                        who: (p.restarts, p.offers_answered, p.video_frames, p.errors, p.failures)
+                        for who, p in (("teacher", teacher), ("student", student))
+                    }
+                    raise AssertionError(f"{state}\n{logs_of(a, b, *workers.values())}") from exc
                 survivor = await MediaRegistry(redis).worker_of(sid)
             finally:
                 await redis.aclose(close_connection_pool=True)

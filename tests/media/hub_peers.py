@@ -78,6 +78,11 @@ class HubPeer:
         self.messages: list[dict[str, Any]] = []
         self.failures: list[str] = []
         self.offers_answered = 0
+        #: Every offer the SFU sent, as received.
+        self.sfu_offers: list[dict[str, Any]] = []
+        #: While a list, answers to the SFU's offers are kept here instead of sent (a test
+        #: delays them to cross a restart); :meth:`release_answers` sends them, in order.
+        self.held_answers: list[dict[str, Any]] | None = None
         self.connected_at: float | None = None
         self.first_video_at: float | None = None
         self.video_frames = 0
@@ -104,11 +109,15 @@ class HubPeer:
 
         return pc
 
-    async def _restart(self) -> None:
-        """The SFU lost our connections: start over, as a browser client does."""
-        # Replaced before the old one is closed (a browser's close() is synchronous): the
-        # SFU's next offer, which may follow the restart closely, is for the new connection.
+    def _restart(self) -> None:
+        """The SFU lost our connections: start over, as a browser client does. The
+        receiving connection is replaced before the next message is handled (the SFU's
+        next offer, which may be in the same frame, is for the new one); closing the old one
+        and publishing again go on in the background."""
         old, self.pc = self.pc, self._receiving_pc()
+        self._tasks.append(asyncio.ensure_future(self._start_over(old)))
+
+    async def _start_over(self, old: RTCPeerConnection) -> None:
         await old.close()
         if self.pub_pc is not None:
             await self.pub_pc.close()
@@ -163,22 +172,36 @@ class HubPeer:
 
     async def _sfu_signal(self, message: dict[str, Any]) -> None:
         if message["kind"] == "restart":
-            self._tasks.append(asyncio.ensure_future(self._restart()))
+            self._restart()
         elif message["kind"] == "answer":
             self.answers.put_nowait(message["sdp"])
         elif message["kind"] == "offer":
-            await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+            self.sfu_offers.append(message)
+            pc = self.pc
+            await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
             with host_addresses(LOOPBACK):
-                await self.pc.setLocalDescription(await self.pc.createAnswer())
-            await self.client.send(
-                {
-                    "type": "signal",
-                    "to": "sfu",
-                    "kind": "answer",
-                    "sdp": self.pc.localDescription.sdp,
-                }
-            )
+                await pc.setLocalDescription(await pc.createAnswer())
+            if pc is not self.pc:
+                return  # replaced meanwhile (request_restart): the SFU offers the new one
+            answer = {
+                "type": "signal",
+                "to": "sfu",
+                "kind": "answer",
+                "sdp": pc.localDescription.sdp,
+            }
+            if "offerId" in message:
+                answer["offerId"] = message["offerId"]
+            if self.held_answers is not None:
+                self.held_answers.append(answer)
+            else:
+                await self.client.send(answer)
             self.offers_answered += 1
+
+    async def release_answers(self) -> None:
+        """Send the answers held so far, in order, and stop holding them."""
+        held, self.held_answers = self.held_answers or [], None
+        for answer in held:
+            await self.client.send(answer)
 
     async def message(
         self, predicate: Callable[[dict[str, Any]], bool], within: float

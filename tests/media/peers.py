@@ -23,6 +23,7 @@ from av import AudioFrame, VideoFrame
 
 from media.aiortc_hooks import host_addresses
 from media.router import Router
+from media.subscriber import Offer
 
 LOOPBACK = ("127.0.0.1",)
 WIDTH, HEIGHT = 320, 240
@@ -122,7 +123,7 @@ class ClientSubscriber:
         self.router = router
         self.participant_id = participant_id
         self.pc = client_pc()
-        self.offers: asyncio.Queue[str] = asyncio.Queue()
+        self.offers: asyncio.Queue[Offer] = asyncio.Queue()
         self.answered = 0
         self.last_offer = ""
         self.connected_at: float | None = None
@@ -182,12 +183,12 @@ class ClientSubscriber:
         while True:
             await self.handle_offer(await self.offers.get())
 
-    async def handle_offer(self, sdp: str) -> None:
-        self.last_offer = sdp
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+    async def handle_offer(self, offer: Offer) -> None:
+        self.last_offer = offer.sdp
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
         with host_addresses(LOOPBACK):
             await self.pc.setLocalDescription(await self.pc.createAnswer())
-        await self.router.answer(self.participant_id, self.pc.localDescription.sdp)
+        await self.router.answer(self.participant_id, self.pc.localDescription.sdp, offer.id)
         self.answered += 1
         async with self._changed:
             self._changed.notify_all()

@@ -13,6 +13,7 @@ from media.aiortc_hooks import host_addresses
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.router import Router
+from media.subscriber import Offer
 from tests.media.peers import (
     LOOPBACK,
     ClientPublisher,
@@ -27,15 +28,15 @@ class Room:
     def __init__(self) -> None:
         self.subscribers: dict[str, ClientSubscriber] = {}
         self.publishers: list[ClientPublisher] = []
-        self.offers: list[tuple[str, str]] = []
+        self.offers: list[tuple[str, Offer]] = []
         self.router = Router(
             "room-2", on_offer=self._on_offer, config=RouterConfig(host_addresses=LOOPBACK)
         )
 
-    def _on_offer(self, participant_id: str, sdp: str) -> None:
-        self.offers.append((participant_id, sdp))
+    def _on_offer(self, participant_id: str, offer: Offer) -> None:
+        self.offers.append((participant_id, offer))
         if participant_id in self.subscribers:
-            self.subscribers[participant_id].offers.put_nowait(sdp)
+            self.subscribers[participant_id].offers.put_nowait(offer)
 
     def subscriber(self, participant_id: str) -> ClientSubscriber:
         client = self.subscribers[participant_id] = ClientSubscriber(self.router, participant_id)
@@ -113,14 +114,63 @@ async def test_refusals(room: Room) -> None:
     await refused("closed", router.publish("t", await client_offer()))
 
 
+async def client_answer(offer: Offer) -> str:
+    """A fresh client connection's answer to ``offer`` (the connection is closed after)."""
+    pc = client_pc()
+    await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+    with host_addresses(LOOPBACK):
+        await pc.setLocalDescription(await pc.createAnswer())
+    sdp: str = pc.localDescription.sdp
+    await pc.close()
+    return sdp
+
+
+async def test_an_answer_to_a_replaced_offer_is_refused_and_changes_nothing(room: Room) -> None:
+    """After a failover a client's answer to the old connection's offer can reach the worker
+    after the new connection's offer went out: it must not be applied to the new one."""
+    router = room.router
+    await router.publish("teacher", await client_offer())
+    first = await router.subscribe("student")
+    assert first is not None
+    assert router.is_pending("student", first)
+    stale = await client_answer(first)
+    await router.unsubscribe("student")  # their receiving connection was replaced
+    second = await router.subscribe("student")
+    assert second is not None
+    assert second.id != first.id
+    assert not router.is_pending("student", first)
+    assert router.is_pending("student", second)
+
+    await refused("stale_answer", router.answer("student", stale, first.id))
+    assert router.subscribers["student"].pc.signalingState == "have-local-offer"
+    assert router.is_pending("student", second)
+
+    await router.answer("student", await client_answer(second), second.id)
+    assert router.subscribers["student"].pc.signalingState == "stable"
+    assert not router.is_pending("student", second)
+    # once answered, the same answer again is stale too (nothing is pending)
+    await refused("stale_answer", router.answer("student", stale, second.id))
+
+
+async def test_an_answer_without_an_offer_id_answers_the_pending_offer(room: Room) -> None:
+    """Clients that do not echo ``offerId`` keep working."""
+    router = room.router
+    await router.publish("teacher", await client_offer())
+    offer = await router.subscribe("student")
+    assert offer is not None
+    await router.answer("student", await client_answer(offer))
+    assert router.subscribers["student"].pc.signalingState == "stable"
+
+
 async def test_participants_never_receive_their_own_tracks(room: Room) -> None:
     router = room.router
     answer = await router.publish("teacher", await client_offer())
     assert answer.count("b=AS:") == 2
     assert "a=recvonly" in answer
     assert await router.subscribe("teacher") is None
-    offer = await router.subscribe("student")
-    assert offer is not None
+    subscribed = await router.subscribe("student")
+    assert subscribed is not None
+    offer = subscribed.sdp
     assert offer.count("m=") == 2
     assert offer.count("a=sendonly") == 2
     assert len(re.findall(r"a=msid:teacher teacher:(video|audio):\d", offer)) == 2
@@ -198,7 +248,7 @@ async def test_trickled_candidates_both_connections(room: Room) -> None:
     student = room.subscriber("student")
     offer2 = await router.subscribe("student")
     assert offer2 is not None
-    await student.pc.setRemoteDescription(RTCSessionDescription(offer2, "offer"))
+    await student.pc.setRemoteDescription(RTCSessionDescription(offer2.sdp, "offer"))
     with host_addresses(LOOPBACK):
         await student.pc.setLocalDescription(await student.pc.createAnswer())
     answer2, candidates2 = without_candidates(student.pc.localDescription.sdp)
@@ -235,7 +285,7 @@ async def test_remove_while_negotiating_and_bounded_close(
     offer = await router.subscribe("student")
     assert offer is not None
     pc = client_pc()
-    await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+    await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
     with host_addresses(LOOPBACK):
         await pc.setLocalDescription(await pc.createAnswer())
     answering = asyncio.ensure_future(router.answer("student", pc.localDescription.sdp))

@@ -28,6 +28,7 @@ import pytest
 from media.aiortc_hooks import PacketOnlyEncoder, decoder_thread, sender_encoder
 from media.config import RouterConfig
 from media.router import Router
+from media.subscriber import Offer
 from tests.media.peers import HEIGHT, LOOPBACK, WIDTH, ClientPublisher, ClientSubscriber
 
 LATE_JOIN_LIMIT = 1.0
@@ -58,8 +59,8 @@ class CodecSpy:
 async def room() -> AsyncIterator[tuple[Router, dict[str, ClientSubscriber]]]:
     subscribers: dict[str, ClientSubscriber] = {}
 
-    def on_offer(participant_id: str, sdp: str) -> None:
-        subscribers[participant_id].offers.put_nowait(sdp)
+    def on_offer(participant_id: str, offer: Offer) -> None:
+        subscribers[participant_id].offers.put_nowait(offer)
 
     router = Router("room-1", on_offer=on_offer, config=RouterConfig(host_addresses=LOOPBACK))
     try:

@@ -13,13 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
+from aiortc import RTCSessionDescription
 
 from api.services import Services
+from media.aiortc_hooks import host_addresses
 from media.worker import MediaWorker
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
 from tests.media.hub_peers import HubPeer, crash, join
+from tests.media.peers import LOOPBACK, client_pc
 
 pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
 
@@ -32,6 +35,18 @@ async def hub(start_hub: Callable[[str], Awaitable[Hub]]) -> Hub:
 @pytest.fixture
 async def workers(start_worker: Callable[..., Awaitable[MediaWorker]]) -> list[MediaWorker]:
     return [await start_worker("worker-a"), await start_worker("worker-b")]
+
+
+async def answer_with_a_new_connection(offer_sdp: str) -> str:
+    pc = client_pc()
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        with host_addresses(LOOPBACK):
+            await pc.setLocalDescription(await pc.createAnswer())
+        sdp: str = pc.localDescription.sdp
+        return sdp
+    finally:
+        await pc.close()
 
 
 async def test_a_dead_workers_room_moves_and_clients_renegotiate(
@@ -119,3 +134,60 @@ async def test_a_participant_offered_by_the_new_worker_before_its_restart_receiv
     frames = student.video_frames
     await student.until(lambda: student.video_frames >= frames + 10, 90)
     assert await registry.worker_of(sid) == survivor.worker_id
+
+
+async def test_an_answer_to_the_old_connection_arriving_after_the_new_offer_is_ignored(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    start_hub: Callable[[str], Awaitable[Hub]],
+    workers: list[MediaWorker],
+    peers: list[HubPeer],
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    """The same two sweeps, with the student's answer to the new worker's first offer (made
+    on the connection it then drops) reaching the worker only after its restart brought a
+    second offer. Applied to that second offer, it would leave the student's new connection
+    unanswered and without media; it names the first offer, so the worker drops it."""
+    hub_a, hub_b = await start_hub("node-a"), await start_hub("node-b")
+    sid = (await new_session(start=True))["id"]
+    teacher = HubPeer(await join(client, hub_a, sid, people.teacher))
+    student = HubPeer(await join(client, hub_b, sid, people.student))
+    peers += [teacher, student]
+    await teacher.publish()
+    await student.until(lambda: student.video_frames >= 10, 90)
+    registry = MediaRegistry(services.redis, ttl_seconds=10, clock=clock)
+    doomed = next(w for w in workers if sid in w.rooms)
+    survivor = next(w for w in workers if w is not doomed)
+    await hub_a._sweep()
+    await hub_b._sweep()
+
+    await crash(doomed)
+    clock.advance(11)
+    await registry.heartbeat(survivor.worker_id)
+    await hub_a._heartbeat()
+    await hub_b._heartbeat()
+    offered = len(student.sfu_offers)
+    await hub_a._sweep()  # node A moves the room; the new worker offers the student
+    await student.until(lambda: len(student.sfu_offers) > offered, 90)
+    first = student.sfu_offers[offered]
+    # What the student's old connection answers (or would have: it may be closed already).
+    stale = {
+        "type": "signal",
+        "to": "sfu",
+        "kind": "answer",
+        "sdp": await answer_with_a_new_connection(first["sdp"]),
+        "offerId": first["offerId"],
+    }
+    answered = student.offers_answered
+    student.held_answers = []
+    await hub_b._sweep()  # node B restarts the student; the new worker offers again
+    await student.until(lambda: student.restarts == 1 and student.offers_answered > answered, 90)
+    assert student.sfu_offers[-1]["offerId"] != first["offerId"]
+    await student.client.send(stale)  # the stale answer reaches the worker first
+    await student.release_answers()  # then the new connection's
+
+    frames = student.video_frames
+    await student.until(lambda: student.video_frames >= frames + 10, 90)
+    assert not student.errors

@@ -97,6 +97,11 @@ def test_publishing_needs_the_grant() -> None:
     # Answers to the SFU's offers are always allowed (subscribing).
     answer = msg('{"type":"signal","to":"sfu","kind":"answer","sdp":"v=0"}')
     assert isinstance(logic(RoomRole.GUEST).handle(answer, 0.0)[0], RelaySignal)
+    # The offer's id travels with the answer, so the worker can tell a stale answer.
+    answer = msg('{"type":"signal","to":"sfu","kind":"answer","sdp":"v=0","offerId":"o1"}')
+    assert logic(RoomRole.GUEST).handle(answer, 0.0) == [
+        RelaySignal("sfu", "answer", {"sdp": "v=0", "offerId": "o1"}, None)
+    ]
 
 
 def test_peer_to_peer_only_in_one_on_one_sessions() -> None:

@@ -566,7 +566,7 @@ export class SfuMedia extends Emitter {
       if (waiter) waiter.resolve(m.sdp);
     } else if (m.kind === "offer") {
       // Offers are answered one at a time, in order.
-      this.subQueue = this.subQueue.then(() => this._answer(m.sdp)).catch((err) => {
+      this.subQueue = this.subQueue.then(() => this._answer(m.sdp, m.offerId)).catch((err) => {
         console.error("liveclass: answering the SFU's offer failed", err);
       });
     } else if (m.kind === "ice" && m.candidate) {
@@ -597,7 +597,7 @@ export class SfuMedia extends Emitter {
     return pc;
   }
 
-  async _answer(sdp) {
+  async _answer(sdp, offerId) {
     if (!this.sub) {
       const pc = this.sub = this._newPc("subscriber");
       pc.addEventListener("track", (event) => {
@@ -614,7 +614,10 @@ export class SfuMedia extends Emitter {
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc);
     if (pc !== this.sub) return;
-    this.client.send({ type: "signal", to: "sfu", kind: "answer", sdp: pc.localDescription.sdp });
+    // The offer's id lets the SFU ignore this answer if the offer was replaced meanwhile.
+    const answer = { type: "signal", to: "sfu", kind: "answer", sdp: pc.localDescription.sdp };
+    if (offerId) answer.offerId = offerId;
+    this.client.send(answer);
   }
 
   /** Publishes `stream` (camera and microphone); resolves once the SFU answered. Needs the
