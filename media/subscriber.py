@@ -12,10 +12,13 @@ track of the same codec; aiortc cannot remove m-lines) and hands the new offer t
 ``on_offer``. The client answers through :meth:`Subscriber.accept_answer`. ICE: aiortc puts
 all its candidates in the offer; trickled client candidates are accepted at any time.
 
-Every offer carries an id (:class:`Offer`), unique across connections and workers; an answer
-that names an offer other than the outstanding one is stale (it answers a connection replaced
-since, say after a failover) and is refused with ``stale_answer`` instead of being applied to
-the wrong negotiation.
+Every offer (:class:`Offer`) carries an id, unique across connections and workers, and the id of
+the connection it belongs to. An answer that names an offer other than the outstanding one is
+stale (it answers a connection replaced since, say after a failover) and is refused with
+``stale_answer`` instead of being applied to the wrong negotiation. A client that receives an
+offer for a connection other than the one its receiving peer connection negotiated with
+answers it on a new peer connection (offers of a replaced and of a new server connection may
+reach it in any order around a ``restart``).
 
 Owner's duty: ``await close()`` (cancels the negotiation task, closes the connection).
 """
@@ -51,10 +54,12 @@ log = logging.getLogger("liveclass.media.subscriber")
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """A server-initiated offer: its SDP, and the id the answer must name (``offerId``)."""
+    """A server-initiated offer: its SDP, the id the answer must name (``offerId``), and the
+    id of the server's connection it belongs to (``connectionId``)."""
 
     sdp: str
     id: str
+    connection: str
 
 
 @dataclass(slots=True)
@@ -86,6 +91,9 @@ class Subscriber:
         self._on_offer = on_offer
         self._on_failed = on_failed
         self.pc = RTCPeerConnection(config.rtc_configuration())
+        #: Names this connection in every offer it makes (clients pair one peer connection
+        #: with one server connection).
+        self.connection_id = secrets.token_urlsafe(9)
         self._outputs: list[_Output] = []
         self._lock = asyncio.Lock()
         self._stable = asyncio.Event()
@@ -176,7 +184,7 @@ class Subscriber:
             self._stable.clear()
             self.offers += 1
             self.pending_offer_id = secrets.token_urlsafe(9)
-            return Offer(self.pc.localDescription.sdp, self.pending_offer_id)
+            return Offer(self.pc.localDescription.sdp, self.pending_offer_id, self.connection_id)
 
     def _sync(self) -> bool:
         """Bring the m-lines in line with the room's tracks; whether anything changed."""

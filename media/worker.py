@@ -275,7 +275,7 @@ class MediaWorker:
             await self._to_worker(room.origin, session_id, reply)
 
     async def _offer(self, session_id: str, participant_id: str, offer: Offer) -> None:
-        payload = {"sdp": offer.sdp, "offerId": offer.id}
+        payload = {"sdp": offer.sdp, "offerId": offer.id, "connectionId": offer.connection}
         if participant_id.startswith(RELAY_PREFIX):
             worker = participant_id[len(RELAY_PREFIX) :]
             await self._to_worker(worker, session_id, {"kind": "offer", **payload})

@@ -9,7 +9,7 @@ Shapes that clients rely on (fields are only ever added)::
     {"type":"chat","id":"...","seq":42,"from":{"id":"p_..","name":"Ann","role":"guest"},
      "text":"hi","ts":"...Z"}
     {"type":"signal","from":"p_.." | "sfu","kind":"offer"|"answer"|"ice"|"restart",
-     "sdp"|"candidate", "offerId" (an SFU offer: echo it in the answer)}
+     "sdp"|"candidate", "offerId" (an SFU offer: echo it in the answer), "connectionId"}
     {"type":"hand","seq":43,"from":{...},"raised":true}
     {"type":"mute-request","kind":"audio","from":{...}}
     {"type":"grants","grants":{"publish":true,...}}

@@ -80,6 +80,12 @@ class HubPeer:
         self.offers_answered = 0
         #: Every offer the SFU sent, as received.
         self.sfu_offers: list[dict[str, Any]] = []
+        #: The SFU connection our receiving connection negotiates with (its offers'
+        #: ``connectionId``); None until the first offer after a (re)start.
+        self.sub_connection: str | None = None
+        #: While a list, the SFU's signals are kept here instead of handled (a test reorders
+        #: them, as a network could); :meth:`handle` then handles them.
+        self.held_signals: list[dict[str, Any]] | None = None
         #: While a list, answers to the SFU's offers are kept here instead of sent (a test
         #: delays them to cross a restart); :meth:`release_answers` sends them, in order.
         self.held_answers: list[dict[str, Any]] | None = None
@@ -115,6 +121,7 @@ class HubPeer:
         next offer, which may be in the same frame, is for the new one); closing the old one
         and publishing again go on in the background."""
         old, self.pc = self.pc, self._receiving_pc()
+        self.sub_connection = None
         self._tasks.append(asyncio.ensure_future(self._start_over(old)))
 
     async def _start_over(self, old: RTCPeerConnection) -> None:
@@ -129,6 +136,7 @@ class HubPeer:
         """Our connections broke (a network change, say): ask the SFU to start over."""
         await self.pc.close()
         self.pc = self._receiving_pc()
+        self.sub_connection = None
         await self.client.send({"type": "signal", "to": "sfu", "kind": "restart"})
         if self.pub_pc is not None:
             await self.pub_pc.close()
@@ -162,12 +170,21 @@ class HubPeer:
             if message["type"] == "error":
                 self.errors.append(message)
             elif message["type"] == "signal" and message.get("from") == "sfu":
-                try:
-                    await self._sfu_signal(message)
-                except Exception as exc:  # an offer for a connection closed meanwhile
-                    self.failures.append(repr(exc))
+                if self.held_signals is not None:
+                    self.held_signals.append(message)
+                else:
+                    await self.handle(message)
             else:
                 self.messages.append(message)
+            await self._notify()
+
+    async def handle(self, *messages: dict[str, Any]) -> None:
+        """Handle SFU signals, in this order."""
+        for message in messages:
+            try:
+                await self._sfu_signal(message)
+            except Exception as exc:  # an offer for a connection closed meanwhile
+                self.failures.append(repr(exc))
             await self._notify()
 
     async def _sfu_signal(self, message: dict[str, Any]) -> None:
@@ -177,6 +194,13 @@ class HubPeer:
             self.answers.put_nowait(message["sdp"])
         elif message["kind"] == "offer":
             self.sfu_offers.append(message)
+            connection = message.get("connectionId")
+            if connection != self.sub_connection and self.sub_connection is not None:
+                # The SFU replaced its side: a new server connection needs a new client one
+                # (an offer of the old one may have arrived after our restart).
+                old, self.pc = self.pc, self._receiving_pc()
+                self._tasks.append(asyncio.ensure_future(old.close()))
+            self.sub_connection = connection
             pc = self.pc
             await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
             with host_addresses(LOOPBACK):

@@ -138,6 +138,7 @@ async def test_an_answer_to_a_replaced_offer_is_refused_and_changes_nothing(room
     second = await router.subscribe("student")
     assert second is not None
     assert second.id != first.id
+    assert second.connection != first.connection  # the client must answer on a new one
     assert not router.is_pending("student", first)
     assert router.is_pending("student", second)
 

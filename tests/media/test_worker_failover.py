@@ -191,3 +191,53 @@ async def test_an_answer_to_the_old_connection_arriving_after_the_new_offer_is_i
     frames = student.video_frames
     await student.until(lambda: student.video_frames >= frames + 10, 90)
     assert not student.errors
+
+
+async def test_the_new_workers_first_offer_arriving_after_the_restart_is_answered_apart(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    start_hub: Callable[[str], Awaitable[Hub]],
+    workers: list[MediaWorker],
+    peers: list[HubPeer],
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    """The new worker's first offer to the student (sent when the teacher re-published) is
+    overtaken by the student's own node's ``restart``: the student gets restart, that
+    offer, then the offer of the connection that replaced it. Each server connection gets
+    its own client connection (the offers name theirs), so the last one connects."""
+    hub_a, hub_b = await start_hub("node-a"), await start_hub("node-b")
+    sid = (await new_session(start=True))["id"]
+    teacher = HubPeer(await join(client, hub_a, sid, people.teacher))
+    student = HubPeer(await join(client, hub_b, sid, people.student))
+    peers += [teacher, student]
+    await teacher.publish()
+    await student.until(lambda: student.video_frames >= 10, 90)
+    registry = MediaRegistry(services.redis, ttl_seconds=10, clock=clock)
+    doomed = next(w for w in workers if sid in w.rooms)
+    survivor = next(w for w in workers if w is not doomed)
+    await hub_a._sweep()
+    await hub_b._sweep()
+
+    await crash(doomed)
+    clock.advance(11)
+    await registry.heartbeat(survivor.worker_id)
+    await hub_a._heartbeat()
+    await hub_b._heartbeat()
+    held: list[dict[str, Any]] = []
+    student.held_signals = held
+    await hub_a._sweep()  # node A moves the room; the new worker offers the student
+    await student.until(lambda: any(m["kind"] == "offer" for m in held), 90)
+    await hub_b._sweep()  # node B restarts the student; the new worker offers again
+    await student.until(lambda: sum(m["kind"] == "offer" for m in held) == 2, 90)
+    student.held_signals = None
+    first, restart, second = held
+    assert (first["kind"], restart["kind"], second["kind"]) == ("offer", "restart", "offer")
+    assert first["connectionId"] != second["connectionId"]
+    await student.handle(restart, first, second)
+
+    frames = student.video_frames
+    await student.until(lambda: student.video_frames >= frames + 10, 90)
+    assert student.restarts == 1
+    assert not student.errors

@@ -544,6 +544,7 @@ export class SfuMedia extends Emitter {
     this.answerTimeout = answerTimeout;
     this.pub = null;
     this.sub = null;
+    this.subConnection = null;  // the SFU connection `sub` negotiates with (offers' connectionId)
     this.stream = null;
     this.answerWaiter = null;
     this.subQueue = Promise.resolve();
@@ -566,7 +567,7 @@ export class SfuMedia extends Emitter {
       if (waiter) waiter.resolve(m.sdp);
     } else if (m.kind === "offer") {
       // Offers are answered one at a time, in order.
-      this.subQueue = this.subQueue.then(() => this._answer(m.sdp, m.offerId)).catch((err) => {
+      this.subQueue = this.subQueue.then(() => this._answer(m)).catch((err) => {
         console.error("liveclass: answering the SFU's offer failed", err);
       });
     } else if (m.kind === "ice" && m.candidate) {
@@ -597,7 +598,13 @@ export class SfuMedia extends Emitter {
     return pc;
   }
 
-  async _answer(sdp, offerId) {
+  async _answer({ sdp, offerId, connectionId }) {
+    if (this.sub && connectionId && this.subConnection && connectionId !== this.subConnection) {
+      // The SFU replaced its side of the connection (an offer of the old one may even arrive
+      // after a restart): a new server connection is answered on a new peer connection.
+      this.sub.close();
+      this.sub = null;
+    }
     if (!this.sub) {
       const pc = this.sub = this._newPc("subscriber");
       pc.addEventListener("track", (event) => {
@@ -610,6 +617,7 @@ export class SfuMedia extends Emitter {
       });
     }
     const pc = this.sub;
+    this.subConnection = connectionId || null;
     await pc.setRemoteDescription({ type: "offer", sdp });
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc);
@@ -659,6 +667,7 @@ export class SfuMedia extends Emitter {
     this.restarting = true;
     try {
       if (this.sub) { this.sub.close(); this.sub = null; }
+      this.subConnection = null;
       if (this.pub) { this.pub.close(); this.pub = null; }
       this.emit("restart", { reason });
       if (tellSfu) {
