@@ -28,7 +28,7 @@ from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
 from tests.media.hub_peers import HubPeer, crash, join
-from tests.media.waiting import eventually
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
 

@@ -18,7 +18,7 @@ from rooms.store.tables import WebhookEventRow
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
 from tests.media.hub_peers import join
-from tests.media.waiting import eventually
+from tests.waiting import eventually
 
 
 def start_path(sid: str) -> str:
