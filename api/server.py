@@ -10,6 +10,7 @@ shutdown finishes the HTTP requests in flight.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 
@@ -25,6 +26,13 @@ class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
         super().__init__(config)
         self._app = app
+        #: Set once the server listens (uvicorn itself only flips ``started``, a flag).
+        self.listening = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening.set()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # Listeners first: a client told 1001 that reconnects at once must not land here.

@@ -148,6 +148,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._wakeup = asyncio.Event()
         self._source: TrackFanout | None = None
         self._pulling = False
+        self._pulled = asyncio.Event()
         self._holding = True
         self._offset = 0
         self._last_out: int | None = None
@@ -170,6 +171,15 @@ class ForwardedTrack(MediaStreamTrack):
     def pulling(self) -> bool:
         """The sender has started reading (its connection is up)."""
         return self._pulling
+
+    async def until_pulling(self) -> None:
+        """Return once the sender has started reading (at once if it has); unbounded."""
+        await self._pulled.wait()
+
+    @property
+    def queued(self) -> int:
+        """Frames waiting for the sender to read them."""
+        return len(self._queue)
 
     def switch(self, source: TrackFanout | None) -> None:
         """Forward ``source`` from now on (None: nothing); holds until its next keyframe."""
@@ -228,6 +238,7 @@ class ForwardedTrack(MediaStreamTrack):
     async def recv(self) -> Packet[Any]:
         if not self._pulling:
             self._pulling = True
+            self._pulled.set()
             if self._source is not None:
                 self._source.request_keyframe()
         while not self._queue:

@@ -32,16 +32,26 @@ class GroupCommit:
         self._max_rows = max_rows
         self._queue: list[tuple[Any, Then | None, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._queued = asyncio.Event()  # set whenever a row joins the queue
 
     async def add(self, row: Any, *, then: Then | None = None) -> None:
         """Insert the ORM ``row`` (and run ``then`` in the same transaction); returns when it
         is committed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((row, then, done))
+        self._queued.set()
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
         # shield: a caller that goes away must not cancel the group's commit for the others.
         await asyncio.shield(done)
+
+    async def until_queued(self, rows: int) -> None:
+        """Return once ``rows`` rows wait in the queue at once, not yet taken by the writer
+        (lets a caller, a test say, act on rows known to be queued; waits for ever otherwise,
+        so bound it)."""
+        while len(self._queue) < rows:
+            self._queued.clear()
+            await self._queued.wait()
 
     async def _write(self) -> None:
         group: list[tuple[Any, Then | None, asyncio.Future[None]]] = []

@@ -40,10 +40,10 @@ async def test_the_listener_is_closed_before_the_hub_drains() -> None:
     server = DrainingServer(config, app)
     serving = asyncio.create_task(server.serve())
     try:
-        async with asyncio.timeout(30):
-            # uvicorn exposes its start only as this flag (no event to wait on).
-            while not server.started:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        listening = asyncio.create_task(server.listening.wait())
+        await asyncio.wait({listening, serving}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        listening.cancel()
+        assert server.listening.is_set(), "the server did not start"
         hub.port = server.servers[0].sockets[0].getsockname()[1]
         # The listener accepts before the shutdown...
         _, writer = await asyncio.open_connection("127.0.0.1", hub.port)

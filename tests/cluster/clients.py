@@ -19,6 +19,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.waiting import eventually
+
 __all__ = ["Member", "live_session", "messages", "next_of", "room_token"]
 
 GOING_AWAY = 1001
@@ -113,25 +115,24 @@ class Member:
     async def _resume(self) -> None:
         last = self.welcomes[-1]
         url = f"{self._url}?token={self._token}&resume={last['resume']}&lastSeq={self.last_seq}"
-        async with asyncio.timeout(60):
-            while True:
-                try:
-                    ws = await connect(url, max_queue=None)
-                    self._welcomed(ws, await next_of(ws, "welcome"))
-                    return
-                except (OSError, ConnectionClosed) as exc:
-                    # The balancer may still pick the draining node for an instant: retry.
-                    if (
-                        isinstance(exc, ConnectionClosed)
-                        and exc.rcvd
-                        and exc.rcvd.code
-                        not in (
-                            GOING_AWAY,
-                            1013,
-                        )
-                    ):
-                        raise
-                    await asyncio.sleep(0.2)
+
+        async def attempt() -> bool:
+            try:
+                ws = await connect(url, max_queue=None)
+                self._welcomed(ws, await next_of(ws, "welcome"))
+                return True
+            except (OSError, ConnectionClosed) as exc:
+                # The balancer (another process, which tells no one) may still pick the
+                # draining node for an instant: retry, as the browser client does.
+                if (
+                    isinstance(exc, ConnectionClosed)
+                    and exc.rcvd
+                    and exc.rcvd.code not in (GOING_AWAY, 1013)
+                ):
+                    raise
+                return False
+
+        await eventually(attempt, within=60, every=0.2)
 
     async def _read(self) -> None:
         try:

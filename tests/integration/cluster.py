@@ -62,6 +62,8 @@ class Node:
     port: int
     process: asyncio.subprocess.Process
     log: list[str] = field(default_factory=list)
+    #: Set on every new line of ``log`` (a test clears it, then waits for the next line).
+    logged: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
     def http(self) -> str:
@@ -96,6 +98,7 @@ async def _pump(
     while line := await stream.readline():
         text = line.decode(errors="replace").rstrip()
         node.log.append(text)
+        node.logged.set()
         if marker in text:
             ready.set()
 

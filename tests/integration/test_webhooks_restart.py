@@ -109,6 +109,34 @@ async def _pending(http: httpx.AsyncClient) -> int:
     return int(response.json()["total"])
 
 
+async def _logged_delivered(nodes: list[Node], event_ids: set[str], within: float = 60) -> None:
+    """Until the nodes have logged "webhook <type> <event id> ...: delivered" (the
+    dispatcher's line, logged after the outcome's commit) for each of ``event_ids``."""
+
+    def delivered() -> set[str]:
+        return {
+            event_id
+            for node in nodes
+            for line in node.log
+            if ": delivered (" in line
+            for event_id in event_ids
+            if event_id in line
+        }
+
+    async with asyncio.timeout(within):
+        while True:
+            for node in nodes:
+                node.logged.clear()
+            if delivered() >= event_ids:
+                return
+            lines = [asyncio.create_task(node.logged.wait()) for node in nodes]
+            try:
+                await asyncio.wait(lines, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in lines:
+                    waiter.cancel()
+
+
 async def test_every_event_once_per_id_signed_across_failures_and_restarts(
     backend_env: tuple[str, dict[str, str]], receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -142,10 +170,10 @@ async def test_every_event_once_per_id_signed_across_failures_and_restarts(
     async with AsyncExitStack() as second:
         nodes = [await second.enter_async_context(start_node(n, env, data[n])) for n in names]
         await receiver.wait_for(lambda r: len(r.delivered) == len(EXPECTED))
+        # A node logs each outcome once it is committed: every accepted event's "delivered".
+        await _logged_delivered(nodes, set(receiver.delivered))
         async with httpx.AsyncClient(base_url=nodes[-1].http, timeout=30) as http:
-            # Across processes there is no event to await: poll until every 2xx is recorded.
-            while await _pending(http):  # noqa: ASYNC110 (another process: nothing to await)
-                await asyncio.sleep(0.1)
+            assert await _pending(http) == 0
             log = (
                 await http.get("/api/v1/webhooks/deliveries", params={"limit": 200}, headers=ADMIN)
             ).json()

@@ -4,6 +4,7 @@ timestamp continuity across sources, throttled keyframe requests."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -55,9 +56,11 @@ def frame(ts: int, key: bool) -> MediaFrame:
 
 
 async def pulling(track: ForwardedTrack) -> asyncio.Task[object]:
-    """Start the sender's first recv() (as RTCRtpSender does once connected)."""
+    """Start the sender's first recv() (as RTCRtpSender does once connected); returns once
+    it reads."""
     task = asyncio.ensure_future(track.recv())
-    await asyncio.sleep(0)
+    async with asyncio.timeout(30):
+        await track.until_pulling()
     assert track.pulling
     return task
 
@@ -164,8 +167,8 @@ async def test_source_end_detaches_and_stop_ends_recv(pub: Publisher) -> None:
     pub.fanout.end()
     assert track.source is None
     assert not pub.fanout.sinks
-    pub.fanout.push(frame(0, True))  # ignored once ended
-    await asyncio.sleep(0)
+    pub.fanout.push(frame(0, True))  # ignored once ended: nothing reaches the track
+    assert (pub.fanout.frames_in, track.queued) == (0, 0)
     assert not reader.done()  # an inactive m-line just waits
     track.stop()
     with pytest.raises(MediaStreamError):
@@ -204,22 +207,27 @@ async def test_foreign_codec_frames_are_not_forwarded(pub: Publisher) -> None:
 async def test_keyframe_requests_are_throttled_and_coalesced() -> None:
     sent: list[float] = []
     loop = asyncio.get_running_loop()
-    done = asyncio.Event()
+    first, second = asyncio.Event(), asyncio.Event()
 
     async def send() -> None:
         sent.append(loop.time())
-        if len(sent) == 2:
-            done.set()
+        (first if len(sent) == 1 else second).set()
 
-    requester = KeyframeRequester(send, min_interval=0.2)
+    # An interval long enough that "at once" cannot be mistaken for "after the interval" even
+    # on a loaded machine.
+    requester = KeyframeRequester(send, min_interval=1.0)
+    asked = loop.time()
     for _ in range(5):
         requester.request()
-    await asyncio.sleep(0)
-    assert len(sent) == 1  # the first goes out at once
+    async with asyncio.timeout(30):
+        await first.wait()
+    assert len(sent) == 1
+    assert sent[0] - asked < 1.0  # the first goes out at once, not after the interval
     for _ in range(5):
         requester.request()  # merged into one, sent when the interval ends
-    await asyncio.wait_for(done.wait(), 2)
-    assert sent[1] - sent[0] >= 0.19
+    async with asyncio.timeout(30):
+        await second.wait()
+    assert sent[1] - sent[0] >= 0.99
     assert (requester.requested, requester.sent) == (10, 2)
     requester.request()  # pending, then closed: never sent
     await requester.close()
@@ -232,8 +240,22 @@ async def test_keyframe_request_failures_are_logged(caplog: pytest.LogCaptureFix
     async def broken() -> None:
         raise OSError("gone")
 
+    logged = asyncio.Event()
+
+    class Logged(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "keyframe request failed":
+                logged.set()
+
+    logger = logging.getLogger("liveclass.media.keyframes")
+    handler = Logged()
+    logger.addHandler(handler)
     requester = KeyframeRequester(broken, min_interval=0)
-    requester.request()
-    await asyncio.sleep(0.01)
-    await requester.close()
+    try:
+        requester.request()
+        async with asyncio.timeout(30):
+            await logged.wait()
+    finally:
+        logger.removeHandler(handler)
+        await requester.close()
     assert "keyframe request failed" in caplog.text

@@ -13,7 +13,9 @@ A worker killed mid-recording leaves the recording failed (the sweeper), never "
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,13 @@ import pytest
 from api.services import Services
 from media.recorder import Recorder
 from media.worker import MediaWorker
+from rooms.bus import RoomBus
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
 from tests.media.hub_peers import HubPeer, crash, join
-from tests.media.waiting import eventually
+from tests.media.test_recording_api import recording_of
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
 
@@ -50,54 +54,85 @@ async def recorded(recorder: Recorder, seconds: float) -> None:
     await eventually(lambda: recorder.duration >= seconds, seconds * 6 + 30)
 
 
-async def until_status(
-    client: httpx.AsyncClient, rid: str, who: dict[str, str], wanted: str
-) -> dict[str, Any]:
-    async with asyncio.timeout(30):
-        while True:
-            body: dict[str, Any] = (
-                await client.get(f"/api/v1/recordings/{rid}", headers=who)
-            ).json()
-            if body["status"] == wanted:
-                return body
-            await asyncio.sleep(0.05)
+async def announced(teacher: HubPeer, rid: str, status: str) -> dict[str, Any]:
+    """The room's ``recording`` message for ``rid`` in ``status``: sent once the row has that
+    status (after its commit), so REST shows it from then on."""
+    return await teacher.message(
+        lambda m: m["type"] == "recording" and m["recordingId"] == rid and m["status"] == status,
+        30,
+    )
 
 
-async def test_a_recording_of_real_media_downloads_as_webm_through_its_signed_link(
+async def heard(bus: RoomBus, rid: str, status: str) -> None:
+    """Until the room's bus (``bus`` subscribed to it) carries the ``recording`` message for
+    ``rid`` in ``status``: the room is told after the row's commit, also when nobody is left
+    in it to receive the message."""
+    async with asyncio.timeout(30), contextlib.aclosing(bus.events(poll_timeout=0.5)) as events:
+        async for _, event in events:
+            m = event.message or {}
+            if (m.get("type"), m.get("recordingId"), m.get("status")) == ("recording", rid, status):
+                return
+
+
+@dataclass
+class Recording:
+    """A live room whose teacher publishes real media, recorded by a media worker."""
+
+    worker: MediaWorker
+    sid: str
+    teacher: HubPeer
+    rid: str
+    recorder: Recorder
+
+
+@pytest.fixture
+async def start_recording(
     client: httpx.AsyncClient,
     people: People,
     new_session: Any,
     start_hub: Callable[[str], Awaitable[Hub]],
     start_worker: Callable[..., Awaitable[MediaWorker]],
     peers: list[HubPeer],
+) -> Callable[[str, str], Awaitable[Recording]]:
+    """``await start_recording(node_id, worker_id)``: a hub node and a media worker, a live
+    session whose teacher publishes video and audio, and its recording started over REST."""
+
+    async def start(node_id: str, worker_id: str) -> Recording:
+        hub = await start_hub(node_id)
+        worker = await start_worker(worker_id)
+        sid = (await new_session(start=True))["id"]
+        teacher = HubPeer(await join(client, hub, sid, people.teacher))
+        peers.append(teacher)
+        await teacher.publish()
+        started = await client.post(
+            f"/api/v1/sessions/{sid}/recording/start", headers=people.teacher
+        )
+        assert started.status_code == 201, started.text
+        recorder = await recorder_of(worker, sid)
+        return Recording(worker, sid, teacher, started.json()["id"], recorder)
+
+    return start
+
+
+async def test_a_recording_of_real_media_downloads_as_webm_through_its_signed_link(
+    client: httpx.AsyncClient,
+    people: People,
+    start_recording: Callable[[str, str], Awaitable[Recording]],
     services: Services,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    hub = await start_hub("node-rec")
-    worker = await start_worker("worker-rec")
-    sid = (await new_session(start=True))["id"]
-    teacher = HubPeer(await join(client, hub, sid, people.teacher))
-    peers.append(teacher)
-    await teacher.publish()
-
-    started = await client.post(f"/api/v1/sessions/{sid}/recording/start", headers=people.teacher)
-    assert started.status_code == 201, started.text
-    rid = started.json()["id"]
-    recorder = await recorder_of(worker, sid)
-    await recorded(recorder, RECORD_SECONDS)
+    recording = await start_recording("node-rec", "worker-rec")
+    worker, sid, teacher, rid = recording.worker, recording.sid, recording.teacher, recording.rid
+    await recorded(recording.recorder, RECORD_SECONDS)
     stopped = await client.post(f"/api/v1/sessions/{sid}/recording/stop", headers=people.teacher)
     assert stopped.status_code == 202, stopped.text
 
-    ready = await until_status(client, rid, people.teacher, "ready")
-    await teacher.until(
-        lambda: (
-            [m["status"] for m in teacher.messages if m["type"] == "recording"]
-            == ["started", "ready"]
-        ),
-        30,
-    )
+    await announced(teacher, rid, "ready")
+    ready = await recording_of(client, rid, people.teacher)
+    assert ready["status"] == "ready"
     statuses = [m["status"] for m in teacher.messages if m["type"] == "recording"]
+    assert statuses == ["started", "ready"]
     assert ready["size"] > 0
     assert 4.5 <= ready["duration"] <= 6.0
     assert ready["startedAt"] <= ready["stoppedAt"]
@@ -148,9 +183,17 @@ async def test_a_recording_of_real_media_downloads_as_webm_through_its_signed_li
     second = await client.post(f"/api/v1/sessions/{sid}/recording/start", headers=people.teacher)
     assert second.status_code == 201, second.text
     await recorded(await recorder_of(worker, sid), 1.0)
-    ended = await client.post(f"/api/v1/sessions/{sid}/end", headers=people.teacher)
-    assert ended.status_code == 200, ended.text
-    finished = await until_status(client, second.json()["id"], people.teacher, "ready")
+    # The session's end closes the teacher's connection too: the room's bus hears "ready".
+    room = RoomBus(services.redis)
+    await room.subscribe(room.room_channel(sid))
+    try:
+        ended = await client.post(f"/api/v1/sessions/{sid}/end", headers=people.teacher)
+        assert ended.status_code == 200, ended.text
+        await heard(room, second.json()["id"], "ready")
+    finally:
+        await room.close()
+    finished = await recording_of(client, second.json()["id"], people.teacher)
+    assert finished["status"] == "ready"
     assert finished["duration"] >= 1.0
 
     # ...and once the link's time is up, it is refused
@@ -163,24 +206,13 @@ async def test_a_recording_of_real_media_downloads_as_webm_through_its_signed_li
 async def test_a_worker_killed_mid_recording_leaves_the_recording_failed(
     client: httpx.AsyncClient,
     people: People,
-    new_session: Any,
-    start_hub: Callable[[str], Awaitable[Hub]],
-    start_worker: Callable[..., Awaitable[MediaWorker]],
-    peers: list[HubPeer],
+    start_recording: Callable[[str, str], Awaitable[Recording]],
     services: Services,
     clock: FakeClock,
 ) -> None:
-    hub = await start_hub("node-kill")
-    worker = await start_worker("worker-doomed")
-    sid = (await new_session(start=True))["id"]
-    teacher = HubPeer(await join(client, hub, sid, people.teacher))
-    peers.append(teacher)
-    await teacher.publish()
-
-    started = await client.post(f"/api/v1/sessions/{sid}/recording/start", headers=people.teacher)
-    assert started.status_code == 201, started.text
-    rid = started.json()["id"]
-    recorder = await recorder_of(worker, sid)
+    recording = await start_recording("node-kill", "worker-doomed")
+    worker, sid, teacher, rid = recording.worker, recording.sid, recording.teacher, recording.rid
+    recorder = recording.recorder
     await recorded(recorder, 0.5)
     assert recorder.path.exists()
 
@@ -192,7 +224,8 @@ async def test_a_worker_killed_mid_recording_leaves_the_recording_failed(
     failed = await services.server_recordings.sweep()
     assert [r.id for r in failed] == [rid]
 
-    body = await until_status(client, rid, people.teacher, "failed")
+    body = await recording_of(client, rid, people.teacher)  # the sweep has committed it
+    assert body["status"] == "failed"
     assert body["stoppedAt"] is not None
     assert not recorder.path.exists()  # the partial file is gone
     message = await teacher.message(

@@ -3,7 +3,6 @@ states, the JSON errors, the listing, the webhooks and the room's ``recording`` 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ from rooms.store.tables import WebhookEventRow
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
 from tests.media.hub_peers import join
-from tests.media.waiting import eventually
+from tests.waiting import eventually
 
 
 def start_path(sid: str) -> str:
@@ -34,18 +33,11 @@ def error_code(response: httpx.Response) -> str:
     return code
 
 
-async def recording_status(
-    client: httpx.AsyncClient, rid: str, who: dict[str, str], wanted: str
-) -> dict[str, Any]:
-    """Poll GET /recordings/{rid} until its status is ``wanted`` (bounded)."""
-    async with asyncio.timeout(30):
-        while True:
-            response = await client.get(f"/api/v1/recordings/{rid}", headers=who)
-            assert response.status_code == 200, response.text
-            body: dict[str, Any] = response.json()
-            if body["status"] == wanted:
-                return body
-            await asyncio.sleep(0.05)
+async def recording_of(client: httpx.AsyncClient, rid: str, who: dict[str, str]) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/recordings/{rid}", headers=who)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def test_only_the_host_records_a_live_session(
@@ -132,13 +124,15 @@ async def test_start_stop_lifecycle_with_webhooks_and_room_messages(
     stopped = await client.post(stop_path(sid), headers=people.teacher)
     assert stopped.status_code == 202, stopped.text
     assert stopped.json()["status"] in ("processing", "failed")
-    # nothing was published: the recording fails instead of producing an empty file
-    failed = await recording_status(client, recording["id"], people.teacher, "failed")
-    assert failed["stoppedAt"] is not None
+    # nothing was published: the recording fails instead of producing an empty file (the
+    # room is told once the failed row is committed)
     message = await student.until(
         lambda m: m.get("type") == "recording" and m["status"] == "failed", 30
     )
     assert message["reason"] == "nothing was published while recording"
+    failed = await recording_of(client, recording["id"], people.teacher)
+    assert failed["status"] == "failed"
+    assert failed["stoppedAt"] is not None
     again = await client.post(stop_path(sid), headers=people.teacher)
     assert error_code(again) == "not_recording"
 
@@ -192,7 +186,7 @@ async def test_a_lost_command_can_be_stopped_again_and_the_sweeper_settles_it(
     clock.advance(11)  # ...and then it is not
     assert [row.id for row in await services.server_recordings.sweep()] == [rid]
     assert await services.server_recordings.sweep() == []  # settled once
-    body = (await client.get(f"/api/v1/recordings/{rid}", headers=people.teacher)).json()
+    body = await recording_of(client, rid, people.teacher)
     assert body["status"] == "failed"
     assert body["stoppedAt"] is not None
     stopped = await client.post(stop_path(sid), headers=people.teacher)

@@ -1,8 +1,8 @@
 """Backing services a test can break: a private ``redis-server`` it restarts, and a TCP proxy
 in front of PostgreSQL it cuts.
 
-Both wait on conditions (the server answers PING, the proxy listens), never on a fixed
-sleep, and their teardown is bounded.
+Both wait on events (redis-server's own "Ready to accept connections" line, the proxy's
+listening socket), never on a fixed sleep or a poll, and their teardown is bounded.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class PrivateRedis:
         self.port = free_port()
         self.workdir = workdir
         self.process: asyncio.subprocess.Process | None = None
+        self.log: list[str] = []
+        self._drain: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -48,31 +50,49 @@ class PrivateRedis:
             "no",
             "--dir",
             str(self.workdir),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
-        client = Redis.from_url(self.url, socket_connect_timeout=1)
+        assert self.process.stdout is not None
+        output = self.process.stdout
+        # Logged once the socket listens, right before the event loop starts serving.
+        async with asyncio.timeout(within):
+            while True:
+                line = (await output.readline()).decode(errors="replace")
+                if not line:
+                    await self.process.wait()
+                    raise RuntimeError(
+                        f"redis-server exited with {self.process.returncode}:\n"
+                        + "".join(self.log[-20:])
+                    )
+                self.log.append(line)
+                if "Ready to accept connections" in line:
+                    break
+        # Keep reading, so that a full pipe never blocks the server.
+        self._drain = asyncio.create_task(self._read_log(output))
+        client = Redis.from_url(self.url, socket_connect_timeout=5)
         try:
-            async with asyncio.timeout(within):
-                while True:
-                    with contextlib.suppress(Exception):
-                        if await client.ping():
-                            return
-                    if self.process.returncode is not None:
-                        raise RuntimeError(f"redis-server exited with {self.process.returncode}")
-                    await asyncio.sleep(0.05)
+            assert await client.ping()
         finally:
             await client.aclose()
+
+    async def _read_log(self, output: asyncio.StreamReader) -> None:
+        while line := await output.readline():
+            self.log.append(line.decode(errors="replace"))
 
     async def stop(self) -> None:
         """kill -9: no save, no goodbye; every key is gone."""
         process, self.process = self.process, None
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(20):
-                await process.wait()
+        drain, self._drain = self._drain, None
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(20):
+                    await process.wait()
+        if drain is not None:
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain
 
 
 class TcpProxy:

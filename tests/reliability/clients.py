@@ -114,14 +114,3 @@ class Client:
 
 async def close_all(clients: list[Client]) -> None:
     await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-
-
-async def eventually(probe: Callable[[], Any], within: float = 30.0, interval: float = 0.2) -> Any:
-    """Poll ``await probe()`` until it returns something truthy (state another process
-    owns, with no event to wait on); fails after ``within`` seconds."""
-    async with asyncio.timeout(within):
-        while True:
-            value = await probe()
-            if value:
-                return value
-            await asyncio.sleep(interval)

@@ -13,7 +13,6 @@ again on the same port. The guarantees:
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +24,8 @@ from tests.conftest import bearer
 from tests.integration.cluster import Node, deployment_env, start_node
 from tests.integration.test_two_nodes import live_session, room_token
 from tests.reliability.backing import PrivateRedis
-from tests.reliability.clients import Client, close_all, eventually
+from tests.reliability.clients import Client, close_all
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -101,20 +101,23 @@ async def test_redis_restart_mid_class_loses_nobody_and_no_acked_chat(
 
             await private_redis.start()
             restarted = time.monotonic()
-            # Chat at once, before the nodes noticed: stored, so acked, and delivered.
-            async with asyncio.timeout(30):
-                while True:
-                    first = await clients[1].request({"type": "chat", "text": "right after"})
-                    if first["type"] == "ack":
-                        acked.append(first["id"])
-                        break
-                    assert first["code"] == "unavailable", first
-                    await asyncio.sleep(0.2)  # the node's Redis pool is reconnecting
+            # Chat at once, before the nodes noticed: stored, so acked, and delivered. Until
+            # the node's Redis pool has reconnected (which it announces to no one), it refuses.
+
+            async def chat_right_after() -> str | None:
+                first = await clients[1].request({"type": "chat", "text": "right after"})
+                if first["type"] == "ack":
+                    return str(first["id"])
+                assert first["code"] == "unavailable", first
+                return None
+
+            acked.append(await eventually(chat_right_after, within=30, every=0.2))
 
             async def four() -> bool:
                 return await active_count(http, a, sid) == 4
 
-            await eventually(four, within=30)
+            # Each node re-asserts on its next heartbeat; the count is read over REST.
+            await eventually(four, within=30, every=0.2)
             reasserted = time.monotonic() - restarted
             print(f"presence re-asserted {reasserted:.1f} s after Redis came back")
             assert await active_count(http, b, sid) == 4

@@ -83,7 +83,8 @@ async def test_a_caller_that_goes_away_does_not_undo_the_group(
     writer = GroupCommit(services.database)
     first = asyncio.ensure_future(writer.add(_row(sid, 1)))
     second = asyncio.ensure_future(writer.add(_row(sid, 2)))
-    await asyncio.sleep(0)  # both queued
+    async with asyncio.timeout(30):
+        await writer.until_queued(2)  # both queued, neither taken by the writer yet
     second.cancel()
     await first
     with pytest.raises(asyncio.CancelledError):
