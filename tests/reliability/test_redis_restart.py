@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import bearer
-from tests.integration.cluster import Node, deployment_env, start_node
+from tests.integration.cluster import Node, deployment_env, logs_of, start_node
 from tests.integration.test_two_nodes import live_session, room_token
 from tests.reliability.backing import PrivateRedis
 from tests.reliability.clients import Client, close_all
@@ -126,8 +126,14 @@ async def test_redis_restart_mid_class_loses_nobody_and_no_acked_chat(
                 ack = await c.request({"type": "chat", "text": f"after, from {c.name}"})
                 assert ack["type"] == "ack", ack
                 acked.append(ack["id"])
-            for c in clients:
-                await c.until(lambda c: set(acked) <= c.chat_ids(), within=30)
+            try:
+                for c in clients:
+                    await c.until(lambda c: set(acked) <= c.chat_ids(), within=30)
+            except TimeoutError as exc:
+                seen = {
+                    c.name: [(m["id"], m["seq"], m["text"]) for m in c.of("chat")] for c in clients
+                }
+                raise AssertionError(f"acked {acked}\nseen {seen}\n{logs_of(a, b)}") from exc
                 assert c.is_open, c.name
             history = await http.get(f"{a.http}/api/v1/sessions/{sid}/messages", headers=teacher)
             stored = {m["id"] for m in history.json()["messages"]}
