@@ -12,7 +12,11 @@ Keyframe policy: a subscriber track is *held* (gets nothing) until a keyframe ar
 it (re)starts: when its sender first pulls (the connection is up), when it is switched to a new
 source, after renegotiation (:meth:`ForwardedTrack.restart`) and after its queue overflowed.
 Each hold asks the publisher for a keyframe through the track's throttled
-:class:`media.keyframes.KeyframeRequester`. Audio frames all count as keyframes.
+:class:`media.keyframes.KeyframeRequester`, and asks again with every frame it drops until the
+keyframe comes: one request may go unanswered (a lost RTCP packet; Chrome ignores a request
+within 300 ms of the previous one) and encoders make keyframes only when asked, so a single
+request could leave a subscriber without video for minutes. Audio frames all count as
+keyframes.
 
 Queues are bounded: on overflow video drops everything queued and waits for the next keyframe;
 audio drops the oldest frame.
@@ -82,6 +86,11 @@ class TrackFanout:
         self.keyframes_in = 0
         self.foreign_frames = 0
         self._keyframes = KeyframeRequester(send_keyframe_request, min_interval=keyframe_interval)
+
+    @property
+    def keyframe_requests(self) -> int:
+        """How many times a keyframe was asked for (before throttling)."""
+        return self._keyframes.requested
 
     @property
     def keyframe_requests_sent(self) -> int:
@@ -216,6 +225,12 @@ class ForwardedTrack(MediaStreamTrack):
         if self._holding:
             if not frame.keyframe:
                 self.dropped += 1
+                # The request made when the hold began may go unanswered (its RTCP packet
+                # lost; Chrome ignores one within 300 ms of the previous), and encoders make
+                # keyframes only when asked: ask again with every frame dropped (the
+                # publisher's requester throttles and merges these).
+                if self._source is not None:
+                    self._source.request_keyframe()
                 return
             self._holding = False
         if len(self._queue) >= self._capacity:

@@ -99,6 +99,32 @@ async def test_held_until_keyframe_and_asks_for_one_when_pulled(pub: Publisher) 
     track.stop()
 
 
+async def test_a_held_track_asks_again_until_its_keyframe_comes(pub: Publisher) -> None:
+    """A keyframe request may go unanswered: its RTCP packet lost, or ignored by the publisher
+    (Chrome drops a request that comes within 300 ms of the previous one, and its VP8 encoder
+    makes no keyframe unasked). A held track asks again for every frame it has to drop, so it
+    is never left without video; the publisher's requester throttles and merges the asks."""
+    track = ForwardedTrack("video", clock_rate=90000, capacity=10)
+    track.switch(pub.fanout)
+    reader = await pulling(track)
+    await pub.wait_pli()  # asked when the sender started pulling: say it went unanswered
+    asked = pub.fanout.keyframe_requests
+    pub.fanout.push(frame(3000, False))
+    assert pub.fanout.keyframe_requests == asked + 1
+    await pub.wait_pli()
+    pub.fanout.push(frame(6000, False))
+    await pub.wait_pli()
+    assert (track.dropped, track.holding) == (2, True)
+    pub.fanout.push(frame(9000, True))
+    packet = await asyncio.wait_for(reader, 1)
+    assert bytes(packet) == KEY
+    asked = pub.fanout.keyframe_requests
+    pub.fanout.push(frame(12000, False))  # forwarded, not held: nothing asked
+    assert pub.fanout.keyframe_requests == asked
+    assert track.forwarded == 1
+    track.stop()
+
+
 async def test_video_overflow_drops_to_the_next_keyframe(pub: Publisher) -> None:
     track = ForwardedTrack("video", clock_rate=90000, capacity=3)
     track.switch(pub.fanout)

@@ -24,12 +24,14 @@ from typing import Any
 import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
 import pytest
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
 from media.aiortc_hooks import PacketOnlyEncoder, decoder_thread, sender_encoder
 from media.config import RouterConfig
 from media.router import Router
 from media.subscriber import Offer
 from tests.media.peers import HEIGHT, LOOPBACK, WIDTH, ClientPublisher, ClientSubscriber
+from tests.media.waiting import eventually
 
 LATE_JOIN_LIMIT = 1.0
 
@@ -206,3 +208,89 @@ async def test_late_join_timing_is_measured_from_connection(
     finally:
         await router.remove("teacher")
         await publisher.close()
+
+
+class GatedSubscriber(ClientSubscriber):
+    """Answers the router's offers once ``gate`` is set (so its connection comes up when the
+    test wants it to)."""
+
+    def __init__(self, router: Router, participant_id: str) -> None:
+        super().__init__(router, participant_id)
+        self.gate = asyncio.Event()
+
+    async def handle_offer(self, sdp: str) -> None:
+        await self.gate.wait()
+        await super().handle_offer(sdp)
+
+
+class DeafToKeyframeRequests:
+    """Makes a client publisher's video sender ignore keyframe requests (PLI/FIR) while
+    ``deaf``, as when the RTCP packet is lost, or when Chrome drops a request that comes
+    within 300 ms of the previous one. Its encoder then makes keyframes only when asked, as
+    Chrome's does: bitrate estimates (REMB), after which aiortc's would start afresh with a
+    keyframe, are ignored too."""
+
+    def __init__(self, publisher: ClientPublisher) -> None:
+        sender = next(s for s in publisher.pc.getSenders() if s.track and s.track.kind == "video")
+        self.deaf = False
+        self.ignored = 0
+        self.heard = 0
+        handle = sender._handle_rtcp_packet
+
+        async def handle_rtcp(packet: Any) -> None:
+            if isinstance(packet, RtcpPsfbPacket):
+                if packet.fmt not in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                    return  # REMB
+                if self.deaf:
+                    self.ignored += 1
+                    return
+                self.heard += 1
+            await handle(packet)
+
+        sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
+
+
+async def test_a_second_publisher_reaches_a_subscriber_whose_keyframe_request_is_lost(
+    room: tuple[Router, dict[str, ClientSubscriber]],
+) -> None:
+    """A subscriber is in the room when a second participant starts publishing (a student
+    the host let use their camera). Its connection comes up after her first keyframe went by,
+    so its new m-line is held and the router asks her for a keyframe, and that request goes
+    unanswered. Her encoder makes keyframes only when asked (aiortc's VP8 GOP is 3000
+    frames, Chrome's likewise): the router must ask again, or the subscriber never sees her."""
+    router, subscribers = room
+    sam = GatedSubscriber(router, "sam")
+    subscribers["sam"] = sam
+    await asyncio.wait_for(sam.join(), 10)  # nothing to receive yet: no offer
+    sue = ClientPublisher(router, "sue")
+    try:
+        await asyncio.wait_for(sue.publish(), 10)
+        plis = DeafToKeyframeRequests(sue)
+        await eventually(lambda: bool(router.tracks) and _video(router).keyframes_in >= 1, 15)
+        # Her first keyframe went to nobody; now Sam's connection comes up, and the keyframe
+        # request made for his held m-line is lost.
+        plis.deaf = True
+        sam.gate.set()
+        held = await _held_output(router, "sam")
+        await eventually(lambda: held.dropped >= 10, 15)
+        assert held.holding
+        assert plis.ignored >= 1
+        plis.deaf = False
+        await sam.until(lambda: sam.video_frames >= 5, 15)
+        assert plis.heard >= 1
+        assert not held.holding
+    finally:
+        await router.remove("sue")
+        await sue.close()
+
+
+async def _held_output(router: Router, participant_id: str) -> Any:
+    """The participant's video m-line, once its sender pulls (its connection is up)."""
+
+    def video() -> Any:
+        subscriber = router.subscribers.get(participant_id)
+        outputs = subscriber.outputs if subscriber else []
+        return next((t for t in outputs if t.kind == "video" and t.pulling), None)
+
+    await eventually(lambda: video() is not None, 15)
+    return video()

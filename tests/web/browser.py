@@ -77,7 +77,12 @@ async def server(tmp_path: Path, env: dict[str, str] | None = None) -> AsyncIter
     """``liveclass serve`` on its embedded defaults (SQLite, fakeredis, in-process media
     worker), development mode, on a free port."""
     async with start_node("web", env or {}, tmp_path / "data", startup_timeout=90) as node:
-        yield node
+        try:
+            yield node
+        except BaseException:
+            # A failing browser test shows what the server said (pytest prints it).
+            print("---- server log ----", *node.log[-400:], sep="\n")
+            raise
 
 
 @asynccontextmanager

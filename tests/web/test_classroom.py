@@ -109,10 +109,12 @@ async def test_a_whole_class_in_the_browser(tmp_path: Path) -> None:
         await expect(teacher.locator("#count")).to_have_text("3 / 150")
         await shots.take(teacher, "teacher-roster-chat-hand")
 
-        # The teacher lets Sue use her camera (her video reaching the others is not asserted
-        # yet: it timed out once in CI, a race like the cross-process failover one, open).
+        # The teacher lets Sue use her camera: everyone sees her video next to the teacher's.
         await teacher.get_by_role("button", name="Let Sue Student use their camera").click()
-        await expect(sue.get_by_role("button", name="Turn camera on")).to_be_visible()
+        await sue.get_by_role("button", name="Turn camera on").click()
+        await video_playing(teacher, f'#stage video[data-participant="{pid}"]')
+        await video_playing(sam, f'#stage video[data-participant="{pid}"]')
+        await shots.take(sam, "sam-sees-teacher-and-sue")
 
         # The teacher removes Sam: he is told, and cannot come back.
         await teacher.get_by_role("button", name="Remove Sam Student").click()
