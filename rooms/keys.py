@@ -15,6 +15,7 @@ key                                type    meaning
 ``lc:{sid}:seats``                 set     participant ids that take a seat (guests)
 ``lc:{sid}:hidden``                set     participant ids hidden from rosters (observers)
 ``lc:{sid}:bans``                  set     user ids kicked from the session
+``lc:{sid}:publishers``            set     user ids the host allowed to publish (``allow``)
 ``lc:{sid}:seq``                   string  last reliable-message sequence number
 ``lc:{sid}:log``                   zset    recent reliable messages (score = seq)
 ``lc:{sid}:pver``                  string  presence version (bumped by every change)
@@ -73,6 +74,10 @@ class RoomKeys:
     @property
     def bans(self) -> str:
         return self._key("bans")
+
+    @property
+    def publishers(self) -> str:
+        return self._key("publishers")
 
     @property
     def seq(self) -> str:

@@ -372,6 +372,8 @@ class Hub:
             old.close(close_codes.REPLACED, "replaced by a newer connection")
             await self._release(old)
 
+        if not grant.can_publish and await self._presence.publish_allowed(row.id, grant.user_id):
+            grant = replace(grant, can_publish=True)  # the host allowed it earlier
         conn.session_id = row.id
         conn.entry = entry
         conn.grant = grant
@@ -573,6 +575,8 @@ class Hub:
             await self._kick(conn, effect)
         elif isinstance(effect, AllowPublish):
             target = await self._target(sid, effect.target)
+            # Kept in Redis too: the grant outlives this connection (a resume, a reload).
+            await self._presence.allow_publish(sid, target.user_id, effect.publish)
             event = BusEvent("grant", sid, data={"publish": effect.publish})
             await self._direct(target, event)
             conn.send(ack_message(effect.rid))
@@ -881,9 +885,9 @@ class Hub:
     async def _reassert(self) -> None:
         """Put this node's participants back into an empty Redis: each room's state from the
         store, every local entry re-admitted (no attendance change: they never left), resume
-        tokens saved again and the sequence counter above anything delivered. A participant
-        the room no longer admits (it ended, or its seat went to someone else meanwhile) is
-        closed with the refusal's code."""
+        tokens and publish permissions saved again and the sequence counter above anything
+        delivered. A participant the room no longer admits (it ended, or its seat went to
+        someone else meanwhile) is closed with the refusal's code."""
         for room in list(self.rooms.values()):
             sid = room.session_id
             self._rows.pop(sid, None)
@@ -906,6 +910,9 @@ class Hub:
                 await self._presence.save_resume(
                     sid, conn.resume_token, pid, int(self.settings.resume_grace)
                 )
+                grant = conn.grant
+                if grant is not None and grant.can_publish and not grant.can_moderate:
+                    await self._presence.allow_publish(sid, grant.user_id, True)
         for sid, entry in list(self._joining.values()):
             with contextlib.suppress(errors.LiveclassError):
                 await self._presence.admit(sid, entry, self.settings.presence_ttl)

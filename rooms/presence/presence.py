@@ -246,6 +246,19 @@ class Presence:
     async def is_banned(self, session_id: str, user_id: str) -> bool:
         return bool(await self._redis.sismember(self.keys(session_id).bans, user_id))
 
+    async def allow_publish(self, session_id: str, user_id: str, allowed: bool) -> None:
+        """Remember (or forget) that the host let ``user_id`` publish: their next connection
+        (a resume, a reload) keeps the permission their room token does not carry."""
+        key = self.keys(session_id).publishers
+        if allowed:
+            await self._redis.sadd(key, user_id)
+        else:
+            await self._redis.srem(key, user_id)
+
+    async def publish_allowed(self, session_id: str, user_id: str) -> bool:
+        """Whether the host let ``user_id`` publish in this session (see :meth:`allow_publish`)."""
+        return bool(await self._redis.sismember(self.keys(session_id).publishers, user_id))
+
     async def purge(self, session_id: str) -> list[PresenceEntry]:
         """Drop expired entries now; returns them (their attendance must be closed)."""
         reply = await self._run("purge", session_id, self.now_ms())
@@ -367,4 +380,6 @@ class Presence:
     async def forget_room(self, session_id: str) -> None:
         """Delete every key of the room (when the session itself is deleted)."""
         keys = self.keys(session_id)
-        await self._redis.delete(*keys.presence_keys(), keys.seq, keys.log, keys.resume)
+        await self._redis.delete(
+            *keys.presence_keys(), keys.seq, keys.log, keys.resume, keys.publishers
+        )

@@ -53,11 +53,6 @@ async def deployment(
         yield a, b, {m1.name: m1, m2.name: m2}
 
 
-# Known race, not yet fixed: after the kill -9, media sometimes does not flow again to the
-# student on the other node (about 1 run in 10 on a loaded 2-core machine; the room did move
-# and both clients renegotiated). In-process failover (tests/media/test_worker_failover.py)
-# passes reliably. Kept running so it is seen; it must not hide the rest of the suite.
-@pytest.mark.xfail(reason="cross-process failover race, see the comment above", strict=False)
 async def test_media_crosses_nodes_and_survives_a_killed_worker(
     deployment: tuple[Node, Node, dict[str, Node]], redis_empty: str
 ) -> None:

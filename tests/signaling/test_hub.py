@@ -403,6 +403,47 @@ async def test_hands_mute_and_publish_grants(
     assert (await student.next("error"))["code"] == "sfu_unavailable"  # allowed now
 
 
+async def test_a_publish_grant_outlives_the_connection_it_was_given_to(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    """A student the host let use their camera keeps that permission when they resume on
+    another node or reload the page with a fresh room token (which never carries it); once
+    withdrawn, it stays withdrawn."""
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student)
+    assert student.welcome["grants"]["publish"] is False  # type: ignore[attr-defined]
+    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    await teacher.send({"type": "allow", "target": pid, "publish": True})
+    assert (await student.next("grants"))["grants"]["publish"] is True
+
+    await student.drop()
+    resumed = await join(
+        client,
+        a,
+        sid,
+        people.student,
+        resume=student.welcome["resume"],  # type: ignore[attr-defined]
+    )
+    assert resumed.welcome["resumed"] is True  # type: ignore[attr-defined]
+    assert resumed.welcome["grants"]["publish"] is True  # type: ignore[attr-defined]
+    await resumed.send({"type": "signal", "to": "sfu", "kind": "offer", "sdp": "v=0"})
+    assert (await resumed.next("error"))["code"] == "sfu_unavailable"  # allowed, no SFU here
+
+    await resumed.drop()
+    reloaded = await join(client, b, sid, people.student)  # a new page: no resume token
+    assert reloaded.welcome["grants"]["publish"] is True  # type: ignore[attr-defined]
+    pid = reloaded.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    await teacher.send({"type": "allow", "target": pid, "publish": False})
+    assert (await reloaded.next("grants"))["grants"]["publish"] is False
+    await reloaded.drop()
+    again = await join(client, a, sid, people.student)
+    assert again.welcome["grants"]["publish"] is False  # type: ignore[attr-defined]
+    await again.send({"type": "signal", "to": "sfu", "kind": "offer", "sdp": "v=0"})
+    assert (await again.next("error"))["code"] == "forbidden"
+
+
 async def test_the_host_ends_the_class_for_everyone(
     client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
 ) -> None:
