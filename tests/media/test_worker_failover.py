@@ -9,6 +9,7 @@ participant to restart; the teacher publishes again, the student receives again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -89,7 +90,22 @@ async def test_a_dead_workers_room_moves_and_clients_renegotiate(
     }
 
 
-async def test_a_participant_offered_by_the_new_worker_before_its_restart_receives_again(
+@dataclass
+class Crashed:
+    """Two nodes, the teacher publishing on A, the student receiving on B; the room's worker
+    has just died (its heartbeat is older than the TTL) and neither node has swept since."""
+
+    sid: str
+    hub_a: Hub
+    hub_b: Hub
+    teacher: HubPeer
+    student: HubPeer
+    registry: MediaRegistry
+    survivor: MediaWorker
+
+
+@pytest.fixture
+async def crashed(
     client: httpx.AsyncClient,
     people: People,
     new_session: Any,
@@ -98,11 +114,7 @@ async def test_a_participant_offered_by_the_new_worker_before_its_restart_receiv
     peers: list[HubPeer],
     services: Services,
     clock: FakeClock,
-) -> None:
-    """Two nodes notice the dead worker one sweep apart: the teacher's node moves the room
-    and the teacher publishes again, so the new worker offers the student (on the other
-    node) the room's media before the student is told to restart. The student answers with
-    the connection it then drops; its node's restart must bring a new offer."""
+) -> Crashed:
     hub_a, hub_b = await start_hub("node-a"), await start_hub("node-b")
     sid = (await new_session(start=True))["id"]
     teacher = HubPeer(await join(client, hub_a, sid, people.teacher))
@@ -121,6 +133,17 @@ async def test_a_participant_offered_by_the_new_worker_before_its_restart_receiv
     await registry.heartbeat(survivor.worker_id)
     await hub_a._heartbeat()
     await hub_b._heartbeat()
+    return Crashed(sid, hub_a, hub_b, teacher, student, registry, survivor)
+
+
+async def test_a_participant_offered_by_the_new_worker_before_its_restart_receives_again(
+    crashed: Crashed,
+) -> None:
+    """Two nodes notice the dead worker one sweep apart: the teacher's node moves the room
+    and the teacher publishes again, so the new worker offers the student (on the other
+    node) the room's media before the student is told to restart. The student answers with
+    the connection it then drops; its node's restart must bring a new offer."""
+    hub_a, hub_b, teacher, student = crashed.hub_a, crashed.hub_b, crashed.teacher, crashed.student
     answered = student.offers_answered
     await hub_a._sweep()  # only node A has noticed yet
     await teacher.until(lambda: teacher.restarts == 1, 90)
@@ -133,41 +156,17 @@ async def test_a_participant_offered_by_the_new_worker_before_its_restart_receiv
     await student.until(lambda: student.restarts == 1, 90)
     frames = student.video_frames
     await student.until(lambda: student.video_frames >= frames + 10, 90)
-    assert await registry.worker_of(sid) == survivor.worker_id
+    assert await crashed.registry.worker_of(crashed.sid) == crashed.survivor.worker_id
 
 
 async def test_an_answer_to_the_old_connection_arriving_after_the_new_offer_is_ignored(
-    client: httpx.AsyncClient,
-    people: People,
-    new_session: Any,
-    start_hub: Callable[[str], Awaitable[Hub]],
-    workers: list[MediaWorker],
-    peers: list[HubPeer],
-    services: Services,
-    clock: FakeClock,
+    crashed: Crashed,
 ) -> None:
     """The same two sweeps, with the student's answer to the new worker's first offer (made
     on the connection it then drops) reaching the worker only after its restart brought a
     second offer. Applied to that second offer, it would leave the student's new connection
     unanswered and without media; it names the first offer, so the worker drops it."""
-    hub_a, hub_b = await start_hub("node-a"), await start_hub("node-b")
-    sid = (await new_session(start=True))["id"]
-    teacher = HubPeer(await join(client, hub_a, sid, people.teacher))
-    student = HubPeer(await join(client, hub_b, sid, people.student))
-    peers += [teacher, student]
-    await teacher.publish()
-    await student.until(lambda: student.video_frames >= 10, 90)
-    registry = MediaRegistry(services.redis, ttl_seconds=10, clock=clock)
-    doomed = next(w for w in workers if sid in w.rooms)
-    survivor = next(w for w in workers if w is not doomed)
-    await hub_a._sweep()
-    await hub_b._sweep()
-
-    await crash(doomed)
-    clock.advance(11)
-    await registry.heartbeat(survivor.worker_id)
-    await hub_a._heartbeat()
-    await hub_b._heartbeat()
+    hub_a, hub_b, student = crashed.hub_a, crashed.hub_b, crashed.student
     offered = len(student.sfu_offers)
     await hub_a._sweep()  # node A moves the room; the new worker offers the student
     await student.until(lambda: len(student.sfu_offers) > offered, 90)
@@ -194,37 +193,13 @@ async def test_an_answer_to_the_old_connection_arriving_after_the_new_offer_is_i
 
 
 async def test_the_new_workers_first_offer_arriving_after_the_restart_is_answered_apart(
-    client: httpx.AsyncClient,
-    people: People,
-    new_session: Any,
-    start_hub: Callable[[str], Awaitable[Hub]],
-    workers: list[MediaWorker],
-    peers: list[HubPeer],
-    services: Services,
-    clock: FakeClock,
+    crashed: Crashed,
 ) -> None:
     """The new worker's first offer to the student (sent when the teacher re-published) is
     overtaken by the student's own node's ``restart``: the student gets restart, that
     offer, then the offer of the connection that replaced it. Each server connection gets
     its own client connection (the offers name theirs), so the last one connects."""
-    hub_a, hub_b = await start_hub("node-a"), await start_hub("node-b")
-    sid = (await new_session(start=True))["id"]
-    teacher = HubPeer(await join(client, hub_a, sid, people.teacher))
-    student = HubPeer(await join(client, hub_b, sid, people.student))
-    peers += [teacher, student]
-    await teacher.publish()
-    await student.until(lambda: student.video_frames >= 10, 90)
-    registry = MediaRegistry(services.redis, ttl_seconds=10, clock=clock)
-    doomed = next(w for w in workers if sid in w.rooms)
-    survivor = next(w for w in workers if w is not doomed)
-    await hub_a._sweep()
-    await hub_b._sweep()
-
-    await crash(doomed)
-    clock.advance(11)
-    await registry.heartbeat(survivor.worker_id)
-    await hub_a._heartbeat()
-    await hub_b._heartbeat()
+    hub_a, hub_b, student = crashed.hub_a, crashed.hub_b, crashed.student
     held: list[dict[str, Any]] = []
     student.held_signals = held
     await hub_a._sweep()  # node A moves the room; the new worker offers the student
