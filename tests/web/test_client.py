@@ -138,3 +138,71 @@ async def test_requests_and_resume(tmp_path: Path, codec: str) -> None:
         assert await page.evaluate("window.t.client.state") == "closed"
         participants = await http.get("/api/v1/sessions/resume/participants", headers=teacher)
         assert participants.json()["activeCount"] == 0
+
+
+async def test_sfu_media_answers_each_server_connection_on_its_own_peer_connection(
+    tmp_path: Path,
+) -> None:
+    """SfuMedia (the browser's SFU side) echoes each offer's ``offerId`` in its answer,
+    renegotiates on the same peer connection while the offers name the same server
+    connection, and answers an offer of another one (a failover's) on a new peer connection,
+    also when it comes after a ``restart``. The "SFU" here is two peer connections in the
+    page; the signalling client is a stand-in that records what is sent."""
+    async with server(tmp_path) as node, chromium() as browser:
+        _, page = await open_page(browser, node)
+        await page.goto("/signin.html")
+        result = await page.evaluate(
+            f"""async () => {{
+                const lc = await {IMPORT};
+                const handlers = new Map();
+                const answers = [];
+                let answered = () => {{}};
+                const client = {{
+                    on(type, fn) {{ handlers.set(type, fn); return () => handlers.delete(type); }},
+                    send(m) {{ if (m.kind === "answer") {{ answers.push(m); answered(); }} }},
+                }};
+                // The n-th answer, once sent (bounded: null after 20 s).
+                const answer = (n) => new Promise((resolve) => {{
+                    const timer = setTimeout(() => resolve(null), 20000);
+                    answered = () => {{
+                        if (answers.length >= n) {{ clearTimeout(timer); resolve(answers[n - 1]); }}
+                    }};
+                    answered();
+                }});
+                const media = new lc.SfuMedia(client);
+                const sfu = (m) => handlers.get("signal")({{ type: "signal", from: "sfu", ...m }});
+                const offer = async (pc, offerId, connectionId) => {{
+                    pc.addTransceiver("video", {{ direction: "sendonly" }});
+                    await pc.setLocalDescription(await pc.createOffer());
+                    sfu({{ kind: "offer", sdp: pc.localDescription.sdp, offerId, connectionId }});
+                }};
+                const one = new RTCPeerConnection(), two = new RTCPeerConnection();
+                await offer(one, "o1", "c1");
+                const a1 = await answer(1);
+                const first = media.sub;
+                await offer(one, "o2", "c1");
+                const a2 = await answer(2);
+                const renegotiated = media.sub === first;
+                await offer(two, "o3", "c2");
+                const a3 = await answer(3);
+                const replaced = media.sub !== first && first.signalingState === "closed";
+                const second = media.sub;
+                sfu({{ kind: "restart", reason: "worker_lost" }});
+                const three = new RTCPeerConnection();
+                await offer(three, "o4", "c3");
+                const a4 = await answer(4);
+                const afterRestart = media.sub !== second && media.sub !== null;
+                media.close();
+                for (const pc of [one, two, three]) pc.close();
+                return {{
+                    ids: [a1, a2, a3, a4].map((a) => a && a.offerId),
+                    renegotiated, replaced, afterRestart,
+                }};
+            }}"""
+        )
+    assert result == {
+        "ids": ["o1", "o2", "o3", "o4"],
+        "renegotiated": True,
+        "replaced": True,
+        "afterRestart": True,
+    }
