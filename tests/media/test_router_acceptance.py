@@ -31,7 +31,7 @@ from media.config import RouterConfig
 from media.router import Router
 from media.subscriber import Offer
 from tests.media.peers import HEIGHT, LOOPBACK, WIDTH, ClientPublisher, ClientSubscriber
-from tests.media.waiting import eventually
+from tests.waiting import eventually
 
 LATE_JOIN_LIMIT = 1.0
 
