@@ -372,7 +372,18 @@ class Hub:
             old.close(close_codes.REPLACED, "replaced by a newer connection")
             await self._release(old)
 
-        if not grant.can_publish and await self._presence.publish_allowed(row.id, grant.user_id):
+        # One round trip: the new resume token saved (the old one forgotten) and whether
+        # the host allowed this user to publish earlier.
+        token = secrets.token_urlsafe(18)
+        allowed = await self._presence.prepare_seat(
+            row.id,
+            grant.user_id,
+            entry.participant_id,
+            token,
+            int(self.settings.resume_grace),
+            replaces=resume,
+        )
+        if not grant.can_publish and allowed:
             grant = replace(grant, can_publish=True)  # the host allowed it earlier
         conn.session_id = row.id
         conn.entry = entry
@@ -381,12 +392,7 @@ class Hub:
         conn.logic = ParticipantLogic(
             entry.participant_id, grant, info.session_type, self.settings.rate_limits
         )
-        conn.resume_token = secrets.token_urlsafe(18)
-        await self._presence.save_resume(
-            row.id, conn.resume_token, entry.participant_id, int(self.settings.resume_grace)
-        )
-        if resume and resume != conn.resume_token:
-            await self._presence.drop_resume(row.id, resume)
+        conn.resume_token = token
 
         room = await self._local_room(info)
         replay = last_seq is not None and resumed

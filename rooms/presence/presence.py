@@ -358,6 +358,30 @@ class Presence:
             pipe.expire(key, max(ttl_seconds, 3600))
             await pipe.execute()
 
+    async def prepare_seat(
+        self,
+        session_id: str,
+        user_id: str,
+        participant_id: str,
+        token: str,
+        ttl_seconds: int,
+        *,
+        replaces: str | None = None,
+    ) -> bool:
+        """What seating a connection needs from Redis, in one round trip (a join storm pays
+        every round trip hundreds of times): save its resume ``token`` as
+        :meth:`save_resume` does, forget the token it resumed with (``replaces``) as
+        :meth:`drop_resume` does, and return :meth:`publish_allowed` for ``user_id``."""
+        keys = self.keys(session_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sismember(keys.publishers, user_id)
+            pipe.hset(keys.resume, token, participant_id)
+            pipe.expire(keys.resume, max(ttl_seconds, 3600))
+            if replaces and replaces != token:
+                pipe.hdel(keys.resume, replaces)
+            replies = await pipe.execute()
+        return bool(replies[0])
+
     async def resume_target(self, session_id: str, token: str) -> str | None:
         """The participant ``token`` resumes, if any."""
         raw = await self._redis.hget(self.keys(session_id).resume, token)

@@ -30,8 +30,16 @@ def test_each_room_script_and_transaction_has_its_keys_in_one_slot() -> None:
     keys = RoomKeys(str(uuid.uuid4()))
     # Presence scripts (admit, leave, purge, refresh, ban, close, load) take presence_keys();
     # next_seq takes seq; RoomLog.append's transaction log; tally's members, hidden, seats;
-    # save_resume's resume; forget_room deletes them all at once.
-    every = [*keys.presence_keys(), keys.seq, keys.log, keys.version, keys.resume]
+    # save_resume's resume; prepare_seat's publishers and resume; forget_room deletes them
+    # all at once.
+    every = [
+        *keys.presence_keys(),
+        keys.seq,
+        keys.log,
+        keys.version,
+        keys.resume,
+        keys.publishers,
+    ]
     assert one_slot(every)
     # Different rooms spread over the slots (a room's traffic is not all on one shard).
     slots = {key_slot(RoomKeys(str(uuid.uuid4())).room.encode()) for _ in range(50)}
@@ -68,6 +76,8 @@ async def test_every_script_and_transaction_runs_on_the_cluster(topology: Topolo
         assert await presence.tally(sid) == (2, 2)
         await presence.save_resume(sid, "token", "p0", 30)
         assert await presence.resume_target(sid, "token") == "p0"
+        assert not await presence.prepare_seat(sid, "u0", "p0", "token2", 30, replaces="token")
+        assert await presence.resume_target(sid, "token2") == "p0"
         assert (await presence.leave(sid, "p1")).count == 1
         assert (await presence.ban(sid, "u0")).entry is not None
         assert await presence.is_banned(sid, "u0")

@@ -503,3 +503,23 @@ async def test_concurrent_admits_and_leaves_keep_the_books(
     assert len(snapshot.entries) == snapshot.seats
     assert not [e for e in snapshot.entries if e.user_id.startswith("old-")]
     assert 25 - len(refused) == snapshot.seats
+
+
+async def test_prepare_seat_saves_the_resume_token_and_tells_the_publish_grant(
+    presence: Presence, room: str, redis: Redis
+) -> None:
+    """One round trip does what save_resume, drop_resume and publish_allowed did."""
+    assert not await presence.prepare_seat(room, "ann", "p-ann", "t1", 20)
+    assert await presence.resume_target(room, "t1") == "p-ann"
+    assert await redis.ttl(presence.keys(room).resume) > 3000  # at least an hour, as before
+
+    await presence.allow_publish(room, "ann", True)
+    # A resume: the new token replaces the one the client came back with.
+    assert await presence.prepare_seat(room, "ann", "p-ann", "t2", 20, replaces="t1")
+    assert await presence.resume_target(room, "t1") is None
+    assert await presence.resume_target(room, "t2") == "p-ann"
+    # The same token as the one replaced is kept, not dropped.
+    assert await presence.prepare_seat(room, "ann", "p-ann", "t2", 20, replaces="t2")
+    assert await presence.resume_target(room, "t2") == "p-ann"
+    await presence.allow_publish(room, "ann", False)
+    assert not await presence.prepare_seat(room, "bob", "p-bob", "t3", 20)
