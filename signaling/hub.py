@@ -53,6 +53,7 @@ from rooms.store import Database
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.tokens import RoomGrant, RoomTokens
 from signaling import close_codes
+from signaling.announce import PresenceAnnouncer
 from signaling.connection import Connection
 from signaling.flush import Flusher
 from signaling.local_room import LocalRoom, RoomInfo
@@ -181,6 +182,7 @@ class Hub:
         self._early_direct: dict[str, list[BusEvent]] = {}
         #: While the bus is lost: each local room's highest delivered seq at the loss.
         self._catchup: dict[str, int] | None = None
+        self._announcer = PresenceAnnouncer(self._publish_presence)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -210,6 +212,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self._announcer.stop()
         await self._bus.close()
 
     async def drain(self, reason: str = "server going away") -> None:
@@ -823,8 +826,13 @@ class Hub:
         joined: list[PresenceEntry],
         left: list[PresenceEntry],
     ) -> None:
-        if not joined and not left:
-            return
+        """Publish presence changes to every node (coalesced with the room's others that
+        arrive meanwhile: one bus event for a whole join storm's batch)."""
+        await self._announcer.announce(session_id, joined, left)
+
+    async def _publish_presence(
+        self, session_id: str, joined: list[PresenceEntry], left: list[PresenceEntry]
+    ) -> None:
         event = BusEvent(
             "presence",
             session_id,
