@@ -45,7 +45,7 @@ from rooms.identity import Principal, UserRole
 from rooms.ids import new_participant_id
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
-from rooms.presence import Admission, Presence, PresenceEntry
+from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave
 from rooms.presence.presence import RoomFullPurged
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
@@ -306,7 +306,14 @@ class Hub:
             # keep what comes for them until then (see _on_direct).
             seating = entry.participant_id
             self._early_direct[seating] = []
-            admission = await self._admitter.admit(row, entry, self.settings.presence_ttl)
+            # The connection's resume token is saved by the admission itself (one round trip).
+            token = secrets.token_urlsafe(18)
+            admission = await self._admitter.admit(
+                row,
+                entry,
+                self.settings.presence_ttl,
+                resume=ResumeSave(token, int(self.settings.resume_grace), replaces=resume),
+            )
         except errors.LiveclassError as exc:
             self._early_direct.pop(seating, None)
             code = close_codes.close_code_for(exc)
@@ -323,7 +330,7 @@ class Hub:
             return False
         self._joining[entry.participant_id] = (row.id, entry)
         try:
-            await self._seat(conn, row, info, grant, entry, admission, resumed, resume, last_seq)
+            await self._seat(conn, row, info, grant, entry, admission, resumed, token, last_seq)
         except Exception:
             # Redis or the database failed half-way: free the seat, let the client retry.
             log.exception("join failed after admission")
@@ -362,10 +369,11 @@ class Hub:
         entry: PresenceEntry,
         admission: Admission,
         resumed: bool,
-        resume: str | None,
+        token: str,
         last_seq: int | None,
     ) -> None:
-        """Register an admitted connection and send its welcome (and replay)."""
+        """Register an admitted connection and send its welcome (and replay); ``token`` is
+        its resume token (the admission saved it)."""
         resumed = resumed and admission.rejoined
         if admission.replaced is not None:
             await self._evict(admission.replaced)
@@ -375,18 +383,7 @@ class Hub:
             old.close(close_codes.REPLACED, "replaced by a newer connection")
             await self._release(old)
 
-        # One round trip: the new resume token saved (the old one forgotten) and whether
-        # the host allowed this user to publish earlier.
-        token = secrets.token_urlsafe(18)
-        allowed = await self._presence.prepare_seat(
-            row.id,
-            grant.user_id,
-            entry.participant_id,
-            token,
-            int(self.settings.resume_grace),
-            replaces=resume,
-        )
-        if not grant.can_publish and allowed:
+        if not grant.can_publish and admission.publish_allowed:
             grant = replace(grant, can_publish=True)  # the host allowed it earlier
         conn.session_id = row.id
         conn.entry = entry

@@ -13,7 +13,7 @@ from redis.crc import key_slot
 from rooms.keys import RoomKeys
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
-from rooms.presence import Presence, PresenceEntry
+from rooms.presence import Presence, PresenceEntry, ResumeSave
 from rooms.redis_client import close_redis, connect_redis, is_cluster
 from rooms.room_log import RoomLog
 from rooms.sequence import SequenceAllocator
@@ -30,7 +30,7 @@ def test_each_room_script_and_transaction_has_its_keys_in_one_slot() -> None:
     keys = RoomKeys(str(uuid.uuid4()))
     # Presence scripts (admit, leave, purge, refresh, ban, close, load) take presence_keys();
     # next_seq takes seq; RoomLog.append's transaction log; tally's members, hidden, seats;
-    # save_resume's resume; prepare_seat's publishers and resume; forget_room deletes them
+    # save_resume's resume; admit's publishers and resume; forget_room deletes them
     # all at once.
     every = [
         *keys.presence_keys(),
@@ -76,7 +76,8 @@ async def test_every_script_and_transaction_runs_on_the_cluster(topology: Topolo
         assert await presence.tally(sid) == (2, 2)
         await presence.save_resume(sid, "token", "p0", 30)
         assert await presence.resume_target(sid, "token") == "p0"
-        assert not await presence.prepare_seat(sid, "u0", "p0", "token2", 30, replaces="token")
+        resume = ResumeSave("token2", 30, replaces="token")
+        assert (await presence.admit(sid, entries[0], 10, resume=resume)).rejoined
         assert await presence.resume_target(sid, "token2") == "p0"
         assert (await presence.leave(sid, "p1")).count == 1
         assert (await presence.ban(sid, "u0")).entry is not None
