@@ -70,11 +70,18 @@ class AttendanceReport:
         return sum(1 for u in self.users if u.attended)
 
 
+_TENANTS_KEY = "liveclass.attendance.tenants"
+
+
 async def _tenant_of(tx: AsyncSession, session_id: str) -> str | None:
-    tenant: str | None = await tx.scalar(
-        select(SessionRow.tenant_id).where(SessionRow.id == session_id)
-    )
-    return tenant
+    """The session's tenant, read once per transaction: a group commit of a join storm
+    announces hundreds of attendance rows of one session in one transaction."""
+    cache: dict[str, str | None] = tx.info.setdefault(_TENANTS_KEY, {})
+    if session_id not in cache:
+        cache[session_id] = await tx.scalar(
+            select(SessionRow.tenant_id).where(SessionRow.id == session_id)
+        )
+    return cache[session_id]
 
 
 class AttendanceService:

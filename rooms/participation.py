@@ -17,7 +17,7 @@ from rooms.bans import Bans
 from rooms.errors import Forbidden, NotFound
 from rooms.identity import Principal
 from rooms.ids import new_participant_id
-from rooms.presence import Admission, Presence, PresenceEntry, RoomSnapshot
+from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave, RoomSnapshot
 from rooms.presence.presence import RoomFullPurged, RoomNotLoaded
 from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
@@ -56,16 +56,24 @@ class RoomAdmitter:
         self._attendance = attendance
         self._bans = Bans(database, presence)
 
-    async def admit(self, session: SessionRow, entry: PresenceEntry, ttl: float) -> Admission:
+    async def admit(
+        self,
+        session: SessionRow,
+        entry: PresenceEntry,
+        ttl: float,
+        *,
+        resume: ResumeSave | None = None,
+    ) -> Admission:
+        """Admit ``entry`` (saving ``resume``'s token with it, see :meth:`Presence.admit`)."""
         try:
             try:
-                admission = await self._presence.admit(session.id, entry, ttl)
+                admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
             except RoomNotLoaded:
                 banned = await self._bans.banned_users(session.id)
                 await self._presence.load_room(
                     session.id, session.status, session.max_participants, banned
                 )
-                admission = await self._presence.admit(session.id, entry, ttl)
+                admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
         except RoomFullPurged as full:
             await self._attendance.closed(session.id, full.purged)
             raise

@@ -45,7 +45,7 @@ from rooms.identity import Principal, UserRole
 from rooms.ids import new_participant_id
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
-from rooms.presence import Admission, Presence, PresenceEntry
+from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave
 from rooms.presence.presence import RoomFullPurged
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
@@ -53,6 +53,7 @@ from rooms.store import Database
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.tokens import RoomGrant, RoomTokens
 from signaling import close_codes
+from signaling.announce import PresenceAnnouncer
 from signaling.connection import Connection
 from signaling.flush import Flusher
 from signaling.local_room import LocalRoom, RoomInfo
@@ -181,6 +182,7 @@ class Hub:
         self._early_direct: dict[str, list[BusEvent]] = {}
         #: While the bus is lost: each local room's highest delivered seq at the loss.
         self._catchup: dict[str, int] | None = None
+        self._announcer = PresenceAnnouncer(self._publish_presence)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -210,6 +212,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self._announcer.stop()
         await self._bus.close()
 
     async def drain(self, reason: str = "server going away") -> None:
@@ -303,7 +306,14 @@ class Hub:
             # keep what comes for them until then (see _on_direct).
             seating = entry.participant_id
             self._early_direct[seating] = []
-            admission = await self._admitter.admit(row, entry, self.settings.presence_ttl)
+            # The connection's resume token is saved by the admission itself (one round trip).
+            token = secrets.token_urlsafe(18)
+            admission = await self._admitter.admit(
+                row,
+                entry,
+                self.settings.presence_ttl,
+                resume=ResumeSave(token, int(self.settings.resume_grace), replaces=resume),
+            )
         except errors.LiveclassError as exc:
             self._early_direct.pop(seating, None)
             code = close_codes.close_code_for(exc)
@@ -320,7 +330,7 @@ class Hub:
             return False
         self._joining[entry.participant_id] = (row.id, entry)
         try:
-            await self._seat(conn, row, info, grant, entry, admission, resumed, resume, last_seq)
+            await self._seat(conn, row, info, grant, entry, admission, resumed, token, last_seq)
         except Exception:
             # Redis or the database failed half-way: free the seat, let the client retry.
             log.exception("join failed after admission")
@@ -359,10 +369,11 @@ class Hub:
         entry: PresenceEntry,
         admission: Admission,
         resumed: bool,
-        resume: str | None,
+        token: str,
         last_seq: int | None,
     ) -> None:
-        """Register an admitted connection and send its welcome (and replay)."""
+        """Register an admitted connection and send its welcome (and replay); ``token`` is
+        its resume token (the admission saved it)."""
         resumed = resumed and admission.rejoined
         if admission.replaced is not None:
             await self._evict(admission.replaced)
@@ -372,7 +383,7 @@ class Hub:
             old.close(close_codes.REPLACED, "replaced by a newer connection")
             await self._release(old)
 
-        if not grant.can_publish and await self._presence.publish_allowed(row.id, grant.user_id):
+        if not grant.can_publish and admission.publish_allowed:
             grant = replace(grant, can_publish=True)  # the host allowed it earlier
         conn.session_id = row.id
         conn.entry = entry
@@ -381,12 +392,7 @@ class Hub:
         conn.logic = ParticipantLogic(
             entry.participant_id, grant, info.session_type, self.settings.rate_limits
         )
-        conn.resume_token = secrets.token_urlsafe(18)
-        await self._presence.save_resume(
-            row.id, conn.resume_token, entry.participant_id, int(self.settings.resume_grace)
-        )
-        if resume and resume != conn.resume_token:
-            await self._presence.drop_resume(row.id, resume)
+        conn.resume_token = token
 
         room = await self._local_room(info)
         replay = last_seq is not None and resumed
@@ -817,8 +823,13 @@ class Hub:
         joined: list[PresenceEntry],
         left: list[PresenceEntry],
     ) -> None:
-        if not joined and not left:
-            return
+        """Publish presence changes to every node (coalesced with the room's others that
+        arrive meanwhile: one bus event for a whole join storm's batch)."""
+        await self._announcer.announce(session_id, joined, left)
+
+    async def _publish_presence(
+        self, session_id: str, joined: list[PresenceEntry], left: list[PresenceEntry]
+    ) -> None:
         event = BusEvent(
             "presence",
             session_id,

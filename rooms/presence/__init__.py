@@ -5,7 +5,15 @@ from rooms.presence.presence import (
     Departure,
     Presence,
     PresenceEntry,
+    ResumeSave,
     RoomSnapshot,
 )
 
-__all__ = ["Admission", "Departure", "Presence", "PresenceEntry", "RoomSnapshot"]
+__all__ = [
+    "Admission",
+    "Departure",
+    "Presence",
+    "PresenceEntry",
+    "ResumeSave",
+    "RoomSnapshot",
+]

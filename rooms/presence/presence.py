@@ -39,6 +39,7 @@ __all__ = [
     "Departure",
     "Presence",
     "PresenceEntry",
+    "ResumeSave",
     "RoomFullPurged",
     "RoomNotLoaded",
     "RoomSnapshot",
@@ -101,6 +102,18 @@ class Admission:
     rejoined: bool
     replaced: PresenceEntry | None
     purged: list[PresenceEntry]
+    #: Whether the host let this user publish (see :meth:`Presence.allow_publish`).
+    publish_allowed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeSave:
+    """A resume token to save with an admission (see :meth:`Presence.admit`)."""
+
+    token: str
+    ttl_seconds: int
+    #: The token the connection came back with, forgotten once the new one is saved.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,24 +194,40 @@ class Presence:
         with the users ``banned`` from it."""
         await self._run("load", session_id, status, capacity, *banned)
 
-    async def admit(self, session_id: str, entry: PresenceEntry, ttl_seconds: float) -> Admission:
+    async def admit(
+        self,
+        session_id: str,
+        entry: PresenceEntry,
+        ttl_seconds: float,
+        *,
+        resume: ResumeSave | None = None,
+    ) -> Admission:
         """Admit ``entry`` to the room, or raise.
 
         Raises :class:`RoomNotLoaded` (load the room and retry), :class:`InvalidState` with
         code ``room_not_live``, :class:`Banned`, or :class:`RoomFull`. A second admit of the
         same participant id only refreshes its expiry (``rejoined``).
+
+        Once admitted, in the same round trip: ``resume``'s token is saved as
+        :meth:`save_resume` does (and the token it replaces forgotten), and the admission
+        tells :meth:`publish_allowed` for the entry's user.
         """
         now = self.now_ms()
-        reply = await self._run(
-            "admit",
-            session_id,
-            now,
-            now + int(ttl_seconds * 1000),
-            entry.participant_id,
-            entry.user_id,
-            entry.to_json(),
-            "1" if entry.takes_seat else "0",
-            "1" if entry.hidden else "0",
+        keys = self.keys(session_id)
+        reply = await self._scripts["admit"](
+            keys=[*keys.presence_keys(), keys.publishers, keys.resume],
+            args=[
+                now,
+                now + int(ttl_seconds * 1000),
+                entry.participant_id,
+                entry.user_id,
+                entry.to_json(),
+                "1" if entry.takes_seat else "0",
+                "1" if entry.hidden else "0",
+                resume.token if resume else "",
+                max(resume.ttl_seconds, 3600) if resume else 0,
+                (resume.replaces or "") if resume else "",
+            ],
         )
         verdict = _text(reply[0])
         count, seats, capacity = int(reply[1]), int(reply[2]), int(reply[3])
@@ -213,7 +242,7 @@ class Presence:
             )
         if verdict == "banned":
             raise Banned("you were removed from this session by the host")
-        purged = [PresenceEntry.from_json(raw) for raw in reply[5:]]
+        purged = [PresenceEntry.from_json(raw) for raw in reply[6:]]
         if verdict == "full":
             raise RoomFullPurged(
                 f"the room is full ({capacity} of {capacity} seats taken)",
@@ -229,6 +258,7 @@ class Presence:
             rejoined=verdict == "again",
             replaced=replaced,
             purged=purged,
+            publish_allowed=bool(int(reply[5])),
         )
 
     async def leave(self, session_id: str, participant_id: str) -> Departure:

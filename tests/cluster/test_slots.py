@@ -13,7 +13,7 @@ from redis.crc import key_slot
 from rooms.keys import RoomKeys
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
-from rooms.presence import Presence, PresenceEntry
+from rooms.presence import Presence, PresenceEntry, ResumeSave
 from rooms.redis_client import close_redis, connect_redis, is_cluster
 from rooms.room_log import RoomLog
 from rooms.sequence import SequenceAllocator
@@ -30,8 +30,16 @@ def test_each_room_script_and_transaction_has_its_keys_in_one_slot() -> None:
     keys = RoomKeys(str(uuid.uuid4()))
     # Presence scripts (admit, leave, purge, refresh, ban, close, load) take presence_keys();
     # next_seq takes seq; RoomLog.append's transaction log; tally's members, hidden, seats;
-    # save_resume's resume; forget_room deletes them all at once.
-    every = [*keys.presence_keys(), keys.seq, keys.log, keys.version, keys.resume]
+    # save_resume's resume; admit's publishers and resume; forget_room deletes them
+    # all at once.
+    every = [
+        *keys.presence_keys(),
+        keys.seq,
+        keys.log,
+        keys.version,
+        keys.resume,
+        keys.publishers,
+    ]
     assert one_slot(every)
     # Different rooms spread over the slots (a room's traffic is not all on one shard).
     slots = {key_slot(RoomKeys(str(uuid.uuid4())).room.encode()) for _ in range(50)}
@@ -68,6 +76,9 @@ async def test_every_script_and_transaction_runs_on_the_cluster(topology: Topolo
         assert await presence.tally(sid) == (2, 2)
         await presence.save_resume(sid, "token", "p0", 30)
         assert await presence.resume_target(sid, "token") == "p0"
+        resume = ResumeSave("token2", 30, replaces="token")
+        assert (await presence.admit(sid, entries[0], 10, resume=resume)).rejoined
+        assert await presence.resume_target(sid, "token2") == "p0"
         assert (await presence.leave(sid, "p1")).count == 1
         assert (await presence.ban(sid, "u0")).entry is not None
         assert await presence.is_banned(sid, "u0")

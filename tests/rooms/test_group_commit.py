@@ -95,3 +95,40 @@ async def test_a_caller_that_goes_away_does_not_undo_the_group(
             select(func.count()).select_from(ChatMessageRow).where(ChatMessageRow.session_id == sid)
         )
     assert count == 3
+
+
+async def test_a_join_storm_reads_the_sessions_tenant_once_per_transaction(
+    services: Services, new_session
+) -> None:
+    """Attendance opens of one room committed together look its tenant up once per group
+    commit, not once per row (a 500-join storm made 500 reads in one transaction)."""
+    from rooms.model import RoomRole
+    from rooms.presence import PresenceEntry
+    from rooms.store.tables import AttendanceRow
+
+    sid = (await new_session(start=True))["id"]
+    commits = _count_commits(services)
+    tenant_reads: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "sessions.tenant_id" in statement and "attendance" not in statement:
+            tenant_reads.append(statement)
+
+    engine = services.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        entries = [
+            PresenceEntry(f"p{i}", f"u{i}", f"User {i}", RoomRole.GUEST, "ws", "n1", i)
+            for i in range(40)
+        ]
+        await asyncio.gather(*(services.attendance.opened(sid, e) for e in entries))
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    groups = len(commits)
+    async with services.database.transaction() as tx:
+        opened = await tx.scalars(
+            select(AttendanceRow.participant_id).where(AttendanceRow.session_id == sid)
+        )
+        assert sorted(opened) == sorted(e.participant_id for e in entries)
+    assert groups < 40
+    assert len(tenant_reads) == groups

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from rooms.errors import Banned, InvalidState, RoomFull
 from rooms.model import RoomRole
-from rooms.presence import Presence, PresenceEntry
+from rooms.presence import Presence, PresenceEntry, ResumeSave
 from rooms.presence.presence import RoomNotLoaded
 from rooms.redis_client import connect_redis
 from tests import services as svc
@@ -503,3 +503,37 @@ async def test_concurrent_admits_and_leaves_keep_the_books(
     assert len(snapshot.entries) == snapshot.seats
     assert not [e for e in snapshot.entries if e.user_id.startswith("old-")]
     assert 25 - len(refused) == snapshot.seats
+
+
+async def test_an_admission_saves_the_resume_token_and_tells_the_publish_grant(
+    presence: Presence, room: str, redis: Redis
+) -> None:
+    """One round trip does what admit, save_resume, drop_resume and publish_allowed did."""
+    ann = entry("ann")
+    first = await presence.admit(room, ann, TTL, resume=ResumeSave("t1", 20))
+    assert not first.publish_allowed
+    assert await presence.resume_target(room, "t1") == "p-ann"
+    assert await redis.ttl(presence.keys(room).resume) > 3000  # at least an hour, as before
+
+    await presence.allow_publish(room, "ann", True)
+    # A resume: the new token replaces the one the client came back with.
+    again = await presence.admit(room, ann, TTL, resume=ResumeSave("t2", 20, replaces="t1"))
+    assert again.rejoined
+    assert again.publish_allowed
+    assert await presence.resume_target(room, "t1") is None
+    assert await presence.resume_target(room, "t2") == "p-ann"
+    # Replacing a token by itself keeps it.
+    await presence.admit(room, ann, TTL, resume=ResumeSave("t2", 20, replaces="t2"))
+    assert await presence.resume_target(room, "t2") == "p-ann"
+    # Without a resume token (REST), nothing is saved; the grant is still told.
+    assert (await presence.admit(room, entry("bob"), TTL)).publish_allowed is False
+    await presence.allow_publish(room, "ann", False)
+    assert not (await presence.admit(room, ann, TTL)).publish_allowed
+
+
+async def test_a_refused_admission_saves_no_resume_token(presence: Presence) -> None:
+    await presence.load_room("small", "live", 1)
+    await presence.admit("small", entry("ann"), TTL)
+    with pytest.raises(RoomFull):
+        await presence.admit("small", entry("bob"), TTL, resume=ResumeSave("t-bob", 20))
+    assert await presence.resume_target("small", "t-bob") is None

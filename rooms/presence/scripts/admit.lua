@@ -1,9 +1,16 @@
 -- Admit one participant to a live room, atomically.
+-- KEYS: the prelude's 1-8, then 9 publishers, 10 resume (see Presence.admit)
 -- ARGV: 1 now_ms, 2 expires_ms, 3 participant id, 4 user id, 5 entry JSON,
---       6 takes_seat (0/1), 7 hidden (0/1)
--- Returns {verdict, count, seats, capacity, replaced_entry_or_false, purged...}
+--       6 takes_seat (0/1), 7 hidden (0/1),
+--       8 resume token to save for the participant ('' = none), 9 its key's ttl (s),
+--       10 resume token to forget ('' = none)
+-- Returns {verdict, count, seats, capacity, replaced_entry_or_false, publish_allowed (0/1),
+--          purged...}
 -- verdict: 'ok' | 'again' (same participant refreshed) | 'unknown' (room not loaded)
 --          | 'not_live:<status>' | 'banned' | 'full'
+-- Once admitted ('ok', 'again'), the resume token is saved (the old one forgotten) and
+-- publish_allowed tells whether the host let the user publish: the joining connection needs
+-- both, and gets them in this round trip instead of another.
 local now = tonumber(ARGV[1])
 local pid, uid = ARGV[3], ARGV[4]
 local takes_seat, hidden = ARGV[6] == '1', ARGV[7] == '1'
@@ -22,7 +29,20 @@ end
 
 local purged = purge_expired(now)
 local reply = function(verdict, replaced)
-  local out = {verdict, visible_count(), redis.call('SCARD', KEYS[6]), capacity, replaced}
+  local allowed = 0
+  if verdict ~= 'full' then
+    if ARGV[8] ~= '' then
+      redis.call('HSET', KEYS[10], ARGV[8], pid)
+      redis.call('EXPIRE', KEYS[10], tonumber(ARGV[9]))
+      if ARGV[10] ~= '' and ARGV[10] ~= ARGV[8] then
+        redis.call('HDEL', KEYS[10], ARGV[10])
+      end
+    end
+    allowed = redis.call('SISMEMBER', KEYS[9], uid)
+  end
+  local out = {
+    verdict, visible_count(), redis.call('SCARD', KEYS[6]), capacity, replaced, allowed
+  }
   for _, entry in ipairs(purged) do
     table.insert(out, entry)
   end

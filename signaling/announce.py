@@ -1,0 +1,110 @@
+"""Presence announcements, coalesced per room before they go on the bus.
+
+Every join and leave is announced to every node (a ``presence`` bus event). Receivers already
+batch them per tick (see :mod:`signaling.local_room`), but a join storm still published one
+event per join: one Redis round trip for the joining connection and one event for every node
+to decode. :class:`PresenceAnnouncer` publishes like a group commit: the first announcement
+of a room goes out at once, and those that arrive while it is in flight are published
+together in the next event. Each caller returns once the event carrying *its* change was
+published (or raises what publishing raised), as when it published alone.
+
+A participant appears at most once per event: a change for a participant already in the
+waiting batch (a join then its leave) starts a new batch, so receivers still apply the
+changes in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from rooms.presence import PresenceEntry
+
+__all__ = ["PresenceAnnouncer"]
+
+#: Publishes one room's joined and left entries (one bus event).
+Publish = Callable[[str, list[PresenceEntry], list[PresenceEntry]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Batch:
+    joined: list[PresenceEntry] = field(default_factory=list)
+    left: list[PresenceEntry] = field(default_factory=list)
+    pids: set[str] = field(default_factory=set)
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def takes(self, joined: list[PresenceEntry], left: list[PresenceEntry]) -> bool:
+        return not any(e.participant_id in self.pids for e in (*joined, *left))
+
+    def add(self, joined: list[PresenceEntry], left: list[PresenceEntry]) -> None:
+        self.joined.extend(joined)
+        self.left.extend(left)
+        self.pids.update(e.participant_id for e in (*joined, *left))
+
+
+class PresenceAnnouncer:
+    def __init__(self, publish: Publish) -> None:
+        self._publish = publish
+        #: Per room: the batches not yet taken by its writer, oldest first.
+        self._waiting: dict[str, list[_Batch]] = {}
+        self._writers: dict[str, asyncio.Task[None]] = {}
+
+    async def announce(
+        self, session_id: str, joined: list[PresenceEntry], left: list[PresenceEntry]
+    ) -> None:
+        """Publish these changes of ``session_id``'s room; returns once they are published."""
+        if not joined and not left:
+            return
+        waiting = self._waiting.setdefault(session_id, [])
+        if not waiting or not waiting[-1].takes(joined, left):
+            waiting.append(_Batch())
+        batch = waiting[-1]
+        batch.add(joined, left)
+        if session_id not in self._writers:
+            task = asyncio.get_running_loop().create_task(self._write(session_id))
+            self._writers[session_id] = task
+        # shield: a caller that goes away must not cancel the event for the others.
+        await asyncio.shield(batch.done)
+
+    async def _write(self, session_id: str) -> None:
+        batch: _Batch | None = None
+        try:
+            waiting = self._waiting.get(session_id)
+            while waiting:
+                batch = waiting.pop(0)
+                try:
+                    await self._publish(session_id, batch.joined, batch.left)
+                except Exception as exc:
+                    _settle(batch.done, exc)
+                else:
+                    _settle(batch.done, None)
+                batch = None
+        finally:
+            self._writers.pop(session_id, None)
+            rest = self._waiting.pop(session_id, [])
+            # Cancelled (the hub stopping): what was not published counts as not announced.
+            for left_over in ([batch] if batch is not None else []) + rest:
+                _settle(left_over.done, asyncio.CancelledError())
+
+    async def stop(self) -> None:
+        """Cancel the writers (their waiting callers get CancelledError)."""
+        writers = list(self._writers.values())
+        for task in writers:
+            task.cancel()
+        for task in writers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+        done.exception()  # retrieved: no "never retrieved" warning when nobody waits
