@@ -20,6 +20,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from rooms.futures import settle
 from rooms.presence import PresenceEntry
 
 __all__ = ["PresenceAnnouncer"]
@@ -79,16 +80,16 @@ class PresenceAnnouncer:
                 try:
                     await self._publish(session_id, batch.joined, batch.left)
                 except Exception as exc:
-                    _settle(batch.done, exc)
+                    settle(batch.done, exc)
                 else:
-                    _settle(batch.done, None)
+                    settle(batch.done, None)
                 batch = None
         finally:
             self._writers.pop(session_id, None)
             rest = self._waiting.pop(session_id, [])
             # Cancelled (the hub stopping): what was not published counts as not announced.
             for left_over in ([batch] if batch is not None else []) + rest:
-                _settle(left_over.done, asyncio.CancelledError())
+                settle(left_over.done, asyncio.CancelledError())
 
     async def stop(self) -> None:
         """Cancel the writers (their waiting callers get CancelledError)."""
@@ -98,13 +99,3 @@ class PresenceAnnouncer:
         for task in writers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
-        done.exception()  # retrieved: no "never retrieved" warning when nobody waits

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rooms.futures import settle
 from rooms.store.engine import Database
 
 #: A step run in the row's transaction after the row is added (say, an outbox event).
@@ -63,23 +64,23 @@ class GroupCommit:
                     await self._commit([(row, then) for row, then, _ in group])
                 except Exception as exc:
                     if len(group) == 1:
-                        _settle(group[0][2], exc)
+                        settle(group[0][2], exc)
                         continue
                     for row, then, done in group:
                         try:
                             await self._commit([(row, then)])
                         except Exception as single:
-                            _settle(done, single)
+                            settle(done, single)
                         else:
-                            _settle(done, None)
+                            settle(done, None)
                     continue
                 for _, _, done in group:
-                    _settle(done, None)
+                    settle(done, None)
         finally:
             self._writer = None
             # Cancelled (shutdown): what was not confirmed counts as not written.
             for _, _, done in group + self._queue:
-                _settle(done, asyncio.CancelledError())
+                settle(done, asyncio.CancelledError())
             self._queue.clear()
 
     async def _commit(self, items: list[tuple[Any, Then | None]]) -> None:
@@ -88,12 +89,3 @@ class GroupCommit:
             for _, then in items:
                 if then is not None:
                     await then(tx)
-
-
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
