@@ -58,8 +58,20 @@ class PresenceAnnouncer:
         self, session_id: str, joined: list[PresenceEntry], left: list[PresenceEntry]
     ) -> None:
         """Publish these changes of ``session_id``'s room; returns once they are published."""
+        # shield: a caller that goes away must not cancel the event for the others.
+        await asyncio.shield(self.enqueue(session_id, joined, left))
+
+    def enqueue(
+        self, session_id: str, joined: list[PresenceEntry], left: list[PresenceEntry]
+    ) -> asyncio.Future[None]:
+        """Queue these changes at once (no await: what is queued before the room's writer
+        takes its next batch goes out together); the future resolves when the event
+        carrying them was published, or fails with what publishing raised. Shared by every
+        change of that event: do not cancel it, shield it."""
         if not joined and not left:
-            return
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         waiting = self._waiting.setdefault(session_id, [])
         if not waiting or not waiting[-1].takes(joined, left):
             waiting.append(_Batch())
@@ -68,8 +80,7 @@ class PresenceAnnouncer:
         if session_id not in self._writers:
             task = asyncio.get_running_loop().create_task(self._write(session_id))
             self._writers[session_id] = task
-        # shield: a caller that goes away must not cancel the event for the others.
-        await asyncio.shield(batch.done)
+        return batch.done
 
     async def _write(self, session_id: str) -> None:
         batch: _Batch | None = None

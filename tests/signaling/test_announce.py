@@ -22,10 +22,13 @@ class Bus:
         self.gate = asyncio.Event()
         self.gate.set()
         self.fail: Exception | None = None
+        #: The joined ids of every publish as it begins (before it waits on the gate).
+        self.entered: asyncio.Queue[list[str]] = asyncio.Queue()
 
     async def publish(
         self, sid: str, joined: list[PresenceEntry], left: list[PresenceEntry]
     ) -> None:
+        self.entered.put_nowait([e.participant_id for e in joined])
         await self.gate.wait()
         if self.fail is not None:
             raise self.fail
@@ -47,10 +50,9 @@ async def test_each_caller_returns_once_its_change_is_published() -> None:
     bus = Bus()
     announcer = PresenceAnnouncer(bus.publish)
     bus.gate.clear()
-    first = asyncio.ensure_future(announcer.announce("s1", [entry("a")], []))
-    await asyncio.sleep(0.01)
-    second = asyncio.ensure_future(announcer.announce("s1", [entry("b")], []))
-    await asyncio.sleep(0.01)
+    first = announcer.enqueue("s1", [entry("a")], [])
+    assert await asyncio.wait_for(bus.entered.get(), 5) == ["a"]  # in flight
+    second = announcer.enqueue("s1", [entry("b")], [])
     assert not first.done()
     assert not second.done()
     assert bus.events == []
@@ -63,17 +65,15 @@ async def test_a_join_and_its_leave_never_share_an_event() -> None:
     bus = Bus()
     announcer = PresenceAnnouncer(bus.publish)
     bus.gate.clear()
-    calls = [
-        announcer.announce("s1", [entry("x")], []),
-        announcer.announce("s1", [entry("a")], []),
-        announcer.announce("s1", [], [entry("a")]),  # a's leave: after a's join
-        announcer.announce("s1", [entry("b")], []),
-        announcer.announce("s2", [entry("c")], []),  # another room: its own events
+    queued = [
+        announcer.enqueue("s1", [entry("x")], []),
+        announcer.enqueue("s1", [entry("a")], []),
+        announcer.enqueue("s1", [], [entry("a")]),  # a's leave: after a's join
+        announcer.enqueue("s1", [entry("b")], []),
+        announcer.enqueue("s2", [entry("c")], []),  # another room: its own events
     ]
-    tasks = [asyncio.ensure_future(c) for c in calls]
-    await asyncio.sleep(0.01)
     bus.gate.set()
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*queued)
     s1 = [(j, left) for sid, j, left in bus.events if sid == "s1"]
     assert s1 == [(["x", "a"], []), (["b"], ["a"])]
     assert [(sid, j) for sid, j, _ in bus.events if sid == "s2"] == [("s2", ["c"])]
@@ -84,10 +84,9 @@ async def test_a_failed_publish_fails_its_callers_only() -> None:
     announcer = PresenceAnnouncer(bus.publish)
     bus.gate.clear()
     bus.fail = ConnectionError("redis went away")
-    first = asyncio.ensure_future(announcer.announce("s1", [entry("a")], []))
-    await asyncio.sleep(0.01)
-    second = asyncio.ensure_future(announcer.announce("s1", [entry("b")], []))
-    await asyncio.sleep(0.01)
+    first = announcer.enqueue("s1", [entry("a")], [])
+    assert await asyncio.wait_for(bus.entered.get(), 5) == ["a"]  # in flight
+    second = announcer.enqueue("s1", [entry("b")], [])
     bus.gate.set()
     with pytest.raises(ConnectionError):
         await first
@@ -102,12 +101,11 @@ async def test_stop_cancels_what_was_not_published() -> None:
     bus = Bus()
     announcer = PresenceAnnouncer(bus.publish)
     bus.gate.clear()
-    waiting = asyncio.ensure_future(announcer.announce("s1", [entry("a")], []))
-    await asyncio.sleep(0.01)
+    waiting = announcer.enqueue("s1", [entry("a")], [])
+    assert await asyncio.wait_for(bus.entered.get(), 5) == ["a"]  # in flight
     await announcer.stop()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    await asyncio.sleep(0)
     bus.gate.set()
     await announcer.announce("s1", [entry("b")], [])
     assert bus.events == [("s1", ["b"], [])]
