@@ -908,19 +908,19 @@ class Hub:
             banned = await self._bans.banned_users(sid)
             await self._presence.load_room(sid, row.status, row.max_participants, banned)
             await self._chat.reseed(sid, room.last_seq)
-            for pid, conn in list(room.conns.items()):
+            for conn in list(room.conns.values()):
                 if conn.entry is None or not conn.is_open:
                     continue
+                resume = ResumeSave(conn.resume_token, int(self.settings.resume_grace))
                 try:
-                    await self._presence.admit(sid, conn.entry, self.settings.presence_ttl)
+                    await self._presence.admit(
+                        sid, conn.entry, self.settings.presence_ttl, resume=resume
+                    )
                 except errors.LiveclassError as exc:
                     conn.send_first(error_message(exc.code, exc.message))
                     conn.close(close_codes.close_code_for(exc), exc.message[:120])
                     await self._release(conn)
                     continue
-                await self._presence.save_resume(
-                    sid, conn.resume_token, pid, int(self.settings.resume_grace)
-                )
                 grant = conn.grant
                 if grant is not None and grant.can_publish and not grant.can_moderate:
                     await self._presence.allow_publish(sid, grant.user_id, True)

@@ -208,9 +208,9 @@ class Presence:
         code ``room_not_live``, :class:`Banned`, or :class:`RoomFull`. A second admit of the
         same participant id only refreshes its expiry (``rejoined``).
 
-        Once admitted, in the same round trip: ``resume``'s token is saved as
-        :meth:`save_resume` does (and the token it replaces forgotten), and the admission
-        tells :meth:`publish_allowed` for the entry's user.
+        Once admitted, in the same round trip: ``resume``'s token is saved for the grace
+        period (at least an hour; the token it replaces forgotten), and the admission tells
+        whether the host let the entry's user publish (:meth:`allow_publish`).
         """
         now = self.now_ms()
         keys = self.keys(session_id)
@@ -284,10 +284,6 @@ class Presence:
             await self._redis.sadd(key, user_id)
         else:
             await self._redis.srem(key, user_id)
-
-    async def publish_allowed(self, session_id: str, user_id: str) -> bool:
-        """Whether the host let ``user_id`` publish in this session (see :meth:`allow_publish`)."""
-        return bool(await self._redis.sismember(self.keys(session_id).publishers, user_id))
 
     async def purge(self, session_id: str) -> list[PresenceEntry]:
         """Drop expired entries now; returns them (their attendance must be closed)."""
@@ -377,16 +373,6 @@ class Presence:
             pipe.scard(keys.seats)
             members, hidden, seats = await pipe.execute()
         return int(members) - int(hidden), int(seats)
-
-    async def save_resume(
-        self, session_id: str, token: str, participant_id: str, ttl_seconds: int
-    ) -> None:
-        """Remember that ``token`` resumes ``participant_id`` (for the grace period)."""
-        key = self.keys(session_id).resume
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, token, participant_id)
-            pipe.expire(key, max(ttl_seconds, 3600))
-            await pipe.execute()
 
     async def resume_target(self, session_id: str, token: str) -> str | None:
         """The participant ``token`` resumes, if any."""

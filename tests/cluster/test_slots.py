@@ -30,8 +30,7 @@ def test_each_room_script_and_transaction_has_its_keys_in_one_slot() -> None:
     keys = RoomKeys(str(uuid.uuid4()))
     # Presence scripts (admit, leave, purge, refresh, ban, close, load) take presence_keys();
     # next_seq takes seq; RoomLog.append's transaction log; tally's members, hidden, seats;
-    # save_resume's resume; admit's publishers and resume; forget_room deletes them
-    # all at once.
+    # admit's publishers and resume; forget_room deletes them all at once.
     every = [
         *keys.presence_keys(),
         keys.seq,
@@ -74,7 +73,8 @@ async def test_every_script_and_transaction_runs_on_the_cluster(topology: Topolo
         other = str(uuid.uuid4())  # another room, most likely on another shard
         assert await presence.counts([sid, other]) == {sid: 2, other: 0}
         assert await presence.tally(sid) == (2, 2)
-        await presence.save_resume(sid, "token", "p0", 30)
+        resume = ResumeSave("token", 30)
+        assert (await presence.admit(sid, entries[0], 10, resume=resume)).rejoined
         assert await presence.resume_target(sid, "token") == "p0"
         resume = ResumeSave("token2", 30, replaces="token")
         assert (await presence.admit(sid, entries[0], 10, resume=resume)).rejoined

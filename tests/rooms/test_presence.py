@@ -508,7 +508,7 @@ async def test_concurrent_admits_and_leaves_keep_the_books(
 async def test_an_admission_saves_the_resume_token_and_tells_the_publish_grant(
     presence: Presence, room: str, redis: Redis
 ) -> None:
-    """One round trip does what admit, save_resume, drop_resume and publish_allowed did."""
+    """One round trip admits, saves the resume token, forgets the old one and tells the grant."""
     ann = entry("ann")
     first = await presence.admit(room, ann, TTL, resume=ResumeSave("t1", 20))
     assert not first.publish_allowed

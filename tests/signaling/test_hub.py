@@ -444,6 +444,40 @@ async def test_a_publish_grant_outlives_the_connection_it_was_given_to(
     assert (await again.next("error"))["code"] == "forbidden"
 
 
+async def test_after_redis_lost_its_data_resume_tokens_and_publish_grants_still_hold(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session,
+    nodes: tuple[Hub, Hub],
+    services: Services,
+) -> None:
+    """The node re-asserts its participants into the emptied Redis with their resume tokens
+    and the publish permissions the host gave: a granted student who drops afterwards
+    resumes, still allowed to publish."""
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student)
+    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    await teacher.send({"type": "allow", "target": pid, "publish": True})
+    assert (await student.next("grants"))["grants"]["publish"] is True
+
+    await services.redis.flushdb()  # Redis restarted without its data
+    for hub in (a, b):
+        await hub._heartbeat()  # a new epoch: re-assert
+    await student.drop()
+    resumed = await join(
+        client,
+        a,
+        sid,
+        people.student,
+        resume=student.welcome["resume"],  # type: ignore[attr-defined]
+    )
+    assert resumed.welcome["resumed"] is True  # type: ignore[attr-defined]
+    assert resumed.welcome["participant"]["id"] == pid  # type: ignore[attr-defined]
+    assert resumed.welcome["grants"]["publish"] is True  # type: ignore[attr-defined]
+
+
 async def test_the_host_ends_the_class_for_everyone(
     client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
 ) -> None:
