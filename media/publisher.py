@@ -7,7 +7,10 @@ its receiver (:func:`media.aiortc_hooks.tap_receiver`), so frames are never deco
 answer caps the publisher's bitrate (``b=AS``/``b=TIAS``).
 
 Re-offers (a track added, or an m-line no longer sending) are answered on the same
-connection; the router is told through ``on_track``/``on_track_ended``.
+connection; the router is told through ``on_track``/``on_track_ended``. An offer from another
+peer connection (other ICE credentials: the camera turned off and on, a device switched, the
+page reloaded) cannot be a re-offer: :meth:`Publisher.is_from_another_connection` tells the
+router, which replaces this publisher with a new one.
 
 A *relay* publisher is another media worker re-sending a room's tracks (a room spread over
 several workers): each of its m-lines names, in ``a=msid``, the participant who published the
@@ -94,6 +97,17 @@ class Publisher:
         if description is None:
             return set()
         return {s.ufrag for s in parse_sections(description.sdp) if s.ufrag}
+
+    def is_from_another_connection(self, offer_sdp: str) -> bool:
+        """Whether ``offer_sdp`` comes from a peer connection other than the one this publisher
+        negotiated with (its ICE credentials differ), or this one is gone (closed or failed):
+        either way the offer starts a new publication rather than renegotiating this one. A
+        publisher still answering its first offer is replaced too: the newer connection wins,
+        as the client has dropped the older one."""
+        if self.pc.connectionState in ("closed", "failed") or self.pc.signalingState == "closed":
+            return True
+        offered = {s.ufrag for s in parse_sections(offer_sdp) if s.ufrag}
+        return not offered & self.remote_ufrags
 
     async def negotiate(self, offer_sdp: str) -> str:
         """Answer the participant's offer (first or re-offer); returns the answer SDP."""

@@ -126,7 +126,10 @@ class Router:
     # -- signalling -------------------------------------------------------------------
 
     async def publish(self, participant_id: str, offer_sdp: str, *, relay: bool = False) -> str:
-        """Answer a participant's offer to send media (first offer or a re-offer).
+        """Answer a participant's offer to send media (first offer or a re-offer). An offer
+        from another peer connection than the current one replaces it (its tracks end and
+        subscribers are offered the new ones): publishing may stop and start any number of
+        times.
 
         ``relay``: the offer comes from another worker re-sending this room's tracks (see
         :class:`media.publisher.Publisher`); the tracks keep their publishers' names.
@@ -136,6 +139,15 @@ class Router:
         """
         self._check_open()
         publisher = self._publishers.get(participant_id)
+        if publisher is not None and publisher.is_from_another_connection(offer_sdp):
+            # A new publishing connection (camera off and on, a device switch, a reload):
+            # the old one's tracks end, subscribers renegotiate, then take the new ones.
+            log.info(
+                "publisher %s of %s replaced by a new connection", participant_id, self.room_id
+            )
+            del self._publishers[participant_id]
+            await self._bounded(publisher.close(), f"publisher {participant_id}")
+            publisher = None
         created = publisher is None
         if publisher is None:
             publisher = Publisher(

@@ -321,7 +321,10 @@ class MediaWorker:
                 await self._send_error(session_id, pid, "forbidden", "you may not publish here")
                 return
             answer = await room.router.publish(pid, str(data.get("sdp", "")))
-            await self._send(session_id, pid, "answer", {"sdp": answer})
+            reply: dict[str, Any] = {"sdp": answer}
+            if isinstance(data.get("offerId"), str):
+                reply["offerId"] = data["offerId"]  # the client matches it to its connection
+            await self._send(session_id, pid, "answer", reply)
             # A participant who publishes receives the others' media too.
             await self._serve(session_id, room, pid)
         elif kind == "resubscribe" and room.origin is None:

@@ -656,8 +656,8 @@ class Hub:
 
     async def _to_media(self, conn: Connection, effect: RelaySignal) -> None:
         """Hand a signal for the SFU to the media worker concerned; its answers come back as
-        ``direct`` events. Publishing (an offer, or ICE for the publishing connection) goes to
-        the room's origin worker (placing the room on the least-loaded worker first);
+        ``direct`` events. Publishing (an offer, an unpublish, or ICE for the publishing
+        connection) goes to the room's origin worker (placing it on the least-loaded first);
         receiving (answers, ICE for the receiving connection) to the worker the participant
         is assigned to, which in a big room may be a relay; ICE without a target, and a
         client's ``restart``, to both."""
@@ -677,7 +677,7 @@ class Hub:
         if effect.kind == "restart":
             assigned = await self._media.assignment(sid, pid)
             workers = {origin} if assigned is None else {origin, assigned}
-        elif effect.kind != "offer" and target != "publisher":
+        elif effect.kind not in ("offer", "unpublish") and target != "publisher":
             assigned = await self._media.assignment(sid, pid)
             if assigned is not None:
                 workers = (

@@ -71,6 +71,7 @@ def test_signal_with_candidate() -> None:
         ('{"type": "signal", "to": "sfu", "kind": "ice"}', "invalid_message"),
         ('{"type": "signal", "to": "sfu", "kind": "dance", "sdp": "v=0"}', "invalid_message"),
         ('{"type": "signal", "to": "p_someone", "kind": "restart"}', "invalid_message"),
+        ('{"type": "signal", "to": "p_someone", "kind": "unpublish"}', "invalid_message"),
         ('{"type": "kick", "target": ""}', "invalid_message"),
         ('{"type": "hand", "raised": "yes please"}', "invalid_message"),
     ],

@@ -547,6 +547,7 @@ export class SfuMedia extends Emitter {
     this.subConnection = null;  // the SFU connection `sub` negotiates with (offers' connectionId)
     this.stream = null;
     this.answerWaiter = null;
+    this.publishSerial = 0;
     this.subQueue = Promise.resolve();
     this.restarting = false;
     if (onTrack) this.on("track", onTrack);
@@ -563,8 +564,10 @@ export class SfuMedia extends Emitter {
   _signal(m) {
     if (m.kind === "answer") {
       const waiter = this.answerWaiter;
+      // An answer naming another offer answers a connection we have closed since.
+      if (!waiter || (m.offerId && m.offerId !== waiter.offerId)) return;
       this.answerWaiter = null;
-      if (waiter) waiter.resolve(m.sdp);
+      waiter.resolve(m.sdp);
     } else if (m.kind === "offer") {
       // Offers are answered one at a time, in order.
       this.subQueue = this.subQueue.then(() => this._answer(m)).catch((err) => {
@@ -631,6 +634,7 @@ export class SfuMedia extends Emitter {
   /** Publishes `stream` (camera and microphone); resolves once the SFU answered. Needs the
    *  publish grant (the host has it; students once the host allows them). */
   async publish(stream) {
+    this._dropPendingAnswer();
     if (this.pub) { this.pub.close(); this.pub = null; }
     this.stream = stream;
     const pc = this.pub = this._newPc("publisher");
@@ -640,26 +644,49 @@ export class SfuMedia extends Emitter {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     if (pc !== this.pub) return;
+    // The SFU echoes the offer's id in its answer: after a quick off-and-on, the answer to
+    // the previous connection's offer may still arrive, and must not be applied to this one.
+    const offerId = `pub-${++this.publishSerial}`;
     const answer = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new LiveclassError("timeout", "the SFU did not answer the offer"));
       }, this.answerTimeout);
       this.answerWaiter = {
+        offerId,
         resolve: (sdp) => { clearTimeout(timer); resolve(sdp); },
       };
     });
     // An error (no publish grant) comes as the request's error.
-    await this.client.request({ type: "signal", to: "sfu", kind: "offer", sdp: pc.localDescription.sdp })
+    await this.client.request({ type: "signal", to: "sfu", kind: "offer", offerId, sdp: pc.localDescription.sdp })
       .catch((err) => { if (err.code !== "timeout") { this.answerWaiter = null; throw err; } });
     const sdp = await answer;
-    if (pc !== this.pub) return;
+    if (pc !== this.pub || sdp === null) return;
     await pc.setRemoteDescription({ type: "answer", sdp });
   }
 
-  /** Stops publishing (the tracks are not stopped: they are the caller's). */
+  /** Stops publishing (the tracks are not stopped: they are the caller's): closes the
+   *  publishing connection and tells the SFU, so the tracks end for everyone at once. A later
+   *  `publish` offers on a new connection, which the SFU takes as a new publication. */
   unpublish() {
     this.stream = null;
-    if (this.pub) { this.pub.close(); this.pub = null; }
+    this._dropPendingAnswer();
+    if (this.pub) {
+      this.pub.close();
+      this.pub = null;
+      try {
+        this.client.send({ type: "signal", to: "sfu", kind: "unpublish" });
+      } catch (err) {
+        // Disconnected: the SFU ends the publication when we leave, or replaces it when we
+        // publish again.
+      }
+    }
+  }
+
+  /** A publish() still waiting for its answer returns without applying one. */
+  _dropPendingAnswer() {
+    const waiter = this.answerWaiter;
+    this.answerWaiter = null;
+    if (waiter) waiter.resolve(null);
   }
 
   async _startOver(reason, tellSfu) {
