@@ -12,10 +12,13 @@ peer connection (other ICE credentials: the camera turned off and on, a device s
 page reloaded) cannot be a re-offer: :meth:`Publisher.is_from_another_connection` tells the
 router, which replaces this publisher with a new one.
 
+A participant publishes their camera and microphone on one connection and a screen they share
+on another (``source``, :mod:`media.sources`): each is a ``Publisher``.
+
 A *relay* publisher is another media worker re-sending a room's tracks (a room spread over
 several workers): each of its m-lines names, in ``a=msid``, the participant who published the
-track and the track's id, and the tracks it creates keep those names, so subscribers here see
-the original publisher (and never receive their own media back).
+track (and its source) and the track's id, and the tracks it creates keep those names, so
+subscribers here see the original publisher (and never receive their own media back).
 
 Owner's duty: ``await close()``; it ends every track (``on_track_ended`` runs for each) and
 closes the connection.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,10 +40,13 @@ from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
 from media.sdp import CodecSpec, MediaSection, cap_bitrate, parse_sections
+from media.sources import Source, parse_stream_id
 
 __all__ = ["Publisher"]
 
 log = logging.getLogger("liveclass.media.publisher")
+
+_serials = itertools.count(1)
 
 
 @dataclass(slots=True)
@@ -65,9 +72,12 @@ class Publisher:
         on_track_ended: Callable[[TrackFanout], None],
         on_failed: Callable[[], None],
         relay: bool = False,
+        source: Source = "camera",
     ) -> None:
         self.participant_id = participant_id
         self.relay = relay
+        #: What this connection publishes (a participant may publish a camera and a screen).
+        self.source: Source = source
         self._config = config
         self._on_track = on_track
         self._on_track_ended = on_track_ended
@@ -76,7 +86,6 @@ class Publisher:
         self._lock = asyncio.Lock()
         self._pending_candidates: list[RTCIceCandidate | None] = []
         self._closed = False
-        self._serial = 0
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
@@ -166,12 +175,14 @@ class Publisher:
         if entry.fanout is not None:
             entry.fanout.push_encoded(mime, data, timestamp)
 
-    def _identity(self, entry: _Input, section: MediaSection) -> tuple[str, str]:
-        """(publisher id, track id) of what ``section`` carries."""
+    def _identity(self, entry: _Input, section: MediaSection) -> tuple[str, str, Source]:
+        """(publisher id, track id, source) of what ``section`` carries. Track ids are unique
+        in the process, across publications: a camera turned off and on is a new track."""
         if self.relay and section.msid is not None:
-            return section.msid
-        self._serial += 1
-        return self.participant_id, f"{self.participant_id}:{entry.codec.kind}:{self._serial}"
+            publisher_id, source = parse_stream_id(section.msid[0])
+            return publisher_id, section.msid[1], source
+        kind = entry.codec.kind if self.source == "camera" else f"{self.source}-{entry.codec.kind}"
+        return self.participant_id, f"{self.participant_id}:{kind}:{next(_serials)}", self.source
 
     def _update_tracks(self, sections: list[MediaSection]) -> None:
         by_mid = {s.mid: s for s in sections}
@@ -184,15 +195,16 @@ class Publisher:
                 and entry.fanout is not None
                 and section is not None
                 and section.msid is not None
-                and section.msid != (entry.fanout.publisher_id, entry.fanout.track_id)
+                and section.msid != (entry.fanout.stream_id, entry.fanout.track_id)
             ):
                 self._end_input(entry)  # the relayed m-line now carries another track
             if sending and entry.fanout is None and not (entry.tap and entry.tap.stopped):
                 assert section is not None
-                publisher_id, track_id = self._identity(entry, section)
+                publisher_id, track_id, source = self._identity(entry, section)
                 fanout = TrackFanout(
                     track_id=track_id,
                     publisher_id=publisher_id,
+                    source=source,
                     codec=entry.codec,
                     send_keyframe_request=functools.partial(
                         request_keyframe, entry.transceiver.receiver

@@ -3,7 +3,9 @@
 Every published track of the room (except the participant's own) gets an m-line here, fed by
 a :class:`media.forwarding.ForwardedTrack` and sent by a stock ``RTCRtpSender`` that only
 packetizes (:func:`media.aiortc_hooks.install_packet_only_encoder`). The msid of each m-line
-is ``<publisher participant id> <track id>``, so clients know whose media a track carries.
+is ``<stream id> <track id>``, the stream id being the publisher's participant id for their
+camera and ``<participant id>:screen`` for a screen they share (:mod:`media.sources`), so
+clients know whose media a track carries and what it shows.
 
 Negotiation is server-initiated and serialized: when tracks appear or go
 (:meth:`Subscriber.tracks_changed`) a background task waits until no offer is outstanding,
@@ -127,8 +129,8 @@ class Subscriber:
         return {s.ufrag for s in parse_sections(description.sdp) if s.ufrag}
 
     def describe(self) -> list[dict[str, Any]]:
-        """What each m-line carries: ``mid``, ``kind``, ``publisher``, ``track`` (None when
-        inactive). Meant to travel with offers so a client can label what it receives."""
+        """What each m-line carries: ``mid``, ``kind``, ``publisher``, ``track``, ``source``
+        (None when inactive). Meant to travel with offers so a client can label what it receives."""
         out = []
         for o in self._outputs:
             source = o.track.source
@@ -138,6 +140,7 @@ class Subscriber:
                     "kind": o.codec.kind,
                     "publisher": source.publisher_id if source else None,
                     "track": source.track_id if source else None,
+                    "source": source.source if source else None,
                 }
             )
         return out
@@ -211,7 +214,7 @@ class Subscriber:
             )
             output = free if free is not None else self._add_output(track.codec)
             output.track.switch(track)
-            set_msid(output.transceiver.sender, track.publisher_id, track.track_id)
+            set_msid(output.transceiver.sender, track.stream_id, track.track_id)
             output.transceiver.direction = "sendonly"
             output.fresh = True
             changed = True

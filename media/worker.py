@@ -45,6 +45,7 @@ from media.config import RouterConfig
 from media.errors import MediaError
 from media.recording_worker import RecordingDesk
 from media.router import Router
+from media.sources import SOURCES, Source
 from media.subscriber import Offer
 from media.tasks import TaskSet, cancel_and_wait
 from rooms.bus import BusEvent, RoomBus
@@ -320,8 +321,9 @@ class MediaWorker:
             if not data.get("publish"):
                 await self._send_error(session_id, pid, "forbidden", "you may not publish here")
                 return
-            answer = await room.router.publish(pid, str(data.get("sdp", "")))
-            reply: dict[str, Any] = {"sdp": answer}
+            source = _source(data) or "camera"
+            answer = await room.router.publish(pid, str(data.get("sdp", "")), source=source)
+            reply: dict[str, Any] = {"sdp": answer, "source": source}
             if isinstance(data.get("offerId"), str):
                 reply["offerId"] = data["offerId"]  # the client matches it to its connection
             await self._send(session_id, pid, "answer", reply)
@@ -335,8 +337,8 @@ class MediaWorker:
             await room.router.remove(pid)
             if room.origin is None:
                 await self._serve(session_id, room, pid)
-        elif kind == "unpublish":
-            await room.router.unpublish(pid)
+        elif kind == "unpublish":  # no source: the grant was withdrawn, all of it ends
+            await room.router.unpublish(pid, _source(data))
         elif kind == "answer":
             await self._answer(room, pid, data)
         elif kind == "ice":
@@ -396,3 +398,9 @@ class MediaWorker:
             return  # gone meanwhile; its presence "left" event tears it down
         event = BusEvent("direct", session_id, self.worker_id, message=message, to=participant_id)
         await self._bus.publish_to_node(entry.node, event)
+
+
+def _source(data: dict[str, Any]) -> Source | None:
+    """The publication a signal names (``source``), if it names a known one."""
+    value = data.get("source")
+    return next((s for s in SOURCES if s == value), None)

@@ -216,6 +216,8 @@ class ParticipantLogic:
         if message.offerId is not None:
             payload["offerId"] = message.offerId
         if message.to == SFU:
+            if message.kind in ("offer", "unpublish"):
+                payload["source"] = message.source or "camera"
             if message.kind == "offer" and not self.grant.can_publish:
                 return [
                     Reply(

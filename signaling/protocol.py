@@ -149,6 +149,11 @@ class Signal(_Message):
     target: Literal["publisher", "subscriber"] | None = Field(
         default=None, description="ICE only: which of your two SFU connections it is for."
     )
+    source: Literal["camera", "screen"] | None = Field(
+        default=None,
+        description="An offer or ``unpublish`` to the SFU: which publication (a participant "
+        "may publish a camera and a screen, each on its own connection); default camera.",
+    )
     offerId: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None,
         description="An answer to the SFU: the ``offerId`` of the offer it answers (an "

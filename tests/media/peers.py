@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -23,6 +24,7 @@ from av import AudioFrame, VideoFrame
 
 from media.aiortc_hooks import host_addresses
 from media.router import Router
+from media.sources import Source
 from media.subscriber import Offer
 
 LOOPBACK = ("127.0.0.1",)
@@ -30,8 +32,13 @@ WIDTH, HEIGHT = 320, 240
 
 
 def client_pc() -> RTCPeerConnection:
-    """A client connection: no STUN server (aiortc would default to a public one)."""
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    """A client connection: no STUN server (aiortc would default to a public one), every
+    m-line on one transport as browsers do. (aiortc's default "balanced" policy loses every
+    audio m-line after the first when a first offer carries several: it bundles each onto the
+    first transport of its kind, then re-bundles only that first one.)"""
+    return RTCPeerConnection(
+        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
 
 
 class PatternVideoTrack(VideoStreamTrack):
@@ -86,9 +93,10 @@ class ToneAudioTrack(MediaStreamTrack):
 class ClientPublisher:
     """A participant sending video and audio to the router."""
 
-    def __init__(self, router: Router, participant_id: str) -> None:
+    def __init__(self, router: Router, participant_id: str, source: Source = "camera") -> None:
         self.router = router
         self.participant_id = participant_id
+        self.source: Source = source
         self.pc = client_pc()
         self.video = PatternVideoTrack()
         self.audio = ToneAudioTrack()
@@ -104,7 +112,9 @@ class ClientPublisher:
         self.pc.addTrack(self.audio)
         with host_addresses(LOOPBACK):
             await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer = await self.router.publish(self.participant_id, self.pc.localDescription.sdp)
+        answer = await self.router.publish(
+            self.participant_id, self.pc.localDescription.sdp, source=self.source
+        )
         await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         return answer
 
@@ -132,6 +142,8 @@ class ClientSubscriber:
         self.audio_frames = 0
         self.video_sizes: set[tuple[int, int]] = set()
         self.track_ids: list[str] = []
+        #: Frames received per track id (the msid's: ``<publisher>:<kind>:<n>``).
+        self.frames_by_track: dict[str, int] = {}
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -161,6 +173,7 @@ class ClientSubscriber:
         try:
             while True:
                 frame = await track.recv()
+                self.frames_by_track[track.id] = self.frames_by_track.get(track.id, 0) + 1
                 if isinstance(frame, VideoFrame):
                     if self.first_video_at is None:
                         self.first_video_at = time.monotonic()

@@ -23,8 +23,9 @@ const room = window.liveclassRoom = {
   roster: new Map(), // participant id -> participant
   hands: new Set(), // participant ids with a raised hand
   chat: new Map(), // seq -> chat message
-  tiles: new Map(), // participant id -> {tile, video}
+  tiles: new Map(), // tile key (participant id, or "<id>:screen") -> {tile, video}
   camera: null, // our MediaStream while publishing
+  screen: null, // our shared screen's MediaStream while sharing
   kicked: false,
   ended: false,
   recording: false,
@@ -131,14 +132,19 @@ async function connect() {
   const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   const client = room.client = new LiveclassClient({ url: wsUrl, token: roomToken, codec });
   room.media = client.media({
-    onTrack: ({ participantId, stream }) => showTrack(participantId, stream),
-    onRemoveTrack: ({ participantId, stream }) => {
-      if (stream.getTracks().length === 0) removeTile(participantId);
+    onTrack: ({ participantId, source, stream }) => showTrack(participantId, stream, false, source),
+    onRemoveTrack: ({ participantId, source, stream }) => {
+      if (stream.getTracks().length === 0) removeTile(tileKey(participantId, source));
     },
   });
   client.on("welcome", onWelcome);
   client.on("presence", (m) => {
-    for (const p of m.left || []) { room.roster.delete(p.id); room.hands.delete(p.id); removeTile(p.id); }
+    for (const p of m.left || []) {
+      room.roster.delete(p.id);
+      room.hands.delete(p.id);
+      removeTile(p.id);
+      removeTile(tileKey(p.id, "screen"));
+    }
     for (const p of m.joined || []) room.roster.set(p.id, p);
     setCount(m.count);
     renderRoster();
@@ -197,6 +203,7 @@ function onWelcome(m) {
 
 async function onClosed({ code, reason }) {
   stopCamera();
+  stopScreen();
   clearTiles();
   if (room.kicked || reason === "banned" || code === 4003) {
     return setState(room.kicked || reason === "banned" ? "removed" : "forbidden");
@@ -218,7 +225,9 @@ async function onClosed({ code, reason }) {
 async function applyGrants() {
   const canPublish = Boolean(room.grants.publish);
   $("camera").hidden = !canPublish;
+  $("screen").hidden = !canPublish || !navigator.mediaDevices?.getDisplayMedia;
   if (!canPublish && room.camera) stopCamera();
+  if (!canPublish && room.screen) stopScreen();
   if (canPublish && isHost() && !room.camera && !room.cameraRefused) await startCamera();
   syncCameraButton();
 }
@@ -256,6 +265,45 @@ function stopCamera() {
   syncCameraButton();
 }
 
+async function startScreen() {
+  $("media-error").hidden = true;
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: true });
+  } catch (err) {
+    if (err.name !== "NotAllowedError") {  // not a cancelled picker: say why
+      $("media-error").textContent = `Screen sharing unavailable: ${err.message}`;
+      $("media-error").hidden = false;
+    }
+    return;
+  }
+  room.screen = stream;
+  // The browser's own "Stop sharing" bar ends the video track: stop for everyone.
+  stream.getVideoTracks()[0]?.addEventListener("ended", stopScreen);
+  showTrack(room.me.id, stream, true, "screen");
+  syncScreenButton();
+  try {
+    await room.media.publish(stream, { source: "screen" });
+  } catch (err) {
+    $("media-error").textContent = `Could not share your screen: ${err.message}`;
+    $("media-error").hidden = false;
+  }
+}
+
+function stopScreen() {
+  if (!room.screen) return;
+  room.media?.unpublish("screen");
+  for (const track of room.screen.getTracks()) track.stop();
+  room.screen = null;
+  if (room.me) removeTile(tileKey(room.me.id, "screen"));
+  syncScreenButton();
+}
+
+function syncScreenButton() {
+  $("screen").textContent = room.screen ? "Stop sharing" : "Share screen";
+  $("screen").setAttribute("aria-pressed", String(Boolean(room.screen)));
+}
+
 function syncCameraButton() {
   $("camera").textContent = room.camera ? "Turn camera off" : "Turn camera on";
   $("mic").hidden = !room.camera;
@@ -275,18 +323,27 @@ function participantName(pid) {
   return p ? p.name : "Participant";
 }
 
-function showTrack(pid, stream, local = false) {
-  let entry = room.tiles.get(pid);
+/** The tile of `pid`'s camera, or of the screen they share. */
+function tileKey(pid, source = "camera") {
+  return source === "screen" ? `${pid}:screen` : pid;
+}
+
+function showTrack(pid, stream, local = false, source = "camera") {
+  const key = tileKey(pid, source);
+  let entry = room.tiles.get(key);
   if (!entry) {
-    const video = el("video", { autoplay: true, playsinline: true, dataset: { participant: pid } });
+    const screen = source === "screen";
+    const video = el("video", { autoplay: true, playsinline: true, dataset: { participant: pid, source } });
     const p = room.roster.get(pid);
-    const host = p?.role === "host" || (local && isHost());
-    const tile = el("figure", { class: host ? "tile host" : "tile", dataset: { participant: pid } },
-      video, el("figcaption", { class: "label" }, participantName(pid)));
+    const host = !screen && (p?.role === "host" || (local && isHost()));
+    const label = screen ? `${participantName(pid)}: screen` : participantName(pid);
+    const tile = el("figure", { class: screen ? "tile screen" : host ? "tile host" : "tile", dataset: { participant: pid, source } },
+      video, el("figcaption", { class: "label" }, label));
     $("stage").append(tile);
     if (host) $("stage").prepend(tile);
     entry = { tile, video };
-    room.tiles.set(pid, entry);
+    room.tiles.set(key, entry);
+    syncStageLayout();
   }
   const { video, tile } = entry;
   video.muted = local; // never hear yourself
@@ -304,13 +361,18 @@ function showTrack(pid, stream, local = false) {
   $("no-video").hidden = room.tiles.size > 0;
 }
 
-function removeTile(pid) {
-  const entry = room.tiles.get(pid);
+function removeTile(key) {
+  const entry = room.tiles.get(key);
   if (!entry) return;
   entry.video.srcObject = null;
   entry.tile.remove();
-  room.tiles.delete(pid);
+  room.tiles.delete(key);
   $("no-video").hidden = room.tiles.size > 0;
+  syncStageLayout();
+}
+
+function syncStageLayout() {
+  $("stage").classList.toggle("has-screen", [...room.tiles.keys()].some((k) => k.endsWith(":screen")));
 }
 
 function clearTiles() {
@@ -483,6 +545,7 @@ async function showRecordings() {
 $("leave").addEventListener("click", async () => {
   clearTimeout(notStartedTimer);
   stopCamera();
+  stopScreen();
   if (room.client) await room.client.leave();
   location.assign("/");
 });
@@ -494,6 +557,9 @@ $("hand").addEventListener("click", () => {
 $("camera").addEventListener("click", () => {
   room.cameraRefused = false;
   if (room.camera) stopCamera(); else startCamera();
+});
+$("screen").addEventListener("click", () => {
+  if (room.screen) stopScreen(); else startScreen();
 });
 $("mic").addEventListener("click", () => {
   const audio = room.camera?.getAudioTracks()[0];

@@ -1,6 +1,6 @@
-"""Publishing that stops and starts: a participant closes their publishing connection and
-publishes anew on a fresh one (camera off and on, a switched device, a reload); every
-subscriber gets the new media each time."""
+"""A participant's publications: a camera that stops and starts (they close their publishing
+connection and publish anew on a fresh one: camera off and on, a switched device, a reload),
+and a screen shared beside it on a connection of its own."""
 
 from __future__ import annotations
 
@@ -57,3 +57,40 @@ async def test_a_fresh_publishing_connection_replaces_the_old_one_three_times(
             assert len(viewer.pc.getTransceivers()) == 2
     finally:
         await publisher.close()
+
+
+async def test_a_screen_is_shared_beside_the_camera_and_stopped_alone(
+    room: tuple[Router, dict[str, ClientSubscriber]],
+) -> None:
+    router, subscribers = room
+    camera = ClientPublisher(router, "teacher")
+    screen = ClientPublisher(router, "teacher", source="screen")
+    await asyncio.wait_for(camera.publish(), 10)
+    await asyncio.wait_for(screen.publish(), 10)
+    assert set(router.publications) == {("teacher", "camera"), ("teacher", "screen")}
+    assert set(router.publishers) == {"teacher"}  # the camera publication
+    viewer = subscribers["viewer"] = ClientSubscriber(router, "viewer")
+    await asyncio.wait_for(viewer.join(), 10)
+    try:
+        # four tracks, the screen's in a stream of its own: "<participant>:screen"
+        await viewer.until(lambda: len(viewer.frames_by_track) == 4, 15)
+        streams = {line.split()[0] for line in viewer.last_offer.split("a=msid:")[1:]}
+        assert streams == {"teacher", "teacher:screen"}
+        assert sorted(t.split(":")[1] for t in viewer.track_ids) == [
+            "audio",
+            "screen-audio",
+            "screen-video",
+            "video",
+        ]
+        assert {d["source"] for d in router.tracks_of("viewer")} == {"camera", "screen"}
+
+        # she stops sharing: the screen's m-lines go inactive, the camera plays on
+        await router.unpublish("teacher", "screen")
+        assert set(router.publications) == {("teacher", "camera")}
+        await viewer.until(lambda: viewer.directions().count("inactive") == 2, 10)
+        camera_video = next(t for t in viewer.track_ids if t.split(":")[1] == "video")
+        mark = viewer.frames_by_track[camera_video]
+        await viewer.until(lambda: viewer.frames_by_track[camera_video] >= mark + 15, 10)
+    finally:
+        await camera.close()
+        await screen.close()
