@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 
-from media.aiortc_hooks import FrameTap, host_addresses, request_keyframe, tap_receiver
+from media.aiortc_hooks import FrameTap, request_keyframe, tap_receiver
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
@@ -141,7 +141,7 @@ class Publisher:
                 self._add_input(section.kind, section.codec)
             try:
                 await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-                with host_addresses(self._config.host_addresses):
+                with self._config.ice_scope():
                     await self.pc.setLocalDescription(await self.pc.createAnswer())
             except Exception as exc:
                 if self._closed:

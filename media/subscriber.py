@@ -38,7 +38,6 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSes
 
 from media.aiortc_hooks import (
     PacketOnlyEncoder,
-    host_addresses,
     install_packet_only_encoder,
     on_keyframe_request,
     set_msid,
@@ -180,7 +179,7 @@ class Subscriber:
             if self._closed or not self._sync():
                 return None
             offer = await self.pc.createOffer()
-            with host_addresses(self._config.host_addresses):
+            with self._config.ice_scope():
                 await self.pc.setLocalDescription(offer)
             if self._closed:
                 return None

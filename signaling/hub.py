@@ -41,6 +41,7 @@ from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.bus import BusEvent, RoomBus
 from rooms.chat import ChatService, Sender
+from rooms.ice import IceServers
 from rooms.identity import Principal, UserRole
 from rooms.ids import new_participant_id
 from rooms.media_registry import MediaRegistry
@@ -128,6 +129,8 @@ class HubSettings:
     limits: Limits = field(default_factory=Limits)
     allowed_origins: list[str] | None = None
     max_connections_per_ip: int = 2000
+    #: ICE servers handed to each participant in their welcome (TURN credentials included).
+    ice: IceServers = field(default_factory=IceServers)
 
 
 class Hub:
@@ -185,6 +188,10 @@ class Hub:
         self._announcer = PresenceAnnouncer(self._publish_presence)
 
     # -- lifecycle --------------------------------------------------------------------------
+
+    def ice_servers(self, user_id: str) -> list[dict[str, Any]]:
+        """The ICE servers (with fresh TURN credentials) for ``user_id``'s media connections."""
+        return self.settings.ice.for_user(user_id, self._clock())
 
     async def start(self) -> None:
         """Start the background tasks. Never fails for Redis: the bus listener subscribes
@@ -427,6 +434,7 @@ class Hub:
                 grants=grant.grants(),
                 resumed=resumed,
                 protocol=PROTOCOL_VERSION,
+                ice_servers=self.ice_servers(entry.user_id),
             )
         )
         if replay:

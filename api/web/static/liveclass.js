@@ -536,8 +536,8 @@ async function gathered(pc, timeout = 5000) {
  * Options: `onTrack({participantId, source, stream, track})` for every received track (the
  * stream's id is the publishing participant's id for a camera, `<id>:screen` for a screen),
  * `onRemoveTrack({participantId, source, stream, track})`, `rtcConfig` (RTCPeerConnection
- * configuration: the ICE servers from the room token or welcome; default none, for an SFU on
- * the same network), `answerTimeout` (ms, default 30000).
+ * configuration; its `iceServers` default to the welcome's: STUN and TURN with short-lived
+ * credentials, renewed with every welcome), `answerTimeout` (ms, default 30000).
  *
  * Events: `state` {publisher, screen, subscriber} connection states, `restart` {reason}.
  */
@@ -545,7 +545,10 @@ export class SfuMedia extends Emitter {
   constructor(client, { onTrack, onRemoveTrack, rtcConfig = {}, answerTimeout = 30000 } = {}) {
     super();
     this.client = client;
-    this.rtcConfig = rtcConfig;
+    const ownIceServers = Boolean(rtcConfig.iceServers);
+    this.rtcConfig = ownIceServers || !client.welcome?.iceServers
+      ? rtcConfig
+      : { ...rtcConfig, iceServers: client.welcome.iceServers };
     this.answerTimeout = answerTimeout;
     /** source -> {pc, stream, waiter}: what we publish. */
     this.pubs = new Map();
@@ -558,7 +561,12 @@ export class SfuMedia extends Emitter {
     if (onRemoveTrack) this.on("removetrack", onRemoveTrack);
     this.offs = [
       client.on("signal", (m) => { if (m.from === "sfu") this._signal(m); }),
-      client.on("welcome", (m) => { if (!m.resumed) this._startOver("rejoined", false); }),
+      client.on("welcome", (m) => {
+        // Fresh TURN credentials with every welcome, for the connections made from now on
+        // (unless the caller chose its ICE servers).
+        if (m.iceServers && !ownIceServers) this.rtcConfig = { ...this.rtcConfig, iceServers: m.iceServers };
+        if (!m.resumed) this._startOver("rejoined", false);
+      }),
       client.on("closed", () => this.close()),
     ];
   }
