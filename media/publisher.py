@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 
-from media.aiortc_hooks import FrameTap, request_keyframe, tap_receiver
+from media.aiortc_hooks import FrameTap, on_audio_level, request_keyframe, tap_receiver
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
@@ -73,8 +73,11 @@ class Publisher:
         on_failed: Callable[[], None],
         relay: bool = False,
         source: Source = "camera",
+        on_audio_level: Callable[[int], None] | None = None,
     ) -> None:
         self.participant_id = participant_id
+        #: Each audio packet's RFC 6464 level (0 loudest … 127 silence), for active speakers.
+        self._on_audio_level = on_audio_level
         self.relay = relay
         #: What this connection publishes (a participant may publish a camera and a screen).
         self.source: Source = source
@@ -168,6 +171,8 @@ class Publisher:
             on_frame=lambda mime, _rate, data, ts: self._frame(entry, mime, data, ts),
             on_end=lambda: self._end_input(entry),
         )
+        if kind == "audio" and self._on_audio_level is not None:
+            on_audio_level(transceiver.receiver, self._on_audio_level)
         self._inputs.append(entry)
 
     @staticmethod

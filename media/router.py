@@ -38,6 +38,7 @@ from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
 from media.publisher import Publisher
+from media.room_voices import MediaState, RoomVoices
 from media.sdp import parse_candidate
 from media.sources import Source
 from media.subscriber import Offer, Subscriber
@@ -67,10 +68,13 @@ class Router:
         *,
         on_offer: Callable[[str, Offer], None],
         config: RouterConfig | None = None,
+        on_media_state: Callable[[MediaState], None] | None = None,
     ) -> None:
         self.room_id = room_id
         self.config = config or RouterConfig()
         self._on_offer = on_offer
+        #: Who speaks and who is muted (told through ``on_media_state`` when it changes).
+        self.voices = RoomVoices(on_media_state or (lambda _state: None))
         self._publishers: dict[tuple[str, Source], Publisher] = {}
         self._subscribers: dict[str, Subscriber] = {}
         self._tracks: dict[str, TrackFanout] = {}
@@ -160,6 +164,7 @@ class Router:
             # the old one's tracks end, subscribers renegotiate, then take the new ones.
             log.info("%s of %s in %s: a new connection", source, participant_id, self.room_id)
             del self._publishers[key]
+            self._forget_voice(key)
             await self._bounded(publisher.close(), f"{source} publisher {participant_id}")
             publisher = None
         created = publisher is None
@@ -172,6 +177,11 @@ class Router:
                 on_failed=lambda: self._teardown_publisher(key),
                 relay=relay,
                 source=source,
+                on_audio_level=(
+                    self.voices.level_of(participant_id)
+                    if source == "camera" and not relay
+                    else None
+                ),
             )
             self._publishers[key] = publisher
         try:
@@ -179,6 +189,7 @@ class Router:
         except BaseException:
             if created and self._publishers.get(key) is publisher:
                 del self._publishers[key]
+                self._forget_voice(key)
                 await publisher.close()
             raise
 
@@ -276,6 +287,7 @@ class Router:
         for key in list(self._publishers):
             if key[0] == participant_id and source in (None, key[1]):
                 publisher = self._publishers.pop(key)
+                self._forget_voice(key)
                 await self._bounded(publisher.close(), f"{key[1]} publisher {participant_id}")
 
     async def _bounded(self, closing: Coroutine[Any, Any, None], what: str) -> None:
@@ -293,6 +305,7 @@ class Router:
             await self.remove(participant_id)
         # background teardowns are bounded by close_timeout themselves
         await self._background.close(grace=self.config.close_timeout + 1.0)
+        await self.voices.close()
         self._tracks.clear()
 
     def _teardown_publisher(self, key: tuple[str, Source]) -> None:
@@ -300,7 +313,18 @@ class Router:
         background."""
         publisher = self._publishers.pop(key, None)
         if publisher is not None:
+            self._forget_voice(key)
             self._close_failed(publisher.close(), f"{key[1]} publisher {key[0]}")
+
+    def _forget_voice(self, key: tuple[str, Source]) -> None:
+        if key[1] == "camera":
+            self.voices.forget(key[0])
+
+    def set_muted(self, participant_id: str, muted: bool) -> None:
+        """The participant muted (or unmuted) the microphone they publish; the room is told.
+        Ignored for someone who publishes no camera."""
+        if (participant_id, "camera") in self._publishers:
+            self.voices.set_muted(participant_id, muted)
 
     def _teardown_subscriber(self, participant_id: str) -> None:
         """A receiving connection failed (called from aiortc's event): close it in the

@@ -685,7 +685,7 @@ class Hub:
         if effect.kind == "restart":
             assigned = await self._media.assignment(sid, pid)
             workers = {origin} if assigned is None else {origin, assigned}
-        elif effect.kind not in ("offer", "unpublish") and target != "publisher":
+        elif effect.kind not in ("offer", "unpublish", "mute") and target != "publisher":
             assigned = await self._media.assignment(sid, pid)
             if assigned is not None:
                 workers = (

@@ -215,6 +215,8 @@ class ParticipantLogic:
             payload["target"] = message.target
         if message.offerId is not None:
             payload["offerId"] = message.offerId
+        if message.muted is not None:
+            payload["muted"] = message.muted
         if message.to == SFU:
             if message.kind in ("offer", "unpublish"):
                 payload["source"] = message.source or "camera"

@@ -11,7 +11,7 @@ ignored (so newer clients work with older servers), unknown ``type`` values are 
 
 Client → server (:data:`ClientMessage`):
   ``chat`` {text},
-  ``signal`` {to, kind: offer|answer|ice|restart|unpublish, sdp | candidate, offerId},
+  ``signal`` {to, kind: offer|answer|ice|restart|unpublish|mute, sdp | candidate, offerId},
   ``hand`` {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host),
   ``end`` (host), ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts},
   ``leave``.
@@ -139,11 +139,13 @@ class Signal(_Message):
 
     type: Literal["signal"]
     to: ParticipantRef
-    kind: Literal["offer", "answer", "ice", "restart", "unpublish"] = Field(
+    kind: Literal["offer", "answer", "ice", "restart", "unpublish", "mute"] = Field(
         description="``restart`` (to ``sfu`` only): my SFU connections are gone; start over. "
         "``unpublish`` (to ``sfu`` only): I stopped publishing (camera off); my tracks end for "
-        "everyone. A later offer on a new peer connection publishes anew."
+        "everyone. A later offer on a new peer connection publishes anew. ``mute`` (to ``sfu`` "
+        "only, with ``muted``): my microphone is muted or not; the room is told (``speakers``)."
     )
+    muted: bool | None = Field(default=None, description="``mute`` only: muted or not.")
     sdp: str | None = None
     candidate: IceCandidate | None = None
     target: Literal["publisher", "subscriber"] | None = Field(
@@ -267,9 +269,11 @@ def _check_signal(message: Signal, limits: Limits, rid: str | None) -> None:
                 rid=rid,
                 details={"limit": limits.max_sdp_bytes},
             )
-    elif message.kind in ("restart", "unpublish"):
+    elif message.kind in ("restart", "unpublish", "mute"):
         if message.to != "sfu":
             raise ProtocolError("invalid_message", f"{message.kind} is for the sfu", rid=rid)
+        if message.kind == "mute" and message.muted is None:
+            raise ProtocolError("invalid_message", "mute needs muted: true or false", rid=rid)
     elif message.candidate is None:
         raise ProtocolError("invalid_message", "an ice signal needs a candidate", rid=rid)
 

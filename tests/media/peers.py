@@ -62,14 +62,16 @@ class PatternVideoTrack(VideoStreamTrack):
 
 
 class ToneAudioTrack(MediaStreamTrack):
-    """A 440 Hz tone, 20 ms mono s16 frames at 48 kHz, paced in real time."""
+    """A 440 Hz tone (``loudness``: its amplitude; 0 is silence), 20 ms mono s16 frames at
+    48 kHz, paced in real time."""
 
     kind = "audio"
     RATE = 48000
     SAMPLES = 960
 
-    def __init__(self) -> None:
+    def __init__(self, loudness: int = 8000) -> None:
         super().__init__()
+        self.loudness = loudness
         self._start: float | None = None
         self._pts = 0
 
@@ -82,7 +84,7 @@ class ToneAudioTrack(MediaStreamTrack):
             self._pts += self.SAMPLES
             await asyncio.sleep(self._start + self._pts / self.RATE - time.time())
         t = (np.arange(self.SAMPLES) + self._pts) / self.RATE
-        samples = (np.sin(2 * math.pi * 440 * t) * 8000).astype(np.int16).reshape(1, -1)
+        samples = (np.sin(2 * math.pi * 440 * t) * self.loudness).astype(np.int16).reshape(1, -1)
         frame = AudioFrame.from_ndarray(samples, format="s16", layout="mono")
         frame.sample_rate = self.RATE
         frame.pts = self._pts
@@ -93,13 +95,20 @@ class ToneAudioTrack(MediaStreamTrack):
 class ClientPublisher:
     """A participant sending video and audio to the router."""
 
-    def __init__(self, router: Router, participant_id: str, source: Source = "camera") -> None:
+    def __init__(
+        self,
+        router: Router,
+        participant_id: str,
+        source: Source = "camera",
+        *,
+        loudness: int = 8000,
+    ) -> None:
         self.router = router
         self.participant_id = participant_id
         self.source: Source = source
         self.pc = client_pc()
         self.video = PatternVideoTrack()
-        self.audio = ToneAudioTrack()
+        self.audio = ToneAudioTrack(loudness)
         self.connected = asyncio.Event()
 
         @self.pc.on("connectionstatechange")

@@ -72,6 +72,8 @@ def test_signal_with_candidate() -> None:
         ('{"type": "signal", "to": "sfu", "kind": "dance", "sdp": "v=0"}', "invalid_message"),
         ('{"type": "signal", "to": "p_someone", "kind": "restart"}', "invalid_message"),
         ('{"type": "signal", "to": "p_someone", "kind": "unpublish"}', "invalid_message"),
+        ('{"type": "signal", "to": "p_someone", "kind": "mute", "muted": true}', "invalid_message"),
+        ('{"type": "signal", "to": "sfu", "kind": "mute"}', "invalid_message"),
         ('{"type": "kick", "target": ""}', "invalid_message"),
         ('{"type": "hand", "raised": "yes please"}', "invalid_message"),
     ],

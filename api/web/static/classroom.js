@@ -26,6 +26,8 @@ const room = window.liveclassRoom = {
   tiles: new Map(), // tile key (participant id, or "<id>:screen") -> {tile, video}
   camera: null, // our MediaStream while publishing
   screen: null, // our shared screen's MediaStream while sharing
+  speakers: [], // participant ids speaking now, loudest first (from the SFU)
+  micMuted: new Set(), // participant ids whose published microphone is muted
   kicked: false,
   ended: false,
   recording: false,
@@ -157,11 +159,17 @@ async function connect() {
     renderRoster();
   });
   client.on("grants", (m) => { room.grants = m.grants; applyGrants(); });
+  client.on("speakers", (m) => {
+    room.speakers = m.speakers || [];
+    room.micMuted = new Set(m.muted || []);
+    syncVoices();
+  });
   client.on("mute-request", (m) => {
     if (!room.camera) return;
     for (const track of room.camera.getTracks()) {
       if (m.kind === "all" || track.kind === m.kind) track.enabled = false;
     }
+    tellMic();
     syncMicButton();
     note(`${m.from?.name || "The host"} muted your ${m.kind === "all" ? "camera and microphone" : m.kind}.`);
   });
@@ -250,9 +258,32 @@ async function startCamera() {
   syncCameraButton();
   try {
     await room.media.publish(room.camera);
+    tellMic();
   } catch (err) {
     $("media-error").textContent = `Could not send your video: ${err.message}`;
     $("media-error").hidden = false;
+  }
+}
+
+/** Tells the room whether our microphone is muted (a fresh publication starts unmuted). */
+function tellMic() {
+  const audio = room.camera?.getAudioTracks()[0];
+  if (audio) room.media?.setMicMuted(!audio.enabled);
+}
+
+/** Marks the speaking participants' tiles, and the tiles of those whose microphone is muted. */
+function syncVoices() {
+  for (const [key, { tile }] of room.tiles) {
+    if (key.endsWith(":screen")) continue;
+    tile.classList.toggle("speaking", room.speakers.includes(key));
+    const muted = room.micMuted.has(key);
+    let mark = tile.querySelector(".mic-muted");
+    if (muted && !mark) {
+      mark = el("span", { class: "mic-muted", role: "img", "aria-label": "microphone muted", title: "Microphone muted" }, "Muted");
+      tile.append(mark);
+    } else if (!muted && mark) {
+      mark.remove();
+    }
   }
 }
 
@@ -344,6 +375,7 @@ function showTrack(pid, stream, local = false, source = "camera") {
     entry = { tile, video };
     room.tiles.set(key, entry);
     syncStageLayout();
+    syncVoices();
   }
   const { video, tile } = entry;
   video.muted = local; // never hear yourself
@@ -564,6 +596,7 @@ $("screen").addEventListener("click", () => {
 $("mic").addEventListener("click", () => {
   const audio = room.camera?.getAudioTracks()[0];
   if (audio) audio.enabled = !audio.enabled;
+  tellMic();
   syncMicButton();
 });
 $("chat-form").addEventListener("submit", async (e) => {

@@ -720,6 +720,18 @@ export class SfuMedia extends Emitter {
     }
   }
 
+  /** Tells the room that the microphone we publish is muted (or not): everyone's page can
+   *  show it (the `speakers` message's `muted`). Mute the track itself too
+   *  (`track.enabled = false`): this only tells. */
+  setMicMuted(muted) {
+    if (!this.pubs.has("camera")) return;
+    try {
+      this.client.send({ type: "signal", to: "sfu", kind: "mute", muted: Boolean(muted) });
+    } catch (err) {
+      // Disconnected: a new publication starts unmuted and the page tells again.
+    }
+  }
+
   /** Closes `source`'s connection; a publish() still waiting for its answer returns without
    *  applying one. Returns whether there was one. */
   _close(source) {
