@@ -362,3 +362,16 @@ class RecordingList(_Out):
 class HealthOut(_Out):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class BanOut(_Out):
+    userId: str
+    userName: str
+    reason: str | None
+    bannedBy: str
+    bannedAt: datetime
+
+
+class BansOut(_Out):
+    sessionId: str
+    bans: list[BanOut]

@@ -110,6 +110,19 @@ async def test_a_lesson_as_the_teacher_and_her_students_meet_it(tmp_path: Path) 
         await teacher.get_by_role("button", name="Remove Sam Student").click()
         await teacher.get_by_role("dialog").get_by_role("button", name="Remove").click()
         await state(sam, "removed")
+        # ...and the removal can be undone: Sam comes back.
+        await expect(
+            teacher.get_by_role("button", name="Let Sam Student back in", exact=True)
+        ).to_be_visible()
+        await shots.take(teacher, "removed-with-undo")
+        await teacher.get_by_role("button", name="Undo: let Sam Student back in").click()
+        await expect(teacher.locator("#teacher-note")).to_have_text("Sam Student may join again.")
+        await expect(
+            teacher.get_by_role("button", name="Let Sam Student back in", exact=True)
+        ).to_have_count(0)
+        await sam.reload()
+        await state(sam, "live")
+        await expect(teacher.locator("#roster")).to_contain_text("Sam Student")
 
         # End class asks first too; once ended, nobody's header still says "live".
         await teacher.get_by_role("button", name="End class").click()

@@ -246,6 +246,7 @@ function onWelcome(m) {
   loadHistory();
   applyGrants();
   showRecordings();
+  showRemoved();
 }
 
 function setStatus(status) {
@@ -507,7 +508,33 @@ async function removeParticipant(p) {
     "They leave at once and cannot rejoin this class.",
     "Remove",
   );
-  if (sure) await act(() => room.client.kick(p.id, "removed by the host"), `${p.name} was removed.`);
+  if (!sure) return;
+  await act(() => room.client.kick(p.id, "removed by the host"));
+  $("teacher-note").replaceChildren(`${p.name} was removed. `,
+    el("button", { type: "button", class: "small secondary", "aria-label": `Undo: let ${p.name} back in`, onclick: () => letBackIn(p.userId, p.name) }, "Undo"));
+  showRemoved();
+}
+
+/** Undo a removal: they may join again (with a new room token). */
+async function letBackIn(userId, name) {
+  await act(() => api(`/sessions/${encodeURIComponent(sessionRef)}/bans/${encodeURIComponent(userId)}`, { method: "DELETE" }),
+    `${name} may join again.`);
+  showRemoved();
+}
+
+/** The teacher's list of people removed from this class, each with "Let back in". */
+async function showRemoved() {
+  if (!isHost()) return;
+  let bans = [];
+  try {
+    bans = (await api(`/sessions/${encodeURIComponent(sessionRef)}/bans`)).bans;
+  } catch (err) {
+    return;
+  }
+  $("removed-title").hidden = bans.length === 0;
+  $("removed").replaceChildren(...bans.map((b) => el("li", {},
+    el("span", { class: "name" }, b.userName), " ",
+    el("button", { type: "button", class: "small secondary", "aria-label": `Let ${b.userName} back in`, onclick: () => letBackIn(b.userId, b.userName) }, "Let back in"))));
 }
 
 /** A modal question; resolves true when the first button is chosen. Escape or "Cancel":
