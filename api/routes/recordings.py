@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from api.endpoint import Api, Call, validation_details
+from api.endpoint import Api, Call, parse_body
 from api.schemas import RecordingList, RecordingOut
 from api.views import recording_out
 from rooms.errors import (
-    BadRequest,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -62,14 +58,7 @@ async def add_recording(call: Call) -> RecordingOut:
     ref = call.path("ref")
     content_type = call.request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        try:
-            link = RecordingLinkRequest.model_validate(json.loads(await call.request.body()))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest("the request body is not valid JSON", code="invalid_json") from exc
-        except ValidationError as exc:
-            raise ValidationFailed(
-                "the request body is not valid", details=validation_details(exc)
-            ) from exc
+        link = parse_body(RecordingLinkRequest, await call.request.body())
         stored = await services.recordings.register_link(call.user, ref, link.recordingUrl)
         return recording_out(stored.recording, services)
     if not content_type.startswith("multipart/form-data"):
