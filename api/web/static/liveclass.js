@@ -203,8 +203,14 @@ function decodeArray(r, n) {
 function decodeMap(r, n) {
   const out = {};
   for (let i = 0; i < n; i++) {
-    const key = decodeValue(r);
-    out[String(key)] = decodeValue(r);
+    const key = String(decodeValue(r));
+    const value = decodeValue(r);
+    if (key === "__proto__") {
+      // An own property, as JSON.parse makes it: assigning would replace the prototype.
+      Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true });
+    } else {
+      out[key] = value;
+    }
   }
   return out;
 }
