@@ -15,6 +15,7 @@ from rooms.errors import (
     ValidationFailed,
 )
 from rooms.inputs import RecordingLinkRequest
+from rooms.media_types import download_name
 from rooms.recordings import StoredRecording
 
 api = Api("/api/v1")
@@ -148,8 +149,11 @@ def _file_response(call: Call, stored: StoredRecording) -> Response:
         raise NotFound("the recording's file is missing", code="recording_file_missing")
     return FileResponse(
         path,
+        # Rows stored before names were checked may say "evil.html": what is served is
+        # always an attachment named for its real type.
         media_type=row.content_type or "application/octet-stream",
-        filename=row.filename,
+        filename=download_name(row.filename, row.content_type),
+        content_disposition_type="attachment",
     )
 
 
