@@ -12,9 +12,10 @@ Both edges (REST bodies in ``api``, WebSocket frames in ``signaling``) parse JSO
   but no UTF-8 encoder, PostgreSQL or browser text frame takes it) and NUL characters
   (PostgreSQL refuses them in text), in keys and values alike.
 
-Rows written before these checks existed may still hold such text. :func:`readable` and
-:func:`readable_tree` turn it into something every encoder takes (each lone surrogate
-becomes U+FFFD), so a stored row can always be read; they cost nothing for ordinary text.
+Rows written before these checks existed may still hold such text (or NaN, which SQLite's
+JSON took). :func:`readable` and :func:`readable_tree` turn it into something every encoder
+takes (each lone surrogate becomes U+FFFD, NaN null), so a stored row can always be read;
+they cost nothing for ordinary text.
 """
 
 from __future__ import annotations
@@ -160,9 +161,12 @@ def readable(text: str) -> str:
 
 
 def readable_tree(value: Any) -> Any:
-    """``value`` (JSON-like) with :func:`readable` applied to every key and string."""
+    """``value`` (JSON-like) with :func:`readable` applied to every key and string, and
+    ``None`` for every NaN or infinity (which JSON cannot carry)."""
     if isinstance(value, str):
         return readable(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, dict):
         return {readable_tree(k): readable_tree(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

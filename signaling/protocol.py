@@ -285,10 +285,14 @@ def encode(message: dict[str, Any], codec: Codec) -> bytes | str:
 
     Encode a broadcast once per codec and send the same frame to every recipient. Text that
     UTF-8 cannot carry (a lone surrogate in a row stored before input was checked) goes out
-    as U+FFFD: a frame is always sendable.
+    as U+FFFD, NaN and infinity as null: a frame is always sendable and parseable.
     """
     if codec is Codec.JSON:
-        return readable(json.dumps(message, separators=(",", ":"), ensure_ascii=False))
+        try:
+            text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or infinity: not JSON, and browsers' JSON.parse refuses it
+            text = json.dumps(readable_tree(message), separators=(",", ":"), ensure_ascii=False)
+        return readable(text)
     try:
         packed: bytes = msgpack.packb(message, use_bin_type=True)
     except UnicodeEncodeError:

@@ -176,6 +176,21 @@ def test_text_stored_before_the_edge_checked_it_still_encodes(codec: Codec) -> N
     assert decoded["from"] == {"\ufffd": "\U0001f600"}
 
 
+def test_json_frames_never_carry_nan() -> None:
+    """Browsers' JSON.parse refuses NaN and Infinity: they go out as null."""
+    frame = encode({"type": "pong", "ts": float("nan"), "serverTs": float("inf")}, Codec.JSON)
+    assert isinstance(frame, str)
+
+    def refuse(literal: str) -> None:
+        raise ValueError(literal)
+
+    assert json.loads(frame, parse_constant=refuse) == {
+        "type": "pong",
+        "ts": None,
+        "serverTs": None,
+    }
+
+
 CLIENT_TYPES = ["chat", "signal", "hand", "mute", "kick", "allow", "end", "ping", "leave"]
 # Unicode edge cases: lone surrogates, NUL and other controls, bidi overrides, BOM, emoji.
 HOSTILE_TEXT = st.sampled_from(
