@@ -17,7 +17,7 @@
 export const SUBPROTOCOLS = { json: "liveclass.v1.json", msgpack: "liveclass.v1.msgpack" };
 
 /** Close codes after which reconnecting cannot help (README, "Close codes"). */
-export const FINAL_CLOSE_CODES = new Set([1000, 1002, 4000, 4003, 4004, 4009, 4010]);
+export const FINAL_CLOSE_CODES = new Set([1000, 1002, 4000, 4003, 4004, 4009, 4010, 4400]);
 
 /** Why a connection ended for good, by close code, in words for people. */
 export const CLOSE_REASONS = {
@@ -29,6 +29,7 @@ export const CLOSE_REASONS = {
   4004: "not_found",
   4009: "room_full",
   4010: "not_live",
+  4400: "bad_request",
 };
 
 // ---------------------------------------------------------------------------------------
