@@ -23,7 +23,7 @@ from api.app import API_MODULES
 from api.services import Services
 from rooms.identity import Principal, UserRole
 from rooms.inputs import SessionDraft
-from tests.api.helpers import error_of
+from tests.api.helpers import PARSER_BOMBS, error_of
 from tests.conftest import People, bearer
 
 SESSIONS = "/api/v1/sessions"
@@ -37,16 +37,6 @@ JSON_OPERATIONS = sorted(
     for ep in api.endpoints
     if ep.body is not None
 )
-
-BOMBS: dict[str, bytes] = {
-    "brackets x 100,000": b"[" * 100_000,
-    "objects 100 deep": b'{"k":' * 100 + b"1" + b"}" * 100,
-    "a 5,000-digit integer": b'{"title": 1' + b"0" * 5000 + b"}",
-    "a 5,000-digit fraction": b'{"title": 0.' + b"1" * 5000 + b"}",
-    "NaN": b'{"title": NaN}',
-    "a float overflowing to infinity": b'{"title": 1e999}',
-    "invalid UTF-8": b'{"title": "\xff\xfe"}',
-}
 
 
 def _error(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -72,7 +62,7 @@ async def test_every_json_body_refuses_text_that_cannot_be_stored(
 
 
 @pytest.mark.parametrize(("method", "path"), JSON_OPERATIONS)
-@pytest.mark.parametrize("bomb", sorted(BOMBS))
+@pytest.mark.parametrize("bomb", sorted(PARSER_BOMBS))
 async def test_every_json_body_refuses_parser_bombs(
     client: httpx.AsyncClient,
     people: People,
@@ -83,7 +73,7 @@ async def test_every_json_body_refuses_parser_bombs(
 ) -> None:
     headers = {**people.admin, "content-type": "application/json"}
     with caplog.at_level(logging.ERROR):
-        response = await client.request(method, path, content=BOMBS[bomb], headers=headers)
+        response = await client.request(method, path, content=PARSER_BOMBS[bomb], headers=headers)
     assert _error(response, 400)["code"] == "invalid_json"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
