@@ -170,8 +170,9 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type[Any], type[Any]]:
             super().on_message_complete()
 
         def on_response_complete(self) -> None:
+            pipelined = bool(self.pipeline)  # its head is in: super() starts it
             super().on_response_complete()
-            if not self.transport.is_closing():
+            if not pipelined and not self.transport.is_closing():
                 self._await_head()
 
         def handle_websocket_upgrade(self) -> None:

@@ -231,3 +231,26 @@ async def test_hostile_urls_and_heads_get_their_codes(
         assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
         big.close()
     _no_errors(caplog)
+
+
+async def test_pipelined_requests_are_not_taken_for_slow_heads(
+    make_node: Callable[..., contextlib.AbstractAsyncContextManager[Node]],
+) -> None:
+    """A request pipelined behind another, whose body takes longer than the header timeout
+    (each gap shorter than the body timeout): answered, not cut off as a slow head."""
+    body = b'{"title": "Pipelined"}'
+    auth = bearer("t1", "instructor")["Authorization"].encode()
+    async with make_node() as node:
+        conn = await node.open()
+        conn.writer.write(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: " + auth + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        for start in range(0, len(body), 4):  # ~1.5 s in all, a gap of 0.25 s at most
+            await asyncio.sleep(TIMEOUT / 2)
+            conn.writer.write(body[start : start + 4])
+        _, answers = await conn.closed_after(TIMEOUT + SLACK + 10)
+        assert answers.startswith(b"HTTP/1.1 200"), answers[:200]
+        assert b"HTTP/1.1 201" in answers, answers
+        conn.close()
