@@ -16,9 +16,9 @@ from __future__ import annotations
 import struct
 from collections import deque
 
-from signaling.protocol import Codec
+from signaling.protocol import Codec, wire_size
 
-__all__ = ["Outbox", "join_frames", "wire_size"]
+__all__ = ["Outbox", "join_frames"]
 
 
 class Outbox:
@@ -65,14 +65,6 @@ class Outbox:
         self._frames.clear()
         self._sizes.clear()
         self._bytes = 0
-
-
-def wire_size(frame: str | bytes) -> int:
-    """The bytes ``frame`` takes on the wire: a text frame's UTF-8, not its characters (an
-    emoji is one character and four bytes)."""
-    if isinstance(frame, bytes) or frame.isascii():
-        return len(frame)
-    return len(frame.encode())
 
 
 def join_frames(frames: list[str | bytes], codec: Codec) -> str | bytes:

@@ -56,6 +56,7 @@ __all__ = [
     "Signal",
     "decode",
     "encode",
+    "wire_size",
 ]
 
 PROTOCOL_VERSION = 1
@@ -210,7 +211,7 @@ def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> An
     ``invalid_message`` (fields; ``details`` says which), ``sdp_too_large``.
     """
     limits = limits or _DEFAULT_LIMITS
-    if len(frame) > limits.max_frame_bytes:
+    if wire_size(frame) > limits.max_frame_bytes:
         raise ProtocolError(
             "frame_too_large",
             f"frames carry at most {limits.max_frame_bytes} bytes",
@@ -254,6 +255,14 @@ def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> An
     if isinstance(message, Signal):
         _check_signal(message, limits, rid)
     return message
+
+
+def wire_size(frame: str | bytes) -> int:
+    """The bytes ``frame`` takes on the wire: a text frame's UTF-8, not its characters (an
+    emoji is one character and four bytes)."""
+    if isinstance(frame, bytes) or frame.isascii():
+        return len(frame)
+    return len(frame.encode(errors="surrogatepass"))
 
 
 def _check_signal(message: Signal, limits: Limits, rid: str | None) -> None:

@@ -105,6 +105,15 @@ def test_size_limits() -> None:
     assert caught.value.code == "sdp_too_large"
 
 
+def test_the_frame_limit_counts_bytes_not_characters() -> None:
+    """20,000 emoji are 20,000 characters but 80,000 bytes: over the 64 KiB limit."""
+    frame = json.dumps({"type": "chat", "text": "\U0001f600" * 20_000}, ensure_ascii=False)
+    assert len(frame) < 64 * 1024 < len(frame.encode())
+    with pytest.raises(ProtocolError) as caught:
+        decode(frame, Codec.JSON)
+    assert caught.value.code == "frame_too_large"
+
+
 def test_msgpack_frames_must_be_binary_maps() -> None:
     with pytest.raises(ProtocolError) as caught:
         decode('{"type": "ping"}', Codec.MSGPACK)
