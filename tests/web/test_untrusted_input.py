@@ -6,6 +6,7 @@ refused.
 - Signing in never leads to another origin, whatever ``next`` says (``/%5Chost``,
   ``/%09/host``, ``//host``, ...): end to end through the sign-in page, and as a property
   of ``sameOriginPath`` over generated strings.
+- Links from the server's data (a recording's URL) are put in the page only when http(s).
 - The MessagePack decoder makes ``__proto__`` an own property (as ``JSON.parse`` does)
   instead of replacing the object's prototype: a property over generated maps.
 """
@@ -147,6 +148,34 @@ def test_same_origin_path_only_ever_gives_paths_of_the_site() -> None:
         property_()
         print(f"sameOriginPath: {checked['n']} generated values")
     assert elsewhere == []
+
+
+def test_links_from_server_data_are_only_ever_http() -> None:
+    """A recording's link goes into an ``<a href>``: only http(s) URLs may."""
+    urls = [
+        "javascript:alert(1)",
+        " JaVaScRiPt:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:x",
+        "s3://bucket/key.mp4",
+        "https://cdn.example.com/a.mp4",
+        "/api/v1/recordings/r1/file?expires=1&signature=x",
+        None,
+    ]
+    with hermetic_page() as (page, _):
+        got = page.evaluate(
+            f"""async (urls) => {{
+                const common = await {COMMON};
+                return urls.map((u) => common.httpUrl(u));
+            }}""",
+            urls,
+        )
+    assert got == [None] * 6 + [
+        "https://cdn.example.com/a.mp4",
+        f"{ORIGIN}/api/v1/recordings/r1/file?expires=1&signature=x",
+        None,
+    ]
 
 
 KEYS = st.sampled_from(

@@ -37,6 +37,18 @@ export function sameOriginPath(next, origin = location.origin) {
   return url.pathname + url.search + url.hash;
 }
 
+/** `url` (from the server's data: a recording's link) if it is an http(s) URL, else null:
+ *  never a `javascript:` or `data:` link in the page. */
+export function httpUrl(url, base = location.href) {
+  if (typeof url !== "string") return null;
+  try {
+    const parsed = new URL(url, base);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The signed-in user, or off to the sign-in page (coming back here afterwards). */
 export function requireAuth() {
   const auth = getAuth();
