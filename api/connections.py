@@ -12,7 +12,8 @@ descriptor. :func:`guarded_protocols` returns uvicorn protocol classes that enfo
 - ``body_timeout``: while a request body is incomplete, a gap of this many seconds without a
   byte closes the connection (the app sees the client leave);
 - ``max_connections_per_ip``: more open connections (HTTP and WebSocket) from one address
-  are closed as soon as they open;
+  are closed as soon as they open (``trusted_proxies`` excepted: a proxy carries many
+  clients, and limits them itself);
 - ``max_connections``: at the total cap a new connection takes the place of the oldest one
   still waiting for its request head (so a flood of idle connections cannot lock ordinary
   clients out); when there is none, the new connection is closed.
@@ -24,6 +25,7 @@ once upgraded, are the hub's (ping timeouts, rate limits) but still count agains
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -50,6 +52,21 @@ class ConnectionLimits:
     max_header_bytes: int
     max_connections: int
     max_connections_per_ip: int
+    #: Proxies in front (addresses, CIDR networks, "*"): not held to the per-address cap.
+    trusted_proxies: tuple[str, ...] = ()
+
+    def counts_per_address(self, address: str) -> bool:
+        """Whether connections from ``address`` are held to the per-address cap."""
+        return not any(_within(address, proxy) for proxy in self.trusted_proxies)
+
+
+def _within(address: str, proxy: str) -> bool:
+    if proxy == "*":
+        return True
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(proxy, strict=False)
+    except ValueError:
+        return address == proxy
 
 
 class ConnectionGuard:
@@ -68,7 +85,8 @@ class ConnectionGuard:
 
     def admit(self, transport: asyncio.BaseTransport, address: str) -> bool:
         """Count a new connection; False when it must be closed (over a cap)."""
-        if self._per_address[address] >= self.limits.max_connections_per_ip:
+        held = self._per_address[address] >= self.limits.max_connections_per_ip
+        if held and self.limits.counts_per_address(address):
             self.refused["per_address"] += 1
             return False
         if len(self._open) >= self.limits.max_connections:

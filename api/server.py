@@ -72,6 +72,7 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
         max_header_bytes=settings.http_max_header_bytes,
         max_connections=total,
         max_connections_per_ip=settings.max_connections_per_ip,
+        trusted_proxies=tuple(settings.trusted_proxies),
     )
 
 
@@ -99,6 +100,7 @@ def build_server(app: Starlette, settings: Settings, *, host: str, port: int) ->
         # uvicorn's own config would bypass the redaction of tokens in WebSocket URLs.
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=list(settings.trusted_proxies),
         lifespan="on",
         backlog=2048,
         timeout_graceful_shutdown=30,

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         "limit. At the cap a new connection replaces the oldest one still without a request.",
     )
     max_connections_per_ip: int = Field(default=2500, ge=1, le=1_000_000)
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses (or CIDR networks; '*' for any) of the proxies in front: their "
+        "X-Forwarded-For/-Proto name the client, and the per-address connection cap does not "
+        "count them (the proxy carries many clients).",
+    )
 
     # The room hub (WebSocket).
     node_id: str | None = Field(

@@ -254,3 +254,21 @@ async def test_pipelined_requests_are_not_taken_for_slow_heads(
         assert answers.startswith(b"HTTP/1.1 200"), answers[:200]
         assert b"HTTP/1.1 201" in answers, answers
         conn.close()
+
+
+@pytest.mark.parametrize("trusted", [["127.0.0.1", "::1"], ["127.0.0.0/30"], []])
+async def test_proxies_in_front_are_not_held_to_the_per_address_cap(
+    make_node: Callable[..., contextlib.AbstractAsyncContextManager[Node]], trusted: list[str]
+) -> None:
+    """A trusted proxy carries many clients (and limits them itself): its connections are
+    not capped per address; anyone else's are."""
+    async with make_node(
+        http_header_timeout_seconds=30, max_connections_per_ip=2, trusted_proxies=trusted
+    ) as node:
+        proxy = [await node.open("127.0.0.1") for _ in range(4)]
+        other = [await node.open("127.0.0.5") for _ in range(3)]
+        proxy_open = [await c.still_open(0.1) for c in proxy]
+        assert proxy_open == [True, True] + [bool(trusted)] * 2
+        assert [await c.still_open(0.1) for c in other] == [True, True, False]
+        for c in proxy + other:
+            c.close()
