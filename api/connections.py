@@ -18,6 +18,7 @@ descriptor. :func:`guarded_protocols` returns uvicorn protocol classes that enfo
   still waiting for its request head (so a flood of idle connections cannot lock ordinary
   clients out); when there is none, the new connection is closed.
 
+Each close is logged at DEBUG only: a flood of them must not flood the log too.
 Idle keep-alive connections are uvicorn's ``timeout_keep_alive``. WebSocket connections,
 once upgraded, are the hub's (ping timeouts, rate limits) but still count against the caps.
 """
@@ -231,13 +232,13 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type[Any], type[Any]]:
             if self.flow.read_paused:  # the app is not reading: the client is not to blame
                 self._arm_body_timer()
                 return
-            log.info("closing a connection: its request body stalled")
+            log.debug("closing a connection: its request body stalled")
             self.transport.close()
 
         def _close_with(self, response: bytes, why: str, arg: float) -> None:
             if self.transport.is_closing():
                 return
-            log.info("closing a connection: " + why, arg)
+            log.debug("closing a connection: " + why, arg)
             # A response still being written keeps its bytes; only an idle one gets ours.
             if self.cycle is None or self.cycle.response_complete:
                 self.transport.write(response)

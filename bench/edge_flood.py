@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -24,16 +22,11 @@ from pathlib import Path
 
 import httpx
 
+from bench.servers.spawn import free_port, spawn
+
 __all__ = ["main"]
 
 GIVE_UP = 40.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _held(port: int, address: str, slow: bool) -> float | None:
@@ -64,25 +57,12 @@ async def _held(port: int, address: str, slow: bool) -> float | None:
 
 
 async def _run(slow: int, silent: int, addresses: int, data_dir: Path) -> int:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "LIVECLASS_DATA_DIR": str(data_dir),
-        "LIVECLASS_PORT": str(port),
-        "LIVECLASS_LOG_LEVEL": "WARNING",
-    }
-    log_path = data_dir / "server.log"
-    with log_path.open("w") as log:
-        server = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "serve", env=env, stdout=log, stderr=log
-        )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            for _ in range(300):
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.2)
+    port = free_port()
+    env = {"LIVECLASS_DATA_DIR": str(data_dir), "LIVECLASS_PORT": str(port)}
+    argv = [sys.executable, "-m", "api.cli", "serve"]
+    ready = "Application startup complete"
+    async with spawn("liveclass", argv, port=port, ready=ready, env=env) as server:
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as http:
             held = [
                 asyncio.create_task(_held(port, f"127.0.0.{2 + i % addresses}", i < slow))
                 for i in range(slow + silent)
@@ -100,10 +80,7 @@ async def _run(slow: int, silent: int, addresses: int, data_dir: Path) -> int:
                 latencies.append((time.monotonic() - begin) * 1000)
                 await asyncio.sleep(0.1)
             closes = await asyncio.gather(*held)
-    finally:
-        server.terminate()
-        async with asyncio.timeout(30):
-            await server.wait()
+        log = list(server.log)
     closed = sorted(c for c in closes if c is not None)
     at_once = [c for c in closed if c < 1]
     later = [c for c in closed if c >= 1]
@@ -118,8 +95,8 @@ async def _run(slow: int, silent: int, addresses: int, data_dir: Path) -> int:
             f"/healthz meanwhile: {len(latencies)} requests, {failed} failed, "
             f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms"
         )
-    tracebacks = log_path.read_text().count("Traceback")
-    print(f"tracebacks in the server log: {tracebacks}")
+    tracebacks = sum("Traceback" in line for line in log)
+    print(f"tracebacks in the server log (its last {len(log)} lines): {tracebacks}")
     return 1 if tracebacks or failed or len(closed) < len(closes) else 0
 
 
