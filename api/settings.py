@@ -67,6 +67,24 @@ class Settings(BaseSettings):
     max_session_hours: float = Field(default=6.0, gt=0, le=48)
     rest_presence_ttl_seconds: int = Field(default=60, ge=5, le=3600)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Connections (api/connections.py): timeouts and caps before a request reaches the app.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=1 << 20)
+    max_connections: int | None = Field(
+        default=None,
+        ge=4,
+        description="Open connections per process; default: three quarters of the open-file "
+        "limit. At the cap a new connection replaces the oldest one still without a request.",
+    )
+    max_connections_per_ip: int = Field(default=2500, ge=1, le=1_000_000)
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses (or CIDR networks; '*' for any) of the proxies in front: their "
+        "X-Forwarded-For/-Proto name the client, and the per-address connection cap does not "
+        "count them (the proxy carries many clients).",
+    )
 
     # The room hub (WebSocket).
     node_id: str | None = Field(

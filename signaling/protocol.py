@@ -34,6 +34,8 @@ from typing import Annotated, Any, Literal
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from rooms.untrusted import InputRefused, check_tree, parse_json, readable, readable_tree
+
 __all__ = [
     "JSON_SUBPROTOCOL",
     "MSGPACK_SUBPROTOCOL",
@@ -55,6 +57,7 @@ __all__ = [
     "Signal",
     "decode",
     "encode",
+    "wire_size",
 ]
 
 PROTOCOL_VERSION = 1
@@ -213,11 +216,13 @@ CLIENT_TYPES = frozenset(
 def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> Any:
     """The message in ``frame``, validated; raises :class:`ProtocolError`.
 
-    Error codes: ``frame_too_large``, ``invalid_frame`` (not JSON/MessagePack, not an object),
-    ``unknown_type``, ``invalid_message`` (fields; ``details`` says which), ``sdp_too_large``.
+    Error codes: ``frame_too_large``, ``invalid_frame`` (not JSON/MessagePack, not an object,
+    nested too deep, a huge or non-finite number), ``invalid_text`` (NUL or a lone surrogate
+    anywhere, ``rid`` included: nothing of such a frame is echoed back), ``unknown_type``,
+    ``invalid_message`` (fields; ``details`` says which), ``sdp_too_large``.
     """
     limits = limits or _DEFAULT_LIMITS
-    if len(frame) > limits.max_frame_bytes:
+    if wire_size(frame) > limits.max_frame_bytes:
         raise ProtocolError(
             "frame_too_large",
             f"frames carry at most {limits.max_frame_bytes} bytes",
@@ -225,11 +230,16 @@ def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> An
         )
     try:
         if codec is Codec.JSON:
-            data = json.loads(frame)
+            data = parse_json(frame)
         else:
             if isinstance(frame, str):
                 raise ValueError("msgpack frames are binary")
             data = msgpack.unpackb(frame, raw=False, strict_map_key=True, max_bin_len=0)
+            check_tree(data)
+    except InputRefused as exc:
+        code = "invalid_text" if exc.bad else "invalid_frame"
+        details = [{"field": b.field, "message": b.message} for b in exc.bad] or None
+        raise ProtocolError(code, exc.message, details=details) from None
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
         raise ProtocolError("invalid_frame", f"the frame is not valid {codec.value}") from exc
     if not isinstance(data, dict):
@@ -256,6 +266,14 @@ def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> An
     if isinstance(message, Signal):
         _check_signal(message, limits, rid)
     return message
+
+
+def wire_size(frame: str | bytes) -> int:
+    """The bytes ``frame`` takes on the wire: a text frame's UTF-8, not its characters (an
+    emoji is one character and four bytes)."""
+    if isinstance(frame, bytes) or frame.isascii():
+        return len(frame)
+    return len(frame.encode(errors="surrogatepass"))
 
 
 def _check_signal(message: Signal, limits: Limits, rid: str | None) -> None:
@@ -287,11 +305,20 @@ _DEFAULT_LIMITS = Limits()
 def encode(message: dict[str, Any], codec: Codec) -> bytes | str:
     """One frame for ``message``: a ``str`` (text frame) for JSON, ``bytes`` for MessagePack.
 
-    Encode a broadcast once per codec and send the same frame to every recipient.
+    Encode a broadcast once per codec and send the same frame to every recipient. Text that
+    UTF-8 cannot carry (a lone surrogate in a row stored before input was checked) goes out
+    as U+FFFD, NaN and infinity as null: a frame is always sendable and parseable.
     """
     if codec is Codec.JSON:
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
-    packed: bytes = msgpack.packb(message, use_bin_type=True)
+        try:
+            text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or infinity: not JSON, and browsers' JSON.parse refuses it
+            text = json.dumps(readable_tree(message), separators=(",", ":"), ensure_ascii=False)
+        return readable(text)
+    try:
+        packed: bytes = msgpack.packb(message, use_bin_type=True)
+    except UnicodeEncodeError:
+        packed = msgpack.packb(readable_tree(message), use_bin_type=True)
     return packed
 
 

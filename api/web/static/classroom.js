@@ -2,7 +2,7 @@
 // as main[data-state]: loading, not-started, live, room-full, removed, ended, replaced,
 // not-found, error. "reconnecting" is a banner over the live room.
 import { LiveclassClient } from "/static/liveclass.js";
-import { ApiError, api, el, formatTime, requireAuth, webConfig } from "/static/common.js";
+import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "/static/common.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -681,7 +681,7 @@ async function showRecordings() {
     const size = r.size ? ` · ${(r.size / 1048576).toFixed(1)} MB` : "";
     const duration = r.duration ? ` · ${Math.round(r.duration)} s` : "";
     const ready = r.status === "ready";
-    const href = r.accessLink?.url || r.url;
+    const href = httpUrl(r.accessLink?.url || r.url);
     return el("li", { dataset: { recording: r.id, status: r.status } },
       ready && href
         ? el("a", { class: "recording-download", href, download: "" }, `Download ${name}`)

@@ -17,7 +17,7 @@
 export const SUBPROTOCOLS = { json: "liveclass.v1.json", msgpack: "liveclass.v1.msgpack" };
 
 /** Close codes after which reconnecting cannot help (README, "Close codes"). */
-export const FINAL_CLOSE_CODES = new Set([1000, 1002, 4000, 4003, 4004, 4009, 4010]);
+export const FINAL_CLOSE_CODES = new Set([1000, 1002, 4000, 4003, 4004, 4009, 4010, 4400]);
 
 /** Why a connection ended for good, by close code, in words for people. */
 export const CLOSE_REASONS = {
@@ -29,6 +29,7 @@ export const CLOSE_REASONS = {
   4004: "not_found",
   4009: "room_full",
   4010: "not_live",
+  4400: "bad_request",
 };
 
 // ---------------------------------------------------------------------------------------
@@ -203,8 +204,14 @@ function decodeArray(r, n) {
 function decodeMap(r, n) {
   const out = {};
   for (let i = 0; i < n; i++) {
-    const key = decodeValue(r);
-    out[String(key)] = decodeValue(r);
+    const key = String(decodeValue(r));
+    const value = decodeValue(r);
+    if (key === "__proto__") {
+      // An own property, as JSON.parse makes it: assigning would replace the prototype.
+      Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true });
+    } else {
+      out[key] = value;
+    }
   }
   return out;
 }
