@@ -249,3 +249,29 @@ async def test_after_a_server_restart_no_stale_tile_is_left(tmp_path: Path) -> N
             assert json.loads(
                 await sam.evaluate("() => JSON.stringify([...window.liveclassRoom.tiles.keys()])")
             ) == [new_id]
+
+
+async def test_a_visitor_is_told_where_they_are_and_what_went_wrong(tmp_path: Path) -> None:
+    """Signed out at /: the sign-in page says what the site is. A pasted token that is not a
+    token: words, not a JavaScript parser's message. An unknown address in the browser: a
+    page, not raw JSON (API clients still get the JSON error)."""
+    async with server(tmp_path) as node, chromium() as browser:
+        _, page = await open_page(browser, node, width=375, height=800)
+        await page.goto("/")
+        await page.wait_for_url(lambda url: "signin" in url)
+        await expect(page.locator("#about")).to_contain_text("live classes")
+
+        await page.get_by_label("Bearer token").fill("not-a-token")
+        await page.locator("#token-form").get_by_role("button", name="Sign in").click()
+        error = page.locator("#token-error")
+        await expect(error).to_contain_text("this is not a sign-in token")
+        for leak in ("JSON", "Syntax", "atob", "token '"):
+            await expect(error).not_to_contain_text(leak)
+
+        await page.goto("/no/such/page")
+        await expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+        await expect(page.get_by_role("link", name="Your classes")).to_have_attribute("href", "/")
+        async with httpx.AsyncClient(base_url=node.http) as http:
+            api = await http.get("/no/such/page", headers={"Accept": "application/json"})
+        assert api.status_code == 404
+        assert api.json()["error"]["code"] == "not_found"
