@@ -275,3 +275,36 @@ async def test_a_visitor_is_told_where_they_are_and_what_went_wrong(tmp_path: Pa
             api = await http.get("/no/such/page", headers={"Accept": "application/json"})
         assert api.status_code == 404
         assert api.json()["error"]["code"] == "not_found"
+
+
+async def test_raised_hands_queue_first_with_a_count_a_notice_and_a_sound(tmp_path: Path) -> None:
+    async with server(tmp_path) as node, chromium() as browser:
+        _, teacher = await open_page(browser, node)
+        _, sam = await open_page(browser, node)
+        _, sue = await open_page(browser, node)
+        session_id = await _schedule(teacher, "Questions", seats=10)
+        await teacher.get_by_role("button", name="Start class").click()
+        await state(teacher, "live")
+        for page, name in ((sam, "Sam Student"), (sue, "Sue Student")):
+            await sign_in(page, name, next_path=f"/classroom.html?session={session_id}")
+            await state(page, "live")
+        await expect(teacher.locator("#roster li")).to_have_count(3)
+
+        # Sue first, then Sam: the queue keeps that order, whatever the names' order.
+        await sue.get_by_role("button", name="Raise hand").click()
+        await expect(teacher.locator("#hands-count")).to_have_text("✋ 1 hand up")
+        await sam.get_by_role("button", name="Raise hand").click()
+        await expect(teacher.locator("#hands-count")).to_have_text("✋ 2 hands up")
+        await expect(teacher.locator("#notice")).to_have_text(
+            "Sam Student raised their hand (2 waiting)."
+        )
+        names = teacher.locator("#roster li .name")
+        await expect(names.nth(1)).to_contain_text("hand up #1")
+        await expect(names.nth(1)).to_contain_text("Sue Student")
+        await expect(names.nth(2)).to_contain_text("hand up #2")
+        await expect(names.nth(2)).to_contain_text("Sam Student")
+        await teacher.wait_for_function("() => window.liveclassRoom.chimes === 2")
+        await sue.get_by_role("button", name="Lower hand").click()
+        await expect(teacher.locator("#hands-count")).to_have_text("✋ 1 hand up")
+        await expect(names.nth(1)).to_contain_text("Sam Student")
+        await expect(names.nth(1)).to_contain_text("hand up #1")
