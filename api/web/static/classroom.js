@@ -1,7 +1,7 @@
 // The classroom: one room, for students and its teacher (host). States, shown in #state and
 // as main[data-state]: loading, not-started, live, room-full, removed, ended, replaced,
 // not-found, error. "reconnecting" is a banner over the live room.
-import { LiveclassClient } from "/static/liveclass.js";
+import { CLOSE_CODES, LiveclassClient } from "/static/liveclass.js";
 import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "/static/common.js";
 
 const auth = requireAuth();
@@ -95,10 +95,10 @@ async function roomToken() {
     return data.token;
   } catch (err) {
     if (err instanceof ApiError && err.status === 403) {
-      throw Object.assign(err, { final: true, code: 4003, reason: err.code === "banned" ? "banned" : "forbidden" });
+      throw Object.assign(err, { final: true, code: CLOSE_CODES.FORBIDDEN, reason: err.code === "banned" ? "banned" : "forbidden" });
     }
     if (err instanceof ApiError && err.status === 404) {
-      throw Object.assign(err, { final: true, code: 4004, reason: "not_found" });
+      throw Object.assign(err, { final: true, code: CLOSE_CODES.NOT_FOUND, reason: "not_found" });
     }
     throw err;
   }
@@ -264,18 +264,18 @@ async function onClosed({ code, reason }) {
   stopCamera();
   stopScreen();
   clearTiles();
-  if (room.kicked || reason === "banned" || code === 4003) {
+  if (room.kicked || reason === "banned" || code === CLOSE_CODES.FORBIDDEN) {
     return setState(room.kicked || reason === "banned" ? "removed" : "forbidden");
   }
   if (room.ended) {
     setState("ended");
     return showRecordings();
   }
-  if (code === 4009) return setState("room-full");
-  if (code === 4000) return setState("replaced");
-  if (code === 4004) return setState("not-found");
-  if (code === 1000 && reason === "left") return; // leave() navigates away
-  // 4010 (not live) and anything else: look at the session again.
+  if (code === CLOSE_CODES.ROOM_FULL) return setState("room-full");
+  if (code === CLOSE_CODES.REPLACED) return setState("replaced");
+  if (code === CLOSE_CODES.NOT_FOUND) return setState("not-found");
+  if (code === CLOSE_CODES.NORMAL && reason === "left") return; // leave() navigates away
+  // Not live (CLOSE_CODES.NOT_LIVE), and anything else: look at the session again.
   enter();
 }
 
