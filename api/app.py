@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from api import compat
 from api.endpoint import Api, openapi_document
 from api.errors import exception_handlers
 from api.limits import BodySizeLimit
@@ -81,11 +82,12 @@ def create_app(
     for api in API_MODULES:
         routes.extend(api.routes())
     routes.extend(web.routes())
+    routes.extend(compat.routes(settings))
 
     upload_limit = settings.recording_max_bytes + (1 << 20)
 
     def body_limit(path: str) -> int:
-        if path.endswith("/recordings") and path.startswith("/api/v1/sessions/"):
+        if path.endswith("/recordings") and path.startswith(("/api/v1/sessions/", "/sessions/")):
             return upload_limit
         return settings.max_body_bytes
 

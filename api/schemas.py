@@ -21,6 +21,7 @@ __all__ = [
     "HealthOut",
     "InstructorOut",
     "JoinOut",
+    "JoinRequest",
     "LeaveOut",
     "ListQuery",
     "MessageList",
@@ -243,10 +244,20 @@ class JoinOut(_Out):
     role: str
     joinedAt: datetime
     created: bool
-    heartbeatSeconds: float = Field(
-        description="Call join again within this many seconds to keep the seat."
+    heartbeatSeconds: float | None = Field(
+        description="Call join again within this many seconds to keep the seat; null for a "
+        "seat held until leave or the end of the class."
     )
     wsUrl: str
+
+
+class JoinRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    untilLeave: bool = Field(
+        default=False,
+        description="Hold the seat until leave or the end of the class instead of renewing it.",
+    )
 
 
 class LeaveOut(_Out):

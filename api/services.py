@@ -30,6 +30,7 @@ from rooms.presence import Presence
 from rooms.recordings import RecordingService
 from rooms.redis_client import close_redis, connect_redis
 from rooms.room_log import RoomLog
+from rooms.schedules import ScheduleService
 from rooms.sequence import SequenceAllocator
 from rooms.server_recordings import ServerRecordings
 from rooms.sessions import SessionService
@@ -68,6 +69,7 @@ class Services:
     webhooks: WebhookAdmin
     webhook_queue: DeliveryQueue
     server_recordings: ServerRecordings
+    schedules: ScheduleService
     webhook_dispatcher: Dispatcher | None = None
     media_worker: MediaWorker | None = None
     recording_sweeper: asyncio.Task[None] | None = None
@@ -160,6 +162,8 @@ async def open_services(
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         leeway_seconds=settings.jwt_leeway_seconds,
+        role_map=settings.role_map,
+        default_tenant=settings.default_tenant,
     )
     presence = Presence(redis, clock=clock)
     attendance = AttendanceService(database)
@@ -222,6 +226,7 @@ async def open_services(
             presence,
             admitter,
             rest_ttl_seconds=settings.rest_presence_ttl_seconds,
+            hold_seconds=settings.max_session_hours * 3600,
         ),
         chat=chat,
         recordings=RecordingService(
@@ -237,6 +242,7 @@ async def open_services(
         server_recordings=open_server_recordings(
             settings, database, redis, presence, origin=node_id, clock=clock
         ),
+        schedules=ScheduleService(database),
         webhook_dispatcher=dispatcher,
         media_worker=media_worker,
     )

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from media.config import RouterConfig
+from rooms.identity import DEFAULT_ROLE_MAP, UserRole
 from rooms.webhooks.backoff import Backoff
 from signaling.hub import HubSettings
 from signaling.participant import RateLimits
@@ -170,6 +171,29 @@ class Settings(BaseSettings):
         description="The development sign-in (/dev/signin, POST /dev/token) minting bearer "
         "tokens for any user, role and tenant. Default: on in development, off in production "
         "(where turning it on is refused).",
+    )
+    # The seed APIs (api/compat): each served at its own paths, all on by default.
+    compat_daily: bool = Field(
+        default=True, description="Seed 000: /sessions/{roomName}... and /scheduled-sessions."
+    )
+    compat_hms: bool = Field(default=True, description="Seed 001: /api/live/sessions.")
+    compat_bookings: bool = Field(default=True, description="Seed 002: /api/live-sessions.")
+    compat_tutoring: bool = Field(
+        default=True, description="Seed 003: /sessions/{id}/messages and /recordings."
+    )
+    compat_live_classes: bool = Field(default=True, description="Seed 004: /live-classes.")
+    role_map: dict[str, UserRole] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_MAP),
+        description="Role names of the platform's tokens (as the seed apps name them) and the "
+        "liveclass role each one acts as; instructor, student and admin always map to "
+        "themselves.",
+    )
+    default_tenant: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The tenant of bearer tokens without a tenant claim (single-school "
+        "apps whose tokens name none); unset: such tokens are refused.",
     )
     ws_access_log: bool = Field(
         default=False,

@@ -3,7 +3,10 @@
 REST participants live in the same Redis presence as WebSocket ones, admitted by the same
 atomic script (so capacity holds across both), but their seat is held only for
 ``rest_ttl_seconds``: a REST client calls join again to keep it (the call is idempotent and
-returns the same participant), or leave to give it up.
+returns the same participant), or leave to give it up. A join ``until_leave`` (the seat model
+of clients that never renew, like the live-classes API) holds the seat until ``leave`` or the
+end of the class instead: for ``hold_seconds``, the longest a class can last, after which
+even a forgotten seat frees itself.
 """
 
 from __future__ import annotations
@@ -117,19 +120,25 @@ class RestParticipation:
         admitter: RoomAdmitter,
         *,
         rest_ttl_seconds: float = 60.0,
+        hold_seconds: float = 6 * 3600.0,
         node_id: str = "rest",
     ) -> None:
         self._db = database
         self._presence = presence
         self._admitter = admitter
         self._ttl = rest_ttl_seconds
+        self._hold = max(hold_seconds, rest_ttl_seconds)
         self._node = node_id
 
     @property
     def ttl_seconds(self) -> float:
         return self._ttl
 
-    async def join(self, principal: Principal, ref: str) -> Participation:
+    async def join(
+        self, principal: Principal, ref: str, *, until_leave: bool = False
+    ) -> Participation:
+        """Take (or renew) the caller's seat: for ``ttl_seconds``, or ``until_leave``."""
+        ttl = self._hold if until_leave else self._ttl
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
             enrolled = await is_enrolled(tx, session.id, principal.user_id)
@@ -145,7 +154,7 @@ class RestParticipation:
                 # Already connected over WebSocket: a duplicate join returns that participant.
                 return Participation(session, existing, created=False)
             if existing is not None:
-                admission = await self._admitter.admit(session, existing, self._ttl)
+                admission = await self._admitter.admit(session, existing, ttl)
                 return Participation(session, admission.entry, created=False)
         entry = PresenceEntry(
             participant_id=new_participant_id(),
@@ -156,7 +165,7 @@ class RestParticipation:
             node=self._node,
             joined_at_ms=self._presence.now_ms(),
         )
-        admission = await self._admitter.admit(session, entry, self._ttl)
+        admission = await self._admitter.admit(session, entry, ttl)
         return Participation(session, admission.entry, created=not admission.rejoined)
 
     async def leave(self, principal: Principal, ref: str) -> Participation:

@@ -210,6 +210,21 @@ class RecordingService:
             return None
         return StoredRecording(row, session)
 
+    async def latest(self, session_ids: list[str]) -> dict[str, RecordingRow]:
+        """The most recent recording of each session that has one (no access check: callers
+        show only its id to those who may read the session)."""
+        if not session_ids:
+            return {}
+        async with self._db.transaction() as tx:
+            rows = (
+                await tx.execute(
+                    select(RecordingRow)
+                    .where(RecordingRow.session_id.in_(session_ids))
+                    .order_by(RecordingRow.created_at, RecordingRow.id)
+                )
+            ).scalars()
+            return {row.session_id: row for row in rows}
+
     async def remove_session_files(self, session_id: str) -> None:
         """Delete a deleted session's recording files."""
         await asyncio.to_thread(shutil.rmtree, self._root / session_id, True)

@@ -131,6 +131,25 @@ class SessionService:
             enrolled = await is_enrolled(tx, row.id, principal.user_id)
         return await self._view(principal, row, enrolled)
 
+    async def read(self, tenant: str, ref: str, principal: Principal | None) -> SessionView:
+        """Session ``ref`` of ``tenant`` for ``principal``, or for an anonymous catalogue
+        reader (``None``: permission flags all false)."""
+        if principal is not None:
+            return await self.get(principal, ref)
+        async with self._db.transaction() as tx:
+            row = (await tx.execute(tenant_session_query(tenant, ref))).scalar_one_or_none()
+        if row is None:
+            raise NotFound("session not found", code="session_not_found")
+        active = await self._active_counts([row])
+        async with self._db.transaction() as tx:
+            attended = await self._attended_counts(tx, [row.id])
+        return SessionView(
+            row,
+            active.get(row.id, 0),
+            attended.get(row.id, 0),
+            permissions(None, row, enrolled=False),
+        )
+
     async def search(self, principal: Principal | None, tenant: str, flt: SessionFilter) -> Page:
         """One page of the tenant's sessions, soonest first. ``principal`` None is an
         anonymous catalogue reader (permission flags all false)."""

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from api import actions
+from api.actions import issue_room_token
 from api.endpoint import Api, Call
 from api.schemas import (
     AttendanceOut,
     AttendeeOut,
     JoinInterval,
     JoinOut,
+    JoinRequest,
     LeaveOut,
     ParticipantsOut,
     TokenOut,
     TokenRequest,
 )
 from api.views import participant_out, ws_url
-from rooms.access import room_role_for
-from rooms.errors import Banned, Forbidden
-from rooms.sessions import is_enrolled, load_session
 from rooms.store.types import utcnow
-from rooms.tokens import RoomGrant
 
 api = Api("/api/v1")
 TAGS = ["room"]
@@ -41,37 +40,19 @@ async def room_token(call: Call) -> TokenOut:
     instructor gets ``host``, tenant admins ``observer``, admitted members ``guest`` (free
     sessions admit the whole tenant unless they require enrollment; paid ones require it).
     Users the host removed get 403. Tokens may be fetched before the session is live."""
-    services = call.services
-    async with services.database.transaction() as tx:
-        session = await load_session(tx, call.user, call.path("ref"))
-        enrolled = await is_enrolled(tx, session.id, call.user.user_id)
-    role = room_role_for(call.user, session, enrolled=enrolled)
-    if role is None:
-        raise Forbidden(
-            "this session admits enrolled users only; enroll first", code="not_enrolled"
-        )
-    if await services.bans.is_banned(session.id, call.user.user_id):
-        raise Banned("you were removed from this session by the host")
     request: TokenRequest = call.body
-    name = request.userName or call.user.name
-    grant = RoomGrant.for_role(
-        session_id=session.id,
-        tenant=session.tenant_id,
-        user_id=call.user.user_id,
-        name=name,
-        role=role,
-    )
-    token, expires = services.room_tokens.mint(grant)
+    issued = await issue_room_token(call.services, call.user, call.path("ref"), request.userName)
+    grant = issued.grant
     return TokenOut(
-        token=token,
-        expiresAt=datetime.fromtimestamp(expires, UTC),
-        sessionId=session.id,
-        roomName=session.room_name,
-        role=role.value,
-        isOwner=role.value == "host",
-        userName=name,
+        token=issued.token,
+        expiresAt=datetime.fromtimestamp(issued.expires, UTC),
+        sessionId=issued.session.id,
+        roomName=issued.session.room_name,
+        role=grant.role.value,
+        isOwner=grant.is_owner,
+        userName=grant.name,
         grants=grant.grants(),
-        wsUrl=ws_url(services.settings.public_url),
+        wsUrl=ws_url(call.services.settings.public_url),
     )
 
 
@@ -80,17 +61,22 @@ async def room_token(call: Call) -> TokenOut:
     "/sessions/{ref}/join",
     summary="Join the room without WebSocket",
     tags=TAGS,
+    body=JoinRequest,
+    body_optional=True,
     response=JoinOut,
     errors=(403, 404, 409),
 )
 async def join_room(call: Call) -> JoinOut:
     """Takes a seat in the live room (409 room_full, 409 room_not_live). The seat is held for
     heartbeatSeconds: call join again to keep it (it returns the same participant) or leave
-    to free it. A user already connected over WebSocket gets that participant back."""
+    to free it; with ``{"untilLeave": true}`` it stays taken until leave or the end of the
+    class (heartbeatSeconds null). A user already connected over WebSocket gets that
+    participant back."""
     services = call.services
-    result = await services.participation.join(call.user, call.path("ref"))
-    if result.created:
-        await services.hub.announce(result.session.id, joined=[result.entry], left=[])
+    request: JoinRequest = call.body
+    result = await actions.join_room(
+        services, call.user, call.path("ref"), until_leave=request.untilLeave
+    )
     return JoinOut(
         id=result.entry.participant_id,
         sessionId=result.session.id,
@@ -99,7 +85,7 @@ async def join_room(call: Call) -> JoinOut:
         role=result.entry.role.value,
         joinedAt=datetime.fromtimestamp(result.entry.joined_at_ms / 1000, UTC),
         created=result.created,
-        heartbeatSeconds=services.participation.ttl_seconds,
+        heartbeatSeconds=None if request.untilLeave else services.participation.ttl_seconds,
         wsUrl=ws_url(services.settings.public_url),
     )
 
@@ -114,8 +100,7 @@ async def join_room(call: Call) -> JoinOut:
 )
 async def leave_room(call: Call) -> LeaveOut:
     """Frees the caller's seat (whichever way they joined). 404 when not in the room."""
-    result = await call.services.participation.leave(call.user, call.path("ref"))
-    await call.services.hub.announce(result.session.id, joined=[], left=[result.entry])
+    result = await actions.leave_room(call.services, call.user, call.path("ref"))
     return LeaveOut(
         id=result.entry.participant_id,
         sessionId=result.session.id,

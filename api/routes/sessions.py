@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from api.actions import delete_session as delete_action
+from api.actions import transition
 from api.endpoint import Api, Call
 from api.schemas import ListQuery, SessionList, SessionOut
 from api.views import session_out
@@ -117,22 +119,13 @@ async def update_session(call: Call) -> SessionOut:
 async def delete_session(call: Call) -> Response:
     """Owner or tenant admin; a live session must be ended first. Deletes its enrollments,
     attendance, chat and recordings."""
-    row = await call.services.sessions.delete(call.user, call.path("ref"))
-    await call.services.recordings.remove_session_files(row.id)
+    await delete_action(call.services, call.user, call.path("ref"))
     return Response(status_code=204)
 
 
 def _transition(name: str, summary: str, doc: str) -> None:
     async def handler(call: Call) -> SessionOut:
-        service = call.services.sessions
-        action = getattr(service, name)
-        transition = await action(call.user, call.path("ref"))
-        if transition.removed:
-            await call.services.attendance.closed(transition.row.id, transition.removed)
-        if name in ("end", "cancel"):
-            reason = "the class ended" if name == "end" else "the class was cancelled"
-            await call.services.hub.room_ended(transition.row.id, reason)
-        return _out(call, await service.view(call.user, transition.row))
+        return _out(call, await transition(call.services, call.user, call.path("ref"), name))
 
     handler.__name__ = f"{name}_session"
     handler.__doc__ = doc

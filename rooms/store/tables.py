@@ -9,6 +9,7 @@
 - ``attendance``: one row per join, closed by its leave; watch time derives from these rows.
 - ``chat_messages``: ordered by a per-session ``seq``, unique within the session.
 - ``recordings``: uploaded files, external links and server recordings, with their status.
+- ``schedules``: scheduled slots, each linked to the session it opens once there is one.
 - ``webhook_endpoints`` (per tenant), ``webhook_events`` (the outbox), ``webhook_deliveries``
   (one per event and endpoint: status, attempts, lease) and ``webhook_attempts`` (the log).
 
@@ -50,6 +51,7 @@ __all__ = [
     "EnrollmentRow",
     "FeedbackRow",
     "RecordingRow",
+    "ScheduleRow",
     "SessionRow",
     "WebhookAttemptRow",
     "WebhookDeliveryRow",
@@ -342,3 +344,27 @@ class WebhookAttemptRow(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     response_excerpt: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduleRow(Base):
+    """A scheduled slot (the Daily seed's "scheduled session"): a time an instructor plans to
+    teach, linked (``session_id``) to the session whose room it opens, once there is one."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("status IN ('scheduled', 'live', 'finished')", name="status_valid"),
+        Index("ix_schedules_tenant_starts", "tenant_id", "starts_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    instructor_id: Mapped[str] = mapped_column(String(128))
+    instructor_name: Mapped[str] = mapped_column(String(200))
+    instructor_email: Mapped[str | None] = mapped_column(String(320))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -38,6 +38,7 @@ TABLES = {
     "chat_messages",
     "recordings",
     "session_bans",
+    "schedules",
     "webhook_endpoints",
     "webhook_events",
     "webhook_deliveries",

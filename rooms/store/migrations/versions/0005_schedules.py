@@ -1,0 +1,51 @@
+"""schedules: scheduled slots linked to sessions
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-06 12:20:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from rooms.store.types import UTCDateTime
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "schedules",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("tenant_id", sa.String(length=128), nullable=False),
+        sa.Column("instructor_id", sa.String(length=128), nullable=False),
+        sa.Column("instructor_name", sa.String(length=200), nullable=False),
+        sa.Column("instructor_email", sa.String(length=320), nullable=True),
+        sa.Column("starts_at", UTCDateTime(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("session_id", sa.String(length=36), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('scheduled', 'live', 'finished')",
+            name=op.f("ck_schedules_status_valid"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["sessions.id"],
+            name=op.f("fk_schedules_session_id_sessions"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedules")),
+    )
+    op.create_index("ix_schedules_tenant_starts", "schedules", ["tenant_id", "starts_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_schedules_tenant_starts", table_name="schedules")
+    op.drop_table("schedules")
