@@ -32,6 +32,7 @@ __all__ = [
     "ErrorRenderer",
     "SeedApi",
     "SeedCall",
+    "from_ms",
     "iso",
     "json_response",
 ]
@@ -51,6 +52,11 @@ def iso(value: datetime | None, *, millis: bool = False) -> str | None:
     if millis:
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_ms(milliseconds: int) -> datetime:
+    """A presence timestamp (milliseconds since the epoch) as a UTC datetime."""
+    return datetime.fromtimestamp(milliseconds / 1000, UTC)
 
 
 def json_response(body: Any, status: int = 200) -> JSONResponse:
@@ -128,6 +134,13 @@ class SeedCall:
 SeedHandler = Callable[[SeedCall], Awaitable[Response]]
 
 
+class _Blank(dict[str, Any]):
+    """Placeholders a message names but an error lacks stay visible as ``?``."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
 class SeedApi:
     """A seed's endpoints, rendering every error with ``render``.
 
@@ -165,7 +178,7 @@ class SeedApi:
     ) -> Callable[[SeedHandler], SeedHandler]:
         """Declare ``handler`` for ``method path``. ``messages``: the seed's message per
         liveclass error code or else per status (``{name}`` placeholders take the path
-        parameters)."""
+        parameters and the error's details, such as ``status`` and ``capacity``)."""
 
         def register(handler: SeedHandler) -> SeedHandler:
             async def endpoint(request: Request) -> Response:
@@ -182,7 +195,9 @@ class SeedApi:
                         raise  # 503 with Retry-After, like every other endpoint
                     known = messages or {}
                     template = known.get(exc.code) or known.get(status)
-                    message = template.format(**request.path_params) if template else exc.message
+                    fields = dict(exc.details) if isinstance(exc.details, dict) else {}
+                    fields.update(request.path_params)
+                    message = template.format_map(_Blank(fields)) if template else exc.message
                     return self._render(status, message, exc.code)
 
             self._routes.append(Route(path, endpoint, methods=[method], name=handler.__name__))
