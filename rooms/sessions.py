@@ -8,7 +8,9 @@ State machine (only the creator or a tenant admin moves it)::
 Every other transition is an :class:`InvalidState` (409) whose message names the current
 state. A scheduled session starts whenever its owner starts it, early or late: a class whose
 scheduled time passed (or that was scheduled in the past, as the seed apps' own examples are)
-is still a class that can start, never one listed as upcoming that cannot. A session is addressed by its id (UUID) or its room name, always within the caller's
+is still a class that can start, never one listed as upcoming that cannot.
+
+A session is addressed by its id (UUID) or its room name, always within the caller's
 tenant: another tenant's session is a :class:`NotFound`.
 """
 
