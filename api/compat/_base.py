@@ -35,6 +35,7 @@ __all__ = [
     "from_ms",
     "iso",
     "json_response",
+    "public_base",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,6 +58,11 @@ def iso(value: datetime | None, *, millis: bool = False) -> str | None:
 def from_ms(milliseconds: int) -> datetime:
     """A presence timestamp (milliseconds since the epoch) as a UTC datetime."""
     return datetime.fromtimestamp(milliseconds / 1000, UTC)
+
+
+def public_base(call: SeedCall) -> str:
+    """The public URL links are built on (no trailing slash)."""
+    return call.services.settings.public_url.rstrip("/")
 
 
 def json_response(body: Any, status: int = 200) -> JSONResponse:
