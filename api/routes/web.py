@@ -17,8 +17,8 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.requests import Request
