@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from api.compat import daily, daily_schedules, hms, live_classes
+from api.compat import daily, daily_schedules, hms, live_classes, tutoring
 from api.settings import Settings
 
 __all__ = ["routes"]
@@ -34,6 +34,8 @@ def routes(settings: Settings) -> list[BaseRoute]:
     if settings.compat_daily:
         found.extend(daily.api.routes())
         found.extend(daily_schedules.api.routes())
+    if settings.compat_tutoring:
+        found.extend(tutoring.api.routes())
     if settings.compat_hms:
         found.extend(hms.api.routes())
     if settings.compat_live_classes:

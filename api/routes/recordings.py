@@ -6,10 +6,12 @@ import json
 
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from api.endpoint import Api, Call, validation_details
 from api.schemas import RecordingList, RecordingOut
+from api.services import Services
 from api.views import recording_out
 from rooms.errors import (
     BadRequest,
@@ -19,7 +21,10 @@ from rooms.errors import (
     ValidationFailed,
 )
 from rooms.inputs import RecordingLinkRequest
+from rooms.identity import Principal
 from rooms.recordings import StoredRecording
+
+__all__ = ["api", "store_upload"]
 
 api = Api("/api/v1")
 TAGS = ["recordings"]
@@ -76,7 +81,17 @@ async def add_recording(call: Call) -> RecordingOut:
         raise UnsupportedMediaType(
             "send multipart/form-data with a file, or JSON with a recordingUrl"
         )
-    async with call.request.form(max_files=1, max_fields=5) as form:
+    stored = await store_upload(call.request, services, call.user, ref)
+    return recording_out(stored.recording, services)
+
+
+async def store_upload(
+    request: Request, services: Services, principal: Principal, ref: str
+) -> StoredRecording:
+    """Store the ``file`` of a ``multipart/form-data`` request (with an optional
+    ``durationSeconds``) as a recording of session ``ref``: 422 without a file, 413 above
+    LIVECLASS_RECORDING_MAX_BYTES, 415 for what is not a recording."""
+    async with request.form(max_files=1, max_fields=5) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ValidationFailed("the form needs a file field", code="missing_file")
@@ -86,10 +101,9 @@ async def add_recording(call: Call) -> RecordingOut:
             raise PayloadTooLarge(
                 f"the recording is larger than {limit} bytes", details={"limit": limit}
             )
-        stored = await services.recordings.upload(
-            call.user, ref, upload.file, filename=upload.filename, duration_seconds=duration
+        return await services.recordings.upload(
+            principal, ref, upload.file, filename=upload.filename, duration_seconds=duration
         )
-    return recording_out(stored.recording, services)
 
 
 def _size_of(upload: UploadFile) -> int:
