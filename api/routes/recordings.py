@@ -20,8 +20,8 @@ from rooms.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from rooms.inputs import RecordingLinkRequest
 from rooms.identity import Principal
+from rooms.inputs import RecordingLinkRequest
 from rooms.recordings import StoredRecording
 
 __all__ = ["api", "store_upload"]
