@@ -14,6 +14,7 @@ payment gateway, which liveclass stores with the gateway name and amount.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +33,25 @@ from rooms.store.types import utcnow
 from rooms.webhooks import EventType, enqueue
 from rooms.webhooks.events import enrollment_data
 
-__all__ = ["Booking", "EnrollmentOutcome", "EnrollmentService"]
+__all__ = ["Booking", "BookingStatus", "EnrollmentOutcome", "EnrollmentService", "booking_status"]
+
+
+class BookingStatus(StrEnum):
+    """A booking as a booking app shows it: ``confirmed`` (an active enrollment: free, or
+    paid with a payment recorded), ``pending`` (active on a paid session without a payment
+    recorded), ``cancelled``."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+def booking_status(enrollment: EnrollmentRow, session: SessionRow) -> BookingStatus:
+    if enrollment.status == EnrollmentStatus.CANCELLED.value:
+        return BookingStatus.CANCELLED
+    if session.price > 0 and not enrollment.payment_id:
+        return BookingStatus.PENDING
+    return BookingStatus.CONFIRMED
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +206,23 @@ class EnrollmentService:
                 .execution_options(synchronize_session=False)
             )
         return enrollment
+
+    async def enrollment_of(
+        self, principal: Principal, session_ids: list[str]
+    ) -> dict[str, EnrollmentRow]:
+        """The caller's active enrollment in each of ``session_ids`` that has one."""
+        if not session_ids:
+            return {}
+        async with self._db.transaction() as tx:
+            rows = await tx.execute(
+                select(EnrollmentRow).where(
+                    EnrollmentRow.tenant_id == principal.tenant,
+                    EnrollmentRow.user_id == principal.user_id,
+                    EnrollmentRow.session_id.in_(session_ids),
+                    EnrollmentRow.status == EnrollmentStatus.ACTIVE.value,
+                )
+            )
+            return {row.session_id: row for row in rows.scalars()}
 
     async def bookings(
         self, principal: Principal, *, status: SessionStatus | None, limit: int, offset: int

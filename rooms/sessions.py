@@ -44,6 +44,7 @@ __all__ = ["Page", "SessionFilter", "SessionService", "SessionView", "Transition
 class SessionFilter:
     status: SessionStatus | None = None
     instructor_id: str | None = None
+    course_id: str | None = None
     featured: bool | None = None
     starts_from: datetime | None = None
     starts_to: datetime | None = None
@@ -162,6 +163,8 @@ class SessionService:
             conditions.append(SessionRow.status == flt.status.value)
         if flt.instructor_id is not None:
             conditions.append(SessionRow.instructor_id == flt.instructor_id)
+        if flt.course_id is not None:
+            conditions.append(SessionRow.course_id == flt.course_id)
         if flt.featured is not None:
             conditions.append(SessionRow.featured == flt.featured)
         if flt.starts_from is not None:

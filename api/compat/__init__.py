@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from api.compat import daily, daily_schedules, hms, live_classes, tutoring
+from api.compat import bookings, daily, daily_schedules, hms, live_classes, tutoring
 from api.settings import Settings
 
 __all__ = ["routes"]
@@ -38,6 +38,8 @@ def routes(settings: Settings) -> list[BaseRoute]:
         found.extend(tutoring.api.routes())
     if settings.compat_hms:
         found.extend(hms.api.routes())
+    if settings.compat_bookings:
+        found.extend(bookings.api.routes())
     if settings.compat_live_classes:
         found.extend(live_classes.api.routes())
     return found
