@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.links import public_base
 from rooms.errors import BadRequest, NotFound, ValidationFailed
 from rooms.identity import Principal
 
@@ -52,6 +53,11 @@ class Call:
 
     def path(self, name: str) -> str:
         return str(self.request.path_params[name])
+
+    @property
+    def base(self) -> str:
+        """The public address this response's links are built on (see api/links.py)."""
+        return public_base(self.request, self.services.settings)
 
 
 @dataclass(slots=True)

@@ -229,9 +229,7 @@ async def open_services(
             hold_seconds=settings.max_session_hours * 3600,
         ),
         chat=chat,
-        recordings=RecordingService(
-            database, settings.recordings_dir, public_url=settings.public_url
-        ),
+        recordings=RecordingService(database, settings.recordings_dir),
         room_tokens=room_tokens,
         links=LinkSigner(secret_key, clock=clock),
         hub=hub,
@@ -264,7 +262,7 @@ def open_server_recordings(
     )
     return ServerRecordings(
         database,
-        RecordingService(database, settings.recordings_dir, public_url=settings.public_url),
+        RecordingService(database, settings.recordings_dir),
         registry=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
         bus=RoomBus(redis, sharded=settings.redis_sharded_pubsub),
         room_log=RoomLog(redis),

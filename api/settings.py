@@ -45,7 +45,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis:// URL; default: in-process fakeredis."
     )
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="How clients reach this server. Unset: links name the address each "
+        "request came to (Host, X-Forwarded-Host/-Proto); this default only serves what "
+        "has no request (and requests without a usable Host).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -242,6 +247,11 @@ class Settings(BaseSettings):
         if self.dev_signin is not None:
             return self.dev_signin
         return self.environment is Environment.DEVELOPMENT and self.jwks_url is None
+
+    @property
+    def public_url_configured(self) -> bool:
+        """LIVECLASS_PUBLIC_URL was set (else links follow each request's address)."""
+        return "public_url" in self.model_fields_set
 
     @property
     def embedded_database(self) -> bool:

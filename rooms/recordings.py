@@ -38,18 +38,20 @@ class StoredRecording:
 
 
 class RecordingService:
-    def __init__(self, database: Database, root: Path, *, public_url: str) -> None:
+    def __init__(self, database: Database, root: Path) -> None:
         self._db = database
         self._root = root
-        self._public_url = public_url.rstrip("/")
 
     @property
     def root(self) -> Path:
         """The directory every recording file lives under."""
         return self._root
 
-    def download_url(self, recording_id: str) -> str:
-        return f"{self._public_url}/api/v1/recordings/{recording_id}/download"
+    @staticmethod
+    def download_path(recording_id: str) -> str:
+        """The download's path; stored as it is (the API puts the public address in front
+        when it answers, so no stored link ever names an old host or port)."""
+        return f"/api/v1/recordings/{recording_id}/download"
 
     def path_of(self, recording: RecordingRow) -> Path:
         if not recording.storage_path:
@@ -115,7 +117,7 @@ class RecordingService:
                 tx.add(row)
                 fresh = await tx.get(SessionRow, session.id, with_for_update=True)
                 if fresh is not None and fresh.recording_url is None:
-                    fresh.recording_url = self.download_url(rid)
+                    fresh.recording_url = self.download_path(rid)
                     fresh.updated_at = now
                     session = fresh
                 await recording_changed(tx, row)

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api import links
 from api.endpoint import validation_details
 from api.errors import status_of
 from api.services import Services
@@ -61,8 +62,8 @@ def from_ms(milliseconds: int) -> datetime:
 
 
 def public_base(call: SeedCall) -> str:
-    """The public URL links are built on (no trailing slash)."""
-    return call.services.settings.public_url.rstrip("/")
+    """The public address links are built on (see api/links.py)."""
+    return links.public_base(call.request, call.services.settings)
 
 
 def json_response(body: Any, status: int = 200) -> JSONResponse:

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from api import actions
-from api.compat._base import SeedApi, SeedCall, iso, json_response
+from api.compat._base import SeedApi, SeedCall, iso, json_response, public_base
 from api.views import recording_out
 from rooms.errors import InvalidState, NotFound
 from rooms.inputs import SessionDraft
@@ -164,7 +164,7 @@ async def get_recording(call: SeedCall) -> Response:
         raise NotFound(_NOT_FOUND, code=exc.code) from exc
     if not rows:
         raise NotFound("This session has not been recorded", code="recording_not_found")
-    out = recording_out(rows[-1], call.services)
+    out = recording_out(rows[-1], call.services, public_base(call))
     duration = out.duration
     return json_response(
         {

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from api import actions
-from api.compat._base import SeedApi, SeedCall, iso, json_response
+from api.compat._base import SeedApi, SeedCall, iso, json_response, public_base
 from api.errors import error_response
 from api.routes.recordings import store_upload
 from api.views import recording_out
@@ -86,7 +86,7 @@ async def post_message(call: SeedCall) -> Response:
 
 
 def _recording(call: SeedCall, row: RecordingRow) -> dict[str, Any]:
-    out = recording_out(row, call.services)
+    out = recording_out(row, call.services, public_base(call))
     return {
         "id": row.id,
         "url": out.downloadLink,

@@ -116,9 +116,8 @@ async def my_sessions(call: Call) -> SessionList:
         offset=q.resolved_offset(),
     )
     page = await call.services.sessions.search(call.user, call.user.tenant, flt)
-    public_url = call.services.settings.public_url
     return SessionList(
-        sessions=[session_out(v, public_url) for v in page.items],
+        sessions=[session_out(v, call.base) for v in page.items],
         total=page.total,
         limit=page.limit,
         offset=page.offset,
@@ -142,7 +141,6 @@ async def my_bookings(call: Call) -> BookingList:
     bookings, total = await call.services.enrollment.bookings(
         call.user, status=q.status, limit=q.limit, offset=offset
     )
-    public_url = call.services.settings.public_url
     counts = await call.services.presence.counts(
         [b.session.id for b in bookings if b.session.status == "live"]
     )
@@ -157,7 +155,7 @@ async def my_bookings(call: Call) -> BookingList:
                     attended_count=attended.get(b.session.id, 0),
                     permissions=permissions(call.user, b.session, enrolled=True),
                 ),
-                public_url,
+                call.base,
             ),
         )
         for b in bookings

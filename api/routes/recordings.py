@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from api.endpoint import Api, Call, validation_details
+from api.links import absolute
 from api.schemas import RecordingList, RecordingOut
 from api.services import Services
 from api.views import recording_out
@@ -76,13 +77,13 @@ async def add_recording(call: Call) -> RecordingOut:
                 "the request body is not valid", details=validation_details(exc)
             ) from exc
         stored = await services.recordings.register_link(call.user, ref, link.recordingUrl)
-        return recording_out(stored.recording, services)
+        return recording_out(stored.recording, services, call.base)
     if not content_type.startswith("multipart/form-data"):
         raise UnsupportedMediaType(
             "send multipart/form-data with a file, or JSON with a recordingUrl"
         )
     stored = await store_upload(call.request, services, call.user, ref)
-    return recording_out(stored.recording, services)
+    return recording_out(stored.recording, services, call.base)
 
 
 async def store_upload(
@@ -140,8 +141,8 @@ async def list_recordings(call: Call) -> RecordingList:
     session, rows = await call.services.recordings.for_session(call.user, call.path("ref"))
     return RecordingList(
         sessionId=session.id,
-        recordingUrl=session.recording_url,
-        recordings=[recording_out(r, call.services) for r in rows],
+        recordingUrl=absolute(call.base, session.recording_url),
+        recordings=[recording_out(r, call.services, call.base) for r in rows],
     )
 
 
@@ -157,7 +158,7 @@ async def get_recording(call: Call) -> RecordingOut:
     """Status, times, size, a downloadLink (needs the bearer token) and an accessLink that
     anybody may use until it expires."""
     stored = await call.services.recordings.get(call.user, call.path("rid"))
-    return recording_out(stored.recording, call.services)
+    return recording_out(stored.recording, call.services, call.base)
 
 
 _FILE = {
@@ -232,7 +233,7 @@ async def start_recording(call: Call) -> RecordingOut:
     gets ``recording`` messages. Instructor or tenant admin. 409 ``room_not_live``,
     ``recording_in_progress``; 503 ``sfu_unavailable`` when no media worker is alive."""
     row = await call.services.server_recordings.start(call.user, call.path("ref"))
-    return recording_out(row, call.services)
+    return recording_out(row, call.services, call.base)
 
 
 @api.route(
@@ -249,4 +250,4 @@ async def stop_recording(call: Call) -> RecordingOut:
     ``ready`` with its size and duration (poll ``GET /recordings/{rid}``, or wait for the
     room's ``recording`` message). Instructor or tenant admin. 409 ``not_recording``."""
     row = await call.services.server_recordings.stop(call.user, call.path("ref"))
-    return recording_out(row, call.services)
+    return recording_out(row, call.services, call.base)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from api import actions
 from api.actions import issue_room_token
 from api.endpoint import Api, Call
+from api.links import ws_url
 from api.schemas import (
     AttendanceOut,
     AttendeeOut,
@@ -18,7 +19,7 @@ from api.schemas import (
     TokenOut,
     TokenRequest,
 )
-from api.views import participant_out, ws_url
+from api.views import participant_out
 from rooms.store.types import utcnow
 
 api = Api("/api/v1")
@@ -52,7 +53,7 @@ async def room_token(call: Call) -> TokenOut:
         isOwner=grant.is_owner,
         userName=grant.name,
         grants=grant.grants(),
-        wsUrl=ws_url(call.services.settings.public_url),
+        wsUrl=ws_url(call.base),
     )
 
 
@@ -86,7 +87,7 @@ async def join_room(call: Call) -> JoinOut:
         joinedAt=datetime.fromtimestamp(result.entry.joined_at_ms / 1000, UTC),
         created=result.created,
         heartbeatSeconds=None if request.untilLeave else services.participation.ttl_seconds,
-        wsUrl=ws_url(services.settings.public_url),
+        wsUrl=ws_url(call.base),
     )
 
 

@@ -18,7 +18,7 @@ TAGS = ["sessions"]
 
 
 def _out(call: Call, view: SessionView) -> SessionOut:
-    return session_out(view, call.services.settings.public_url)
+    return session_out(view, call.base)
 
 
 @api.route(
