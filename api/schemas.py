@@ -164,6 +164,9 @@ class EnrollmentOut(_Out):
     paymentGateway: str | None
     amountPaid: float | None
     currency: str | None
+    refundDue: bool = Field(
+        default=False, description="Cancelled with its session after being paid for."
+    )
     enrolledCount: int | None = None
     seatsAvailable: int | None = None
 

@@ -103,6 +103,7 @@ def enrollment_out(row: EnrollmentRow, session: SessionRow | None = None) -> Enr
         paymentGateway=row.payment_gateway,
         amountPaid=float(row.amount_paid) if row.amount_paid is not None else None,
         currency=row.currency,
+        refundDue=bool(row.refund_due),
         enrolledCount=session.enrolled_count if session else None,
         seatsAvailable=(
             max(0, session.max_participants - session.enrolled_count) if session else None

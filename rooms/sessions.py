@@ -5,6 +5,9 @@ State machine (only the creator or a tenant admin moves it)::
     scheduled ──start──► live ──end──► ended
         └──cancel──► cancelled
 
+Cancelling cancels the session's enrollments (paid ones marked ``refund_due``) in the same
+transaction, and the ``session.cancelled`` webhook lists them.
+
 Every other transition is an :class:`InvalidState` (409) whose message names the current
 state. A scheduled session starts whenever its owner starts it, early or late: a class whose
 scheduled time passed (or that was scheduled in the past, as the seed apps' own examples are)
@@ -35,7 +38,7 @@ from rooms.store import Database
 from rooms.store.tables import AttendanceRow, EnrollmentRow, SessionRow
 from rooms.store.types import utcnow
 from rooms.webhooks import EventType, enqueue
-from rooms.webhooks.events import participant_data, session_data
+from rooms.webhooks.events import enrollment_fields, participant_data, session_data
 
 __all__ = ["Page", "SessionFilter", "SessionService", "SessionView", "Transition"]
 
@@ -424,7 +427,32 @@ class SessionService:
             row.status = SessionStatus.CANCELLED.value
             row.cancelled_at = now
             row.updated_at = now
-            await enqueue(tx, row.tenant_id, EventType.SESSION_CANCELLED, session_data(row))
+            # Its enrollments go with it; those paid for are owed a refund, which the
+            # platform hears of with the cancellation (its payment provider refunds).
+            cancelled = list(
+                (
+                    await tx.execute(
+                        update(EnrollmentRow)
+                        .where(
+                            EnrollmentRow.session_id == row.id,
+                            EnrollmentRow.status == EnrollmentStatus.ACTIVE.value,
+                        )
+                        .values(
+                            status=EnrollmentStatus.CANCELLED.value,
+                            cancelled_at=now,
+                            refund_due=EnrollmentRow.paid,
+                        )
+                        .returning(EnrollmentRow)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).scalars()
+            )
+            row.enrolled_count = 0
+            data = {
+                **session_data(row),
+                "enrollments": [enrollment_fields(e) for e in cancelled],
+            }
+            await enqueue(tx, row.tenant_id, EventType.SESSION_CANCELLED, data)
         await self._presence.close(row.id, SessionStatus.CANCELLED.value)
         return Transition(row=row, previous=previous)
 

@@ -3,7 +3,8 @@
 - ``sessions``: unique room name per tenant; status and session type checked; 1..500 seats;
   ``enrolled_count`` never exceeds ``max_participants`` (the enrollment seat cap relies on it);
   the scheduled window is non-empty; price is never negative.
-- ``enrollments``: at most one *active* enrollment per user and session (partial unique index).
+- ``enrollments``: at most one *active* enrollment per user and session (partial unique index);
+  ``refund_due`` marks paid ones cancelled with their session.
 - ``feedback``: one rating (1..5) per user and session, by enrollees and attendees.
 - ``session_bans``: users the host kicked; one row per user and session.
 - ``attendance``: one row per join, closed by its leave; watch time derives from these rows.
@@ -151,6 +152,8 @@ class EnrollmentRow(Base):
     payment_gateway: Mapped[str | None] = mapped_column(String(32))
     amount_paid: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     currency: Mapped[str | None] = mapped_column(String(3))
+    #: Cancelled with its session after it was paid for: the platform owes a refund.
+    refund_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class FeedbackRow(Base):

@@ -1,4 +1,4 @@
-"""schedules: scheduled slots linked to sessions
+"""schedules (scheduled slots linked to sessions); enrollments.refund_due
 
 Revision ID: 0005
 Revises: 0004
@@ -44,8 +44,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_schedules")),
     )
     op.create_index("ix_schedules_tenant_starts", "schedules", ["tenant_id", "starts_at"])
+    with op.batch_alter_table("enrollments") as batch:
+        batch.add_column(
+            sa.Column("refund_due", sa.Boolean(), server_default=sa.text("false"), nullable=False)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("enrollments") as batch:
+        batch.drop_column("refund_due")
     op.drop_index("ix_schedules_tenant_starts", table_name="schedules")
     op.drop_table("schedules")
