@@ -26,6 +26,7 @@ from rooms.chat import ChatService
 from rooms.enrollment import EnrollmentService
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
+from rooms.payments import HttpPaymentVerifier, PaymentVerifier
 from rooms.presence import Presence
 from rooms.recordings import RecordingService
 from rooms.redis_client import close_redis, connect_redis
@@ -219,7 +220,7 @@ async def open_services(
         authenticator=authenticator,
         presence=presence,
         sessions=SessionService(database, presence, max_session_hours=settings.max_session_hours),
-        enrollment=EnrollmentService(database),
+        enrollment=EnrollmentService(database, open_payment_verifier(settings)),
         attendance=attendance,
         participation=RestParticipation(
             database,
@@ -243,6 +244,17 @@ async def open_services(
         schedules=ScheduleService(database),
         webhook_dispatcher=dispatcher,
         media_worker=media_worker,
+    )
+
+
+def open_payment_verifier(settings: Settings) -> PaymentVerifier | None:
+    """The platform's payment verification hook, when configured (rooms/payments.py)."""
+    if settings.payment_verify_url is None:
+        return None
+    return HttpPaymentVerifier(
+        settings.payment_verify_url,
+        settings.payment_verify_secret or settings.resolved_secret_key(),
+        timeout=settings.payment_verify_timeout_seconds,
     )
 
 

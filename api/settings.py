@@ -200,6 +200,15 @@ class Settings(BaseSettings):
         description="The tenant of bearer tokens without a tenant claim (single-school "
         "apps whose tokens name none); unset: such tokens are refused.",
     )
+    payment_verify_url: str | None = Field(
+        default=None,
+        description="The platform's endpoint that confirms each payment of an enrollment with "
+        "its payment provider (rooms/payments.py); unset: payments are recorded as stated.",
+    )
+    payment_verify_secret: str | None = Field(
+        default=None, description="Signs the verification requests (Liveclass-Signature)."
+    )
+    payment_verify_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     ws_access_log: bool = Field(
         default=False,
         description="Log a line per WebSocket handshake (uvicorn's, with the query string: "
@@ -237,6 +246,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LIVECLASS_DEV_SIGNIN cannot mint tokens for an identity provider's JWKS"
             )
+        if self.payment_verify_url and not self.payment_verify_url.startswith(
+            ("https://", "http://")
+        ):
+            raise ValueError("LIVECLASS_PAYMENT_VERIFY_URL must be an http(s) URL")
         if self.environment is Environment.PRODUCTION and not self.secret_key:
             raise ValueError("production needs LIVECLASS_SECRET_KEY (shared by every node)")
         return self

@@ -4,7 +4,8 @@
   ``enrolled_count`` never exceeds ``max_participants`` (the enrollment seat cap relies on it);
   the scheduled window is non-empty; price is never negative.
 - ``enrollments``: at most one *active* enrollment per user and session (partial unique index);
-  ``refund_due`` marks paid ones cancelled with their session.
+  ``refund_due`` marks paid ones cancelled with their session; one payment pays for at most
+  one active enrollment of its tenant.
 - ``feedback``: one rating (1..5) per user and session, by enrollees and attendees.
 - ``session_bans``: users the host kicked; one row per user and session.
 - ``attendance``: one row per join, closed by its leave; watch time derives from these rows.
@@ -136,6 +137,14 @@ class EnrollmentRow(Base):
             postgresql_where=text("status = 'active'"),
         ),
         Index("ix_enrollments_tenant_user", "tenant_id", "user_id"),
+        Index(
+            "uq_enrollments_payment_active",
+            "tenant_id",
+            "payment_id",
+            unique=True,
+            sqlite_where=text("status = 'active' AND payment_id IS NOT NULL"),
+            postgresql_where=text("status = 'active' AND payment_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -1,4 +1,5 @@
-"""schedules (scheduled slots linked to sessions); enrollments.refund_due
+"""schedules (scheduled slots linked to sessions); enrollments: refund_due, one active
+enrollment per payment
 
 Revision ID: 0005
 Revises: 0004
@@ -48,9 +49,18 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("refund_due", sa.Boolean(), server_default=sa.text("false"), nullable=False)
         )
+    op.create_index(
+        "uq_enrollments_payment_active",
+        "enrollments",
+        ["tenant_id", "payment_id"],
+        unique=True,
+        sqlite_where=sa.text("status = 'active' AND payment_id IS NOT NULL"),
+        postgresql_where=sa.text("status = 'active' AND payment_id IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_enrollments_payment_active", table_name="enrollments")
     with op.batch_alter_table("enrollments") as batch:
         batch.drop_column("refund_due")
     op.drop_index("ix_schedules_tenant_starts", table_name="schedules")
