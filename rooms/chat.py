@@ -141,6 +141,10 @@ class ChatService:
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
         sender = await self._sender(principal, session)
+        if not sender.role.may_chat:
+            raise Forbidden(
+                "observers watch the room hidden and do not chat", code="observer_cannot_chat"
+            )
         if session.status != SessionStatus.LIVE.value:
             raise InvalidState(
                 f"chat is open while the session is live (it is {session.status})",

@@ -71,7 +71,7 @@ class RoomGrant:
             role=role,
             can_publish=role is RoomRole.HOST,
             can_subscribe=True,
-            can_chat=role is not RoomRole.OBSERVER,
+            can_chat=role.may_chat,
             can_moderate=role is RoomRole.HOST,
             hidden=role is RoomRole.OBSERVER,
             room_name=room_name,
