@@ -17,6 +17,7 @@ __all__ = [
     "BookingOut",
     "EnrollmentList",
     "EnrollmentOut",
+    "FeedbackList",
     "FeedbackOut",
     "HealthOut",
     "InstructorOut",
@@ -113,6 +114,10 @@ class ListQuery(_Query):
 
     status: SessionStatus | None = None
     instructorId: str | None = Field(default=None, min_length=1, max_length=128)
+    expertId: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Same as instructorId."
+    )
+    courseId: str | None = Field(default=None, min_length=1, max_length=128)
     featured: bool | None = None
     from_: datetime | None = Field(default=None, alias="from")
     to: datetime | None = None
@@ -126,6 +131,11 @@ class ListQuery(_Query):
     offset: int | None = Field(default=None, ge=0, le=1_000_000)
     skip: int | None = Field(default=None, ge=0, le=1_000_000)
     page: int | None = Field(default=None, ge=1, le=100_000)
+
+    def instructor(self) -> str | None:
+        if self.instructorId and self.expertId and self.instructorId != self.expertId:
+            raise ValidationFailed("instructorId and expertId name the same filter; use one")
+        return self.instructorId or self.expertId
 
     def resolved_offset(self) -> int:
         if self.page is not None:
@@ -208,6 +218,15 @@ class FeedbackOut(_Out):
     rating: int
     comment: str | None
     updatedAt: datetime
+
+
+class FeedbackList(_Out):
+    sessionId: str
+    count: int = Field(description="Ratings given (by everyone).")
+    average: float | None = Field(description="Average rating (by everyone); null without any.")
+    feedback: list[FeedbackOut] = Field(
+        description="Every rating for the instructor and admins; the caller's own otherwise."
+    )
 
 
 class TokenRequest(BaseModel):

@@ -37,7 +37,15 @@ from rooms.store.types import utcnow
 from rooms.webhooks import EventType, enqueue
 from rooms.webhooks.events import enrollment_data
 
-__all__ = ["Booking", "BookingStatus", "EnrollmentOutcome", "EnrollmentService", "booking_status"]
+__all__ = [
+    "Booking",
+    "BookingStatus",
+    "EnrollmentOutcome",
+    "EnrollmentService",
+    "FeedbackReport",
+    "booking_status",
+    "feedback_report",
+]
 
 
 class BookingStatus(StrEnum):
@@ -348,6 +356,9 @@ class EnrollmentService:
             )
             return list(rows.scalars())
 
+    async def feedback_report(self, principal: Principal, ref: str) -> FeedbackReport:
+        return await feedback_report(self._db, principal, ref)
+
     async def feedback(
         self, principal: Principal, ref: str, request: FeedbackRequest
     ) -> FeedbackRow:
@@ -405,3 +416,36 @@ class EnrollmentService:
             row.comment = request.comment
             row.updated_at = now
         return row
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackReport:
+    """A session's ratings: all of them for its instructor and admins, the caller's own for
+    everyone else (``average`` and ``count`` are over all of them either way)."""
+
+    session: SessionRow
+    ratings: list[FeedbackRow]
+    count: int
+    average: float | None
+
+
+async def feedback_report(database: Database, principal: Principal, ref: str) -> FeedbackReport:
+    """Read a session's feedback (see :class:`FeedbackReport`)."""
+    async with database.transaction() as tx:
+        session = await load_session(tx, principal, ref)
+        rows = list(
+            (
+                await tx.execute(
+                    select(FeedbackRow)
+                    .where(FeedbackRow.session_id == session.id)
+                    .order_by(FeedbackRow.updated_at, FeedbackRow.id)
+                )
+            ).scalars()
+        )
+    average = round(sum(r.rating for r in rows) / len(rows), 2) if rows else None
+    shown = (
+        rows
+        if can_manage(principal, session)
+        else [r for r in rows if r.user_id == principal.user_id]
+    )
+    return FeedbackReport(session=session, ratings=shown, count=len(rows), average=average)

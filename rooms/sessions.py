@@ -38,7 +38,7 @@ from rooms.store import Database
 from rooms.store.tables import AttendanceRow, EnrollmentRow, SessionRow
 from rooms.store.types import utcnow
 from rooms.webhooks import EventType, enqueue
-from rooms.webhooks.events import enrollment_fields, participant_data, session_data
+from rooms.webhooks.events import enrollment_fields, iso, participant_data, session_data
 
 __all__ = ["Page", "SessionFilter", "SessionService", "SessionView", "Transition"]
 
@@ -315,6 +315,7 @@ class SessionService:
                 raise InvalidState(
                     f"cannot reschedule a session that is {status}", details={"status": status}
                 )
+            previous_start, previous_end = row.scheduled_start, row.scheduled_end
             start = changes.get("scheduledStart", row.scheduled_start)
             end = changes.get("scheduledEnd", row.scheduled_end)
             if "scheduledStart" in changes and "scheduledEnd" not in changes:
@@ -348,7 +349,18 @@ class SessionService:
                 row.session_type = patch.sessionType.value if patch.sessionType else "group"
             if "metadata" in changes:
                 row.meta = changes["metadata"] or {}
-            row.updated_at = utcnow()
+            if changes:
+                row.updated_at = utcnow()
+                # Enrolled students learn of a new time (or anything else) from the platform.
+                data = {
+                    **session_data(row),
+                    "changes": sorted(changes),
+                    "previous": {
+                        "scheduledStart": iso(previous_start),
+                        "scheduledEnd": iso(previous_end),
+                    },
+                }
+                await enqueue(tx, row.tenant_id, EventType.SESSION_UPDATED, data)
             enrolled = await is_enrolled(tx, row.id, principal.user_id)
         if status is SessionStatus.LIVE and "maxParticipants" in changes:
             await self._presence.load_room(row.id, row.status, row.max_participants)

@@ -11,6 +11,7 @@ from api.schemas import (
     BookingQuery,
     EnrollmentList,
     EnrollmentOut,
+    FeedbackList,
     FeedbackOut,
     ListQuery,
     SessionList,
@@ -94,6 +95,35 @@ async def give_feedback(call: Call) -> FeedbackOut:
 
 @api.route(
     "GET",
+    "/sessions/{ref}/feedback",
+    summary="Read a session's feedback",
+    tags=["enrollment"],
+    response=FeedbackList,
+    errors=(404,),
+)
+async def read_feedback(call: Call) -> FeedbackList:
+    """Every rating with the average for the instructor and tenant admins; for others the
+    average and their own rating."""
+    report = await call.services.enrollment.feedback_report(call.user, call.path("ref"))
+    return FeedbackList(
+        sessionId=report.session.id,
+        count=report.count,
+        average=report.average,
+        feedback=[
+            FeedbackOut(
+                sessionId=r.session_id,
+                userId=r.user_id,
+                rating=r.rating,
+                comment=r.comment,
+                updatedAt=r.updated_at,
+            )
+            for r in report.ratings
+        ],
+    )
+
+
+@api.route(
+    "GET",
     "/me/sessions",
     summary="My sessions (instructor)",
     tags=["me"],
@@ -109,6 +139,7 @@ async def my_sessions(call: Call) -> SessionList:
     flt = SessionFilter(
         status=q.status,
         instructor_id=call.user.user_id,
+        course_id=q.courseId,
         featured=q.featured,
         starts_from=q.utc_from(),
         starts_to=q.utc_to(),

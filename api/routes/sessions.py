@@ -47,9 +47,9 @@ async def create_session(call: Call) -> SessionOut:
     auth="optional",
 )
 async def list_sessions(call: Call) -> SessionList:
-    """The tenant's sessions, soonest first, filtered by status, instructor, featured and a
-    scheduled-start range. Anonymous callers may read the catalogue of ``tenant`` when the
-    server enables LIVECLASS_PUBLIC_CATALOG."""
+    """The tenant's sessions, soonest first, filtered by status, instructor (instructorId or
+    expertId), courseId, featured and a scheduled-start range. Anonymous callers may read the
+    catalogue of ``tenant`` when the server enables LIVECLASS_PUBLIC_CATALOG."""
     q: ListQuery = call.query
     if call.principal is None:
         if not call.services.settings.public_catalog:
@@ -61,7 +61,8 @@ async def list_sessions(call: Call) -> SessionList:
         tenant = call.principal.tenant
     flt = SessionFilter(
         status=q.status,
-        instructor_id=q.instructorId,
+        instructor_id=q.instructor(),
+        course_id=q.courseId,
         featured=q.featured,
         starts_from=q.utc_from(),
         starts_to=q.utc_to(),

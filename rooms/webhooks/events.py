@@ -35,6 +35,7 @@ class EventType(StrEnum):
     SESSION_STARTED = "session.started"
     SESSION_ENDED = "session.ended"
     SESSION_CANCELLED = "session.cancelled"
+    SESSION_UPDATED = "session.updated"
     PARTICIPANT_JOINED = "participant.joined"
     PARTICIPANT_LEFT = "participant.left"
     ENROLLMENT_CREATED = "enrollment.created"

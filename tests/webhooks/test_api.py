@@ -116,6 +116,7 @@ async def test_event_types_are_listed(client: httpx.AsyncClient, people: People)
         "session.started",
         "session.ended",
         "session.cancelled",
+        "session.updated",
         "participant.joined",
         "participant.left",
         "enrollment.created",

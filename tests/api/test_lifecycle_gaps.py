@@ -1,0 +1,116 @@
+"""Gaps a new user finds in minutes (issue 15, lifecycle 6): filters that were silently
+ignored, rescheduling that told nobody, feedback that could not be read, attendance only as
+JSON. Each test fails on the code before the fix."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from api.services import Services
+from rooms.store.tables import WebhookEventRow
+from tests.conftest import People
+
+API = "/api/v1"
+
+
+def ids(response: httpx.Response) -> list[str]:
+    return [s["id"] for s in response.json()["sessions"]]
+
+
+async def test_course_and_expert_filters_filter(
+    client: httpx.AsyncClient, people: People, new_session: Callable[..., Any]
+) -> None:
+    algebra = await new_session(courseId="algebra")
+    other = await new_session(title="Other", courseId="poetry", as_=people.other_teacher)
+    by_course = await client.get(f"{API}/sessions?courseId=algebra", headers=people.student)
+    assert ids(by_course) == [algebra["id"]]
+    by_expert = await client.get(f"{API}/sessions?expertId=teacher-2", headers=people.student)
+    assert ids(by_expert) == [other["id"]]
+    clash = await client.get(
+        f"{API}/sessions?expertId=teacher-2&instructorId=teacher-1", headers=people.student
+    )
+    assert clash.status_code == 422
+
+
+async def test_rescheduling_tells_the_platform(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Callable[..., Any],
+    services: Services,
+) -> None:
+    hook = await client.post(
+        f"{API}/webhooks/endpoints",
+        json={"url": "https://platform.example/hooks", "eventTypes": ["session.updated"]},
+        headers=people.admin,
+    )
+    assert hook.status_code == 201, hook.text
+    session = await new_session()
+    later = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    moved = await client.patch(
+        f"{API}/sessions/{session['id']}",
+        json={"scheduledStart": later.isoformat()},
+        headers=people.teacher,
+    )
+    assert moved.status_code == 200, moved.text
+    async with services.database.transaction() as tx:
+        bodies = list(
+            (
+                await tx.execute(
+                    select(WebhookEventRow.body).where(WebhookEventRow.type == "session.updated")
+                )
+            ).scalars()
+        )
+    [event] = [json.loads(b) for b in bodies]
+    assert event["data"]["session"]["id"] == session["id"]
+    assert event["data"]["changes"] == ["scheduledStart"]
+    assert event["data"]["previous"]["scheduledStart"].startswith(session["scheduledStart"][:16])
+    assert event["data"]["session"]["scheduledStart"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
+
+
+async def test_feedback_can_be_read(
+    client: httpx.AsyncClient, people: People, new_session: Callable[..., Any]
+) -> None:
+    sid = (await new_session())["id"]
+    for who in (people.student, people.student2):
+        await client.post(f"{API}/sessions/{sid}/enroll", headers=who)
+    await client.post(f"{API}/sessions/{sid}/start", headers=people.teacher)
+    await client.post(f"{API}/sessions/{sid}/end", headers=people.teacher)
+    for who, rating in ((people.student, 5), (people.student2, 2)):
+        given = await client.post(
+            f"{API}/sessions/{sid}/feedback", json={"rating": rating}, headers=who
+        )
+        assert given.status_code == 200, given.text
+
+    teacher = await client.get(f"{API}/sessions/{sid}/feedback", headers=people.teacher)
+    assert teacher.status_code == 200, teacher.text
+    assert (teacher.json()["count"], teacher.json()["average"]) == (2, 3.5)
+    assert sorted(f["rating"] for f in teacher.json()["feedback"]) == [2, 5]
+    student = await client.get(f"{API}/sessions/{sid}/feedback", headers=people.student)
+    assert [f["userId"] for f in student.json()["feedback"]] == ["student-1"]
+    assert student.json()["average"] == 3.5
+
+
+async def test_attendance_as_csv(
+    client: httpx.AsyncClient, people: People, new_session: Callable[..., Any]
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    await client.post(f"{API}/sessions/{sid}/join", headers=people.student)
+    await client.post(f"{API}/sessions/{sid}/leave", headers=people.student)
+    refused = await client.get(f"{API}/sessions/{sid}/attendance.csv", headers=people.student)
+    assert refused.status_code == 403
+    response = await client.get(f"{API}/sessions/{sid}/attendance.csv", headers=people.teacher)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    [row] = [r for r in rows if r["userId"] == "student-1"]
+    assert (row["name"], row["role"], row["joins"]) == ("Sam Student", "guest", "1")
+    assert row["firstJoinedAt"].endswith("Z")
