@@ -227,6 +227,39 @@ class RecordingService:
             ).scalars()
             return {row.session_id: row for row in rows}
 
+    async def delete(self, principal: Principal, recording_id: str) -> StoredRecording:
+        """The session's instructor or a tenant admin deletes a recording and its file (409
+        ``recording_in_progress`` while a server recording runs). A session whose
+        ``recordingUrl`` named it has none afterwards (the next recording sets it)."""
+        found = await self.get(principal, recording_id)
+        if not can_manage(principal, found.session):
+            raise Forbidden(
+                "only the session's instructor or a tenant admin deletes recordings",
+                code="not_session_owner",
+            )
+        busy = (RecordingStatus.RECORDING.value, RecordingStatus.PROCESSING.value)
+        async with self._db.transaction() as tx:
+            row = await tx.get(RecordingRow, recording_id, with_for_update=True)
+            if row is None:
+                raise NotFound("recording not found", code="recording_not_found")
+            if row.status in busy:
+                raise InvalidState(
+                    "stop the recording before deleting it",
+                    code="recording_in_progress",
+                    details={"status": row.status},
+                )
+            session = await tx.get(SessionRow, row.session_id, with_for_update=True)
+            if session is not None and session.recording_url in (
+                self.download_path(row.id),
+                row.external_url,
+            ):
+                session.recording_url = None
+                session.updated_at = utcnow()
+            await tx.delete(row)
+        if row.storage_path:
+            await asyncio.to_thread((self._root / row.storage_path).unlink, True)
+        return StoredRecording(row, found.session)
+
     async def remove_session_files(self, session_id: str) -> None:
         """Delete a deleted session's recording files."""
         await asyncio.to_thread(shutil.rmtree, self._root / session_id, True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starlette.responses import Response
+
 from api.actions import post_message as post_action
 from api.endpoint import Api, Call
 from api.schemas import MessageList, MessageOut, MessageQuery
@@ -55,3 +57,17 @@ async def post_message(call: Call) -> MessageOut:
     must be live; text is trimmed and limited to LIVECLASS_CHAT_MAX_CHARS characters."""
     draft: MessageDraft = call.body
     return message_out(await post_action(call.services, call.user, call.path("ref"), draft.text))
+
+
+@api.route(
+    "DELETE",
+    "/sessions/{ref}/messages/{mid}",
+    summary="Delete a chat message",
+    tags=TAGS,
+    status=204,
+    errors=(403, 404),
+)
+async def delete_message(call: Call) -> Response:
+    """The session's instructor or a tenant admin removes a message from the history."""
+    await call.services.chat.delete(call.user, call.path("ref"), call.path("mid"))
+    return Response(status_code=204)

@@ -161,6 +161,21 @@ async def get_recording(call: Call) -> RecordingOut:
     return recording_out(stored.recording, call.services, call.base)
 
 
+@api.route(
+    "DELETE",
+    "/recordings/{rid}",
+    summary="Delete a recording",
+    tags=TAGS,
+    status=204,
+    errors=(403, 404, 409),
+)
+async def delete_recording(call: Call) -> Response:
+    """The session's instructor or a tenant admin deletes a recording and its file; 409
+    ``recording_in_progress`` while a server recording runs."""
+    await call.services.recordings.delete(call.user, call.path("rid"))
+    return Response(status_code=204)
+
+
 _FILE = {
     "description": "The file (supports HTTP Range)",
     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},

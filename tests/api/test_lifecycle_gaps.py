@@ -114,3 +114,43 @@ async def test_attendance_as_csv(
     [row] = [r for r in rows if r["userId"] == "student-1"]
     assert (row["name"], row["role"], row["joins"]) == ("Sam Student", "guest", "1")
     assert row["firstJoinedAt"].endswith("Z")
+
+
+async def test_the_host_deletes_a_chat_message(
+    client: httpx.AsyncClient, people: People, new_session: Callable[..., Any]
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    posted = await client.post(
+        f"{API}/sessions/{sid}/messages", json={"text": "spam"}, headers=people.student
+    )
+    mid = posted.json()["id"]
+    path = f"{API}/sessions/{sid}/messages/{mid}"
+    assert (await client.delete(path, headers=people.student)).status_code == 403
+    assert (await client.delete(path, headers=people.teacher)).status_code == 204
+    assert (await client.delete(path, headers=people.teacher)).status_code == 404
+    history = await client.get(f"{API}/sessions/{sid}/messages", headers=people.student)
+    assert history.json()["messages"] == []
+
+
+async def test_the_host_deletes_a_recording(
+    client: httpx.AsyncClient, people: People, new_session: Callable[..., Any]
+) -> None:
+    from tests.api.test_recordings import webm
+
+    sid = (await new_session(start=True))["id"]
+    files = {"file": ("class.webm", webm(), "video/webm")}
+    uploaded = await client.post(
+        f"{API}/sessions/{sid}/recordings", files=files, headers=people.teacher
+    )
+    rid = uploaded.json()["id"]
+    assert (
+        await client.delete(f"{API}/recordings/{rid}", headers=people.student)
+    ).status_code == 403
+    assert (
+        await client.delete(f"{API}/recordings/{rid}", headers=people.teacher)
+    ).status_code == 204
+    assert (await client.get(f"{API}/recordings/{rid}", headers=people.teacher)).status_code == 404
+    session = await client.get(f"{API}/sessions/{sid}", headers=people.teacher)
+    assert session.json()["recordingUrl"] is None
+    listed = await client.get(f"{API}/sessions/{sid}/recordings", headers=people.teacher)
+    assert listed.json()["recordings"] == []
