@@ -36,6 +36,8 @@ __all__ = [
     "SessionOut",
     "TokenOut",
     "TokenRequest",
+    "WaitlistOut",
+    "WaitlistPlaceOut",
 ]
 
 
@@ -226,6 +228,23 @@ class FeedbackList(_Out):
     average: float | None = Field(description="Average rating (by everyone); null without any.")
     feedback: list[FeedbackOut] = Field(
         description="Every rating for the instructor and admins; the caller's own otherwise."
+    )
+
+
+class WaitlistPlaceOut(_Out):
+    id: str
+    sessionId: str
+    userId: str
+    userName: str
+    position: int = Field(description="1 is next in line.")
+    joinedAt: datetime
+
+
+class WaitlistOut(_Out):
+    sessionId: str
+    waiting: list[WaitlistPlaceOut] = Field(
+        description="Everyone waiting, in order, for the instructor and admins; the caller's "
+        "own place otherwise."
     )
 
 

@@ -38,6 +38,7 @@ from rooms.sessions import SessionService
 from rooms.signing import LinkSigner
 from rooms.store import Database, create_database, upgrade_database
 from rooms.tokens import RoomTokens
+from rooms.waitlist import WaitlistService
 from rooms.webhooks.admin import WebhookAdmin
 from rooms.webhooks.dispatcher import DeliveryObserver, Dispatcher
 from rooms.webhooks.queue import DeliveryQueue
@@ -71,6 +72,7 @@ class Services:
     webhook_queue: DeliveryQueue
     server_recordings: ServerRecordings
     schedules: ScheduleService
+    waitlist: WaitlistService
     webhook_dispatcher: Dispatcher | None = None
     media_worker: MediaWorker | None = None
     recording_sweeper: asyncio.Task[None] | None = None
@@ -242,6 +244,7 @@ async def open_services(
             settings, database, redis, presence, origin=node_id, clock=clock
         ),
         schedules=ScheduleService(database),
+        waitlist=WaitlistService(database),
         webhook_dispatcher=dispatcher,
         media_worker=media_worker,
     )

@@ -30,6 +30,7 @@ from rooms.ids import new_id
 from rooms.inputs import EnrollmentRequest, FeedbackRequest
 from rooms.model import EnrollmentStatus, SessionStatus
 from rooms.payments import PaymentCheck, PaymentVerifier, VerifiedPayment
+from rooms.seats import promote_waiting
 from rooms.sessions import load_session
 from rooms.store import Database
 from rooms.store.tables import AttendanceRow, EnrollmentRow, FeedbackRow, SessionRow
@@ -288,6 +289,7 @@ class EnrollmentService:
                 .values(enrolled_count=SessionRow.enrolled_count - 1)
                 .execution_options(synchronize_session=False)
             )
+            await promote_waiting(tx, session.id)
         return enrollment
 
     async def enrollment_of(

@@ -34,6 +34,7 @@ from rooms.ids import is_uuid, new_id, room_name_from_title
 from rooms.inputs import SessionDraft, SessionPatch
 from rooms.model import EnrollmentStatus, RoomRole, SessionStatus
 from rooms.presence import Presence, PresenceEntry
+from rooms.seats import promote_waiting
 from rooms.store import Database
 from rooms.store.tables import AttendanceRow, EnrollmentRow, SessionRow
 from rooms.store.types import utcnow
@@ -361,6 +362,8 @@ class SessionService:
                     },
                 }
                 await enqueue(tx, row.tenant_id, EventType.SESSION_UPDATED, data)
+            if "maxParticipants" in changes and await promote_waiting(tx, row.id):
+                await tx.refresh(row)
             enrolled = await is_enrolled(tx, row.id, principal.user_id)
         if status is SessionStatus.LIVE and "maxParticipants" in changes:
             await self._presence.load_room(row.id, row.status, row.max_participants)

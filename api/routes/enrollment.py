@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from api.endpoint import Api, Call
 from api.schemas import (
@@ -15,12 +15,15 @@ from api.schemas import (
     FeedbackOut,
     ListQuery,
     SessionList,
+    WaitlistOut,
+    WaitlistPlaceOut,
 )
 from api.views import enrollment_out, session_out
 from rooms.access import permissions
 from rooms.errors import Forbidden
 from rooms.inputs import EnrollmentRequest, FeedbackRequest
 from rooms.sessions import SessionFilter, SessionView
+from rooms.waitlist import WaitlistPlace
 
 api = Api("/api/v1")
 
@@ -91,6 +94,63 @@ async def give_feedback(call: Call) -> FeedbackOut:
         comment=row.comment,
         updatedAt=row.updated_at,
     )
+
+
+def _place_out(place: WaitlistPlace) -> WaitlistPlaceOut:
+    entry = place.entry
+    return WaitlistPlaceOut(
+        id=entry.id,
+        sessionId=entry.session_id,
+        userId=entry.user_id,
+        userName=entry.user_name,
+        position=place.position,
+        joinedAt=entry.created_at,
+    )
+
+
+@api.route(
+    "POST",
+    "/sessions/{ref}/waitlist",
+    summary="Wait for a seat of a full session",
+    tags=["enrollment"],
+    status=201,
+    response=WaitlistPlaceOut,
+    errors=(403, 404, 409),
+)
+async def join_waitlist(call: Call) -> JSONResponse:
+    """201 with the caller's place (200 with the same place again). 409 ``seats_available``
+    while seats are free (enroll instead), ``already_enrolled``. When a seat frees, the first
+    user waiting is enrolled (webhooks ``enrollment.created`` and ``waitlist.promoted``)."""
+    place, created = await call.services.waitlist.join(call.user, call.path("ref"))
+    body = _place_out(place).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if created else 200)
+
+
+@api.route(
+    "DELETE",
+    "/sessions/{ref}/waitlist",
+    summary="Leave the waitlist",
+    tags=["enrollment"],
+    status=204,
+    errors=(404,),
+)
+async def leave_waitlist(call: Call) -> Response:
+    await call.services.waitlist.leave(call.user, call.path("ref"))
+    return Response(status_code=204)
+
+
+@api.route(
+    "GET",
+    "/sessions/{ref}/waitlist",
+    summary="The waitlist",
+    tags=["enrollment"],
+    response=WaitlistOut,
+    errors=(404,),
+)
+async def read_waitlist(call: Call) -> WaitlistOut:
+    """Everyone waiting, in order, for the instructor and admins; one's own place otherwise."""
+    session, places = await call.services.waitlist.places(call.user, call.path("ref"))
+    return WaitlistOut(sessionId=session.id, waiting=[_place_out(p) for p in places])
 
 
 @api.route(

@@ -12,6 +12,7 @@
 - ``chat_messages``: ordered by a per-session ``seq``, unique within the session.
 - ``recordings``: uploaded files, external links and server recordings, with their status.
 - ``schedules``: scheduled slots, each linked to the session it opens once there is one.
+- ``waitlist``: users waiting for a seat of a full session, at most once each at a time.
 - ``webhook_endpoints`` (per tenant), ``webhook_events`` (the outbox), ``webhook_deliveries``
   (one per event and endpoint: status, attempts, lease) and ``webhook_attempts`` (the log).
 
@@ -55,6 +56,7 @@ __all__ = [
     "RecordingRow",
     "ScheduleRow",
     "SessionRow",
+    "WaitlistRow",
     "WebhookAttemptRow",
     "WebhookDeliveryRow",
     "WebhookEndpointRow",
@@ -380,3 +382,33 @@ class ScheduleRow(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WaitlistRow(Base):
+    """A user waiting for a seat of a full session, in order (``created_at``); promoted into
+    an enrollment when a seat frees."""
+
+    __tablename__ = "waitlist"
+    __table_args__ = (
+        CheckConstraint("status IN ('waiting', 'promoted', 'left')", name="status_valid"),
+        Index(
+            "uq_waitlist_one_waiting",
+            "session_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'waiting'"),
+            postgresql_where=text("status = 'waiting'"),
+        ),
+        Index("ix_waitlist_session_order", "session_id", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    user_name: Mapped[str] = mapped_column(String(200))
+    user_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enrollment_id: Mapped[str | None] = mapped_column(String(36))

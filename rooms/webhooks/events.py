@@ -39,6 +39,7 @@ class EventType(StrEnum):
     PARTICIPANT_JOINED = "participant.joined"
     PARTICIPANT_LEFT = "participant.left"
     ENROLLMENT_CREATED = "enrollment.created"
+    WAITLIST_PROMOTED = "waitlist.promoted"
     RECORDING_STARTED = "recording.started"
     RECORDING_READY = "recording.ready"
     RECORDING_FAILED = "recording.failed"

@@ -154,3 +154,44 @@ async def test_the_host_deletes_a_recording(
     assert session.json()["recordingUrl"] is None
     listed = await client.get(f"{API}/sessions/{sid}/recordings", headers=people.teacher)
     assert listed.json()["recordings"] == []
+
+
+async def test_a_full_class_has_a_waitlist_promoted_in_order(
+    client: httpx.AsyncClient, people: People, new_session: Callable[..., Any]
+) -> None:
+    from tests.conftest import bearer
+
+    sid = (await new_session(maxParticipants=1))["id"]
+    path = f"{API}/sessions/{sid}/waitlist"
+    early = await client.post(path, headers=people.student)
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "seats_available")
+    assert (
+        await client.post(f"{API}/sessions/{sid}/enroll", headers=people.student)
+    ).status_code == 201
+    third = bearer("student-3", "student")
+    first = await client.post(path, headers=people.student2)
+    assert (first.status_code, first.json()["position"]) == (201, 1)
+    second = await client.post(path, headers=third)
+    assert (second.status_code, second.json()["position"]) == (201, 2)
+    again = await client.post(path, headers=people.student2)
+    assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
+    listed = await client.get(path, headers=people.teacher)
+    assert [w["userId"] for w in listed.json()["waiting"]] == ["student-2", "student-3"]
+    own = await client.get(path, headers=third)
+    assert [(w["userId"], w["position"]) for w in own.json()["waiting"]] == [("student-3", 2)]
+
+    # a seat frees: the first in line gets it
+    assert (
+        await client.delete(f"{API}/sessions/{sid}/enroll", headers=people.student)
+    ).status_code == 200
+    view = await client.get(f"{API}/sessions/{sid}", headers=people.student2)
+    assert (view.json()["isEnrolled"], view.json()["enrolledCount"]) == (True, 1)
+    listed = await client.get(path, headers=people.teacher)
+    assert [w["userId"] for w in listed.json()["waiting"]] == ["student-3"]
+    # more seats: the next one too
+    grown = await client.patch(
+        f"{API}/sessions/{sid}", json={"maxParticipants": 3}, headers=people.teacher
+    )
+    assert grown.json()["enrolledCount"] == 2
+    assert (await client.get(path, headers=people.teacher)).json()["waiting"] == []
+    assert (await client.delete(path, headers=third)).status_code == 404

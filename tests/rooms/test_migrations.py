@@ -39,6 +39,7 @@ TABLES = {
     "recordings",
     "session_bans",
     "schedules",
+    "waitlist",
     "webhook_endpoints",
     "webhook_events",
     "webhook_deliveries",

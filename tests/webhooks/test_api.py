@@ -120,6 +120,7 @@ async def test_event_types_are_listed(client: httpx.AsyncClient, people: People)
         "participant.joined",
         "participant.left",
         "enrollment.created",
+        "waitlist.promoted",
         "recording.started",
         "recording.ready",
         "recording.failed",

@@ -1,5 +1,5 @@
 """schedules (scheduled slots linked to sessions); enrollments: refund_due, one active
-enrollment per payment
+enrollment per payment; waitlist
 
 Revision ID: 0005
 Revises: 0004
@@ -58,8 +58,44 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'active' AND payment_id IS NOT NULL"),
     )
 
+    op.create_table(
+        "waitlist",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("session_id", sa.String(length=36), nullable=False),
+        sa.Column("tenant_id", sa.String(length=128), nullable=False),
+        sa.Column("user_id", sa.String(length=128), nullable=False),
+        sa.Column("user_name", sa.String(length=200), nullable=False),
+        sa.Column("user_email", sa.String(length=320), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("promoted_at", UTCDateTime(), nullable=True),
+        sa.Column("enrollment_id", sa.String(length=36), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('waiting', 'promoted', 'left')", name=op.f("ck_waitlist_status_valid")
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["sessions.id"],
+            name=op.f("fk_waitlist_session_id_sessions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_waitlist")),
+    )
+    op.create_index(
+        "uq_waitlist_one_waiting",
+        "waitlist",
+        ["session_id", "user_id"],
+        unique=True,
+        sqlite_where=sa.text("status = 'waiting'"),
+        postgresql_where=sa.text("status = 'waiting'"),
+    )
+    op.create_index("ix_waitlist_session_order", "waitlist", ["session_id", "status", "created_at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_waitlist_session_order", table_name="waitlist")
+    op.drop_index("uq_waitlist_one_waiting", table_name="waitlist")
+    op.drop_table("waitlist")
     op.drop_index("uq_enrollments_payment_active", table_name="enrollments")
     with op.batch_alter_table("enrollments") as batch:
         batch.drop_column("refund_due")
