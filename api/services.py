@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from redis.asyncio import Redis
 
@@ -30,6 +31,7 @@ from rooms.payments import HttpPaymentVerifier, PaymentVerifier
 from rooms.presence import Presence
 from rooms.recordings import RecordingService
 from rooms.redis_client import close_redis, connect_redis
+from rooms.reminders import send_due_reminders
 from rooms.room_log import RoomLog
 from rooms.schedules import ScheduleService
 from rooms.sequence import SequenceAllocator
@@ -37,6 +39,7 @@ from rooms.server_recordings import ServerRecordings
 from rooms.sessions import SessionService
 from rooms.signing import LinkSigner
 from rooms.store import Database, create_database, upgrade_database
+from rooms.store.types import utcnow
 from rooms.tokens import RoomTokens
 from rooms.waitlist import WaitlistService
 from rooms.webhooks.admin import WebhookAdmin
@@ -76,6 +79,7 @@ class Services:
     webhook_dispatcher: Dispatcher | None = None
     media_worker: MediaWorker | None = None
     recording_sweeper: asyncio.Task[None] | None = None
+    reminder_loop: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the background work (the hub's bus listener, heartbeat and sweep; the
@@ -89,6 +93,21 @@ class Services:
         self.recording_sweeper = asyncio.get_running_loop().create_task(
             self._sweep_recordings(), name="recording-sweeper"
         )
+        if self.settings.reminder_lead_minutes > 0:
+            self.reminder_loop = asyncio.get_running_loop().create_task(
+                self._send_reminders(), name="reminders"
+            )
+
+    async def _send_reminders(self) -> None:
+        """Send the start reminders that came due (see rooms/reminders.py)."""
+        lead = timedelta(minutes=self.settings.reminder_lead_minutes)
+        while True:
+            try:
+                if await send_due_reminders(self.database, lead=lead, now=utcnow()):
+                    self.wake_webhooks()
+            except Exception as exc:
+                log.warning("sending reminders failed: %r", exc)
+            await asyncio.sleep(self.settings.reminder_interval_seconds)
 
     async def _sweep_recordings(self) -> None:
         """Fail the server recordings of dead media workers (see ServerRecordings.sweep)."""
@@ -105,10 +124,11 @@ class Services:
             self.webhook_dispatcher.wake()
 
     async def close(self) -> None:
-        if self.recording_sweeper is not None:
-            self.recording_sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.recording_sweeper
+        for task in (self.recording_sweeper, self.reminder_loop):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.webhook_dispatcher is not None:
             # First: attempts in flight finish and are recorded while the database is open.
             await self.webhook_dispatcher.stop()

@@ -200,6 +200,14 @@ class Settings(BaseSettings):
         description="The tenant of bearer tokens without a tenant claim (single-school "
         "apps whose tokens name none); unset: such tokens are refused.",
     )
+    reminder_lead_minutes: float = Field(
+        default=15,
+        ge=0,
+        le=7 * 24 * 60,
+        description="A session.reminder webhook goes out this long before a class starts "
+        "(0: no reminders).",
+    )
+    reminder_interval_seconds: float = Field(default=30, gt=0, le=3600)
     payment_verify_url: str | None = Field(
         default=None,
         description="The platform's endpoint that confirms each payment of an enrollment with "

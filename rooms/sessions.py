@@ -332,6 +332,8 @@ class SessionService:
             currency = changes.get("currency", row.currency)
             if price > 0 and not currency:
                 raise ValidationFailed("a paid session needs a currency")
+            if start != row.scheduled_start:
+                row.reminded_at = None  # the new time gets its own reminder
             row.scheduled_start, row.scheduled_end = start, end
             row.max_participants = capacity
             row.price, row.currency = price, currency

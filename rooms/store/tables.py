@@ -121,6 +121,8 @@ class SessionRow(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
     recording_url: Mapped[str | None] = mapped_column(String(2048))
+    #: When the start reminder went out (cleared by a reschedule); see rooms/reminders.py.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

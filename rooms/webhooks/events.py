@@ -36,6 +36,7 @@ class EventType(StrEnum):
     SESSION_ENDED = "session.ended"
     SESSION_CANCELLED = "session.cancelled"
     SESSION_UPDATED = "session.updated"
+    SESSION_REMINDER = "session.reminder"
     PARTICIPANT_JOINED = "participant.joined"
     PARTICIPANT_LEFT = "participant.left"
     ENROLLMENT_CREATED = "enrollment.created"

@@ -195,3 +195,49 @@ async def test_a_full_class_has_a_waitlist_promoted_in_order(
     assert grown.json()["enrolledCount"] == 2
     assert (await client.get(path, headers=people.teacher)).json()["waiting"] == []
     assert (await client.delete(path, headers=third)).status_code == 404
+
+
+async def test_reminders_go_out_once_before_the_start_and_again_after_a_reschedule(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Callable[..., Any],
+    services: Services,
+) -> None:
+    from rooms.reminders import send_due_reminders
+
+    hook = await client.post(
+        f"{API}/webhooks/endpoints",
+        json={"url": "https://platform.example/hooks", "eventTypes": ["session.reminder"]},
+        headers=people.admin,
+    )
+    assert hook.status_code == 201, hook.text
+    start = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0)
+    sid = (await new_session(scheduledStart=start.isoformat()))["id"]
+    await client.post(f"{API}/sessions/{sid}/enroll", headers=people.student)
+    lead = timedelta(minutes=15)
+
+    async def remind(at: datetime) -> list[str]:
+        return await send_due_reminders(services.database, lead=lead, now=at)
+
+    assert await remind(start - timedelta(hours=1)) == []
+    assert await remind(start - timedelta(minutes=10)) == [sid]
+    assert await remind(start - timedelta(minutes=5)) == []  # once
+    moved = await client.patch(
+        f"{API}/sessions/{sid}",
+        json={"scheduledStart": (start + timedelta(days=1)).isoformat()},
+        headers=people.teacher,
+    )
+    assert moved.status_code == 200, moved.text
+    assert await remind(start + timedelta(days=1) - timedelta(minutes=10)) == [sid]
+    async with services.database.transaction() as tx:
+        bodies = list(
+            (
+                await tx.execute(
+                    select(WebhookEventRow.body).where(WebhookEventRow.type == "session.reminder")
+                )
+            ).scalars()
+        )
+    events = [json.loads(b)["data"] for b in bodies]
+    assert len(events) == 2
+    assert [e["userId"] for e in events[0]["enrollments"]] == ["student-1"]
+    assert events[0]["startsIn"] == 600

@@ -117,6 +117,7 @@ async def test_event_types_are_listed(client: httpx.AsyncClient, people: People)
         "session.ended",
         "session.cancelled",
         "session.updated",
+        "session.reminder",
         "participant.joined",
         "participant.left",
         "enrollment.created",

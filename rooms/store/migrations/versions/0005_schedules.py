@@ -1,5 +1,5 @@
 """schedules (scheduled slots linked to sessions); enrollments: refund_due, one active
-enrollment per payment; waitlist
+enrollment per payment; waitlist; sessions.reminded_at
 
 Revision ID: 0005
 Revises: 0004
@@ -90,9 +90,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'waiting'"),
     )
     op.create_index("ix_waitlist_session_order", "waitlist", ["session_id", "status", "created_at"])
+    with op.batch_alter_table("sessions") as batch:
+        batch.add_column(sa.Column("reminded_at", UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sessions") as batch:
+        batch.drop_column("reminded_at")
     op.drop_index("ix_waitlist_session_order", table_name="waitlist")
     op.drop_index("uq_waitlist_one_waiting", table_name="waitlist")
     op.drop_table("waitlist")
