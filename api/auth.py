@@ -129,7 +129,6 @@ def _principal(
         tenant=tenant,
         email=text("email", 320),
         avatar=text("picture", 2048),
-        role_name=str(role_raw),
     )
 
 

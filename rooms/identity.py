@@ -46,9 +46,6 @@ class Principal:
     tenant: str
     email: str | None = None
     avatar: str | None = None
-    #: The role name the token carried (``expert``, ``org_admin``...), for the seed APIs
-    #: that echo it; ``role`` is what liveclass acts on.
-    role_name: str | None = None
 
     @property
     def is_admin(self) -> bool:
