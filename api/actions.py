@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.services import Services
-from rooms.access import room_role_for
-from rooms.errors import Banned, Forbidden
+from rooms.errors import Banned
 from rooms.identity import Principal
 from rooms.participation import Participation
 from rooms.schedules import ScheduleChange, ScheduleView
-from rooms.sessions import SessionView, is_enrolled, load_session
+from rooms.sessions import SessionView
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.tokens import RoomGrant
 
@@ -66,14 +65,7 @@ async def issue_room_token(
 ) -> IssuedToken:
     """A room token for ``principal`` in session ``ref`` (403 ``not_enrolled`` when the
     session admits enrolled users only, 403 ``banned`` for users the host removed)."""
-    async with services.database.transaction() as tx:
-        session = await load_session(tx, principal, ref)
-        enrolled = await is_enrolled(tx, session.id, principal.user_id)
-    role = room_role_for(principal, session, enrolled=enrolled)
-    if role is None:
-        raise Forbidden(
-            "this session admits enrolled users only; enroll first", code="not_enrolled"
-        )
+    session, role = await services.participation.admission(principal, ref)
     if await services.bans.is_banned(session.id, principal.user_id):
         raise Banned("you were removed from this session by the host")
     grant = RoomGrant.for_role(

@@ -20,6 +20,7 @@ from rooms.bans import Bans
 from rooms.errors import Forbidden, NotFound
 from rooms.identity import Principal
 from rooms.ids import new_participant_id
+from rooms.model import RoomRole
 from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave, RoomSnapshot
 from rooms.presence.presence import RoomFullPurged, RoomNotLoaded
 from rooms.sessions import is_enrolled, load_session
@@ -134,11 +135,9 @@ class RestParticipation:
     def ttl_seconds(self) -> float:
         return self._ttl
 
-    async def join(
-        self, principal: Principal, ref: str, *, until_leave: bool = False
-    ) -> Participation:
-        """Take (or renew) the caller's seat: for ``ttl_seconds``, or ``until_leave``."""
-        ttl = self._hold if until_leave else self._ttl
+    async def admission(self, principal: Principal, ref: str) -> tuple[SessionRow, RoomRole]:
+        """Session ``ref`` and the role ``principal`` has in its room (join and room tokens
+        alike); :class:`Forbidden` ``not_enrolled`` when it admits enrolled users only."""
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
             enrolled = await is_enrolled(tx, session.id, principal.user_id)
@@ -147,6 +146,14 @@ class RestParticipation:
             raise Forbidden(
                 "this session admits enrolled users only; enroll first", code="not_enrolled"
             )
+        return session, role
+
+    async def join(
+        self, principal: Principal, ref: str, *, until_leave: bool = False
+    ) -> Participation:
+        """Take (or renew) the caller's seat: for ``ttl_seconds``, or ``until_leave``."""
+        ttl = self._hold if until_leave else self._ttl
+        session, role = await self.admission(principal, ref)
         current = await self._presence.participant_of(session.id, principal.user_id)
         if current is not None:
             existing = await self._presence.entry(session.id, current)

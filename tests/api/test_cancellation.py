@@ -3,7 +3,6 @@ paid ones marked refund-due, and the platform is told with the enrollments."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +10,8 @@ import httpx
 from sqlalchemy import select
 
 from api.services import Services
-from rooms.store.tables import EnrollmentRow, WebhookEventRow
+from rooms.store.tables import EnrollmentRow
+from tests.api.helpers import recorded_events, subscribe
 from tests.conftest import People
 
 
@@ -21,12 +21,7 @@ async def test_cancelling_cancels_enrollments_and_tells_the_platform(
     new_session: Callable[..., Any],
     services: Services,
 ) -> None:
-    hook = await client.post(
-        "/api/v1/webhooks/endpoints",
-        json={"url": "https://platform.example/hooks", "eventTypes": ["session.cancelled"]},
-        headers=people.admin,
-    )
-    assert hook.status_code == 201, hook.text
+    await subscribe(client, people.admin, "session.cancelled")
     paid = await new_session(price=25, currency="EUR")
     free = await new_session(title="Free one")
     for sid in (paid["id"], free["id"]):
@@ -43,19 +38,12 @@ async def test_cancelling_cancels_enrollments_and_tells_the_platform(
 
     async with services.database.transaction() as tx:
         rows = {r.session_id: r for r in (await tx.execute(select(EnrollmentRow))).scalars()}
-        events = [
-            json.loads(body)
-            for body in (
-                await tx.execute(
-                    select(WebhookEventRow.body).where(WebhookEventRow.type == "session.cancelled")
-                )
-            ).scalars()
-        ]
+    events = await recorded_events(services.database, "session.cancelled")
     assert {sid: (r.status, r.refund_due) for sid, r in rows.items()} == {
         paid["id"]: ("cancelled", True),
         free["id"]: ("cancelled", False),
     }
-    by_session = {e["data"]["session"]["id"]: e["data"]["enrollments"] for e in events}
+    by_session = {e["session"]["id"]: e["enrollments"] for e in events}
     [owed] = by_session[paid["id"]]
     assert (owed["userId"], owed["status"], owed["refundDue"]) == ("student-1", "cancelled", True)
     assert (owed["paymentId"], owed["amountPaid"]) == ("pay_1", 25.0)

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from api.services import Services
-from rooms.store.tables import WebhookEventRow
+from tests.api.helpers import recorded_events, subscribe
 from tests.conftest import People
 
 API = "/api/v1"
@@ -46,12 +44,7 @@ async def test_rescheduling_tells_the_platform(
     new_session: Callable[..., Any],
     services: Services,
 ) -> None:
-    hook = await client.post(
-        f"{API}/webhooks/endpoints",
-        json={"url": "https://platform.example/hooks", "eventTypes": ["session.updated"]},
-        headers=people.admin,
-    )
-    assert hook.status_code == 201, hook.text
+    await subscribe(client, people.admin, "session.updated")
     session = await new_session()
     later = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
     moved = await client.patch(
@@ -60,19 +53,11 @@ async def test_rescheduling_tells_the_platform(
         headers=people.teacher,
     )
     assert moved.status_code == 200, moved.text
-    async with services.database.transaction() as tx:
-        bodies = list(
-            (
-                await tx.execute(
-                    select(WebhookEventRow.body).where(WebhookEventRow.type == "session.updated")
-                )
-            ).scalars()
-        )
-    [event] = [json.loads(b) for b in bodies]
-    assert event["data"]["session"]["id"] == session["id"]
-    assert event["data"]["changes"] == ["scheduledStart"]
-    assert event["data"]["previous"]["scheduledStart"].startswith(session["scheduledStart"][:16])
-    assert event["data"]["session"]["scheduledStart"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
+    [event] = await recorded_events(services.database, "session.updated")
+    assert event["session"]["id"] == session["id"]
+    assert event["changes"] == ["scheduledStart"]
+    assert event["previous"]["scheduledStart"].startswith(session["scheduledStart"][:16])
+    assert event["session"]["scheduledStart"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
 
 
 async def test_feedback_can_be_read(
@@ -205,12 +190,7 @@ async def test_reminders_go_out_once_before_the_start_and_again_after_a_reschedu
 ) -> None:
     from rooms.reminders import send_due_reminders
 
-    hook = await client.post(
-        f"{API}/webhooks/endpoints",
-        json={"url": "https://platform.example/hooks", "eventTypes": ["session.reminder"]},
-        headers=people.admin,
-    )
-    assert hook.status_code == 201, hook.text
+    await subscribe(client, people.admin, "session.reminder")
     start = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0)
     sid = (await new_session(scheduledStart=start.isoformat()))["id"]
     await client.post(f"{API}/sessions/{sid}/enroll", headers=people.student)
@@ -229,15 +209,7 @@ async def test_reminders_go_out_once_before_the_start_and_again_after_a_reschedu
     )
     assert moved.status_code == 200, moved.text
     assert await remind(start + timedelta(days=1) - timedelta(minutes=10)) == [sid]
-    async with services.database.transaction() as tx:
-        bodies = list(
-            (
-                await tx.execute(
-                    select(WebhookEventRow.body).where(WebhookEventRow.type == "session.reminder")
-                )
-            ).scalars()
-        )
-    events = [json.loads(b)["data"] for b in bodies]
+    events = await recorded_events(services.database, "session.reminder")
     assert len(events) == 2
     assert [e["userId"] for e in events[0]["enrollments"]] == ["student-1"]
     assert events[0]["startsIn"] == 600
