@@ -207,7 +207,12 @@ class SeedApi:
                     message = template.format_map(_Blank(fields)) if template else exc.message
                     return self._render(status, message, exc.code)
 
-            self._routes.append(Route(path, endpoint, methods=[method], name=handler.__name__))
+            # Not in /openapi.json, which describes liveclass's own API: a seed's API is its
+            # document (tests/compat/documents).
+            route = Route(
+                path, endpoint, methods=[method], name=handler.__name__, include_in_schema=False
+            )
+            self._routes.append(route)
             return handler
 
         return register
