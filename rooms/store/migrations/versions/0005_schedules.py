@@ -1,5 +1,5 @@
 """schedules (scheduled slots linked to sessions); enrollments: refund_due, one active
-enrollment per payment; waitlist; sessions.reminded_at
+enrollment per payment; waitlist; sessions.reminded_at; recordingUrl without host
 
 Revision ID: 0005
 Revises: 0004
@@ -92,6 +92,18 @@ def upgrade() -> None:
     op.create_index("ix_waitlist_session_order", "waitlist", ["session_id", "status", "created_at"])
     with op.batch_alter_table("sessions") as batch:
         batch.add_column(sa.Column("reminded_at", UTCDateTime(), nullable=True))
+    # Links are now built per answer from the request or LIVECLASS_PUBLIC_URL (api/links.py):
+    # a recordingUrl naming this server's own download with a host keeps its path only, so
+    # it follows the server to a new address or port.
+    own = (
+        "FROM recordings r WHERE r.session_id = sessions.id"
+        " AND sessions.recording_url LIKE '%/api/v1/recordings/' || r.id || '/download'"
+    )
+    op.execute(
+        "UPDATE sessions SET recording_url ="
+        f" '/api/v1/recordings/' || (SELECT r.id {own}) || '/download'"
+        f" WHERE recording_url LIKE 'http%' AND EXISTS (SELECT 1 {own})"
+    )
 
 
 def downgrade() -> None:
