@@ -5,11 +5,13 @@ every link they get names the port the server listens on and opens the classroom
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.compat.seed_docs import section
 from tests.compat.tokens import seed_bearer
@@ -49,6 +51,12 @@ async def test_seed_apps_on_a_served_port(backend_env: dict[str, str], tmp_path:
             f"/sessions/{name}/token", json={"userName": "Sam"}, headers=student
         )
         assert token.status_code == 200, token.text
+        # the meeting token opens the room on the WebSocket
+        async with connect(f"{node.ws}?token={token.json()['token']}") as ws:
+            welcome = json.loads(await ws.recv())
+        assert welcome["type"] == "welcome"
+        assert (welcome["participant"]["name"], welcome["participant"]["role"]) == ("Sam", "guest")
+        assert welcome["room"]["name"] == name
         v1 = (await http.get(f"/api/v1/sessions/{name}", headers=student)).json()
         assert v1["joinUrl"] == f"{origin}/classroom/{v1['id']}"
         page = await http.get(v1["joinUrl"], follow_redirects=True)
