@@ -32,6 +32,9 @@ async def promote_waiting(tx: AsyncSession, session_id: str) -> list[EnrollmentR
             .where(WaitlistRow.session_id == session_id, WaitlistRow.status == "waiting")
             .order_by(WaitlistRow.created_at, WaitlistRow.id)
             .limit(1)
+            # Two seats freed at once go to two different users (PostgreSQL; SQLite has one
+            # writer at a time anyway).
+            .with_for_update(skip_locked=True)
         )
         if entry is None:
             return promoted
