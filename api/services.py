@@ -102,12 +102,14 @@ class Services:
         """Send the start reminders that came due (see rooms/reminders.py)."""
         lead = timedelta(minutes=self.settings.reminder_lead_minutes)
         while True:
+            # Sleep first, like the recording sweeper: a process that starts and stops at
+            # once (tests, a failed start) never has a query in flight when it closes.
+            await asyncio.sleep(self.settings.reminder_interval_seconds)
             try:
                 if await send_due_reminders(self.database, lead=lead, now=utcnow()):
                     self.wake_webhooks()
             except Exception as exc:
                 log.warning("sending reminders failed: %r", exc)
-            await asyncio.sleep(self.settings.reminder_interval_seconds)
 
     async def _sweep_recordings(self) -> None:
         """Fail the server recordings of dead media workers (see ServerRecordings.sweep)."""
