@@ -10,7 +10,8 @@ Fields are only ever added, never renamed or removed; unknown fields sent by a c
 ignored (so newer clients work with older servers), unknown ``type`` values are an error.
 
 Client → server (:data:`ClientMessage`):
-  ``chat`` {text}, ``signal`` {to, kind: offer|answer|ice|restart, sdp | candidate, offerId},
+  ``chat`` {text},
+  ``signal`` {to, kind: offer|answer|ice|restart|unpublish|mute, sdp | candidate, offerId},
   ``hand`` {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host),
   ``end`` (host), ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts},
   ``leave``.
@@ -138,18 +139,28 @@ class Signal(_Message):
 
     type: Literal["signal"]
     to: ParticipantRef
-    kind: Literal["offer", "answer", "ice", "restart"] = Field(
-        description="``restart`` (to ``sfu`` only): my SFU connections are gone; start over."
+    kind: Literal["offer", "answer", "ice", "restart", "unpublish", "mute"] = Field(
+        description="``restart`` (to ``sfu`` only): my SFU connections are gone; start over. "
+        "``unpublish`` (to ``sfu`` only): I stopped publishing (camera off); my tracks end for "
+        "everyone. A later offer on a new peer connection publishes anew. ``mute`` (to ``sfu`` "
+        "only, with ``muted``): my microphone is muted or not; the room is told (``speakers``)."
     )
+    muted: bool | None = Field(default=None, description="``mute`` only: muted or not.")
     sdp: str | None = None
     candidate: IceCandidate | None = None
     target: Literal["publisher", "subscriber"] | None = Field(
         default=None, description="ICE only: which of your two SFU connections it is for."
     )
+    source: Literal["camera", "screen"] | None = Field(
+        default=None,
+        description="An offer or ``unpublish`` to the SFU: which publication (a participant "
+        "may publish a camera and a screen, each on its own connection); default camera.",
+    )
     offerId: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None,
         description="An answer to the SFU: the ``offerId`` of the offer it answers (an "
-        "answer to an offer replaced since is then ignored instead of misapplied).",
+        "answer to an offer replaced since is then ignored instead of misapplied). An offer "
+        "to the SFU: the client's own id for it, echoed in the SFU's answer.",
     )
 
 
@@ -258,9 +269,11 @@ def _check_signal(message: Signal, limits: Limits, rid: str | None) -> None:
                 rid=rid,
                 details={"limit": limits.max_sdp_bytes},
             )
-    elif message.kind == "restart":
+    elif message.kind in ("restart", "unpublish", "mute"):
         if message.to != "sfu":
-            raise ProtocolError("invalid_message", "restart is for the sfu", rid=rid)
+            raise ProtocolError("invalid_message", f"{message.kind} is for the sfu", rid=rid)
+        if message.kind == "mute" and message.muted is None:
+            raise ProtocolError("invalid_message", "mute needs muted: true or false", rid=rid)
     elif message.candidate is None:
         raise ProtocolError("invalid_message", "an ice signal needs a candidate", rid=rid)
 

@@ -15,6 +15,7 @@ from api.links import ws_url
 from api.schemas import (
     AttendanceOut,
     AttendeeOut,
+    IceServerOut,
     JoinInterval,
     JoinOut,
     JoinRequest,
@@ -59,6 +60,7 @@ async def room_token(call: Call) -> TokenOut:
         userName=grant.name,
         grants=grant.grants(),
         wsUrl=ws_url(call.base),
+        iceServers=[IceServerOut(**s) for s in call.services.hub.ice_servers(call.user.user_id)],
     )
 
 

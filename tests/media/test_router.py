@@ -267,8 +267,8 @@ async def test_failed_connections_are_torn_down(room: Room) -> None:
     await router.publish("teacher", await client_offer())
     assert await router.subscribe("student") is not None
     publisher, subscriber = router.publishers["teacher"], router.subscribers["student"]
-    router._teardown("teacher", "publisher")
-    router._teardown("student", "subscriber")
+    router._teardown_publisher(("teacher", "camera"))
+    router._teardown_subscriber("student")
     assert router.publishers == {}
     assert router.subscribers == {}
     pcs = [p.pc for p in (publisher, subscriber)]

@@ -28,9 +28,9 @@ VIDEO_PLAYING = """(selector) => {
 }"""
 
 
-async def video_playing(page: Page, selector: str) -> None:
+async def video_playing(page: Page, selector: str, *, timeout_ms: int = WAIT_MS) -> None:
     await page.evaluate("() => { window.videoSeen = new Map(); }")
-    await page.wait_for_function(VIDEO_PLAYING, arg=selector, timeout=WAIT_MS, polling=250)
+    await page.wait_for_function(VIDEO_PLAYING, arg=selector, timeout=timeout_ms, polling=100)
 
 
 async def state(page: Page, name: str) -> None:

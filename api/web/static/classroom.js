@@ -23,8 +23,11 @@ const room = window.liveclassRoom = {
   roster: new Map(), // participant id -> participant
   hands: new Set(), // participant ids with a raised hand
   chat: new Map(), // seq -> chat message
-  tiles: new Map(), // participant id -> {tile, video}
+  tiles: new Map(), // tile key (participant id, or "<id>:screen") -> {tile, video}
   camera: null, // our MediaStream while publishing
+  screen: null, // our shared screen's MediaStream while sharing
+  speakers: [], // participant ids speaking now, loudest first (from the SFU)
+  micMuted: new Set(), // participant ids whose published microphone is muted
   kicked: false,
   ended: false,
   recording: false,
@@ -131,14 +134,19 @@ async function connect() {
   const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   const client = room.client = new LiveclassClient({ url: wsUrl, token: roomToken, codec });
   room.media = client.media({
-    onTrack: ({ participantId, stream }) => showTrack(participantId, stream),
-    onRemoveTrack: ({ participantId, stream }) => {
-      if (stream.getTracks().length === 0) removeTile(participantId);
+    onTrack: ({ participantId, source, stream }) => showTrack(participantId, stream, false, source),
+    onRemoveTrack: ({ participantId, source, stream }) => {
+      if (stream.getTracks().length === 0) removeTile(tileKey(participantId, source));
     },
   });
   client.on("welcome", onWelcome);
   client.on("presence", (m) => {
-    for (const p of m.left || []) { room.roster.delete(p.id); room.hands.delete(p.id); removeTile(p.id); }
+    for (const p of m.left || []) {
+      room.roster.delete(p.id);
+      room.hands.delete(p.id);
+      removeTile(p.id);
+      removeTile(tileKey(p.id, "screen"));
+    }
     for (const p of m.joined || []) room.roster.set(p.id, p);
     setCount(m.count);
     renderRoster();
@@ -151,11 +159,17 @@ async function connect() {
     renderRoster();
   });
   client.on("grants", (m) => { room.grants = m.grants; applyGrants(); });
+  client.on("speakers", (m) => {
+    room.speakers = m.speakers || [];
+    room.micMuted = new Set(m.muted || []);
+    syncVoices();
+  });
   client.on("mute-request", (m) => {
     if (!room.camera) return;
     for (const track of room.camera.getTracks()) {
       if (m.kind === "all" || track.kind === m.kind) track.enabled = false;
     }
+    tellMic();
     syncMicButton();
     note(`${m.from?.name || "The host"} muted your ${m.kind === "all" ? "camera and microphone" : m.kind}.`);
   });
@@ -197,6 +211,7 @@ function onWelcome(m) {
 
 async function onClosed({ code, reason }) {
   stopCamera();
+  stopScreen();
   clearTiles();
   if (room.kicked || reason === "banned" || code === 4003) {
     return setState(room.kicked || reason === "banned" ? "removed" : "forbidden");
@@ -218,7 +233,9 @@ async function onClosed({ code, reason }) {
 async function applyGrants() {
   const canPublish = Boolean(room.grants.publish);
   $("camera").hidden = !canPublish;
+  $("screen").hidden = !canPublish || !navigator.mediaDevices?.getDisplayMedia;
   if (!canPublish && room.camera) stopCamera();
+  if (!canPublish && room.screen) stopScreen();
   if (canPublish && isHost() && !room.camera && !room.cameraRefused) await startCamera();
   syncCameraButton();
 }
@@ -241,9 +258,32 @@ async function startCamera() {
   syncCameraButton();
   try {
     await room.media.publish(room.camera);
+    tellMic();
   } catch (err) {
     $("media-error").textContent = `Could not send your video: ${err.message}`;
     $("media-error").hidden = false;
+  }
+}
+
+/** Tells the room whether our microphone is muted (a fresh publication starts unmuted). */
+function tellMic() {
+  const audio = room.camera?.getAudioTracks()[0];
+  if (audio) room.media?.setMicMuted(!audio.enabled);
+}
+
+/** Marks the speaking participants' tiles, and the tiles of those whose microphone is muted. */
+function syncVoices() {
+  for (const [key, { tile }] of room.tiles) {
+    if (key.endsWith(":screen")) continue;
+    tile.classList.toggle("speaking", room.speakers.includes(key));
+    const muted = room.micMuted.has(key);
+    let mark = tile.querySelector(".mic-muted");
+    if (muted && !mark) {
+      mark = el("span", { class: "mic-muted", role: "img", "aria-label": "microphone muted", title: "Microphone muted" }, "Muted");
+      tile.append(mark);
+    } else if (!muted && mark) {
+      mark.remove();
+    }
   }
 }
 
@@ -254,6 +294,45 @@ function stopCamera() {
   room.camera = null;
   if (room.me) removeTile(room.me.id);
   syncCameraButton();
+}
+
+async function startScreen() {
+  $("media-error").hidden = true;
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: true });
+  } catch (err) {
+    if (err.name !== "NotAllowedError") {  // not a cancelled picker: say why
+      $("media-error").textContent = `Screen sharing unavailable: ${err.message}`;
+      $("media-error").hidden = false;
+    }
+    return;
+  }
+  room.screen = stream;
+  // The browser's own "Stop sharing" bar ends the video track: stop for everyone.
+  stream.getVideoTracks()[0]?.addEventListener("ended", stopScreen);
+  showTrack(room.me.id, stream, true, "screen");
+  syncScreenButton();
+  try {
+    await room.media.publish(stream, { source: "screen" });
+  } catch (err) {
+    $("media-error").textContent = `Could not share your screen: ${err.message}`;
+    $("media-error").hidden = false;
+  }
+}
+
+function stopScreen() {
+  if (!room.screen) return;
+  room.media?.unpublish("screen");
+  for (const track of room.screen.getTracks()) track.stop();
+  room.screen = null;
+  if (room.me) removeTile(tileKey(room.me.id, "screen"));
+  syncScreenButton();
+}
+
+function syncScreenButton() {
+  $("screen").textContent = room.screen ? "Stop sharing" : "Share screen";
+  $("screen").setAttribute("aria-pressed", String(Boolean(room.screen)));
 }
 
 function syncCameraButton() {
@@ -275,18 +354,28 @@ function participantName(pid) {
   return p ? p.name : "Participant";
 }
 
-function showTrack(pid, stream, local = false) {
-  let entry = room.tiles.get(pid);
+/** The tile of `pid`'s camera, or of the screen they share. */
+function tileKey(pid, source = "camera") {
+  return source === "screen" ? `${pid}:screen` : pid;
+}
+
+function showTrack(pid, stream, local = false, source = "camera") {
+  const key = tileKey(pid, source);
+  let entry = room.tiles.get(key);
   if (!entry) {
-    const video = el("video", { autoplay: true, playsinline: true, dataset: { participant: pid } });
+    const screen = source === "screen";
+    const video = el("video", { autoplay: true, playsinline: true, dataset: { participant: pid, source } });
     const p = room.roster.get(pid);
-    const host = p?.role === "host" || (local && isHost());
-    const tile = el("figure", { class: host ? "tile host" : "tile", dataset: { participant: pid } },
-      video, el("figcaption", { class: "label" }, participantName(pid)));
+    const host = !screen && (p?.role === "host" || (local && isHost()));
+    const label = screen ? `${participantName(pid)}: screen` : participantName(pid);
+    const tile = el("figure", { class: screen ? "tile screen" : host ? "tile host" : "tile", dataset: { participant: pid, source } },
+      video, el("figcaption", { class: "label" }, label));
     $("stage").append(tile);
     if (host) $("stage").prepend(tile);
     entry = { tile, video };
-    room.tiles.set(pid, entry);
+    room.tiles.set(key, entry);
+    syncStageLayout();
+    syncVoices();
   }
   const { video, tile } = entry;
   video.muted = local; // never hear yourself
@@ -304,13 +393,18 @@ function showTrack(pid, stream, local = false) {
   $("no-video").hidden = room.tiles.size > 0;
 }
 
-function removeTile(pid) {
-  const entry = room.tiles.get(pid);
+function removeTile(key) {
+  const entry = room.tiles.get(key);
   if (!entry) return;
   entry.video.srcObject = null;
   entry.tile.remove();
-  room.tiles.delete(pid);
+  room.tiles.delete(key);
   $("no-video").hidden = room.tiles.size > 0;
+  syncStageLayout();
+}
+
+function syncStageLayout() {
+  $("stage").classList.toggle("has-screen", [...room.tiles.keys()].some((k) => k.endsWith(":screen")));
 }
 
 function clearTiles() {
@@ -483,6 +577,7 @@ async function showRecordings() {
 $("leave").addEventListener("click", async () => {
   clearTimeout(notStartedTimer);
   stopCamera();
+  stopScreen();
   if (room.client) await room.client.leave();
   location.assign("/");
 });
@@ -495,9 +590,13 @@ $("camera").addEventListener("click", () => {
   room.cameraRefused = false;
   if (room.camera) stopCamera(); else startCamera();
 });
+$("screen").addEventListener("click", () => {
+  if (room.screen) stopScreen(); else startScreen();
+});
 $("mic").addEventListener("click", () => {
   const audio = room.camera?.getAudioTracks()[0];
   if (audio) audio.enabled = !audio.enabled;
+  tellMic();
   syncMicButton();
 });
 $("chat-form").addEventListener("submit", async (e) => {
