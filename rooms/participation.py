@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from rooms.access import can_manage, room_role_for
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
@@ -25,7 +27,7 @@ from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave, RoomS
 from rooms.presence.presence import RoomFullPurged, RoomNotLoaded
 from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
-from rooms.store.tables import SessionRow
+from rooms.store.tables import AttendanceRow, SessionRow
 
 __all__ = ["Participation", "RoomAdmitter", "Roster"]
 
@@ -190,6 +192,22 @@ class RestParticipation:
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
         await self._admitter.expire(session.id)
+
+    async def records(
+        self, principal: Principal, ref: str
+    ) -> tuple[SessionRow, list[AttendanceRow]]:
+        """One record per join of the session's room, oldest first, ``left_at`` set once
+        left (the live-classes seed's participant records); hidden observers' only for the
+        instructor and admins. Expired seats are closed first, so none looks present."""
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+        await self._admitter.expire(session.id)
+        query = select(AttendanceRow).where(AttendanceRow.session_id == session.id)
+        if not can_manage(principal, session):
+            query = query.where(AttendanceRow.role != RoomRole.OBSERVER.value)
+        async with self._db.transaction() as tx:
+            rows = await tx.execute(query.order_by(AttendanceRow.joined_at, AttendanceRow.id))
+            return session, list(rows.scalars())
 
     async def roster(self, principal: Principal, ref: str) -> Roster:
         """Everyone in the room; hidden observers only for the instructor and admins."""

@@ -11,8 +11,10 @@ Translation onto the one domain:
   the wrong state is 400 ``Cannot start class with status: live``, as documented.
 - join takes a REST seat that stays taken until ``leave`` or the end of the class (a join of
   someone already in the room returns their participant); full: 409; not live: 400.
-- participants are the room's live presence: ``role`` is ``teacher`` for the host and
-  ``participant`` for everyone else (hidden observers are not listed).
+- participants: ``/participants`` is the room's live presence; the details list one record
+  per join (``leftAt`` once left, as the document's participant records), both with ``role``
+  ``teacher`` for the host and ``participant`` for everyone else (hidden observers are not
+  listed but to the instructor and admins).
   ``participantCount`` counts the students who attended; ``activeParticipants`` (and
   ``activeCount``) everyone in the room now.
 - ``POST /{id}/recording`` registers the recording's URL, set once (409 afterwards).
@@ -129,16 +131,16 @@ async def list_live_classes(call: SeedCall) -> Response:
 async def get_live_class(call: SeedCall) -> Response:
     ref = call.path("liveClassId")
     view = await call.services.sessions.get(call.user, ref)
-    roster = await call.services.participation.roster(call.user, ref)
+    _, records = await call.services.participation.records(call.user, ref)
     participants = [
         {
-            "id": e.participant_id,
-            "userId": e.user_id,
-            "role": _role(e),
-            "joinedAt": iso(from_ms(e.joined_at_ms)),
-            "leftAt": None,
+            "id": r.participant_id,
+            "userId": r.user_id,
+            "role": "teacher" if r.role == RoomRole.HOST.value else "participant",
+            "joinedAt": iso(r.joined_at),
+            "leftAt": iso(r.left_at),
         }
-        for e in roster.snapshot.visible
+        for r in records
     ]
     return json_response({**_summary(view), "participants": participants})
 

@@ -100,6 +100,9 @@ async def test_the_documented_class_from_creation_to_recording(client: httpx.Asy
     left = await client.post(f"/live-classes/{cid}/leave", headers=STUDENTS[0])
     assert left.status_code == 200
     assert_shape(example("7. LEAVE LIVE CLASS"), left.json())
+    records = (await client.get(f"/live-classes/{cid}", headers=STUDENTS[1])).json()
+    left = {p["userId"]: p["leftAt"] is not None for p in records["participants"]}
+    assert left == {"user-1": False, "user-2": True}
     gone = await client.post(f"/live-classes/{cid}/leave", headers=STUDENTS[0])
     assert gone.status_code == 404
     assert gone.json() == {**error(404), "message": "Not currently in this live class"}
@@ -109,6 +112,9 @@ async def test_the_documented_class_from_creation_to_recording(client: httpx.Asy
     assert ended.status_code == 200
     assert_shape(example("5. END LIVE CLASS"), ended.json())
     assert ended.json()["message"] == example("5. END LIVE CLASS")["message"]
+    # everyone is marked as left when the class ends
+    after = (await client.get(f"/live-classes/{cid}", headers=STUDENTS[0])).json()
+    assert all(p["leftAt"] is not None for p in after["participants"])
     recording = example("9. SET RECORDING URL", 0)
     stored = await client.post(f"/live-classes/{cid}/recording", json=recording, headers=MANAGER)
     assert stored.status_code == 200, stored.text
