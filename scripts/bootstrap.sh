@@ -36,8 +36,26 @@ fi
 stamp=$venv/.liveclass-installed
 if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install -q --upgrade pip
-    # Exactly the locked versions, then liveclass itself (editable) without resolving again.
-    "$venv/bin/python" -m pip install -q -r "$lock"
+    # Exactly the lock: first remove what it no longer holds (a replaced dependency), then
+    # install it; after a removal, reinstall everything, since two packages may have shared
+    # files (swagger-ui-bundle and its successor share their module).
+    extra=$("$venv/bin/python" - "$lock" <<'PY'
+import re, subprocess, sys
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+locked = {norm(m) for m in re.findall(r"^([A-Za-z0-9_.-]+)==", open(sys.argv[1]).read(), re.M)}
+frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
+                        capture_output=True, text=True, check=True).stdout
+names = [line.split("==")[0] for line in frozen.splitlines() if "==" in line]
+print(" ".join(n for n in names if norm(n) not in locked | {"pip", "setuptools", "wheel"}))
+PY
+)
+    if [ -n "$extra" ]; then
+        # shellcheck disable=SC2086
+        "$venv/bin/python" -m pip uninstall -q -y $extra
+        "$venv/bin/python" -m pip install -q --force-reinstall --no-deps -r "$lock"
+    else
+        "$venv/bin/python" -m pip install -q -r "$lock"
+    fi
     "$venv/bin/python" -m pip install -q --no-deps -e .
     touch "$stamp"
 fi

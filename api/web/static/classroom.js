@@ -28,6 +28,8 @@ const room = window.liveclassRoom = {
   screen: null, // our shared screen's MediaStream while sharing
   speakers: [], // participant ids speaking now, loudest first (from the SFU)
   micMuted: new Set(), // participant ids whose published microphone is muted
+  allowed: new Set(), // user ids the host let publish (this page's view)
+  seats: null, // seats taken (the host and observers take none)
   kicked: false,
   ended: false,
   recording: false,
@@ -120,12 +122,40 @@ async function enter() {
     return showRecordings();
   }
   if (session.status === "scheduled") {
-    setState("not-started", session.isInstructor ? "Start the class when you are ready: students join as soon as you do." : undefined);
+    const when = startsAt(session.scheduledStart);
+    setState("not-started", session.isInstructor
+      ? `Start the class when you are ready: students join as soon as you do. Scheduled ${when}.`
+      : `It is scheduled ${when}. This page joins by itself as soon as the teacher starts it.`);
     if (session.isInstructor) showRecordings();
-    notStartedTimer = setTimeout(enter, 3000);
+    waitForStart();
     return;
   }
   connect();
+}
+
+/** "at 14:30 (in 12 minutes)", for the waiting page. */
+function startsAt(iso) {
+  if (!iso) return "later";
+  const start = new Date(iso);
+  const minutes = Math.round((start - Date.now()) / 60_000);
+  const at = start.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
+  if (minutes > 0 && minutes < 120) return `for ${at} (in ${minutes} minute${minutes === 1 ? "" : "s"})`;
+  return `for ${at}`;
+}
+
+/** Every 3 s, look whether the class started; the page is left alone until it did (focus
+ *  stays where it is, screen readers are not told the same thing again). */
+function waitForStart() {
+  clearTimeout(notStartedTimer);
+  notStartedTimer = setTimeout(async () => {
+    try {
+      const session = await api(`/sessions/${encodeURIComponent(sessionRef)}`);
+      if (session.status !== "scheduled") return enter();
+    } catch (err) {
+      // Try again at the next tick.
+    }
+    waitForStart();
+  }, 3000);
 }
 
 // -- the connection ----------------------------------------------------------------------
@@ -148,10 +178,10 @@ async function connect() {
       removeTile(tileKey(p.id, "screen"));
     }
     for (const p of m.joined || []) room.roster.set(p.id, p);
-    setCount(m.count);
+    setCount(m.count, m.seats);
     renderRoster();
   });
-  client.on("count", (m) => setCount(m.count));
+  client.on("count", (m) => setCount(m.count, m.seats));
   client.on("chat", addChat);
   client.on("hand", (m) => {
     if (m.raised) room.hands.add(m.from.id); else room.hands.delete(m.from.id);
@@ -166,15 +196,20 @@ async function connect() {
   });
   client.on("mute-request", (m) => {
     if (!room.camera) return;
-    for (const track of room.camera.getTracks()) {
-      if (m.kind === "all" || track.kind === m.kind) track.enabled = false;
+    const who = m.from?.name || "The host";
+    if (m.kind === "audio") {
+      for (const track of room.camera.getAudioTracks()) track.enabled = false;
+      tellMic();
+      syncMicButton();
+      notify(`${who} muted your microphone. Press "Unmute microphone" to speak again.`);
+    } else {
+      // Camera (and microphone) off for everyone, and the buttons say so.
+      stopCamera();
+      notify(`${who} turned off your ${m.kind === "all" ? "camera and microphone" : "camera"}. Press "Turn camera on" to show it again.`);
     }
-    tellMic();
-    syncMicButton();
-    note(`${m.from?.name || "The host"} muted your ${m.kind === "all" ? "camera and microphone" : m.kind}.`);
   });
   client.on("kicked", () => { room.kicked = true; });
-  client.on("room-ended", () => { room.ended = true; });
+  client.on("room-ended", () => { room.ended = true; setStatus("ended"); });
   client.on("recording", (m) => {
     room.recording = m.status === "started";
     updateTeacherPanel();
@@ -197,16 +232,26 @@ function onWelcome(m) {
   room.grants = m.grants || {};
   room.capacity = m.room.capacity;
   if (!m.resumed) {
+    // A new participant (say, after a server restart): what we showed of the old one's
+    // connections is gone; the SFU offers the room's media again.
+    clearTiles();
     room.roster = new Map((m.roster || []).map((p) => [p.id, p]));
     room.roster.set(m.participant.id, m.participant);
     room.hands.clear();
   }
-  setCount(m.count);
+  setStatus(m.room.status);
+  setCount(m.count, m.seats);
   renderRoster();
   setState("live");
   loadHistory();
   applyGrants();
-  if (isHost()) showRecordings();
+  showRecordings();
+}
+
+function setStatus(status) {
+  if (room.session) room.session.status = status;
+  $("status").textContent = status;
+  $("status").className = `badge ${status}`;
 }
 
 async function onClosed({ code, reason }) {
@@ -231,6 +276,7 @@ async function onClosed({ code, reason }) {
 // -- media -------------------------------------------------------------------------------
 
 async function applyGrants() {
+  $("hand").hidden = room.me?.role !== "guest";  // the teacher and observers raise no hands
   const canPublish = Boolean(room.grants.publish);
   $("camera").hidden = !canPublish;
   $("screen").hidden = !canPublish || !navigator.mediaDevices?.getDisplayMedia;
@@ -376,6 +422,7 @@ function showTrack(pid, stream, local = false, source = "camera") {
     room.tiles.set(key, entry);
     syncStageLayout();
     syncVoices();
+    if (isHost()) renderRoster();  // who sends decides the roster's buttons
   }
   const { video, tile } = entry;
   video.muted = local; // never hear yourself
@@ -401,6 +448,7 @@ function removeTile(key) {
   room.tiles.delete(key);
   $("no-video").hidden = room.tiles.size > 0;
   syncStageLayout();
+  if (isHost()) renderRoster();
 }
 
 function syncStageLayout() {
@@ -413,16 +461,20 @@ function clearTiles() {
 
 // -- roster, count, hands ----------------------------------------------------------------
 
-function setCount(count) {
+function setCount(count, seats) {
   if (typeof count === "number") room.count = count;
+  if (typeof seats === "number") room.seats = seats;
   renderCount();
 }
 
+/** The header counts seats against capacity (the teacher takes none, so a full class reads
+ *  40 / 40, not 41 / 40); the roster says how many people are in the room. */
 function renderCount() {
-  const text = `${room.count} / ${room.capacity ?? "–"}`;
-  $("count").textContent = text;
-  $("count").setAttribute("aria-label", `${room.count} of ${room.capacity ?? "?"} in the room`);
-  $("count-side").textContent = `(${text})`;
+  const seats = room.seats ?? room.count;
+  $("count").textContent = `${seats} / ${room.capacity ?? "–"}`;
+  $("count").setAttribute("aria-label", `${seats} of ${room.capacity ?? "?"} seats taken`);
+  $("count-side").textContent = `(${room.count})`;
+  $("count-side").setAttribute("aria-label", `${room.count} people in the room`);
 }
 
 function renderRoster() {
@@ -432,11 +484,13 @@ function renderRoster() {
     const me = p.id === room.me?.id;
     const controls = [];
     if (isHost() && !me && p.role !== "host") {
-      controls.push(
-        el("button", { type: "button", class: "small secondary", "aria-label": `Mute ${p.name}`, onclick: () => act(() => room.client.mute(p.id, "all"), `Asked ${p.name} to mute.`) }, "Mute"),
-        el("button", { type: "button", class: "small secondary", "aria-label": `Let ${p.name} use their camera`, onclick: () => act(() => room.client.allow(p.id, true), `${p.name} may use their camera.`) }, "Allow camera"),
-        el("button", { type: "button", class: "small danger", "aria-label": `Remove ${p.name}`, dataset: { kick: p.userId }, onclick: () => act(() => room.client.kick(p.id, "removed by the host"), `${p.name} was removed.`) }, "Remove"),
-      );
+      if (room.tiles.has(p.id)) {  // only someone who sends something can be muted
+        controls.push(el("button", { type: "button", class: "small secondary", "aria-label": `Mute ${p.name}`, onclick: () => act(() => room.client.mute(p.id, "all"), `Asked ${p.name} to mute.`) }, "Mute"));
+      }
+      controls.push(room.allowed.has(p.userId) || room.tiles.has(p.id)
+        ? el("button", { type: "button", class: "small secondary", "aria-label": `Stop ${p.name}'s camera`, onclick: () => act(async () => { await room.client.allow(p.id, false); room.allowed.delete(p.userId); renderRoster(); }, `${p.name} may no longer use their camera.`) }, "Stop camera")
+        : el("button", { type: "button", class: "small secondary", "aria-label": `Let ${p.name} use their camera`, onclick: () => act(async () => { await room.client.allow(p.id, true); room.allowed.add(p.userId); renderRoster(); }, `${p.name} may use their camera.`) }, "Allow camera"));
+      controls.push(el("button", { type: "button", class: "small danger", "aria-label": `Remove ${p.name}`, dataset: { kick: p.userId }, onclick: () => removeParticipant(p) }, "Remove"));
     }
     return el("li", { dataset: { participant: p.id, user: p.userId } },
       el("span", { class: "name" },
@@ -445,6 +499,30 @@ function renderRoster() {
       el("span", { class: "actions", style: "margin:0;gap:4px" }, controls));
   }));
   for (const [pid, entry] of room.tiles) entry.tile.querySelector(".label").textContent = participantName(pid);
+}
+
+async function removeParticipant(p) {
+  const sure = await confirmDialog(
+    `Remove ${p.name} from this class?`,
+    "They leave at once and cannot rejoin this class.",
+    "Remove",
+  );
+  if (sure) await act(() => room.client.kick(p.id, "removed by the host"), `${p.name} was removed.`);
+}
+
+/** A modal question; resolves true when the first button is chosen. Escape or "Cancel":
+ *  false. Focus starts on Cancel, so Enter never removes anyone by accident. */
+function confirmDialog(title, text, yes) {
+  return new Promise((resolve) => {
+    const dialog = el("dialog", { class: "confirm", "aria-labelledby": "confirm-title" },
+      el("h2", { id: "confirm-title" }, title), el("p", {}, text),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "danger", onclick: () => dialog.close("yes") }, yes),
+        el("button", { type: "button", class: "secondary", autofocus: true, onclick: () => dialog.close("no") }, "Cancel")));
+    dialog.addEventListener("close", () => { dialog.remove(); resolve(dialog.returnValue === "yes"); });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
 }
 
 function setHandButton(raised) {
@@ -474,8 +552,9 @@ function addChat(m) {
   room.chat.set(m.seq, m);
   const log = $("chat");
   const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 30;
+  // Names and text in their own direction (right-to-left text stays apart from the time).
   const item = el("li", { dataset: { seq: m.seq } },
-    el("strong", {}, `${m.from?.name || "?"}: `), m.text,
+    el("strong", {}, el("bdi", {}, m.from?.name || "?"), ": "), el("bdi", { class: "text" }, m.text),
     el("time", { datetime: m.ts }, new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
   const later = [...log.children].find((li) => Number(li.dataset.seq) > m.seq);
   log.insertBefore(item, later || null);
@@ -487,6 +566,15 @@ function addChat(m) {
 
 function note(text) { $("teacher-note").textContent = text; }
 
+let noticeTimer = null;
+/** A notice for whoever uses this page (not only the teacher): shown by the video. */
+function notify(text) {
+  clearTimeout(noticeTimer);
+  $("notice").textContent = text;
+  $("notice").hidden = false;
+  noticeTimer = setTimeout(() => { $("notice").hidden = true; }, 20_000);
+}
+
 async function act(fn, done) {
   try {
     await fn();
@@ -497,6 +585,7 @@ async function act(fn, done) {
 }
 
 function updateTeacherPanel() {
+  $("recording-badge").hidden = !room.recording || main.dataset.state !== "live";
   const host = isHost();
   const status = room.session?.status;
   const live = main.dataset.state === "live";
@@ -518,6 +607,8 @@ async function startClass() {
 }
 
 async function endClass() {
+  const sure = await confirmDialog("End the class for everyone?", "Everyone leaves the room, and it cannot be started again.", "End class");
+  if (!sure) return;
   await act(async () => {
     room.ended = true;
     try {
@@ -555,6 +646,8 @@ async function showRecordings() {
   } catch (err) {
     return list;
   }
+  room.recording = list.some((r) => r.status === "recording");
+  updateTeacherPanel();
   panel.hidden = list.length === 0 && !isHost();
   const items = list.map((r) => {
     const name = r.filename || `Recording of ${formatTime(r.createdAt)}`;
@@ -604,14 +697,16 @@ $("chat-form").addEventListener("submit", async (e) => {
   const input = $("chat-text");
   const text = input.value.trim();
   if (!text || !room.client) return;
-  $("chat-send").disabled = true;
+  // Cleared now, so the next message can be typed while this one is on its way.
+  input.value = "";
+  $("chat-error").hidden = true;
   try {
     await room.client.chat(text);
-    input.value = "";
   } catch (err) {
-    note(`Message not sent: ${err.message}`);
+    if (!input.value) input.value = text;  // give it back, unless they typed on
+    $("chat-error").textContent = `Message not sent: ${err.message}`;
+    $("chat-error").hidden = false;
   } finally {
-    $("chat-send").disabled = false;
     input.focus();
   }
 });
