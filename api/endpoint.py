@@ -27,7 +27,7 @@ from rooms.identity import Principal
 if TYPE_CHECKING:
     from api.services import Services
 
-__all__ = ["Api", "Call", "Endpoint", "validation_details"]
+__all__ = ["Api", "Call", "Endpoint", "refuse_nul", "validation_details"]
 
 Auth = Literal["required", "optional", "none"]
 Handler = Callable[["Call"], Awaitable[Response | BaseModel]]
@@ -173,7 +173,7 @@ def _parse_query(ep: Endpoint, request: Request) -> Any:
     if ep.query is None:
         return None
     params = dict(request.query_params)
-    _refuse_nul(params, "the query string is not valid")
+    refuse_nul(params, "the query string is not valid")
     try:
         return ep.query.model_validate(params)
     except ValidationError as exc:
@@ -196,7 +196,7 @@ async def _parse_body(ep: Endpoint, request: Request) -> Any:
         raise BadRequest("the request body is not valid JSON", code="invalid_json") from exc
     if not isinstance(data, dict):
         raise ValidationFailed("the request body must be a JSON object")
-    _refuse_nul(data, "the request body is not valid")
+    refuse_nul(data, "the request body is not valid")
     try:
         return ep.body.model_validate(data)
     except ValidationError as exc:
@@ -221,7 +221,7 @@ def _nul_fields(value: Any, path: tuple[str, ...] = ()) -> list[str]:
     return found
 
 
-def _refuse_nul(data: dict[str, Any], message: str) -> None:
+def refuse_nul(data: dict[str, Any], message: str) -> None:
     """422 for NUL characters anywhere in the input: no field accepts them, and PostgreSQL
     refuses them in text (the request would otherwise fail with 500 there)."""
     fields = _nul_fields(data)

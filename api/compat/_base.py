@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api import links
-from api.endpoint import validation_details
+from api.endpoint import refuse_nul, validation_details
 from api.errors import status_of
 from api.services import Services
 from rooms import errors as e
@@ -105,6 +105,8 @@ class SeedCall:
             return self.principal.tenant
         settings = self.services.settings
         tenant = self.request.query_params.get("tenant") or settings.default_tenant
+        if tenant and "\x00" in tenant:
+            raise e.ValidationFailed("tenant is not valid")
         if not settings.public_catalog or not tenant:
             raise e.Unauthorized("this endpoint needs a bearer token", code="missing_token")
         return tenant
@@ -121,13 +123,16 @@ class SeedCall:
             raise e.BadRequest("the request body is not valid JSON", code="invalid_json") from exc
         if not isinstance(data, dict):
             raise e.BadRequest("the request body must be a JSON object", code="invalid_json")
+        refuse_nul(data, "the request body is not valid")
         return data
 
     async def body(self, model: type[M], *, optional: bool = False) -> M:
         return self.parse(model, await self.json(optional=optional))
 
     def query(self, model: type[M]) -> M:
-        return self.parse(model, dict(self.request.query_params))
+        params = dict(self.request.query_params)
+        refuse_nul(params, "the query string is not valid")
+        return self.parse(model, params)
 
     @staticmethod
     def parse(model: type[M], data: Mapping[str, Any]) -> M:
@@ -191,6 +196,9 @@ class SeedApi:
             async def endpoint(request: Request) -> Response:
                 try:
                     services: Services = request.app.state.services
+                    if any("\x00" in str(v) for v in request.path_params.values()):
+                        # Nothing has such an id (and PostgreSQL refuses NUL in text).
+                        raise e.NotFound("no resource has this id", code="not_found")
                     header = request.headers.get("authorization")
                     principal = None
                     if auth == "required" or header:
