@@ -195,6 +195,13 @@ class EnrollmentService:
         session = await load_session(tx, principal, ref)
         existing = await _active_enrollment(tx, session.id, principal.user_id)
         if existing is not None:
+            if session.price > 0 and existing.payment_id is None and request.paymentId:
+                # A seat given without a payment (a waitlist promotion): its payment now.
+                amount = request.amountPaid if verified is None else verified.amount
+                await _check_payment(tx, principal, session, request, amount)
+                existing.payment_id = request.paymentId
+                existing.payment_gateway = request.paymentGateway
+                existing.amount_paid = amount
             return EnrollmentOutcome(existing, session, created=False)
         if is_owner(principal, session):
             raise Forbidden("instructors do not enroll in their own session", code="is_instructor")

@@ -5,7 +5,8 @@ Called inside the transaction that frees seats (an unenrollment, a larger
 take it: each promotion is the same conditional seat update as an enrollment
 (:mod:`rooms.enrollment`), then an enrollment for the waiting user (``enrollment.created``
 and ``waitlist.promoted`` webhooks). On a paid session the promoted enrollment has no payment
-yet: its booking is ``pending`` until the platform collects one (the webhook tells it to).
+yet: its booking is ``pending`` until the platform collects one (the webhook tells it to)
+and the student enrolls again with its ``paymentId``, which completes the enrollment.
 """
 
 from __future__ import annotations

@@ -94,3 +94,22 @@ async def test_the_verification_hook_decides(
     free = (await new_session(title="Free"))["id"]
     assert (await enroll(client, free, bearer("student-3"))).status_code == 201
     assert len(asked) == 3  # free sessions are not asked about
+
+
+async def test_a_seat_from_the_waitlist_is_paid_for_by_enrolling_again(
+    client: httpx.AsyncClient, people: People, new_session: Callable[..., Any]
+) -> None:
+    sid = (await new_session(price=25, currency="EUR", maxParticipants=1))["id"]
+    first = await enroll(client, sid, people.student, paymentId="pay_a", amountPaid=25)
+    assert first.status_code == 201
+    waiting = await client.post(f"/api/v1/sessions/{sid}/waitlist", headers=people.student2)
+    assert waiting.status_code == 201, waiting.text
+    await client.delete(f"/api/v1/sessions/{sid}/enroll", headers=people.student)
+    promoted = await enroll(client, sid, people.student2)  # duplicate-safe: the promoted seat
+    assert (promoted.status_code, promoted.json()["paymentId"]) == (200, None)
+    low = await enroll(client, sid, people.student2, paymentId="pay_b", amountPaid=1)
+    assert low.json()["error"]["code"] == "payment_insufficient"
+    paid = await enroll(client, sid, people.student2, paymentId="pay_b", amountPaid=25)
+    assert paid.status_code == 200, paid.text
+    assert (paid.json()["id"], paid.json()["paymentId"]) == (promoted.json()["id"], "pay_b")
+    assert paid.json()["amountPaid"] == 25.0
