@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from api import compat
 from api.endpoint import Api, openapi_document
 from api.errors import exception_handlers
 from api.limits import BodySizeLimit
@@ -82,11 +83,12 @@ def create_app(
     for api in API_MODULES:
         routes.extend(api.routes())
     routes.extend(web.routes())
+    routes.extend(compat.routes(settings))
 
     upload_limit = settings.recording_max_bytes + (1 << 20)
 
     def body_limit(path: str) -> int:
-        if path.endswith("/recordings") and path.startswith("/api/v1/sessions/"):
+        if path.endswith("/recordings") and path.startswith(("/api/v1/sessions/", "/sessions/")):
             return upload_limit
         return settings.max_body_bytes
 
@@ -102,7 +104,7 @@ def create_app(
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                 allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
                 expose_headers=["X-Request-Id"],
             )

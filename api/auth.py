@@ -6,8 +6,12 @@ Two modes, fixed at start-up, never mixed (which rules out HS/RS key confusion):
   so ``liveclass token`` mints usable tokens);
 - RS256/ES256 with keys from the identity provider's JWKS URL (``LIVECLASS_JWKS_URL``).
 
-Tokens must carry ``sub``, ``name``, ``role`` (instructor | student | admin), ``tenant`` and
-``exp``. ``alg: none``, expired, malformed or wrongly signed tokens are 401. Room tokens are not
+Tokens must carry ``sub`` (or ``id``, ``userId``: the user id as the seed apps name it),
+``role``, ``tenant`` (or ``tenantId``; without one, ``LIVECLASS_DEFAULT_TENANT`` when set) and
+``exp``. ``role`` is liveclass's own (instructor | student | admin) or a name of the role map
+(``LIVECLASS_ROLE_MAP``: ``expert``, ``training_manager``, ``org_admin``... as the seed apps
+name them), translated here once so the domain only sees its three roles. ``alg: none``,
+expired, malformed or wrongly signed tokens are 401. Room tokens are not
 bearer tokens: they carry the ``liveclass:room`` audience, which this verifier refuses.
 """
 
@@ -25,7 +29,9 @@ from rooms.untrusted import bad_text
 
 __all__ = ["Authenticator", "mint_platform_token"]
 
-_REQUIRED = ["exp", "sub", "role", "tenant"]
+_REQUIRED = ["exp", "role"]
+_USER_CLAIMS = ("sub", "id", "userId")
+_TENANT_CLAIMS = ("tenant", "tenantId")
 
 
 class Authenticator:
@@ -39,6 +45,8 @@ class Authenticator:
         audience: str | None = None,
         issuer: str | None = None,
         leeway_seconds: int = 30,
+        role_map: dict[str, UserRole] | None = None,
+        default_tenant: str | None = None,
     ) -> None:
         if (secret is None) == (jwks_url is None):
             raise ValueError("exactly one of secret and jwks_url")
@@ -47,6 +55,8 @@ class Authenticator:
         self._audience = audience
         self._issuer = issuer
         self._leeway = leeway_seconds
+        self._roles: dict[str, UserRole] = {**(role_map or {}), **{r.value: r for r in UserRole}}
+        self._default_tenant = default_tenant
 
     @property
     def algorithms(self) -> list[str]:
@@ -85,10 +95,12 @@ class Authenticator:
             ) from exc
         except (jwt.PyJWKClientError, jwt.InvalidTokenError, ValueError, TypeError) as exc:
             raise Unauthorized("the bearer token is not valid", code="invalid_token") from exc
-        return _principal(claims)
+        return _principal(claims, self._roles, self._default_tenant)
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
+def _principal(
+    claims: dict[str, Any], roles: dict[str, UserRole], default_tenant: str | None
+) -> Principal:
     def text(name: str, limit: int) -> str | None:
         value = claims.get(name)
         if value is None:
@@ -101,17 +113,16 @@ def _principal(claims: dict[str, Any]) -> Principal:
             raise Unauthorized(f"the token's {name} claim is malformed", code="invalid_claims")
         return value
 
-    sub = text("sub", 128)
-    tenant = text("tenant", 128)
+    sub = next((v for c in _USER_CLAIMS if (v := text(c, 128)) is not None), None)
+    tenant = next((v for c in _TENANT_CLAIMS if (v := text(c, 128)) is not None), default_tenant)
     role_raw = claims.get("role")
     if sub is None or tenant is None:
         raise Unauthorized("the token lacks sub or tenant", code="invalid_claims")
-    try:
-        role = UserRole(str(role_raw))
-    except ValueError as exc:
+    role = roles.get(role_raw) if isinstance(role_raw, str) else None
+    if role is None:
         raise Unauthorized(
-            "the token's role must be instructor, student or admin", code="invalid_claims"
-        ) from exc
+            f"the token's role must be one of {', '.join(sorted(roles))}", code="invalid_claims"
+        )
     return Principal(
         user_id=sub,
         name=text("name", 200) or sub,
@@ -131,13 +142,15 @@ def mint_platform_token(
     tenant: str,
     ttl_seconds: int = 3600,
     email: str | None = None,
+    role_name: str | None = None,
 ) -> str:
-    """An HS256 bearer token like the identity provider's (development, tests, load tests)."""
+    """An HS256 bearer token like the identity provider's (development, tests, load tests).
+    ``role_name`` puts a seed app's role name (``expert``...) in the token instead."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": sub,
         "name": name,
-        "role": role.value,
+        "role": role_name or role.value,
         "tenant": tenant,
         "iat": now,
         "exp": now + ttl_seconds,

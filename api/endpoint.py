@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.links import public_base
 from api.responses import JSONResponse
 from rooms.errors import BadRequest, LiveclassError, NotFound, ValidationFailed
 from rooms.identity import Principal
@@ -27,7 +28,15 @@ from rooms.untrusted import InputRefused, bad_text, check_tree, parse_json
 if TYPE_CHECKING:
     from api.services import Services
 
-__all__ = ["Api", "Call", "Endpoint", "parse_body", "validation_details"]
+__all__ = [
+    "Api",
+    "Call",
+    "Endpoint",
+    "parse_body",
+    "parse_json_body",
+    "refuse_bad_input",
+    "validation_details",
+]
 
 Auth = Literal["required", "optional", "none"]
 Handler = Callable[["Call"], Awaitable[Response | BaseModel]]
@@ -55,6 +64,11 @@ class Call:
 
     def path(self, name: str) -> str:
         return str(self.request.path_params[name])
+
+    @property
+    def base(self) -> str:
+        """The public address this response's links are built on (see api/links.py)."""
+        return public_base(self.request, self.services.settings)
 
 
 @dataclass(slots=True)
@@ -170,10 +184,7 @@ def _parse_query(ep: Endpoint, request: Request) -> Any:
     if ep.query is None:
         return None
     params = dict(request.query_params)
-    try:
-        check_tree(params)
-    except InputRefused as exc:
-        raise _refused(exc, "the query string is not valid") from None
+    refuse_bad_input(params, "the query string is not valid")
     try:
         return ep.query.model_validate(params)
     except ValidationError as exc:
@@ -212,6 +223,24 @@ def parse_body(model: type[_Model], raw: bytes) -> _Model:
         raise ValidationFailed(
             "the request body is not valid", details=validation_details(exc)
         ) from exc
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """``raw`` as JSON, checked like every body (parser bombs 400, text that cannot be stored
+    422): for handlers that read a body themselves (the seed adapters)."""
+    try:
+        return parse_json(raw)
+    except InputRefused as exc:
+        raise _refused(exc, "the request body is not valid") from None
+
+
+def refuse_bad_input(data: Any, message: str) -> None:
+    """422 when decoded input (a query string's parameters, say) holds text that cannot be
+    stored, anywhere in it: the check every body gets."""
+    try:
+        check_tree(data)
+    except InputRefused as exc:
+        raise _refused(exc, message) from None
 
 
 def _refused(exc: InputRefused, message: str) -> LiveclassError:

@@ -17,10 +17,12 @@ __all__ = [
     "BookingOut",
     "EnrollmentList",
     "EnrollmentOut",
+    "FeedbackList",
     "FeedbackOut",
     "HealthOut",
     "InstructorOut",
     "JoinOut",
+    "JoinRequest",
     "LeaveOut",
     "ListQuery",
     "MessageList",
@@ -34,6 +36,8 @@ __all__ = [
     "SessionOut",
     "TokenOut",
     "TokenRequest",
+    "WaitlistOut",
+    "WaitlistPlaceOut",
 ]
 
 
@@ -112,6 +116,10 @@ class ListQuery(_Query):
 
     status: SessionStatus | None = None
     instructorId: str | None = Field(default=None, min_length=1, max_length=128)
+    expertId: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Same as instructorId."
+    )
+    courseId: str | None = Field(default=None, min_length=1, max_length=128)
     featured: bool | None = None
     from_: datetime | None = Field(default=None, alias="from")
     to: datetime | None = None
@@ -125,6 +133,11 @@ class ListQuery(_Query):
     offset: int | None = Field(default=None, ge=0, le=1_000_000)
     skip: int | None = Field(default=None, ge=0, le=1_000_000)
     page: int | None = Field(default=None, ge=1, le=100_000)
+
+    def instructor(self) -> str | None:
+        if self.instructorId and self.expertId and self.instructorId != self.expertId:
+            raise ValidationFailed("instructorId and expertId name the same filter; use one")
+        return self.instructorId or self.expertId
 
     def resolved_offset(self) -> int:
         if self.page is not None:
@@ -163,6 +176,9 @@ class EnrollmentOut(_Out):
     paymentGateway: str | None
     amountPaid: float | None
     currency: str | None
+    refundDue: bool = Field(
+        default=False, description="Cancelled with its session after being paid for."
+    )
     enrolledCount: int | None = None
     seatsAvailable: int | None = None
 
@@ -204,6 +220,32 @@ class FeedbackOut(_Out):
     rating: int
     comment: str | None
     updatedAt: datetime
+
+
+class FeedbackList(_Out):
+    sessionId: str
+    count: int = Field(description="Ratings given (by everyone).")
+    average: float | None = Field(description="Average rating (by everyone); null without any.")
+    feedback: list[FeedbackOut] = Field(
+        description="Every rating for the instructor and admins; the caller's own otherwise."
+    )
+
+
+class WaitlistPlaceOut(_Out):
+    id: str
+    sessionId: str
+    userId: str
+    userName: str
+    position: int = Field(description="1 is next in line.")
+    joinedAt: datetime
+
+
+class WaitlistOut(_Out):
+    sessionId: str
+    waiting: list[WaitlistPlaceOut] = Field(
+        description="Everyone waiting, in order, for the instructor and admins; the caller's "
+        "own place otherwise."
+    )
 
 
 class TokenRequest(BaseModel):
@@ -257,10 +299,20 @@ class JoinOut(_Out):
     role: str
     joinedAt: datetime
     created: bool
-    heartbeatSeconds: float = Field(
-        description="Call join again within this many seconds to keep the seat."
+    heartbeatSeconds: float | None = Field(
+        description="Call join again within this many seconds to keep the seat; null for a "
+        "seat held until leave or the end of the class."
     )
     wsUrl: str
+
+
+class JoinRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    untilLeave: bool = Field(
+        default=False,
+        description="Hold the seat until leave or the end of the class instead of renewing it.",
+    )
 
 
 class LeaveOut(_Out):

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from redis.asyncio import Redis
 
@@ -26,16 +27,21 @@ from rooms.chat import ChatService
 from rooms.enrollment import EnrollmentService
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
+from rooms.payments import HttpPaymentVerifier, PaymentVerifier
 from rooms.presence import Presence
 from rooms.recordings import RecordingService
 from rooms.redis_client import close_redis, connect_redis
+from rooms.reminders import send_due_reminders
 from rooms.room_log import RoomLog
+from rooms.schedules import ScheduleService
 from rooms.sequence import SequenceAllocator
 from rooms.server_recordings import ServerRecordings
 from rooms.sessions import SessionService
 from rooms.signing import LinkSigner
 from rooms.store import Database, create_database, upgrade_database
+from rooms.store.types import utcnow
 from rooms.tokens import RoomTokens
+from rooms.waitlist import WaitlistService
 from rooms.webhooks.admin import WebhookAdmin
 from rooms.webhooks.dispatcher import DeliveryObserver, Dispatcher
 from rooms.webhooks.queue import DeliveryQueue
@@ -68,9 +74,12 @@ class Services:
     webhooks: WebhookAdmin
     webhook_queue: DeliveryQueue
     server_recordings: ServerRecordings
+    schedules: ScheduleService
+    waitlist: WaitlistService
     webhook_dispatcher: Dispatcher | None = None
     media_worker: MediaWorker | None = None
     recording_sweeper: asyncio.Task[None] | None = None
+    reminder_loop: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the background work (the hub's bus listener, heartbeat and sweep; the
@@ -84,6 +93,23 @@ class Services:
         self.recording_sweeper = asyncio.get_running_loop().create_task(
             self._sweep_recordings(), name="recording-sweeper"
         )
+        if self.settings.reminder_lead_minutes > 0:
+            self.reminder_loop = asyncio.get_running_loop().create_task(
+                self._send_reminders(), name="reminders"
+            )
+
+    async def _send_reminders(self) -> None:
+        """Send the start reminders that came due (see rooms/reminders.py)."""
+        lead = timedelta(minutes=self.settings.reminder_lead_minutes)
+        while True:
+            # Sleep first, like the recording sweeper: a process that starts and stops at
+            # once (tests, a failed start) never has a query in flight when it closes.
+            await asyncio.sleep(self.settings.reminder_interval_seconds)
+            try:
+                if await send_due_reminders(self.database, lead=lead, now=utcnow()):
+                    self.wake_webhooks()
+            except Exception as exc:
+                log.warning("sending reminders failed: %r", exc)
 
     async def _sweep_recordings(self) -> None:
         """Fail the server recordings of dead media workers (see ServerRecordings.sweep)."""
@@ -100,10 +126,11 @@ class Services:
             self.webhook_dispatcher.wake()
 
     async def close(self) -> None:
-        if self.recording_sweeper is not None:
-            self.recording_sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.recording_sweeper
+        for task in (self.recording_sweeper, self.reminder_loop):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.webhook_dispatcher is not None:
             # First: attempts in flight finish and are recorded while the database is open.
             await self.webhook_dispatcher.stop()
@@ -160,6 +187,8 @@ async def open_services(
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         leeway_seconds=settings.jwt_leeway_seconds,
+        role_map=settings.role_map,
+        default_tenant=settings.default_tenant,
     )
     presence = Presence(redis, clock=clock)
     attendance = AttendanceService(database)
@@ -215,18 +244,17 @@ async def open_services(
         authenticator=authenticator,
         presence=presence,
         sessions=SessionService(database, presence, max_session_hours=settings.max_session_hours),
-        enrollment=EnrollmentService(database),
+        enrollment=EnrollmentService(database, open_payment_verifier(settings)),
         attendance=attendance,
         participation=RestParticipation(
             database,
             presence,
             admitter,
             rest_ttl_seconds=settings.rest_presence_ttl_seconds,
+            hold_seconds=settings.max_session_hours * 3600,
         ),
         chat=chat,
-        recordings=RecordingService(
-            database, settings.recordings_dir, public_url=settings.public_url
-        ),
+        recordings=RecordingService(database, settings.recordings_dir),
         room_tokens=room_tokens,
         links=LinkSigner(secret_key, clock=clock),
         hub=hub,
@@ -237,8 +265,21 @@ async def open_services(
         server_recordings=open_server_recordings(
             settings, database, redis, presence, origin=node_id, clock=clock
         ),
+        schedules=ScheduleService(database),
+        waitlist=WaitlistService(database),
         webhook_dispatcher=dispatcher,
         media_worker=media_worker,
+    )
+
+
+def open_payment_verifier(settings: Settings) -> PaymentVerifier | None:
+    """The platform's payment verification hook, when configured (rooms/payments.py)."""
+    if settings.payment_verify_url is None:
+        return None
+    return HttpPaymentVerifier(
+        settings.payment_verify_url,
+        settings.payment_verify_secret or settings.resolved_secret_key(),
+        timeout=settings.payment_verify_timeout_seconds,
     )
 
 
@@ -258,7 +299,7 @@ def open_server_recordings(
     )
     return ServerRecordings(
         database,
-        RecordingService(database, settings.recordings_dir, public_url=settings.public_url),
+        RecordingService(database, settings.recordings_dir),
         registry=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
         bus=RoomBus(redis, sharded=settings.redis_sharded_pubsub),
         room_log=RoomLog(redis),

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from media.config import RouterConfig, parse_port_range
 from rooms.ice import IceServers
+from rooms.identity import DEFAULT_ROLE_MAP, UserRole
 from rooms.webhooks.backoff import Backoff
 from signaling.hub import HubSettings
 from signaling.participant import RateLimits
@@ -45,7 +46,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis:// URL; default: in-process fakeredis."
     )
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="How clients reach this server. Unset: links name the address each "
+        "request came to (Host, X-Forwarded-Host/-Proto); this default only serves what "
+        "has no request (and requests without a usable Host).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -214,6 +220,46 @@ class Settings(BaseSettings):
         "tokens for any user, role and tenant. Default: on in development, off in production "
         "(where turning it on is refused).",
     )
+    # The seed APIs (api/compat): each served at its own paths, all on by default.
+    compat_daily: bool = Field(
+        default=True, description="Seed 000: /sessions/{roomName}... and /scheduled-sessions."
+    )
+    compat_hms: bool = Field(default=True, description="Seed 001: /api/live/sessions.")
+    compat_bookings: bool = Field(default=True, description="Seed 002: /api/live-sessions.")
+    compat_tutoring: bool = Field(
+        default=True, description="Seed 003: /sessions/{id}/messages and /recordings."
+    )
+    compat_live_classes: bool = Field(default=True, description="Seed 004: /live-classes.")
+    role_map: dict[str, UserRole] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_MAP),
+        description="Role names of the platform's tokens (as the seed apps name them) and the "
+        "liveclass role each one acts as; instructor, student and admin always map to "
+        "themselves.",
+    )
+    default_tenant: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The tenant of bearer tokens without a tenant claim (single-school "
+        "apps whose tokens name none); unset: such tokens are refused.",
+    )
+    reminder_lead_minutes: float = Field(
+        default=15,
+        ge=0,
+        le=7 * 24 * 60,
+        description="A session.reminder webhook goes out this long before a class starts "
+        "(0: no reminders).",
+    )
+    reminder_interval_seconds: float = Field(default=30, gt=0, le=3600)
+    payment_verify_url: str | None = Field(
+        default=None,
+        description="The platform's endpoint that confirms each payment of an enrollment with "
+        "its payment provider (rooms/payments.py); unset: payments are recorded as stated.",
+    )
+    payment_verify_secret: str | None = Field(
+        default=None, description="Signs the verification requests (Liveclass-Signature)."
+    )
+    payment_verify_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     ws_access_log: bool = Field(
         default=False,
         description="Log a line per WebSocket handshake (uvicorn's, with the query string: "
@@ -258,6 +304,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LIVECLASS_DEV_SIGNIN cannot mint tokens for an identity provider's JWKS"
             )
+        if self.payment_verify_url and not self.payment_verify_url.startswith(
+            ("https://", "http://")
+        ):
+            raise ValueError("LIVECLASS_PAYMENT_VERIFY_URL must be an http(s) URL")
         if self.environment is Environment.PRODUCTION and not self.secret_key:
             raise ValueError("production needs LIVECLASS_SECRET_KEY (shared by every node)")
         return self
@@ -268,6 +318,11 @@ class Settings(BaseSettings):
         if self.dev_signin is not None:
             return self.dev_signin
         return self.environment is Environment.DEVELOPMENT and self.jwks_url is None
+
+    @property
+    def public_url_configured(self) -> bool:
+        """LIVECLASS_PUBLIC_URL was set (else links follow each request's address)."""
+        return "public_url" in self.model_fields_set
 
     @property
     def embedded_database(self) -> bool:

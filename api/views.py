@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from api.links import absolute
 from api.schemas import (
     AccessLinkOut,
     EnrollmentOut,
@@ -28,17 +29,7 @@ __all__ = [
     "participant_out",
     "recording_out",
     "session_out",
-    "ws_url",
 ]
-
-
-def ws_url(public_url: str) -> str:
-    base = public_url.rstrip("/")
-    if base.startswith("https://"):
-        return "wss://" + base[len("https://") :] + "/ws"
-    if base.startswith("http://"):
-        return "ws://" + base[len("http://") :] + "/ws"
-    return base + "/ws"
 
 
 def _live_seconds(row: SessionRow) -> int | None:
@@ -48,7 +39,8 @@ def _live_seconds(row: SessionRow) -> int | None:
     return max(0, int((end - row.started_at).total_seconds()))
 
 
-def session_out(view: SessionView, public_url: str) -> SessionOut:
+def session_out(view: SessionView, base: str) -> SessionOut:
+    """``base``: the public address links are built on (:func:`api.links.public_base`)."""
     row, perms = view.row, view.permissions
     return SessionOut(
         id=row.id,
@@ -82,9 +74,9 @@ def session_out(view: SessionView, public_url: str) -> SessionOut:
         thumbnail=row.thumbnail,
         metadata=row.meta or {},
         featured=row.featured,
-        recordingUrl=row.recording_url,
+        recordingUrl=absolute(base, row.recording_url),
         recordingAvailable=row.recording_url is not None,
-        joinUrl=f"{public_url.rstrip('/')}/classroom/{row.id}",
+        joinUrl=f"{base}/classroom/{row.id}",
         createdAt=row.created_at,
         updatedAt=row.updated_at,
         canEdit=perms.can_edit,
@@ -112,6 +104,7 @@ def enrollment_out(row: EnrollmentRow, session: SessionRow | None = None) -> Enr
         paymentGateway=row.payment_gateway,
         amountPaid=float(row.amount_paid) if row.amount_paid is not None else None,
         currency=row.currency,
+        refundDue=bool(row.refund_due),
         enrolledCount=session.enrolled_count if session else None,
         seatsAvailable=(
             max(0, session.max_participants - session.enrolled_count) if session else None
@@ -141,17 +134,17 @@ def message_out(row: ChatMessageRow) -> MessageOut:
     )
 
 
-def recording_out(row: RecordingRow, services: Services) -> RecordingOut:
+def recording_out(row: RecordingRow, services: Services, base: str) -> RecordingOut:
+    """``base``: the public address links are built on (:func:`api.links.public_base`)."""
     if row.source == RecordingSource.LINK.value and row.external_url:
         download = row.external_url
         access = AccessLinkOut(url=row.external_url, expiresAt=None)
     else:
-        download = services.recordings.download_url(row.id)
+        download = base + services.recordings.download_path(row.id)
         path = f"/api/v1/recordings/{row.id}/file"
         expires, signature = services.links.sign(path, services.settings.access_link_ttl_seconds)
         access = AccessLinkOut(
-            url=f"{services.settings.public_url.rstrip('/')}{path}"
-            f"?expires={expires}&signature={signature}",
+            url=f"{base}{path}?expires={expires}&signature={signature}",
             expiresAt=datetime.fromtimestamp(expires, UTC),
         )
     return RecordingOut(

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from rooms.access import can_manage, room_role_for
 from rooms.bans import Bans
-from rooms.errors import Banned, Forbidden, InvalidState, ValidationFailed
+from rooms.errors import Banned, Forbidden, InvalidState, NotFound, ValidationFailed
 from rooms.identity import Principal
-from rooms.ids import new_id
+from rooms.ids import is_uuid, new_id
 from rooms.model import RoomRole, SessionStatus
 from rooms.presence import Presence
 from rooms.sequence import SequenceAllocator
@@ -141,6 +141,10 @@ class ChatService:
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
         sender = await self._sender(principal, session)
+        if not sender.role.may_chat:
+            raise Forbidden(
+                "observers watch the room hidden and do not chat", code="observer_cannot_chat"
+            )
         if session.status != SessionStatus.LIVE.value:
             raise InvalidState(
                 f"chat is open while the session is live (it is {session.status})",
@@ -186,3 +190,26 @@ class ChatService:
             )
         has_more = len(rows) > limit
         return ChatPage(list(reversed(rows[:limit])), has_more=has_more)
+
+    async def delete(self, principal: Principal, ref: str, message_id: str) -> ChatMessageRow:
+        """The session's instructor or a tenant admin removes a message from the history
+        (REST readers never see it again; clients already showing it keep it until they
+        reload)."""
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+            if not can_manage(principal, session):
+                raise Forbidden(
+                    "only the session's instructor or a tenant admin deletes messages",
+                    code="not_session_owner",
+                )
+            row = None
+            if is_uuid(message_id):
+                row = await tx.scalar(
+                    select(ChatMessageRow).where(
+                        ChatMessageRow.session_id == session.id, ChatMessageRow.id == message_id
+                    )
+                )
+            if row is None:
+                raise NotFound("message not found", code="message_not_found")
+            await tx.delete(row)
+        return row

@@ -8,23 +8,29 @@ and a check constraint backs it up. A second enrollment of the same user returns
 (the partial unique index settles a race between two concurrent first enrollments).
 
 Payments are recorded, not processed: a paid session needs a ``paymentId`` from the platform's
-payment gateway, which liveclass stores with the gateway name and amount.
+payment gateway, which liveclass stores with the gateway name and amount. Inconsistent payments
+are refused and a verification hook can check each with the provider (see
+:mod:`rooms.payments`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.access import can_manage, is_owner
-from rooms.errors import Forbidden, InvalidState, NotFound, PaymentRequired, RoomFull
+from rooms.errors import Conflict, Forbidden, InvalidState, NotFound, PaymentRequired, RoomFull
 from rooms.identity import Principal
 from rooms.ids import new_id
 from rooms.inputs import EnrollmentRequest, FeedbackRequest
 from rooms.model import EnrollmentStatus, SessionStatus
+from rooms.payments import PaymentCheck, PaymentVerifier, VerifiedPayment
+from rooms.seats import promote_waiting
 from rooms.sessions import load_session
 from rooms.store import Database
 from rooms.store.tables import AttendanceRow, EnrollmentRow, FeedbackRow, SessionRow
@@ -32,7 +38,33 @@ from rooms.store.types import utcnow
 from rooms.webhooks import EventType, enqueue
 from rooms.webhooks.events import enrollment_data
 
-__all__ = ["Booking", "EnrollmentOutcome", "EnrollmentService"]
+__all__ = [
+    "Booking",
+    "BookingStatus",
+    "EnrollmentOutcome",
+    "EnrollmentService",
+    "FeedbackReport",
+    "booking_status",
+    "feedback_report",
+]
+
+
+class BookingStatus(StrEnum):
+    """A booking as a booking app shows it: ``confirmed`` (an active enrollment: free, or
+    paid with a payment recorded), ``pending`` (active on a paid session without a payment
+    recorded), ``cancelled``."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+def booking_status(enrollment: EnrollmentRow, session: SessionRow) -> BookingStatus:
+    if enrollment.status == EnrollmentStatus.CANCELLED.value:
+        return BookingStatus.CANCELLED
+    if session.price > 0 and not enrollment.payment_id:
+        return BookingStatus.PENDING
+    return BookingStatus.CONFIRMED
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +96,70 @@ async def _active_enrollment(
     ).scalar_one_or_none()
 
 
+def _payment_reused() -> Conflict:
+    return Conflict("this paymentId already paid for another enrollment", code="payment_reused")
+
+
+async def _check_payment(
+    tx: AsyncSession,
+    principal: Principal,
+    session: SessionRow,
+    request: EnrollmentRequest,
+    amount: Decimal | None,
+) -> None:
+    """Refuse an amount below the price and a payment that paid for someone or something
+    else (re-enrolling with one's own payment after unenrolling is fine)."""
+    if amount is not None and amount < session.price:
+        raise PaymentRequired(
+            f"amountPaid {amount} is below the price {session.price} {session.currency}",
+            code="payment_insufficient",
+            details={"price": float(session.price), "amountPaid": float(amount)},
+        )
+    other = await tx.scalar(
+        select(EnrollmentRow.id)
+        .where(
+            EnrollmentRow.tenant_id == session.tenant_id,
+            EnrollmentRow.payment_id == request.paymentId,
+            or_(EnrollmentRow.user_id != principal.user_id, EnrollmentRow.session_id != session.id),
+        )
+        .limit(1)
+    )
+    if other is not None:
+        raise _payment_reused()
+
+
 class EnrollmentService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, verifier: PaymentVerifier | None = None) -> None:
         self._db = database
+        self._verifier = verifier
+
+    async def _verified(
+        self, principal: Principal, ref: str, request: EnrollmentRequest
+    ) -> VerifiedPayment | None:
+        """The verifier's word on the request's payment (paid sessions only), or None."""
+        if self._verifier is None or not request.paymentId:
+            return None
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+        if session.price <= 0:
+            return None
+        check = PaymentCheck(
+            paymentId=request.paymentId,
+            paymentGateway=request.paymentGateway,
+            amountPaid=float(request.amountPaid) if request.amountPaid is not None else None,
+            currency=session.currency,
+            price=float(session.price),
+            userId=principal.user_id,
+            sessionId=session.id,
+            tenant=session.tenant_id,
+        )
+        verified = await self._verifier.verify(check)
+        if not verified.verified:
+            raise PaymentRequired(
+                "the payment provider did not confirm this payment",
+                code="payment_not_verified",
+            )
+        return verified
 
     async def enroll(
         self, principal: Principal, ref: str, request: EnrollmentRequest
@@ -77,24 +170,38 @@ class EnrollmentService:
         scheduled or live), PaymentRequired (paid session without ``paymentId``) or RoomFull
         (code ``session_full``).
         """
+        verified = await self._verified(principal, ref, request)
         try:
             async with self._db.transaction() as tx:
-                return await self._enroll(tx, principal, ref, request)
-        except IntegrityError:
+                return await self._enroll(tx, principal, ref, request, verified)
+        except IntegrityError as exc:
             # A concurrent first enrollment of the same user won; return it.
             async with self._db.transaction() as tx:
                 session = await load_session(tx, principal, ref)
                 existing = await _active_enrollment(tx, session.id, principal.user_id)
             if existing is None:
-                raise
+                # Not the user's own race: the payment's (one active enrollment per payment).
+                raise _payment_reused() from exc
             return EnrollmentOutcome(existing, session, created=False)
 
     async def _enroll(
-        self, tx: AsyncSession, principal: Principal, ref: str, request: EnrollmentRequest
+        self,
+        tx: AsyncSession,
+        principal: Principal,
+        ref: str,
+        request: EnrollmentRequest,
+        verified: VerifiedPayment | None,
     ) -> EnrollmentOutcome:
         session = await load_session(tx, principal, ref)
         existing = await _active_enrollment(tx, session.id, principal.user_id)
         if existing is not None:
+            if session.price > 0 and existing.payment_id is None and request.paymentId:
+                # A seat given without a payment (a waitlist promotion): its payment now.
+                amount = request.amountPaid if verified is None else verified.amount
+                await _check_payment(tx, principal, session, request, amount)
+                existing.payment_id = request.paymentId
+                existing.payment_gateway = request.paymentGateway
+                existing.amount_paid = amount
             return EnrollmentOutcome(existing, session, created=False)
         if is_owner(principal, session):
             raise Forbidden("instructors do not enroll in their own session", code="is_instructor")
@@ -111,6 +218,9 @@ class EnrollmentService:
                 "enroll with the paymentId of a completed payment",
                 details={"price": float(session.price), "currency": session.currency},
             )
+        amount = request.amountPaid if verified is None else verified.amount
+        if paid:
+            await _check_payment(tx, principal, session, request, amount)
         taken = await tx.execute(
             update(SessionRow)
             .where(
@@ -145,7 +255,7 @@ class EnrollmentService:
             paid=paid,
             payment_id=request.paymentId,
             payment_gateway=request.paymentGateway,
-            amount_paid=request.amountPaid if request.amountPaid is not None else session.price,
+            amount_paid=amount if paid else request.amountPaid,
             currency=session.currency,
         )
         tx.add(enrollment)
@@ -186,7 +296,25 @@ class EnrollmentService:
                 .values(enrolled_count=SessionRow.enrolled_count - 1)
                 .execution_options(synchronize_session=False)
             )
+            await promote_waiting(tx, session.id)
         return enrollment
+
+    async def enrollment_of(
+        self, principal: Principal, session_ids: list[str]
+    ) -> dict[str, EnrollmentRow]:
+        """The caller's active enrollment in each of ``session_ids`` that has one."""
+        if not session_ids:
+            return {}
+        async with self._db.transaction() as tx:
+            rows = await tx.execute(
+                select(EnrollmentRow).where(
+                    EnrollmentRow.tenant_id == principal.tenant,
+                    EnrollmentRow.user_id == principal.user_id,
+                    EnrollmentRow.session_id.in_(session_ids),
+                    EnrollmentRow.status == EnrollmentStatus.ACTIVE.value,
+                )
+            )
+            return {row.session_id: row for row in rows.scalars()}
 
     async def bookings(
         self, principal: Principal, *, status: SessionStatus | None, limit: int, offset: int
@@ -236,6 +364,9 @@ class EnrollmentService:
                 .order_by(EnrollmentRow.enrolled_at, EnrollmentRow.id)
             )
             return list(rows.scalars())
+
+    async def feedback_report(self, principal: Principal, ref: str) -> FeedbackReport:
+        return await feedback_report(self._db, principal, ref)
 
     async def feedback(
         self, principal: Principal, ref: str, request: FeedbackRequest
@@ -294,3 +425,36 @@ class EnrollmentService:
             row.comment = request.comment
             row.updated_at = now
         return row
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackReport:
+    """A session's ratings: all of them for its instructor and admins, the caller's own for
+    everyone else (``average`` and ``count`` are over all of them either way)."""
+
+    session: SessionRow
+    ratings: list[FeedbackRow]
+    count: int
+    average: float | None
+
+
+async def feedback_report(database: Database, principal: Principal, ref: str) -> FeedbackReport:
+    """Read a session's feedback (see :class:`FeedbackReport`)."""
+    async with database.transaction() as tx:
+        session = await load_session(tx, principal, ref)
+        rows = list(
+            (
+                await tx.execute(
+                    select(FeedbackRow)
+                    .where(FeedbackRow.session_id == session.id)
+                    .order_by(FeedbackRow.updated_at, FeedbackRow.id)
+                )
+            ).scalars()
+        )
+    average = round(sum(r.rating for r in rows) / len(rows), 2) if rows else None
+    shown = (
+        rows
+        if can_manage(principal, session)
+        else [r for r in rows if r.user_id == principal.user_id]
+    )
+    return FeedbackReport(session=session, ratings=shown, count=len(rows), average=average)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Principal", "UserRole"]
+__all__ = ["DEFAULT_ROLE_MAP", "Principal", "UserRole"]
 
 
 class UserRole(StrEnum):
@@ -19,6 +19,21 @@ class UserRole(StrEnum):
     INSTRUCTOR = "instructor"
     STUDENT = "student"
     ADMIN = "admin"
+
+
+#: Role names the seed apps' tokens carry, and the liveclass role each acts as (the default
+#: of ``LIVECLASS_ROLE_MAP``; liveclass's own three names always map to themselves).
+DEFAULT_ROLE_MAP: dict[str, UserRole] = {
+    "expert": UserRole.INSTRUCTOR,
+    "tutor": UserRole.INSTRUCTOR,
+    "teacher": UserRole.INSTRUCTOR,
+    "trainer": UserRole.INSTRUCTOR,
+    "training_manager": UserRole.INSTRUCTOR,
+    "org_admin": UserRole.ADMIN,
+    "participant": UserRole.STUDENT,
+    "learner": UserRole.STUDENT,
+    "user": UserRole.STUDENT,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,12 @@ class RoomRole(StrEnum):
     def takes_seat(self) -> bool:
         return self is RoomRole.GUEST
 
+    @property
+    def may_chat(self) -> bool:
+        """The one chat rule, over WebSocket and REST alike: hidden observers watch and do
+        not write (a message would reveal them); hosts and guests chat."""
+        return self is not RoomRole.OBSERVER
+
 
 class RecordingStatus(StrEnum):
     RECORDING = "recording"

@@ -3,7 +3,10 @@
 REST participants live in the same Redis presence as WebSocket ones, admitted by the same
 atomic script (so capacity holds across both), but their seat is held only for
 ``rest_ttl_seconds``: a REST client calls join again to keep it (the call is idempotent and
-returns the same participant), or leave to give it up.
+returns the same participant), or leave to give it up. A join ``until_leave`` (the seat model
+of clients that never renew, like the live-classes API) holds the seat until ``leave`` or the
+end of the class instead: for ``hold_seconds``, the longest a class can last, after which
+even a forgotten seat frees itself.
 """
 
 from __future__ import annotations
@@ -11,17 +14,20 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from rooms.access import can_manage, room_role_for
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.errors import Forbidden, NotFound
 from rooms.identity import Principal
 from rooms.ids import new_participant_id
+from rooms.model import RoomRole
 from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave, RoomSnapshot
 from rooms.presence.presence import RoomFullPurged, RoomNotLoaded
 from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
-from rooms.store.tables import SessionRow
+from rooms.store.tables import AttendanceRow, SessionRow
 
 __all__ = ["Participation", "RoomAdmitter", "Roster"]
 
@@ -117,19 +123,23 @@ class RestParticipation:
         admitter: RoomAdmitter,
         *,
         rest_ttl_seconds: float = 60.0,
+        hold_seconds: float = 6 * 3600.0,
         node_id: str = "rest",
     ) -> None:
         self._db = database
         self._presence = presence
         self._admitter = admitter
         self._ttl = rest_ttl_seconds
+        self._hold = max(hold_seconds, rest_ttl_seconds)
         self._node = node_id
 
     @property
     def ttl_seconds(self) -> float:
         return self._ttl
 
-    async def join(self, principal: Principal, ref: str) -> Participation:
+    async def admission(self, principal: Principal, ref: str) -> tuple[SessionRow, RoomRole]:
+        """Session ``ref`` and the role ``principal`` has in its room (join and room tokens
+        alike); :class:`Forbidden` ``not_enrolled`` when it admits enrolled users only."""
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
             enrolled = await is_enrolled(tx, session.id, principal.user_id)
@@ -138,6 +148,14 @@ class RestParticipation:
             raise Forbidden(
                 "this session admits enrolled users only; enroll first", code="not_enrolled"
             )
+        return session, role
+
+    async def join(
+        self, principal: Principal, ref: str, *, until_leave: bool = False
+    ) -> Participation:
+        """Take (or renew) the caller's seat: for ``ttl_seconds``, or ``until_leave``."""
+        ttl = self._hold if until_leave else self._ttl
+        session, role = await self.admission(principal, ref)
         current = await self._presence.participant_of(session.id, principal.user_id)
         if current is not None:
             existing = await self._presence.entry(session.id, current)
@@ -145,7 +163,7 @@ class RestParticipation:
                 # Already connected over WebSocket: a duplicate join returns that participant.
                 return Participation(session, existing, created=False)
             if existing is not None:
-                admission = await self._admitter.admit(session, existing, self._ttl)
+                admission = await self._admitter.admit(session, existing, ttl)
                 return Participation(session, admission.entry, created=False)
         entry = PresenceEntry(
             participant_id=new_participant_id(),
@@ -156,7 +174,7 @@ class RestParticipation:
             node=self._node,
             joined_at_ms=self._presence.now_ms(),
         )
-        admission = await self._admitter.admit(session, entry, self._ttl)
+        admission = await self._admitter.admit(session, entry, ttl)
         return Participation(session, admission.entry, created=not admission.rejoined)
 
     async def leave(self, principal: Principal, ref: str) -> Participation:
@@ -174,6 +192,22 @@ class RestParticipation:
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
         await self._admitter.expire(session.id)
+
+    async def records(
+        self, principal: Principal, ref: str
+    ) -> tuple[SessionRow, list[AttendanceRow]]:
+        """One record per join of the session's room, oldest first, ``left_at`` set once
+        left (the live-classes seed's participant records); hidden observers' only for the
+        instructor and admins. Expired seats are closed first, so none looks present."""
+        async with self._db.transaction() as tx:
+            session = await load_session(tx, principal, ref)
+        await self._admitter.expire(session.id)
+        query = select(AttendanceRow).where(AttendanceRow.session_id == session.id)
+        if not can_manage(principal, session):
+            query = query.where(AttendanceRow.role != RoomRole.OBSERVER.value)
+        async with self._db.transaction() as tx:
+            rows = await tx.execute(query.order_by(AttendanceRow.joined_at, AttendanceRow.id))
+            return session, list(rows.scalars())
 
     async def roster(self, principal: Principal, ref: str) -> Roster:
         """Everyone in the room; hidden observers only for the instructor and admins."""

@@ -38,18 +38,20 @@ class StoredRecording:
 
 
 class RecordingService:
-    def __init__(self, database: Database, root: Path, *, public_url: str) -> None:
+    def __init__(self, database: Database, root: Path) -> None:
         self._db = database
         self._root = root
-        self._public_url = public_url.rstrip("/")
 
     @property
     def root(self) -> Path:
         """The directory every recording file lives under."""
         return self._root
 
-    def download_url(self, recording_id: str) -> str:
-        return f"{self._public_url}/api/v1/recordings/{recording_id}/download"
+    @staticmethod
+    def download_path(recording_id: str) -> str:
+        """The download's path; stored as it is (the API puts the public address in front
+        when it answers, so no stored link ever names an old host or port)."""
+        return f"/api/v1/recordings/{recording_id}/download"
 
     def path_of(self, recording: RecordingRow) -> Path:
         if not recording.storage_path:
@@ -115,7 +117,7 @@ class RecordingService:
                 tx.add(row)
                 fresh = await tx.get(SessionRow, session.id, with_for_update=True)
                 if fresh is not None and fresh.recording_url is None:
-                    fresh.recording_url = self.download_url(rid)
+                    fresh.recording_url = self.download_path(rid)
                     fresh.updated_at = now
                     session = fresh
                 await recording_changed(tx, row)
@@ -209,6 +211,54 @@ class RecordingService:
         if session is None:
             return None
         return StoredRecording(row, session)
+
+    async def latest(self, session_ids: list[str]) -> dict[str, RecordingRow]:
+        """The most recent recording of each session that has one (no access check: callers
+        show only its id to those who may read the session)."""
+        if not session_ids:
+            return {}
+        async with self._db.transaction() as tx:
+            rows = (
+                await tx.execute(
+                    select(RecordingRow)
+                    .where(RecordingRow.session_id.in_(session_ids))
+                    .order_by(RecordingRow.created_at, RecordingRow.id)
+                )
+            ).scalars()
+            return {row.session_id: row for row in rows}
+
+    async def delete(self, principal: Principal, recording_id: str) -> StoredRecording:
+        """The session's instructor or a tenant admin deletes a recording and its file (409
+        ``recording_in_progress`` while a server recording runs). A session whose
+        ``recordingUrl`` named it has none afterwards (the next recording sets it)."""
+        found = await self.get(principal, recording_id)
+        if not can_manage(principal, found.session):
+            raise Forbidden(
+                "only the session's instructor or a tenant admin deletes recordings",
+                code="not_session_owner",
+            )
+        busy = (RecordingStatus.RECORDING.value, RecordingStatus.PROCESSING.value)
+        async with self._db.transaction() as tx:
+            row = await tx.get(RecordingRow, recording_id, with_for_update=True)
+            if row is None:
+                raise NotFound("recording not found", code="recording_not_found")
+            if row.status in busy:
+                raise InvalidState(
+                    "stop the recording before deleting it",
+                    code="recording_in_progress",
+                    details={"status": row.status},
+                )
+            session = await tx.get(SessionRow, row.session_id, with_for_update=True)
+            if session is not None and session.recording_url in (
+                self.download_path(row.id),
+                row.external_url,
+            ):
+                session.recording_url = None
+                session.updated_at = utcnow()
+            await tx.delete(row)
+        if row.storage_path:
+            await asyncio.to_thread((self._root / row.storage_path).unlink, True)
+        return StoredRecording(row, found.session)
 
     async def remove_session_files(self, session_id: str) -> None:
         """Delete a deleted session's recording files."""

@@ -204,7 +204,7 @@ class ServerRecordings:
             row.worker_id = None
             session = await tx.get(SessionRow, row.session_id, with_for_update=True)
             if session is not None and session.recording_url is None:
-                session.recording_url = self._files.download_url(row.id)
+                session.recording_url = self._files.download_path(row.id)
                 session.updated_at = utcnow()
             await recording_changed(tx, row)
         await self._announce(row)

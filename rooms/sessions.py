@@ -5,8 +5,15 @@ State machine (only the creator or a tenant admin moves it)::
     scheduled ──start──► live ──end──► ended
         └──cancel──► cancelled
 
+Cancelling cancels the session's enrollments (paid ones marked ``refund_due``) in the same
+transaction, and the ``session.cancelled`` webhook lists them.
+
 Every other transition is an :class:`InvalidState` (409) whose message names the current
-state. A session is addressed by its id (UUID) or its room name, always within the caller's
+state. A scheduled session starts whenever its owner starts it, early or late: a class whose
+scheduled time passed (or that was scheduled in the past, as the seed apps' own examples are)
+is still a class that can start, never one listed as upcoming that cannot.
+
+A session is addressed by its id (UUID) or its room name, always within the caller's
 tenant: another tenant's session is a :class:`NotFound`.
 """
 
@@ -27,11 +34,12 @@ from rooms.ids import is_uuid, new_id, room_name_from_title
 from rooms.inputs import SessionDraft, SessionPatch
 from rooms.model import EnrollmentStatus, RoomRole, SessionStatus
 from rooms.presence import Presence, PresenceEntry
+from rooms.seats import promote_waiting
 from rooms.store import Database
 from rooms.store.tables import AttendanceRow, EnrollmentRow, SessionRow
 from rooms.store.types import utcnow
 from rooms.webhooks import EventType, enqueue
-from rooms.webhooks.events import participant_data, session_data
+from rooms.webhooks.events import enrollment_fields, iso, participant_data, session_data
 
 __all__ = ["Page", "SessionFilter", "SessionService", "SessionView", "Transition"]
 
@@ -40,6 +48,7 @@ __all__ = ["Page", "SessionFilter", "SessionService", "SessionView", "Transition
 class SessionFilter:
     status: SessionStatus | None = None
     instructor_id: str | None = None
+    course_id: str | None = None
     featured: bool | None = None
     starts_from: datetime | None = None
     starts_to: datetime | None = None
@@ -131,6 +140,25 @@ class SessionService:
             enrolled = await is_enrolled(tx, row.id, principal.user_id)
         return await self._view(principal, row, enrolled)
 
+    async def read(self, tenant: str, ref: str, principal: Principal | None) -> SessionView:
+        """Session ``ref`` of ``tenant`` for ``principal``, or for an anonymous catalogue
+        reader (``None``: permission flags all false)."""
+        if principal is not None:
+            return await self.get(principal, ref)
+        async with self._db.transaction() as tx:
+            row = (await tx.execute(tenant_session_query(tenant, ref))).scalar_one_or_none()
+        if row is None:
+            raise NotFound("session not found", code="session_not_found")
+        active = await self._active_counts([row])
+        async with self._db.transaction() as tx:
+            attended = await self._attended_counts(tx, [row.id])
+        return SessionView(
+            row,
+            active.get(row.id, 0),
+            attended.get(row.id, 0),
+            permissions(None, row, enrolled=False),
+        )
+
     async def search(self, principal: Principal | None, tenant: str, flt: SessionFilter) -> Page:
         """One page of the tenant's sessions, soonest first. ``principal`` None is an
         anonymous catalogue reader (permission flags all false)."""
@@ -139,6 +167,8 @@ class SessionService:
             conditions.append(SessionRow.status == flt.status.value)
         if flt.instructor_id is not None:
             conditions.append(SessionRow.instructor_id == flt.instructor_id)
+        if flt.course_id is not None:
+            conditions.append(SessionRow.course_id == flt.course_id)
         if flt.featured is not None:
             conditions.append(SessionRow.featured == flt.featured)
         if flt.starts_from is not None:
@@ -286,6 +316,7 @@ class SessionService:
                 raise InvalidState(
                     f"cannot reschedule a session that is {status}", details={"status": status}
                 )
+            previous_start, previous_end = row.scheduled_start, row.scheduled_end
             start = changes.get("scheduledStart", row.scheduled_start)
             end = changes.get("scheduledEnd", row.scheduled_end)
             if "scheduledStart" in changes and "scheduledEnd" not in changes:
@@ -301,6 +332,8 @@ class SessionService:
             currency = changes.get("currency", row.currency)
             if price > 0 and not currency:
                 raise ValidationFailed("a paid session needs a currency")
+            if start != row.scheduled_start:
+                row.reminded_at = None  # the new time gets its own reminder
             row.scheduled_start, row.scheduled_end = start, end
             row.max_participants = capacity
             row.price, row.currency = price, currency
@@ -319,7 +352,20 @@ class SessionService:
                 row.session_type = patch.sessionType.value if patch.sessionType else "group"
             if "metadata" in changes:
                 row.meta = changes["metadata"] or {}
-            row.updated_at = utcnow()
+            if changes:
+                row.updated_at = utcnow()
+                # Enrolled students learn of a new time (or anything else) from the platform.
+                data = {
+                    **session_data(row),
+                    "changes": sorted(changes),
+                    "previous": {
+                        "scheduledStart": iso(previous_start),
+                        "scheduledEnd": iso(previous_end),
+                    },
+                }
+                await enqueue(tx, row.tenant_id, EventType.SESSION_UPDATED, data)
+            if "maxParticipants" in changes and await promote_waiting(tx, row.id):
+                await tx.refresh(row)
             enrolled = await is_enrolled(tx, row.id, principal.user_id)
         if status is SessionStatus.LIVE and "maxParticipants" in changes:
             await self._presence.load_room(row.id, row.status, row.max_participants)
@@ -344,12 +390,6 @@ class SessionService:
             self._require_manage(principal, row, "start")
             previous = self._require_status(row, "start", SessionStatus.SCHEDULED)
             now = utcnow()
-            if now > row.scheduled_end:
-                raise InvalidState(
-                    "the session's scheduled end has passed; reschedule it to start it",
-                    code="schedule_passed",
-                    details={"scheduledEnd": row.scheduled_end.isoformat()},
-                )
             row.status = SessionStatus.LIVE.value
             row.started_at = now
             row.updated_at = now
@@ -404,7 +444,32 @@ class SessionService:
             row.status = SessionStatus.CANCELLED.value
             row.cancelled_at = now
             row.updated_at = now
-            await enqueue(tx, row.tenant_id, EventType.SESSION_CANCELLED, session_data(row))
+            # Its enrollments go with it; those paid for are owed a refund, which the
+            # platform hears of with the cancellation (its payment provider refunds).
+            cancelled = list(
+                (
+                    await tx.execute(
+                        update(EnrollmentRow)
+                        .where(
+                            EnrollmentRow.session_id == row.id,
+                            EnrollmentRow.status == EnrollmentStatus.ACTIVE.value,
+                        )
+                        .values(
+                            status=EnrollmentStatus.CANCELLED.value,
+                            cancelled_at=now,
+                            refund_due=EnrollmentRow.paid,
+                        )
+                        .returning(EnrollmentRow)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).scalars()
+            )
+            row.enrolled_count = 0
+            data = {
+                **session_data(row),
+                "enrollments": [enrollment_fields(e) for e in cancelled],
+            }
+            await enqueue(tx, row.tenant_id, EventType.SESSION_CANCELLED, data)
         await self._presence.close(row.id, SessionStatus.CANCELLED.value)
         return Transition(row=row, previous=previous)
 

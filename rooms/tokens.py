@@ -5,6 +5,9 @@ nothing else. A room token names one session, one role and the grants that role 
 signed with a key derived from the server's secret for this purpose only, and carries the
 audience ``liveclass:room``, so a platform bearer token is never a room token and a room token
 is never a bearer token.
+
+Besides the grants, a token says, as a Daily meeting token does, which room it is for
+(``room_name``) and whether its holder owns the room (``is_owner``: the session's host).
 """
 
 from __future__ import annotations
@@ -40,10 +43,23 @@ class RoomGrant:
     can_chat: bool
     can_moderate: bool
     hidden: bool
+    room_name: str | None = None
+
+    @property
+    def is_owner(self) -> bool:
+        """The holder runs the room (the session's instructor)."""
+        return self.role is RoomRole.HOST
 
     @classmethod
     def for_role(
-        cls, *, session_id: str, tenant: str, user_id: str, name: str, role: RoomRole
+        cls,
+        *,
+        session_id: str,
+        tenant: str,
+        user_id: str,
+        name: str,
+        role: RoomRole,
+        room_name: str | None = None,
     ) -> RoomGrant:
         """The default grants of ``role``: hosts publish and moderate; guests chat and
         subscribe (the host may allow them to publish later); observers watch hidden."""
@@ -55,9 +71,10 @@ class RoomGrant:
             role=role,
             can_publish=role is RoomRole.HOST,
             can_subscribe=True,
-            can_chat=role is not RoomRole.OBSERVER,
+            can_chat=role.may_chat,
             can_moderate=role is RoomRole.HOST,
             hidden=role is RoomRole.OBSERVER,
+            room_name=room_name,
         )
 
     def grants(self) -> dict[str, bool]:
@@ -96,10 +113,13 @@ class RoomTokens:
             "sid": grant.session_id,
             "role": grant.role.value,
             "grants": grant.grants(),
+            "is_owner": grant.is_owner,
             "iat": now,
             "exp": expires,
             "jti": secrets.token_urlsafe(12),
         }
+        if grant.room_name is not None:
+            claims["room_name"] = grant.room_name
         return jwt.encode(claims, self._key, algorithm="HS256"), expires
 
     def verify(self, token: str) -> RoomGrant:
@@ -131,6 +151,7 @@ class RoomTokens:
                 can_chat=bool(grants.get("chat")),
                 can_moderate=bool(grants.get("moderate")),
                 hidden=bool(grants.get("hidden")),
+                room_name=str(claims["room_name"]) if claims.get("room_name") else None,
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("the room token has expired", code="token_expired") from exc

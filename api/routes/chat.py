@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from starlette.responses import Response
+
+from api.actions import post_message as post_action
 from api.endpoint import Api, Call
 from api.schemas import MessageList, MessageOut, MessageQuery
 from api.views import message_out
@@ -53,6 +56,18 @@ async def post_message(call: Call) -> MessageOut:
     """Persisted before it is returned (and broadcast to the room by the hub). The session
     must be live; text is trimmed and limited to LIVECLASS_CHAT_MAX_CHARS characters."""
     draft: MessageDraft = call.body
-    row = await call.services.chat.post(call.user, call.path("ref"), draft.text)
-    await call.services.hub.publish_chat(row)
-    return message_out(row)
+    return message_out(await post_action(call.services, call.user, call.path("ref"), draft.text))
+
+
+@api.route(
+    "DELETE",
+    "/sessions/{ref}/messages/{mid}",
+    summary="Delete a chat message",
+    tags=TAGS,
+    status=204,
+    errors=(403, 404),
+)
+async def delete_message(call: Call) -> Response:
+    """The session's instructor or a tenant admin removes a message from the history."""
+    await call.services.chat.delete(call.user, call.path("ref"), call.path("mid"))
+    return Response(status_code=204)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starlette.responses import Response
+
 from api.endpoint import Api, Call
 from api.responses import JSONResponse
 from api.schemas import (
@@ -10,15 +12,19 @@ from api.schemas import (
     BookingQuery,
     EnrollmentList,
     EnrollmentOut,
+    FeedbackList,
     FeedbackOut,
     ListQuery,
     SessionList,
+    WaitlistOut,
+    WaitlistPlaceOut,
 )
 from api.views import enrollment_out, session_out
 from rooms.access import permissions
 from rooms.errors import Forbidden
 from rooms.inputs import EnrollmentRequest, FeedbackRequest
 from rooms.sessions import SessionFilter, SessionView
+from rooms.waitlist import WaitlistPlace
 
 api = Api("/api/v1")
 
@@ -91,6 +97,92 @@ async def give_feedback(call: Call) -> FeedbackOut:
     )
 
 
+def _place_out(place: WaitlistPlace) -> WaitlistPlaceOut:
+    entry = place.entry
+    return WaitlistPlaceOut(
+        id=entry.id,
+        sessionId=entry.session_id,
+        userId=entry.user_id,
+        userName=entry.user_name,
+        position=place.position,
+        joinedAt=entry.created_at,
+    )
+
+
+@api.route(
+    "POST",
+    "/sessions/{ref}/waitlist",
+    summary="Wait for a seat of a full session",
+    tags=["enrollment"],
+    status=201,
+    response=WaitlistPlaceOut,
+    errors=(403, 404, 409),
+)
+async def join_waitlist(call: Call) -> JSONResponse:
+    """201 with the caller's place (200 with the same place again). 409 ``seats_available``
+    while seats are free (enroll instead), ``already_enrolled``. When a seat frees, the first
+    user waiting is enrolled (webhooks ``enrollment.created`` and ``waitlist.promoted``)."""
+    place, created = await call.services.waitlist.join(call.user, call.path("ref"))
+    body = _place_out(place).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if created else 200)
+
+
+@api.route(
+    "DELETE",
+    "/sessions/{ref}/waitlist",
+    summary="Leave the waitlist",
+    tags=["enrollment"],
+    status=204,
+    errors=(404,),
+)
+async def leave_waitlist(call: Call) -> Response:
+    await call.services.waitlist.leave(call.user, call.path("ref"))
+    return Response(status_code=204)
+
+
+@api.route(
+    "GET",
+    "/sessions/{ref}/waitlist",
+    summary="The waitlist",
+    tags=["enrollment"],
+    response=WaitlistOut,
+    errors=(404,),
+)
+async def read_waitlist(call: Call) -> WaitlistOut:
+    """Everyone waiting, in order, for the instructor and admins; one's own place otherwise."""
+    session, places = await call.services.waitlist.places(call.user, call.path("ref"))
+    return WaitlistOut(sessionId=session.id, waiting=[_place_out(p) for p in places])
+
+
+@api.route(
+    "GET",
+    "/sessions/{ref}/feedback",
+    summary="Read a session's feedback",
+    tags=["enrollment"],
+    response=FeedbackList,
+    errors=(404,),
+)
+async def read_feedback(call: Call) -> FeedbackList:
+    """Every rating with the average for the instructor and tenant admins; for others the
+    average and their own rating."""
+    report = await call.services.enrollment.feedback_report(call.user, call.path("ref"))
+    return FeedbackList(
+        sessionId=report.session.id,
+        count=report.count,
+        average=report.average,
+        feedback=[
+            FeedbackOut(
+                sessionId=r.session_id,
+                userId=r.user_id,
+                rating=r.rating,
+                comment=r.comment,
+                updatedAt=r.updated_at,
+            )
+            for r in report.ratings
+        ],
+    )
+
+
 @api.route(
     "GET",
     "/me/sessions",
@@ -108,6 +200,7 @@ async def my_sessions(call: Call) -> SessionList:
     flt = SessionFilter(
         status=q.status,
         instructor_id=call.user.user_id,
+        course_id=q.courseId,
         featured=q.featured,
         starts_from=q.utc_from(),
         starts_to=q.utc_to(),
@@ -115,9 +208,8 @@ async def my_sessions(call: Call) -> SessionList:
         offset=q.resolved_offset(),
     )
     page = await call.services.sessions.search(call.user, call.user.tenant, flt)
-    public_url = call.services.settings.public_url
     return SessionList(
-        sessions=[session_out(v, public_url) for v in page.items],
+        sessions=[session_out(v, call.base) for v in page.items],
         total=page.total,
         limit=page.limit,
         offset=page.offset,
@@ -141,7 +233,6 @@ async def my_bookings(call: Call) -> BookingList:
     bookings, total = await call.services.enrollment.bookings(
         call.user, status=q.status, limit=q.limit, offset=offset
     )
-    public_url = call.services.settings.public_url
     counts = await call.services.presence.counts(
         [b.session.id for b in bookings if b.session.status == "live"]
     )
@@ -156,7 +247,7 @@ async def my_bookings(call: Call) -> BookingList:
                     attended_count=attended.get(b.session.id, 0),
                     permissions=permissions(call.user, b.session, enrolled=True),
                 ),
-                public_url,
+                call.base,
             ),
         )
         for b in bookings

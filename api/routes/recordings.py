@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from starlette.datastructures import UploadFile
+from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from api.endpoint import Api, Call, parse_body
+from api.links import absolute
 from api.schemas import RecordingList, RecordingOut
+from api.services import Services
 from api.views import recording_out
 from rooms.errors import (
     NotFound,
@@ -14,9 +17,12 @@ from rooms.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from rooms.identity import Principal
 from rooms.inputs import RecordingLinkRequest
 from rooms.media_types import download_name
 from rooms.recordings import StoredRecording
+
+__all__ = ["api", "store_upload"]
 
 api = Api("/api/v1")
 TAGS = ["recordings"]
@@ -61,12 +67,22 @@ async def add_recording(call: Call) -> RecordingOut:
     if content_type.startswith("application/json"):
         link = parse_body(RecordingLinkRequest, await call.request.body())
         stored = await services.recordings.register_link(call.user, ref, link.recordingUrl)
-        return recording_out(stored.recording, services)
+        return recording_out(stored.recording, services, call.base)
     if not content_type.startswith("multipart/form-data"):
         raise UnsupportedMediaType(
             "send multipart/form-data with a file, or JSON with a recordingUrl"
         )
-    async with call.request.form(max_files=1, max_fields=5) as form:
+    stored = await store_upload(call.request, services, call.user, ref)
+    return recording_out(stored.recording, services, call.base)
+
+
+async def store_upload(
+    request: Request, services: Services, principal: Principal, ref: str
+) -> StoredRecording:
+    """Store the ``file`` of a ``multipart/form-data`` request (with an optional
+    ``durationSeconds``) as a recording of session ``ref``: 422 without a file, 413 above
+    LIVECLASS_RECORDING_MAX_BYTES, 415 for what is not a recording."""
+    async with request.form(max_files=1, max_fields=5) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ValidationFailed("the form needs a file field", code="missing_file")
@@ -76,10 +92,9 @@ async def add_recording(call: Call) -> RecordingOut:
             raise PayloadTooLarge(
                 f"the recording is larger than {limit} bytes", details={"limit": limit}
             )
-        stored = await services.recordings.upload(
-            call.user, ref, upload.file, filename=upload.filename, duration_seconds=duration
+        return await services.recordings.upload(
+            principal, ref, upload.file, filename=upload.filename, duration_seconds=duration
         )
-    return recording_out(stored.recording, services)
 
 
 def _size_of(upload: UploadFile) -> int:
@@ -116,8 +131,8 @@ async def list_recordings(call: Call) -> RecordingList:
     session, rows = await call.services.recordings.for_session(call.user, call.path("ref"))
     return RecordingList(
         sessionId=session.id,
-        recordingUrl=session.recording_url,
-        recordings=[recording_out(r, call.services) for r in rows],
+        recordingUrl=absolute(call.base, session.recording_url),
+        recordings=[recording_out(r, call.services, call.base) for r in rows],
     )
 
 
@@ -133,7 +148,22 @@ async def get_recording(call: Call) -> RecordingOut:
     """Status, times, size, a downloadLink (needs the bearer token) and an accessLink that
     anybody may use until it expires."""
     stored = await call.services.recordings.get(call.user, call.path("rid"))
-    return recording_out(stored.recording, call.services)
+    return recording_out(stored.recording, call.services, call.base)
+
+
+@api.route(
+    "DELETE",
+    "/recordings/{rid}",
+    summary="Delete a recording",
+    tags=TAGS,
+    status=204,
+    errors=(403, 404, 409),
+)
+async def delete_recording(call: Call) -> Response:
+    """The session's instructor or a tenant admin deletes a recording and its file; 409
+    ``recording_in_progress`` while a server recording runs."""
+    await call.services.recordings.delete(call.user, call.path("rid"))
+    return Response(status_code=204)
 
 
 _FILE = {
@@ -211,7 +241,7 @@ async def start_recording(call: Call) -> RecordingOut:
     gets ``recording`` messages. Instructor or tenant admin. 409 ``room_not_live``,
     ``recording_in_progress``; 503 ``sfu_unavailable`` when no media worker is alive."""
     row = await call.services.server_recordings.start(call.user, call.path("ref"))
-    return recording_out(row, call.services)
+    return recording_out(row, call.services, call.base)
 
 
 @api.route(
@@ -228,4 +258,4 @@ async def stop_recording(call: Call) -> RecordingOut:
     ``ready`` with its size and duration (poll ``GET /recordings/{rid}``, or wait for the
     room's ``recording`` message). Instructor or tenant admin. 409 ``not_recording``."""
     row = await call.services.server_recordings.stop(call.user, call.path("ref"))
-    return recording_out(row, call.services)
+    return recording_out(row, call.services, call.base)

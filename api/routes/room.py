@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
+from starlette.responses import Response
+
+from api import actions
+from api.actions import issue_room_token
 from api.endpoint import Api, Call
+from api.links import ws_url
 from api.schemas import (
     AttendanceOut,
     AttendeeOut,
     IceServerOut,
     JoinInterval,
     JoinOut,
+    JoinRequest,
     LeaveOut,
     ParticipantsOut,
     TokenOut,
     TokenRequest,
 )
-from api.views import participant_out, ws_url
-from rooms.access import room_role_for
-from rooms.errors import Banned, Forbidden
-from rooms.sessions import is_enrolled, load_session
+from api.views import participant_out
+from rooms.attendance import AttendanceReport
 from rooms.store.types import utcnow
-from rooms.tokens import RoomGrant
 
 api = Api("/api/v1")
 TAGS = ["room"]
@@ -42,38 +47,20 @@ async def room_token(call: Call) -> TokenOut:
     instructor gets ``host``, tenant admins ``observer``, admitted members ``guest`` (free
     sessions admit the whole tenant unless they require enrollment; paid ones require it).
     Users the host removed get 403. Tokens may be fetched before the session is live."""
-    services = call.services
-    async with services.database.transaction() as tx:
-        session = await load_session(tx, call.user, call.path("ref"))
-        enrolled = await is_enrolled(tx, session.id, call.user.user_id)
-    role = room_role_for(call.user, session, enrolled=enrolled)
-    if role is None:
-        raise Forbidden(
-            "this session admits enrolled users only; enroll first", code="not_enrolled"
-        )
-    if await services.bans.is_banned(session.id, call.user.user_id):
-        raise Banned("you were removed from this session by the host")
     request: TokenRequest = call.body
-    name = request.userName or call.user.name
-    grant = RoomGrant.for_role(
-        session_id=session.id,
-        tenant=session.tenant_id,
-        user_id=call.user.user_id,
-        name=name,
-        role=role,
-    )
-    token, expires = services.room_tokens.mint(grant)
+    issued = await issue_room_token(call.services, call.user, call.path("ref"), request.userName)
+    grant = issued.grant
     return TokenOut(
-        token=token,
-        expiresAt=datetime.fromtimestamp(expires, UTC),
-        sessionId=session.id,
-        roomName=session.room_name,
-        role=role.value,
-        isOwner=role.value == "host",
-        userName=name,
+        token=issued.token,
+        expiresAt=datetime.fromtimestamp(issued.expires, UTC),
+        sessionId=issued.session.id,
+        roomName=issued.session.room_name,
+        role=grant.role.value,
+        isOwner=grant.is_owner,
+        userName=grant.name,
         grants=grant.grants(),
-        wsUrl=ws_url(services.settings.public_url),
-        iceServers=[IceServerOut(**s) for s in services.hub.ice_servers(call.user.user_id)],
+        wsUrl=ws_url(call.base),
+        iceServers=[IceServerOut(**s) for s in call.services.hub.ice_servers(call.user.user_id)],
     )
 
 
@@ -82,17 +69,22 @@ async def room_token(call: Call) -> TokenOut:
     "/sessions/{ref}/join",
     summary="Join the room without WebSocket",
     tags=TAGS,
+    body=JoinRequest,
+    body_optional=True,
     response=JoinOut,
     errors=(403, 404, 409),
 )
 async def join_room(call: Call) -> JoinOut:
     """Takes a seat in the live room (409 room_full, 409 room_not_live). The seat is held for
     heartbeatSeconds: call join again to keep it (it returns the same participant) or leave
-    to free it. A user already connected over WebSocket gets that participant back."""
+    to free it; with ``{"untilLeave": true}`` it stays taken until leave or the end of the
+    class (heartbeatSeconds null). A user already connected over WebSocket gets that
+    participant back."""
     services = call.services
-    result = await services.participation.join(call.user, call.path("ref"))
-    if result.created:
-        await services.hub.announce(result.session.id, joined=[result.entry], left=[])
+    request: JoinRequest = call.body
+    result = await actions.join_room(
+        services, call.user, call.path("ref"), until_leave=request.untilLeave
+    )
     return JoinOut(
         id=result.entry.participant_id,
         sessionId=result.session.id,
@@ -101,8 +93,8 @@ async def join_room(call: Call) -> JoinOut:
         role=result.entry.role.value,
         joinedAt=datetime.fromtimestamp(result.entry.joined_at_ms / 1000, UTC),
         created=result.created,
-        heartbeatSeconds=services.participation.ttl_seconds,
-        wsUrl=ws_url(services.settings.public_url),
+        heartbeatSeconds=None if request.untilLeave else services.participation.ttl_seconds,
+        wsUrl=ws_url(call.base),
     )
 
 
@@ -116,8 +108,7 @@ async def join_room(call: Call) -> JoinOut:
 )
 async def leave_room(call: Call) -> LeaveOut:
     """Frees the caller's seat (whichever way they joined). 404 when not in the room."""
-    result = await call.services.participation.leave(call.user, call.path("ref"))
-    await call.services.hub.announce(result.session.id, joined=[], left=[result.entry])
+    result = await actions.leave_room(call.services, call.user, call.path("ref"))
     return LeaveOut(
         id=result.entry.participant_id,
         sessionId=result.session.id,
@@ -163,8 +154,7 @@ async def participants(call: Call) -> ParticipantsOut:
 async def attendance(call: Call) -> AttendanceOut:
     """Every join and leave per user, watch time in seconds and whether they attended.
     The session's instructor or a tenant admin only."""
-    await call.services.participation.expire(call.user, call.path("ref"))
-    report = await call.services.attendance.report(call.user, call.path("ref"))
+    report = await _attendance_report(call)
     return AttendanceOut(
         sessionId=report.session.id,
         attendedCount=report.attended_count,
@@ -182,3 +172,69 @@ async def attendance(call: Call) -> AttendanceOut:
             for u in report.users
         ],
     )
+
+
+async def _attendance_report(call: Call) -> AttendanceReport:
+    await call.services.participation.expire(call.user, call.path("ref"))
+    return await call.services.attendance.report(call.user, call.path("ref"))
+
+
+_CSV = {
+    "description": "One line per participant",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}
+_CSV_COLUMNS = [
+    "userId",
+    "name",
+    "role",
+    "attended",
+    "watchTimeSeconds",
+    "firstJoinedAt",
+    "lastLeftAt",
+    "joins",
+]
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else ""
+
+
+@api.route(
+    "GET",
+    "/sessions/{ref}/attendance.csv",
+    summary="Attendance report as CSV",
+    tags=TAGS,
+    raw_response=_CSV,
+    errors=(403, 404),
+)
+async def attendance_csv(call: Call) -> Response:
+    """The attendance report as a spreadsheet: one line per participant, with their watch
+    time in seconds and the number of times they joined. Instructor or tenant admin."""
+    report = await _attendance_report(call)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(_CSV_COLUMNS)
+    for u in report.users:
+        writer.writerow(
+            [
+                u.user_id,
+                _spreadsheet_safe(u.name),
+                u.role,
+                "yes" if u.attended else "no",
+                u.watch_seconds,
+                _when(u.first_joined),
+                _when(u.last_left),
+                len(u.intervals),
+            ]
+        )
+    filename = f"attendance-{report.session.room_name}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """Names are the users' own: one starting like a formula is kept as text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from api.actions import delete_session as delete_action
+from api.actions import transition
 from api.endpoint import Api, Call
 from api.schemas import ListQuery, SessionList, SessionOut
 from api.views import session_out
@@ -16,7 +18,7 @@ TAGS = ["sessions"]
 
 
 def _out(call: Call, view: SessionView) -> SessionOut:
-    return session_out(view, call.services.settings.public_url)
+    return session_out(view, call.base)
 
 
 @api.route(
@@ -45,9 +47,9 @@ async def create_session(call: Call) -> SessionOut:
     auth="optional",
 )
 async def list_sessions(call: Call) -> SessionList:
-    """The tenant's sessions, soonest first, filtered by status, instructor, featured and a
-    scheduled-start range. Anonymous callers may read the catalogue of ``tenant`` when the
-    server enables LIVECLASS_PUBLIC_CATALOG."""
+    """The tenant's sessions, soonest first, filtered by status, instructor (instructorId or
+    expertId), courseId, featured and a scheduled-start range. Anonymous callers may read the
+    catalogue of ``tenant`` when the server enables LIVECLASS_PUBLIC_CATALOG."""
     q: ListQuery = call.query
     if call.principal is None:
         if not call.services.settings.public_catalog:
@@ -59,7 +61,8 @@ async def list_sessions(call: Call) -> SessionList:
         tenant = call.principal.tenant
     flt = SessionFilter(
         status=q.status,
-        instructor_id=q.instructorId,
+        instructor_id=q.instructor(),
+        course_id=q.courseId,
         featured=q.featured,
         starts_from=q.utc_from(),
         starts_to=q.utc_to(),
@@ -117,22 +120,13 @@ async def update_session(call: Call) -> SessionOut:
 async def delete_session(call: Call) -> Response:
     """Owner or tenant admin; a live session must be ended first. Deletes its enrollments,
     attendance, chat and recordings."""
-    row = await call.services.sessions.delete(call.user, call.path("ref"))
-    await call.services.recordings.remove_session_files(row.id)
+    await delete_action(call.services, call.user, call.path("ref"))
     return Response(status_code=204)
 
 
 def _transition(name: str, summary: str, doc: str) -> None:
     async def handler(call: Call) -> SessionOut:
-        service = call.services.sessions
-        action = getattr(service, name)
-        transition = await action(call.user, call.path("ref"))
-        if transition.removed:
-            await call.services.attendance.closed(transition.row.id, transition.removed)
-        if name in ("end", "cancel"):
-            reason = "the class ended" if name == "end" else "the class was cancelled"
-            await call.services.hub.room_ended(transition.row.id, reason)
-        return _out(call, await service.view(call.user, transition.row))
+        return _out(call, await transition(call.services, call.user, call.path("ref"), name))
 
     handler.__name__ = f"{name}_session"
     handler.__doc__ = doc

@@ -17,10 +17,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -134,10 +135,19 @@ async def web_config(request: Request) -> Response:
     )
 
 
+async def classroom_link(request: Request) -> Response:
+    """``/classroom/<id or room name>``, the ``joinUrl`` of every session: the classroom page
+    for that session (its address takes the session as a query parameter)."""
+    ref = str(request.path_params["ref"])
+    return RedirectResponse(f"/classroom.html?{urlencode({'session': ref})}", status_code=302)
+
+
 def routes() -> list[BaseRoute]:
-    """The pages, ``/static``, ``/web-config.json`` and the development sign-in."""
+    """The pages, ``/classroom/{ref}``, ``/static``, ``/web-config.json`` and the development
+    sign-in."""
     result: list[BaseRoute] = [_page_route(path, name) for path, name in _PAGES.items()]
     result += [
+        Route("/classroom/{ref}", classroom_link, methods=["GET"], include_in_schema=False),
         Route("/web-config.json", web_config, methods=["GET"], include_in_schema=False),
         Route("/dev/signin", dev_signin, methods=["GET"], include_in_schema=False),
         Route("/dev/token", dev_token, methods=["POST"], include_in_schema=False),

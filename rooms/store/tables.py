@@ -3,12 +3,16 @@
 - ``sessions``: unique room name per tenant; status and session type checked; 1..500 seats;
   ``enrolled_count`` never exceeds ``max_participants`` (the enrollment seat cap relies on it);
   the scheduled window is non-empty; price is never negative.
-- ``enrollments``: at most one *active* enrollment per user and session (partial unique index).
+- ``enrollments``: at most one *active* enrollment per user and session (partial unique index);
+  ``refund_due`` marks paid ones cancelled with their session; one payment pays for at most
+  one active enrollment of its tenant.
 - ``feedback``: one rating (1..5) per user and session, by enrollees and attendees.
 - ``session_bans``: users the host kicked; one row per user and session.
 - ``attendance``: one row per join, closed by its leave; watch time derives from these rows.
 - ``chat_messages``: ordered by a per-session ``seq``, unique within the session.
 - ``recordings``: uploaded files, external links and server recordings, with their status.
+- ``schedules``: scheduled slots, each linked to the session it opens once there is one.
+- ``waitlist``: users waiting for a seat of a full session, at most once each at a time.
 - ``webhook_endpoints`` (per tenant), ``webhook_events`` (the outbox), ``webhook_deliveries``
   (one per event and endpoint: status, attempts, lease) and ``webhook_attempts`` (the log).
 
@@ -50,7 +54,9 @@ __all__ = [
     "EnrollmentRow",
     "FeedbackRow",
     "RecordingRow",
+    "ScheduleRow",
     "SessionRow",
+    "WaitlistRow",
     "WebhookAttemptRow",
     "WebhookDeliveryRow",
     "WebhookEndpointRow",
@@ -115,6 +121,8 @@ class SessionRow(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
     recording_url: Mapped[str | None] = mapped_column(String(2048))
+    #: When the start reminder went out (cleared by a reschedule); see rooms/reminders.py.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -133,6 +141,14 @@ class EnrollmentRow(Base):
             postgresql_where=text("status = 'active'"),
         ),
         Index("ix_enrollments_tenant_user", "tenant_id", "user_id"),
+        Index(
+            "uq_enrollments_payment_active",
+            "tenant_id",
+            "payment_id",
+            unique=True,
+            sqlite_where=text("status = 'active' AND payment_id IS NOT NULL"),
+            postgresql_where=text("status = 'active' AND payment_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -149,6 +165,8 @@ class EnrollmentRow(Base):
     payment_gateway: Mapped[str | None] = mapped_column(String(32))
     amount_paid: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     currency: Mapped[str | None] = mapped_column(String(3))
+    #: Cancelled with its session after it was paid for: the platform owes a refund.
+    refund_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class FeedbackRow(Base):
@@ -342,3 +360,57 @@ class WebhookAttemptRow(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     response_excerpt: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduleRow(Base):
+    """A scheduled slot (the Daily seed's "scheduled session"): a time an instructor plans to
+    teach, linked (``session_id``) to the session whose room it opens, once there is one."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("status IN ('scheduled', 'live', 'finished')", name="status_valid"),
+        Index("ix_schedules_tenant_starts", "tenant_id", "starts_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    instructor_id: Mapped[str] = mapped_column(String(128))
+    instructor_name: Mapped[str] = mapped_column(String(200))
+    instructor_email: Mapped[str | None] = mapped_column(String(320))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WaitlistRow(Base):
+    """A user waiting for a seat of a full session, in order (``created_at``); promoted into
+    an enrollment when a seat frees."""
+
+    __tablename__ = "waitlist"
+    __table_args__ = (
+        CheckConstraint("status IN ('waiting', 'promoted', 'left')", name="status_valid"),
+        Index(
+            "uq_waitlist_one_waiting",
+            "session_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'waiting'"),
+            postgresql_where=text("status = 'waiting'"),
+        ),
+        Index("ix_waitlist_session_order", "session_id", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    user_name: Mapped[str] = mapped_column(String(200))
+    user_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enrollment_id: Mapped[str | None] = mapped_column(String(36))

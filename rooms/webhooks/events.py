@@ -22,6 +22,7 @@ from rooms.store.tables import EnrollmentRow, RecordingRow, SessionRow
 __all__ = [
     "EventType",
     "enrollment_data",
+    "enrollment_fields",
     "entry_data",
     "iso",
     "participant_data",
@@ -34,9 +35,12 @@ class EventType(StrEnum):
     SESSION_STARTED = "session.started"
     SESSION_ENDED = "session.ended"
     SESSION_CANCELLED = "session.cancelled"
+    SESSION_UPDATED = "session.updated"
+    SESSION_REMINDER = "session.reminder"
     PARTICIPANT_JOINED = "participant.joined"
     PARTICIPANT_LEFT = "participant.left"
     ENROLLMENT_CREATED = "enrollment.created"
+    WAITLIST_PROMOTED = "waitlist.promoted"
     RECORDING_STARTED = "recording.started"
     RECORDING_READY = "recording.ready"
     RECORDING_FAILED = "recording.failed"
@@ -104,21 +108,24 @@ def entry_data(session_id: str, entry: PresenceEntry, at: datetime) -> dict[str,
 
 
 def enrollment_data(row: EnrollmentRow) -> dict[str, Any]:
+    return {"sessionId": row.session_id, "enrollment": enrollment_fields(row)}
+
+
+def enrollment_fields(row: EnrollmentRow) -> dict[str, Any]:
     # No e-mail address: receivers look users up by id in their own platform.
     return {
-        "sessionId": row.session_id,
-        "enrollment": {
-            "id": row.id,
-            "userId": row.user_id,
-            "userName": row.user_name,
-            "status": row.status,
-            "enrolledAt": iso(row.enrolled_at),
-            "paid": row.paid,
-            "paymentId": row.payment_id,
-            "paymentGateway": row.payment_gateway,
-            "amountPaid": float(row.amount_paid) if row.amount_paid is not None else None,
-            "currency": row.currency,
-        },
+        "id": row.id,
+        "userId": row.user_id,
+        "userName": row.user_name,
+        "status": row.status,
+        "enrolledAt": iso(row.enrolled_at),
+        "paid": row.paid,
+        "paymentId": row.payment_id,
+        "paymentGateway": row.payment_gateway,
+        "amountPaid": float(row.amount_paid) if row.amount_paid is not None else None,
+        "currency": row.currency,
+        "cancelledAt": iso(row.cancelled_at),
+        "refundDue": bool(row.refund_due),
     }
 
 

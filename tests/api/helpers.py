@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from api.app import create_app
 from api.settings import Settings
+from rooms.store import Database
+from rooms.store.tables import WebhookEventRow
 from tests.conftest import FakeClock
 
 
@@ -42,3 +47,27 @@ PARSER_BOMBS: dict[str, bytes] = {
     "a float overflowing to infinity": b'{"title": 1e999}',
     "invalid UTF-8": b'{"title": "\xff\xfe"}',
 }
+
+
+async def subscribe(client: httpx.AsyncClient, admin: dict[str, str], *event_types: str) -> None:
+    """A webhook endpoint of the admin's tenant for ``event_types`` (events are recorded only
+    for tenants with a subscribed endpoint)."""
+    response = await client.post(
+        "/api/v1/webhooks/endpoints",
+        json={"url": "https://platform.example/hooks", "eventTypes": list(event_types)},
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+
+
+async def recorded_events(database: Database, event_type: str) -> list[dict[str, Any]]:
+    """The ``data`` of every recorded event of ``event_type``, oldest first."""
+    async with database.transaction() as tx:
+        bodies = (
+            await tx.execute(
+                select(WebhookEventRow.body)
+                .where(WebhookEventRow.type == event_type)
+                .order_by(WebhookEventRow.created_at)
+            )
+        ).scalars()
+        return [json.loads(body)["data"] for body in bodies]

@@ -36,7 +36,8 @@ from api.auth import Authenticator
 from api.settings import Settings
 from rooms.errors import Unauthorized
 from rooms.identity import UserRole
-from tests.conftest import JWT_SECRET, People, bearer
+from tests.api.helpers import own_client
+from tests.conftest import JWT_SECRET, FakeClock, People, bearer
 
 ME = "/api/v1/me/bookings"  # any authenticated caller may read it
 
@@ -182,9 +183,43 @@ async def test_tokens_missing_a_required_claim_are_401(
     assert_401(await client.get(ME, headers=_hs256(_claims(**{missing: None}))))
 
 
-@pytest.mark.parametrize("role", ["teacher", "Student", "", "root", "superadmin"])
+@pytest.mark.parametrize("role", ["professor", "Student", "", "root", "superadmin", "Expert"])
 async def test_an_invalid_role_is_401(client: httpx.AsyncClient, role: str) -> None:
     assert_401(await client.get(ME, headers=_hs256(_claims(role=role))), "invalid_claims")
+
+
+@pytest.mark.parametrize(
+    ("role", "acts_as"),
+    [("expert", "instructor"), ("training_manager", "instructor"), ("org_admin", "admin")],
+)
+async def test_the_seed_apps_role_names_map_onto_liveclass_roles(
+    client: httpx.AsyncClient, role: str, acts_as: str
+) -> None:
+    created = await client.post(
+        "/api/v1/sessions", json={"title": "Mapped"}, headers=_hs256(_claims(role=role))
+    )
+    assert created.status_code == 201, created.text
+    admin_only = await client.get("/api/v1/webhooks/endpoints", headers=_hs256(_claims(role=role)))
+    assert admin_only.status_code == (200 if acts_as == "admin" else 403)
+
+
+async def test_user_and_tenant_claims_as_the_seed_apps_name_them(
+    settings_factory: Any, clock: FakeClock
+) -> None:
+    """``id`` for the user, ``tenantId`` for the tenant; without a tenant claim, the
+    configured default tenant (refused when there is none)."""
+    claims = _claims(sub=None, tenant=None, role="expert")
+    no_tenant = {**claims, "id": "u-7"}
+    async with own_client(settings_factory(), clock) as client:
+        assert_401(await client.get(ME, headers=_hs256(no_tenant)), "invalid_claims")
+        named = await client.get(ME, headers=_hs256({**no_tenant, "tenantId": "acme"}))
+        assert named.status_code == 200, named.text
+    async with own_client(settings_factory(default_tenant="acme"), clock) as client:
+        created = await client.post(
+            "/api/v1/sessions", json={"title": "Default"}, headers=_hs256(no_tenant)
+        )
+        assert created.status_code == 201, created.text
+        assert (created.json()["tenantId"], created.json()["instructorId"]) == ("acme", "u-7")
 
 
 @pytest.mark.parametrize(

@@ -89,17 +89,21 @@ async def test_sequence_numbers_are_per_session(
     assert await say(client, one["id"], people.student, "d") == 3
 
 
-async def test_an_admin_observer_may_post(
+async def test_an_admin_observer_may_not_post_as_over_websocket(
     client: httpx.AsyncClient, people: People, new_session
 ) -> None:
+    """One chat rule for REST and WebSocket (issue 15, lifecycle 7): hidden observers do not
+    chat (over WebSocket: tests/signaling/test_participant.py); they still read the history."""
     session = await new_session(start=True)
 
     response = await client.post(
         messages_url(session["id"]), json={"text": "Checking in"}, headers=people.admin
     )
 
-    assert response.status_code == 201, response.text
-    assert response.json()["from"]["role"] == "observer"
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "observer_cannot_chat"
+    history = await client.get(messages_url(session["id"]), headers=people.admin)
+    assert history.status_code == 200
 
 
 async def test_chat_is_open_only_while_live(

@@ -16,6 +16,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from api import compat
 from api.app import create_app
 from api.endpoint import Api, Call
 from api.settings import Settings
@@ -356,16 +357,27 @@ async def test_openapi_document_describes_every_route(
     routes = _api_routes(app)
     assert len(routes) >= 25
     assert documented == routes
-    # The undocumented HTTP routes are the docs, the document itself, metrics and the
+    # The undocumented HTTP routes are the docs, the document itself, metrics, the
     # browser pages with the development sign-in (OpenAPI does not describe WebSocket routes).
     others = {
         r.path
         for r in app.routes
         if isinstance(r, Route | Mount) and not (isinstance(r, Route) and r.include_in_schema)
     }
-    pages = {"/", "/index.html", "/classroom.html", "/signin.html", "/static"}
+    pages = {"/", "/index.html", "/classroom.html", "/classroom/{ref}", "/signin.html", "/static"}
     web = {"/web-config.json", "/dev/signin", "/dev/token", *pages}
-    assert others == {"/openapi.json", "/docs", "/docs/init.js", "/docs/static", "/metrics", *web}
+    # ...and the seed APIs (api/compat), which their own documents describe.
+    seeds = {r.path for r in compat.routes(app.state.settings) if isinstance(r, Route)}
+    assert "/live-classes/{liveClassId}/join" in seeds
+    assert others == {
+        "/openapi.json",
+        "/docs",
+        "/docs/init.js",
+        "/docs/static",
+        "/metrics",
+        *web,
+        *seeds,
+    }
     assert all(isinstance(r, Route | Mount | WebSocketRoute) for r in app.routes)
 
     schemas = doc["components"]["schemas"]

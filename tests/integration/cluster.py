@@ -152,9 +152,11 @@ async def _start(
         # suites running at once on one Redis (two checkouts) from hearing each other.
         "LIVECLASS_NODE_ID": f"{name}-{RUN_ID}",
         "LIVECLASS_DATA_DIR": str(data_dir),
-        "LIVECLASS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # A test may leave the public URL unset (an empty value) to see links follow requests.
+        "LIVECLASS_PUBLIC_URL": env.get("LIVECLASS_PUBLIC_URL", f"http://127.0.0.1:{port}"),
         "LIVECLASS_LOG_LEVEL": "INFO",  # readiness is read from an INFO line
     }
+    full_env = {k: v for k, v in full_env.items() if v != ""}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -21,7 +21,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Table, inspect, select, update
+from sqlalchemy import Table, inspect, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -38,6 +38,8 @@ TABLES = {
     "chat_messages",
     "recordings",
     "session_bans",
+    "schedules",
+    "waitlist",
     "webhook_endpoints",
     "webhook_events",
     "webhook_deliveries",
@@ -156,6 +158,38 @@ async def test_downgrade_to_base_and_back(migrated: Database) -> None:
     assert await _tables(migrated) == {"alembic_version"}
     await upgrade_database(migrated)
     assert await _diff(migrated) == []
+
+
+async def test_stored_recording_links_lose_their_host(db: Database) -> None:
+    """0005: a recordingUrl stored with the host of the day keeps only its path (links are
+    built per answer since); a link to elsewhere stays as it is."""
+    await upgrade_database(db, "0004")
+    session = (
+        "INSERT INTO sessions (id, tenant_id, room_name, instructor_id, instructor_name, title,"
+        " description, session_type, status, scheduled_start, scheduled_end, max_participants,"
+        " enrolled_count, requires_enrollment, price, metadata, featured, recording_url,"
+        " created_at, updated_at) VALUES (:id, 'acme', :id, 't', 'T', 'x', '', 'group', 'ended',"
+        " :now, :later, 5, 0, false, 0, '{}', false, :url, :now, :now)"
+    )
+    recording = (
+        "INSERT INTO recordings (id, session_id, tenant_id, source, status, created_by,"
+        " created_at) VALUES (:id, :sid, 'acme', :source, 'ready', 't', :now)"
+    )
+    own = "http://127.0.0.1:8000/api/v1/recordings/r-1/download"
+    times = {"now": NOW, "later": NOW + timedelta(hours=1)}
+    async with db.engine.begin() as conn:
+        await conn.execute(text(session), {"id": "s-own", "url": own, **times})
+        await conn.execute(text(session), {"id": "s-link", "url": "s3://b/x.mp4", **times})
+        await conn.execute(
+            text(recording), {"id": "r-1", "sid": "s-own", "source": "upload", **times}
+        )
+        await conn.execute(
+            text(recording), {"id": "r-2", "sid": "s-link", "source": "link", **times}
+        )
+    await upgrade_database(db)
+    async with db.engine.connect() as conn:
+        urls = dict((await conn.execute(text("SELECT id, recording_url FROM sessions"))).all())
+    assert urls == {"s-own": "/api/v1/recordings/r-1/download", "s-link": "s3://b/x.mp4"}
 
 
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)

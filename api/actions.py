@@ -1,0 +1,118 @@
+"""What one REST call does across the domain and the room hub, shared by ``/api/v1`` and the
+seed APIs (``api/compat``): each composes the domain operation with what the rooms must hear
+(the hub's announcements, attendance, files), so every API ends, joins or chats the same way.
+
+No rule lives here: the rules are in ``rooms``; this is only the wiring one call needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.services import Services
+from rooms.errors import Banned
+from rooms.identity import Principal
+from rooms.participation import Participation
+from rooms.schedules import ScheduleChange, ScheduleView
+from rooms.sessions import SessionView
+from rooms.store.tables import ChatMessageRow, SessionRow
+from rooms.tokens import RoomGrant
+
+__all__ = [
+    "IssuedToken",
+    "delete_session",
+    "issue_room_token",
+    "join_room",
+    "leave_room",
+    "post_message",
+    "transition",
+    "update_schedule",
+]
+
+_REASONS = {"end": "the class ended", "cancel": "the class was cancelled"}
+
+
+async def transition(services: Services, principal: Principal, ref: str, name: str) -> SessionView:
+    """``start``, ``end`` or ``cancel`` session ``ref``; the room hears of an end or a
+    cancellation and everyone in it leaves."""
+    sessions = services.sessions
+    action = {"start": sessions.start, "end": sessions.end, "cancel": sessions.cancel}[name]
+    done = await action(principal, ref)
+    if done.removed:
+        await services.attendance.closed(done.row.id, done.removed)
+    if name in _REASONS:
+        await services.hub.room_ended(done.row.id, _REASONS[name])
+    return await sessions.view(principal, done.row)
+
+
+async def delete_session(services: Services, principal: Principal, ref: str) -> SessionRow:
+    """Delete session ``ref`` with its rows and its recording files."""
+    row = await services.sessions.delete(principal, ref)
+    await services.recordings.remove_session_files(row.id)
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires: int
+    session: SessionRow
+    grant: RoomGrant
+
+
+async def issue_room_token(
+    services: Services, principal: Principal, ref: str, user_name: str | None = None
+) -> IssuedToken:
+    """A room token for ``principal`` in session ``ref`` (403 ``not_enrolled`` when the
+    session admits enrolled users only, 403 ``banned`` for users the host removed)."""
+    session, role = await services.participation.admission(principal, ref)
+    if await services.bans.is_banned(session.id, principal.user_id):
+        raise Banned("you were removed from this session by the host")
+    grant = RoomGrant.for_role(
+        session_id=session.id,
+        tenant=session.tenant_id,
+        user_id=principal.user_id,
+        name=user_name or principal.name,
+        role=role,
+        room_name=session.room_name,
+    )
+    token, expires = services.room_tokens.mint(grant)
+    return IssuedToken(token=token, expires=expires, session=session, grant=grant)
+
+
+async def join_room(
+    services: Services, principal: Principal, ref: str, *, until_leave: bool = False
+) -> Participation:
+    """Take a seat over REST (see :meth:`RestParticipation.join`); the room hears of it."""
+    result = await services.participation.join(principal, ref, until_leave=until_leave)
+    if result.created:
+        await services.hub.announce(result.session.id, joined=[result.entry], left=[])
+    return result
+
+
+async def leave_room(services: Services, principal: Principal, ref: str) -> Participation:
+    """Give up the caller's seat, however it was taken; the room hears of it."""
+    result = await services.participation.leave(principal, ref)
+    await services.hub.announce(result.session.id, joined=[], left=[result.entry])
+    return result
+
+
+async def post_message(
+    services: Services, principal: Principal, ref: str, text: str
+) -> ChatMessageRow:
+    """Store a chat message (the session must be live), then send it to the room."""
+    row = await services.chat.post(principal, ref, text)
+    await services.hub.publish_chat(row)
+    return row
+
+
+async def update_schedule(
+    services: Services, principal: Principal, schedule_id: str, change: ScheduleChange
+) -> ScheduleView:
+    """Change a scheduled slot; a status change of a linked slot moves its session (start,
+    end or cancel) exactly as that session's own endpoints would."""
+    done = await services.schedules.update(principal, schedule_id, change)
+    if done.session_action is None or done.view.session is None:
+        return done.view
+    view = await transition(services, principal, done.view.session.id, done.session_action)
+    return ScheduleView(done.view.row, view.row)
