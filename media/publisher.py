@@ -14,6 +14,9 @@ several workers): each of its m-lines names, in ``a=msid``, the participant who 
 track and the track's id, and the tracks it creates keep those names, so subscribers here see
 the original publisher (and never receive their own media back).
 
+A connection that fails or closes by itself (not through :meth:`Publisher.close`) calls
+``on_failed`` once; the owner tears the publisher down and tells the participant.
+
 Owner's duty: ``await close()``; it ends every track (``on_track_ended`` runs for each) and
 closes the connection.
 """
@@ -77,7 +80,10 @@ class Publisher:
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
-            if self.pc.connectionState == "failed":
+            # "closed" without our close(): aioice gave up on the connection (consent checks
+            # went unanswered, say, on an overloaded worker); "failed": ICE never connected.
+            # Either way the publisher is gone and must be torn down and reported.
+            if self.pc.connectionState in ("failed", "closed") and not self._closed:
                 on_failed()
 
     @property

@@ -23,7 +23,10 @@ answer names, so an answer to an offer since replaced is refused (``stale_answer
 :meth:`Router.tracks_of` says which publisher each m-line carries.
 
 A participant may publish and subscribe at once (two peer connections, like LiveKit); they
-never receive their own tracks. Peer connections that fail are torn down by the router.
+never receive their own tracks. Peer connections that fail, or close by themselves (aioice
+closes a connection whose consent checks go unanswered), are torn down by the router, which
+then calls ``on_lost(pid, "publisher" | "subscriber")`` (on the event loop; must not block):
+the worker tells the participant to publish again, or offers them the room anew.
 ``close()`` (and ``remove``) cancel and await every task the router started.
 """
 
@@ -66,10 +69,12 @@ class Router:
         *,
         on_offer: Callable[[str, Offer], None],
         config: RouterConfig | None = None,
+        on_lost: Callable[[str, Target], None] | None = None,
     ) -> None:
         self.room_id = room_id
         self.config = config or RouterConfig()
         self._on_offer = on_offer
+        self._on_lost = on_lost
         self._publishers: dict[str, Publisher] = {}
         self._subscribers: dict[str, Subscriber] = {}
         self._tracks: dict[str, TrackFanout] = {}
@@ -266,23 +271,22 @@ class Router:
         self._tracks.clear()
 
     def _teardown(self, participant_id: str, role: Target) -> None:
-        """A connection failed (called from aiortc's event): close it in the background."""
-        if role == "publisher":
-            publisher = self._publishers.pop(participant_id, None)
-            if publisher is not None:
-                log.info("publisher %s of %s failed", participant_id, self.room_id)
-                self._background.spawn(
-                    self._bounded(publisher.close(), f"publisher {participant_id}"),
-                    name=f"media-close-{participant_id}",
-                )
-        else:
-            subscriber = self._subscribers.pop(participant_id, None)
-            if subscriber is not None:
-                log.info("subscriber %s of %s failed", participant_id, self.room_id)
-                self._background.spawn(
-                    self._bounded(subscriber.close(), f"subscriber {participant_id}"),
-                    name=f"media-close-{participant_id}",
-                )
+        """A connection failed or closed by itself (called from aiortc's event): close it in
+        the background and report it through ``on_lost``. A connection of the participant
+        that is still alive (one that replaced the lost one meanwhile) is left alone."""
+        connections: dict[str, Publisher] | dict[str, Subscriber]
+        connections = self._publishers if role == "publisher" else self._subscribers
+        connection = connections.get(participant_id)
+        if connection is None or connection.pc.connectionState not in ("failed", "closed"):
+            return
+        del connections[participant_id]
+        log.info("%s %s of %s lost", role, participant_id, self.room_id)
+        self._background.spawn(
+            self._bounded(connection.close(), f"{role} {participant_id}"),
+            name=f"media-close-{participant_id}",
+        )
+        if self._on_lost is not None and not self._closed:
+            self._on_lost(participant_id, role)
 
     # -- tracks -----------------------------------------------------------------------
 

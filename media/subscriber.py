@@ -108,7 +108,8 @@ class Subscriber:
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
-            if self.pc.connectionState == "failed":
+            # "closed" without our close(): aioice gave up on the connection (consent lost)
+            if self.pc.connectionState in ("failed", "closed") and not self._closed:
                 on_failed()
 
     @property

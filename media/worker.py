@@ -29,6 +29,13 @@ Keyframe requests travel back the same way (subscriber → relay → origin → 
 
 Server recordings (``record`` events from the API, see :mod:`media.recording_worker`) run on
 a room's origin, in the room's inbox; a room that closes finishes its recording first.
+
+A connection the router lost (it failed, or aioice closed it after unanswered consent checks)
+is reported in the room's inbox: a lost publisher gets ``restart`` (reason
+``publisher_lost``; the client closes both its connections and publishes again) and a fresh
+offer to receive on; a lost subscriber gets a fresh offer (a new ``connectionId``, which the
+client answers on a new peer connection); a relay whose feed from the origin was lost asks
+the origin for it again.
 """
 
 from __future__ import annotations
@@ -62,10 +69,21 @@ RELAY_PREFIX = "relay:"
 ORIGIN_PUBLISHER = "origin"
 
 
+@dataclass(frozen=True, slots=True)
+class _Lost:
+    """The router lost one of a participant's connections (see the module docstring)."""
+
+    participant: str
+    role: str
+
+
+_Item = BusEvent | tuple[str, Offer] | _Lost
+
+
 @dataclass
 class _Room:
     router: Router
-    inbox: asyncio.Queue[BusEvent | tuple[str, Offer]] = field(default_factory=asyncio.Queue)
+    inbox: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     #: None on the room's origin; on a relay, the origin worker it receives the room from.
     origin: str | None = None
@@ -175,11 +193,12 @@ class MediaWorker:
     # -- rooms ------------------------------------------------------------------------------
 
     def _open_room(self, session_id: str, *, origin: str | None = None) -> _Room:
-        inbox: asyncio.Queue[BusEvent | tuple[str, Offer]] = asyncio.Queue()
+        inbox: asyncio.Queue[_Item] = asyncio.Queue()
         router = Router(
             session_id,
             on_offer=lambda pid, offer: inbox.put_nowait((pid, offer)),
             config=self._config,
+            on_lost=lambda pid, role: inbox.put_nowait(_Lost(pid, role)),
         )
         room = _Room(router, inbox, origin=origin)
         self.rooms[session_id] = room
@@ -202,6 +221,8 @@ class MediaWorker:
                     # A renegotiation queued before its connection was replaced is void.
                     if room.router.is_pending(*item):
                         await self._offer(session_id, *item)
+                elif isinstance(item, _Lost):
+                    await self._lost(session_id, room, item)
                 elif item.kind == "sfu":
                     await self._signal(session_id, room, item)
                 elif item.kind == "attach":
@@ -221,7 +242,13 @@ class MediaWorker:
                     self._spawn_close(session_id, release=room.origin is None)
                     return
             except MediaError as exc:
-                participant = item[0] if isinstance(item, tuple) else item.data.get("participant")
+                participant = (
+                    item[0]
+                    if isinstance(item, tuple)
+                    else item.participant
+                    if isinstance(item, _Lost)
+                    else item.data.get("participant")
+                )
                 log.info("media error in %s for %s: %s", session_id, participant, exc)
                 if isinstance(participant, str):
                     await self._send_error(session_id, participant, exc.code, str(exc))
@@ -262,6 +289,8 @@ class MediaWorker:
         if room.origin is None:  # we are the origin; a relay asks or answers
             relay_id = RELAY_PREFIX + str(data.get("worker", event.origin))
             if kind == "request":
+                if data.get("fresh"):  # the relay lost its connection from us
+                    await room.router.unsubscribe(relay_id)
                 offer = await room.router.subscribe(relay_id)
                 if offer is not None:
                     await self._offer(session_id, relay_id, offer)
@@ -273,6 +302,22 @@ class MediaWorker:
             )
             reply = {"kind": "answer", "sdp": answer, "offerId": data.get("offerId")}
             await self._to_worker(room.origin, session_id, reply)
+
+    async def _lost(self, session_id: str, room: _Room, lost: _Lost) -> None:
+        """A connection the router tore down (see the module docstring)."""
+        pid = lost.participant
+        log.info("media %s of %s in %s lost: starting over", lost.role, pid, session_id)
+        if room.origin is not None and pid == ORIGIN_PUBLISHER:
+            await self._to_worker(room.origin, session_id, {"kind": "request", "fresh": True})
+            return
+        if pid.startswith(RELAY_PREFIX):
+            return  # the relay lost its side too and asks again
+        if lost.role == "publisher":
+            await self._send(session_id, pid, "restart", {"reason": "publisher_lost"})
+        if room.origin is None:
+            await self._serve(session_id, room, pid, fresh=True)
+        else:
+            await self._subscribe(session_id, room, pid, fresh=True)
 
     async def _offer(self, session_id: str, participant_id: str, offer: Offer) -> None:
         payload = {"sdp": offer.sdp, "offerId": offer.id, "connectionId": offer.connection}

@@ -8,6 +8,7 @@ decode frames. A student without the publish grant is refused by the worker.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from media.worker import MediaWorker
 from signaling.hub import Hub
 from tests.conftest import People
 from tests.media.hub_peers import HubPeer, join, pid
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
 
@@ -101,3 +103,38 @@ async def test_publisher_on_one_node_reaches_subscribers_on_both_through_the_wor
     await late.client.send({"type": "leave"})
     await late.until(lambda: late.pc.connectionState in ("closed", "failed"), 90)
     assert pid(late.client) not in router.subscribers
+
+
+async def test_a_publisher_connection_that_closes_is_reported_and_published_again(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    nodes: tuple[Hub, Hub],
+    worker: MediaWorker,
+    peers: list[HubPeer],
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = HubPeer(await join(client, a, sid, people.teacher))
+    student = HubPeer(await join(client, b, sid, people.student))
+    peers += [teacher, student]
+    await teacher.publish()
+    await student.until(lambda: student.video_frames >= 10, 90)
+    router = worker.rooms[sid].router
+    lost = router.publishers[pid(teacher.client)]
+
+    # what aioice does when six consent checks in a row go unanswered (an overloaded worker)
+    ice = lost.pc.getTransceivers()[0].receiver.transport.transport
+    started = time.monotonic()
+    await ice._connection.close()
+
+    def published_again() -> bool:
+        publisher = router.publishers.get(pid(teacher.client))
+        return publisher is not None and publisher is not lost and bool(publisher.tracks)
+
+    await teacher.until(lambda: teacher.restarts >= 1, 5)
+    await eventually(published_again, within=5 - (time.monotonic() - started))
+    assert lost.pc.connectionState == "closed"
+    # the student receives the new publication
+    seen = student.video_frames
+    await student.until(lambda: student.video_frames >= seen + 10, 30)
