@@ -14,9 +14,26 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from bench.media.tags import FrameTally
+from bench.media.tags import TAG_SIZE, FrameTally
 
-__all__ = ["StreamCounter", "is_vp8_keyframe_start"]
+__all__ = ["StreamCounter", "is_vp8_keyframe_start", "vp8_descriptor_size"]
+
+
+def vp8_descriptor_size(payload: bytes) -> int:
+    """The length of a VP8 RTP payload descriptor (RFC 7741, section 4.2)."""
+    if not payload or not payload[0] & 0x80:
+        return 1
+    if len(payload) < 2:
+        return len(payload)
+    ext = payload[1]
+    size = 2
+    if ext & 0x80:  # I: picture id, 7 or 15 bits
+        size += 2 if size < len(payload) and payload[size] & 0x80 else 1
+    if ext & 0x40:  # L: TL0PICIDX
+        size += 1
+    if ext & 0x30:  # T or K: TID/KEYIDX
+        size += 1
+    return min(size, len(payload))
 
 
 def is_vp8_keyframe_start(payload: bytes) -> bool:
@@ -57,6 +74,8 @@ class StreamCounter:
     tally: FrameTally = field(default_factory=FrameTally)
     _frame_start: int | None = None  # extended sequence number of the frame being received
     _frame_packets: int = 0
+    #: The frame's last bytes so far: a packetizer may split the tag over two packets.
+    _frame_tail: bytes = b""
 
     def add(self, sequence_number: int, marker: int, payload: bytes, arrived_ns: int = 0) -> None:
         self.packets += 1
@@ -77,12 +96,14 @@ class StreamCounter:
         if payload and payload[0] & 0x10 and not payload[0] & 0x07:  # starts a frame
             self._frame_start = extended
             self._frame_packets = 0
+            self._frame_tail = b""
         self._frame_packets += 1
+        self._frame_tail = (self._frame_tail + payload[vp8_descriptor_size(payload) :])[-TAG_SIZE:]
         if marker:
             self.frames += 1
             start = self._frame_start
             if start is not None and extended - start + 1 == self._frame_packets:
-                self.tally.add(payload, arrived_ns)
+                self.tally.add(self._frame_tail, arrived_ns)
             self._frame_start = None
         if is_vp8_keyframe_start(payload):
             self.keyframes += 1

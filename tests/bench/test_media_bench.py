@@ -132,10 +132,14 @@ def test_frames_count_only_when_complete_and_tagged() -> None:
     _frame(1, 1, 3, counter, skip=1)  # a packet lost inside: not received
     _frame(4, 2, 2, counter, skip=0)  # its start lost: not received
     _frame(6, 3, 1, counter)
-    window = tally.window(0, 5)  # frame 4 was never sent to us
-    assert window["expected"] == 5
-    assert window["received"] == 2
-    assert window["lost_pct"] == 60.0
+    # the packetizer split the tag over the frame's last two packets
+    tagged = tag(b"frame", 4, 0)
+    counter.add(7, 0, _vp8(False) + tagged[:9], 5_000_000)
+    counter.add(8, 1, bytes([0x80, 0x80, 0x81, 0x23]) + tagged[9:], 5_000_000)
+    window = tally.window(0, 6)  # frame 5 was never sent to us
+    assert window["expected"] == 6
+    assert window["received"] == 3
+    assert window["lost_pct"] == 50.0
     assert window["delay_p50_ms"] == 5.0
     assert tally.window(1, 3)["received"] == 0
 
