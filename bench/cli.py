@@ -291,9 +291,10 @@ def _parser() -> argparse.ArgumentParser:
     media.add_argument(
         "--targets",
         nargs="+",
-        choices=["liveclass", "janus"],
+        choices=["liveclass", "janus", "liveclass-frames"],
         default=["liveclass", "janus"],
-        help="SFUs to run, in turn, in each round (Janus: `liveclass-bench setup --janus`)",
+        help="SFUs to run, in turn, in each round (Janus: `liveclass-bench setup --janus`; "
+        "liveclass-frames: liveclass's former frame path)",
     )
     media.add_argument("--repeat", type=int, default=1, help="rounds per subscriber count")
     media.add_argument(

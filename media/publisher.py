@@ -3,7 +3,9 @@
 Each audio/video m-line the participant offers becomes, while they send on it, one
 :class:`media.forwarding.TrackFanout`. Before aiortc sees the offer, the publisher creates a
 ``recvonly`` transceiver per new m-line with its codec pinned (Opus; VP8, else H.264) and taps
-its receiver (:func:`media.aiortc_hooks.tap_receiver`), so frames are never decoded. The
+its receiver: every RTP packet goes to the track's fan-out as it arrives
+(:func:`media.aiortc_hooks.tap_rtp`), and the frames aiortc reassembles go there too, for
+the recorder, instead of to a decoder (:func:`media.aiortc_hooks.tap_receiver`). The
 answer caps the publisher's bitrate (``b=AS``/``b=TIAS``).
 
 Re-offers (a track added, or an m-line no longer sending) are answered on the same
@@ -30,8 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.rtp import RtpPacket
 
-from media.aiortc_hooks import FrameTap, host_addresses, request_keyframe, tap_receiver
+from media.aiortc_hooks import FrameTap, host_addresses, request_keyframe, tap_receiver, tap_rtp
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
@@ -151,7 +154,13 @@ class Publisher:
             on_frame=lambda mime, _rate, data, ts: self._frame(entry, mime, data, ts),
             on_end=lambda: self._end_input(entry),
         )
+        tap_rtp(transceiver.receiver, lambda packet, mime: self._packet(entry, packet, mime))
         self._inputs.append(entry)
+
+    @staticmethod
+    def _packet(entry: _Input, packet: RtpPacket, mime: str) -> None:
+        if entry.fanout is not None:
+            entry.fanout.push_rtp(packet, mime)
 
     @staticmethod
     def _frame(entry: _Input, mime: str, data: bytes, timestamp: int) -> None:

@@ -1,8 +1,10 @@
 """A participant's receiving side: the peer connection the server offers.
 
 Every published track of the room (except the participant's own) gets an m-line here, fed by
-a :class:`media.forwarding.ForwardedTrack` and sent by a stock ``RTCRtpSender`` that only
-packetizes (:func:`media.aiortc_hooks.install_packet_only_encoder`). The msid of each m-line
+a :class:`media.forwarding.ForwardedTrack` and a stock ``RTCRtpSender``: the track forwards
+RTP through the sender's :class:`media.aiortc_hooks.RtpOutlet` (or, with
+``RouterConfig.forwarding == "frames"``, yields frames the sender only packetizes,
+:func:`media.aiortc_hooks.install_packet_only_encoder`). The msid of each m-line
 is ``<publisher participant id> <track id>``, so clients know whose media a track carries.
 
 Negotiation is server-initiated and serialized: when tracks appear or go
@@ -36,6 +38,7 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSes
 
 from media.aiortc_hooks import (
     PacketOnlyEncoder,
+    RtpOutlet,
     host_addresses,
     install_packet_only_encoder,
     on_keyframe_request,
@@ -224,9 +227,13 @@ class Subscriber:
             if codec.kind == "video"
             else self._config.audio_queue_frames
         )
-        track = ForwardedTrack(codec.kind, clock_rate=codec.clock_rate, capacity=capacity)
+        track = ForwardedTrack(
+            codec.kind, clock_rate=codec.clock_rate, capacity=capacity, mime_type=codec.mime_type
+        )
         transceiver = self.pc.addTransceiver(track, direction="sendonly")
         transceiver.setCodecPreferences(codec.preferences())
+        if self._config.forwarding == "rtp":
+            track.outlet = RtpOutlet(transceiver.sender)
         encoder = install_packet_only_encoder(transceiver.sender, codec.mime_type)
         on_keyframe_request(transceiver.sender, track.on_remote_keyframe_request)
         output = _Output(transceiver=transceiver, track=track, codec=codec, encoder=encoder)

@@ -68,12 +68,14 @@ def summary(result: dict[str, Any]) -> str:
     lines.append("")
     for row in result["comparison"]:
         ratio = row.get("us_per_packet_vs_janus")
+        frames_ratio = row.get("frames_us_per_packet_vs_janus")
         figures = ", ".join(
             f"{t} {_f(row[t]['us_per_packet'])} µs" for t in ("liveclass", "janus") if t in row
         )
         lines.append(
             f"{row['subscribers']} subscribers (medians): {figures}"
             + (f" -> liveclass / Janus = {ratio:.2f}x" if ratio else "")
+            + (f" (frame path {frames_ratio:.2f}x)" if frames_ratio else "")
         )
     for run in result["runs"]:
         profile = run.get("profile")

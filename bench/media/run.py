@@ -55,7 +55,9 @@ __all__ = ["TARGETS", "MediaOptions", "run_media"]
 
 GOAL_PACKETS_PER_CORE = 38_000  # LiveKit's published per-core forwarding figure
 CLASS_SIZE = 500
-TARGETS = ("liveclass", "janus")
+#: liveclass-frames: liveclass's workers on their former frame path (reassemble, queue and
+#: re-packetize per subscriber), to compare the two in one run.
+TARGETS = ("liveclass", "janus", "liveclass-frames")
 #: The feed id of every Janus room's publisher.
 _JANUS_FEED = 1
 T = TypeVar("T")
@@ -79,7 +81,7 @@ class MediaOptions:
     profile_dir: Path | None = None
     deploy: DeployOptions = field(default_factory=DeployOptions)
     command: str | None = None
-    targets: tuple[str, ...] = TARGETS
+    targets: tuple[str, ...] = ("liveclass", "janus")
     #: More subscriber counts to run after ``subscribers`` (each with every target).
     more_subscribers: tuple[int, ...] = ()
     repeat: int = 1
@@ -210,9 +212,14 @@ def compare(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     default=None,
                 ),
             }
-        ours, janus = row.get("liveclass"), row.get("janus")
-        if ours and janus and ours["us_per_packet"] and janus["us_per_packet"]:
-            row["us_per_packet_vs_janus"] = round(ours["us_per_packet"] / janus["us_per_packet"], 2)
+        janus = row.get("janus")
+        for target, key in (
+            ("liveclass", "us_per_packet_vs_janus"),
+            ("liveclass-frames", "frames_us_per_packet_vs_janus"),
+        ):
+            ours = row.get(target)
+            if ours and janus and ours["us_per_packet"] and janus["us_per_packet"]:
+                row[key] = round(ours["us_per_packet"] / janus["us_per_packet"], 2)
         out.append(row)
     return out
 
@@ -239,9 +246,10 @@ def _per_room(total: int, rooms: int) -> list[int]:
 
 
 @contextlib.asynccontextmanager
-async def _liveclass(count: int, options: MediaOptions) -> AsyncIterator[_Stage]:
+async def _liveclass(count: int, options: MediaOptions, forwarding: str) -> AsyncIterator[_Stage]:
     server_cores, client_cores = split_cores(options.pin)
     deploy_options = options.deploy
+    deploy_options.forwarding = forwarding
     if not deploy_options.url:
         deploy_options.workers = options.workers
         deploy_options.worker_cores = server_cores
@@ -280,7 +288,7 @@ async def _liveclass(count: int, options: MediaOptions) -> AsyncIterator[_Stage]
 
 
 @contextlib.asynccontextmanager
-async def _janus(count: int, options: MediaOptions) -> AsyncIterator[_Stage]:
+async def _janus(count: int, options: MediaOptions, _forwarding: str) -> AsyncIterator[_Stage]:
     server_cores, _ = split_cores(options.pin)
     rooms = options.workers
     per_room = _per_room(count, rooms)
@@ -346,10 +354,11 @@ def _janus_version() -> str | None:
 
 async def _run_target(target: str, count: int, options: MediaOptions) -> dict[str, Any]:
     stage_of = _janus if target == "janus" else _liveclass
+    forwarding = "frames" if target == "liveclass-frames" else "rtp"
     _, client_cores = split_cores(options.pin)
     agents: list[Agent] = []
     started = time.monotonic()
-    async with stage_of(count, options) as stage:
+    async with stage_of(count, options, forwarding) as stage:
         try:
             timeout = 30.0
             video = {
@@ -400,7 +409,7 @@ async def _run_target(target: str, count: int, options: MediaOptions) -> dict[st
                 "loadgen": [a.pid for a in agents],
             }
             profiler = None
-            if options.profile and target == "liveclass" and sfu_pids:
+            if options.profile and target != "janus" and sfu_pids:
                 profiler = Profiler(options.profile, options.profile_dir or Path("."))
                 await profiler.start(sfu_pids[0], options.duration)
             cpu0 = {k: [_cpu_seconds(p) for p in pids] for k, pids in watched.items()}

@@ -136,9 +136,11 @@ async def test_publisher_to_three_subscribers_without_transcoding(
         assert spy.encoder_tasks
         assert set(spy.encoder_tasks) <= client_encoder_tasks
         for sub in router.subscribers.values():
+            # forwarded as RTP: nothing encoded, nothing re-packetized, every m-line sent
             for encoder in sub.encoders:
                 assert encoder.encoded == 0
-                assert encoder.packed > 0
+                assert encoder.packed == 0
+            assert all(t.outlet is not None and t.outlet.sent > 0 for t in sub.outputs)
             for transceiver in sub.pc.getTransceivers():
                 assert isinstance(sender_encoder(transceiver.sender), PacketOnlyEncoder)
 
@@ -156,7 +158,7 @@ async def test_publisher_to_three_subscribers_without_transcoding(
                 5,
             )
         assert "second" not in router.subscribers
-        assert all(len(t.sinks) == 2 for t in router.tracks)
+        assert all(len(t.rtp_sinks) == 2 for t in router.tracks)
     finally:
         # the publisher leaves: every subscriber renegotiates its m-lines to inactive
         answered = {s: s.answered for s in (early, late)}
