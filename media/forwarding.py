@@ -6,7 +6,7 @@
   synchronously on the event loop. Packets go to the subscriber tracks that forward RTP,
   frames to those that forward frames and to the taps (the recorder).
 - :class:`ForwardedTrack` is one subscriber's m-line: an aiortc ``MediaStreamTrack`` fed to a
-  stock ``RTCRtpSender``. With an :class:`~media.aiortc_hooks.RtpOutlet` (the default path)
+  stock ``RTCRtpSender``. With an outlet (:class:`~media.aiortc_hooks.RtpOutlet`, the default)
   it forwards RTP: each packet is rewritten for the subscriber
   (:class:`media.rtp_forwarding.RtpRewriter`) and sent at once, and ``recv()`` never yields
   (it only tells that the sender started). Without one, ``recv()`` yields ``av.Packet``\\ s
@@ -45,10 +45,10 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtpPacket
 from av.packet import Packet
 
-from media.aiortc_hooks import RtpOutlet, fast_ntp_time
+from media.aiortc_hooks import fast_ntp_time
 from media.bitstream import is_keyframe
 from media.keyframes import KeyframeRequester
-from media.rtp_forwarding import RtpRewriter, is_keyframe_start
+from media.rtp_forwarding import PacketOutlet, RtpRewriter, is_keyframe_start
 from media.sdp import CodecSpec
 
 __all__ = ["ForwardedTrack", "MediaFrame", "TrackFanout"]
@@ -183,7 +183,7 @@ class ForwardedTrack(MediaStreamTrack):
         *,
         clock_rate: int,
         capacity: int,
-        outlet: RtpOutlet | None = None,
+        outlet: PacketOutlet | None = None,
         mime_type: str = "",
     ) -> None:
         super().__init__()

@@ -25,8 +25,16 @@ first fragment (FU-A). Audio packets all count as starts.
 from __future__ import annotations
 
 import random
+from typing import Protocol
 
-__all__ = ["RtpRewriter", "is_keyframe_start"]
+__all__ = ["PacketOutlet", "RtpRewriter", "is_keyframe_start"]
+
+
+class PacketOutlet(Protocol):
+    """Where one subscriber stream's rewritten packets go (:class:`~media.aiortc_hooks.RtpOutlet`
+    over a real connection)."""
+
+    def send(self, seq: int, ts: int, marker: int, payload: bytes, ntp: int) -> None: ...
 
 #: The timestamp step inserted between two sources of one subscriber stream (one frame).
 _SWITCH_STEP = {"video": 90000 // 30, "audio": 960}

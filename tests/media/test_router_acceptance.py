@@ -26,7 +26,7 @@ import aiortc.rtcrtpsender
 import pytest
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
-from media.aiortc_hooks import PacketOnlyEncoder, decoder_thread, sender_encoder
+from media.aiortc_hooks import PacketOnlyEncoder, RtpOutlet, decoder_thread, sender_encoder
 from media.config import RouterConfig
 from media.router import Router
 from media.subscriber import Offer
@@ -140,7 +140,7 @@ async def test_publisher_to_three_subscribers_without_transcoding(
             for encoder in sub.encoders:
                 assert encoder.encoded == 0
                 assert encoder.packed == 0
-            assert all(t.outlet is not None and t.outlet.sent > 0 for t in sub.outputs)
+            assert all(isinstance(t.outlet, RtpOutlet) and t.outlet.sent > 0 for t in sub.outputs)
             for transceiver in sub.pc.getTransceivers():
                 assert isinstance(sender_encoder(transceiver.sender), PacketOnlyEncoder)
 
