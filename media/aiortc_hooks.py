@@ -412,6 +412,7 @@ def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
 
 _RTP_HEADER = struct.Struct("!BBHII")
 _SEQ = struct.Struct("!H")
+_DTLS_CONNECTED = DtlsState.CONNECTED
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 #: Packets kept per stream for retransmission (about 2.5 s of 700 kbps video).
@@ -447,6 +448,7 @@ class RtpOutlet:
         self._first = 0x80
         self._rtx_seq = random.randrange(1 << 16)
         self._history: list[tuple[int, int, int, bytes] | None] = [None] * HISTORY_SIZE
+        self._pair: Any = None
         self.sent = 0
         self.unsent = 0
         self.retransmitted = 0
@@ -506,8 +508,7 @@ class RtpOutlet:
             self.unsent += 1
             return
         self._history[seq % HISTORY_SIZE] = (seq, ts, marker, payload)
-        header = self._header(pt, seq, ts, marker, self.ssrc, ntp)
-        if self._emit(header + payload):
+        if self._emit(self._header(pt, seq, ts, marker, self.ssrc, ntp) + payload):
             fields = self._fields
             fields[_TX_NTP] = ntp
             fields[_TX_RTP_TIMESTAMP] = ts
@@ -519,11 +520,14 @@ class RtpOutlet:
 
     def _emit(self, data: bytes) -> bool:
         dtls = self._sender.transport
-        if dtls._state is not DtlsState.CONNECTED:
+        if dtls._state is not _DTLS_CONNECTED:
             return False
-        pair = dtls.transport._connection._nominated.get(1)
+        pair = self._pair
         if pair is None:
-            return False
+            # the nominated pair, once ICE completed (aioice never changes it afterwards)
+            pair = self._pair = dtls.transport._connection._nominated.get(1)
+            if pair is None:
+                return False
         transport = pair.protocol.transport
         if transport is None:
             return False

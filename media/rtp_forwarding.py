@@ -36,6 +36,7 @@ class PacketOutlet(Protocol):
 
     def send(self, seq: int, ts: int, marker: int, payload: bytes, ntp: int) -> None: ...
 
+
 #: The timestamp step inserted between two sources of one subscriber stream (one frame).
 _SWITCH_STEP = {"video": 90000 // 30, "audio": 960}
 _H264_KEY_NALS = frozenset((5, 7))
