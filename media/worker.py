@@ -17,7 +17,9 @@ Every room has its own :class:`~media.router.Router`; messages for one room are 
 a time, in order, by that room's own task, so a slow negotiation in one room never holds up
 another.
 
-A room bigger than one worker (``max_subscribers`` participants per worker) spreads. The
+A room bigger than one worker spreads: a worker carries at most ``max_subscribers``
+participants, and fewer when it measures that it cannot carry more (event-loop lag, CPU:
+:mod:`media.capacity`; the figure travels with its heartbeat). The
 worker the room is placed on is its *origin*: publishers send there, and it assigns every
 participant a worker through :meth:`~rooms.media_registry.MediaRegistry.assign` — itself while
 it has room, else a *relay* worker. A relay is told by an ``attach`` event; it then asks the
@@ -48,6 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from media.capacity import LoadMonitor
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.recording_worker import RecordingDesk
@@ -102,8 +105,11 @@ class MediaWorker:
         max_subscribers: int = 150,
         clock: Callable[[], float] = time.time,
         recordings: RecordingDesk | None = None,
+        load: LoadMonitor | None = None,
     ) -> None:
         self.worker_id = worker_id
+        #: What this worker measures it can carry (see :mod:`media.capacity`).
+        self.load = load or LoadMonitor(ceiling=max_subscribers)
         #: Server recordings (None: this worker has no database and refuses to record).
         self.recordings = recordings
         self.max_subscribers = max_subscribers
@@ -121,6 +127,7 @@ class MediaWorker:
         """Subscribe, heartbeat once (so rooms can be placed here at once), start the loops."""
         await self._bus.subscribe(self._registry.worker_channel(self.worker_id))
         await self._registry.heartbeat(self.worker_id)
+        self.load.start()
         self._tasks.spawn(self._listen(), name="media-bus")
         self._tasks.spawn(self._heartbeat(), name="media-heartbeat")
 
@@ -134,6 +141,7 @@ class MediaWorker:
         for sid in list(self.rooms):
             await self._close_room(sid, release=False)
         await self._tasks.close()
+        await self.load.close()
         with contextlib.suppress(Exception):
             await self._bus.close()
 
@@ -143,7 +151,7 @@ class MediaWorker:
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             try:
-                await self._registry.heartbeat(self.worker_id)
+                await self._registry.heartbeat(self.worker_id, capacity=self.capacity())
             except Exception as exc:
                 log.warning("media heartbeat failed: %r", exc)
 
@@ -189,6 +197,17 @@ class MediaWorker:
                 self._tasks.spawn(self._record(sid, None, event), name="media-record")
         elif room is not None and event.kind in ("presence", "ended", "relay"):
             room.inbox.put_nowait(event)
+
+    # -- capacity ---------------------------------------------------------------------------
+
+    @property
+    def subscribers(self) -> int:
+        """The connections this worker sends media on (participants and relay workers)."""
+        return sum(len(room.router.subscribers) for room in self.rooms.values())
+
+    def capacity(self) -> int:
+        """How many subscribers this worker admits now (measured; at most ``max_subscribers``)."""
+        return self.load.capacity(self.subscribers)
 
     # -- rooms ------------------------------------------------------------------------------
 
@@ -274,7 +293,12 @@ class MediaWorker:
         """On the origin: send the room's media to a participant, from here or from the relay
         worker the registry assigns them. ``fresh``: their receiving connection was replaced,
         so a subscription they already have is dropped and offered again."""
-        worker = await self._registry.assign(session_id, participant_id, cap=self.max_subscribers)
+        worker = await self._registry.assign(
+            session_id,
+            participant_id,
+            cap=self.max_subscribers,
+            origin_capacity=self.capacity(),
+        )
         if worker is None or worker == self.worker_id:
             await self._subscribe(session_id, room, participant_id, fresh=fresh)
         else:

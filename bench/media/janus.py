@@ -79,9 +79,8 @@ def janus_setup() -> None:
     service off; nothing to do when it is installed."""
     if shutil.which(JANUS_BINARY) is None:
         sudo = [] if os.geteuid() == 0 else ["sudo"]
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        apt = [*sudo, "apt-get", "install", "-y", "--no-install-recommends", "janus"]
-        subprocess.run(apt, check=True, env=env)
+        apt = ["apt-get", "install", "-y", "--no-install-recommends", "janus"]
+        subprocess.run([*sudo, "env", "DEBIAN_FRONTEND=noninteractive", *apt], check=True)
     if shutil.which("systemctl") and Path("/run/systemd/system").is_dir():
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run([*sudo, "systemctl", "disable", "--now", "janus.service"], check=False)
