@@ -414,6 +414,7 @@ async def _run_target(target: str, count: int, options: MediaOptions) -> dict[st
                 await profiler.start(sfu_pids[0], options.duration)
             cpu0 = {k: [_cpu_seconds(p) for p in pids] for k, pids in watched.items()}
             wait0 = [_wait_seconds(p) for p in sfu_pids]
+            loadgen_wait0 = [_wait_seconds(a.pid) for a in agents]
             t0 = time.monotonic()
             marks0 = await asyncio.gather(*(a.mark() for a in agents))
             for agent in agents[1:]:
@@ -423,7 +424,9 @@ async def _run_target(target: str, count: int, options: MediaOptions) -> dict[st
             t1 = time.monotonic()
             cpu1 = {k: [_cpu_seconds(p) for p in pids] for k, pids in watched.items()}
             wait1 = [_wait_seconds(p) for p in sfu_pids]
+            loadgen_wait1 = [_wait_seconds(a.pid) for a in agents]
             cpu0["sfu_wait"], cpu1["sfu_wait"] = wait0, wait1
+            cpu0["loadgen_wait"], cpu1["loadgen_wait"] = loadgen_wait0, loadgen_wait1
             profile = await profiler.finish() if profiler else None
             await asyncio.sleep(options.settle)
             ranges = _frame_ranges(marks0[0], marks1[0])
@@ -599,6 +602,8 @@ def _result(
             "loadgen_utilisation": [
                 None if c is None else round(c / window, 3) for c in used("loadgen")
             ],
+            # a load generator starved of its core delays and drops what it receives
+            "loadgen_waiting_for_cpu_s": used("loadgen_wait"),
         },
         "us_per_packet": round(us_per_packet, 1) if us_per_packet else None,
         "packets_per_core_s": round(1e6 / us_per_packet) if us_per_packet else None,
