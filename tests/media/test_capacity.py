@@ -17,7 +17,7 @@ from media.worker import MediaWorker
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import People, bearer
-from tests.media.hub_peers import HubPeer, join, pid
+from tests.media.hub_peers import HubPeer, join, pid, teacher_and_student
 
 
 class Clocks:
@@ -109,10 +109,7 @@ async def test_an_overloaded_worker_sends_the_next_participants_to_another(
     origin = await start_worker("worker-a", load=load)
     other = await start_worker("worker-b")
     sid = (await new_session(start=True, maxParticipants=10))["id"]
-    teacher = HubPeer(await join(client, hub, sid, people.teacher))
-    first = HubPeer(await join(client, hub, sid, people.student))
-    peers += [teacher, first]
-    await teacher.publish()
+    _teacher, first = await teacher_and_student(client, hub, sid, people, peers)
     assert set(origin.rooms) == {sid}
     await first.until(lambda: first.video_frames >= 5, 90)
 
