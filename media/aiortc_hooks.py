@@ -508,7 +508,13 @@ class RtpOutlet:
             self.unsent += 1
             return
         self._history[seq % HISTORY_SIZE] = (seq, ts, marker, payload)
-        if self._emit(self._header(pt, seq, ts, marker, self.ssrc, ntp) + payload):
+        header = _RTP_HEADER.pack(self._first, (marker << 7) | pt, seq, ts, self.ssrc)
+        if self._ext_ast:
+            ast = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+            data = b"".join((header, self._ext_head, ast, self._ext_tail, payload))
+        else:
+            data = b"".join((header, self._ext_head, self._ext_tail, payload))
+        if self._emit(data):
             fields = self._fields
             fields[_TX_NTP] = ntp
             fields[_TX_RTP_TIMESTAMP] = ts

@@ -115,7 +115,7 @@ class RtpRewriter:
         self._seq_offset = 0
         self._ts_offset = 0
         self._pid_offset = 0
-        self._last_pid: int | None = None
+        self._last_payload = b""  # the newest packet sent: its picture id, on a new source
         self._started = False
         self._rebase = True
         self._restart_seq = 0
@@ -137,37 +137,35 @@ class RtpRewriter:
             self._restart_seq = seq
             self._seq_offset = (self.last_seq + 1 - seq) & 0xFFFF
             if self._rebase:
-                self._ts_offset = (self.last_ts + self._step - ts) & 0xFFFFFFFF
-                if self._vp8 and self._last_pid is not None:
-                    found = _vp8_picture_id(payload)
-                    if found is not None:
-                        pid, modulus = found
-                        self._pid_offset = (self._last_pid + 1 - pid) % modulus
                 self._rebase = False
+                self._ts_offset = (self.last_ts + self._step - ts) & 0xFFFFFFFF
+                self._pid_offset = 0
+                last = _vp8_picture_id(self._last_payload) if self._vp8 else None
+                found = _vp8_picture_id(payload) if last is not None else None
+                if last is not None and found is not None:
+                    self._pid_offset = (last[0] + 1 - found[0]) % found[1]
         elif (seq - self._restart_seq) & 0xFFFF >= 0x8000:
             return None
         out_seq = (seq + self._seq_offset) & 0xFFFF
         out_ts = (ts + self._ts_offset) & 0xFFFFFFFF
+        if self._pid_offset:
+            payload = self._shift_picture_id(payload)
         if (out_seq - self.last_seq) & 0xFFFF < 0x8000:
             self.last_seq = out_seq
             self.last_ts = out_ts
-        if self._vp8:
-            payload = self._picture_id(payload)
+            self._last_payload = payload
         return out_seq, out_ts, payload
 
-    def _picture_id(self, payload: bytes) -> bytes:
+    def _shift_picture_id(self, payload: bytes) -> bytes:
         found = _vp8_picture_id(payload)
         if found is None:
             return payload
         pid, modulus = found
-        if self._pid_offset:
-            pid = (pid + self._pid_offset) % modulus
-            copy = bytearray(payload)
-            if modulus == 0x8000:
-                copy[2] = 0x80 | (pid >> 8)
-                copy[3] = pid & 0xFF
-            else:
-                copy[2] = pid
-            payload = bytes(copy)
-        self._last_pid = pid
-        return payload
+        pid = (pid + self._pid_offset) % modulus
+        copy = bytearray(payload)
+        if modulus == 0x8000:
+            copy[2] = 0x80 | (pid >> 8)
+            copy[3] = pid & 0xFF
+        else:
+            copy[2] = pid
+        return bytes(copy)
