@@ -1,5 +1,5 @@
 # Shorthands for the scripts in scripts/ (which work without make, too).
-.PHONY: install run test services lint clean
+.PHONY: install run test test-fast services lint lock clean
 
 install:
 	./scripts/bootstrap.sh
@@ -10,6 +10,18 @@ run:
 test:
 	./scripts/test.sh
 
+# The fast loop: the embedded backend only (no PostgreSQL, Redis, browser or apt), no lint;
+# about a minute on two quiet cores. CI runs everything (make test).
+test-fast: install
+	LIVECLASS_TEST_FAST=1 .venv/bin/pytest -n 2 -q -p no:cacheprovider
+
+# Regenerate the lock files from pyproject.toml (then commit them).
+lock: install
+	.venv/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements/run.txt pyproject.toml
+	.venv/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra dev -o requirements/dev.txt pyproject.toml
+
 services:
 	./scripts/ensure-services.sh
 
@@ -17,4 +29,4 @@ lint: install
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache liveclass-data
+	rm -rf .venv .venv-run .mypy_cache .ruff_cache .pytest_cache liveclass-data

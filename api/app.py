@@ -20,7 +20,7 @@ from api.errors import exception_handlers
 from api.limits import BodySizeLimit
 from api.logs import RequestIdMiddleware
 from api.metrics import HttpMetrics, MetricsMiddleware
-from api.routes import chat, enrollment, ops, recordings, room, sessions, web, webhooks
+from api.routes import bans, chat, enrollment, ops, recordings, room, sessions, web, webhooks
 from api.security import SecurityHeaders
 from api.services import open_services
 from api.settings import Settings
@@ -37,6 +37,7 @@ API_MODULES: list[Api] = [
     sessions.api,
     enrollment.api,
     room.api,
+    bans.api,
     chat.api,
     recordings.api,
     webhooks.api,

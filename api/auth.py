@@ -21,6 +21,7 @@ import jwt
 
 from rooms.errors import Unauthorized, Unavailable
 from rooms.identity import Principal, UserRole
+from rooms.untrusted import bad_text
 
 __all__ = ["Authenticator", "mint_platform_token"]
 
@@ -95,8 +96,8 @@ def _principal(claims: dict[str, Any]) -> Principal:
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise Unauthorized(f"the token's {name} claim is malformed", code="invalid_claims")
         value = str(value).strip()
-        # NUL is never part of a name or id (and PostgreSQL refuses it in text).
-        if not value or len(value) > limit or "\x00" in value:
+        # NUL or a lone surrogate is never part of a name or id (nor storable as text).
+        if not value or len(value) > limit or bad_text(value):
             raise Unauthorized(f"the token's {name} claim is malformed", code="invalid_claims")
         return value
 

@@ -8,28 +8,31 @@ bad JSON, 422 with the pydantic errors for bad fields) and describes the operati
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from rooms.errors import BadRequest, NotFound, ValidationFailed
+from api.responses import JSONResponse
+from rooms.errors import BadRequest, LiveclassError, NotFound, ValidationFailed
 from rooms.identity import Principal
+from rooms.untrusted import InputRefused, bad_text, check_tree, parse_json
 
 if TYPE_CHECKING:
     from api.services import Services
 
-__all__ = ["Api", "Call", "Endpoint", "validation_details"]
+__all__ = ["Api", "Call", "Endpoint", "parse_body", "validation_details"]
 
 Auth = Literal["required", "optional", "none"]
 Handler = Callable[["Call"], Awaitable[Response | BaseModel]]
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
@@ -150,7 +153,7 @@ def _asgi_handler(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         if ep.auth == "required" or (ep.auth == "optional" and header):
             principal = await services.authenticator.authenticate(header)
         for name, value in request.path_params.items():
-            if isinstance(value, str) and "\x00" in value:
+            if isinstance(value, str) and bad_text(value):
                 # Nothing has such an id, and PostgreSQL refuses NUL in text outright.
                 raise NotFound(f"no resource has this {name}", code="not_found")
         query = _parse_query(ep, request)
@@ -167,7 +170,10 @@ def _parse_query(ep: Endpoint, request: Request) -> Any:
     if ep.query is None:
         return None
     params = dict(request.query_params)
-    _refuse_nul(params, "the query string is not valid")
+    try:
+        check_tree(params)
+    except InputRefused as exc:
+        raise _refused(exc, "the query string is not valid") from None
     try:
         return ep.query.model_validate(params)
     except ValidationError as exc:
@@ -184,49 +190,37 @@ async def _parse_body(ep: Endpoint, request: Request) -> Any:
         if ep.body_optional:
             return ep.body()
         raise BadRequest("this endpoint needs a JSON body", code="missing_body")
+    return parse_body(ep.body, raw)
+
+
+def parse_body(model: type[_Model], raw: bytes) -> _Model:
+    """``raw`` (a request body) as ``model``: the one parser of JSON bodies.
+
+    400 ``invalid_json`` for what is not JSON or is a parser bomb (too deep, a huge number;
+    see ``rooms/untrusted.py``), 422 for text that cannot be stored (NUL, lone surrogates;
+    ``details`` names each field) and for fields ``model`` refuses.
+    """
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest("the request body is not valid JSON", code="invalid_json") from exc
+        data = parse_json(raw)
+    except InputRefused as exc:
+        raise _refused(exc, "the request body is not valid") from None
     if not isinstance(data, dict):
         raise ValidationFailed("the request body must be a JSON object")
-    _refuse_nul(data, "the request body is not valid")
     try:
-        return ep.body.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(
             "the request body is not valid", details=validation_details(exc)
         ) from exc
 
 
-def _nul_fields(value: Any, path: tuple[str, ...] = ()) -> list[str]:
-    """The dotted paths of every string (key or value) in ``value`` holding a NUL character."""
-    if isinstance(value, str):
-        return [".".join(path)] if "\x00" in value else []
-    found: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in str(key):
-                found.append(".".join((*path, str(key))))
-            found.extend(_nul_fields(item, (*path, str(key))))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_nul_fields(item, (*path, str(index))))
-    return found
-
-
-def _refuse_nul(data: dict[str, Any], message: str) -> None:
-    """422 for NUL characters anywhere in the input: no field accepts them, and PostgreSQL
-    refuses them in text (the request would otherwise fail with 500 there)."""
-    fields = _nul_fields(data)
-    if fields:
-        raise ValidationFailed(
-            message,
-            details=[
-                {"field": f, "message": "NUL characters are not allowed", "type": "nul_character"}
-                for f in fields
-            ],
-        )
+def _refused(exc: InputRefused, message: str) -> LiveclassError:
+    if not exc.bad:
+        return BadRequest(f"the request body is not valid JSON: {exc.message}", code=exc.code)
+    return ValidationFailed(
+        message,
+        details=[{"field": b.field, "message": b.message, "type": b.reason} for b in exc.bad],
+    )
 
 
 # -- OpenAPI --------------------------------------------------------------------------------

@@ -15,11 +15,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from api.logs import REQUEST_ID_HEADER, request_id
+from api.responses import JSONResponse
 from rooms import errors as e
 from rooms.store.availability import database_unavailable
 
@@ -129,6 +130,13 @@ async def _db_error(request: Request, exc: Exception) -> Response:
     return await _unexpected(request, exc)
 
 
+async def _client_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away before its request body was complete: nothing to answer, and
+    not a server error (the response is dropped by the server)."""
+    log.info("client went away mid-request on %s %s", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "the request body was not complete")
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     error_id = secrets.token_hex(8)
     log.error(
@@ -147,6 +155,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 exception_handlers: dict[Any, Any] = {
     e.LiveclassError: _liveclass_error,
+    ClientDisconnect: _client_disconnect,
     HTTPException: _http_exception,
     # Connection-level failures of PostgreSQL/SQLite and Redis (not query errors).
     DBAPIError: _db_error,

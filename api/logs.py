@@ -98,7 +98,22 @@ class ContextFilter(logging.Filter):
         return True
 
 
+#: Line breaks and other control characters: in a text line they would let input (a
+#: percent-decoded path, a name) start a forged log line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
 class TextFormatter(logging.Formatter):
+    """One line per record (plus its traceback): control characters in the message are
+    written escaped (``\\n``), so nothing a client sends can forge a line."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _CONTROL.sub(_escaped, super().formatMessage(record))
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         ids = []

@@ -214,6 +214,16 @@ class TokenRequest(BaseModel):
     )
 
 
+class IceServerOut(_Out):
+    """An ``RTCIceServer``: pass the list to ``new RTCPeerConnection({iceServers})``."""
+
+    urls: list[str]
+    username: str | None = Field(
+        default=None, description="TURN only: `<expiry>:<user id>` (coturn's shared-secret scheme)."
+    )
+    credential: str | None = Field(default=None, description="TURN only; expires with it.")
+
+
 class TokenOut(_Out):
     token: str
     expiresAt: datetime
@@ -224,6 +234,10 @@ class TokenOut(_Out):
     userName: str
     grants: dict[str, bool]
     wsUrl: str
+    iceServers: list[IceServerOut] = Field(
+        description="STUN and TURN servers for the media connections (empty when the SFU "
+        "needs none); the welcome carries fresh ones too."
+    )
 
 
 class ParticipantOut(_Out):
@@ -348,3 +362,16 @@ class RecordingList(_Out):
 class HealthOut(_Out):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class BanOut(_Out):
+    userId: str
+    userName: str
+    reason: str | None
+    bannedBy: str
+    bannedAt: datetime
+
+
+class BansOut(_Out):
+    sessionId: str
+    bans: list[BanOut]

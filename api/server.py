@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import socket
 
 import uvicorn
 from starlette.applications import Starlette
 
+from api.connections import ConnectionGuard, ConnectionLimits, guarded_protocols
 from api.settings import Settings
 
-__all__ = ["DrainingServer", "serve"]
+__all__ = ["DrainingServer", "build_server", "connection_limits", "serve"]
 
 
 class DrainingServer(uvicorn.Server):
@@ -57,25 +59,48 @@ class _NoWebSocketAccessLog(logging.Filter):
         return '"WebSocket %s"' not in msg and msg not in ("connection open", "connection closed")
 
 
-def serve(app: Starlette, settings: Settings, *, host: str, port: int) -> None:
-    """Serve ``app`` until interrupted. WebSockets use uvicorn's sans-I/O websockets
-    implementation (measured at more than twice the deliveries of the default one)."""
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    """The connection limits of ``settings`` (the total cap defaults to three quarters of
+    the open-file limit: the rest is for the database, Redis, media and files)."""
+    total = settings.max_connections
+    if total is None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        total = max(64, soft - max(256, soft // 4))
+    return ConnectionLimits(
+        header_timeout=settings.http_header_timeout_seconds,
+        body_timeout=settings.http_body_timeout_seconds,
+        max_header_bytes=settings.http_max_header_bytes,
+        max_connections=total,
+        max_connections_per_ip=settings.max_connections_per_ip,
+        trusted_proxies=tuple(settings.trusted_proxies),
+    )
+
+
+def build_server(app: Starlette, settings: Settings, *, host: str, port: int) -> DrainingServer:
+    """The uvicorn server ``liveclass serve`` runs: WebSockets on uvicorn's sans-I/O
+    websockets implementation (measured at more than twice the deliveries of the default
+    one), HTTP on httptools, both behind the connection limits of ``api/connections.py``."""
+    http, ws = guarded_protocols(ConnectionGuard(connection_limits(settings)))
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        ws="websockets-sansio",
+        http=http,
+        ws=ws,
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
         ws_per_message_deflate=settings.ws_per_message_deflate,
         # Frames up to 4x the protocol limit reach the decoder (which answers with an
         # error message); larger ones are cut off by uvicorn with 1009.
         ws_max_size=max(4 * settings.ws_max_frame_bytes, 1 << 20),
+        # Typed int by uvicorn, used as a call_later delay: a float works (and tests use one).
+        timeout_keep_alive=settings.http_keep_alive_seconds,  # type: ignore[arg-type]
         log_level=settings.log_level.lower(),
         # Logging is configured once by the CLI (api/logs.py: format, ids, redaction);
         # uvicorn's own config would bypass the redaction of tokens in WebSocket URLs.
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=list(settings.trusted_proxies),
         lifespan="on",
         backlog=2048,
         timeout_graceful_shutdown=30,
@@ -84,4 +109,9 @@ def serve(app: Starlette, settings: Settings, *, host: str, port: int) -> None:
     if not settings.ws_access_log:
         # uvicorn configures its loggers when the Config is made; the filter goes on after.
         logging.getLogger("uvicorn.error").addFilter(_NoWebSocketAccessLog())
-    server.run()
+    return server
+
+
+def serve(app: Starlette, settings: Settings, *, host: str, port: int) -> None:
+    """Serve ``app`` until interrupted."""
+    build_server(app, settings, host=host, port=port).run()

@@ -17,7 +17,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from media.config import RouterConfig
+from media.config import RouterConfig, parse_port_range
+from rooms.ice import IceServers
 from rooms.webhooks.backoff import Backoff
 from signaling.hub import HubSettings
 from signaling.participant import RateLimits
@@ -66,6 +67,24 @@ class Settings(BaseSettings):
     max_session_hours: float = Field(default=6.0, gt=0, le=48)
     rest_presence_ttl_seconds: int = Field(default=60, ge=5, le=3600)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Connections (api/connections.py): timeouts and caps before a request reaches the app.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=1 << 20)
+    max_connections: int | None = Field(
+        default=None,
+        ge=4,
+        description="Open connections per process; default: three quarters of the open-file "
+        "limit. At the cap a new connection replaces the oldest one still without a request.",
+    )
+    max_connections_per_ip: int = Field(default=2500, ge=1, le=1_000_000)
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses (or CIDR networks; '*' for any) of the proxies in front: their "
+        "X-Forwarded-For/-Proto name the client, and the per-address connection cap does not "
+        "count them (the proxy carries many clients).",
+    )
 
     # The room hub (WebSocket).
     node_id: str | None = Field(
@@ -118,6 +137,30 @@ class Settings(BaseSettings):
         default=None, description="Addresses ICE offers as host candidates; default: all."
     )
     media_stun_urls: list[str] = Field(default_factory=list)
+    media_udp_ports: str | None = Field(
+        default=None,
+        description="UDP port range (`40000-40999`) the media workers bind their ICE sockets "
+        "in, so a firewall can be opened for exactly that range; default: any port.",
+    )
+    # What clients are told to use for ICE (room token answer and welcome).
+    ice_stun_urls: list[str] = Field(
+        default_factory=list, description="STUN servers for clients (`stun:host:3478`)."
+    )
+    turn_urls: list[str] = Field(
+        default_factory=list,
+        description="TURN servers for clients behind restrictive firewalls, e.g. "
+        '`["turn:turn.example.org:3478?transport=udp", '
+        '"turn:turn.example.org:3478?transport=tcp", "turns:turn.example.org:443?transport=tcp"]`.',
+    )
+    turn_secret: str | None = Field(
+        default=None, description="coturn's static-auth-secret (use-auth-secret)."
+    )
+    turn_ttl_seconds: int = Field(
+        default=4 * 3600,
+        ge=60,
+        le=7 * 86_400,
+        description="How long a TURN credential lasts; must outlast the longest class.",
+    )
     media_max_video_kbps: int = Field(default=1500, ge=0, le=20_000)
     media_max_audio_kbps: int = Field(default=64, ge=0, le=510)
     media_heartbeat_seconds: float = Field(default=3.0, gt=0, le=60)
@@ -181,6 +224,13 @@ class Settings(BaseSettings):
         description="Log a line per WebSocket handshake (uvicorn's, with the query string: "
         "the room token); off by default: it costs CPU in join storms and leaks tokens.",
     )
+
+    @model_validator(mode="after")
+    def _check_ice(self) -> Settings:
+        if self.media_udp_ports is not None:
+            parse_port_range(self.media_udp_ports)  # raises ValueError, saying why
+        self.ice_servers()  # TURN URLs without the secret: refused at start-up
+        return self
 
     @model_validator(mode="after")
     def _check_redis(self) -> Settings:
@@ -285,6 +335,15 @@ class Settings(BaseSettings):
             limits=Limits(
                 max_frame_bytes=self.ws_max_frame_bytes, max_sdp_bytes=self.ws_max_sdp_bytes
             ),
+            ice=self.ice_servers(),
+        )
+
+    def ice_servers(self) -> IceServers:
+        return IceServers(
+            stun_urls=tuple(self.ice_stun_urls),
+            turn_urls=tuple(self.turn_urls),
+            turn_secret=self.turn_secret,
+            turn_ttl=self.turn_ttl_seconds,
         )
 
     def webhook_backoff(self) -> Backoff:
@@ -300,6 +359,7 @@ class Settings(BaseSettings):
             if self.media_host_addresses is not None
             else None,
             stun_urls=tuple(self.media_stun_urls),
+            udp_ports=parse_port_range(self.media_udp_ports) if self.media_udp_ports else None,
             max_video_kbps=self.media_max_video_kbps,
             max_audio_kbps=self.media_max_audio_kbps,
             forwarding=self.media_forwarding,

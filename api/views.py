@@ -15,6 +15,7 @@ from api.schemas import (
     SessionOut,
 )
 from api.services import Services
+from rooms.media_types import download_name
 from rooms.model import RecordingSource
 from rooms.presence import PresenceEntry
 from rooms.sessions import SessionView
@@ -158,7 +159,10 @@ def recording_out(row: RecordingRow, services: Services) -> RecordingOut:
         sessionId=row.session_id,
         source=row.source,
         status=row.status,
-        filename=row.filename,
+        # As downloaded (rows stored before names were checked may hold "evil.html").
+        filename=download_name(row.filename, row.content_type)
+        if row.filename and row.content_type
+        else row.filename,
         contentType=row.content_type,
         size=row.size_bytes,
         duration=row.duration_seconds,

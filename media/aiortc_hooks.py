@@ -17,6 +17,8 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
   wrapped per instance; every RTP packet (RTX unwrapped) goes to our callback first, then
   to aiortc's own handling (statistics and receiver reports, NACKs to the publisher, REMB,
   and the jitter buffer that reassembles frames for the recorder).
+- **Receiver audio levels** (:func:`on_audio_level`): the same per-instance method, wrapped
+  to read each packet's RFC 6464 level before it goes its usual way (active speakers).
 - **Receiver PLI** (:func:`request_keyframe`): ``_send_rtcp_pli`` for the SSRCs seen.
 - **Sender RTP outlet** (:class:`RtpOutlet`, the forwarding path): packets are sent for an
   ``RTCRtpSender`` without its RTP task (its track never yields): ``send`` is wrapped per
@@ -44,7 +46,7 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
 - **ICE host addresses** (:func:`host_addresses`). aioice gathers host candidates on every
   interface except loopback (module function ``aioice.ice.get_host_addresses``). It is
   wrapped once, at import, to return the addresses set in a context variable, and to behave
-  as before when none is set.
+  as before when none is set. (The UDP port range ICE binds in: :mod:`media.aioice_ports`.)
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ __all__ = [
     "fast_ntp_time",
     "host_addresses",
     "install_packet_only_encoder",
+    "on_audio_level",
     "on_keyframe_request",
     "request_keyframe",
     "sender_encoder",
@@ -273,6 +276,27 @@ def count_rtp(receiver: RTCRtpReceiver, on_packet: PacketCallback) -> None:
         on_packet(packet, arrival_time_ms)
 
     receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
+
+
+def on_audio_level(receiver: RTCRtpReceiver, callback: Callable[[int], None]) -> None:
+    """Call ``callback(level)`` with every RTP packet's RFC 6464 audio level (0 loudest …
+    127 silence) that ``receiver`` gets, before it processes the packet as usual. Packets
+    without the header extension are not reported. Callback errors are logged, never raised
+    into aiortc's packet path."""
+    handle = getattr(receiver, "_handle_rtp_packet", None)
+    if not callable(handle):
+        raise AiortcIncompatible("RTCRtpReceiver has no _handle_rtp_packet")
+
+    async def handle_with_level(packet: RtpPacket, arrival_time_ms: int) -> None:
+        level = packet.extensions.audio_level
+        if level is not None:
+            try:
+                callback(level[1])
+            except Exception:
+                log.exception("audio level callback failed")
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_with_level  # type: ignore[method-assign]
 
 
 #: ``on_packet(packet, mime_type)``: one RTP packet of a known codec, RTX unwrapped.

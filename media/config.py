@@ -7,12 +7,29 @@ environment. Defaults suit a class: one teacher at up to 1.5 Mbps of VP8, Opus a
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
-__all__ = ["RouterConfig"]
+from media.aioice_ports import udp_port_range
+from media.aiortc_hooks import host_addresses
+
+__all__ = ["RouterConfig", "parse_port_range"]
+
+
+def parse_port_range(text: str) -> range:
+    """``"40000-40999"`` (both ends included) as a range; ``ValueError`` saying why if not."""
+    low, sep, high = text.partition("-")
+    try:
+        first, last = int(low), int(high if sep else low)
+    except ValueError:
+        raise ValueError(f"a UDP port range looks like 40000-40999, not {text!r}") from None
+    if not 1024 <= first <= last <= 65535:
+        raise ValueError(f"UDP port range {text!r} must lie within 1024-65535, low to high")
+    return range(first, last + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +41,8 @@ class RouterConfig:
       ``("127.0.0.1",)`` to stay on loopback.
     - ``stun_urls``: STUN servers for server-reflexive candidates (none by default: a media
       worker normally has a routable address of its own).
+    - ``udp_ports``: the ports ICE binds its UDP sockets in (:func:`parse_port_range`), so a
+      firewall can be opened for exactly them; ``None``: any free port.
     - ``max_video_kbps`` / ``max_audio_kbps``: the publisher's send cap, written into the
       answer as ``b=AS``/``b=TIAS`` (browsers honour it; 0 disables).
     - ``video_queue_frames`` / ``audio_queue_frames``: frames queued per subscriber track
@@ -40,6 +59,7 @@ class RouterConfig:
 
     host_addresses: tuple[str, ...] | None = None
     stun_urls: tuple[str, ...] = ()
+    udp_ports: range | None = None
     max_video_kbps: int = 1500
     max_audio_kbps: int = 64
     video_queue_frames: int = 30
@@ -57,6 +77,13 @@ class RouterConfig:
             raise ValueError("keyframe_interval must not be negative")
         if self.max_video_kbps < 0 or self.max_audio_kbps < 0:
             raise ValueError("bitrate caps must not be negative")
+
+    @contextlib.contextmanager
+    def ice_scope(self) -> Iterator[None]:
+        """Within this block (wrap ``setLocalDescription``, where aioice gathers), ICE binds on
+        the configured host addresses and inside the configured UDP port range."""
+        with host_addresses(self.host_addresses), udp_port_range(self.udp_ports):
+            yield
 
     def rtc_configuration(self) -> RTCConfiguration:
         """A fresh aiortc configuration: BUNDLE everything, only the STUN servers given.

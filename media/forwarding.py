@@ -50,6 +50,7 @@ from media.bitstream import is_keyframe
 from media.keyframes import KeyframeRequester
 from media.rtp_forwarding import PacketOutlet, RtpRewriter, is_keyframe_start
 from media.sdp import CodecSpec
+from media.sources import Source, stream_id
 
 __all__ = ["ForwardedTrack", "MediaFrame", "TrackFanout"]
 
@@ -83,9 +84,13 @@ class TrackFanout:
         codec: CodecSpec,
         send_keyframe_request: Callable[[], Awaitable[object]],
         keyframe_interval: float,
+        source: Source = "camera",
     ) -> None:
         self.track_id = track_id
         self.publisher_id = publisher_id
+        #: What it shows (camera or screen); subscribers see it in the msid stream id.
+        self.source: Source = source
+        self.stream_id = stream_id(publisher_id, source)
         self.codec = codec
         self.kind = codec.kind
         self.sinks: set[ForwardedTrack] = set()

@@ -9,12 +9,18 @@ the recorder, instead of to a decoder (:func:`media.aiortc_hooks.tap_receiver`).
 answer caps the publisher's bitrate (``b=AS``/``b=TIAS``).
 
 Re-offers (a track added, or an m-line no longer sending) are answered on the same
-connection; the router is told through ``on_track``/``on_track_ended``.
+connection; the router is told through ``on_track``/``on_track_ended``. An offer from another
+peer connection (other ICE credentials: the camera turned off and on, a device switched, the
+page reloaded) cannot be a re-offer: :meth:`Publisher.is_from_another_connection` tells the
+router, which replaces this publisher with a new one.
+
+A participant publishes their camera and microphone on one connection and a screen they share
+on another (``source``, :mod:`media.sources`): each is a ``Publisher``.
 
 A *relay* publisher is another media worker re-sending a room's tracks (a room spread over
 several workers): each of its m-lines names, in ``a=msid``, the participant who published the
-track and the track's id, and the tracks it creates keep those names, so subscribers here see
-the original publisher (and never receive their own media back).
+track (and its source) and the track's id, and the tracks it creates keep those names, so
+subscribers here see the original publisher (and never receive their own media back).
 
 A connection that fails or closes by itself (not through :meth:`Publisher.close`) calls
 ``on_failed`` once; the owner tears the publisher down and tells the participant.
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,15 +41,18 @@ from dataclasses import dataclass, field
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.rtp import RtpPacket
 
-from media.aiortc_hooks import FrameTap, host_addresses, request_keyframe, tap_receiver, tap_rtp
+from media.aiortc_hooks import FrameTap, on_audio_level, request_keyframe, tap_receiver, tap_rtp
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
 from media.sdp import CodecSpec, MediaSection, cap_bitrate, parse_sections
+from media.sources import Source, parse_stream_id
 
 __all__ = ["Publisher"]
 
 log = logging.getLogger("liveclass.media.publisher")
+
+_serials = itertools.count(1)
 
 
 @dataclass(slots=True)
@@ -68,9 +78,15 @@ class Publisher:
         on_track_ended: Callable[[TrackFanout], None],
         on_failed: Callable[[], None],
         relay: bool = False,
+        source: Source = "camera",
+        on_audio_level: Callable[[int], None] | None = None,
     ) -> None:
         self.participant_id = participant_id
+        #: Each audio packet's RFC 6464 level (0 loudest … 127 silence), for active speakers.
+        self._on_audio_level = on_audio_level
         self.relay = relay
+        #: What this connection publishes (a participant may publish a camera and a screen).
+        self.source: Source = source
         self._config = config
         self._on_track = on_track
         self._on_track_ended = on_track_ended
@@ -79,7 +95,6 @@ class Publisher:
         self._lock = asyncio.Lock()
         self._pending_candidates: list[RTCIceCandidate | None] = []
         self._closed = False
-        self._serial = 0
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
@@ -104,6 +119,17 @@ class Publisher:
             return set()
         return {s.ufrag for s in parse_sections(description.sdp) if s.ufrag}
 
+    def is_from_another_connection(self, offer_sdp: str) -> bool:
+        """Whether ``offer_sdp`` comes from a peer connection other than the one this publisher
+        negotiated with (its ICE credentials differ), or this one is gone (closed or failed):
+        either way the offer starts a new publication rather than renegotiating this one. A
+        publisher still answering its first offer is replaced too: the newer connection wins,
+        as the client has dropped the older one."""
+        if self.pc.connectionState in ("closed", "failed") or self.pc.signalingState == "closed":
+            return True
+        offered = {s.ufrag for s in parse_sections(offer_sdp) if s.ufrag}
+        return not offered & self.remote_ufrags
+
     async def negotiate(self, offer_sdp: str) -> str:
         """Answer the participant's offer (first or re-offer); returns the answer SDP."""
         sections = parse_sections(offer_sdp)
@@ -127,7 +153,7 @@ class Publisher:
                 self._add_input(section.kind, section.codec)
             try:
                 await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-                with host_addresses(self._config.host_addresses):
+                with self._config.ice_scope():
                     await self.pc.setLocalDescription(await self.pc.createAnswer())
             except Exception as exc:
                 if self._closed:
@@ -154,6 +180,8 @@ class Publisher:
             on_frame=lambda mime, _rate, data, ts: self._frame(entry, mime, data, ts),
             on_end=lambda: self._end_input(entry),
         )
+        if kind == "audio" and self._on_audio_level is not None:
+            on_audio_level(transceiver.receiver, self._on_audio_level)
         tap_rtp(transceiver.receiver, lambda packet, mime: self._packet(entry, packet, mime))
         self._inputs.append(entry)
 
@@ -167,12 +195,14 @@ class Publisher:
         if entry.fanout is not None:
             entry.fanout.push_encoded(mime, data, timestamp)
 
-    def _identity(self, entry: _Input, section: MediaSection) -> tuple[str, str]:
-        """(publisher id, track id) of what ``section`` carries."""
+    def _identity(self, entry: _Input, section: MediaSection) -> tuple[str, str, Source]:
+        """(publisher id, track id, source) of what ``section`` carries. Track ids are unique
+        in the process, across publications: a camera turned off and on is a new track."""
         if self.relay and section.msid is not None:
-            return section.msid
-        self._serial += 1
-        return self.participant_id, f"{self.participant_id}:{entry.codec.kind}:{self._serial}"
+            publisher_id, source = parse_stream_id(section.msid[0])
+            return publisher_id, section.msid[1], source
+        kind = entry.codec.kind if self.source == "camera" else f"{self.source}-{entry.codec.kind}"
+        return self.participant_id, f"{self.participant_id}:{kind}:{next(_serials)}", self.source
 
     def _update_tracks(self, sections: list[MediaSection]) -> None:
         by_mid = {s.mid: s for s in sections}
@@ -185,15 +215,16 @@ class Publisher:
                 and entry.fanout is not None
                 and section is not None
                 and section.msid is not None
-                and section.msid != (entry.fanout.publisher_id, entry.fanout.track_id)
+                and section.msid != (entry.fanout.stream_id, entry.fanout.track_id)
             ):
                 self._end_input(entry)  # the relayed m-line now carries another track
             if sending and entry.fanout is None and not (entry.tap and entry.tap.stopped):
                 assert section is not None
-                publisher_id, track_id = self._identity(entry, section)
+                publisher_id, track_id, source = self._identity(entry, section)
                 fanout = TrackFanout(
                     track_id=track_id,
                     publisher_id=publisher_id,
+                    source=source,
                     codec=entry.codec,
                     send_keyframe_request=functools.partial(
                         request_keyframe, entry.transceiver.receiver

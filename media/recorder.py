@@ -3,9 +3,11 @@
 A :class:`Recorder` watches a room's :class:`~media.router.Router` (on the room's origin
 worker, where the publishers send) and taps the same encoded frames the forwarder hands to
 subscribers (:attr:`media.forwarding.TrackFanout.taps`): nothing is decoded. It records one
-video and one audio source: the first VP8 and the first Opus track published; when that track
-ends (its publisher left or stopped), the next one of its kind still published takes over, on
-the same timeline. H.264 video cannot go into WebM and is not recorded.
+video and one audio source, on one timeline each: the video of a screen being shared (the
+newest one), else the first camera (VP8); the first microphone (Opus), else a screen's sound.
+When a better track appears (a screen share starts) or the recorded one ends (the share stops,
+its publisher left), the recording switches to the best one left. H.264 video cannot go into
+WebM and is not recorded.
 
 Video is held until a keyframe, whenever a source (re)starts: the recorder asks the publisher
 for one (PLI, throttled by the track) and asks again on every delta frame it has to drop.
@@ -101,31 +103,41 @@ class Recorder:
         """Start recording ``router``'s tracks (those published now and later)."""
         self._router = router
         router.watch(self)
-        for track in router.tracks:
-            self.track_added(track)
+        for kind in self._inputs:
+            self._choose(kind)
 
     # -- TrackWatcher -----------------------------------------------------------------
 
     def track_added(self, track: TrackFanout) -> None:
-        entry = self._inputs.get(track.kind)
-        if entry is None or entry.track is not None or self._stopped:
-            return
-        if track.codec.mime_type.lower() != RECORDABLE[track.kind]:
+        if track.kind in self._inputs and track.codec.mime_type.lower() != RECORDABLE[track.kind]:
             log.info("recording %s: %s not recordable in WebM", self.recording_id, track)
-            return
-        self._switch(entry, track)
+        self._choose(track.kind)
 
     def track_ended(self, track: TrackFanout) -> None:
         entry = self._inputs.get(track.kind)
-        if entry is None or entry.track is not track:
+        if entry is not None and entry.track is track:
+            self._switch(entry, None)
+            self._choose(track.kind)
+
+    def _choose(self, kind: str) -> None:
+        """Record the best track of ``kind`` the room has: for video, the newest screen share,
+        else the first camera; for audio, the first microphone, else a screen's sound."""
+        entry = self._inputs.get(kind)
+        if entry is None or self._router is None or self._stopped:
             return
-        self._switch(entry, None)
-        if self._router is not None and not self._stopped:
-            for candidate in self._router.tracks:
-                if candidate is not track and not candidate.ended:
-                    self.track_added(candidate)
-                    if entry.track is not None:
-                        break
+        candidates = [
+            t
+            for t in self._router.tracks
+            if t.kind == kind and not t.ended and t.codec.mime_type.lower() == RECORDABLE[kind]
+        ]
+        screens = [t for t in candidates if t.source == "screen"]
+        cameras = [t for t in candidates if t.source == "camera"]
+        if kind == "video":
+            best = screens[-1] if screens else next(iter(cameras), None)
+        else:
+            best = next(iter(cameras or screens), None)
+        if best is not None and best is not entry.track:
+            self._switch(entry, best)
 
     # -- frames -----------------------------------------------------------------------
 

@@ -41,7 +41,9 @@ from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
 from media.publisher import Publisher
+from media.room_voices import MediaState, RoomVoices
 from media.sdp import parse_candidate
+from media.sources import Source
 from media.subscriber import Offer, Subscriber
 from media.tasks import TaskSet
 
@@ -70,12 +72,15 @@ class Router:
         on_offer: Callable[[str, Offer], None],
         config: RouterConfig | None = None,
         on_lost: Callable[[str, Target], None] | None = None,
+        on_media_state: Callable[[MediaState], None] | None = None,
     ) -> None:
         self.room_id = room_id
         self.config = config or RouterConfig()
         self._on_offer = on_offer
         self._on_lost = on_lost
-        self._publishers: dict[str, Publisher] = {}
+        #: Who speaks and who is muted (told through ``on_media_state`` when it changes).
+        self.voices = RoomVoices(on_media_state or (lambda _state: None))
+        self._publishers: dict[tuple[str, Source], Publisher] = {}
         self._subscribers: dict[str, Subscriber] = {}
         self._tracks: dict[str, TrackFanout] = {}
         self._watchers: list[TrackWatcher] = []
@@ -91,6 +96,12 @@ class Router:
 
     @property
     def publishers(self) -> dict[str, Publisher]:
+        """Each participant's camera publication, by participant id."""
+        return {pid: p for (pid, source), p in self._publishers.items() if source == "camera"}
+
+    @property
+    def publications(self) -> dict[tuple[str, Source], Publisher]:
+        """Every publication (camera or screen), by (participant id, source)."""
         return dict(self._publishers)
 
     @property
@@ -130,17 +141,37 @@ class Router:
 
     # -- signalling -------------------------------------------------------------------
 
-    async def publish(self, participant_id: str, offer_sdp: str, *, relay: bool = False) -> str:
-        """Answer a participant's offer to send media (first offer or a re-offer).
+    async def publish(
+        self,
+        participant_id: str,
+        offer_sdp: str,
+        *,
+        relay: bool = False,
+        source: Source = "camera",
+    ) -> str:
+        """Answer a participant's offer to send media (first offer or a re-offer). An offer
+        from another peer connection than the current one replaces it (its tracks end and
+        subscribers are offered the new ones): publishing may stop and start any number of
+        times.
 
         ``relay``: the offer comes from another worker re-sending this room's tracks (see
         :class:`media.publisher.Publisher`); the tracks keep their publishers' names.
+        ``source``: a participant publishes a camera and a screen on separate connections.
 
         Raises :class:`MediaError` (``invalid_sdp``, ``unsupported_media``, ``closed``). A
         first offer that fails leaves nothing behind.
         """
         self._check_open()
-        publisher = self._publishers.get(participant_id)
+        key = (participant_id, source)
+        publisher = self._publishers.get(key)
+        if publisher is not None and publisher.is_from_another_connection(offer_sdp):
+            # A new publishing connection (camera off and on, a device switch, a reload):
+            # the old one's tracks end, subscribers renegotiate, then take the new ones.
+            log.info("%s of %s in %s: a new connection", source, participant_id, self.room_id)
+            del self._publishers[key]
+            self._forget_voice(key)
+            await self._bounded(publisher.close(), f"{source} publisher {participant_id}")
+            publisher = None
         created = publisher is None
         if publisher is None:
             publisher = Publisher(
@@ -148,15 +179,22 @@ class Router:
                 self.config,
                 on_track=self._track_added,
                 on_track_ended=self._track_ended,
-                on_failed=lambda: self._teardown(participant_id, "publisher"),
+                on_failed=lambda: self._teardown_publisher(key),
                 relay=relay,
+                source=source,
+                on_audio_level=(
+                    self.voices.level_of(participant_id)
+                    if source == "camera" and not relay
+                    else None
+                ),
             )
-            self._publishers[participant_id] = publisher
+            self._publishers[key] = publisher
         try:
             return await publisher.negotiate(offer_sdp)
         except BaseException:
-            if created and self._publishers.get(participant_id) is publisher:
-                del self._publishers[participant_id]
+            if created and self._publishers.get(key) is publisher:
+                del self._publishers[key]
+                self._forget_voice(key)
                 await publisher.close()
             raise
 
@@ -172,7 +210,7 @@ class Router:
             self.config,
             tracks=lambda: self._tracks.values(),
             on_offer=lambda offer: self._on_offer(participant_id, offer),
-            on_failed=lambda: self._teardown(participant_id, "subscriber"),
+            on_failed=lambda: self._teardown_subscriber(participant_id),
         )
         self._subscribers[participant_id] = subscriber
         try:
@@ -204,23 +242,25 @@ class Router:
         """A trickled ICE candidate from the participant (``RTCIceCandidateInit``; None or an
         empty ``candidate`` ends them).
 
-        ``target`` says which of the participant's connections it belongs to; without it the
-        candidate's ``usernameFragment`` decides, else the only connection there is, else
-        both get it.
+        ``target`` says which of the participant's connections it belongs to (``publisher``:
+        their publishing ones); the candidate's ``usernameFragment`` picks one of them, else
+        every connection of the target (without one: all of the participant's) gets it.
         """
         self._check_open()
         parsed = parse_candidate(candidate)
-        publisher = self._publishers.get(participant_id)
+        publishers = [p for (pid, _), p in self._publishers.items() if pid == participant_id]
         subscriber = self._subscribers.get(participant_id)
-        if publisher is None and subscriber is None:
+        if not publishers and subscriber is None:
             raise MediaError("unknown_participant", f"{participant_id} has no connection")
-        if target is None and parsed.ufrag is not None:
-            if publisher is not None and parsed.ufrag in publisher.remote_ufrags:
-                target = "publisher"
+        if parsed.ufrag is not None:
+            matching = [p for p in publishers if parsed.ufrag in p.remote_ufrags]
+            if matching:
+                publishers, target = matching, "publisher"
             elif subscriber is not None and parsed.ufrag in subscriber.remote_ufrags:
                 target = "subscriber"
-        if target in (None, "publisher") and publisher is not None:
-            await publisher.add_ice(parsed.candidate)
+        if target in (None, "publisher"):
+            for publisher in publishers:
+                await publisher.add_ice(parsed.candidate)
         if target in (None, "subscriber") and subscriber is not None:
             await subscriber.add_ice(parsed.candidate)
 
@@ -231,12 +271,10 @@ class Router:
         ``config.close_timeout``, without waiting for a negotiation step in progress); their
         tracks end and every subscriber is offered a renegotiation. Unknown participants are
         ignored."""
-        publisher = self._publishers.pop(participant_id, None)
         subscriber = self._subscribers.pop(participant_id, None)
         if subscriber is not None:
             await self._bounded(subscriber.close(), f"subscriber {participant_id}")
-        if publisher is not None:
-            await self._bounded(publisher.close(), f"publisher {participant_id}")
+        await self.unpublish(participant_id)
 
     async def unsubscribe(self, participant_id: str) -> None:
         """Stop sending to a participant (their receiving connection was replaced): close it;
@@ -246,12 +284,16 @@ class Router:
         if subscriber is not None:
             await self._bounded(subscriber.close(), f"subscriber {participant_id}")
 
-    async def unpublish(self, participant_id: str) -> None:
-        """Stop a participant's publication (their grant was withdrawn): their tracks end and
-        subscribers renegotiate; what they receive is untouched. Unknown ids are ignored."""
-        publisher = self._publishers.pop(participant_id, None)
-        if publisher is not None:
-            await self._bounded(publisher.close(), f"publisher {participant_id}")
+    async def unpublish(self, participant_id: str, source: Source | None = None) -> None:
+        """Stop a participant's publication of ``source`` (they turned their camera off or
+        stopped sharing), or every one of theirs (None: their grant was withdrawn): those
+        tracks end and subscribers renegotiate; what they receive is untouched. Unknown ids
+        are ignored."""
+        for key in list(self._publishers):
+            if key[0] == participant_id and source in (None, key[1]):
+                publisher = self._publishers.pop(key)
+                self._forget_voice(key)
+                await self._bounded(publisher.close(), f"{key[1]} publisher {participant_id}")
 
     async def _bounded(self, closing: Coroutine[Any, Any, None], what: str) -> None:
         try:
@@ -264,29 +306,51 @@ class Router:
         if self._closed:
             return
         self._closed = True
-        for participant_id in list(self._subscribers) + list(self._publishers):
+        for participant_id in {*self._subscribers, *(pid for pid, _ in self._publishers)}:
             await self.remove(participant_id)
         # background teardowns are bounded by close_timeout themselves
         await self._background.close(grace=self.config.close_timeout + 1.0)
+        await self.voices.close()
         self._tracks.clear()
 
-    def _teardown(self, participant_id: str, role: Target) -> None:
-        """A connection failed or closed by itself (called from aiortc's event): close it in
-        the background and report it through ``on_lost``. A connection of the participant
-        that is still alive (one that replaced the lost one meanwhile) is left alone."""
-        connections: dict[str, Publisher] | dict[str, Subscriber]
-        connections = self._publishers if role == "publisher" else self._subscribers
-        connection = connections.get(participant_id)
-        if connection is None or connection.pc.connectionState not in ("failed", "closed"):
+    def _teardown_publisher(self, key: tuple[str, Source]) -> None:
+        """A publishing connection failed or closed by itself (called from aiortc's event):
+        close it in the background and report it through ``on_lost``. A publication that
+        replaced the lost one meanwhile (alive) is left alone."""
+        publisher = self._publishers.get(key)
+        if publisher is None or publisher.pc.connectionState not in ("failed", "closed"):
             return
-        del connections[participant_id]
-        log.info("%s %s of %s lost", role, participant_id, self.room_id)
-        self._background.spawn(
-            self._bounded(connection.close(), f"{role} {participant_id}"),
-            name=f"media-close-{participant_id}",
-        )
+        del self._publishers[key]
+        self._forget_voice(key)
+        self._close_failed(publisher.close(), f"{key[1]} publisher {key[0]}")
         if self._on_lost is not None and not self._closed:
-            self._on_lost(participant_id, role)
+            self._on_lost(key[0], "publisher")
+
+    def _forget_voice(self, key: tuple[str, Source]) -> None:
+        if key[1] == "camera":
+            self.voices.forget(key[0])
+
+    def set_muted(self, participant_id: str, muted: bool) -> None:
+        """The participant muted (or unmuted) the microphone they publish; the room is told.
+        Ignored for someone who publishes no camera."""
+        if (participant_id, "camera") in self._publishers:
+            self.voices.set_muted(participant_id, muted)
+
+    def _teardown_subscriber(self, participant_id: str) -> None:
+        """A receiving connection failed or closed by itself (called from aiortc's event):
+        close it in the background and report it through ``on_lost``; a live replacement is
+        left alone."""
+        subscriber = self._subscribers.get(participant_id)
+        if subscriber is None or subscriber.pc.connectionState not in ("failed", "closed"):
+            return
+        del self._subscribers[participant_id]
+        self._close_failed(subscriber.close(), f"subscriber {participant_id}")
+        if self._on_lost is not None and not self._closed:
+            self._on_lost(participant_id, "subscriber")
+
+    def _close_failed(self, closing: Coroutine[Any, Any, None], what: str) -> None:
+        log.info("%s of %s lost", what, self.room_id)
+        self._background.spawn(self._bounded(closing, what), name=f"media-close {what}")
 
     # -- tracks -----------------------------------------------------------------------
 

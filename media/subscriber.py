@@ -5,7 +5,9 @@ a :class:`media.forwarding.ForwardedTrack` and a stock ``RTCRtpSender``: the tra
 RTP through the sender's :class:`media.aiortc_hooks.RtpOutlet` (or, with
 ``RouterConfig.forwarding == "frames"``, yields frames the sender only packetizes,
 :func:`media.aiortc_hooks.install_packet_only_encoder`). The msid of each m-line
-is ``<publisher participant id> <track id>``, so clients know whose media a track carries.
+is ``<stream id> <track id>``, the stream id being the publisher's participant id for their
+camera and ``<participant id>:screen`` for a screen they share (:mod:`media.sources`), so
+clients know whose media a track carries and what it shows.
 
 Negotiation is server-initiated and serialized: when tracks appear or go
 (:meth:`Subscriber.tracks_changed`) a background task waits until no offer is outstanding,
@@ -39,7 +41,6 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSes
 from media.aiortc_hooks import (
     PacketOnlyEncoder,
     RtpOutlet,
-    host_addresses,
     install_packet_only_encoder,
     on_keyframe_request,
     set_msid,
@@ -131,8 +132,8 @@ class Subscriber:
         return {s.ufrag for s in parse_sections(description.sdp) if s.ufrag}
 
     def describe(self) -> list[dict[str, Any]]:
-        """What each m-line carries: ``mid``, ``kind``, ``publisher``, ``track`` (None when
-        inactive). Meant to travel with offers so a client can label what it receives."""
+        """What each m-line carries: ``mid``, ``kind``, ``publisher``, ``track``, ``source``
+        (None when inactive). Meant to travel with offers so a client can label what it receives."""
         out = []
         for o in self._outputs:
             source = o.track.source
@@ -142,6 +143,7 @@ class Subscriber:
                     "kind": o.codec.kind,
                     "publisher": source.publisher_id if source else None,
                     "track": source.track_id if source else None,
+                    "source": source.source if source else None,
                 }
             )
         return out
@@ -181,7 +183,7 @@ class Subscriber:
             if self._closed or not self._sync():
                 return None
             offer = await self.pc.createOffer()
-            with host_addresses(self._config.host_addresses):
+            with self._config.ice_scope():
                 await self.pc.setLocalDescription(offer)
             if self._closed:
                 return None
@@ -215,7 +217,7 @@ class Subscriber:
             )
             output = free if free is not None else self._add_output(track.codec)
             output.track.switch(track)
-            set_msid(output.transceiver.sender, track.publisher_id, track.track_id)
+            set_msid(output.transceiver.sender, track.stream_id, track.track_id)
             output.transceiver.direction = "sendonly"
             output.fresh = True
             changed = True

@@ -54,7 +54,9 @@ from media.capacity import LoadMonitor
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.recording_worker import RecordingDesk
+from media.room_voices import MediaState
 from media.router import Router
+from media.sources import SOURCES, Source
 from media.subscriber import Offer
 from media.tasks import TaskSet, cancel_and_wait
 from rooms.bus import BusEvent, RoomBus
@@ -80,7 +82,14 @@ class _Lost:
     role: str
 
 
-_Item = BusEvent | tuple[str, Offer] | _Lost
+@dataclass(frozen=True, slots=True)
+class _VoicesChanged:
+    """Who speaks and who is muted changed (the router's voices): tell the room."""
+
+    state: MediaState
+
+
+_Item = BusEvent | tuple[str, Offer] | _Lost | _VoicesChanged
 
 
 @dataclass
@@ -218,6 +227,7 @@ class MediaWorker:
             on_offer=lambda pid, offer: inbox.put_nowait((pid, offer)),
             config=self._config,
             on_lost=lambda pid, role: inbox.put_nowait(_Lost(pid, role)),
+            on_media_state=lambda state: inbox.put_nowait(_VoicesChanged(state)),
         )
         room = _Room(router, inbox, origin=origin)
         self.rooms[session_id] = room
@@ -242,6 +252,11 @@ class MediaWorker:
                         await self._offer(session_id, *item)
                 elif isinstance(item, _Lost):
                     await self._lost(session_id, room, item)
+                elif isinstance(item, _VoicesChanged):
+                    message = speakers_message(item.state)
+                    await self._bus.publish(
+                        BusEvent("msg", session_id, self.worker_id, message=message)
+                    )
                 elif item.kind == "sfu":
                     await self._signal(session_id, room, item)
                 elif item.kind == "attach":
@@ -267,6 +282,8 @@ class MediaWorker:
                     else item.participant
                     if isinstance(item, _Lost)
                     else item.data.get("participant")
+                    if isinstance(item, BusEvent)
+                    else None
                 )
                 log.info("media error in %s for %s: %s", session_id, participant, exc)
                 if isinstance(participant, str):
@@ -380,6 +397,9 @@ class MediaWorker:
         offer = await room.router.subscribe(participant_id)
         if offer is not None:
             await self._offer(session_id, participant_id, offer)
+        voices = room.router.voices.state
+        if room.origin is None and (voices["speakers"] or voices["muted"]):
+            await self._direct(session_id, participant_id, speakers_message(voices))
 
     async def _signal(self, session_id: str, room: _Room, event: BusEvent) -> None:
         data = event.data
@@ -389,8 +409,12 @@ class MediaWorker:
             if not data.get("publish"):
                 await self._send_error(session_id, pid, "forbidden", "you may not publish here")
                 return
-            answer = await room.router.publish(pid, str(data.get("sdp", "")))
-            await self._send(session_id, pid, "answer", {"sdp": answer})
+            source = _source(data) or "camera"
+            answer = await room.router.publish(pid, str(data.get("sdp", "")), source=source)
+            reply: dict[str, Any] = {"sdp": answer, "source": source}
+            if isinstance(data.get("offerId"), str):
+                reply["offerId"] = data["offerId"]  # the client matches it to its connection
+            await self._send(session_id, pid, "answer", reply)
             # A participant who publishes receives the others' media too.
             await self._serve(session_id, room, pid)
         elif kind == "resubscribe" and room.origin is None:
@@ -401,8 +425,10 @@ class MediaWorker:
             await room.router.remove(pid)
             if room.origin is None:
                 await self._serve(session_id, room, pid)
-        elif kind == "unpublish":
-            await room.router.unpublish(pid)
+        elif kind == "unpublish":  # no source: the grant was withdrawn, all of it ends
+            await room.router.unpublish(pid, _source(data))
+        elif kind == "mute":
+            room.router.set_muted(pid, data.get("muted") is True)
         elif kind == "answer":
             await self._answer(room, pid, data)
         elif kind == "ice":
@@ -462,3 +488,14 @@ class MediaWorker:
             return  # gone meanwhile; its presence "left" event tears it down
         event = BusEvent("direct", session_id, self.worker_id, message=message, to=participant_id)
         await self._bus.publish_to_node(entry.node, event)
+
+
+def _source(data: dict[str, Any]) -> Source | None:
+    """The publication a signal names (``source``), if it names a known one."""
+    value = data.get("source")
+    return next((s for s in SOURCES if s == value), None)
+
+
+def speakers_message(state: MediaState) -> dict[str, Any]:
+    """The room message saying who speaks (loudest first) and whose microphone is muted."""
+    return {"type": "speakers", "speakers": state["speakers"], "muted": state["muted"]}

@@ -2,12 +2,13 @@
 
 A ban is written to the store (``session_bans``) and to the room's Redis ban set, which the
 admission script checks. When Redis lost the room's state, reloading the room from the store
-(``RoomAdmitter``) brings the bans back with it.
+(``RoomAdmitter``) brings the bans back with it. The host (or a tenant admin) can lift a ban:
+:meth:`Bans.lift` removes both, and the user may come back with a new room token.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from rooms.ids import new_id
@@ -62,3 +63,23 @@ class Bans:
         async with self._db.transaction() as tx:
             rows = await tx.execute(select(BanRow.user_id).where(BanRow.session_id == session_id))
             return list(rows.scalars())
+
+    async def of_session(self, session_id: str) -> list[BanRow]:
+        """The session's bans, oldest first."""
+        async with self._db.transaction() as tx:
+            rows = await tx.execute(
+                select(BanRow).where(BanRow.session_id == session_id).order_by(BanRow.created_at)
+            )
+            return list(rows.scalars())
+
+    async def lift(self, session_id: str, user_id: str) -> bool:
+        """Let ``user_id`` back into the session (an undone removal); False if they were not
+        banned."""
+        async with self._db.transaction() as tx:
+            found = await tx.scalar(
+                select(BanRow.id).where(BanRow.session_id == session_id, BanRow.user_id == user_id)
+            )
+            if found is not None:
+                await tx.execute(delete(BanRow).where(BanRow.id == found))
+        await self._presence.unban(session_id, user_id)
+        return found is not None

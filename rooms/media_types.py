@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
-__all__ = ["SNIFF_BYTES", "MediaType", "sniff"]
+from rooms.untrusted import readable
+
+__all__ = ["SNIFF_BYTES", "MediaType", "download_name", "sniff"]
 
 #: How many leading bytes :func:`sniff` needs.
 SNIFF_BYTES = 16
@@ -56,3 +59,25 @@ def sniff(head: bytes) -> MediaType | None:
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
         return MediaType("audio/wav", ".wav")
     return None
+
+
+_EXTENSIONS = {
+    "video/webm": ".webm",
+    "video/mp4": ".mp4",
+    "audio/mp4": ".m4a",
+    "video/quicktime": ".mov",
+    "audio/ogg": ".ogg",
+    "audio/mpeg": ".mp3",
+    "audio/wav": ".wav",
+}
+
+
+def download_name(name: str | None, content_type: str | None) -> str:
+    """The file name a recording is stored and downloaded under: the uploader's name without
+    its folders, control and reserved characters, and with the extension of what the file
+    really is (``evil.html`` holding WebM is ``evil.webm``); ``recording.<ext>`` without one.
+    A name is only a label: files are stored under generated names."""
+    base = readable((name or "").replace("\\", "/")).rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?;')
+    stem = PurePosixPath(cleaned).stem.strip(" .") if cleaned else ""
+    return f"{stem[:200] or 'recording'}{_EXTENSIONS.get(content_type or '', '.bin')}"

@@ -20,7 +20,7 @@ from rooms.access import can_manage, room_role_for
 from rooms.errors import AlreadyExists, Forbidden, InvalidState, NotFound, UnsupportedMediaType
 from rooms.identity import Principal
 from rooms.ids import is_uuid, new_id
-from rooms.media_types import SNIFF_BYTES, sniff
+from rooms.media_types import SNIFF_BYTES, download_name, sniff
 from rooms.model import RecordingSource, RecordingStatus, SessionStatus
 from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
@@ -101,7 +101,7 @@ class RecordingService:
             tenant_id=session.tenant_id,
             source=RecordingSource.UPLOAD.value,
             status=RecordingStatus.READY.value,
-            filename=_safe_filename(filename) or f"recording{media.extension}",
+            filename=download_name(filename, media.content_type),
             content_type=media.content_type,
             storage_path=relative,
             size_bytes=size,
@@ -213,11 +213,3 @@ class RecordingService:
     async def remove_session_files(self, session_id: str) -> None:
         """Delete a deleted session's recording files."""
         await asyncio.to_thread(shutil.rmtree, self._root / session_id, True)
-
-
-def _safe_filename(name: str | None) -> str | None:
-    if not name:
-        return None
-    base = Path(name.replace("\\", "/")).name
-    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')
-    return cleaned[:255] or None

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
 ./scripts/ensure-services.sh
 ./scripts/ensure-browser.sh
+./scripts/ensure-coturn.sh
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

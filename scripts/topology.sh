@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The production topology of liveclass on one machine, on loopback ports:
 #   a 3-master Redis Cluster (Debian's redis-server in cluster mode), PostgreSQL (the local
-#   server, one database), 3 `liveclass serve` nodes, 2 `liveclass media` workers, and nginx
-#   (least_conn, WebSocket upgrade) as the load balancer in front of the nodes.
+#   server, one database), 3 `liveclass serve` nodes, 2 `liveclass media` workers (ICE bound in
+#   a UDP port range), coturn (TURN over UDP and TCP with liveclass's short-lived credentials,
+#   for clients behind firewalls) and nginx (least_conn, WebSocket upgrade) as the load
+#   balancer in front of the nodes.
 #
 #   scripts/topology.sh up       bring it up (idempotent: a healthy topology is left alone,
 #                                a broken or partial one is torn down and rebuilt)
@@ -13,13 +15,14 @@
 #   scripts/topology.sh start-node N   start node N again (after stop-node, or a crash)
 #   scripts/topology.sh restart-node N stop-node then start-node: one step of a rolling restart
 #
-# Missing tools (redis-server, redis-cli, nginx, PostgreSQL) are installed from Debian's
+# Missing tools (redis-server, redis-cli, nginx, coturn, PostgreSQL) are installed from Debian's
 # packages when run as root. Every wait is bounded; a failure prints the relevant log.
 #
 # Knobs (environment):
 #   LIVECLASS_TOPOLOGY_DIR    run dir: state, pids, logs, configs   (/tmp/liveclass-topology)
 #   LIVECLASS_TOPOLOGY_PORT   base port B: nginx B, nodes B+1..B+3, Redis B+11..B+13 (their
-#                             cluster bus +10000)                   (17000)
+#                             cluster bus +10000), coturn B+20 (relays B+100..B+199), media
+#                             workers' UDP B+200..B+399                           (17000)
 #   LIVECLASS_TOPOLOGY_DB     PostgreSQL database, recreated by `up` (liveclass_topology)
 #   LIVECLASS_TOPOLOGY_PG     PostgreSQL admin URL          (postgresql://postgres@127.0.0.1:5432)
 #   LIVECLASS_TOPOLOGY_RESET_DB=0  keep the database's content across `up`
@@ -43,6 +46,7 @@ NODES=3
 WORKERS=2
 REDIS_MASTERS=3
 node_port() { echo $((BASE + $1)); }
+TURN_PORT=$((BASE + 20))
 redis_port() { echo $((BASE + 10 + $1)); }
 WAIT=${LIVECLASS_TOPOLOGY_WAIT:-60}   # seconds, per component
 
@@ -94,6 +98,7 @@ stop_pidfile() {
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+tcp_open() { ! port_free "$1"; }
 http_ok() { curl -fsS -m 2 -o /dev/null "$1"; }
 
 ensure_tools() {
@@ -101,6 +106,7 @@ ensure_tools() {
     command -v redis-cli >/dev/null || apt_install redis-tools
     command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx-light || apt_install nginx
     command -v curl >/dev/null || apt_install curl
+    [ -x /usr/bin/turnserver ] || apt_install coturn
     command -v psql >/dev/null || apt_install postgresql postgresql-client
     [ -x .venv/bin/liveclass ] || ./scripts/bootstrap.sh
 }
@@ -170,6 +176,10 @@ common_env() {
     export LIVECLASS_DATABASE_URL="$PG/$DB"
     export LIVECLASS_PUBLIC_URL="http://127.0.0.1:$LB_PORT"
     export LIVECLASS_MEDIA_IN_PROCESS=false
+    export LIVECLASS_MEDIA_UDP_PORTS="$((BASE + 200))-$((BASE + 399))"
+    export LIVECLASS_TURN_URLS="[\"turn:127.0.0.1:$TURN_PORT?transport=udp\",\"turn:127.0.0.1:$TURN_PORT?transport=tcp\"]"
+    LIVECLASS_TURN_SECRET=$(cat "$RUN/turn_secret")
+    export LIVECLASS_TURN_SECRET
     # Every node must share the signing key: generated once per run dir unless given.
     if [ -z "${LIVECLASS_SECRET_KEY:-}" ]; then
         [ -f "$RUN/secret_key" ] || (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$RUN/secret_key")
@@ -218,6 +228,39 @@ nodes_up() {
             || { tail -n 40 "$RUN/media-$i.log" >&2; exit 1; }
     done
     log "$NODES nodes and $WORKERS media workers up"
+}
+
+# -- coturn ----------------------------------------------------------------------------------
+
+# TURN for clients whose network blocks UDP, configured as README "Networks that block UDP"
+# says for production (without TLS here), on loopback, relaying to the media workers.
+turn_up() {
+    [ -f "$RUN/turn_secret" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$RUN/turn_secret")
+    port_free "$TURN_PORT" || die "port $TURN_PORT (coturn) is taken"
+    cat >"$RUN/turnserver.conf" <<EOF
+listening-ip=127.0.0.1
+listening-port=$TURN_PORT
+relay-ip=127.0.0.1
+min-port=$((BASE + 100))
+max-port=$((BASE + 199))
+use-auth-secret
+static-auth-secret=$(cat "$RUN/turn_secret")
+realm=liveclass.local
+fingerprint
+no-tls
+no-dtls
+no-cli
+no-multicast-peers
+allow-loopback-peers
+log-file=$RUN/turnserver.log
+simple-log
+pidfile=$RUN/turnserver.pid
+userdb=$RUN/turndb
+EOF
+    setsid /usr/bin/turnserver -c "$RUN/turnserver.conf" >/dev/null 2>&1 </dev/null &
+    wait_for "$WAIT" "coturn on $TURN_PORT" tcp_open "$TURN_PORT" \
+        || { tail -n 40 "$RUN/turnserver.log" >&2; exit 1; }
+    log "coturn (TURN over UDP and TCP) on 127.0.0.1:$TURN_PORT"
 }
 
 # -- nginx -----------------------------------------------------------------------------------
@@ -285,6 +328,7 @@ healthy() {
     for i in $(seq "$NODES"); do pid_alive "$RUN/node-$i.pid" || return 1; done
     for i in $(seq "$WORKERS"); do pid_alive "$RUN/media-$i.pid" || return 1; done
     pid_alive "$RUN/nginx.pid" || return 1
+    pid_alive "$RUN/turnserver.pid" || return 1
     cluster_ok && http_ok "http://127.0.0.1:$LB_PORT/readyz"
 }
 
@@ -298,6 +342,7 @@ write_state() {
         for i in $(seq "$NODES"); do echo "NODE_$i=$(node_port "$i") $(pid_of "$RUN/node-$i.pid")"; done
         for i in $(seq "$WORKERS"); do echo "MEDIA_$i=$(pid_of "$RUN/media-$i.pid")"; done
         echo "NGINX=$LB_PORT $(pid_of "$RUN/nginx.pid")"
+        echo "TURN=$TURN_PORT $(pid_of "$RUN/turnserver.pid")"
     } >"$RUN/state.env.tmp"
     mv "$RUN/state.env.tmp" "$RUN/state.env"
 }
@@ -306,6 +351,7 @@ cmd_down() {
     local i port
     rm -f "$RUN/state.env"
     stop_pidfile "$RUN/nginx.pid"  # SIGTERM: nginx's fast shutdown
+    stop_pidfile "$RUN/turnserver.pid"
     for i in $(seq "$NODES"); do stop_pidfile "$RUN/node-$i.pid" & done
     for i in $(seq "$WORKERS"); do stop_pidfile "$RUN/media-$i.pid" & done
     wait
@@ -333,6 +379,7 @@ cmd_up() {
     trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then log "up failed; tearing down"; cmd_down; fi; exit $rc' EXIT
     redis_up
     database_up
+    turn_up
     common_env
     # start-node must start a node exactly like `up` did, whatever its caller's environment.
     local v
@@ -356,6 +403,7 @@ cmd_status() {
     for i in $(seq "$NODES"); do show "node-$i" "$RUN/node-$i.pid" "http://127.0.0.1:$(node_port "$i")"; done
     for i in $(seq "$WORKERS"); do show "media-$i" "$RUN/media-$i.pid" "liveclass media"; done
     show nginx "$RUN/nginx.pid" "http://127.0.0.1:$LB_PORT (least_conn)"
+    show coturn "$RUN/turnserver.pid" "turn:127.0.0.1:$TURN_PORT (udp, tcp)"
     if cluster_ok; then echo "redis cluster: ok"; else echo "redis cluster: not ok"; ok=1; fi
     if [ -f "$RUN/state.env" ]; then grep '^DATABASE_URL=' "$RUN/state.env"; fi
     return $ok

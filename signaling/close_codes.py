@@ -12,6 +12,7 @@ code  meaning
 4001  unauthorized: missing, invalid or expired room token
 4003  forbidden, or kicked by the host (also on every later attempt)
 4004  no such room
+4400  bad request: the URL's parameters are not valid (``lastSeq``)
 4008  too slow: the client did not read its messages fast enough
 4009  room full
 4010  room not live (not started yet, or ended)
@@ -24,6 +25,7 @@ from __future__ import annotations
 from rooms import errors
 
 __all__ = [
+    "BAD_REQUEST",
     "FORBIDDEN",
     "GOING_AWAY",
     "INTERNAL_ERROR",
@@ -49,6 +51,7 @@ REPLACED = 4000
 UNAUTHORIZED = 4001
 FORBIDDEN = 4003
 NOT_FOUND = 4004
+BAD_REQUEST = 4400
 TOO_SLOW = 4008
 ROOM_FULL = 4009
 NOT_LIVE = 4010

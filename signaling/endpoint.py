@@ -2,7 +2,8 @@
 
 Query parameters: ``token`` (a room token from ``POST /sessions/{id}/token``), and to resume
 ``resume`` (the token from your last ``welcome``) with ``lastSeq`` (the highest ``seq`` up to
-which you hold every reliable message). Subprotocols: ``liveclass.v1.json`` (default) or
+which you hold every reliable message; anything but up to 18 decimal digits is closed with
+4400 before the token is looked at). Subprotocols: ``liveclass.v1.json`` (default) or
 ``liveclass.v1.msgpack``; a client offering only others is closed with 1002.
 """
 
@@ -21,9 +22,11 @@ from signaling.log_context import connection_id, new_connection_id
 from signaling.protocol import Codec, encode, error_message
 from signaling.wire import WIRE_KEY, RawWire, ws_frame
 
-__all__ = ["StarletteTransport", "websocket_endpoint"]
+__all__ = ["StarletteTransport", "parse_last_seq", "websocket_endpoint"]
 
 log = logging.getLogger("liveclass.ws")
+
+_MAX_SEQ_DIGITS = 18  # below 2**63: a seq fits Redis's and PostgreSQL's 64-bit integers
 
 
 class StarletteTransport:
@@ -75,6 +78,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             f"WebSockets from {origin} are not allowed",
         )
         return
+    try:
+        last_seq = parse_last_seq(websocket.query_params.get("lastSeq"))
+    except ValueError as exc:
+        await _refuse(websocket, subprotocol, close_codes.BAD_REQUEST, "invalid_request", str(exc))
+        return
     address = websocket.client.host if websocket.client else ""
     if not hub.claim_address(address):
         await _refuse(
@@ -86,9 +94,19 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         )
         return
     try:
-        await _serve(websocket, hub, codec, subprotocol)
+        await _serve(websocket, hub, codec, subprotocol, last_seq)
     finally:
         hub.release_address(address)
+
+
+def parse_last_seq(value: str | None) -> int | None:
+    """``lastSeq`` from the URL: absent, or a ``seq`` (decimal digits); ValueError otherwise
+    (before the token is looked at: the connection is closed with 4400)."""
+    if value is None or value == "":
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= _MAX_SEQ_DIGITS):
+        raise ValueError(f"lastSeq must be a sequence number (at most {_MAX_SEQ_DIGITS} digits)")
+    return int(value)
 
 
 async def _refuse(
@@ -101,7 +119,9 @@ async def _refuse(
     await websocket.close(code, reason)
 
 
-async def _serve(websocket: WebSocket, hub: Hub, codec: Codec, subprotocol: str | None) -> None:
+async def _serve(
+    websocket: WebSocket, hub: Hub, codec: Codec, subprotocol: str | None, last_seq: int | None
+) -> None:
     await websocket.accept(subprotocol=subprotocol)
     settings = hub.settings
     conn = Connection(
@@ -113,13 +133,9 @@ async def _serve(websocket: WebSocket, hub: Hub, codec: Codec, subprotocol: str 
         flusher=hub.flusher,
     )
     params = websocket.query_params
-    last_seq = params.get("lastSeq")
     try:
         admitted = await hub.join(
-            conn,
-            params.get("token"),
-            resume=params.get("resume"),
-            last_seq=int(last_seq) if last_seq and last_seq.isdigit() else None,
+            conn, params.get("token"), resume=params.get("resume"), last_seq=last_seq
         )
         if not admitted:
             await conn.closed.wait()

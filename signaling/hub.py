@@ -41,6 +41,7 @@ from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.bus import BusEvent, RoomBus
 from rooms.chat import ChatService, Sender
+from rooms.ice import IceServers
 from rooms.identity import Principal, UserRole
 from rooms.ids import new_participant_id
 from rooms.media_registry import MediaRegistry
@@ -128,6 +129,8 @@ class HubSettings:
     limits: Limits = field(default_factory=Limits)
     allowed_origins: list[str] | None = None
     max_connections_per_ip: int = 2000
+    #: ICE servers handed to each participant in their welcome (TURN credentials included).
+    ice: IceServers = field(default_factory=IceServers)
 
 
 class Hub:
@@ -185,6 +188,10 @@ class Hub:
         self._announcer = PresenceAnnouncer(self._publish_presence)
 
     # -- lifecycle --------------------------------------------------------------------------
+
+    def ice_servers(self, user_id: str) -> list[dict[str, Any]]:
+        """The ICE servers (with fresh TURN credentials) for ``user_id``'s media connections."""
+        return self.settings.ice.for_user(user_id, self._clock())
 
     async def start(self) -> None:
         """Start the background tasks. Never fails for Redis: the bus listener subscribes
@@ -427,6 +434,7 @@ class Hub:
                 grants=grant.grants(),
                 resumed=resumed,
                 protocol=PROTOCOL_VERSION,
+                ice_servers=self.ice_servers(entry.user_id),
             )
         )
         if replay:
@@ -656,8 +664,8 @@ class Hub:
 
     async def _to_media(self, conn: Connection, effect: RelaySignal) -> None:
         """Hand a signal for the SFU to the media worker concerned; its answers come back as
-        ``direct`` events. Publishing (an offer, or ICE for the publishing connection) goes to
-        the room's origin worker (placing the room on the least-loaded worker first);
+        ``direct`` events. Publishing (an offer, an unpublish, or ICE for the publishing
+        connection) goes to the room's origin worker (placing it on the least-loaded first);
         receiving (answers, ICE for the receiving connection) to the worker the participant
         is assigned to, which in a big room may be a relay; ICE without a target, and a
         client's ``restart``, to both."""
@@ -677,7 +685,7 @@ class Hub:
         if effect.kind == "restart":
             assigned = await self._media.assignment(sid, pid)
             workers = {origin} if assigned is None else {origin, assigned}
-        elif effect.kind != "offer" and target != "publisher":
+        elif effect.kind not in ("offer", "unpublish", "mute") and target != "publisher":
             assigned = await self._media.assignment(sid, pid)
             if assigned is not None:
                 workers = (

@@ -71,6 +71,7 @@ def welcome_message(
     grants: dict[str, bool],
     resumed: bool,
     protocol: int,
+    ice_servers: list[dict[str, Any]],
 ) -> dict[str, Any]:
     message: dict[str, Any] = {
         "type": "welcome",
@@ -83,6 +84,7 @@ def welcome_message(
         "seq": seq,
         "grants": grants,
         "resumed": resumed,
+        "iceServers": ice_servers,
     }
     if roster is not None:
         message["roster"] = roster

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from collections import deque
 
-from signaling.protocol import Codec
+from signaling.protocol import Codec, wire_size
 
 __all__ = ["Outbox", "join_frames"]
 
@@ -25,6 +25,7 @@ class Outbox:
     def __init__(self, codec: Codec, *, max_frames: int = 1024, max_bytes: int = 4 << 20) -> None:
         self.codec = codec
         self._frames: deque[str | bytes] = deque()
+        self._sizes: deque[int] = deque()
         self._bytes = 0
         self._max_frames = max_frames
         self._max_bytes = max_bytes
@@ -34,14 +35,16 @@ class Outbox:
 
     @property
     def pending_bytes(self) -> int:
+        """Bytes queued, as they go on the wire (UTF-8 for text frames)."""
         return self._bytes
 
     def push(self, frame: str | bytes) -> bool:
         """Queue ``frame``; False when the outbox is full (the consumer is too slow)."""
-        size = len(frame)
+        size = wire_size(frame)
         if len(self._frames) >= self._max_frames or self._bytes + size > self._max_bytes:
             return False
         self._frames.append(frame)
+        self._sizes.append(size)
         self._bytes += size
         return True
 
@@ -51,16 +54,16 @@ class Outbox:
         if not self._frames:
             return None
         batch: list[str | bytes] = [self._frames.popleft()]
-        size = len(batch[0])
-        while self._frames and size + len(self._frames[0]) <= limit_bytes:
-            frame = self._frames.popleft()
-            batch.append(frame)
-            size += len(frame)
+        size = self._sizes.popleft()
+        while self._frames and size + self._sizes[0] <= limit_bytes:
+            batch.append(self._frames.popleft())
+            size += self._sizes.popleft()
         self._bytes -= size
         return join_frames(batch, self.codec)
 
     def clear(self) -> None:
         self._frames.clear()
+        self._sizes.clear()
         self._bytes = 0
 
 

@@ -215,7 +215,11 @@ class ParticipantLogic:
             payload["target"] = message.target
         if message.offerId is not None:
             payload["offerId"] = message.offerId
+        if message.muted is not None:
+            payload["muted"] = message.muted
         if message.to == SFU:
+            if message.kind in ("offer", "unpublish"):
+                payload["source"] = message.source or "camera"
             if message.kind == "offer" and not self.grant.can_publish:
                 return [
                     Reply(

@@ -10,7 +10,8 @@ Fields are only ever added, never renamed or removed; unknown fields sent by a c
 ignored (so newer clients work with older servers), unknown ``type`` values are an error.
 
 Client → server (:data:`ClientMessage`):
-  ``chat`` {text}, ``signal`` {to, kind: offer|answer|ice|restart, sdp | candidate, offerId},
+  ``chat`` {text},
+  ``signal`` {to, kind: offer|answer|ice|restart|unpublish|mute, sdp | candidate, offerId},
   ``hand`` {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host),
   ``end`` (host), ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts},
   ``leave``.
@@ -33,6 +34,8 @@ from typing import Annotated, Any, Literal
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from rooms.untrusted import InputRefused, check_tree, parse_json, readable, readable_tree
+
 __all__ = [
     "JSON_SUBPROTOCOL",
     "MSGPACK_SUBPROTOCOL",
@@ -54,6 +57,7 @@ __all__ = [
     "Signal",
     "decode",
     "encode",
+    "wire_size",
 ]
 
 PROTOCOL_VERSION = 1
@@ -138,18 +142,28 @@ class Signal(_Message):
 
     type: Literal["signal"]
     to: ParticipantRef
-    kind: Literal["offer", "answer", "ice", "restart"] = Field(
-        description="``restart`` (to ``sfu`` only): my SFU connections are gone; start over."
+    kind: Literal["offer", "answer", "ice", "restart", "unpublish", "mute"] = Field(
+        description="``restart`` (to ``sfu`` only): my SFU connections are gone; start over. "
+        "``unpublish`` (to ``sfu`` only): I stopped publishing (camera off); my tracks end for "
+        "everyone. A later offer on a new peer connection publishes anew. ``mute`` (to ``sfu`` "
+        "only, with ``muted``): my microphone is muted or not; the room is told (``speakers``)."
     )
+    muted: bool | None = Field(default=None, description="``mute`` only: muted or not.")
     sdp: str | None = None
     candidate: IceCandidate | None = None
     target: Literal["publisher", "subscriber"] | None = Field(
         default=None, description="ICE only: which of your two SFU connections it is for."
     )
+    source: Literal["camera", "screen"] | None = Field(
+        default=None,
+        description="An offer or ``unpublish`` to the SFU: which publication (a participant "
+        "may publish a camera and a screen, each on its own connection); default camera.",
+    )
     offerId: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None,
         description="An answer to the SFU: the ``offerId`` of the offer it answers (an "
-        "answer to an offer replaced since is then ignored instead of misapplied).",
+        "answer to an offer replaced since is then ignored instead of misapplied). An offer "
+        "to the SFU: the client's own id for it, echoed in the SFU's answer.",
     )
 
 
@@ -202,11 +216,13 @@ CLIENT_TYPES = frozenset(
 def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> Any:
     """The message in ``frame``, validated; raises :class:`ProtocolError`.
 
-    Error codes: ``frame_too_large``, ``invalid_frame`` (not JSON/MessagePack, not an object),
-    ``unknown_type``, ``invalid_message`` (fields; ``details`` says which), ``sdp_too_large``.
+    Error codes: ``frame_too_large``, ``invalid_frame`` (not JSON/MessagePack, not an object,
+    nested too deep, a huge or non-finite number), ``invalid_text`` (NUL or a lone surrogate
+    anywhere, ``rid`` included: nothing of such a frame is echoed back), ``unknown_type``,
+    ``invalid_message`` (fields; ``details`` says which), ``sdp_too_large``.
     """
     limits = limits or _DEFAULT_LIMITS
-    if len(frame) > limits.max_frame_bytes:
+    if wire_size(frame) > limits.max_frame_bytes:
         raise ProtocolError(
             "frame_too_large",
             f"frames carry at most {limits.max_frame_bytes} bytes",
@@ -214,11 +230,16 @@ def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> An
         )
     try:
         if codec is Codec.JSON:
-            data = json.loads(frame)
+            data = parse_json(frame)
         else:
             if isinstance(frame, str):
                 raise ValueError("msgpack frames are binary")
             data = msgpack.unpackb(frame, raw=False, strict_map_key=True, max_bin_len=0)
+            check_tree(data)
+    except InputRefused as exc:
+        code = "invalid_text" if exc.bad else "invalid_frame"
+        details = [{"field": b.field, "message": b.message} for b in exc.bad] or None
+        raise ProtocolError(code, exc.message, details=details) from None
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
         raise ProtocolError("invalid_frame", f"the frame is not valid {codec.value}") from exc
     if not isinstance(data, dict):
@@ -247,6 +268,14 @@ def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> An
     return message
 
 
+def wire_size(frame: str | bytes) -> int:
+    """The bytes ``frame`` takes on the wire: a text frame's UTF-8, not its characters (an
+    emoji is one character and four bytes)."""
+    if isinstance(frame, bytes) or frame.isascii():
+        return len(frame)
+    return len(frame.encode(errors="surrogatepass"))
+
+
 def _check_signal(message: Signal, limits: Limits, rid: str | None) -> None:
     if message.kind in ("offer", "answer"):
         if not message.sdp:
@@ -258,9 +287,11 @@ def _check_signal(message: Signal, limits: Limits, rid: str | None) -> None:
                 rid=rid,
                 details={"limit": limits.max_sdp_bytes},
             )
-    elif message.kind == "restart":
+    elif message.kind in ("restart", "unpublish", "mute"):
         if message.to != "sfu":
-            raise ProtocolError("invalid_message", "restart is for the sfu", rid=rid)
+            raise ProtocolError("invalid_message", f"{message.kind} is for the sfu", rid=rid)
+        if message.kind == "mute" and message.muted is None:
+            raise ProtocolError("invalid_message", "mute needs muted: true or false", rid=rid)
     elif message.candidate is None:
         raise ProtocolError("invalid_message", "an ice signal needs a candidate", rid=rid)
 
@@ -274,11 +305,20 @@ _DEFAULT_LIMITS = Limits()
 def encode(message: dict[str, Any], codec: Codec) -> bytes | str:
     """One frame for ``message``: a ``str`` (text frame) for JSON, ``bytes`` for MessagePack.
 
-    Encode a broadcast once per codec and send the same frame to every recipient.
+    Encode a broadcast once per codec and send the same frame to every recipient. Text that
+    UTF-8 cannot carry (a lone surrogate in a row stored before input was checked) goes out
+    as U+FFFD, NaN and infinity as null: a frame is always sendable and parseable.
     """
     if codec is Codec.JSON:
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
-    packed: bytes = msgpack.packb(message, use_bin_type=True)
+        try:
+            text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or infinity: not JSON, and browsers' JSON.parse refuses it
+            text = json.dumps(readable_tree(message), separators=(",", ":"), ensure_ascii=False)
+        return readable(text)
+    try:
+        packed: bytes = msgpack.packb(message, use_bin_type=True)
+    except UnicodeEncodeError:
+        packed = msgpack.packb(readable_tree(message), use_bin_type=True)
     return packed
 
 

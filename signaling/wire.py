@@ -57,7 +57,9 @@ class RawWire:
     def of(cls, send: Any) -> RawWire | None:
         """The wire behind a server's ``send`` callable, or None when it is not one we know."""
         protocol = getattr(send, "__self__", None)
-        if protocol is None or type(protocol).__name__ != "WebSocketsSansIOProtocol":
+        if protocol is None or not any(
+            cls.__name__ == "WebSocketsSansIOProtocol" for cls in type(protocol).__mro__
+        ):
             return None
         conn = getattr(protocol, "conn", None)
         if conn is None or getattr(conn, "extensions", None):  # compression frames differently

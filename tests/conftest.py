@@ -12,6 +12,7 @@ platform tokens; ``clock`` moves time for presence and link expiry.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -266,3 +267,29 @@ def _no_leaked_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("LIVECLASS_") and not key.startswith("LIVECLASS_TEST_"):
             monkeypatch.delenv(key)
+
+
+#: The fast loop (``make test-fast``): the embedded backend only, no real services, no
+#: browser, no separate processes. CI always runs everything.
+_FAST = os.environ.get("LIVECLASS_TEST_FAST") == "1"
+_SLOW_DIRS = ("cluster", "integration", "reliability", "web", "bench")
+_SLOW_FILES = ("test_openapi_fuzz.py",)  # the fuzzer: thousands of requests
+_SERVICE_FIXTURES = {"postgres_ready", "redis_ready", "redis_empty"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _FAST:
+        return
+    kept, dropped = [], []
+    for item in items:
+        parts = Path(str(item.path)).relative_to(Path(__file__).parent).parts
+        callspec = getattr(item, "callspec", None)
+        slow = (
+            (len(parts) > 1 and parts[0] in _SLOW_DIRS)
+            or parts[-1] in _SLOW_FILES
+            or (callspec is not None and callspec.params.get("backend") == "services")
+            or bool(_SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())))
+        )
+        (dropped if slow else kept).append(item)
+    items[:] = kept
+    config.hook.pytest_deselected(items=dropped)

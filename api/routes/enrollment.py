@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
-
 from api.endpoint import Api, Call
+from api.responses import JSONResponse
 from api.schemas import (
     BookingList,
     BookingOut,

@@ -8,9 +8,10 @@ from collections.abc import Awaitable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from api.endpoint import Api, Call
+from api.responses import JSONResponse
 from api.schemas import HealthOut
 
 api = Api()

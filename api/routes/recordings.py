@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from api.endpoint import Api, Call, validation_details
+from api.endpoint import Api, Call, parse_body
 from api.schemas import RecordingList, RecordingOut
 from api.views import recording_out
 from rooms.errors import (
-    BadRequest,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from rooms.inputs import RecordingLinkRequest
+from rooms.media_types import download_name
 from rooms.recordings import StoredRecording
 
 api = Api("/api/v1")
@@ -62,14 +59,7 @@ async def add_recording(call: Call) -> RecordingOut:
     ref = call.path("ref")
     content_type = call.request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        try:
-            link = RecordingLinkRequest.model_validate(json.loads(await call.request.body()))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest("the request body is not valid JSON", code="invalid_json") from exc
-        except ValidationError as exc:
-            raise ValidationFailed(
-                "the request body is not valid", details=validation_details(exc)
-            ) from exc
+        link = parse_body(RecordingLinkRequest, await call.request.body())
         stored = await services.recordings.register_link(call.user, ref, link.recordingUrl)
         return recording_out(stored.recording, services)
     if not content_type.startswith("multipart/form-data"):
@@ -159,8 +149,11 @@ def _file_response(call: Call, stored: StoredRecording) -> Response:
         raise NotFound("the recording's file is missing", code="recording_file_missing")
     return FileResponse(
         path,
+        # Rows stored before names were checked may say "evil.html": what is served is
+        # always an attachment named for its real type.
         media_type=row.content_type or "application/octet-stream",
-        filename=row.filename,
+        filename=download_name(row.filename, row.content_type),
+        content_disposition_type="attachment",
     )
 
 

@@ -8,6 +8,7 @@ from api.endpoint import Api, Call
 from api.schemas import (
     AttendanceOut,
     AttendeeOut,
+    IceServerOut,
     JoinInterval,
     JoinOut,
     LeaveOut,
@@ -72,6 +73,7 @@ async def room_token(call: Call) -> TokenOut:
         userName=name,
         grants=grant.grants(),
         wsUrl=ws_url(services.settings.public_url),
+        iceServers=[IceServerOut(**s) for s in services.hub.ice_servers(call.user.user_id)],
     )
 
 

@@ -13,22 +13,22 @@ These routes are not part of the OpenAPI document: they are not the product's AP
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from api.auth import mint_platform_token
-from api.endpoint import validation_details
+from api.endpoint import parse_body
+from api.responses import JSONResponse
 from api.settings import Settings
-from rooms.errors import BadRequest, NotFound, ValidationFailed
+from rooms.errors import NotFound
 from rooms.identity import UserRole
 
 __all__ = ["STATIC_DIR", "routes"]
@@ -96,19 +96,7 @@ async def dev_token(request: Request) -> Response:
     secret = settings.resolved_jwt_secret()
     if secret is None:  # a JWKS deployment; Settings refuses dev_signin with one
         raise NotFound(f"no route for {request.method} {request.url.path}", code="not_found")
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest("the request body is not valid JSON", code="invalid_json") from exc
-    if not isinstance(data, dict):
-        raise ValidationFailed("the request body must be a JSON object")
-    try:
-        body = DevTokenRequest.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationFailed(
-            "the request body is not valid", details=validation_details(exc)
-        ) from exc
+    body = parse_body(DevTokenRequest, await request.body())
     token = mint_platform_token(
         secret,
         sub=body.sub,

@@ -5,9 +5,10 @@ See ``rooms/webhooks`` for the events, the signature scheme and the retry schedu
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from api.endpoint import Api, Call
+from api.responses import JSONResponse
 from api.webhook_schemas import (
     DeliveryDetailOut,
     DeliveryList,

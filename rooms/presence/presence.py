@@ -273,6 +273,10 @@ class Presence:
         entry = PresenceEntry.from_json(reply[0]) if reply[0] else None
         return Departure(entry=entry, count=int(reply[1]), seats=int(reply[2]))
 
+    async def unban(self, session_id: str, user_id: str) -> None:
+        """Admit ``user_id`` again (the host undid a removal)."""
+        await self._redis.srem(self.keys(session_id).bans, user_id)
+
     async def is_banned(self, session_id: str, user_id: str) -> bool:
         return bool(await self._redis.sismember(self.keys(session_id).bans, user_id))
 

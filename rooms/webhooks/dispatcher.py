@@ -33,6 +33,7 @@ from rooms.webhooks.signing import (
     EVENT_TYPE_HEADER,
     SIGNATURE_HEADER,
     signature_header,
+    standard_headers,
 )
 
 __all__ = ["DeliveryObserver", "Dispatcher"]
@@ -191,9 +192,11 @@ class Dispatcher:
         started = time.perf_counter()
         if not claimed.url.startswith(("http://", "https://")):
             return AttemptResult(started_at, 0.0, error="refused: not an http(s) URL")
+        now = int(self._clock())
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature_header(claimed.secret, int(self._clock()), claimed.body),
+            SIGNATURE_HEADER: signature_header(claimed.secret, now, claimed.body),
+            **standard_headers(claimed.secret, claimed.event_id, now, claimed.body),
             EVENT_ID_HEADER: claimed.event_id,
             EVENT_TYPE_HEADER: claimed.event_type,
             "Liveclass-Delivery-Id": claimed.delivery_id,

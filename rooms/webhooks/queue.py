@@ -191,19 +191,6 @@ class DeliveryQueue:
                 outcome = "retry"
                 values.update(next_attempt_at=now + timedelta(seconds=delay))
         async with self._db.transaction() as tx:
-            await tx.execute(
-                insert(WebhookAttemptRow).values(
-                    id=new_id(),
-                    delivery_id=claimed.delivery_id,
-                    attempt=claimed.attempt,
-                    node=self.node,
-                    started_at=result.started_at,
-                    duration_ms=round(result.duration_ms, 3),
-                    status_code=result.status_code,
-                    error=result.error,
-                    response_excerpt=result.response_excerpt,
-                )
-            )
             settled = await tx.execute(
                 update(WebhookDeliveryRow)
                 .where(
@@ -214,8 +201,29 @@ class DeliveryQueue:
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            if settled.rowcount != 1:  # type: ignore[attr-defined]
-                # Our lease ran out and another node took the delivery over: it decides.
+            mine = settled.rowcount == 1  # type: ignore[attr-defined]
+            # The delivery is gone when its endpoint was deleted mid-attempt: nothing to log.
+            if mine or await tx.scalar(
+                select(WebhookDeliveryRow.id)
+                .where(WebhookDeliveryRow.id == claimed.delivery_id)
+                .with_for_update()
+            ):
+                await tx.execute(
+                    insert(WebhookAttemptRow).values(
+                        id=new_id(),
+                        delivery_id=claimed.delivery_id,
+                        attempt=claimed.attempt,
+                        node=self.node,
+                        started_at=result.started_at,
+                        duration_ms=round(result.duration_ms, 3),
+                        status_code=result.status_code,
+                        error=result.error,
+                        response_excerpt=result.response_excerpt,
+                    )
+                )
+            if not mine:
+                # Our lease ran out and another node took the delivery over (it decides), or
+                # the delivery was deleted with its endpoint.
                 return "lost"
         return outcome
 

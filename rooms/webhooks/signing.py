@@ -12,10 +12,24 @@ request cannot be replayed later. ``t`` is the time of the attempt, not of the e
 an hour later is signed afresh. The header may carry several ``v1`` values (any may match).
 
 :func:`verify` is the reference implementation of the receiver's side (the tests use it).
+
+Each delivery is also signed per the Standard Webhooks specification
+(:func:`standard_headers`), so receivers can use its published verifier libraries::
+
+    webhook-id: 0d9f...                  (the event's id, as above)
+    webhook-timestamp: 1763895600
+    webhook-signature: v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+
+``v1,`` is followed by ``base64(HMAC_SHA256(key, f"{id}.{timestamp}.{body}"))``, the key being
+the base64 after the secret's ``whsec_`` prefix, decoded (:func:`new_secret` makes 32 random
+bytes). Secrets made before this scheme (URL-safe characters) still sign both headers; the
+Standard Webhooks libraries decode them the same way, but rotating them is cleaner.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -28,6 +42,7 @@ __all__ = [
     "new_secret",
     "sign",
     "signature_header",
+    "standard_headers",
     "verify",
 ]
 
@@ -42,8 +57,31 @@ class InvalidSignature(ValueError):
 
 
 def new_secret() -> str:
-    """A fresh endpoint secret (shown to the tenant admin once)."""
-    return "whsec_" + secrets.token_urlsafe(32)
+    """A fresh endpoint secret (shown to the tenant admin once): ``whsec_`` and the base64 of
+    32 random bytes, as Standard Webhooks libraries expect."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _standard_key(secret: str) -> bytes:
+    """The HMAC key Standard Webhooks verifiers derive from ``secret``: the base64 after the
+    ``whsec_`` prefix, decoded leniently as their reference libraries do."""
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_") + "==")
+    except (binascii.Error, ValueError):
+        key = b""
+    return key or secret.encode()
+
+
+def standard_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers (``webhook-id``, ``-timestamp``, ``-signature``) for
+    ``body`` sent at ``timestamp`` as message ``message_id`` (the event's id)."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_standard_key(secret), signed, hashlib.sha256).digest()
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+    }
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

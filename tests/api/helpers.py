@@ -30,3 +30,15 @@ async def own_client(settings: Settings, clock: FakeClock) -> AsyncIterator[http
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
+
+
+#: Request bodies no JSON endpoint may answer with 5xx: each is 400 ``invalid_json``.
+PARSER_BOMBS: dict[str, bytes] = {
+    "brackets x 100,000": b"[" * 100_000,
+    "objects 100 deep": b'{"k":' * 100 + b"1" + b"}" * 100,
+    "a 5,000-digit integer": b'{"title": 1' + b"0" * 5000 + b"}",
+    "a 5,000-digit fraction": b'{"title": 0.' + b"1" * 5000 + b"}",
+    "NaN": b'{"title": NaN}',
+    "a float overflowing to infinity": b'{"title": 1e999}',
+    "invalid UTF-8": b'{"title": "\xff\xfe"}',
+}

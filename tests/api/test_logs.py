@@ -91,3 +91,21 @@ def test_exceptions_are_redacted_too() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert "abcdef" not in line["exception"]
     assert "ValueError" in line["exception"]
+
+
+def test_text_lines_cannot_be_forged_by_input() -> None:
+    """A percent-decoded path or a name with line breaks stays on its own line, escaped."""
+    formatter = TextFormatter("%(levelname)s %(name)s %(message)s")
+    record = logging.LogRecord(
+        "liveclass.api",
+        logging.WARNING,
+        __file__,
+        1,
+        "failed on GET %s",
+        ("/x\nINFO forged\r\u2028",),
+        None,
+    )
+    record.request_id = None
+    line = formatter.format(record)
+    assert line == "WARNING liveclass.api failed on GET /x\\nINFO forged\\r\\u2028"
+    assert "\n" not in line

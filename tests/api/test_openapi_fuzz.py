@@ -6,6 +6,13 @@ read-only and unauthenticated operations, anonymously too. Path parameters are s
 replaced with the ids of a seeded live session, room name and recording, so the fuzzer gets
 past the 404s into the handlers' real work.
 
+Hostile input on top (issue 14): hooks mix Unicode edge cases (lone surrogates, NUL, bidi
+overrides, a BOM, emoji), numbers past 64 bits and nesting 50 deep into the generated bodies,
+queries and path parameters; ``test_raw_hostile_input`` sends every operation what no JSON
+encoder produces (``[`` x 100,000, 5,000-digit numbers, raw surrogate escapes, invalid UTF-8,
+percent-encoded surrogates in paths and queries). Besides no 5xx: nothing logged at ERROR
+and no traceback, for any of it.
+
 Runs on both backends (the ``backend`` fixture) against the real app with its lifespan: the
 schemathesis ASGI client runs the app on its own event loop thread, so the app's lifespan is
 started there (the database engine and the Redis client belong to that loop) and the seed data
@@ -17,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -36,6 +45,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import Settings
+from tests.api.helpers import PARSER_BOMBS
 from tests.conftest import BACKENDS, JWT_SECRET, SECRET_KEY, FakeClock, _truncate_postgres, bearer
 
 MAX_EXAMPLES = 25
@@ -80,6 +90,8 @@ def _sometimes_real_ids(context: Any, path_parameters: dict[str, Any] | None) ->
     if not path_parameters:
         return st.just(path_parameters)
     choices = [dict(path_parameters)]
+    for hostile in ("\x00", "\u202e\U0001f600", "9" * 5000):
+        choices.append(dict.fromkeys(path_parameters, hostile))
     real = {k: SEED.values[k] for k in path_parameters if SEED.values.get(k)}
     if real:
         for index in range(max(len(v) for v in real.values())):
@@ -88,6 +100,126 @@ def _sometimes_real_ids(context: Any, path_parameters: dict[str, Any] | None) ->
                 variant[name] = values[index % len(values)]
             choices.append(variant)
     return st.sampled_from(choices) if len(choices) > 1 else st.just(choices[0])
+
+
+# -- Unicode edge cases and parser bombs --------------------------------------------------
+#
+# Mixed into what schemathesis generates (hooks below): lone surrogates (sent as JSON
+# escapes), NUL, bidi overrides, a BOM, emoji, numbers past 64 bits and float range, nesting
+# 100 deep. What a JSON encoder cannot produce (a 5,000-digit number, [ x 100,000, invalid
+# UTF-8, surrogates in URLs) goes raw to every operation in test_raw_hostile_input below.
+
+ENCODABLE_TEXT = [
+    "\x00",
+    "nul\x00byte",
+    "\u202egnp.exe\u202c",
+    "\u200f\u05e9\u05dc\u05d5\u05dd",
+    "\ufeffbom",
+    "\U0001f600" * 4,
+]
+SURROGATES = ["\ud800", "a\udfffb", "\udbff\udbff"]
+NUMBERS: list[Any] = [2**63, -(2**63) - 1, 2**64, 10**300, 1e308, -1e308, 5e-324]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = {"k": [value]}
+    return value
+
+
+def _hostile_values(json_only: bool) -> st.SearchStrategy[Any]:
+    text = ENCODABLE_TEXT + (SURROGATES * 2 if json_only else [])
+    values: list[Any] = [*text, *NUMBERS, _nested(50)] if json_only else text
+    return st.sampled_from(values)
+
+
+def _poison(value: Any, hostile: Any, rnd: Any) -> Any:
+    """``value`` with one leaf (or one new key) replaced by ``hostile``; or, one time in
+    two, every leaf of its type inside nested objects and a new key in each of them (so
+    free-form fields such as ``metadata`` get it while the typed fields stay valid)."""
+    if rnd.random() < 1 / 2:
+        return _poison_all(value, hostile, 0)
+    if isinstance(value, dict):
+        keys = list(value)
+        if not keys or rnd.random() < 0.25:
+            key = hostile if isinstance(hostile, str) else "extra"
+            return {**value, key: hostile}
+        key = rnd.choice(keys)
+        return {**value, key: _poison(value[key], hostile, rnd)}
+    if isinstance(value, list) and value:
+        index = rnd.randrange(len(value))
+        return [*value[:index], _poison(value[index], hostile, rnd), *value[index + 1 :]]
+    return hostile
+
+
+def _poison_all(value: Any, hostile: Any, depth: int) -> Any:
+    if isinstance(value, dict):
+        out = {k: _poison_all(v, hostile, depth + 1) for k, v in value.items()}
+        if depth:
+            out[hostile if isinstance(hostile, str) else "extra"] = hostile
+        return out
+    if isinstance(value, list):
+        return [_poison_all(v, hostile, depth + 1) for v in value]
+    if depth <= 1:  # the top-level fields keep their values: they get single-leaf edits
+        return value
+    if isinstance(value, str) and isinstance(hostile, str):
+        return hostile
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return hostile if isinstance(hostile, int | float) else value
+    return value
+
+
+def _hostile(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` holds one of the edge cases above (to count the cases that did)."""
+    if isinstance(value, str):
+        return (
+            value in ENCODABLE_TEXT
+            or value in SURROGATES
+            or "\x00" in value
+            or (len(value) >= 400 and value.lstrip("-").isdigit())
+        )
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return value in NUMBERS
+    if isinstance(value, dict):
+        return depth >= 40 or any(
+            _hostile(k, depth + 1) or _hostile(v, depth + 1) for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return any(_hostile(v, depth + 1) for v in value)
+    return False
+
+
+def _json_only(context: Any) -> bool:
+    operation = context.operation
+    return operation is not None and all(
+        alt.media_type == "application/json" for alt in operation.body
+    )
+
+
+@schema.hook("flatmap_body")
+def _hostile_body(context: Any, body: Any) -> Any:
+    if not isinstance(body, dict):
+        return st.just(body)
+    poisoned = st.builds(
+        _poison,
+        st.just(body),
+        _hostile_values(_json_only(context)),
+        st.randoms(use_true_random=False),
+    )
+    # Mostly poisoned: the plain bodies are fuzzed by schemathesis as they are, too.
+    return st.one_of(st.just(body), poisoned, poisoned)
+
+
+@schema.hook("flatmap_query")
+def _hostile_query(context: Any, query: dict[str, Any] | None) -> Any:
+    if not query:
+        return st.just(query)
+    values = st.sampled_from([*ENCODABLE_TEXT, "9" * 5000, "-" + "9" * 400, "1e999"])
+    poisoned = st.builds(_poison, st.just(query), values, st.randoms(use_true_random=False))
+    return st.one_of(st.just(query), poisoned)
 
 
 @dataclass
@@ -106,6 +238,10 @@ class Tally:
 
 
 TALLY = Tally()
+#: Generated cases holding Unicode edge cases, huge numbers or deep nesting, per backend.
+HOSTILE_TALLY: Counter[str] = Counter()
+#: Requests sent by test_raw_hostile_input, per backend.
+RAW_TALLY: Counter[str] = Counter()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -122,6 +258,13 @@ def _report_counts(request: pytest.FixtureRequest) -> Iterator[None]:
         lines.append(
             f"  {backend}: {TALLY.total(backend)} ({parts}); {seeded} of them on seeded ids"
         )
+    if HOSTILE_TALLY:
+        lines.append(
+            "  cases with Unicode edge cases, huge numbers or deep nesting: "
+            f"{dict(sorted(HOSTILE_TALLY.items()))}"
+        )
+    if RAW_TALLY:
+        lines.append(f"  raw hostile input: {dict(sorted(RAW_TALLY.items()))}")
     print("\n".join(lines))
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -164,11 +307,28 @@ def _seed(client: requests.Session) -> dict[str, list[str]]:
     }
 
 
+class ErrorLog(logging.Handler):
+    """Every record the app logs at ERROR or with a traceback (there must be none)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR or record.exc_info:
+            self.records.append(f"{record.name}: {record.getMessage()}")
+
+    def take(self) -> list[str]:
+        records, self.records = self.records, []
+        return records
+
+
 @dataclass
 class FuzzTarget:
     app: Starlette
     backend: str
     client: requests.Session
+    errors: ErrorLog
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -208,11 +368,14 @@ def fuzz_app(
         media_host_addresses=["127.0.0.1"],
     )
     app = create_app(settings, clock=FakeClock())
+    errors = ErrorLog()
+    logging.getLogger().addHandler(errors)
     try:
         with asgi.get_client(app) as client:
-            yield FuzzTarget(app=app, backend=backend, client=client)
+            yield FuzzTarget(app=app, backend=backend, client=client, errors=errors)
     finally:
         asgi.shutdown_lifespans()
+        logging.getLogger().removeHandler(errors)
 
 
 @pytest.fixture
@@ -228,6 +391,7 @@ def fuzz_target(fuzz_app: FuzzTarget, request: pytest.FixtureRequest) -> Iterato
         yield fuzz_app
     finally:
         SEED.values = {}
+    assert fuzz_app.errors.take() == [], "errors or tracebacks in the log"
     after = TALLY.for_operation(fuzz_app.backend, label)
     calls, seeded = after[0] - before[0], after[1] - before[1]
     assert calls > 0, f"no request was sent for {label}"
@@ -272,6 +436,8 @@ def test_no_operation_answers_5xx(case: Any, fuzz_target: FuzzTarget) -> None:
     """No input makes any operation fail with 5xx, for any caller; and callers without a
     valid token never get past authentication where it is needed."""
     label = f"{case.method} {case.path}"
+    if any(_hostile(part) for part in (case.body, case.query, case.path_parameters)):
+        HOSTILE_TALLY[fuzz_target.backend] += 1
     seeded = any(v in SEED.values.get(k, []) for k, v in (case.path_parameters or {}).items())
     auth = _auth_of(case)
 
@@ -301,3 +467,45 @@ def test_no_operation_answers_5xx(case: Any, fuzz_target: FuzzTarget) -> None:
         assert garbage.status_code == 401, _describe(case, garbage)
         assert anonymous.status_code == 401, _describe(case, anonymous)
         assert anonymous.json()["error"]["code"] == "missing_token"
+
+
+RAW_BODIES: dict[str, bytes] = {
+    **PARSER_BOMBS,
+    "lone surrogates": b'{"title": "\\ud800", "text": "a\\udfffb", "\\udc00": 1}',
+    "NUL": b'{"title": "a\\u0000b", "text": "\\u0000"}',
+    "bidi and BOM": '{"title": "\ufeff\u202egnp.exe", "text": "\u200f\u05e9"}'.encode(),
+}
+# Already percent-encoded: a lone surrogate and an invalid byte as URLs carry them.
+RAW_URL_VALUES = ["%ED%A0%80", "%00", "9" * 5000, "%E2%80%AE%F0%9F%98%80", "%FF%FE"]
+OPERATIONS = sorted(
+    (method.upper(), path) for path, item in _DOCUMENT["paths"].items() for method in item
+)
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+def test_raw_hostile_input(fuzz_app: FuzzTarget, method: str, path: str) -> None:
+    """What a JSON encoder cannot produce, on every operation: raw bodies (parser bombs,
+    lone surrogates, NUL, invalid UTF-8), raw path and query values (a percent-encoded lone
+    surrogate, NUL, 5,000 digits). Never 5xx, never a traceback."""
+    seed = _seed(fuzz_app.client)
+    operation = _DOCUMENT["paths"][path][method.lower()]
+    names = re.findall(r"{(\w+)}", path)
+    paths = {path.format(**{n: seed.get(n, ["x"])[0] for n in names})}
+    paths |= {path.format(**dict.fromkeys(names, value)) for value in RAW_URL_VALUES}
+    queries = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+    who = ADMIN if "/webhooks/" in path else INSTRUCTOR
+
+    def send(url: str, body: bytes | None = None) -> None:
+        headers = {**who, "Content-Type": "application/json"} if body is not None else who
+        response = fuzz_app.client.request(method, url, data=body, headers=headers)
+        RAW_TALLY[fuzz_app.backend] += 1
+        assert response.status_code < 500, (method, url[:200], body and body[:80], response.text)
+
+    for url in sorted(paths):
+        if "requestBody" in operation:
+            for body in RAW_BODIES.values():
+                send(url, body)
+        for value in RAW_URL_VALUES if queries else []:
+            send(url + "?" + "&".join(f"{name}={value}" for name in queries))
+        send(url)
+    assert fuzz_app.errors.take() == [], "errors or tracebacks in the log"

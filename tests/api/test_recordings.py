@@ -9,7 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.services import Services
 from api.settings import Settings
+from rooms.media_types import download_name
+from rooms.store.tables import RecordingRow
 from tests.api.helpers import error_of, own_client
 from tests.conftest import FakeClock, People
 
@@ -68,6 +71,55 @@ def stored_files(settings: Settings) -> list[Path]:
 
 
 # -- uploads ---------------------------------------------------------------------------------
+
+
+async def test_an_upload_named_evil_html_is_served_as_what_it_is(
+    client: httpx.AsyncClient, people: People, new_session, settings: Settings, services: Services
+) -> None:
+    """Stored under a generated name, listed and downloaded as an attachment named for its
+    real type: never as an HTML page, whatever the uploader called it (rows stored before
+    the name was checked included)."""
+    session = await new_session(start=True)
+    data = webm(b"<html><script>alert(document.cookie)</script></html>" * 20)
+    response = await upload(client, session["id"], people.teacher, data, filename="../evil.html")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["filename"] == "evil.webm"
+    assert body["contentType"] == "video/webm"
+    (stored,) = stored_files(settings)
+    assert stored.name == f"{body['id']}.webm"
+    async with services.database.transaction() as tx:  # a row from before the check
+        row = await tx.get(RecordingRow, body["id"])
+        assert row is not None
+        row.filename = "evil.html"
+    for rid_url in (relative(body["accessLink"]["url"]), relative(body["downloadLink"])):
+        download = await client.get(rid_url, headers=people.teacher)
+        assert download.status_code == 200
+        assert download.headers["content-type"] == "video/webm"
+        assert download.headers["content-disposition"] == 'attachment; filename="evil.webm"'
+        assert download.headers["x-content-type-options"] == "nosniff"
+    assert (await listed(client, session["id"], people.teacher))["recordings"][0][
+        "filename"
+    ] == "evil.webm"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "expected"),
+    [
+        ("evil.html", "video/webm", "evil.webm"),
+        ("..\\..\\x.svg", "audio/ogg", "x.ogg"),
+        ("class.tar.mp4", "video/mp4", "class.tar.mp4"),
+        (".html", "audio/wav", "html.wav"),
+        ('a"; filename=b.html', "audio/mpeg", "a filename=b.mp3"),
+        ("\ud800.webm", "video/webm", "\ufffd.webm"),
+        (None, "video/quicktime", "recording.mov"),
+        ("x.html", "text/html", "x.bin"),
+    ],
+)
+def test_download_names_carry_the_real_type(
+    name: str | None, content_type: str, expected: str
+) -> None:
+    assert download_name(name, content_type) == expected
 
 
 async def test_upload_to_a_live_session(

@@ -105,10 +105,16 @@ async def _pump(
 
 @asynccontextmanager
 async def start_node(
-    name: str, env: dict[str, str], data_dir: Path, *, startup_timeout: float = STARTUP_TIMEOUT
+    name: str,
+    env: dict[str, str],
+    data_dir: Path,
+    *,
+    startup_timeout: float = STARTUP_TIMEOUT,
+    port: int | None = None,
 ) -> AsyncIterator[Node]:
-    """A ``liveclass serve`` process, ready once it listens."""
-    port = free_port()
+    """A ``liveclass serve`` process, ready once it listens (on ``port``: a free one, or the
+    one a test restarts a server on)."""
+    port = port or free_port()
     argv = ["serve", "--host", "127.0.0.1", "--port", str(port)]
     async with _start(
         name, argv, env, data_dir, port, "Uvicorn running on", startup_timeout

@@ -74,7 +74,9 @@ class HubPeer:
         self.pc = self._receiving_pc()
         self.pub_pc: RTCPeerConnection | None = None
         self.restarts = 0
-        self.answers: asyncio.Queue[str] = asyncio.Queue()
+        #: The SFU's answers to our publishing offers, as received.
+        self.answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._publications = 0
         self.errors: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self.failures: list[str] = []
@@ -192,7 +194,7 @@ class HubPeer:
         if message["kind"] == "restart":
             self._restart()
         elif message["kind"] == "answer":
-            self.answers.put_nowait(message["sdp"])
+            self.answers.put_nowait(message)
         elif message["kind"] == "offer":
             self.sfu_offers.append(message)
             connection = message.get("connectionId")
@@ -236,18 +238,37 @@ class HubPeer:
         return next(m for m in self.messages if predicate(m))
 
     async def publish(self) -> str:
-        """Send generated video and audio: offer to the SFU, apply its answer."""
+        """Send generated video and audio on a new connection: offer to the SFU (with an
+        ``offerId``), apply the answer that echoes it."""
         pc = self.pub_pc = client_pc()
         pc.addTrack(PatternVideoTrack())
         pc.addTrack(ToneAudioTrack())
         with host_addresses(LOOPBACK):
             await pc.setLocalDescription(await pc.createOffer())
+        self._publications += 1
+        offer_id = f"pub-{self._publications}"
         await self.client.send(
-            {"type": "signal", "to": "sfu", "kind": "offer", "sdp": pc.localDescription.sdp}
+            {
+                "type": "signal",
+                "to": "sfu",
+                "kind": "offer",
+                "offerId": offer_id,
+                "sdp": pc.localDescription.sdp,
+            }
         )
-        answer = await asyncio.wait_for(self.answers.get(), 90)
-        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-        return answer
+        while True:
+            answer = await asyncio.wait_for(self.answers.get(), 90)
+            if answer.get("offerId") == offer_id:
+                break
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        return str(answer["sdp"])
+
+    async def unpublish(self) -> None:
+        """Camera off: close the publishing connection and tell the SFU."""
+        if self.pub_pc is not None:
+            await self.pub_pc.close()
+            self.pub_pc = None
+        await self.client.send({"type": "signal", "to": "sfu", "kind": "unpublish"})
 
     async def publish_refused(self) -> dict[str, Any]:
         """Offer to publish and expect the SFU's error (no publish grant): returns it."""

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -23,6 +24,7 @@ from av import AudioFrame, VideoFrame
 
 from media.aiortc_hooks import host_addresses
 from media.router import Router
+from media.sources import Source
 from media.subscriber import Offer
 
 LOOPBACK = ("127.0.0.1",)
@@ -30,8 +32,13 @@ WIDTH, HEIGHT = 320, 240
 
 
 def client_pc() -> RTCPeerConnection:
-    """A client connection: no STUN server (aiortc would default to a public one)."""
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    """A client connection: no STUN server (aiortc would default to a public one), every
+    m-line on one transport as browsers do. (aiortc's default "balanced" policy loses every
+    audio m-line after the first when a first offer carries several: it bundles each onto the
+    first transport of its kind, then re-bundles only that first one.)"""
+    return RTCPeerConnection(
+        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
 
 
 class PatternVideoTrack(VideoStreamTrack):
@@ -55,14 +62,16 @@ class PatternVideoTrack(VideoStreamTrack):
 
 
 class ToneAudioTrack(MediaStreamTrack):
-    """A 440 Hz tone, 20 ms mono s16 frames at 48 kHz, paced in real time."""
+    """A 440 Hz tone (``loudness``: its amplitude; 0 is silence), 20 ms mono s16 frames at
+    48 kHz, paced in real time."""
 
     kind = "audio"
     RATE = 48000
     SAMPLES = 960
 
-    def __init__(self) -> None:
+    def __init__(self, loudness: int = 8000) -> None:
         super().__init__()
+        self.loudness = loudness
         self._start: float | None = None
         self._pts = 0
 
@@ -75,7 +84,7 @@ class ToneAudioTrack(MediaStreamTrack):
             self._pts += self.SAMPLES
             await asyncio.sleep(self._start + self._pts / self.RATE - time.time())
         t = (np.arange(self.SAMPLES) + self._pts) / self.RATE
-        samples = (np.sin(2 * math.pi * 440 * t) * 8000).astype(np.int16).reshape(1, -1)
+        samples = (np.sin(2 * math.pi * 440 * t) * self.loudness).astype(np.int16).reshape(1, -1)
         frame = AudioFrame.from_ndarray(samples, format="s16", layout="mono")
         frame.sample_rate = self.RATE
         frame.pts = self._pts
@@ -86,12 +95,20 @@ class ToneAudioTrack(MediaStreamTrack):
 class ClientPublisher:
     """A participant sending video and audio to the router."""
 
-    def __init__(self, router: Router, participant_id: str) -> None:
+    def __init__(
+        self,
+        router: Router,
+        participant_id: str,
+        source: Source = "camera",
+        *,
+        loudness: int = 8000,
+    ) -> None:
         self.router = router
         self.participant_id = participant_id
+        self.source: Source = source
         self.pc = client_pc()
         self.video = PatternVideoTrack()
-        self.audio = ToneAudioTrack()
+        self.audio = ToneAudioTrack(loudness)
         self.connected = asyncio.Event()
 
         @self.pc.on("connectionstatechange")
@@ -104,7 +121,9 @@ class ClientPublisher:
         self.pc.addTrack(self.audio)
         with host_addresses(LOOPBACK):
             await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer = await self.router.publish(self.participant_id, self.pc.localDescription.sdp)
+        answer = await self.router.publish(
+            self.participant_id, self.pc.localDescription.sdp, source=self.source
+        )
         await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         return answer
 
@@ -132,6 +151,8 @@ class ClientSubscriber:
         self.audio_frames = 0
         self.video_sizes: set[tuple[int, int]] = set()
         self.track_ids: list[str] = []
+        #: Frames received per track id (the msid's: ``<publisher>:<kind>:<n>``).
+        self.frames_by_track: dict[str, int] = {}
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -161,6 +182,7 @@ class ClientSubscriber:
         try:
             while True:
                 frame = await track.recv()
+                self.frames_by_track[track.id] = self.frames_by_track.get(track.id, 0) + 1
                 if isinstance(frame, VideoFrame):
                     if self.first_video_at is None:
                         self.first_video_at = time.monotonic()

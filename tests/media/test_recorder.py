@@ -14,6 +14,7 @@ from media.forwarding import MediaFrame, TrackFanout
 from media.recorder import Recorder
 from media.router import TrackWatcher
 from media.sdp import CodecSpec
+from media.sources import Source
 from media.webm import WebmResult
 from tests.media.encoded import opus_packets, vp8_frames
 
@@ -40,7 +41,7 @@ class FakeRoom:
     def unwatch(self, watcher: TrackWatcher) -> None:
         self.watchers.remove(watcher)
 
-    def publish(self, track_id: str, codec: CodecSpec) -> TrackFanout:
+    def publish(self, track_id: str, codec: CodecSpec, source: Source = "camera") -> TrackFanout:
         async def pli() -> None:
             self.keyframe_requests.put_nowait(track_id)
 
@@ -50,6 +51,7 @@ class FakeRoom:
             codec=codec,
             send_keyframe_request=pli,
             keyframe_interval=0,
+            source=source,
         )
         self._tracks.append(track)
         for watcher in list(self.watchers):
@@ -177,6 +179,35 @@ async def test_when_the_publisher_leaves_the_next_one_is_recorded_on_the_same_ti
     assert 2.9 <= duration <= 3.1  # 1 s, the gap, 1 s
     await h264.close()
     await student_video.close()
+
+
+async def test_a_shared_screen_is_recorded_while_it_is_shared(
+    room: FakeRoom, tmp_path: Path
+) -> None:
+    """The teacher shares her screen mid-class: the recording shows the screen (its sound
+    does not replace her microphone), and her camera again once she stops sharing."""
+    clock = Clock()
+    camera = room.publish("t:video:1", VP8)
+    microphone = room.publish("t:audio:2", OPUS)
+    recorder = Recorder("r6", tmp_path / "r6.webm", clock=clock)
+    recorder.attach(room)
+    for _ in feed(clock, camera, microphone, 1.0):
+        pass
+    screen = room.publish("t:screen-video:3", VP8, source="screen")
+    screen_sound = room.publish("t:screen-audio:4", OPUS, source="screen")
+    assert recorder.sources == {"video": "t:screen-video:3", "audio": "t:audio:2"}
+    for _ in feed(clock, screen, microphone, 1.0, video_ts=5000):
+        pass
+    await room.unpublish(screen)
+    assert recorder.sources["video"] == "t:video:1"
+    await room.unpublish(microphone)  # her microphone goes: the screen's sound is all there is
+    assert recorder.sources["audio"] == "t:screen-audio:4"
+    for _ in feed(clock, camera, None, 1.0, video_ts=90_000, first_frame=30):
+        pass
+    result = await recorder.stop()
+    assert result.video_packets == 90  # camera, screen, camera: each from a keyframe
+    await camera.close()
+    await screen_sound.close()
 
 
 async def test_a_recording_without_media_is_empty(room: FakeRoom, tmp_path: Path) -> None:

@@ -105,6 +105,47 @@ async def test_publisher_on_one_node_reaches_subscribers_on_both_through_the_wor
     assert pid(late.client) not in router.subscribers
 
 
+async def test_publishing_stops_and_starts_through_the_hub(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    nodes: tuple[Hub, Hub],
+    worker: MediaWorker,
+    peers: list[HubPeer],
+) -> None:
+    """Camera off and on, three times: ``unpublish`` ends the teacher's tracks for the
+    student at once (their m-lines go inactive), and an offer on a fresh connection
+    publishes anew; the student decodes the new media each time."""
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = HubPeer(await join(client, a, sid, people.teacher))
+    student = HubPeer(await join(client, b, sid, people.student))
+    peers += [teacher, student]
+    await teacher.publish()
+    await student.until(lambda: student.video_frames >= 10, 90)
+    router = worker.rooms[sid].router
+    for _ in range(3):
+        await teacher.unpublish()
+        await student.until(
+            lambda: (
+                [t.currentDirection for t in student.pc.getTransceivers()]
+                == ["inactive", "inactive"]
+            ),
+            90,
+        )
+        assert router.publishers == {}
+        frames = student.video_frames, student.audio_frames
+        await teacher.publish()
+        await student.until(
+            lambda f=frames: (
+                student.video_frames >= f[0] + 10 and student.audio_frames >= f[1] + 10
+            ),
+            90,
+        )
+        assert set(router.publishers) == {pid(teacher.client)}
+        assert len(student.pc.getTransceivers()) == 2  # the freed m-lines were reused
+
+
 async def test_a_publisher_connection_that_closes_is_reported_and_published_again(
     client: httpx.AsyncClient,
     people: People,

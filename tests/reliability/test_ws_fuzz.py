@@ -1,8 +1,12 @@
 """Live WebSocket fuzz: hypothesis-generated frames over real connections to a real
 ``liveclass serve`` (PostgreSQL, Redis).
 
-Frames: well-formed messages of every type with fields of every JSON type, arrays of them,
-garbage text and bytes, frames around the 64 KiB protocol limit and over uvicorn's frame cap.
+Frames: well-formed messages of every type with fields of every JSON type and Unicode edge
+cases (lone surrogates as JSON escapes, NUL, bidi overrides, BOM, emoji; in values, keys and
+``rid``), parser bombs (nesting, 5,000-digit numbers, NaN), arrays of them, garbage text and
+bytes, frames around the 64 KiB protocol limit and over uvicorn's frame cap. Some examples
+connect with a hostile URL (``lastSeq`` of 5,000 digits, negative, a surrogate; a NUL or a
+3,000-character resume token): a bad ``lastSeq`` must be closed with 4400.
 After each example the connection must still answer a ping (or have been closed with one of
 the documented codes: 1000 after ``leave``, 1009 for a frame over the cap) and the server
 must admit a new connection. Never a 1011, never a traceback in the server's log. The number
@@ -13,6 +17,7 @@ number of examples for soak runs).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import threading
@@ -37,8 +42,37 @@ EXAMPLES = int(os.environ.get("LIVECLASS_FUZZ_EXAMPLES", "200"))
 CAP = 1 << 20  # uvicorn's frame cap on a default node: max(4 x 64 KiB, 1 MiB)
 ALLOWED_CLOSES = {1000, 1009}
 
+# Parser bombs and text that cannot be stored (JSON escapes: a lone surrogate cannot be sent
+# raw in a text frame). The generated messages carry Unicode edge cases too (HOSTILE_TEXT).
+BOMBS = [
+    "[" * 60_000,
+    '{"type": "chat", "text": ' + '{"a":' * 200 + "1" + "}" * 200 + "}",
+    '{"type": "ping", "ts": 1' + "0" * 5000 + "}",
+    '{"type": "ping", "ts": 0.' + "1" * 5000 + "}",
+    '{"type": "ping", "ts": NaN}',
+    '{"type": "ping", "ts": 1e999}',
+    '{"type": "chat", "text": "a\\ud800b", "rid": "r1"}',
+    '{"type": "chat", "text": "hi", "rid": "r\\udfff"}',
+    '{"type": "chat", "text": "nul\\u0000"}',
+    '{"type": "chat", "text": "\u202egnp.exe \ufeff \U0001f600", "rid": "\u200f"}',
+    '{"type": "kick", "target": "\\ud800", "rid": "k"}',
+    '{"\\ud800": "chat", "type": "hand"}',
+]
+#: Hostile URL parameters: each closes with 4400 before the token is read, or is ignored.
+URL_TAILS = [
+    "",
+    "",
+    "",
+    "&lastSeq=" + "9" * 5000,
+    "&lastSeq=-1",
+    "&lastSeq=%ED%A0%80",
+    "&resume=%00&lastSeq=0",
+    "&resume=" + "x" * 3000,
+]
+
 frames = st.one_of(
     messages.map(json.dumps),
+    st.sampled_from(BOMBS),
     st.lists(messages, min_size=1, max_size=3).map(json.dumps),
     st.text(max_size=200),
     st.binary(max_size=200),
@@ -128,6 +162,15 @@ def _open(url: str) -> Iterator[ClientConnection]:
         yield ws
 
 
+def _refused(url: str) -> int | None:
+    """The close code of a connection the server refuses after its error message."""
+    with connect(url, open_timeout=60, max_size=None) as ws:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                ws.recv(timeout=60)
+        return ws.close_code
+
+
 def _pong(ws: ClientConnection) -> bool:
     """True when the connection answers a ping; False when it was closed (the code is
     checked by the caller)."""
@@ -154,7 +197,7 @@ def test_live_websocket_fuzz(live: LiveNode) -> None:
         role=RoomRole.GUEST,
     )
     url = f"{live.node.ws}?token={{}}"
-    counts = {"examples": 0, "frames": 0}
+    counts = {"examples": 0, "frames": 0, "urls": 0}
     closes: dict[int, int] = {}
 
     @settings(
@@ -166,16 +209,21 @@ def test_live_websocket_fuzz(live: LiveNode) -> None:
     @given(
         batch=st.lists(frames, min_size=1, max_size=8),
         binary=st.booleans(),
+        tail=st.sampled_from(URL_TAILS),
         # one example in ten ends with a frame over the cap
         over_cap=st.integers(0, 9).map(lambda n: n == 7),
     )
     def one_example(
-        batch: list[str | bytes | tuple[str, int]], binary: bool, over_cap: bool
+        batch: list[str | bytes | tuple[str, int]], binary: bool, tail: str, over_cap: bool
     ) -> None:
         if over_cap:
             batch = [*batch, ("repeat", CAP + 1)]
         oversize = False
-        with _open(url.format(tokens.mint(grant)[0])) as ws:
+        if "lastSeq=" in tail and not tail.endswith("lastSeq=0"):
+            counts["urls"] += 1
+            assert _refused(url.format(tokens.mint(grant)[0]) + tail) == 4400, tail
+            return
+        with _open(url.format(tokens.mint(grant)[0]) + tail) as ws:
             for item in batch:
                 frame = expand(item)
                 if binary and isinstance(frame, str):
@@ -206,7 +254,8 @@ def test_live_websocket_fuzz(live: LiveNode) -> None:
     assert "Traceback" not in log
     assert "Exception in ASGI application" not in log
     print(
-        f"live WebSocket fuzz: {counts['frames']} frames in {counts['examples']} examples; "
+        f"live WebSocket fuzz: {counts['frames']} frames in {counts['examples']} examples "
+        f"(+{counts['urls']} hostile URLs closed with 4400); "
         f"closed by the server: {closes or 'never'}"
     )
     assert counts["examples"] >= EXAMPLES // 2

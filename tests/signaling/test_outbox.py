@@ -53,3 +53,18 @@ def test_full_outbox_refuses_by_count_and_by_bytes() -> None:
     assert box.push("12345")
     assert not box.push("123456")
     assert box.push("12345")
+
+
+def test_the_byte_limit_counts_bytes_on_the_wire_not_characters() -> None:
+    """An emoji is one character and four bytes of UTF-8: 1,024 of them are 4 KiB queued."""
+    emoji = json.dumps("\U0001f600" * 1024, ensure_ascii=False)
+    box = Outbox(Codec.JSON, max_frames=100, max_bytes=3000)  # 1,026 characters would fit
+    assert not box.push(emoji)
+    box = Outbox(Codec.JSON, max_frames=100, max_bytes=64 * 1024)
+    assert box.push(emoji)
+    assert box.pending_bytes == len(emoji.encode()) == 4 * 1024 + 2
+    assert box.push(emoji)
+    # take() batches by bytes too: two 4 KiB frames do not fit a 5 KiB write.
+    first = box.take(limit_bytes=5 * 1024)
+    assert first == emoji
+    assert box.pending_bytes == 4 * 1024 + 2

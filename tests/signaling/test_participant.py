@@ -89,7 +89,13 @@ def test_publishing_needs_the_grant() -> None:
     offer = msg('{"type":"signal","to":"sfu","kind":"offer","sdp":"v=0"}')
     assert errors_of(logic(RoomRole.GUEST).handle(offer, 0.0)) == ["forbidden"]
     assert logic(RoomRole.HOST).handle(offer, 0.0) == [
-        RelaySignal("sfu", "offer", {"sdp": "v=0"}, None)
+        RelaySignal("sfu", "offer", {"sdp": "v=0", "source": "camera"}, None)
+    ]
+    # A screen is a publication of its own, with the same grant.
+    screen = msg('{"type":"signal","to":"sfu","kind":"offer","sdp":"v=0","source":"screen"}')
+    assert errors_of(logic(RoomRole.GUEST).handle(screen, 0.0)) == ["forbidden"]
+    assert logic(RoomRole.HOST).handle(screen, 0.0) == [
+        RelaySignal("sfu", "offer", {"sdp": "v=0", "source": "screen"}, None)
     ]
     guest = logic(RoomRole.GUEST)
     guest.update_grant(replace(grant(RoomRole.GUEST), can_publish=True))

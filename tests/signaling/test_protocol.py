@@ -19,6 +19,7 @@ from signaling.protocol import (
     Signal,
     decode,
     encode,
+    error_message,
 )
 
 
@@ -71,6 +72,9 @@ def test_signal_with_candidate() -> None:
         ('{"type": "signal", "to": "sfu", "kind": "ice"}', "invalid_message"),
         ('{"type": "signal", "to": "sfu", "kind": "dance", "sdp": "v=0"}', "invalid_message"),
         ('{"type": "signal", "to": "p_someone", "kind": "restart"}', "invalid_message"),
+        ('{"type": "signal", "to": "p_someone", "kind": "unpublish"}', "invalid_message"),
+        ('{"type": "signal", "to": "p_someone", "kind": "mute", "muted": true}', "invalid_message"),
+        ('{"type": "signal", "to": "sfu", "kind": "mute"}', "invalid_message"),
         ('{"type": "kick", "target": ""}', "invalid_message"),
         ('{"type": "hand", "raised": "yes please"}', "invalid_message"),
     ],
@@ -104,6 +108,15 @@ def test_size_limits() -> None:
     assert caught.value.code == "sdp_too_large"
 
 
+def test_the_frame_limit_counts_bytes_not_characters() -> None:
+    """20,000 emoji are 20,000 characters but 80,000 bytes: over the 64 KiB limit."""
+    frame = json.dumps({"type": "chat", "text": "\U0001f600" * 20_000}, ensure_ascii=False)
+    assert len(frame) < 64 * 1024 < len(frame.encode())
+    with pytest.raises(ProtocolError) as caught:
+        decode(frame, Codec.JSON)
+    assert caught.value.code == "frame_too_large"
+
+
 def test_msgpack_frames_must_be_binary_maps() -> None:
     with pytest.raises(ProtocolError) as caught:
         decode('{"type": "ping"}', Codec.MSGPACK)
@@ -116,15 +129,95 @@ def test_msgpack_frames_must_be_binary_maps() -> None:
     assert caught.value.code == "invalid_frame"
 
 
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("[" * 100_000, "invalid_frame"),
+        ('{"type": "chat", "text": ' + '{"a":' * 100 + "1" + "}" * 100 + "}", "invalid_frame"),
+        ('{"type": "ping", "ts": 1' + "0" * 5000 + "}", "invalid_frame"),
+        ('{"type": "ping", "ts": 0.' + "1" * 5000 + "}", "invalid_frame"),
+        ('{"type": "ping", "ts": 1e999}', "invalid_frame"),
+        ('{"type": "ping", "ts": NaN}', "invalid_frame"),
+        ('{"type": "chat", "text": "a\\ud800b"}', "invalid_text"),
+        ('{"type": "chat", "text": "a\\u0000b"}', "invalid_text"),
+        ('{"type": "chat", "text": "hi", "\\udfff": 1}', "invalid_text"),
+        # The rid is not echoed back when it cannot be encoded.
+        ('{"type": "chat", "text": "hi", "rid": "r\\ud800"}', "invalid_text"),
+    ],
+)
+def test_parser_bombs_and_unencodable_text_are_refused(frame: str, code: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode(frame, Codec.JSON, Limits(max_frame_bytes=1 << 20))
+    assert caught.value.code == code
+    assert caught.value.rid is None
+    encode(error_message(caught.value.code, caught.value.message), Codec.JSON).encode()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"\x91" * 100_000,  # arrays nested 100,000 deep
+        # a chat whose text is arrays nested 100 deep (over the 64 levels allowed)
+        b"\x82\xa4type\xa4chat\xa4text" + b"\x91" * 100 + b"\x01",
+        msgpack.packb({"type": "ping", "ts": float("nan")}),
+        msgpack.packb({"type": "ping", "ts": float("inf")}),
+        msgpack.packb({"type": "chat", "text": "a\ud800b"}, unicode_errors="surrogatepass"),
+        msgpack.packb({"type": "chat", "text": "a\x00b"}),
+        msgpack.packb(
+            {"type": "chat", "text": "hi", "rid": "r\udfff"}, unicode_errors="surrogatepass"
+        ),
+    ],
+)
+def test_msgpack_bombs_and_unencodable_text_are_refused(frame: bytes) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode(frame, Codec.MSGPACK, Limits(max_frame_bytes=1 << 20))
+    assert caught.value.code in ("invalid_frame", "invalid_text")
+    assert caught.value.rid is None
+
+
+@pytest.mark.parametrize("codec", list(Codec))
+def test_text_stored_before_the_edge_checked_it_still_encodes(codec: Codec) -> None:
+    """A lone surrogate from an old row goes out as U+FFFD; a frame is always sendable."""
+    frame = encode({"type": "chat", "text": "a\ud800b", "from": {"\udfff": "\ud83d\ude00"}}, codec)
+    if isinstance(frame, str):
+        frame.encode()
+        decoded = json.loads(frame)
+    else:
+        decoded = msgpack.unpackb(frame)
+    assert decoded["text"] == "a\ufffdb"
+    assert decoded["from"] == {"\ufffd": "\U0001f600"}
+
+
+def test_json_frames_never_carry_nan() -> None:
+    """Browsers' JSON.parse refuses NaN and Infinity: they go out as null."""
+    frame = encode({"type": "pong", "ts": float("nan"), "serverTs": float("inf")}, Codec.JSON)
+    assert isinstance(frame, str)
+
+    def refuse(literal: str) -> None:
+        raise ValueError(literal)
+
+    assert json.loads(frame, parse_constant=refuse) == {
+        "type": "pong",
+        "ts": None,
+        "serverTs": None,
+    }
+
+
 CLIENT_TYPES = ["chat", "signal", "hand", "mute", "kick", "allow", "end", "ping", "leave"]
+# Unicode edge cases: lone surrogates, NUL and other controls, bidi overrides, BOM, emoji.
+HOSTILE_TEXT = st.sampled_from(
+    ["\ud800", "a\udfffb", "\x00", "\u202eevil\u202c", "\u200f\u05e9\u05dc\u05d5\u05dd", "\ufeff"]
+) | st.text(st.characters(categories=["Cs", "Cc", "Cf", "So"]), max_size=6)
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**63), max_value=2**64 - 1)
     | st.floats(allow_nan=False)
-    | st.text(max_size=20),
+    | st.text(max_size=20)
+    | HOSTILE_TEXT,
     lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | HOSTILE_TEXT, inner, max_size=4)
     ),
     max_leaves=12,
 )
@@ -152,7 +245,10 @@ FUZZ_COUNT = {"frames": 0}
         st.binary(max_size=300),
         st.text(max_size=300).map(str.encode),
         messages.map(lambda m: json.dumps(m).encode()),
-        messages.map(lambda m: msgpack.packb(m)),
+        messages.map(lambda m: msgpack.packb(m, unicode_errors="surrogatepass")),
+        st.sampled_from(["[" * 100_000, '{"type":"ping","ts":1' + "0" * 5000 + "}"]).map(
+            str.encode
+        ),
     ),
     codec=st.sampled_from(list(Codec)),
 )
@@ -170,6 +266,7 @@ def test_random_frames_never_crash_the_decoder(data: bytes, codec: Codec) -> Non
 ERROR_CODES = {
     "frame_too_large",
     "invalid_frame",
+    "invalid_text",
     "unknown_type",
     "invalid_message",
     "sdp_too_large",

@@ -86,12 +86,14 @@ async def server(tmp_path: Path, env: dict[str, str] | None = None) -> AsyncIter
 
 
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
+async def chromium(*extra_args: str) -> AsyncIterator[Browser]:
+    """Headless Chromium with the fake devices (``extra_args``: more flags, say a sound file
+    for the fake microphone)."""
     if not _CHROMIUM_PRESENT:
         pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-browser.sh (Debian's chromium)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=ARGS, timeout=WAIT_MS
+            executable_path=CHROMIUM, args=[*ARGS, *extra_args], timeout=WAIT_MS
         )
         try:
             yield browser

@@ -49,6 +49,7 @@ async def test_the_teacher_records_five_seconds(tmp_path: Path) -> None:
             assert download.status_code == 200, download.text[:200]
             assert len(download.content) > 1000
             await teacher.get_by_role("button", name="End class").click()
+            await teacher.get_by_role("dialog").get_by_role("button", name="End class").click()
             await expect(teacher.locator("main")).to_have_attribute("data-state", "ended")
             await expect(teacher.locator("a.recording-download")).to_have_count(1)
             await shots.take(teacher, "past-class-recordings")

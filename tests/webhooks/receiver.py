@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -70,8 +71,10 @@ class Receiver:
         body = await request.body()
         try:
             verify(self.secret, request.headers.get("liveclass-signature"), body, now=time.time())
+            # ...and as a receiver using a Standard Webhooks verifier library would
+            Webhook(self.secret).verify(body, dict(request.headers))
             signature_ok = True
-        except InvalidSignature:
+        except (InvalidSignature, WebhookVerificationError):
             signature_ok = False
         payload = json.loads(body)
         event_id = request.headers.get("liveclass-event-id", "")

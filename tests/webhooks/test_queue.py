@@ -120,6 +120,20 @@ async def test_a_lease_keeps_other_nodes_off_until_it_runs_out(services: Service
     assert await b.claim(10) == []
 
 
+async def test_an_endpoint_deleted_mid_attempt_settles_quietly(services: Services) -> None:
+    """The delivery (and its attempt log) went with the endpoint: settling it is "lost",
+    not a foreign-key error with a traceback in the log."""
+    db = services.database
+    endpoint = await _endpoint(services)
+    await _enqueue(db, 1)
+    clock = FakeClock()
+    queue = DeliveryQueue(db, node="a", lease_seconds=30, clock=clock)
+    [claimed] = await queue.claim(10)
+    await services.webhooks.delete(ADMIN, endpoint)
+    assert await queue.settle(claimed, _result(clock, None)) == "lost"
+    assert await _count(db, WebhookDeliveryRow) == 0
+
+
 async def test_failures_back_off_then_die(services: Services) -> None:
     db = services.database
     await _endpoint(services)

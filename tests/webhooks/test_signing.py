@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import time
 
 import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from rooms.webhooks.backoff import Backoff
-from rooms.webhooks.signing import InvalidSignature, new_secret, signature_header, verify
+from rooms.webhooks.signing import (
+    InvalidSignature,
+    new_secret,
+    signature_header,
+    standard_headers,
+    verify,
+)
 
 SECRET = "whsec_test"
 BODY = b'{"id":"e1","type":"session.started"}'
@@ -58,6 +67,26 @@ def test_secrets_are_random_and_prefixed() -> None:
     secrets = {new_secret() for _ in range(50)}
     assert len(secrets) == 50
     assert all(s.startswith("whsec_") and len(s) > 40 for s in secrets)
+    assert all(
+        len(base64.b64decode(s.removeprefix("whsec_"), validate=True)) == 32 for s in secrets
+    )
+
+
+# a secret as new_secret makes them, and one made before (URL-safe characters)
+@pytest.mark.parametrize(
+    "secret", ["whsec_" + base64.b64encode(bytes(range(32))).decode(), "whsec_" + "x" * 43 + "-_Q"]
+)
+def test_a_standard_webhooks_verifier_library_accepts_the_standard_headers(secret: str) -> None:
+    now = int(time.time())  # the library reads the clock itself
+    headers = standard_headers(secret, "evt_1", now, BODY)
+    assert headers["webhook-id"] == "evt_1"
+    assert headers["webhook-timestamp"] == str(now)
+    assert headers["webhook-signature"].startswith("v1,")
+    verifier = Webhook(secret)
+    assert verifier.verify(BODY, headers) == {"id": "e1", "type": "session.started"}
+    tampered = {**headers, "webhook-id": "evt_2"}
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(BODY, tampered)
 
 
 def test_backoff_doubles_with_equal_jitter_up_to_the_cap_then_gives_up() -> None:

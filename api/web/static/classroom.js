@@ -2,7 +2,7 @@
 // as main[data-state]: loading, not-started, live, room-full, removed, ended, replaced,
 // not-found, error. "reconnecting" is a banner over the live room.
 import { LiveclassClient } from "/static/liveclass.js";
-import { ApiError, api, el, formatTime, requireAuth, webConfig } from "/static/common.js";
+import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "/static/common.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -23,8 +23,13 @@ const room = window.liveclassRoom = {
   roster: new Map(), // participant id -> participant
   hands: new Set(), // participant ids with a raised hand
   chat: new Map(), // seq -> chat message
-  tiles: new Map(), // participant id -> {tile, video}
+  tiles: new Map(), // tile key (participant id, or "<id>:screen") -> {tile, video}
   camera: null, // our MediaStream while publishing
+  screen: null, // our shared screen's MediaStream while sharing
+  speakers: [], // participant ids speaking now, loudest first (from the SFU)
+  micMuted: new Set(), // participant ids whose published microphone is muted
+  allowed: new Set(), // user ids the host let publish (this page's view)
+  seats: null, // seats taken (the host and observers take none)
   kicked: false,
   ended: false,
   recording: false,
@@ -117,12 +122,40 @@ async function enter() {
     return showRecordings();
   }
   if (session.status === "scheduled") {
-    setState("not-started", session.isInstructor ? "Start the class when you are ready: students join as soon as you do." : undefined);
+    const when = startsAt(session.scheduledStart);
+    setState("not-started", session.isInstructor
+      ? `Start the class when you are ready: students join as soon as you do. Scheduled ${when}.`
+      : `It is scheduled ${when}. This page joins by itself as soon as the teacher starts it.`);
     if (session.isInstructor) showRecordings();
-    notStartedTimer = setTimeout(enter, 3000);
+    waitForStart();
     return;
   }
   connect();
+}
+
+/** "at 14:30 (in 12 minutes)", for the waiting page. */
+function startsAt(iso) {
+  if (!iso) return "later";
+  const start = new Date(iso);
+  const minutes = Math.round((start - Date.now()) / 60_000);
+  const at = start.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
+  if (minutes > 0 && minutes < 120) return `for ${at} (in ${minutes} minute${minutes === 1 ? "" : "s"})`;
+  return `for ${at}`;
+}
+
+/** Every 3 s, look whether the class started; the page is left alone until it did (focus
+ *  stays where it is, screen readers are not told the same thing again). */
+function waitForStart() {
+  clearTimeout(notStartedTimer);
+  notStartedTimer = setTimeout(async () => {
+    try {
+      const session = await api(`/sessions/${encodeURIComponent(sessionRef)}`);
+      if (session.status !== "scheduled") return enter();
+    } catch (err) {
+      // Try again at the next tick.
+    }
+    waitForStart();
+  }, 3000);
 }
 
 // -- the connection ----------------------------------------------------------------------
@@ -131,19 +164,24 @@ async function connect() {
   const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   const client = room.client = new LiveclassClient({ url: wsUrl, token: roomToken, codec });
   room.media = client.media({
-    onTrack: ({ participantId, stream }) => showTrack(participantId, stream),
-    onRemoveTrack: ({ participantId, stream }) => {
-      if (stream.getTracks().length === 0) removeTile(participantId);
+    onTrack: ({ participantId, source, stream }) => showTrack(participantId, stream, false, source),
+    onRemoveTrack: ({ participantId, source, stream }) => {
+      if (stream.getTracks().length === 0) removeTile(tileKey(participantId, source));
     },
   });
   client.on("welcome", onWelcome);
   client.on("presence", (m) => {
-    for (const p of m.left || []) { room.roster.delete(p.id); room.hands.delete(p.id); removeTile(p.id); }
+    for (const p of m.left || []) {
+      room.roster.delete(p.id);
+      room.hands.delete(p.id);
+      removeTile(p.id);
+      removeTile(tileKey(p.id, "screen"));
+    }
     for (const p of m.joined || []) room.roster.set(p.id, p);
-    setCount(m.count);
+    setCount(m.count, m.seats);
     renderRoster();
   });
-  client.on("count", (m) => setCount(m.count));
+  client.on("count", (m) => setCount(m.count, m.seats));
   client.on("chat", addChat);
   client.on("hand", (m) => {
     if (m.raised) room.hands.add(m.from.id); else room.hands.delete(m.from.id);
@@ -151,16 +189,27 @@ async function connect() {
     renderRoster();
   });
   client.on("grants", (m) => { room.grants = m.grants; applyGrants(); });
+  client.on("speakers", (m) => {
+    room.speakers = m.speakers || [];
+    room.micMuted = new Set(m.muted || []);
+    syncVoices();
+  });
   client.on("mute-request", (m) => {
     if (!room.camera) return;
-    for (const track of room.camera.getTracks()) {
-      if (m.kind === "all" || track.kind === m.kind) track.enabled = false;
+    const who = m.from?.name || "The host";
+    if (m.kind === "audio") {
+      for (const track of room.camera.getAudioTracks()) track.enabled = false;
+      tellMic();
+      syncMicButton();
+      notify(`${who} muted your microphone. Press "Unmute microphone" to speak again.`);
+    } else {
+      // Camera (and microphone) off for everyone, and the buttons say so.
+      stopCamera();
+      notify(`${who} turned off your ${m.kind === "all" ? "camera and microphone" : "camera"}. Press "Turn camera on" to show it again.`);
     }
-    syncMicButton();
-    note(`${m.from?.name || "The host"} muted your ${m.kind === "all" ? "camera and microphone" : m.kind}.`);
   });
   client.on("kicked", () => { room.kicked = true; });
-  client.on("room-ended", () => { room.ended = true; });
+  client.on("room-ended", () => { room.ended = true; setStatus("ended"); });
   client.on("recording", (m) => {
     room.recording = m.status === "started";
     updateTeacherPanel();
@@ -183,20 +232,32 @@ function onWelcome(m) {
   room.grants = m.grants || {};
   room.capacity = m.room.capacity;
   if (!m.resumed) {
+    // A new participant (say, after a server restart): what we showed of the old one's
+    // connections is gone; the SFU offers the room's media again.
+    clearTiles();
     room.roster = new Map((m.roster || []).map((p) => [p.id, p]));
     room.roster.set(m.participant.id, m.participant);
     room.hands.clear();
   }
-  setCount(m.count);
+  setStatus(m.room.status);
+  setCount(m.count, m.seats);
   renderRoster();
   setState("live");
   loadHistory();
   applyGrants();
-  if (isHost()) showRecordings();
+  showRecordings();
+  showRemoved();
+}
+
+function setStatus(status) {
+  if (room.session) room.session.status = status;
+  $("status").textContent = status;
+  $("status").className = `badge ${status}`;
 }
 
 async function onClosed({ code, reason }) {
   stopCamera();
+  stopScreen();
   clearTiles();
   if (room.kicked || reason === "banned" || code === 4003) {
     return setState(room.kicked || reason === "banned" ? "removed" : "forbidden");
@@ -216,9 +277,12 @@ async function onClosed({ code, reason }) {
 // -- media -------------------------------------------------------------------------------
 
 async function applyGrants() {
+  $("hand").hidden = room.me?.role !== "guest";  // the teacher and observers raise no hands
   const canPublish = Boolean(room.grants.publish);
   $("camera").hidden = !canPublish;
+  $("screen").hidden = !canPublish || !navigator.mediaDevices?.getDisplayMedia;
   if (!canPublish && room.camera) stopCamera();
+  if (!canPublish && room.screen) stopScreen();
   if (canPublish && isHost() && !room.camera && !room.cameraRefused) await startCamera();
   syncCameraButton();
 }
@@ -241,9 +305,32 @@ async function startCamera() {
   syncCameraButton();
   try {
     await room.media.publish(room.camera);
+    tellMic();
   } catch (err) {
     $("media-error").textContent = `Could not send your video: ${err.message}`;
     $("media-error").hidden = false;
+  }
+}
+
+/** Tells the room whether our microphone is muted (a fresh publication starts unmuted). */
+function tellMic() {
+  const audio = room.camera?.getAudioTracks()[0];
+  if (audio) room.media?.setMicMuted(!audio.enabled);
+}
+
+/** Marks the speaking participants' tiles, and the tiles of those whose microphone is muted. */
+function syncVoices() {
+  for (const [key, { tile }] of room.tiles) {
+    if (key.endsWith(":screen")) continue;
+    tile.classList.toggle("speaking", room.speakers.includes(key));
+    const muted = room.micMuted.has(key);
+    let mark = tile.querySelector(".mic-muted");
+    if (muted && !mark) {
+      mark = el("span", { class: "mic-muted", role: "img", "aria-label": "microphone muted", title: "Microphone muted" }, "Muted");
+      tile.append(mark);
+    } else if (!muted && mark) {
+      mark.remove();
+    }
   }
 }
 
@@ -254,6 +341,45 @@ function stopCamera() {
   room.camera = null;
   if (room.me) removeTile(room.me.id);
   syncCameraButton();
+}
+
+async function startScreen() {
+  $("media-error").hidden = true;
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: true });
+  } catch (err) {
+    if (err.name !== "NotAllowedError") {  // not a cancelled picker: say why
+      $("media-error").textContent = `Screen sharing unavailable: ${err.message}`;
+      $("media-error").hidden = false;
+    }
+    return;
+  }
+  room.screen = stream;
+  // The browser's own "Stop sharing" bar ends the video track: stop for everyone.
+  stream.getVideoTracks()[0]?.addEventListener("ended", stopScreen);
+  showTrack(room.me.id, stream, true, "screen");
+  syncScreenButton();
+  try {
+    await room.media.publish(stream, { source: "screen" });
+  } catch (err) {
+    $("media-error").textContent = `Could not share your screen: ${err.message}`;
+    $("media-error").hidden = false;
+  }
+}
+
+function stopScreen() {
+  if (!room.screen) return;
+  room.media?.unpublish("screen");
+  for (const track of room.screen.getTracks()) track.stop();
+  room.screen = null;
+  if (room.me) removeTile(tileKey(room.me.id, "screen"));
+  syncScreenButton();
+}
+
+function syncScreenButton() {
+  $("screen").textContent = room.screen ? "Stop sharing" : "Share screen";
+  $("screen").setAttribute("aria-pressed", String(Boolean(room.screen)));
 }
 
 function syncCameraButton() {
@@ -275,18 +401,29 @@ function participantName(pid) {
   return p ? p.name : "Participant";
 }
 
-function showTrack(pid, stream, local = false) {
-  let entry = room.tiles.get(pid);
+/** The tile of `pid`'s camera, or of the screen they share. */
+function tileKey(pid, source = "camera") {
+  return source === "screen" ? `${pid}:screen` : pid;
+}
+
+function showTrack(pid, stream, local = false, source = "camera") {
+  const key = tileKey(pid, source);
+  let entry = room.tiles.get(key);
   if (!entry) {
-    const video = el("video", { autoplay: true, playsinline: true, dataset: { participant: pid } });
+    const screen = source === "screen";
+    const video = el("video", { autoplay: true, playsinline: true, dataset: { participant: pid, source } });
     const p = room.roster.get(pid);
-    const host = p?.role === "host" || (local && isHost());
-    const tile = el("figure", { class: host ? "tile host" : "tile", dataset: { participant: pid } },
-      video, el("figcaption", { class: "label" }, participantName(pid)));
+    const host = !screen && (p?.role === "host" || (local && isHost()));
+    const label = screen ? `${participantName(pid)}: screen` : participantName(pid);
+    const tile = el("figure", { class: screen ? "tile screen" : host ? "tile host" : "tile", dataset: { participant: pid, source } },
+      video, el("figcaption", { class: "label" }, label));
     $("stage").append(tile);
     if (host) $("stage").prepend(tile);
     entry = { tile, video };
-    room.tiles.set(pid, entry);
+    room.tiles.set(key, entry);
+    syncStageLayout();
+    syncVoices();
+    if (isHost()) renderRoster();  // who sends decides the roster's buttons
   }
   const { video, tile } = entry;
   video.muted = local; // never hear yourself
@@ -304,13 +441,19 @@ function showTrack(pid, stream, local = false) {
   $("no-video").hidden = room.tiles.size > 0;
 }
 
-function removeTile(pid) {
-  const entry = room.tiles.get(pid);
+function removeTile(key) {
+  const entry = room.tiles.get(key);
   if (!entry) return;
   entry.video.srcObject = null;
   entry.tile.remove();
-  room.tiles.delete(pid);
+  room.tiles.delete(key);
   $("no-video").hidden = room.tiles.size > 0;
+  syncStageLayout();
+  if (isHost()) renderRoster();
+}
+
+function syncStageLayout() {
+  $("stage").classList.toggle("has-screen", [...room.tiles.keys()].some((k) => k.endsWith(":screen")));
 }
 
 function clearTiles() {
@@ -319,16 +462,20 @@ function clearTiles() {
 
 // -- roster, count, hands ----------------------------------------------------------------
 
-function setCount(count) {
+function setCount(count, seats) {
   if (typeof count === "number") room.count = count;
+  if (typeof seats === "number") room.seats = seats;
   renderCount();
 }
 
+/** The header counts seats against capacity (the teacher takes none, so a full class reads
+ *  40 / 40, not 41 / 40); the roster says how many people are in the room. */
 function renderCount() {
-  const text = `${room.count} / ${room.capacity ?? "–"}`;
-  $("count").textContent = text;
-  $("count").setAttribute("aria-label", `${room.count} of ${room.capacity ?? "?"} in the room`);
-  $("count-side").textContent = `(${text})`;
+  const seats = room.seats ?? room.count;
+  $("count").textContent = `${seats} / ${room.capacity ?? "–"}`;
+  $("count").setAttribute("aria-label", `${seats} of ${room.capacity ?? "?"} seats taken`);
+  $("count-side").textContent = `(${room.count})`;
+  $("count-side").setAttribute("aria-label", `${room.count} people in the room`);
 }
 
 function renderRoster() {
@@ -338,11 +485,13 @@ function renderRoster() {
     const me = p.id === room.me?.id;
     const controls = [];
     if (isHost() && !me && p.role !== "host") {
-      controls.push(
-        el("button", { type: "button", class: "small secondary", "aria-label": `Mute ${p.name}`, onclick: () => act(() => room.client.mute(p.id, "all"), `Asked ${p.name} to mute.`) }, "Mute"),
-        el("button", { type: "button", class: "small secondary", "aria-label": `Let ${p.name} use their camera`, onclick: () => act(() => room.client.allow(p.id, true), `${p.name} may use their camera.`) }, "Allow camera"),
-        el("button", { type: "button", class: "small danger", "aria-label": `Remove ${p.name}`, dataset: { kick: p.userId }, onclick: () => act(() => room.client.kick(p.id, "removed by the host"), `${p.name} was removed.`) }, "Remove"),
-      );
+      if (room.tiles.has(p.id)) {  // only someone who sends something can be muted
+        controls.push(el("button", { type: "button", class: "small secondary", "aria-label": `Mute ${p.name}`, onclick: () => act(() => room.client.mute(p.id, "all"), `Asked ${p.name} to mute.`) }, "Mute"));
+      }
+      controls.push(room.allowed.has(p.userId) || room.tiles.has(p.id)
+        ? el("button", { type: "button", class: "small secondary", "aria-label": `Stop ${p.name}'s camera`, onclick: () => act(async () => { await room.client.allow(p.id, false); room.allowed.delete(p.userId); renderRoster(); }, `${p.name} may no longer use their camera.`) }, "Stop camera")
+        : el("button", { type: "button", class: "small secondary", "aria-label": `Let ${p.name} use their camera`, onclick: () => act(async () => { await room.client.allow(p.id, true); room.allowed.add(p.userId); renderRoster(); }, `${p.name} may use their camera.`) }, "Allow camera"));
+      controls.push(el("button", { type: "button", class: "small danger", "aria-label": `Remove ${p.name}`, dataset: { kick: p.userId }, onclick: () => removeParticipant(p) }, "Remove"));
     }
     return el("li", { dataset: { participant: p.id, user: p.userId } },
       el("span", { class: "name" },
@@ -351,6 +500,56 @@ function renderRoster() {
       el("span", { class: "actions", style: "margin:0;gap:4px" }, controls));
   }));
   for (const [pid, entry] of room.tiles) entry.tile.querySelector(".label").textContent = participantName(pid);
+}
+
+async function removeParticipant(p) {
+  const sure = await confirmDialog(
+    `Remove ${p.name} from this class?`,
+    "They leave at once and cannot rejoin this class.",
+    "Remove",
+  );
+  if (!sure) return;
+  await act(() => room.client.kick(p.id, "removed by the host"));
+  $("teacher-note").replaceChildren(`${p.name} was removed. `,
+    el("button", { type: "button", class: "small secondary", "aria-label": `Undo: let ${p.name} back in`, onclick: () => letBackIn(p.userId, p.name) }, "Undo"));
+  showRemoved();
+}
+
+/** Undo a removal: they may join again (with a new room token). */
+async function letBackIn(userId, name) {
+  await act(() => api(`/sessions/${encodeURIComponent(sessionRef)}/bans/${encodeURIComponent(userId)}`, { method: "DELETE" }),
+    `${name} may join again.`);
+  showRemoved();
+}
+
+/** The teacher's list of people removed from this class, each with "Let back in". */
+async function showRemoved() {
+  if (!isHost()) return;
+  let bans = [];
+  try {
+    bans = (await api(`/sessions/${encodeURIComponent(sessionRef)}/bans`)).bans;
+  } catch (err) {
+    return;
+  }
+  $("removed-title").hidden = bans.length === 0;
+  $("removed").replaceChildren(...bans.map((b) => el("li", {},
+    el("span", { class: "name" }, b.userName), " ",
+    el("button", { type: "button", class: "small secondary", "aria-label": `Let ${b.userName} back in`, onclick: () => letBackIn(b.userId, b.userName) }, "Let back in"))));
+}
+
+/** A modal question; resolves true when the first button is chosen. Escape or "Cancel":
+ *  false. Focus starts on Cancel, so Enter never removes anyone by accident. */
+function confirmDialog(title, text, yes) {
+  return new Promise((resolve) => {
+    const dialog = el("dialog", { class: "confirm", "aria-labelledby": "confirm-title" },
+      el("h2", { id: "confirm-title" }, title), el("p", {}, text),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "danger", onclick: () => dialog.close("yes") }, yes),
+        el("button", { type: "button", class: "secondary", autofocus: true, onclick: () => dialog.close("no") }, "Cancel")));
+    dialog.addEventListener("close", () => { dialog.remove(); resolve(dialog.returnValue === "yes"); });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
 }
 
 function setHandButton(raised) {
@@ -380,8 +579,9 @@ function addChat(m) {
   room.chat.set(m.seq, m);
   const log = $("chat");
   const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 30;
+  // Names and text in their own direction (right-to-left text stays apart from the time).
   const item = el("li", { dataset: { seq: m.seq } },
-    el("strong", {}, `${m.from?.name || "?"}: `), m.text,
+    el("strong", {}, el("bdi", {}, m.from?.name || "?"), ": "), el("bdi", { class: "text" }, m.text),
     el("time", { datetime: m.ts }, new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
   const later = [...log.children].find((li) => Number(li.dataset.seq) > m.seq);
   log.insertBefore(item, later || null);
@@ -393,6 +593,15 @@ function addChat(m) {
 
 function note(text) { $("teacher-note").textContent = text; }
 
+let noticeTimer = null;
+/** A notice for whoever uses this page (not only the teacher): shown by the video. */
+function notify(text) {
+  clearTimeout(noticeTimer);
+  $("notice").textContent = text;
+  $("notice").hidden = false;
+  noticeTimer = setTimeout(() => { $("notice").hidden = true; }, 20_000);
+}
+
 async function act(fn, done) {
   try {
     await fn();
@@ -403,6 +612,7 @@ async function act(fn, done) {
 }
 
 function updateTeacherPanel() {
+  $("recording-badge").hidden = !room.recording || main.dataset.state !== "live";
   const host = isHost();
   const status = room.session?.status;
   const live = main.dataset.state === "live";
@@ -424,6 +634,8 @@ async function startClass() {
 }
 
 async function endClass() {
+  const sure = await confirmDialog("End the class for everyone?", "Everyone leaves the room, and it cannot be started again.", "End class");
+  if (!sure) return;
   await act(async () => {
     room.ended = true;
     try {
@@ -461,13 +673,15 @@ async function showRecordings() {
   } catch (err) {
     return list;
   }
+  room.recording = list.some((r) => r.status === "recording");
+  updateTeacherPanel();
   panel.hidden = list.length === 0 && !isHost();
   const items = list.map((r) => {
     const name = r.filename || `Recording of ${formatTime(r.createdAt)}`;
     const size = r.size ? ` · ${(r.size / 1048576).toFixed(1)} MB` : "";
     const duration = r.duration ? ` · ${Math.round(r.duration)} s` : "";
     const ready = r.status === "ready";
-    const href = r.accessLink?.url || r.url;
+    const href = httpUrl(r.accessLink?.url || r.url);
     return el("li", { dataset: { recording: r.id, status: r.status } },
       ready && href
         ? el("a", { class: "recording-download", href, download: "" }, `Download ${name}`)
@@ -483,6 +697,7 @@ async function showRecordings() {
 $("leave").addEventListener("click", async () => {
   clearTimeout(notStartedTimer);
   stopCamera();
+  stopScreen();
   if (room.client) await room.client.leave();
   location.assign("/");
 });
@@ -495,9 +710,13 @@ $("camera").addEventListener("click", () => {
   room.cameraRefused = false;
   if (room.camera) stopCamera(); else startCamera();
 });
+$("screen").addEventListener("click", () => {
+  if (room.screen) stopScreen(); else startScreen();
+});
 $("mic").addEventListener("click", () => {
   const audio = room.camera?.getAudioTracks()[0];
   if (audio) audio.enabled = !audio.enabled;
+  tellMic();
   syncMicButton();
 });
 $("chat-form").addEventListener("submit", async (e) => {
@@ -505,14 +724,16 @@ $("chat-form").addEventListener("submit", async (e) => {
   const input = $("chat-text");
   const text = input.value.trim();
   if (!text || !room.client) return;
-  $("chat-send").disabled = true;
+  // Cleared now, so the next message can be typed while this one is on its way.
+  input.value = "";
+  $("chat-error").hidden = true;
   try {
     await room.client.chat(text);
-    input.value = "";
   } catch (err) {
-    note(`Message not sent: ${err.message}`);
+    if (!input.value) input.value = text;  // give it back, unless they typed on
+    $("chat-error").textContent = `Message not sent: ${err.message}`;
+    $("chat-error").hidden = false;
   } finally {
-    $("chat-send").disabled = false;
     input.focus();
   }
 });

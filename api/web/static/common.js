@@ -22,6 +22,33 @@ export function signOut() {
   location.assign("/signin.html");
 }
 
+/** `next` (from a URL: untrusted) as a path of this site, or "/" when it would lead
+ *  anywhere else ("//host", "/\\host", "/<tab>/host" and the like: browsers read them as
+ *  other hosts). What comes back is resolved here, so it cannot change meaning later. */
+export function sameOriginPath(next, origin = location.origin) {
+  if (typeof next !== "string" || !next.startsWith("/")) return "/";
+  let url;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return "/";
+  }
+  if (url.origin !== origin) return "/";
+  return url.pathname + url.search + url.hash;
+}
+
+/** `url` (from the server's data: a recording's link) if it is an http(s) URL, else null:
+ *  never a `javascript:` or `data:` link in the page. */
+export function httpUrl(url, base = location.href) {
+  if (typeof url !== "string") return null;
+  try {
+    const parsed = new URL(url, base);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The signed-in user, or off to the sign-in page (coming back here afterwards). */
 export function requireAuth() {
   const auth = getAuth();

@@ -27,7 +27,8 @@ function card(session) {
   } else if (session.status === "ended" && (session.isInstructor || session.recordingAvailable)) {
     actions.push(classroomLink(session, "Recordings", true));
   }
-  if (session.canEnroll) {
+  // A live class one can join needs no enrolling first.
+  if (session.canEnroll && !(session.status === "live" && session.canJoin)) {
     actions.push(el("button", {
       type: "button", class: "secondary", onclick: async (e) => {
         e.target.disabled = true;

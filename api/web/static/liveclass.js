@@ -17,7 +17,7 @@
 export const SUBPROTOCOLS = { json: "liveclass.v1.json", msgpack: "liveclass.v1.msgpack" };
 
 /** Close codes after which reconnecting cannot help (README, "Close codes"). */
-export const FINAL_CLOSE_CODES = new Set([1000, 1002, 4000, 4003, 4004, 4009, 4010]);
+export const FINAL_CLOSE_CODES = new Set([1000, 1002, 4000, 4003, 4004, 4009, 4010, 4400]);
 
 /** Why a connection ended for good, by close code, in words for people. */
 export const CLOSE_REASONS = {
@@ -29,6 +29,7 @@ export const CLOSE_REASONS = {
   4004: "not_found",
   4009: "room_full",
   4010: "not_live",
+  4400: "bad_request",
 };
 
 // ---------------------------------------------------------------------------------------
@@ -203,8 +204,14 @@ function decodeArray(r, n) {
 function decodeMap(r, n) {
   const out = {};
   for (let i = 0; i < n; i++) {
-    const key = decodeValue(r);
-    out[String(key)] = decodeValue(r);
+    const key = String(decodeValue(r));
+    const value = decodeValue(r);
+    if (key === "__proto__") {
+      // An own property, as JSON.parse makes it: assigning would replace the prototype.
+      Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true });
+    } else {
+      out[key] = value;
+    }
   }
   return out;
 }
@@ -529,68 +536,100 @@ async function gathered(pc, timeout = 5000) {
 /**
  * Publishing and receiving media through the SFU, over the client's signalling.
  *
- * Options: `onTrack({participantId, stream, track})` for every received track (the stream's
- * id is the publishing participant's id), `onRemoveTrack({participantId, stream, track})`,
- * `rtcConfig` (RTCPeerConnection configuration; default no ICE servers: the SFU's host
- * candidates are reachable), `answerTimeout` (ms, default 30000).
+ * A participant publishes up to two *sources*, each on its own peer connection: `"camera"`
+ * (camera and microphone) and `"screen"` (a shared screen or window, with its sound if any).
+ * Each can stop and start any number of times.
  *
- * Events: `state` {publisher, subscriber} connection states, `restart` {reason}.
+ * Options: `onTrack({participantId, source, stream, track})` for every received track (the
+ * stream's id is the publishing participant's id for a camera, `<id>:screen` for a screen),
+ * `onRemoveTrack({participantId, source, stream, track})`, `rtcConfig` (RTCPeerConnection
+ * configuration; its `iceServers` default to the welcome's: STUN and TURN with short-lived
+ * credentials, renewed with every welcome), `answerTimeout` (ms, default 30000).
+ *
+ * Events: `state` {publisher, screen, subscriber} connection states, `restart` {reason}.
  */
 export class SfuMedia extends Emitter {
   constructor(client, { onTrack, onRemoveTrack, rtcConfig = {}, answerTimeout = 30000 } = {}) {
     super();
     this.client = client;
-    this.rtcConfig = rtcConfig;
+    const ownIceServers = Boolean(rtcConfig.iceServers);
+    this.rtcConfig = ownIceServers || !client.welcome?.iceServers
+      ? rtcConfig
+      : { ...rtcConfig, iceServers: client.welcome.iceServers };
     this.answerTimeout = answerTimeout;
-    this.pub = null;
+    /** source -> {pc, stream, waiter}: what we publish. */
+    this.pubs = new Map();
     this.sub = null;
     this.subConnection = null;  // the SFU connection `sub` negotiates with (offers' connectionId)
-    this.stream = null;
-    this.answerWaiter = null;
+    this.publishSerial = 0;
     this.subQueue = Promise.resolve();
     this.restarting = false;
     if (onTrack) this.on("track", onTrack);
     if (onRemoveTrack) this.on("removetrack", onRemoveTrack);
     this.offs = [
       client.on("signal", (m) => { if (m.from === "sfu") this._signal(m); }),
-      client.on("welcome", (m) => { if (!m.resumed) this._startOver("rejoined", false); }),
+      client.on("welcome", (m) => {
+        // Fresh TURN credentials with every welcome, for the connections made from now on
+        // (unless the caller chose its ICE servers).
+        if (m.iceServers && !ownIceServers) this.rtcConfig = { ...this.rtcConfig, iceServers: m.iceServers };
+        if (!m.resumed) this._startOver("rejoined", false);
+      }),
       client.on("closed", () => this.close()),
     ];
   }
 
-  get publishing() { return this.stream !== null; }
+  /** The camera's publishing connection (null when the camera is off). */
+  get pub() { return this.pubs.get("camera")?.pc ?? null; }
+
+  get publishing() { return this.pubs.has("camera"); }
+
+  /** Whether `source` ("camera" or "screen") is being published. */
+  isPublishing(source) { return this.pubs.has(source); }
 
   _signal(m) {
     if (m.kind === "answer") {
-      const waiter = this.answerWaiter;
-      this.answerWaiter = null;
-      if (waiter) waiter.resolve(m.sdp);
+      const publication = this.pubs.get(m.source || "camera");
+      const waiter = publication?.waiter;
+      // An answer naming another offer answers a connection we have closed since.
+      if (!waiter || (m.offerId && m.offerId !== waiter.offerId)) return;
+      publication.waiter = null;
+      waiter.resolve(m.sdp);
     } else if (m.kind === "offer") {
       // Offers are answered one at a time, in order.
       this.subQueue = this.subQueue.then(() => this._answer(m)).catch((err) => {
         console.error("liveclass: answering the SFU's offer failed", err);
       });
     } else if (m.kind === "ice" && m.candidate) {
-      const pc = m.target === "publisher" ? this.pub : this.sub;
+      const pc = m.target === "publisher" ? this.pubs.get(m.source || "camera")?.pc : this.sub;
       if (pc) pc.addIceCandidate(m.candidate).catch(() => {});
     } else if (m.kind === "restart") {
       this._startOver(m.reason || "sfu_restart", false);
     }
   }
 
-  _newPc(role) {
+  _current(pc) {
+    return pc === this.sub || [...this.pubs.values()].some((p) => p.pc === pc);
+  }
+
+  _newPc(role, source) {
     const pc = new RTCPeerConnection(this.rtcConfig);
     pc.addEventListener("icecandidate", (e) => {
-      if (!e.candidate || !e.candidate.candidate || pc !== (role === "publisher" ? this.pub : this.sub)) return;
+      if (!e.candidate || !e.candidate.candidate || !this._current(pc)) return;
+      const message = { type: "signal", to: "sfu", kind: "ice", target: role, candidate: e.candidate.toJSON() };
+      if (source) message.source = source;
       try {
-        this.client.send({ type: "signal", to: "sfu", kind: "ice", target: role, candidate: e.candidate.toJSON() });
+        this.client.send(message);
       } catch (err) {
         // Disconnected: the complete description already carries the candidates.
       }
     });
     pc.addEventListener("connectionstatechange", () => {
-      this.emit("state", { publisher: this.pub?.connectionState, subscriber: this.sub?.connectionState });
-      if (pc.connectionState === "failed" && (pc === this.pub || pc === this.sub)) {
+      this.emit("state", {
+        publisher: this.pubs.get("camera")?.pc.connectionState,
+        screen: this.pubs.get("screen")?.pc.connectionState,
+        subscriber: this.sub?.connectionState,
+      });
+      if (pc.connectionState === "failed" && this._current(pc)) {
         // Our side broke (a network change): ask the SFU to start over with us.
         this._startOver("ice_failed", true);
       }
@@ -609,11 +648,16 @@ export class SfuMedia extends Emitter {
       const pc = this.sub = this._newPc("subscriber");
       pc.addEventListener("track", (event) => {
         const stream = event.streams[0] || new MediaStream([event.track]);
-        const participantId = stream.id;
-        this.emit("track", { participantId, stream, track: event.track });
-        stream.addEventListener("removetrack", (e) => {
-          this.emit("removetrack", { participantId, stream, track: e.track });
-        });
+        const screen = stream.id.endsWith(":screen");
+        const participantId = screen ? stream.id.slice(0, -":screen".length) : stream.id;
+        const source = screen ? "screen" : "camera";
+        this.emit("track", { participantId, source, stream, track: event.track });
+        if (!stream.liveclassWatched) {
+          stream.liveclassWatched = true;  // a stream reused for a new track: one listener
+          stream.addEventListener("removetrack", (e) => {
+            this.emit("removetrack", { participantId, source, stream, track: e.track });
+          });
+        }
       });
     }
     const pc = this.sub;
@@ -628,38 +672,82 @@ export class SfuMedia extends Emitter {
     this.client.send(answer);
   }
 
-  /** Publishes `stream` (camera and microphone); resolves once the SFU answered. Needs the
-   *  publish grant (the host has it; students once the host allows them). */
-  async publish(stream) {
-    if (this.pub) { this.pub.close(); this.pub = null; }
-    this.stream = stream;
-    const pc = this.pub = this._newPc("publisher");
+  /** Publishes `stream` as `source` ("camera": camera and microphone, the default; "screen":
+   *  a shared screen) on a new connection, replacing what was published as that source;
+   *  resolves once the SFU answered. Needs the publish grant (the host has it; students once
+   *  the host allows them). */
+  async publish(stream, { source = "camera" } = {}) {
+    this._close(source);
+    const pc = this._newPc("publisher", source);
+    const publication = { pc, stream, waiter: null };
+    this.pubs.set(source, publication);
     for (const track of stream.getTracks()) {
       pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
     }
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
-    if (pc !== this.pub) return;
+    if (this.pubs.get(source) !== publication) return;
+    // The SFU echoes the offer's id in its answer: after a quick off-and-on, the answer to
+    // the previous connection's offer may still arrive, and must not be applied to this one.
+    const offerId = `pub-${++this.publishSerial}`;
     const answer = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new LiveclassError("timeout", "the SFU did not answer the offer"));
       }, this.answerTimeout);
-      this.answerWaiter = {
+      publication.waiter = {
+        offerId,
         resolve: (sdp) => { clearTimeout(timer); resolve(sdp); },
       };
     });
     // An error (no publish grant) comes as the request's error.
-    await this.client.request({ type: "signal", to: "sfu", kind: "offer", sdp: pc.localDescription.sdp })
-      .catch((err) => { if (err.code !== "timeout") { this.answerWaiter = null; throw err; } });
+    const offer = { type: "signal", to: "sfu", kind: "offer", source, offerId, sdp: pc.localDescription.sdp };
+    await this.client.request(offer).catch((err) => {
+      if (err.code !== "timeout") {
+        publication.waiter = null;
+        if (this.pubs.get(source) === publication) this._close(source);
+        throw err;
+      }
+    });
     const sdp = await answer;
-    if (pc !== this.pub) return;
+    if (this.pubs.get(source) !== publication || sdp === null) return;
     await pc.setRemoteDescription({ type: "answer", sdp });
   }
 
-  /** Stops publishing (the tracks are not stopped: they are the caller's). */
-  unpublish() {
-    this.stream = null;
-    if (this.pub) { this.pub.close(); this.pub = null; }
+  /** Stops publishing `source` (default "camera"; the tracks are not stopped: they are the
+   *  caller's): closes its connection and tells the SFU, so its tracks end for everyone at
+   *  once. A later `publish` offers on a new connection, which the SFU takes as a new
+   *  publication. */
+  unpublish(source = "camera") {
+    if (!this._close(source)) return;
+    try {
+      this.client.send({ type: "signal", to: "sfu", kind: "unpublish", source });
+    } catch (err) {
+      // Disconnected: the SFU ends the publication when we leave, or replaces it when we
+      // publish again.
+    }
+  }
+
+  /** Tells the room that the microphone we publish is muted (or not): everyone's page can
+   *  show it (the `speakers` message's `muted`). Mute the track itself too
+   *  (`track.enabled = false`): this only tells. */
+  setMicMuted(muted) {
+    if (!this.pubs.has("camera")) return;
+    try {
+      this.client.send({ type: "signal", to: "sfu", kind: "mute", muted: Boolean(muted) });
+    } catch (err) {
+      // Disconnected: a new publication starts unmuted and the page tells again.
+    }
+  }
+
+  /** Closes `source`'s connection; a publish() still waiting for its answer returns without
+   *  applying one. Returns whether there was one. */
+  _close(source) {
+    const publication = this.pubs.get(source);
+    if (!publication) return false;
+    this.pubs.delete(source);
+    publication.pc.close();
+    if (publication.waiter) publication.waiter.resolve(null);
+    return true;
   }
 
   async _startOver(reason, tellSfu) {
@@ -668,25 +756,25 @@ export class SfuMedia extends Emitter {
     try {
       if (this.sub) { this.sub.close(); this.sub = null; }
       this.subConnection = null;
-      if (this.pub) { this.pub.close(); this.pub = null; }
+      const published = [...this.pubs].map(([source, p]) => [source, p.stream]);
+      for (const [source] of published) this._close(source);
       this.emit("restart", { reason });
       if (tellSfu) {
         try { this.client.send({ type: "signal", to: "sfu", kind: "restart" }); } catch (err) { /* reconnecting */ }
       }
-      const stream = this.stream;
-      if (stream) {
-        try { await this.publish(stream); } catch (err) { console.error("liveclass: republish failed", err); }
+      for (const [source, stream] of published) {
+        try { await this.publish(stream, { source }); } catch (err) { console.error(`liveclass: republishing the ${source} failed`, err); }
       }
     } finally {
       this.restarting = false;
     }
   }
 
-  /** Closes both peer connections. */
+  /** Closes every peer connection. */
   close() {
     for (const off of this.offs) off();
     this.offs = [];
     if (this.sub) { this.sub.close(); this.sub = null; }
-    if (this.pub) { this.pub.close(); this.pub = null; }
+    for (const source of [...this.pubs.keys()]) this._close(source);
   }
 }

@@ -1,9 +1,8 @@
-import { ApiError, jwtClaims, setAuth, webConfig } from "/static/common.js";
+import { ApiError, jwtClaims, sameOriginPath, setAuth, webConfig } from "/static/common.js";
 
 const params = new URLSearchParams(location.search);
-const next = params.get("next");
 // Only paths of this site: never send a fresh sign-in to another origin.
-const target = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+const target = sameOriginPath(params.get("next"));
 document.getElementById("expired").hidden = !params.has("expired");
 
 function show(id, text) {

@@ -1,0 +1,96 @@
+"""A participant's publications: a camera that stops and starts (they close their publishing
+connection and publish anew on a fresh one: camera off and on, a switched device, a reload),
+and a screen shared beside it on a connection of its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from media.config import RouterConfig
+from media.router import Router
+from media.subscriber import Offer
+from tests.media.peers import LOOPBACK, ClientPublisher, ClientSubscriber
+
+
+@pytest.fixture
+async def room() -> AsyncIterator[tuple[Router, dict[str, ClientSubscriber]]]:
+    subscribers: dict[str, ClientSubscriber] = {}
+
+    def on_offer(participant_id: str, offer: Offer) -> None:
+        subscribers[participant_id].offers.put_nowait(offer)
+
+    router = Router("room-1", on_offer=on_offer, config=RouterConfig(host_addresses=LOOPBACK))
+    try:
+        yield router, subscribers
+    finally:
+        for subscriber in subscribers.values():
+            await subscriber.close()
+        await asyncio.wait_for(router.close(), 10)
+
+
+async def test_a_fresh_publishing_connection_replaces_the_old_one_three_times(
+    room: tuple[Router, dict[str, ClientSubscriber]],
+) -> None:
+    router, subscribers = room
+    publisher = ClientPublisher(router, "teacher")
+    await asyncio.wait_for(publisher.publish(), 10)
+    viewer = subscribers["viewer"] = ClientSubscriber(router, "viewer")
+    await asyncio.wait_for(viewer.join(), 10)
+    await viewer.until(lambda: viewer.video_frames >= 10 and viewer.audio_frames >= 10, 15)
+    try:
+        for _ in range(3):
+            await publisher.close()  # camera off: the browser closes its connection
+            publisher = ClientPublisher(router, "teacher")
+            await asyncio.wait_for(publisher.publish(), 10)
+            marks = viewer.video_frames, viewer.audio_frames
+            await viewer.until(
+                lambda m=marks: (
+                    viewer.video_frames >= m[0] + 15 and viewer.audio_frames >= m[1] + 15
+                ),
+                10,
+            )
+            assert len(router.tracks) == 2
+            # the ended tracks' m-lines carry the new ones: the viewer's connection keeps two
+            assert len(viewer.pc.getTransceivers()) == 2
+    finally:
+        await publisher.close()
+
+
+async def test_a_screen_is_shared_beside_the_camera_and_stopped_alone(
+    room: tuple[Router, dict[str, ClientSubscriber]],
+) -> None:
+    router, subscribers = room
+    camera = ClientPublisher(router, "teacher")
+    screen = ClientPublisher(router, "teacher", source="screen")
+    await asyncio.wait_for(camera.publish(), 10)
+    await asyncio.wait_for(screen.publish(), 10)
+    assert set(router.publications) == {("teacher", "camera"), ("teacher", "screen")}
+    assert set(router.publishers) == {"teacher"}  # the camera publication
+    viewer = subscribers["viewer"] = ClientSubscriber(router, "viewer")
+    await asyncio.wait_for(viewer.join(), 10)
+    try:
+        # four tracks, the screen's in a stream of its own: "<participant>:screen"
+        await viewer.until(lambda: len(viewer.frames_by_track) == 4, 15)
+        streams = {line.split()[0] for line in viewer.last_offer.split("a=msid:")[1:]}
+        assert streams == {"teacher", "teacher:screen"}
+        assert sorted(t.split(":")[1] for t in viewer.track_ids) == [
+            "audio",
+            "screen-audio",
+            "screen-video",
+            "video",
+        ]
+        assert {d["source"] for d in router.tracks_of("viewer")} == {"camera", "screen"}
+
+        # she stops sharing: the screen's m-lines go inactive, the camera plays on
+        await router.unpublish("teacher", "screen")
+        assert set(router.publications) == {("teacher", "camera")}
+        await viewer.until(lambda: viewer.directions().count("inactive") == 2, 10)
+        camera_video = next(t for t in viewer.track_ids if t.split(":")[1] == "video")
+        mark = viewer.frames_by_track[camera_video]
+        await viewer.until(lambda: viewer.frames_by_track[camera_video] >= mark + 15, 10)
+    finally:
+        await camera.close()
+        await screen.close()
