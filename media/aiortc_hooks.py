@@ -43,6 +43,10 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
   (py-spy, ``liveclass-bench media --profile``). ``aiortc.clock.current_ntp_time`` and
   ``current_ms`` are replaced, at import, by the same values computed from ``time.time()``
   (the same clock ``datetime.now`` reads), to the microsecond.
+- **Who ended a connection** (:func:`ice_gave_up`): a peer connection closes both when the
+  remote peer hangs up (DTLS close_notify) and when aioice gives up on it (consent checks
+  unanswered: it closes its ``Connection``, then DTLS reads nothing more); only aioice's
+  private ``_closing`` flag, set first thing in ``Connection.close``, tells them apart.
 - **ICE host addresses** (:func:`host_addresses`). aioice gathers host candidates on every
   interface except loopback (module function ``aioice.ice.get_host_addresses``). It is
   wrapped once, at import, to return the addresses set in a context variable, and to behave
@@ -66,7 +70,7 @@ from typing import Any
 import aioice.ice
 import aiortc
 import aiortc.clock
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import convert_timebase
@@ -89,6 +93,7 @@ __all__ = [
     "fast_current_ms",
     "fast_ntp_time",
     "host_addresses",
+    "ice_gave_up",
     "install_packet_only_encoder",
     "on_audio_level",
     "on_keyframe_request",
@@ -336,6 +341,19 @@ def tap_rtp(receiver: RTCRtpReceiver, on_packet: RtpCallback) -> None:
         await original(packet, arrival_time_ms)
 
     receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
+
+
+def ice_gave_up(pc: RTCPeerConnection) -> bool:
+    """Whether ``pc``'s own ICE gave up (it failed, or aioice closed the connection after
+    unanswered consent checks), as opposed to the remote peer closing it or ``pc.close()``
+    not having run yet. Call it when the connection state turns ``closed`` or ``failed``."""
+    if pc.iceConnectionState == "failed":
+        return True
+    for transceiver in pc.getTransceivers():
+        ice = transceiver.receiver.transport.transport
+        if ice.state == "failed" or getattr(ice._connection, "_closing", False):
+            return True
+    return False
 
 
 def decoder_thread(receiver: RTCRtpReceiver) -> threading.Thread | None:

@@ -23,8 +23,9 @@ answer names, so an answer to an offer since replaced is refused (``stale_answer
 :meth:`Router.tracks_of` says which publisher each m-line carries.
 
 A participant may publish and subscribe at once (two peer connections, like LiveKit); they
-never receive their own tracks. Peer connections that fail, or close by themselves (aioice
-closes a connection whose consent checks go unanswered), are torn down by the router, which
+never receive their own tracks. Peer connections that fail or close without the router
+closing them are torn down; when our side gave up on one (ICE failed, or aioice closed a
+connection whose consent checks went unanswered; not when the client hung up) the router
 then calls ``on_lost(pid, "publisher" | "subscriber")`` (on the event loop; must not block):
 the worker tells the participant to publish again, or offers them the room anew.
 ``close()`` (and ``remove``) cancel and await every task the router started.
@@ -37,6 +38,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Literal, Protocol
 
+from media.aiortc_hooks import ice_gave_up
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
@@ -322,8 +324,9 @@ class Router:
             return
         del self._publishers[key]
         self._forget_voice(key)
+        lost = ice_gave_up(publisher.pc)  # else the client hung up: nothing to report
         self._close_failed(publisher.close(), f"{key[1]} publisher {key[0]}")
-        if self._on_lost is not None and not self._closed:
+        if lost and self._on_lost is not None and not self._closed:
             self._on_lost(key[0], "publisher")
 
     def _forget_voice(self, key: tuple[str, Source]) -> None:
@@ -344,8 +347,9 @@ class Router:
         if subscriber is None or subscriber.pc.connectionState not in ("failed", "closed"):
             return
         del self._subscribers[participant_id]
+        lost = ice_gave_up(subscriber.pc)
         self._close_failed(subscriber.close(), f"subscriber {participant_id}")
-        if self._on_lost is not None and not self._closed:
+        if lost and self._on_lost is not None and not self._closed:
             self._on_lost(participant_id, "subscriber")
 
     def _close_failed(self, closing: Coroutine[Any, Any, None], what: str) -> None:
