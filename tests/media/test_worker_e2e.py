@@ -18,7 +18,7 @@ import pytest
 from media.worker import MediaWorker
 from signaling.hub import Hub
 from tests.conftest import People
-from tests.media.hub_peers import HubPeer, join, pid
+from tests.media.hub_peers import HubPeer, join, pid, teacher_and_student
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
@@ -154,12 +154,8 @@ async def test_a_publisher_connection_that_closes_is_reported_and_published_agai
     worker: MediaWorker,
     peers: list[HubPeer],
 ) -> None:
-    a, b = nodes
     sid = (await new_session(start=True))["id"]
-    teacher = HubPeer(await join(client, a, sid, people.teacher))
-    student = HubPeer(await join(client, b, sid, people.student))
-    peers += [teacher, student]
-    await teacher.publish()
+    teacher, student = await teacher_and_student(client, nodes[0], sid, people, peers)
     await student.until(lambda: student.video_frames >= 10, 90)
     router = worker.rooms[sid].router
     lost = router.publishers[pid(teacher.client)]
