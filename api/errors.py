@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from pathlib import Path
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -16,7 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Match, Route
 
 from api.logs import REQUEST_ID_HEADER, request_id
@@ -85,6 +86,8 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404:
+        if _wants_a_page(request):
+            return FileResponse(_NOT_FOUND_PAGE, status_code=404, media_type="text/html")
         message = f"no route for {request.method} {request.url.path}"
     headers = dict(exc.headers) if exc.headers else None
     if exc.status_code == 405:
@@ -95,6 +98,18 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
             # one's methods; RFC 9110 wants all of them.
             headers = {**(headers or {}), "Allow": allowed}
     return error_response(exc.status_code, code, message, headers=headers)
+
+
+_NOT_FOUND_PAGE = Path(__file__).parent / "web" / "static" / "404.html"
+
+
+def _wants_a_page(request: Request) -> bool:
+    """A person's browser following a link (not an API client): it gets a page, not JSON."""
+    return (
+        request.method == "GET"
+        and not request.url.path.startswith("/api/")
+        and "text/html" in request.headers.get("accept", "")
+    )
 
 
 def _allowed_methods(request: Request) -> str:

@@ -26,6 +26,7 @@ from rooms import errors
 
 __all__ = [
     "BAD_REQUEST",
+    "FINAL",
     "FORBIDDEN",
     "GOING_AWAY",
     "INTERNAL_ERROR",
@@ -34,6 +35,7 @@ __all__ = [
     "NOT_LIVE",
     "PROTOCOL_ERROR",
     "RATE_LIMITED",
+    "REASONS",
     "REPLACED",
     "ROOM_FULL",
     "TOO_SLOW",
@@ -56,6 +58,26 @@ TOO_SLOW = 4008
 ROOM_FULL = 4009
 NOT_LIVE = 4010
 RATE_LIMITED = 4029
+
+
+#: Close codes after which reconnecting cannot help: a client stops for good.
+FINAL: frozenset[int] = frozenset(
+    {NORMAL, PROTOCOL_ERROR, REPLACED, FORBIDDEN, NOT_FOUND, ROOM_FULL, NOT_LIVE, BAD_REQUEST}
+)
+
+#: Why a connection ended for good, in a word, by final close code (and 4001, which a client
+#: with a fresh token may retry).
+REASONS: dict[int, str] = {
+    NORMAL: "left",
+    PROTOCOL_ERROR: "protocol_unsupported",
+    REPLACED: "replaced",
+    UNAUTHORIZED: "unauthorized",
+    FORBIDDEN: "forbidden",
+    NOT_FOUND: "not_found",
+    ROOM_FULL: "room_full",
+    NOT_LIVE: "not_live",
+    BAD_REQUEST: "bad_request",
+}
 
 
 def close_code_for(error: errors.LiveclassError) -> int:

@@ -7,7 +7,8 @@ import asyncio
 import fractions
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
 from media.aiortc_hooks import host_addresses
+from media.config import RouterConfig
 from media.router import Router
 from media.sources import Source
 from media.subscriber import Offer
@@ -223,3 +225,26 @@ class ClientSubscriber:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pc.close()
+
+
+@asynccontextmanager
+async def subscribed_router(
+    room_id: str = "room-1", config: RouterConfig | None = None
+) -> AsyncIterator[tuple[Router, dict[str, ClientSubscriber]]]:
+    """A router on loopback whose offers go to the :class:`ClientSubscriber` registered under
+    the participant's id in the dict it yields; every subscriber and the router are closed
+    after."""
+    subscribers: dict[str, ClientSubscriber] = {}
+
+    def on_offer(participant_id: str, offer: Offer) -> None:
+        subscribers[participant_id].offers.put_nowait(offer)
+
+    router = Router(
+        room_id, on_offer=on_offer, config=config or RouterConfig(host_addresses=LOOPBACK)
+    )
+    try:
+        yield router, subscribers
+    finally:
+        for subscriber in subscribers.values():
+            await subscriber.close()
+        await asyncio.wait_for(router.close(), 10)

@@ -15,9 +15,13 @@ from aiortc import RTCPeerConnection
 from media.aioice_ports import AIOICE_VERSION, udp_port_range
 from media.aiortc_hooks import host_addresses
 from media.config import RouterConfig, parse_port_range
-from media.router import Router
-from media.subscriber import Offer
-from tests.media.peers import LOOPBACK, ClientPublisher, ClientSubscriber, client_pc
+from tests.media.peers import (
+    LOOPBACK,
+    ClientPublisher,
+    ClientSubscriber,
+    client_pc,
+    subscribed_router,
+)
 
 
 def _ports(sdp: str) -> set[int]:
@@ -40,36 +44,25 @@ def test_port_ranges_parse_or_say_why() -> None:
 async def test_a_router_binds_every_connection_inside_the_range() -> None:
     base = random.randrange(41000, 59000, 100)
     ports = range(base, base + 40)
-    subscribers: dict[str, ClientSubscriber] = {}
-
-    def on_offer(participant_id: str, offer: Offer) -> None:
-        subscribers[participant_id].offers.put_nowait(offer)
-
-    router = Router(
-        "room-ports",
-        on_offer=on_offer,
-        config=RouterConfig(host_addresses=LOOPBACK, udp_ports=ports),
-    )
-    publisher = ClientPublisher(router, "teacher")
-    try:
-        await asyncio.wait_for(publisher.publish(), 10)
-        for i in range(12):
-            subscribers[f"s{i}"] = ClientSubscriber(router, f"s{i}")
-            await asyncio.wait_for(subscribers[f"s{i}"].join(), 10)
-        used = set()
-        for connection in [*router.publications.values(), *router.subscribers.values()]:
-            bound = _ports(connection.pc.localDescription.sdp)
-            assert bound, "every connection has a host candidate"
-            used |= bound
-        assert used <= set(ports), sorted(used - set(ports))
-        assert len(used) == 13  # one bundled socket per connection
-        # media flows through them
-        await subscribers["s11"].until(lambda: subscribers["s11"].video_frames >= 10, 15)
-    finally:
-        for subscriber in subscribers.values():
-            await subscriber.close()
-        await publisher.close()
-        await asyncio.wait_for(router.close(), 10)
+    config = RouterConfig(host_addresses=LOOPBACK, udp_ports=ports)
+    async with subscribed_router("room-ports", config) as (router, subscribers):
+        publisher = ClientPublisher(router, "teacher")
+        try:
+            await asyncio.wait_for(publisher.publish(), 10)
+            for i in range(12):
+                subscribers[f"s{i}"] = ClientSubscriber(router, f"s{i}")
+                await asyncio.wait_for(subscribers[f"s{i}"].join(), 10)
+            used = set()
+            for connection in [*router.publications.values(), *router.subscribers.values()]:
+                bound = _ports(connection.pc.localDescription.sdp)
+                assert bound, "every connection has a host candidate"
+                used |= bound
+            assert used <= set(ports), sorted(used - set(ports))
+            assert len(used) == 13  # one bundled socket per connection
+            # media flows through them
+            await subscribers["s11"].until(lambda: subscribers["s11"].video_frames >= 10, 15)
+        finally:
+            await publisher.close()
 
 
 async def test_a_full_range_is_said_and_outside_it_nothing_changes(

@@ -9,26 +9,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from media.config import RouterConfig
 from media.router import Router
-from media.subscriber import Offer
-from tests.media.peers import LOOPBACK, ClientPublisher, ClientSubscriber
+from tests.media.peers import ClientPublisher, ClientSubscriber, subscribed_router
 
 
 @pytest.fixture
 async def room() -> AsyncIterator[tuple[Router, dict[str, ClientSubscriber]]]:
-    subscribers: dict[str, ClientSubscriber] = {}
-
-    def on_offer(participant_id: str, offer: Offer) -> None:
-        subscribers[participant_id].offers.put_nowait(offer)
-
-    router = Router("room-1", on_offer=on_offer, config=RouterConfig(host_addresses=LOOPBACK))
-    try:
-        yield router, subscribers
-    finally:
-        for subscriber in subscribers.values():
-            await subscriber.close()
-        await asyncio.wait_for(router.close(), 10)
+    async with subscribed_router() as value:
+        yield value
 
 
 async def test_a_fresh_publishing_connection_replaces_the_old_one_three_times(

@@ -27,10 +27,15 @@ import pytest
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
 from media.aiortc_hooks import PacketOnlyEncoder, RtpOutlet, decoder_thread, sender_encoder
-from media.config import RouterConfig
 from media.router import Router
 from media.subscriber import Offer
-from tests.media.peers import HEIGHT, LOOPBACK, WIDTH, ClientPublisher, ClientSubscriber
+from tests.media.peers import (
+    HEIGHT,
+    WIDTH,
+    ClientPublisher,
+    ClientSubscriber,
+    subscribed_router,
+)
 from tests.waiting import eventually
 
 LATE_JOIN_LIMIT = 1.0
@@ -59,18 +64,8 @@ class CodecSpy:
 
 @pytest.fixture
 async def room() -> AsyncIterator[tuple[Router, dict[str, ClientSubscriber]]]:
-    subscribers: dict[str, ClientSubscriber] = {}
-
-    def on_offer(participant_id: str, offer: Offer) -> None:
-        subscribers[participant_id].offers.put_nowait(offer)
-
-    router = Router("room-1", on_offer=on_offer, config=RouterConfig(host_addresses=LOOPBACK))
-    try:
-        yield router, subscribers
-    finally:
-        for subscriber in subscribers.values():
-            await subscriber.close()
-        await asyncio.wait_for(router.close(), 10)
+    async with subscribed_router() as value:
+        yield value
 
 
 async def test_publisher_to_three_subscribers_without_transcoding(

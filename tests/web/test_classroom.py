@@ -13,28 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from tests.web.browser import WAIT_MS, Shots, chromium, open_page, server, sign_in
-
-# The video has frames and they advance: it is really playing. Synchronous (a predicate that
-# returned a promise would count as truthy at once): the first call notes the time reached.
-VIDEO_PLAYING = """(selector) => {
-  const video = document.querySelector(selector);
-  if (!video || video.videoWidth === 0 || video.readyState < 2) return false;
-  window.videoSeen ??= new Map();
-  if (!window.videoSeen.has(video)) window.videoSeen.set(video, video.currentTime);
-  return video.currentTime > window.videoSeen.get(video) + 0.5;
-}"""
-
-
-async def video_playing(page: Page, selector: str, *, timeout_ms: int = WAIT_MS) -> None:
-    await page.evaluate("() => { window.videoSeen = new Map(); }")
-    await page.wait_for_function(VIDEO_PLAYING, arg=selector, timeout=timeout_ms, polling=100)
-
-
-async def state(page: Page, name: str) -> None:
-    await expect(page.locator("main")).to_have_attribute("data-state", name)
+from tests.web.browser import Shots, chromium, open_page, server, sign_in
+from tests.web.lesson import state, video_playing
 
 
 async def test_a_whole_class_in_the_browser(tmp_path: Path) -> None:

@@ -7,20 +7,11 @@ import json
 from pathlib import Path
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from tests.integration.cluster import free_port, start_node
 from tests.web.browser import Shots, chromium, open_page, server, sign_in
-from tests.web.test_classroom import state, video_playing
-
-
-async def _schedule(teacher: Page, title: str, seats: int) -> str:
-    await sign_in(teacher, "Tina Teacher")
-    await teacher.get_by_label("Title").fill(title)
-    await teacher.get_by_label("Seats").fill(str(seats))
-    await teacher.get_by_role("button", name="Schedule").click()
-    await state(teacher, "not-started")
-    return teacher.url.split("session=")[1]
+from tests.web.lesson import join, schedule, start, state, video_playing
 
 
 async def test_a_lesson_as_the_teacher_and_her_students_meet_it(tmp_path: Path) -> None:
@@ -29,7 +20,7 @@ async def test_a_lesson_as_the_teacher_and_her_students_meet_it(tmp_path: Path) 
         _, teacher = await open_page(browser, node)
         _, sam = await open_page(browser, node)
         _, sue = await open_page(browser, node, width=375, height=800)
-        session_id = await _schedule(teacher, "Chemistry", seats=2)
+        session_id = await schedule(teacher, "Chemistry", seats=2)
 
         # The waiting page says when the class starts and is left alone while it waits: the
         # link a student may be on stays the same element (it was rebuilt every 3 s).
@@ -50,8 +41,7 @@ async def test_a_lesson_as_the_teacher_and_her_students_meet_it(tmp_path: Path) 
         await teacher.get_by_role("button", name="Start class").click()
         await state(teacher, "live")
         await state(sam, "live")
-        await sign_in(sue, "Sue Student", next_path=f"/classroom.html?session={session_id}")
-        await state(sue, "live")
+        await join(sue, "Sue Student", session_id)
 
         # The teacher raises no hands; the header counts seats (the teacher takes none): a
         # full two-seat class reads 2 / 2, not 3 / 2.
@@ -142,9 +132,7 @@ async def test_chat_keeps_what_you_type_next_shows_failures_and_isolates_rtl(
     shots = Shots("classroom_chat")
     async with server(tmp_path) as node, chromium() as browser:
         _, teacher = await open_page(browser, node)
-        session_id = await _schedule(teacher, "Languages", seats=10)
-        await teacher.get_by_role("button", name="Start class").click()
-        await state(teacher, "live")
+        session_id = await start(teacher, "Languages", seats=10)
         message = teacher.get_by_label("Message")
 
         # The first message's ack is slow; the next one is being typed meanwhile.
@@ -206,9 +194,7 @@ async def test_a_free_live_class_offers_join_not_enroll(tmp_path: Path) -> None:
     async with server(tmp_path) as node, chromium() as browser:
         _, teacher = await open_page(browser, node)
         _, sam = await open_page(browser, node)
-        session_id = await _schedule(teacher, "Open day", seats=10)
-        await teacher.get_by_role("button", name="Start class").click()
-        await state(teacher, "live")
+        session_id = await start(teacher, "Open day", seats=10)
         await sign_in(sam, "Sam Student")
         card = sam.locator(f'[data-session="{session_id}"]')
         await expect(card.get_by_role("link", name="Join")).to_be_visible()
@@ -224,11 +210,8 @@ async def test_after_a_server_restart_no_stale_tile_is_left(tmp_path: Path) -> N
         async with start_node("web", {}, data, port=port, startup_timeout=90) as first:
             _, teacher = await open_page(browser, first)
             _, sam = await open_page(browser, first)
-            session_id = await _schedule(teacher, "Restart", seats=10)
-            await teacher.get_by_role("button", name="Start class").click()
-            await state(teacher, "live")
-            await sign_in(sam, "Sam Student", next_path=f"/classroom.html?session={session_id}")
-            await state(sam, "live")
+            session_id = await start(teacher, "Restart", seats=10)
+            await join(sam, "Sam Student", session_id)
             await video_playing(sam, "#stage .tile.host video")
             old_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
             first.kill()
@@ -249,3 +232,59 @@ async def test_after_a_server_restart_no_stale_tile_is_left(tmp_path: Path) -> N
             assert json.loads(
                 await sam.evaluate("() => JSON.stringify([...window.liveclassRoom.tiles.keys()])")
             ) == [new_id]
+
+
+async def test_a_visitor_is_told_where_they_are_and_what_went_wrong(tmp_path: Path) -> None:
+    """Signed out at /: the sign-in page says what the site is. A pasted token that is not a
+    token: words, not a JavaScript parser's message. An unknown address in the browser: a
+    page, not raw JSON (API clients still get the JSON error)."""
+    async with server(tmp_path) as node, chromium() as browser:
+        _, page = await open_page(browser, node, width=375, height=800)
+        await page.goto("/")
+        await page.wait_for_url(lambda url: "signin" in url)
+        await expect(page.locator("#about")).to_contain_text("live classes")
+
+        await page.get_by_label("Bearer token").fill("not-a-token")
+        await page.locator("#token-form").get_by_role("button", name="Sign in").click()
+        error = page.locator("#token-error")
+        await expect(error).to_contain_text("this is not a sign-in token")
+        for leak in ("JSON", "Syntax", "atob", "token '"):
+            await expect(error).not_to_contain_text(leak)
+
+        await page.goto("/no/such/page")
+        await expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+        await expect(page.get_by_role("link", name="Your classes")).to_have_attribute("href", "/")
+        async with httpx.AsyncClient(base_url=node.http) as http:
+            api = await http.get("/no/such/page", headers={"Accept": "application/json"})
+        assert api.status_code == 404
+        assert api.json()["error"]["code"] == "not_found"
+
+
+async def test_raised_hands_queue_first_with_a_count_a_notice_and_a_sound(tmp_path: Path) -> None:
+    async with server(tmp_path) as node, chromium() as browser:
+        _, teacher = await open_page(browser, node)
+        _, sam = await open_page(browser, node)
+        _, sue = await open_page(browser, node)
+        session_id = await start(teacher, "Questions", seats=10)
+        for page, name in ((sam, "Sam Student"), (sue, "Sue Student")):
+            await join(page, name, session_id)
+        await expect(teacher.locator("#roster li")).to_have_count(3)
+
+        # Sue first, then Sam: the queue keeps that order, whatever the names' order.
+        await sue.get_by_role("button", name="Raise hand").click()
+        await expect(teacher.locator("#hands-count")).to_have_text("✋ 1 hand up")
+        await sam.get_by_role("button", name="Raise hand").click()
+        await expect(teacher.locator("#hands-count")).to_have_text("✋ 2 hands up")
+        await expect(teacher.locator("#notice")).to_have_text(
+            "Sam Student raised their hand (2 waiting)."
+        )
+        names = teacher.locator("#roster li .name")
+        await expect(names.nth(1)).to_contain_text("hand up #1")
+        await expect(names.nth(1)).to_contain_text("Sue Student")
+        await expect(names.nth(2)).to_contain_text("hand up #2")
+        await expect(names.nth(2)).to_contain_text("Sam Student")
+        await teacher.wait_for_function("() => window.liveclassRoom.chimes === 2")
+        await sue.get_by_role("button", name="Lower hand").click()
+        await expect(teacher.locator("#hands-count")).to_have_text("✋ 1 hand up")
+        await expect(names.nth(1)).to_contain_text("Sam Student")
+        await expect(names.nth(1)).to_contain_text("hand up #1")

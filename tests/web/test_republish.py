@@ -14,8 +14,8 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from tests.web.browser import Shots, chromium, open_page, server, sign_in
-from tests.web.test_classroom import state, video_playing
+from tests.web.browser import Shots, chromium, open_page, server
+from tests.web.lesson import join, start, video_playing
 
 TOGGLES = 5
 #: How long a viewer may wait for the video again. The acceptance target is 3 s; the bound is
@@ -60,16 +60,9 @@ async def test_teacher_and_student_turn_their_cameras_off_and_on(tmp_path: Path)
         _, sam = await open_page(browser, node)
         _, sue = await open_page(browser, node, width=375, height=800)
 
-        await sign_in(teacher, "Tina Teacher")
-        await teacher.get_by_label("Title").fill("Camera drill")
-        await teacher.get_by_role("button", name="Schedule").click()
-        await state(teacher, "not-started")
-        session_id = teacher.url.split("session=")[1]
-        await teacher.get_by_role("button", name="Start class").click()
-        await state(teacher, "live")
+        session_id = await start(teacher, "Camera drill")
         for page, name in ((sam, "Sam Student"), (sue, "Sue Student")):
-            await sign_in(page, name, next_path=f"/classroom.html?session={session_id}")
-            await state(page, "live")
+            await join(page, name, session_id)
         teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
         sue_id = await sue.evaluate("() => window.liveclassRoom.me.id")
         for page in (sam, sue):

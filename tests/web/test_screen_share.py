@@ -15,8 +15,8 @@ import av
 import httpx
 from playwright.async_api import Page, expect
 
-from tests.web.browser import Shots, chromium, open_page, server, sign_in
-from tests.web.test_classroom import state, video_playing
+from tests.web.browser import Shots, chromium, open_page, server
+from tests.web.lesson import join, start, video_playing
 
 SCREEN = "#stage video[data-source='screen']"
 
@@ -34,16 +34,9 @@ async def test_the_teacher_shares_her_screen_beside_her_camera(tmp_path: Path) -
         _, teacher = await open_page(browser, node)
         _, sam = await open_page(browser, node)
         _, sue = await open_page(browser, node, width=375, height=800)
-        await sign_in(teacher, "Tina Teacher")
-        await teacher.get_by_label("Title").fill("Slides")
-        await teacher.get_by_role("button", name="Schedule").click()
-        await state(teacher, "not-started")
-        session_id = teacher.url.split("session=")[1]
-        await teacher.get_by_role("button", name="Start class").click()
-        await state(teacher, "live")
+        session_id = await start(teacher, "Slides")
         for page, name in ((sam, "Sam Student"), (sue, "Sue Student")):
-            await sign_in(page, name, next_path=f"/classroom.html?session={session_id}")
-            await state(page, "live")
+            await join(page, name, session_id)
         teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
         camera = f"#stage video[data-participant='{teacher_id}'][data-source='camera']"
         screen = f"#stage video[data-participant='{teacher_id}'][data-source='screen']"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from tests.web.browser import Shots, chromium, open_page, server, sign_in
-from tests.web.test_classroom import state, video_playing
+from tests.web.browser import Shots, chromium, open_page, server
+from tests.web.lesson import join, start, video_playing
 
 #: The acceptance target is 1 s; the bound is wider so a loaded CI machine does not fail a
 #: working build (the measured figures are printed).
@@ -49,15 +49,8 @@ async def test_the_speaking_teacher_is_highlighted_and_her_mute_shown(tmp_path: 
     ):
         _, teacher = await open_page(browser, node)
         _, student = await open_page(browser, node, width=375, height=800)
-        await sign_in(teacher, "Tina Teacher")
-        await teacher.get_by_label("Title").fill("Listen")
-        await teacher.get_by_role("button", name="Schedule").click()
-        await state(teacher, "not-started")
-        session_id = teacher.url.split("session=")[1]
-        await teacher.get_by_role("button", name="Start class").click()
-        await state(teacher, "live")
-        await sign_in(student, "Sam Student", next_path=f"/classroom.html?session={session_id}")
-        await state(student, "live")
+        session_id = await start(teacher, "Listen")
+        await join(student, "Sam Student", session_id)
         teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
         tile = f"#stage figure[data-participant='{teacher_id}'][data-source='camera']"
         await video_playing(student, f"{tile} video")

@@ -11,8 +11,8 @@ from pathlib import Path
 from playwright.async_api import Page
 
 from tests.coturn import coturn
-from tests.web.browser import Shots, chromium, open_page, server, sign_in
-from tests.web.test_classroom import state, video_playing
+from tests.web.browser import Shots, chromium, open_page, server
+from tests.web.lesson import join, start, video_playing
 
 # What a browser forced through TURN does: no host or server-reflexive candidates at all.
 RELAY_ONLY = """
@@ -53,15 +53,8 @@ async def test_a_student_behind_a_udp_blocking_firewall_gets_the_video_over_turn
             _, student = await open_page(browser, node, width=375, height=800)
             for page in (teacher, student):
                 await _relay_only(page)
-            await sign_in(teacher, "Tina Teacher")
-            await teacher.get_by_label("Title").fill("Over TURN")
-            await teacher.get_by_role("button", name="Schedule").click()
-            await state(teacher, "not-started")
-            session_id = teacher.url.split("session=")[1]
-            await teacher.get_by_role("button", name="Start class").click()
-            await state(teacher, "live")
-            await sign_in(student, "Sam Student", next_path=f"/classroom.html?session={session_id}")
-            await state(student, "live")
+            session_id = await start(teacher, "Over TURN")
+            await join(student, "Sam Student", session_id)
 
             ice = await student.evaluate("() => window.liveclassRoom.client.welcome.iceServers")
             assert ice[0]["urls"] == [turn.tcp_url]

@@ -1,7 +1,7 @@
 // The classroom: one room, for students and its teacher (host). States, shown in #state and
 // as main[data-state]: loading, not-started, live, room-full, removed, ended, replaced,
 // not-found, error. "reconnecting" is a banner over the live room.
-import { LiveclassClient } from "/static/liveclass.js";
+import { CLOSE_CODES, LiveclassClient } from "/static/liveclass.js";
 import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "/static/common.js";
 
 const auth = requireAuth();
@@ -21,7 +21,7 @@ const room = window.liveclassRoom = {
   capacity: null,
   count: 0,
   roster: new Map(), // participant id -> participant
-  hands: new Set(), // participant ids with a raised hand
+  hands: new Set(), // participant ids with a raised hand, in the order they were raised
   chat: new Map(), // seq -> chat message
   tiles: new Map(), // tile key (participant id, or "<id>:screen") -> {tile, video}
   camera: null, // our MediaStream while publishing
@@ -95,10 +95,10 @@ async function roomToken() {
     return data.token;
   } catch (err) {
     if (err instanceof ApiError && err.status === 403) {
-      throw Object.assign(err, { final: true, code: 4003, reason: err.code === "banned" ? "banned" : "forbidden" });
+      throw Object.assign(err, { final: true, code: CLOSE_CODES.FORBIDDEN, reason: err.code === "banned" ? "banned" : "forbidden" });
     }
     if (err instanceof ApiError && err.status === 404) {
-      throw Object.assign(err, { final: true, code: 4004, reason: "not_found" });
+      throw Object.assign(err, { final: true, code: CLOSE_CODES.NOT_FOUND, reason: "not_found" });
     }
     throw err;
   }
@@ -184,8 +184,13 @@ async function connect() {
   client.on("count", (m) => setCount(m.count, m.seats));
   client.on("chat", addChat);
   client.on("hand", (m) => {
+    const fresh = m.raised && !room.hands.has(m.from.id);
     if (m.raised) room.hands.add(m.from.id); else room.hands.delete(m.from.id);
     if (m.from.id === room.me?.id) setHandButton(m.raised);
+    if (fresh && isHost() && m.from.id !== room.me?.id) {
+      chime();
+      notify(`${m.from.name} raised their hand (${room.hands.size} waiting).`);
+    }
     renderRoster();
   });
   client.on("grants", (m) => { room.grants = m.grants; applyGrants(); });
@@ -259,18 +264,18 @@ async function onClosed({ code, reason }) {
   stopCamera();
   stopScreen();
   clearTiles();
-  if (room.kicked || reason === "banned" || code === 4003) {
+  if (room.kicked || reason === "banned" || code === CLOSE_CODES.FORBIDDEN) {
     return setState(room.kicked || reason === "banned" ? "removed" : "forbidden");
   }
   if (room.ended) {
     setState("ended");
     return showRecordings();
   }
-  if (code === 4009) return setState("room-full");
-  if (code === 4000) return setState("replaced");
-  if (code === 4004) return setState("not-found");
-  if (code === 1000 && reason === "left") return; // leave() navigates away
-  // 4010 (not live) and anything else: look at the session again.
+  if (code === CLOSE_CODES.ROOM_FULL) return setState("room-full");
+  if (code === CLOSE_CODES.REPLACED) return setState("replaced");
+  if (code === CLOSE_CODES.NOT_FOUND) return setState("not-found");
+  if (code === CLOSE_CODES.NORMAL && reason === "left") return; // leave() navigates away
+  // Not live (CLOSE_CODES.NOT_LIVE), and anything else: look at the session again.
   enter();
 }
 
@@ -478,9 +483,39 @@ function renderCount() {
   $("count-side").setAttribute("aria-label", `${room.count} people in the room`);
 }
 
+/** Where someone stands in the roster: the teacher, then raised hands in the order they
+ *  went up, then everyone else by name. */
+function rosterRank(p) {
+  if (p.role === "host") return -1;
+  const queue = [...room.hands];
+  return room.hands.has(p.id) ? queue.indexOf(p.id) : queue.length;
+}
+
+/** A short, soft two-note chime (no sound file): a raised hand for the teacher. */
+function chime() {
+  try {
+    const audio = chime.context ??= new AudioContext();
+    for (const [at, hz] of [[0, 880], [0.12, 1320]]) {
+      const tone = audio.createOscillator(), level = audio.createGain();
+      tone.frequency.value = hz;
+      level.gain.setValueAtTime(0.08, audio.currentTime + at);
+      level.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + at + 0.25);
+      tone.connect(level).connect(audio.destination);
+      tone.start(audio.currentTime + at);
+      tone.stop(audio.currentTime + at + 0.25);
+    }
+    room.chimes = (room.chimes || 0) + 1;
+  } catch (err) {
+    // No audio output: the notice is enough.
+  }
+}
+
 function renderRoster() {
   const people = [...room.roster.values()].sort((a, b) =>
-    (a.role === "host" ? 0 : 1) - (b.role === "host" ? 0 : 1) || a.name.localeCompare(b.name));
+    rosterRank(a) - rosterRank(b) || a.name.localeCompare(b.name));
+  const hands = room.hands.size;
+  $("hands-count").hidden = hands === 0;
+  $("hands-count").textContent = `✋ ${hands} hand${hands === 1 ? "" : "s"} up`;
   $("roster").replaceChildren(...people.map((p) => {
     const me = p.id === room.me?.id;
     const controls = [];
@@ -495,7 +530,7 @@ function renderRoster() {
     }
     return el("li", { dataset: { participant: p.id, user: p.userId } },
       el("span", { class: "name" },
-        room.hands.has(p.id) ? [el("span", { class: "badge hand" }, "hand up"), " "] : null,
+        room.hands.has(p.id) ? [el("span", { class: "badge hand" }, `hand up #${[...room.hands].indexOf(p.id) + 1}`), " "] : null,
         p.name, me ? " (you)" : "", p.role === "host" ? " · teacher" : ""),
       el("span", { class: "actions", style: "margin:0;gap:4px" }, controls));
   }));

@@ -63,8 +63,14 @@ export function requireAuth() {
 /** The claims of a JWT (not verified: for display only). */
 export function jwtClaims(token) {
   const part = token.split(".")[1] || "";
-  const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
-  return JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
+  try {
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
+    if (claims && typeof claims === "object" && !Array.isArray(claims)) return claims;
+  } catch (err) {
+    // Not base64, or not JSON: said in words below rather than as a parser's message.
+  }
+  throw new Error("this is not a sign-in token (one looks like eyJhbGciOi….eyJzdWIiOi….signature)");
 }
 
 export class ApiError extends Error {

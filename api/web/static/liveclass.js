@@ -13,24 +13,11 @@
 // that must not be lost, resume after a dropped connection, and WebRTC negotiation with the
 // SFU (`signal` to/from "sfu") over two peer connections: one to publish, one to receive.
 
-/** The subprotocols of protocol version 1. */
-export const SUBPROTOCOLS = { json: "liveclass.v1.json", msgpack: "liveclass.v1.msgpack" };
+// Subprotocol names and close codes come from the server's own definitions (protocol.js is
+// generated from them), so the two cannot drift apart.
+import { CLOSE_CODES, CLOSE_REASONS, FINAL_CLOSE_CODES, SUBPROTOCOLS } from "/static/protocol.js";
 
-/** Close codes after which reconnecting cannot help (README, "Close codes"). */
-export const FINAL_CLOSE_CODES = new Set([1000, 1002, 4000, 4003, 4004, 4009, 4010, 4400]);
-
-/** Why a connection ended for good, by close code, in words for people. */
-export const CLOSE_REASONS = {
-  1000: "left",
-  1002: "protocol_unsupported",
-  4000: "replaced",
-  4001: "unauthorized",
-  4003: "forbidden",
-  4004: "not_found",
-  4009: "room_full",
-  4010: "not_live",
-  4400: "bad_request",
-};
+export { CLOSE_CODES, CLOSE_REASONS, FINAL_CLOSE_CODES, SUBPROTOCOLS };
 
 // ---------------------------------------------------------------------------------------
 // MessagePack: the subset the protocol uses (nil, booleans, integers, floats, strings,
@@ -338,7 +325,7 @@ export class LiveclassClient extends Emitter {
       token = await this._token();
     } catch (err) {
       // A token we cannot get (signed out, removed, class ended): the end, unless transient.
-      if (err && err.final) return this._finish(err.code || 4001, err.reason || "unauthorized");
+      if (err && err.final) return this._finish(err.code || CLOSE_CODES.UNAUTHORIZED, err.reason || "unauthorized");
       return this._retry({ code: 1006, reason: "token_unavailable" });
     }
     if (this.closing) return;
@@ -413,7 +400,7 @@ export class LiveclassClient extends Emitter {
       this.pending.delete(rid);
     }
     if (this.closing || FINAL_CLOSE_CODES.has(code)) return this._finish(code, reason);
-    if (code === 4001 && !(typeof this.tokenSource === "function")) {
+    if (code === CLOSE_CODES.UNAUTHORIZED && !(typeof this.tokenSource === "function")) {
       return this._finish(code, reason);
     }
     this._retry({ code, reason });
@@ -504,8 +491,8 @@ export class LiveclassClient extends Emitter {
     this.closing = true;
     const ws = this.ws;
     this.ws = null;
-    if (ws) ws.close(1000);
-    if (this.state !== "closed") this._finish(1000, "left");
+    if (ws) ws.close(CLOSE_CODES.NORMAL);
+    if (this.state !== "closed") this._finish(CLOSE_CODES.NORMAL, "left");
   }
 
   /** The media of this room through the SFU (see {@link SfuMedia}). */
