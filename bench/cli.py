@@ -187,6 +187,7 @@ def _cmd_media(args: argparse.Namespace) -> int:
         targets=tuple(args.targets),
         repeat=args.repeat,
         late_joiners=args.late_joiners,
+        busy_neighbour=args.busy_neighbour,
         workers=args.workers,
         processes=args.processes,
         duration=args.duration,
@@ -299,6 +300,11 @@ def _parser() -> argparse.ArgumentParser:
     media.add_argument("--repeat", type=int, default=1, help="rounds per subscriber count")
     media.add_argument(
         "--late-joiners", type=int, default=5, help="subscribers joining during the window"
+    )
+    media.add_argument(
+        "--busy-neighbour",
+        action="store_true",
+        help="a process spinning on the SFU's core during each run (the SFU gets half of it)",
     )
     media.add_argument(
         "--workers", type=int, default=1, help="media worker processes (one room on each)"

@@ -35,7 +35,7 @@ import os
 import secrets
 import statistics
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,6 +47,7 @@ from bench.liveclass_rooms import LiveclassRooms
 from bench.media.agents import Agent
 from bench.media.deploy import DeployOptions, deploy
 from bench.media.janus import JanusClient, run_janus
+from bench.media.neighbour import busy_neighbour
 from bench.media.profile import Profiler
 from bench.results import iso_now, machine_info, package_version
 from bench.stats import percentile_of_sorted
@@ -87,6 +88,8 @@ class MediaOptions:
     repeat: int = 1
     late_joiners: int = 5
     late_gap: float = 0.5
+    #: A process spinning on the SFU's core during each run (:mod:`bench.media.neighbour`).
+    busy_neighbour: bool = False
     settle: float = 1.5
 
 
@@ -179,6 +182,7 @@ def _config(options: MediaOptions) -> dict[str, Any]:
         "duration_s": options.duration,
         "warmup_s": options.warmup,
         "late_joiners": options.late_joiners,
+        "busy_neighbour": options.busy_neighbour,
         "video": f"VP8 {options.width}x{options.height}@{options.fps} {options.video_kbps} kbps",
         "audio": "Opus 48 kHz mono, 20 ms",
         "pin": options.pin,
@@ -355,9 +359,24 @@ def _janus_version() -> str | None:
 async def _run_target(target: str, count: int, options: MediaOptions) -> dict[str, Any]:
     stage_of = _janus if target == "janus" else _liveclass
     forwarding = "frames" if target == "liveclass-frames" else "rtp"
+    server_cores, _ = split_cores(options.pin)
+    started = time.monotonic()
+    async with contextlib.AsyncExitStack() as stack:
+        if options.busy_neighbour:
+            await stack.enter_async_context(busy_neighbour(server_cores))
+        return await _run_stage(target, count, options, forwarding, stage_of, started)
+
+
+async def _run_stage(
+    target: str,
+    count: int,
+    options: MediaOptions,
+    forwarding: str,
+    stage_of: Callable[[int, MediaOptions, str], contextlib.AbstractAsyncContextManager[_Stage]],
+    started: float,
+) -> dict[str, Any]:
     _, client_cores = split_cores(options.pin)
     agents: list[Agent] = []
-    started = time.monotonic()
     async with stage_of(count, options, forwarding) as stage:
         try:
             timeout = 30.0

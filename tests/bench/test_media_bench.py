@@ -7,10 +7,14 @@ Plus the pure parts: RTP and tagged-frame counting and the profile summary."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import psutil
 
 from bench.cli import main
 from bench.media.deploy import DeployOptions
+from bench.media.neighbour import busy_neighbour
 from bench.media.profile import summarize_collapsed
 from bench.media.report import plot_media, summary
 from bench.media.rtp import StreamCounter, is_vp8_keyframe_start
@@ -176,3 +180,12 @@ def test_profile_summary_shares_self_and_inclusive_time() -> None:
     assert profile["samples"] == 100
     assert profile["self"][0] == {"function": "encrypt (pylibsrtp/__init__.py)", "pct": 70.0}
     assert {"function": "run (asyncio/base.py)", "pct": 100.0} in profile["inclusive"]
+
+
+async def test_a_busy_neighbour_spins_on_the_given_core_until_the_block_ends() -> None:
+    core = sorted(os.sched_getaffinity(0))[0]
+    async with busy_neighbour([core]) as pid:
+        process = psutil.Process(pid)
+        assert process.cpu_affinity() == [core]
+        assert process.is_running()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
