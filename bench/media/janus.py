@@ -4,12 +4,11 @@
 temporary folder (``/etc/janus`` is never read): the VideoRoom plugin and the WebSocket
 transport only (every other plugin, transport, event handler and logger is left out by
 giving Janus folders that hold just those two), the WebSocket API and the Admin API off
-except ``ws`` on ``127.0.0.1``, IPv6 off, no STUN/TURN, no session timeout. Its media
-sockets cannot be put on loopback: libnice leaves loopback interfaces out of gathering
-(``ice_enforce_list = "lo"`` or ``"127.0.0.1"`` changes nothing), so Janus offers the
-machine's own addresses, and the bench's peers offer the same IPv4 address
-(:attr:`JanusServer.media_address`, what Janus logs as its local IP): a local address, so
-the traffic stays inside the machine. Install Janus with ``liveclass-bench setup --janus``
+except ``ws``, IPv6 off, no STUN/TURN, no session timeout. Janus runs in a network namespace
+the bench makes for it (:func:`bench.servers.netns.private_host`): its ICE (libnice) never
+gathers loopback, and load only ever goes to loopback or to such namespaces. Its API and media
+are on the namespace's address, and the bench's peers offer this side of the link
+(:attr:`JanusServer.peer_address`). Install Janus with ``liveclass-bench setup --janus``
 (:func:`janus_setup`: ``apt-get install janus``; Debian's package also enables a system
 service that would listen on every interface with ``/etc/janus``'s defaults, HTTP on 8088 and
 WebSockets on 8188: the setup disables it, the bench runs its own process).
@@ -39,6 +38,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.servers.netns import private_host
 from bench.servers.spawn import ServerProcess, free_port, spawn
 
 __all__ = [
@@ -66,8 +66,9 @@ class JanusError(RuntimeError):
 class JanusServer:
     process: ServerProcess
     ws_url: str
-    #: The address Janus's ICE candidates use (peers must offer one of the same family).
-    media_address: str
+    #: What the bench's peers offer as their host candidates: this side of the link to
+    #: Janus's namespace.
+    peer_address: str
 
     @property
     def pid(self) -> int:
@@ -93,7 +94,7 @@ def _libs() -> Path:
     raise JanusError("Janus is not installed: run `liveclass-bench setup --janus`")
 
 
-def write_config(folder: Path, *, ws_port: int, rtp_ports: tuple[int, int]) -> Path:
+def write_config(folder: Path, *, ws_port: int, ws_ip: str, rtp_ports: tuple[int, int]) -> Path:
     """Janus's configuration in ``folder``; returns the main file's path."""
     libs = _libs()
     for kind, name in (("plugins", _PLUGIN), ("transports", _TRANSPORT)):
@@ -129,7 +130,7 @@ events: {{ broadcast = false }}
   json = "plain"
   ws = true
   ws_port = {ws_port}
-  ws_ip = "127.0.0.1"
+  ws_ip = "{ws_ip}"
   wss = false
 }}
 admin: {{ admin_ws = false  admin_wss = false }}
@@ -141,23 +142,19 @@ admin: {{ admin_ws = false  admin_wss = false }}
 
 @asynccontextmanager
 async def run_janus(cores: list[int] | None = None) -> AsyncIterator[JanusServer]:
-    """Janus on 127.0.0.1, pinned to ``cores``; stopped (SIGTERM) on exit."""
+    """Janus in a network namespace of its own, pinned to ``cores``; stopped (SIGTERM) and
+    the namespace removed on exit."""
     if shutil.which(JANUS_BINARY) is None:
         raise JanusError("Janus is not installed: run `liveclass-bench setup --janus`")
     with tempfile.TemporaryDirectory(prefix="liveclass-janus-") as tmp:
-        port = free_port()
-        main = write_config(Path(tmp), ws_port=port, rtp_ports=(30000, 39999))
-        argv = [JANUS_BINARY, "-F", tmp, "-C", str(main), "--disable-colors"]
-        async with spawn("janus", argv, port=port, ready=_READY, cores=cores) as process:
-            address = next(
-                (
-                    line.split("Using ", 1)[1].split(" ", 1)[0]
-                    for line in process.log
-                    if line.startswith("Using ") and "as local IP" in line
-                ),
-                "127.0.0.1",
+        async with private_host("janus") as host:
+            port = free_port()
+            main = write_config(
+                Path(tmp), ws_port=port, ws_ip=host.address, rtp_ports=(30000, 39999)
             )
-            yield JanusServer(process, f"ws://127.0.0.1:{port}", address)
+            argv = [*host.run_prefix, JANUS_BINARY, "-F", tmp, "-C", str(main), "--disable-colors"]
+            async with spawn("janus", argv, port=port, ready=_READY, cores=cores) as process:
+                yield JanusServer(process, f"ws://{host.address}:{port}", host.peer_address)
 
 
 class JanusClient:

@@ -53,7 +53,8 @@ LOOPBACK = ("127.0.0.1",)
 
 
 def _addresses(target: Target) -> tuple[str, ...]:
-    """The host candidates to offer: loopback, or the address a Janus target gathers on."""
+    """The host candidates to offer: loopback, or this side of the link to a Janus target's
+    network namespace."""
     return (str(target["address"]),) if target.get("address") else LOOPBACK
 
 

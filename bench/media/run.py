@@ -325,7 +325,7 @@ async def _janus(count: int, options: MediaOptions, _forwarding: str) -> AsyncIt
                 "ws": janus.ws_url,
                 "room": room,
                 "feed": _JANUS_FEED,
-                "address": janus.media_address,
+                "address": janus.peer_address,
             }
 
         yield _Stage(
