@@ -66,7 +66,14 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
             await close_redis(redis)
             await database.dispose()
 
-    asyncio.run(run())
+    # uvloop (installed with uvicorn[standard], which `serve` already runs on) reads and
+    # writes datagrams in C: a media worker spends most of its time there.
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] installs it
+        asyncio.run(run())
+    else:
+        uvloop.run(run())
     return 0
 
 

@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     media_max_audio_kbps: int = Field(default=64, ge=0, le=510)
     media_heartbeat_seconds: float = Field(default=3.0, gt=0, le=60)
     media_ttl_seconds: float = Field(default=10.0, gt=1, le=600)
+    media_forwarding: Literal["rtp", "frames"] = Field(
+        default="rtp",
+        description="How workers forward media: rewritten RTP packets (rtp), or frames "
+        "reassembled and re-packetized per subscriber (frames, the former path).",
+    )
     media_worker_max_subscribers: int = Field(
         default=150,
         ge=1,
@@ -412,6 +417,7 @@ class Settings(BaseSettings):
             udp_ports=parse_port_range(self.media_udp_ports) if self.media_udp_ports else None,
             max_video_kbps=self.media_max_video_kbps,
             max_audio_kbps=self.media_max_audio_kbps,
+            forwarding=self.media_forwarding,
         )
 
     @property

@@ -179,9 +179,15 @@ def _cmd_media(args: argparse.Namespace) -> int:
     if args.url and not secret:
         print("liveclass-bench media --url needs --secret or --secret-file", file=sys.stderr)
         return 2
-    stem = args.name or f"media-{args.subscribers}x{args.workers}-{stamp()}"
+    counts = args.subscribers
+    stem = args.name or f"media-{'-'.join(map(str, counts))}x{args.workers}-{stamp()}"
     options = MediaOptions(
-        subscribers=args.subscribers,
+        subscribers=counts[0],
+        more_subscribers=tuple(counts[1:]),
+        targets=tuple(args.targets),
+        repeat=args.repeat,
+        late_joiners=args.late_joiners,
+        busy_neighbour=args.busy_neighbour,
         workers=args.workers,
         processes=args.processes,
         duration=args.duration,
@@ -212,12 +218,19 @@ def _cmd_media(args: argparse.Namespace) -> int:
     print(f"result: {path}")
     if not args.no_plots:
         print(f"plot: {plot_media(result, args.out / stem)}")
-    return 0 if result["join"]["receiving"] == args.subscribers else 1
+    everyone = all(r["join"]["receiving"] == r["subscribers"] for r in result["runs"])
+    return 0 if everyone else 1
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
     from bench.targets import node_setup
 
+    if args.janus:
+        from bench.media.janus import janus_setup
+
+        janus_setup()
+        print("janus installed (its system service disabled; the media bench runs its own)")
+        return 0
     node_setup()
     print("bench/node: socket.io installed")
     return 0
@@ -273,7 +286,26 @@ def _parser() -> argparse.ArgumentParser:
     media = sub.add_parser(
         "media", help="the SFU: 1 publisher, N subscribers (aiortc), packets/s per core"
     )
-    media.add_argument("--subscribers", type=int, default=20, help="subscribers in all")
+    media.add_argument(
+        "--subscribers", type=int, nargs="+", default=[20], help="subscribers in all (one run each)"
+    )
+    media.add_argument(
+        "--targets",
+        nargs="+",
+        choices=["liveclass", "janus", "liveclass-frames"],
+        default=["liveclass", "janus"],
+        help="SFUs to run, in turn, in each round (Janus: `liveclass-bench setup --janus`; "
+        "liveclass-frames: liveclass's former frame path)",
+    )
+    media.add_argument("--repeat", type=int, default=1, help="rounds per subscriber count")
+    media.add_argument(
+        "--late-joiners", type=int, default=5, help="subscribers joining during the window"
+    )
+    media.add_argument(
+        "--busy-neighbour",
+        action="store_true",
+        help="a process spinning on the SFU's core during each run (the SFU gets half of it)",
+    )
     media.add_argument(
         "--workers", type=int, default=1, help="media worker processes (one room on each)"
     )
@@ -311,6 +343,9 @@ def _parser() -> argparse.ArgumentParser:
     media.set_defaults(handler=_cmd_media)
 
     setup = sub.add_parser("setup", help="install the Node socket.io baseline (npm ci)")
+    setup.add_argument(
+        "--janus", action="store_true", help="install Janus instead (apt-get), for `media`"
+    )
     setup.set_defaults(handler=_cmd_setup)
     return parser
 

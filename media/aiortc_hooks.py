@@ -13,9 +13,21 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
   ``RTCRtpReceiver._handle_rtp_packet`` is replaced per instance by a callback that sees
   every RTP packet (already SRTP-decrypted and parsed) and nothing else runs: no jitter
   buffer, no NACK, no decoder queue.
+- **Receiver RTP tap** (:func:`tap_rtp`, the forwarding path): ``_handle_rtp_packet`` is
+  wrapped per instance; every RTP packet (RTX unwrapped) goes to our callback first, then
+  to aiortc's own handling (statistics and receiver reports, NACKs to the publisher, REMB,
+  and the jitter buffer that reassembles frames for the recorder).
 - **Receiver audio levels** (:func:`on_audio_level`): the same per-instance method, wrapped
   to read each packet's RFC 6464 level before it goes its usual way (active speakers).
 - **Receiver PLI** (:func:`request_keyframe`): ``_send_rtcp_pli`` for the SSRCs seen.
+- **Sender RTP outlet** (:class:`RtpOutlet`, the forwarding path): packets are sent for an
+  ``RTCRtpSender`` without its RTP task (its track never yields): ``send`` is wrapped per
+  instance to learn the negotiated payload types and header extension ids; each packet is
+  protected with the DTLS transport's SRTP session and written straight to the nominated
+  ICE pair's UDP transport (no coroutine per packet); the sender's private counters that
+  its sender reports read (packets, octets, the last RTP/NTP timestamps) are kept up to
+  date; ``_retransmit`` (NACK) is replaced per instance to resend from the outlet's own
+  history, as RTX when negotiated.
 - **Sender encoder** (:func:`install_packet_only_encoder`). ``RTCRtpSender`` creates its
   encoder lazily in ``_next_encoded_frame`` and only packetizes (``encoder.pack``) when the
   track yields ``av.Packet``\\ s. Presetting the private ``__encoder`` with a
@@ -31,6 +43,10 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
   (py-spy, ``liveclass-bench media --profile``). ``aiortc.clock.current_ntp_time`` and
   ``current_ms`` are replaced, at import, by the same values computed from ``time.time()``
   (the same clock ``datetime.now`` reads), to the microsecond.
+- **Who ended a connection** (:func:`ice_gave_up`): a peer connection closes both when the
+  remote peer hangs up (DTLS close_notify) and when aioice gives up on it (consent checks
+  unanswered: it closes its ``Connection``, then DTLS reads nothing more); only aioice's
+  private ``_closing`` flag, set first thing in ``Connection.close``, tells them apart.
 - **ICE host addresses** (:func:`host_addresses`). aioice gathers host candidates on every
   interface except loopback (module function ``aioice.ice.get_host_addresses``). It is
   wrapped once, at import, to return the addresses set in a context variable, and to behave
@@ -44,6 +60,8 @@ import contextvars
 import fractions
 import logging
 import queue
+import random
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -52,11 +70,13 @@ from typing import Any
 import aioice.ice
 import aiortc
 import aiortc.clock
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import convert_timebase
-from aiortc.rtp import RtpPacket
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtp import RtpPacket, unwrap_rtx
 from av.frame import Frame
 from av.packet import Packet
 
@@ -66,11 +86,14 @@ __all__ = [
     "FrameTap",
     "PacketCallback",
     "PacketOnlyEncoder",
+    "RtpCallback",
+    "RtpOutlet",
     "count_rtp",
     "decoder_thread",
     "fast_current_ms",
     "fast_ntp_time",
     "host_addresses",
+    "ice_gave_up",
     "install_packet_only_encoder",
     "on_audio_level",
     "on_keyframe_request",
@@ -78,6 +101,7 @@ __all__ = [
     "sender_encoder",
     "set_msid",
     "tap_receiver",
+    "tap_rtp",
 ]
 
 log = logging.getLogger("liveclass.media.hooks")
@@ -91,8 +115,13 @@ _RX_DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
 _RX_STARTED = "_RTCRtpReceiver__started"
 _RX_REMOTE_STREAMS = "_RTCRtpReceiver__remote_streams"
 _RX_RTX_SSRC = "_RTCRtpReceiver__rtx_ssrc"
+_RX_CODECS = "_RTCRtpReceiver__codecs"
 _TX_ENCODER = "_RTCRtpSender__encoder"
 _TX_STARTED = "_RTCRtpSender__started"
+_TX_NTP = "_RTCRtpSender__ntp_timestamp"
+_TX_RTP_TIMESTAMP = "_RTCRtpSender__rtp_timestamp"
+_TX_OCTETS = "_RTCRtpSender__octet_count"
+_TX_PACKETS = "_RTCRtpSender__packet_count"
 
 _OPUS_TIME_BASE = fractions.Fraction(1, 48000)
 
@@ -275,6 +304,58 @@ def on_audio_level(receiver: RTCRtpReceiver, callback: Callable[[int], None]) ->
     receiver._handle_rtp_packet = handle_with_level  # type: ignore[method-assign]
 
 
+#: ``on_packet(packet, mime_type)``: one RTP packet of a known codec, RTX unwrapped.
+RtpCallback = Callable[[RtpPacket, str], None]
+
+
+def tap_rtp(receiver: RTCRtpReceiver, on_packet: RtpCallback) -> None:
+    """Hand every RTP packet ``receiver`` gets to ``on_packet`` *before* aiortc handles it
+    (which it still does, unchanged). Retransmissions (RTX) are unwrapped first; packets of
+    unknown payload types and padding-only packets are not handed over. Callback errors are
+    logged, never raised into aiortc's packet path. Call it before packets arrive."""
+    if not callable(getattr(type(receiver), "_handle_rtp_packet", None)):
+        raise AiortcIncompatible("RTCRtpReceiver has no _handle_rtp_packet")
+    codecs = getattr(receiver, _RX_CODECS, None)
+    rtx_ssrcs = getattr(receiver, _RX_RTX_SSRC, None)
+    if not isinstance(codecs, dict) or not isinstance(rtx_ssrcs, dict):
+        raise AiortcIncompatible("RTCRtpReceiver has no codec or RTX map")
+    original = receiver._handle_rtp_packet
+
+    async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        codec = codecs.get(packet.payload_type)
+        if codec is not None and packet.payload:
+            forwarded: RtpPacket | None = packet
+            if packet.ssrc in rtx_ssrcs:
+                apt = codec.parameters.get("apt")
+                codec = codecs.get(apt) if isinstance(apt, int) else None
+                forwarded = (
+                    unwrap_rtx(packet, payload_type=apt, ssrc=rtx_ssrcs[packet.ssrc])
+                    if codec is not None and isinstance(apt, int) and len(packet.payload) > 2
+                    else None
+                )
+            if forwarded is not None and codec is not None:
+                try:
+                    on_packet(forwarded, codec.mimeType.lower())
+                except Exception:
+                    log.exception("RTP tap callback failed")
+        await original(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
+
+
+def ice_gave_up(pc: RTCPeerConnection) -> bool:
+    """Whether ``pc``'s own ICE gave up (it failed, or aioice closed the connection after
+    unanswered consent checks), as opposed to the remote peer closing it or ``pc.close()``
+    not having run yet. Call it when the connection state turns ``closed`` or ``failed``."""
+    if pc.iceConnectionState == "failed":
+        return True
+    for transceiver in pc.getTransceivers():
+        ice = transceiver.receiver.transport.transport
+        if ice.state == "failed" or getattr(ice._connection, "_closing", False):
+            return True
+    return False
+
+
 def decoder_thread(receiver: RTCRtpReceiver) -> threading.Thread | None:
     """The receiver's decoder thread (for tests: proving a tapped one never decodes)."""
     thread = getattr(receiver, _RX_DECODER_THREAD)
@@ -367,3 +448,154 @@ def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
     """What the next offer says in ``a=msid`` for this sender (stream id, track id)."""
     sender._stream_id = stream_id
     sender._track_id = track_id
+
+
+# -- Sender: RTP written by us ------------------------------------------------------------
+
+_RTP_HEADER = struct.Struct("!BBHII")
+_SEQ = struct.Struct("!H")
+_DTLS_CONNECTED = DtlsState.CONNECTED
+_MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+_ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+#: Packets kept per stream for retransmission (about 2.5 s of 700 kbps video).
+HISTORY_SIZE = 512
+
+
+class RtpOutlet:
+    """Sends the RTP of one ``RTCRtpSender`` (see the module docstring).
+
+    The sender's own RTP task must stay idle (its track never yields); the sender still runs
+    its RTCP (sender reports, from the counters kept here; NACK and PLI from the remote
+    side). :meth:`send` is synchronous: while the connection is not up (or after it closed)
+    packets are dropped and counted in ``unsent``.
+    """
+
+    def __init__(self, sender: RTCRtpSender) -> None:
+        if getattr(sender, _TX_STARTED, None) is not False:
+            raise AiortcIncompatible("the sender has started, or aiortc changed its layout")
+        for name in (_TX_NTP, _TX_RTP_TIMESTAMP, _TX_OCTETS, _TX_PACKETS):
+            if not isinstance(sender.__dict__.get(name), int):
+                raise AiortcIncompatible(f"RTCRtpSender has no {name}")
+        if not callable(getattr(type(sender), "_retransmit", None)):
+            raise AiortcIncompatible("RTCRtpSender has no _retransmit")
+        self._sender = sender
+        self._fields = sender.__dict__
+        self.ssrc: int = sender._ssrc
+        self.rtx_ssrc: int = sender._rtx_ssrc
+        self.payload_type: int | None = None
+        self.rtx_payload_type: int | None = None
+        self._ext_head = b""
+        self._ext_tail = b""
+        self._ext_ast = False
+        self._first = 0x80
+        self._rtx_seq = random.randrange(1 << 16)
+        self._history: list[tuple[int, int, int, bytes] | None] = [None] * HISTORY_SIZE
+        self._pair: Any = None
+        self.sent = 0
+        self.unsent = 0
+        self.retransmitted = 0
+        original_send = sender.send
+
+        async def send(parameters: RTCRtpSendParameters) -> None:
+            self.configure(parameters)
+            await original_send(parameters)
+
+        sender.send = send  # type: ignore[method-assign]
+        sender._retransmit = self._retransmit  # type: ignore[method-assign]
+
+    def configure(self, parameters: RTCRtpSendParameters) -> None:
+        """The negotiated payload types and header extensions (from the sender's ``send``)."""
+        main = parameters.codecs[0].payloadType
+        self.payload_type = main
+        self.rtx_payload_type = next(
+            (
+                c.payloadType
+                for c in parameters.codecs
+                if c.mimeType.lower().endswith("/rtx") and c.parameters.get("apt") == main
+            ),
+            None,
+        )
+        ids = {e.uri: e.id for e in parameters.headerExtensions}
+        head = b""
+        mid = (parameters.muxId or "").encode()
+        if _MID_URI in ids and mid:
+            head += bytes([(ids[_MID_URI] << 4) | (len(mid) - 1)]) + mid
+        self._ext_ast = _ABS_SEND_TIME_URI in ids
+        size = len(head) + (4 if self._ext_ast else 0)
+        if self._ext_ast:
+            head += bytes([(ids[_ABS_SEND_TIME_URI] << 4) | 2])
+        if size:
+            padding = -size % 4
+            self._ext_head = b"\xbe\xde" + _SEQ.pack((size + padding) // 4) + head
+            self._ext_tail = b"\x00" * padding
+            self._first = 0x90
+        else:
+            self._ext_head = self._ext_tail = b""
+            self._first = 0x80
+
+    def _header(self, pt: int, seq: int, ts: int, marker: int, ssrc: int, ntp: int) -> bytes:
+        header = _RTP_HEADER.pack(self._first, (marker << 7) | pt, seq, ts, ssrc)
+        if self._first == 0x80:
+            return header
+        if self._ext_ast:
+            ast = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+            return header + self._ext_head + ast + self._ext_tail
+        return header + self._ext_head + self._ext_tail
+
+    def send(self, seq: int, ts: int, marker: int, payload: bytes, ntp: int) -> None:
+        """Send one packet (``ntp``: now, as ``fast_ntp_time()``; one reading serves every
+        subscriber of a packet)."""
+        pt = self.payload_type
+        if pt is None:
+            self.unsent += 1
+            return
+        self._history[seq % HISTORY_SIZE] = (seq, ts, marker, payload)
+        header = _RTP_HEADER.pack(self._first, (marker << 7) | pt, seq, ts, self.ssrc)
+        if self._ext_ast:
+            ast = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+            data = b"".join((header, self._ext_head, ast, self._ext_tail, payload))
+        else:
+            data = b"".join((header, self._ext_head, self._ext_tail, payload))
+        if self._emit(data):
+            fields = self._fields
+            fields[_TX_NTP] = ntp
+            fields[_TX_RTP_TIMESTAMP] = ts
+            fields[_TX_OCTETS] += len(payload)
+            fields[_TX_PACKETS] += 1
+            self.sent += 1
+        else:
+            self.unsent += 1
+
+    def _emit(self, data: bytes) -> bool:
+        dtls = self._sender.transport
+        if dtls._state is not _DTLS_CONNECTED:
+            return False
+        pair = self._pair
+        if pair is None:
+            # the nominated pair, once ICE completed (aioice never changes it afterwards)
+            pair = self._pair = dtls.transport._connection._nominated.get(1)
+            if pair is None:
+                return False
+        transport = pair.protocol.transport
+        if transport is None:
+            return False
+        transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        return True
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        """The remote side NACKed ``sequence_number``: resend it (as RTX when negotiated)."""
+        entry = self._history[sequence_number % HISTORY_SIZE]
+        if entry is None or entry[0] != sequence_number or self.payload_type is None:
+            return
+        seq, ts, marker, payload = entry
+        ntp = fast_ntp_time()
+        if self.rtx_payload_type is None:
+            data = self._header(self.payload_type, seq, ts, marker, self.ssrc, ntp) + payload
+        else:
+            header = self._header(
+                self.rtx_payload_type, self._rtx_seq, ts, marker, self.rtx_ssrc, ntp
+            )
+            self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+            data = header + _SEQ.pack(seq) + payload
+        if self._emit(data):
+            self.retransmitted += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
@@ -51,6 +52,9 @@ class RouterConfig:
       published track; requests in between are merged into one sent when it ends.
     - ``close_timeout``: the longest one peer connection may take to close; past it the close
       is cancelled and logged, so ``remove()``/``close()`` never hang.
+    - ``forwarding``: ``"rtp"`` (each packet rewritten and sent as it arrives, see
+      :mod:`media.rtp_forwarding`) or ``"frames"`` (frames reassembled, queued per
+      subscriber and re-packetized by aiortc's sender: the former path, kept to compare).
     """
 
     host_addresses: tuple[str, ...] | None = None
@@ -62,6 +66,7 @@ class RouterConfig:
     audio_queue_frames: int = 50
     keyframe_interval: float = 0.3
     close_timeout: float = 10.0
+    forwarding: Literal["rtp", "frames"] = "rtp"
 
     def __post_init__(self) -> None:
         if self.video_queue_frames < 1 or self.audio_queue_frames < 1:

@@ -1,12 +1,18 @@
-"""Fan-out of encoded frames: one published track to many subscriber tracks.
+"""Fan-out: one published track to many subscriber tracks, as RTP packets or as frames.
 
-- :class:`TrackFanout` is one published track. Its publisher's receiver (see
-  :func:`media.aiortc_hooks.tap_receiver`) pushes every reassembled encoded frame into it,
-  synchronously on the event loop; it hands the frame to each attached subscriber track.
-- :class:`ForwardedTrack` is one subscriber's m-line: an aiortc ``MediaStreamTrack`` whose
-  ``recv()`` yields ``av.Packet``\\ s, so the ``RTCRtpSender`` only packetizes them. It is
-  switched between sources (a published track, or none while its m-line is inactive) and
-  keeps the subscriber's timestamps continuous across switches.
+- :class:`TrackFanout` is one published track. Its publisher's receiver pushes every RTP
+  packet into it as it arrives (:func:`media.aiortc_hooks.tap_rtp`) and, once its jitter
+  buffer has reassembled one, every encoded frame (:func:`media.aiortc_hooks.tap_receiver`),
+  synchronously on the event loop. Packets go to the subscriber tracks that forward RTP,
+  frames to those that forward frames and to the taps (the recorder).
+- :class:`ForwardedTrack` is one subscriber's m-line: an aiortc ``MediaStreamTrack`` fed to a
+  stock ``RTCRtpSender``. With an outlet (:class:`~media.aiortc_hooks.RtpOutlet`, the default)
+  it forwards RTP: each packet is rewritten for the subscriber
+  (:class:`media.rtp_forwarding.RtpRewriter`) and sent at once, and ``recv()`` never yields
+  (it only tells that the sender started). Without one, ``recv()`` yields ``av.Packet``\\ s
+  and the sender packetizes them (the frame path, ``LIVECLASS_MEDIA_FORWARDING=frames``). It
+  is switched between sources (a published track, or none while its m-line is inactive) and
+  keeps the subscriber's numbering and timestamps continuous across switches.
 
 Keyframe policy: a subscriber track is *held* (gets nothing) until a keyframe arrives, whenever
 it (re)starts: when its sender first pulls (the connection is up), when it is switched to a new
@@ -18,8 +24,9 @@ within 300 ms of the previous one) and encoders make keyframes only when asked, 
 request could leave a subscriber without video for minutes. Audio frames all count as
 keyframes.
 
-Queues are bounded: on overflow video drops everything queued and waits for the next keyframe;
-audio drops the oldest frame.
+Frame queues are bounded: on overflow video drops everything queued and waits for the next
+keyframe; audio drops the oldest frame. RTP is not queued here: a packet is written to the
+socket when it arrives.
 
 Everything here runs on the event loop; nothing blocks.
 """
@@ -35,10 +42,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtpPacket
 from av.packet import Packet
 
+from media.aiortc_hooks import fast_ntp_time
 from media.bitstream import is_keyframe
 from media.keyframes import KeyframeRequester
+from media.rtp_forwarding import PacketOutlet, RtpRewriter, is_keyframe_start
 from media.sdp import CodecSpec
 from media.sources import Source, stream_id
 
@@ -84,12 +94,15 @@ class TrackFanout:
         self.codec = codec
         self.kind = codec.kind
         self.sinks: set[ForwardedTrack] = set()
+        #: The subscriber tracks that forward RTP.
+        self.rtp_sinks: set[ForwardedTrack] = set()
         #: Other consumers of every frame (the recorder); called synchronously, must not block.
         self.taps: list[Callable[[MediaFrame], None]] = []
         self.ended = False
         self.frames_in = 0
         self.keyframes_in = 0
         self.foreign_frames = 0
+        self.packets_in = 0
         self._keyframes = KeyframeRequester(send_keyframe_request, min_interval=keyframe_interval)
 
     @property
@@ -112,6 +125,19 @@ class TrackFanout:
         frame = MediaFrame(data, timestamp, is_keyframe(mime_type, data))
         self.push(frame)
 
+    def push_rtp(self, packet: RtpPacket, mime_type: str) -> None:
+        """A packet from the publisher's receiver (the RTP tap callback)."""
+        if self.ended or mime_type != self.codec.mime_type:
+            return
+        self.packets_in += 1
+        sinks = self.rtp_sinks
+        if not sinks:
+            return
+        start = is_keyframe_start(mime_type, packet.payload)
+        now = fast_ntp_time()
+        for sink in tuple(sinks):
+            sink.offer_rtp(packet, start, now)
+
     def push(self, frame: MediaFrame) -> None:
         if self.ended:
             return
@@ -133,9 +159,10 @@ class TrackFanout:
         if self.ended:
             return
         self.ended = True
-        for sink in tuple(self.sinks):
+        for sink in (*self.sinks, *self.rtp_sinks):
             sink.switch(None)
         self.sinks.clear()
+        self.rtp_sinks.clear()
         self.taps.clear()
 
     async def close(self) -> None:
@@ -143,19 +170,31 @@ class TrackFanout:
         await self._keyframes.close()
 
     def __repr__(self) -> str:
-        return f"TrackFanout({self.track_id!r}, {self.codec.mime_type}, sinks={len(self.sinks)})"
+        sinks = len(self.sinks) + len(self.rtp_sinks)
+        return f"TrackFanout({self.track_id!r}, {self.codec.mime_type}, sinks={sinks})"
 
 
 class ForwardedTrack(MediaStreamTrack):
-    """One subscriber m-line's track: yields the forwarded frames as ``av.Packet``\\ s.
+    """One subscriber m-line's track: forwards RTP through ``outlet``, or yields the forwarded
+    frames as ``av.Packet``\\ s without one.
 
-    ``recv()`` blocks while there is no source (an inactive m-line) and raises
-    ``MediaStreamError`` once the track is stopped.
+    ``recv()`` blocks while there is nothing to yield (an inactive m-line; always, with an
+    outlet) and raises ``MediaStreamError`` once the track is stopped.
     """
 
-    def __init__(self, kind: str, *, clock_rate: int, capacity: int) -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        clock_rate: int,
+        capacity: int,
+        outlet: PacketOutlet | None = None,
+        mime_type: str = "",
+    ) -> None:
         super().__init__()
         self.kind = kind
+        self.outlet = outlet
+        self._rewriter = RtpRewriter(kind, vp8=mime_type == "video/vp8")
         self._time_base = fractions.Fraction(1, clock_rate)
         self._capacity = capacity
         self._queue: deque[MediaFrame] = deque()
@@ -201,12 +240,14 @@ class ForwardedTrack(MediaStreamTrack):
             return
         if self._source is not None:
             self._source.sinks.discard(self)
+            self._source.rtp_sinks.discard(self)
         self._source = source
         self._queue.clear()
         self._holding = True
         self._rebase = True
+        self._rewriter.new_source()
         if source is not None:
-            source.sinks.add(self)
+            (source.sinks if self.outlet is None else source.rtp_sinks).add(self)
             if self._pulling:
                 source.request_keyframe()
 
@@ -222,6 +263,26 @@ class ForwardedTrack(MediaStreamTrack):
         self.remote_keyframe_requests += 1
         if self._source is not None:
             self._source.request_keyframe()
+
+    def offer_rtp(self, packet: RtpPacket, keyframe_start: bool, ntp: int) -> None:
+        """A packet from the source (synchronous; never blocks): rewritten and sent."""
+        if not self._pulling or self.outlet is None:
+            return
+        if self._holding:
+            if not keyframe_start:
+                self.dropped += 1
+                # as for frames: ask again with every packet dropped (throttled upstream)
+                if self._source is not None:
+                    self._source.request_keyframe()
+                return
+            self._holding = False
+            self._rewriter.restart()
+        mapped = self._rewriter.map(packet.sequence_number, packet.timestamp, packet.payload)
+        if mapped is None:
+            return
+        seq, ts, payload = mapped
+        self.outlet.send(seq, ts, packet.marker, payload, ntp)
+        self.forwarded += 1
 
     def offer(self, frame: MediaFrame) -> None:
         """A frame from the source (synchronous; never blocks)."""
@@ -261,7 +322,7 @@ class ForwardedTrack(MediaStreamTrack):
             self._pulled.set()
             if self._source is not None:
                 self._source.request_keyframe()
-        while not self._queue:
+        while not self._queue or self.outlet is not None:
             if self.readyState != "live":
                 raise MediaStreamError
             self._wakeup.clear()

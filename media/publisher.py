@@ -3,7 +3,9 @@
 Each audio/video m-line the participant offers becomes, while they send on it, one
 :class:`media.forwarding.TrackFanout`. Before aiortc sees the offer, the publisher creates a
 ``recvonly`` transceiver per new m-line with its codec pinned (Opus; VP8, else H.264) and taps
-its receiver (:func:`media.aiortc_hooks.tap_receiver`), so frames are never decoded. The
+its receiver: every RTP packet goes to the track's fan-out as it arrives
+(:func:`media.aiortc_hooks.tap_rtp`), and the frames aiortc reassembles go there too, for
+the recorder, instead of to a decoder (:func:`media.aiortc_hooks.tap_receiver`). The
 answer caps the publisher's bitrate (``b=AS``/``b=TIAS``).
 
 Re-offers (a track added, or an m-line no longer sending) are answered on the same
@@ -20,6 +22,9 @@ several workers): each of its m-lines names, in ``a=msid``, the participant who 
 track (and its source) and the track's id, and the tracks it creates keep those names, so
 subscribers here see the original publisher (and never receive their own media back).
 
+A connection that fails or closes by itself (not through :meth:`Publisher.close`) calls
+``on_failed`` once; the owner tears the publisher down and tells the participant.
+
 Owner's duty: ``await close()``; it ends every track (``on_track_ended`` runs for each) and
 closes the connection.
 """
@@ -34,8 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.rtp import RtpPacket
 
-from media.aiortc_hooks import FrameTap, on_audio_level, request_keyframe, tap_receiver
+from media.aiortc_hooks import FrameTap, on_audio_level, request_keyframe, tap_receiver, tap_rtp
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
@@ -92,7 +98,10 @@ class Publisher:
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
-            if self.pc.connectionState == "failed":
+            # "closed" without our close(): aioice gave up on the connection (consent checks
+            # went unanswered, say, on an overloaded worker); "failed": ICE never connected.
+            # Either way the publisher is gone and must be torn down and reported.
+            if self.pc.connectionState in ("failed", "closed") and not self._closed:
                 on_failed()
 
     @property
@@ -173,7 +182,13 @@ class Publisher:
         )
         if kind == "audio" and self._on_audio_level is not None:
             on_audio_level(transceiver.receiver, self._on_audio_level)
+        tap_rtp(transceiver.receiver, lambda packet, mime: self._packet(entry, packet, mime))
         self._inputs.append(entry)
+
+    @staticmethod
+    def _packet(entry: _Input, packet: RtpPacket, mime: str) -> None:
+        if entry.fanout is not None:
+            entry.fanout.push_rtp(packet, mime)
 
     @staticmethod
     def _frame(entry: _Input, mime: str, data: bytes, timestamp: int) -> None:

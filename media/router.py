@@ -23,7 +23,11 @@ answer names, so an answer to an offer since replaced is refused (``stale_answer
 :meth:`Router.tracks_of` says which publisher each m-line carries.
 
 A participant may publish and subscribe at once (two peer connections, like LiveKit); they
-never receive their own tracks. Peer connections that fail are torn down by the router.
+never receive their own tracks. Peer connections that fail or close without the router
+closing them are torn down; when our side gave up on one (ICE failed, or aioice closed a
+connection whose consent checks went unanswered; not when the client hung up) the router
+then calls ``on_lost(pid, "publisher" | "subscriber")`` (on the event loop; must not block):
+the worker tells the participant to publish again, or offers them the room anew.
 ``close()`` (and ``remove``) cancel and await every task the router started.
 """
 
@@ -34,6 +38,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Literal, Protocol
 
+from media.aiortc_hooks import ice_gave_up
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
@@ -68,11 +73,13 @@ class Router:
         *,
         on_offer: Callable[[str, Offer], None],
         config: RouterConfig | None = None,
+        on_lost: Callable[[str, Target], None] | None = None,
         on_media_state: Callable[[MediaState], None] | None = None,
     ) -> None:
         self.room_id = room_id
         self.config = config or RouterConfig()
         self._on_offer = on_offer
+        self._on_lost = on_lost
         #: Who speaks and who is muted (told through ``on_media_state`` when it changes).
         self.voices = RoomVoices(on_media_state or (lambda _state: None))
         self._publishers: dict[tuple[str, Source], Publisher] = {}
@@ -309,12 +316,18 @@ class Router:
         self._tracks.clear()
 
     def _teardown_publisher(self, key: tuple[str, Source]) -> None:
-        """A publishing connection failed (called from aiortc's event): close it in the
-        background."""
-        publisher = self._publishers.pop(key, None)
-        if publisher is not None:
-            self._forget_voice(key)
-            self._close_failed(publisher.close(), f"{key[1]} publisher {key[0]}")
+        """A publishing connection failed or closed by itself (called from aiortc's event):
+        close it in the background and report it through ``on_lost``. A publication that
+        replaced the lost one meanwhile (alive) is left alone."""
+        publisher = self._publishers.get(key)
+        if publisher is None or publisher.pc.connectionState not in ("failed", "closed"):
+            return
+        del self._publishers[key]
+        self._forget_voice(key)
+        lost = ice_gave_up(publisher.pc)  # else the client hung up: nothing to report
+        self._close_failed(publisher.close(), f"{key[1]} publisher {key[0]}")
+        if lost and self._on_lost is not None and not self._closed:
+            self._on_lost(key[0], "publisher")
 
     def _forget_voice(self, key: tuple[str, Source]) -> None:
         if key[1] == "camera":
@@ -327,14 +340,20 @@ class Router:
             self.voices.set_muted(participant_id, muted)
 
     def _teardown_subscriber(self, participant_id: str) -> None:
-        """A receiving connection failed (called from aiortc's event): close it in the
-        background."""
-        subscriber = self._subscribers.pop(participant_id, None)
-        if subscriber is not None:
-            self._close_failed(subscriber.close(), f"subscriber {participant_id}")
+        """A receiving connection failed or closed by itself (called from aiortc's event):
+        close it in the background and report it through ``on_lost``; a live replacement is
+        left alone."""
+        subscriber = self._subscribers.get(participant_id)
+        if subscriber is None or subscriber.pc.connectionState not in ("failed", "closed"):
+            return
+        del self._subscribers[participant_id]
+        lost = ice_gave_up(subscriber.pc)
+        self._close_failed(subscriber.close(), f"subscriber {participant_id}")
+        if lost and self._on_lost is not None and not self._closed:
+            self._on_lost(participant_id, "subscriber")
 
     def _close_failed(self, closing: Coroutine[Any, Any, None], what: str) -> None:
-        log.info("%s of %s failed", what, self.room_id)
+        log.info("%s of %s lost", what, self.room_id)
         self._background.spawn(self._bounded(closing, what), name=f"media-close {what}")
 
     # -- tracks -----------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """A participant's receiving side: the peer connection the server offers.
 
 Every published track of the room (except the participant's own) gets an m-line here, fed by
-a :class:`media.forwarding.ForwardedTrack` and sent by a stock ``RTCRtpSender`` that only
-packetizes (:func:`media.aiortc_hooks.install_packet_only_encoder`). The msid of each m-line
+a :class:`media.forwarding.ForwardedTrack` and a stock ``RTCRtpSender``: the track forwards
+RTP through the sender's :class:`media.aiortc_hooks.RtpOutlet` (or, with
+``RouterConfig.forwarding == "frames"``, yields frames the sender only packetizes,
+:func:`media.aiortc_hooks.install_packet_only_encoder`). The msid of each m-line
 is ``<stream id> <track id>``, the stream id being the publisher's participant id for their
 camera and ``<participant id>:screen`` for a screen they share (:mod:`media.sources`), so
 clients know whose media a track carries and what it shows.
@@ -38,6 +40,7 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSes
 
 from media.aiortc_hooks import (
     PacketOnlyEncoder,
+    RtpOutlet,
     install_packet_only_encoder,
     on_keyframe_request,
     set_msid,
@@ -109,7 +112,8 @@ class Subscriber:
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
-            if self.pc.connectionState == "failed":
+            # "closed" without our close(): aioice gave up on the connection (consent lost)
+            if self.pc.connectionState in ("failed", "closed") and not self._closed:
                 on_failed()
 
     @property
@@ -225,9 +229,13 @@ class Subscriber:
             if codec.kind == "video"
             else self._config.audio_queue_frames
         )
-        track = ForwardedTrack(codec.kind, clock_rate=codec.clock_rate, capacity=capacity)
+        track = ForwardedTrack(
+            codec.kind, clock_rate=codec.clock_rate, capacity=capacity, mime_type=codec.mime_type
+        )
         transceiver = self.pc.addTransceiver(track, direction="sendonly")
         transceiver.setCodecPreferences(codec.preferences())
+        if self._config.forwarding == "rtp":
+            track.outlet = RtpOutlet(transceiver.sender)
         encoder = install_packet_only_encoder(transceiver.sender, codec.mime_type)
         on_keyframe_request(transceiver.sender, track.on_remote_keyframe_request)
         output = _Output(transceiver=transceiver, track=track, codec=codec, encoder=encoder)

@@ -17,7 +17,9 @@ Every room has its own :class:`~media.router.Router`; messages for one room are 
 a time, in order, by that room's own task, so a slow negotiation in one room never holds up
 another.
 
-A room bigger than one worker (``max_subscribers`` participants per worker) spreads. The
+A room bigger than one worker spreads: a worker carries at most ``max_subscribers``
+participants, and fewer when it measures that it cannot carry more (event-loop lag, CPU:
+:mod:`media.capacity`; the figure travels with its heartbeat). The
 worker the room is placed on is its *origin*: publishers send there, and it assigns every
 participant a worker through :meth:`~rooms.media_registry.MediaRegistry.assign` — itself while
 it has room, else a *relay* worker. A relay is told by an ``attach`` event; it then asks the
@@ -29,6 +31,13 @@ Keyframe requests travel back the same way (subscriber → relay → origin → 
 
 Server recordings (``record`` events from the API, see :mod:`media.recording_worker`) run on
 a room's origin, in the room's inbox; a room that closes finishes its recording first.
+
+A connection the router lost (it failed, or aioice closed it after unanswered consent checks)
+is reported in the room's inbox: a lost publisher gets ``restart`` (reason
+``publisher_lost``; the client closes both its connections and publishes again) and a fresh
+offer to receive on; a lost subscriber gets a fresh offer (a new ``connectionId``, which the
+client answers on a new peer connection); a relay whose feed from the origin was lost asks
+the origin for it again.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from media.capacity import LoadMonitor
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.recording_worker import RecordingDesk
@@ -65,13 +75,21 @@ ORIGIN_PUBLISHER = "origin"
 
 
 @dataclass(frozen=True, slots=True)
+class _Lost:
+    """The router lost one of a participant's connections (see the module docstring)."""
+
+    participant: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class _VoicesChanged:
     """Who speaks and who is muted changed (the router's voices): tell the room."""
 
     state: MediaState
 
 
-_Item = BusEvent | tuple[str, Offer] | _VoicesChanged
+_Item = BusEvent | tuple[str, Offer] | _Lost | _VoicesChanged
 
 
 @dataclass
@@ -96,8 +114,11 @@ class MediaWorker:
         max_subscribers: int = 150,
         clock: Callable[[], float] = time.time,
         recordings: RecordingDesk | None = None,
+        load: LoadMonitor | None = None,
     ) -> None:
         self.worker_id = worker_id
+        #: What this worker measures it can carry (see :mod:`media.capacity`).
+        self.load = load or LoadMonitor(ceiling=max_subscribers)
         #: Server recordings (None: this worker has no database and refuses to record).
         self.recordings = recordings
         self.max_subscribers = max_subscribers
@@ -115,6 +136,7 @@ class MediaWorker:
         """Subscribe, heartbeat once (so rooms can be placed here at once), start the loops."""
         await self._bus.subscribe(self._registry.worker_channel(self.worker_id))
         await self._registry.heartbeat(self.worker_id)
+        self.load.start()
         self._tasks.spawn(self._listen(), name="media-bus")
         self._tasks.spawn(self._heartbeat(), name="media-heartbeat")
 
@@ -128,6 +150,7 @@ class MediaWorker:
         for sid in list(self.rooms):
             await self._close_room(sid, release=False)
         await self._tasks.close()
+        await self.load.close()
         with contextlib.suppress(Exception):
             await self._bus.close()
 
@@ -137,7 +160,7 @@ class MediaWorker:
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             try:
-                await self._registry.heartbeat(self.worker_id)
+                await self._registry.heartbeat(self.worker_id, capacity=self.capacity())
             except Exception as exc:
                 log.warning("media heartbeat failed: %r", exc)
 
@@ -184,6 +207,17 @@ class MediaWorker:
         elif room is not None and event.kind in ("presence", "ended", "relay"):
             room.inbox.put_nowait(event)
 
+    # -- capacity ---------------------------------------------------------------------------
+
+    @property
+    def subscribers(self) -> int:
+        """The connections this worker sends media on (participants and relay workers)."""
+        return sum(len(room.router.subscribers) for room in self.rooms.values())
+
+    def capacity(self) -> int:
+        """How many subscribers this worker admits now (measured; at most ``max_subscribers``)."""
+        return self.load.capacity(self.subscribers)
+
     # -- rooms ------------------------------------------------------------------------------
 
     def _open_room(self, session_id: str, *, origin: str | None = None) -> _Room:
@@ -192,6 +226,7 @@ class MediaWorker:
             session_id,
             on_offer=lambda pid, offer: inbox.put_nowait((pid, offer)),
             config=self._config,
+            on_lost=lambda pid, role: inbox.put_nowait(_Lost(pid, role)),
             on_media_state=lambda state: inbox.put_nowait(_VoicesChanged(state)),
         )
         room = _Room(router, inbox, origin=origin)
@@ -215,6 +250,8 @@ class MediaWorker:
                     # A renegotiation queued before its connection was replaced is void.
                     if room.router.is_pending(*item):
                         await self._offer(session_id, *item)
+                elif isinstance(item, _Lost):
+                    await self._lost(session_id, room, item)
                 elif isinstance(item, _VoicesChanged):
                     message = speakers_message(item.state)
                     await self._bus.publish(
@@ -242,6 +279,8 @@ class MediaWorker:
                 participant = (
                     item[0]
                     if isinstance(item, tuple)
+                    else item.participant
+                    if isinstance(item, _Lost)
                     else item.data.get("participant")
                     if isinstance(item, BusEvent)
                     else None
@@ -271,7 +310,12 @@ class MediaWorker:
         """On the origin: send the room's media to a participant, from here or from the relay
         worker the registry assigns them. ``fresh``: their receiving connection was replaced,
         so a subscription they already have is dropped and offered again."""
-        worker = await self._registry.assign(session_id, participant_id, cap=self.max_subscribers)
+        worker = await self._registry.assign(
+            session_id,
+            participant_id,
+            cap=self.max_subscribers,
+            origin_capacity=self.capacity(),
+        )
         if worker is None or worker == self.worker_id:
             await self._subscribe(session_id, room, participant_id, fresh=fresh)
         else:
@@ -286,6 +330,8 @@ class MediaWorker:
         if room.origin is None:  # we are the origin; a relay asks or answers
             relay_id = RELAY_PREFIX + str(data.get("worker", event.origin))
             if kind == "request":
+                if data.get("fresh"):  # the relay lost its connection from us
+                    await room.router.unsubscribe(relay_id)
                 offer = await room.router.subscribe(relay_id)
                 if offer is not None:
                     await self._offer(session_id, relay_id, offer)
@@ -297,6 +343,22 @@ class MediaWorker:
             )
             reply = {"kind": "answer", "sdp": answer, "offerId": data.get("offerId")}
             await self._to_worker(room.origin, session_id, reply)
+
+    async def _lost(self, session_id: str, room: _Room, lost: _Lost) -> None:
+        """A connection the router tore down (see the module docstring)."""
+        pid = lost.participant
+        log.info("media %s of %s in %s lost: starting over", lost.role, pid, session_id)
+        if room.origin is not None and pid == ORIGIN_PUBLISHER:
+            await self._to_worker(room.origin, session_id, {"kind": "request", "fresh": True})
+            return
+        if pid.startswith(RELAY_PREFIX):
+            return  # the relay lost its side too and asks again
+        if lost.role == "publisher":
+            await self._send(session_id, pid, "restart", {"reason": "publisher_lost"})
+        if room.origin is None:
+            await self._serve(session_id, room, pid, fresh=True)
+        else:
+            await self._subscribe(session_id, room, pid, fresh=True)
 
     async def _offer(self, session_id: str, participant_id: str, offer: Offer) -> None:
         payload = {"sdp": offer.sdp, "offerId": offer.id, "connectionId": offer.connection}

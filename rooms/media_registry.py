@@ -7,10 +7,12 @@ dies, the next call moves the room to another worker (whose clients then renegot
 worker is the room's *origin*: its publishers send there.
 
 A big room spreads over several workers: :meth:`MediaRegistry.assign` gives each participant
-the worker that sends them the room's media, the origin while it has fewer than ``cap``
-participants, else a *relay* worker (which receives the room's tracks from the origin and
-forwards them to its own participants), so no worker carries more than ``cap`` subscribers
-while any has room.
+the worker that sends them the room's media, the origin while it has fewer participants than
+its capacity, else a *relay* worker (which receives the room's tracks from the origin and
+forwards them to its own participants), so no worker carries more than it can while any has
+room. A worker's capacity is what it measured it can carry (it publishes the figure with
+each heartbeat; the origin passes its current one to :meth:`MediaRegistry.assign`), never
+more than the configured ``cap``.
 
 Keys (all under the ``{media}`` hash tag, so every script runs on one Redis Cluster slot):
 
@@ -19,6 +21,7 @@ Keys (all under the ``{media}`` hash tag, so every script runs on one Redis Clus
 ``lc:{media}:load``           hash    worker id → rooms whose origin it is
 ``lc:{media}:rooms``          hash    session id → origin worker id
 ``lc:{media}:subs``           hash    worker id → participants it sends media to
+``lc:{media}:caps``           hash    worker id → participants it can carry (measured)
 ``lc:{media}:assign:{sid}``   hash    participant id → the worker sending them media
 ``lc:{media}:relays:{sid}``   set     workers relaying the room (besides its origin)
 ``lc:media:{worker}``         channel events for one worker (signals, joins, leaves)
@@ -75,13 +78,21 @@ class MediaRegistry:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def heartbeat(self, worker_id: str) -> None:
-        """Announce that ``worker_id`` is alive (call every ttl/3 seconds)."""
-        await self._redis.zadd(self._key("alive"), {worker_id: self._now_ms()})
+    async def heartbeat(self, worker_id: str, *, capacity: int | None = None) -> None:
+        """Announce that ``worker_id`` is alive (call every ttl/3 seconds), and how many
+        participants it can carry now (None: only the configured cap bounds it)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._key("alive"), {worker_id: self._now_ms()})
+            if capacity is None:
+                pipe.hdel(self._key("caps"), worker_id)
+            else:
+                pipe.hset(self._key("caps"), worker_id, capacity)
+            await pipe.execute()
 
     async def retire(self, worker_id: str) -> None:
         """A worker stopping cleanly: no room is placed on it any more."""
         await self._redis.zrem(self._key("alive"), worker_id)
+        await self._redis.hdel(self._key("caps"), worker_id)
 
     async def alive(self) -> list[str]:
         since = self._now_ms() - self._ttl_ms
@@ -129,17 +140,32 @@ class MediaRegistry:
         ]
         await self._release(keys=keys, args=[session_id])
 
-    async def assign(self, session_id: str, participant_id: str, *, cap: int) -> str | None:
+    async def assign(
+        self, session_id: str, participant_id: str, *, cap: int, origin_capacity: int | None = None
+    ) -> str | None:
         """The worker that sends the room's media to ``participant_id`` (choosing it now if
-        needed; see the module docstring), or None when the room has no live origin."""
+        needed; see the module docstring), or None when the room has no live origin.
+
+        ``cap``: the most participants any worker carries; ``origin_capacity``: what the
+        room's origin (the caller) measured it can carry now (other workers' capacities come
+        from their heartbeats)."""
         keys = [
             self._key("alive"),
             self._key("rooms"),
             self._key("subs"),
             self._key(f"assign:{session_id}"),
             self._key(f"relays:{session_id}"),
+            self._key("caps"),
         ]
-        args: list[str | int] = [session_id, participant_id, self._now_ms(), self._ttl_ms, cap]
+        own = cap if origin_capacity is None else min(cap, origin_capacity)
+        args: list[str | int] = [
+            session_id,
+            participant_id,
+            self._now_ms(),
+            self._ttl_ms,
+            cap,
+            own,
+        ]
         worker = await self._assign(keys=keys, args=args)
         return _text(worker) if worker else None
 

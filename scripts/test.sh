@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure-services.sh
 ./scripts/ensure-browser.sh
 ./scripts/ensure-coturn.sh
+./scripts/ensure-janus.sh
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -7,6 +7,13 @@ JSON lines: the job is the first line on stdin, then
   subscribers: every one got its first keyframe, or ``ready_timeout`` passed);
 - ``{"cmd": "mark"}`` → ``{"event": "mark", "t": <monotonic>, "counters": ...}``: the counters
   now (the orchestrator marks the start and the end of the measured window);
+- subscribers only: ``{"cmd": "late"}`` → ``{"event": "late"}`` at once, then the job's
+  ``late`` peers join one by one, ``late_gap`` seconds apart (late joiners: their time to a
+  first keyframe is reported with the result);
+- subscribers only: ``{"cmd": "frames", "ranges": [{"video": [first, end], "audio": [...]},
+  ...]}`` (one per room, by the publisher's frame indices) → ``{"event": "frames",
+  "subscribers": [...]}``: per subscriber and kind, the tagged frames of the window it
+  received complete and their delay (:mod:`bench.media.tags`);
 - ``{"cmd": "stop"}`` → ``{"event": "result", ...}``: closes every peer and exits.
 
 End of stdin counts as ``stop``. Logs go to stderr.
@@ -47,7 +54,7 @@ async def _commands(reader: asyncio.StreamReader) -> dict[str, Any]:
 
 async def _publishers(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
     video = VideoSettings(**job["video"])
-    peers = [PublisherPeer(url, video) for url in job["urls"]]
+    peers = [PublisherPeer(target, video) for target in job["targets"]]
     try:
         started = time.monotonic()
         await asyncio.gather(*(p.publish(job["timeout"]) for p in peers))
@@ -70,10 +77,20 @@ async def _publishers(job: dict[str, Any], reader: asyncio.StreamReader) -> None
 
 
 async def _subscribers(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
-    peers = [SubscriberPeer(url) for url in job["urls"]]
+    peers = [SubscriberPeer(target) for target in job["targets"]]
+    late = [SubscriberPeer(target) for target in job.get("late", [])]
     gate = asyncio.Semaphore(job.get("parallel", 8))
     timeout = float(job["timeout"])
     failures: list[str] = []
+    latecomers: asyncio.Task[None] | None = None
+
+    async def join_late() -> None:
+        for peer in late:
+            try:
+                await peer.join(timeout)
+            except Exception as exc:
+                failures.append(f"late-join:{type(exc).__name__}")
+            await asyncio.sleep(float(job.get("late_gap", 0.5)))
 
     async def join(peer: SubscriberPeer) -> None:
         try:
@@ -84,40 +101,54 @@ async def _subscribers(job: dict[str, Any], reader: asyncio.StreamReader) -> Non
 
     try:
         await asyncio.gather(*(join(p) for p in peers))
-        waiting = [p.first_keyframe.wait() for p in peers if p.hub.welcome is not None]
+        waiting = [p.first_keyframe.wait() for p in peers if p.joined]
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(job["ready_timeout"]):
                 await asyncio.gather(*waiting)
         _emit(
             {
                 "event": "ready",
-                "joined": sum(p.hub.welcome is not None for p in peers),
+                "joined": sum(p.joined for p in peers),
                 "receiving": sum(p.first_keyframe.is_set() for p in peers),
                 "failures": failures,
             }
         )
-        while (await _commands(reader))["cmd"] != "stop":
-            _emit(
-                {"event": "mark", "t": time.monotonic(), "counters": [p.counters() for p in peers]}
-            )
+        while (command := await _commands(reader))["cmd"] != "stop":
+            if command["cmd"] == "late":
+                latecomers = asyncio.create_task(join_late())
+                _emit({"event": "late"})
+            elif command["cmd"] == "frames":
+                ranges = command["ranges"]
+                frames = [p.frames(ranges[p.target.get("room_index", 0)]) for p in peers]
+                _emit({"event": "frames", "subscribers": frames})
+            else:
+                counters = [p.counters() for p in peers]
+                _emit({"event": "mark", "t": time.monotonic(), "counters": counters})
+        if latecomers is not None:
+            await latecomers
         _emit(
             {
                 "event": "result",
-                "subscribers": [
-                    {
-                        **p.timings(),
-                        "offers": p.offers,
-                        "errors": [e.get("code") for e in p.hub.errors],
-                        "closed_code": p.hub.closed_code,
-                        "connection": p.pc.connectionState,
-                    }
-                    for p in peers
-                ],
+                "subscribers": [_report(p) for p in peers],
+                "late": [_report(p) for p in late],
                 "failures": failures,
             }
         )
     finally:
-        await close_all(peers)
+        if latecomers is not None:
+            latecomers.cancel()
+            await asyncio.gather(latecomers, return_exceptions=True)
+        await close_all(peers + late)
+
+
+def _report(peer: SubscriberPeer) -> dict[str, Any]:
+    return {
+        **peer.timings(),
+        "offers": peer.offers,
+        "errors": [e.get("code") for e in peer.hub.errors],
+        "closed_code": peer.hub.closed_code,
+        "connection": peer.pc.connectionState,
+    }
 
 
 async def _main() -> None:

@@ -67,8 +67,14 @@ class Agent:
         return message
 
     async def mark(self, within: float = 30) -> dict[str, Any]:
-        await self._write({"cmd": "mark"})
-        return await self.expect("mark", within)
+        return await self.command({"cmd": "mark"}, "mark", within)
+
+    async def command(
+        self, message: dict[str, Any], event: str, within: float = 30
+    ) -> dict[str, Any]:
+        """Send ``message``; its answer must be ``event``."""
+        await self._write(message)
+        return await self.expect(event, within)
 
     async def stop(self, within: float = 60) -> dict[str, Any]:
         await self._write({"cmd": "stop"})

@@ -38,6 +38,8 @@ class DeployOptions:
     redis_url: str = "redis://127.0.0.1:6379/14"
     postgres_url: str | None = None
     max_video_kbps: int = 1500
+    #: How the spawned workers forward media (``LIVECLASS_MEDIA_FORWARDING``): rtp or frames.
+    forwarding: str = "rtp"
     url: str | None = None
     secret: str | None = None
     worker_pids: list[int] = field(default_factory=list)
@@ -88,12 +90,14 @@ async def deploy(options: DeployOptions) -> AsyncIterator[Deployment]:
             "LIVECLASS_MEDIA_IN_PROCESS": "false",
             "LIVECLASS_MEDIA_HOST_ADDRESSES": json.dumps(["127.0.0.1"]),
             "LIVECLASS_MEDIA_MAX_VIDEO_KBPS": str(options.max_video_kbps),
+            "LIVECLASS_MEDIA_FORWARDING": options.forwarding,
         }
         info: dict[str, Any] = {
             "liveclass": package_version("liveclass"),
             "aiortc": package_version("aiortc"),
             "redis": options.redis_url,
             "database": "sqlite",
+            "forwarding": options.forwarding,
         }
         if options.postgres_url:
             env["LIVECLASS_DATABASE_URL"] = await _prepare_postgres(options.postgres_url)

@@ -1,9 +1,11 @@
-"""aiortc peers that negotiate with liveclass's SFU through the hub, as a browser does.
+"""aiortc peers that negotiate with an SFU as a browser does: liveclass or Janus.
 
-Each peer holds a WebSocket to the hub (JSON subprotocol) with a room token, and sends
+A peer's *target* says which: ``{"kind": "liveclass", "url": <ws url with a room token>}``
+(the peer holds a WebSocket to the hub, JSON subprotocol, and sends
 ``{"type":"signal","to":"sfu",...}``; the SFU's answers and its server-initiated offers come
-back as ``{"type":"signal","from":"sfu",...}``. ICE stays on loopback (both sides put their
-candidates in the SDP).
+back as ``{"type":"signal","from":"sfu",...}``), or ``{"kind": "janus", "ws": <url>, "room":
+<id>, "feed": <publisher id>}`` (VideoRoom over Janus's WebSocket API, see
+:mod:`bench.media.janus`). ICE stays on loopback (both sides put their candidates in the SDP).
 
 - :class:`PublisherPeer` offers generated VP8 video (:class:`~bench.media.source.EncodedVideoTrack`)
   and Opus audio, and answers the SFU's keyframe requests.
@@ -34,15 +36,26 @@ from aiortc import (
 from aiortc.rtp import RtpPacket
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.media.janus import JanusClient
 from bench.media.rtp import StreamCounter
 from bench.media.source import EncodedVideoTrack, ToneAudioTrack
+from bench.media.tags import FrameTally
 from media.aiortc_hooks import count_rtp, host_addresses, on_keyframe_request
 
-__all__ = ["LOOPBACK", "PublisherPeer", "SubscriberPeer", "VideoSettings"]
+__all__ = ["LOOPBACK", "PublisherPeer", "SubscriberPeer", "Target", "VideoSettings"]
+
+#: Where a peer connects: see the module docstring.
+Target = dict[str, Any]
 
 log = logging.getLogger("liveclass.bench.media")
 
 LOOPBACK = ("127.0.0.1",)
+
+
+def _addresses(target: Target) -> tuple[str, ...]:
+    """The host candidates to offer: loopback, or this side of the link to a Janus target's
+    network namespace."""
+    return (str(target["address"]),) if target.get("address") else LOOPBACK
 
 
 def _pc() -> RTCPeerConnection:
@@ -123,8 +136,10 @@ class VideoSettings:
 class PublisherPeer:
     """The teacher: publishes generated video and audio to the SFU."""
 
-    def __init__(self, url: str, video: VideoSettings) -> None:
-        self.hub = _Hub(url)
+    def __init__(self, target: Target, video: VideoSettings) -> None:
+        self.target = target
+        self.hub = _Hub(str(target.get("url", "")))
+        self.janus: JanusClient | None = None
         self.pc = _pc()
         self.video = EncodedVideoTrack(
             width=video.width, height=video.height, fps=video.fps, kbps=video.kbps
@@ -145,20 +160,34 @@ class PublisherPeer:
 
     async def publish(self, within: float) -> None:
         """Join, offer, apply the answer and wait until the media flows."""
-        await self.hub.open(self._on_signal, within)
         sender = self.pc.addTrack(self.video)
         on_keyframe_request(sender, self.video.request_keyframe)
         self._senders = [("video", sender), ("audio", self.pc.addTrack(self.audio))]
-        with host_addresses(LOOPBACK):
+        with host_addresses(_addresses(self.target)):
             await self.pc.setLocalDescription(await self.pc.createOffer())
-        self._answer = asyncio.get_running_loop().create_future()
-        await self.hub.send(
-            {"type": "signal", "to": "sfu", "kind": "offer", "sdp": self.pc.localDescription.sdp}
-        )
+        offer = self.pc.localDescription.sdp
         async with asyncio.timeout(within):
-            answer = await self._answer
+            if self.target["kind"] == "janus":
+                answer = await self._publish_janus(offer, within)
+            else:
+                await self.hub.open(self._on_signal, within)
+                self._answer = asyncio.get_running_loop().create_future()
+                await self.hub.send({"type": "signal", "to": "sfu", "kind": "offer", "sdp": offer})
+                answer = await self._answer
             await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
             await self.connected.wait()
+
+    async def _publish_janus(self, offer: str, within: float) -> str:
+        self.janus = janus = await JanusClient.open(self.target["ws"], within)
+        handle = await janus.attach()
+        room, feed = self.target["room"], self.target["feed"]
+        join = {"request": "join", "ptype": "publisher", "room": room, "id": feed}
+        await janus.message(handle, join)
+        publish = {"request": "publish", "audio": True, "video": True}
+        _, jsep = await janus.message(handle, publish, {"type": "offer", "sdp": offer})
+        if jsep is None:
+            raise RuntimeError("Janus answered the publish request without an SDP")
+        return str(jsep["sdp"])
 
     async def counters(self) -> dict[str, int]:
         packets = {"video": 0, "audio": 0}
@@ -180,17 +209,24 @@ class PublisherPeer:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pc.close(), 10)
         await self.hub.close()
+        if self.janus is not None:
+            await self.janus.close()
 
 
 class SubscriberPeer:
     """A student: answers the SFU's offers and counts the RTP packets it gets."""
 
-    def __init__(self, url: str) -> None:
-        self.hub = _Hub(url)
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.hub = _Hub(str(target.get("url", "")))
+        self.janus: JanusClient | None = None
         self.pc = _pc()
         self.streams: dict[int, StreamCounter] = {}
+        #: Complete tagged frames per kind (:mod:`bench.media.tags`).
+        self.tallies = {"video": FrameTally(), "audio": FrameTally()}
         self.offers = 0
         self.joined_at: float | None = None
+        self.joined = False  # the hub welcomed us / Janus attached us to the feed
         self.connected_at: float | None = None
         self.first_keyframe = asyncio.Event()
         self._hooked: set[int] = set()
@@ -201,27 +237,43 @@ class SubscriberPeer:
                 self.connected_at = time.monotonic()
 
     async def join(self, within: float) -> None:
-        await self.hub.open(self._on_signal, within)
         self.joined_at = time.monotonic()
+        if self.target["kind"] != "janus":
+            await self.hub.open(self._on_signal, within)
+            self.joined = True
+            return
+        self.janus = janus = await JanusClient.open(self.target["ws"], within)
+        handle = await janus.attach()
+        body = {
+            "request": "join",
+            "ptype": "subscriber",
+            "room": self.target["room"],
+            "streams": [{"feed": self.target["feed"]}],
+        }
+        _, jsep = await janus.message(handle, body)
+        if jsep is None:
+            raise RuntimeError("Janus sent no offer to a subscriber")
+        answer = await self._answer(str(jsep["sdp"]))
+        await janus.message(handle, {"request": "start"}, {"type": "answer", "sdp": answer})
+        self.joined = True
+
+    async def _answer(self, offer: str) -> str:
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        for transceiver in self.pc.getTransceivers():
+            self._hook(transceiver.receiver, transceiver.kind)
+        with host_addresses(_addresses(self.target)):
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self.offers += 1
+        return str(self.pc.localDescription.sdp)
 
     async def _on_signal(self, message: dict[str, Any]) -> None:
         if message.get("kind") != "offer":
             return
-        await self.pc.setRemoteDescription(RTCSessionDescription(str(message["sdp"]), "offer"))
-        for transceiver in self.pc.getTransceivers():
-            self._hook(transceiver.receiver, transceiver.kind)
-        with host_addresses(LOOPBACK):
-            await self.pc.setLocalDescription(await self.pc.createAnswer())
-        answer = {
-            "type": "signal",
-            "to": "sfu",
-            "kind": "answer",
-            "sdp": self.pc.localDescription.sdp,
-        }
+        sdp = await self._answer(str(message["sdp"]))
+        answer = {"type": "signal", "to": "sfu", "kind": "answer", "sdp": sdp}
         if "offerId" in message:
             answer["offerId"] = message["offerId"]
         await self.hub.send(answer)
-        self.offers += 1
 
     def _hook(self, receiver: RTCRtpReceiver, kind: str) -> None:
         if id(receiver) in self._hooked:
@@ -229,12 +281,14 @@ class SubscriberPeer:
         self._hooked.add(id(receiver))
         streams = self.streams
         first = self.first_keyframe
+        tally = self.tallies[kind]
+        clock = time.monotonic_ns
 
         def on_packet(packet: RtpPacket, _arrival_ms: int) -> None:
             counter = streams.get(packet.ssrc)
             if counter is None:
-                counter = streams[packet.ssrc] = StreamCounter(kind)
-            counter.add(packet.sequence_number, packet.marker, packet.payload)
+                counter = streams[packet.ssrc] = StreamCounter(kind, tally=tally)
+            counter.add(packet.sequence_number, packet.marker, packet.payload, clock())
             if counter.first_keyframe_at is not None and not first.is_set():
                 first.set()
 
@@ -255,7 +309,7 @@ class SubscriberPeer:
         return out
 
     def timings(self) -> dict[str, float | None]:
-        """Milliseconds: join → connected, connected → first keyframe."""
+        """Milliseconds: join → connected, connected → first keyframe, join → first keyframe."""
 
         def ms(a: float | None, b: float | None) -> float | None:
             return None if a is None or b is None else round((b - a) * 1000, 2)
@@ -263,12 +317,19 @@ class SubscriberPeer:
         return {
             "connect_ms": ms(self.joined_at, self.connected_at),
             "first_frame_ms": ms(self.connected_at, self.first_keyframe_at),
+            "join_to_frame_ms": ms(self.joined_at, self.first_keyframe_at),
         }
+
+    def frames(self, ranges: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+        """Per kind, the tagged frames of the publisher's index range ``[first, end)``."""
+        return {kind: self.tallies[kind].window(*ranges[kind]) for kind in ranges}
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pc.close(), 10)
         await self.hub.close()
+        if self.janus is not None:
+            await self.janus.close()
 
 
 async def close_all(peers: Sequence[PublisherPeer | SubscriberPeer]) -> None:

@@ -1,4 +1,4 @@
-"""The media bench's summary table and plot."""
+"""The media bench's summary table and plot (liveclass and Janus side by side)."""
 
 from __future__ import annotations
 
@@ -18,102 +18,112 @@ def _f(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+_COLUMNS = (
+    "target",
+    "subs",
+    "µs/packet",
+    "SFU CPU",
+    "SFU waited s",
+    "video lost %",
+    "audio lost %",
+    "delay v/a p50 ms",
+    "late served, p50 ms",
+    "loadgen CPU max",
+    "loadgen waited s",
+)
+
+
+def _row(run: dict[str, Any]) -> list[str]:
+    video, audio = run["frames"]["video"], run["frames"]["audio"]
+    late = run["late_joiners"]
+    cpu = run["cpu"]
+    return [
+        run["target"],
+        str(run["subscribers"]),
+        _f(run["us_per_packet"]),
+        ", ".join(_f(u, 2) for u in cpu["sfu_utilisation"]),
+        ", ".join(_f(w, 2) for w in cpu["sfu_waiting_for_cpu_s"]),
+        _f(video["lost_pct"], 2),
+        _f(audio["lost_pct"], 2),
+        f"{_f(video['delay_p50_ms'])} / {_f(audio['delay_p50_ms'])}",
+        f"{late['served']}/{late['joined']}, {_f(late['join_to_frame_ms']['p50'], 0)}",
+        _f(max((u or 0 for u in cpu["loadgen_utilisation"]), default=None), 2),
+        ", ".join(_f(w, 2) for w in cpu.get("loadgen_waiting_for_cpu_s", [])),
+    ]
+
+
+def _table(header: tuple[str, ...], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return lines
+
+
 def summary(result: dict[str, Any]) -> str:
     c = result["config"]
-    fw = result["forwarded"]
-    loss = result["loss_pct"]
-    ff = result["first_frame_ms"]
-    fps = result["video_fps_received"]
-    cap = result["capacity"]
-    cpu = result["cpu"]
-    rows = [
-        (
-            "subscribers / workers / sub. processes",
-            f"{c['subscribers']} / {c['workers']} / {c['processes']}",
-        ),
-        ("media", f"{c['video']} + {c['audio']}"),
-        ("joined / receiving", f"{result['join']['joined']} / {result['join']['receiving']}"),
-        ("window", f"{result['window_s']} s"),
-        (
-            "forwarded packets/s",
-            f"{_f(fw['packets_per_s'])} (video {_f(fw['video_packets_per_s'])}"
-            f", audio {_f(fw['audio_packets_per_s'])})",
-        ),
-        (
-            "worker CPU (s, utilisation)",
-            ", ".join(
-                f"{_f(s, 2)} ({_f(u, 2)})"
-                for s, u in zip(cpu["workers_s"], cpu["workers_utilisation"], strict=True)
-            ),
-        ),
-        (
-            "worker waiting for a CPU (s)",
-            ", ".join(_f(w, 2) for w in cpu.get("workers_waiting_for_cpu_s", [])),
-        ),
-        (
-            "forwarded packets/s per core",
-            f"{_f(result['packets_per_core_s'])}  (goal {_f(result['goal_packets_per_core_s'])})",
-        ),
-        ("worker CPU per packet", f"{_f(result['worker_us_per_packet'])} µs"),
-        (
-            "loss % p50 / p95 / max",
-            f"{_f(loss['p50'], 3)} / {_f(loss['p95'], 3)} / {_f(loss['max'], 3)}",
-        ),
-        (
-            "video fps received p50 / min",
-            f"{_f(fps['p50'])} / "
-            f"{_f(min((s['video_fps'] for s in result['subscribers']), default=None))}"
-            f"  (publisher {_f(result['publisher']['video_fps'])}, "
-            f"{_f(result['publisher']['packets_per_s'])} packets/s)",
-        ),
-        ("first frame ms p50 / p95 / max", f"{_f(ff['p50'])} / {_f(ff['p95'])} / {_f(ff['max'])}"),
-        ("load generator CPU utilisation", ", ".join(_f(u, 2) for u in cpu["loadgen_utilisation"])),
-        (
-            "subscribers per worker at 100% CPU",
-            f"{_f(cap['max_subscribers_per_worker'])} (µs/packet x publisher packets/s; "
-            f"by utilisation {_f(cap['linear_max_subscribers_per_worker'])}) -> "
-            f"{_f(cap['workers_for_class'])} workers for {cap['class_size']}",
-        ),
+    lines = [
+        f"media: {c['video']} + {c['audio']}; {c['workers']} liveclass worker(s); "
+        f"window {c['duration_s']} s; {c['late_joiners']} late joiners per run",
+        "",
     ]
-    width = max(len(k) for k, _ in rows)
-    lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
-    profile = result.get("profile")
-    if profile and profile.get("self"):
-        lines.append(
-            f"profile of worker {profile['pid']} ({profile['samples']} samples), self time:"
+    lines += _table(_COLUMNS, [_row(r) for r in result["runs"]])
+    lines.append("")
+    for row in result["comparison"]:
+        ratio = row.get("us_per_packet_vs_janus")
+        frames_ratio = row.get("frames_us_per_packet_vs_janus")
+        figures = ", ".join(
+            f"{t} {_f(row[t]['us_per_packet'])} µs" for t in ("liveclass", "janus") if t in row
         )
-        lines += [f"  {p['pct']:5.1f}%  {p['function']}" for p in profile["self"][:12]]
+        lines.append(
+            f"{row['subscribers']} subscribers (medians): {figures}"
+            + (f" -> liveclass / Janus = {ratio:.2f}x" if ratio else "")
+            + (f" (frame path {frames_ratio:.2f}x)" if frames_ratio else "")
+        )
+    for run in result["runs"]:
+        profile = run.get("profile")
+        if profile and profile.get("self"):
+            lines.append(
+                f"profile of {run['target']} worker {profile['pid']} "
+                f"({profile['samples']} samples), self time:"
+            )
+            lines += [f"  {p['pct']:5.1f}%  {p['function']}" for p in profile["self"][:12]]
     return "\n".join(lines)
 
 
 def plot_media(result: dict[str, Any], out: Path) -> Path:
-    """``media.png``: per-subscriber loss (sorted) and first-frame time distribution."""
+    """``media.png``: µs CPU per forwarded packet and video frames lost, per target and N."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    subs = result["subscribers"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    losses = sorted(s["loss_pct"] for s in subs)
-    left.plot(range(1, len(losses) + 1), losses, marker=".", linestyle="-")
-    left.set_xlabel("subscriber (sorted)")
-    left.set_ylabel("packet loss %")
-    left.set_title("Per-subscriber loss in the window")
-    left.grid(True, alpha=0.3)
-    firsts = sorted(s["first_frame_ms"] for s in subs if s.get("first_frame_ms") is not None)
-    if firsts:
-        right.plot(firsts, [(i + 1) / len(firsts) for i in range(len(firsts))])
-    right.set_xlabel("first keyframe after connecting (ms)")
-    right.set_ylabel("fraction of subscribers")
-    right.set_title("First-frame time CDF")
-    right.grid(True, alpha=0.3)
-    c = result["config"]
-    fig.suptitle(
-        f"media bench: {c['subscribers']} subscribers, {c['workers']} worker(s), "
-        f"{result['packets_per_core_s'] or '-'} forwarded packets/s per core"
-    )
+    for target in sorted({r["target"] for r in result["runs"]}):
+        runs = [r for r in result["runs"] if r["target"] == target]
+        left.plot(
+            [r["subscribers"] for r in runs],
+            [r["us_per_packet"] or 0 for r in runs],
+            marker="o",
+            linestyle="",
+            label=target,
+        )
+        right.plot(
+            [r["subscribers"] for r in runs],
+            [r["frames"]["video"]["lost_pct"] or 0 for r in runs],
+            marker="o",
+            linestyle="",
+            label=target,
+        )
+    left.set_xlabel("subscribers")
+    left.set_ylabel("SFU µs CPU per forwarded packet")
+    left.set_title("CPU per forwarded packet (each run)")
+    right.set_xlabel("subscribers")
+    right.set_ylabel("video frames lost end to end (%)")
+    right.set_title("Frames lost (tagged at the publisher)")
+    for axis in (left, right):
+        axis.grid(True, alpha=0.3)
+        axis.legend()
     fig.tight_layout()
     path = out / "media.png"
     fig.savefig(path, dpi=110)

@@ -5,8 +5,11 @@ constant bitrate) and yields ``av.Packet``\\ s, so the aiortc sender only packet
 the bitrate is the one asked for (aiortc's own encoder starts at 500 kbps and follows REMB).
 Keyframes come only when the SFU asks (PLI; :meth:`EncodedVideoTrack.request_keyframe`),
 like a browser's. The picture is a textured pattern that moves every frame, so the encoder
-has to spend its bits. :class:`ToneAudioTrack` yields 20 ms frames that aiortc encodes to
-Opus.
+has to spend its bits. :class:`ToneAudioTrack` yields 20 ms Opus packets of a tone (encoded
+once, at start, with libopus and sent in a loop; nobody downstream decodes them).
+
+Every frame of both carries the bench's tag (:mod:`bench.media.tags`): its index and the
+time it was handed to the sender, so subscribers count loss and delay per frame.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 from av.packet import Packet
 from av.video.frame import PictureType
+
+from bench.media.tags import tag
 
 __all__ = ["EncodedVideoTrack", "ToneAudioTrack"]
 
@@ -118,10 +123,11 @@ class EncodedVideoTrack(MediaStreamTrack):
             data = b"".join(bytes(p) for p in self._codec.encode(frame))
             if not data:
                 continue  # the rate control dropped this frame
-            self.frames_sent += 1
-            self.bytes_sent += len(data)
             if data[0] & 0x01 == 0:
                 self.keyframes_sent += 1
+            data = tag(data, self.frames_sent)
+            self.frames_sent += 1
+            self.bytes_sent += len(data)
             packet = Packet(data)
             packet.pts = pts
             packet.time_base = self._time_base
@@ -129,8 +135,7 @@ class EncodedVideoTrack(MediaStreamTrack):
 
 
 class ToneAudioTrack(MediaStreamTrack):
-    """A 440 Hz tone in 20 ms mono frames at 48 kHz, paced in real time (aiortc encodes
-    Opus)."""
+    """A 440 Hz tone as 20 ms mono Opus packets at 48 kHz, paced in real time."""
 
     kind = "audio"
     RATE = 48000
@@ -139,12 +144,28 @@ class ToneAudioTrack(MediaStreamTrack):
     def __init__(self) -> None:
         super().__init__()
         t = np.arange(self.SAMPLES * 50) / self.RATE
-        self._tone = (np.sin(2 * math.pi * 440 * t) * 6000).astype(np.int16)
+        tone = (np.sin(2 * math.pi * 440 * t) * 6000).astype(np.int16)
+        codec: Any = av.CodecContext.create("libopus", "w")
+        codec.sample_rate = self.RATE
+        codec.layout = "mono"
+        codec.format = "s16"
+        codec.bit_rate = 32000
+        codec.time_base = fractions.Fraction(1, self.RATE)
+        encoded: list[bytes] = []
+        for i in range(0, len(tone), self.SAMPLES):
+            frame = AudioFrame.from_ndarray(
+                tone[i : i + self.SAMPLES].reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate = self.RATE
+            frame.pts = i
+            encoded += [bytes(p) for p in codec.encode(frame)]
+        self._packets = [p for p in encoded if p] or [b"\xf8\xff\xfe"]
+        self._time_base = fractions.Fraction(1, self.RATE)
         self._start: float | None = None
         self._pts = 0
         self.frames_sent = 0
 
-    async def recv(self) -> AudioFrame:
+    async def recv(self) -> Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -153,11 +174,9 @@ class ToneAudioTrack(MediaStreamTrack):
             self._pts += self.SAMPLES
             due = self._start + self._pts / self.RATE
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-        offset = self._pts % len(self._tone)
-        chunk = self._tone[offset : offset + self.SAMPLES].reshape(1, -1)
-        frame = AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
-        frame.sample_rate = self.RATE
-        frame.pts = self._pts
-        frame.time_base = fractions.Fraction(1, self.RATE)
+        data = self._packets[self.frames_sent % len(self._packets)]
+        packet = Packet(tag(data, self.frames_sent))
+        packet.pts = self._pts
+        packet.time_base = self._time_base
         self.frames_sent += 1
-        return frame
+        return packet

@@ -3,13 +3,17 @@
 -- Order: the room's origin worker (where its publishers are) while it has room; else the
 -- least-loaded worker already relaying this room; else the least-loaded live worker, which
 -- becomes a relay of the room; else (every worker full) the origin takes the overload.
+-- "Room" is a worker's capacity: what it measured it can carry (6: caps, from heartbeats; the
+-- origin's own figure comes as ARGV 6), never more than the configured cap.
 -- KEYS: 1 alive (zset worker -> last heartbeat ms), 2 rooms (hash session -> origin worker),
 -- 3 subs (hash worker -> participants assigned), 4 this room's assignments (hash participant
--- -> worker), 5 this room's relay workers (set).
--- ARGV: 1 session id, 2 participant id, 3 now ms, 4 heartbeat ttl ms, 5 per-worker cap.
+-- -> worker), 5 this room's relay workers (set), 6 caps (hash worker -> capacity).
+-- ARGV: 1 session id, 2 participant id, 3 now ms, 4 heartbeat ttl ms, 5 per-worker cap,
+-- 6 the origin's capacity now.
 -- Returns the worker id, or false when the room has no live origin (place it first).
 local sid, pid = ARGV[1], ARGV[2]
 local now, ttl, cap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local origin_cap = tonumber(ARGV[6]) or cap
 
 local function alive(worker)
   local seen = redis.call('ZSCORE', KEYS[1], worker)
@@ -18,6 +22,14 @@ end
 
 local function load(worker)
   return tonumber(redis.call('HGET', KEYS[3], worker) or '0')
+end
+
+local function capacity(worker)
+  local measured = tonumber(redis.call('HGET', KEYS[6], worker) or '')
+  if measured and measured < cap then
+    return measured
+  end
+  return cap
 end
 
 local current = redis.call('HGET', KEYS[4], pid)
@@ -35,7 +47,7 @@ if not origin or not alive(origin) then
 end
 
 local chosen = nil
-if load(origin) < cap then
+if load(origin) < math.min(origin_cap, cap) then
   chosen = origin
 end
 if not chosen then
@@ -43,7 +55,7 @@ if not chosen then
   for _, worker in ipairs(redis.call('SMEMBERS', KEYS[5])) do
     if alive(worker) then
       local l = load(worker)
-      if l < cap and (best_load == nil or l < best_load) then
+      if l < capacity(worker) and (best_load == nil or l < best_load) then
         chosen, best_load = worker, l
       end
     else
@@ -55,7 +67,7 @@ if not chosen then
   local best_load = nil
   for _, worker in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now - ttl, '+inf')) do
     local l = load(worker)
-    if l < cap and (best_load == nil or l < best_load) then
+    if worker ~= origin and l < capacity(worker) and (best_load == nil or l < best_load) then
       chosen, best_load = worker, l
     end
   end

@@ -26,6 +26,7 @@ from media.aiortc_hooks import host_addresses
 from media.tasks import cancel_and_wait
 from media.worker import MediaWorker
 from signaling.hub import Hub
+from tests.conftest import People
 from tests.media.peers import LOOPBACK, PatternVideoTrack, ToneAudioTrack, client_pc
 from tests.signaling.harness import Client, connect
 
@@ -309,6 +310,18 @@ async def join(client: httpx.AsyncClient, hub: Hub, sid: str, who: dict[str, str
     assert admitted
     c.welcome = await c.next("welcome")  # type: ignore[attr-defined]
     return c
+
+
+async def teacher_and_student(
+    client: httpx.AsyncClient, hub: Hub, sid: str, people: People, peers: list[HubPeer]
+) -> tuple[HubPeer, HubPeer]:
+    """The teacher and a student joined on ``hub`` (added to ``peers``), the teacher
+    publishing."""
+    teacher = HubPeer(await join(client, hub, sid, people.teacher))
+    student = HubPeer(await join(client, hub, sid, people.student))
+    peers += [teacher, student]
+    await teacher.publish()
+    return teacher, student
 
 
 def pid(c: Client) -> Any:

@@ -28,7 +28,9 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcrtpparameters import (
     RTCRtcpParameters,
     RTCRtpDecodingParameters,
+    RTCRtpHeaderExtensionParameters,
     RTCRtpReceiveParameters,
+    RTCRtpRtxParameters,
     RTCRtpSendParameters,
 )
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
@@ -36,10 +38,14 @@ from aiortc.rtcrtpsender import RTCRtpSender as SenderClass
 from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    HeaderExtensionsMap,
     RtcpPacket,
     RtcpPsfbPacket,
+    RtcpRtpfbPacket,
     RtpPacket,
     is_rtcp,
+    wrap_rtx,
 )
 from av.packet import Packet
 
@@ -84,6 +90,48 @@ def test_aiortc_is_the_pinned_version() -> None:
             aiortc.rtcdtlstransport.RTCDtlsTransport._handle_rtp_data,
             ["await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)"],
         ),
+        # tap_rtp: the codec and RTX maps it reads, and how aiortc unwraps RTX
+        (
+            aiortc.rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet,
+            [
+                "codec = self.__codecs.get(packet.payload_type)",
+                "original_ssrc = self.__rtx_ssrc.get(packet.ssrc)",
+                "packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)",
+            ],
+        ),
+        # RtpOutlet: what send() configures, the counters the sender reports read, NACKs
+        (
+            SenderClass.send,
+            [
+                "self.__rtp_header_extensions_map.configure(parameters)",
+                "self._run_rtp(parameters.codecs[0])",
+            ],
+        ),
+        (
+            SenderClass._run_rtcp,
+            [
+                "ntp_timestamp=self.__ntp_timestamp",
+                "rtp_timestamp=self.__rtp_timestamp",
+                "packet_count=self.__packet_count & 0xFFFFFFFF",
+                "octet_count=self.__octet_count & 0xFFFFFFFF",
+            ],
+        ),
+        (SenderClass._handle_rtcp_packet, ["await self._retransmit(seq)"]),
+        (
+            aiortc.rtcdtlstransport.RTCDtlsTransport._send_rtp,
+            ["if self._state != State.CONNECTED:", "data = self._tx_srtp.protect(data)"],
+        ),
+        (
+            aioice.ice.Connection.sendto,
+            [
+                "active_pair = self._nominated.get(component)",
+                "await active_pair.protocol.send_data(data, active_pair.remote_addr)",
+            ],
+        ),
+        (aioice.ice.StunProtocol.send_data, ["self.transport.sendto(data, addr)"]),
+        # ice_gave_up: aioice marks a connection it closes before anything else happens
+        (aioice.ice.Connection.close, ["self._closing = True"]),
+        (aioice.ice.Connection.query_consent, ["return await self.close()"]),
     ],
 )
 def test_hooked_code_is_still_there(obj: Any, snippets: list[str]) -> None:
@@ -388,3 +436,141 @@ async def test_forwarded_track_through_a_real_sender(
     assert requests == []  # audio never asks for keyframes
     await sender.stop()
     await fanout.close()
+
+
+async def test_rtp_tap_sees_packets_first_unwraps_rtx_and_aiortc_still_reassembles(
+    dtls: RTCDtlsTransport,
+) -> None:
+    receiver = RTCRtpReceiver("video", dtls)
+    receiver._track = RemoteStreamTrack(kind="video")
+    frames: list[bytes] = []
+    hooks.tap_receiver(receiver, lambda _m, _r, data, _ts: frames.append(data), lambda: None)
+    seen: list[tuple[int, int, str, bytes]] = []
+    hooks.tap_rtp(
+        receiver, lambda p, mime: seen.append((p.ssrc, p.sequence_number, mime, p.payload))
+    )
+    rtx = RTCRtpCodecParameters(
+        mimeType="video/rtx", clockRate=90000, payloadType=98, parameters={"apt": 97}
+    )
+    await receiver.receive(
+        RTCRtpReceiveParameters(
+            codecs=[VP8, rtx],
+            encodings=[
+                RTCRtpDecodingParameters(
+                    ssrc=SSRC, payloadType=97, rtx=RTCRtpRtxParameters(ssrc=SSRC + 1)
+                )
+            ],
+            muxId="0",
+        )
+    )
+    key = _rtp(_vp8_frame(True, 3000, 1), 10, 0, 1)
+    delta = _rtp(_vp8_frame(False, 300, 2), 10 + len(key), 3000, 2)
+    for n, packet in enumerate(key[:-1]):
+        await receiver._handle_rtp_packet(packet, arrival_time_ms=n)
+    # the key frame's last packet comes as a retransmission (RTX), after the next frame
+    for packet in delta:
+        await receiver._handle_rtp_packet(packet, arrival_time_ms=50)
+    retransmission = wrap_rtx(key[-1], payload_type=98, sequence_number=7, ssrc=SSRC + 1)
+    await receiver._handle_rtp_packet(retransmission, arrival_time_ms=60)
+    unknown = RtpPacket(payload_type=111, sequence_number=1, timestamp=0)
+    unknown.payload = b"x"
+    await receiver._handle_rtp_packet(unknown, arrival_time_ms=61)
+
+    order = [*key[:-1], *delta, key[-1]]
+    assert seen == [(SSRC, p.sequence_number, "video/vp8", p.payload) for p in order]
+    # aiortc's own handling still reassembles (the key frame, completed by the
+    # retransmission; its jitter buffer lets a frame out once the next one has begun)
+    assert frames == [_vp8_frame(True, 3000, 1)]
+    await receiver.stop()
+
+
+class _Socket:
+    """The nominated ICE pair's UDP transport: what was written to it."""
+
+    def __init__(self) -> None:
+        self.datagrams: list[bytes] = []
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.datagrams.append(data)
+
+
+class _Protocol:
+    def __init__(self) -> None:
+        self.transport = _Socket()
+
+    async def send_data(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(data, addr)
+
+
+class _Pair:
+    def __init__(self) -> None:
+        self.protocol = _Protocol()
+        self.remote_addr = ("127.0.0.1", 9)
+
+
+class _PlainSrtp:
+    """SRTP that protects nothing, so the test reads what was sent."""
+
+    def protect(self, data: bytes) -> bytes:
+        return data
+
+    def protect_rtcp(self, data: bytes) -> bytes:
+        return data
+
+
+async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender_reports(
+    dtls: RTCDtlsTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    track = ForwardedTrack("video", clock_rate=90000, capacity=1)
+    sender = RTCRtpSender(track, dtls)
+    outlet = hooks.RtpOutlet(sender)
+    track.outlet = outlet
+    outlet.send(1, 2, 1, b"too early", 0)  # nothing negotiated yet
+    pair = _Pair()
+    monkeypatch.setattr(dtls, "_state", aiortc.rtcdtlstransport.State.CONNECTED)
+    monkeypatch.setattr(dtls, "_tx_srtp", _PlainSrtp())
+    monkeypatch.setattr(dtls.transport._connection, "_nominated", {1: pair})
+    rtx = RTCRtpCodecParameters(
+        mimeType="video/rtx", clockRate=90000, payloadType=98, parameters={"apt": 97}
+    )
+    mid = RTCRtpHeaderExtensionParameters(id=3, uri="urn:ietf:params:rtp-hdrext:sdes:mid")
+    ast = RTCRtpHeaderExtensionParameters(
+        id=5, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+    )
+    parameters = RTCRtpSendParameters(
+        codecs=[VP8, rtx],
+        headerExtensions=[mid, ast],
+        muxId="1",
+        rtcp=RTCRtcpParameters(cname="c"),
+    )
+    await sender.send(parameters)
+    extensions = HeaderExtensionsMap()
+    extensions.configure(parameters)
+
+    ntp = hooks.fast_ntp_time()
+    outlet.send(65535, 4000, 1, b"payload", ntp)
+    [wire] = [d for d in pair.protocol.transport.datagrams if not is_rtcp(d)]
+    sent = RtpPacket.parse(wire, extensions)
+    assert (sent.ssrc, sent.payload_type, sent.sequence_number) == (sender._ssrc, 97, 65535)
+    assert (sent.timestamp, sent.marker, sent.payload) == (4000, 1, b"payload")
+    assert sent.extensions.mid == "1"
+    assert sent.extensions.abs_send_time == (ntp >> 14) & 0xFFFFFF
+    assert outlet.unsent == 1
+    # what the sender's RTCP task puts in its sender reports
+    assert sender._RTCRtpSender__packet_count == 1  # type: ignore[attr-defined]
+    assert sender._RTCRtpSender__octet_count == len(b"payload")  # type: ignore[attr-defined]
+    assert sender._RTCRtpSender__rtp_timestamp == 4000  # type: ignore[attr-defined]
+    assert sender._RTCRtpSender__ntp_timestamp == ntp  # type: ignore[attr-defined]
+
+    # a NACK from the subscriber: resent from the history as RTX; unknown numbers are not
+    pair.protocol.transport.datagrams.clear()
+    nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc)
+    nack.lost = [65535, 12]
+    await sender._handle_rtcp_packet(nack)
+    [wire] = pair.protocol.transport.datagrams
+    resent = RtpPacket.parse(wire, extensions)
+    assert (resent.ssrc, resent.payload_type) == (sender._rtx_ssrc, 98)
+    assert resent.payload == b"\xff\xff" + b"payload"
+    assert outlet.retransmitted == 1
+    track.stop()
+    await sender.stop()

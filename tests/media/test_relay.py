@@ -21,7 +21,7 @@ from media.worker import ORIGIN_PUBLISHER, RELAY_PREFIX, MediaWorker
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People, bearer
-from tests.media.hub_peers import HubPeer, crash, join, pid
+from tests.media.hub_peers import HubPeer, crash, join, pid, teacher_and_student
 
 pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
 
@@ -54,10 +54,7 @@ async def test_a_room_spreads_over_two_workers_through_a_relay(
 ) -> None:
     origin, relay = workers
     sid = (await new_session(start=True, maxParticipants=10))["id"]
-    teacher = HubPeer(await join(client, hub, sid, people.teacher))
-    first = HubPeer(await join(client, hub, sid, people.student))
-    peers += [teacher, first]
-    await teacher.publish()
+    teacher, first = await teacher_and_student(client, hub, sid, people, peers)
     assert set(origin.rooms) == {sid}
 
     # two participants fill the origin; the next ones go to the relay
@@ -141,10 +138,7 @@ async def test_participants_of_a_dead_relay_are_served_again(
 ) -> None:
     origin, relay = workers
     sid = (await new_session(start=True, maxParticipants=10))["id"]
-    teacher = HubPeer(await join(client, hub, sid, people.teacher))
-    first = HubPeer(await join(client, hub, sid, people.student))
-    peers += [teacher, first]
-    await teacher.publish()
+    teacher, first = await teacher_and_student(client, hub, sid, people, peers)
     moved = HubPeer(await join(client, hub, sid, bearer("s0")))
     peers.append(moved)
     await moved.until(lambda: moved.video_frames >= 10, 90)

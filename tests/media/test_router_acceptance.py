@@ -26,7 +26,7 @@ import aiortc.rtcrtpsender
 import pytest
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
-from media.aiortc_hooks import PacketOnlyEncoder, decoder_thread, sender_encoder
+from media.aiortc_hooks import PacketOnlyEncoder, RtpOutlet, decoder_thread, sender_encoder
 from media.router import Router
 from media.subscriber import Offer
 from tests.media.peers import (
@@ -131,9 +131,11 @@ async def test_publisher_to_three_subscribers_without_transcoding(
         assert spy.encoder_tasks
         assert set(spy.encoder_tasks) <= client_encoder_tasks
         for sub in router.subscribers.values():
+            # forwarded as RTP: nothing encoded, nothing re-packetized, every m-line sent
             for encoder in sub.encoders:
                 assert encoder.encoded == 0
-                assert encoder.packed > 0
+                assert encoder.packed == 0
+            assert all(isinstance(t.outlet, RtpOutlet) and t.outlet.sent > 0 for t in sub.outputs)
             for transceiver in sub.pc.getTransceivers():
                 assert isinstance(sender_encoder(transceiver.sender), PacketOnlyEncoder)
 
@@ -151,7 +153,7 @@ async def test_publisher_to_three_subscribers_without_transcoding(
                 5,
             )
         assert "second" not in router.subscribers
-        assert all(len(t.sinks) == 2 for t in router.tracks)
+        assert all(len(t.rtp_sinks) == 2 for t in router.tracks)
     finally:
         # the publisher leaves: every subscriber renegotiates its m-lines to inactive
         answered = {s: s.answered for s in (early, late)}

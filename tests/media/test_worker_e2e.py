@@ -8,6 +8,7 @@ decode frames. A student without the publish grant is refused by the worker.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,7 +18,8 @@ import pytest
 from media.worker import MediaWorker
 from signaling.hub import Hub
 from tests.conftest import People
-from tests.media.hub_peers import HubPeer, join, pid
+from tests.media.hub_peers import HubPeer, join, pid, teacher_and_student
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
 
@@ -142,3 +144,34 @@ async def test_publishing_stops_and_starts_through_the_hub(
         )
         assert set(router.publishers) == {pid(teacher.client)}
         assert len(student.pc.getTransceivers()) == 2  # the freed m-lines were reused
+
+
+async def test_a_publisher_connection_that_closes_is_reported_and_published_again(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    nodes: tuple[Hub, Hub],
+    worker: MediaWorker,
+    peers: list[HubPeer],
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    teacher, student = await teacher_and_student(client, nodes[0], sid, people, peers)
+    await student.until(lambda: student.video_frames >= 10, 90)
+    router = worker.rooms[sid].router
+    lost = router.publishers[pid(teacher.client)]
+
+    # what aioice does when six consent checks in a row go unanswered (an overloaded worker)
+    ice = lost.pc.getTransceivers()[0].receiver.transport.transport
+    started = time.monotonic()
+    await ice._connection.close()
+
+    def published_again() -> bool:
+        publisher = router.publishers.get(pid(teacher.client))
+        return publisher is not None and publisher is not lost and bool(publisher.tracks)
+
+    await teacher.until(lambda: teacher.restarts >= 1, 5)
+    await eventually(published_again, within=5 - (time.monotonic() - started))
+    assert lost.pc.connectionState == "closed"
+    # the student receives the new publication
+    seen = student.video_frames
+    await student.until(lambda: student.video_frames >= seen + 10, 30)

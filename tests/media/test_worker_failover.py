@@ -22,7 +22,7 @@ from media.worker import MediaWorker
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
-from tests.media.hub_peers import HubPeer, crash, join
+from tests.media.hub_peers import HubPeer, crash, join, teacher_and_student
 from tests.media.peers import LOOPBACK, client_pc
 
 pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
@@ -61,10 +61,7 @@ async def test_a_dead_workers_room_moves_and_clients_renegotiate(
     clock: FakeClock,
 ) -> None:
     sid = (await new_session(start=True))["id"]
-    teacher = HubPeer(await join(client, hub, sid, people.teacher))
-    student = HubPeer(await join(client, hub, sid, people.student))
-    peers += [teacher, student]
-    await teacher.publish()
+    teacher, student = await teacher_and_student(client, hub, sid, people, peers)
     await student.until(lambda: student.video_frames >= 10, 90)
     registry = MediaRegistry(services.redis, ttl_seconds=10, clock=clock)
     doomed = next(w for w in workers if sid in w.rooms)

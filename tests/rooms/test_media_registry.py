@@ -104,6 +104,27 @@ async def test_a_big_room_spreads_over_workers_up_to_the_cap(client: redis.async
     assert await registry.assignment("big", "p0") is None
 
 
+async def test_each_worker_carries_what_it_measured_it_can(client: redis.asyncio.Redis) -> None:
+    registry = MediaRegistry(client, clock=FakeClock())
+    await registry.heartbeat("w1")
+    await registry.heartbeat("w2", capacity=1)  # w2 measured that it can take one more
+    await registry.heartbeat("w3")
+    assert await registry.place("class") == "w1"
+    # the origin measured it carries 2 now, whatever the configured cap of 100 allows
+    assigned = [
+        await registry.assign("class", f"p{i}", cap=100, origin_capacity=2) for i in range(5)
+    ]
+    assert assigned[:2] == ["w1", "w1"]
+    assert sorted(assigned[2:]) == ["w2", "w3", "w3"]  # type: ignore[type-var]
+    assert await registry.subscribers_of("w2") == 1
+    # a heartbeat without a figure: only the configured cap bounds the worker again
+    await registry.heartbeat("w2")
+    assert await registry.assign("class", "p5", cap=100, origin_capacity=2) == "w2"
+    # a retired worker's figure goes with it
+    await registry.retire("w3")
+    assert await client.hget("lc:{media}:caps", "w3") is None
+
+
 async def test_assignment_needs_a_live_origin_and_moves_off_dead_relays(
     client: redis.asyncio.Redis,
 ) -> None:

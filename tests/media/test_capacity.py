@@ -1,0 +1,126 @@
+"""What a media worker admits, from what it measures (event-loop lag, CPU): the monitor with
+clocks the test moves, and a worker that measures itself overloaded sending the next
+participants to another worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from api.services import Services
+from media.capacity import LoadMonitor
+from media.worker import MediaWorker
+from rooms.media_registry import MediaRegistry
+from signaling.hub import Hub
+from tests.conftest import People, bearer
+from tests.media.hub_peers import HubPeer, join, pid, teacher_and_student
+
+
+class Clocks:
+    """Wall and CPU time, moved by the test."""
+
+    def __init__(self) -> None:
+        self.wall = 100.0
+        self.cpu = 10.0
+
+    def spend(self, seconds: float, utilisation: float) -> None:
+        self.wall += seconds
+        self.cpu += seconds * utilisation
+
+
+def monitor(clocks: Clocks, **options: Any) -> LoadMonitor:
+    options.setdefault("ceiling", 150)
+    options.setdefault("smoothing", 1.0)
+    return LoadMonitor(clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu, **options)
+
+
+def test_capacity_follows_the_measured_cpu_per_subscriber() -> None:
+    clocks = Clocks()
+    load = monitor(clocks)
+    assert load.capacity(40) == 150  # nothing measured yet: the configured ceiling
+    load.sample(lag=0.0)
+    clocks.spend(0.5, 0.2)
+    load.sample(lag=0.001)
+    assert load.utilisation == pytest.approx(0.2)
+    assert load.capacity(40) == 150  # 40 x 0.8 / 0.2 = 160: the ceiling bounds it
+    clocks.spend(0.5, 0.4)
+    load.sample(lag=0.001)
+    assert load.capacity(40) == 80
+    assert load.capacity(3) == 150  # too few subscribers to extrapolate from
+    # a starved loop (half a core, a busy neighbour) admits no more than it has
+    clocks.spend(0.5, 0.4)
+    load.sample(lag=0.2)
+    assert load.overloaded
+    assert load.capacity(40) == 40
+    # so does a core used beyond the target
+    clocks.spend(0.5, 0.95)
+    load.sample(lag=0.0)
+    assert load.capacity(12) == 12
+
+
+def test_samples_are_smoothed() -> None:
+    clocks = Clocks()
+    load = monitor(clocks, smoothing=0.5)
+    load.sample(lag=0.0)
+    clocks.spend(0.5, 0.2)
+    load.sample(lag=0.0)
+    clocks.spend(0.5, 1.0)  # one slow pass
+    load.sample(lag=0.2)
+    assert load.utilisation == pytest.approx(0.6)
+    assert load.lag == pytest.approx(0.1)
+
+
+def test_nonsense_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="ceiling"):
+        LoadMonitor(ceiling=0)
+
+
+async def test_the_monitor_samples_the_running_loop() -> None:
+    load = LoadMonitor(ceiling=10, interval=0.01)
+    load.start()
+    try:
+        for _ in range(200):
+            if load.utilisation is not None:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await load.close()
+    assert load.lag is not None
+    assert load.utilisation is not None
+
+
+@pytest.mark.parametrize("backend", ["services"], indirect=True)
+async def test_an_overloaded_worker_sends_the_next_participants_to_another(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    start_hub: Callable[[str], Awaitable[Hub]],
+    start_worker: Callable[..., Awaitable[MediaWorker]],
+    peers: list[HubPeer],
+    services: Services,
+) -> None:
+    clocks = Clocks()
+    load = monitor(clocks)
+    hub = await start_hub("node-a")
+    origin = await start_worker("worker-a", load=load)
+    other = await start_worker("worker-b")
+    sid = (await new_session(start=True, maxParticipants=10))["id"]
+    _teacher, first = await teacher_and_student(client, hub, sid, people, peers)
+    assert set(origin.rooms) == {sid}
+    await first.until(lambda: first.video_frames >= 5, 90)
+
+    # worker-a's loop falls behind (say, its core is shared with a busy loop)
+    load.sample(lag=0.0)
+    clocks.spend(0.5, 0.5)
+    load.sample(lag=0.3)
+    assert origin.capacity() == origin.subscribers == 2
+    late = HubPeer(await join(client, hub, sid, bearer("late")))
+    peers.append(late)
+    await late.until(lambda: late.video_frames >= 5, 90)
+    registry = MediaRegistry(services.redis)
+    assert await registry.assignment(sid, pid(late.client)) == other.worker_id
+    assert await registry.assignment(sid, pid(first.client)) == origin.worker_id
