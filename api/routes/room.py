@@ -17,7 +17,7 @@ from api.schemas import (
 )
 from api.views import participant_out, ws_url
 from rooms.access import room_role_for
-from rooms.errors import Banned, Forbidden
+from rooms.errors import Forbidden
 from rooms.sessions import is_enrolled, load_session
 from rooms.store.types import utcnow
 from rooms.tokens import RoomGrant
@@ -50,8 +50,6 @@ async def room_token(call: Call) -> TokenOut:
         raise Forbidden(
             "this session admits enrolled users only; enroll first", code="not_enrolled"
         )
-    if await services.bans.is_banned(session.id, call.user.user_id):
-        raise Banned("you were removed from this session by the host")
     request: TokenRequest = call.body
     name = request.userName or call.user.name
     grant = RoomGrant.for_role(
