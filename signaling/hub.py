@@ -740,15 +740,15 @@ class Hub:
         )
         if departure.entry is not None:
             await self._attendance.closed(sid, [departure.entry])
-        event = BusEvent(
-            "close",
+        # A REST participant is banned and removed just the same: it has no socket to close.
+        await self.removed(
             sid,
+            [departure.entry or target],
+            code=close_codes.FORBIDDEN,
+            reason="kicked",
             message=kicked_message(effect.reason),
-            data={"code": close_codes.FORBIDDEN, "reason": "kicked"},
         )
-        await self._direct(target, event)
         conn.send(ack_message(effect.rid))
-        await self._announce(sid, joined=[], left=[departure.entry or target])
 
     async def _target(self, session_id: str, participant_id: str) -> PresenceEntry:
         entry = await self._presence.entry(session_id, participant_id)
@@ -847,6 +847,35 @@ class Hub:
     ) -> None:
         """Tell the room about presence changes made elsewhere (REST join and leave)."""
         await self._announce(session_id, joined=joined, left=left)
+
+    async def removed(
+        self,
+        session_id: str,
+        entries: list[PresenceEntry],
+        *,
+        code: int,
+        reason: str,
+        message: dict[str, Any] | None = None,
+    ) -> None:
+        """``entries`` were removed from the room's presence by someone other than their
+        connection (a REST leave, a kick, a purge): close the WebSocket connections among
+        them on whichever node holds them (with ``code``, after ``message``), so nobody
+        keeps a socket without a seat, and tell the room they left."""
+        if not entries:
+            return
+        for entry in entries:
+            if entry.source != "ws":
+                continue
+            event = BusEvent(
+                "close",
+                session_id,
+                self.node_id,
+                message=message,
+                to=entry.participant_id,
+                data={"code": code, "reason": reason},
+            )
+            await self._bus.publish_to_node(entry.node, event)
+        await self._announce(session_id, joined=[], left=entries)
 
     def _schedule_tick(self, room: LocalRoom) -> None:
         if room.tick_scheduled:

@@ -21,6 +21,7 @@ from rooms.errors import Forbidden
 from rooms.sessions import is_enrolled, load_session
 from rooms.store.types import utcnow
 from rooms.tokens import RoomGrant
+from signaling import close_codes
 
 api = Api("/api/v1")
 TAGS = ["room"]
@@ -111,9 +112,12 @@ async def join_room(call: Call) -> JoinOut:
     errors=(404,),
 )
 async def leave_room(call: Call) -> LeaveOut:
-    """Frees the caller's seat (whichever way they joined). 404 when not in the room."""
+    """Frees the caller's seat (whichever way they joined; a WebSocket connection of theirs
+    is closed with 1000 at once). 404 when not in the room."""
     result = await call.services.participation.leave(call.user, call.path("ref"))
-    await call.services.hub.announce(result.session.id, joined=[], left=[result.entry])
+    await call.services.hub.removed(
+        result.session.id, [result.entry], code=close_codes.NORMAL, reason="left"
+    )
     return LeaveOut(
         id=result.entry.participant_id,
         sessionId=result.session.id,

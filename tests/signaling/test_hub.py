@@ -753,3 +753,45 @@ async def test_a_message_for_a_participant_still_being_seated_follows_their_welc
         assert hub._early_direct == {}
     finally:
         await hub.stop()
+
+
+async def test_leaving_over_rest_closes_the_websocket_at_once(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True, maxParticipants=1))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    student = await join(client, b, sid, people.student)
+    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    await sees_join(teacher, student)
+    left = await client.post(f"/api/v1/sessions/{sid}/leave", headers=people.student)
+    assert left.status_code == 200
+    # The seat is free and the socket that held it is gone: never two seats for one user.
+    assert await student.closed(within=2.0) == close_codes.NORMAL
+    await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["left"])
+    )
+    await join(client, b, sid, people.student2)
+    assert student.conn.participant_id not in b.rooms[sid].conns
+
+
+async def test_kicking_a_rest_participant_bans_them_and_tells_the_room(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, _ = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    joined = await client.post(f"/api/v1/sessions/{sid}/join", headers=people.student)
+    rest_pid = joined.json()["id"]
+    await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == rest_pid for p in m["joined"])
+    )
+    await teacher.send({"type": "kick", "target": rest_pid, "reason": "spam", "rid": "k"})
+    answer = await teacher.until(lambda m: m.get("rid") == "k")
+    assert answer["type"] == "ack", answer
+    await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == rest_pid for p in m["left"])
+    )
+    again = await client.post(f"/api/v1/sessions/{sid}/join", headers=people.student)
+    assert again.status_code == 403
+    assert again.json()["error"]["code"] == "banned"
