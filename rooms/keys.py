@@ -20,6 +20,8 @@ key                                type    meaning
 ``lc:{sid}:log``                   zset    recent reliable messages (score = seq)
 ``lc:{sid}:pver``                  string  presence version (bumped by every change)
 ``lc:{sid}:resume``                hash    resume token → participant id
+``lc:{sid}:gone``                  hash    participant id → why it left (``replaced``, ``left``,
+                                           ``banned``, ``ended``, ``expired``); 10 minutes
 ``lc:{sid}:bus``                   channel the room's events (pub/sub)
 ``lc:node:{node}``                 channel events for one node's participants
 ``lc:epoch``                       string  random; a new value means Redis lost its data
@@ -95,6 +97,10 @@ class RoomKeys:
     def resume(self) -> str:
         return self._key("resume")
 
+    @property
+    def gone(self) -> str:
+        return self._key("gone")
+
     def presence_keys(self) -> list[str]:
         """The KEYS list every presence script takes, in this order."""
         return [
@@ -106,4 +112,5 @@ class RoomKeys:
             self.seats,
             self.hidden,
             self.bans,
+            self.gone,
         ]

@@ -915,11 +915,19 @@ class Hub:
             missing = await self._presence.refresh(
                 room.session_id, pids, self.settings.presence_ttl
             )
-            for pid in missing:
+            if not missing:
+                continue
+            # Removed by someone else; whoever did also sent the close, but it may still be
+            # on its way: close with the code the removal means, not a blind 1001.
+            reasons = await self._presence.gone(room.session_id, missing)
+            for pid, reason in reasons.items():
                 conn = room.conns.get(pid)
                 if conn is not None:
-                    # Our entry was purged (this node looked dead): reconnect to rejoin.
-                    conn.close(close_codes.GOING_AWAY, "presence lost; reconnect")
+                    code, why, message = _close_for_gone(reason)
+                    if message is not None:
+                        conn.send(message)
+                    self.metrics.closed.labels(str(code)).inc()
+                    conn.close(code, why)
                     await self._release(conn)
 
     async def _reassert(self) -> None:
@@ -1147,6 +1155,22 @@ class Hub:
             conn.send(grants_message(grant.grants()))
             if not grant.can_publish:
                 self._spawn(self._unpublish(conn))
+
+
+def _close_for_gone(reason: str) -> tuple[int, str, dict[str, Any] | None]:
+    """The close (code, reason, last message) for a connection whose presence entry was
+    removed for ``reason`` (see :meth:`Presence.gone`)."""
+    if reason == "replaced":
+        message = error_message("replaced", "you connected again elsewhere")
+        return close_codes.REPLACED, "replaced by a newer connection", message
+    if reason == "left":
+        return close_codes.NORMAL, "left", None
+    if reason == "banned":
+        return close_codes.FORBIDDEN, "kicked", kicked_message(None)
+    if reason == "ended":
+        return close_codes.NORMAL, "room ended", room_ended_message("the class ended")
+    # Purged as expired (this node looked dead), or not known: reconnect to rejoin.
+    return close_codes.GOING_AWAY, "presence lost; reconnect", None
 
 
 def _room_info(row: SessionRow) -> RoomInfo:

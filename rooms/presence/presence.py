@@ -300,6 +300,23 @@ class Presence:
         reply = await self._run("refresh", session_id, expires, *participant_ids)
         return [_text(pid) for pid in reply]
 
+    async def gone(self, session_id: str, participant_ids: Sequence[str]) -> dict[str, str]:
+        """Why each of ``participant_ids`` (no longer present, see :meth:`refresh`) left:
+        ``replaced`` (the user connected again), ``left``, ``banned``, ``ended`` or
+        ``expired``; ``""`` when not known (older than 10 minutes, or Redis lost it). Each
+        reason is told once (the node that held the participant asks)."""
+        if not participant_ids:
+            return {}
+        key = self.keys(session_id).gone
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(key, list(participant_ids))
+            pipe.hdel(key, *participant_ids)
+            reasons, _ = await pipe.execute()
+        return {
+            pid: _text(reason) if reason is not None else ""
+            for pid, reason in zip(participant_ids, reasons, strict=True)
+        }
+
     async def close(self, session_id: str, status: str) -> list[PresenceEntry]:
         """Mark the room ``status`` (ended/cancelled) and remove everybody; returns them."""
         reply = await self._run("close", session_id, status)

@@ -537,3 +537,26 @@ async def test_a_refused_admission_saves_no_resume_token(presence: Presence) -> 
     with pytest.raises(RoomFull):
         await presence.admit("small", entry("bob"), TTL, resume=ResumeSave("t-bob", 20))
     assert await presence.resume_target("small", "t-bob") is None
+
+
+async def test_presence_tells_why_a_participant_is_gone(presence: Presence, room: str) -> None:
+    sam, sue, ann = entry("sam"), entry("sue"), entry("ann")
+    for someone in (sam, sue, ann):
+        await presence.admit(room, someone, TTL)
+    sam_again = entry("sam", pid="p-sam-2")
+    await presence.admit(room, sam_again, TTL)  # sam connected again: replaced
+    await presence.leave(room, sue.participant_id)
+    await presence.ban(room, "ann")
+    gone = [sam.participant_id, sue.participant_id, ann.participant_id, "p-never"]
+    assert await presence.refresh(room, gone, TTL) == gone
+    assert await presence.gone(room, gone) == {
+        sam.participant_id: "replaced",
+        sue.participant_id: "left",
+        ann.participant_id: "banned",
+        "p-never": "",
+    }
+    assert await presence.gone(room, [sam.participant_id]) == {sam.participant_id: ""}  # once
+    await presence.close(room, "ended")
+    assert await presence.gone(room, [sam_again.participant_id]) == {
+        sam_again.participant_id: "ended"
+    }

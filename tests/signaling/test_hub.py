@@ -795,3 +795,29 @@ async def test_kicking_a_rest_participant_bans_them_and_tells_the_room(
     again = await client.post(f"/api/v1/sessions/{sid}/join", headers=people.student)
     assert again.status_code == 403
     assert again.json()["error"]["code"] == "banned"
+
+
+async def test_replaced_connections_get_4000_also_in_a_storm(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    # Heartbeats as often as the storm's events: the old node often learns that its entry is
+    # gone from its heartbeat before the replacement's close reaches it.
+    fast = {"heartbeat_interval": 0.05, "sweep_interval": 0.05}
+    a, b = make_hub(services, "node-a", **fast), make_hub(services, "node-b", **fast)
+    await a.start()
+    await b.start()
+    try:
+        sid = (await new_session(start=True, maxParticipants=100))["id"]
+        users = [bearer(f"storm-{i}") for i in range(40)]
+        tokens = [await room_token(client, sid, u) for u in users]
+        firsts = await asyncio.gather(*(connect(a, token) for token in tokens))
+        seconds = await asyncio.gather(*(connect(b, token) for token in tokens))
+        assert all(admitted for _, admitted in firsts + seconds)
+        codes = await asyncio.gather(*(c.closed() for c, _ in firsts))
+        assert codes == [close_codes.REPLACED] * len(users)
+        for first, _ in firsts:
+            replaced = [m for m in first.drain_now() if m["type"] == "error"]
+            assert [m["code"] for m in replaced] == ["replaced"]
+    finally:
+        await a.stop()
+        await b.stop()
