@@ -205,6 +205,8 @@ async def open_services(
         clock=clock,
         media=media_registry,
     )
+    # Whoever purges expired presence (the sweep, a join, a REST read) tells the room.
+    presence.on_purged(hub.purged)
     media_worker = None
     if settings.runs_media_in_process:
         media_worker = open_media_worker(settings, redis, presence, database, clock=clock)

@@ -18,7 +18,7 @@ from rooms.errors import Forbidden, NotFound
 from rooms.identity import Principal
 from rooms.ids import new_participant_id
 from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave, RoomSnapshot
-from rooms.presence.presence import RoomFullPurged, RoomNotLoaded
+from rooms.presence.presence import RoomNotLoaded
 from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
 from rooms.store.tables import SessionRow
@@ -46,7 +46,8 @@ class Participation:
 
 class RoomAdmitter:
     """Admits entries into presence, reloading the room's state when Redis lost it, and keeps
-    attendance in step with every admission, replacement and purge."""
+    attendance in step with every admission, replacement and departure (purges: see
+    :meth:`Presence.on_purged`)."""
 
     def __init__(
         self, database: Database, presence: Presence, attendance: AttendanceService
@@ -66,21 +67,16 @@ class RoomAdmitter:
     ) -> Admission:
         """Admit ``entry`` (saving ``resume``'s token with it, see :meth:`Presence.admit`)."""
         try:
-            try:
-                admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
-            except RoomNotLoaded:
-                banned = await self._bans.banned_users(session.id)
-                await self._presence.load_room(
-                    session.id, session.status, session.max_participants, banned
-                )
-                admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
-        except RoomFullPurged as full:
-            await self._attendance.closed(session.id, full.purged)
-            raise
-        gone = list(admission.purged)
+            admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
+        except RoomNotLoaded:
+            banned = await self._bans.banned_users(session.id)
+            await self._presence.load_room(
+                session.id, session.status, session.max_participants, banned
+            )
+            admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
+        # (Expired entries the admission purged were handed to the presence's listener.)
         if admission.replaced is not None:
-            gone.append(admission.replaced)
-        await self._attendance.closed(session.id, gone)
+            await self._attendance.closed(session.id, [admission.replaced])
         if not admission.rejoined:
             try:
                 await self._attendance.opened(session.id, entry)
@@ -98,12 +94,12 @@ class RoomAdmitter:
         return departure.entry
 
     async def expire(self, session_id: str) -> None:
-        """Drop the room's expired entries now and close their attendance."""
-        purged = await self._presence.purge(session_id)
-        await self._attendance.closed(session_id, purged)
+        """Drop the room's expired entries now (the presence's purge listener closes their
+        attendance and tells the room)."""
+        await self._presence.purge(session_id)
 
     async def snapshot(self, session: SessionRow) -> RoomSnapshot:
-        await self.expire(session.id)
+        """The room now, expired entries purged (and announced) first."""
         return await self._presence.snapshot(session.id)
 
 

@@ -46,7 +46,6 @@ from rooms.ids import new_participant_id
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
 from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave
-from rooms.presence.presence import RoomFullPurged
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
 from rooms.store import Database
@@ -318,8 +317,6 @@ class Hub:
             self._early_direct.pop(seating, None)
             code = close_codes.close_code_for(exc)
             self._refuse(conn, code, exc.code, exc.message)
-            if isinstance(exc, RoomFullPurged) and exc.purged:
-                await self._announce(grant.session_id, joined=[], left=exc.purged)
             return False
         except Exception:
             self._early_direct.pop(seating, None)
@@ -433,9 +430,8 @@ class Hub:
             for message in await self._log.since(row.id, last_seq or 0):
                 conn.send_first(message)
         conn.release()
-        gone = list(admission.purged)
-        if admission.replaced is not None:
-            gone.append(admission.replaced)
+        # (Expired entries the admission purged were announced by the purge listener.)
+        gone = [admission.replaced] if admission.replaced is not None else []
         if not resumed or gone:
             await self._announce(row.id, joined=[] if resumed else [entry], left=gone)
 
@@ -994,17 +990,19 @@ class Hub:
 
     async def _sweep(self) -> None:
         for room in list(self.rooms.values()):
-            purged = await self._presence.purge(room.session_id)
-            if not purged:
-                continue
-            await self._attendance.closed(room.session_id, purged)
-            for entry in purged:
-                conn = room.conns.get(entry.participant_id)
-                if conn is not None:
-                    conn.close(close_codes.GOING_AWAY, "presence lost; reconnect")
-                    await self._release(conn)
-            await self._announce(room.session_id, joined=[], left=purged)
+            # What expired goes to :meth:`purged` (the presence's purge listener).
+            await self._presence.purge(room.session_id)
         await self._check_media()
+
+    async def purged(self, session_id: str, entries: list[PresenceEntry]) -> None:
+        """The presence's purge listener (:meth:`Presence.on_purged`; the composition root
+        sets it): entries that expired, whoever purged them (this sweep, a join, a REST
+        read), leave for good: their attendance is closed, a connection still holding one
+        is closed with 1001 (reconnect), and the room is told."""
+        await self._attendance.closed(session_id, entries)
+        await self.removed(
+            session_id, entries, code=close_codes.GOING_AWAY, reason="presence lost; reconnect"
+        )
 
     async def _check_media(self) -> None:
         """Media workers die too. When a room's origin worker is dead, move the room to a live

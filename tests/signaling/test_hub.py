@@ -210,6 +210,7 @@ async def test_resume_within_grace_misses_nothing_and_nobody_notices(
     for text in ("two", "three"):
         await teacher.send({"type": "chat", "text": text})
     clock.advance(15)  # within the 20 s grace
+    await a._heartbeat()  # the teacher's node keeps its connection present meanwhile
     resumed = await join(
         client, a, sid, people.student, resume=welcome["resume"], last_seq=first["seq"]
     )
@@ -821,3 +822,56 @@ async def test_replaced_connections_get_4000_also_in_a_storm(
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_whoever_purges_expired_presence_tells_the_room(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session,
+    nodes: tuple[Hub, Hub],
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    a, _ = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    ttl = services.participation.ttl_seconds
+
+    async def rest_seat(who: dict[str, str]) -> str:
+        joined = await client.post(f"/api/v1/sessions/{sid}/join", headers=who)
+        assert joined.status_code == 200
+        pid = str(joined.json()["id"])
+        await teacher.until(
+            lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["joined"])
+        )
+        return pid
+
+    async def expire_then(read: Any) -> None:
+        clock.advance(ttl + 1)
+        await a._heartbeat()  # the teacher's node keeps the teacher present
+        response = await read()
+        assert response.status_code == 200, response.text
+
+    async def told_left(pids: set[str]) -> None:
+        left: set[str] = set()
+        while not pids <= left:
+            message = await teacher.until(lambda m: m["type"] == "presence" and m["left"])
+            left |= {p["id"] for p in message["left"]}
+
+    # A roster read purges three expired REST seats: the host hears all three leave.
+    pids = {await rest_seat(bearer(f"ghost-{i}")) for i in range(3)}
+    await expire_then(
+        lambda: client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
+    )
+    await told_left(pids)
+    # So does a join that purges, and the attendance report.
+    pid = await rest_seat(people.student)
+    await expire_then(lambda: client.post(f"/api/v1/sessions/{sid}/join", headers=people.student2))
+    await told_left({pid})
+    pid = await rest_seat(people.student)
+    await expire_then(
+        lambda: client.get(f"/api/v1/sessions/{sid}/attendance", headers=people.teacher)
+    )
+    await told_left({pid})
+    roster = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
+    assert [p["userId"] for p in roster.json()["participants"]] == ["teacher-1"]
