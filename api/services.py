@@ -27,6 +27,7 @@ from rooms.enrollment import EnrollmentService
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
 from rooms.presence import Presence
+from rooms.ratelimit import ChatLimiter
 from rooms.recordings import RecordingService
 from rooms.redis_client import close_redis, connect_redis
 from rooms.room_log import RoomLog
@@ -167,7 +168,13 @@ async def open_services(
     secret_key = settings.resolved_secret_key()
     sessions = SessionService(database, presence, max_session_hours=settings.max_session_hours)
     chat = ChatService(
-        database, presence, SequenceAllocator(redis), max_chars=settings.chat_max_chars
+        database,
+        presence,
+        SequenceAllocator(redis),
+        max_chars=settings.chat_max_chars,
+        limiter=ChatLimiter(
+            redis, rate=settings.chat_rate_per_second, burst=settings.chat_burst, clock=clock
+        ),
     )
     room_tokens = RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock)
     node_id = settings.node_id or new_node_id()

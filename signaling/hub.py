@@ -528,6 +528,10 @@ class Hub:
         for effect in effects:
             try:
                 await self._apply(conn, effect)
+            except errors.RateLimited as exc:
+                rid = getattr(effect, "rid", None)
+                for follow in logic.limited(now, exc.message, rid):
+                    await self._apply(conn, follow)
             except errors.LiveclassError as exc:
                 conn.send(
                     error_message(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from api.services import Services
+from api.settings import Settings
 from rooms.bus import BusEvent, RoomBus
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
@@ -22,6 +23,13 @@ from signaling.participant import RateLimits
 from signaling.protocol import Codec
 from tests.conftest import FakeClock, People, bearer
 from tests.signaling.harness import Client, connect, make_hub
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    """The shared chat limit out of the way: these tests chat fast on purpose (the limit has
+    its own tests, tests/signaling/test_chat_limit.py)."""
+    return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
 
 
 @pytest.fixture
