@@ -412,6 +412,14 @@ class Hub:
             if visible is not None:
                 roster = [participant_view(e) for e in visible]
         seq = await self._chat.current_seq(row.id)
+        missed: list[dict[str, Any]] = []
+        reload = None
+        if replay:
+            missed, complete = await self._replay(row.id, last_seq or 0, seq)
+            if not complete:
+                # Too much, or no longer in the log: replaying it would overflow the send
+                # queue (4008, and the client would resume into the same gap forever).
+                reload = {"after": last_seq or 0, "through": seq}
         conn.send_first(
             welcome_message(
                 participant=entry,
@@ -424,16 +432,31 @@ class Hub:
                 grants=grant.grants(),
                 resumed=resumed,
                 protocol=PROTOCOL_VERSION,
+                reload=reload,
             )
         )
-        if replay:
-            for message in await self._log.since(row.id, last_seq or 0):
-                conn.send_first(message)
+        for message in missed:
+            conn.send_first(message)
         conn.release()
         # (Expired entries the admission purged were announced by the purge listener.)
         gone = [admission.replaced] if admission.replaced is not None else []
         if not resumed or gone:
             await self._announce(row.id, joined=[] if resumed else [entry], left=gone)
+
+    async def _replay(
+        self, session_id: str, last_seq: int, seq: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The reliable messages after ``last_seq`` up to ``seq`` for a resume, and whether
+        they are complete. Never more than half the send queue (the rest is for live
+        messages), and only when the room's log still holds all of them."""
+        if seq <= last_seq:
+            return [], True
+        if seq - last_seq > max(1, self.settings.outbox_frames // 2):
+            return [], False
+        oldest = await self._log.oldest(session_id)
+        if oldest is None or oldest > last_seq + 1:
+            return [], False
+        return await self._log.since(session_id, last_seq), True
 
     def _refuse(self, conn: Connection, code: int, reason: str, message: str) -> None:
         self.metrics.refused_joins.labels(reason).inc()

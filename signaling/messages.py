@@ -71,6 +71,7 @@ def welcome_message(
     grants: dict[str, bool],
     resumed: bool,
     protocol: int,
+    reload: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {
         "type": "welcome",
@@ -86,6 +87,9 @@ def welcome_message(
     }
     if roster is not None:
         message["roster"] = roster
+    if reload is not None:
+        # A resume whose gap is not replayed: read it from the history (README, Resume).
+        message["reload"] = reload
     return message
 
 

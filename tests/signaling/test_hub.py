@@ -883,3 +883,51 @@ async def test_whoever_purges_expired_presence_tells_the_room(
     await told_left({pid})
     roster = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
     assert [p["userId"] for p in roster.json()["participants"]] == ["teacher-1"]
+
+
+async def test_resume_after_a_long_gap_says_reload_instead_of_looping(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    fast = RateLimits(chat_rate=1000, chat_burst=1000)
+    hub = make_hub(services, "one", outbox_frames=64, rate_limits=fast)
+    await hub.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        teacher = await join(client, hub, sid, people.teacher, max_frames=4096)
+        student = await join(client, hub, sid, people.student, max_frames=64)
+        welcome = student.welcome  # type: ignore[attr-defined]
+        await student.drop()
+        for i in range(100):  # more than the student's queue holds
+            await teacher.send({"type": "chat", "text": f"m{i}"})
+        last = (await teacher.until(lambda m: m.get("text") == "m99"))["seq"]
+        for _ in range(3):  # resuming into the same gap again never loops
+            resumed = await join(
+                client,
+                hub,
+                sid,
+                people.student,
+                max_frames=64,
+                resume=welcome["resume"],
+                last_seq=welcome["seq"],
+            )
+            again = resumed.welcome  # type: ignore[attr-defined]
+            assert again["resumed"] is True
+            assert again["reload"] == {"after": welcome["seq"], "through": last}
+            assert not [m for m in resumed.drain_now() if m["type"] == "chat"]
+            await teacher.send({"type": "chat", "text": "live", "rid": "l"})
+            live = await resumed.next("chat")
+            assert live["text"] == "live"
+            last = live["seq"]
+            assert resumed.conn.is_open
+            await resumed.drop()
+            welcome = {**again, "seq": welcome["seq"]}
+        # The history over REST has the whole gap.
+        history = await client.get(
+            f"/api/v1/sessions/{sid}/messages",
+            params={"after": welcome["seq"], "limit": 200},
+            headers=people.student,
+        )
+        texts = [m["text"] for m in history.json()["messages"]]
+        assert texts == [f"m{i}" for i in range(100)] + ["live"] * 3
+    finally:
+        await hub.stop()

@@ -145,6 +145,8 @@ async function connect() {
   });
   client.on("count", (m) => setCount(m.count));
   client.on("chat", addChat);
+  // A resume after a long gap: the missed messages are in the history, not replayed.
+  client.on("reload", ({ after }) => loadHistory(after));
   client.on("hand", (m) => {
     if (m.raised) room.hands.add(m.from.id); else room.hands.delete(m.from.id);
     if (m.from.id === room.me?.id) setHandButton(m.raised);
@@ -360,10 +362,10 @@ function setHandButton(raised) {
 
 // -- chat ------------------------------------------------------------------------------
 
-async function loadHistory() {
+async function loadHistory(from) {
   try {
-    let after;
-    for (let page = 0; page < 5; page++) {
+    let after = from;
+    for (let page = 0; page < (from === undefined ? 5 : 50); page++) {
       const query = after === undefined ? "?limit=200" : `?limit=200&after=${after}`;
       const data = await api(`/sessions/${encodeURIComponent(sessionRef)}/messages${query}`);
       for (const m of data.messages) addChat({ seq: m.seq, id: m.id, from: m.sender || m.from, text: m.text, ts: m.ts });
