@@ -82,6 +82,7 @@ from signaling.participant import (
     RelaySignal,
     Reply,
     RequestMute,
+    State,
 )
 from signaling.protocol import (
     PROTOCOL_VERSION,
@@ -539,6 +540,10 @@ class Hub:
         logic = conn.logic
         if logic is None or not conn.is_open:
             return
+        with conn.handling():
+            await self._receive(conn, logic, frame)
+
+    async def _receive(self, conn: Connection, logic: ParticipantLogic, frame: str | bytes) -> None:
         now = self._clock()
         try:
             message = decode(frame, conn.codec, self.settings.limits)
@@ -621,9 +626,10 @@ class Hub:
             conn.send(ack_message(effect.rid))
             await self.room_ended(sid, "the host ended the class")
         elif isinstance(effect, LeaveRoom):
-            conn.send(ack_message(effect.rid))
+            # Acked once done: the seat is free and the leave recorded when the client hears.
             await self._admitter.depart(sid, entry.participant_id)
             await self._presence.drop_resume(sid, conn.resume_token)
+            conn.send(ack_message(effect.rid))
             conn.close(close_codes.NORMAL, "left")
             await self._release(conn)
             await self._announce(sid, joined=[], left=[entry])
@@ -934,7 +940,12 @@ class Hub:
         for sid, pids in joining.items():
             await self._presence.refresh(sid, pids, self.settings.presence_ttl)
         for room in list(self.rooms.values()):
-            pids = [pid for pid, c in room.conns.items() if c.is_open]
+            # Not those leaving: their entry is being removed, and their ack comes first.
+            pids = [
+                pid
+                for pid, c in room.conns.items()
+                if c.is_open and (c.logic is None or c.logic.state is State.OPEN)
+            ]
             missing = await self._presence.refresh(
                 room.session_id, pids, self.settings.presence_ttl
             )
