@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rooms import errors
+from rooms.access import needs_enrollment
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.bus import BusEvent, RoomBus
@@ -44,10 +45,11 @@ from rooms.chat import ChatService, Sender
 from rooms.identity import Principal, UserRole
 from rooms.ids import new_participant_id
 from rooms.media_registry import MediaRegistry
+from rooms.model import RoomRole
 from rooms.participation import RoomAdmitter
 from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave
 from rooms.room_log import RoomLog
-from rooms.sessions import SessionService
+from rooms.sessions import SessionService, is_enrolled
 from rooms.store import Database
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.tokens import RoomGrant, RoomTokens
@@ -291,6 +293,7 @@ class Hub:
             if row is None or row.tenant_id != grant.tenant:
                 raise errors.NotFound("no such room", code="room_not_found")
             info = _room_info(row)
+            await self._still_admitted(grant, row)
             entry, resumed = await self._resumable(grant, resume)
             if entry is None:
                 entry = PresenceEntry(
@@ -308,11 +311,15 @@ class Hub:
             self._early_direct[seating] = []
             # The connection's resume token is saved by the admission itself (one round trip).
             token = secrets.token_urlsafe(18)
+            # Only a token that resumed this user's own participant is used up: presenting
+            # someone else's must not revoke theirs.
             admission = await self._admitter.admit(
                 row,
                 entry,
                 self.settings.presence_ttl,
-                resume=ResumeSave(token, int(self.settings.resume_grace), replaces=resume),
+                resume=ResumeSave(
+                    token, int(self.settings.resume_grace), replaces=resume if resumed else None
+                ),
             )
         except errors.LiveclassError as exc:
             self._early_direct.pop(seating, None)
@@ -464,6 +471,19 @@ class Hub:
         conn.start()
         conn.send_first(error_message(reason, message))
         conn.close(code, message[:120])
+
+    async def _still_admitted(self, grant: RoomGrant, row: SessionRow) -> None:
+        """A room token outlives what it was minted on: a guest of a session that admits
+        enrolled users only must still be enrolled (unenrolling closes the door at once,
+        not when the token expires). Bans are checked by the admission itself."""
+        if grant.role is not RoomRole.GUEST or not needs_enrollment(row):
+            return
+        async with self._db.transaction() as tx:
+            enrolled = await is_enrolled(tx, row.id, grant.user_id)
+        if not enrolled:
+            raise errors.Forbidden(
+                "this session admits enrolled users only; enroll first", code="not_enrolled"
+            )
 
     async def _resumable(
         self, grant: RoomGrant, resume: str | None

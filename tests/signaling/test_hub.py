@@ -931,3 +931,35 @@ async def test_resume_after_a_long_gap_says_reload_instead_of_looping(
         assert texts == [f"m{i}" for i in range(100)] + ["live"] * 3
     finally:
         await hub.stop()
+
+
+async def test_presenting_another_users_resume_token_does_not_revoke_it(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    student = await join(client, a, sid, people.student)
+    welcome = student.welcome  # type: ignore[attr-defined]
+    await student.drop()
+    thief = await join(client, b, sid, people.student2, resume=welcome["resume"], last_seq=0)
+    assert thief.welcome["resumed"] is False  # type: ignore[attr-defined]
+    assert thief.welcome["participant"]["userId"] == "student-2"  # type: ignore[attr-defined]
+    back = await join(client, a, sid, people.student, resume=welcome["resume"], last_seq=0)
+    assert back.welcome["resumed"] is True  # type: ignore[attr-defined]
+    assert back.welcome["participant"]["id"] == welcome["participant"]["id"]  # type: ignore[attr-defined]
+
+
+async def test_a_room_token_minted_before_unenrolling_no_longer_admits(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, _ = nodes
+    sid = (await new_session(start=True, requiresEnrollment=True))["id"]
+    enrolled = await client.post(f"/api/v1/sessions/{sid}/enroll", headers=people.student)
+    assert enrolled.status_code in (200, 201), enrolled.text
+    token = await room_token(client, sid, people.student)
+    dropped = await client.delete(f"/api/v1/sessions/{sid}/enroll", headers=people.student)
+    assert dropped.status_code in (200, 204), dropped.text
+    refused, admitted = await connect(a, token)
+    assert not admitted
+    assert (await refused.next("error"))["code"] == "not_enrolled"
+    assert await refused.closed() == close_codes.FORBIDDEN
