@@ -130,6 +130,8 @@ class HubSettings:
     limits: Limits = field(default_factory=Limits)
     allowed_origins: list[str] | None = None
     max_connections_per_ip: int = 2000
+    #: How long a room's reliable message waits for a missing earlier seq (ordering.py).
+    reorder_window: float = 1.0
 
 
 class Hub:
@@ -533,7 +535,12 @@ class Hub:
     async def _local_room(self, info: RoomInfo) -> LocalRoom:
         room = self.rooms.get(info.session_id)
         if room is None:
+            first = await self._chat.current_seq(info.session_id)
+            room = self.rooms.get(info.session_id)  # another join may have opened it
+        if room is None:
             room = LocalRoom(info, self.settings.roster_limit)
+            room.order.window = self.settings.reorder_window
+            room.order.start_at(first)
             self.rooms[info.session_id] = room
             self.metrics.rooms.set(len(self.rooms))
             await self._bus.subscribe(self._bus.room_channel(info.session_id))
@@ -1045,6 +1052,7 @@ class Hub:
             for seq in sorted(missed):
                 if seq not in delivered:
                     self.metrics.messages_out.inc(room.fan_out(missed[seq]))
+            room.order.skip_to(room.last_seq)
 
     async def _sweep(self) -> None:
         for room in list(self.rooms.values()):
@@ -1162,7 +1170,17 @@ class Hub:
         if room is None:
             return
         if kind == "msg" and event.message is not None:
-            delivered = room.fan_out(event.message, audience=event.audience, exclude=event.exclude)
+            if event.audience == "all" and event.exclude is None:
+                # Reliable messages in seq order, whatever order their publishers reached
+                # the bus in.
+                delivered = 0
+                for message in room.order.push(event.message, self._clock()):
+                    delivered += room.fan_out(message)
+                self._schedule_order(room)
+            else:
+                delivered = room.fan_out(
+                    event.message, audience=event.audience, exclude=event.exclude
+                )
             self.metrics.messages_out.inc(delivered)
             sent_at = event.data.get("ts")
             if isinstance(sent_at, int | float):
@@ -1187,6 +1205,23 @@ class Hub:
             self.metrics.rooms.set(len(self.rooms))
             self.metrics.connections.set(len(self._by_pid))
             self._spawn(self._bus.unsubscribe(self._bus.room_channel(event.session_id)))
+
+    def _schedule_order(self, room: LocalRoom) -> None:
+        """Messages wait for a gap in the seq: send them anyway at the window's end."""
+        deadline = room.order.deadline
+        if deadline is None or room.order_timer is not None:
+            return
+
+        def expire() -> None:
+            room.order_timer = None
+            if self.rooms.get(room.session_id) is not room:
+                return
+            for message in room.order.expire(self._clock()):
+                self.metrics.messages_out.inc(room.fan_out(message))
+            self._schedule_order(room)
+
+        delay = max(0.0, deadline - self._clock())
+        room.order_timer = asyncio.get_running_loop().call_later(delay, expire)
 
     def _on_direct(self, event: BusEvent) -> None:
         conn = self._by_pid.get(event.to or "")

@@ -4,6 +4,7 @@ database, clients on queue-based transports. Runs on fakeredis+SQLite and Redis+
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -963,3 +964,48 @@ async def test_a_room_token_minted_before_unenrolling_no_longer_admits(
     assert not admitted
     assert (await refused.next("error"))["code"] == "not_enrolled"
     assert await refused.closed() == close_codes.FORBIDDEN
+
+
+async def test_chat_reaches_every_node_in_seq_order_under_load(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    fast = RateLimits(chat_rate=1000, chat_burst=1000, message_rate=1000, message_burst=1000)
+    a, b = (
+        make_hub(services, "node-a", rate_limits=fast),
+        make_hub(services, "node-b", rate_limits=fast),
+    )
+    await a.start()
+    await b.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        senders = [await join(client, (a, b)[i % 2], sid, bearer(f"talker-{i}")) for i in range(16)]
+        watchers = [
+            await join(client, hub, sid, bearer(f"watch-{hub.node_id}"), max_frames=65536)
+            for hub in (a, b)
+        ]
+        per_sender = 40
+
+        async def talk(i: int, sender: Client) -> None:
+            for n in range(per_sender):
+                await sender.send({"type": "chat", "text": f"{i}-{n}"})
+
+        async def post(n: int) -> None:  # and over REST, through the app's own hub
+            response = await client.post(
+                f"/api/v1/sessions/{sid}/messages",
+                json={"text": f"rest-{n}"},
+                headers=people.teacher,
+            )
+            assert response.status_code == 201
+
+        await asyncio.gather(
+            *(talk(i, s) for i, s in enumerate(senders)), *(post(n) for n in range(40))
+        )
+        total = len(senders) * per_sender + 40
+        for watcher in watchers:
+            seqs = [(await watcher.next("chat"))["seq"] for _ in range(total)]
+            inversions = sum(1 for x, y in itertools.pairwise(seqs) if y < x)
+            assert inversions == 0, f"{inversions} of {total} deliveries out of seq order"
+            assert sorted(seqs) == seqs
+    finally:
+        await a.stop()
+        await b.stop()
