@@ -14,7 +14,7 @@ from api.settings import Settings
 from signaling import close_codes
 from signaling.hub import Hub
 from tests.conftest import People
-from tests.signaling.harness import make_hub
+from tests.signaling.harness import two_nodes
 from tests.signaling.test_hub import join
 
 BURST = 5
@@ -28,12 +28,8 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
-    a, b = make_hub(services, "node-a"), make_hub(services, "node-b")
-    await a.start()
-    await b.start()
-    yield a, b
-    await a.stop()
-    await b.stop()
+    async with two_nodes(services) as pair:
+        yield pair
 
 
 def url(sid: str) -> str:

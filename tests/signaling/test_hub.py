@@ -23,7 +23,7 @@ from signaling.hub import Hub
 from signaling.participant import RateLimits
 from signaling.protocol import Codec
 from tests.conftest import FakeClock, People, bearer
-from tests.signaling.harness import Client, connect, make_hub
+from tests.signaling.harness import Client, connect, make_hub, two_nodes
 
 
 @pytest.fixture
@@ -35,13 +35,8 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
-    a = make_hub(services, "node-a")
-    b = make_hub(services, "node-b")
-    await a.start()
-    await b.start()
-    yield a, b
-    await a.stop()
-    await b.stop()
+    async with two_nodes(services) as pair:
+        yield pair
 
 
 async def room_token(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> str:
@@ -503,8 +498,9 @@ async def test_the_host_ends_the_class_for_everyone(
     assert session.json()["status"] == "ended"
 
 
-async def test_leaving_frees_the_seat_and_tells_the_room(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+@pytest.mark.parametrize("way", ["websocket", "rest"])
+async def test_leaving_frees_the_seat_closes_the_socket_and_tells_the_room(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub], way: str
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True, maxParticipants=1))["id"]
@@ -512,12 +508,17 @@ async def test_leaving_frees_the_seat_and_tells_the_room(
     student = await join(client, b, sid, people.student)
     pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
     await sees_join(teacher, student)
-    await student.send({"type": "leave"})
-    assert await student.closed() == close_codes.NORMAL
+    if way == "websocket":
+        await student.send({"type": "leave"})
+    else:  # a REST leave closes the socket too, at once: never two seats for one user
+        left = await client.post(f"/api/v1/sessions/{sid}/leave", headers=people.student)
+        assert left.status_code == 200
+    assert await student.closed(within=2.0) == close_codes.NORMAL
     await teacher.until(
         lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["left"])
     )
     await join(client, b, sid, people.student2)
+    assert student.conn.participant_id not in b.rooms[sid].conns
 
 
 async def test_joins_are_batched_into_few_presence_messages(
@@ -765,26 +766,6 @@ async def test_a_message_for_a_participant_still_being_seated_follows_their_welc
         await hub.stop()
 
 
-async def test_leaving_over_rest_closes_the_websocket_at_once(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
-) -> None:
-    a, b = nodes
-    sid = (await new_session(start=True, maxParticipants=1))["id"]
-    teacher = await join(client, a, sid, people.teacher)
-    student = await join(client, b, sid, people.student)
-    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
-    await sees_join(teacher, student)
-    left = await client.post(f"/api/v1/sessions/{sid}/leave", headers=people.student)
-    assert left.status_code == 200
-    # The seat is free and the socket that held it is gone: never two seats for one user.
-    assert await student.closed(within=2.0) == close_codes.NORMAL
-    await teacher.until(
-        lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["left"])
-    )
-    await join(client, b, sid, people.student2)
-    assert student.conn.participant_id not in b.rooms[sid].conns
-
-
 async def test_kicking_a_rest_participant_bans_them_and_tells_the_room(
     client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
 ) -> None:
@@ -813,10 +794,7 @@ async def test_replaced_connections_get_4000_also_in_a_storm(
     # Heartbeats as often as the storm's events: the old node often learns that its entry is
     # gone from its heartbeat before the replacement's close reaches it.
     fast = {"heartbeat_interval": 0.05, "sweep_interval": 0.05}
-    a, b = make_hub(services, "node-a", **fast), make_hub(services, "node-b", **fast)
-    await a.start()
-    await b.start()
-    try:
+    async with two_nodes(services, **fast) as (a, b):
         sid = (await new_session(start=True, maxParticipants=100))["id"]
         users = [bearer(f"storm-{i}") for i in range(40)]
         tokens = [await room_token(client, sid, u) for u in users]
@@ -828,9 +806,6 @@ async def test_replaced_connections_get_4000_also_in_a_storm(
         for first, _ in firsts:
             replaced = [m for m in first.drain_now() if m["type"] == "error"]
             assert [m["code"] for m in replaced] == ["replaced"]
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_whoever_purges_expired_presence_tells_the_room(
@@ -970,13 +945,7 @@ async def test_chat_reaches_every_node_in_seq_order_under_load(
     client: httpx.AsyncClient, people: People, new_session, services: Services
 ) -> None:
     fast = RateLimits(chat_rate=1000, chat_burst=1000, message_rate=1000, message_burst=1000)
-    a, b = (
-        make_hub(services, "node-a", rate_limits=fast),
-        make_hub(services, "node-b", rate_limits=fast),
-    )
-    await a.start()
-    await b.start()
-    try:
+    async with two_nodes(services, rate_limits=fast) as (a, b):
         sid = (await new_session(start=True))["id"]
         senders = [await join(client, (a, b)[i % 2], sid, bearer(f"talker-{i}")) for i in range(16)]
         watchers = [
@@ -1006,6 +975,3 @@ async def test_chat_reaches_every_node_in_seq_order_under_load(
             inversions = sum(1 for x, y in itertools.pairwise(seqs) if y < x)
             assert inversions == 0, f"{inversions} of {total} deliveries out of seq order"
             assert sorted(seqs) == seqs
-    finally:
-        await a.stop()
-        await b.stop()

@@ -35,6 +35,18 @@ async def dev_token(http: httpx.AsyncClient, sub: str, role: str) -> dict[str, s
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
+async def live_class(http: httpx.AsyncClient, room: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A live session named ``room`` by teacher t1; the bearers of t1 and of student s1."""
+    teacher = await dev_token(http, "t1", "instructor")
+    student = await dev_token(http, "s1", "student")
+    created = await http.post(
+        "/api/v1/sessions", json={"title": room.title(), "roomName": room}, headers=teacher
+    )
+    assert created.status_code == 201, created.text
+    assert (await http.post(f"/api/v1/sessions/{room}/start", headers=teacher)).is_success
+    return teacher, student
+
+
 async def test_msgpack_agrees_with_the_server(tmp_path: Path) -> None:
     async with server(tmp_path) as node, chromium() as browser:
         _, page = await open_page(browser, node)
@@ -77,13 +89,7 @@ async def test_requests_and_resume(tmp_path: Path, codec: str) -> None:
         chromium() as browser,
         httpx.AsyncClient(base_url=node.http, timeout=30) as http,
     ):
-        teacher = await dev_token(http, "t1", "instructor")
-        student = await dev_token(http, "s1", "student")
-        created = await http.post(
-            "/api/v1/sessions", json={"title": "Resume", "roomName": "resume"}, headers=teacher
-        )
-        assert created.status_code == 201, created.text
-        assert (await http.post("/api/v1/sessions/resume/start", headers=teacher)).is_success
+        teacher, student = await live_class(http, "resume")
 
         async def room_token() -> str:
             response = await http.post("/api/v1/sessions/resume/token", headers=student)
@@ -151,13 +157,7 @@ async def test_a_resume_after_a_long_gap_reloads_history_and_never_loops(tmp_pat
         chromium() as browser,
         httpx.AsyncClient(base_url=node.http, timeout=30) as http,
     ):
-        teacher = await dev_token(http, "t1", "instructor")
-        student = await dev_token(http, "s1", "student")
-        created = await http.post(
-            "/api/v1/sessions", json={"title": "Gap", "roomName": "gap"}, headers=teacher
-        )
-        assert created.status_code == 201, created.text
-        assert (await http.post("/api/v1/sessions/gap/start", headers=teacher)).is_success
+        teacher, student = await live_class(http, "gap")
         token = (await http.post("/api/v1/sessions/gap/token", headers=student)).json()["token"]
         _, page = await open_page(browser, node)
         await page.goto("/signin.html")
