@@ -164,6 +164,19 @@ class RestParticipation:
             raise NotFound("you are not in this session's room", code="not_in_room")
         return Participation(session, entry, created=False)
 
+    async def withdraw(self, principal: Principal, session_id: str) -> PresenceEntry | None:
+        """After ``principal`` lost the right to be in the room (unenrolled from a session
+        that admits enrolled users only): take them out of it now. Returns the entry
+        removed (its attendance closed), or None when they were not in the room or may
+        still be there."""
+        async with self._db.transaction() as tx:
+            session = await tx.get(SessionRow, session_id)
+            enrolled = session is not None and await is_enrolled(tx, session_id, principal.user_id)
+        if session is None or room_role_for(principal, session, enrolled=enrolled) is not None:
+            return None
+        current = await self._presence.participant_of(session_id, principal.user_id)
+        return await self._admitter.depart(session_id, current) if current else None
+
     async def expire(self, principal: Principal, ref: str) -> None:
         """Close the attendance of seats that expired since anything last touched the room
         (so a report never shows an expired REST participant as still present)."""

@@ -975,3 +975,30 @@ async def test_chat_reaches_every_node_in_seq_order_under_load(
             inversions = sum(1 for x, y in itertools.pairwise(seqs) if y < x)
             assert inversions == 0, f"{inversions} of {total} deliveries out of seq order"
             assert sorted(seqs) == seqs
+
+
+async def test_unenrolling_takes_the_user_out_of_a_gated_room(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True, requiresEnrollment=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    for who in (people.student, people.student2):
+        enrolled = await client.post(f"/api/v1/sessions/{sid}/enroll", headers=who)
+        assert enrolled.status_code in (200, 201), enrolled.text
+    student = await join(client, b, sid, people.student)
+    await sees_join(teacher, student)
+    rest = await client.post(f"/api/v1/sessions/{sid}/join", headers=people.student2)
+    rest_pid = rest.json()["id"]
+    for who in (people.student, people.student2):
+        dropped = await client.delete(f"/api/v1/sessions/{sid}/enroll", headers=who)
+        assert dropped.status_code == 200, dropped.text
+    assert (await student.next("error"))["code"] == "not_enrolled"
+    assert await student.closed() == close_codes.FORBIDDEN
+    gone = {student.welcome["participant"]["id"], rest_pid}  # type: ignore[attr-defined]
+    left: set[str] = set()
+    while not gone <= left:
+        message = await teacher.until(lambda m: m["type"] == "presence" and m["left"])
+        left |= {p["id"] for p in message["left"]}
+    roster = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
+    assert [p["userId"] for p in roster.json()["participants"]] == ["teacher-1"]
