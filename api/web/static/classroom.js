@@ -109,6 +109,8 @@ async function enter() {
     session = await loadSession();
   } catch (err) {
     if (err.status === 404) return setState("not-found");
+    // A removed user is refused at every door of the session, this one included.
+    if (err.code === "banned") return setState("removed");
     return setState("error", err.message);
   }
   if (session.status === "ended" || session.status === "cancelled") {
