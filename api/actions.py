@@ -17,6 +17,7 @@ from rooms.schedules import ScheduleChange, ScheduleView
 from rooms.sessions import SessionView
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.tokens import RoomGrant
+from signaling import close_codes
 
 __all__ = [
     "IssuedToken",
@@ -91,9 +92,12 @@ async def join_room(
 
 
 async def leave_room(services: Services, principal: Principal, ref: str) -> Participation:
-    """Give up the caller's seat, however it was taken; the room hears of it."""
+    """Give up the caller's seat, however it was taken (a WebSocket connection of theirs is
+    closed with 1000 at once: no two seats for one); the room hears of it."""
     result = await services.participation.leave(principal, ref)
-    await services.hub.announce(result.session.id, joined=[], left=[result.entry])
+    await services.hub.removed(
+        result.session.id, [result.entry], code=close_codes.NORMAL, reason="left"
+    )
     return result
 
 

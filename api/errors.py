@@ -8,6 +8,7 @@ errors, the framework's own 404/405, bad JSON, validation failures, and unexpect
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ async def _liveclass_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.LiveclassError)
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, e.RateLimited) and exc.retry_after is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     return error_response(status, exc.code, exc.message, exc.details, headers)
 
 

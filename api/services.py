@@ -29,6 +29,7 @@ from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
 from rooms.payments import HttpPaymentVerifier, PaymentVerifier
 from rooms.presence import Presence
+from rooms.ratelimit import ChatLimiter
 from rooms.recordings import RecordingService
 from rooms.redis_client import close_redis, connect_redis
 from rooms.reminders import send_due_reminders
@@ -196,7 +197,13 @@ async def open_services(
     secret_key = settings.resolved_secret_key()
     sessions = SessionService(database, presence, max_session_hours=settings.max_session_hours)
     chat = ChatService(
-        database, presence, SequenceAllocator(redis), max_chars=settings.chat_max_chars
+        database,
+        presence,
+        SequenceAllocator(redis),
+        max_chars=settings.chat_max_chars,
+        limiter=ChatLimiter(
+            redis, rate=settings.chat_rate_per_second, burst=settings.chat_burst, clock=clock
+        ),
     )
     room_tokens = RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock)
     node_id = settings.node_id or new_node_id()
@@ -234,6 +241,8 @@ async def open_services(
         clock=clock,
         media=media_registry,
     )
+    # Whoever purges expired presence (the sweep, a join, a REST read) tells the room.
+    presence.on_purged(hub.purged)
     media_worker = None
     if settings.runs_media_in_process:
         media_worker = open_media_worker(settings, redis, presence, database, clock=clock)

@@ -22,6 +22,7 @@ from rooms.identity import Principal
 from rooms.ids import is_uuid, new_id
 from rooms.model import RoomRole, SessionStatus
 from rooms.presence import Presence
+from rooms.ratelimit import ChatLimiter
 from rooms.sequence import SequenceAllocator
 from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
@@ -53,8 +54,10 @@ class ChatService:
         sequence: SequenceAllocator,
         *,
         max_chars: int = 2000,
+        limiter: ChatLimiter | None = None,
     ) -> None:
         self._db = database
+        self._limiter = limiter
         self._presence = presence
         self._sequence = sequence
         self._bans = Bans(database, presence)
@@ -111,8 +114,12 @@ class ChatService:
         return await self._sequence.current(session_id)
 
     async def store(self, session_id: str, sender: Sender, text: str) -> ChatMessageRow:
-        """Persist one message from an already-authorized sender (the hub's path)."""
+        """Persist one message from an already-authorized sender (the hub's path). Both
+        paths (REST and WebSocket) come here, so the sender's chat rate limit is one:
+        :class:`RateLimited` (with ``retryAfter``) past it."""
         text = self.clean(text)
+        if self._limiter is not None:
+            await self._limiter.take(session_id, sender.user_id)
         seq = await self.next_seq(session_id)
         row = ChatMessageRow(
             id=new_id(),

@@ -123,6 +123,15 @@ class UnsupportedMediaType(LiveclassError):
 class RateLimited(LiveclassError):
     default_code = "rate_limited"
 
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until trying again can succeed (``details["retryAfter"]``), if known."""
+        if isinstance(self.details, dict):
+            value = self.details.get("retryAfter")
+            if isinstance(value, int | float):
+                return float(value)
+        return None
+
 
 class Unavailable(LiveclassError):
     default_code = "unavailable"

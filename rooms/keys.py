@@ -20,6 +20,9 @@ key                                type    meaning
 ``lc:{sid}:log``                   zset    recent reliable messages (score = seq)
 ``lc:{sid}:pver``                  string  presence version (bumped by every change)
 ``lc:{sid}:resume``                hash    resume token → participant id
+``lc:{sid}:rate:chat:{user}``      hash    the user's chat token bucket (REST and WebSocket)
+``lc:{sid}:gone``                  hash    participant id → why it left (``replaced``, ``left``,
+                                           ``banned``, ``ended``, ``expired``); 10 minutes
 ``lc:{sid}:bus``                   channel the room's events (pub/sub)
 ``lc:node:{node}``                 channel events for one node's participants
 ``lc:epoch``                       string  random; a new value means Redis lost its data
@@ -95,6 +98,13 @@ class RoomKeys:
     def resume(self) -> str:
         return self._key("resume")
 
+    @property
+    def gone(self) -> str:
+        return self._key("gone")
+
+    def chat_rate(self, user_id: str) -> str:
+        return self._key(f"rate:chat:{user_id}")
+
     def presence_keys(self) -> list[str]:
         """The KEYS list every presence script takes, in this order."""
         return [
@@ -106,4 +116,5 @@ class RoomKeys:
             self.seats,
             self.hidden,
             self.bans,
+            self.gone,
         ]

@@ -24,7 +24,7 @@ from rooms.identity import Principal
 from rooms.ids import new_participant_id
 from rooms.model import RoomRole
 from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave, RoomSnapshot
-from rooms.presence.presence import RoomFullPurged, RoomNotLoaded
+from rooms.presence.presence import RoomNotLoaded
 from rooms.sessions import is_enrolled, load_session
 from rooms.store import Database
 from rooms.store.tables import AttendanceRow, SessionRow
@@ -52,7 +52,8 @@ class Participation:
 
 class RoomAdmitter:
     """Admits entries into presence, reloading the room's state when Redis lost it, and keeps
-    attendance in step with every admission, replacement and purge."""
+    attendance in step with every admission, replacement and departure (purges: see
+    :meth:`Presence.on_purged`)."""
 
     def __init__(
         self, database: Database, presence: Presence, attendance: AttendanceService
@@ -72,21 +73,16 @@ class RoomAdmitter:
     ) -> Admission:
         """Admit ``entry`` (saving ``resume``'s token with it, see :meth:`Presence.admit`)."""
         try:
-            try:
-                admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
-            except RoomNotLoaded:
-                banned = await self._bans.banned_users(session.id)
-                await self._presence.load_room(
-                    session.id, session.status, session.max_participants, banned
-                )
-                admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
-        except RoomFullPurged as full:
-            await self._attendance.closed(session.id, full.purged)
-            raise
-        gone = list(admission.purged)
+            admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
+        except RoomNotLoaded:
+            banned = await self._bans.banned_users(session.id)
+            await self._presence.load_room(
+                session.id, session.status, session.max_participants, banned
+            )
+            admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
+        # (Expired entries the admission purged were handed to the presence's listener.)
         if admission.replaced is not None:
-            gone.append(admission.replaced)
-        await self._attendance.closed(session.id, gone)
+            await self._attendance.closed(session.id, [admission.replaced])
         if not admission.rejoined:
             try:
                 await self._attendance.opened(session.id, entry)
@@ -104,12 +100,12 @@ class RoomAdmitter:
         return departure.entry
 
     async def expire(self, session_id: str) -> None:
-        """Drop the room's expired entries now and close their attendance."""
-        purged = await self._presence.purge(session_id)
-        await self._attendance.closed(session_id, purged)
+        """Drop the room's expired entries now (the presence's purge listener closes their
+        attendance and tells the room)."""
+        await self._presence.purge(session_id)
 
     async def snapshot(self, session: SessionRow) -> RoomSnapshot:
-        await self.expire(session.id)
+        """The room now, expired entries purged (and announced) first."""
         return await self._presence.snapshot(session.id)
 
 
@@ -185,6 +181,19 @@ class RestParticipation:
         if entry is None:
             raise NotFound("you are not in this session's room", code="not_in_room")
         return Participation(session, entry, created=False)
+
+    async def withdraw(self, principal: Principal, session_id: str) -> PresenceEntry | None:
+        """After ``principal`` lost the right to be in the room (unenrolled from a session
+        that admits enrolled users only): take them out of it now. Returns the entry
+        removed (its attendance closed), or None when they were not in the room or may
+        still be there."""
+        async with self._db.transaction() as tx:
+            session = await tx.get(SessionRow, session_id)
+            enrolled = session is not None and await is_enrolled(tx, session_id, principal.user_id)
+        if session is None or room_role_for(principal, session, enrolled=enrolled) is not None:
+            return None
+        current = await self._presence.participant_of(session_id, principal.user_id)
+        return await self._admitter.depart(session_id, current) if current else None
 
     async def expire(self, principal: Principal, ref: str) -> None:
         """Close the attendance of seats that expired since anything last touched the room

@@ -28,7 +28,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.access import Permissions, can_manage, permissions
-from rooms.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
+from rooms.errors import (
+    AlreadyExists,
+    Banned,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
 from rooms.identity import Principal
 from rooms.ids import is_uuid, new_id, room_name_from_title
 from rooms.inputs import SessionDraft, SessionPatch
@@ -36,7 +43,7 @@ from rooms.model import EnrollmentStatus, RoomRole, SessionStatus
 from rooms.presence import Presence, PresenceEntry
 from rooms.seats import promote_waiting
 from rooms.store import Database
-from rooms.store.tables import AttendanceRow, EnrollmentRow, SessionRow
+from rooms.store.tables import AttendanceRow, BanRow, EnrollmentRow, SessionRow
 from rooms.store.types import utcnow
 from rooms.webhooks import EventType, enqueue
 from rooms.webhooks.events import enrollment_fields, iso, participant_data, session_data
@@ -98,11 +105,40 @@ def tenant_session_query(tenant: str, ref: str) -> Select[SessionRow]:
 
 
 async def load_session(tx: AsyncSession, principal: Principal, ref: str) -> SessionRow:
-    """Session ``ref`` in the caller's tenant, or :class:`NotFound`."""
-    row = (await tx.execute(tenant_session_query(principal.tenant, ref))).scalar_one_or_none()
-    if row is None:
+    """Session ``ref`` in the caller's tenant, or :class:`NotFound`.
+
+    This is the one door to a session for every service: a user the host removed (banned)
+    gets :class:`Banned` here, for every read and action on the session (its messages,
+    participants, recordings, tokens, the session itself). Managers are never banned.
+    """
+    banned = (
+        select(BanRow.id)
+        .where(BanRow.session_id == SessionRow.id, BanRow.user_id == principal.user_id)
+        .exists()
+    )
+    found = (
+        await tx.execute(tenant_session_query(principal.tenant, ref).add_columns(banned))
+    ).one_or_none()
+    if found is None:
         raise NotFound("session not found", code="session_not_found")
+    row: SessionRow = found[0]
+    if found[1] and not can_manage(principal, row):
+        raise Banned("you were removed from this session by the host")
     return row
+
+
+async def require_not_banned(tx: AsyncSession, principal: Principal, session: SessionRow) -> None:
+    """:class:`Banned` when the host removed ``principal`` from ``session`` (for callers that
+    reached the session another way than :func:`load_session`, e.g. by a recording id)."""
+    if can_manage(principal, session):
+        return
+    found = await tx.scalar(
+        select(BanRow.id).where(
+            BanRow.session_id == session.id, BanRow.user_id == principal.user_id
+        )
+    )
+    if found is not None:
+        raise Banned("you were removed from this session by the host")
 
 
 async def is_enrolled(tx: AsyncSession, session_id: str, user_id: str) -> bool:

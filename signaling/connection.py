@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from rooms.presence import PresenceEntry
@@ -87,6 +88,8 @@ class Connection:
         self._finisher: asyncio.Task[None] | None = None
         # Messages held back while the connection replays the log (resume).
         self._held: list[str | bytes] | None = None
+        #: The reader is handling a frame (see :meth:`handling`): closing must not cut it.
+        self._handling = 0
 
     @property
     def participant_id(self) -> str:
@@ -237,8 +240,24 @@ class Connection:
         self._stop_reader()
         self.closed.set()
 
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
+        """Around the handling of one received frame: a close meanwhile (the client hung
+        up, a failed send) lets it finish instead of cancelling the reader inside it, so a
+        request the server started (a leave's bookkeeping, a chat being stored) is never
+        cut half-way. The reader stops after it (it reads only while open)."""
+        self._handling += 1
+        try:
+            yield
+        finally:
+            self._handling -= 1
+
     def _stop_reader(self) -> None:
-        if self.reader is not None and self.reader is not asyncio.current_task():
+        if (
+            self.reader is not None
+            and self.reader is not asyncio.current_task()
+            and not self._handling
+        ):
             self.reader.cancel()
 
     async def stop(self) -> None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rooms import errors
+from rooms.access import needs_enrollment
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.bus import BusEvent, RoomBus
@@ -45,11 +46,11 @@ from rooms.ice import IceServers
 from rooms.identity import Principal, UserRole
 from rooms.ids import new_participant_id
 from rooms.media_registry import MediaRegistry
+from rooms.model import RoomRole
 from rooms.participation import RoomAdmitter
 from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave
-from rooms.presence.presence import RoomFullPurged
 from rooms.room_log import RoomLog
-from rooms.sessions import SessionService
+from rooms.sessions import SessionService, is_enrolled
 from rooms.store import Database
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.tokens import RoomGrant, RoomTokens
@@ -84,6 +85,7 @@ from signaling.participant import (
     RelaySignal,
     Reply,
     RequestMute,
+    State,
 )
 from signaling.protocol import (
     PROTOCOL_VERSION,
@@ -131,6 +133,8 @@ class HubSettings:
     max_connections_per_ip: int = 2000
     #: ICE servers handed to each participant in their welcome (TURN credentials included).
     ice: IceServers = field(default_factory=IceServers)
+    #: How long a room's reliable message waits for a missing earlier seq (ordering.py).
+    reorder_window: float = 1.0
 
 
 class Hub:
@@ -298,6 +302,7 @@ class Hub:
             if row is None or row.tenant_id != grant.tenant:
                 raise errors.NotFound("no such room", code="room_not_found")
             info = _room_info(row)
+            await self._still_admitted(grant, row)
             entry, resumed = await self._resumable(grant, resume)
             if entry is None:
                 entry = PresenceEntry(
@@ -315,18 +320,20 @@ class Hub:
             self._early_direct[seating] = []
             # The connection's resume token is saved by the admission itself (one round trip).
             token = secrets.token_urlsafe(18)
+            # Only a token that resumed this user's own participant is used up: presenting
+            # someone else's must not revoke theirs.
             admission = await self._admitter.admit(
                 row,
                 entry,
                 self.settings.presence_ttl,
-                resume=ResumeSave(token, int(self.settings.resume_grace), replaces=resume),
+                resume=ResumeSave(
+                    token, int(self.settings.resume_grace), replaces=resume if resumed else None
+                ),
             )
         except errors.LiveclassError as exc:
             self._early_direct.pop(seating, None)
             code = close_codes.close_code_for(exc)
             self._refuse(conn, code, exc.code, exc.message)
-            if isinstance(exc, RoomFullPurged) and exc.purged:
-                await self._announce(grant.session_id, joined=[], left=exc.purged)
             return False
         except Exception:
             self._early_direct.pop(seating, None)
@@ -422,6 +429,14 @@ class Hub:
             if visible is not None:
                 roster = [participant_view(e) for e in visible]
         seq = await self._chat.current_seq(row.id)
+        missed: list[dict[str, Any]] = []
+        reload = None
+        if replay:
+            missed, complete = await self._replay(row.id, last_seq or 0, seq)
+            if not complete:
+                # Too much, or no longer in the log: replaying it would overflow the send
+                # queue (4008, and the client would resume into the same gap forever).
+                reload = {"after": last_seq or 0, "through": seq}
         conn.send_first(
             welcome_message(
                 participant=entry,
@@ -435,23 +450,50 @@ class Hub:
                 resumed=resumed,
                 protocol=PROTOCOL_VERSION,
                 ice_servers=self.ice_servers(entry.user_id),
+                reload=reload,
             )
         )
-        if replay:
-            for message in await self._log.since(row.id, last_seq or 0):
-                conn.send_first(message)
+        for message in missed:
+            conn.send_first(message)
         conn.release()
-        gone = list(admission.purged)
-        if admission.replaced is not None:
-            gone.append(admission.replaced)
+        # (Expired entries the admission purged were announced by the purge listener.)
+        gone = [admission.replaced] if admission.replaced is not None else []
         if not resumed or gone:
             await self._announce(row.id, joined=[] if resumed else [entry], left=gone)
+
+    async def _replay(
+        self, session_id: str, last_seq: int, seq: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The reliable messages after ``last_seq`` up to ``seq`` for a resume, and whether
+        they are complete. Never more than half the send queue (the rest is for live
+        messages), and only when the room's log still holds all of them."""
+        if seq <= last_seq:
+            return [], True
+        if seq - last_seq > max(1, self.settings.outbox_frames // 2):
+            return [], False
+        oldest = await self._log.oldest(session_id)
+        if oldest is None or oldest > last_seq + 1:
+            return [], False
+        return await self._log.since(session_id, last_seq), True
 
     def _refuse(self, conn: Connection, code: int, reason: str, message: str) -> None:
         self.metrics.refused_joins.labels(reason).inc()
         conn.start()
         conn.send_first(error_message(reason, message))
         conn.close(code, message[:120])
+
+    async def _still_admitted(self, grant: RoomGrant, row: SessionRow) -> None:
+        """A room token outlives what it was minted on: a guest of a session that admits
+        enrolled users only must still be enrolled (unenrolling closes the door at once,
+        not when the token expires). Bans are checked by the admission itself."""
+        if grant.role is not RoomRole.GUEST or not needs_enrollment(row):
+            return
+        async with self._db.transaction() as tx:
+            enrolled = await is_enrolled(tx, row.id, grant.user_id)
+        if not enrolled:
+            raise errors.Forbidden(
+                "this session admits enrolled users only; enroll first", code="not_enrolled"
+            )
 
     async def _resumable(
         self, grant: RoomGrant, resume: str | None
@@ -501,7 +543,12 @@ class Hub:
     async def _local_room(self, info: RoomInfo) -> LocalRoom:
         room = self.rooms.get(info.session_id)
         if room is None:
+            first = await self._chat.current_seq(info.session_id)
+            room = self.rooms.get(info.session_id)  # another join may have opened it
+        if room is None:
             room = LocalRoom(info, self.settings.roster_limit)
+            room.order.window = self.settings.reorder_window
+            room.order.start_at(first)
             self.rooms[info.session_id] = room
             self.metrics.rooms.set(len(self.rooms))
             await self._bus.subscribe(self._bus.room_channel(info.session_id))
@@ -528,6 +575,10 @@ class Hub:
         logic = conn.logic
         if logic is None or not conn.is_open:
             return
+        with conn.handling():
+            await self._receive(conn, logic, frame)
+
+    async def _receive(self, conn: Connection, logic: ParticipantLogic, frame: str | bytes) -> None:
         now = self._clock()
         try:
             message = decode(frame, conn.codec, self.settings.limits)
@@ -540,6 +591,10 @@ class Hub:
         for effect in effects:
             try:
                 await self._apply(conn, effect)
+            except errors.RateLimited as exc:
+                rid = getattr(effect, "rid", None)
+                for follow in logic.limited(now, exc.message, rid):
+                    await self._apply(conn, follow)
             except errors.LiveclassError as exc:
                 conn.send(
                     error_message(
@@ -606,9 +661,10 @@ class Hub:
             conn.send(ack_message(effect.rid))
             await self.room_ended(sid, "the host ended the class")
         elif isinstance(effect, LeaveRoom):
-            conn.send(ack_message(effect.rid))
+            # Acked once done: the seat is free and the leave recorded when the client hears.
             await self._admitter.depart(sid, entry.participant_id)
             await self._presence.drop_resume(sid, conn.resume_token)
+            conn.send(ack_message(effect.rid))
             conn.close(close_codes.NORMAL, "left")
             await self._release(conn)
             await self._announce(sid, joined=[], left=[entry])
@@ -748,15 +804,15 @@ class Hub:
         )
         if departure.entry is not None:
             await self._attendance.closed(sid, [departure.entry])
-        event = BusEvent(
-            "close",
+        # A REST participant is banned and removed just the same: it has no socket to close.
+        await self.removed(
             sid,
+            [departure.entry or target],
+            code=close_codes.FORBIDDEN,
+            reason="kicked",
             message=kicked_message(effect.reason),
-            data={"code": close_codes.FORBIDDEN, "reason": "kicked"},
         )
-        await self._direct(target, event)
         conn.send(ack_message(effect.rid))
-        await self._announce(sid, joined=[], left=[departure.entry or target])
 
     async def _target(self, session_id: str, participant_id: str) -> PresenceEntry:
         entry = await self._presence.entry(session_id, participant_id)
@@ -856,6 +912,35 @@ class Hub:
         """Tell the room about presence changes made elsewhere (REST join and leave)."""
         await self._announce(session_id, joined=joined, left=left)
 
+    async def removed(
+        self,
+        session_id: str,
+        entries: list[PresenceEntry],
+        *,
+        code: int,
+        reason: str,
+        message: dict[str, Any] | None = None,
+    ) -> None:
+        """``entries`` were removed from the room's presence by someone other than their
+        connection (a REST leave, a kick, a purge): close the WebSocket connections among
+        them on whichever node holds them (with ``code``, after ``message``), so nobody
+        keeps a socket without a seat, and tell the room they left."""
+        if not entries:
+            return
+        for entry in entries:
+            if entry.source != "ws":
+                continue
+            event = BusEvent(
+                "close",
+                session_id,
+                self.node_id,
+                message=message,
+                to=entry.participant_id,
+                data={"code": code, "reason": reason},
+            )
+            await self._bus.publish_to_node(entry.node, event)
+        await self._announce(session_id, joined=[], left=entries)
+
     def _schedule_tick(self, room: LocalRoom) -> None:
         if room.tick_scheduled:
             return
@@ -890,15 +975,28 @@ class Hub:
         for sid, pids in joining.items():
             await self._presence.refresh(sid, pids, self.settings.presence_ttl)
         for room in list(self.rooms.values()):
-            pids = [pid for pid, c in room.conns.items() if c.is_open]
+            # Not those leaving: their entry is being removed, and their ack comes first.
+            pids = [
+                pid
+                for pid, c in room.conns.items()
+                if c.is_open and (c.logic is None or c.logic.state is State.OPEN)
+            ]
             missing = await self._presence.refresh(
                 room.session_id, pids, self.settings.presence_ttl
             )
-            for pid in missing:
+            if not missing:
+                continue
+            # Removed by someone else; whoever did also sent the close, but it may still be
+            # on its way: close with the code the removal means, not a blind 1001.
+            reasons = await self._presence.gone(room.session_id, missing)
+            for pid, reason in reasons.items():
                 conn = room.conns.get(pid)
                 if conn is not None:
-                    # Our entry was purged (this node looked dead): reconnect to rejoin.
-                    conn.close(close_codes.GOING_AWAY, "presence lost; reconnect")
+                    code, why, message = _close_for_gone(reason)
+                    if message is not None:
+                        conn.send(message)
+                    self.metrics.closed.labels(str(code)).inc()
+                    conn.close(code, why)
                     await self._release(conn)
 
     async def _reassert(self) -> None:
@@ -962,20 +1060,23 @@ class Hub:
             for seq in sorted(missed):
                 if seq not in delivered:
                     self.metrics.messages_out.inc(room.fan_out(missed[seq]))
+            room.order.skip_to(room.last_seq)
 
     async def _sweep(self) -> None:
         for room in list(self.rooms.values()):
-            purged = await self._presence.purge(room.session_id)
-            if not purged:
-                continue
-            await self._attendance.closed(room.session_id, purged)
-            for entry in purged:
-                conn = room.conns.get(entry.participant_id)
-                if conn is not None:
-                    conn.close(close_codes.GOING_AWAY, "presence lost; reconnect")
-                    await self._release(conn)
-            await self._announce(room.session_id, joined=[], left=purged)
+            # What expired goes to :meth:`purged` (the presence's purge listener).
+            await self._presence.purge(room.session_id)
         await self._check_media()
+
+    async def purged(self, session_id: str, entries: list[PresenceEntry]) -> None:
+        """The presence's purge listener (:meth:`Presence.on_purged`; the composition root
+        sets it): entries that expired, whoever purged them (this sweep, a join, a REST
+        read), leave for good: their attendance is closed, a connection still holding one
+        is closed with 1001 (reconnect), and the room is told."""
+        await self._attendance.closed(session_id, entries)
+        await self.removed(
+            session_id, entries, code=close_codes.GOING_AWAY, reason="presence lost; reconnect"
+        )
 
     async def _check_media(self) -> None:
         """Media workers die too. When a room's origin worker is dead, move the room to a live
@@ -1077,7 +1178,17 @@ class Hub:
         if room is None:
             return
         if kind == "msg" and event.message is not None:
-            delivered = room.fan_out(event.message, audience=event.audience, exclude=event.exclude)
+            if event.audience == "all" and event.exclude is None:
+                # Reliable messages in seq order, whatever order their publishers reached
+                # the bus in.
+                delivered = 0
+                for message in room.order.push(event.message, self._clock()):
+                    delivered += room.fan_out(message)
+                self._schedule_order(room)
+            else:
+                delivered = room.fan_out(
+                    event.message, audience=event.audience, exclude=event.exclude
+                )
             self.metrics.messages_out.inc(delivered)
             sent_at = event.data.get("ts")
             if isinstance(sent_at, int | float):
@@ -1103,6 +1214,23 @@ class Hub:
             self.metrics.connections.set(len(self._by_pid))
             self._spawn(self._bus.unsubscribe(self._bus.room_channel(event.session_id)))
 
+    def _schedule_order(self, room: LocalRoom) -> None:
+        """Messages wait for a gap in the seq: send them anyway at the window's end."""
+        deadline = room.order.deadline
+        if deadline is None or room.order_timer is not None:
+            return
+
+        def expire() -> None:
+            room.order_timer = None
+            if self.rooms.get(room.session_id) is not room:
+                return
+            for message in room.order.expire(self._clock()):
+                self.metrics.messages_out.inc(room.fan_out(message))
+            self._schedule_order(room)
+
+        delay = max(0.0, deadline - self._clock())
+        room.order_timer = asyncio.get_running_loop().call_later(delay, expire)
+
     def _on_direct(self, event: BusEvent) -> None:
         conn = self._by_pid.get(event.to or "")
         if conn is None:
@@ -1126,6 +1254,22 @@ class Hub:
             conn.send(grants_message(grant.grants()))
             if not grant.can_publish:
                 self._spawn(self._unpublish(conn))
+
+
+def _close_for_gone(reason: str) -> tuple[int, str, dict[str, Any] | None]:
+    """The close (code, reason, last message) for a connection whose presence entry was
+    removed for ``reason`` (see :meth:`Presence.gone`)."""
+    if reason == "replaced":
+        message = error_message("replaced", "you connected again elsewhere")
+        return close_codes.REPLACED, "replaced by a newer connection", message
+    if reason == "left":
+        return close_codes.NORMAL, "left", None
+    if reason == "banned":
+        return close_codes.FORBIDDEN, "kicked", kicked_message(None)
+    if reason == "ended":
+        return close_codes.NORMAL, "room ended", room_ended_message("the class ended")
+    # Purged as expired (this node looked dead), or not known: reconnect to rejoin.
+    return close_codes.GOING_AWAY, "presence lost; reconnect", None
 
 
 def _room_info(row: SessionRow) -> RoomInfo:

@@ -13,12 +13,14 @@ Hidden observers appear only in what hosts and observers receive.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from signaling.connection import Connection
 from signaling.messages import count_message, presence_message
+from signaling.ordering import SeqOrder
 from signaling.protocol import Codec, encode
 
 __all__ = ["LocalRoom", "RoomInfo"]
@@ -61,6 +63,9 @@ class LocalRoom:
     #: loss sends only what is not among them).
     last_seq: int = 0
     recent_seqs: deque[int] = field(default_factory=lambda: deque(maxlen=4096))
+    #: Puts the room's reliable messages back in seq order (see signaling/ordering.py).
+    order: SeqOrder = field(default_factory=SeqOrder)
+    order_timer: asyncio.TimerHandle | None = None
 
     @property
     def session_id(self) -> str:

@@ -72,6 +72,7 @@ def welcome_message(
     resumed: bool,
     protocol: int,
     ice_servers: list[dict[str, Any]],
+    reload: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {
         "type": "welcome",
@@ -88,6 +89,9 @@ def welcome_message(
     }
     if roster is not None:
         message["roster"] = roster
+    if reload is not None:
+        # A resume whose gap is not replayed: read it from the history (README, Resume).
+        message["reload"] = reload
     return message
 
 

@@ -245,6 +245,11 @@ class ParticipantLogic:
             ]
         return [RelaySignal(message.to, message.kind, payload, rid)]
 
+    def limited(self, now: float, text: str, rid: str | None) -> list[Effect]:
+        """A request the shared limits refused (the user's chat rate across nodes and REST):
+        an ``error`` reply, and like any violation it counts toward 4029."""
+        return self._violation(now, text, rid)
+
     def _violation(self, now: float, text: str, rid: str | None) -> list[Effect]:
         window = self.limits.violation_window
         self._violations = [t for t in self._violations if now - t < window]

@@ -50,11 +50,14 @@ async def list_messages(call: Call) -> MessageList:
     status=201,
     body=MessageDraft,
     response=MessageOut,
-    errors=(403, 404, 409),
+    errors=(403, 404, 409, 429),
 )
 async def post_message(call: Call) -> MessageOut:
     """Persisted before it is returned (and broadcast to the room by the hub). The session
-    must be live; text is trimmed and limited to LIVECLASS_CHAT_MAX_CHARS characters."""
+    must be live; text is trimmed and limited to LIVECLASS_CHAT_MAX_CHARS characters. The
+    sender's chat rate limit is the one their WebSocket chat draws on too
+    (LIVECLASS_CHAT_RATE_PER_SECOND, LIVECLASS_CHAT_BURST, across every node): 429 with
+    Retry-After past it."""
     draft: MessageDraft = call.body
     return message_out(await post_action(call.services, call.user, call.path("ref"), draft.text))
 

@@ -25,6 +25,8 @@ from rooms.errors import Forbidden
 from rooms.inputs import EnrollmentRequest, FeedbackRequest
 from rooms.sessions import SessionFilter, SessionView
 from rooms.waitlist import WaitlistPlace
+from signaling import close_codes
+from signaling.protocol import error_message
 
 api = Api("/api/v1")
 
@@ -58,8 +60,21 @@ async def enroll(call: Call) -> JSONResponse:
     errors=(404, 409),
 )
 async def unenroll(call: Call) -> EnrollmentOut:
-    """Frees the seat. 404 when not enrolled; 409 once the session ended or was cancelled."""
-    return enrollment_out(await call.services.enrollment.unenroll(call.user, call.path("ref")))
+    """Frees the seat. 404 when not enrolled; 409 once the session ended or was cancelled.
+    In a session that admits enrolled users only, the caller also leaves its room at once
+    (a WebSocket connection is closed with 4003 ``not_enrolled``)."""
+    services = call.services
+    enrollment = await services.enrollment.unenroll(call.user, call.path("ref"))
+    entry = await services.participation.withdraw(call.user, enrollment.session_id)
+    if entry is not None:
+        await services.hub.removed(
+            enrollment.session_id,
+            [entry],
+            code=close_codes.FORBIDDEN,
+            reason="not enrolled",
+            message=error_message("not_enrolled", "you are no longer enrolled in this session"),
+        )
+    return enrollment_out(enrollment)
 
 
 @api.route(

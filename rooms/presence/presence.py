@@ -12,6 +12,11 @@ of ``liveclass serve`` nodes can admit into one room at once and the capacity st
   forward. An entry whose node died expires and is purged by the next script that touches the
   room (and by the periodic sweep), so a dead node's participants vanish within the TTL.
 
+Whoever purges tells the room: every script that drops expired entries (``admit``, ``purge``,
+and the reads that purge first) hands them to the listener set with :meth:`Presence.on_purged`
+(the node closes their attendance and announces the leaves), so no read can make a
+participant vanish silently and leave a ghost in the hosts' live rosters.
+
 A room's state (``status``, ``capacity``) is mirrored from the durable store with
 :meth:`Presence.load_room`. When Redis lost it (restart, eviction), ``admit`` raises
 :class:`RoomNotLoaded` and the caller reloads it from the store and retries.
@@ -19,10 +24,12 @@ A room's state (``status``, ``capacity``) is mirrored from the durable store wit
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
@@ -34,13 +41,15 @@ from rooms.errors import Banned, InvalidState, RoomFull
 from rooms.keys import RoomKeys
 from rooms.model import RoomRole
 
+log = logging.getLogger("liveclass.presence")
+
 __all__ = [
     "Admission",
     "Departure",
     "Presence",
     "PresenceEntry",
+    "PurgeListener",
     "ResumeSave",
-    "RoomFullPurged",
     "RoomNotLoaded",
     "RoomSnapshot",
 ]
@@ -48,15 +57,6 @@ __all__ = [
 
 class RoomNotLoaded(Exception):
     """Redis holds no state for this room: load it from the store and retry."""
-
-
-class RoomFullPurged(RoomFull):
-    """:class:`RoomFull`, carrying the expired entries the refused admission purged (their
-    attendance must still be closed)."""
-
-    def __init__(self, message: str, purged: list[PresenceEntry], **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.purged = purged
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +142,10 @@ class RoomSnapshot:
         return sum(1 for e in self.entries if e.takes_seat)
 
 
+#: Told ``(session_id, entries)`` for the entries a purge removed because they expired.
+PurgeListener = Callable[[str, "list[PresenceEntry]"], Awaitable[None]]
+
+
 def _load_scripts() -> dict[str, str]:
     folder = resources.files("rooms.presence").joinpath("scripts")
     prelude = folder.joinpath("_purge.lua").read_text()
@@ -177,6 +181,30 @@ class Presence:
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(source) for name, source in _SOURCES.items()
         }
+        self._on_purged: PurgeListener | None = None
+        self._telling: set[asyncio.Task[None]] = set()
+
+    def on_purged(self, listener: PurgeListener) -> None:
+        """Have ``listener`` told of every expired entry any purge removes (one listener:
+        the node's, which closes their attendance and tells the room)."""
+        self._on_purged = listener
+
+    async def _purged(self, session_id: str, purged: list[PresenceEntry]) -> None:
+        if not purged or self._on_purged is None:
+            return
+        # Shielded: the entries are gone from Redis already, so a caller cancelled meanwhile
+        # (a client hung up on a REST read) must not keep the room from hearing it.
+        task = asyncio.ensure_future(self._on_purged(session_id, purged))
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "telling room %s of %d expired entries failed: %r", session_id, len(purged), exc
+            )
 
     def keys(self, session_id: str) -> RoomKeys:
         return RoomKeys(session_id, self._prefix)
@@ -243,10 +271,10 @@ class Presence:
         if verdict == "banned":
             raise Banned("you were removed from this session by the host")
         purged = [PresenceEntry.from_json(raw) for raw in reply[6:]]
+        await self._purged(session_id, purged)
         if verdict == "full":
-            raise RoomFullPurged(
+            raise RoomFull(
                 f"the room is full ({capacity} of {capacity} seats taken)",
-                purged,
                 details={"capacity": capacity},
             )
         replaced = PresenceEntry.from_json(reply[4]) if reply[4] else None
@@ -290,9 +318,11 @@ class Presence:
             await self._redis.srem(key, user_id)
 
     async def purge(self, session_id: str) -> list[PresenceEntry]:
-        """Drop expired entries now; returns them (their attendance must be closed)."""
+        """Drop expired entries now; returns them (the :meth:`on_purged` listener was told)."""
         reply = await self._run("purge", session_id, self.now_ms())
-        return [PresenceEntry.from_json(raw) for raw in reply[2:]]
+        purged = [PresenceEntry.from_json(raw) for raw in reply[2:]]
+        await self._purged(session_id, purged)
+        return purged
 
     async def refresh(
         self, session_id: str, participant_ids: Sequence[str], ttl_seconds: float
@@ -304,23 +334,45 @@ class Presence:
         reply = await self._run("refresh", session_id, expires, *participant_ids)
         return [_text(pid) for pid in reply]
 
+    async def gone(self, session_id: str, participant_ids: Sequence[str]) -> dict[str, str]:
+        """Why each of ``participant_ids`` (no longer present, see :meth:`refresh`) left:
+        ``replaced`` (the user connected again), ``left``, ``banned``, ``ended`` or
+        ``expired``; ``""`` when not known (older than 10 minutes, or Redis lost it). Each
+        reason is told once (the node that held the participant asks)."""
+        if not participant_ids:
+            return {}
+        key = self.keys(session_id).gone
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(key, list(participant_ids))
+            pipe.hdel(key, *participant_ids)
+            reasons, _ = await pipe.execute()
+        return {
+            pid: _text(reason) if reason is not None else ""
+            for pid, reason in zip(participant_ids, reasons, strict=True)
+        }
+
     async def close(self, session_id: str, status: str) -> list[PresenceEntry]:
         """Mark the room ``status`` (ended/cancelled) and remove everybody; returns them."""
         reply = await self._run("close", session_id, status)
         return [PresenceEntry.from_json(raw) for raw in reply]
 
     async def snapshot(self, session_id: str) -> RoomSnapshot:
-        """The room's state and every present participant (expired ones purged first)."""
-        await self.purge(session_id)
+        """The room's state and every present participant. Expired entries are purged first
+        (and the :meth:`on_purged` listener told); a presence without a listener (a media
+        worker's) leaves them to the nodes and only leaves them out."""
+        if self._on_purged is not None:
+            await self.purge(session_id)
         keys = self.keys(session_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hmget(keys.room, ["status", "capacity"])
             pipe.hvals(keys.members)
-            room, members = await pipe.execute()
+            pipe.zrangebyscore(keys.expiry, "-inf", self.now_ms())
+            room, members, expired = await pipe.execute()
         status = _text(room[0]) if room[0] is not None else None
         capacity = int(room[1]) if room[1] is not None else 0
+        gone = {_text(pid) for pid in expired}
         entries = sorted(
-            (PresenceEntry.from_json(raw) for raw in members),
+            (e for e in map(PresenceEntry.from_json, members) if e.participant_id not in gone),
             key=lambda e: (e.joined_at_ms, e.participant_id),
         )
         return RoomSnapshot(status=status, capacity=capacity, entries=entries)

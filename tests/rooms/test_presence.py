@@ -353,11 +353,47 @@ async def test_entries_expire_after_their_ttl(
 async def test_snapshot_purges_expired_entries(
     presence: Presence, room: str, clock: FakeClock
 ) -> None:
-    await presence.admit(room, entry("sam"), TTL)
+    told: list[tuple[str, list[PresenceEntry]]] = []
+
+    async def listener(session_id: str, entries: list[PresenceEntry]) -> None:
+        told.append((session_id, entries))
+
+    sam = entry("sam")
+    await presence.admit(room, sam, TTL)
     await presence.admit(room, entry("sue"), 3 * TTL)
     clock.advance(TTL + 1)
+    # Without a listener (a media worker's presence) a read leaves expired entries out
+    # but does not purge them: nobody would tell the room.
+    assert [e.user_id for e in (await presence.snapshot(room)).entries] == ["sue"]
+    assert await presence.counts([room]) == {room: 2}
+    presence.on_purged(listener)
     assert [e.user_id for e in (await presence.snapshot(room)).entries] == ["sue"]
     assert await presence.counts([room]) == {room: 1}
+    assert told == [(room, [sam])]
+
+
+async def test_every_purge_is_told_to_the_listener(presence: Presence, clock: FakeClock) -> None:
+    told: list[str] = []
+
+    async def listener(session_id: str, entries: list[PresenceEntry]) -> None:
+        told.extend(e.user_id for e in entries)
+
+    presence.on_purged(listener)
+    await presence.load_room(SID, "live", 1)
+    await presence.admit(SID, entry("sam"), TTL)
+    clock.advance(TTL + 1)
+    await presence.admit(SID, entry("sue"), TTL)  # an admission purges
+    assert told == ["sam"]
+    clock.advance(TTL + 1)
+    await presence.load_room(SID, "live", 0)
+    with pytest.raises(RoomFull):  # also one that is refused
+        await presence.admit(SID, entry("ann"), TTL)
+    assert told == ["sam", "sue"]
+    await presence.load_room(SID, "live", 3)
+    await presence.admit(SID, entry("bob"), TTL)
+    clock.advance(TTL + 1)
+    assert await presence.small_roster(SID, 10) == []  # and a read
+    assert told == ["sam", "sue", "bob"]
 
 
 async def test_expired_entries_free_their_seats_for_the_next_admit(
@@ -537,3 +573,26 @@ async def test_a_refused_admission_saves_no_resume_token(presence: Presence) -> 
     with pytest.raises(RoomFull):
         await presence.admit("small", entry("bob"), TTL, resume=ResumeSave("t-bob", 20))
     assert await presence.resume_target("small", "t-bob") is None
+
+
+async def test_presence_tells_why_a_participant_is_gone(presence: Presence, room: str) -> None:
+    sam, sue, ann = entry("sam"), entry("sue"), entry("ann")
+    for someone in (sam, sue, ann):
+        await presence.admit(room, someone, TTL)
+    sam_again = entry("sam", pid="p-sam-2")
+    await presence.admit(room, sam_again, TTL)  # sam connected again: replaced
+    await presence.leave(room, sue.participant_id)
+    await presence.ban(room, "ann")
+    gone = [sam.participant_id, sue.participant_id, ann.participant_id, "p-never"]
+    assert await presence.refresh(room, gone, TTL) == gone
+    assert await presence.gone(room, gone) == {
+        sam.participant_id: "replaced",
+        sue.participant_id: "left",
+        ann.participant_id: "banned",
+        "p-never": "",
+    }
+    assert await presence.gone(room, [sam.participant_id]) == {sam.participant_id: ""}  # once
+    await presence.close(room, "ended")
+    assert await presence.gone(room, [sam_again.participant_id]) == {
+        sam_again.participant_id: "ended"
+    }

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +144,19 @@ def make_hub(services: Services, node_id: str, **overrides: Any) -> Hub:
         clock=services.presence._clock,
         media=MediaRegistry(services.redis, clock=services.presence._clock),
     )
+
+
+@asynccontextmanager
+async def two_nodes(services: Services, **overrides: Any) -> AsyncIterator[tuple[Hub, Hub]]:
+    """Two started hubs (``node-a``, ``node-b``) of one deployment, stopped afterwards."""
+    a, b = make_hub(services, "node-a", **overrides), make_hub(services, "node-b", **overrides)
+    await a.start()
+    await b.start()
+    try:
+        yield a, b
+    finally:
+        await a.stop()
+        await b.stop()
 
 
 async def connect(

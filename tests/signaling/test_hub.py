@@ -4,14 +4,16 @@ database, clients on queue-based transports. Runs on fakeredis+SQLite and Redis+
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from api.services import Services
+from api.settings import Settings
 from rooms.bus import BusEvent, RoomBus
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
@@ -21,18 +23,20 @@ from signaling.hub import Hub
 from signaling.participant import RateLimits
 from signaling.protocol import Codec
 from tests.conftest import FakeClock, People, bearer
-from tests.signaling.harness import Client, connect, make_hub
+from tests.signaling.harness import Client, connect, make_hub, two_nodes
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    """The shared chat limit out of the way: these tests chat fast on purpose (the limit has
+    its own tests, tests/signaling/test_chat_limit.py)."""
+    return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
 
 
 @pytest.fixture
 async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
-    a = make_hub(services, "node-a")
-    b = make_hub(services, "node-b")
-    await a.start()
-    await b.start()
-    yield a, b
-    await a.stop()
-    await b.stop()
+    async with two_nodes(services) as pair:
+        yield pair
 
 
 async def room_token(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> str:
@@ -210,6 +214,7 @@ async def test_resume_within_grace_misses_nothing_and_nobody_notices(
     for text in ("two", "three"):
         await teacher.send({"type": "chat", "text": text})
     clock.advance(15)  # within the 20 s grace
+    await a._heartbeat()  # the teacher's node keeps its connection present meanwhile
     resumed = await join(
         client, a, sid, people.student, resume=welcome["resume"], last_seq=first["seq"]
     )
@@ -493,8 +498,9 @@ async def test_the_host_ends_the_class_for_everyone(
     assert session.json()["status"] == "ended"
 
 
-async def test_leaving_frees_the_seat_and_tells_the_room(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+@pytest.mark.parametrize("way", ["websocket", "rest"])
+async def test_leaving_frees_the_seat_closes_the_socket_and_tells_the_room(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub], way: str
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True, maxParticipants=1))["id"]
@@ -502,12 +508,17 @@ async def test_leaving_frees_the_seat_and_tells_the_room(
     student = await join(client, b, sid, people.student)
     pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
     await sees_join(teacher, student)
-    await student.send({"type": "leave"})
-    assert await student.closed() == close_codes.NORMAL
+    if way == "websocket":
+        await student.send({"type": "leave"})
+    else:  # a REST leave closes the socket too, at once: never two seats for one user
+        left = await client.post(f"/api/v1/sessions/{sid}/leave", headers=people.student)
+        assert left.status_code == 200
+    assert await student.closed(within=2.0) == close_codes.NORMAL
     await teacher.until(
         lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["left"])
     )
     await join(client, b, sid, people.student2)
+    assert student.conn.participant_id not in b.rooms[sid].conns
 
 
 async def test_joins_are_batched_into_few_presence_messages(
@@ -753,3 +764,241 @@ async def test_a_message_for_a_participant_still_being_seated_follows_their_welc
         assert hub._early_direct == {}
     finally:
         await hub.stop()
+
+
+async def test_kicking_a_rest_participant_bans_them_and_tells_the_room(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, _ = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    joined = await client.post(f"/api/v1/sessions/{sid}/join", headers=people.student)
+    rest_pid = joined.json()["id"]
+    await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == rest_pid for p in m["joined"])
+    )
+    await teacher.send({"type": "kick", "target": rest_pid, "reason": "spam", "rid": "k"})
+    answer = await teacher.until(lambda m: m.get("rid") == "k")
+    assert answer["type"] == "ack", answer
+    await teacher.until(
+        lambda m: m["type"] == "presence" and any(p["id"] == rest_pid for p in m["left"])
+    )
+    again = await client.post(f"/api/v1/sessions/{sid}/join", headers=people.student)
+    assert again.status_code == 403
+    assert again.json()["error"]["code"] == "banned"
+
+
+async def test_replaced_connections_get_4000_also_in_a_storm(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    # Heartbeats as often as the storm's events: the old node often learns that its entry is
+    # gone from its heartbeat before the replacement's close reaches it.
+    fast = {"heartbeat_interval": 0.05, "sweep_interval": 0.05}
+    async with two_nodes(services, **fast) as (a, b):
+        sid = (await new_session(start=True, maxParticipants=100))["id"]
+        users = [bearer(f"storm-{i}") for i in range(40)]
+        tokens = [await room_token(client, sid, u) for u in users]
+        firsts = await asyncio.gather(*(connect(a, token) for token in tokens))
+        seconds = await asyncio.gather(*(connect(b, token) for token in tokens))
+        assert all(admitted for _, admitted in firsts + seconds)
+        codes = await asyncio.gather(*(c.closed() for c, _ in firsts))
+        assert codes == [close_codes.REPLACED] * len(users)
+        for first, _ in firsts:
+            replaced = [m for m in first.drain_now() if m["type"] == "error"]
+            assert [m["code"] for m in replaced] == ["replaced"]
+
+
+async def test_whoever_purges_expired_presence_tells_the_room(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session,
+    nodes: tuple[Hub, Hub],
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    a, _ = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    ttl = services.participation.ttl_seconds
+
+    async def rest_seat(who: dict[str, str]) -> str:
+        joined = await client.post(f"/api/v1/sessions/{sid}/join", headers=who)
+        assert joined.status_code == 200
+        pid = str(joined.json()["id"])
+        await teacher.until(
+            lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["joined"])
+        )
+        return pid
+
+    async def expire_then(read: Any) -> None:
+        clock.advance(ttl + 1)
+        await a._heartbeat()  # the teacher's node keeps the teacher present
+        response = await read()
+        assert response.status_code == 200, response.text
+
+    async def told_left(pids: set[str]) -> None:
+        left: set[str] = set()
+        while not pids <= left:
+            message = await teacher.until(lambda m: m["type"] == "presence" and m["left"])
+            left |= {p["id"] for p in message["left"]}
+
+    # A roster read purges three expired REST seats: the host hears all three leave.
+    pids = {await rest_seat(bearer(f"ghost-{i}")) for i in range(3)}
+    await expire_then(
+        lambda: client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
+    )
+    await told_left(pids)
+    # So does a join that purges, and the attendance report.
+    pid = await rest_seat(people.student)
+    await expire_then(lambda: client.post(f"/api/v1/sessions/{sid}/join", headers=people.student2))
+    await told_left({pid})
+    pid = await rest_seat(people.student)
+    await expire_then(
+        lambda: client.get(f"/api/v1/sessions/{sid}/attendance", headers=people.teacher)
+    )
+    await told_left({pid})
+    roster = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
+    assert [p["userId"] for p in roster.json()["participants"]] == ["teacher-1"]
+
+
+async def test_resume_after_a_long_gap_says_reload_instead_of_looping(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    fast = RateLimits(chat_rate=1000, chat_burst=1000)
+    hub = make_hub(services, "one", outbox_frames=64, rate_limits=fast)
+    await hub.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        teacher = await join(client, hub, sid, people.teacher, max_frames=4096)
+        student = await join(client, hub, sid, people.student, max_frames=64)
+        welcome = student.welcome  # type: ignore[attr-defined]
+        await student.drop()
+        for i in range(100):  # more than the student's queue holds
+            await teacher.send({"type": "chat", "text": f"m{i}"})
+        last = (await teacher.until(lambda m: m.get("text") == "m99"))["seq"]
+        for _ in range(3):  # resuming into the same gap again never loops
+            resumed = await join(
+                client,
+                hub,
+                sid,
+                people.student,
+                max_frames=64,
+                resume=welcome["resume"],
+                last_seq=welcome["seq"],
+            )
+            again = resumed.welcome  # type: ignore[attr-defined]
+            assert again["resumed"] is True
+            assert again["reload"] == {"after": welcome["seq"], "through": last}
+            assert not [m for m in resumed.drain_now() if m["type"] == "chat"]
+            await teacher.send({"type": "chat", "text": "live", "rid": "l"})
+            live = await resumed.next("chat")
+            assert live["text"] == "live"
+            last = live["seq"]
+            assert resumed.conn.is_open
+            await resumed.drop()
+            welcome = {**again, "seq": welcome["seq"]}
+        # The history over REST has the whole gap.
+        history = await client.get(
+            f"/api/v1/sessions/{sid}/messages",
+            params={"after": welcome["seq"], "limit": 200},
+            headers=people.student,
+        )
+        texts = [m["text"] for m in history.json()["messages"]]
+        assert texts == [f"m{i}" for i in range(100)] + ["live"] * 3
+    finally:
+        await hub.stop()
+
+
+async def test_presenting_another_users_resume_token_does_not_revoke_it(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    student = await join(client, a, sid, people.student)
+    welcome = student.welcome  # type: ignore[attr-defined]
+    await student.drop()
+    thief = await join(client, b, sid, people.student2, resume=welcome["resume"], last_seq=0)
+    assert thief.welcome["resumed"] is False  # type: ignore[attr-defined]
+    assert thief.welcome["participant"]["userId"] == "student-2"  # type: ignore[attr-defined]
+    back = await join(client, a, sid, people.student, resume=welcome["resume"], last_seq=0)
+    assert back.welcome["resumed"] is True  # type: ignore[attr-defined]
+    assert back.welcome["participant"]["id"] == welcome["participant"]["id"]  # type: ignore[attr-defined]
+
+
+async def test_a_room_token_minted_before_unenrolling_no_longer_admits(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, _ = nodes
+    sid = (await new_session(start=True, requiresEnrollment=True))["id"]
+    enrolled = await client.post(f"/api/v1/sessions/{sid}/enroll", headers=people.student)
+    assert enrolled.status_code in (200, 201), enrolled.text
+    token = await room_token(client, sid, people.student)
+    dropped = await client.delete(f"/api/v1/sessions/{sid}/enroll", headers=people.student)
+    assert dropped.status_code in (200, 204), dropped.text
+    refused, admitted = await connect(a, token)
+    assert not admitted
+    assert (await refused.next("error"))["code"] == "not_enrolled"
+    assert await refused.closed() == close_codes.FORBIDDEN
+
+
+async def test_chat_reaches_every_node_in_seq_order_under_load(
+    client: httpx.AsyncClient, people: People, new_session, services: Services
+) -> None:
+    fast = RateLimits(chat_rate=1000, chat_burst=1000, message_rate=1000, message_burst=1000)
+    async with two_nodes(services, rate_limits=fast) as (a, b):
+        sid = (await new_session(start=True))["id"]
+        senders = [await join(client, (a, b)[i % 2], sid, bearer(f"talker-{i}")) for i in range(16)]
+        watchers = [
+            await join(client, hub, sid, bearer(f"watch-{hub.node_id}"), max_frames=65536)
+            for hub in (a, b)
+        ]
+        per_sender = 40
+
+        async def talk(i: int, sender: Client) -> None:
+            for n in range(per_sender):
+                await sender.send({"type": "chat", "text": f"{i}-{n}"})
+
+        async def post(n: int) -> None:  # and over REST, through the app's own hub
+            response = await client.post(
+                f"/api/v1/sessions/{sid}/messages",
+                json={"text": f"rest-{n}"},
+                headers=people.teacher,
+            )
+            assert response.status_code == 201
+
+        await asyncio.gather(
+            *(talk(i, s) for i, s in enumerate(senders)), *(post(n) for n in range(40))
+        )
+        total = len(senders) * per_sender + 40
+        for watcher in watchers:
+            seqs = [(await watcher.next("chat"))["seq"] for _ in range(total)]
+            inversions = sum(1 for x, y in itertools.pairwise(seqs) if y < x)
+            assert inversions == 0, f"{inversions} of {total} deliveries out of seq order"
+            assert sorted(seqs) == seqs
+
+
+async def test_unenrolling_takes_the_user_out_of_a_gated_room(
+    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True, requiresEnrollment=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    for who in (people.student, people.student2):
+        enrolled = await client.post(f"/api/v1/sessions/{sid}/enroll", headers=who)
+        assert enrolled.status_code in (200, 201), enrolled.text
+    student = await join(client, b, sid, people.student)
+    await sees_join(teacher, student)
+    rest = await client.post(f"/api/v1/sessions/{sid}/join", headers=people.student2)
+    rest_pid = rest.json()["id"]
+    for who in (people.student, people.student2):
+        dropped = await client.delete(f"/api/v1/sessions/{sid}/enroll", headers=who)
+        assert dropped.status_code == 200, dropped.text
+    assert (await student.next("error"))["code"] == "not_enrolled"
+    assert await student.closed() == close_codes.FORBIDDEN
+    gone = {student.welcome["participant"]["id"], rest_pid}  # type: ignore[attr-defined]
+    left: set[str] = set()
+    while not gone <= left:
+        message = await teacher.until(lambda m: m["type"] == "presence" and m["left"])
+        left |= {p["id"] for p in message["left"]}
+    roster = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
+    assert [p["userId"] for p in roster.json()["participants"]] == ["teacher-1"]

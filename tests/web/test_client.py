@@ -35,6 +35,18 @@ async def dev_token(http: httpx.AsyncClient, sub: str, role: str) -> dict[str, s
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
+async def live_class(http: httpx.AsyncClient, room: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A live session named ``room`` by teacher t1; the bearers of t1 and of student s1."""
+    teacher = await dev_token(http, "t1", "instructor")
+    student = await dev_token(http, "s1", "student")
+    created = await http.post(
+        "/api/v1/sessions", json={"title": room.title(), "roomName": room}, headers=teacher
+    )
+    assert created.status_code == 201, created.text
+    assert (await http.post(f"/api/v1/sessions/{room}/start", headers=teacher)).is_success
+    return teacher, student
+
+
 async def test_msgpack_agrees_with_the_server(tmp_path: Path) -> None:
     async with server(tmp_path) as node, chromium() as browser:
         _, page = await open_page(browser, node)
@@ -77,13 +89,7 @@ async def test_requests_and_resume(tmp_path: Path, codec: str) -> None:
         chromium() as browser,
         httpx.AsyncClient(base_url=node.http, timeout=30) as http,
     ):
-        teacher = await dev_token(http, "t1", "instructor")
-        student = await dev_token(http, "s1", "student")
-        created = await http.post(
-            "/api/v1/sessions", json={"title": "Resume", "roomName": "resume"}, headers=teacher
-        )
-        assert created.status_code == 201, created.text
-        assert (await http.post("/api/v1/sessions/resume/start", headers=teacher)).is_success
+        teacher, student = await live_class(http, "resume")
 
         async def room_token() -> str:
             response = await http.post("/api/v1/sessions/resume/token", headers=student)
@@ -138,6 +144,72 @@ async def test_requests_and_resume(tmp_path: Path, codec: str) -> None:
         assert await page.evaluate("window.t.client.state") == "closed"
         participants = await http.get("/api/v1/sessions/resume/participants", headers=teacher)
         assert participants.json()["activeCount"] == 0
+
+
+async def test_a_resume_after_a_long_gap_reloads_history_and_never_loops(tmp_path: Path) -> None:
+    env = {
+        "LIVECLASS_WS_OUTBOX_FRAMES": "16",  # the server replays at most 8 missed messages
+        "LIVECLASS_CHAT_RATE_PER_SECOND": "1000",
+        "LIVECLASS_CHAT_BURST": "1000",
+    }
+    async with (
+        server(tmp_path, env) as node,
+        chromium() as browser,
+        httpx.AsyncClient(base_url=node.http, timeout=30) as http,
+    ):
+        teacher, student = await live_class(http, "gap")
+        token = (await http.post("/api/v1/sessions/gap/token", headers=student)).json()["token"]
+        _, page = await open_page(browser, node)
+        await page.goto("/signin.html")
+        await page.evaluate(
+            f"""async (token) => {{
+                const lc = await {IMPORT};
+                const client = new lc.LiveclassClient({{
+                    url: `ws://${{location.host}}/ws`, token,
+                    reconnect: {{ base: 200, max: 1000 }},
+                }});
+                window.t = {{ client, welcomes: [], reloads: [], closes: [] }};
+                client.on("welcome", (m) => window.t.welcomes.push(m));
+                client.on("reload", (r) => window.t.reloads.push(r));
+                client.on("reconnecting", (e) => window.t.closes.push(e.code));
+                await client.connect();
+            }}""",
+            token,
+        )
+        # The connection drops and stays away (the token source waits) while 40 messages pass.
+        await page.evaluate(
+            """() => {
+                const client = window.t.client;
+                window.t.gate = new Promise((resolve) => { window.t.open = resolve; });
+                client.tokenSource = async () => { await window.t.gate; return window.t.token; };
+                client.ws.close(4999);
+            }"""
+        )
+        await page.evaluate("(token) => { window.t.token = token; }", token)
+        for i in range(40):
+            posted = await http.post(
+                "/api/v1/sessions/gap/messages", json={"text": f"m{i}"}, headers=teacher
+            )
+            assert posted.status_code == 201
+        last = posted.json()["seq"]
+        await page.evaluate("window.t.open()")
+        await page.wait_for_function(
+            "() => window.t.welcomes.length === 2 && window.t.client.state === 'open'"
+        )
+        assert await page.evaluate("window.t.reloads") == [
+            {"after": (await page.evaluate("window.t.welcomes[0].seq")), "through": last}
+        ]
+        assert await page.evaluate("window.t.welcomes[1].resumed") is True
+        assert await page.evaluate("window.t.client.lastSeq") == last
+        # Live chat flows, and the next drop resumes without a gap: no loop, no 4008.
+        ack = await page.evaluate("window.t.client.chat('after')")
+        assert ack["type"] == "ack"
+        await page.evaluate("window.t.client.ws.close(4999)")
+        await page.wait_for_function(
+            "() => window.t.welcomes.length === 3 && window.t.client.state === 'open'"
+        )
+        assert len(await page.evaluate("window.t.reloads")) == 1
+        assert 4008 not in await page.evaluate("window.t.closes")
 
 
 async def test_sfu_media_answers_each_server_connection_on_its_own_peer_connection(

@@ -114,6 +114,8 @@ async function enter() {
     session = await loadSession();
   } catch (err) {
     if (err.status === 404) return setState("not-found");
+    // A removed user is refused at every door of the session, this one included.
+    if (err.code === "banned") return setState("removed");
     return setState("error", err.message);
   }
   if (session.status === "ended" || session.status === "cancelled") {
@@ -183,6 +185,8 @@ async function connect() {
   });
   client.on("count", (m) => setCount(m.count, m.seats));
   client.on("chat", addChat);
+  // A resume after a long gap: the missed messages are in the history, not replayed.
+  client.on("reload", ({ after }) => loadHistory(after));
   client.on("hand", (m) => {
     const fresh = m.raised && !room.hands.has(m.from.id);
     if (m.raised) room.hands.add(m.from.id); else room.hands.delete(m.from.id);
@@ -594,10 +598,10 @@ function setHandButton(raised) {
 
 // -- chat ------------------------------------------------------------------------------
 
-async function loadHistory() {
+async function loadHistory(from) {
   try {
-    let after;
-    for (let page = 0; page < 5; page++) {
+    let after = from;
+    for (let page = 0; page < (from === undefined ? 5 : 50); page++) {
       const query = after === undefined ? "?limit=200" : `?limit=200&after=${after}`;
       const data = await api(`/sessions/${encodeURIComponent(sessionRef)}/messages${query}`);
       for (const m of data.messages) addChat({ seq: m.seq, id: m.id, from: m.sender || m.from, text: m.text, ts: m.ts });

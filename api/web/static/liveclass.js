@@ -268,7 +268,10 @@ export function backoffDelay(attempt, { base = 500, max = 15000, random = Math.r
  * `welcome`, `presence`, `count`, `chat`, `hand`, `signal`, `mute-request`, `grants`,
  * `kicked`, `recording`, `room-ended`, `error` (unsolicited errors), `message` (every message),
  * and from the client itself: `state` {state: "connecting" | "open" | "reconnecting" |
- * "closed"}, `closed` {code, reason, final: true} when the connection ended for good.
+ * "closed"}, `closed` {code, reason, final: true} when the connection ended for good, and
+ * `reload` {after, through} when a resume missed more than the server replays: read the chat
+ * history after `after` (GET /api/v1/sessions/{ref}/messages?after=...); the client goes on
+ * from `through` (it never resumes into the same gap again).
  */
 export class LiveclassClient extends Emitter {
   constructor({ url, token, codec = "json", requestTimeout = 15000, reconnect = {} } = {}) {
@@ -370,9 +373,13 @@ export class LiveclassClient extends Emitter {
       if (!message.resumed) {
         this.seenSeq.clear();
         this.lastSeq = message.seq || 0;
+      } else if (message.reload) {
+        // The gap was not replayed (too long): it is in the history, not coming here.
+        this.lastSeq = Math.max(this.lastSeq, message.reload.through || message.seq || 0);
       }
       this.attempt = 0;
       this._setState("open");
+      if (message.resumed && message.reload) this.emit("reload", { ...message.reload });
     } else if (type === "ack" || (type === "error" && message.rid)) {
       const waiter = this.pending.get(message.rid);
       if (waiter) {

@@ -1,5 +1,5 @@
 -- Admit one participant to a live room, atomically.
--- KEYS: the prelude's 1-8, then 9 publishers, 10 resume (see Presence.admit)
+-- KEYS: the prelude's 1-9, then 10 publishers, 11 resume (see Presence.admit)
 -- ARGV: 1 now_ms, 2 expires_ms, 3 participant id, 4 user id, 5 entry JSON,
 --       6 takes_seat (0/1), 7 hidden (0/1),
 --       8 resume token to save for the participant ('' = none), 9 its key's ttl (s),
@@ -32,13 +32,13 @@ local reply = function(verdict, replaced)
   local allowed = 0
   if verdict ~= 'full' then
     if ARGV[8] ~= '' then
-      redis.call('HSET', KEYS[10], ARGV[8], pid)
-      redis.call('EXPIRE', KEYS[10], tonumber(ARGV[9]))
+      redis.call('HSET', KEYS[11], ARGV[8], pid)
+      redis.call('EXPIRE', KEYS[11], tonumber(ARGV[9]))
       if ARGV[10] ~= '' and ARGV[10] ~= ARGV[8] then
-        redis.call('HDEL', KEYS[10], ARGV[10])
+        redis.call('HDEL', KEYS[11], ARGV[10])
       end
     end
-    allowed = redis.call('SISMEMBER', KEYS[9], uid)
+    allowed = redis.call('SISMEMBER', KEYS[10], uid)
   end
   local out = {
     verdict, visible_count(), redis.call('SCARD', KEYS[6]), capacity, replaced, allowed
@@ -70,9 +70,10 @@ end
 
 local replaced = false
 if previous then
-  replaced = remove_member(previous) or false
+  replaced = remove_member(previous, 'replaced') or false
 end
 redis.call('HSET', KEYS[2], pid, ARGV[5])
+redis.call('HDEL', KEYS[9], pid)
 redis.call('HSET', KEYS[3], pid, uid)
 redis.call('HSET', KEYS[4], uid, pid)
 redis.call('ZADD', KEYS[5], ARGV[2], pid)

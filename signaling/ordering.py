@@ -1,0 +1,91 @@
+"""Delivering a room's reliable messages in ``seq`` order (no I/O; the clock is passed in).
+
+Sequence numbers are handed out before a message is stored and published, so concurrent
+senders (tasks of one node, or several nodes) can publish them out of order: seq 6 may reach
+the bus before seq 5. Each node puts a room's messages back in order before fanning them out:
+a message after a gap waits until the gap fills, or at most ``window`` seconds (a number may
+never be published: a chat whose store failed was never acked), after which what waits goes
+out in order and the gap is skipped. Live order then matches history order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["SeqOrder"]
+
+
+@dataclass(slots=True)
+class SeqOrder:
+    window: float = 1.0
+    max_waiting: int = 4096
+    #: The next seq to deliver; None until the first one is known.
+    expected: int | None = None
+    _waiting: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _since: float | None = None
+
+    def start_at(self, seq: int) -> None:
+        """The room opened here when ``seq`` was its last number: expect ``seq + 1``."""
+        if self.expected is None:
+            self.expected = seq + 1
+
+    def push(self, message: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        """Messages to deliver now, in order (``message`` among them, or held back)."""
+        seq = message.get("seq")
+        if not isinstance(seq, int):
+            return [message]
+        if self.expected is None:
+            self.expected = seq
+        if seq < self.expected:
+            return [message]  # after a skipped gap: late, but not lost
+        self._waiting[seq] = message
+        out = self._drain()
+        if self._waiting and self._since is None:
+            self._since = now
+        if len(self._waiting) > self.max_waiting:
+            out += self.flush()
+        return out
+
+    @property
+    def deadline(self) -> float | None:
+        """When what waits must go out anyway (None when nothing waits)."""
+        return None if self._since is None else self._since + self.window
+
+    def expire(self, now: float) -> list[dict[str, Any]]:
+        """Past the deadline: skip the gap and deliver what waits."""
+        if self._since is None or now < self._since + self.window:
+            return []
+        return self.flush()
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Everything waiting, in order, skipping the gaps before it."""
+        if not self._waiting:
+            return []
+        self.expected = min(self._waiting)
+        return self._drain(skip=True)
+
+    def skip_to(self, seq: int) -> None:
+        """Messages up to ``seq`` were delivered another way (a catch-up)."""
+        if self.expected is None or self.expected <= seq:
+            self.expected = seq + 1
+        for old in [s for s in self._waiting if s <= seq]:
+            del self._waiting[old]
+        if not self._waiting:
+            self._since = None
+
+    def _drain(self, *, skip: bool = False) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        assert self.expected is not None
+        while self._waiting:
+            message = self._waiting.pop(self.expected, None)
+            if message is None:
+                if not skip:
+                    break
+                self.expected = min(self._waiting)
+                continue
+            out.append(message)
+            self.expected += 1
+        if out or not self._waiting:
+            self._since = None  # a new wait (if any) starts at the next push
+        return out

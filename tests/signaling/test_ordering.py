@@ -1,0 +1,63 @@
+"""SeqOrder: a room's reliable messages back in seq order, gaps waited for at most a window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signaling.ordering import SeqOrder
+
+
+def m(seq: int) -> dict[str, Any]:
+    return {"type": "chat", "seq": seq}
+
+
+def seqs(messages: list[dict[str, Any]]) -> list[int]:
+    return [message["seq"] for message in messages]
+
+
+def test_messages_out_of_order_are_put_back_in_order() -> None:
+    order = SeqOrder(window=1.0)
+    order.start_at(4)
+    assert seqs(order.push(m(6), 0.0)) == []
+    assert seqs(order.push(m(7), 0.1)) == []
+    assert seqs(order.push(m(5), 0.2)) == [5, 6, 7]
+    assert order.deadline is None
+    assert order.push({"type": "pong"}, 0.3) == [{"type": "pong"}]  # not reliable: at once
+
+
+def test_a_gap_that_never_fills_is_skipped_after_the_window() -> None:
+    order = SeqOrder(window=1.0)
+    order.start_at(0)
+    assert seqs(order.push(m(2), 0.0)) == []
+    assert seqs(order.push(m(4), 0.5)) == []
+    assert order.deadline == 1.0
+    assert order.expire(0.9) == []
+    assert seqs(order.expire(1.0)) == [2, 4]
+    assert seqs(order.push(m(1), 1.1)) == [1]  # late, still delivered
+    assert seqs(order.push(m(5), 1.2)) == [5]
+
+
+def test_a_new_wait_starts_when_an_earlier_gap_filled() -> None:
+    order = SeqOrder(window=1.0)
+    order.start_at(0)
+    order.push(m(2), 0.0)
+    order.push(m(4), 0.1)
+    assert seqs(order.push(m(1), 0.8)) == [1, 2]
+    assert order.deadline == 1.8  # 4 waits for 3 from now on
+
+
+def test_a_catch_up_skips_what_it_delivered() -> None:
+    order = SeqOrder(window=1.0)
+    order.start_at(0)
+    order.push(m(3), 0.0)
+    order.skip_to(3)
+    assert order.deadline is None
+    assert seqs(order.push(m(4), 0.1)) == [4]
+
+
+def test_too_many_waiting_go_out_at_once() -> None:
+    order = SeqOrder(window=60.0, max_waiting=3)
+    order.start_at(0)
+    for seq in (2, 3, 4):
+        assert order.push(m(seq), 0.0) == []
+    assert seqs(order.push(m(5), 0.0)) == [2, 3, 4, 5]
