@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections import Counter
+import weakref
+from collections import Counter, deque
 from typing import Any
 
 import httpx
@@ -31,12 +32,24 @@ def messages(frame: str | bytes) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else [data]
 
 
+#: Messages of a batched frame not read yet, per connection: the server may put several
+#: messages in one frame (a welcome and the replay after it), and each must reach a later
+#: ``next_of`` instead of being dropped with the frame.
+_unread: weakref.WeakKeyDictionary[ClientConnection, deque[dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def next_of(ws: ClientConnection, kind: str, within: float = 30.0) -> dict[str, Any]:
+    """The next message of type ``kind`` (the ones before it are passed over)."""
+    unread = _unread.setdefault(ws, deque())
     async with asyncio.timeout(within):
         while True:
-            for message in messages(await ws.recv()):
+            while unread:
+                message = unread.popleft()
                 if message["type"] == kind:
                     return message
+            unread.extend(messages(await ws.recv()))
 
 
 async def room_token(http: httpx.AsyncClient, base: str, sid: str, who: dict[str, str]) -> str:

@@ -8,13 +8,13 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.cluster.clients import messages, next_of
 from tests.conftest import bearer
 from tests.integration.cluster import Node, deployment_env, start_node
 
@@ -43,19 +43,6 @@ async def room_token(http: httpx.AsyncClient, base: str, sid: str, who: dict[str
     response = await http.post(f"{base}/api/v1/sessions/{sid}/token", headers=who)
     assert response.status_code == 200, response.text
     return str(response.json()["token"])
-
-
-def messages(frame: str | bytes) -> list[dict[str, Any]]:
-    data = json.loads(frame)
-    return data if isinstance(data, list) else [data]
-
-
-async def next_of(ws: ClientConnection, kind: str, within: float = 20.0) -> dict[str, Any]:
-    async with asyncio.timeout(within):
-        while True:
-            for message in messages(await ws.recv()):
-                if message["type"] == kind:
-                    return message
 
 
 async def live_session(http: httpx.AsyncClient, node: Node, capacity: int) -> str:
