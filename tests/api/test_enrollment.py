@@ -555,9 +555,13 @@ async def test_enrollment_list_is_for_the_instructor_and_admins(
         assert all(e["status"] == "active" and e["sessionId"] == sid for e in entries)
         # Enrollment order: by enrolledAt (stamped in milliseconds; equal stamps keep the
         # order they were made in only by chance, so they are compared as a group).
-        times = [e["enrolledAt"] for e in entries]
+        # (Compared as instants: a stamp on a whole second is written without a fraction,
+        # "…:11Z", which sorts after "…:11.006Z" as text.)
+        times = [datetime.fromisoformat(e["enrolledAt"]) for e in entries]
         assert times == sorted(times)
-        regrouped = sorted(entries, key=lambda e: (e["enrolledAt"], position[e["id"]]))
+        regrouped = sorted(
+            entries, key=lambda e: (datetime.fromisoformat(e["enrolledAt"]), position[e["id"]])
+        )
         assert [e["userId"] for e in regrouped] == ["student-2", "student-3", "student-1"]
         by_id = {e["id"]: e for e in entries}
         assert by_id[made[1]["id"]]["userName"] == "Tom Third"
