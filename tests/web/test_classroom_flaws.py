@@ -78,6 +78,7 @@ async def test_a_lesson_as_the_teacher_and_her_students_meet_it(tmp_path: Path) 
 
         # Students are told that the class is being recorded, also one arriving later.
         await sam.get_by_role("button", name="Leave").click()
+        await sam.wait_for_url(lambda url: "classroom" not in url)  # Leave goes home
         await teacher.get_by_role("button", name="Start recording").click()
         await expect(sue.locator("#recording-badge")).to_be_visible()
         await expect(sue.locator("#recording-badge")).to_have_text("● Recording")
