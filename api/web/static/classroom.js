@@ -488,11 +488,10 @@ function renderCount() {
 }
 
 /** Where someone stands in the roster: the teacher, then raised hands in the order they
- *  went up, then everyone else by name. */
-function rosterRank(p) {
+ *  went up (`queue`: participant id -> place, made once per render), then everyone else. */
+function rosterRank(p, queue) {
   if (p.role === "host") return -1;
-  const queue = [...room.hands];
-  return room.hands.has(p.id) ? queue.indexOf(p.id) : queue.length;
+  return queue.get(p.id) ?? queue.size;
 }
 
 /** A short, soft two-note chime (no sound file): a raised hand for the teacher. */
@@ -515,8 +514,9 @@ function chime() {
 }
 
 function renderRoster() {
+  const queue = new Map([...room.hands].map((pid, place) => [pid, place]));
   const people = [...room.roster.values()].sort((a, b) =>
-    rosterRank(a) - rosterRank(b) || a.name.localeCompare(b.name));
+    rosterRank(a, queue) - rosterRank(b, queue) || a.name.localeCompare(b.name));
   const hands = room.hands.size;
   $("hands-count").hidden = hands === 0;
   $("hands-count").textContent = `✋ ${hands} hand${hands === 1 ? "" : "s"} up`;
@@ -534,7 +534,7 @@ function renderRoster() {
     }
     return el("li", { dataset: { participant: p.id, user: p.userId } },
       el("span", { class: "name" },
-        room.hands.has(p.id) ? [el("span", { class: "badge hand" }, `hand up #${[...room.hands].indexOf(p.id) + 1}`), " "] : null,
+        room.hands.has(p.id) ? [el("span", { class: "badge hand" }, `hand up #${queue.get(p.id) + 1}`), " "] : null,
         p.name, me ? " (you)" : "", p.role === "host" ? " · teacher" : ""),
       el("span", { class: "actions", style: "margin:0;gap:4px" }, controls));
   }));
