@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.waiting import eventually
 
-__all__ = ["Member", "live_session", "messages", "next_of", "room_token"]
+__all__ = ["Member", "live_session", "messages", "next_of", "room_token", "take_unread"]
 
 GOING_AWAY = 1001
 
@@ -50,6 +50,14 @@ async def next_of(ws: ClientConnection, kind: str, within: float = 30.0) -> dict
                 if message["type"] == kind:
                     return message
             unread.extend(messages(await ws.recv()))
+
+
+def take_unread(ws: ClientConnection) -> list[dict[str, Any]]:
+    """The messages :func:`next_of` read from ``ws`` but did not return (they came in the
+    same frame as the one it was waiting for), removed; a reader taking over ``ws`` handles
+    these first."""
+    unread = _unread.pop(ws, None)
+    return list(unread) if unread else []
 
 
 async def room_token(http: httpx.AsyncClient, base: str, sid: str, who: dict[str, str]) -> str:
@@ -123,6 +131,9 @@ class Member:
         self.count = welcome["count"]
         if not welcome["resumed"]:
             self._base_seq = int(welcome["seq"])
+        # What came in the welcome's frame (a resume's replay often does) is this member's too.
+        for message in take_unread(ws):
+            self._on(message)
         self._changed.set()
 
     async def _resume(self) -> None:
