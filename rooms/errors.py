@@ -1,7 +1,15 @@
 """The typed errors of liveclass.
 
 Every failure a caller can act on is one of these; ``api`` maps them to an HTTP status once
-(``api/errors.py``) and ``signaling`` maps them to a WebSocket close code once. The tree::
+(``api/errors.py``) and ``signaling`` maps them to a WebSocket close code once.
+
+Every error liveclass raises on purpose derives from :class:`BaseError` (a stable ``code``, a
+human ``message``, optional ``details``). It has three branches, each handled in one place:
+``LiveclassError`` (the domain's refusals below), ``signaling.protocol.ProtocolError`` (a frame
+the server cannot accept, answered with an ``error`` message) and ``media.errors.MediaError``
+(a refused media operation, answered with a ``signal`` error). The root lives here because
+``rooms`` is the one package every other may import. ``except LiveclassError`` catches the
+domain branch only, as before. The domain branch::
 
     LiveclassError                 code                      HTTP  WS close
     ├── BadRequest                 invalid_request           400   4400 (error message)
@@ -33,6 +41,7 @@ __all__ = [
     "AlreadyExists",
     "BadRequest",
     "Banned",
+    "BaseError",
     "Conflict",
     "Forbidden",
     "InvalidState",
@@ -49,16 +58,24 @@ __all__ = [
 ]
 
 
-class LiveclassError(Exception):
-    """Base of every liveclass error: a stable ``code``, a human ``message`` and ``details``."""
+class BaseError(Exception):
+    """The root of every error liveclass raises on purpose (domain, protocol, media): a
+    stable machine-readable ``code``, a human ``message`` and optional JSON ``details``."""
+
+    def __init__(self, message: str, *, code: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.details = details
+
+
+class LiveclassError(BaseError):
+    """Base of the domain's errors (mapped to an HTTP status and a close code once)."""
 
     default_code: ClassVar[str] = "error"
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code or self.default_code
-        self.details = details
+        super().__init__(message, code=code or self.default_code, details=details)
 
     def as_dict(self) -> dict[str, Any]:
         """The error as the ``error`` member of the JSON error shape."""

@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from rooms.errors import BaseError
 from rooms.untrusted import InputRefused, check_tree, parse_json, readable, readable_tree
 
 __all__ = [
@@ -99,17 +100,14 @@ class Limits(BaseModel):
     max_sdp_bytes: int = 48 * 1024
 
 
-class ProtocolError(Exception):
+class ProtocolError(BaseError):
     """A frame the server cannot accept. ``code`` is sent back in an ``error`` message."""
 
     def __init__(
         self, code: str, message: str, *, rid: str | None = None, details: Any = None
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code, details=details)
         self.rid = rid
-        self.details = details
 
 
 # -- client → server ------------------------------------------------------------------------

@@ -258,3 +258,34 @@ def test_relative_imports_resolve_to_absolute_names() -> None:
     assert _resolve_relative(Path("rooms/store/engine.py"), 2, "errors") == "rooms.errors"
     assert _resolve_relative(Path("rooms/store/__init__.py"), 1, "engine") == "rooms.store.engine"
     assert _resolve_relative(Path("rooms/store/engine.py"), 3, None) == ""
+
+
+# -- One error tree ---------------------------------------------------------------------------
+
+
+def test_every_deliberate_error_has_one_root() -> None:
+    from media.errors import MediaError
+    from rooms.errors import BaseError, LiveclassError, NotFound
+    from signaling.protocol import ProtocolError
+
+    for branch in (LiveclassError, ProtocolError, MediaError):
+        assert issubclass(branch, BaseError), branch
+    # The branches stay apart: ``except LiveclassError`` (mapped to HTTP statuses and close
+    # codes) still catches the domain's errors only.
+    assert not issubclass(ProtocolError, LiveclassError)
+    assert not issubclass(MediaError, LiveclassError)
+    protocol = ProtocolError("invalid_message", "bad", rid="r1", details={"x": 1})
+    media = MediaError("closed", "gone")
+    domain = NotFound("no such room", code="room_not_found")
+    assert (protocol.code, protocol.message, protocol.rid, protocol.details) == (
+        "invalid_message",
+        "bad",
+        "r1",
+        {"x": 1},
+    )
+    assert (media.code, media.message, repr(media)) == (
+        "closed",
+        "gone",
+        "MediaError('closed', 'gone')",
+    )
+    assert (domain.code, domain.message, domain.details) == ("room_not_found", "no such room", None)
