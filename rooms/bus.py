@@ -3,7 +3,8 @@
 Every room has one channel (``lc:{sid}:bus``) that every node with participants in the room
 subscribes to: one publish per room event, and each node fans it out to its own clients.
 Messages for one participant go to the channel of the node that holds it
-(``lc:node:{node_id}``), found in the participant's presence entry.
+(``lc:node:{node_id}``), found in the participant's presence entry. Every channel name comes
+from ``rooms/keys.py``.
 
 On a Redis Cluster (``connect_redis(..., cluster=True)``) the bus uses plain ``PUBLISH`` and
 ``SUBSCRIBE``: the cluster forwards every publication to every node, so this process's one
@@ -33,6 +34,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from rooms.keys import Channels
 from rooms.redis_client import channel_prefix, is_cluster
 
 __all__ = ["BusEvent", "RoomBus"]
@@ -45,9 +47,10 @@ class BusEvent:
     """One event on the bus.
 
     ``kind``: ``msg`` (a server message for the room; ``audience`` all/hosts), ``presence``
-    (``joined``/``left`` entries, ``count``, ``seats``, ``version``), ``direct`` (a message for
-    participant ``to``), ``close`` (close participant ``to`` with ``code``: kicked, replaced),
-    ``ended`` (the room ended), ``sfu`` (a participant's signal for the media plane),
+    (``joined``/``left`` participant views, the ``hidden`` ids among them), ``direct`` (a
+    message for participant ``to``), ``close`` (close participant ``to`` with ``code``:
+    kicked, replaced), ``ended`` (the room ended), ``sfu`` (a participant's signal for the
+    media plane),
     ``attach`` and ``relay`` (between the media workers of one room, see media/worker.py).
     """
 
@@ -96,23 +99,20 @@ class RoomBus:
 
     def __init__(self, redis: Redis, *, prefix: str = "lc", sharded: bool = False) -> None:
         self._redis = redis
-        self._prefix = channel_prefix(redis, prefix)
+        self._channels = Channels(channel_prefix(redis, prefix))
         self._sharded = sharded
         self._pubsub: PubSub | None = None
         self._lock = asyncio.Lock()
 
     def room_channel(self, session_id: str) -> str:
-        return f"{self._prefix}:{{{session_id}}}:bus"
+        return self._channels.room(session_id)
 
     def node_channel(self, node_id: str) -> str:
-        return f"{self._prefix}:node:{{{node_id}}}"
+        return self._channels.node(node_id)
 
     def session_of(self, channel: str) -> str | None:
         """The session id of a room channel, None for a node channel."""
-        head = f"{self._prefix}:{{"
-        if channel.startswith(head) and channel.endswith("}:bus"):
-            return channel[len(head) : -len("}:bus")]
-        return None
+        return self._channels.session_of(channel)
 
     async def publish(self, event: BusEvent) -> None:
         """To the room's channel (every node in the room)."""

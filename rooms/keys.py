@@ -1,8 +1,13 @@
-"""Every Redis key liveclass uses, in one place.
+"""Every Redis key and pub/sub channel liveclass uses, in one place.
+
+No other module spells a key or a channel (``tests/test_architecture.py`` fails on one that
+does): they ask :class:`RoomKeys`, :class:`MediaKeys`, :class:`Channels` or :func:`epoch_key`.
 
 All keys of one room carry the ``{session_id}`` hash tag, so they live in one Redis Cluster slot
-and a Lua script may touch them together. ``prefix`` (default ``lc``) lets several deployments
-share one Redis.
+and a Lua script may touch them together; the media registry's keys all carry ``{media}``.
+``prefix`` (default ``lc``) lets several deployments share one Redis; channels take the
+channel prefix (``rooms.redis_client.channel_prefix``: ``lc:db<N>`` on database N > 0, since
+Redis shares pub/sub channels across its databases).
 
 =================================  ======  =================================================
 key                                type    meaning
@@ -18,14 +23,21 @@ key                                type    meaning
 ``lc:{sid}:publishers``            set     user ids the host allowed to publish (``allow``)
 ``lc:{sid}:seq``                   string  last reliable-message sequence number
 ``lc:{sid}:log``                   zset    recent reliable messages (score = seq)
-``lc:{sid}:pver``                  string  presence version (bumped by every change)
 ``lc:{sid}:resume``                hash    resume token → participant id
 ``lc:{sid}:rate:chat:{user}``      hash    the user's chat token bucket (REST and WebSocket)
 ``lc:{sid}:gone``                  hash    participant id → why it left (``replaced``, ``left``,
                                            ``banned``, ``ended``, ``expired``); 10 minutes
 ``lc:{sid}:bus``                   channel the room's events (pub/sub)
 ``lc:node:{node}``                 channel events for one node's participants
+``lc:media:{worker}``              channel events for one media worker (signals, joins, leaves)
 ``lc:epoch``                       string  random; a new value means Redis lost its data
+``lc:{media}:alive``               zset    worker id → last heartbeat (ms since epoch)
+``lc:{media}:load``                hash    worker id → rooms whose origin it is
+``lc:{media}:rooms``               hash    session id → origin worker id
+``lc:{media}:subs``                hash    worker id → participants it sends media to
+``lc:{media}:caps``                hash    worker id → participants it can carry (measured)
+``lc:{media}:assign:{sid}``        hash    participant id → the worker sending them media
+``lc:{media}:relays:{sid}``        set     workers relaying the room (besides its origin)
 =================================  ======  =================================================
 """
 
@@ -33,7 +45,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["RoomKeys"]
+__all__ = ["Channels", "MediaKeys", "RoomKeys", "database_channel_prefix", "epoch_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +103,6 @@ class RoomKeys:
         return self._key("log")
 
     @property
-    def version(self) -> str:
-        return self._key("pver")
-
-    @property
     def resume(self) -> str:
         return self._key("resume")
 
@@ -118,3 +126,75 @@ class RoomKeys:
             self.bans,
             self.gone,
         ]
+
+
+def database_channel_prefix(prefix: str, db: int) -> str:
+    """The channel prefix on Redis database ``db`` (channels are shared by all databases)."""
+    return prefix if db == 0 else f"{prefix}:db{db}"
+
+
+def epoch_key(prefix: str = "lc") -> str:
+    """Redis's data epoch (see ``Presence.epoch``)."""
+    return f"{prefix}:epoch"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaKeys:
+    """The media registry's keys (one ``{media}`` slot: its scripts touch several)."""
+
+    prefix: str = "lc"
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}:{{media}}:{name}"
+
+    @property
+    def alive(self) -> str:
+        return self._key("alive")
+
+    @property
+    def load(self) -> str:
+        return self._key("load")
+
+    @property
+    def rooms(self) -> str:
+        return self._key("rooms")
+
+    @property
+    def subs(self) -> str:
+        return self._key("subs")
+
+    @property
+    def caps(self) -> str:
+        return self._key("caps")
+
+    def assign(self, session_id: str) -> str:
+        return self._key(f"assign:{session_id}")
+
+    def relays(self, session_id: str) -> str:
+        return self._key(f"relays:{session_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class Channels:
+    """The pub/sub channels; ``prefix`` is the channel prefix (``channel_prefix``)."""
+
+    prefix: str = "lc"
+
+    def room(self, session_id: str) -> str:
+        """A room's events: every node and media worker in the room listens."""
+        return f"{self.prefix}:{{{session_id}}}:bus"
+
+    def node(self, node_id: str) -> str:
+        """Events for the participants one node holds."""
+        return f"{self.prefix}:node:{{{node_id}}}"
+
+    def media_worker(self, worker_id: str) -> str:
+        """Events for one media worker."""
+        return f"{self.prefix}:media:{{{worker_id}}}"
+
+    def session_of(self, channel: str) -> str | None:
+        """The session id of a room channel, None for any other channel."""
+        head, tail = f"{self.prefix}:{{", "}:bus"
+        if channel.startswith(head) and channel.endswith(tail):
+            return channel[len(head) : -len(tail)]
+        return None

@@ -23,6 +23,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.driver_info import DriverInfo
 
+from rooms.keys import database_channel_prefix
+
 __all__ = ["channel_prefix", "close_redis", "connect_redis", "is_cluster"]
 
 EMBEDDED_CONNECTIONS = 16
@@ -47,7 +49,7 @@ def channel_prefix(redis: Redis, prefix: str = "lc") -> str:
     pool = getattr(redis, "connection_pool", None)
     kwargs = getattr(pool, "connection_kwargs", None) or {}
     db = int(kwargs.get("db") or 0)
-    return prefix if db == 0 else f"{prefix}:db{db}"
+    return database_channel_prefix(prefix, db)
 
 
 def connect_redis(

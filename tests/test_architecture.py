@@ -20,6 +20,7 @@ environment: no ``os.environ``/``os.getenv`` and no pydantic ``BaseSettings`` el
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,3 +290,85 @@ def test_every_deliberate_error_has_one_root() -> None:
         "MediaError('closed', 'gone')",
     )
     assert (domain.code, domain.message, domain.details) == ("room_not_found", "no such room", None)
+
+
+# -- Every Redis key and channel is spelled in rooms/keys.py ----------------------------------
+
+KEYS_MODULE = Path("rooms/keys.py")
+
+#: A string that starts like a liveclass key or channel: the default prefix, or a placeholder
+#: holding a prefix followed by a ``:`` (``f"{self._prefix}:epoch"``).
+_KEY_LIKE = re.compile(r"^(lc:|\{[^}]*prefix[^}]*\}:)", re.IGNORECASE)
+
+
+def _template(node: ast.JoinedStr) -> str:
+    parts: list[str] = []
+    for value in node.values:
+        if isinstance(value, ast.Constant):
+            parts.append(str(value.value))
+        elif isinstance(value, ast.FormattedValue):
+            parts.append("{" + ast.unparse(value.value) + "}")
+    return "".join(parts)
+
+
+def key_builders(path: Path, source: str) -> list[str]:
+    """Places in ``source`` that spell a Redis key or channel (f-strings or literals)."""
+    found: list[str] = []
+    tree = ast.parse(source, filename=str(path))
+    in_fstring = {
+        id(value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.JoinedStr)
+        for value in node.values
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text = _template(node)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) in in_fstring:
+                continue
+            text = node.value
+        else:
+            continue
+        if _KEY_LIKE.match(text):
+            found.append(f"{path}:{node.lineno} builds {text!r}")
+    return found
+
+
+@pytest.mark.parametrize("package", ["api", "rooms", "signaling", "media"])
+def test_only_rooms_keys_builds_redis_keys(package: str) -> None:
+    found = [
+        v
+        for path in source_files(package)
+        if path != KEYS_MODULE
+        for v in key_builders(path, read(path))
+    ]
+    assert found == [], "a Redis key or channel built outside rooms/keys.py:\n" + "\n".join(found)
+
+
+def test_rooms_keys_is_where_keys_are_built() -> None:
+    assert len(key_builders(KEYS_MODULE, read(KEYS_MODULE))) >= 5
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'key = f"{self._prefix}:epoch"\n',
+        'channel = f"{prefix}:node:{{{node_id}}}"\n',
+        'key = f"lc:{{{sid}}}:members"\n',
+        'key = "lc:epoch"\n',
+        'def k(self):\n    return f"{self.channel_prefix}:media:{{{w}}}"\n',
+    ],
+)
+def test_the_key_checker_catches_keys(source: str) -> None:
+    assert key_builders(Path("rooms/bus.py"), source), source
+
+
+def test_the_key_checker_ignores_other_strings() -> None:
+    source = (
+        'a = f"the room is full ({capacity} of {capacity} seats taken)"\n'
+        'b = f"{prefix}-{n}"\n'
+        'c = "class: ok"\n'
+        'd = f"{self.prefix}{path}"\n'
+    )
+    assert key_builders(Path("rooms/x.py"), source) == []

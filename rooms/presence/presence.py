@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from rooms.errors import Banned, InvalidState, RoomFull
-from rooms.keys import RoomKeys
+from rooms.keys import RoomKeys, epoch_key
 from rooms.model import RoomRole
 
 log = logging.getLogger("liveclass.presence")
@@ -442,7 +442,7 @@ class Presence:
         """The data epoch of this Redis: a random value stored once (``lc:epoch``). It
         changes exactly when Redis lost its data (a restart without persistence, a flush):
         a node that sees it change re-asserts its participants instead of dropping them."""
-        key = f"{self._prefix}:epoch"
+        key = epoch_key(self._prefix)
         value = await self._redis.get(key)
         if value is None:
             await self._redis.set(key, secrets.token_hex(8), nx=True)

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from redis.crc import key_slot
 
-from rooms.keys import RoomKeys
+from rooms.keys import MediaKeys, RoomKeys
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
 from rooms.presence import Presence, PresenceEntry, ResumeSave
@@ -35,7 +35,6 @@ def test_each_room_script_and_transaction_has_its_keys_in_one_slot() -> None:
         *keys.presence_keys(),
         keys.seq,
         keys.log,
-        keys.version,
         keys.resume,
         keys.publishers,
     ]
@@ -46,10 +45,10 @@ def test_each_room_script_and_transaction_has_its_keys_in_one_slot() -> None:
 
 
 def test_each_media_registry_script_has_its_keys_in_one_slot() -> None:
-    registry = MediaRegistry(connect_redis(None))
+    keys = MediaKeys()
     sid = str(uuid.uuid4())
-    names = ["alive", "load", "rooms", "subs", f"assign:{sid}", f"relays:{sid}"]
-    assert one_slot([registry._key(name) for name in names])
+    every = [keys.alive, keys.load, keys.rooms, keys.subs, keys.caps]
+    assert one_slot([*every, keys.assign(sid), keys.relays(sid)])
 
 
 async def test_every_script_and_transaction_runs_on_the_cluster(topology: Topology) -> None:
