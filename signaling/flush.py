@@ -12,27 +12,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from signaling import close_codes
 from signaling.wire import ws_frame
 
-if TYPE_CHECKING:
-    from signaling.connection import Connection
-
-__all__ = ["Flusher"]
+__all__ = ["Flushable", "Flusher"]
 
 log = logging.getLogger("liveclass.hub")
 
 
+class Flushable(Protocol):
+    """What the flusher needs of a connection (``signaling.connection.Connection``; a
+    protocol, so this module does not import the one that imports it)."""
+
+    @property
+    def participant_id(self) -> str: ...
+
+    def flush(self) -> None: ...
+
+    def close(self, code: int, reason: str, *, flush: bool = True) -> None: ...
+
+
 class Flusher:
     def __init__(self) -> None:
-        self._marked: list[Connection] = []
+        self._marked: list[Flushable] = []
         self._scheduled = False
         # id(payload) -> (payload, frame bytes); the payload is kept so its id stays unique.
         self._frames: dict[int, tuple[str | bytes, bytes]] = {}
 
-    def mark(self, conn: Connection) -> None:
+    def mark(self, conn: Flushable) -> None:
         """Have ``conn``'s queue written at the end of this loop iteration."""
         self._marked.append(conn)
         if not self._scheduled:
