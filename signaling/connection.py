@@ -64,7 +64,8 @@ class Connection:
         self.codec = codec
         self.outbox = Outbox(codec, max_frames=max_frames, max_bytes=max_bytes)
         self.close_timeout = close_timeout
-        # Set once admitted to a room:
+        # Its seat, set once admitted to a room; written only by :meth:`seat` and
+        # :meth:`regrant` (read by everyone):
         self.session_id = ""
         self.entry: PresenceEntry | None = None
         self.grant: RoomGrant | None = None
@@ -98,6 +99,30 @@ class Connection:
     @property
     def is_open(self) -> bool:
         return self.close_code is None
+
+    def seat(
+        self,
+        session_id: str,
+        entry: PresenceEntry,
+        grant: RoomGrant,
+        logic: ParticipantLogic,
+        resume_token: str,
+    ) -> None:
+        """Make this the connection of ``entry`` in ``session_id`` (it was admitted), with
+        ``grant``'s permissions, ``logic`` deciding on its frames and ``resume_token`` to
+        come back with. Hosts and hidden observers see the roster."""
+        self.session_id = session_id
+        self.entry = entry
+        self.grant = grant
+        self.sees_roster = grant.can_moderate or grant.hidden
+        self.logic = logic
+        self.resume_token = resume_token
+
+    def regrant(self, grant: RoomGrant) -> None:
+        """The connection's permissions are now ``grant`` (its logic follows)."""
+        self.grant = grant
+        if self.logic is not None:
+            self.logic.update_grant(grant)
 
     def start(self) -> None:
         """Begin sending what is queued (and what comes)."""

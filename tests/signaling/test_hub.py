@@ -746,15 +746,16 @@ async def test_a_message_for_a_participant_still_being_seated_follows_their_welc
     await hub.start()
     try:
         sid = (await new_session(start=True))["id"]
-        seat = hub._seat
+        seating = hub._seating
+        seat = seating.seat
 
-        async def seat_after_an_early_offer(conn: Any, row: Any, *args: Any) -> None:
-            entry = args[2]
+        async def seat_after_an_early_offer(conn: Any, admitted: Any, last_seq: Any) -> None:
+            pid = admitted.entry.participant_id
             offer = {"type": "signal", "from": "sfu", "kind": "offer", "sdp": "v=0"}
-            hub._on_direct(BusEvent("direct", sid, to=entry.participant_id, message=offer))
-            await seat(conn, row, *args)
+            hub._on_direct(BusEvent("direct", sid, to=pid, message=offer))
+            await seat(conn, admitted, last_seq)
 
-        monkeypatch.setattr(hub, "_seat", seat_after_an_early_offer)
+        monkeypatch.setattr(seating, "seat", seat_after_an_early_offer)
         student, admitted = await connect(hub, await room_token(client, sid, people.student))
         assert admitted
         assert (await student.next())["type"] == "welcome"  # a connection's first message
