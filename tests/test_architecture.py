@@ -546,3 +546,39 @@ def test_the_allow_list_only_holds_long_modules() -> None:
     counts = line_counts()
     stale = [p for p in OVERSIZED_FOR_NOW if counts.get(p, 0) <= MAX_LINES]
     assert stale == [], f"no longer over {MAX_LINES} lines; drop from OVERSIZED_FOR_NOW: {stale}"
+
+
+# -- A connection owns its seat ---------------------------------------------------------------
+
+#: A connection's seat state: written by ``Connection.seat`` and ``Connection.regrant`` only.
+SEAT_FIELDS = {"session_id", "entry", "grant", "logic", "resume_token", "sees_roster"}
+
+
+def seat_writes(path: Path, source: str) -> list[str]:
+    """Assignments in ``source`` to another object's seat fields (``conn.grant = ...``)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source, filename=str(path))):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            for element in target.elts if isinstance(target, ast.Tuple) else [target]:
+                if (
+                    isinstance(element, ast.Attribute)
+                    and element.attr in SEAT_FIELDS
+                    and not (isinstance(element.value, ast.Name) and element.value.id == "self")
+                ):
+                    found.append(f"{path}:{node.lineno} writes .{element.attr}")
+    return found
+
+
+def test_only_the_connection_writes_its_seat() -> None:
+    found = [v for path in source_files("signaling") for v in seat_writes(path, read(path))]
+    assert found == [], "seat state written from outside Connection:\n" + "\n".join(found)
+
+
+def test_the_seat_checker_catches_writes() -> None:
+    source = "conn.grant = g\nconn.entry, x = e, 1\nold.logic: Any = None\nself.grant = g\n"
+    assert len(seat_writes(Path("signaling/hub.py"), source)) == 3
