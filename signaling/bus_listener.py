@@ -22,10 +22,12 @@ from signaling.messages import chat_message
 from signaling.node import Node
 from signaling.presence_upkeep import PresenceUpkeep
 from signaling.room_core import (
+    AwaitGap,
     CloseConnection,
     EndLocalRoom,
     FanOut,
     NotePresence,
+    ObserveLatency,
     Regrant,
     SendTo,
     Unpublish,
@@ -138,31 +140,23 @@ class BusListener:
         room = self._node.rooms.get(event.session_id)
         if room is None:
             return
-        for action in room_event_actions(event):
+        node = self._node
+        delivered = 0
+        for action in room_event_actions(room.order, event, node.clock()):
             match action:
-                case FanOut():
-                    self._fan_out(room, action)
+                case FanOut(message, audience, exclude):
+                    delivered += room.fan_out(message, audience=audience, exclude=exclude)
+                case AwaitGap():
+                    self._schedule_order(room)
+                case ObserveLatency(sent_at):
+                    node.metrics.fanout_latency.observe(max(0.0, node.clock() - sent_at))
                 case NotePresence(joined, left, hidden):
                     room.note_presence(joined, left, hidden)
                     self._upkeep.schedule_tick(room)
                 case EndLocalRoom(message):
                     self._end(room, message)
-
-    def _fan_out(self, room: LocalRoom, action: FanOut) -> None:
-        node = self._node
-        if action.ordered:
-            # Reliable messages in seq order, whatever order their publishers reached the bus.
-            delivered = 0
-            for message in room.order.push(action.message, node.clock()):
-                delivered += room.fan_out(message)
-            self._schedule_order(room)
-        else:
-            delivered = room.fan_out(
-                action.message, audience=action.audience, exclude=action.exclude
-            )
-        node.metrics.messages_out.inc(delivered)
-        if action.sent_at is not None:
-            node.metrics.fanout_latency.observe(max(0.0, node.clock() - action.sent_at))
+        if delivered:
+            node.metrics.messages_out.inc(delivered)
 
     def _end(self, room: LocalRoom, message: dict[str, Any]) -> None:
         node = self._node

@@ -23,14 +23,17 @@ from rooms.presence import PresenceEntry
 from rooms.tokens import RoomGrant
 from signaling import close_codes
 from signaling.messages import grants_message, kicked_message, room_ended_message
+from signaling.ordering import SeqOrder
 from signaling.protocol import error_message
 
 __all__ = [
+    "AwaitGap",
     "CloseConnection",
     "DirectAction",
     "EndLocalRoom",
     "FanOut",
     "NotePresence",
+    "ObserveLatency",
     "Regrant",
     "ReplayPlan",
     "RoomAction",
@@ -51,15 +54,27 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class FanOut:
-    """Send ``message`` to the room's local connections. ``ordered``: a reliable message for
-    everyone, delivered in ``seq`` order (``signaling/ordering.py``)."""
+    """Send ``message`` to the room's local connections (``audience`` all or hosts, but not
+    ``exclude``)."""
 
     message: dict[str, Any]
-    ordered: bool
     audience: str = "all"
     exclude: str | None = None
-    #: When the publisher sent it (seconds), for the fan-out latency metric.
-    sent_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitGap:
+    """Reliable messages wait for a missing earlier ``seq``: release them anyway (with
+    ``SeqOrder.expire``) at ``deadline`` unless it arrives first."""
+
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class ObserveLatency:
+    """The event was published at ``sent_at`` (seconds): record its fan-out latency."""
+
+    sent_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,24 +93,29 @@ class EndLocalRoom:
     message: dict[str, Any]
 
 
-RoomAction = FanOut | NotePresence | EndLocalRoom
+RoomAction = FanOut | AwaitGap | ObserveLatency | NotePresence | EndLocalRoom
 
 
-def room_event_actions(event: BusEvent) -> list[RoomAction]:
+def room_event_actions(order: SeqOrder, event: BusEvent, now: float) -> list[RoomAction]:
     """What a room-wide bus event (``msg``, ``presence``, ``ended``) asks of the room's local
-    part; other kinds ask nothing of it."""
+    part at ``now``; other kinds ask nothing of it.
+
+    ``order`` is the room's reorder buffer (its state, updated here): a reliable message for
+    everyone is delivered in ``seq`` order, whatever order their publishers reached the bus
+    in, so it may release several messages, or none while an earlier one is missing."""
     kind = event.kind
     if kind == "msg" and event.message is not None:
+        actions: list[RoomAction]
+        if event.audience == "all" and event.exclude is None:
+            actions = [FanOut(message) for message in order.push(event.message, now)]
+            if order.deadline is not None:
+                actions.append(AwaitGap(order.deadline))
+        else:
+            actions = [FanOut(event.message, event.audience, event.exclude)]
         sent_at = event.data.get("ts")
-        return [
-            FanOut(
-                event.message,
-                ordered=event.audience == "all" and event.exclude is None,
-                audience=event.audience,
-                exclude=event.exclude,
-                sent_at=float(sent_at) if isinstance(sent_at, int | float) else None,
-            )
-        ]
+        if isinstance(sent_at, int | float):
+            actions.append(ObserveLatency(float(sent_at)))
+        return actions
     if kind == "presence":
         return [
             NotePresence(

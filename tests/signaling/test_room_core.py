@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -11,11 +12,14 @@ from rooms.model import RoomRole
 from rooms.presence import PresenceEntry
 from rooms.tokens import RoomGrant
 from signaling import close_codes
+from signaling.ordering import SeqOrder
 from signaling.room_core import (
+    AwaitGap,
     CloseConnection,
     EndLocalRoom,
     FanOut,
     NotePresence,
+    ObserveLatency,
     Regrant,
     ReplayPlan,
     SendTo,
@@ -43,10 +47,44 @@ def _with_publish(grant: RoomGrant, publish: bool) -> RoomGrant:
 # -- room events --------------------------------------------------------------------------------
 
 
-def test_a_reliable_room_message_is_fanned_out_in_seq_order() -> None:
-    chat = {"type": "chat", "seq": 3, "text": "hi"}
-    event = BusEvent("msg", "s1", "n1", message=chat, data={"ts": 12.5})
-    assert room_event_actions(event) == [FanOut(chat, ordered=True, sent_at=12.5)]
+def ordered_from(seq: int, window: float = 1.0) -> SeqOrder:
+    order = SeqOrder()
+    order.window = window
+    order.start_at(seq)
+    return order
+
+
+def chat(seq: int) -> dict[str, Any]:
+    return {"type": "chat", "seq": seq, "text": f"m{seq}"}
+
+
+def msg(
+    message: dict[str, Any],
+    *,
+    audience: str = "all",
+    exclude: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> BusEvent:
+    return BusEvent(
+        "msg", "s1", "n1", message=message, audience=audience, exclude=exclude, data=data or {}
+    )
+
+
+def test_a_reliable_room_message_is_fanned_out_with_its_latency() -> None:
+    event = msg(chat(3), data={"ts": 12.5})
+    assert room_event_actions(ordered_from(2), event, 13.0) == [
+        FanOut(chat(3)),
+        ObserveLatency(12.5),
+    ]
+
+
+def test_reliable_messages_wait_for_a_gap_then_go_in_seq_order() -> None:
+    order = ordered_from(2)
+    # seq 4 before seq 3: held, and the shell is asked to release it at the window's end
+    assert room_event_actions(order, msg(chat(4)), 10.0) == [AwaitGap(11.0)]
+    # seq 3 arrives: both go, in order, and nothing waits any more
+    assert room_event_actions(order, msg(chat(3)), 10.2) == [FanOut(chat(3)), FanOut(chat(4))]
+    assert order.deadline is None
 
 
 @pytest.mark.parametrize(
@@ -54,22 +92,24 @@ def test_a_reliable_room_message_is_fanned_out_in_seq_order() -> None:
 )
 def test_a_message_for_some_is_fanned_out_unordered(audience: str, exclude: str | None) -> None:
     message = {"type": "signal"}
-    event = BusEvent("msg", "s1", message=message, audience=audience, exclude=exclude)
-    assert room_event_actions(event) == [
-        FanOut(message, ordered=False, audience=audience, exclude=exclude, sent_at=None)
-    ]
+    order = ordered_from(0)
+    event = msg(message, audience=audience, exclude=exclude)
+    assert room_event_actions(order, event, 0.0) == [FanOut(message, audience, exclude)]
 
 
 def test_a_presence_event_is_noted_for_the_next_tick() -> None:
     joined = [{"id": "p1", "name": "Ann"}]
     left = [{"id": "p2", "name": "Bob"}]
     event = BusEvent("presence", "s1", data={"joined": joined, "left": left, "hidden": ["p2"]})
-    assert room_event_actions(event) == [NotePresence(joined, left, ["p2"])]
-    assert room_event_actions(BusEvent("presence", "s1")) == [NotePresence([], [], [])]
+    assert room_event_actions(ordered_from(0), event, 0.0) == [NotePresence(joined, left, ["p2"])]
+    assert room_event_actions(ordered_from(0), BusEvent("presence", "s1"), 0.0) == [
+        NotePresence([], [], [])
+    ]
 
 
 def test_an_ended_room_is_ended_with_its_reason() -> None:
-    [action] = room_event_actions(BusEvent("ended", "s1", data={"reason": "bye"}))
+    event = BusEvent("ended", "s1", data={"reason": "bye"})
+    [action] = room_event_actions(ordered_from(0), event, 0.0)
     assert isinstance(action, EndLocalRoom)
     assert action.message["type"] == "room-ended"
     assert action.message["reason"] == "bye"
@@ -77,8 +117,12 @@ def test_an_ended_room_is_ended_with_its_reason() -> None:
 
 @pytest.mark.parametrize("kind", ["sfu", "attach", "relay", "unknown"])
 def test_other_room_events_ask_nothing(kind: str) -> None:
-    assert room_event_actions(BusEvent(kind, "s1", message={"type": "x"})) == []
-    assert room_event_actions(BusEvent("msg", "s1")) == []  # a msg without a message
+    assert (
+        room_event_actions(ordered_from(0), BusEvent(kind, "s1", message={"type": "x"}), 0.0) == []
+    )
+    assert (
+        room_event_actions(ordered_from(0), BusEvent("msg", "s1"), 0.0) == []
+    )  # a msg without a message
 
 
 # -- events for one participant -----------------------------------------------------------------
