@@ -338,7 +338,7 @@ def key_builders(path: Path, source: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("package", ["api", "rooms", "signaling", "media"])
+@pytest.mark.parametrize("package", ["api", "rooms", "signaling", "media", "bench"])
 def test_only_rooms_keys_builds_redis_keys(package: str) -> None:
     found = [
         v

@@ -491,9 +491,11 @@ async def _placement(redis_url: str | None, sessions: list[str]) -> dict[str, st
         return {}
     from redis.asyncio import Redis
 
+    from rooms.keys import MediaKeys
+
     client = Redis.from_url(redis_url)
     try:
-        raw = await client.hmget("lc:{media}:rooms", sessions)
+        raw = await client.hmget(MediaKeys().rooms, sessions)
     except Exception:
         return {}
     finally:
