@@ -25,6 +25,7 @@ from api.routes import bans, chat, enrollment, ops, recordings, room, sessions, 
 from api.security import SecurityHeaders
 from api.services import open_services
 from api.settings import Settings
+from api.ws_door import HUB_PATH, LiveclassApp
 from rooms.inputs import RecordingLinkRequest
 from signaling.endpoint import websocket_endpoint
 from signaling.metrics import HubMetrics
@@ -78,7 +79,8 @@ def create_app(
         Route("/docs/init.js", ops.docs_init, include_in_schema=False),
         Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static"),
         Route("/metrics", ops.metrics, include_in_schema=False),
-        WebSocketRoute("/ws", websocket_endpoint),
+        # Taken at the door (api/ws_door.py); the route is for anything that lists routes.
+        WebSocketRoute(HUB_PATH, websocket_endpoint),
     ]
     for api in API_MODULES:
         routes.extend(api.routes())
@@ -111,7 +113,7 @@ def create_app(
         )
     middleware.append(Middleware(BodySizeLimit, limit_for=body_limit))
 
-    app = Starlette(
+    app = LiveclassApp(
         routes=routes,
         middleware=middleware,
         exception_handlers=exception_handlers,

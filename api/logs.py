@@ -37,6 +37,7 @@ __all__ = [
     "JsonFormatter",
     "RedactSecrets",
     "RequestIdMiddleware",
+    "assign_request_id",
     "configure_logging",
     "redact",
     "request_id",
@@ -171,6 +172,21 @@ def configure_logging(level: str, fmt: str) -> logging.Handler:
     return handler
 
 
+def assign_request_id(scope: Scope) -> str:
+    """Set this request's or WebSocket's id for the log lines it causes: the client's
+    ``X-Request-Id`` when it is a sane one, a new one otherwise."""
+    incoming = ""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            incoming = value.decode("latin-1")
+            break
+    rid = incoming if _SANE_ID.match(incoming) else secrets.token_hex(16)
+    # Not reset afterwards: each connection runs in its own task (its own context), and
+    # the outermost error handler, which logs unexpected errors, runs after this returns.
+    request_id.set(rid)
+    return rid
+
+
 class RequestIdMiddleware:
     """Gives every HTTP request and WebSocket a request id (``X-Request-Id`` in and out)."""
 
@@ -181,15 +197,7 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = ""
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        rid = incoming if _SANE_ID.match(incoming) else secrets.token_hex(16)
-        # Not reset afterwards: each connection runs in its own task (its own context), and
-        # the outermost error handler, which logs unexpected errors, runs after this returns.
-        request_id.set(rid)
+        rid = assign_request_id(scope)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -75,9 +75,15 @@ class Connection:
         # Closing:
         self.close_code: int | None = None
         self.close_reason = ""
-        self.closed = asyncio.Event()
+        # Both events are made when first needed: an idle connection never needs them, and
+        # each costs ~760 bytes (issue 18: memory per idle connection).
+        self._closed = False
+        self._closed_event: asyncio.Event | None = None
+        #: The task reading this connection's frames, while it reads; ``reader_stopped`` once
+        #: the connection cancelled it (the reader then ends its reading, nothing else).
         self.reader: asyncio.Task[Any] | None = None
-        self._wake = asyncio.Event()
+        self.reader_stopped = False
+        self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self._started = False
         self._stopped = False
@@ -95,6 +101,24 @@ class Connection:
     @property
     def participant_id(self) -> str:
         return self.entry.participant_id if self.entry else ""
+
+    @property
+    def closed(self) -> asyncio.Event:
+        """Set once the connection is closed and its writer done."""
+        if self._closed_event is None:
+            self._closed_event = asyncio.Event()
+            if self._closed:
+                self._closed_event.set()
+        return self._closed_event
+
+    def _mark_closed(self) -> None:
+        self._closed = True
+        if self._closed_event is not None:
+            self._closed_event.set()
+
+    def _wake_writer(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
 
     @property
     def is_open(self) -> bool:
@@ -134,6 +158,7 @@ class Connection:
 
     def _ensure_writer(self) -> None:
         if self._writer is None and not self._stopped:
+            self._wake = asyncio.Event()
             self._writer = asyncio.get_running_loop().create_task(
                 self._write_loop(), name=f"ws-writer-{self.participant_id}"
             )
@@ -145,7 +170,7 @@ class Connection:
                 self._flush_marked = True
                 self._flusher.mark(self)
         else:
-            self._wake.set()
+            self._wake_writer()
 
     def flush(self) -> None:
         """Write what is queued now, straight to the socket (the flusher calls this)."""
@@ -168,7 +193,7 @@ class Connection:
     def _hand_to_writer(self) -> None:
         """Back-pressure, closing or gone: the writer task sends the rest, in order."""
         self._ensure_writer()
-        self._wake.set()
+        self._wake_writer()
 
     def hold(self) -> None:
         """Hold live messages back (while the hub replays missed ones)."""
@@ -226,17 +251,19 @@ class Connection:
             self._finisher = asyncio.get_running_loop().create_task(self._finish())
         else:
             self._ensure_writer()
-            self._wake.set()
+            self._wake_writer()
 
     async def _write_loop(self) -> None:
+        wake = self._wake
+        assert wake is not None
         try:
             while True:
                 frame = self.outbox.take()
                 if frame is None:
                     if self.close_code is not None:
                         break
-                    self._wake.clear()
-                    await self._wake.wait()
+                    wake.clear()
+                    await wake.wait()
                     continue
                 self._sending = True
                 try:
@@ -252,7 +279,7 @@ class Connection:
             if self.close_code is None:
                 self.close_code = close_codes.GOING_AWAY
             self._stop_reader()
-            self.closed.set()
+            self._mark_closed()
             return
         await self._finish()
 
@@ -263,7 +290,7 @@ class Connection:
                 self.transport.close(code, self.close_reason), timeout=self.close_timeout
             )
         self._stop_reader()
-        self.closed.set()
+        self._mark_closed()
 
     @contextlib.contextmanager
     def handling(self) -> Iterator[None]:
@@ -282,7 +309,9 @@ class Connection:
             self.reader is not None
             and self.reader is not asyncio.current_task()
             and not self._handling
+            and not self.reader_stopped
         ):
+            self.reader_stopped = True  # once: the reader takes back exactly one cancel
             self.reader.cancel()
 
     async def stop(self) -> None:
@@ -295,4 +324,4 @@ class Connection:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._writer
-        self.closed.set()
+        self._mark_closed()

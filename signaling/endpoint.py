@@ -123,9 +123,12 @@ async def _serve(
     websocket: WebSocket, hub: Hub, codec: Codec, subprotocol: str | None, last_seq: int | None
 ) -> None:
     await websocket.accept(subprotocol=subprotocol)
+    transport = StarletteTransport(websocket)
+    if transport.wire is not None:
+        transport.wire.forget_handshake()
     settings = hub.settings
     conn = Connection(
-        StarletteTransport(websocket),
+        transport,
         codec,
         max_frames=settings.outbox_frames,
         max_bytes=settings.outbox_bytes,
@@ -141,9 +144,20 @@ async def _serve(
             await conn.closed.wait()
             return
         log.info("websocket joined as participant %s", conn.participant_id)
-        reader = asyncio.get_running_loop().create_task(_read(websocket, hub, conn))
-        conn.reader = reader
-        await asyncio.wait({reader})
+        # This task reads: a reader task of its own would cost every idle connection ~2 KiB
+        # (issue 18). The connection cancels its reader once it closes (kicked, replaced,
+        # too slow); that cancellation ends the reading only, the bookkeeping below runs.
+        task = asyncio.current_task()
+        assert task is not None
+        conn.reader = task
+        try:
+            await _read(websocket, hub, conn)
+        except asyncio.CancelledError:
+            if not conn.reader_stopped:
+                raise
+            task.uncancel()
+        finally:
+            conn.reader = None  # in the same step as the reading ends: no cancel after it
     finally:
         await hub.disconnected(conn)
         log.info("websocket closed")

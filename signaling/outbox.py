@@ -14,7 +14,6 @@ twice.
 from __future__ import annotations
 
 import struct
-from collections import deque
 
 from signaling.protocol import Codec, wire_size
 
@@ -24,8 +23,11 @@ __all__ = ["Outbox", "join_frames"]
 class Outbox:
     def __init__(self, codec: Codec, *, max_frames: int = 1024, max_bytes: int = 4 << 20) -> None:
         self.codec = codec
-        self._frames: deque[str | bytes] = deque()
-        self._sizes: deque[int] = deque()
+        # Lists, not deques: an empty deque costs ~760 bytes, an empty list 56, and an idle
+        # connection's outbox is empty (issue 18: memory per idle connection). ``take`` drains
+        # from the front in one slice, so lists cost no more time than deques here.
+        self._frames: list[str | bytes] = []
+        self._sizes: list[int] = []
         self._bytes = 0
         self._max_frames = max_frames
         self._max_bytes = max_bytes
@@ -51,13 +53,18 @@ class Outbox:
     def take(self, limit_bytes: int = 256 * 1024) -> str | bytes | None:
         """The next frame to write: every waiting frame joined into one (up to about
         ``limit_bytes``), or None when empty."""
-        if not self._frames:
+        frames = self._frames
+        if not frames:
             return None
-        batch: list[str | bytes] = [self._frames.popleft()]
-        size = self._sizes.popleft()
-        while self._frames and size + self._sizes[0] <= limit_bytes:
-            batch.append(self._frames.popleft())
-            size += self._sizes.popleft()
+        sizes = self._sizes
+        size = sizes[0]
+        n = 1
+        while n < len(frames) and size + sizes[n] <= limit_bytes:
+            size += sizes[n]
+            n += 1
+        batch = frames[:n]
+        del frames[:n]
+        del sizes[:n]
         self._bytes -= size
         return join_frames(batch, self.codec)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["WIRE_KEY", "RawWire", "WireTap", "ws_frame"]
+__all__ = ["WIRE_KEY", "RawWire", "WireTap", "tap", "ws_frame"]
 
 WIRE_KEY = "liveclass.wire"
 
@@ -89,6 +89,16 @@ class RawWire:
         """Wait until the socket's buffer drained below its low-water mark."""
         await self._protocol.writable.wait()
 
+    def forget_handshake(self) -> None:
+        """Drop the server's copies of the handshake's request and response (their headers)
+        once the connection is accepted: uvicorn keeps both for the connection's life but
+        reads them only while accepting (~3 KiB of an idle connection's ~35)."""
+        p = self._protocol
+        if p.handshake_complete:
+            for name in ("request", "response"):
+                if hasattr(p, name):
+                    setattr(p, name, None)
+
     def write(self, frame: bytes) -> None:
         """Write one or more ready-made frames (from :func:`ws_frame`)."""
         self._protocol.transport.write(frame)
@@ -102,7 +112,18 @@ class WireTap:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            wire = RawWire.of(send)
-            if wire is not None:
-                scope = {**scope, "extensions": {**(scope.get("extensions") or {}), WIRE_KEY: wire}}
+            tap(scope, send)
         await self.app(scope, receive, send)
+
+
+def tap(scope: Scope, send: Send) -> None:
+    """Put the :class:`RawWire` behind ``send`` into the WebSocket ``scope``'s extensions,
+    when there is one. The scope is the connection's own (the server makes one per
+    connection): it is changed in place, not copied, since a copy would live as long as the
+    connection."""
+    wire = RawWire.of(send)
+    if wire is not None:
+        extensions = scope.get("extensions")
+        if extensions is None:
+            scope["extensions"] = extensions = {}
+        extensions[WIRE_KEY] = wire

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import time
@@ -28,6 +29,7 @@ from api.app import create_app
 from api.server import build_server
 from api.settings import Settings
 from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
+from tests.waiting import eventually
 
 TIMEOUT = 0.5  # header, body and keep-alive timeouts of the server under test
 SLACK = 2.0  # how much later than its timeout a close may come on a loaded machine
@@ -272,3 +274,78 @@ async def test_proxies_in_front_are_not_held_to_the_per_address_cap(
         assert [await c.still_open(0.1) for c in other] == [True, True, False]
         for c in proxy + other:
             c.close()
+
+
+async def test_an_idle_hub_connection_costs_one_task_and_keeps_no_handshake(
+    make_node: Callable[..., contextlib.AbstractAsyncContextManager[Node]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What an idle class costs the server (issue 18: memory per idle connection): one task
+    per connection (the server's own, which also reads), no reader or writer task of ours,
+    no HTTP middleware frames held for the connection's life, and the server's copy of the
+    handshake dropped once accepted. The close paths still work: a kicked connection's
+    reader stops at once, and the log stays clean."""
+    caplog.set_level(logging.INFO)
+    students = 12
+    teacher = bearer("teacher-1", "instructor")
+    async with make_node() as node:
+        async with httpx.AsyncClient(base_url=node.http, timeout=30) as http:
+            created = await http.post(
+                "/api/v1/sessions", json={"title": "Idle", "maxParticipants": 50}, headers=teacher
+            )
+            sid = created.json()["id"]
+            assert (await http.post(f"/api/v1/sessions/{sid}/start", headers=teacher)).is_success
+            tokens = []
+            for i in range(students):
+                answer = await http.post(
+                    f"/api/v1/sessions/{sid}/token", headers=bearer(f"student-{i}")
+                )
+                tokens.append(answer.json()["token"])
+        sockets = []
+        for token in tokens:
+            ws = await connect(f"ws://127.0.0.1:{node.port}/ws?token={token}")
+            assert json.loads(await ws.recv())["type"] == "welcome"
+            sockets.append(ws)
+
+        def server_side() -> dict[str, list[asyncio.Task[Any]]]:
+            named: dict[str, list[asyncio.Task[Any]]] = {}
+            for task in asyncio.all_tasks():
+                named.setdefault(task.get_coro().__qualname__, []).append(task)  # type: ignore[union-attr]
+            return named
+
+        tasks = server_side()
+        assert len(tasks.get("WebSocketsSansIOProtocol.run_asgi", [])) == students, sorted(tasks)
+        assert not [name for name in tasks if name.endswith(("_read", "_write_loop"))], sorted(
+            tasks
+        )
+        for task in tasks["WebSocketsSansIOProtocol.run_asgi"]:
+            stack = [f.f_code.co_qualname for f in task.get_stack(limit=50)]
+            assert not [s for s in stack if "Middleware" in s or "Router" in s], stack
+        protocols = [
+            task.get_coro().cr_frame.f_locals["self"]  # type: ignore[union-attr]
+            for task in tasks["WebSocketsSansIOProtocol.run_asgi"]
+        ]
+        assert protocols
+        assert all(p.request is None and p.response is None for p in protocols)
+
+        # A kicked student's connection closes and its reading (this very task) ends.
+        async with httpx.AsyncClient(base_url=node.http, timeout=30) as http:
+            answer = await http.post(f"/api/v1/sessions/{sid}/token", headers=teacher)
+        host = await connect(f"ws://127.0.0.1:{node.port}/ws?token={answer.json()['token']}")
+        welcome = json.loads(await host.recv())
+        target = next(p["id"] for p in welcome["roster"] if p["role"] != "host")
+        await host.send(json.dumps({"type": "kick", "target": target, "rid": "k"}))
+
+        async def one_closed() -> bool:
+            return sum(ws.close_code is not None for ws in sockets) == 1
+
+        await eventually(one_closed, within=10)
+        await eventually(
+            lambda: (
+                len(server_side().get("WebSocketsSansIOProtocol.run_asgi", [])) == students
+            ),  # the host's in, one student out
+            within=10,
+        )
+        for ws in [*sockets, host]:
+            await ws.close()
+    _no_errors(caplog)
