@@ -57,6 +57,9 @@ __all__ = ["Offer", "Subscriber"]
 
 log = logging.getLogger("liveclass.media.subscriber")
 
+#: The fewest packets sent over which a share NACKed counts as a loss figure.
+_NACK_SAMPLE = 30
+
 
 @dataclass(frozen=True, slots=True)
 class Offer:
@@ -256,15 +259,18 @@ class Subscriber:
     def _feedback(self, output: _Output, loss: float | None, remb: int | None) -> None:
         """The client reported loss or a bandwidth estimate: pick the level of its layered
         video (one level for all of it: the link is shared). The loss taken is the larger of
-        the report's and the share of packets NACKed since the last report (a receiver
-        report counts retransmitted packets as received, hiding a link that drops)."""
+        the report's and the share of packets NACKed since the last figure (a receiver
+        report counts retransmitted packets as received, hiding a link that drops; NACKs
+        also tell sooner)."""
         outlet = output.track.outlet
-        if loss is not None and isinstance(outlet, RtpOutlet):
+        if isinstance(outlet, RtpOutlet):
+            # NACKs tell before the next receiver report does (REMB comes more often)
             sent, nacked = outlet.sent, outlet.nacked
             last_sent, last_nacked = output.nack_mark
-            output.nack_mark = (sent, nacked)
-            if sent > last_sent:
-                loss = max(loss, min(1.0, (nacked - last_nacked) / (sent - last_sent)))
+            if sent - last_sent >= _NACK_SAMPLE:
+                output.nack_mark = (sent, nacked)
+                nack_loss = min(1.0, (nacked - last_nacked) / (sent - last_sent))
+                loss = nack_loss if loss is None else max(loss, nack_loss)
         videos = [
             o.track for o in self._outputs if o.codec.kind == "video" and o.track.source is not None
         ]
