@@ -23,7 +23,7 @@ subscriber's RTCP tells (sans-I/O; the clock is injected):
 - **up** by probing: a REMB estimate cannot tell that a link would carry more than it carries
   (receivers cap it near 1.5 times what they get), so after ``probe_after`` seconds without
   congestion the selector tries the next level. Congestion during the following ``trial``
-  seconds sends it back down and doubles the wait (up to ``max_probe_after``); a trial that
+  seconds (here a loss of 3 % is enough) sends it back down and doubles the wait (up to ``max_probe_after``); a trial that
   passes resets the wait. LiveKit and mediasoup probe with padding instead; a failed trial
   costs a weak link a second of congestion and the receiver's recovery from the packets it
   lost (a keyframe), every ``max_probe_after`` seconds at worst.
@@ -70,6 +70,7 @@ class SelectorConfig:
     """The selector's thresholds (seconds, fractions)."""
 
     loss_threshold: float = 0.10
+    trial_loss_threshold: float = 0.03
     remb_ratio: float = 0.70
     headroom: float = 0.85
     probe_after: float = 6.0
@@ -122,7 +123,10 @@ class LayerSelector:
             self.last_remb = remb
             low = remb_counts and bool(levels) and remb < config.remb_ratio * levels[level]
             self._remb_low = self._remb_low + 1 if low else 0
-        lossy = self.last_loss is not None and self.last_loss >= config.loss_threshold
+        threshold = (
+            config.loss_threshold if self._trial_until is None else config.trial_loss_threshold
+        )
+        lossy = self.last_loss is not None and self.last_loss >= threshold
         congested = lossy or self._remb_low >= config.congested_signals
         if self._trial_until is not None and now >= self._trial_until and not congested:
             self._trial_until = None  # the trial passed

@@ -39,9 +39,11 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
     VideoStreamTrack,
 )
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket
 from av import VideoFrame
 
 from bench.servers.netns import private_host
@@ -107,9 +109,24 @@ class LayeredPublisher:
             self.participant_id, self.pc.localDescription.sdp, layers=layers
         )
         await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        for sender in self.pc.getSenders():
+            _ignore_remb(sender)
 
     async def close(self) -> None:
         await self.pc.close()
+
+
+def _ignore_remb(sender: RTCRtpSender) -> None:
+    """Keep the encoder at its own target: aiortc's sender follows the SFU's REMB, which on
+    a busy machine sometimes drops the high layer below the shaped rate (then both layers fit
+    and nothing is measured)."""
+    handle = sender._handle_rtcp_packet
+
+    async def without_remb(packet: Any) -> None:
+        if not (isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP):
+            await handle(packet)
+
+    sender._handle_rtcp_packet = without_remb  # type: ignore[method-assign]
 
 
 class PeerProcess:

@@ -10,11 +10,11 @@ on loopback), answers the SFU's offers and decodes the video it receives. Talks 
 
 ``python -m bench.media.adaptive_peer --address 10.213.0.2``: the address ICE offers.
 
-Its video jitter buffer holds 64 packets instead of aiortc's 512: aiortc NACKs a packet only
-when it notices a new gap, so a lost retransmission leaves a hole that only a full buffer
-clears (then it asks for a keyframe); at a low layer's 30 packets a second that is 17 s of
-frozen video with 512, about 2 s with 64. Browsers give up on a missing packet and ask for
-a keyframe after a similar time.
+Its video jitter buffer behaves more like a browser's than aiortc's does: aiortc NACKs a
+packet only when it notices a new gap, so a lost retransmission leaves a hole that only a
+full buffer clears (512 packets: 17 s of frozen video at a low layer's 30 packets a second).
+Here a keyframe's first packet drops the incomplete frames before it (nothing before a
+keyframe is needed to decode what follows), and the buffer holds 64 packets.
 """
 
 from __future__ import annotations
@@ -35,13 +35,30 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add
 from av import VideoFrame
 
 from media.aiortc_hooks import host_addresses
+from media.rtp_forwarding import is_keyframe_start
 
 __all__ = ["main"]
+
+
+class _ResyncingBuffer(JitterBuffer):
+    """aiortc's jitter buffer, except that a keyframe skips a hole before it."""
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        origin = self._origin
+        if origin is not None and is_keyframe_start("video/vp8", packet.payload):
+            ahead = uint16_add(packet.sequence_number, -origin)
+            if 0 < ahead < self.capacity and any(
+                self._packets[(origin + i) % self.capacity] is None for i in range(ahead)
+            ):
+                self.remove(ahead)
+        return super().add(packet)
 
 
 class _Peer:
@@ -59,7 +76,7 @@ class _Peer:
                 for transceiver in self.pc.getTransceivers():
                     if transceiver.receiver.track is track:
                         receiver: Any = transceiver.receiver  # see the module docstring
-                        receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(
+                        receiver._RTCRtpReceiver__jitter_buffer = _ResyncingBuffer(
                             capacity=64, is_video=True
                         )
             self.tasks.append(asyncio.ensure_future(self._read(track)))

@@ -26,7 +26,7 @@ async def test_a_limited_subscriber_gets_the_low_layer_and_the_other_keeps_the_h
     assert figures["limited_loss_until_probe"] < 0.05
     assert figures["limited_loss_after_switch"] < 0.35
     # the free subscriber keeps the high layer, without loss
-    assert figures["free_high_share"] >= 0.95
+    assert figures["free_high_share"] >= 0.9
     assert figures["free_loss"] < 0.05
     # the limit lifted: the limited subscriber goes back up
     assert figures["switch_up_seconds"] is not None
