@@ -23,10 +23,11 @@ subscriber's RTCP tells (sans-I/O; the clock is injected):
 - **up** by probing: a REMB estimate cannot tell that a link would carry more than it carries
   (receivers cap it near 1.5 times what they get), so after ``probe_after`` seconds without
   congestion the selector tries the next level. Congestion during the following ``trial``
-  seconds (here a loss of 3 % is enough) sends it back down and doubles the wait (up to ``max_probe_after``); a trial that
-  passes resets the wait. LiveKit and mediasoup probe with padding instead; a failed trial
-  costs a weak link a second of congestion and the receiver's recovery from the packets it
-  lost (a keyframe), every ``max_probe_after`` seconds at worst.
+  seconds (a loss of 3 % is enough then) sends it back down and doubles the wait (up to
+  ``max_probe_after``); a trial that passes resets the wait. LiveKit and mediasoup probe
+  with padding instead; a failed trial costs a weak link a second of congestion and the
+  receiver's recovery from the packets it lost (a keyframe), every ``max_probe_after``
+  seconds at worst.
 
 :class:`RateMeter` measures what a track sends (bits per second over about a second).
 """
