@@ -57,8 +57,9 @@ __all__ = ["Offer", "Subscriber"]
 
 log = logging.getLogger("liveclass.media.subscriber")
 
-#: The fewest packets sent over which a share NACKed counts as a loss figure.
-_NACK_SAMPLE = 30
+#: The fewest packets sent over which a share NACKed counts as a loss figure (a second or
+#: two of video: a receiver starved of CPU for a moment should not look like a bad link).
+_NACK_SAMPLE = 60
 
 
 @dataclass(frozen=True, slots=True)
