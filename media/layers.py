@@ -108,6 +108,11 @@ class LayerSelector:
         self.last_remb: float | None = None
         self.last_loss: float | None = None
 
+    @property
+    def in_trial(self) -> bool:
+        """Trying a higher level (the first ``trial`` seconds after going up)."""
+        return self._trial_until is not None and self._clock() < self._trial_until
+
     def feedback(
         self, levels: Sequence[float], *, loss: float | None = None, remb: float | None = None
     ) -> int:

@@ -60,6 +60,8 @@ log = logging.getLogger("liveclass.media.subscriber")
 #: The fewest packets sent over which a share NACKed counts as a loss figure (a second or
 #: two of video: a receiver starved of CPU for a moment should not look like a bad link).
 _NACK_SAMPLE = 60
+#: The same while trying a higher layer: a failed trial should end as soon as it shows.
+_TRIAL_NACK_SAMPLE = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +270,8 @@ class Subscriber:
             # NACKs tell before the next receiver report does (REMB comes more often)
             sent, nacked = outlet.sent, outlet.nacked
             last_sent, last_nacked = output.nack_mark
-            if sent - last_sent >= _NACK_SAMPLE:
+            sample = _TRIAL_NACK_SAMPLE if self.selector.in_trial else _NACK_SAMPLE
+            if sent - last_sent >= sample:
                 output.nack_mark = (sent, nacked)
                 nack_loss = min(1.0, (nacked - last_nacked) / (sent - last_sent))
                 loss = nack_loss if loss is None else max(loss, nack_loss)

@@ -57,6 +57,7 @@ def test_probing_up_backs_off_when_it_fails_and_resets_when_it_holds() -> None:
     s.feedback(LEVELS, loss=0.5)
     clock.now += 5
     assert s.feedback(LEVELS, loss=0.0) == 1  # a trial
+    assert s.in_trial
     # a low REMB right after going up is the estimate still catching up: ignored
     assert s.feedback(LEVELS, remb=200_000) == 1
     assert s.feedback(LEVELS, remb=200_000) == 1
