@@ -35,6 +35,9 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
   accidental encode an error.
 - **Sender keyframe requests** (:func:`on_keyframe_request`): PLI/FIR from the subscriber
   land in ``_send_keyframe``, which we replace per instance to reach the publisher.
+- **Sender receiver feedback** (:func:`on_receiver_feedback`): ``_handle_rtcp_packet`` is
+  wrapped per instance to read the subscriber's loss (receiver reports) and REMB estimates
+  first, for adaptive quality (:mod:`media.layers`).
 - **Sender msid** (:func:`set_msid`): ``_stream_id``/``_track_id`` name the publisher in the
   subscriber's SDP, so a browser's ``track`` event says whose media it is.
 - **Clock** (:func:`fast_ntp_time`): every RTP packet aiortc sends reads the NTP time twice
@@ -76,7 +79,15 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import convert_timebase
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtp import RtpPacket, unwrap_rtx
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    unpack_remb_fci,
+    unwrap_rtx,
+)
 from av.frame import Frame
 from av.packet import Packet
 
@@ -97,6 +108,7 @@ __all__ = [
     "install_packet_only_encoder",
     "on_audio_level",
     "on_keyframe_request",
+    "on_receiver_feedback",
     "request_keyframe",
     "sender_encoder",
     "set_msid",
@@ -444,6 +456,37 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     sender._send_keyframe = callback  # type: ignore[method-assign]
 
 
+#: ``on_feedback(fraction_lost, remb_bps)``: one of the two is given (the other None).
+FeedbackCallback = Callable[[float | None, int | None], None]
+
+
+def on_receiver_feedback(sender: RTCRtpSender, callback: FeedbackCallback) -> None:
+    """Call ``callback`` (on the event loop) with what the remote receiver reports about
+    ``sender``'s stream: each receiver report block's fraction lost (0..1) and each REMB
+    estimate naming its SSRC (bits per second), before aiortc handles the packet as usual.
+    Callback errors are logged, never raised into aiortc's RTCP path."""
+    handle = getattr(sender, "_handle_rtcp_packet", None)
+    if not callable(handle):
+        raise AiortcIncompatible("RTCRtpSender has no _handle_rtcp_packet")
+
+    async def handle_with_feedback(packet: Any) -> None:
+        try:
+            if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+                for report in packet.reports:
+                    if report.ssrc == sender._ssrc:
+                        callback(report.fraction_lost / 256, None)
+            elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                with contextlib.suppress(ValueError):
+                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                    if sender._ssrc in ssrcs:
+                        callback(None, bitrate)
+        except Exception:
+            log.exception("receiver feedback callback failed")
+        await handle(packet)
+
+    sender._handle_rtcp_packet = handle_with_feedback  # type: ignore[method-assign]
+
+
 def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
     """What the next offer says in ``a=msid`` for this sender (stream id, track id)."""
     sender._stream_id = stream_id
@@ -459,6 +502,12 @@ _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 #: Packets kept per stream for retransmission (about 2.5 s of 700 kbps video).
 HISTORY_SIZE = 512
+#: The shortest time between two retransmissions of one packet (NTP units: 2**32 a second).
+RESEND_INTERVAL = 0.2
+_RESEND_NTP = int(RESEND_INTERVAL * (1 << 32))
+#: The oldest packet still worth resending (seconds since it was first sent).
+RESEND_MAX_AGE = 2.0
+_RESEND_MAX_AGE_NTP = int(RESEND_MAX_AGE * (1 << 32))
 
 
 class RtpOutlet:
@@ -494,6 +543,12 @@ class RtpOutlet:
         self.sent = 0
         self.unsent = 0
         self.retransmitted = 0
+        #: Distinct packets the receiver reported missing (NACK): the loss it saw before
+        #: retransmissions (receiver reports count a retransmitted packet as received).
+        self.nacked = 0
+        self._nacked_recently: dict[int, None] = {}
+        self._resent_at: list[tuple[int, int] | None] = [None] * HISTORY_SIZE
+        self._sent_at: list[int] = [0] * HISTORY_SIZE
         original_send = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
@@ -550,6 +605,7 @@ class RtpOutlet:
             self.unsent += 1
             return
         self._history[seq % HISTORY_SIZE] = (seq, ts, marker, payload)
+        self._sent_at[seq % HISTORY_SIZE] = ntp
         header = _RTP_HEADER.pack(self._first, (marker << 7) | pt, seq, ts, self.ssrc)
         if self._ext_ast:
             ast = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
@@ -584,11 +640,24 @@ class RtpOutlet:
 
     async def _retransmit(self, sequence_number: int) -> None:
         """The remote side NACKed ``sequence_number``: resend it (as RTX when negotiated)."""
+        if sequence_number not in self._nacked_recently:
+            self.nacked += 1
+            self._nacked_recently[sequence_number] = None
+            if len(self._nacked_recently) > HISTORY_SIZE:
+                del self._nacked_recently[next(iter(self._nacked_recently))]
         entry = self._history[sequence_number % HISTORY_SIZE]
         if entry is None or entry[0] != sequence_number or self.payload_type is None:
             return
-        seq, ts, marker, payload = entry
         ntp = fast_ntp_time()
+        # A receiver NACKs every packet still missing each time it notices a new gap: resend
+        # one packet at most once per RESEND_INTERVAL, or a link that drops drowns in resends.
+        if ntp - self._sent_at[sequence_number % HISTORY_SIZE] > _RESEND_MAX_AGE_NTP:
+            return  # too late to help; resending it would only crowd out newer packets
+        last = self._resent_at[sequence_number % HISTORY_SIZE]
+        if last is not None and last[0] == sequence_number and ntp - last[1] < _RESEND_NTP:
+            return
+        self._resent_at[sequence_number % HISTORY_SIZE] = (sequence_number, ntp)
+        seq, ts, marker, payload = entry
         if self.rtx_payload_type is None:
             data = self._header(self.payload_type, seq, ts, marker, self.ssrc, ntp) + payload
         else:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 from media.aioice_ports import udp_port_range
 from media.aiortc_hooks import host_addresses
+from media.layers import SelectorConfig
 
 __all__ = ["RouterConfig", "parse_port_range"]
 
@@ -55,6 +56,8 @@ class RouterConfig:
     - ``forwarding``: ``"rtp"`` (each packet rewritten and sent as it arrives, see
       :mod:`media.rtp_forwarding`) or ``"frames"`` (frames reassembled, queued per
       subscriber and re-packetized by aiortc's sender: the former path, kept to compare).
+    - ``layer_selector``: when a subscriber of a layered camera goes down a layer or tries
+      the next one up (:mod:`media.layers`).
     """
 
     host_addresses: tuple[str, ...] | None = None
@@ -67,6 +70,7 @@ class RouterConfig:
     keyframe_interval: float = 0.3
     close_timeout: float = 10.0
     forwarding: Literal["rtp", "frames"] = "rtp"
+    layer_selector: SelectorConfig = field(default_factory=SelectorConfig)
 
     def __post_init__(self) -> None:
         if self.video_queue_frames < 1 or self.audio_queue_frames < 1:

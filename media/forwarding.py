@@ -48,6 +48,7 @@ from av.packet import Packet
 from media.aiortc_hooks import fast_ntp_time
 from media.bitstream import is_keyframe
 from media.keyframes import KeyframeRequester
+from media.layers import RateMeter
 from media.rtp_forwarding import PacketOutlet, RtpRewriter, is_keyframe_start
 from media.sdp import CodecSpec
 from media.sources import Source, stream_id
@@ -103,6 +104,11 @@ class TrackFanout:
         self.keyframes_in = 0
         self.foreign_frames = 0
         self.packets_in = 0
+        #: The layers of a layered camera, lowest first, this one (the highest) last; a
+        #: lower layer is no track of its own (see :mod:`media.layers`).
+        self.layers: list[TrackFanout] = [self]
+        #: What the publisher sends on it (bits per second, RTP payloads).
+        self.meter = RateMeter()
         self._keyframes = KeyframeRequester(send_keyframe_request, min_interval=keyframe_interval)
 
     @property
@@ -130,13 +136,27 @@ class TrackFanout:
         if self.ended or mime_type != self.codec.mime_type:
             return
         self.packets_in += 1
+        self.meter.add(len(packet.payload))
         sinks = self.rtp_sinks
         if not sinks:
             return
         start = is_keyframe_start(mime_type, packet.payload)
         now = fast_ntp_time()
         for sink in tuple(sinks):
-            sink.offer_rtp(packet, start, now)
+            sink.offer_rtp(packet, start, now, self)
+
+    def layer_at(self, level: int) -> TrackFanout:
+        """The layer a subscriber at ``level`` gets (the highest at or below it)."""
+        return self.layers[max(0, min(level, len(self.layers) - 1))]
+
+    def drop_layer(self, layer: TrackFanout) -> None:
+        """A lower layer ended (its m-line stopped): its subscribers move to another one."""
+        if layer is self or layer not in self.layers:
+            return
+        self.layers.remove(layer)
+        for sink in tuple(layer.rtp_sinks):
+            if sink.source is self:
+                sink.reselect()
 
     def push(self, frame: MediaFrame) -> None:
         if self.ended:
@@ -159,7 +179,8 @@ class TrackFanout:
         if self.ended:
             return
         self.ended = True
-        for sink in (*self.sinks, *self.rtp_sinks):
+        layered = {s for layer in self.layers for s in layer.rtp_sinks if s.source is self}
+        for sink in {*self.sinks, *self.rtp_sinks, *layered}:
             sink.switch(None)
         self.sinks.clear()
         self.rtp_sinks.clear()
@@ -200,6 +221,12 @@ class ForwardedTrack(MediaStreamTrack):
         self._queue: deque[MediaFrame] = deque()
         self._wakeup = asyncio.Event()
         self._source: TrackFanout | None = None
+        #: The layer of ``_source`` forwarded now, and the one waiting for its keyframe.
+        self._active: TrackFanout | None = None
+        self._pending: TrackFanout | None = None
+        #: The level the subscriber's :class:`media.layers.LayerSelector` chose (None: top).
+        self.level: int | None = None
+        self.layer_switches = 0
         self._pulling = False
         self._pulled = asyncio.Event()
         self._holding = True
@@ -214,6 +241,18 @@ class ForwardedTrack(MediaStreamTrack):
     @property
     def source(self) -> TrackFanout | None:
         return self._source
+
+    @property
+    def layer(self) -> TrackFanout | None:
+        """The layer of :attr:`source` being forwarded (the source itself if unlayered)."""
+        return self._active
+
+    @property
+    def layer_index(self) -> int | None:
+        """Where :attr:`layer` is in the source's layers (0: lowest)."""
+        if self._source is None or self._active not in self._source.layers:
+            return None
+        return self._source.layers.index(self._active)
 
     @property
     def holding(self) -> bool:
@@ -240,40 +279,103 @@ class ForwardedTrack(MediaStreamTrack):
             return
         if self._source is not None:
             self._source.sinks.discard(self)
-            self._source.rtp_sinks.discard(self)
+        self._detach_layers()
         self._source = source
         self._queue.clear()
         self._holding = True
         self._rebase = True
         self._rewriter.new_source()
         if source is not None:
-            (source.sinks if self.outlet is None else source.rtp_sinks).add(self)
+            if self.outlet is None:  # the frame path forwards the source, never a layer
+                source.sinks.add(self)
+                self._active = source
+            else:
+                self._active = source.layer_at(self._wanted_level(source))
+                self._active.rtp_sinks.add(self)
             if self._pulling:
-                source.request_keyframe()
+                self._active.request_keyframe()
+
+    def _wanted_level(self, source: TrackFanout) -> int:
+        return len(source.layers) - 1 if self.level is None else self.level
+
+    def _detach_layers(self) -> None:
+        for layer in (self._active, self._pending):
+            if layer is not None:
+                layer.rtp_sinks.discard(self)
+        self._active = self._pending = None
+
+    def set_level(self, level: int | None) -> None:
+        """Forward the source's layer for ``level`` (None: its top): a switch waits for
+        that layer's next keyframe (asked for now) and is seamless for the subscriber."""
+        self.level = level
+        self.reselect()
+
+    def reselect(self) -> None:
+        """Move towards the layer :attr:`level` picks (the source's layers changed)."""
+        source, active = self._source, self._active
+        if source is None or active is None or self.outlet is None:
+            return
+        target = source.layer_at(self._wanted_level(source))
+        if target is active or active not in source.layers or self._holding:
+            if self._pending is not None:
+                self._pending.rtp_sinks.discard(self)
+                self._pending = None
+            if target is not active:  # nothing forwarded yet, or its layer is gone
+                active.rtp_sinks.discard(self)
+                self._active = target
+                target.rtp_sinks.add(self)
+                self._holding = True
+                self._rewriter.new_source()
+                if self._pulling:
+                    target.request_keyframe()
+            return
+        if target is self._pending:
+            return
+        if self._pending is not None:
+            self._pending.rtp_sinks.discard(self)
+        self._pending = target
+        target.rtp_sinks.add(self)
+        target.request_keyframe()
 
     def restart(self) -> None:
         """Hold until a keyframe again (the remote side just (re)negotiated this m-line)."""
         self._queue.clear()
         self._holding = True
-        if self._pulling and self._source is not None:
-            self._source.request_keyframe()
+        if self._pulling and self._active is not None:
+            self._active.request_keyframe()
 
     def on_remote_keyframe_request(self) -> None:
         """The subscriber sent PLI/FIR: pass it on to the publisher (throttled there)."""
         self.remote_keyframe_requests += 1
-        if self._source is not None:
-            self._source.request_keyframe()
+        if self._active is not None:
+            self._active.request_keyframe()
 
-    def offer_rtp(self, packet: RtpPacket, keyframe_start: bool, ntp: int) -> None:
-        """A packet from the source (synchronous; never blocks): rewritten and sent."""
+    def offer_rtp(
+        self, packet: RtpPacket, keyframe_start: bool, ntp: int, origin: TrackFanout | None = None
+    ) -> None:
+        """A packet from the layer ``origin`` (None: the forwarded one) of the source
+        (synchronous; never blocks): rewritten and sent."""
         if not self._pulling or self.outlet is None:
             return
+        if origin is not None and origin is not self._active:
+            if origin is not self._pending:
+                return
+            if not keyframe_start:
+                origin.request_keyframe()  # throttled upstream
+                return
+            # the layer we switch to starts a keyframe: from here on, forward it instead
+            if self._active is not None:
+                self._active.rtp_sinks.discard(self)
+            self._active, self._pending = origin, None
+            self._rewriter.new_source()
+            self._holding = False
+            self.layer_switches += 1
         if self._holding:
             if not keyframe_start:
                 self.dropped += 1
                 # as for frames: ask again with every packet dropped (throttled upstream)
-                if self._source is not None:
-                    self._source.request_keyframe()
+                if self._active is not None:
+                    self._active.request_keyframe()
                 return
             self._holding = False
             self._rewriter.restart()
@@ -320,8 +422,8 @@ class ForwardedTrack(MediaStreamTrack):
         if not self._pulling:
             self._pulling = True
             self._pulled.set()
-            if self._source is not None:
-                self._source.request_keyframe()
+            if self._active is not None:
+                self._active.request_keyframe()
         while not self._queue or self.outlet is not None:
             if self.readyState != "live":
                 raise MediaStreamError

@@ -35,7 +35,7 @@ import asyncio
 import functools
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
@@ -45,6 +45,7 @@ from media.aiortc_hooks import FrameTap, on_audio_level, request_keyframe, tap_r
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import TrackFanout
+from media.layers import LAYER_NAMES
 from media.sdp import CodecSpec, MediaSection, cap_bitrate, parse_sections
 from media.sources import Source, parse_stream_id
 
@@ -64,6 +65,9 @@ class _Input:
     tap: FrameTap | None = None
     fanout: TrackFanout | None = None
     fanouts: list[TrackFanout] = field(default_factory=list)  # every one made, for close()
+    #: For a lower layer of a layered camera: the top layer's fan-out, whose ``layers`` it
+    #: is in (a lower layer is no track of its own).
+    top: TrackFanout | None = None
 
 
 class Publisher:
@@ -94,6 +98,8 @@ class Publisher:
         self._inputs: list[_Input] = []
         self._lock = asyncio.Lock()
         self._pending_candidates: list[RTCIceCandidate | None] = []
+        #: The layer each video m-line carries (mid -> ``low``/``high``), as the offer said.
+        self._layers: dict[str, str] = {}
         self._closed = False
 
         @self.pc.on("connectionstatechange")
@@ -130,8 +136,14 @@ class Publisher:
         offered = {s.ufrag for s in parse_sections(offer_sdp) if s.ufrag}
         return not offered & self.remote_ufrags
 
-    async def negotiate(self, offer_sdp: str) -> str:
-        """Answer the participant's offer (first or re-offer); returns the answer SDP."""
+    async def negotiate(self, offer_sdp: str, layers: Mapping[str, str] | None = None) -> str:
+        """Answer the participant's offer (first or re-offer); returns the answer SDP.
+
+        ``layers`` (mid -> ``low`` or ``high``): the offer's video m-lines that carry one
+        camera as separate encodings (:mod:`media.layers`); they become one track whose
+        subscribers each get one layer. Mids it names that are no video m-line of the offer,
+        or a single layer, are ignored (the video is then forwarded as sent). A re-offer
+        without ``layers`` keeps those of the previous offer."""
         sections = parse_sections(offer_sdp)
         if not sections:
             raise MediaError("invalid_sdp", "the offer has no audio or video m-line")
@@ -140,6 +152,10 @@ class Publisher:
                 raise MediaError("closed", "the publisher is closed")
             if self.pc.signalingState != "stable":
                 raise MediaError("invalid_sdp", "an offer is already being answered")
+            if layers:
+                video = {s.mid for s in sections if s.kind == "video"}
+                named = {m: n for m, n in layers.items() if m in video and n in LAYER_NAMES}
+                self._layers = named if len(set(named.values())) > 1 else {}
             known = {i.transceiver.mid for i in self._inputs}
             for section in sections:
                 if section.mid in known:
@@ -206,6 +222,7 @@ class Publisher:
 
     def _update_tracks(self, sections: list[MediaSection]) -> None:
         by_mid = {s.mid: s for s in sections}
+        created: list[TrackFanout] = []
         for entry in self._inputs:
             section = by_mid.get(entry.transceiver.mid or "")
             sending = section is not None and section.sending
@@ -233,15 +250,48 @@ class Publisher:
                 )
                 entry.fanout = fanout
                 entry.fanouts.append(fanout)
-                self._on_track(fanout)
+                created.append(fanout)
             elif not sending and entry.fanout is not None:
                 self._end_input(entry)
+        self._link_layers(created)
+        for entry in self._inputs:
+            if entry.fanout in created and entry.top is None:
+                self._on_track(entry.fanout)
+
+    def _link_layers(self, created: list[TrackFanout]) -> None:
+        """Join the lower layers the offer named to their top layer's fan-out. Only a fan-out
+        made by this offer joins (one announced as a track of its own stays one)."""
+        layered = [
+            (LAYER_NAMES.index(self._layers[mid]), entry)
+            for entry in self._inputs
+            if entry.fanout is not None and (mid := entry.transceiver.mid or "") in self._layers
+        ]
+        if len(layered) < 2:
+            return
+        layered.sort(key=lambda pair: pair[0])
+        top = layered[-1][1].fanout
+        assert top is not None
+        for _, entry in layered[:-1]:
+            if entry.top is None and entry.fanout in created:
+                entry.top = top
+        top.layers = [e.fanout for _, e in layered if e.fanout is not None and e.top is top]
+        top.layers.append(top)
 
     def _end_input(self, entry: _Input) -> None:
         fanout, entry.fanout = entry.fanout, None
-        if fanout is not None and not fanout.ended:
+        top, entry.top = entry.top, None
+        if fanout is None or fanout.ended:
+            return
+        if top is not None:  # a lower layer: its subscribers move to another layer
+            top.drop_layer(fanout)
             fanout.end()
-            self._on_track_ended(fanout)
+            return
+        fanout.end()
+        self._on_track_ended(fanout)
+        for lower in fanout.layers[:-1]:
+            for other in self._inputs:
+                if other.fanout is lower:
+                    self._end_input(other)
 
     async def add_ice(self, candidate: RTCIceCandidate | None) -> None:
         """A trickled remote candidate (kept until the offer has been applied)."""

@@ -150,6 +150,7 @@ class Router:
         *,
         relay: bool = False,
         source: Source = "camera",
+        layers: Mapping[str, str] | None = None,
     ) -> str:
         """Answer a participant's offer to send media (first offer or a re-offer). An offer
         from another peer connection than the current one replaces it (its tracks end and
@@ -159,6 +160,8 @@ class Router:
         ``relay``: the offer comes from another worker re-sending this room's tracks (see
         :class:`media.publisher.Publisher`); the tracks keep their publishers' names.
         ``source``: a participant publishes a camera and a screen on separate connections.
+        ``layers``: mid -> ``low``/``high`` for a camera sent as separate encodings (see
+        :mod:`media.layers`).
 
         Raises :class:`MediaError` (``invalid_sdp``, ``unsupported_media``, ``closed``). A
         first offer that fails leaves nothing behind.
@@ -192,7 +195,7 @@ class Router:
             )
             self._publishers[key] = publisher
         try:
-            return await publisher.negotiate(offer_sdp)
+            return await publisher.negotiate(offer_sdp, layers)
         except BaseException:
             if created and self._publishers.get(key) is publisher:
                 del self._publishers[key]

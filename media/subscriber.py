@@ -43,17 +43,25 @@ from media.aiortc_hooks import (
     RtpOutlet,
     install_packet_only_encoder,
     on_keyframe_request,
+    on_receiver_feedback,
     set_msid,
 )
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import ForwardedTrack, TrackFanout
+from media.layers import LayerSelector
 from media.sdp import CodecSpec, parse_sections
 from media.tasks import cancel_and_wait
 
 __all__ = ["Offer", "Subscriber"]
 
 log = logging.getLogger("liveclass.media.subscriber")
+
+#: The fewest packets sent over which a share NACKed counts as a loss figure (a second or
+#: two of video: a receiver starved of CPU for a moment should not look like a bad link).
+_NACK_SAMPLE = 60
+#: The same while trying a higher layer: a failed trial should end as soon as it shows.
+_TRIAL_NACK_SAMPLE = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,8 @@ class _Output:
     codec: CodecSpec
     encoder: PacketOnlyEncoder
     fresh: bool = False  # (re)assigned in the offer now outstanding
+    #: The outlet's (packets sent, packets NACKed) at the last receiver report.
+    nack_mark: tuple[int, int] = (0, 0)
 
 
 class Subscriber:
@@ -109,6 +119,8 @@ class Subscriber:
         self.offers = 0
         #: The id of the offer waiting for its answer (None when stable).
         self.pending_offer_id: str | None = None
+        #: Which layer of layered cameras this connection gets (:mod:`media.layers`).
+        self.selector = LayerSelector(config.layer_selector)
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
@@ -216,6 +228,7 @@ class Subscriber:
                 None,
             )
             output = free if free is not None else self._add_output(track.codec)
+            output.track.level = self.selector.level
             output.track.switch(track)
             set_msid(output.transceiver.sender, track.stream_id, track.track_id)
             output.transceiver.direction = "sendonly"
@@ -238,9 +251,42 @@ class Subscriber:
             track.outlet = RtpOutlet(transceiver.sender)
         encoder = install_packet_only_encoder(transceiver.sender, codec.mime_type)
         on_keyframe_request(transceiver.sender, track.on_remote_keyframe_request)
+        if codec.kind == "video" and track.outlet is not None:
+            on_receiver_feedback(
+                transceiver.sender, lambda loss, remb: self._feedback(output, loss, remb)
+            )
         output = _Output(transceiver=transceiver, track=track, codec=codec, encoder=encoder)
         self._outputs.append(output)
         return output
+
+    def _feedback(self, output: _Output, loss: float | None, remb: int | None) -> None:
+        """The client reported loss or a bandwidth estimate: pick the level of its layered
+        video (one level for all of it: the link is shared). The loss taken is the larger of
+        the report's and the share of packets NACKed since the last figure (a receiver
+        report counts retransmitted packets as received, hiding a link that drops; NACKs
+        also tell sooner)."""
+        outlet = output.track.outlet
+        if isinstance(outlet, RtpOutlet):
+            # NACKs tell before the next receiver report does (REMB comes more often)
+            sent, nacked = outlet.sent, outlet.nacked
+            last_sent, last_nacked = output.nack_mark
+            sample = _TRIAL_NACK_SAMPLE if self.selector.in_trial else _NACK_SAMPLE
+            if sent - last_sent >= sample:
+                output.nack_mark = (sent, nacked)
+                nack_loss = min(1.0, (nacked - last_nacked) / (sent - last_sent))
+                loss = nack_loss if loss is None else max(loss, nack_loss)
+        videos = [
+            o.track for o in self._outputs if o.codec.kind == "video" and o.track.source is not None
+        ]
+        sources = [t.source for t in videos if t.source is not None]
+        depth = max((len(s.layers) for s in sources), default=0)
+        if depth < 2:
+            return
+        levels = [sum(s.layer_at(i).meter.bps for s in sources) for i in range(depth)]
+        level = self.selector.feedback(levels, loss=loss, remb=remb)
+        for track in videos:
+            if track.level != level:
+                track.set_level(level)
 
     async def accept_answer(self, answer_sdp: str, offer_id: str | None = None) -> None:
         """The client's answer to the outstanding offer. ``offer_id`` (the ``offerId`` the

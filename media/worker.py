@@ -410,7 +410,9 @@ class MediaWorker:
                 await self._send_error(session_id, pid, "forbidden", "you may not publish here")
                 return
             source = _source(data) or "camera"
-            answer = await room.router.publish(pid, str(data.get("sdp", "")), source=source)
+            answer = await room.router.publish(
+                pid, str(data.get("sdp", "")), source=source, layers=_layers(data)
+            )
             reply: dict[str, Any] = {"sdp": answer, "source": source}
             if isinstance(data.get("offerId"), str):
                 reply["offerId"] = data["offerId"]  # the client matches it to its connection
@@ -494,6 +496,14 @@ def _source(data: dict[str, Any]) -> Source | None:
     """The publication a signal names (``source``), if it names a known one."""
     value = data.get("source")
     return next((s for s in SOURCES if s == value), None)
+
+
+def _layers(data: dict[str, Any]) -> dict[str, str] | None:
+    """The layers an offer names (``layers``: mid -> ``low``/``high``), strings only."""
+    value = data.get("layers")
+    if not isinstance(value, dict):
+        return None
+    return {str(mid): name for mid, name in value.items() if isinstance(name, str)}
 
 
 def speakers_message(state: MediaState) -> dict[str, Any]:

@@ -217,6 +217,8 @@ class ParticipantLogic:
             payload["offerId"] = message.offerId
         if message.muted is not None:
             payload["muted"] = message.muted
+        if message.layers:
+            payload["layers"] = dict(message.layers)
         if message.to == SFU:
             if message.kind in ("offer", "unpublish"):
                 payload["source"] = message.source or "camera"

@@ -11,7 +11,7 @@ ignored (so newer clients work with older servers), unknown ``type`` values are 
 
 Client → server (:data:`ClientMessage`):
   ``chat`` {text},
-  ``signal`` {to, kind: offer|answer|ice|restart|unpublish|mute, sdp | candidate, offerId},
+  ``signal`` {to, kind: offer|answer|ice|restart|unpublish|mute, sdp | candidate, offerId, layers},
   ``hand`` {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host),
   ``end`` (host), ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts},
   ``leave``.
@@ -156,6 +156,18 @@ class Signal(_Message):
         default=None,
         description="An offer or ``unpublish`` to the SFU: which publication (a participant "
         "may publish a camera and a screen, each on its own connection); default camera.",
+    )
+    layers: (
+        Annotated[
+            dict[Annotated[str, StringConstraints(max_length=64)], Literal["low", "high"]],
+            Field(max_length=4),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="A camera offer to the SFU: the video m-lines (by mid) that carry the "
+        "camera as separate encodings, ``low`` or ``high``; each viewer then gets the one "
+        "its link carries. Without it (or with one layer) video is forwarded as sent.",
     )
     offerId: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None,

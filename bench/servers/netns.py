@@ -31,6 +31,8 @@ class PrivateHost:
     name: str
     address: str
     peer_address: str
+    #: This side's end of the veth pair (where ``tc`` shapes what goes into the namespace).
+    link: str = ""
 
     @property
     def run_prefix(self) -> list[str]:
@@ -74,7 +76,7 @@ async def private_host(label: str) -> AsyncIterator[PrivateHost]:
         await _ip("netns", "exec", name, "ip", "addr", "add", f"{server}/30", "dev", inside)
         await _ip("netns", "exec", name, "ip", "link", "set", inside, "up")
         await _ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
-        yield PrivateHost(name, server, peer)
+        yield PrivateHost(name, server, peer, outside)
     finally:
         await _ip("netns", "del", name)  # takes the veth pair with it...
         with contextlib.suppress(NamespaceUnavailable):

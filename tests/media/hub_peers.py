@@ -237,25 +237,28 @@ class HubPeer:
         await self.until(lambda: any(predicate(m) for m in self.messages), within)
         return next(m for m in self.messages if predicate(m))
 
-    async def publish(self) -> str:
+    async def publish(self, *, layered: bool = False) -> str:
         """Send generated video and audio on a new connection: offer to the SFU (with an
-        ``offerId``), apply the answer that echoes it."""
+        ``offerId``), apply the answer that echoes it. ``layered``: a second video track,
+        named with the first in the offer's ``layers`` (``low`` and ``high``)."""
         pc = self.pub_pc = client_pc()
-        pc.addTrack(PatternVideoTrack())
+        low = pc.addTransceiver(PatternVideoTrack(), direction="sendonly") if layered else None
+        high = pc.addTransceiver(PatternVideoTrack(), direction="sendonly")
         pc.addTrack(ToneAudioTrack())
         with host_addresses(LOOPBACK):
             await pc.setLocalDescription(await pc.createOffer())
         self._publications += 1
         offer_id = f"pub-{self._publications}"
-        await self.client.send(
-            {
-                "type": "signal",
-                "to": "sfu",
-                "kind": "offer",
-                "offerId": offer_id,
-                "sdp": pc.localDescription.sdp,
-            }
-        )
+        offer: dict[str, Any] = {
+            "type": "signal",
+            "to": "sfu",
+            "kind": "offer",
+            "offerId": offer_id,
+            "sdp": pc.localDescription.sdp,
+        }
+        if low is not None:
+            offer["layers"] = {str(low.mid): "low", str(high.mid): "high"}
+        await self.client.send(offer)
         while True:
             answer = await asyncio.wait_for(self.answers.get(), 90)
             if answer.get("offerId") == offer_id:

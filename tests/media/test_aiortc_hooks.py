@@ -36,15 +36,19 @@ from aiortc.rtcrtpparameters import (
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
 from aiortc.rtcrtpsender import RTCRtpSender as SenderClass
 from aiortc.rtp import (
+    RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     HeaderExtensionsMap,
     RtcpPacket,
     RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
     RtcpRtpfbPacket,
     RtpPacket,
     is_rtcp,
+    pack_remb_fci,
     wrap_rtx,
 )
 from av.packet import Packet
@@ -129,6 +133,16 @@ def test_aiortc_is_the_pinned_version() -> None:
             ],
         ),
         (aioice.ice.StunProtocol.send_data, ["self.transport.sendto(data, addr)"]),
+        # on_receiver_feedback: RTCP reaches a sender through this method, and the router
+        # hands it REMB and receiver reports
+        (
+            aiortc.rtcdtlstransport.RtpRouter.route_rtcp,
+            ["rtp.unpack_remb_fci(packet.fci)", "for report in packet.reports"],
+        ),
+        (
+            aiortc.rtcdtlstransport.RTCDtlsTransport._handle_rtcp_data,
+            ["await recipient._handle_rtcp_packet(packet)"],
+        ),
         # ice_gave_up: aioice marks a connection it closes before anything else happens
         (aioice.ice.Connection.close, ["self._closing = True"]),
         (aioice.ice.Connection.query_consent, ["return await self.close()"]),
@@ -358,6 +372,27 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
     for fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
         await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
     assert requests == [True, True]
+    # what the receiver reports about this stream: loss and REMB, before aiortc's handling
+    feedback: list[tuple[float | None, int | None]] = []
+    hooks.on_receiver_feedback(sender, lambda loss, remb: feedback.append((loss, remb)))
+    block = RtcpReceiverInfo(
+        ssrc=sender._ssrc, fraction_lost=64, packets_lost=5, highest_sequence=9, jitter=0,
+        lsr=0, dlsr=0,
+    )  # fmt: skip
+    other = RtcpReceiverInfo(
+        ssrc=sender._ssrc + 1, fraction_lost=1, packets_lost=1, highest_sequence=9, jitter=0,
+        lsr=0, dlsr=0,
+    )  # fmt: skip
+    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[block, other]))
+    remb = pack_remb_fci(300_000, [sender._ssrc])
+    await sender._handle_rtcp_packet(
+        RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=remb)
+    )
+    await sender._handle_rtcp_packet(
+        RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=sender._ssrc)
+    )
+    assert feedback == [(0.25, None), (None, 300_000)]
+    assert requests == [True, True, True]  # aiortc's own handling still runs
     await sender.stop()
     assert any(is_rtcp(d) and RtcpPacket.parse(d) for d in wire)  # the BYE went out
 
@@ -572,5 +607,9 @@ async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender
     assert (resent.ssrc, resent.payload_type) == (sender._rtx_ssrc, 98)
     assert resent.payload == b"\xff\xff" + b"payload"
     assert outlet.retransmitted == 1
+    # NACKed again at once (a receiver repeats every packet still missing): not resent yet
+    await sender._handle_rtcp_packet(nack)
+    assert outlet.retransmitted == 1
+    assert outlet.nacked == 2  # distinct packets reported missing: the loss the link had
     track.stop()
     await sender.stop()

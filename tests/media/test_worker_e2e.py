@@ -175,3 +175,24 @@ async def test_a_publisher_connection_that_closes_is_reported_and_published_agai
     # the student receives the new publication
     seen = student.video_frames
     await student.until(lambda: student.video_frames >= seen + 10, 30)
+
+
+async def test_a_layered_camera_offer_through_the_hub_is_one_track_with_two_layers(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    nodes: tuple[Hub, Hub],
+    worker: MediaWorker,
+    peers: list[HubPeer],
+) -> None:
+    a, _ = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = HubPeer(await join(client, a, sid, people.teacher))
+    student = HubPeer(await join(client, a, sid, people.student))
+    peers += [teacher, student]
+    await teacher.publish(layered=True)
+    router = worker.rooms[sid].router
+    [video] = [t for t in router.tracks if t.kind == "video"]
+    assert len(video.layers) == 2
+    await student.until(lambda: student.video_frames >= 10, 90)
+    assert sorted(t.split(":")[1] for t in student.track_ids) == ["audio", "video"]

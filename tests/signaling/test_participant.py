@@ -23,7 +23,7 @@ from signaling.participant import (
     Reply,
     RequestMute,
 )
-from signaling.protocol import Codec, decode
+from signaling.protocol import Codec, ProtocolError, decode
 
 
 def grant(role: RoomRole) -> RoomGrant:
@@ -149,3 +149,22 @@ def test_tokens_refill_with_time() -> None:
     assert isinstance(guest.handle(chat, 0.0)[0], PostChat)
     assert errors_of(guest.handle(chat, 0.5)) == ["rate_limited"]
     assert isinstance(guest.handle(chat, 1.6)[0], PostChat)
+
+
+def test_a_layered_camera_offer_carries_its_layers_to_the_sfu() -> None:
+    layered = msg(
+        '{"type":"signal","to":"sfu","kind":"offer","sdp":"v=0","layers":{"0":"low","1":"high"}}'
+    )
+    assert logic(RoomRole.HOST).handle(layered, 0.0) == [
+        RelaySignal(
+            "sfu",
+            "offer",
+            {"sdp": "v=0", "layers": {"0": "low", "1": "high"}, "source": "camera"},
+            None,
+        )
+    ]
+    # a layer name the SFU does not know is refused, like any malformed message
+    bad = '{"type":"signal","to":"sfu","kind":"offer","sdp":"v=0","layers":{"0":"mid"}}'
+    with pytest.raises(ProtocolError) as refused:
+        msg(bad)
+    assert refused.value.code == "invalid_message"

@@ -669,14 +669,26 @@ export class SfuMedia extends Emitter {
   /** Publishes `stream` as `source` ("camera": camera and microphone, the default; "screen":
    *  a shared screen) on a new connection, replacing what was published as that source;
    *  resolves once the SFU answered. Needs the publish grant (the host has it; students once
-   *  the host allows them). */
-  async publish(stream, { source = "camera" } = {}) {
+   *  the host allows them).
+   *
+   *  A camera is sent in two layers (`layers`, default true for a camera): a copy of the
+   *  video track scaled down to about 180 lines at up to 150 kbps, and the track itself; the
+   *  offer names them (`layers`: mid -> "low"/"high") and the SFU gives each viewer the
+   *  one its link carries. A browser that refuses the low layer's encoding parameters
+   *  publishes the one layer alone. */
+  async publish(stream, { source = "camera", layers = source === "camera" } = {}) {
     this._close(source);
     const pc = this._newPc("publisher", source);
-    const publication = { pc, stream, waiter: null };
+    const publication = { pc, stream, waiter: null, copies: [] };
     this.pubs.set(source, publication);
+    const named = [];
     for (const track of stream.getTracks()) {
-      pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      if (layers && track.kind === "video") {
+        const low = this._addLowLayer(pc, track, stream, publication);
+        if (low) named.push([low, "low"]);
+      }
+      const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      if (named.length && track.kind === "video") named.push([transceiver, "high"]);
     }
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
@@ -695,6 +707,7 @@ export class SfuMedia extends Emitter {
     });
     // An error (no publish grant) comes as the request's error.
     const offer = { type: "signal", to: "sfu", kind: "offer", source, offerId, sdp: pc.localDescription.sdp };
+    if (named.length === 2) offer.layers = Object.fromEntries(named.map(([t, name]) => [t.mid, name]));
     await this.client.request(offer).catch((err) => {
       if (err.code !== "timeout") {
         publication.waiter = null;
@@ -733,6 +746,26 @@ export class SfuMedia extends Emitter {
     }
   }
 
+  /** Adds the low layer of a camera's `track`: a copy of it, sent scaled down to about 180
+   *  lines at up to 150 kbps. Returns its transceiver, or null (and adds nothing) when the
+   *  browser refuses those encoding parameters. */
+  _addLowLayer(pc, track, stream, publication) {
+    const height = track.getSettings?.().height || 360;
+    const encoding = { maxBitrate: 150_000, scaleResolutionDownBy: Math.max(1, height / 180) };
+    const copy = track.clone();
+    try {
+      const transceiver = pc.addTransceiver(copy, {
+        direction: "sendonly", streams: [stream], sendEncodings: [encoding],
+      });
+      publication.copies.push(copy);
+      return transceiver;
+    } catch (err) {
+      copy.stop();
+      console.warn("liveclass: publishing the camera in one layer only", err);
+      return null;
+    }
+  }
+
   /** Closes `source`'s connection; a publish() still waiting for its answer returns without
    *  applying one. Returns whether there was one. */
   _close(source) {
@@ -740,6 +773,7 @@ export class SfuMedia extends Emitter {
     if (!publication) return false;
     this.pubs.delete(source);
     publication.pc.close();
+    for (const copy of publication.copies) copy.stop();  // the low layer's copy is ours
     if (publication.waiter) publication.waiter.resolve(null);
     return true;
   }

@@ -1,0 +1,198 @@
+"""Adaptive quality without a network: the layer selector's decisions (a fake clock), a
+subscriber track switching layers only at the target layer's keyframe with one continuous
+numbering, and a publisher joining the m-lines an offer names as layers into one track."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+from aiortc.rtp import RtpPacket
+
+from media.forwarding import ForwardedTrack, TrackFanout
+from media.layers import LayerSelector, RateMeter, SelectorConfig
+from media.sdp import CodecSpec
+from tests.media.test_rtp_forwarding import Outlet, packet, vp8
+
+VP8 = CodecSpec("video", "video/vp8", 90000, None, ())
+LEVELS = [150_000.0, 600_000.0]  # what the low and the high layer send
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def selector(clock: Clock) -> LayerSelector:
+    return LayerSelector(SelectorConfig(probe_after=5, max_probe_after=20, trial=3), clock=clock)
+
+
+def test_loss_sends_a_subscriber_down_and_it_stays_there_while_the_link_is_poor() -> None:
+    clock = Clock()
+    s = selector(clock)
+    assert s.feedback(LEVELS, loss=0.0) == 1  # starts high
+    assert s.feedback(LEVELS, remb=900_000) == 1
+    assert s.feedback(LEVELS, loss=0.25) == 0  # one lossy report is enough
+    clock.now += 2
+    assert s.feedback(LEVELS, loss=0.0) == 0  # not yet time to try again
+
+
+def test_a_low_remb_twice_in_a_row_sends_it_down_once_is_noise() -> None:
+    clock = Clock()
+    s = selector(clock)
+    assert s.feedback(LEVELS, remb=300_000) == 1
+    assert s.feedback(LEVELS, remb=800_000) == 1  # recovered: the count starts over
+    assert s.feedback(LEVELS, remb=300_000) == 1
+    assert s.feedback(LEVELS, remb=250_000) == 0
+
+
+def test_probing_up_backs_off_when_it_fails_and_resets_when_it_holds() -> None:
+    clock = Clock()
+    s = selector(clock)
+    s.feedback(LEVELS, loss=0.5)
+    clock.now += 5
+    assert s.feedback(LEVELS, loss=0.0) == 1  # a trial
+    assert s.in_trial
+    # a low REMB right after going up is the estimate still catching up: ignored
+    assert s.feedback(LEVELS, remb=200_000) == 1
+    assert s.feedback(LEVELS, remb=200_000) == 1
+    clock.now += 1
+    assert s.feedback(LEVELS, loss=0.3) == 0  # the trial failed: wait 10 s now
+    clock.now += 6
+    assert s.feedback(LEVELS, loss=0.0) == 0
+    clock.now += 4
+    assert s.feedback(LEVELS, loss=0.0) == 1
+    clock.now += 1
+    assert s.feedback(LEVELS, loss=0.3) == 0  # failed again: 20 s (the cap)
+    clock.now += 19
+    assert s.feedback(LEVELS, loss=0.0) == 0
+    clock.now += 1
+    assert s.feedback(LEVELS, loss=0.0) == 1
+    clock.now += 3.5
+    assert s.feedback(LEVELS, loss=0.0) == 1  # the trial passed: back to 5 s
+    assert s.feedback(LEVELS, loss=0.4) == 0
+    clock.now += 5
+    assert s.feedback(LEVELS, loss=0.0) == 1
+    assert (s.switches_down, s.switches_up) == (4, 4)
+
+
+def test_a_single_layer_is_never_switched() -> None:
+    clock = Clock()
+    s = selector(clock)
+    assert s.feedback([500_000.0], loss=0.9) == 0
+    clock.now += 60
+    assert s.feedback([500_000.0], loss=0.0) == 0
+    assert s.switches_down == s.switches_up == 0
+
+
+def test_rate_meter() -> None:
+    clock = Clock()
+    meter = RateMeter(window=1.0, clock=clock)
+    for _ in range(11):
+        clock.now += 0.1
+        meter.add(1250)  # 12.5 kB a second
+    assert meter.bps == pytest.approx(100_000)  # the first second's ten packets
+
+
+@pytest.fixture
+async def layered() -> AsyncIterator[tuple[TrackFanout, TrackFanout]]:
+    asked: list[str] = []
+
+    def fanout(name: str) -> TrackFanout:
+        async def pli() -> None:
+            asked.append(name)
+
+        return TrackFanout(
+            track_id=f"t:video:{name}",
+            publisher_id="t",
+            codec=VP8,
+            send_keyframe_request=pli,
+            keyframe_interval=0,
+        )
+
+    low, high = fanout("low"), fanout("high")
+    high.layers = [low, high]
+    yield low, high
+    await high.close()
+    await low.close()
+
+
+def push(layer: TrackFanout, seq: int, ts: int, *, key: bool, pid: int) -> RtpPacket:
+    p = packet(seq, ts, vp8(start=True, key=key, picture_id=pid), marker=1)
+    layer.push_rtp(p, "video/vp8")
+    return p
+
+
+async def test_a_subscriber_switches_layers_at_the_target_layers_keyframe(
+    layered: tuple[TrackFanout, TrackFanout],
+) -> None:
+    low, high = layered
+    outlet = Outlet()
+    track = ForwardedTrack(
+        "video", clock_rate=90000, capacity=1, outlet=outlet, mime_type=VP8.mime_type
+    )
+    track.switch(high)  # the top layer first
+    reader = asyncio.ensure_future(track.recv())
+    await track.until_pulling()
+    assert track.layer is high
+    assert track.source is high
+    push(high, 10, 1000, key=True, pid=50)
+    push(low, 500, 7000, key=False, pid=900)  # not forwarded: another layer
+    push(high, 11, 4000, key=False, pid=51)
+    assert [s for s, *_ in outlet.drain()] == [
+        track._rewriter.last_seq - 1,
+        track._rewriter.last_seq,
+    ]
+    asked = low.keyframe_requests
+    track.set_level(0)
+    assert low.keyframe_requests > asked  # the target layer is asked for a keyframe
+    push(low, 501, 10000, key=False, pid=901)  # no keyframe yet: the high layer goes on
+    push(high, 12, 7000, key=False, pid=52)
+    push(low, 502, 13000, key=True, pid=902)  # the switch
+    push(high, 13, 10000, key=False, pid=53)  # no longer forwarded
+    push(low, 503, 16000, key=False, pid=903)
+    sent = outlet.drain()
+    assert len(sent) == 3
+    seqs = [s for s, *_ in sent]
+    assert [(b - a) & 0xFFFF for a, b in itertools.pairwise(seqs)] == [1, 1]  # no gap
+    stamps = [t for _, t, *_ in sent]
+    assert [(b - a) & 0xFFFFFFFF for a, b in itertools.pairwise(stamps)] == [3000, 3000]
+    pids = [((p[2] & 0x7F) << 8) | p[3] for *_, p in sent]
+    assert pids == [52, 53, 54]  # picture ids continue across the switch
+    assert track.layer is low
+    assert track.layer_index == 0
+    assert track.layer_switches == 1
+    assert track not in high.rtp_sinks
+    # the low layer ends: the subscriber goes back to the top, held until its keyframe
+    high.drop_layer(low)
+    assert track.layer is high
+    assert track.holding
+    push(high, 14, 13000, key=True, pid=54)
+    assert len(outlet.drain()) == 1
+    # the source ends: the track is detached from every layer
+    high.end()
+    assert track.source is None
+    assert not low.rtp_sinks
+    assert not high.rtp_sinks
+    track.stop()
+    await asyncio.gather(reader, return_exceptions=True)
+
+
+async def test_a_new_subscriber_starts_at_its_connections_level(
+    layered: tuple[TrackFanout, TrackFanout],
+) -> None:
+    low, high = layered
+    track = ForwardedTrack(
+        "video", clock_rate=90000, capacity=1, outlet=Outlet(), mime_type=VP8.mime_type
+    )
+    track.level = 0
+    track.switch(high)
+    assert track.layer is low
+    assert track in low.rtp_sinks
+    assert track not in high.rtp_sinks
+    track.stop()
