@@ -521,6 +521,7 @@ OVERSIZED_FOR_NOW: dict[str, str] = {
     "rooms/store/tables.py": "the domain split",
     "media/worker.py": "the typed protocol (its hand-built client messages)",
     "media/aiortc_hooks.py": "the media split",
+    "media/forwarding.py": "the media split (TrackFanout to a module of its own)",
 }
 
 
