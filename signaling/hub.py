@@ -48,6 +48,7 @@ from rooms.ids import new_participant_id
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
 from rooms.participation import RoomAdmitter
+from rooms.poll_store import PollStore
 from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService, is_enrolled
@@ -95,6 +96,7 @@ from signaling.protocol import (
     decode,
     error_message,
 )
+from signaling.teaching import Teaching
 
 __all__ = ["Hub", "HubSettings", "new_node_id"]
 
@@ -190,6 +192,15 @@ class Hub:
         #: While the bus is lost: each local room's highest delivered seq at the loss.
         self._catchup: dict[str, int] | None = None
         self._announcer = PresenceAnnouncer(self._publish_presence)
+        #: Polls and the other teaching tools (signaling/teaching.py).
+        self.teaching = Teaching(
+            node_id=node_id,
+            polls=PollStore(database),
+            next_seq=chat.next_seq,
+            room_log=room_log,
+            bus=bus,
+            clock=clock,
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -583,6 +594,8 @@ class Hub:
         try:
             message = decode(frame, conn.codec, self.settings.limits)
         except ProtocolError as exc:
+            if exc.code == "unknown_type" and await self.teaching.receive(conn, frame):
+                return  # a teaching tool's message (signaling/teaching.py)
             self.metrics.messages_in.labels("invalid").inc()
             effects = logic.refuse(exc)
         else:
