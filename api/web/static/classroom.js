@@ -3,6 +3,7 @@
 // not-found, error. "reconnecting" is a banner over the live room.
 import { CLOSE_CODES, LiveclassClient } from "/static/liveclass.js";
 import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "/static/common.js";
+import { setupPolls } from "/static/polls.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -172,6 +173,7 @@ async function connect() {
     },
   });
   client.on("welcome", onWelcome);
+  setupPolls(client, { sessionRef });
   client.on("presence", (m) => {
     for (const p of m.left || []) {
       room.roster.delete(p.id);
