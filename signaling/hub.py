@@ -200,6 +200,7 @@ class Hub:
             room_log=room_log,
             bus=bus,
             clock=clock,
+            presence=presence,
         )
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The teaching tools over WebSocket (polls): the hub hands it the frames whose type it does
-not know (``Hub._receive``), and REST handlers call :meth:`Teaching.announce` after changing
-a poll, so the room hears of it the same way.
+"""The teaching tools over WebSocket (polls, hands, reactions): the hub hands it the frames
+whose type it does not know (``Hub._receive``), and REST handlers call
+:meth:`Teaching.announce` after changing a poll, so the room hears of it the same way.
 
 Permissions: the host (and moderators) create, launch, close and share polls; students vote;
 hidden observers do neither. Every request is answered with an ``ack`` or an ``error`` (a
@@ -8,32 +8,43 @@ teaching request has its own per-connection rate limit: ``rate_limited`` past it
 
 Live tallies go to the hosts only, coalesced per poll (at most one per ``tally_interval``
 seconds, read fresh from the store: a storm of 500 votes is a handful of messages, not 500).
+Reactions are batched the same way (``rooms/reactions.py``): one ``reactions`` message per
+room and node every ``reaction_interval`` seconds, and each connection may react
+``reaction_rate`` times a second (a burst of ``reaction_burst``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from rooms.bus import BusEvent, RoomBus
-from rooms.errors import Forbidden, LiveclassError
+from rooms.errors import Forbidden, LiveclassError, NotFound, RateLimited
 from rooms.poll_store import PollStore
 from rooms.polls import Close, Closed, Command, Event, Launch, Launched, Share, Shared, Vote, Voted
+from rooms.presence import Presence, PresenceEntry
+from rooms.reactions import ReactionBatch
 from rooms.room_log import RoomLog
 from rooms.store.types import utcnow
 from signaling.connection import Connection
+from signaling.messages import hand_message
 from signaling.protocol import ProtocolError, ack_message, error_message
 from signaling.ratelimit import TokenBucket
 from signaling.teaching_protocol import (
-    PollAction,
+    HandLower,
     PollCreate,
     PollVote,
+    React,
     decode_teaching,
+    hands_lowered_message,
     poll_message,
     poll_results_message,
     poll_tally_message,
+)
+from signaling.teaching_protocol import (
+    Teaching as TeachingRequest,
 )
 
 __all__ = ["Teaching"]
@@ -51,11 +62,21 @@ class Teaching:
         room_log: RoomLog,
         bus: RoomBus,
         clock: Callable[[], float],
+        presence: Presence,
         rate: float = 5.0,
         burst: float = 20.0,
         tally_interval: float = 0.25,
+        reaction_rate: float = 1.0,
+        reaction_burst: float = 3.0,
+        reaction_interval: float = 0.5,
     ) -> None:
         self.polls = polls
+        self._presence = presence
+        self._reaction_rate = reaction_rate
+        self._reaction_burst = reaction_burst
+        self._reaction_interval = reaction_interval
+        self._reaction_buckets: dict[int, TokenBucket] = {}
+        self._reactions: dict[str, ReactionBatch] = {}
         self._node_id = node_id
         self._next_seq = next_seq
         self._log = room_log
@@ -77,11 +98,7 @@ class Teaching:
             return True
         if message is None:
             return False
-        bucket = self._buckets.get(id(conn))
-        if bucket is None or len(self._buckets) > 10_000:
-            if len(self._buckets) > 10_000:
-                self._buckets.clear()
-            bucket = self._buckets[id(conn)] = TokenBucket(self._rate, self._burst)
+        bucket = _bucket(self._buckets, conn, self._rate, self._burst)
         if not bucket.take(self._clock()):
             conn.send(
                 error_message("rate_limited", "too many requests; slow down", rid=message.rid)
@@ -102,10 +119,30 @@ class Teaching:
             )
         return True
 
-    async def _handle(self, conn: Connection, message: PollCreate | PollAction | PollVote) -> None:
+    async def _handle(self, conn: Connection, message: TeachingRequest) -> None:
         grant, entry, sid = conn.grant, conn.entry, conn.session_id
         assert grant is not None
         assert entry is not None
+        if isinstance(message, React):
+            if grant.hidden:
+                raise Forbidden("observers do not react", code="forbidden")
+            bucket = _bucket(
+                self._reaction_buckets, conn, self._reaction_rate, self._reaction_burst
+            )
+            if not bucket.take(self._clock()):
+                raise RateLimited(
+                    "one reaction a second at most; slow down",
+                    details={"retryAfter": 1.0 / self._reaction_rate},
+                )
+            self._react(sid, entry, message.emoji)
+            conn.send(ack_message(message.rid))
+            return
+        if isinstance(message, HandLower):
+            if not grant.can_moderate:
+                raise Forbidden("only the host lowers other people's hands", code="forbidden")
+            await self._lower_hands(sid, entry, message.target)
+            conn.send(ack_message(message.rid))
+            return
         if isinstance(message, PollVote):
             if grant.can_moderate or grant.hidden:
                 raise Forbidden("the host runs the poll; students vote", code="forbidden")
@@ -141,9 +178,36 @@ class Teaching:
         await self.announce(sid, events)
         conn.send(ack_message(message.rid, poll=poll.id, status=poll.status))
 
-    def forget(self, conn: Connection) -> None:
-        """The connection is gone: drop its rate-limit state."""
-        self._buckets.pop(id(conn), None)
+    async def _lower_hands(self, sid: str, host: PresenceEntry, target: str | None) -> None:
+        by = who(host)
+        seq = await self._next_seq(sid)
+        if target is None:
+            await self._reliable(sid, hands_lowered_message(seq, by))
+            return
+        entry = await self._presence.entry(sid, target)
+        if entry is None:
+            raise NotFound("no such participant in this room", code="participant_not_found")
+        message = hand_message(seq, who(entry), raised=False)
+        message["by"] = by
+        await self._reliable(sid, message)
+
+    def _react(self, sid: str, entry: PresenceEntry, emoji: str) -> None:
+        batch = self._reactions.get(sid)
+        if batch is None:
+            batch = self._reactions[sid] = ReactionBatch()
+
+            def flush() -> None:
+                done = self._reactions.pop(sid, None)
+                if done is not None and done.total:
+                    self._spawn(self._publish(sid, done.message(), "all"))
+
+            asyncio.get_running_loop().call_later(self._reaction_interval, flush)
+        batch.add(entry.participant_id, entry.name, emoji)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def announce(self, session_id: str, events: list[Event]) -> None:
         """Tell the room what happened to a poll (from a WebSocket request or REST)."""
@@ -180,12 +244,9 @@ class Teaching:
             return
         self._tallies.add(key)
 
-        def start() -> None:
-            task = asyncio.get_running_loop().create_task(self._send_tally(key))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-        asyncio.get_running_loop().call_later(self._tally_interval, start)
+        asyncio.get_running_loop().call_later(
+            self._tally_interval, lambda: self._spawn(self._send_tally(key))
+        )
 
     async def _send_tally(self, key: tuple[str, str]) -> None:
         self._tallies.discard(key)
@@ -195,3 +256,26 @@ class Teaching:
             await self._publish(session_id, poll_tally_message(poll), "hosts")
         except Exception as exc:  # the next vote sends a fresh tally
             log.warning("poll tally for %s not sent: %r", poll_id, exc)
+
+
+def who(entry: PresenceEntry) -> dict[str, Any]:
+    """A participant as messages name them (``from``, ``by``)."""
+    return {
+        "id": entry.participant_id,
+        "userId": entry.user_id,
+        "name": entry.name,
+        "role": entry.role.value,
+    }
+
+
+def _bucket(
+    buckets: dict[int, TokenBucket], conn: Connection, rate: float, burst: float
+) -> TokenBucket:
+    """The connection's bucket (kept by the connection's identity; the table is reset when it
+    grows past 10 000 connections, which only forgives a few requests)."""
+    bucket = buckets.get(id(conn))
+    if bucket is None:
+        if len(buckets) > 10_000:
+            buckets.clear()
+        bucket = buckets[id(conn)] = TokenBucket(rate, burst)
+    return bucket

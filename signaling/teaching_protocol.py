@@ -5,7 +5,10 @@ Client → server (each may carry ``rid``; answered with ``ack`` or ``error``):
   anonymous?, launch? (default true)} (host; the ack carries ``poll``, the new poll's id),
   ``poll-launch`` {poll} (host), ``poll-close`` {poll} (host), ``poll-share`` {poll} (host:
   show a closed poll's results to the room), ``poll-vote`` {poll, choices: [indexes]}
-  (students; again to change the vote while the poll is open; the ack carries ``choices``).
+  (students; again to change the vote while the poll is open; the ack carries ``choices``);
+  ``hand-lower`` {target?} (host: lower one participant's raised hand, or everyone's without
+  ``target``); ``react`` {emoji} (anyone visible; one of :data:`rooms.reactions.EMOJI`,
+  rate-limited).
 
 Server → client:
   ``poll`` {seq, poll: {id, question, options, multiple, anonymous, quiz, status, shared}}
@@ -13,7 +16,10 @@ Server → client:
   ``poll-tally`` {poll: id, counts, voters, ballots? [{userId, name, choices}] (not for an
   anonymous poll)} to the host and moderators after every vote;
   ``poll-results`` {seq, poll: {... correct}, counts, voters} to everyone when the host
-  shares a closed poll's results.
+  shares a closed poll's results;
+  ``hand`` {seq, from, raised: false, by} when the host lowered one hand, ``hands-lowered``
+  {seq, by} when the host lowered them all (reliable);
+  ``reactions`` {counts: {emoji: n}, names: [up to 3]} (batched per node every 0.5 s).
 """
 
 from __future__ import annotations
@@ -21,18 +27,31 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgpack
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from rooms.polls import MAX_OPTIONS, Poll, tally
+from rooms.reactions import EMOJI
 from rooms.untrusted import InputRefused, check_tree, parse_json
 from signaling.protocol import Codec, ProtocolError
 
 __all__ = [
     "TEACHING_TYPES",
+    "HandLower",
     "PollAction",
     "PollCreate",
     "PollVote",
+    "React",
+    "Teaching",
     "decode_teaching",
+    "hands_lowered_message",
     "poll_message",
     "poll_results_message",
     "poll_tally_message",
@@ -73,12 +92,32 @@ class PollVote(_Message):
     choices: Annotated[list[Index], Field(min_length=1, max_length=MAX_OPTIONS)]
 
 
-TeachingMessage = Annotated[PollCreate | PollAction | PollVote, Field(discriminator="type")]
+class HandLower(_Message):
+    type: Literal["hand-lower"]
+    target: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class React(_Message):
+    type: Literal["react"]
+    emoji: Annotated[str, StringConstraints(max_length=16)]
+
+    @field_validator("emoji")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in EMOJI:
+            raise ValueError(f"one of {' '.join(EMOJI)}")
+        return value
+
+
+Teaching = PollCreate | PollAction | PollVote | HandLower | React
+TeachingMessage = Annotated[Teaching, Field(discriminator="type")]
 _TEACHING = TypeAdapter[Any](TeachingMessage)
-TEACHING_TYPES = frozenset(["poll-create", "poll-launch", "poll-close", "poll-share", "poll-vote"])
+TEACHING_TYPES = frozenset(
+    ["poll-create", "poll-launch", "poll-close", "poll-share", "poll-vote", "hand-lower", "react"]
+)
 
 
-def decode_teaching(frame: bytes | str, codec: Codec) -> PollCreate | PollAction | PollVote | None:
+def decode_teaching(frame: bytes | str, codec: Codec) -> Teaching | None:
     """The teaching message in ``frame`` (already size-checked by ``protocol.decode``), None
     when its type is not one of :data:`TEACHING_TYPES`; :class:`ProtocolError`
     (``invalid_message``) for bad fields."""
@@ -95,7 +134,7 @@ def decode_teaching(frame: bytes | str, codec: Codec) -> PollCreate | PollAction
     raw_rid = data.get("rid")
     rid = raw_rid if isinstance(raw_rid, str) and 0 < len(raw_rid) <= 64 else None
     try:
-        message: PollCreate | PollAction | PollVote = _TEACHING.validate_python(data)
+        message: Teaching = _TEACHING.validate_python(data)
     except ValidationError as exc:
         details = [
             {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
@@ -157,3 +196,7 @@ def poll_results_message(seq: int, poll: Poll) -> dict[str, Any]:
         "counts": tally(poll),
         "voters": len(poll.ballots),
     }
+
+
+def hands_lowered_message(seq: int, by: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "hands-lowered", "seq": seq, "by": by}
