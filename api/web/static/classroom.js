@@ -4,6 +4,7 @@
 import { CLOSE_CODES, LiveclassClient } from "/static/liveclass.js";
 import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "/static/common.js";
 import { setupPolls } from "/static/polls.js";
+import { setupReactions } from "/static/reactions.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -174,6 +175,7 @@ async function connect() {
   });
   client.on("welcome", onWelcome);
   setupPolls(client, { sessionRef });
+  setupReactions(client);
   client.on("presence", (m) => {
     for (const p of m.left || []) {
       room.roster.delete(p.id);
@@ -193,10 +195,18 @@ async function connect() {
     const fresh = m.raised && !room.hands.has(m.from.id);
     if (m.raised) room.hands.add(m.from.id); else room.hands.delete(m.from.id);
     if (m.from.id === room.me?.id) setHandButton(m.raised);
+    if (m.by && m.from.id === room.me?.id && !m.raised) notify(`${m.by.name} lowered your hand.`);
     if (fresh && isHost() && m.from.id !== room.me?.id) {
       chime();
       notify(`${m.from.name} raised their hand (${room.hands.size} waiting).`);
     }
+    renderRoster();
+  });
+  client.on("hands-lowered", (m) => {
+    const mine = room.me && room.hands.has(room.me.id);
+    room.hands.clear();
+    setHandButton(false);
+    if (mine) notify(`${m.by?.name || "The host"} lowered all hands.`);
     renderRoster();
   });
   client.on("grants", (m) => { room.grants = m.grants; applyGrants(); });
@@ -522,6 +532,7 @@ function renderRoster() {
   const hands = room.hands.size;
   $("hands-count").hidden = hands === 0;
   $("hands-count").textContent = `✋ ${hands} hand${hands === 1 ? "" : "s"} up`;
+  $("lower-all").hidden = hands === 0 || !isHost();
   $("roster").replaceChildren(...people.map((p) => {
     const me = p.id === room.me?.id;
     const controls = [];
@@ -532,6 +543,9 @@ function renderRoster() {
       controls.push(room.allowed.has(p.userId) || room.tiles.has(p.id)
         ? el("button", { type: "button", class: "small secondary", "aria-label": `Stop ${p.name}'s camera`, onclick: () => act(async () => { await room.client.allow(p.id, false); room.allowed.delete(p.userId); renderRoster(); }, `${p.name} may no longer use their camera.`) }, "Stop camera")
         : el("button", { type: "button", class: "small secondary", "aria-label": `Let ${p.name} use their camera`, onclick: () => act(async () => { await room.client.allow(p.id, true); room.allowed.add(p.userId); renderRoster(); }, `${p.name} may use their camera.`) }, "Allow camera"));
+      if (room.hands.has(p.id)) {
+        controls.push(el("button", { type: "button", class: "small", "aria-label": `Lower ${p.name}'s hand`, onclick: () => act(() => room.client.request({ type: "hand-lower", target: p.id }), `Lowered ${p.name}'s hand.`) }, "Lower hand"));
+      }
       controls.push(el("button", { type: "button", class: "small danger", "aria-label": `Remove ${p.name}`, dataset: { kick: p.userId }, onclick: () => removeParticipant(p) }, "Remove"));
     }
     return el("li", { dataset: { participant: p.id, user: p.userId } },
@@ -780,6 +794,7 @@ $("chat-form").addEventListener("submit", async (e) => {
 });
 $("start-class").addEventListener("click", startClass);
 $("end-class").addEventListener("click", endClass);
+$("lower-all").addEventListener("click", () => act(() => room.client.request({ type: "hand-lower" }), "Lowered every hand."));
 $("record-start").addEventListener("click", () => recordingAction("start"));
 $("record-stop").addEventListener("click", () => recordingAction("stop"));
 // Going away (another page, reload, tab closed): free the seat now rather than after the
