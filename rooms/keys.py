@@ -21,6 +21,7 @@ key                                type    meaning
 ``lc:{sid}:pver``                  string  presence version (bumped by every change)
 ``lc:{sid}:resume``                hash    resume token → participant id
 ``lc:{sid}:rate:chat:{user}``      hash    the user's chat token bucket (REST and WebSocket)
+``lc:{sid}:chatoff``               string  present while the host turned student chat off
 ``lc:{sid}:gone``                  hash    participant id → why it left (``replaced``, ``left``,
                                            ``banned``, ``ended``, ``expired``); 10 minutes
 ``lc:{sid}:bus``                   channel the room's events (pub/sub)
@@ -101,6 +102,10 @@ class RoomKeys:
     @property
     def gone(self) -> str:
         return self._key("gone")
+
+    @property
+    def chat_off(self) -> str:
+        return self._key("chatoff")
 
     def chat_rate(self, user_id: str) -> str:
         return self._key(f"rate:chat:{user_id}")

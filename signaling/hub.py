@@ -196,6 +196,7 @@ class Hub:
         self.teaching = Teaching(
             node_id=node_id,
             polls=PollStore(database),
+            chat=chat,
             next_seq=chat.next_seq,
             room_log=room_log,
             bus=bus,

@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from rooms.bus import BusEvent, RoomBus
-from rooms.errors import Forbidden, LiveclassError, NotFound, RateLimited
+from rooms.chat import ChatService
+from rooms.errors import Forbidden, LiveclassError, NotFound, RateLimited, Unavailable
 from rooms.poll_store import PollStore
 from rooms.polls import Close, Closed, Command, Event, Launch, Launched, Share, Shared, Vote, Voted
 from rooms.presence import Presence, PresenceEntry
@@ -33,10 +34,14 @@ from signaling.messages import hand_message
 from signaling.protocol import ProtocolError, ack_message, error_message
 from signaling.ratelimit import TokenBucket
 from signaling.teaching_protocol import (
+    ChatDelete,
+    ChatMode,
     HandLower,
     PollCreate,
     PollVote,
     React,
+    chat_deleted_message,
+    chat_mode_message,
     decode_teaching,
     hands_lowered_message,
     poll_message,
@@ -58,6 +63,7 @@ class Teaching:
         *,
         node_id: str,
         polls: PollStore,
+        chat: ChatService,
         next_seq: Callable[[str], Awaitable[int]],
         room_log: RoomLog,
         bus: RoomBus,
@@ -71,6 +77,7 @@ class Teaching:
         reaction_interval: float = 0.5,
     ) -> None:
         self.polls = polls
+        self._chat = chat
         self._presence = presence
         self._reaction_rate = reaction_rate
         self._reaction_burst = reaction_burst
@@ -137,6 +144,16 @@ class Teaching:
             self._react(sid, entry, message.emoji)
             conn.send(ack_message(message.rid))
             return
+        if isinstance(message, ChatDelete | ChatMode):
+            if not grant.can_moderate:
+                raise Forbidden("only the host moderates the chat", code="forbidden")
+            if isinstance(message, ChatDelete):
+                row = await self._chat.remove(sid, message.id)
+                await self.chat_deleted(sid, row.id, row.seq)
+            else:
+                await self.set_student_chat(sid, message.studentChat, who(entry))
+            conn.send(ack_message(message.rid))
+            return
         if isinstance(message, HandLower):
             if not grant.can_moderate:
                 raise Forbidden("only the host lowers other people's hands", code="forbidden")
@@ -177,6 +194,25 @@ class Teaching:
         poll, events = await self.polls.run(sid, message.poll, command)
         await self.announce(sid, events)
         conn.send(ack_message(message.rid, poll=poll.id, status=poll.status))
+
+    async def chat_deleted(self, session_id: str, message_id: str, deleted_seq: int) -> None:
+        """A chat message was deleted (here or over REST): out of the replay log, and every
+        client removes it (``chat-deleted``)."""
+        tombstone = chat_deleted_message(deleted_seq, message_id, deleted_seq)
+        await self._log.replace(session_id, deleted_seq, tombstone)
+        seq = await self._next_seq(session_id)
+        await self._reliable(session_id, chat_deleted_message(seq, message_id, deleted_seq))
+
+    async def set_student_chat(
+        self, session_id: str, allowed: bool, by: dict[str, Any] | None
+    ) -> None:
+        """Let students chat or not, and tell the room (``chat-mode``)."""
+        gate = self._chat.gate
+        if gate is None:
+            raise Unavailable("chat moderation is not configured", code="unavailable")
+        await gate.set_students_may_chat(session_id, allowed)
+        seq = await self._next_seq(session_id)
+        await self._reliable(session_id, chat_mode_message(seq, allowed, by))
 
     async def _lower_hands(self, sid: str, host: PresenceEntry, target: str | None) -> None:
         by = who(host)

@@ -8,7 +8,9 @@ Client → server (each may carry ``rid``; answered with ``ack`` or ``error``):
   (students; again to change the vote while the poll is open; the ack carries ``choices``);
   ``hand-lower`` {target?} (host: lower one participant's raised hand, or everyone's without
   ``target``); ``react`` {emoji} (anyone visible; one of :data:`rooms.reactions.EMOJI`,
-  rate-limited).
+  rate-limited); ``chat-delete`` {id} (host: the message is gone for everyone, from the
+  history and from resume replay); ``chat-mode`` {studentChat} (host: students may chat or
+  not; while off their chat is refused with ``chat_off``).
 
 Server → client:
   ``poll`` {seq, poll: {id, question, options, multiple, anonymous, quiz, status, shared}}
@@ -19,7 +21,8 @@ Server → client:
   shares a closed poll's results;
   ``hand`` {seq, from, raised: false, by} when the host lowered one hand, ``hands-lowered``
   {seq, by} when the host lowered them all (reliable);
-  ``reactions`` {counts: {emoji: n}, names: [up to 3]} (batched per node every 0.5 s).
+  ``reactions`` {counts: {emoji: n}, names: [up to 3]} (batched per node every 0.5 s);
+  ``chat-deleted`` {seq, id, deletedSeq} and ``chat-mode`` {seq, studentChat, by} (reliable).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from signaling.protocol import Codec, ProtocolError
 
 __all__ = [
     "TEACHING_TYPES",
+    "ChatDelete",
+    "ChatMode",
     "HandLower",
     "PollAction",
     "PollCreate",
@@ -109,11 +114,31 @@ class React(_Message):
         return value
 
 
-Teaching = PollCreate | PollAction | PollVote | HandLower | React
+class ChatDelete(_Message):
+    type: Literal["chat-delete"]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class ChatMode(_Message):
+    type: Literal["chat-mode"]
+    studentChat: bool
+
+
+Teaching = PollCreate | PollAction | PollVote | HandLower | React | ChatDelete | ChatMode
 TeachingMessage = Annotated[Teaching, Field(discriminator="type")]
 _TEACHING = TypeAdapter[Any](TeachingMessage)
 TEACHING_TYPES = frozenset(
-    ["poll-create", "poll-launch", "poll-close", "poll-share", "poll-vote", "hand-lower", "react"]
+    [
+        "poll-create",
+        "poll-launch",
+        "poll-close",
+        "poll-share",
+        "poll-vote",
+        "hand-lower",
+        "react",
+        "chat-delete",
+        "chat-mode",
+    ]
 )
 
 
@@ -200,3 +225,14 @@ def poll_results_message(seq: int, poll: Poll) -> dict[str, Any]:
 
 def hands_lowered_message(seq: int, by: dict[str, Any]) -> dict[str, Any]:
     return {"type": "hands-lowered", "seq": seq, "by": by}
+
+
+def chat_deleted_message(seq: int, message_id: str, deleted_seq: int) -> dict[str, Any]:
+    return {"type": "chat-deleted", "seq": seq, "id": message_id, "deletedSeq": deleted_seq}
+
+
+def chat_mode_message(seq: int, student_chat: bool, by: dict[str, Any] | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "chat-mode", "seq": seq, "studentChat": student_chat}
+    if by is not None:
+        message["by"] = by
+    return message

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from api.actions import post_message as post_action
 from api.endpoint import Api, Call
 from api.schemas import MessageList, MessageOut, MessageQuery
 from api.views import message_out
-from rooms.errors import ValidationFailed
+from rooms.access import can_manage, room_role_for
+from rooms.errors import Forbidden, ValidationFailed
 from rooms.inputs import MessageDraft
+from rooms.sessions import is_enrolled, load_session
 
 api = Api("/api/v1")
 TAGS = ["chat"]
@@ -71,6 +74,63 @@ async def post_message(call: Call) -> MessageOut:
     errors=(403, 404),
 )
 async def delete_message(call: Call) -> Response:
-    """The session's instructor or a tenant admin removes a message from the history."""
-    await call.services.chat.delete(call.user, call.path("ref"), call.path("mid"))
+    """The session's instructor or a tenant admin removes a message from the history; the
+    room is told (``chat-deleted``) and clients remove it from their view."""
+    row = await call.services.chat.delete(call.user, call.path("ref"), call.path("mid"))
+    await call.services.hub.teaching.chat_deleted(row.session_id, row.id, row.seq)
     return Response(status_code=204)
+
+
+class ChatSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    studentChat: bool = Field(description="Students may chat (the host may turn it off).")
+
+
+async def _chat_session(call: Call) -> tuple[str, bool]:
+    """The session's id, and whether the caller manages it; :class:`Forbidden` for a
+    caller not allowed in its room."""
+    async with call.services.database.transaction() as tx:
+        session = await load_session(tx, call.user, call.path("ref"))
+        if can_manage(call.user, session):
+            return session.id, True
+        enrolled = await is_enrolled(tx, session.id, call.user.user_id)
+    if room_role_for(call.user, session, enrolled=enrolled) is None:
+        raise Forbidden("this session's chat is for enrolled users only", code="not_enrolled")
+    return session.id, False
+
+
+@api.route(
+    "GET",
+    "/sessions/{ref}/chat/settings",
+    summary="Chat settings",
+    tags=TAGS,
+    response=ChatSettings,
+    errors=(403, 404),
+)
+async def get_chat_settings(call: Call) -> ChatSettings:
+    """Whether students may chat now."""
+    sid, _ = await _chat_session(call)
+    gate = call.services.chat.gate
+    return ChatSettings(studentChat=gate is None or await gate.students_may_chat(sid))
+
+
+@api.route(
+    "PUT",
+    "/sessions/{ref}/chat/settings",
+    summary="Turn student chat off or on",
+    tags=TAGS,
+    body=ChatSettings,
+    response=ChatSettings,
+    errors=(403, 404),
+)
+async def put_chat_settings(call: Call) -> ChatSettings:
+    """The session's instructor or a tenant admin. While off, students' messages are refused
+    (403 ``chat_off`` over REST, an ``error`` with ``chat_off`` over WebSocket); the room is
+    told (``chat-mode``)."""
+    sid, host = await _chat_session(call)
+    if not host:
+        raise Forbidden("only the host turns chat off and on", code="not_session_owner")
+    body: ChatSettings = call.body
+    await call.services.hub.teaching.set_student_chat(sid, body.studentChat, None)
+    return body

@@ -1,0 +1,34 @@
+"""Chat moderation state: whether students may chat in a room (the host turns it off and on).
+
+Kept in Redis (``lc:{sid}:chatoff``) so that every node and the REST path refuse the same
+way; it lasts as long as the room's other keys (a day at most after the last change).
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from rooms.keys import RoomKeys
+
+__all__ = ["ChatGate"]
+
+#: How long the switch is kept (a class is at most a few hours long).
+TTL_SECONDS = 24 * 3600
+
+
+class ChatGate:
+    def __init__(self, redis: Redis, *, prefix: str = "lc") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def _key(self, session_id: str) -> str:
+        return RoomKeys(session_id, self._prefix).chat_off
+
+    async def students_may_chat(self, session_id: str) -> bool:
+        return not await self._redis.exists(self._key(session_id))
+
+    async def set_students_may_chat(self, session_id: str, allowed: bool) -> None:
+        if allowed:
+            await self._redis.delete(self._key(session_id))
+        else:
+            await self._redis.set(self._key(session_id), b"1", ex=TTL_SECONDS)
