@@ -5,6 +5,7 @@ import { CLOSE_CODES, LiveclassClient } from "/static/liveclass.js";
 import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "/static/common.js";
 import { setupPolls } from "/static/polls.js";
 import { setupReactions } from "/static/reactions.js";
+import { deleteButton, setupChatModeration } from "/static/chat_moderation.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -176,6 +177,7 @@ async function connect() {
   client.on("welcome", onWelcome);
   setupPolls(client, { sessionRef });
   setupReactions(client);
+  setupChatModeration(client, { sessionRef, chat: room.chat });
   client.on("presence", (m) => {
     for (const p of m.left || []) {
       room.roster.delete(p.id);
@@ -637,7 +639,8 @@ function addChat(m) {
   // Names and text in their own direction (right-to-left text stays apart from the time).
   const item = el("li", { dataset: { seq: m.seq } },
     el("strong", {}, el("bdi", {}, m.from?.name || "?"), ": "), el("bdi", { class: "text" }, m.text),
-    el("time", { datetime: m.ts }, new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
+    el("time", { datetime: m.ts }, new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+    isHost() && m.id && room.client ? [" ", deleteButton(room.client, m)] : null);
   const later = [...log.children].find((li) => Number(li.dataset.seq) > m.seq);
   log.insertBefore(item, later || null);
   while (log.children.length > 500) log.firstElementChild.remove();
