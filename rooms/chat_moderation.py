@@ -1,7 +1,8 @@
-"""Chat moderation state: whether students may chat in a room (the host turns it off and on).
+"""The host's switches for a room: whether students may chat (:class:`ChatGate`) and whether
+their microphones are locked muted (:class:`MicLock`).
 
-Kept in Redis (``lc:{sid}:chatoff``) so that every node and the REST path refuse the same
-way; it lasts as long as the room's other keys (a day at most after the last change).
+Kept in Redis (``lc:{sid}:chatoff``, ``lc:{sid}:miclock``) so that every node and the REST
+path see the same; they last a day at most after the last change.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from redis.asyncio import Redis
 
 from rooms.keys import RoomKeys
 
-__all__ = ["ChatGate"]
+__all__ = ["ChatGate", "MicLock"]
 
 #: How long the switch is kept (a class is at most a few hours long).
 TTL_SECONDS = 24 * 3600
@@ -32,3 +33,24 @@ class ChatGate:
             await self._redis.delete(self._key(session_id))
         else:
             await self._redis.set(self._key(session_id), b"1", ex=TTL_SECONDS)
+
+
+class MicLock:
+    """While locked, students' clients keep their microphones muted (after ``mute-all``
+    with ``lock``) and offer no *Unmute* until the host unlocks them."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "lc") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def _key(self, session_id: str) -> str:
+        return RoomKeys(session_id, self._prefix).mic_lock
+
+    async def locked(self, session_id: str) -> bool:
+        return bool(await self._redis.exists(self._key(session_id)))
+
+    async def set_locked(self, session_id: str, locked: bool) -> None:
+        if locked:
+            await self._redis.set(self._key(session_id), b"1", ex=TTL_SECONDS)
+        else:
+            await self._redis.delete(self._key(session_id))

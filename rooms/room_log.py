@@ -32,6 +32,11 @@ class RoomLog:
         self._capacity = capacity
         self._ttl = ttl_seconds
 
+    @property
+    def redis(self) -> Redis:
+        """The Redis the log lives in (the room's other switches live there too)."""
+        return self._redis
+
     def _key(self, session_id: str) -> str:
         return RoomKeys(session_id, self._prefix).log
 

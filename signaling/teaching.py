@@ -22,6 +22,7 @@ from typing import Any
 
 from rooms.bus import BusEvent, RoomBus
 from rooms.chat import ChatService
+from rooms.chat_moderation import MicLock
 from rooms.errors import Forbidden, LiveclassError, NotFound, RateLimited, Unavailable
 from rooms.poll_store import PollStore
 from rooms.polls import Close, Closed, Command, Event, Launch, Launched, Share, Shared, Vote, Voted
@@ -37,6 +38,8 @@ from signaling.teaching_protocol import (
     ChatDelete,
     ChatMode,
     HandLower,
+    MicLockSet,
+    MuteAll,
     PollCreate,
     PollVote,
     React,
@@ -44,6 +47,8 @@ from signaling.teaching_protocol import (
     chat_mode_message,
     decode_teaching,
     hands_lowered_message,
+    mic_lock_message,
+    mute_all_message,
     poll_message,
     poll_results_message,
     poll_tally_message,
@@ -78,6 +83,8 @@ class Teaching:
     ) -> None:
         self.polls = polls
         self._chat = chat
+        #: Whether students' microphones are locked muted (rooms/chat_moderation.py).
+        self.mic_lock = MicLock(room_log.redis)
         self._presence = presence
         self._reaction_rate = reaction_rate
         self._reaction_burst = reaction_burst
@@ -154,6 +161,15 @@ class Teaching:
                 await self.set_student_chat(sid, message.studentChat, who(entry))
             conn.send(ack_message(message.rid))
             return
+        if isinstance(message, MuteAll | MicLockSet):
+            if not grant.can_moderate:
+                raise Forbidden("only the host mutes everyone", code="forbidden")
+            if isinstance(message, MuteAll):
+                await self.mute_all(sid, message.lock, who(entry))
+            else:
+                await self.set_mic_lock(sid, message.locked, who(entry))
+            conn.send(ack_message(message.rid))
+            return
         if isinstance(message, HandLower):
             if not grant.can_moderate:
                 raise Forbidden("only the host lowers other people's hands", code="forbidden")
@@ -213,6 +229,19 @@ class Teaching:
         await gate.set_students_may_chat(session_id, allowed)
         seq = await self._next_seq(session_id)
         await self._reliable(session_id, chat_mode_message(seq, allowed, by))
+
+    async def mute_all(self, session_id: str, lock: bool, by: dict[str, Any] | None) -> None:
+        """Every student's client mutes its microphone (``mute-all``); with ``lock`` they
+        stay muted until the host unlocks them."""
+        if lock:
+            await self.mic_lock.set_locked(session_id, True)
+        seq = await self._next_seq(session_id)
+        await self._reliable(session_id, mute_all_message(seq, lock, by))
+
+    async def set_mic_lock(self, session_id: str, locked: bool, by: dict[str, Any] | None) -> None:
+        await self.mic_lock.set_locked(session_id, locked)
+        seq = await self._next_seq(session_id)
+        await self._reliable(session_id, mic_lock_message(seq, locked, by))
 
     async def _lower_hands(self, sid: str, host: PresenceEntry, target: str | None) -> None:
         by = who(host)

@@ -10,7 +10,9 @@ Client → server (each may carry ``rid``; answered with ``ack`` or ``error``):
   ``target``); ``react`` {emoji} (anyone visible; one of :data:`rooms.reactions.EMOJI`,
   rate-limited); ``chat-delete`` {id} (host: the message is gone for everyone, from the
   history and from resume replay); ``chat-mode`` {studentChat} (host: students may chat or
-  not; while off their chat is refused with ``chat_off``).
+  not; while off their chat is refused with ``chat_off``); ``mute-all`` {lock?} (host: every
+  student's client mutes its microphone; with ``lock`` they cannot unmute until
+  ``mic-lock`` {locked: false}); ``mic-lock`` {locked} (host).
 
 Server → client:
   ``poll`` {seq, poll: {id, question, options, multiple, anonymous, quiz, status, shared}}
@@ -22,7 +24,8 @@ Server → client:
   ``hand`` {seq, from, raised: false, by} when the host lowered one hand, ``hands-lowered``
   {seq, by} when the host lowered them all (reliable);
   ``reactions`` {counts: {emoji: n}, names: [up to 3]} (batched per node every 0.5 s);
-  ``chat-deleted`` {seq, id, deletedSeq} and ``chat-mode`` {seq, studentChat, by} (reliable).
+  ``chat-deleted`` {seq, id, deletedSeq} and ``chat-mode`` {seq, studentChat, by} (reliable);
+  ``mute-all`` {seq, lock, by} and ``mic-lock`` {seq, locked, by} (reliable).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ __all__ = [
     "ChatDelete",
     "ChatMode",
     "HandLower",
+    "MicLockSet",
+    "MuteAll",
     "PollAction",
     "PollCreate",
     "PollVote",
@@ -124,7 +129,27 @@ class ChatMode(_Message):
     studentChat: bool
 
 
-Teaching = PollCreate | PollAction | PollVote | HandLower | React | ChatDelete | ChatMode
+class MuteAll(_Message):
+    type: Literal["mute-all"]
+    lock: bool = False
+
+
+class MicLockSet(_Message):
+    type: Literal["mic-lock"]
+    locked: bool
+
+
+Teaching = (
+    PollCreate
+    | PollAction
+    | PollVote
+    | HandLower
+    | React
+    | ChatDelete
+    | ChatMode
+    | MuteAll
+    | MicLockSet
+)
 TeachingMessage = Annotated[Teaching, Field(discriminator="type")]
 _TEACHING = TypeAdapter[Any](TeachingMessage)
 TEACHING_TYPES = frozenset(
@@ -138,6 +163,8 @@ TEACHING_TYPES = frozenset(
         "react",
         "chat-delete",
         "chat-mode",
+        "mute-all",
+        "mic-lock",
     ]
 )
 
@@ -233,6 +260,20 @@ def chat_deleted_message(seq: int, message_id: str, deleted_seq: int) -> dict[st
 
 def chat_mode_message(seq: int, student_chat: bool, by: dict[str, Any] | None) -> dict[str, Any]:
     message: dict[str, Any] = {"type": "chat-mode", "seq": seq, "studentChat": student_chat}
+    if by is not None:
+        message["by"] = by
+    return message
+
+
+def mute_all_message(seq: int, lock: bool, by: dict[str, Any] | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "mute-all", "seq": seq, "lock": lock}
+    if by is not None:
+        message["by"] = by
+    return message
+
+
+def mic_lock_message(seq: int, locked: bool, by: dict[str, Any] | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "mic-lock", "seq": seq, "locked": locked}
     if by is not None:
         message["by"] = by
     return message

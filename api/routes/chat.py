@@ -7,12 +7,11 @@ from starlette.responses import Response
 
 from api.actions import post_message as post_action
 from api.endpoint import Api, Call
+from api.routes.polls import session_for
 from api.schemas import MessageList, MessageOut, MessageQuery
 from api.views import message_out
-from rooms.access import can_manage, room_role_for
 from rooms.errors import Forbidden, ValidationFailed
 from rooms.inputs import MessageDraft
-from rooms.sessions import is_enrolled, load_session
 
 api = Api("/api/v1")
 TAGS = ["chat"]
@@ -87,19 +86,6 @@ class ChatSettings(BaseModel):
     studentChat: bool = Field(description="Students may chat (the host may turn it off).")
 
 
-async def _chat_session(call: Call) -> tuple[str, bool]:
-    """The session's id, and whether the caller manages it; :class:`Forbidden` for a
-    caller not allowed in its room."""
-    async with call.services.database.transaction() as tx:
-        session = await load_session(tx, call.user, call.path("ref"))
-        if can_manage(call.user, session):
-            return session.id, True
-        enrolled = await is_enrolled(tx, session.id, call.user.user_id)
-    if room_role_for(call.user, session, enrolled=enrolled) is None:
-        raise Forbidden("this session's chat is for enrolled users only", code="not_enrolled")
-    return session.id, False
-
-
 @api.route(
     "GET",
     "/sessions/{ref}/chat/settings",
@@ -110,7 +96,8 @@ async def _chat_session(call: Call) -> tuple[str, bool]:
 )
 async def get_chat_settings(call: Call) -> ChatSettings:
     """Whether students may chat now."""
-    sid, _ = await _chat_session(call)
+    session, _ = await session_for(call)
+    sid = session.id
     gate = call.services.chat.gate
     return ChatSettings(studentChat=gate is None or await gate.students_may_chat(sid))
 
@@ -128,7 +115,8 @@ async def put_chat_settings(call: Call) -> ChatSettings:
     """The session's instructor or a tenant admin. While off, students' messages are refused
     (403 ``chat_off`` over REST, an ``error`` with ``chat_off`` over WebSocket); the room is
     told (``chat-mode``)."""
-    sid, host = await _chat_session(call)
+    session, host = await session_for(call)
+    sid = session.id
     if not host:
         raise Forbidden("only the host turns chat off and on", code="not_session_owner")
     body: ChatSettings = call.body

@@ -79,9 +79,9 @@ class PollList(BaseModel):
     polls: list[PollOut]
 
 
-async def _session(call: Call) -> tuple[SessionRow, bool]:
-    """The session and whether the caller runs its polls; :class:`Forbidden` for a caller
-    not allowed in its room."""
+async def session_for(call: Call) -> tuple[SessionRow, bool]:
+    """The session and whether the caller manages it (runs its polls, moderates its room);
+    :class:`Forbidden` for a caller not allowed in its room."""
     async with call.services.database.transaction() as tx:
         session = await load_session(tx, call.user, call.path("ref"))
         if can_manage(call.user, session):
@@ -133,7 +133,7 @@ def poll_out(poll: Poll, *, host: bool, user_id: str) -> PollOut:
 async def list_polls(call: Call) -> PollList:
     """Oldest first. The host sees every poll with its live results and ballots; students
     see launched polls, their own vote, and the results the host shared."""
-    session, host = await _session(call)
+    session, host = await session_for(call)
     polls = await call.services.hub.teaching.polls.list(session.id)
     return PollList(
         polls=[
@@ -157,7 +157,7 @@ async def list_polls(call: Call) -> PollList:
 async def create_poll(call: Call) -> PollOut:
     """The session's instructor or a tenant admin: a draft poll, launched with
     ``POST …/polls/{poll_id}/launch``. 422 ``invalid_poll`` for a poll the rules refuse."""
-    session, host = await _session(call)
+    session, host = await session_for(call)
     if not host:
         raise Forbidden("only the host runs polls", code="not_session_owner")
     draft: PollDraft = call.body
@@ -184,7 +184,7 @@ async def create_poll(call: Call) -> PollOut:
 async def get_poll(call: Call) -> PollOut:
     """Results (counts, voters, the correct answer) for the host, and for everyone once
     shared; who voted what for the host of a poll that is not anonymous."""
-    session, host = await _session(call)
+    session, host = await session_for(call)
     poll = await call.services.hub.teaching.polls.get(session.id, call.path("poll_id"))
     if poll.status == "draft" and not host:
         raise NotFound("no such poll in this session", code="poll_not_found")
@@ -192,7 +192,7 @@ async def get_poll(call: Call) -> PollOut:
 
 
 async def _run(call: Call, command: Command) -> PollOut:
-    session, host = await _session(call)
+    session, host = await session_for(call)
     if not host:
         raise Forbidden("only the host runs polls", code="not_session_owner")
     teaching = call.services.hub.teaching
