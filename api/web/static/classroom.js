@@ -37,6 +37,7 @@ const room = window.liveclassRoom = {
   ended: false,
   recording: false,
   config: null,
+  micLocked: false, // the teacher locked students' microphones muted
 };
 
 // -- states -----------------------------------------------------------------------------
@@ -231,6 +232,21 @@ async function connect() {
       notify(`${who} turned off your ${m.kind === "all" ? "camera and microphone" : "camera"}. Press "Turn camera on" to show it again.`);
     }
   });
+  client.on("mute-all", (m) => {
+    room.micLocked = m.lock || room.micLocked;
+    if (isHost()) { updateTeacherPanel(); return; }
+    const muted = muteMyMic();
+    const who = m.by?.name || "The teacher";
+    if (m.lock) notify(`${who} muted everyone's microphone and locked it.`);
+    else if (muted) notify(`${who} muted everyone's microphone. Press "Unmute microphone" to speak again.`);
+    syncMicButton();
+  });
+  client.on("mic-lock", (m) => {
+    room.micLocked = m.locked;
+    updateTeacherPanel();
+    syncMicButton();
+    if (!isHost()) notify(m.locked ? "The teacher locked the microphones." : "The teacher unlocked the microphones: you may unmute.");
+  });
   client.on("kicked", () => { room.kicked = true; });
   client.on("room-ended", () => { room.ended = true; setStatus("ended"); });
   client.on("recording", (m) => {
@@ -251,6 +267,12 @@ async function connect() {
 }
 
 function onWelcome(m) {
+  api(`/sessions/${encodeURIComponent(sessionRef)}/mic-lock`).then((d) => {
+    room.micLocked = d.locked;
+    if (d.locked && !isHost()) muteMyMic();  // a camera turned on before this answer came
+    syncMicButton();
+    updateTeacherPanel();
+  }).catch(() => { /* unknown: the next mute-all or mic-lock says */ });
   room.me = m.participant;
   room.grants = m.grants || {};
   room.capacity = m.room.capacity;
@@ -324,6 +346,7 @@ async function startCamera() {
     syncCameraButton();
     return;
   }
+  if (room.micLocked && !isHost()) for (const track of room.camera.getAudioTracks()) track.enabled = false;
   showTrack(room.me.id, room.camera, true);
   syncCameraButton();
   try {
@@ -414,8 +437,20 @@ function syncCameraButton() {
 function syncMicButton() {
   const audio = room.camera?.getAudioTracks()[0];
   const muted = !audio || !audio.enabled;
-  $("mic").textContent = muted ? "Unmute microphone" : "Mute microphone";
+  const locked = muted && room.micLocked && !isHost();
+  $("mic").textContent = locked ? "Microphone locked by the teacher" : muted ? "Unmute microphone" : "Mute microphone";
   $("mic").setAttribute("aria-pressed", String(muted));
+  $("mic").disabled = locked;
+}
+
+/** Mute our published microphone (if any); true when it was on. */
+function muteMyMic() {
+  const audio = room.camera?.getAudioTracks()[0];
+  if (!audio || !audio.enabled) return false;
+  audio.enabled = false;
+  tellMic();
+  syncMicButton();
+  return true;
 }
 
 function participantName(pid) {
@@ -680,6 +715,10 @@ function updateTeacherPanel() {
   const recording = Boolean(room.config?.features?.recording) && live;
   $("record-start").hidden = !recording || room.recording;
   $("record-stop").hidden = !recording || !room.recording;
+  $("mute-all").hidden = !live;
+  $("mic-lock").hidden = !live;
+  $("mic-lock").textContent = room.micLocked ? "Unlock microphones" : "Mute all and lock";
+  $("mic-lock").setAttribute("aria-pressed", String(room.micLocked));
 }
 
 async function startClass() {
@@ -773,6 +812,7 @@ $("screen").addEventListener("click", () => {
 });
 $("mic").addEventListener("click", () => {
   const audio = room.camera?.getAudioTracks()[0];
+  if (audio && !audio.enabled && room.micLocked && !isHost()) return;
   if (audio) audio.enabled = !audio.enabled;
   tellMic();
   syncMicButton();
@@ -797,6 +837,10 @@ $("chat-form").addEventListener("submit", async (e) => {
 });
 $("start-class").addEventListener("click", startClass);
 $("end-class").addEventListener("click", endClass);
+$("mute-all").addEventListener("click", () => act(() => room.client.request({ type: "mute-all" }), "Asked everyone to mute."));
+$("mic-lock").addEventListener("click", () => act(
+  () => room.client.request(room.micLocked ? { type: "mic-lock", locked: false } : { type: "mute-all", lock: true }),
+  room.micLocked ? "Microphones unlocked." : "Everyone muted; microphones locked."));
 $("lower-all").addEventListener("click", () => act(() => room.client.request({ type: "hand-lower" }), "Lowered every hand."));
 $("record-start").addEventListener("click", () => recordingAction("start"));
 $("record-stop").addEventListener("click", () => recordingAction("stop"));
