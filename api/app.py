@@ -22,6 +22,7 @@ from api.limits import BodySizeLimit
 from api.logs import RequestIdMiddleware
 from api.metrics import HttpMetrics, MetricsMiddleware
 from api.routes import (
+    analytics,
     bans,
     chat,
     enrollment,
@@ -54,6 +55,7 @@ API_MODULES: list[Api] = [
     chat.api,
     polls.api,
     microphones.api,
+    analytics.api,
     recordings.api,
     webhooks.api,
     ops.api,

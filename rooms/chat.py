@@ -113,6 +113,20 @@ class ChatService:
             )
             return list(rows.scalars())
 
+    async def counts_by_user(self, session_id: str) -> dict[str, tuple[str, int]]:
+        """Stored messages per user of the session: user id → (their last name, count)."""
+        async with self._db.transaction() as tx:
+            rows = await tx.execute(
+                select(
+                    ChatMessageRow.user_id,
+                    func.max(ChatMessageRow.user_name),
+                    func.count(),
+                )
+                .where(ChatMessageRow.session_id == session_id)
+                .group_by(ChatMessageRow.user_id)
+            )
+            return {str(uid): (str(name), int(count)) for uid, name, count in rows.all()}
+
     async def current_seq(self, session_id: str) -> int:
         """The room's last sequence number handed out (0 before the first)."""
         return await self._sequence.current(session_id)
