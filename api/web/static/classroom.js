@@ -65,6 +65,7 @@ function setState(name, detail) {
     const actions = [];
     if (name === "room-full") actions.push(el("button", { type: "button", onclick: () => enter() }, "Try again"));
     if (name !== "loading") actions.push(el("a", { class: "button secondary", href: "/" }, "All classes"));
+    if (name === "ended" && isHost()) actions.unshift(el("a", { class: "button", id: "analytics-after", href: `/analytics.html?session=${encodeURIComponent(sessionRef)}` }, "Class analytics"));
     if (name === "not-started" && isHost()) actions.unshift(el("button", { type: "button", id: "start-class-big", onclick: startClass }, "Start class"));
     $("state-actions").replaceChildren(...actions);
   }
@@ -715,6 +716,7 @@ function updateTeacherPanel() {
   const recording = Boolean(room.config?.features?.recording) && live;
   $("record-start").hidden = !recording || room.recording;
   $("record-stop").hidden = !recording || !room.recording;
+  $("analytics-link").href = `/analytics.html?session=${encodeURIComponent(sessionRef)}`;
   $("mute-all").hidden = !live;
   $("mic-lock").hidden = !live;
   $("mic-lock").textContent = room.micLocked ? "Unlock microphones" : "Mute all and lock";
