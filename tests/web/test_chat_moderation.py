@@ -30,11 +30,11 @@ async def test_the_teacher_moderates_the_chat(tmp_path: Path) -> None:
             await expect(page.locator("#chat li")).to_have_count(2)
         # Only the teacher gets delete buttons.
         await expect(
-            sue.get_by_role("button", name="Delete the message from Sam Student")
+            sue.get_by_role("button", name="Delete Sam Student's chat post")
         ).to_have_count(0)
         await (
             teacher.locator("#chat li", has_text="boring")
-            .get_by_role("button", name="Delete the message from Sam Student")
+            .get_by_role("button", name="Delete Sam Student's chat post")
             .click()
         )
         for page in (teacher, sam, sue):

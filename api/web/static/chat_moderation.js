@@ -52,7 +52,7 @@ export function deleteButton(client, m) {
   button.type = "button";
   button.className = "link small chat-delete";
   button.textContent = "Delete";
-  button.setAttribute("aria-label", `Delete the message from ${m.from?.name || "?"}`);
+  button.setAttribute("aria-label", `Delete ${m.from?.name || "this"}'s chat post`);
   button.addEventListener("click", async () => {
     try {
       await client.request({ type: "chat-delete", id: m.id });
