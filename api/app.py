@@ -21,7 +21,20 @@ from api.errors import exception_handlers
 from api.limits import BodySizeLimit
 from api.logs import RequestIdMiddleware
 from api.metrics import HttpMetrics, MetricsMiddleware
-from api.routes import bans, chat, enrollment, ops, recordings, room, sessions, web, webhooks
+from api.routes import (
+    analytics,
+    bans,
+    chat,
+    enrollment,
+    microphones,
+    ops,
+    polls,
+    recordings,
+    room,
+    sessions,
+    web,
+    webhooks,
+)
 from api.security import SecurityHeaders
 from api.services import open_services
 from api.settings import Settings
@@ -41,6 +54,9 @@ API_MODULES: list[Api] = [
     room.api,
     bans.api,
     chat.api,
+    polls.api,
+    microphones.api,
+    analytics.api,
     recordings.api,
     webhooks.api,
     ops.api,

@@ -24,6 +24,7 @@ from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.bus import RoomBus
 from rooms.chat import ChatService
+from rooms.chat_moderation import ChatGate
 from rooms.enrollment import EnrollmentService
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
@@ -204,6 +205,7 @@ async def open_services(
         limiter=ChatLimiter(
             redis, rate=settings.chat_rate_per_second, burst=settings.chat_burst, clock=clock
         ),
+        gate=ChatGate(redis),
     )
     room_tokens = RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock)
     node_id = settings.node_id or new_node_id()

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from rooms.access import can_manage, room_role_for
 from rooms.bans import Bans
+from rooms.chat_moderation import ChatGate
 from rooms.errors import Banned, Forbidden, InvalidState, NotFound, ValidationFailed
 from rooms.identity import Principal
 from rooms.ids import is_uuid, new_id
@@ -55,8 +56,11 @@ class ChatService:
         *,
         max_chars: int = 2000,
         limiter: ChatLimiter | None = None,
+        gate: ChatGate | None = None,
     ) -> None:
         self._db = database
+        #: Whether students may chat now (the host's switch); None: always.
+        self.gate = gate
         self._limiter = limiter
         self._presence = presence
         self._sequence = sequence
@@ -109,6 +113,20 @@ class ChatService:
             )
             return list(rows.scalars())
 
+    async def counts_by_user(self, session_id: str) -> dict[str, tuple[str, int]]:
+        """Stored messages per user of the session: user id → (their last name, count)."""
+        async with self._db.transaction() as tx:
+            rows = await tx.execute(
+                select(
+                    ChatMessageRow.user_id,
+                    func.max(ChatMessageRow.user_name),
+                    func.count(),
+                )
+                .where(ChatMessageRow.session_id == session_id)
+                .group_by(ChatMessageRow.user_id)
+            )
+            return {str(uid): (str(name), int(count)) for uid, name, count in rows.all()}
+
     async def current_seq(self, session_id: str) -> int:
         """The room's last sequence number handed out (0 before the first)."""
         return await self._sequence.current(session_id)
@@ -118,6 +136,12 @@ class ChatService:
         paths (REST and WebSocket) come here, so the sender's chat rate limit is one:
         :class:`RateLimited` (with ``retryAfter``) past it."""
         text = self.clean(text)
+        if (
+            self.gate is not None
+            and sender.role is RoomRole.GUEST
+            and not await self.gate.students_may_chat(session_id)
+        ):
+            raise Forbidden("the teacher turned chat off for now", code="chat_off")
         if self._limiter is not None:
             await self._limiter.take(session_id, sender.user_id)
         seq = await self.next_seq(session_id)
@@ -200,8 +224,7 @@ class ChatService:
 
     async def delete(self, principal: Principal, ref: str, message_id: str) -> ChatMessageRow:
         """The session's instructor or a tenant admin removes a message from the history
-        (REST readers never see it again; clients already showing it keep it until they
-        reload)."""
+        (REST readers never see it again; the REST route tells the room: ``chat-deleted``)."""
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
             if not can_manage(principal, session):
@@ -209,11 +232,17 @@ class ChatService:
                     "only the session's instructor or a tenant admin deletes messages",
                     code="not_session_owner",
                 )
+        return await self.remove(session.id, message_id)
+
+    async def remove(self, session_id: str, message_id: str) -> ChatMessageRow:
+        """Delete a message of the session (the caller checked that the host asks):
+        :class:`NotFound` (``message_not_found``) otherwise."""
+        async with self._db.transaction() as tx:
             row = None
             if is_uuid(message_id):
                 row = await tx.scalar(
                     select(ChatMessageRow).where(
-                        ChatMessageRow.session_id == session.id, ChatMessageRow.id == message_id
+                        ChatMessageRow.session_id == session_id, ChatMessageRow.id == message_id
                     )
                 )
             if row is None:

@@ -25,6 +25,8 @@ key                                type    meaning
 ``lc:{sid}:log``                   zset    recent reliable messages (score = seq)
 ``lc:{sid}:resume``                hash    resume token → participant id
 ``lc:{sid}:rate:chat:{user}``      hash    the user's chat token bucket (REST and WebSocket)
+``lc:{sid}:chatoff``               string  present while the host turned student chat off
+``lc:{sid}:miclock``               string  present while the host locked students' microphones
 ``lc:{sid}:gone``                  hash    participant id → why it left (``replaced``, ``left``,
                                            ``banned``, ``ended``, ``expired``); 10 minutes
 ``lc:{sid}:bus``                   channel the room's events (pub/sub)
@@ -109,6 +111,14 @@ class RoomKeys:
     @property
     def gone(self) -> str:
         return self._key("gone")
+
+    @property
+    def chat_off(self) -> str:
+        return self._key("chatoff")
+
+    @property
+    def mic_lock(self) -> str:
+        return self._key("miclock")
 
     def chat_rate(self, user_id: str) -> str:
         return self._key(f"rate:chat:{user_id}")

@@ -32,6 +32,11 @@ class RoomLog:
         self._capacity = capacity
         self._ttl = ttl_seconds
 
+    @property
+    def redis(self) -> Redis:
+        """The Redis the log lives in (the room's other switches live there too)."""
+        return self._redis
+
     def _key(self, session_id: str) -> str:
         return RoomKeys(session_id, self._prefix).log
 
@@ -41,6 +46,19 @@ class RoomLog:
             pipe.zadd(key, {msgpack.packb(message, use_bin_type=True): seq})
             pipe.zremrangebyrank(key, 0, -self._capacity - 1)
             pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def replace(self, session_id: str, seq: int, message: dict[str, Any]) -> None:
+        """Put ``message`` in place of the one with ``seq`` (a deleted chat message is
+        replayed as its tombstone: the log keeps no gap, which would stop every replay).
+        Nothing happens when the log no longer holds ``seq`` (a tombstone below the oldest
+        entry would make a replay from there look complete)."""
+        key = self._key(session_id)
+        if not await self._redis.zcount(key, seq, seq):
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, seq, seq)
+            pipe.zadd(key, {msgpack.packb(message, use_bin_type=True): seq})
             await pipe.execute()
 
     async def since(self, session_id: str, seq: int) -> list[dict[str, Any]]:

@@ -50,6 +50,7 @@ from signaling.participant import (
 from signaling.presence_upkeep import PresenceUpkeep
 from signaling.protocol import ProtocolError, ack_message, decode, error_message
 from signaling.room_core import sender_view
+from signaling.teaching import Teaching
 
 __all__ = ["EffectRunner"]
 
@@ -69,8 +70,10 @@ class EffectRunner:
         bans: Bans,
         upkeep: PresenceUpkeep,
         media: MediaRouting,
+        teaching: Teaching,
     ) -> None:
         self._node = node
+        self._teaching = teaching
         self._presence = node.presence
         self._admitter = admitter
         self._attendance = attendance
@@ -95,6 +98,8 @@ class EffectRunner:
         try:
             message = decode(frame, conn.codec, self._node.settings.limits)
         except ProtocolError as exc:
+            if exc.code == "unknown_type" and await self._teaching.receive(conn, frame):
+                return  # a teaching tool's message (signaling/teaching.py)
             metrics.messages_in.labels("invalid").inc()
             effects = logic.refuse(exc)
         else:

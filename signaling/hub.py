@@ -49,6 +49,7 @@ from rooms.bus import BusEvent, RoomBus
 from rooms.chat import ChatService
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
+from rooms.poll_store import PollStore
 from rooms.presence import Presence, PresenceEntry
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
@@ -66,6 +67,7 @@ from signaling.media_routing import MediaRouting
 from signaling.metrics import HubMetrics
 from signaling.node import HubSettings, Node, new_node_id
 from signaling.presence_upkeep import PresenceUpkeep
+from signaling.teaching import Teaching
 
 __all__ = ["Hub", "HubSettings", "new_node_id"]
 
@@ -126,8 +128,20 @@ class Hub:
             upkeep=self._upkeep,
             listener=self._listener,
         )
+        #: Polls and the other teaching tools (signaling/teaching.py).
+        self.teaching = Teaching(
+            node_id=node_id,
+            polls=PollStore(database),
+            chat=chat,
+            next_seq=chat.next_seq,
+            room_log=room_log,
+            bus=bus,
+            clock=clock,
+            presence=presence,
+        )
         self._effects = EffectRunner(
             node,
+            teaching=self.teaching,
             admitter=admitter,
             attendance=attendance,
             chat=chat,

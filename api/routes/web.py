@@ -2,7 +2,8 @@
 development sign-in (``/dev/signin``, ``POST /dev/token``).
 
 The pages are plain files under ``api/web/static`` (no build step): ``index.html`` (the
-session list), ``classroom.html`` (student and teacher view of one room) and ``signin.html``.
+session list), ``classroom.html`` (student and teacher view of one room), ``analytics.html``
+(a session's learning analytics, for its teacher) and ``signin.html``.
 They talk to the REST API and ``/ws`` through ``/static/liveclass.js``.
 
 The development sign-in mints bearer tokens for any user, role and tenant, so a new user can
@@ -40,6 +41,7 @@ _PAGES = {
     "/": "index.html",
     "/index.html": "index.html",
     "/classroom.html": "classroom.html",
+    "/analytics.html": "analytics.html",
     "/signin.html": "signin.html",
 }
 

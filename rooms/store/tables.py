@@ -10,6 +10,8 @@
 - ``session_bans``: users the host kicked; one row per user and session.
 - ``attendance``: one row per join, closed by its leave; watch time derives from these rows.
 - ``chat_messages``: ordered by a per-session ``seq``, unique within the session.
+- ``polls`` and ``poll_votes``: a session's polls and quizzes (rooms/polls.py), one vote per
+  user and poll (the last one counts).
 - ``recordings``: uploaded files, external links and server recordings, with their status.
 - ``schedules``: scheduled slots, each linked to the session it opens once there is one.
 - ``waitlist``: users waiting for a seat of a full session, at most once each at a time.
@@ -53,6 +55,8 @@ __all__ = [
     "ChatMessageRow",
     "EnrollmentRow",
     "FeedbackRow",
+    "PollRow",
+    "PollVoteRow",
     "RecordingRow",
     "ScheduleRow",
     "SessionRow",
@@ -239,6 +243,40 @@ class ChatMessageRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PollRow(Base):
+    __tablename__ = "polls"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'open', 'closed')", name="status_valid"),
+        Index("ix_polls_session_created", "session_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[str]] = mapped_column(JSON)
+    multiple: Mapped[bool] = mapped_column(Boolean, default=False)
+    correct: Mapped[list[int] | None] = mapped_column(JSON)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PollVoteRow(Base):
+    __tablename__ = "poll_votes"
+
+    poll_id: Mapped[str] = mapped_column(
+        ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    choices: Mapped[list[int]] = mapped_column(JSON)
+    voted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class RecordingRow(Base):

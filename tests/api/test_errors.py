@@ -364,7 +364,15 @@ async def test_openapi_document_describes_every_route(
         for r in app.routes
         if isinstance(r, Route | Mount) and not (isinstance(r, Route) and r.include_in_schema)
     }
-    pages = {"/", "/index.html", "/classroom.html", "/classroom/{ref}", "/signin.html", "/static"}
+    pages = {
+        "/",
+        "/index.html",
+        "/classroom.html",
+        "/analytics.html",
+        "/classroom/{ref}",
+        "/signin.html",
+        "/static",
+    }
     web = {"/web-config.json", "/dev/signin", "/dev/token", *pages}
     # ...and the seed APIs (api/compat), which their own documents describe.
     seeds = {r.path for r in compat.routes(app.state.settings) if isinstance(r, Route)}

@@ -297,11 +297,17 @@ def _seed(client: requests.Session) -> dict[str, list[str]]:
         INSTRUCTOR,
         json={"recordingUrl": "https://cdn.example.com/fuzz.mp4"},
     )
+    poll = post(
+        f"/api/v1/sessions/{live['id']}/polls",
+        INSTRUCTOR,
+        json={"question": "Fuzz?", "options": ["yes", "no"]},
+    )
     scheduled = post("/api/v1/sessions", INSTRUCTOR, json={"title": "Fuzzed scheduled"})
     deliveries = client.get("/api/v1/webhooks/deliveries", headers=ADMIN).json()["deliveries"]
     return {
         "ref": [live["id"], scheduled["id"], live["roomName"]],
         "rid": [recording["id"]],
+        "poll_id": [poll["id"]],
         "endpoint_id": [endpoints[0]["id"]],
         "delivery_id": [d["id"] for d in deliveries[:3]],
     }

@@ -40,6 +40,8 @@ TABLES = {
     "session_bans",
     "schedules",
     "waitlist",
+    "polls",
+    "poll_votes",
     "webhook_endpoints",
     "webhook_events",
     "webhook_deliveries",

@@ -3,6 +3,9 @@
 // not-found, error. "reconnecting" is a banner over the live room.
 import { CLOSE_CODES, LiveclassClient } from "/static/liveclass.js";
 import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "/static/common.js";
+import { setupPolls } from "/static/polls.js";
+import { setupReactions } from "/static/reactions.js";
+import { deleteButton, setupChatModeration } from "/static/chat_moderation.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -34,6 +37,7 @@ const room = window.liveclassRoom = {
   ended: false,
   recording: false,
   config: null,
+  micLocked: false, // the teacher locked students' microphones muted
 };
 
 // -- states -----------------------------------------------------------------------------
@@ -61,6 +65,7 @@ function setState(name, detail) {
     const actions = [];
     if (name === "room-full") actions.push(el("button", { type: "button", onclick: () => enter() }, "Try again"));
     if (name !== "loading") actions.push(el("a", { class: "button secondary", href: "/" }, "All classes"));
+    if (name === "ended" && isHost()) actions.unshift(el("a", { class: "button", id: "analytics-after", href: `/analytics.html?session=${encodeURIComponent(sessionRef)}` }, "Class analytics"));
     if (name === "not-started" && isHost()) actions.unshift(el("button", { type: "button", id: "start-class-big", onclick: startClass }, "Start class"));
     $("state-actions").replaceChildren(...actions);
   }
@@ -172,6 +177,9 @@ async function connect() {
     },
   });
   client.on("welcome", onWelcome);
+  setupPolls(client, { sessionRef });
+  setupReactions(client);
+  setupChatModeration(client, { sessionRef, chat: room.chat });
   client.on("presence", (m) => {
     for (const p of m.left || []) {
       room.roster.delete(p.id);
@@ -191,10 +199,18 @@ async function connect() {
     const fresh = m.raised && !room.hands.has(m.from.id);
     if (m.raised) room.hands.add(m.from.id); else room.hands.delete(m.from.id);
     if (m.from.id === room.me?.id) setHandButton(m.raised);
+    if (m.by && m.from.id === room.me?.id && !m.raised) notify(`${m.by.name} lowered your hand.`);
     if (fresh && isHost() && m.from.id !== room.me?.id) {
       chime();
       notify(`${m.from.name} raised their hand (${room.hands.size} waiting).`);
     }
+    renderRoster();
+  });
+  client.on("hands-lowered", (m) => {
+    const mine = room.me && room.hands.has(room.me.id);
+    room.hands.clear();
+    setHandButton(false);
+    if (mine) notify(`${m.by?.name || "The host"} lowered all hands.`);
     renderRoster();
   });
   client.on("grants", (m) => { room.grants = m.grants; applyGrants(); });
@@ -217,6 +233,21 @@ async function connect() {
       notify(`${who} turned off your ${m.kind === "all" ? "camera and microphone" : "camera"}. Press "Turn camera on" to show it again.`);
     }
   });
+  client.on("mute-all", (m) => {
+    room.micLocked = m.lock || room.micLocked;
+    if (isHost()) { updateTeacherPanel(); return; }
+    const muted = muteMyMic();
+    const who = m.by?.name || "The teacher";
+    if (m.lock) notify(`${who} muted everyone's microphone and locked it.`);
+    else if (muted) notify(`${who} muted everyone's microphone. Press "Unmute microphone" to speak again.`);
+    syncMicButton();
+  });
+  client.on("mic-lock", (m) => {
+    room.micLocked = m.locked;
+    updateTeacherPanel();
+    syncMicButton();
+    if (!isHost()) notify(m.locked ? "The teacher locked the microphones." : "The teacher unlocked the microphones: you may unmute.");
+  });
   client.on("kicked", () => { room.kicked = true; });
   client.on("room-ended", () => { room.ended = true; setStatus("ended"); });
   client.on("recording", (m) => {
@@ -237,6 +268,12 @@ async function connect() {
 }
 
 function onWelcome(m) {
+  api(`/sessions/${encodeURIComponent(sessionRef)}/mic-lock`).then((d) => {
+    room.micLocked = d.locked;
+    if (d.locked && !isHost()) muteMyMic();  // a camera turned on before this answer came
+    syncMicButton();
+    updateTeacherPanel();
+  }).catch(() => { /* unknown: the next mute-all or mic-lock says */ });
   room.me = m.participant;
   room.grants = m.grants || {};
   room.capacity = m.room.capacity;
@@ -310,6 +347,7 @@ async function startCamera() {
     syncCameraButton();
     return;
   }
+  if (room.micLocked && !isHost()) for (const track of room.camera.getAudioTracks()) track.enabled = false;
   showTrack(room.me.id, room.camera, true);
   syncCameraButton();
   try {
@@ -400,8 +438,20 @@ function syncCameraButton() {
 function syncMicButton() {
   const audio = room.camera?.getAudioTracks()[0];
   const muted = !audio || !audio.enabled;
-  $("mic").textContent = muted ? "Unmute microphone" : "Mute microphone";
+  const locked = muted && room.micLocked && !isHost();
+  $("mic").textContent = locked ? "Microphone locked by the teacher" : muted ? "Unmute microphone" : "Mute microphone";
   $("mic").setAttribute("aria-pressed", String(muted));
+  $("mic").disabled = locked;
+}
+
+/** Mute our published microphone (if any); true when it was on. */
+function muteMyMic() {
+  const audio = room.camera?.getAudioTracks()[0];
+  if (!audio || !audio.enabled) return false;
+  audio.enabled = false;
+  tellMic();
+  syncMicButton();
+  return true;
 }
 
 function participantName(pid) {
@@ -520,6 +570,7 @@ function renderRoster() {
   const hands = room.hands.size;
   $("hands-count").hidden = hands === 0;
   $("hands-count").textContent = `✋ ${hands} hand${hands === 1 ? "" : "s"} up`;
+  $("lower-all").hidden = hands === 0 || !isHost();
   $("roster").replaceChildren(...people.map((p) => {
     const me = p.id === room.me?.id;
     const controls = [];
@@ -530,6 +581,9 @@ function renderRoster() {
       controls.push(room.allowed.has(p.userId) || room.tiles.has(p.id)
         ? el("button", { type: "button", class: "small secondary", "aria-label": `Stop ${p.name}'s camera`, onclick: () => act(async () => { await room.client.allow(p.id, false); room.allowed.delete(p.userId); renderRoster(); }, `${p.name} may no longer use their camera.`) }, "Stop camera")
         : el("button", { type: "button", class: "small secondary", "aria-label": `Let ${p.name} use their camera`, onclick: () => act(async () => { await room.client.allow(p.id, true); room.allowed.add(p.userId); renderRoster(); }, `${p.name} may use their camera.`) }, "Allow camera"));
+      if (room.hands.has(p.id)) {
+        controls.push(el("button", { type: "button", class: "small", "aria-label": `Lower ${p.name}'s hand`, onclick: () => act(() => room.client.request({ type: "hand-lower", target: p.id }), `Lowered ${p.name}'s hand.`) }, "Lower hand"));
+      }
       controls.push(el("button", { type: "button", class: "small danger", "aria-label": `Remove ${p.name}`, dataset: { kick: p.userId }, onclick: () => removeParticipant(p) }, "Remove"));
     }
     return el("li", { dataset: { participant: p.id, user: p.userId } },
@@ -621,7 +675,8 @@ function addChat(m) {
   // Names and text in their own direction (right-to-left text stays apart from the time).
   const item = el("li", { dataset: { seq: m.seq } },
     el("strong", {}, el("bdi", {}, m.from?.name || "?"), ": "), el("bdi", { class: "text" }, m.text),
-    el("time", { datetime: m.ts }, new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
+    el("time", { datetime: m.ts }, new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+    isHost() && m.id && room.client ? [" ", deleteButton(room.client, m)] : null);
   const later = [...log.children].find((li) => Number(li.dataset.seq) > m.seq);
   log.insertBefore(item, later || null);
   while (log.children.length > 500) log.firstElementChild.remove();
@@ -661,6 +716,11 @@ function updateTeacherPanel() {
   const recording = Boolean(room.config?.features?.recording) && live;
   $("record-start").hidden = !recording || room.recording;
   $("record-stop").hidden = !recording || !room.recording;
+  $("analytics-link").href = `/analytics.html?session=${encodeURIComponent(sessionRef)}`;
+  $("mute-all").hidden = !live;
+  $("mic-lock").hidden = !live;
+  $("mic-lock").textContent = room.micLocked ? "Unlock microphones" : "Mute all and lock";
+  $("mic-lock").setAttribute("aria-pressed", String(room.micLocked));
 }
 
 async function startClass() {
@@ -754,6 +814,7 @@ $("screen").addEventListener("click", () => {
 });
 $("mic").addEventListener("click", () => {
   const audio = room.camera?.getAudioTracks()[0];
+  if (audio && !audio.enabled && room.micLocked && !isHost()) return;
   if (audio) audio.enabled = !audio.enabled;
   tellMic();
   syncMicButton();
@@ -778,6 +839,11 @@ $("chat-form").addEventListener("submit", async (e) => {
 });
 $("start-class").addEventListener("click", startClass);
 $("end-class").addEventListener("click", endClass);
+$("mute-all").addEventListener("click", () => act(() => room.client.request({ type: "mute-all" }), "Asked everyone to mute."));
+$("mic-lock").addEventListener("click", () => act(
+  () => room.client.request(room.micLocked ? { type: "mic-lock", locked: false } : { type: "mute-all", lock: true }),
+  room.micLocked ? "Microphones unlocked." : "Everyone muted; microphones locked."));
+$("lower-all").addEventListener("click", () => act(() => room.client.request({ type: "hand-lower" }), "Lowered every hand."));
 $("record-start").addEventListener("click", () => recordingAction("start"));
 $("record-stop").addEventListener("click", () => recordingAction("stop"));
 // Going away (another page, reload, tab closed): free the seat now rather than after the

@@ -27,6 +27,9 @@ function card(session) {
   } else if (session.status === "ended" && (session.isInstructor || session.recordingAvailable)) {
     actions.push(classroomLink(session, "Recordings", true));
   }
+  if (session.isInstructor && session.status === "ended") {
+    actions.push(el("a", { class: "button secondary", href: `/analytics.html?session=${encodeURIComponent(session.id)}` }, "Analytics"));
+  }
   // A live class one can join needs no enrolling first.
   if (session.canEnroll && !(session.status === "live" && session.canJoin)) {
     actions.push(el("button", {

@@ -1,0 +1,81 @@
+"""The teacher's analytics page in real Chromium (issue 17): during the class and after it,
+with the CSV matching what happened. Screenshots in tests/web/artifacts/analytics."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from pathlib import Path
+
+from playwright.async_api import expect
+
+from tests.web.browser import Shots, chromium, open_page, server
+from tests.web.lesson import join, start, state
+
+
+async def test_the_teacher_reads_the_class_analytics(tmp_path: Path) -> None:
+    shots = Shots("analytics")
+    async with server(tmp_path) as node, chromium() as browser:
+        teacher_context, teacher = await open_page(browser, node)
+        _, sam = await open_page(browser, node)
+        _, sue = await open_page(browser, node, width=375, height=800)
+        session_id = await start(teacher, "Biology")
+        await join(sam, "Sam Student", session_id)
+        await join(sue, "Sue Student", session_id)
+        for text in ("hello", "what is a cell?"):
+            await sam.get_by_label("Message").fill(text)
+            await sam.keyboard.press("Enter")
+        await expect(teacher.locator("#chat li")).to_have_count(2)
+        await teacher.get_by_text("New poll or quiz").click()
+        await teacher.get_by_label("Question").fill("Cells have a nucleus?")
+        await teacher.get_by_label("Option 1", exact=True).fill("All of them")
+        await teacher.get_by_label("Option 2", exact=True).fill("Most of them")
+        await teacher.get_by_label("Correct answer").select_option(label="Most of them")
+        await teacher.get_by_role("button", name="Launch poll").click()
+        await sam.get_by_label("Most of them").check()
+        await sam.get_by_role("button", name="Vote").click()
+        await expect(teacher.locator("#poll-current")).to_contain_text("1 voted")
+
+        # During the class: the link in the teacher's panel.
+        link = teacher.get_by_role("link", name="Class analytics")
+        assert await link.get_attribute("href") == f"/analytics.html?session={session_id}"
+        # (a new tab from the link: it shares the tab's sign-in, a typed URL would not)
+        async with teacher_context.expect_page() as opened:
+            await link.click()
+        page = await opened.value
+        await expect(page.locator("main")).to_have_attribute("data-state", "ready")
+        sam_row = page.locator("#students tr", has_text="Sam Student")
+        await expect(sam_row.locator("td").nth(3)).to_have_text("2")  # messages
+        await expect(sam_row.locator("td").nth(4)).to_have_text("1 / 1")  # polls answered
+        await expect(sam_row.locator("td").nth(5)).to_have_text("1 / 1")  # quiz right
+        sue_row = page.locator("#students tr", has_text="Sue Student")
+        await expect(sue_row.locator("td").nth(4)).to_have_text("0 / 1")
+        await page.get_by_label("Find a student").fill("sue")
+        await expect(page.locator("#students tbody tr")).to_have_count(1)
+        await page.get_by_label("Find a student").fill("")
+        await shots.take(page, "analytics-during-class")
+
+        async with page.expect_download() as caught:
+            await page.get_by_role("button", name="Download CSV").click()
+        download = await caught.value
+        text = await asyncio.to_thread(Path(await download.path()).read_text)
+        table = {r["name"]: r for r in csv.DictReader(io.StringIO(text))}
+        assert table["Sam Student"]["messages"] == "2"
+        assert table["Sam Student"]["quizCorrect"] == "1"
+        assert table["Sue Student"]["pollsAnswered"] == "0"
+        assert set(table) == {"Sam Student", "Sue Student"}
+
+        # After the class: from the ended page; a student is refused.
+        await teacher.get_by_role("button", name="End class").click()
+        await teacher.get_by_role("dialog").get_by_role("button", name="End class").click()
+        await state(teacher, "ended")
+        await teacher.get_by_role("link", name="Class analytics").click()
+        await expect(teacher.locator("main")).to_have_attribute("data-state", "ready")
+        await expect(teacher.locator("#figures")).to_contain_text("ended")
+        await teacher.set_viewport_size({"width": 375, "height": 800})
+        await shots.take(teacher, "analytics-after-class-375px")
+        await sue.goto(f"/analytics.html?session={session_id}")
+        await expect(sue.locator("#error")).to_have_text(
+            "Only the class's teacher sees its analytics."
+        )
