@@ -94,6 +94,13 @@ Rid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 ParticipantRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
+def _documented(*, who: str, answer: str) -> ConfigDict:
+    """A client model's config with who may send it and what answers it (docs, schema)."""
+    return ConfigDict(
+        extra="ignore", frozen=True, json_schema_extra={"x-who": who, "x-answer": answer}
+    )
+
+
 class _ClientModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -104,6 +111,11 @@ class _ClientModel(BaseModel):
 
 class Chat(_ClientModel):
     """Post a chat message to the room."""
+
+    model_config = _documented(
+        who="host, guests",
+        answer="`ack {id, seq}`, then `chat` to everyone (including you)",
+    )
 
     type: Literal["chat"]
     text: Annotated[str, StringConstraints(max_length=100_000)]
@@ -121,6 +133,11 @@ class IceCandidate(BaseModel):
 
 class Signal(_ClientModel):
     """WebRTC negotiation: to a participant id (peer to peer) or to ``sfu``."""
+
+    model_config = _documented(
+        who="offers to the SFU need the publish grant; peer-to-peer only in `1-on-1` sessions",
+        answer="the peer gets `signal {from, kind, ...}`",
+    )
 
     type: Literal["signal"]
     to: ParticipantRef
@@ -152,12 +169,22 @@ class Signal(_ClientModel):
 class Hand(_ClientModel):
     """Raise or lower my hand."""
 
+    model_config = _documented(
+        who="host, guests",
+        answer="`ack {seq}`, `hand` to everyone",
+    )
+
     type: Literal["hand"]
     raised: bool = True
 
 
 class Mute(_ClientModel):
     """Host: ask a participant to mute."""
+
+    model_config = _documented(
+        who="host",
+        answer="the target gets `mute-request`",
+    )
 
     type: Literal["mute"]
     target: ParticipantRef
@@ -167,6 +194,13 @@ class Mute(_ClientModel):
 class Kick(_ClientModel):
     """Host: remove a participant (4003 for them, also on later attempts)."""
 
+    model_config = _documented(
+        who="host",
+        answer="the target gets `kicked` and is closed with 4003, and stays out (also with a fresh "
+        "token, and from every REST route of the session: 403 `banned`); a REST participant is "
+        "removed and banned the same way",
+    )
+
     type: Literal["kick"]
     target: ParticipantRef
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
@@ -174,6 +208,12 @@ class Kick(_ClientModel):
 
 class Allow(_ClientModel):
     """Host: let a student publish media, or take it back."""
+
+    model_config = _documented(
+        who="host",
+        answer="the target gets `grants`; the permission stays with the user for the session (a "
+        "resume or a reload keeps it) until withdrawn",
+    )
 
     type: Literal["allow"]
     target: ParticipantRef
@@ -183,11 +223,21 @@ class Allow(_ClientModel):
 class End(_ClientModel):
     """Host: end the class for everyone."""
 
+    model_config = _documented(
+        who="host",
+        answer="everyone gets `room-ended` and is closed (like `POST /end`)",
+    )
+
     type: Literal["end"]
 
 
 class Ping(_ClientModel):
     """Keep-alive and clock probe; answered with ``pong``."""
+
+    model_config = _documented(
+        who="anyone",
+        answer="`pong {ts, serverTs}`",
+    )
 
     type: Literal["ping"]
     ts: float | None = None
@@ -195,6 +245,11 @@ class Ping(_ClientModel):
 
 class Leave(_ClientModel):
     """I leave (closed with 1000)."""
+
+    model_config = _documented(
+        who="anyone",
+        answer="`ack`, closed with 1000; the seat is free at once",
+    )
 
     type: Literal["leave"]
 

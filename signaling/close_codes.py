@@ -34,6 +34,7 @@ __all__ = [
     "FORBIDDEN",
     "GOING_AWAY",
     "INTERNAL_ERROR",
+    "MEANINGS",
     "NORMAL",
     "NOT_FOUND",
     "NOT_LIVE",
@@ -82,6 +83,27 @@ REASONS: dict[CloseCode, str] = {
     ROOM_FULL: "room_full",
     NOT_LIVE: "not_live",
     BAD_REQUEST: "bad_request",
+}
+
+
+#: What each close code tells a client (README and docs/protocol.md are generated from it).
+MEANINGS: dict[CloseCode, str] = {
+    NORMAL: "you left, or the room ended (after `room-ended`)",
+    GOING_AWAY: "the node is going away (shutdown, or your presence was lost): reconnect with "
+    "your resume token",
+    PROTOCOL_ERROR: "no supported subprotocol offered",
+    INTERNAL_ERROR: "server error: try again",
+    TRY_AGAIN: "a backing service is unavailable: try again",
+    REPLACED: "replaced by a newer connection of the same user",
+    UNAUTHORIZED: "missing, invalid or expired room token",
+    FORBIDDEN: "forbidden, or kicked by the host",
+    NOT_FOUND: "no such room",
+    TOO_SLOW: "too slow: you did not read your messages (reconnect and resume)",
+    ROOM_FULL: "room full",
+    NOT_LIVE: "room not live (not started yet, or ended)",
+    RATE_LIMITED: "rate limited, repeatedly",
+    BAD_REQUEST: "bad URL parameters: `lastSeq` is not a sequence number (up to 18 digits); "
+    "checked before the token",
 }
 
 

@@ -1,15 +1,21 @@
 """The protocol constants the JavaScript client needs, generated from the Python ones.
 
 ``python -m signaling.js_constants`` prints ``api/web/static/protocol.js``, the ES module
-``liveclass.js`` imports its subprotocol names and close codes from; a test fails when the
-committed file differs from what this prints (a close code added in Python and not
-regenerated, or one edited by hand in JavaScript).
+``liveclass.js`` imports its subprotocol names and close codes from, with JSDoc typedefs of
+every message (``ClientMessage``, ``ServerMessage``) generated from rooms/protocol_models.py;
+a test fails when the committed file differs from what this prints (a close code added in
+Python and not regenerated, or one edited by hand in JavaScript).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
+from pydantic import BaseModel
+
+from rooms.protocol_models import CLIENT_MESSAGES, SERVER_MESSAGES, IceCandidate, ParticipantView
 from signaling import close_codes
 from signaling.protocol import PROTOCOL_VERSION, Codec
 
@@ -43,8 +49,55 @@ def render() -> str:
         *(f'  {int(code)}: "{reason}",' for code, reason in sorted(close_codes.REASONS.items())),
         "});",
         "",
+        *_typedefs(),
     ]
     return "\n".join(lines)
+
+
+def _js_type(prop: Mapping[str, Any]) -> str:
+    """The JSDoc type of a property's JSON Schema."""
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    if "enum" in prop:
+        return "(" + "|".join(json.dumps(v) for v in prop["enum"]) + ")"
+    if "anyOf" in prop:
+        parts = [_js_type(p) for p in prop["anyOf"] if p.get("type") != "null"]
+        return parts[0] if len(parts) == 1 else "(" + "|".join(parts) + ")"
+    if "$ref" in prop:
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
+    kind = prop.get("type")
+    if kind == "array":
+        return f"Array<{_js_type(prop.get('items', {}))}>"
+    if kind == "object":
+        values = prop.get("additionalProperties")
+        return f"Object<string, {_js_type(values)}>" if isinstance(values, dict) else "Object"
+    return {"string": "string", "integer": "number", "number": "number", "boolean": "boolean"}.get(
+        str(kind), "*"
+    )
+
+
+def _typedef(model: type[BaseModel]) -> list[str]:
+    schema = model.model_json_schema(by_alias=True, mode="serialization")
+    required = set(schema.get("required", []))
+    doc = " ".join((model.__doc__ or "").split())
+    lines = ["/**", f" * {doc}", f" * @typedef {{Object}} {model.__name__}"]
+    for name, prop in schema.get("properties", {}).items():
+        shown = name if name in required else f"[{name}]"
+        lines.append(f" * @property {{{_js_type(prop)}}} {shown}")
+    return [*lines, " */", ""]
+
+
+def _typedefs() -> list[str]:
+    """JSDoc typedefs of every message and of the two unions (``ClientMessage``,
+    ``ServerMessage``), from rooms/protocol_models.py."""
+    nested: tuple[type[BaseModel], ...] = (IceCandidate, ParticipantView)
+    lines = ["// -- message types (JSDoc), from rooms/protocol_models.py --", ""]
+    for model in (*nested, *CLIENT_MESSAGES, *SERVER_MESSAGES):
+        lines += _typedef(model)
+    for name, models in (("ClientMessage", CLIENT_MESSAGES), ("ServerMessage", SERVER_MESSAGES)):
+        union = "|".join(m.__name__ for m in models)
+        lines += [f"/** @typedef {{({union})}} {name} */", ""]
+    return lines
 
 
 if __name__ == "__main__":

@@ -45,8 +45,8 @@ def host() -> ParticipantLogic:
 
 
 def test_the_model_list_is_the_union() -> None:
-    assert CLIENT_MESSAGES == union_members()
-    assert CLIENT_TYPES == {type_of(model) for model in union_members()}
+    assert union_members() == CLIENT_MESSAGES
+    assert {type_of(model) for model in union_members()} == CLIENT_TYPES
     missing = {type_of(m) for m in union_members()} - EXAMPLES.keys()
     assert not missing, f"add an example (and a handler) for {sorted(missing)}"
 
