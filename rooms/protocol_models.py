@@ -27,10 +27,12 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 __all__ = [
+    "BUS_KINDS",
     "CLIENT_MESSAGES",
     "SERVER_MESSAGES",
     "Ack",
     "Allow",
+    "BusKind",
     "Chat",
     "ChatDelivery",
     "ClientMessage",
@@ -67,6 +69,19 @@ __all__ = [
 #: A server message as the encoder takes it: the JSON-shaped dict of a :class:`ServerModel`
 #: (also what the bus and the replay log carry between nodes).
 WireMessage = dict[str, Any]
+
+
+#: What a bus event between nodes and media workers is (rooms/bus.py ``BusEvent.kind``):
+#: ``msg`` a server message for the room (``message``; ``audience`` all/hosts), ``presence``
+#: (``data``: ``joined``/``left`` participant views, ``hidden`` ids), ``direct`` a server
+#: message for participant ``to``, ``close`` (close ``to`` with ``data.code``: kicked,
+#: replaced), ``grant`` (``to``'s publish grant changed), ``ended`` (the room ended), ``sfu``
+#: (a participant's signal for the media plane), ``attach``/``relay`` (between the media
+#: workers of one room, media/worker.py), ``record`` (start or stop a server recording).
+BusKind = Literal[
+    "msg", "presence", "direct", "close", "grant", "ended", "sfu", "attach", "relay", "record"
+]
+BUS_KINDS: frozenset[str] = frozenset(get_args(BusKind))
 
 
 class CloseCode(IntEnum):

@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select
 
@@ -55,7 +55,7 @@ __all__ = ["RECORD_EVENT", "ServerRecordings", "recording_message"]
 log = logging.getLogger("liveclass.recordings")
 
 #: The bus event kind carrying ``start``/``stop`` commands to a media worker.
-RECORD_EVENT = "record"
+RECORD_EVENT: Final = "record"
 _IN_PROGRESS = (RecordingStatus.RECORDING.value, RecordingStatus.PROCESSING.value)
 #: The room message statuses for each row status.
 _ANNOUNCED = {
