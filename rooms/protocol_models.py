@@ -291,14 +291,25 @@ CLIENT_MESSAGES: tuple[type[_ClientModel], ...] = (
 # -- server → client ------------------------------------------------------------------------
 
 
+#: Python field names that differ from their name on the wire (``from`` is a keyword).
+_WIRE_NAMES = {"from_": "from"}
+
+
 class ServerModel(BaseModel):
     """Base of server messages: :meth:`wire` gives the dict the encoder sends."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     def wire(self) -> WireMessage:
-        """The message as it goes on the wire: aliases (``from``), ``None`` fields left out."""
-        return self.model_dump(by_alias=True, exclude_none=True)
+        """The message as it goes on the wire: aliases (``from``), ``None`` fields left out.
+
+        Equal to ``model_dump(by_alias=True, exclude_none=True)`` (a test checks it) at a
+        fraction of its cost: the hub builds every room message on its delivery path. Nested
+        dicts and lists are shared, not copied: a built message is never mutated. A model with
+        a nested model field dumps it in its own ``wire`` (:class:`Welcome`).
+        """
+        names = _WIRE_NAMES
+        return {names.get(k, k): v for k, v in self.__dict__.items() if v is not None}
 
 
 class ParticipantView(BaseModel):
@@ -345,6 +356,11 @@ class Welcome(ServerModel):
         default=None, description="A resume whose gap is not replayed: read the history."
     )
 
+    def wire(self) -> WireMessage:
+        out = super().wire()
+        out["participant"] = self.participant.model_dump(exclude_none=True)
+        return out
+
 
 class Presence(ServerModel):
     """Who joined and left since the last tick, with the live counts."""
@@ -370,7 +386,7 @@ class ChatDelivery(ServerModel):
     type: Literal["chat"] = "chat"
     id: str
     seq: int
-    from_: dict[str, JsonValue] = Field(alias="from")
+    from_: dict[str, str] = Field(alias="from", description="The sender: id, userId, name, role.")
     text: str
     ts: str = Field(description="ISO 8601 UTC with milliseconds, ``Z``.")
 
@@ -396,7 +412,7 @@ class HandRaised(ServerModel):
 
     type: Literal["hand"] = "hand"
     seq: int
-    from_: dict[str, JsonValue] = Field(alias="from")
+    from_: dict[str, str] = Field(alias="from", description="The sender: id, userId, name, role.")
     raised: bool
 
 
@@ -405,7 +421,7 @@ class MuteRequest(ServerModel):
 
     type: Literal["mute-request"] = "mute-request"
     kind: str
-    from_: dict[str, JsonValue] = Field(alias="from")
+    from_: dict[str, str] = Field(alias="from", description="The sender: id, userId, name, role.")
 
 
 class Grants(ServerModel):
@@ -451,8 +467,6 @@ class Speakers(ServerModel):
 
 class Ack(ServerModel):
     """A request (``rid``) succeeded; some carry what it made (``id``, ``seq``)."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
 
     type: Literal["ack"] = "ack"
     rid: str | None = None

@@ -68,7 +68,7 @@ def iso(ts: datetime) -> str:
 #: A JSON object (a participant view, the room, a sender) inside a server message.
 Json = dict[str, JsonValue]
 #: Who sent a message (``_sender_view`` in the hub).
-SenderView = Mapping[str, JsonValue]
+SenderView = Mapping[str, str]
 
 
 def _view(entry: PresenceEntry) -> ParticipantView:

@@ -183,7 +183,7 @@ export const CLOSE_REASONS = Object.freeze({
  * @property {"chat"} [type]
  * @property {string} id
  * @property {number} seq
- * @property {Object<string, JsonValue>} from
+ * @property {Object<string, string>} from
  * @property {string} text
  * @property {string} ts
  */
@@ -209,7 +209,7 @@ export const CLOSE_REASONS = Object.freeze({
  * @typedef {Object} HandRaised
  * @property {"hand"} [type]
  * @property {number} seq
- * @property {Object<string, JsonValue>} from
+ * @property {Object<string, string>} from
  * @property {boolean} raised
  */
 
@@ -218,7 +218,7 @@ export const CLOSE_REASONS = Object.freeze({
  * @typedef {Object} MuteRequest
  * @property {"mute-request"} [type]
  * @property {string} kind
- * @property {Object<string, JsonValue>} from
+ * @property {Object<string, string>} from
  */
 
 /**
