@@ -9,14 +9,16 @@ the room's ``seq``.
 Fields are only ever added, never renamed or removed; unknown fields sent by a client are
 ignored (so newer clients work with older servers), unknown ``type`` values are an error.
 
-Client → server (:data:`ClientMessage`):
+The messages are the pydantic models of :mod:`rooms.protocol_models` (shared with the media
+worker); this module does the encoding. Client → server (:data:`ClientMessage`):
   ``chat`` {text},
   ``signal`` {to, kind: offer|answer|ice|restart|unpublish|mute, sdp | candidate, offerId},
   ``hand`` {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host),
   ``end`` (host), ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts},
   ``leave``.
 
-Server → client: built by the ``*_message`` functions below: ``welcome``, ``presence``,
+Server → client (:data:`~rooms.protocol_models.ServerMessage`): built from the models by the
+``*_message`` functions here and in signaling/messages.py: ``welcome``, ``presence``,
 ``count``, ``chat``, ``signal``, ``hand``, ``mute-request``, ``kicked``, ``recording``,
 ``room-ended``, ``ack``, ``error``, ``pong``.
 
