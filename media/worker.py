@@ -62,6 +62,7 @@ from media.tasks import TaskSet, cancel_and_wait
 from rooms.bus import BusEvent, RoomBus
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
+from rooms.protocol_models import ErrorMessage, ServerSignal, Speakers, WireMessage
 from rooms.server_recordings import RECORD_EVENT
 
 __all__ = ["MediaWorker"]
@@ -477,11 +478,11 @@ class MediaWorker:
     async def _send(
         self, session_id: str, participant_id: str, kind: str, payload: dict[str, Any]
     ) -> None:
-        message = {"type": "signal", "from": "sfu", "kind": kind, **payload}
+        message = ServerSignal.model_validate({"from": "sfu", "kind": kind, **payload}).wire()
         await self._direct(session_id, participant_id, message)
 
     async def _send_error(self, session_id: str, participant_id: str, code: str, text: str) -> None:
-        message = {"type": "error", "code": code, "message": text, "from": "sfu"}
+        message = ErrorMessage(code=code, message=text, from_="sfu").wire()
         await self._direct(session_id, participant_id, message)
 
     async def _direct(self, session_id: str, participant_id: str, message: dict[str, Any]) -> None:
@@ -506,6 +507,6 @@ def _layers(data: dict[str, Any]) -> dict[str, str] | None:
     return {str(mid): name for mid, name in value.items() if isinstance(name, str)}
 
 
-def speakers_message(state: MediaState) -> dict[str, Any]:
+def speakers_message(state: MediaState) -> WireMessage:
     """The room message saying who speaks (loudest first) and whose microphone is muted."""
-    return {"type": "speakers", "speakers": state["speakers"], "muted": state["muted"]}
+    return Speakers(speakers=state["speakers"], muted=state["muted"]).wire()

@@ -27,7 +27,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 from redis.asyncio import Redis
@@ -35,6 +35,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from rooms.keys import Channels
+from rooms.protocol_models import BusKind, WireMessage
 from rooms.redis_client import channel_prefix, is_cluster
 
 __all__ = ["BusEvent", "RoomBus"]
@@ -44,20 +45,14 @@ log = logging.getLogger("liveclass.bus")
 
 @dataclass(slots=True)
 class BusEvent:
-    """One event on the bus.
+    """One event on the bus: ``kind`` is a :data:`~rooms.protocol_models.BusKind` (what each
+    carries is documented there); ``message`` a server message's wire dict
+    (:mod:`rooms.protocol_models`)."""
 
-    ``kind``: ``msg`` (a server message for the room; ``audience`` all/hosts), ``presence``
-    (``joined``/``left`` participant views, the ``hidden`` ids among them), ``direct`` (a
-    message for participant ``to``), ``close`` (close participant ``to`` with ``code``:
-    kicked, replaced), ``ended`` (the room ended), ``sfu`` (a participant's signal for the
-    media plane),
-    ``attach`` and ``relay`` (between the media workers of one room, see media/worker.py).
-    """
-
-    kind: str
+    kind: BusKind
     session_id: str
     origin: str = ""
-    message: dict[str, Any] | None = None
+    message: WireMessage | None = None
     to: str | None = None
     audience: str = "all"
     exclude: str | None = None
@@ -83,7 +78,9 @@ class BusEvent:
     def decode(cls, raw: bytes) -> BusEvent:
         d = msgpack.unpackb(raw, raw=False)
         return cls(
-            kind=d["k"],
+            # A newer node's kind passes through unchecked: listeners ignore kinds they do not
+            # know (fields and kinds are only ever added).
+            kind=cast(BusKind, d["k"]),
             session_id=d["s"],
             origin=d.get("o", ""),
             message=d.get("m"),

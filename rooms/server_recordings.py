@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select
 
@@ -42,6 +42,7 @@ from rooms.identity import Principal
 from rooms.ids import new_id
 from rooms.media_registry import MediaRegistry
 from rooms.model import RecordingSource, RecordingStatus, SessionStatus
+from rooms.protocol_models import Recording, WireMessage
 from rooms.recordings import RecordingService
 from rooms.room_log import RoomLog
 from rooms.sessions import load_session
@@ -55,7 +56,7 @@ __all__ = ["RECORD_EVENT", "ServerRecordings", "recording_message"]
 log = logging.getLogger("liveclass.recordings")
 
 #: The bus event kind carrying ``start``/``stop`` commands to a media worker.
-RECORD_EVENT = "record"
+RECORD_EVENT: Final = "record"
 _IN_PROGRESS = (RecordingStatus.RECORDING.value, RecordingStatus.PROCESSING.value)
 #: The room message statuses for each row status.
 _ANNOUNCED = {
@@ -65,20 +66,17 @@ _ANNOUNCED = {
 }
 
 
-def recording_message(seq: int, row: RecordingRow) -> dict[str, Any]:
+def recording_message(seq: int, row: RecordingRow) -> WireMessage:
     """The room's ``recording`` message for ``row``'s status (fields are only ever added)."""
-    message: dict[str, Any] = {
-        "type": "recording",
-        "seq": seq,
-        "status": _ANNOUNCED.get(row.status, row.status),
-        "recordingId": row.id,
-    }
-    if row.status == RecordingStatus.READY.value:
-        message["duration"] = row.duration_seconds
-        message["size"] = row.size_bytes
-    elif row.status == RecordingStatus.FAILED.value:
-        message["reason"] = row.error
-    return message
+    ready = row.status == RecordingStatus.READY.value
+    return Recording(
+        seq=seq,
+        status=_ANNOUNCED.get(row.status, row.status),
+        recordingId=row.id,
+        duration=row.duration_seconds if ready else None,
+        size=row.size_bytes if ready else None,
+        reason=row.error if row.status == RecordingStatus.FAILED.value else None,
+    ).wire()
 
 
 class ServerRecordings:

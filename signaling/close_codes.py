@@ -1,5 +1,8 @@
 """WebSocket close codes of the liveclass protocol, and the one mapping from domain errors.
 
+The codes are :class:`~rooms.protocol_models.CloseCode` (an ``IntEnum``: each compares equal
+to its number); the module-level names are kept for callers.
+
 ====  ===========================================================================
 code  meaning
 ====  ===========================================================================
@@ -23,6 +26,7 @@ code  meaning
 from __future__ import annotations
 
 from rooms import errors
+from rooms.protocol_models import CloseCode
 
 __all__ = [
     "BAD_REQUEST",
@@ -30,6 +34,7 @@ __all__ = [
     "FORBIDDEN",
     "GOING_AWAY",
     "INTERNAL_ERROR",
+    "MEANINGS",
     "NORMAL",
     "NOT_FOUND",
     "NOT_LIVE",
@@ -41,33 +46,34 @@ __all__ = [
     "TOO_SLOW",
     "TRY_AGAIN",
     "UNAUTHORIZED",
+    "CloseCode",
     "close_code_for",
 ]
 
-NORMAL = 1000
-GOING_AWAY = 1001
-PROTOCOL_ERROR = 1002
-INTERNAL_ERROR = 1011
-TRY_AGAIN = 1013
-REPLACED = 4000
-UNAUTHORIZED = 4001
-FORBIDDEN = 4003
-NOT_FOUND = 4004
-BAD_REQUEST = 4400
-TOO_SLOW = 4008
-ROOM_FULL = 4009
-NOT_LIVE = 4010
-RATE_LIMITED = 4029
+NORMAL = CloseCode.NORMAL
+GOING_AWAY = CloseCode.GOING_AWAY
+PROTOCOL_ERROR = CloseCode.PROTOCOL_ERROR
+INTERNAL_ERROR = CloseCode.INTERNAL_ERROR
+TRY_AGAIN = CloseCode.TRY_AGAIN
+REPLACED = CloseCode.REPLACED
+UNAUTHORIZED = CloseCode.UNAUTHORIZED
+FORBIDDEN = CloseCode.FORBIDDEN
+NOT_FOUND = CloseCode.NOT_FOUND
+BAD_REQUEST = CloseCode.BAD_REQUEST
+TOO_SLOW = CloseCode.TOO_SLOW
+ROOM_FULL = CloseCode.ROOM_FULL
+NOT_LIVE = CloseCode.NOT_LIVE
+RATE_LIMITED = CloseCode.RATE_LIMITED
 
 
 #: Close codes after which reconnecting cannot help: a client stops for good.
-FINAL: frozenset[int] = frozenset(
+FINAL: frozenset[CloseCode] = frozenset(
     {NORMAL, PROTOCOL_ERROR, REPLACED, FORBIDDEN, NOT_FOUND, ROOM_FULL, NOT_LIVE, BAD_REQUEST}
 )
 
 #: Why a connection ended for good, in a word, by final close code (and 4001, which a client
 #: with a fresh token may retry).
-REASONS: dict[int, str] = {
+REASONS: dict[CloseCode, str] = {
     NORMAL: "left",
     PROTOCOL_ERROR: "protocol_unsupported",
     REPLACED: "replaced",
@@ -80,7 +86,28 @@ REASONS: dict[int, str] = {
 }
 
 
-def close_code_for(error: errors.LiveclassError) -> int:
+#: What each close code tells a client (README and docs/protocol.md are generated from it).
+MEANINGS: dict[CloseCode, str] = {
+    NORMAL: "you left, or the room ended (after `room-ended`)",
+    GOING_AWAY: "the node is going away (shutdown, or your presence was lost): reconnect with "
+    "your resume token",
+    PROTOCOL_ERROR: "no supported subprotocol offered",
+    INTERNAL_ERROR: "server error: try again",
+    TRY_AGAIN: "a backing service is unavailable: try again",
+    REPLACED: "replaced by a newer connection of the same user",
+    UNAUTHORIZED: "missing, invalid or expired room token",
+    FORBIDDEN: "forbidden, or kicked by the host",
+    NOT_FOUND: "no such room",
+    TOO_SLOW: "too slow: you did not read your messages (reconnect and resume)",
+    ROOM_FULL: "room full",
+    NOT_LIVE: "room not live (not started yet, or ended)",
+    RATE_LIMITED: "rate limited, repeatedly",
+    BAD_REQUEST: "bad URL parameters: `lastSeq` is not a sequence number (up to 18 digits); "
+    "checked before the token",
+}
+
+
+def close_code_for(error: errors.LiveclassError) -> CloseCode:
     """The close code for a domain error that ends a connection attempt."""
     if isinstance(error, errors.Unauthorized):
         return UNAUTHORIZED

@@ -1,4 +1,5 @@
-"""Server → client messages of protocol version 1, as plain dicts ready for :func:`encode`.
+"""Server → client messages of protocol version 1, built from the models of
+rooms/protocol_models.py and returned as their wire dicts, ready for :func:`encode`.
 
 Shapes that clients rely on (fields are only ever added)::
 
@@ -24,10 +25,26 @@ several were waiting for the same connection (clients must accept both).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+
+from pydantic import JsonValue
 
 from rooms.presence import PresenceEntry
+from rooms.protocol_models import (
+    ChatDelivery,
+    Count,
+    Grants,
+    HandRaised,
+    Kicked,
+    MuteRequest,
+    ParticipantView,
+    Presence,
+    RoomEnded,
+    ServerSignal,
+    Welcome,
+    WireMessage,
+)
 
 __all__ = [
     "chat_message",
@@ -38,7 +55,6 @@ __all__ = [
     "mute_request_message",
     "participant_view",
     "presence_message",
-    "recording_message",
     "room_ended_message",
     "signal_message",
     "welcome_message",
@@ -49,99 +65,97 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def participant_view(entry: PresenceEntry) -> dict[str, Any]:
-    return {
-        "id": entry.participant_id,
-        "userId": entry.user_id,
-        "name": entry.name,
-        "role": entry.role.value,
-        "joinedAt": entry.joined_at_ms,
-    }
+#: A JSON object (a participant view, the room, a sender) inside a server message.
+Json = dict[str, JsonValue]
+#: Who sent a message (``_sender_view`` in the hub).
+SenderView = Mapping[str, str]
+
+
+def _view(entry: PresenceEntry) -> ParticipantView:
+    return ParticipantView(
+        id=entry.participant_id,
+        userId=entry.user_id,
+        name=entry.name,
+        role=entry.role.value,
+        joinedAt=entry.joined_at_ms,
+    )
+
+
+def participant_view(entry: PresenceEntry) -> Json:
+    """A participant as rosters and presence messages show it."""
+    return _view(entry).model_dump()
 
 
 def welcome_message(
     *,
     participant: PresenceEntry,
-    room: dict[str, Any],
+    room: Json,
     count: int,
     seats: int,
-    roster: list[dict[str, Any]] | None,
+    roster: list[Json] | None,
     resume: str,
     seq: int,
     grants: dict[str, bool],
     resumed: bool,
     protocol: int,
-    ice_servers: list[dict[str, Any]],
+    ice_servers: list[Json],
     reload: dict[str, int] | None = None,
-) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "type": "welcome",
-        "protocol": protocol,
-        "participant": participant_view(participant),
-        "room": room,
-        "count": count,
-        "seats": seats,
-        "resume": resume,
-        "seq": seq,
-        "grants": grants,
-        "resumed": resumed,
-        "iceServers": ice_servers,
-    }
-    if roster is not None:
-        message["roster"] = roster
-    if reload is not None:
+) -> WireMessage:
+    return Welcome(
+        protocol=protocol,
+        participant=_view(participant),
+        room=room,
+        count=count,
+        seats=seats,
+        roster=roster,
+        resume=resume,
+        seq=seq,
+        grants=grants,
+        resumed=resumed,
+        iceServers=ice_servers,
         # A resume whose gap is not replayed: read it from the history (README, Resume).
-        message["reload"] = reload
-    return message
+        reload=reload,
+    ).wire()
 
 
-def presence_message(
-    joined: list[dict[str, Any]], left: list[dict[str, Any]], count: int, seats: int
-) -> dict[str, Any]:
-    return {"type": "presence", "joined": joined, "left": left, "count": count, "seats": seats}
+def presence_message(joined: list[Json], left: list[Json], count: int, seats: int) -> WireMessage:
+    return Presence(joined=joined, left=left, count=count, seats=seats).wire()
 
 
-def count_message(count: int, seats: int) -> dict[str, Any]:
-    return {"type": "count", "count": count, "seats": seats}
+def count_message(count: int, seats: int) -> WireMessage:
+    return Count(count=count, seats=seats).wire()
 
 
-def chat_message(
-    *, id: str, seq: int, sender: dict[str, Any], text: str, ts: datetime
-) -> dict[str, Any]:
-    return {"type": "chat", "id": id, "seq": seq, "from": sender, "text": text, "ts": iso(ts)}
+def chat_message(*, id: str, seq: int, sender: SenderView, text: str, ts: datetime) -> WireMessage:
+    """A chat delivery: built once per room message, encoded once per codec (hub fan-out)."""
+    return ChatDelivery(id=id, seq=seq, from_=dict(sender), text=text, ts=iso(ts)).wire()
 
 
-def signal_message(sender: str, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "signal", "from": sender, "kind": kind}
-    message.update(payload)
-    return message
+def signal_message(sender: str, kind: str, payload: Json) -> WireMessage:
+    return ServerSignal.model_validate({"from": sender, "kind": kind, **payload}).wire()
 
 
-def sfu_restart_message(reason: str) -> dict[str, Any]:
+def sfu_restart_message(reason: str) -> WireMessage:
     """The room's media moved to another worker: drop every connection to the SFU, publish
     again if you were publishing; the SFU then offers you the room's media anew."""
-    return {"type": "signal", "from": "sfu", "kind": "restart", "reason": reason}
+    return ServerSignal(from_="sfu", kind="restart", reason=reason).wire()
 
 
-def hand_message(seq: int, sender: dict[str, Any], raised: bool) -> dict[str, Any]:
-    return {"type": "hand", "seq": seq, "from": sender, "raised": raised}
+def hand_message(seq: int, sender: SenderView, raised: bool) -> WireMessage:
+    return HandRaised(seq=seq, from_=dict(sender), raised=raised).wire()
 
 
-def mute_request_message(kind: str, sender: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "mute-request", "kind": kind, "from": sender}
+def mute_request_message(kind: str, sender: SenderView) -> WireMessage:
+    return MuteRequest(kind=kind, from_=dict(sender)).wire()
 
 
-def grants_message(grants: dict[str, bool]) -> dict[str, Any]:
-    return {"type": "grants", "grants": grants}
+def grants_message(grants: dict[str, bool]) -> WireMessage:
+    return Grants(grants=grants).wire()
 
 
-def kicked_message(reason: str | None) -> dict[str, Any]:
-    return {"type": "kicked", "reason": reason or "removed by the host"}
+def kicked_message(reason: str | None) -> WireMessage:
+    return Kicked(reason=reason or "removed by the host").wire()
 
 
-def recording_message(seq: int, status: str, recording_id: str) -> dict[str, Any]:
-    return {"type": "recording", "seq": seq, "status": status, "recordingId": recording_id}
-
-
-def room_ended_message(reason: str) -> dict[str, Any]:
-    return {"type": "room-ended", "reason": reason}
+def room_ended_message(reason: str) -> WireMessage:
+    return RoomEnded(reason=reason).wire()

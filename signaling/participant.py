@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import assert_never
 
+from pydantic import JsonValue
+
+from rooms.protocol_models import ClientMessage, WireMessage
 from rooms.tokens import RoomGrant
 from signaling import close_codes
 from signaling.protocol import (
@@ -57,7 +60,7 @@ class State(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    message: dict[str, Any]
+    message: WireMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ class PostChat:
 class RelaySignal:
     to: str
     kind: str
-    payload: dict[str, Any]
+    payload: dict[str, JsonValue]
     rid: str | None
 
 
@@ -167,46 +170,63 @@ class ParticipantLogic:
         """A frame that could not be decoded: an ``error`` reply (counts as a violation)."""
         return [Reply(_error(error.code, error.message, error.rid, error.details))]
 
-    def handle(self, message: Any, now: float) -> list[Effect]:
-        """The effects of one decoded client message received at ``now`` (seconds)."""
+    def handle(self, message: ClientMessage, now: float) -> list[Effect]:
+        """The effects of one decoded client message received at ``now`` (seconds).
+
+        One ``case`` per member of :data:`~rooms.protocol_models.ClientMessage`: a message
+        added to the union without a case here fails mypy (``assert_never``) and
+        tests/signaling/test_participant_dispatch.py.
+        """
         if self.state is not State.OPEN:
             return []
-        rid = getattr(message, "rid", None)
+        rid = message.rid
         if not self._all.take(now):
             return self._violation(now, "too many messages; slow down", rid)
-        if isinstance(message, Ping):
-            return [Reply(pong_message(rid, message.ts, now))]
-        if isinstance(message, Chat):
-            if not self.grant.can_chat:
-                return [Reply(_error("forbidden", "you may not chat in this room", rid))]
-            if not self._chat.take(now):
-                return self._violation(now, "too many chat messages; slow down", rid)
-            return [PostChat(message.text, rid)]
-        if isinstance(message, Signal):
-            return self._signal(message, rid)
-        if isinstance(message, Hand):
-            if self.grant.hidden:
-                return [Reply(_error("forbidden", "observers do not raise hands", rid))]
-            return [BroadcastHand(message.raised, rid)]
-        if isinstance(message, Leave):
-            self.state = State.CLOSING
-            return [LeaveRoom(rid)]
-        if isinstance(message, Mute | Kick | Allow | End):
-            if not self.grant.can_moderate:
-                return [Reply(_error("forbidden", "only the host may do that", rid))]
-            if isinstance(message, End):
+        match message:
+            case Ping():
+                return [Reply(pong_message(rid, message.ts, now))]
+            case Chat():
+                if not self.grant.can_chat:
+                    return [Reply(_error("forbidden", "you may not chat in this room", rid))]
+                if not self._chat.take(now):
+                    return self._violation(now, "too many chat messages; slow down", rid)
+                return [PostChat(message.text, rid)]
+            case Signal():
+                return self._signal(message, rid)
+            case Hand():
+                if self.grant.hidden:
+                    return [Reply(_error("forbidden", "observers do not raise hands", rid))]
+                return [BroadcastHand(message.raised, rid)]
+            case Leave():
+                self.state = State.CLOSING
+                return [LeaveRoom(rid)]
+            case End():
+                if not self.grant.can_moderate:
+                    return [Reply(_error("forbidden", "only the host may do that", rid))]
                 return [EndRoom(rid)]
-            if message.target == self.participant_id:
-                return [Reply(_error("invalid_target", "that is you", rid))]
-            if isinstance(message, Mute):
+            case Mute() | Kick() | Allow():
+                return self._moderate(message, rid)
+            case _:
+                assert_never(message)
+
+    def _moderate(self, message: Mute | Kick | Allow, rid: str | None) -> list[Effect]:
+        """A host's action on another participant."""
+        if not self.grant.can_moderate:
+            return [Reply(_error("forbidden", "only the host may do that", rid))]
+        if message.target == self.participant_id:
+            return [Reply(_error("invalid_target", "that is you", rid))]
+        match message:
+            case Mute():
                 return [RequestMute(message.target, message.kind, rid)]
-            if isinstance(message, Kick):
+            case Kick():
                 return [KickParticipant(message.target, message.reason, rid)]
-            return [AllowPublish(message.target, message.publish, rid)]
-        return [Reply(_error("unknown_type", "unsupported message", rid))]
+            case Allow():
+                return [AllowPublish(message.target, message.publish, rid)]
+            case _:
+                assert_never(message)
 
     def _signal(self, message: Signal, rid: str | None) -> list[Effect]:
-        payload: dict[str, Any] = {}
+        payload: dict[str, JsonValue] = {}
         if message.sdp is not None:
             payload["sdp"] = message.sdp
         if message.candidate is not None:
@@ -265,5 +285,5 @@ class ParticipantLogic:
         return [Reply(_error("rate_limited", text, rid))]
 
 
-def _error(code: str, message: str, rid: str | None, details: Any = None) -> dict[str, Any]:
+def _error(code: str, message: str, rid: str | None, details: JsonValue = None) -> WireMessage:
     return error_message(code, message, rid=rid, details=details)

@@ -9,14 +9,16 @@ the room's ``seq``.
 Fields are only ever added, never renamed or removed; unknown fields sent by a client are
 ignored (so newer clients work with older servers), unknown ``type`` values are an error.
 
-Client → server (:data:`ClientMessage`):
+The messages are the pydantic models of :mod:`rooms.protocol_models` (shared with the media
+worker); this module does the encoding. Client → server (:data:`ClientMessage`):
   ``chat`` {text},
   ``signal`` {to, kind: offer|answer|ice|restart|unpublish|mute, sdp | candidate, offerId, layers},
   ``hand`` {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host),
   ``end`` (host), ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts},
   ``leave``.
 
-Server → client: built by the ``*_message`` functions below: ``welcome``, ``presence``,
+Server → client (:data:`~rooms.protocol_models.ServerMessage`): built from the models by the
+``*_message`` functions here and in signaling/messages.py: ``welcome``, ``presence``,
 ``count``, ``chat``, ``signal``, ``hand``, ``mute-request``, ``kicked``, ``recording``,
 ``room-ended``, ``ack``, ``error``, ``pong``.
 
@@ -29,12 +31,30 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any, Literal
 
 import msgpack
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter, ValidationError
 
 from rooms.errors import BaseError
+from rooms.protocol_models import (
+    CLIENT_MESSAGES,
+    Ack,
+    Allow,
+    Chat,
+    ClientMessage,
+    End,
+    ErrorMessage,
+    Hand,
+    IceCandidate,
+    Kick,
+    Leave,
+    Mute,
+    Ping,
+    Pong,
+    Signal,
+    WireMessage,
+    type_of,
+)
 from rooms.untrusted import InputRefused, check_tree, parse_json, readable, readable_tree
 
 __all__ = [
@@ -104,126 +124,19 @@ class ProtocolError(BaseError):
     """A frame the server cannot accept. ``code`` is sent back in an ``error`` message."""
 
     def __init__(
-        self, code: str, message: str, *, rid: str | None = None, details: Any = None
+        self, code: str, message: str, *, rid: str | None = None, details: JsonValue = None
     ) -> None:
         super().__init__(message, code=code, details=details)
         self.rid = rid
 
 
-# -- client → server ------------------------------------------------------------------------
+# -- client → server: the models live in rooms/protocol_models.py (media builds messages too) --
 
-Rid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-ParticipantRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    rid: Rid | None = None
+_CLIENT: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = frozenset(type_of(model) for model in CLIENT_MESSAGES)
 
 
-class Chat(_Message):
-    type: Literal["chat"]
-    text: Annotated[str, StringConstraints(max_length=100_000)]
-
-
-class IceCandidate(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    candidate: Annotated[str, StringConstraints(max_length=2048)]
-    sdpMid: Annotated[str, StringConstraints(max_length=64)] | None = None
-    sdpMLineIndex: Annotated[int, Field(ge=0, le=1024)] | None = None
-
-
-class Signal(_Message):
-    """WebRTC negotiation: to a participant id (peer to peer) or to ``sfu``."""
-
-    type: Literal["signal"]
-    to: ParticipantRef
-    kind: Literal["offer", "answer", "ice", "restart", "unpublish", "mute"] = Field(
-        description="``restart`` (to ``sfu`` only): my SFU connections are gone; start over. "
-        "``unpublish`` (to ``sfu`` only): I stopped publishing (camera off); my tracks end for "
-        "everyone. A later offer on a new peer connection publishes anew. ``mute`` (to ``sfu`` "
-        "only, with ``muted``): my microphone is muted or not; the room is told (``speakers``)."
-    )
-    muted: bool | None = Field(default=None, description="``mute`` only: muted or not.")
-    sdp: str | None = None
-    candidate: IceCandidate | None = None
-    target: Literal["publisher", "subscriber"] | None = Field(
-        default=None, description="ICE only: which of your two SFU connections it is for."
-    )
-    source: Literal["camera", "screen"] | None = Field(
-        default=None,
-        description="An offer or ``unpublish`` to the SFU: which publication (a participant "
-        "may publish a camera and a screen, each on its own connection); default camera.",
-    )
-    layers: (
-        Annotated[
-            dict[Annotated[str, StringConstraints(max_length=64)], Literal["low", "high"]],
-            Field(max_length=4),
-        ]
-        | None
-    ) = Field(
-        default=None,
-        description="A camera offer to the SFU: the video m-lines (by mid) that carry the "
-        "camera as separate encodings, ``low`` or ``high``; each viewer then gets the one "
-        "its link carries. Without it (or with one layer) video is forwarded as sent.",
-    )
-    offerId: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        default=None,
-        description="An answer to the SFU: the ``offerId`` of the offer it answers (an "
-        "answer to an offer replaced since is then ignored instead of misapplied). An offer "
-        "to the SFU: the client's own id for it, echoed in the SFU's answer.",
-    )
-
-
-class Hand(_Message):
-    type: Literal["hand"]
-    raised: bool = True
-
-
-class Mute(_Message):
-    type: Literal["mute"]
-    target: ParticipantRef
-    kind: Literal["audio", "video", "all"] = "audio"
-
-
-class Kick(_Message):
-    type: Literal["kick"]
-    target: ParticipantRef
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
-
-
-class Allow(_Message):
-    type: Literal["allow"]
-    target: ParticipantRef
-    publish: bool = True
-
-
-class End(_Message):
-    type: Literal["end"]
-
-
-class Ping(_Message):
-    type: Literal["ping"]
-    ts: float | None = None
-
-
-class Leave(_Message):
-    type: Literal["leave"]
-
-
-ClientMessage = Annotated[
-    Chat | Signal | Hand | Mute | Kick | Allow | End | Ping | Leave,
-    Field(discriminator="type"),
-]
-_CLIENT = TypeAdapter[Any](ClientMessage)
-CLIENT_TYPES = frozenset(
-    ["chat", "signal", "hand", "mute", "kick", "allow", "end", "ping", "leave"]
-)
-
-
-def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> Any:
+def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> ClientMessage:
     """The message in ``frame``, validated; raises :class:`ProtocolError`.
 
     Error codes: ``frame_too_large``, ``invalid_frame`` (not JSON/MessagePack, not an object,
@@ -248,8 +161,8 @@ def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> An
             check_tree(data)
     except InputRefused as exc:
         code = "invalid_text" if exc.bad else "invalid_frame"
-        details = [{"field": b.field, "message": b.message} for b in exc.bad] or None
-        raise ProtocolError(code, exc.message, details=details) from None
+        bad: JsonValue = [{"field": b.field, "message": b.message} for b in exc.bad] or None
+        raise ProtocolError(code, exc.message, details=bad) from None
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
         raise ProtocolError("invalid_frame", f"the frame is not valid {codec.value}") from exc
     if not isinstance(data, dict):
@@ -266,7 +179,7 @@ def decode(frame: bytes | str, codec: Codec, limits: Limits | None = None) -> An
     try:
         message = _CLIENT.validate_python(data)
     except ValidationError as exc:
-        details = [
+        details: JsonValue = [
             {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
             for e in exc.errors(include_url=False, include_context=False, include_input=False)
         ]
@@ -312,8 +225,9 @@ _DEFAULT_LIMITS = Limits()
 # -- server → client ------------------------------------------------------------------------
 
 
-def encode(message: dict[str, Any], codec: Codec) -> bytes | str:
-    """One frame for ``message``: a ``str`` (text frame) for JSON, ``bytes`` for MessagePack.
+def encode(message: WireMessage, codec: Codec) -> bytes | str:
+    """One frame for ``message`` (a server model's :meth:`~rooms.protocol_models.ServerModel.wire`
+    dict): a ``str`` (text frame) for JSON, ``bytes`` for MessagePack.
 
     Encode a broadcast once per codec and send the same frame to every recipient. Text that
     UTF-8 cannot carry (a lone surrogate in a row stored before input was checked) goes out
@@ -332,29 +246,27 @@ def encode(message: dict[str, Any], codec: Codec) -> bytes | str:
     return packed
 
 
-def ack_message(rid: str | None, **fields: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "ack"}
-    if rid is not None:
-        message["rid"] = rid
-    message.update(fields)
-    return message
+def ack_message(
+    rid: str | None,
+    *,
+    id: str | None = None,
+    seq: int | None = None,
+    poll: str | None = None,
+    status: str | None = None,
+    choices: list[int] | None = None,
+) -> WireMessage:
+    """The ``ack`` of request ``rid`` (with what it made: a chat's ``id`` and ``seq``; a poll
+    request's ``poll``, ``status`` or ``choices``)."""
+    return Ack(rid=rid, id=id, seq=seq, poll=poll, status=status, choices=choices).wire()
 
 
 def error_message(
-    code: str, message: str, *, rid: str | None = None, details: Any = None
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if rid is not None:
-        out["rid"] = rid
-    if details is not None:
-        out["details"] = details
-    return out
+    code: str, message: str, *, rid: str | None = None, details: JsonValue = None
+) -> WireMessage:
+    """An ``error``: ``code`` is stable (README, "Error codes"), ``message`` is for people."""
+    return ErrorMessage(code=code, message=message, rid=rid, details=details).wire()
 
 
-def pong_message(rid: str | None, ts: float | None, server_ts: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "pong", "serverTs": server_ts}
-    if ts is not None:
-        out["ts"] = ts
-    if rid is not None:
-        out["rid"] = rid
-    return out
+def pong_message(rid: str | None, ts: float | None, server_ts: float) -> WireMessage:
+    """The ``pong`` answering a ``ping``."""
+    return Pong(serverTs=server_ts, ts=ts, rid=rid).wire()

@@ -37,6 +37,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -188,7 +189,7 @@ def decode_teaching(frame: bytes | str, codec: Codec) -> Teaching | None:
     try:
         message: Teaching = _TEACHING.validate_python(data)
     except ValidationError as exc:
-        details = [
+        details: list[JsonValue] = [
             {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
             for e in exc.errors(include_url=False, include_context=False, include_input=False)
         ]

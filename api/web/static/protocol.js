@@ -40,3 +40,261 @@ export const CLOSE_REASONS = Object.freeze({
   4010: "not_live",
   4400: "bad_request",
 });
+
+// -- message types (JSDoc), from rooms/protocol_models.py --
+
+/**
+ * A WebRTC ICE candidate, as the browser's ``RTCIceCandidate.toJSON()`` gives it.
+ * @typedef {Object} IceCandidate
+ * @property {string} candidate
+ * @property {string} [sdpMid]
+ * @property {number} [sdpMLineIndex]
+ */
+
+/**
+ * A participant as rosters and presence show it.
+ * @typedef {Object} ParticipantView
+ * @property {string} id
+ * @property {string} userId
+ * @property {string} name
+ * @property {string} role
+ * @property {number} [joinedAt]
+ */
+
+/**
+ * Post a chat message to the room.
+ * @typedef {Object} Chat
+ * @property {string} [rid]
+ * @property {"chat"} type
+ * @property {string} text
+ */
+
+/**
+ * WebRTC negotiation: to a participant id (peer to peer) or to ``sfu``.
+ * @typedef {Object} Signal
+ * @property {string} [rid]
+ * @property {"signal"} type
+ * @property {string} to
+ * @property {("offer"|"answer"|"ice"|"restart"|"unpublish"|"mute")} kind
+ * @property {boolean} [muted]
+ * @property {string} [sdp]
+ * @property {IceCandidate} [candidate]
+ * @property {("publisher"|"subscriber")} [target]
+ * @property {("camera"|"screen")} [source]
+ * @property {Object<string, ("low"|"high")>} [layers]
+ * @property {string} [offerId]
+ */
+
+/**
+ * Raise or lower my hand.
+ * @typedef {Object} Hand
+ * @property {string} [rid]
+ * @property {"hand"} type
+ * @property {boolean} [raised]
+ */
+
+/**
+ * Host: ask a participant to mute.
+ * @typedef {Object} Mute
+ * @property {string} [rid]
+ * @property {"mute"} type
+ * @property {string} target
+ * @property {("audio"|"video"|"all")} [kind]
+ */
+
+/**
+ * Host: remove a participant (4003 for them, also on later attempts).
+ * @typedef {Object} Kick
+ * @property {string} [rid]
+ * @property {"kick"} type
+ * @property {string} target
+ * @property {string} [reason]
+ */
+
+/**
+ * Host: let a student publish media, or take it back.
+ * @typedef {Object} Allow
+ * @property {string} [rid]
+ * @property {"allow"} type
+ * @property {string} target
+ * @property {boolean} [publish]
+ */
+
+/**
+ * Host: end the class for everyone.
+ * @typedef {Object} End
+ * @property {string} [rid]
+ * @property {"end"} type
+ */
+
+/**
+ * Keep-alive and clock probe; answered with ``pong``.
+ * @typedef {Object} Ping
+ * @property {string} [rid]
+ * @property {"ping"} type
+ * @property {number} [ts]
+ */
+
+/**
+ * I leave (closed with 1000).
+ * @typedef {Object} Leave
+ * @property {string} [rid]
+ * @property {"leave"} type
+ */
+
+/**
+ * First message after admission (also after a resume: ``resumed``).
+ * @typedef {Object} Welcome
+ * @property {"welcome"} [type]
+ * @property {number} protocol
+ * @property {ParticipantView} participant
+ * @property {Object<string, JsonValue>} room
+ * @property {number} count
+ * @property {number} seats
+ * @property {Array<Object<string, JsonValue>>} [roster]
+ * @property {string} resume
+ * @property {number} seq
+ * @property {Object<string, boolean>} grants
+ * @property {boolean} resumed
+ * @property {Array<Object<string, JsonValue>>} iceServers
+ * @property {Object<string, number>} [reload]
+ */
+
+/**
+ * Who joined and left since the last tick, with the live counts.
+ * @typedef {Object} Presence
+ * @property {"presence"} [type]
+ * @property {Array<Object<string, JsonValue>>} joined
+ * @property {Array<Object<string, JsonValue>>} left
+ * @property {number} count
+ * @property {number} seats
+ */
+
+/**
+ * The live counts alone (rooms too large for a roster).
+ * @typedef {Object} Count
+ * @property {"count"} [type]
+ * @property {number} count
+ * @property {number} seats
+ */
+
+/**
+ * A chat message of the room (also replayed on resume).
+ * @typedef {Object} ChatDelivery
+ * @property {"chat"} [type]
+ * @property {string} id
+ * @property {number} seq
+ * @property {Object<string, string>} from
+ * @property {string} text
+ * @property {string} ts
+ */
+
+/**
+ * WebRTC negotiation from a peer or from the SFU (``from``: ``sfu``).
+ * @typedef {Object} ServerSignal
+ * @property {"signal"} [type]
+ * @property {string} from
+ * @property {string} kind
+ * @property {string} [sdp]
+ * @property {Object<string, JsonValue>} [candidate]
+ * @property {string} [target]
+ * @property {string} [source]
+ * @property {string} [offerId]
+ * @property {string} [connectionId]
+ * @property {boolean} [muted]
+ * @property {string} [reason]
+ */
+
+/**
+ * A participant raised or lowered a hand.
+ * @typedef {Object} HandRaised
+ * @property {"hand"} [type]
+ * @property {number} seq
+ * @property {Object<string, string>} from
+ * @property {boolean} raised
+ */
+
+/**
+ * The host asks you to mute.
+ * @typedef {Object} MuteRequest
+ * @property {"mute-request"} [type]
+ * @property {string} kind
+ * @property {Object<string, string>} from
+ */
+
+/**
+ * Your grants changed (the host allowed or stopped your publishing).
+ * @typedef {Object} Grants
+ * @property {"grants"} [type]
+ * @property {Object<string, boolean>} grants
+ */
+
+/**
+ * The host removed you; the connection closes with 4003.
+ * @typedef {Object} Kicked
+ * @property {"kicked"} [type]
+ * @property {string} reason
+ */
+
+/**
+ * A server recording started, is ready, or failed (rooms/server_recordings.py).
+ * @typedef {Object} Recording
+ * @property {"recording"} [type]
+ * @property {number} seq
+ * @property {string} status
+ * @property {string} recordingId
+ * @property {number} [duration]
+ * @property {number} [size]
+ * @property {string} [reason]
+ */
+
+/**
+ * The class ended; the connection closes with 1000.
+ * @typedef {Object} RoomEnded
+ * @property {"room-ended"} [type]
+ * @property {string} reason
+ */
+
+/**
+ * Who speaks (loudest first) and whose microphone is muted (from the SFU).
+ * @typedef {Object} Speakers
+ * @property {"speakers"} [type]
+ * @property {Array<string>} speakers
+ * @property {Array<string>} muted
+ */
+
+/**
+ * A request (``rid``) succeeded; some carry what it made (``id``, ``seq``).
+ * @typedef {Object} Ack
+ * @property {"ack"} [type]
+ * @property {string} [rid]
+ * @property {string} [id]
+ * @property {number} [seq]
+ * @property {string} [poll]
+ * @property {string} [status]
+ * @property {Array<number>} [choices]
+ */
+
+/**
+ * A request or frame was refused; ``code`` is stable, ``message`` is for people.
+ * @typedef {Object} ErrorMessage
+ * @property {"error"} [type]
+ * @property {string} code
+ * @property {string} message
+ * @property {string} [rid]
+ * @property {JsonValue} [details]
+ * @property {string} [from]
+ */
+
+/**
+ * The answer to ``ping``.
+ * @typedef {Object} Pong
+ * @property {"pong"} [type]
+ * @property {number} serverTs
+ * @property {number} [ts]
+ * @property {string} [rid]
+ */
+
+/** @typedef {(Chat|Signal|Hand|Mute|Kick|Allow|End|Ping|Leave)} ClientMessage */
+
+/** @typedef {(Welcome|Presence|Count|ChatDelivery|ServerSignal|HandRaised|MuteRequest|Grants|Kicked|Recording|RoomEnded|Speakers|Ack|ErrorMessage|Pong)} ServerMessage */

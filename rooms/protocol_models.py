@@ -1,0 +1,145 @@
+"""The liveclass WebSocket protocol's messages as typed models: one tagged union per direction.
+
+This module is the single source of truth of the wire contract: the client messages
+(rooms/client_messages.py), the server messages (rooms/server_messages.py), the close codes
+and the kinds of bus events, all importable from here. It lives in ``rooms`` so that
+both ``signaling`` (the hub, which decodes client messages and builds most server messages)
+and ``media`` (the SFU worker, which builds ``signal``, ``error`` and ``speakers`` messages and
+may not import ``signaling``) build the same shapes. It does no I/O and no encoding:
+``signaling/protocol.py`` turns frames into :data:`ClientMessage` and server messages into
+frames; ``python -m signaling.protocol_docs`` generates the JSON Schema, docs/protocol.md and
+the JavaScript typedefs from it.
+
+Models are pydantic v2 (measured against msgspec in ``bench/protocol_codec.py``; see
+docs/codec.md). Adding a message: add a model to its direction's module and to the union of
+its direction, add its handler (``ParticipantLogic.handle`` fails mypy until it has one for a
+client message), then regenerate (CONTRIBUTING.md). Fields are only ever added, never renamed
+or removed.
+
+Client messages ignore unknown fields (a newer client works with an older server). Server
+messages are built with :meth:`ServerModel.wire`, the plain dict that goes to the encoder, the
+bus and the room's replay log; fields that are ``None`` are left out of the frame.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Literal, get_args
+
+from pydantic import BaseModel
+
+from rooms.client_messages import (
+    CLIENT_MESSAGES,
+    Allow,
+    Chat,
+    ClientMessage,
+    End,
+    Hand,
+    IceCandidate,
+    Kick,
+    Leave,
+    Mute,
+    Ping,
+    Signal,
+)
+from rooms.server_messages import (
+    SERVER_MESSAGES,
+    Ack,
+    ChatDelivery,
+    Count,
+    ErrorMessage,
+    Grants,
+    HandRaised,
+    Kicked,
+    MuteRequest,
+    ParticipantView,
+    Pong,
+    Presence,
+    Recording,
+    RoomEnded,
+    ServerMessage,
+    ServerModel,
+    ServerSignal,
+    Speakers,
+    Welcome,
+    WireMessage,
+)
+
+__all__ = [
+    "BUS_KINDS",
+    "CLIENT_MESSAGES",
+    "SERVER_MESSAGES",
+    "Ack",
+    "Allow",
+    "BusKind",
+    "Chat",
+    "ChatDelivery",
+    "ClientMessage",
+    "CloseCode",
+    "Count",
+    "End",
+    "ErrorMessage",
+    "Grants",
+    "Hand",
+    "HandRaised",
+    "IceCandidate",
+    "Kick",
+    "Kicked",
+    "Leave",
+    "Mute",
+    "MuteRequest",
+    "ParticipantView",
+    "Ping",
+    "Pong",
+    "Presence",
+    "Recording",
+    "RoomEnded",
+    "ServerMessage",
+    "ServerModel",
+    "ServerSignal",
+    "Signal",
+    "Speakers",
+    "Welcome",
+    "WireMessage",
+    "type_of",
+]
+
+#: What a bus event between nodes and media workers is (rooms/bus.py ``BusEvent.kind``):
+#: ``msg`` a server message for the room (``message``; ``audience`` all/hosts), ``presence``
+#: (``data``: ``joined``/``left`` participant views, ``hidden`` ids), ``direct`` a server
+#: message for participant ``to``, ``close`` (close ``to`` with ``data.code``: kicked,
+#: replaced), ``grant`` (``to``'s publish grant changed), ``ended`` (the room ended), ``sfu``
+#: (a participant's signal for the media plane), ``attach``/``relay`` (between the media
+#: workers of one room, media/worker.py), ``record`` (start or stop a server recording).
+BusKind = Literal[
+    "msg", "presence", "direct", "close", "grant", "ended", "sfu", "attach", "relay", "record"
+]
+BUS_KINDS: frozenset[str] = frozenset(get_args(BusKind))
+
+
+class CloseCode(IntEnum):
+    """Every WebSocket close code of the protocol (signaling/close_codes.py says when)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    INTERNAL_ERROR = 1011
+    TRY_AGAIN = 1013
+    REPLACED = 4000
+    UNAUTHORIZED = 4001
+    FORBIDDEN = 4003
+    NOT_FOUND = 4004
+    BAD_REQUEST = 4400
+    TOO_SLOW = 4008
+    ROOM_FULL = 4009
+    NOT_LIVE = 4010
+    RATE_LIMITED = 4029
+
+
+def type_of(model: type[BaseModel]) -> str:
+    """The ``type`` tag of a message model (its ``Literal`` field)."""
+    annotation = model.model_fields["type"].annotation
+    tags = get_args(annotation)
+    if len(tags) != 1 or not isinstance(tags[0], str):
+        raise TypeError(f"{model.__name__}.type is not a one-string Literal")
+    return tags[0]
