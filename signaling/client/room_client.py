@@ -311,8 +311,17 @@ class RoomClient:
 
     async def send(self, message: Message) -> None:
         """Send one message as is; raises ``ConnectionClosed`` when the connection is gone."""
+        await self.connection.send(encode_message(message, self.codec))
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        """Send ``frame`` exactly as given (a malformed or oversized frame, in a test)."""
+        await self.connection.send(frame)
+
+    @property
+    def connection(self) -> ClientConnection:
+        """The WebSocket connection now (a resume replaces it); raises if never opened."""
         assert self.ws is not None, "not connected"
-        await self.ws.send(encode_message(message, self.codec))
+        return self.ws
 
     async def request(self, message: Message, within: float = WAIT) -> Message:
         """Send ``message`` with a fresh ``rid``; the ``ack`` or ``error`` for it, or

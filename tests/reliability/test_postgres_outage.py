@@ -95,7 +95,7 @@ async def test_database_outage_mid_class(node: Node, proxy: TcpProxy) -> None:
             hand = await s2.request({"type": "hand"})
             assert hand["type"] == "ack", hand
             await host.until(lambda c: c.of("hand"))
-            await s1.ws.send('{"type": "ping", "ts": 1}')
+            await s1.send_raw('{"type": "ping", "ts": 1}')
             await s1.until(lambda c: c.of("pong"))
             left = await s2.request({"type": "leave"})
             assert left["type"] == "ack", left

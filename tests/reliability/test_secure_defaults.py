@@ -91,7 +91,7 @@ async def test_a_production_class_leaks_nothing(node: Node) -> None:
             secrets_used.append(welcome["resume"])
             assert (await guest.request({"type": "chat", "text": "hello"}))["type"] == "ack"
             # Drop and resume: the resume token travels in the URL too.
-            guest.ws.transport.abort()
+            guest.connection.transport.abort()
             await guest.closed()
             again = await Client.connect(
                 f"{node.ws}?token={student_token}&resume={welcome['resume']}&lastSeq=0",
