@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,27 +14,19 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.cluster.clients import messages, next_of
 from tests.conftest import bearer
-from tests.integration.cluster import Node, deployment_env, start_node
+from tests.integration.cluster import Node
 
 CAPACITY = 150
 CLIENTS = 300
 
 
 @pytest.fixture
-async def two_nodes(
-    postgres_ready: str, redis_empty: str, tmp_path: Path
-) -> AsyncIterator[tuple[Node, Node]]:
-    env = {
-        **deployment_env(postgres_ready, redis_empty),
+def node_env() -> dict[str, str]:
+    return {
         "LIVECLASS_PRESENCE_TTL_SECONDS": "10",
         "LIVECLASS_HEARTBEAT_INTERVAL_SECONDS": "2",
         "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",
     }
-    async with (
-        start_node("node-a", env, tmp_path / "a") as a,
-        start_node("node-b", env, tmp_path / "b") as b,
-    ):
-        yield a, b
 
 
 async def room_token(http: httpx.AsyncClient, base: str, sid: str, who: dict[str, str]) -> str:
