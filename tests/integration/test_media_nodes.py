@@ -19,6 +19,7 @@ import pytest
 
 from rooms.media_registry import MediaRegistry
 from rooms.redis_client import connect_redis
+from tests.cluster.clients import room_token
 from tests.conftest import bearer
 from tests.integration.cluster import (
     Node,
@@ -28,7 +29,7 @@ from tests.integration.cluster import (
     start_media,
     start_node,
 )
-from tests.integration.test_two_nodes import live_session, room_token
+from tests.integration.test_two_nodes import live_session
 from tests.media.hub_peers import HubPeer, room_clients
 
 

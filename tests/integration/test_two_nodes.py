@@ -12,7 +12,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.cluster.clients import messages, next_of
+from tests.cluster.clients import live_session as cluster_live_session
+from tests.cluster.clients import messages, next_of, room_token
 from tests.conftest import bearer
 from tests.integration.cluster import Node
 
@@ -29,24 +30,9 @@ def node_env() -> dict[str, str]:
     }
 
 
-async def room_token(http: httpx.AsyncClient, base: str, sid: str, who: dict[str, str]) -> str:
-    response = await http.post(f"{base}/api/v1/sessions/{sid}/token", headers=who)
-    assert response.status_code == 200, response.text
-    return str(response.json()["token"])
-
-
 async def live_session(http: httpx.AsyncClient, node: Node, capacity: int) -> str:
-    teacher = bearer("teacher-1", "instructor")
-    created = await http.post(
-        f"{node.http}/api/v1/sessions",
-        json={"title": "Cross-node class", "maxParticipants": capacity},
-        headers=teacher,
-    )
-    assert created.status_code == 201, created.text
-    sid = str(created.json()["id"])
-    started = await http.post(f"{node.http}/api/v1/sessions/{sid}/start", headers=teacher)
-    assert started.status_code == 200, started.text
-    return sid
+    """A started session of ``capacity`` seats on ``node``, created by ``teacher-1``."""
+    return await cluster_live_session(http, node.http, bearer("teacher-1", "instructor"), capacity)
 
 
 async def test_capacity_and_fan_out_across_two_nodes(two_nodes: tuple[Node, Node]) -> None:

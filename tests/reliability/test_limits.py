@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from tests.api.test_recordings import upload, webm
+from tests.cluster.clients import room_token
 from tests.conftest import bearer
 from tests.integration.cluster import Node, deployment_env, start_node
-from tests.integration.test_two_nodes import live_session, room_token
+from tests.integration.test_two_nodes import live_session
 from tests.reliability.clients import Client, close_all
 
 FRAME = 2048

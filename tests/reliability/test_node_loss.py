@@ -12,9 +12,10 @@ import contextlib
 import httpx
 import pytest
 
+from tests.cluster.clients import room_token
 from tests.conftest import bearer
 from tests.integration.cluster import Node
-from tests.integration.test_two_nodes import live_session, room_token
+from tests.integration.test_two_nodes import live_session
 from tests.reliability.clients import Client, close_all
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cluster.clients import room_token
 from tests.conftest import bearer
 from tests.integration.cluster import Node, logs_of
-from tests.integration.test_two_nodes import live_session, room_token
-from tests.reliability.backing import PrivateRedis
+from tests.integration.test_two_nodes import live_session
+from tests.reliability.backing import PrivateRedis, running
 from tests.reliability.clients import Client, close_all
 from tests.waiting import eventually
 
@@ -31,11 +32,8 @@ from tests.waiting import eventually
 @pytest.fixture
 async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
     server = PrivateRedis(tmp_path / "redis")
-    await server.start()
-    try:
+    async with running(server):
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ import jwt
 import pytest
 
 from tests.api.test_recordings import upload, webm
+from tests.cluster.clients import room_token
 from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
 from tests.integration.cluster import Node, deployment_env, start_node
-from tests.integration.test_two_nodes import room_token
 from tests.reliability.clients import Client, close_all
 
 APP = "https://app.example"
