@@ -4,10 +4,10 @@ A client connects, waits for its ``welcome`` (the join latency is connect start 
 then reads until the connection ends. For each frame it reads the clock once, finds the send
 stamps of the chat messages in it (:func:`bench.frames.stamps`) and decodes the frame only if
 it holds anything else. Healthy clients take each complete frame straight from the
-connection's frame parser (:class:`FastConnection`), skipping the per-message futures of
-``recv()``: that halves the load generator's CPU per delivery. Slow consumers use ``recv()``
-(so unread frames push back on the server), have a tiny socket receive buffer and read one
-frame per ``slow_interval``.
+connection's frame parser (:class:`signaling.client.FastConnection`), skipping the
+per-message futures of ``recv()``: that halves the load generator's CPU per delivery. Slow
+consumers use ``recv()`` (so unread frames push back on the server), have a tiny socket receive
+buffer and read one frame per ``slow_interval``.
 
 Closes it did not ask for are counted by close code; ``4008`` for a slow consumer is expected.
 """
@@ -17,45 +17,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.frames import Frame, Opcode
-from websockets.protocol import Event
 
 from bench.frames import Dialect, Wire, stamps
 from bench.plan import ClientSpec
 from bench.recorder import Recorder, now_us
+from signaling.client import FastConnection, room_url
 
 __all__ = ["Client", "FastConnection"]
 
 OPEN_TIMEOUT = 30.0
 MAX_FRAME = 16 << 20
 SLOW_RCVBUF = 4096
-
-
-class FastConnection(ClientConnection):
-    """A client connection that hands every complete data frame to ``on_frame`` as soon as it
-    is parsed, instead of queueing it for ``recv()``. Fragmented messages, control frames and
-    the handshake take the usual path."""
-
-    on_frame: Callable[[bytes], None] | None = None
-
-    def process_event(self, event: Event) -> None:
-        handler = self.on_frame
-        if (
-            handler is not None
-            and isinstance(event, Frame)
-            and event.fin
-            and event.opcode in (Opcode.TEXT, Opcode.BINARY)
-        ):
-            data = event.data
-            handler(data if isinstance(data, bytes) else bytes(data))
-            return
-        super().process_event(event)
 
 
 class Client:
@@ -95,7 +72,7 @@ class Client:
         self.expect_close = False
         url = self.spec.url
         if kind == "resume" and self.spec.resumable and self.resume_token:
-            url += f"&resume={self.resume_token}&lastSeq={self.seq or 0}"
+            url = room_url(url, resume=self.resume_token, last_seq=self.seq)
         self._started = now_us()
         if kind == "join":
             self.rec.attempt(self._started)

@@ -148,7 +148,7 @@ def _node_info() -> dict[str, Any]:
 
 async def _prepare_postgres(admin_url: str) -> str:
     """(Re)create the bench's own database next to ``admin_url``'s; its URL."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     conn = await asyncpg.connect(admin_url, timeout=10)
     try:

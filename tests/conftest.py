@@ -17,6 +17,7 @@ import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -31,6 +32,7 @@ from rooms.identity import UserRole
 from rooms.store import create_database, upgrade_database
 from rooms.store.tables import Base
 from tests import services as svc
+from tests.integration.cluster import Node, deployment_env, start_node
 
 JWT_SECRET = "test-platform-secret-0123456789abcdef"
 SECRET_KEY = "test-server-secret-0123456789abcdef"
@@ -96,6 +98,34 @@ def redis_empty(redis_ready: str) -> str:
     client.flushdb()
     client.close()
     return redis_ready
+
+
+@pytest.fixture
+def node_env() -> dict[str, str]:
+    """Extra ``LIVECLASS_*`` variables for the nodes of :func:`two_nodes`; a module overrides
+    this fixture to tune them."""
+    return {}
+
+
+@pytest.fixture
+def deployment_redis(redis_empty: str) -> str:
+    """The Redis URL the nodes of :func:`two_nodes` share; a module overrides it (a private
+    Redis it restarts)."""
+    return redis_empty
+
+
+@pytest.fixture
+async def two_nodes(
+    postgres_ready: str, deployment_redis: str, node_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[tuple[Node, Node]]:
+    """Two ``liveclass serve`` processes (``node-a``, ``node-b``) of one deployment: one
+    PostgreSQL database, one Redis."""
+    env = {**deployment_env(postgres_ready, deployment_redis), **node_env}
+    async with (
+        start_node("node-a", env, tmp_path / "a") as a,
+        start_node("node-b", env, tmp_path / "b") as b,
+    ):
+        yield a, b
 
 
 def _truncate_postgres(url: str) -> None:
@@ -236,18 +266,26 @@ def people() -> People:
     )
 
 
+class NewSession(Protocol):
+    """The :func:`new_session` fixture's type."""
+
+    async def __call__(
+        self, *, start: bool = False, as_: dict[str, str] | None = None, **fields: object
+    ) -> dict[str, Any]: ...
+
+
 @pytest.fixture
-def new_session(
-    client: httpx.AsyncClient, people: People
-) -> Callable[..., asyncio.Future[dict[str, object]]]:
+def new_session(client: httpx.AsyncClient, people: People) -> NewSession:
     """``await new_session(**fields)`` creates a session as ``people.teacher``;
     ``start=True`` also starts it."""
 
-    async def make(*, start: bool = False, as_: dict[str, str] | None = None, **fields: object):
+    async def make(
+        *, start: bool = False, as_: dict[str, str] | None = None, **fields: object
+    ) -> dict[str, Any]:
         body = {"title": "Algebra I", **fields}
         response = await client.post("/api/v1/sessions", json=body, headers=as_ or people.teacher)
         assert response.status_code == 201, response.text
-        session = response.json()
+        session: dict[str, Any] = response.json()
         if start:
             started = await client.post(
                 f"/api/v1/sessions/{session['id']}/start", headers=as_ or people.teacher
@@ -256,7 +294,7 @@ def new_session(
             session = started.json()
         return session
 
-    return make  # type: ignore[return-value]
+    return make
 
 
 @pytest.fixture(autouse=True)
@@ -280,7 +318,8 @@ _SERVICE_FIXTURES = {"postgres_ready", "redis_ready", "redis_empty"}
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not _FAST:
         return
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         parts = Path(str(item.path)).relative_to(Path(__file__).parent).parts
         callspec = getattr(item, "callspec", None)

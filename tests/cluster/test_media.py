@@ -9,14 +9,13 @@ import asyncio
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
 
 from rooms.media_registry import MediaRegistry
 from rooms.redis_client import close_redis, connect_redis
 from tests.cluster.clients import live_session, room_token
 from tests.cluster.topology import Topology
 from tests.conftest import bearer
-from tests.media.hub_peers import HubPeer, WsClient
+from tests.media.hub_peers import HubPeer, room_clients
 
 pytestmark = pytest.mark.xdist_group("topology")
 
@@ -29,11 +28,10 @@ async def test_a_publisher_and_a_subscriber_reach_a_worker_through_the_balancer(
         sid = await live_session(http, cluster.lb, teacher_who, capacity=10)
         teacher_token = await room_token(http, cluster.lb, sid, teacher_who)
         student_token = await room_token(http, cluster.lb, sid, bearer("student-1"))
-    async with (
-        connect(f"{cluster.lb_ws}?token={teacher_token}") as teacher_ws,
-        connect(f"{cluster.lb_ws}?token={student_token}") as student_ws,
-    ):
-        teacher, student = HubPeer(WsClient(teacher_ws)), HubPeer(WsClient(student_ws))
+    async with room_clients(
+        f"{cluster.lb_ws}?token={teacher_token}", f"{cluster.lb_ws}?token={student_token}"
+    ) as (one, two):
+        teacher, student = HubPeer(one), HubPeer(two)
         try:
             async with asyncio.timeout(60):
                 await teacher.publish()

@@ -13,7 +13,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from tests.integration.cluster import start_node
-from tests.media.hub_peers import HubPeer, WsClient
+from tests.media.hub_peers import HubPeer, room_clients
 
 
 def cli_token(data_dir: Path, sub: str, role: str) -> dict[str, str]:
@@ -48,11 +48,11 @@ async def publish_and_receive(
         (await http.post("/api/v1/sessions/algebra-1/token", headers=who)).json()["token"]
         for who in (teacher, student)
     ]
-    async with (
-        connect(f"{ws_url}?token={tokens[0]}") as teacher_ws,
-        connect(f"{ws_url}?token={tokens[1]}") as student_ws,
+    async with room_clients(f"{ws_url}?token={tokens[0]}", f"{ws_url}?token={tokens[1]}") as (
+        one,
+        two,
     ):
-        publisher, subscriber = HubPeer(WsClient(teacher_ws)), HubPeer(WsClient(student_ws))
+        publisher, subscriber = HubPeer(one), HubPeer(two)
         try:
             await asyncio.wait_for(publisher.publish(), 90)
             await subscriber.until(

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
 
 from rooms.media_registry import MediaRegistry
 from rooms.redis_client import connect_redis
+from tests.cluster.clients import room_token
 from tests.conftest import bearer
 from tests.integration.cluster import (
     Node,
@@ -29,8 +29,8 @@ from tests.integration.cluster import (
     start_media,
     start_node,
 )
-from tests.integration.test_two_nodes import live_session, room_token
-from tests.media.hub_peers import HubPeer, WsClient
+from tests.integration.test_two_nodes import live_session
+from tests.media.hub_peers import HubPeer, room_clients
 
 
 @pytest.fixture
@@ -62,11 +62,11 @@ async def test_media_crosses_nodes_and_survives_a_killed_worker(
         sid = await live_session(http, a, capacity=10)
         teacher_token = await room_token(http, a.http, sid, teacher_who)
         student_token = await room_token(http, b.http, sid, bearer("student-1"))
-    async with (
-        connect(f"{a.ws}?token={teacher_token}") as teacher_ws,
-        connect(f"{b.ws}?token={student_token}") as student_ws,
+    async with room_clients(f"{a.ws}?token={teacher_token}", f"{b.ws}?token={student_token}") as (
+        one,
+        two,
     ):
-        teacher, student = HubPeer(WsClient(teacher_ws)), HubPeer(WsClient(student_ws))
+        teacher, student = HubPeer(one), HubPeer(two)
         try:
             await asyncio.wait_for(teacher.publish(), 90)
             await student.until(lambda: student.video_frames >= 10, 90)

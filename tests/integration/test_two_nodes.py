@@ -6,57 +6,33 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.cluster.clients import messages, next_of
+from tests.cluster.clients import live_session as cluster_live_session
+from tests.cluster.clients import messages, next_of, room_token
 from tests.conftest import bearer
-from tests.integration.cluster import Node, deployment_env, start_node
+from tests.integration.cluster import Node
 
 CAPACITY = 150
 CLIENTS = 300
 
 
 @pytest.fixture
-async def two_nodes(
-    postgres_ready: str, redis_empty: str, tmp_path: Path
-) -> AsyncIterator[tuple[Node, Node]]:
-    env = {
-        **deployment_env(postgres_ready, redis_empty),
+def node_env() -> dict[str, str]:
+    return {
         "LIVECLASS_PRESENCE_TTL_SECONDS": "10",
         "LIVECLASS_HEARTBEAT_INTERVAL_SECONDS": "2",
         "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",
     }
-    async with (
-        start_node("node-a", env, tmp_path / "a") as a,
-        start_node("node-b", env, tmp_path / "b") as b,
-    ):
-        yield a, b
-
-
-async def room_token(http: httpx.AsyncClient, base: str, sid: str, who: dict[str, str]) -> str:
-    response = await http.post(f"{base}/api/v1/sessions/{sid}/token", headers=who)
-    assert response.status_code == 200, response.text
-    return str(response.json()["token"])
 
 
 async def live_session(http: httpx.AsyncClient, node: Node, capacity: int) -> str:
-    teacher = bearer("teacher-1", "instructor")
-    created = await http.post(
-        f"{node.http}/api/v1/sessions",
-        json={"title": "Cross-node class", "maxParticipants": capacity},
-        headers=teacher,
-    )
-    assert created.status_code == 201, created.text
-    sid = str(created.json()["id"])
-    started = await http.post(f"{node.http}/api/v1/sessions/{sid}/start", headers=teacher)
-    assert started.status_code == 200, started.text
-    return sid
+    """A started session of ``capacity`` seats on ``node``, created by ``teacher-1``."""
+    return await cluster_live_session(http, node.http, bearer("teacher-1", "instructor"), capacity)
 
 
 async def test_capacity_and_fan_out_across_two_nodes(two_nodes: tuple[Node, Node]) -> None:

@@ -1,6 +1,7 @@
 """Real aiortc peers that negotiate with the SFU the way a browser does: through the hub.
 
-A :class:`HubPeer` owns a hub client (tests/signaling/harness.py) and, like the browser
+A :class:`HubPeer` owns a hub client (the package's RoomClient, or the in-process
+harness's) and, like the browser
 client, two RTCPeerConnections: one it subscribes with (the SFU offers, it answers) and, once
 it publishes, one it publishes with (it offers, the SFU answers). It sends ``signal`` messages
 ``to: "sfu"`` and handles what comes back ``from: "sfu"``. Everything it decodes is counted;
@@ -11,20 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import httpx
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
-from websockets.asyncio.client import ClientConnection
 
 from media.aiortc_hooks import host_addresses
 from media.tasks import cancel_and_wait
 from media.worker import MediaWorker
+from signaling.client import RoomClient
 from signaling.hub import Hub
 from tests.conftest import People
 from tests.media.peers import LOOPBACK, PatternVideoTrack, ToneAudioTrack, client_pc
@@ -32,44 +33,32 @@ from tests.signaling.harness import Client, connect
 
 
 class Signalling(Protocol):
-    """What a peer needs of its connection to the hub."""
+    """What a peer needs of its connection to the hub: the package's
+    :class:`~signaling.client.RoomClient` over a real WebSocket, or the in-process harness
+    client."""
 
     async def send(self, message: dict[str, Any]) -> None: ...
 
-    async def until(
-        self, predicate: Callable[[dict[str, Any]], bool], within: float
+    async def next(
+        self, match: Callable[[dict[str, Any]], bool] | None = None, within: float = ...
     ) -> dict[str, Any]: ...
 
 
-class WsClient:
-    """:class:`Signalling` over a real WebSocket (JSON subprotocol) to a running server."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.inbox: list[dict[str, Any]] = []
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(message))
-
-    async def until(
-        self, predicate: Callable[[dict[str, Any]], bool], within: float
-    ) -> dict[str, Any]:
-        for i, message in enumerate(self.inbox):
-            if predicate(message):
-                return self.inbox.pop(i)
-        async with asyncio.timeout(within):
-            while True:
-                data = json.loads(await self.ws.recv())
-                messages = data if isinstance(data, list) else [data]
-                for j, message in enumerate(messages):
-                    if predicate(message):
-                        self.inbox.extend(messages[j + 1 :])
-                        return message
-                    self.inbox.append(message)
+@asynccontextmanager
+async def room_clients(*urls: str) -> AsyncIterator[list[RoomClient]]:
+    """A connected :class:`RoomClient` per join URL (token included), closed afterwards."""
+    clients: list[RoomClient] = []
+    try:
+        for url in urls:
+            clients.append(await RoomClient.connect(url))
+        yield clients
+    finally:
+        for client in clients:
+            await client.close()
 
 
 class HubPeer:
-    def __init__(self, client: Client | WsClient) -> None:
+    def __init__(self, client: Signalling) -> None:
         self.client = client
         self.pc = self._receiving_pc()
         self.pub_pc: RTCPeerConnection | None = None
@@ -169,7 +158,7 @@ class HubPeer:
     async def _signals(self) -> None:
         # The only reader of the connection: what is not for the SFU goes to ``messages``.
         while True:
-            message = await self.client.until(lambda m: True, within=3600)
+            message = await self.client.next(None, within=3600)
             if message["type"] == "error":
                 self.errors.append(message)
             elif message["type"] == "signal" and message.get("from") == "sfu":
@@ -327,8 +316,9 @@ async def teacher_and_student(
     return teacher, student
 
 
-def pid(c: Client) -> Any:
-    """The participant id a hub client was given."""
+def pid(c: Signalling) -> Any:
+    """The participant id an in-process hub client was given."""
+    assert isinstance(c, Client)
     return c.welcome["participant"]["id"]  # type: ignore[attr-defined]
 
 

@@ -11,7 +11,10 @@ import asyncio
 import contextlib
 import shutil
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
 
@@ -157,3 +160,22 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         while data := await reader.read(65536):
             writer.write(data)
             await writer.drain()
+
+
+class _Service(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Service)
+
+
+@asynccontextmanager
+async def running(service: S) -> AsyncIterator[S]:
+    """``service`` started, and stopped afterwards (a fixture's body)."""
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()

@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from rooms.model import RoomRole
 from rooms.tokens import ROOM_AUDIENCE, RoomGrant, RoomTokens
 from tests.api.test_auth import _claims, _unsigned, jwks_url, rsa_keys  # noqa: F401
+from tests.cluster.clients import room_token
 from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
 from tests.integration.cluster import Node, deployment_env, start_node
-from tests.integration.test_two_nodes import live_session, room_token
+from tests.integration.test_two_nodes import live_session
 from tests.reliability.clients import Client, close_all
 
 

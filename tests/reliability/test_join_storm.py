@@ -9,8 +9,6 @@ do so, as real clients would; the count must still come out exact.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +18,7 @@ from rooms.keys import RoomKeys
 from rooms.model import RoomRole
 from rooms.tokens import RoomGrant, RoomTokens
 from tests.conftest import SECRET_KEY
-from tests.integration.cluster import Node, deployment_env, start_node
+from tests.integration.cluster import Node
 from tests.integration.test_two_nodes import live_session
 from tests.reliability.clients import Client, close_all
 
@@ -29,18 +27,8 @@ ATTEMPTS = 1000
 
 
 @pytest.fixture
-async def two_nodes(
-    postgres_ready: str, redis_empty: str, tmp_path: Path
-) -> AsyncIterator[tuple[Node, Node]]:
-    env = {
-        **deployment_env(postgres_ready, redis_empty),
-        "LIVECLASS_LOG_LEVEL": "WARNING",
-    }
-    async with (
-        start_node("storm-a", env, tmp_path / "a") as a,
-        start_node("storm-b", env, tmp_path / "b") as b,
-    ):
-        yield a, b
+def node_env() -> dict[str, str]:
+    return {"LIVECLASS_LOG_LEVEL": "WARNING"}
 
 
 async def storm(

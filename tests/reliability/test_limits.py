@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from tests.api.test_recordings import upload, webm
+from tests.cluster.clients import room_token
 from tests.conftest import bearer
 from tests.integration.cluster import Node, deployment_env, start_node
-from tests.integration.test_two_nodes import live_session, room_token
+from tests.integration.test_two_nodes import live_session
 from tests.reliability.clients import Client, close_all
 
 FRAME = 2048
@@ -57,7 +58,7 @@ async def test_every_limit_is_enforced(node: Node) -> None:
             await s1.welcome()
 
             # Frame and SDP size: an error, the connection stays.
-            await s1.ws.send(json.dumps({"type": "chat", "text": "x", "pad": "y" * FRAME}))
+            await s1.send_raw(json.dumps({"type": "chat", "text": "x", "pad": "y" * FRAME}))
             await s1.until(lambda c: any(e["code"] == "frame_too_large" for e in c.of("error")))
             sdp = await s1.request(
                 {"type": "signal", "to": "sfu", "kind": "offer", "sdp": "v" * (SDP + 1)}
@@ -71,7 +72,7 @@ async def test_every_limit_is_enforced(node: Node) -> None:
             for i in range(40):
                 if not s1.is_open:
                     break
-                await s1.ws.send(json.dumps({"type": "ping", "ts": i}))
+                await s1.send_raw(json.dumps({"type": "ping", "ts": i}))
             assert await s1.closed() == 4029
             assert any(e["code"] == "rate_limited" for e in s1.of("error"))
 
@@ -100,7 +101,7 @@ async def test_every_limit_is_enforced(node: Node) -> None:
             assert extra.of("error")[0]["code"] == "too_many_connections"
 
             # A frame over uvicorn's cap (4 x the frame limit, at least 1 MiB): 1009.
-            await second.ws.send("z" * ((1 << 20) + 1))
+            await second.send_raw("z" * ((1 << 20) + 1))
             assert await second.closed() == 1009
 
             # REST bodies.

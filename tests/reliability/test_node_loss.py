@@ -8,32 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.cluster.clients import room_token
 from tests.conftest import bearer
-from tests.integration.cluster import Node, deployment_env, start_node
-from tests.integration.test_two_nodes import live_session, room_token
+from tests.integration.cluster import Node
+from tests.integration.test_two_nodes import live_session
 from tests.reliability.clients import Client, close_all
 
 
 @pytest.fixture
-async def two_nodes(
-    postgres_ready: str, redis_empty: str, tmp_path: Path
-) -> AsyncIterator[tuple[Node, Node]]:
-    env = {
-        **deployment_env(postgres_ready, redis_empty),
-        "LIVECLASS_CHAT_RATE_PER_SECOND": "50",
-        "LIVECLASS_CHAT_BURST": "50",
-    }
-    async with (
-        start_node("keep", env, tmp_path / "a") as a,
-        start_node("drain", env, tmp_path / "b") as b,
-    ):
-        yield a, b
+def node_env() -> dict[str, str]:
+    return {"LIVECLASS_CHAT_RATE_PER_SECOND": "50", "LIVECLASS_CHAT_BURST": "50"}
 
 
 async def test_graceful_shutdown_mid_chat_loses_nothing(two_nodes: tuple[Node, Node]) -> None:
@@ -89,7 +77,9 @@ async def test_graceful_shutdown_mid_chat_loses_nothing(two_nodes: tuple[Node, N
             stop.set()
             await talking
             for (old, _, _), new in zip(moving, resumed, strict=True):
-                await new.until(lambda n, old=old: set(acked) <= old.chat_ids() | n.chat_ids())
+                await new.until(
+                    lambda n, old=old: set(acked) <= old.chat_ids() | n.chat_ids()  # type: ignore[misc]
+                )
             # Nobody saw them leave or join again.
             assert not any(p["left"] for p in host.of("presence"))
         finally:

@@ -26,10 +26,11 @@ from sqlalchemy.engine import make_url
 
 from api.settings import Settings
 from tests.api.helpers import error_of, own_client
+from tests.cluster.clients import room_token
 from tests.conftest import JWT_SECRET, SECRET_KEY, FakeClock, People, bearer
 from tests.integration.cluster import Node, start_node
-from tests.integration.test_two_nodes import live_session, room_token
-from tests.reliability.backing import TcpProxy
+from tests.integration.test_two_nodes import live_session
+from tests.reliability.backing import TcpProxy, running
 from tests.reliability.clients import Client, close_all
 from tests.waiting import eventually
 
@@ -38,11 +39,8 @@ from tests.waiting import eventually
 async def proxy(postgres_ready: str) -> AsyncIterator[TcpProxy]:
     url = make_url(postgres_ready)
     server = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-    await server.start()
-    try:
+    async with running(server):
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture
@@ -95,7 +93,7 @@ async def test_database_outage_mid_class(node: Node, proxy: TcpProxy) -> None:
             hand = await s2.request({"type": "hand"})
             assert hand["type"] == "ack", hand
             await host.until(lambda c: c.of("hand"))
-            await s1.ws.send('{"type": "ping", "ts": 1}')
+            await s1.send_raw('{"type": "ping", "ts": 1}')
             await s1.until(lambda c: c.of("pong"))
             left = await s2.request({"type": "leave"})
             assert left["type"] == "ack", left

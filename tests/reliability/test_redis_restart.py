@@ -20,10 +20,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cluster.clients import room_token
 from tests.conftest import bearer
-from tests.integration.cluster import Node, deployment_env, logs_of, start_node
-from tests.integration.test_two_nodes import live_session, room_token
-from tests.reliability.backing import PrivateRedis
+from tests.integration.cluster import Node, logs_of
+from tests.integration.test_two_nodes import live_session
+from tests.reliability.backing import PrivateRedis, running
 from tests.reliability.clients import Client, close_all
 from tests.waiting import eventually
 
@@ -31,28 +32,22 @@ from tests.waiting import eventually
 @pytest.fixture
 async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
     server = PrivateRedis(tmp_path / "redis")
-    await server.start()
-    try:
+    async with running(server):
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture
-async def nodes(
-    postgres_ready: str, private_redis: PrivateRedis, tmp_path: Path
-) -> AsyncIterator[tuple[Node, Node]]:
-    env = {
-        **deployment_env(postgres_ready, private_redis.url),
+def deployment_redis(private_redis: PrivateRedis) -> str:
+    return private_redis.url
+
+
+@pytest.fixture
+def node_env() -> dict[str, str]:
+    return {
         "LIVECLASS_HEARTBEAT_INTERVAL_SECONDS": "1",
         "LIVECLASS_SWEEP_INTERVAL_SECONDS": "1",
         "LIVECLASS_PRESENCE_TTL_SECONDS": "10",
     }
-    async with (
-        start_node("node-a", env, tmp_path / "a") as a,
-        start_node("node-b", env, tmp_path / "b") as b,
-    ):
-        yield a, b
 
 
 async def active_count(http: httpx.AsyncClient, node: Node, sid: str) -> int | None:
@@ -64,9 +59,9 @@ async def active_count(http: httpx.AsyncClient, node: Node, sid: str) -> int | N
 
 
 async def test_redis_restart_mid_class_loses_nobody_and_no_acked_chat(
-    nodes: tuple[Node, Node], private_redis: PrivateRedis
+    two_nodes: tuple[Node, Node], private_redis: PrivateRedis
 ) -> None:
-    a, b = nodes
+    a, b = two_nodes
     teacher = bearer("teacher-1", "instructor")
     clients: list[Client] = []
     async with httpx.AsyncClient(timeout=30) as http:

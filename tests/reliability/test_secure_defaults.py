@@ -21,9 +21,9 @@ import jwt
 import pytest
 
 from tests.api.test_recordings import upload, webm
+from tests.cluster.clients import room_token
 from tests.conftest import JWT_SECRET, SECRET_KEY, bearer
 from tests.integration.cluster import Node, deployment_env, start_node
-from tests.integration.test_two_nodes import room_token
 from tests.reliability.clients import Client, close_all
 
 APP = "https://app.example"
@@ -91,7 +91,7 @@ async def test_a_production_class_leaks_nothing(node: Node) -> None:
             secrets_used.append(welcome["resume"])
             assert (await guest.request({"type": "chat", "text": "hello"}))["type"] == "ack"
             # Drop and resume: the resume token travels in the URL too.
-            guest.ws.transport.abort()
+            guest.connection.transport.abort()
             await guest.closed()
             again = await Client.connect(
                 f"{node.ws}?token={student_token}&resume={welcome['resume']}&lastSeq=0",

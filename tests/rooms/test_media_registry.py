@@ -4,27 +4,19 @@ Runs on fakeredis and on the real Redis."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio
+from redis.asyncio import Redis
 
 from rooms.media_registry import MediaRegistry
-from rooms.redis_client import connect_redis
-from tests import services as svc
 from tests.conftest import FakeClock
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[redis.asyncio.Redis]:
-    if request.param == "fakeredis":
-        c = connect_redis(None)
-    else:
-        svc.check_redis()
-        c = connect_redis(svc.redis_url())
-        await c.flushdb()
-    yield c
-    await c.aclose(close_connection_pool=True)
+@pytest.fixture
+def client(redis: Redis) -> Redis:
+    """The shared ``redis`` fixture (tests/rooms/conftest.py): fakeredis, then real Redis."""
+    return redis
 
 
 async def test_no_worker_no_place(client: redis.asyncio.Redis) -> None:

@@ -8,7 +8,6 @@ it, never by sleeping.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from itertools import count
 
 import pytest
@@ -18,26 +17,10 @@ from rooms.errors import Banned, InvalidState, RoomFull
 from rooms.model import RoomRole
 from rooms.presence import Presence, PresenceEntry, ResumeSave
 from rooms.presence.presence import RoomNotLoaded
-from rooms.redis_client import connect_redis
-from tests import services as svc
 from tests.conftest import FakeClock
 
 SID = "session-1"
 TTL = 30.0
-
-
-@pytest.fixture(params=["fakeredis", "redis"])
-async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
-    if request.param == "fakeredis":
-        client = connect_redis(None)
-    else:
-        svc.check_redis()
-        client = connect_redis(svc.redis_url())
-        await client.flushdb()
-    try:
-        yield client
-    finally:
-        await client.aclose(close_connection_pool=True)
 
 
 @pytest.fixture

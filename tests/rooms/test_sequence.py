@@ -4,29 +4,11 @@ lost the counter (it is re-seeded from the store's highest number). Fakeredis an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from redis.asyncio import Redis
 
 from rooms.keys import RoomKeys
-from rooms.redis_client import connect_redis
 from rooms.sequence import SequenceAllocator
-from tests import services as svc
-
-
-@pytest.fixture(params=["fakeredis", "redis"])
-async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
-    if request.param == "fakeredis":
-        client = connect_redis(None)
-    else:
-        svc.check_redis()
-        client = connect_redis(svc.redis_url())
-        await client.flushdb()
-    try:
-        yield client
-    finally:
-        await client.aclose(close_connection_pool=True)
 
 
 class Store:

@@ -1,4 +1,5 @@
-"""Driving hubs in-process: fake transports built on queues, clients that read messages.
+"""Driving hubs in-process: fake transports built on queues, clients that read messages (with
+the package client's frame decoding and inbox, :mod:`signaling.client.frames`).
 
 Two :class:`Hub` objects on one Redis (fakeredis server or the real one) and one database are
 two nodes of one deployment: everything crosses the same bus it would in production.
@@ -7,19 +8,18 @@ two nodes of one deployment: everything crosses the same bus it would in product
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-
-import msgpack
 
 from api.services import Services
 from rooms.bus import RoomBus
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
 from rooms.room_log import RoomLog
+from signaling.client import Inbox, decode_frame
+from signaling.client.frames import matcher
 from signaling.connection import Connection
 from signaling.hub import Hub, HubSettings
 from signaling.protocol import Codec, encode
@@ -54,7 +54,7 @@ class Client:
     conn: Connection
     transport: FakeTransport
     codec: Codec
-    inbox: list[dict[str, Any]] = field(default_factory=list)
+    inbox: Inbox = field(default_factory=Inbox)
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.hub.receive(self.conn, encode(message, self.codec))
@@ -63,8 +63,7 @@ class Client:
         await self.hub.receive(self.conn, frame)
 
     def _unpack(self, frame: str | bytes) -> list[dict[str, Any]]:
-        data = json.loads(frame) if self.codec is Codec.JSON else msgpack.unpackb(frame)
-        return data if isinstance(data, list) else [data]
+        return decode_frame(frame, self.codec)
 
     async def _frame(self, within: float) -> str | bytes:
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
@@ -72,40 +71,27 @@ class Client:
         async with asyncio.timeout(within):
             return await self.transport.frames.get()
 
-    async def next(self, kind: str | None = None, within: float = WAIT) -> dict[str, Any]:
-        """The next message (of ``kind``); earlier messages of other kinds stay in inbox."""
-        for i, message in enumerate(self.inbox):
-            if kind is None or message["type"] == kind:
-                return self.inbox.pop(i)
+    async def next(
+        self, match: str | Callable[[dict[str, Any]], bool] | None = None, within: float = WAIT
+    ) -> dict[str, Any]:
+        """The next message of type ``match`` (or for which it holds), in arrival order; the
+        ones passed over stay in the inbox. ``within`` bounds the wait for each frame."""
+        accept = matcher(match)
         while True:
-            frame = await self._frame(within)
-            messages = self._unpack(frame)
-            for j, message in enumerate(messages):
-                if kind is None or message["type"] == kind:
-                    self.inbox.extend(messages[j + 1 :])
-                    return message
-                self.inbox.append(message)
+            message = self.inbox.take(accept)
+            if message is not None:
+                return message
+            self.inbox.add(self._unpack(await self._frame(within)))
 
     async def until(
         self, predicate: Callable[[dict[str, Any]], bool], within: float = WAIT
     ) -> dict[str, Any]:
         """The first message (in arrival order) for which ``predicate`` holds."""
-        for i, message in enumerate(self.inbox):
-            if predicate(message):
-                return self.inbox.pop(i)
-        while True:
-            frame = await self._frame(within)
-            messages = self._unpack(frame)
-            for j, message in enumerate(messages):
-                if predicate(message):
-                    self.inbox.extend(messages[j + 1 :])
-                    return message
-                self.inbox.append(message)
+        return await self.next(predicate, within)
 
     def drain_now(self) -> list[dict[str, Any]]:
         """Everything received so far, without waiting."""
-        out = list(self.inbox)
-        self.inbox.clear()
+        out = self.inbox.drain()
         while not self.transport.frames.empty():
             out.extend(self._unpack(self.transport.frames.get_nowait()))
         return out

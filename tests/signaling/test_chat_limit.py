@@ -13,7 +13,7 @@ from api.services import Services
 from api.settings import Settings
 from signaling import close_codes
 from signaling.hub import Hub
-from tests.conftest import People
+from tests.conftest import NewSession, People
 from tests.signaling.harness import two_nodes
 from tests.signaling.test_hub import join
 
@@ -37,7 +37,7 @@ def url(sid: str) -> str:
 
 
 async def test_concurrent_rest_posts_are_limited_with_retry_after(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(start=True))["id"]
     answers = await asyncio.gather(
@@ -57,7 +57,7 @@ async def test_concurrent_rest_posts_are_limited_with_retry_after(
 
 
 async def test_rest_and_websocket_chat_share_one_limit_across_nodes(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -69,7 +69,8 @@ async def test_rest_and_websocket_chat_share_one_limit_across_nodes(
     for rid in ("w1", "w2", "w3"):
         await student.send({"type": "chat", "text": rid, "rid": rid})
     answers = [
-        await student.until(lambda m, r=rid: m.get("rid") == r) for rid in ("w1", "w2", "w3")
+        await student.until(lambda m, r=rid: m.get("rid") == r)  # type: ignore[misc]
+        for rid in ("w1", "w2", "w3")
     ]
     assert [m["type"] for m in answers] == ["ack", "ack", "error"]
     assert answers[2]["code"] == "rate_limited"
