@@ -158,6 +158,12 @@ async def _serve(
             task.uncancel()
         finally:
             conn.reader = None  # in the same step as the reading ends: no cancel after it
+        if not conn.is_open:
+            # We are closing it (kicked, too slow, rate limited): the close frame goes out
+            # before the bookkeeping below stops the writer, or the client sees 1006.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(conn.close_timeout + 1):
+                    await conn.closed.wait()
     finally:
         await hub.disconnected(conn)
         log.info("websocket closed")
