@@ -31,8 +31,10 @@ from api.settings import Settings
 from rooms.identity import UserRole
 from rooms.store import create_database, upgrade_database
 from rooms.store.tables import Base
+from signaling.hub import Hub
 from tests import services as svc
 from tests.integration.cluster import Node, deployment_env, start_node
+from tests.signaling.harness import two_nodes as two_hubs
 
 JWT_SECRET = "test-platform-secret-0123456789abcdef"
 SECRET_KEY = "test-server-secret-0123456789abcdef"
@@ -332,3 +334,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (dropped if slow else kept).append(item)
     items[:] = kept
     config.hook.pytest_deselected(items=dropped)
+
+
+@pytest.fixture
+async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
+    """Two in-process hubs on one deployment (tests/signaling/harness.py ``two_nodes``)."""
+    async with two_hubs(services) as pair:
+        yield pair

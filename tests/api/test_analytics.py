@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 
-from api.services import Services
 from api.settings import Settings
 from rooms.analytics import build
 from rooms.attendance import AttendanceReport, UserAttendance
@@ -20,7 +18,7 @@ from rooms.polls import Close, Launch, Vote, apply, new_poll
 from rooms.store.tables import SessionRow
 from signaling.hub import Hub
 from tests.conftest import People
-from tests.signaling.harness import Client, two_nodes
+from tests.signaling.harness import reply
 from tests.signaling.test_hub import join
 
 T0 = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
@@ -83,16 +81,6 @@ def test_the_builder_counts_what_each_student_did() -> None:
 @pytest.fixture
 def settings(settings_factory: Callable[..., Settings]) -> Settings:
     return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
-
-
-@pytest.fixture
-async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
-    async with two_nodes(services) as pair:
-        yield pair
-
-
-async def reply(c: Client, rid: str) -> dict[str, Any]:
-    return await c.until(lambda m: m["type"] in ("ack", "error") and m.get("rid") == rid)
 
 
 async def test_the_teacher_reads_analytics_and_csv(

@@ -105,6 +105,11 @@ class Client:
         await self.hub.disconnected(self.conn)
 
 
+async def reply(client: Client, rid: str) -> dict[str, Any]:
+    """The ``ack`` or ``error`` answering request ``rid``."""
+    return await client.until(lambda m: m["type"] in ("ack", "error") and m.get("rid") == rid)
+
+
 def make_hub(services: Services, node_id: str, **overrides: Any) -> Hub:
     settings = HubSettings(
         **{

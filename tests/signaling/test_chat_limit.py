@@ -4,17 +4,15 @@ WebSocket on two nodes draw on the same bucket in Redis."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from api.services import Services
 from api.settings import Settings
 from signaling import close_codes
 from signaling.hub import Hub
 from tests.conftest import NewSession, People
-from tests.signaling.harness import two_nodes
 from tests.signaling.test_hub import join
 
 BURST = 5
@@ -24,12 +22,6 @@ BURST = 5
 def settings(settings_factory: Callable[..., Settings]) -> Settings:
     # A bucket that does not refill during the test: exactly BURST messages get through.
     return settings_factory(chat_rate_per_second=0.01, chat_burst=BURST)
-
-
-@pytest.fixture
-async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
-    async with two_nodes(services) as pair:
-        yield pair
 
 
 def url(sid: str) -> str:

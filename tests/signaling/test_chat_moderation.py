@@ -4,8 +4,7 @@ student chat off and on. Two nodes, both backends."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -14,23 +13,13 @@ from api.services import Services
 from api.settings import Settings
 from signaling.hub import Hub
 from tests.conftest import People
-from tests.signaling.harness import Client, connect, two_nodes
+from tests.signaling.harness import connect, reply
 from tests.signaling.test_hub import join, room_token
 
 
 @pytest.fixture
 def settings(settings_factory: Callable[..., Settings]) -> Settings:
     return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
-
-
-@pytest.fixture
-async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
-    async with two_nodes(services) as pair:
-        yield pair
-
-
-async def reply(c: Client, rid: str) -> dict[str, Any]:
-    return await c.until(lambda m: m["type"] in ("ack", "error") and m.get("rid") == rid)
 
 
 async def test_a_deleted_message_is_gone_for_everyone(

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from api.services import Services
 from api.settings import Settings
 from signaling.hub import Hub
 from tests.conftest import People, bearer
-from tests.signaling.harness import Client, two_nodes
+from tests.signaling.harness import reply
 from tests.signaling.test_hub import join
 
 
 @pytest.fixture
 def settings(settings_factory: Callable[..., Settings]) -> Settings:
     return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
-
-
-@pytest.fixture
-async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
-    async with two_nodes(services) as pair:
-        yield pair
-
-
-async def reply(c: Client, rid: str) -> dict[str, Any]:
-    return await c.until(lambda m: m["type"] in ("ack", "error") and m.get("rid") == rid)
 
 
 async def test_the_host_lowers_one_hand_or_all(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -31,12 +31,6 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
     """The shared chat limit out of the way: these tests chat fast on purpose (the limit has
     its own tests, tests/signaling/test_chat_limit.py)."""
     return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
-
-
-@pytest.fixture
-async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
-    async with two_nodes(services) as pair:
-        yield pair
 
 
 async def room_token(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> str:

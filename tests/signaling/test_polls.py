@@ -4,17 +4,16 @@ shares; the room and REST readers see what they may. Runs on both backends."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from api.services import Services
 from api.settings import Settings
 from signaling.hub import Hub
 from tests.conftest import People, bearer
-from tests.signaling.harness import Client, two_nodes
+from tests.signaling.harness import Client, reply
 from tests.signaling.test_hub import join
 
 QUIZ = {
@@ -29,16 +28,6 @@ QUIZ = {
 @pytest.fixture
 def settings(settings_factory: Callable[..., Settings]) -> Settings:
     return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
-
-
-@pytest.fixture
-async def nodes(services: Services) -> AsyncIterator[tuple[Hub, Hub]]:
-    async with two_nodes(services) as pair:
-        yield pair
-
-
-async def reply(c: Client, rid: str) -> dict[str, Any]:
-    return await c.until(lambda m: m["type"] in ("ack", "error") and m.get("rid") == rid)
 
 
 async def tally_with(c: Client, voters: int) -> dict[str, Any]:
