@@ -42,7 +42,6 @@ from api.ws_door import HUB_PATH, LiveclassApp
 from rooms.inputs import RecordingLinkRequest
 from signaling.endpoint import websocket_endpoint
 from signaling.metrics import HubMetrics
-from signaling.wire import WireTap
 
 __all__ = ["API_MODULES", "create_app"]
 
@@ -111,8 +110,6 @@ def create_app(
         return settings.max_body_bytes
 
     middleware = [
-        # Outermost: it must see the server's own send callable (see signaling/wire.py).
-        Middleware(WireTap),
         Middleware(RequestIdMiddleware),
         Middleware(MetricsMiddleware, metrics=metrics),
         Middleware(SecurityHeaders, https=settings.public_url.startswith("https://")),

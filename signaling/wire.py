@@ -6,9 +6,10 @@ encodes the payload again for every recipient. A room's fan-out sends the same b
 hundreds of connections, so the hub frames a payload once (server frames are never masked,
 so the bytes are identical for everyone) and writes them straight to the socket's transport.
 
-That needs the server's connection object. :class:`WireTap` (an ASGI middleware, outermost)
-finds it behind the raw ``send`` callable and leaves a :class:`RawWire` in the scope's
-``extensions`` under :data:`WIRE_KEY`. Only uvicorn's sans-I/O ``websockets`` implementation
+That needs the server's connection object. :func:`tap` (called by the app's front door,
+``api/ws_door.py``, or by :class:`WireTap` as an outermost middleware) finds it behind the raw
+``send`` callable and leaves a :class:`RawWire` in the scope's ``extensions`` under
+:data:`WIRE_KEY`. Only uvicorn's sans-I/O ``websockets`` implementation
 (what ``liveclass serve`` runs) without compression qualifies; under any other server the key
 is absent and the hub uses the ordinary ASGI path. The control frames (close, ping, pong) and
 the handshake still go through the server, which keeps its own state.
