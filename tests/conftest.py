@@ -192,8 +192,11 @@ def settings_factory(
 
 
 @pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory()
+def settings(request: pytest.FixtureRequest, settings_factory: Callable[..., Settings]) -> Settings:
+    """The default test settings, with the overrides of the test's ``settings`` mark if it has
+    one (``pytestmark = pytest.mark.settings(chat_burst=1000)``)."""
+    mark = request.node.get_closest_marker("settings")
+    return settings_factory(**(mark.kwargs if mark else {}))
 
 
 @pytest.fixture

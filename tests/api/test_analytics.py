@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
-from api.settings import Settings
 from rooms.analytics import build
 from rooms.attendance import AttendanceReport, UserAttendance
 from rooms.polls import Close, Launch, Vote, apply, new_poll
 from rooms.store.tables import SessionRow
 from signaling.hub import Hub
 from tests.conftest import People
-from tests.signaling.harness import reply
-from tests.signaling.test_hub import join
+from tests.signaling.harness import class_of_three, fast_chat, reply
 
 T0 = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
 
@@ -78,19 +74,14 @@ def test_the_builder_counts_what_each_student_did() -> None:
     assert a.average_watch_seconds == 900.0
 
 
-@pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
+pytestmark = fast_chat
 
 
 async def test_the_teacher_reads_analytics_and_csv(
     client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
 ) -> None:
-    a, b = nodes
     sid = (await new_session(start=True))["id"]
-    teacher = await join(client, a, sid, people.teacher)
-    s1 = await join(client, b, sid, people.student)
-    s2 = await join(client, a, sid, people.student2)
+    teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
     for i, text in enumerate(["hi", "question", "thanks"]):
         await s1.send({"type": "chat", "text": text, "rid": f"c{i}"})
         await reply(s1, f"c{i}")

@@ -20,12 +20,13 @@ from api.services import Services
 from api.settings import Settings
 from media.config import RouterConfig
 from media.recording_worker import RecordingDesk
+from media.router import Router
 from media.worker import MediaWorker
 from rooms.bus import RoomBus
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.media.hub_peers import HubPeer
-from tests.media.peers import LOOPBACK
+from tests.media.peers import LOOPBACK, ClientSubscriber, subscribed_router
 from tests.signaling.harness import make_hub
 
 
@@ -112,3 +113,10 @@ async def peers() -> AsyncIterator[list[HubPeer]]:
     yield opened
     for peer in opened:
         await asyncio.wait_for(peer.close(), 180)
+
+
+@pytest.fixture
+async def loopback_room() -> AsyncIterator[tuple[Router, dict[str, ClientSubscriber]]]:
+    """A loopback router and the subscribers it offers to (`subscribed_router`)."""
+    async with subscribed_router() as value:
+        yield value

@@ -5,24 +5,15 @@ and a screen shared beside it on a connection of its own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from media.router import Router
-from tests.media.peers import ClientPublisher, ClientSubscriber, subscribed_router
-
-
-@pytest.fixture
-async def room() -> AsyncIterator[tuple[Router, dict[str, ClientSubscriber]]]:
-    async with subscribed_router() as value:
-        yield value
+from tests.media.peers import ClientPublisher, ClientSubscriber
 
 
 async def test_a_fresh_publishing_connection_replaces_the_old_one_three_times(
-    room: tuple[Router, dict[str, ClientSubscriber]],
+    loopback_room: tuple[Router, dict[str, ClientSubscriber]],
 ) -> None:
-    router, subscribers = room
+    router, subscribers = loopback_room
     publisher = ClientPublisher(router, "teacher")
     await asyncio.wait_for(publisher.publish(), 10)
     viewer = subscribers["viewer"] = ClientSubscriber(router, "viewer")
@@ -48,9 +39,9 @@ async def test_a_fresh_publishing_connection_replaces_the_old_one_three_times(
 
 
 async def test_a_screen_is_shared_beside_the_camera_and_stopped_alone(
-    room: tuple[Router, dict[str, ClientSubscriber]],
+    loopback_room: tuple[Router, dict[str, ClientSubscriber]],
 ) -> None:
-    router, subscribers = room
+    router, subscribers = loopback_room
     camera = ClientPublisher(router, "teacher")
     screen = ClientPublisher(router, "teacher", source="screen")
     await asyncio.wait_for(camera.publish(), 10)

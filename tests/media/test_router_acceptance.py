@@ -18,7 +18,6 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiortc.rtcrtpreceiver
@@ -34,7 +33,6 @@ from tests.media.peers import (
     WIDTH,
     ClientPublisher,
     ClientSubscriber,
-    subscribed_router,
 )
 from tests.waiting import eventually
 
@@ -62,18 +60,12 @@ class CodecSpy:
         monkeypatch.setattr(aiortc.rtcrtpsender, "get_encoder", get_encoder)
 
 
-@pytest.fixture
-async def room() -> AsyncIterator[tuple[Router, dict[str, ClientSubscriber]]]:
-    async with subscribed_router() as value:
-        yield value
-
-
 async def test_publisher_to_three_subscribers_without_transcoding(
-    room: tuple[Router, dict[str, ClientSubscriber]],
+    loopback_room: tuple[Router, dict[str, ClientSubscriber]],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    router, subscribers = room
+    router, subscribers = loopback_room
     caplog.set_level(logging.WARNING, logger="aiortc")
     spy = CodecSpy(monkeypatch)
 
@@ -176,10 +168,10 @@ def _router_receivers(router: Router) -> list[Any]:
 
 
 async def test_late_join_timing_is_measured_from_connection(
-    room: tuple[Router, dict[str, ClientSubscriber]],
+    loopback_room: tuple[Router, dict[str, ClientSubscriber]],
 ) -> None:
     """A second late joiner, after the first one's keyframe: still held, still under 1 s."""
-    router, subscribers = room
+    router, subscribers = loopback_room
     publisher = ClientPublisher(router, "teacher")
     await asyncio.wait_for(publisher.publish(), 10)
     try:
@@ -255,14 +247,14 @@ class DeafToKeyframeRequests:
 
 
 async def test_a_second_publisher_reaches_a_subscriber_whose_keyframe_request_is_lost(
-    room: tuple[Router, dict[str, ClientSubscriber]],
+    loopback_room: tuple[Router, dict[str, ClientSubscriber]],
 ) -> None:
     """A subscriber is in the room when a second participant starts publishing (a student
     the host let use their camera). Its connection comes up after her first keyframe went by,
     so its new m-line is held and the router asks her for a keyframe, and that request goes
     unanswered. Her encoder makes keyframes only when asked (aiortc's VP8 GOP is 3000
     frames, Chrome's likewise): the router must ask again, or the subscriber never sees her."""
-    router, subscribers = room
+    router, subscribers = loopback_room
     sam = GatedSubscriber(router, "sam")
     subscribers["sam"] = sam
     await asyncio.wait_for(sam.join(), 10)  # nothing to receive yet: no offer

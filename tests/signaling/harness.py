@@ -11,7 +11,10 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
 
 from api.services import Services
 from rooms.bus import RoomBus
@@ -24,8 +27,16 @@ from signaling.connection import Connection
 from signaling.hub import Hub, HubSettings
 from signaling.protocol import Codec, encode
 
+if TYPE_CHECKING:  # tests/conftest.py imports this module
+    from tests.conftest import People
+
 # Generous: only a failing test waits this long, and a loaded machine is slow.
 WAIT = 15.0
+
+#: The shared chat limit out of the way, for a module whose tests chat fast on purpose (the
+#: limit has its own tests, tests/signaling/test_chat_limit.py): ``pytestmark = fast_chat``.
+#: tests/conftest.py's ``settings`` fixture reads the ``settings`` mark.
+fast_chat = pytest.mark.settings(chat_rate_per_second=1000, chat_burst=1000)
 
 
 class FakeTransport:
@@ -163,3 +174,34 @@ async def connect(
     conn = Connection(transport, codec, **limits)
     admitted = await hub.join(conn, token, resume=resume, last_seq=last_seq)
     return Client(hub, conn, transport, codec), admitted
+
+
+async def room_token(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> str:
+    """A room token for ``who`` (their auth headers), through the REST API."""
+    response = await client.post(f"/api/v1/sessions/{sid}/token", headers=who)
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
+
+
+async def join(
+    client: httpx.AsyncClient, hub: Hub, sid: str, who: dict[str, str], **kw: Any
+) -> Client:
+    """``who`` seated in session ``sid`` on ``hub``; the welcome is kept as ``.welcome``."""
+    c, admitted = await connect(hub, await room_token(client, sid, who), **kw)
+    if not admitted:
+        raise AssertionError(await c.next("error"))
+    welcome = await c.next("welcome")
+    assert welcome["room"]["id"] == sid
+    c.welcome = welcome  # type: ignore[attr-defined]
+    return c
+
+
+async def class_of_three(
+    client: httpx.AsyncClient, nodes: tuple[Hub, Hub], sid: str, people: People
+) -> tuple[Client, Client, Client]:
+    """The teacher and student2 seated on the first node, student on the second, in that order."""
+    a, b = nodes
+    teacher = await join(client, a, sid, people.teacher)
+    s1 = await join(client, b, sid, people.student)
+    s2 = await join(client, a, sid, people.student2)
+    return teacher, s1, s2

@@ -13,7 +13,7 @@ from api.settings import Settings
 from signaling import close_codes
 from signaling.hub import Hub
 from tests.conftest import NewSession, People
-from tests.signaling.test_hub import join
+from tests.signaling.harness import join
 
 BURST = 5
 

@@ -4,32 +4,22 @@ student chat off and on. Two nodes, both backends."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
-import pytest
 
 from api.services import Services
-from api.settings import Settings
 from signaling.hub import Hub
 from tests.conftest import People
-from tests.signaling.harness import connect, reply
-from tests.signaling.test_hub import join, room_token
+from tests.signaling.harness import class_of_three, connect, fast_chat, join, reply, room_token
 
-
-@pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
+pytestmark = fast_chat
 
 
 async def test_a_deleted_message_is_gone_for_everyone(
     client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
 ) -> None:
-    a, b = nodes
+    b = nodes[1]
     sid = (await new_session(start=True))["id"]
-    teacher = await join(client, a, sid, people.teacher)
-    s1 = await join(client, b, sid, people.student)
-    s2 = await join(client, a, sid, people.student2)
+    teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
     s2_seq = s2.welcome["seq"]  # type: ignore[attr-defined]
     await s1.send({"type": "chat", "text": "something rude", "rid": "c"})
     rude = await reply(s1, "c")

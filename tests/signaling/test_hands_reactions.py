@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
-import pytest
 
-from api.settings import Settings
 from signaling.hub import Hub
 from tests.conftest import People, bearer
-from tests.signaling.harness import reply
-from tests.signaling.test_hub import join
+from tests.signaling.harness import class_of_three, fast_chat, join, reply
 
-
-@pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
+pytestmark = fast_chat
 
 
 async def test_the_host_lowers_one_hand_or_all(
     client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
 ) -> None:
-    a, b = nodes
     sid = (await new_session(start=True))["id"]
-    teacher = await join(client, a, sid, people.teacher)
-    s1 = await join(client, b, sid, people.student)
-    s2 = await join(client, a, sid, people.student2)
+    teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
     s1_id = s1.welcome["participant"]["id"]  # type: ignore[attr-defined]
     for c in (s1, s2):
         await c.send({"type": "hand", "raised": True, "rid": "h"})

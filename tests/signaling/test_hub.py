@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from api.services import Services
-from api.settings import Settings
 from rooms.bus import BusEvent, RoomBus
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
@@ -23,32 +21,18 @@ from signaling.hub import Hub
 from signaling.participant import RateLimits
 from signaling.protocol import Codec
 from tests.conftest import FakeClock, People, bearer
-from tests.signaling.harness import Client, connect, make_hub, two_nodes
+from tests.signaling.harness import (
+    Client,
+    class_of_three,
+    connect,
+    fast_chat,
+    join,
+    make_hub,
+    room_token,
+    two_nodes,
+)
 
-
-@pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    """The shared chat limit out of the way: these tests chat fast on purpose (the limit has
-    its own tests, tests/signaling/test_chat_limit.py)."""
-    return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
-
-
-async def room_token(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> str:
-    response = await client.post(f"/api/v1/sessions/{sid}/token", headers=who)
-    assert response.status_code == 200, response.text
-    return str(response.json()["token"])
-
-
-async def join(
-    client: httpx.AsyncClient, hub: Hub, sid: str, who: dict[str, str], **kw: Any
-) -> Client:
-    c, admitted = await connect(hub, await room_token(client, sid, who), **kw)
-    if not admitted:
-        raise AssertionError(await c.next("error"))
-    welcome = await c.next("welcome")
-    assert welcome["room"]["id"] == sid
-    c.welcome = welcome  # type: ignore[attr-defined]
-    return c
+pytestmark = fast_chat
 
 
 async def sees_join(observer: Client, participant: Client) -> dict[str, Any]:
@@ -61,11 +45,8 @@ async def sees_join(observer: Client, participant: Client) -> dict[str, Any]:
 async def test_chat_reaches_everyone_on_both_nodes_once(
     client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
 ) -> None:
-    a, b = nodes
     sid = (await new_session(start=True))["id"]
-    teacher = await join(client, a, sid, people.teacher)
-    s1 = await join(client, b, sid, people.student)
-    s2 = await join(client, a, sid, people.student2)
+    teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
     await s1.send({"type": "chat", "text": "  hello class  ", "rid": "r1"})
     ack = await s1.next("ack")
     assert ack["rid"] == "r1"

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
-import pytest
 
-from api.settings import Settings
 from signaling.hub import Hub
 from tests.conftest import People
-from tests.signaling.harness import reply
-from tests.signaling.test_hub import join
+from tests.signaling.harness import class_of_three, fast_chat, reply
 
-
-@pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
+pytestmark = fast_chat
 
 
 async def test_mute_all_and_the_lock(
     client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
 ) -> None:
-    a, b = nodes
     sid = (await new_session(start=True))["id"]
-    teacher = await join(client, a, sid, people.teacher)
-    s1 = await join(client, b, sid, people.student)
-    s2 = await join(client, a, sid, people.student2)
+    teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
     lock_url = f"/api/v1/sessions/{sid}/mic-lock"
 
     await s1.send({"type": "mute-all", "rid": "no"})

@@ -4,17 +4,13 @@ shares; the room and REST readers see what they may. Runs on both backends."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
-from api.settings import Settings
 from signaling.hub import Hub
 from tests.conftest import People, bearer
-from tests.signaling.harness import Client, reply
-from tests.signaling.test_hub import join
+from tests.signaling.harness import Client, class_of_three, fast_chat, join, reply
 
 QUIZ = {
     "type": "poll-create",
@@ -25,9 +21,7 @@ QUIZ = {
 }
 
 
-@pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(chat_rate_per_second=1000, chat_burst=1000)
+pytestmark = fast_chat
 
 
 async def tally_with(c: Client, voters: int) -> dict[str, Any]:
@@ -37,11 +31,8 @@ async def tally_with(c: Client, voters: int) -> dict[str, Any]:
 async def test_a_quiz_from_launch_to_shared_results(
     client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
 ) -> None:
-    a, b = nodes
     sid = (await new_session(start=True))["id"]
-    teacher = await join(client, a, sid, people.teacher)
-    s1 = await join(client, b, sid, people.student)
-    s2 = await join(client, a, sid, people.student2)
+    teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
 
     await teacher.send(QUIZ)
     ack = await reply(teacher, "c1")
