@@ -5,16 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.links import absolute
-from api.schemas import (
-    AccessLinkOut,
-    EnrollmentOut,
-    InstructorOut,
-    MessageOut,
-    ParticipantOut,
-    RecordingOut,
-    SenderOut,
-    SessionOut,
-)
+from api.schemas.chat import MessageOut, SenderOut
+from api.schemas.enrollment import EnrollmentOut
+from api.schemas.recordings import AccessLinkOut, RecordingOut
+from api.schemas.room import ParticipantOut
+from api.schemas.sessions import InstructorOut, SessionOut
 from api.services import Services
 from rooms.media_types import download_name
 from rooms.model import RecordingSource

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from api.endpoint import Api, Call
 from api.responses import JSONResponse
-from api.schemas import (
+from api.schemas.enrollment import (
     BookingList,
     BookingOut,
     BookingQuery,
@@ -14,11 +14,10 @@ from api.schemas import (
     EnrollmentOut,
     FeedbackList,
     FeedbackOut,
-    ListQuery,
-    SessionList,
     WaitlistOut,
     WaitlistPlaceOut,
 )
+from api.schemas.sessions import ListQuery, SessionList
 from api.views import enrollment_out, session_out
 from rooms.access import permissions
 from rooms.errors import Forbidden
