@@ -14,7 +14,7 @@ from api.services import Services
 from rooms.media_types import download_name
 from rooms.model import RecordingSource
 from rooms.presence import PresenceEntry
-from rooms.sessions import SessionView
+from rooms.session_reads import SessionView
 from rooms.store.tables import ChatMessageRow, EnrollmentRow, RecordingRow, SessionRow
 from rooms.store.types import utcnow
 

@@ -9,7 +9,7 @@ from api.endpoint import Api, Call
 from api.schemas.bans import BanOut, BansOut
 from rooms.access import can_manage
 from rooms.errors import Forbidden, NotFound
-from rooms.sessions import load_session
+from rooms.session_lookup import load_session
 from rooms.store.tables import SessionRow
 
 api = Api("/api/v1")

@@ -11,7 +11,7 @@ from api.schemas.sessions import ListQuery, SessionList, SessionOut
 from api.views import session_out
 from rooms.errors import Unauthorized, ValidationFailed
 from rooms.inputs import SessionDraft, SessionPatch
-from rooms.sessions import SessionFilter, SessionView
+from rooms.session_reads import SessionFilter, SessionView
 
 api = Api("/api/v1")
 TAGS = ["sessions"]
