@@ -566,7 +566,7 @@ def seat_writes(path: Path, source: str) -> list[str]:
                     and element.attr in SEAT_FIELDS
                     and not (isinstance(element.value, ast.Name) and element.value.id == "self")
                 ):
-                    found.append(f"{path}:{node.lineno} writes .{element.attr}")
+                    found.append(f"{path}:{element.lineno} writes .{element.attr}")
     return found
 
 

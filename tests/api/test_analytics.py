@@ -17,7 +17,7 @@ from rooms.attendance import AttendanceReport, UserAttendance
 from rooms.polls import Close, Launch, Vote, apply, new_poll
 from rooms.store.tables import SessionRow
 from signaling.hub import Hub
-from tests.conftest import People
+from tests.conftest import NewSession, People
 from tests.signaling.harness import reply
 from tests.signaling.test_hub import join
 
@@ -84,7 +84,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 async def test_the_teacher_reads_analytics_and_csv(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
