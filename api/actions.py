@@ -14,7 +14,7 @@ from rooms.errors import Banned
 from rooms.identity import Principal
 from rooms.participation import Participation
 from rooms.schedules import ScheduleChange, ScheduleView
-from rooms.sessions import SessionView
+from rooms.session_reads import SessionView
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.tokens import RoomGrant
 from signaling import close_codes

@@ -26,6 +26,7 @@ from rooms.bus import RoomBus
 from rooms.chat import ChatService
 from rooms.chat_moderation import ChatGate
 from rooms.enrollment import EnrollmentService
+from rooms.feedback import FeedbackService
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
 from rooms.payments import HttpPaymentVerifier, PaymentVerifier
@@ -64,6 +65,7 @@ class Services:
     presence: Presence
     sessions: SessionService
     enrollment: EnrollmentService
+    feedback: FeedbackService
     attendance: AttendanceService
     participation: RestParticipation
     chat: ChatService
@@ -256,6 +258,7 @@ async def open_services(
         presence=presence,
         sessions=SessionService(database, presence, max_session_hours=settings.max_session_hours),
         enrollment=EnrollmentService(database, open_payment_verifier(settings)),
+        feedback=FeedbackService(database),
         attendance=attendance,
         participation=RestParticipation(
             database,

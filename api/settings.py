@@ -17,10 +17,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from media.config import RouterConfig, parse_port_range
-from rooms.ice import IceServers
-from rooms.identity import DEFAULT_ROLE_MAP, UserRole
-from rooms.webhooks.backoff import Backoff
+from api.settings_media import MediaSettings
+from api.settings_platform import PlatformSettings
+from media.config import parse_port_range
 from signaling.hub import HubSettings
 from signaling.participant import RateLimits
 from signaling.protocol import Limits
@@ -33,8 +32,12 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-class Settings(BaseSettings):
-    """Every knob of a liveclass process. See the README's configuration table."""
+class Settings(BaseSettings, MediaSettings, PlatformSettings):
+    """Every knob of a liveclass process. See the README's configuration table.
+
+    The media plane's knobs are declared in :class:`MediaSettings`, the platform
+    integration's in :class:`PlatformSettings`; this class reads them all.
+    """
 
     model_config = SettingsConfigDict(env_prefix="LIVECLASS_", extra="ignore", frozen=True)
 
@@ -131,66 +134,6 @@ class Settings(BaseSettings):
         "through RedisCluster, the bus through cluster-wide PUBLISH.",
     )
 
-    # The media plane.
-    media_in_process: bool | None = Field(
-        default=None,
-        description="Run a media worker inside `liveclass serve`. Default: on with the "
-        "embedded Redis (which external workers cannot reach), off with a real Redis (run "
-        "`liveclass media` workers).",
-    )
-    media_worker_id: str | None = None
-    media_host_addresses: list[str] | None = Field(
-        default=None, description="Addresses ICE offers as host candidates; default: all."
-    )
-    media_stun_urls: list[str] = Field(default_factory=list)
-    media_udp_ports: str | None = Field(
-        default=None,
-        description="UDP port range (`40000-40999`) the media workers bind their ICE sockets "
-        "in, so a firewall can be opened for exactly that range; default: any port.",
-    )
-    # What clients are told to use for ICE (room token answer and welcome).
-    ice_stun_urls: list[str] = Field(
-        default_factory=list, description="STUN servers for clients (`stun:host:3478`)."
-    )
-    turn_urls: list[str] = Field(
-        default_factory=list,
-        description="TURN servers for clients behind restrictive firewalls, e.g. "
-        '`["turn:turn.example.org:3478?transport=udp", '
-        '"turn:turn.example.org:3478?transport=tcp", "turns:turn.example.org:443?transport=tcp"]`.',
-    )
-    turn_secret: str | None = Field(
-        default=None, description="coturn's static-auth-secret (use-auth-secret)."
-    )
-    turn_ttl_seconds: int = Field(
-        default=4 * 3600,
-        ge=60,
-        le=7 * 86_400,
-        description="How long a TURN credential lasts; must outlast the longest class.",
-    )
-    media_max_video_kbps: int = Field(default=1500, ge=0, le=20_000)
-    media_max_audio_kbps: int = Field(default=64, ge=0, le=510)
-    media_heartbeat_seconds: float = Field(default=3.0, gt=0, le=60)
-    media_ttl_seconds: float = Field(default=10.0, gt=1, le=600)
-    media_forwarding: Literal["rtp", "frames"] = Field(
-        default="rtp",
-        description="How workers forward media: rewritten RTP packets (rtp), or frames "
-        "reassembled and re-packetized per subscriber (frames, the former path).",
-    )
-    media_worker_max_subscribers: int = Field(
-        default=150,
-        ge=1,
-        le=100_000,
-        description="Participants one media worker sends a room's media to before the room "
-        "spreads to a relay worker (see the media bench for what one core carries).",
-    )
-    recording_sweep_seconds: float = Field(
-        default=5.0,
-        gt=0,
-        le=3600,
-        description="How often each node fails the server recordings of media workers that "
-        "are no longer alive.",
-    )
-
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
     )
@@ -205,66 +148,12 @@ class Settings(BaseSettings):
         description="json: one JSON object per line, with requestId and connectionId.",
     )
 
-    # Webhooks (rooms/webhooks): delivery from the SQL outbox by every node.
-    webhooks_dispatch: bool = Field(
-        default=True, description="Run the webhook dispatcher in this process."
-    )
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    webhook_max_attempts: int = Field(default=20, ge=1, le=50)
-    webhook_retry_base_seconds: float = Field(default=10.0, gt=0, le=3600)
-    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0, le=86_400)
-    webhook_poll_interval_seconds: float = Field(default=1.0, ge=0.01, le=60)
-    webhook_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
-    webhook_concurrency: int = Field(default=8, ge=1, le=256)
-    webhook_retention_days: float = Field(
-        default=30, gt=0, le=3650, description="Finished deliveries are kept this long."
-    )
     dev_signin: bool | None = Field(
         default=None,
         description="The development sign-in (/dev/signin, POST /dev/token) minting bearer "
         "tokens for any user, role and tenant. Default: on in development, off in production "
         "(where turning it on is refused).",
     )
-    # The seed APIs (api/compat): each served at its own paths, all on by default.
-    compat_daily: bool = Field(
-        default=True, description="Seed 000: /sessions/{roomName}... and /scheduled-sessions."
-    )
-    compat_hms: bool = Field(default=True, description="Seed 001: /api/live/sessions.")
-    compat_bookings: bool = Field(default=True, description="Seed 002: /api/live-sessions.")
-    compat_tutoring: bool = Field(
-        default=True, description="Seed 003: /sessions/{id}/messages and /recordings."
-    )
-    compat_live_classes: bool = Field(default=True, description="Seed 004: /live-classes.")
-    role_map: dict[str, UserRole] = Field(
-        default_factory=lambda: dict(DEFAULT_ROLE_MAP),
-        description="Role names of the platform's tokens (as the seed apps name them) and the "
-        "liveclass role each one acts as; instructor, student and admin always map to "
-        "themselves.",
-    )
-    default_tenant: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=128,
-        description="The tenant of bearer tokens without a tenant claim (single-school "
-        "apps whose tokens name none); unset: such tokens are refused.",
-    )
-    reminder_lead_minutes: float = Field(
-        default=15,
-        ge=0,
-        le=7 * 24 * 60,
-        description="A session.reminder webhook goes out this long before a class starts "
-        "(0: no reminders).",
-    )
-    reminder_interval_seconds: float = Field(default=30, gt=0, le=3600)
-    payment_verify_url: str | None = Field(
-        default=None,
-        description="The platform's endpoint that confirms each payment of an enrollment with "
-        "its payment provider (rooms/payments.py); unset: payments are recorded as stated.",
-    )
-    payment_verify_secret: str | None = Field(
-        default=None, description="Signs the verification requests (Liveclass-Signature)."
-    )
-    payment_verify_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     ws_access_log: bool = Field(
         default=False,
         description="Log a line per WebSocket handshake (uvicorn's, with the query string: "
@@ -391,33 +280,6 @@ class Settings(BaseSettings):
                 max_frame_bytes=self.ws_max_frame_bytes, max_sdp_bytes=self.ws_max_sdp_bytes
             ),
             ice=self.ice_servers(),
-        )
-
-    def ice_servers(self) -> IceServers:
-        return IceServers(
-            stun_urls=tuple(self.ice_stun_urls),
-            turn_urls=tuple(self.turn_urls),
-            turn_secret=self.turn_secret,
-            turn_ttl=self.turn_ttl_seconds,
-        )
-
-    def webhook_backoff(self) -> Backoff:
-        return Backoff(
-            base_seconds=self.webhook_retry_base_seconds,
-            cap_seconds=self.webhook_retry_max_seconds,
-            max_attempts=self.webhook_max_attempts,
-        )
-
-    def router_config(self) -> RouterConfig:
-        return RouterConfig(
-            host_addresses=tuple(self.media_host_addresses)
-            if self.media_host_addresses is not None
-            else None,
-            stun_urls=tuple(self.media_stun_urls),
-            udp_ports=parse_port_range(self.media_udp_ports) if self.media_udp_ports else None,
-            max_video_kbps=self.media_max_video_kbps,
-            max_audio_kbps=self.media_max_audio_kbps,
-            forwarding=self.media_forwarding,
         )
 
     @property

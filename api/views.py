@@ -5,21 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.links import absolute
-from api.schemas import (
-    AccessLinkOut,
-    EnrollmentOut,
-    InstructorOut,
-    MessageOut,
-    ParticipantOut,
-    RecordingOut,
-    SenderOut,
-    SessionOut,
-)
+from api.schemas.chat import MessageOut, SenderOut
+from api.schemas.enrollment import EnrollmentOut
+from api.schemas.recordings import AccessLinkOut, RecordingOut
+from api.schemas.room import ParticipantOut
+from api.schemas.sessions import InstructorOut, SessionOut
 from api.services import Services
 from rooms.media_types import download_name
 from rooms.model import RecordingSource
 from rooms.presence import PresenceEntry
-from rooms.sessions import SessionView
+from rooms.session_reads import SessionView
 from rooms.store.tables import ChatMessageRow, EnrollmentRow, RecordingRow, SessionRow
 from rooms.store.types import utcnow
 

@@ -23,7 +23,7 @@ from rooms.errors import Forbidden
 from rooms.identity import Principal
 from rooms.ids import new_id
 from rooms.presence import PresenceEntry
-from rooms.sessions import load_session
+from rooms.session_lookup import load_session
 from rooms.store import Database
 from rooms.store.availability import database_unavailable
 from rooms.store.group_commit import GroupCommit

@@ -25,7 +25,7 @@ from rooms.model import RoomRole, SessionStatus
 from rooms.presence import Presence
 from rooms.ratelimit import ChatLimiter
 from rooms.sequence import SequenceAllocator
-from rooms.sessions import is_enrolled, load_session
+from rooms.session_lookup import is_enrolled, load_session
 from rooms.store import Database
 from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import ChatMessageRow, SessionRow

@@ -27,13 +27,13 @@ from rooms.access import can_manage, is_owner
 from rooms.errors import Conflict, Forbidden, InvalidState, NotFound, PaymentRequired, RoomFull
 from rooms.identity import Principal
 from rooms.ids import new_id
-from rooms.inputs import EnrollmentRequest, FeedbackRequest
+from rooms.inputs import EnrollmentRequest
 from rooms.model import EnrollmentStatus, SessionStatus
 from rooms.payments import PaymentCheck, PaymentVerifier, VerifiedPayment
 from rooms.seats import promote_waiting
-from rooms.sessions import load_session
+from rooms.session_lookup import load_session
 from rooms.store import Database
-from rooms.store.tables import AttendanceRow, EnrollmentRow, FeedbackRow, SessionRow
+from rooms.store.tables import EnrollmentRow, SessionRow
 from rooms.store.types import utcnow
 from rooms.webhooks import EventType, enqueue
 from rooms.webhooks.events import enrollment_data
@@ -43,9 +43,7 @@ __all__ = [
     "BookingStatus",
     "EnrollmentOutcome",
     "EnrollmentService",
-    "FeedbackReport",
     "booking_status",
-    "feedback_report",
 ]
 
 
@@ -364,97 +362,3 @@ class EnrollmentService:
                 .order_by(EnrollmentRow.enrolled_at, EnrollmentRow.id)
             )
             return list(rows.scalars())
-
-    async def feedback_report(self, principal: Principal, ref: str) -> FeedbackReport:
-        return await feedback_report(self._db, principal, ref)
-
-    async def feedback(
-        self, principal: Principal, ref: str, request: FeedbackRequest
-    ) -> FeedbackRow:
-        """Rate an ended session the caller was enrolled in or attended; a second call
-        revises the rating."""
-        try:
-            return await self._feedback(principal, ref, request)
-        except IntegrityError:
-            # A concurrent first rating by the same user won the unique constraint: revise it.
-            return await self._feedback(principal, ref, request)
-
-    async def _feedback(
-        self, principal: Principal, ref: str, request: FeedbackRequest
-    ) -> FeedbackRow:
-        async with self._db.transaction() as tx:
-            session = await load_session(tx, principal, ref)
-            if session.status != SessionStatus.ENDED.value:
-                raise InvalidState(
-                    f"feedback opens when the session has ended (it is {session.status})",
-                    details={"status": session.status},
-                )
-            enrolled = await _active_enrollment(tx, session.id, principal.user_id)
-            attended = await tx.scalar(
-                select(AttendanceRow.id)
-                .where(
-                    AttendanceRow.session_id == session.id,
-                    AttendanceRow.user_id == principal.user_id,
-                )
-                .limit(1)
-            )
-            if enrolled is None and attended is None:
-                raise Forbidden(
-                    "only enrolled users and attendees give feedback", code="not_a_participant"
-                )
-            row = (
-                await tx.execute(
-                    select(FeedbackRow).where(
-                        FeedbackRow.session_id == session.id,
-                        FeedbackRow.user_id == principal.user_id,
-                    )
-                )
-            ).scalar_one_or_none()
-            now = utcnow()
-            if row is None:
-                row = FeedbackRow(
-                    id=new_id(),
-                    session_id=session.id,
-                    tenant_id=session.tenant_id,
-                    user_id=principal.user_id,
-                    user_name=principal.name,
-                    created_at=now,
-                )
-                tx.add(row)
-            row.rating = request.rating
-            row.comment = request.comment
-            row.updated_at = now
-        return row
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackReport:
-    """A session's ratings: all of them for its instructor and admins, the caller's own for
-    everyone else (``average`` and ``count`` are over all of them either way)."""
-
-    session: SessionRow
-    ratings: list[FeedbackRow]
-    count: int
-    average: float | None
-
-
-async def feedback_report(database: Database, principal: Principal, ref: str) -> FeedbackReport:
-    """Read a session's feedback (see :class:`FeedbackReport`)."""
-    async with database.transaction() as tx:
-        session = await load_session(tx, principal, ref)
-        rows = list(
-            (
-                await tx.execute(
-                    select(FeedbackRow)
-                    .where(FeedbackRow.session_id == session.id)
-                    .order_by(FeedbackRow.updated_at, FeedbackRow.id)
-                )
-            ).scalars()
-        )
-    average = round(sum(r.rating for r in rows) / len(rows), 2) if rows else None
-    shown = (
-        rows
-        if can_manage(principal, session)
-        else [r for r in rows if r.user_id == principal.user_id]
-    )
-    return FeedbackReport(session=session, ratings=shown, count=len(rows), average=average)

@@ -25,7 +25,7 @@ from rooms.ids import new_participant_id
 from rooms.model import RoomRole
 from rooms.presence import Admission, Presence, PresenceEntry, ResumeSave, RoomSnapshot
 from rooms.presence.presence import RoomNotLoaded
-from rooms.sessions import is_enrolled, load_session
+from rooms.session_lookup import is_enrolled, load_session
 from rooms.store import Database
 from rooms.store.tables import AttendanceRow, SessionRow
 

@@ -22,7 +22,7 @@ from rooms.identity import Principal
 from rooms.ids import is_uuid, new_id
 from rooms.media_types import SNIFF_BYTES, download_name, sniff
 from rooms.model import RecordingSource, RecordingStatus, SessionStatus
-from rooms.sessions import is_enrolled, load_session, require_not_banned
+from rooms.session_lookup import is_enrolled, load_session, require_not_banned
 from rooms.store import Database
 from rooms.store.tables import RecordingRow, SessionRow
 from rooms.store.types import utcnow

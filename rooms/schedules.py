@@ -4,10 +4,10 @@ room (the Daily seed's "scheduled sessions", ``sessionId``).
 A slot's status follows its own small machine, ``scheduled → live → finished`` (never
 backwards), and, once linked to a session, **is** that session's status: ``live`` while the
 session is live, ``finished`` once it ended or was cancelled. Setting a linked slot's status
-moves the session through its own state machine (see :mod:`rooms.sessions`): ``live`` starts
-it, ``finished`` ends a live session or cancels one that never started; so the class behaves
-the same whichever API moved it. Slots are tenant-scoped like sessions (another tenant's slot
-is a :class:`NotFound`); their instructor and the tenant's admins change them.
+moves the session through its own state machine (see :mod:`rooms.session_lifecycle`):
+``live`` starts it, ``finished`` ends a live session or cancels one that never started; so the
+class behaves the same whichever API moved it. Slots are tenant-scoped like sessions (another
+tenant's slot is a :class:`NotFound`); their instructor and the tenant's admins change them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rooms.errors import Forbidden, InvalidState, NotFound
 from rooms.identity import Principal
 from rooms.ids import is_uuid, new_id
 from rooms.model import SessionStatus
-from rooms.sessions import load_session
+from rooms.session_lookup import load_session
 from rooms.store import Database
 from rooms.store.tables import ScheduleRow, SessionRow
 from rooms.store.types import utcnow

@@ -45,7 +45,7 @@ from rooms.model import RecordingSource, RecordingStatus, SessionStatus
 from rooms.protocol_models import Recording, WireMessage
 from rooms.recordings import RecordingService
 from rooms.room_log import RoomLog
-from rooms.sessions import load_session
+from rooms.session_lookup import load_session
 from rooms.store import Database
 from rooms.store.tables import RecordingRow, SessionRow
 from rooms.store.types import utcnow

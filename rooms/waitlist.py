@@ -22,7 +22,7 @@ from rooms.errors import Conflict, Forbidden, InvalidState, NotFound
 from rooms.identity import Principal
 from rooms.ids import new_id
 from rooms.model import SessionStatus
-from rooms.sessions import is_enrolled, load_session
+from rooms.session_lookup import is_enrolled, load_session
 from rooms.store import Database
 from rooms.store.tables import SessionRow, WaitlistRow
 from rooms.store.types import utcnow

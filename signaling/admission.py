@@ -22,7 +22,7 @@ from rooms.model import RoomRole
 from rooms.participation import RoomAdmitter
 from rooms.presence import Admission, PresenceEntry, ResumeSave
 from rooms.room_log import RoomLog
-from rooms.sessions import is_enrolled
+from rooms.session_lookup import is_enrolled
 from rooms.store import Database
 from rooms.store.tables import SessionRow
 from rooms.tokens import RoomGrant, RoomTokens

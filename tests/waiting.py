@@ -15,11 +15,21 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 __all__ = ["eventually"]
 
 T = TypeVar("T")
+
+
+@overload
+async def eventually(
+    probe: Callable[[], Awaitable[T]], within: float = ..., every: float = ...
+) -> T: ...
+
+
+@overload
+async def eventually(probe: Callable[[], T], within: float = ..., every: float = ...) -> T: ...
 
 
 async def eventually(

@@ -37,7 +37,7 @@ from rooms.enrollment import booking_status
 from rooms.errors import Forbidden, ValidationFailed
 from rooms.inputs import EnrollmentRequest, SessionDraft
 from rooms.model import SessionStatus
-from rooms.sessions import Page, SessionFilter, SessionView
+from rooms.session_reads import Page, SessionFilter, SessionView
 from rooms.store.tables import EnrollmentRow
 
 __all__ = ["api"]

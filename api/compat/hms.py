@@ -31,7 +31,7 @@ from api.compat._base import SeedApi, SeedCall, iso, json_response, public_base
 from rooms.errors import Conflict, PaymentRequired
 from rooms.inputs import EnrollmentRequest, SessionDraft
 from rooms.model import SessionStatus
-from rooms.sessions import SessionFilter, SessionView
+from rooms.session_reads import SessionFilter, SessionView
 
 __all__ = ["api"]
 

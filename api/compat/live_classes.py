@@ -36,7 +36,7 @@ from rooms.inputs import AwareDatetime, Capacity, Description, RecordingLinkRequ
 from rooms.inputs import SessionDraft as Draft
 from rooms.model import RoomRole, SessionStatus
 from rooms.presence import PresenceEntry
-from rooms.sessions import SessionFilter, SessionView
+from rooms.session_reads import SessionFilter, SessionView
 from rooms.store.types import utcnow
 
 __all__ = ["api"]

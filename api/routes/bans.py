@@ -6,10 +6,10 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from api.endpoint import Api, Call
-from api.schemas import BanOut, BansOut
+from api.schemas.bans import BanOut, BansOut
 from rooms.access import can_manage
 from rooms.errors import Forbidden, NotFound
-from rooms.sessions import load_session
+from rooms.session_lookup import load_session
 from rooms.store.tables import SessionRow
 
 api = Api("/api/v1")

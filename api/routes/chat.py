@@ -8,7 +8,7 @@ from starlette.responses import Response
 from api.actions import post_message as post_action
 from api.endpoint import Api, Call
 from api.routes.polls import session_for
-from api.schemas import MessageList, MessageOut, MessageQuery
+from api.schemas.chat import MessageList, MessageOut, MessageQuery
 from api.views import message_out
 from rooms.errors import Forbidden, ValidationFailed
 from rooms.inputs import MessageDraft

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from api.endpoint import Api, Call
 from api.responses import JSONResponse
-from api.schemas import (
+from api.schemas.enrollment import (
     BookingList,
     BookingOut,
     BookingQuery,
@@ -14,16 +14,15 @@ from api.schemas import (
     EnrollmentOut,
     FeedbackList,
     FeedbackOut,
-    ListQuery,
-    SessionList,
     WaitlistOut,
     WaitlistPlaceOut,
 )
+from api.schemas.sessions import ListQuery, SessionList
 from api.views import enrollment_out, session_out
 from rooms.access import permissions
 from rooms.errors import Forbidden
 from rooms.inputs import EnrollmentRequest, FeedbackRequest
-from rooms.sessions import SessionFilter, SessionView
+from rooms.session_reads import SessionFilter, SessionView
 from rooms.waitlist import WaitlistPlace
 from signaling import close_codes
 from signaling.protocol import error_message
@@ -102,7 +101,7 @@ async def list_enrollments(call: Call) -> EnrollmentList:
 )
 async def give_feedback(call: Call) -> FeedbackOut:
     """A rating from 1 to 5 and a comment, by an enrolled user or attendee; may be revised."""
-    row = await call.services.enrollment.feedback(call.user, call.path("ref"), call.body)
+    row = await call.services.feedback.rate(call.user, call.path("ref"), call.body)
     return FeedbackOut(
         sessionId=row.session_id,
         userId=row.user_id,
@@ -180,7 +179,7 @@ async def read_waitlist(call: Call) -> WaitlistOut:
 async def read_feedback(call: Call) -> FeedbackList:
     """Every rating with the average for the instructor and tenant admins; for others the
     average and their own rating."""
-    report = await call.services.enrollment.feedback_report(call.user, call.path("ref"))
+    report = await call.services.feedback.report(call.user, call.path("ref"))
     return FeedbackList(
         sessionId=report.session.id,
         count=report.count,

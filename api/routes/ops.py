@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from api.endpoint import Api, Call
 from api.responses import JSONResponse
-from api.schemas import HealthOut
+from api.schemas.ops import HealthOut
 
 api = Api()
 log = logging.getLogger("liveclass.api")

@@ -15,7 +15,7 @@ from api.endpoint import Api, Call
 from rooms.access import can_manage, room_role_for
 from rooms.errors import Forbidden, NotFound
 from rooms.polls import MAX_OPTIONS, Close, Command, Launch, Poll, Share, tally
-from rooms.sessions import is_enrolled, load_session
+from rooms.session_lookup import is_enrolled, load_session
 from rooms.store.tables import SessionRow
 from rooms.store.types import utcnow
 

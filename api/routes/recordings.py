@@ -8,7 +8,7 @@ from starlette.responses import FileResponse, Response
 
 from api.endpoint import Api, Call, parse_body
 from api.links import absolute
-from api.schemas import RecordingList, RecordingOut
+from api.schemas.recordings import RecordingList, RecordingOut
 from api.services import Services
 from api.views import recording_out
 from rooms.errors import (

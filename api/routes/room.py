@@ -12,7 +12,7 @@ from api import actions
 from api.actions import issue_room_token
 from api.endpoint import Api, Call
 from api.links import ws_url
-from api.schemas import (
+from api.schemas.room import (
     AttendanceOut,
     AttendeeOut,
     IceServerOut,

@@ -7,11 +7,11 @@ from starlette.responses import Response
 from api.actions import delete_session as delete_action
 from api.actions import transition
 from api.endpoint import Api, Call
-from api.schemas import ListQuery, SessionList, SessionOut
+from api.schemas.sessions import ListQuery, SessionList, SessionOut
 from api.views import session_out
 from rooms.errors import Unauthorized, ValidationFailed
 from rooms.inputs import SessionDraft, SessionPatch
-from rooms.sessions import SessionFilter, SessionView
+from rooms.session_reads import SessionFilter, SessionView
 
 api = Api("/api/v1")
 TAGS = ["sessions"]

@@ -14,7 +14,7 @@ from rooms.attendance import AttendanceReport, UserAttendance
 from rooms.polls import Close, Launch, Vote, apply, new_poll
 from rooms.store.tables import SessionRow
 from signaling.hub import Hub
-from tests.conftest import People
+from tests.conftest import NewSession, People
 from tests.signaling.harness import class_of_three, fast_chat, reply
 
 T0 = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
@@ -78,7 +78,7 @@ pytestmark = fast_chat
 
 
 async def test_the_teacher_reads_analytics_and_csv(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     sid = (await new_session(start=True))["id"]
     teacher, s1, s2 = await class_of_three(client, nodes, sid, people)

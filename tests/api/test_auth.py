@@ -128,7 +128,7 @@ async def test_the_scheme_is_case_insensitive(client: httpx.AsyncClient) -> None
 )
 async def test_garbage_tokens_are_401(client: httpx.AsyncClient, token: str) -> None:
     # Sent as raw bytes: header values need not be ASCII on the wire.
-    headers = {"Authorization": f"Bearer {token}".encode()}
+    headers = {b"Authorization": f"Bearer {token}".encode()}
     assert_401(await client.get(ME, headers=headers), "invalid_token")
 
 
@@ -456,12 +456,12 @@ def test_settings_refuse_both_jwt_secret_and_jwks_url(tmp_path: Path) -> None:
 
 def test_production_needs_a_secret_key_and_an_identity_provider(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="LIVECLASS_SECRET_KEY"):
-        Settings(data_dir=tmp_path, environment="production", jwt_secret=JWT_SECRET)  # type: ignore[arg-type]
+        Settings(data_dir=tmp_path, environment="production", jwt_secret=JWT_SECRET)
     with pytest.raises(ValidationError, match="LIVECLASS_JWT_SECRET or LIVECLASS_JWKS_URL"):
-        Settings(data_dir=tmp_path, environment="production", secret_key="k" * 32)  # type: ignore[arg-type]
+        Settings(data_dir=tmp_path, environment="production", secret_key="k" * 32)
     ok = Settings(
         data_dir=tmp_path,
-        environment="production",  # type: ignore[arg-type]
+        environment="production",
         jwt_secret=JWT_SECRET,
         secret_key="k" * 32,
     )

@@ -8,13 +8,13 @@ import httpx
 from api.services import Services
 from tests.api.helpers import error_of
 from tests.api.test_recordings import upload, webm
-from tests.conftest import People
+from tests.conftest import NewSession, People
 
 API = "/api/v1"
 
 
 async def test_a_banned_user_is_refused_at_every_door_of_the_session(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     sid = (await new_session(start=True))["id"]
     for who in (people.student, people.student2):
@@ -65,7 +65,7 @@ async def test_a_banned_user_is_refused_at_every_door_of_the_session(
 
 
 async def test_the_host_lists_removals_and_lets_a_student_back_in(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     sid = (await new_session(start=True))["id"]
     await services.bans.ban(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from api.services import Services
 from api.settings import Settings
 from tests.api.helpers import error_of, own_client
-from tests.conftest import FakeClock, People
+from tests.conftest import FakeClock, NewSession, People
 
 API = "/api/v1"
 
@@ -29,14 +30,14 @@ async def say(client: httpx.AsyncClient, sid: str, who: dict[str, str], text: st
 
 async def page(
     client: httpx.AsyncClient, sid: str, who: dict[str, str], **params: int
-) -> dict[str, object]:
+) -> dict[str, Any]:
     response = await client.get(messages_url(sid), params=params, headers=who)
     assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
-def seqs(body: dict[str, object]) -> list[int]:
+def seqs(body: dict[str, Any]) -> list[int]:
     messages = body["messages"]
     assert isinstance(messages, list)
     return [m["seq"] for m in messages]
@@ -46,7 +47,7 @@ def seqs(body: dict[str, object]) -> list[int]:
 
 
 async def test_posting_stores_and_numbers_messages(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -78,7 +79,7 @@ async def test_posting_stores_and_numbers_messages(
 
 
 async def test_sequence_numbers_are_per_session(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     one = await new_session(start=True, title="One")
     two = await new_session(start=True, title="Two")
@@ -90,7 +91,7 @@ async def test_sequence_numbers_are_per_session(
 
 
 async def test_an_admin_observer_may_not_post_as_over_websocket(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     """One chat rule for REST and WebSocket (issue 15, lifecycle 7): hidden observers do not
     chat (over WebSocket: tests/signaling/test_participant.py); they still read the history."""
@@ -107,7 +108,7 @@ async def test_an_admin_observer_may_not_post_as_over_websocket(
 
 
 async def test_chat_is_open_only_while_live(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session()
     sid = session["id"]
@@ -130,7 +131,7 @@ async def test_chat_is_open_only_while_live(
 
 @pytest.mark.parametrize("text", ["   ", "\n\t  \n"])
 async def test_blank_text_is_refused(
-    client: httpx.AsyncClient, people: People, new_session, text: str
+    client: httpx.AsyncClient, people: People, new_session: NewSession, text: str
 ) -> None:
     session = await new_session(start=True)
 
@@ -144,7 +145,7 @@ async def test_blank_text_is_refused(
 
 
 async def test_empty_or_missing_text_is_refused(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
 
@@ -183,7 +184,7 @@ async def test_text_longer_than_the_limit_is_refused(
 
 
 async def test_a_gated_session_chat_is_for_the_enrolled(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True, requiresEnrollment=True)
     sid = session["id"]
@@ -201,7 +202,7 @@ async def test_a_gated_session_chat_is_for_the_enrolled(
 
 
 async def test_another_tenant_does_not_see_the_chat(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -217,7 +218,7 @@ async def test_another_tenant_does_not_see_the_chat(
 
 
 async def test_a_body_that_is_not_json_is_a_bad_request(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
 
@@ -236,7 +237,7 @@ async def test_a_body_that_is_not_json_is_a_bad_request(
 
 
 async def test_history_pages_by_cursor(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -281,7 +282,9 @@ async def test_history_pages_by_cursor(
     assert everything["hasMore"] is False
 
 
-async def test_an_empty_history(client: httpx.AsyncClient, people: People, new_session) -> None:
+async def test_an_empty_history(
+    client: httpx.AsyncClient, people: People, new_session: NewSession
+) -> None:
     session = await new_session()
 
     body = await page(client, session["id"], people.student)
@@ -290,7 +293,7 @@ async def test_an_empty_history(client: httpx.AsyncClient, people: People, new_s
 
 
 async def test_after_and_before_together_are_refused(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
 
@@ -304,7 +307,7 @@ async def test_after_and_before_together_are_refused(
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 201}, {"after": -1}, {"before": "x"}])
 async def test_bad_paging_parameters_are_refused(
-    client: httpx.AsyncClient, people: People, new_session, params: dict[str, object]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, params: dict[str, str | int]
 ) -> None:
     session = await new_session(start=True)
 
@@ -315,7 +318,7 @@ async def test_bad_paging_parameters_are_refused(
 
 
 async def test_history_stays_readable_after_the_session_ended(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -329,7 +332,7 @@ async def test_history_stays_readable_after_the_session_ended(
 
 
 async def test_sequence_survives_redis_losing_its_counter(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]

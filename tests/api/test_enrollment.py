@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from api.services import Services
 from rooms.store.tables import EnrollmentRow, FeedbackRow
-from tests.conftest import People, bearer
+from tests.conftest import NewSession, People, bearer
 
 API = "/api/v1"
 
@@ -90,7 +90,7 @@ def crowd(n: int, prefix: str = "crowd") -> list[dict[str, str]]:
 
 
 async def test_first_enrollment_is_201_and_takes_a_seat(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(maxParticipants=5)
     sid = session["id"]
@@ -129,7 +129,7 @@ async def test_first_enrollment_is_201_and_takes_a_seat(
 
 
 async def test_second_enrollment_returns_the_same_one_with_200(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=5))["id"]
     first = await enroll(client, sid, people.student)
@@ -146,7 +146,9 @@ async def test_second_enrollment_returns_the_same_one_with_200(
     ]
 
 
-async def test_enroll_by_room_name(client: httpx.AsyncClient, people: People, new_session) -> None:
+async def test_enroll_by_room_name(
+    client: httpx.AsyncClient, people: People, new_session: NewSession
+) -> None:
     session = await new_session(roomName="algebra-101", maxParticipants=3)
     response = await enroll(client, "algebra-101", people.student)
     assert response.status_code == 201, response.text
@@ -160,7 +162,7 @@ async def test_enroll_by_room_name(client: httpx.AsyncClient, people: People, ne
 
 
 async def test_enroll_body_is_optional(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     no_body = await enroll(client, sid, people.student)
@@ -172,7 +174,7 @@ async def test_enroll_body_is_optional(
 
 
 async def test_the_sessions_own_instructor_cannot_enroll(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     error_of(await enroll(client, sid, people.teacher), 403, "is_instructor")
@@ -187,7 +189,7 @@ async def test_the_sessions_own_instructor_cannot_enroll(
 
 
 async def test_enroll_into_another_tenants_session_is_404(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(roomName="acme-only", maxParticipants=3)
     error_of(await enroll(client, session["id"], people.outsider), 404, "session_not_found")
@@ -198,7 +200,7 @@ async def test_enroll_into_another_tenants_session_is_404(
 
 
 async def test_enroll_without_a_token_is_401(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     response = await client.post(f"{API}/sessions/{sid}/enroll")
@@ -210,7 +212,7 @@ async def test_enroll_without_a_token_is_401(
 
 
 async def test_enroll_into_ended_or_cancelled_session_is_409(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     ended = await new_session(start=True, maxParticipants=3)
     await transition(client, ended["id"], "end", people.teacher)
@@ -229,7 +231,7 @@ async def test_enroll_into_ended_or_cancelled_session_is_409(
 
 
 async def test_enroll_into_a_live_session(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True, maxParticipants=3, requiresEnrollment=True)
     sid = session["id"]
@@ -247,7 +249,7 @@ async def test_enroll_into_a_live_session(
 
 
 async def test_paid_session_without_payment_is_402(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(price=499, currency="INR", maxParticipants=3)
     sid = session["id"]
@@ -264,7 +266,7 @@ async def test_paid_session_without_payment_is_402(
 
 
 async def test_paid_enrollment_records_the_payment(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(price=499, currency="INR", maxParticipants=3))["id"]
     full = {"paymentId": "pay_Abc123", "paymentGateway": "razorpay", "amountPaid": 499}
@@ -324,7 +326,7 @@ async def test_paid_enrollment_records_the_payment(
     ],
 )
 async def test_invalid_enrollment_body_is_422(
-    client: httpx.AsyncClient, people: People, new_session, body: dict[str, Any]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, body: dict[str, Any]
 ) -> None:
     sid = (await new_session(price=499, currency="INR", maxParticipants=3))["id"]
     error = error_of(await enroll(client, sid, people.student, body=body), 422, "validation_failed")
@@ -336,7 +338,7 @@ async def test_invalid_enrollment_body_is_422(
 
 
 async def test_full_session_refuses_then_admits_after_a_seat_frees(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=2))["id"]
     third = bearer("student-3", "student")
@@ -364,7 +366,7 @@ async def test_full_session_refuses_then_admits_after_a_seat_frees(
 
 
 async def test_50_concurrent_enrollments_fill_10_seats_exactly(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=10))["id"]
     students = crowd(50)
@@ -391,7 +393,7 @@ async def test_50_concurrent_enrollments_fill_10_seats_exactly(
 
 
 async def test_concurrent_duplicate_enrollments_make_one(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=10))["id"]
     responses = await asyncio.gather(*(enroll(client, sid, people.student) for _ in range(10)))
@@ -405,7 +407,7 @@ async def test_concurrent_duplicate_enrollments_make_one(
 
 
 async def test_concurrent_duplicate_enrollments_for_the_last_seat(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     """The student who takes the only seat is enrolled, not 'full', on every retry."""
     sid = (await new_session(maxParticipants=1))["id"]
@@ -421,7 +423,7 @@ async def test_concurrent_duplicate_enrollments_for_the_last_seat(
 
 
 async def test_unenroll_cancels_and_frees_the_seat(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(roomName="geometry-1", maxParticipants=3))["id"]
     enrolled = (await enroll(client, sid, people.student)).json()
@@ -448,7 +450,7 @@ async def test_unenroll_cancels_and_frees_the_seat(
 
 
 async def test_unenroll_when_not_enrolled_is_404(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     assert (await enroll(client, sid, people.student2)).status_code == 201
@@ -461,7 +463,7 @@ async def test_unenroll_when_not_enrolled_is_404(
 
 
 async def test_unenroll_after_the_session_ended_is_409_and_after_a_cancellation_404(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     ended = (await new_session(maxParticipants=3))["id"]
     assert (await enroll(client, ended, people.student)).status_code == 201
@@ -484,7 +486,7 @@ async def test_unenroll_after_the_session_ended_is_409_and_after_a_cancellation_
 
 
 async def test_unenroll_from_a_live_session(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(start=True, maxParticipants=3))["id"]
     assert (await enroll(client, sid, people.student)).status_code == 201
@@ -495,7 +497,7 @@ async def test_unenroll_from_a_live_session(
 
 
 async def test_re_enrolling_after_unenrolling_creates_a_new_enrollment(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     first = (await enroll(client, sid, people.student)).json()
@@ -513,7 +515,7 @@ async def test_re_enrolling_after_unenrolling_creates_a_new_enrollment(
 
 
 async def test_concurrent_unenrollments_free_one_seat(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     assert (await enroll(client, sid, people.student)).status_code == 201
@@ -533,7 +535,7 @@ async def test_concurrent_unenrollments_free_one_seat(
 
 
 async def test_enrollment_list_is_for_the_instructor_and_admins(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     sid = (await new_session(roomName="calculus-2", maxParticipants=10))["id"]
     third = bearer("student-3", "student", name="Tom Third")
@@ -580,7 +582,7 @@ async def test_enrollment_list_is_for_the_instructor_and_admins(
 
 
 async def test_my_sessions_are_the_instructors_own(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     mine = [
         await new_session(title="Late", scheduledStart=at(3), scheduledEnd=at(4)),
@@ -614,7 +616,7 @@ async def test_my_sessions_are_the_instructors_own(
 
 
 async def test_my_sessions_status_filter(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     live = await new_session(title="Live", start=True)
     cancelled = await new_session(title="Cancelled", scheduledStart=at(2), scheduledEnd=at(3))
@@ -645,14 +647,14 @@ async def test_my_sessions_status_filter(
 
 
 async def test_my_sessions_pagination(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     ids = [
         (await new_session(title=f"Lesson {i}", scheduledStart=at(i), scheduledEnd=at(i + 1)))["id"]
         for i in range(5)
     ]
 
-    async def page(**params: object) -> dict[str, Any]:
+    async def page(**params: str | int) -> dict[str, Any]:
         response = await client.get(f"{API}/me/sessions", params=params, headers=people.teacher)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
@@ -680,7 +682,7 @@ async def test_my_sessions_pagination(
 
 
 async def test_my_sessions_is_for_teachers(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     await new_session()
     for student in (people.student, people.outsider):
@@ -693,7 +695,7 @@ async def test_my_sessions_is_for_teachers(
 
 
 async def test_my_bookings_are_my_active_enrollments(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     later = await new_session(title="Later", scheduledStart=at(3), scheduledEnd=at(4))
     sooner = await new_session(title="Sooner", scheduledStart=at(1), scheduledEnd=at(2))
@@ -744,7 +746,7 @@ async def test_my_bookings_are_my_active_enrollments(
 
 
 async def test_my_bookings_status_filter_and_pagination(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     first = await new_session(title="First", scheduledStart=at(-0.5), scheduledEnd=at(1))
     second = await new_session(title="Second", scheduledStart=at(1), scheduledEnd=at(2))
@@ -753,7 +755,7 @@ async def test_my_bookings_status_filter_and_pagination(
         assert (await enroll(client, session["id"], people.student)).status_code == 201
     await transition(client, first["id"], "start", people.teacher)
 
-    async def bookings(**params: object) -> dict[str, Any]:
+    async def bookings(**params: str | int) -> dict[str, Any]:
         response = await client.get(f"{API}/me/bookings", params=params, headers=people.student)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
@@ -804,7 +806,7 @@ async def feedback_rows(services: Services, session_id: str) -> list[FeedbackRow
 
 
 async def test_feedback_opens_when_the_session_ended(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     assert (await enroll(client, sid, people.student)).status_code == 201
@@ -829,7 +831,7 @@ async def test_feedback_opens_when_the_session_ended(
 
 
 async def test_enrolled_student_rates_and_revises(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     sid = (await new_session(roomName="history-1", maxParticipants=3))["id"]
     assert (await enroll(client, sid, people.student)).status_code == 201
@@ -858,7 +860,7 @@ async def test_enrolled_student_rates_and_revises(
 
 
 async def test_feedback_from_non_participants_is_refused(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     assert (await enroll(client, sid, people.student)).status_code == 201
@@ -880,7 +882,7 @@ async def test_feedback_from_non_participants_is_refused(
 
 
 async def test_an_attendee_without_enrollment_may_give_feedback(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     sid = (await new_session(start=True, maxParticipants=3))["id"]
     joined = await client.post(f"{API}/sessions/{sid}/join", headers=people.student2)
@@ -910,7 +912,11 @@ async def test_an_attendee_without_enrollment_may_give_feedback(
     ids=["zero", "six", "negative", "missing", "long-comment", "unknown-field"],
 )
 async def test_invalid_feedback_is_422(
-    client: httpx.AsyncClient, people: People, new_session, services: Services, body: Any
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    services: Services,
+    body: Any,
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     assert (await enroll(client, sid, people.student)).status_code == 201
@@ -922,7 +928,7 @@ async def test_invalid_feedback_is_422(
 
 
 async def test_concurrent_first_feedback_makes_one_record(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     sid = (await new_session(maxParticipants=3))["id"]
     assert (await enroll(client, sid, people.student)).status_code == 201
@@ -938,7 +944,7 @@ async def test_concurrent_first_feedback_makes_one_record(
 
 
 async def test_enrollment_rows_match_the_seat_count(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     """Mixed concurrent enrolls and unenrolls leave enrolledCount equal to the active rows."""
     sid = (await new_session(maxParticipants=6))["id"]

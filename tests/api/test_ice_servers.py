@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from api.settings import Settings
 from rooms.ice import turn_credential
-from tests.conftest import People
+from tests.conftest import NewSession, People
 
 TURN = ["turn:turn.example.org:3478?transport=tcp", "turns:turn.example.org:443?transport=tcp"]
 
@@ -27,7 +27,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 async def test_the_room_token_answer_carries_turn_credentials_for_the_caller(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     response = await client.post(f"/api/v1/sessions/{session['id']}/token", headers=people.student)

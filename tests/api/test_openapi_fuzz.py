@@ -377,7 +377,9 @@ def fuzz_app(
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)
     try:
-        with asgi.get_client(app) as client:
+        # schemathesis types an ASGI app with dict scopes and messages; Starlette's take any
+        # MutableMapping, which is the same app at run time.
+        with asgi.get_client(cast("asgi.ASGIApp", app)) as client:
             yield FuzzTarget(app=app, backend=backend, client=client, errors=errors)
     finally:
         asgi.shutdown_lifespans()

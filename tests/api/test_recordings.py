@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from api.settings import Settings
 from rooms.media_types import download_name
 from rooms.store.tables import RecordingRow
 from tests.api.helpers import error_of, own_client
-from tests.conftest import FakeClock, People
+from tests.conftest import FakeClock, NewSession, People
 
 API = "/api/v1"
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
@@ -51,17 +52,17 @@ async def upload(
     )
 
 
-async def listed(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> dict[str, object]:
+async def listed(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> dict[str, Any]:
     response = await client.get(recordings_url(sid), headers=who)
     assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
-async def session_of(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> dict[str, object]:
+async def session_of(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> dict[str, Any]:
     response = await client.get(f"{API}/sessions/{sid}", headers=who)
     assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
@@ -74,7 +75,11 @@ def stored_files(settings: Settings) -> list[Path]:
 
 
 async def test_an_upload_named_evil_html_is_served_as_what_it_is(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings, services: Services
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    settings: Settings,
+    services: Services,
 ) -> None:
     """Stored under a generated name, listed and downloaded as an attachment named for its
     real type: never as an HTML page, whatever the uploader called it (rows stored before
@@ -123,7 +128,7 @@ def test_download_names_carry_the_real_type(
 
 
 async def test_upload_to_a_live_session(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings
+    client: httpx.AsyncClient, people: People, new_session: NewSession, settings: Settings
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -151,7 +156,7 @@ async def test_upload_to_a_live_session(
 
 
 async def test_first_recording_sets_the_session_recording_url_for_good(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -178,7 +183,7 @@ async def test_first_recording_sets_the_session_recording_url_for_good(
 
 
 async def test_get_and_download_with_a_bearer_token(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     data = webm(bytes(range(256)) * 8)
@@ -202,7 +207,7 @@ async def test_get_and_download_with_a_bearer_token(
 
 
 async def test_download_honours_range_requests(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     data = webm(b"0123456789")
@@ -223,7 +228,11 @@ async def test_download_honours_range_requests(
 
 
 async def test_the_access_link_works_without_a_token_until_it_expires(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings, clock: FakeClock
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    settings: Settings,
+    clock: FakeClock,
 ) -> None:
     session = await new_session(start=True)
     data = webm()
@@ -248,7 +257,7 @@ async def test_the_access_link_works_without_a_token_until_it_expires(
 
 
 async def test_an_altered_access_link_is_refused(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     one = (await upload(client, session["id"], people.teacher, webm(b"one"))).json()
@@ -272,7 +281,9 @@ async def test_an_altered_access_link_is_refused(
     assert (await client.get(link)).status_code == 200
 
 
-async def test_duration_is_stored(client: httpx.AsyncClient, people: People, new_session) -> None:
+async def test_duration_is_stored(
+    client: httpx.AsyncClient, people: People, new_session: NewSession
+) -> None:
     session = await new_session(start=True)
 
     response = await upload(
@@ -287,7 +298,11 @@ async def test_duration_is_stored(client: httpx.AsyncClient, people: People, new
 
 @pytest.mark.parametrize("duration", ["soon", "-1"])
 async def test_a_bad_duration_is_refused(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings, duration: str
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    settings: Settings,
+    duration: str,
 ) -> None:
     session = await new_session(start=True)
 
@@ -304,7 +319,7 @@ async def test_a_bad_duration_is_refused(
 
 
 async def test_a_file_that_is_not_a_recording_is_refused(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings
+    client: httpx.AsyncClient, people: People, new_session: NewSession, settings: Settings
 ) -> None:
     session = await new_session(start=True)
 
@@ -320,7 +335,7 @@ async def test_a_file_that_is_not_a_recording_is_refused(
 
 
 async def test_a_form_without_a_file_is_refused(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     boundary = "liveclass-boundary"
@@ -343,7 +358,7 @@ async def test_a_form_without_a_file_is_refused(
 
 
 async def test_a_body_that_is_neither_a_form_nor_json_is_refused(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
 
@@ -384,7 +399,7 @@ async def test_an_upload_over_the_size_limit_is_refused_and_not_stored(
 
 
 async def test_students_may_not_add_recordings(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
 
@@ -402,7 +417,7 @@ async def test_students_may_not_add_recordings(
 
 
 async def test_a_scheduled_session_has_no_recordings_yet(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings
+    client: httpx.AsyncClient, people: People, new_session: NewSession, settings: Settings
 ) -> None:
     session = await new_session()
 
@@ -421,7 +436,7 @@ async def test_a_scheduled_session_has_no_recordings_yet(
 
 
 async def test_another_tenant_sees_no_recordings(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -442,7 +457,7 @@ async def test_another_tenant_sees_no_recordings(
 
 
 async def test_a_gated_session_recordings_are_for_the_enrolled(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True, requiresEnrollment=True)
     sid = session["id"]
@@ -462,7 +477,7 @@ async def test_a_gated_session_recordings_are_for_the_enrolled(
 
 
 async def test_register_a_link_once_on_an_ended_session(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -506,7 +521,7 @@ async def test_register_a_link_once_on_an_ended_session(
     ],
 )
 async def test_an_invalid_link_is_refused(
-    client: httpx.AsyncClient, people: People, new_session, payload: dict[str, object]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, payload: dict[str, object]
 ) -> None:
     session = await new_session(start=True)
 
@@ -520,7 +535,7 @@ async def test_an_invalid_link_is_refused(
 
 
 async def test_a_link_body_that_is_not_json_is_a_bad_request(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
 
@@ -535,7 +550,7 @@ async def test_a_link_body_that_is_not_json_is_a_bad_request(
 
 
 async def test_no_link_once_an_upload_set_the_recording_url(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]

@@ -4,6 +4,7 @@ attendance report."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from api.settings import Settings
 from rooms.errors import Unauthorized
 from rooms.model import RoomRole
 from tests.api.helpers import error_of
-from tests.conftest import FakeClock, People, bearer
+from tests.conftest import FakeClock, NewSession, People, bearer
 
 API = "/api/v1"
 
@@ -30,14 +31,14 @@ async def join(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> http
     return await client.post(url(sid, "join"), headers=who)
 
 
-async def roster(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> dict[str, object]:
+async def roster(client: httpx.AsyncClient, sid: str, who: dict[str, str]) -> dict[str, Any]:
     response = await client.get(url(sid, "participants"), headers=who)
     assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
-def user_ids(body: dict[str, object]) -> list[str]:
+def user_ids(body: dict[str, Any]) -> list[str]:
     participants = body["participants"]
     assert isinstance(participants, list)
     return sorted(p["userId"] for p in participants)
@@ -47,7 +48,7 @@ def user_ids(body: dict[str, object]) -> list[str]:
 
 
 async def test_creator_gets_a_host_token_while_scheduled(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     session = await new_session()
     assert session["status"] == "scheduled"
@@ -76,7 +77,7 @@ async def test_creator_gets_a_host_token_while_scheduled(
 
 
 async def test_tenant_admin_gets_a_hidden_observer_token(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     session = await new_session()
 
@@ -96,7 +97,7 @@ async def test_tenant_admin_gets_a_hidden_observer_token(
 
 
 async def test_student_in_a_free_session_is_a_guest_without_enrolling(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     session = await new_session()
 
@@ -124,7 +125,7 @@ async def test_student_in_a_free_session_is_a_guest_without_enrolling(
 
 
 async def test_user_name_overrides_the_display_name(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     session = await new_session()
 
@@ -148,8 +149,8 @@ async def test_user_name_overrides_the_display_name(
 async def test_enrollment_is_required_for_paid_or_gated_sessions(
     client: httpx.AsyncClient,
     people: People,
-    new_session,
-    fields: dict[str, object],
+    new_session: NewSession,
+    fields: dict[str, Any],
     enroll_body: dict[str, object] | None,
 ) -> None:
     session = await new_session(**fields)
@@ -172,7 +173,7 @@ async def test_enrollment_is_required_for_paid_or_gated_sessions(
 
 
 async def test_another_tenant_does_not_see_the_session(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session()
     for who in (people.outsider, people.outsider_admin):
@@ -182,7 +183,7 @@ async def test_another_tenant_does_not_see_the_session(
 
 
 async def test_a_room_token_is_not_a_bearer_token(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session()
     minted = await client.post(url(session["id"], "token"), headers=people.student)
@@ -215,7 +216,7 @@ async def test_a_bearer_token_is_not_a_room_token(people: People, services: Serv
 
 
 async def test_join_needs_a_live_session(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session()
     sid = session["id"]
@@ -232,7 +233,7 @@ async def test_join_needs_a_live_session(
 
 
 async def test_join_answers_with_the_participant(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings
+    client: httpx.AsyncClient, people: People, new_session: NewSession, settings: Settings
 ) -> None:
     session = await new_session(start=True)
 
@@ -251,7 +252,7 @@ async def test_join_answers_with_the_participant(
 
 
 async def test_capacity_admits_seats_then_refuses_but_never_the_host_or_observers(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True, maxParticipants=2)
     sid = session["id"]
@@ -298,7 +299,7 @@ async def test_capacity_admits_seats_then_refuses_but_never_the_host_or_observer
 
 
 async def test_capacity_used_is_a_percentage_of_the_seats(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True, maxParticipants=3)
     sid = session["id"]
@@ -314,7 +315,7 @@ async def test_capacity_used_is_a_percentage_of_the_seats(
 
 
 async def test_joining_twice_returns_the_same_participant(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True, maxParticipants=1)
     sid = session["id"]
@@ -332,7 +333,9 @@ async def test_joining_twice_returns_the_same_participant(
     assert [p["id"] for p in body["participants"]] == [first.json()["id"]]
 
 
-async def test_leave_frees_the_seat(client: httpx.AsyncClient, people: People, new_session) -> None:
+async def test_leave_frees_the_seat(
+    client: httpx.AsyncClient, people: People, new_session: NewSession
+) -> None:
     session = await new_session(start=True, maxParticipants=1)
     sid = session["id"]
     joined = await join(client, sid, people.student)
@@ -358,7 +361,7 @@ async def test_leave_frees_the_seat(client: httpx.AsyncClient, people: People, n
 
 
 async def test_leave_without_joining_is_not_found(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     await join(client, session["id"], people.student2)
@@ -372,7 +375,11 @@ async def test_leave_without_joining_is_not_found(
 
 
 async def test_a_rest_seat_expires_without_a_new_join(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings, clock: FakeClock
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    settings: Settings,
+    clock: FakeClock,
 ) -> None:
     session = await new_session(start=True, maxParticipants=1)
     sid = session["id"]
@@ -391,7 +398,11 @@ async def test_a_rest_seat_expires_without_a_new_join(
 
 
 async def test_joining_again_keeps_the_seat(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings, clock: FakeClock
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    settings: Settings,
+    clock: FakeClock,
 ) -> None:
     ttl = settings.rest_presence_ttl_seconds
     step = ttl * 2 // 3  # two steps outlast the TTL, one does not
@@ -416,7 +427,7 @@ async def test_joining_again_keeps_the_seat(
 
 
 async def test_a_gated_session_refuses_to_seat_the_unenrolled(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True, requiresEnrollment=True)
     sid = session["id"]
@@ -431,7 +442,7 @@ async def test_a_gated_session_refuses_to_seat_the_unenrolled(
 
 
 async def test_another_tenant_cannot_join_or_list(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -444,7 +455,7 @@ async def test_another_tenant_cannot_join_or_list(
 
 
 async def test_ending_the_session_empties_the_room(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -472,7 +483,7 @@ async def test_ending_the_session_empties_the_room(
 
 
 async def test_attendance_is_for_the_instructor_and_admins(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -491,7 +502,7 @@ async def test_attendance_is_for_the_instructor_and_admins(
 
 
 async def test_attendance_records_every_join_and_leave(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -533,7 +544,7 @@ async def test_attendance_records_every_join_and_leave(
 
 
 async def test_a_duplicate_join_is_not_a_second_visit(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -548,7 +559,11 @@ async def test_a_duplicate_join_is_not_a_second_visit(
 
 
 async def test_an_expired_seat_closes_its_attendance(
-    client: httpx.AsyncClient, people: People, new_session, settings: Settings, clock: FakeClock
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    settings: Settings,
+    clock: FakeClock,
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]
@@ -566,7 +581,7 @@ async def test_an_expired_seat_closes_its_attendance(
 
 
 async def test_ending_the_session_closes_attendance(
-    client: httpx.AsyncClient, people: People, new_session
+    client: httpx.AsyncClient, people: People, new_session: NewSession
 ) -> None:
     session = await new_session(start=True)
     sid = session["id"]

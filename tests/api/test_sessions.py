@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.schemas import SessionOut
+from api.schemas.sessions import SessionOut
 from api.services import Services
 from api.settings import Settings
 from rooms.store.tables import AttendanceRow, ChatMessageRow, EnrollmentRow, SessionRow

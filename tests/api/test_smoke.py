@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import People
+from tests.conftest import NewSession, People
 
 
-async def test_a_whole_class(client: httpx.AsyncClient, people: People, new_session) -> None:
+async def test_a_whole_class(
+    client: httpx.AsyncClient, people: People, new_session: NewSession
+) -> None:
     session = await new_session(maxParticipants=5)
     sid = session["id"]
     assert session["status"] == "scheduled"

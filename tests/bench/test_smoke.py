@@ -4,6 +4,7 @@ defaults (SQLite, fakeredis, generated secret), 20 clients for 2 seconds of chat
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_run_refuses_a_url_without_a_way_to_mint_tokens() -> None:
 
 
 # Small versions of every scenario: what each must show, not how fast.
-SMALL = {
+SMALL: dict[str, dict[str, Any]] = {
     "join": {"clients": 12},
     "class": {"clients": 12, "steps": (Step(4, 2),), "churn": 1.0},
     "rooms": {"clients": 4, "rooms": 3, "steps": (Step(2, 2),)},

@@ -101,8 +101,8 @@ async def test_the_documented_class_from_creation_to_recording(client: httpx.Asy
     assert left.status_code == 200
     assert_shape(example("7. LEAVE LIVE CLASS"), left.json())
     records = (await client.get(f"/live-classes/{cid}", headers=STUDENTS[1])).json()
-    left = {p["userId"]: p["leftAt"] is not None for p in records["participants"]}
-    assert left == {"user-1": False, "user-2": True}
+    has_left = {p["userId"]: p["leftAt"] is not None for p in records["participants"]}
+    assert has_left == {"user-1": False, "user-2": True}
     gone = await client.post(f"/live-classes/{cid}/leave", headers=STUDENTS[0])
     assert gone.status_code == 404
     assert gone.json() == {**error(404), "message": "Not currently in this live class"}

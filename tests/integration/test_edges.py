@@ -43,7 +43,7 @@ async def test_the_websocket_door(tmp_path: Path) -> None:
         code, _ = await closed_with(f"{node.ws}?token=x")
         assert code == 4001
         # Subprotocols: only ours.
-        code, sent = await closed_with(node.ws, subprotocols=["mqtt"])  # type: ignore[list-item]
+        code, sent = await closed_with(node.ws, subprotocols=["mqtt"])
         assert code == 1002
         assert sent[0]["code"] == "unsupported_subprotocol"
         async with httpx.AsyncClient(base_url=node.http) as http:

@@ -83,9 +83,9 @@ async def test_forged_and_stolen_tokens_are_refused(node: Node) -> None:
 
         # Room tokens over the WebSocket.
         good = await room_token(http, node.http, sid, bearer("s1"))
-        control = await Client.connect(f"{node.ws}?token={good}")
-        await control.welcome()
-        await control.close()
+        accepted = await Client.connect(f"{node.ws}?token={good}")
+        await accepted.welcome()
+        await accepted.close()
         grant = RoomGrant.for_role(
             session_id=sid, tenant="acme", user_id="s1", name="S", role=RoomRole.HOST
         )

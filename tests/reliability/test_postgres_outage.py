@@ -125,9 +125,9 @@ async def test_database_outage_mid_class(node: Node, proxy: TcpProxy) -> None:
                 return None
 
             # Written by the node's retry once the database is back, behind the REST API.
-            written = datetime.fromisoformat(
-                (await eventually(s2_left, within=30, every=0.2)).replace("Z", "+00:00")
-            )
+            stamp = await eventually(s2_left, within=30, every=0.2)
+            assert stamp is not None  # eventually returns a truthy answer
+            written = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
             assert abs((written - left_at).total_seconds()) < 5
         finally:
             await close_all(clients)

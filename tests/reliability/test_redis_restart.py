@@ -106,7 +106,9 @@ async def test_redis_restart_mid_class_loses_nobody_and_no_acked_chat(
                 assert first["code"] == "unavailable", first
                 return None
 
-            acked.append(await eventually(chat_right_after, within=30, every=0.2))
+            first_id = await eventually(chat_right_after, within=30, every=0.2)
+            assert first_id is not None  # eventually returns a truthy answer
+            acked.append(first_id)
 
             async def four() -> bool:
                 return await active_count(http, a, sid) == 4

@@ -125,7 +125,9 @@ def test_room_role_other_tenant_is_none(principal: Principal, enrolled: bool) ->
 # -- permission flags ------------------------------------------------------------------------
 
 
-def flags(principal: Principal | None, row: SessionRow, *, enrolled: bool = False) -> dict:
+def flags(
+    principal: Principal | None, row: SessionRow, *, enrolled: bool = False
+) -> dict[str, bool]:
     return asdict(permissions(principal, row, enrolled=enrolled))
 
 

@@ -13,6 +13,7 @@ from rooms.ids import new_id
 from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import ChatMessageRow
 from rooms.store.types import utcnow
+from tests.conftest import NewSession
 
 
 def _row(session_id: str, seq: int, row_id: str | None = None) -> ChatMessageRow:
@@ -49,7 +50,7 @@ def _count_commits(services: Services) -> list[int]:
 
 
 async def test_concurrent_rows_are_committed_in_fewer_transactions(
-    services: Services, new_session
+    services: Services, new_session: NewSession
 ) -> None:
     sid = (await new_session(start=True))["id"]
     writer = GroupCommit(services.database)
@@ -60,7 +61,7 @@ async def test_concurrent_rows_are_committed_in_fewer_transactions(
     assert len(commits) < 40
 
 
-async def test_a_bad_row_fails_alone(services: Services, new_session) -> None:
+async def test_a_bad_row_fails_alone(services: Services, new_session: NewSession) -> None:
     sid = (await new_session(start=True))["id"]
     writer = GroupCommit(services.database)
     await writer.add(_row(sid, 1))
@@ -77,7 +78,7 @@ async def test_a_bad_row_fails_alone(services: Services, new_session) -> None:
 
 
 async def test_a_caller_that_goes_away_does_not_undo_the_group(
-    services: Services, new_session
+    services: Services, new_session: NewSession
 ) -> None:
     sid = (await new_session(start=True))["id"]
     writer = GroupCommit(services.database)
@@ -98,7 +99,7 @@ async def test_a_caller_that_goes_away_does_not_undo_the_group(
 
 
 async def test_a_join_storm_reads_the_sessions_tenant_once_per_transaction(
-    services: Services, new_session
+    services: Services, new_session: NewSession
 ) -> None:
     """Attendance opens of one room committed together look its tenant up once per group
     commit, not once per row (a 500-join storm made 500 reads in one transaction)."""

@@ -190,7 +190,8 @@ async def test_stored_recording_links_lose_their_host(db: Database) -> None:
         )
     await upgrade_database(db)
     async with db.engine.connect() as conn:
-        urls = dict((await conn.execute(text("SELECT id, recording_url FROM sessions"))).all())
+        rows = (await conn.execute(text("SELECT id, recording_url FROM sessions"))).all()
+        urls: dict[str, str | None] = {row[0]: row[1] for row in rows}
     assert urls == {"s-own": "/api/v1/recordings/r-1/download", "s-link": "s3://b/x.mp4"}
 
 

@@ -8,6 +8,7 @@ it, never by sleeping.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from itertools import count
 
 import pytest
@@ -512,7 +513,7 @@ async def test_concurrent_admits_and_leaves_keep_the_books(
     await presence.load_room(SID, "live", 10)
     for i in range(10):
         await presence.admit(SID, entry(f"old-{i}"), TTL)
-    work = [presence.leave(SID, f"p-old-{i}") for i in range(10)]
+    work: list[Awaitable[object]] = [presence.leave(SID, f"p-old-{i}") for i in range(10)]
     work += [presence.admit(SID, entry(f"new-{i}"), TTL) for i in range(25)]
     results = await asyncio.gather(*work, return_exceptions=True)
     refused = [r for r in results if isinstance(r, BaseException)]

@@ -18,7 +18,8 @@ async def test_connections_share_driver_info_built_once() -> None:
         assert info.formatted_name == "redis-py"
         assert info.lib_version == redis.__version__
         # Connections made by the pool carry it (no server needed: nothing is sent).
-        assert first.connection_pool.make_connection().driver_info is info
+        connection = first.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        assert connection.driver_info is info
     finally:
         await close_redis(first)
         await close_redis(second)

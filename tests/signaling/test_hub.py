@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from signaling import close_codes
 from signaling.hub import Hub
 from signaling.participant import RateLimits
 from signaling.protocol import Codec
-from tests.conftest import FakeClock, People, bearer
+from tests.conftest import FakeClock, NewSession, People, bearer
 from tests.signaling.harness import (
     Client,
     class_of_three,
@@ -43,7 +44,7 @@ async def sees_join(observer: Client, participant: Client) -> dict[str, Any]:
 
 
 async def test_chat_reaches_everyone_on_both_nodes_once(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     sid = (await new_session(start=True))["id"]
     teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
@@ -64,7 +65,7 @@ async def test_chat_reaches_everyone_on_both_nodes_once(
 
 
 async def test_welcome_counts_and_roster(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True, maxParticipants=5))["id"]
@@ -87,7 +88,7 @@ async def test_welcome_counts_and_roster(
 
 
 async def test_capacity_is_exact_and_the_host_always_gets_in(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True, maxParticipants=2))["id"]
@@ -101,7 +102,11 @@ async def test_capacity_is_exact_and_the_host_always_gets_in(
 
 
 async def test_refusals_have_their_close_codes(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub], services
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    nodes: tuple[Hub, Hub],
+    services: Services,
 ) -> None:
     a, _ = nodes
     scheduled = (await new_session())["id"]
@@ -123,7 +128,7 @@ async def test_refusals_have_their_close_codes(
 async def test_kicked_user_stays_out_even_with_a_fresh_token(
     client: httpx.AsyncClient,
     people: People,
-    new_session,
+    new_session: NewSession,
     nodes: tuple[Hub, Hub],
     services: Services,
 ) -> None:
@@ -173,7 +178,7 @@ async def test_kicked_user_stays_out_even_with_a_fresh_token(
 async def test_resume_within_grace_misses_nothing_and_nobody_notices(
     client: httpx.AsyncClient,
     people: People,
-    new_session,
+    new_session: NewSession,
     nodes: tuple[Hub, Hub],
     clock: FakeClock,
 ) -> None:
@@ -212,7 +217,7 @@ async def test_resume_within_grace_misses_nothing_and_nobody_notices(
 async def test_a_dropped_client_leaves_after_the_grace(
     client: httpx.AsyncClient,
     people: People,
-    new_session,
+    new_session: NewSession,
     services: Services,
     clock: FakeClock,
 ) -> None:
@@ -245,7 +250,7 @@ async def test_a_dropped_client_leaves_after_the_grace(
 async def test_a_dead_node_is_gone_within_the_ttl(
     client: httpx.AsyncClient,
     people: People,
-    new_session,
+    new_session: NewSession,
     services: Services,
     clock: FakeClock,
 ) -> None:
@@ -274,12 +279,12 @@ async def test_a_dead_node_is_gone_within_the_ttl(
         await survivor._heartbeat()  # the periodic jobs, run by hand at a known time
         await survivor._sweep()
         left: list[str] = []
-        seen: list[dict[str, Any]] = []
+        received: list[dict[str, Any]] = []
 
         def gone(m: dict[str, Any]) -> bool:
             # the departures may come in one batch or several, and a batch of joins flushed
             # late already carries the new count
-            seen.append(m)
+            received.append(m)
             if m["type"] == "presence":
                 left.extend(p["id"] for p in m["left"])
                 return bool(m["count"] == 1 and len(left) >= 3)
@@ -288,7 +293,7 @@ async def test_a_dead_node_is_gone_within_the_ttl(
         try:
             await teacher.until(gone)
         except TimeoutError:
-            pytest.fail(f"the departures never came; the teacher saw {seen}")
+            pytest.fail(f"the departures never came; the teacher saw {received}")
         assert len(left) == 3
         roster = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
         assert roster.json()["activeCount"] == 1
@@ -301,7 +306,7 @@ async def test_a_dead_node_is_gone_within_the_ttl(
 
 
 async def test_a_client_that_stops_reading_is_closed_and_holds_nobody_up(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     hub = make_hub(services, "one", rate_limits=RateLimits(chat_rate=1000, chat_burst=1000))
     await hub.start()
@@ -322,7 +327,7 @@ async def test_a_client_that_stops_reading_is_closed_and_holds_nobody_up(
 
 
 async def test_malformed_frames_get_errors_and_the_connection_survives(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, _ = nodes
     sid = (await new_session(start=True))["id"]
@@ -348,7 +353,7 @@ async def test_malformed_frames_get_errors_and_the_connection_survives(
 
 
 async def test_peer_to_peer_signals_in_one_on_one_sessions(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True, sessionType="1-on-1"))["id"]
@@ -363,7 +368,7 @@ async def test_peer_to_peer_signals_in_one_on_one_sessions(
 
 
 async def test_hands_mute_and_publish_grants(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -384,7 +389,7 @@ async def test_hands_mute_and_publish_grants(
 
 
 async def test_a_publish_grant_outlives_the_connection_it_was_given_to(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     """A student the host let use their camera keeps that permission when they resume on
     another node or reload the page with a fresh room token (which never carries it); once
@@ -427,7 +432,7 @@ async def test_a_publish_grant_outlives_the_connection_it_was_given_to(
 async def test_after_redis_lost_its_data_resume_tokens_and_publish_grants_still_hold(
     client: httpx.AsyncClient,
     people: People,
-    new_session,
+    new_session: NewSession,
     nodes: tuple[Hub, Hub],
     services: Services,
 ) -> None:
@@ -459,7 +464,7 @@ async def test_after_redis_lost_its_data_resume_tokens_and_publish_grants_still_
 
 
 async def test_the_host_ends_the_class_for_everyone(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -475,7 +480,11 @@ async def test_the_host_ends_the_class_for_everyone(
 
 @pytest.mark.parametrize("way", ["websocket", "rest"])
 async def test_leaving_frees_the_seat_closes_the_socket_and_tells_the_room(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub], way: str
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    nodes: tuple[Hub, Hub],
+    way: str,
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True, maxParticipants=1))["id"]
@@ -497,7 +506,7 @@ async def test_leaving_frees_the_seat_closes_the_socket_and_tells_the_room(
 
 
 async def test_joins_are_batched_into_few_presence_messages(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     hub = make_hub(services, "batch", presence_tick=0.2)
     await hub.start()
@@ -520,7 +529,7 @@ async def test_joins_are_batched_into_few_presence_messages(
 
 
 async def test_students_in_large_rooms_get_counts_not_rosters(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     hub = make_hub(services, "large", roster_limit=3)
     await hub.start()
@@ -539,7 +548,7 @@ async def test_students_in_large_rooms_get_counts_not_rosters(
 
 
 async def test_msgpack_clients(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -553,7 +562,7 @@ async def test_msgpack_clients(
 
 
 async def test_rest_actions_reach_websocket_clients(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -588,7 +597,7 @@ async def test_rest_actions_reach_websocket_clients(
 
 
 async def test_a_second_connection_of_the_same_user_replaces_the_first(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True, maxParticipants=1))["id"]
@@ -604,7 +613,7 @@ async def test_a_second_connection_of_the_same_user_replaces_the_first(
 
 
 async def test_repeated_abuse_closes_with_4029(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     limits = RateLimits(chat_rate=0.001, chat_burst=1, max_violations=3)
     hub = make_hub(services, "strict", rate_limits=limits)
@@ -623,7 +632,7 @@ async def test_repeated_abuse_closes_with_4029(
 
 
 async def test_websocket_joins_and_leaves_are_attendance(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, _ = nodes
     sid = (await new_session(start=True))["id"]
@@ -639,7 +648,7 @@ async def test_websocket_joins_and_leaves_are_attendance(
 
 
 async def test_hub_metrics_are_exposed(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     sid = (await new_session(start=True))["id"]
     student, admitted = await connect(services.hub, await room_token(client, sid, people.student))
@@ -658,7 +667,7 @@ async def test_hub_metrics_are_exposed(
 async def test_signals_to_the_sfu_reach_the_rooms_media_worker_and_back(
     client: httpx.AsyncClient,
     people: People,
-    new_session,
+    new_session: NewSession,
     nodes: tuple[Hub, Hub],
     services: Services,
 ) -> None:
@@ -669,6 +678,7 @@ async def test_signals_to_the_sfu_reach_the_rooms_media_worker_and_back(
     worker_bus = RoomBus(services.redis)
     await worker_bus.subscribe(registry.worker_channel("worker-1"))
     inbox = worker_bus.events(poll_timeout=0.1)
+    assert isinstance(inbox, AsyncGenerator)  # closed below
     try:
         sid = (await new_session(start=True))["id"]
         teacher = await join(client, a, sid, people.teacher)
@@ -711,7 +721,7 @@ async def test_signals_to_the_sfu_reach_the_rooms_media_worker_and_back(
 async def test_a_message_for_a_participant_still_being_seated_follows_their_welcome(
     client: httpx.AsyncClient,
     people: People,
-    new_session,
+    new_session: NewSession,
     services: Services,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -743,7 +753,7 @@ async def test_a_message_for_a_participant_still_being_seated_follows_their_welc
 
 
 async def test_kicking_a_rest_participant_bans_them_and_tells_the_room(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, _ = nodes
     sid = (await new_session(start=True))["id"]
@@ -765,7 +775,7 @@ async def test_kicking_a_rest_participant_bans_them_and_tells_the_room(
 
 
 async def test_replaced_connections_get_4000_also_in_a_storm(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     # Heartbeats as often as the storm's events: the old node often learns that its entry is
     # gone from its heartbeat before the replacement's close reaches it.
@@ -787,7 +797,7 @@ async def test_replaced_connections_get_4000_also_in_a_storm(
 async def test_whoever_purges_expired_presence_tells_the_room(
     client: httpx.AsyncClient,
     people: People,
-    new_session,
+    new_session: NewSession,
     nodes: tuple[Hub, Hub],
     services: Services,
     clock: FakeClock,
@@ -838,7 +848,7 @@ async def test_whoever_purges_expired_presence_tells_the_room(
 
 
 async def test_resume_after_a_long_gap_says_reload_instead_of_looping(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     fast = RateLimits(chat_rate=1000, chat_burst=1000)
     hub = make_hub(services, "one", outbox_frames=64, rate_limits=fast)
@@ -886,7 +896,7 @@ async def test_resume_after_a_long_gap_says_reload_instead_of_looping(
 
 
 async def test_presenting_another_users_resume_token_does_not_revoke_it(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -902,7 +912,7 @@ async def test_presenting_another_users_resume_token_does_not_revoke_it(
 
 
 async def test_a_room_token_minted_before_unenrolling_no_longer_admits(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, _ = nodes
     sid = (await new_session(start=True, requiresEnrollment=True))["id"]
@@ -918,7 +928,7 @@ async def test_a_room_token_minted_before_unenrolling_no_longer_admits(
 
 
 async def test_chat_reaches_every_node_in_seq_order_under_load(
-    client: httpx.AsyncClient, people: People, new_session, services: Services
+    client: httpx.AsyncClient, people: People, new_session: NewSession, services: Services
 ) -> None:
     fast = RateLimits(chat_rate=1000, chat_burst=1000, message_rate=1000, message_burst=1000)
     async with two_nodes(services, rate_limits=fast) as (a, b):
@@ -954,7 +964,7 @@ async def test_chat_reaches_every_node_in_seq_order_under_load(
 
 
 async def test_unenrolling_takes_the_user_out_of_a_gated_room(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True, requiresEnrollment=True))["id"]

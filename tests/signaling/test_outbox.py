@@ -24,7 +24,7 @@ def test_frames_are_joined_into_one_array_frame_json() -> None:
 def test_frames_are_joined_into_one_array_frame_msgpack() -> None:
     for n in (2, 15, 16, 300):
         frames = [encode({"n": i}, Codec.MSGPACK) for i in range(n)]
-        joined = join_frames(frames, Codec.MSGPACK)  # type: ignore[arg-type]
+        joined = join_frames(frames, Codec.MSGPACK)
         assert msgpack.unpackb(joined) == [{"n": i} for i in range(n)]
 
 

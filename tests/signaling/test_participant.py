@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -23,7 +24,7 @@ from signaling.participant import (
     Reply,
     RequestMute,
 )
-from signaling.protocol import Codec, ProtocolError, decode
+from signaling.protocol import ClientMessage, Codec, ProtocolError, decode
 
 
 def grant(role: RoomRole) -> RoomGrant:
@@ -32,15 +33,17 @@ def grant(role: RoomRole) -> RoomGrant:
     )
 
 
-def logic(role: RoomRole, session_type: str = "group", **limits: float) -> ParticipantLogic:
-    return ParticipantLogic("p_me", grant(role), session_type, RateLimits(**limits))
+def logic(
+    role: RoomRole, session_type: str = "group", limits: RateLimits | None = None
+) -> ParticipantLogic:
+    return ParticipantLogic("p_me", grant(role), session_type, limits or RateLimits())
 
 
-def msg(raw: str):
+def msg(raw: str) -> ClientMessage:
     return decode(raw, Codec.JSON)
 
 
-def errors_of(effects: list[object]) -> list[str]:
+def errors_of(effects: Sequence[object]) -> list[str]:
     return [
         e.message["code"] for e in effects if isinstance(e, Reply) and e.message["type"] == "error"
     ]
@@ -131,7 +134,9 @@ def test_hand_ping_leave() -> None:
 
 
 def test_chat_rate_limit_then_close_on_repeated_abuse() -> None:
-    guest = logic(RoomRole.GUEST, chat_rate=1.0, chat_burst=2.0, max_violations=3)
+    guest = logic(
+        RoomRole.GUEST, limits=RateLimits(chat_rate=1.0, chat_burst=2.0, max_violations=3)
+    )
     chat = msg('{"type":"chat","text":"spam"}')
     assert isinstance(guest.handle(chat, 0.0)[0], PostChat)
     assert isinstance(guest.handle(chat, 0.0)[0], PostChat)
@@ -144,7 +149,7 @@ def test_chat_rate_limit_then_close_on_repeated_abuse() -> None:
 
 
 def test_tokens_refill_with_time() -> None:
-    guest = logic(RoomRole.GUEST, chat_rate=1.0, chat_burst=1.0)
+    guest = logic(RoomRole.GUEST, limits=RateLimits(chat_rate=1.0, chat_burst=1.0))
     chat = msg('{"type":"chat","text":"x"}')
     assert isinstance(guest.handle(chat, 0.0)[0], PostChat)
     assert errors_of(guest.handle(chat, 0.5)) == ["rate_limited"]

@@ -150,7 +150,9 @@ def test_parser_bombs_and_unencodable_text_are_refused(frame: str, code: str) ->
         decode(frame, Codec.JSON, Limits(max_frame_bytes=1 << 20))
     assert caught.value.code == code
     assert caught.value.rid is None
-    encode(error_message(caught.value.code, caught.value.message), Codec.JSON).encode()
+    text = encode(error_message(caught.value.code, caught.value.message), Codec.JSON)
+    assert isinstance(text, str)
+    text.encode()
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def test_frames_parse_as_websocket_frames(size: int) -> None:
     (frame,) = _parse(ws_frame(text))
     assert frame.opcode is Opcode.TEXT
     assert frame.fin
-    assert frame.data.decode() == text
+    assert bytes(frame.data).decode() == text
     (frame,) = _parse(ws_frame(b"\x00" * size))
     assert frame.opcode is Opcode.BINARY
     assert frame.data == b"\x00" * size
@@ -71,7 +71,7 @@ class FakeSocket:
         out: list[Any] = []
         for data in self.written:
             for frame in _parse(data):
-                decoded = json.loads(frame.data)
+                decoded = json.loads(bytes(frame.data))
                 out.extend(decoded if isinstance(decoded, list) else [decoded])
         return out
 

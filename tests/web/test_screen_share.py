@@ -22,10 +22,11 @@ SCREEN = "#stage video[data-source='screen']"
 
 
 async def _sizes(page: Page, selector: str) -> dict[str, int]:
-    return await page.eval_on_selector(
+    sizes: dict[str, int] = await page.eval_on_selector(
         selector,
         "v => ({w: v.videoWidth, h: v.videoHeight, tile: v.closest('figure').clientWidth})",
     )
+    return sizes
 
 
 async def test_the_teacher_shares_her_screen_beside_her_camera(tmp_path: Path) -> None:
