@@ -143,6 +143,10 @@ class HubPeer:
         async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(predicate)
 
+    async def until_frames(self, video: int, audio: int, within: float) -> None:
+        """Until it has decoded at least ``video`` video and ``audio`` audio frames in all."""
+        await self.until(lambda: self.video_frames >= video and self.audio_frames >= audio, within)
+
     async def _read(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
@@ -300,7 +304,7 @@ async def join(client: httpx.AsyncClient, hub: Hub, sid: str, who: dict[str, str
     assert response.status_code == 200, response.text
     c, admitted = await connect(hub, response.json()["token"])
     assert admitted
-    c.welcome = await c.next("welcome")  # type: ignore[attr-defined]
+    c.welcome = await c.next("welcome")
     return c
 
 
@@ -319,7 +323,7 @@ async def teacher_and_student(
 def pid(c: Signalling) -> Any:
     """The participant id an in-process hub client was given."""
     assert isinstance(c, Client)
-    return c.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    return c.welcome["participant"]["id"]
 
 
 async def crash(worker: MediaWorker) -> None:

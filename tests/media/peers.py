@@ -180,6 +180,14 @@ class ClientSubscriber:
         async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(predicate)
 
+    async def until_frames(self, video: int, audio: int, within: float) -> None:
+        """Until it has decoded at least ``video`` video and ``audio`` audio frames in all."""
+        await self.until(lambda: self.video_frames >= video and self.audio_frames >= audio, within)
+
+    async def until_answered(self, more_than: int, within: float) -> None:
+        """Until it has answered more than ``more_than`` offers."""
+        await self.until(lambda: self.answered > more_than, within)
+
     async def _read(self, track: MediaStreamTrack) -> None:
         try:
             while True:

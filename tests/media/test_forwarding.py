@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiortc.mediastreams import MediaStreamError
+from av.packet import Packet
 
 from media.bitstream import is_keyframe
 from media.forwarding import ForwardedTrack, MediaFrame, TrackFanout
@@ -55,7 +57,7 @@ def frame(ts: int, key: bool) -> MediaFrame:
     return MediaFrame(KEY if key else DELTA, ts, key)
 
 
-async def pulling(track: ForwardedTrack) -> asyncio.Task[object]:
+async def pulling(track: ForwardedTrack) -> asyncio.Task[Packet[Any]]:
     """Start the sender's first recv() (as RTCRtpSender does once connected); returns once
     it reads."""
     task = asyncio.ensure_future(track.recv())

@@ -24,13 +24,7 @@ async def test_a_fresh_publishing_connection_replaces_the_old_one_three_times(
             await publisher.close()  # camera off: the browser closes its connection
             publisher = ClientPublisher(router, "teacher")
             await asyncio.wait_for(publisher.publish(), 10)
-            marks = viewer.video_frames, viewer.audio_frames
-            await viewer.until(
-                lambda m=marks: (
-                    viewer.video_frames >= m[0] + 15 and viewer.audio_frames >= m[1] + 15
-                ),
-                10,
-            )
+            await viewer.until_frames(viewer.video_frames + 15, viewer.audio_frames + 15, 10)
             assert len(router.tracks) == 2
             # the ended tracks' m-lines carry the new ones: the viewer's connection keeps two
             assert len(viewer.pc.getTransceivers()) == 2

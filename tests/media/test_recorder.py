@@ -103,7 +103,7 @@ def feed(
 
 def probe(result: WebmResult) -> tuple[dict[str, str], float, int]:
     with av.open(str(result.path)) as container:
-        codecs = {s.type: s.codec_context.name for s in container.streams}
+        codecs: dict[str, str] = {s.type: s.codec_context.name for s in container.streams}
         duration = (container.duration or 0) / av.time_base
         frames = sum(1 for _ in container.decode(video=0))
     return codecs, duration, frames

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 import httpx
@@ -26,7 +26,7 @@ import pytest
 from api.services import Services
 from media.recorder import Recorder
 from media.worker import MediaWorker
-from rooms.bus import RoomBus
+from rooms.bus import BusEvent, RoomBus
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
@@ -67,7 +67,9 @@ async def heard(bus: RoomBus, rid: str, status: str) -> None:
     """Until the room's bus (``bus`` subscribed to it) carries the ``recording`` message for
     ``rid`` in ``status``: the room is told after the row's commit, also when nobody is left
     in it to receive the message."""
-    async with asyncio.timeout(30), contextlib.aclosing(bus.events(poll_timeout=0.5)) as events:
+    # events() is an async generator: aclosing ends it here, not at garbage collection
+    events = cast("AsyncGenerator[tuple[str, BusEvent]]", bus.events(poll_timeout=0.5))
+    async with asyncio.timeout(30), contextlib.aclosing(events):
         async for _, event in events:
             m = event.message or {}
             if (m.get("type"), m.get("recordingId"), m.get("status")) == ("recording", rid, status):

@@ -45,8 +45,8 @@ class CodecSpy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.decoder_threads: list[threading.Thread] = []
         self.encoder_tasks: list[asyncio.Task[Any] | None] = []
-        real_decoder = aiortc.rtcrtpreceiver.get_decoder
-        real_encoder = aiortc.rtcrtpsender.get_encoder
+        real_decoder = aiortc.rtcrtpreceiver.get_decoder  # type: ignore[attr-defined]
+        real_encoder = aiortc.rtcrtpsender.get_encoder  # type: ignore[attr-defined]
 
         def get_decoder(codec: Any) -> Any:
             self.decoder_threads.append(threading.current_thread())
@@ -85,7 +85,7 @@ async def test_publisher_to_three_subscribers_without_transcoding(
         await asyncio.wait_for(second.join(), 10)
 
         for sub in (early, second):
-            await sub.until(lambda s=sub: s.video_frames >= 20 and s.audio_frames >= 20, 15)
+            await sub.until_frames(20, 20, 15)
 
         # the late joiner: connection up -> first decoded video frame in under a second
         late = subscribers["late"] = ClientSubscriber(router, "late")
@@ -119,16 +119,21 @@ async def test_publisher_to_three_subscribers_without_transcoding(
         assert not set(spy.decoder_threads) & set(router_threads)
         assert len(spy.decoder_threads) >= 6  # the clients did decode: the spy works
         assert all(tap.frames > 0 and tap.decoded == 0 for tap in router.publishers["teacher"].taps)
-        client_encoder_tasks = {s._RTCRtpSender__rtp_task for s in publisher.pc.getSenders()}
+        # aiortc keeps the task that runs a sender's encoder private
+        client_encoder_tasks = {
+            s._RTCRtpSender__rtp_task  # type: ignore[attr-defined]
+            for s in publisher.pc.getSenders()
+        }
         assert spy.encoder_tasks
         assert set(spy.encoder_tasks) <= client_encoder_tasks
-        for sub in router.subscribers.values():
+        for served in router.subscribers.values():
             # forwarded as RTP: nothing encoded, nothing re-packetized, every m-line sent
-            for encoder in sub.encoders:
+            for encoder in served.encoders:
                 assert encoder.encoded == 0
                 assert encoder.packed == 0
-            assert all(isinstance(t.outlet, RtpOutlet) and t.outlet.sent > 0 for t in sub.outputs)
-            for transceiver in sub.pc.getTransceivers():
+            outlets = [t.outlet for t in served.outputs]
+            assert all(isinstance(o, RtpOutlet) and o.sent > 0 for o in outlets)
+            for transceiver in served.pc.getTransceivers():
                 assert isinstance(sender_encoder(transceiver.sender), PacketOnlyEncoder)
 
         # every subscriber started on a keyframe: no decoder ever saw a broken reference
@@ -138,12 +143,7 @@ async def test_publisher_to_three_subscribers_without_transcoding(
         await asyncio.wait_for(router.remove("second"), 10)
         marks = {s: (s.video_frames, s.audio_frames) for s in (early, late)}
         for sub, (video, audio) in marks.items():
-            await sub.until(
-                lambda s=sub, v=video, a=audio: (
-                    s.video_frames >= v + 15 and s.audio_frames >= a + 15
-                ),
-                5,
-            )
+            await sub.until_frames(video + 15, audio + 15, 5)
         assert "second" not in router.subscribers
         assert all(len(t.rtp_sinks) == 2 for t in router.tracks)
     finally:
@@ -153,7 +153,7 @@ async def test_publisher_to_three_subscribers_without_transcoding(
         await publisher.close()
     assert router.tracks == []
     for sub, count in answered.items():
-        await sub.until(lambda s=sub, c=count: s.answered > c, 10)
+        await sub.until_answered(count, 10)
         assert sub.directions() == ["inactive", "inactive"]
         assert sub.last_offer.count("a=inactive") == 2
     assert all(t.source is None for s in router.subscribers.values() for t in s.outputs)

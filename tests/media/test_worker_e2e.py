@@ -89,8 +89,9 @@ async def test_publisher_on_one_node_reaches_subscribers_on_both_through_the_wor
     await teacher.client.send(
         {"type": "allow", "target": pid(student.client), "publish": False, "rid": "r"}
     )
-    assert student.pub_pc is not None
-    await student.until(lambda: student.pub_pc.connectionState in ("closed", "failed"), 90)
+    publishing = student.pub_pc
+    assert publishing is not None
+    await student.until(lambda: publishing.connectionState in ("closed", "failed"), 90)
     assert set(router.publishers) == {pid(teacher.client)}
 
     # the teacher's network changes: they start over, and the students receive them again
@@ -136,12 +137,7 @@ async def test_publishing_stops_and_starts_through_the_hub(
         assert router.publishers == {}
         frames = student.video_frames, student.audio_frames
         await teacher.publish()
-        await student.until(
-            lambda f=frames: (
-                student.video_frames >= f[0] + 10 and student.audio_frames >= f[1] + 10
-            ),
-            90,
-        )
+        await student.until_frames(frames[0] + 10, frames[1] + 10, 90)
         assert set(router.publishers) == {pid(teacher.client)}
         assert len(student.pc.getTransceivers()) == 2  # the freed m-lines were reused
 

@@ -66,6 +66,8 @@ class Client:
     transport: FakeTransport
     codec: Codec
     inbox: Inbox = field(default_factory=Inbox)
+    #: The welcome it was seated with (set by :func:`join`).
+    welcome: dict[str, Any] = field(default_factory=dict)
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.hub.receive(self.conn, encode(message, self.codec))
@@ -192,7 +194,7 @@ async def join(
         raise AssertionError(await c.next("error"))
     welcome = await c.next("welcome")
     assert welcome["room"]["id"] == sid
-    c.welcome = welcome  # type: ignore[attr-defined]
+    c.welcome = welcome
     return c
 
 

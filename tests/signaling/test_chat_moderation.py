@@ -8,19 +8,19 @@ import httpx
 
 from api.services import Services
 from signaling.hub import Hub
-from tests.conftest import People
+from tests.conftest import NewSession, People
 from tests.signaling.harness import class_of_three, connect, fast_chat, join, reply, room_token
 
 pytestmark = fast_chat
 
 
 async def test_a_deleted_message_is_gone_for_everyone(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     b = nodes[1]
     sid = (await new_session(start=True))["id"]
     teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
-    s2_seq = s2.welcome["seq"]  # type: ignore[attr-defined]
+    s2_seq = s2.welcome["seq"]
     await s1.send({"type": "chat", "text": "something rude", "rid": "c"})
     rude = await reply(s1, "c")
     await s1.send({"type": "chat", "text": "sorry", "rid": "c2"})
@@ -47,7 +47,7 @@ async def test_a_deleted_message_is_gone_for_everyone(
         b,
         token,
         resume=s2.welcome["resume"],
-        last_seq=s2_seq,  # type: ignore[attr-defined]
+        last_seq=s2_seq,
     )
     assert admitted
     assert (await resumed.next("welcome"))["resumed"] is True
@@ -67,7 +67,7 @@ async def test_a_deleted_message_is_gone_for_everyone(
 
 
 async def test_the_host_turns_student_chat_off_and_on(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]

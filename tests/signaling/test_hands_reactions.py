@@ -5,18 +5,18 @@ from __future__ import annotations
 import httpx
 
 from signaling.hub import Hub
-from tests.conftest import People, bearer
+from tests.conftest import NewSession, People, bearer
 from tests.signaling.harness import class_of_three, fast_chat, join, reply
 
 pytestmark = fast_chat
 
 
 async def test_the_host_lowers_one_hand_or_all(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     sid = (await new_session(start=True))["id"]
     teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
-    s1_id = s1.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    s1_id = s1.welcome["participant"]["id"]
     for c in (s1, s2):
         await c.send({"type": "hand", "raised": True, "rid": "h"})
         assert (await reply(c, "h"))["type"] == "ack"
@@ -41,7 +41,7 @@ async def test_the_host_lowers_one_hand_or_all(
 
 
 async def test_reactions_are_batched_checked_and_limited(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]

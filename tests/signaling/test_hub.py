@@ -37,7 +37,7 @@ pytestmark = fast_chat
 
 
 async def sees_join(observer: Client, participant: Client) -> dict[str, Any]:
-    pid = participant.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    pid = participant.welcome["participant"]["id"]
     return await observer.until(
         lambda m: m["type"] == "presence" and any(p["id"] == pid for p in m["joined"])
     )
@@ -70,17 +70,17 @@ async def test_welcome_counts_and_roster(
     a, b = nodes
     sid = (await new_session(start=True, maxParticipants=5))["id"]
     teacher = await join(client, a, sid, people.teacher)
-    assert teacher.welcome["participant"]["role"] == "host"  # type: ignore[attr-defined]
-    assert teacher.welcome["count"] == 1  # type: ignore[attr-defined]
-    assert teacher.welcome["seats"] == 0  # type: ignore[attr-defined]
+    assert teacher.welcome["participant"]["role"] == "host"
+    assert teacher.welcome["count"] == 1
+    assert teacher.welcome["seats"] == 0
     student = await join(client, b, sid, people.student)
-    welcome = student.welcome  # type: ignore[attr-defined]
+    welcome = student.welcome
     assert welcome["count"] == 2
     assert welcome["seats"] == 1
     assert {p["userId"] for p in welcome["roster"]} == {"teacher-1", "student-1"}
     assert welcome["grants"]["publish"] is False
     admin = await join(client, a, sid, people.admin)
-    assert admin.welcome["participant"]["role"] == "observer"  # type: ignore[attr-defined]
+    assert admin.welcome["participant"]["role"] == "observer"
     presence = await teacher.until(
         lambda m: m["type"] == "presence" and any(p["userId"] == "admin-1" for p in m["joined"])
     )
@@ -137,7 +137,7 @@ async def test_kicked_user_stays_out_even_with_a_fresh_token(
     teacher = await join(client, a, sid, people.teacher)
     early_token = await room_token(client, sid, people.student)
     student = await join(client, b, sid, people.student)
-    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    pid = student.welcome["participant"]["id"]
     await sees_join(teacher, student)
     await teacher.send({"type": "kick", "target": pid, "reason": "spam", "rid": "k"})
     assert (await teacher.next("ack"))["rid"] == "k"
@@ -186,7 +186,7 @@ async def test_resume_within_grace_misses_nothing_and_nobody_notices(
     sid = (await new_session(start=True))["id"]
     teacher = await join(client, a, sid, people.teacher)
     student = await join(client, b, sid, people.student)
-    welcome = student.welcome  # type: ignore[attr-defined]
+    welcome = student.welcome
     await sees_join(teacher, student)
     await teacher.send({"type": "chat", "text": "one", "rid": "1"})
     first = await student.next("chat")
@@ -198,7 +198,7 @@ async def test_resume_within_grace_misses_nothing_and_nobody_notices(
     resumed = await join(
         client, a, sid, people.student, resume=welcome["resume"], last_seq=first["seq"]
     )
-    again = resumed.welcome  # type: ignore[attr-defined]
+    again = resumed.welcome
     assert again["resumed"] is True
     assert again["participant"]["id"] == welcome["participant"]["id"]
     assert [(await resumed.next("chat"))["text"] for _ in range(2)] == ["two", "three"]
@@ -227,7 +227,7 @@ async def test_a_dropped_client_leaves_after_the_grace(
         sid = (await new_session(start=True))["id"]
         teacher = await join(client, hub, sid, people.teacher)
         student = await join(client, hub, sid, people.student)
-        pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+        pid = student.welcome["participant"]["id"]
         await sees_join(teacher, student)
         await student.drop()
         clock.advance(hub.settings.resume_grace - 1)
@@ -359,10 +359,10 @@ async def test_peer_to_peer_signals_in_one_on_one_sessions(
     sid = (await new_session(start=True, sessionType="1-on-1"))["id"]
     teacher = await join(client, a, sid, people.teacher)
     student = await join(client, b, sid, people.student)
-    teacher_pid = teacher.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    teacher_pid = teacher.welcome["participant"]["id"]
     await student.send({"type": "signal", "to": teacher_pid, "kind": "offer", "sdp": "v=0\r\n"})
     signal = await teacher.next("signal")
-    assert signal["from"] == student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    assert signal["from"] == student.welcome["participant"]["id"]
     assert signal["kind"] == "offer"
     assert signal["sdp"] == "v=0\r\n"
 
@@ -374,7 +374,7 @@ async def test_hands_mute_and_publish_grants(
     sid = (await new_session(start=True))["id"]
     teacher = await join(client, a, sid, people.teacher)
     student = await join(client, b, sid, people.student)
-    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    pid = student.welcome["participant"]["id"]
     await student.send({"type": "hand", "raised": True})
     hand = await teacher.next("hand")
     assert hand["from"]["id"] == pid
@@ -398,8 +398,8 @@ async def test_a_publish_grant_outlives_the_connection_it_was_given_to(
     sid = (await new_session(start=True))["id"]
     teacher = await join(client, a, sid, people.teacher)
     student = await join(client, b, sid, people.student)
-    assert student.welcome["grants"]["publish"] is False  # type: ignore[attr-defined]
-    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    assert student.welcome["grants"]["publish"] is False
+    pid = student.welcome["participant"]["id"]
     await teacher.send({"type": "allow", "target": pid, "publish": True})
     assert (await student.next("grants"))["grants"]["publish"] is True
 
@@ -409,22 +409,22 @@ async def test_a_publish_grant_outlives_the_connection_it_was_given_to(
         a,
         sid,
         people.student,
-        resume=student.welcome["resume"],  # type: ignore[attr-defined]
+        resume=student.welcome["resume"],
     )
-    assert resumed.welcome["resumed"] is True  # type: ignore[attr-defined]
-    assert resumed.welcome["grants"]["publish"] is True  # type: ignore[attr-defined]
+    assert resumed.welcome["resumed"] is True
+    assert resumed.welcome["grants"]["publish"] is True
     await resumed.send({"type": "signal", "to": "sfu", "kind": "offer", "sdp": "v=0"})
     assert (await resumed.next("error"))["code"] == "sfu_unavailable"  # allowed, no SFU here
 
     await resumed.drop()
     reloaded = await join(client, b, sid, people.student)  # a new page: no resume token
-    assert reloaded.welcome["grants"]["publish"] is True  # type: ignore[attr-defined]
-    pid = reloaded.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    assert reloaded.welcome["grants"]["publish"] is True
+    pid = reloaded.welcome["participant"]["id"]
     await teacher.send({"type": "allow", "target": pid, "publish": False})
     assert (await reloaded.next("grants"))["grants"]["publish"] is False
     await reloaded.drop()
     again = await join(client, a, sid, people.student)
-    assert again.welcome["grants"]["publish"] is False  # type: ignore[attr-defined]
+    assert again.welcome["grants"]["publish"] is False
     await again.send({"type": "signal", "to": "sfu", "kind": "offer", "sdp": "v=0"})
     assert (await again.next("error"))["code"] == "forbidden"
 
@@ -443,7 +443,7 @@ async def test_after_redis_lost_its_data_resume_tokens_and_publish_grants_still_
     sid = (await new_session(start=True))["id"]
     teacher = await join(client, a, sid, people.teacher)
     student = await join(client, b, sid, people.student)
-    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    pid = student.welcome["participant"]["id"]
     await teacher.send({"type": "allow", "target": pid, "publish": True})
     assert (await student.next("grants"))["grants"]["publish"] is True
 
@@ -456,11 +456,11 @@ async def test_after_redis_lost_its_data_resume_tokens_and_publish_grants_still_
         a,
         sid,
         people.student,
-        resume=student.welcome["resume"],  # type: ignore[attr-defined]
+        resume=student.welcome["resume"],
     )
-    assert resumed.welcome["resumed"] is True  # type: ignore[attr-defined]
-    assert resumed.welcome["participant"]["id"] == pid  # type: ignore[attr-defined]
-    assert resumed.welcome["grants"]["publish"] is True  # type: ignore[attr-defined]
+    assert resumed.welcome["resumed"] is True
+    assert resumed.welcome["participant"]["id"] == pid
+    assert resumed.welcome["grants"]["publish"] is True
 
 
 async def test_the_host_ends_the_class_for_everyone(
@@ -490,7 +490,7 @@ async def test_leaving_frees_the_seat_closes_the_socket_and_tells_the_room(
     sid = (await new_session(start=True, maxParticipants=1))["id"]
     teacher = await join(client, a, sid, people.teacher)
     student = await join(client, b, sid, people.student)
-    pid = student.welcome["participant"]["id"]  # type: ignore[attr-defined]
+    pid = student.welcome["participant"]["id"]
     await sees_join(teacher, student)
     if way == "websocket":
         await student.send({"type": "leave"})
@@ -607,7 +607,7 @@ async def test_a_second_connection_of_the_same_user_replaces_the_first(
     second = await join(client, b, sid, people.student)  # the room is full, but it is the same user
     assert (await first.next("error"))["code"] == "replaced"
     assert await first.closed() == close_codes.REPLACED
-    assert second.welcome["seats"] == 1  # type: ignore[attr-defined]
+    assert second.welcome["seats"] == 1
     roster = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
     assert [p["userId"] for p in roster.json()["participants"]] == ["teacher-1", "student-1"]
 
@@ -690,12 +690,12 @@ async def test_signals_to_the_sfu_reach_the_rooms_media_worker_and_back(
         _, event = await asyncio.wait_for(anext(inbox), 5)
         assert event.kind == "sfu"
         assert event.session_id == sid
-        assert event.data["participant"] == teacher.welcome["participant"]["id"]  # type: ignore[attr-defined]
+        assert event.data["participant"] == teacher.welcome["participant"]["id"]
         assert event.data["publish"] is True
         assert (event.data["kind"], event.data["sdp"]) == ("offer", "v=0 offer")
         # The worker answers the publisher and offers the subscriber, each on its node.
         for who, kind in ((teacher, "answer"), (student, "offer")):
-            pid = who.welcome["participant"]["id"]  # type: ignore[attr-defined]
+            pid = who.welcome["participant"]["id"]
             node = "node-a" if who is teacher else "node-b"
             await worker_bus.publish_to_node(
                 node,
@@ -857,7 +857,7 @@ async def test_resume_after_a_long_gap_says_reload_instead_of_looping(
         sid = (await new_session(start=True))["id"]
         teacher = await join(client, hub, sid, people.teacher, max_frames=4096)
         student = await join(client, hub, sid, people.student, max_frames=64)
-        welcome = student.welcome  # type: ignore[attr-defined]
+        welcome = student.welcome
         await student.drop()
         for i in range(100):  # more than the student's queue holds
             await teacher.send({"type": "chat", "text": f"m{i}"})
@@ -872,7 +872,7 @@ async def test_resume_after_a_long_gap_says_reload_instead_of_looping(
                 resume=welcome["resume"],
                 last_seq=welcome["seq"],
             )
-            again = resumed.welcome  # type: ignore[attr-defined]
+            again = resumed.welcome
             assert again["resumed"] is True
             assert again["reload"] == {"after": welcome["seq"], "through": last}
             assert not [m for m in resumed.drain_now() if m["type"] == "chat"]
@@ -901,14 +901,14 @@ async def test_presenting_another_users_resume_token_does_not_revoke_it(
     a, b = nodes
     sid = (await new_session(start=True))["id"]
     student = await join(client, a, sid, people.student)
-    welcome = student.welcome  # type: ignore[attr-defined]
+    welcome = student.welcome
     await student.drop()
     thief = await join(client, b, sid, people.student2, resume=welcome["resume"], last_seq=0)
-    assert thief.welcome["resumed"] is False  # type: ignore[attr-defined]
-    assert thief.welcome["participant"]["userId"] == "student-2"  # type: ignore[attr-defined]
+    assert thief.welcome["resumed"] is False
+    assert thief.welcome["participant"]["userId"] == "student-2"
     back = await join(client, a, sid, people.student, resume=welcome["resume"], last_seq=0)
-    assert back.welcome["resumed"] is True  # type: ignore[attr-defined]
-    assert back.welcome["participant"]["id"] == welcome["participant"]["id"]  # type: ignore[attr-defined]
+    assert back.welcome["resumed"] is True
+    assert back.welcome["participant"]["id"] == welcome["participant"]["id"]
 
 
 async def test_a_room_token_minted_before_unenrolling_no_longer_admits(
@@ -981,7 +981,7 @@ async def test_unenrolling_takes_the_user_out_of_a_gated_room(
         assert dropped.status_code == 200, dropped.text
     assert (await student.next("error"))["code"] == "not_enrolled"
     assert await student.closed() == close_codes.FORBIDDEN
-    gone = {student.welcome["participant"]["id"], rest_pid}  # type: ignore[attr-defined]
+    gone = {student.welcome["participant"]["id"], rest_pid}
     left: set[str] = set()
     while not gone <= left:
         message = await teacher.until(lambda m: m["type"] == "presence" and m["left"])

@@ -5,14 +5,14 @@ from __future__ import annotations
 import httpx
 
 from signaling.hub import Hub
-from tests.conftest import People
+from tests.conftest import NewSession, People
 from tests.signaling.harness import class_of_three, fast_chat, reply
 
 pytestmark = fast_chat
 
 
 async def test_mute_all_and_the_lock(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     sid = (await new_session(start=True))["id"]
     teacher, s1, s2 = await class_of_three(client, nodes, sid, people)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from signaling.hub import Hub
-from tests.conftest import People, bearer
+from tests.conftest import NewSession, People, bearer
 from tests.signaling.harness import Client, class_of_three, fast_chat, join, reply
 
 QUIZ = {
@@ -29,7 +29,7 @@ async def tally_with(c: Client, voters: int) -> dict[str, Any]:
 
 
 async def test_a_quiz_from_launch_to_shared_results(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     sid = (await new_session(start=True))["id"]
     teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
@@ -99,7 +99,7 @@ async def test_a_quiz_from_launch_to_shared_results(
 
 
 async def test_who_may_do_what(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -139,7 +139,7 @@ async def test_who_may_do_what(
 
 
 async def test_rest_runs_a_poll_and_the_room_hears_it(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, _ = nodes
     sid = (await new_session(start=True))["id"]
@@ -171,7 +171,7 @@ async def test_rest_runs_a_poll_and_the_room_hears_it(
 
 
 async def test_an_anonymous_tally_names_nobody(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
