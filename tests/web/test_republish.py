@@ -81,3 +81,53 @@ async def test_teacher_and_student_turn_their_cameras_off_and_on(tmp_path: Path)
         for page in (teacher, sue):
             await expect(page.locator("#media-error")).to_be_hidden()
         assert len(teacher_delays) == len(sue_delays) == TOGGLES
+
+
+async def test_a_teacher_who_reloads_or_loses_the_network_is_seen_again(tmp_path: Path) -> None:
+    """What a teacher does in a real lesson besides the buttons: she reloads the page (her
+    camera comes back on by itself, as it went on when she started the class), and her Wi-Fi
+    drops for a few seconds. Each time both students see her video playing again."""
+    shots = Shots("republish_reload")
+    async with server(tmp_path) as node, chromium() as browser:
+        _, teacher = await open_page(browser, node)
+        _, sam = await open_page(browser, node)
+        _, sue = await open_page(browser, node, width=375, height=800)
+        session_id = await start(teacher, "Reload drill")
+        for page, name in ((sam, "Sam Student"), (sue, "Sue Student")):
+            await join(page, name, session_id)
+        teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
+        tile = f'#stage video[data-participant="{teacher_id}"]'
+        for page in (sam, sue):
+            await video_playing(page, tile)
+
+        started = time.monotonic()
+        await teacher.reload()
+        await expect(teacher.locator("main")).to_have_attribute("data-state", "live")
+        teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
+        tile = f'#stage video[data-participant="{teacher_id}"]'
+        for page in (sam, sue):
+            await video_playing(page, tile, timeout_ms=int(BACK_WITHIN_S * 1000))
+            # one tile of her, not a frozen one from before the reload beside it
+            await expect(page.locator("#stage video")).to_have_count(1)
+        after_reload = time.monotonic() - started
+        await shots.take(sue, "sue-after-teacher-reload-375px")
+
+        # Her network drops (Playwright's offline mode does not touch an open WebSocket, so the
+        # socket is closed as a dead network closes it) and comes back: she resumes as herself.
+        await teacher.context.set_offline(True)
+        await teacher.evaluate("() => window.liveclassRoom.client.ws.close(4999)")
+        await expect(teacher.locator("#banner")).to_have_text("Reconnecting…")
+        await teacher.context.set_offline(False)
+        started = time.monotonic()
+        await expect(teacher.locator("#banner")).to_be_hidden()
+        assert await teacher.evaluate("() => window.liveclassRoom.me.id") == teacher_id
+        for page in (sam, sue):
+            await video_playing(page, tile, timeout_ms=int(BACK_WITHIN_S * 1000))
+        after_drop = time.monotonic() - started
+        await shots.take(sam, "sam-after-teacher-network-drop")
+        await shots.take(teacher, "teacher-after-network-drop")
+        await expect(teacher.locator("#media-error")).to_be_hidden()
+        print(
+            f"teacher's video back for both students {after_reload:.2f} s after her reload, "
+            f"{after_drop:.2f} s after her network came back"
+        )
