@@ -32,6 +32,7 @@ from api.routes import (
     recordings,
     room,
     sessions,
+    waiting_room,
     web,
     webhooks,
 )
@@ -55,6 +56,7 @@ API_MODULES: list[Api] = [
     chat.api,
     polls.api,
     microphones.api,
+    waiting_room.api,
     analytics.api,
     recordings.api,
     webhooks.api,

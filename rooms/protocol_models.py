@@ -110,9 +110,21 @@ __all__ = [
 #: message for participant ``to``, ``close`` (close ``to`` with ``data.code``: kicked,
 #: replaced), ``grant`` (``to``'s publish grant changed), ``ended`` (the room ended), ``sfu``
 #: (a participant's signal for the media plane), ``attach``/``relay`` (between the media
-#: workers of one room, media/worker.py), ``record`` (start or stop a server recording).
+#: workers of one room, media/worker.py), ``record`` (start or stop a server recording),
+#: ``waiting`` (the host's decision on waiter ``to``: ``data.decision``, to the node holding
+#: them; signaling/waiting_room.py).
 BusKind = Literal[
-    "msg", "presence", "direct", "close", "grant", "ended", "sfu", "attach", "relay", "record"
+    "msg",
+    "presence",
+    "direct",
+    "close",
+    "grant",
+    "ended",
+    "sfu",
+    "attach",
+    "relay",
+    "record",
+    "waiting",
 ]
 BUS_KINDS: frozenset[str] = frozenset(get_args(BusKind))
 
