@@ -6,6 +6,7 @@ import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "
 import { setupPolls } from "/static/polls.js";
 import { setupReactions } from "/static/reactions.js";
 import { deleteButton, setupChatModeration } from "/static/chat_moderation.js";
+import { setupWaitingRoom } from "/static/waiting_room.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -50,6 +51,8 @@ const STATES = {
   replaced: ["You joined from another tab", "This class is open in another tab or window."],
   "not-found": ["No such class", "It does not exist, or it is not in your school."],
   forbidden: ["You cannot join this class", "Enroll in it first."],
+  waiting: ["You are in the waiting room", "The teacher will let you in."],
+  refused: ["The teacher did not let you in", "You may ask to join again."],
   error: ["Something went wrong", ""],
 };
 
@@ -63,6 +66,7 @@ function setState(name, detail) {
     $("state-title").textContent = title;
     $("state-text").textContent = detail || text;
     const actions = [];
+    if (name === "refused") actions.push(el("button", { type: "button", onclick: () => enter() }, "Ask again"));
     if (name === "room-full") actions.push(el("button", { type: "button", onclick: () => enter() }, "Try again"));
     if (name !== "loading") actions.push(el("a", { class: "button secondary", href: "/" }, "All classes"));
     if (name === "ended" && isHost()) actions.unshift(el("a", { class: "button", id: "analytics-after", href: `/analytics.html?session=${encodeURIComponent(sessionRef)}` }, "Class analytics"));
@@ -180,6 +184,7 @@ async function connect() {
   setupPolls(client, { sessionRef });
   setupReactions(client);
   setupChatModeration(client, { sessionRef, chat: room.chat });
+  room.waiting = setupWaitingRoom(client, { showState: setState, note });
   client.on("presence", (m) => {
     for (const p of m.left || []) {
       room.roster.delete(p.id);
@@ -305,6 +310,7 @@ async function onClosed({ code, reason }) {
   stopCamera();
   stopScreen();
   clearTiles();
+  if (room.waiting?.refused) return setState("refused");
   if (room.kicked || reason === "banned" || code === CLOSE_CODES.FORBIDDEN) {
     return setState(room.kicked || reason === "banned" ? "removed" : "forbidden");
   }
