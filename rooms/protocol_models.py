@@ -105,7 +105,8 @@ __all__ = [
 ]
 
 #: What a bus event between nodes and media workers is (rooms/bus.py ``BusEvent.kind``):
-#: ``msg`` a server message for the room (``message``; ``audience`` all/hosts), ``presence``
+#: ``msg`` a server message for the room (``message``; ``audience`` all, hosts, or
+#: hosts+<user id>: the hosts and that user), ``presence``
 #: (``data``: ``joined``/``left`` participant views, ``hidden`` ids), ``direct`` a server
 #: message for participant ``to``, ``close`` (close ``to`` with ``data.code``: kicked,
 #: replaced), ``grant`` (``to``'s publish grant changed), ``ended`` (the room ended), ``sfu``

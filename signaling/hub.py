@@ -51,6 +51,7 @@ from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
 from rooms.poll_store import PollStore
 from rooms.presence import Presence, PresenceEntry
+from rooms.questions import QuestionStore
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
 from rooms.store import Database
@@ -68,6 +69,7 @@ from signaling.media_routing import MediaRouting
 from signaling.metrics import HubMetrics
 from signaling.node import HubSettings, Node, new_node_id
 from signaling.presence_upkeep import PresenceUpkeep
+from signaling.questions import QuestionDesk
 from signaling.teaching import Teaching
 from signaling.waiting_room import Lobby, Receive
 
@@ -157,7 +159,15 @@ class Hub:
         self.lobby = Lobby(node, WaitingRoom(room_log.redis), tokens)
         self._effects.tools.append(self.lobby.receive)
         #: Run for every seated connection after its welcome (what hosts see of the tools).
-        self.joined_hooks: list[Callable[[Connection], Awaitable[None]]] = [self._lobby_list]
+        self.joined_hooks: list[Callable[[Connection], Awaitable[None]]] = [
+            self._lobby_list,
+            self._questions_snapshot,
+        ]
+        #: Private questions to the teacher (signaling/questions.py).
+        self.questions = QuestionDesk(
+            QuestionStore(database), bus=bus, node_id=node_id, clock=clock
+        )
+        self._effects.tools.append(self.questions.receive)
         #: Writes queued frames once per loop iteration (connections with a direct wire).
         self.flusher = Flusher()
         self._tasks: list[asyncio.Task[None]] = []
@@ -287,6 +297,12 @@ class Hub:
                 await self.lobby.send_list(conn)
             except Exception as exc:  # the next change sends it
                 log.warning("waiting list not sent: %r", exc)
+
+    async def _questions_snapshot(self, conn: Connection) -> None:
+        try:
+            await self.questions.send_snapshot(conn)
+        except Exception as exc:  # they still get the new ones; a reload reads them again
+            log.warning("questions not sent: %r", exc)
 
     async def receive(self, conn: Connection, frame: str | bytes) -> None:
         """Handle one frame from ``conn``."""
