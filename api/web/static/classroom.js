@@ -7,6 +7,7 @@ import { setupPolls } from "/static/polls.js";
 import { setupReactions } from "/static/reactions.js";
 import { deleteButton, setupChatModeration } from "/static/chat_moderation.js";
 import { setupWaitingRoom } from "/static/waiting_room.js";
+import { setupQuestions } from "/static/questions.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -185,6 +186,7 @@ async function connect() {
   setupReactions(client);
   setupChatModeration(client, { sessionRef, chat: room.chat });
   room.waiting = setupWaitingRoom(client, { showState: setState, note });
+  setupQuestions(client, { note: (text) => (isHost() ? note(text) : notify(text)) });
   client.on("presence", (m) => {
     for (const p of m.left || []) {
       room.roster.delete(p.id);
