@@ -38,9 +38,7 @@ async def test_private_questions(tmp_path: Path) -> None:
         await expect(panel.get_by_role("listitem")).to_have_count(2)
         await expect(teacher.locator("#questions-count")).to_have_text("(2 open)")
         # Students see only their own.
-        await expect(sue.get_by_role("list", name="Private questions")).not_to_contain_text(
-            "sky"
-        )
+        await expect(sue.get_by_role("list", name="Private questions")).not_to_contain_text("sky")
         await shots.take(teacher, "teacher-two-questions-1280px")
         await shots.take(sam, "student-asked-375px")
 
@@ -49,9 +47,7 @@ async def test_private_questions(tmp_path: Path) -> None:
         await expect(mine).to_contain_text("Tina Teacher: Rayleigh scattering.")
         await expect(mine).to_contain_text("answered")
         await teacher.get_by_role("button", name="Dismiss Sue Student's question").click()
-        await expect(sue.get_by_role("list", name="Private questions")).to_contain_text(
-            "dismissed"
-        )
+        await expect(sue.get_by_role("list", name="Private questions")).to_contain_text("dismissed")
         await expect(teacher.locator("#questions-count")).to_have_text("")
         await shots.take(teacher, "teacher-after-1280px")
         await shots.take(sue, "student-dismissed-320px")
