@@ -25,6 +25,7 @@ from typing import Any
 from rooms.bus import BusEvent
 from rooms.errors import Forbidden, LiveclassError, NotFound
 from rooms.model import RoomRole
+from rooms.protocol_models import Ping
 from rooms.store.tables import SessionRow
 from rooms.tokens import RoomGrant, RoomTokens
 from rooms.waiting_room import Waiter, WaitingRoom
@@ -33,7 +34,7 @@ from signaling.connection import Connection
 from signaling.local_room import RoomInfo
 from signaling.messages import room_ended_message
 from signaling.node import Node
-from signaling.protocol import ProtocolError, ack_message, decode, error_message
+from signaling.protocol import ProtocolError, ack_message, decode, error_message, pong_message
 from signaling.waiting_protocol import (
     WaitingRoomSet,
     decode_waiting,
@@ -155,15 +156,24 @@ class Lobby:
                     await reading
                 return decision.result()
             frame = reading.result()
-            if frame is None or self._is_leave(conn, frame):
+            if frame is None or self._answer(conn, frame):
                 return GONE
-            conn.send(error_message("waiting", "you are waiting for the host to let you in"))
 
-    def _is_leave(self, conn: Connection, frame: str | bytes) -> bool:
+    def _answer(self, conn: Connection, frame: str | bytes) -> bool:
+        """Answer a waiting client's frame: ``ping`` gets ``pong``, anything else ``error``
+        ``waiting``; True for ``leave`` (the wait ends)."""
         try:
-            return decode(frame, conn.codec, self._node.settings.limits).type == "leave"
+            message = decode(frame, conn.codec, self._node.settings.limits)
         except ProtocolError:
+            message = None
+        if message is not None and message.type == "leave":
+            return True
+        if isinstance(message, Ping):
+            conn.send(pong_message(message.rid, message.ts, self._node.clock()))
             return False
+        rid = message.rid if message is not None else None
+        conn.send(error_message("waiting", "you are waiting for the host to let you in", rid=rid))
+        return False
 
     def _on_decision(self, event: BusEvent) -> None:
         decision = self._waiters.get(event.to or "")

@@ -89,7 +89,10 @@ async def test_students_wait_until_the_host_lets_them_in_or_refuses_them(
     await teacher.send({"type": "chat", "text": "only for the seated", "rid": "c"})
     assert (await reply(teacher, "c"))["type"] == "ack"
     await sam.say({"type": "chat", "text": "let me in", "rid": "x"})
-    assert (await sam.client.next("error"))["code"] == "waiting"
+    refused = await sam.client.next("error")
+    assert (refused["code"], refused["rid"]) == ("waiting", "x")
+    await sam.say({"type": "ping", "ts": 1.5, "rid": "p"})
+    assert (await sam.client.next("pong"))["ts"] == 1.5
 
     await teacher.send({"type": "waiting-admit", "id": sam_id, "rid": "in"})
     assert (await reply(teacher, "in"))["count"] == 1
@@ -178,6 +181,10 @@ async def test_the_waiting_room_over_rest(
     assert bad_switch.status_code == 422
     assert bad_switch.json()["error"]["code"]
     assert (await client.put(url, json={"enabled": True}, headers=people.teacher)).is_success
+    # REST presence does not get round the waiting room.
+    rest_join = await client.post(f"/api/v1/sessions/{sid}/join", headers=people.student)
+    assert rest_join.status_code == 403
+    assert rest_join.json()["error"]["code"] == "waiting_room"
     sam = await wait_in(a, await room_token(client, sid, people.student))
     sue = await wait_in(b, await room_token(client, sid, people.student2))
     state = (await client.get(url, headers=people.teacher)).json()
