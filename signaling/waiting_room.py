@@ -126,7 +126,10 @@ class Lobby:
             if outcome in (GONE, DRAIN):
                 with contextlib.suppress(Exception):
                     if await self.store.remove(sid, waiter.id):
-                        self.schedule_list(sid)
+                        if self._stopped:  # no timers on a node going away: now
+                            await self._publish_list(sid)
+                        else:
+                            self.schedule_list(sid)
         if outcome == ADMIT:
             return True
         if outcome == REFUSE:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -50,16 +51,13 @@ async def wait_in(hub: Hub, token: str) -> Waiting:
     return waiting
 
 
-def listed(names: list[str]) -> Callable[[dict[str, object]], bool]:
-    def match(m: dict[str, object]) -> bool:
-        waiting = m.get("waiting")
-        return (
-            m["type"] == "waiting-list"
-            and isinstance(waiting, list)
-            and [w["name"] for w in waiting] == names
-        )
-
-    return match
+async def lists(host: Client, names: list[str]) -> dict[str, Any]:
+    """The host's waiting lists, taken in order, until one names ``names`` (earlier ones are
+    consumed: a stale list never passes for the current one)."""
+    while True:
+        message = await host.next("waiting-list")
+        if [w["name"] for w in message["waiting"]] == names:
+            return message
 
 
 async def test_students_wait_until_the_host_lets_them_in_or_refuses_them(
@@ -81,7 +79,7 @@ async def test_students_wait_until_the_host_lets_them_in_or_refuses_them(
     assert waiting_msg == [] or all(m["type"] != "welcome" for m in waiting_msg)
     sue = await wait_in(a, await room_token(client, sid, people.student2))
     # The host (on the other node than Sam) sees both, the longest-waiting first.
-    seen = await teacher.until(listed(["Sam Student", "Sue Second"]))
+    seen = await lists(teacher, ["Sam Student", "Sue Second"])
     sam_id, sue_id = (w["id"] for w in seen["waiting"])
     # Waiting is not presence: nobody is counted, and the room's messages do not reach them.
     count = await client.get(f"/api/v1/sessions/{sid}/participants", headers=people.teacher)
@@ -103,14 +101,14 @@ async def test_students_wait_until_the_host_lets_them_in_or_refuses_them(
     await teacher.until(
         lambda m: m["type"] == "presence" and [p["name"] for p in m["joined"]] == ["Sam Student"]
     )
-    await teacher.until(listed(["Sue Second"]))
+    await lists(teacher, ["Sue Second"])
 
     await teacher.send({"type": "waiting-refuse", "id": sue_id, "rid": "out"})
     assert (await reply(teacher, "out"))["count"] == 1
     assert await asyncio.wait_for(sue.joined, 15) is False
     assert (await sue.client.next("waiting-refused"))["reason"]
     assert await sue.client.closed() == close_codes.FORBIDDEN
-    await teacher.until(listed([]))
+    await lists(teacher, [])
 
     # Sam, let in once, does not wait again when he comes back.
     again = await join(client, b, sid, people.student)
@@ -137,15 +135,15 @@ async def test_a_waiting_student_who_leaves_is_off_the_list(
     )
     assert put.json() == {"enabled": True, "waiting": []}
     sam = await wait_in(b, await room_token(client, sid, people.student))
-    await teacher.until(listed(["Sam Student"]))
+    await lists(teacher, ["Sam Student"])
     await sam.say({"type": "leave"})
     assert await asyncio.wait_for(sam.joined, 15) is False
-    await teacher.until(listed([]))
+    await lists(teacher, [])
     sue = await wait_in(b, await room_token(client, sid, people.student2))
-    await teacher.until(listed(["Sue Second"]))
+    await lists(teacher, ["Sue Second"])
     await sue.frames.put(None)  # the network went away
     assert await asyncio.wait_for(sue.joined, 15) is False
-    await teacher.until(listed([]))
+    await lists(teacher, [])
 
 
 async def test_letting_everyone_in_keeps_the_capacity_exactly(
@@ -158,7 +156,7 @@ async def test_letting_everyone_in_keeps_the_capacity_exactly(
     await reply(teacher, "on")
     sam = await wait_in(a, await room_token(client, sid, people.student))
     sue = await wait_in(b, await room_token(client, sid, people.student2))
-    await teacher.until(listed(["Sam Student", "Sue Second"]))
+    await lists(teacher, ["Sam Student", "Sue Second"])
     await teacher.send({"type": "waiting-admit", "rid": "all"})
     assert (await reply(teacher, "all"))["count"] == 2
     outcomes = await asyncio.wait_for(asyncio.gather(sam.joined, sue.joined), 15)
@@ -226,3 +224,22 @@ async def test_the_end_of_the_class_sends_the_waiting_home(
     assert await asyncio.wait_for(sam.joined, 15) is False
     assert (await sam.client.next("room-ended"))["reason"]
     assert await sam.client.closed() == close_codes.NORMAL
+
+
+async def test_a_draining_node_sends_its_waiters_elsewhere(
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    await teacher.send({"type": "waiting-room", "enabled": True, "rid": "on"})
+    await reply(teacher, "on")
+    sam = await wait_in(b, await room_token(client, sid, people.student))
+    await lists(teacher, ["Sam Student"])
+    await b.drain()
+    assert await asyncio.wait_for(sam.joined, 15) is False
+    assert await sam.client.closed() == close_codes.GOING_AWAY
+    await lists(teacher, [])
+    # He reconnects (to the other node) and waits there.
+    await wait_in(a, await room_token(client, sid, people.student))
+    await lists(teacher, ["Sam Student"])
