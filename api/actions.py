@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.services import Services
-from rooms.errors import Banned
+from rooms.errors import Banned, Forbidden
 from rooms.identity import Principal
+from rooms.model import RoomRole
 from rooms.participation import Participation
 from rooms.schedules import ScheduleChange, ScheduleView
 from rooms.session_reads import SessionView
@@ -84,7 +85,19 @@ async def issue_room_token(
 async def join_room(
     services: Services, principal: Principal, ref: str, *, until_leave: bool = False
 ) -> Participation:
-    """Take a seat over REST (see :meth:`RestParticipation.join`); the room hears of it."""
+    """Take a seat over REST (see :meth:`RestParticipation.join`); the room hears of it. A
+    student of a class whose waiting room is on, not let in yet and not in the room, is
+    refused (403 ``waiting_room``): waiting is over WebSocket."""
+    session, role = await services.participation.admission(principal, ref)
+    if (
+        role is RoomRole.GUEST
+        and await services.hub.lobby.store.must_wait(session.id, principal.user_id)
+        and await services.presence.participant_of(session.id, principal.user_id) is None
+    ):
+        raise Forbidden(
+            "this class has a waiting room: join over WebSocket and wait to be let in",
+            code="waiting_room",
+        )
     result = await services.participation.join(principal, ref, until_leave=until_leave)
     if result.created:
         await services.hub.announce(result.session.id, joined=[result.entry], left=[])

@@ -27,6 +27,9 @@ key                                type    meaning
 ``lc:{sid}:rate:chat:{user}``      hash    the user's chat token bucket (REST and WebSocket)
 ``lc:{sid}:chatoff``               string  present while the host turned student chat off
 ``lc:{sid}:miclock``               string  present while the host locked students' microphones
+``lc:{sid}:waitroom``              string  present while the class has its waiting room on
+``lc:{sid}:waiting``               hash    waiter id → a student waiting to be let in (JSON)
+``lc:{sid}:letin``                 set     user ids the host let in (they wait no more)
 ``lc:{sid}:gone``                  hash    participant id → why it left (``replaced``, ``left``,
                                            ``banned``, ``ended``, ``expired``); 10 minutes
 ``lc:{sid}:bus``                   channel the room's events (pub/sub)
@@ -119,6 +122,18 @@ class RoomKeys:
     @property
     def mic_lock(self) -> str:
         return self._key("miclock")
+
+    @property
+    def waiting_room(self) -> str:
+        return self._key("waitroom")
+
+    @property
+    def waiting(self) -> str:
+        return self._key("waiting")
+
+    @property
+    def let_in(self) -> str:
+        return self._key("letin")
 
     def chat_rate(self, user_id: str) -> str:
         return self._key(f"rate:chat:{user_id}")

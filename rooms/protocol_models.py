@@ -105,14 +105,27 @@ __all__ = [
 ]
 
 #: What a bus event between nodes and media workers is (rooms/bus.py ``BusEvent.kind``):
-#: ``msg`` a server message for the room (``message``; ``audience`` all/hosts), ``presence``
+#: ``msg`` a server message for the room (``message``; ``audience`` all, hosts, or
+#: hosts+<user id>: the hosts and that user), ``presence``
 #: (``data``: ``joined``/``left`` participant views, ``hidden`` ids), ``direct`` a server
 #: message for participant ``to``, ``close`` (close ``to`` with ``data.code``: kicked,
 #: replaced), ``grant`` (``to``'s publish grant changed), ``ended`` (the room ended), ``sfu``
 #: (a participant's signal for the media plane), ``attach``/``relay`` (between the media
-#: workers of one room, media/worker.py), ``record`` (start or stop a server recording).
+#: workers of one room, media/worker.py), ``record`` (start or stop a server recording),
+#: ``waiting`` (the host's decision on waiter ``to``: ``data.decision``, to the node holding
+#: them; signaling/waiting_room.py).
 BusKind = Literal[
-    "msg", "presence", "direct", "close", "grant", "ended", "sfu", "attach", "relay", "record"
+    "msg",
+    "presence",
+    "direct",
+    "close",
+    "grant",
+    "ended",
+    "sfu",
+    "attach",
+    "relay",
+    "record",
+    "waiting",
 ]
 BUS_KINDS: frozenset[str] = frozenset(get_args(BusKind))
 

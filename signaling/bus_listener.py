@@ -137,6 +137,10 @@ class BusListener:
         if event.kind in ("direct", "close", "grant"):
             self.on_direct(event)
             return
+        handler = self._node.tool_events.get(event.kind)
+        if handler is not None:
+            handler(event)
+            return
         room = self._node.rooms.get(event.session_id)
         if room is None:
             return

@@ -10,6 +10,7 @@ A failed effect answers the request with an ``error`` message (the domain error'
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rooms import errors
@@ -74,6 +75,9 @@ class EffectRunner:
     ) -> None:
         self._node = node
         self._teaching = teaching
+        #: More tools' receivers (the waiting room, questions): each takes the frames of its
+        #: own types (True) and leaves the others (False).
+        self.tools: list[Callable[[Connection, str | bytes], Awaitable[bool]]] = []
         self._presence = node.presence
         self._admitter = admitter
         self._attendance = attendance
@@ -100,6 +104,10 @@ class EffectRunner:
         except ProtocolError as exc:
             if exc.code == "unknown_type" and await self._teaching.receive(conn, frame):
                 return  # a teaching tool's message (signaling/teaching.py)
+            if exc.code == "unknown_type":
+                for tool in self.tools:
+                    if await tool(conn, frame):
+                        return
             metrics.messages_in.labels("invalid").inc()
             effects = logic.refuse(exc)
         else:

@@ -136,9 +136,25 @@ async def _serve(
         flusher=hub.flusher,
     )
     params = websocket.query_params
+
+    async def receive() -> str | bytes | None:
+        """A waiting client's next frame (signaling/waiting_room.py); None once gone."""
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        return text if text is not None else message.get("bytes") or b""
+
     try:
         admitted = await hub.join(
-            conn, params.get("token"), resume=params.get("resume"), last_seq=last_seq
+            conn,
+            params.get("token"),
+            resume=params.get("resume"),
+            last_seq=last_seq,
+            receive=receive,
         )
         if not admitted:
             await conn.closed.wait()

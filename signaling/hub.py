@@ -51,11 +51,13 @@ from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
 from rooms.poll_store import PollStore
 from rooms.presence import Presence, PresenceEntry
+from rooms.questions import QuestionStore
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
 from rooms.store import Database
 from rooms.store.tables import ChatMessageRow
 from rooms.tokens import RoomTokens
+from rooms.waiting_room import WaitingRoom
 from signaling import close_codes
 from signaling.admission import Seating
 from signaling.bus_listener import BusListener
@@ -67,7 +69,9 @@ from signaling.media_routing import MediaRouting
 from signaling.metrics import HubMetrics
 from signaling.node import HubSettings, Node, new_node_id
 from signaling.presence_upkeep import PresenceUpkeep
+from signaling.questions import QuestionDesk
 from signaling.teaching import Teaching
+from signaling.waiting_room import Lobby, Receive
 
 __all__ = ["Hub", "HubSettings", "new_node_id"]
 
@@ -151,6 +155,19 @@ class Hub:
             upkeep=self._upkeep,
             media=self._media,
         )
+        #: The waiting room (signaling/waiting_room.py): students wait here before admission.
+        self.lobby = Lobby(node, WaitingRoom(room_log.redis), tokens)
+        self._effects.tools.append(self.lobby.receive)
+        #: Run for every seated connection after its welcome (what hosts see of the tools).
+        self.joined_hooks: list[Callable[[Connection], Awaitable[None]]] = [
+            self._lobby_list,
+            self._questions_snapshot,
+        ]
+        #: Private questions to the teacher (signaling/questions.py).
+        self.questions = QuestionDesk(
+            QuestionStore(database), bus=bus, node_id=node_id, clock=clock
+        )
+        self._effects.tools.append(self.questions.receive)
         #: Writes queued frames once per loop iteration (connections with a direct wire).
         self.flusher = Flusher()
         self._tasks: list[asyncio.Task[None]] = []
@@ -202,6 +219,7 @@ class Hub:
         if self._draining:
             return
         self._draining = True
+        self.lobby.drain()
         conns = list(self._node.by_pid.values())
         for conn in conns:
             conn.close(close_codes.GOING_AWAY, reason)
@@ -255,14 +273,36 @@ class Hub:
         *,
         resume: str | None = None,
         last_seq: int | None = None,
+        receive: Receive | None = None,
     ) -> bool:
-        """Admit ``conn`` or close it with the right code. True when admitted."""
+        """Admit ``conn`` or close it with the right code. True when admitted. A student of
+        a class with its waiting room on waits first (``signaling/waiting_room.py``), which
+        may take long: ``receive`` reads the client's frames meanwhile (None when it left)."""
+        if not self._draining and not await self.lobby.gate(conn, token, resume, receive):
+            return False
         if self._draining:
             self._seating.refuse(
                 conn, close_codes.GOING_AWAY, "draining", "this node is shutting down"
             )
             return False
-        return await self._seating.join(conn, token, resume=resume, last_seq=last_seq)
+        if not await self._seating.join(conn, token, resume=resume, last_seq=last_seq):
+            return False
+        for hook in self.joined_hooks:
+            await hook(conn)
+        return True
+
+    async def _lobby_list(self, conn: Connection) -> None:
+        if conn.grant is not None and conn.grant.can_moderate:
+            try:
+                await self.lobby.send_list(conn)
+            except Exception as exc:  # the next change sends it
+                log.warning("waiting list not sent: %r", exc)
+
+    async def _questions_snapshot(self, conn: Connection) -> None:
+        try:
+            await self.questions.send_snapshot(conn)
+        except Exception as exc:  # they still get the new ones; a reload reads them again
+            log.warning("questions not sent: %r", exc)
 
     async def receive(self, conn: Connection, frame: str | bytes) -> None:
         """Handle one frame from ``conn``."""

@@ -74,15 +74,26 @@ class LocalRoom:
     def fan_out(
         self, message: dict[str, Any], *, audience: str = "all", exclude: str | None = None
     ) -> int:
-        """Queue ``message`` for every local recipient; returns how many got it."""
+        """Queue ``message`` for every local recipient; returns how many got it.
+
+        ``audience``: ``all``; ``hosts`` (those who see the roster: hosts, moderators,
+        observers); or ``hosts+<user id>``: the hosts and that user (a private question's
+        asker)."""
         seq = message.get("seq")
         if isinstance(seq, int) and message.get("type") != "welcome":
             self.recent_seqs.append(seq)
             self.last_seq = max(self.last_seq, seq)
         frames: dict[Codec, str | bytes] = {}
         delivered = 0
+        user = audience[6:] if audience.startswith("hosts+") else None
         for pid, conn in self.conns.items():
-            if pid == exclude or (audience == "hosts" and not conn.sees_roster):
+            if pid == exclude:
+                continue
+            if (
+                audience != "all"
+                and not conn.sees_roster
+                and (user is None or conn.entry is None or conn.entry.user_id != user)
+            ):
                 continue
             frame = frames.get(conn.codec)
             if frame is None:

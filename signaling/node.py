@@ -13,7 +13,7 @@ import contextlib
 import secrets
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,11 @@ class Node:
         #: Bus events for participants admitted but not seated yet (see bus_listener.py).
         self.early_direct: dict[str, list[BusEvent]] = {}
         self.background: set[asyncio.Task[None]] = set()
+        #: Handlers of bus event kinds for a tool's own connections (the waiting room's).
+        self.tool_events: dict[str, Callable[[BusEvent], None]] = {}
+        #: Called with the session id once a room ended (the waiting room sends its waiters
+        #: home).
+        self.end_hooks: list[Callable[[str], Awaitable[None]]] = []
         self._rows: dict[str, tuple[float, SessionRow]] = {}
         self._row_loads: dict[str, asyncio.Future[SessionRow | None]] = {}
 
@@ -217,3 +222,5 @@ class Node:
     async def room_ended(self, session_id: str, reason: str) -> None:
         """Tell every node that the room ended: everyone gets ``room-ended`` and is closed."""
         await self.bus.publish(BusEvent("ended", session_id, self.node_id, data={"reason": reason}))
+        for hook in self.end_hooks:
+            await hook(session_id)

@@ -42,6 +42,7 @@ TABLES = {
     "waitlist",
     "polls",
     "poll_votes",
+    "questions",
     "webhook_endpoints",
     "webhook_events",
     "webhook_deliveries",

@@ -7,7 +7,7 @@ from playwright.async_api import Page, expect
 
 from tests.web.browser import WAIT_MS, sign_in
 
-__all__ = ["VIDEO_PLAYING", "join", "schedule", "start", "state", "video_playing"]
+__all__ = ["VIDEO_PLAYING", "choose", "join", "schedule", "start", "state", "video_playing"]
 
 # The video has frames and they advance: it is really playing. Synchronous (a predicate that
 # returned a promise would count as truthy at once): the first call notes the time reached.
@@ -52,3 +52,9 @@ async def join(page: Page, name: str, session_id: str) -> None:
     """A student (a preset of the development sign-in) signs in and enters the live class."""
     await sign_in(page, name, next_path=f"/classroom.html?session={session_id}")
     await state(page, "live")
+
+
+async def choose(teacher: Page, name: str) -> None:
+    """The teacher chooses ``name`` in the roster: the actions for that person appear."""
+    await teacher.get_by_role("button", name=f"Choose {name}").click()
+    await expect(teacher.get_by_role("group", name=f"Actions for {name}")).to_be_visible()

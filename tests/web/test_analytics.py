@@ -28,7 +28,7 @@ async def test_the_teacher_reads_the_class_analytics(tmp_path: Path) -> None:
             await sam.keyboard.press("Enter")
         await expect(teacher.locator("#chat li")).to_have_count(2)
         await teacher.get_by_text("New poll or quiz").click()
-        await teacher.get_by_label("Question").fill("Cells have a nucleus?")
+        await teacher.get_by_label("Question", exact=True).fill("Cells have a nucleus?")
         await teacher.get_by_label("Option 1", exact=True).fill("All of them")
         await teacher.get_by_label("Option 2", exact=True).fill("Most of them")
         await teacher.get_by_label("Correct answer").select_option(label="Most of them")

@@ -16,7 +16,7 @@ from pathlib import Path
 from playwright.async_api import expect
 
 from tests.web.browser import Shots, chromium, open_page, server, sign_in
-from tests.web.lesson import state, video_playing
+from tests.web.lesson import choose, state, video_playing
 
 
 async def test_a_whole_class_in_the_browser(tmp_path: Path) -> None:
@@ -92,6 +92,7 @@ async def test_a_whole_class_in_the_browser(tmp_path: Path) -> None:
         await shots.take(teacher, "teacher-roster-chat-hand")
 
         # The teacher lets Sue use her camera: everyone sees her video next to the teacher's.
+        await choose(teacher, "Sue Student")
         await teacher.get_by_role("button", name="Let Sue Student use their camera").click()
         await sue.get_by_role("button", name="Turn camera on").click()
         await video_playing(teacher, f'#stage video[data-participant="{pid}"]')
@@ -99,6 +100,7 @@ async def test_a_whole_class_in_the_browser(tmp_path: Path) -> None:
         await shots.take(sam, "sam-sees-teacher-and-sue")
 
         # The teacher removes Sam: he is told, and cannot come back.
+        await choose(teacher, "Sam Student")
         await teacher.get_by_role("button", name="Remove Sam Student").click()
         await teacher.get_by_role("dialog").get_by_role("button", name="Remove").click()
         await state(sam, "removed")

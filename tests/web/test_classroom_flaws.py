@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from tests.integration.cluster import free_port, start_node
 from tests.web.browser import Shots, chromium, open_page, server, sign_in
-from tests.web.lesson import join, schedule, start, state, video_playing
+from tests.web.lesson import choose, join, schedule, start, state, video_playing
 
 
 async def test_a_lesson_as_the_teacher_and_her_students_meet_it(tmp_path: Path) -> None:
@@ -53,6 +53,7 @@ async def test_a_lesson_as_the_teacher_and_her_students_meet_it(tmp_path: Path) 
 
         # Mute is offered only for someone who sends; a camera allowed can be taken back.
         sue_id = await sue.evaluate("() => window.liveclassRoom.me.id")
+        await choose(teacher, "Sue Student")
         await expect(teacher.get_by_role("button", name="Mute Sue Student")).to_have_count(0)
         # (a connection of Sue's that her page replaced may linger a tick in the roster)
         await expect(teacher.locator("#roster li", has_text="Sue Student")).to_have_count(1)
@@ -90,6 +91,7 @@ async def test_a_lesson_as_the_teacher_and_her_students_meet_it(tmp_path: Path) 
         await expect(sue.locator("#recording-badge")).to_be_hidden()
 
         # Remove asks first: cancelled, Sam stays; confirmed, he goes.
+        await choose(teacher, "Sam Student")
         await teacher.get_by_role("button", name="Remove Sam Student").click()
         dialog = teacher.get_by_role("dialog")
         await expect(dialog).to_contain_text("Remove Sam Student from this class?")
@@ -277,15 +279,17 @@ async def test_raised_hands_queue_first_with_a_count_a_notice_and_a_sound(tmp_pa
         await sam.get_by_role("button", name="Raise hand").click()
         await expect(teacher.locator("#hands-count")).to_have_text("✋ 2 hands up")
         await expect(teacher.locator("#notice")).to_have_text(
-            "Sam Student raised their hand (2 waiting)."
+            "Sam Student raised their hand (2 up)."
         )
         names = teacher.locator("#roster li .name")
-        await expect(names.nth(1)).to_contain_text("hand up #1")
-        await expect(names.nth(1)).to_contain_text("Sue Student")
-        await expect(names.nth(2)).to_contain_text("hand up #2")
-        await expect(names.nth(2)).to_contain_text("Sam Student")
+        # Raised hands come first (even before the teacher), in the order they went up.
+        await expect(names.nth(0)).to_contain_text("hand up #1")
+        await expect(names.nth(0)).to_contain_text("Sue Student")
+        await expect(names.nth(1)).to_contain_text("hand up #2")
+        await expect(names.nth(1)).to_contain_text("Sam Student")
+        await expect(names.nth(2)).to_contain_text("Tina Teacher")
         await teacher.wait_for_function("() => window.liveclassRoom.chimes === 2")
         await sue.get_by_role("button", name="Lower hand").click()
         await expect(teacher.locator("#hands-count")).to_have_text("✋ 1 hand up")
-        await expect(names.nth(1)).to_contain_text("Sam Student")
-        await expect(names.nth(1)).to_contain_text("hand up #1")
+        await expect(names.nth(0)).to_contain_text("Sam Student")
+        await expect(names.nth(0)).to_contain_text("hand up #1")

@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.async_api import expect
 
 from tests.web.browser import Shots, chromium, open_page, server
-from tests.web.lesson import join, start
+from tests.web.lesson import choose, join, start
 
 
 async def test_hands_lowered_by_the_teacher_and_reactions(tmp_path: Path) -> None:
@@ -25,6 +25,7 @@ async def test_hands_lowered_by_the_teacher_and_reactions(tmp_path: Path) -> Non
             await page.get_by_role("button", name="Raise hand").click()
         await expect(teacher.locator("#hands-count")).to_have_text("✋ 2 hands up")
         await shots.take(teacher, "two-hands-up")
+        await choose(teacher, "Sam Student")
         await teacher.get_by_role("button", name="Lower Sam Student's hand").click()
         await expect(sam.locator("#notice")).to_have_text("Tina Teacher lowered your hand.")
         await expect(sam.get_by_role("button", name="Raise hand")).to_be_visible()

@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.async_api import expect
 
 from tests.web.browser import Shots, chromium, open_page, server
-from tests.web.lesson import join, start, video_playing
+from tests.web.lesson import choose, join, start, video_playing
 
 
 async def test_mute_all_and_lock(tmp_path: Path) -> None:
@@ -20,6 +20,7 @@ async def test_mute_all_and_lock(tmp_path: Path) -> None:
         session_id = await start(teacher, "Music")
         await join(sam, "Sam Student", session_id)
         sam_id = await sam.evaluate("() => window.liveclassRoom.me.id")
+        await choose(teacher, "Sam Student")
         await teacher.get_by_role("button", name="Let Sam Student use their camera").click()
         await sam.get_by_role("button", name="Turn camera on").click()
         await video_playing(teacher, f'#stage video[data-participant="{sam_id}"]')

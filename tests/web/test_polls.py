@@ -26,7 +26,7 @@ async def test_a_quiz_in_class(tmp_path: Path) -> None:
         await expect(sam.locator("#polls-panel")).to_be_hidden()
 
         await teacher.get_by_text("New poll or quiz").click()
-        await teacher.get_by_label("Question").fill("Which planet is the largest?")
+        await teacher.get_by_label("Question", exact=True).fill("Which planet is the largest?")
         await teacher.get_by_label("Option 1", exact=True).fill("Mars")
         await teacher.get_by_label("Option 2", exact=True).fill("Jupiter")
         await teacher.get_by_role("button", name="Add option").click()

@@ -15,7 +15,7 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from tests.web.browser import Shots, chromium, open_page, server
-from tests.web.lesson import join, start, video_playing
+from tests.web.lesson import choose, join, start, video_playing
 
 TOGGLES = 5
 #: How long a viewer may wait for the video again. The acceptance target is 3 s; the bound is
@@ -68,6 +68,7 @@ async def test_teacher_and_student_turn_their_cameras_off_and_on(tmp_path: Path)
         for page in (sam, sue):
             await video_playing(page, f'#stage video[data-participant="{teacher_id}"]')
 
+        await choose(teacher, "Sue Student")
         await teacher.get_by_role("button", name="Let Sue Student use their camera").click()
         await sue.get_by_role("button", name="Turn camera on").click()
         for page in (teacher, sam):

@@ -6,6 +6,9 @@ import { ApiError, api, el, formatTime, httpUrl, requireAuth, webConfig } from "
 import { setupPolls } from "/static/polls.js";
 import { setupReactions } from "/static/reactions.js";
 import { deleteButton, setupChatModeration } from "/static/chat_moderation.js";
+import { setupWaitingRoom } from "/static/waiting_room.js";
+import { setupQuestions } from "/static/questions.js";
+import { setupRoster } from "/static/roster.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -50,6 +53,8 @@ const STATES = {
   replaced: ["You joined from another tab", "This class is open in another tab or window."],
   "not-found": ["No such class", "It does not exist, or it is not in your school."],
   forbidden: ["You cannot join this class", "Enroll in it first."],
+  waiting: ["You are in the waiting room", "The teacher will let you in."],
+  refused: ["The teacher did not let you in", "You may ask to join again."],
   error: ["Something went wrong", ""],
 };
 
@@ -63,6 +68,7 @@ function setState(name, detail) {
     $("state-title").textContent = title;
     $("state-text").textContent = detail || text;
     const actions = [];
+    if (name === "refused") actions.push(el("button", { type: "button", onclick: () => enter() }, "Ask again"));
     if (name === "room-full") actions.push(el("button", { type: "button", onclick: () => enter() }, "Try again"));
     if (name !== "loading") actions.push(el("a", { class: "button secondary", href: "/" }, "All classes"));
     if (name === "ended" && isHost()) actions.unshift(el("a", { class: "button", id: "analytics-after", href: `/analytics.html?session=${encodeURIComponent(sessionRef)}` }, "Class analytics"));
@@ -180,6 +186,8 @@ async function connect() {
   setupPolls(client, { sessionRef });
   setupReactions(client);
   setupChatModeration(client, { sessionRef, chat: room.chat });
+  room.waiting = setupWaitingRoom(client, { showState: setState, note });
+  setupQuestions(client, { note: (text) => (isHost() ? note(text) : notify(text)) });
   client.on("presence", (m) => {
     for (const p of m.left || []) {
       room.roster.delete(p.id);
@@ -202,7 +210,7 @@ async function connect() {
     if (m.by && m.from.id === room.me?.id && !m.raised) notify(`${m.by.name} lowered your hand.`);
     if (fresh && isHost() && m.from.id !== room.me?.id) {
       chime();
-      notify(`${m.from.name} raised their hand (${room.hands.size} waiting).`);
+      notify(`${m.from.name} raised their hand (${room.hands.size} up).`);
     }
     renderRoster();
   });
@@ -216,8 +224,11 @@ async function connect() {
   client.on("grants", (m) => { room.grants = m.grants; applyGrants(); });
   client.on("speakers", (m) => {
     room.speakers = m.speakers || [];
-    room.micMuted = new Set(m.muted || []);
+    const muted = new Set(m.muted || []);
+    const changed = muted.size !== room.micMuted.size || [...muted].some((pid) => !room.micMuted.has(pid));
+    room.micMuted = muted;
     syncVoices();
+    if (changed) renderRoster();  // the roster's muted count and marks
   });
   client.on("mute-request", (m) => {
     if (!room.camera) return;
@@ -305,6 +316,7 @@ async function onClosed({ code, reason }) {
   stopCamera();
   stopScreen();
   clearTiles();
+  if (room.waiting?.refused) return setState("refused");
   if (room.kicked || reason === "banned" || code === CLOSE_CODES.FORBIDDEN) {
     return setState(room.kicked || reason === "banned" ? "removed" : "forbidden");
   }
@@ -537,13 +549,6 @@ function renderCount() {
   $("count-side").setAttribute("aria-label", `${room.count} people in the room`);
 }
 
-/** Where someone stands in the roster: the teacher, then raised hands in the order they
- *  went up (`queue`: participant id -> place, made once per render), then everyone else. */
-function rosterRank(p, queue) {
-  if (p.role === "host") return -1;
-  return queue.get(p.id) ?? queue.size;
-}
-
 /** A short, soft two-note chime (no sound file): a raised hand for the teacher. */
 function chime() {
   try {
@@ -563,36 +568,11 @@ function chime() {
   }
 }
 
+/** The roster (roster.js): counts by state, search, hands first, actions for the chosen row. */
+let renderRosterNow = null;
 function renderRoster() {
-  const queue = new Map([...room.hands].map((pid, place) => [pid, place]));
-  const people = [...room.roster.values()].sort((a, b) =>
-    rosterRank(a, queue) - rosterRank(b, queue) || a.name.localeCompare(b.name));
-  const hands = room.hands.size;
-  $("hands-count").hidden = hands === 0;
-  $("hands-count").textContent = `✋ ${hands} hand${hands === 1 ? "" : "s"} up`;
-  $("lower-all").hidden = hands === 0 || !isHost();
-  $("roster").replaceChildren(...people.map((p) => {
-    const me = p.id === room.me?.id;
-    const controls = [];
-    if (isHost() && !me && p.role !== "host") {
-      if (room.tiles.has(p.id)) {  // only someone who sends something can be muted
-        controls.push(el("button", { type: "button", class: "small secondary", "aria-label": `Mute ${p.name}`, onclick: () => act(() => room.client.mute(p.id, "all"), `Asked ${p.name} to mute.`) }, "Mute"));
-      }
-      controls.push(room.allowed.has(p.userId) || room.tiles.has(p.id)
-        ? el("button", { type: "button", class: "small secondary", "aria-label": `Stop ${p.name}'s camera`, onclick: () => act(async () => { await room.client.allow(p.id, false); room.allowed.delete(p.userId); renderRoster(); }, `${p.name} may no longer use their camera.`) }, "Stop camera")
-        : el("button", { type: "button", class: "small secondary", "aria-label": `Let ${p.name} use their camera`, onclick: () => act(async () => { await room.client.allow(p.id, true); room.allowed.add(p.userId); renderRoster(); }, `${p.name} may use their camera.`) }, "Allow camera"));
-      if (room.hands.has(p.id)) {
-        controls.push(el("button", { type: "button", class: "small", "aria-label": `Lower ${p.name}'s hand`, onclick: () => act(() => room.client.request({ type: "hand-lower", target: p.id }), `Lowered ${p.name}'s hand.`) }, "Lower hand"));
-      }
-      controls.push(el("button", { type: "button", class: "small danger", "aria-label": `Remove ${p.name}`, dataset: { kick: p.userId }, onclick: () => removeParticipant(p) }, "Remove"));
-    }
-    return el("li", { dataset: { participant: p.id, user: p.userId } },
-      el("span", { class: "name" },
-        room.hands.has(p.id) ? [el("span", { class: "badge hand" }, `hand up #${queue.get(p.id) + 1}`), " "] : null,
-        p.name, me ? " (you)" : "", p.role === "host" ? " · teacher" : ""),
-      el("span", { class: "actions", style: "margin:0;gap:4px" }, controls));
-  }));
-  for (const [pid, entry] of room.tiles) entry.tile.querySelector(".label").textContent = participantName(pid);
+  renderRosterNow ??= setupRoster({ room, isHost, act, removeParticipant, participantName });
+  renderRosterNow();
 }
 
 async function removeParticipant(p) {

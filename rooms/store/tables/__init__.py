@@ -12,6 +12,8 @@
 - ``chat_messages``: ordered by a per-session ``seq``, unique within the session.
 - ``polls`` and ``poll_votes``: a session's polls and quizzes (rooms/polls.py), one vote per
   user and poll (the last one counts).
+- ``questions``: students' private questions to the teacher (rooms/questions.py), with the
+  host's answer or dismissal.
 - ``recordings``: uploaded files, external links and server recordings, with their status.
 - ``schedules``: scheduled slots, each linked to the session it opens once there is one.
 - ``waitlist``: users waiting for a seat of a full session, at most once each at a time.
@@ -28,6 +30,7 @@ from rooms.store.tables.room import (
     ChatMessageRow,
     PollRow,
     PollVoteRow,
+    QuestionRow,
     RecordingRow,
 )
 from rooms.store.tables.sessions import (
@@ -54,6 +57,7 @@ __all__ = [
     "FeedbackRow",
     "PollRow",
     "PollVoteRow",
+    "QuestionRow",
     "RecordingRow",
     "ScheduleRow",
     "SessionRow",

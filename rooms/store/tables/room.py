@@ -86,6 +86,27 @@ class PollRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class QuestionRow(Base):
+    """A student's private question to the teacher (rooms/questions.py)."""
+
+    __tablename__ = "questions"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'answered', 'dismissed')", name="status_valid"),
+        Index("ix_questions_session_asked", "session_id", "asked_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))
+    user_name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class PollVoteRow(Base):
     __tablename__ = "poll_votes"
 

@@ -1,0 +1,161 @@
+"""Private questions over WebSocket (``rooms/questions.py`` keeps them): a student asks the
+teacher; only the hosts, the moderators and the asker see the question and what became of
+it.
+
+Client → server (each may carry ``rid``; answered with ``ack`` or ``error``):
+  ``question-ask`` {text} (students; the ack carries ``id``; at most one a second, a burst of
+  5: ``rate_limited``); ``question-answer`` {id, answer?} and ``question-dismiss`` {id}
+  (the host and moderators).
+
+Server → client:
+  ``question`` {question: {id, from: {userId, name}, text, status (open, answered,
+  dismissed), askedAt, answer?, answeredAt?, by?}} to the hosts, the moderators and the
+  asker, when it is asked and when it is answered or dismissed; ``questions`` {questions:
+  [...]} after ``welcome`` (every join, resumes included): every question of the class for
+  a host, one's own for a student (only when there are any). The questions are never in the
+  room's log: a resume gets them again from this snapshot, so nobody else ever replays them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, TypeAdapter
+
+from rooms.bus import BusEvent, RoomBus
+from rooms.errors import Forbidden, LiveclassError, RateLimited
+from rooms.questions import MAX_ANSWER, MAX_TEXT, Question, QuestionStore
+from signaling.connection import Connection
+from signaling.protocol import ProtocolError, ack_message, error_message
+from signaling.ratelimit import TokenBucket
+from signaling.tool_protocol import ToolMessage, decode_tool
+
+__all__ = ["QUESTION_TYPES", "QuestionDesk"]
+
+log = logging.getLogger("liveclass.questions")
+
+
+class QuestionAsk(ToolMessage):
+    type: Literal["question-ask"]
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT * 2)]
+
+
+class QuestionAnswer(ToolMessage):
+    type: Literal["question-answer"]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    answer: Annotated[str, StringConstraints(max_length=MAX_ANSWER * 2)] | None = None
+
+
+class QuestionDismiss(ToolMessage):
+    type: Literal["question-dismiss"]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+QuestionRequest = QuestionAsk | QuestionAnswer | QuestionDismiss
+_ADAPTER = TypeAdapter[Any](Annotated[QuestionRequest, Field(discriminator="type")])
+QUESTION_TYPES = frozenset(["question-ask", "question-answer", "question-dismiss"])
+
+
+def question_message(question: Question) -> dict[str, Any]:
+    return {"type": "question", "question": question.view()}
+
+
+def questions_message(questions: list[Question]) -> dict[str, Any]:
+    return {"type": "questions", "questions": [q.view() for q in questions]}
+
+
+class QuestionDesk:
+    def __init__(
+        self,
+        store: QuestionStore,
+        *,
+        bus: RoomBus,
+        node_id: str,
+        clock: Callable[[], float],
+        rate: float = 1.0,
+        burst: float = 5.0,
+    ) -> None:
+        self.store = store
+        self._bus = bus
+        self._node_id = node_id
+        self._clock = clock
+        self._rate = rate
+        self._burst = burst
+        self._buckets: dict[int, TokenBucket] = {}
+
+    async def receive(self, conn: Connection, frame: str | bytes) -> bool:
+        """Handle ``frame`` if it is a question request (True), else leave it (False)."""
+        try:
+            message: QuestionRequest | None = decode_tool(
+                frame, conn.codec, QUESTION_TYPES, _ADAPTER
+            )
+        except ProtocolError as exc:
+            conn.send(error_message(exc.code, exc.message, rid=exc.rid, details=exc.details))
+            return True
+        if message is None:
+            return False
+        try:
+            conn.send(await self._handle(conn, message))
+        except LiveclassError as exc:
+            conn.send(error_message(exc.code, exc.message, rid=message.rid, details=exc.details))
+        except Exception as exc:
+            log.warning("%s failed: %r", message.type, exc)
+            conn.send(error_message("unavailable", "not done; try again", rid=message.rid))
+        return True
+
+    async def _handle(self, conn: Connection, message: QuestionRequest) -> dict[str, Any]:
+        grant, entry = conn.grant, conn.entry
+        assert grant is not None
+        assert entry is not None
+        if isinstance(message, QuestionAsk):
+            if grant.can_moderate or grant.hidden:
+                raise Forbidden("students ask the teacher; hosts answer", code="forbidden")
+            bucket = self._buckets.get(id(conn))
+            if bucket is None:
+                if len(self._buckets) > 10_000:
+                    self._buckets.clear()
+                bucket = self._buckets[id(conn)] = TokenBucket(self._rate, self._burst)
+            if not bucket.take(self._clock()):
+                raise RateLimited("one question a second at most", details={"retryAfter": 1.0})
+            question = await self.store.ask(
+                conn.session_id, entry.user_id, entry.name, message.text
+            )
+            await self.publish(question)
+            return ack_message(message.rid, id=question.id)
+        if not grant.can_moderate:
+            raise Forbidden("only the host answers questions", code="forbidden")
+        answered = isinstance(message, QuestionAnswer)
+        question = await self.store.close(
+            conn.session_id,
+            message.id,
+            status="answered" if answered else "dismissed",
+            answer=message.answer if isinstance(message, QuestionAnswer) else None,
+            by=entry.name,
+        )
+        await self.publish(question)
+        return ack_message(message.rid, id=question.id, status=question.status)
+
+    async def publish(self, question: Question) -> None:
+        """Tell the hosts and the asker (on every node) about ``question``."""
+        event = BusEvent(
+            "msg",
+            question.session_id,
+            self._node_id,
+            message=question_message(question),
+            audience=f"hosts+{question.user_id}",
+        )
+        await self._bus.publish(event)
+
+    async def send_snapshot(self, conn: Connection) -> None:
+        """After a welcome: the questions this connection may see (see the module)."""
+        grant, entry = conn.grant, conn.entry
+        if grant is None or entry is None:
+            return
+        if grant.can_moderate or grant.hidden:
+            questions = await self.store.list(conn.session_id)
+        else:
+            questions = await self.store.list(conn.session_id, entry.user_id)
+        if questions or grant.can_moderate:
+            conn.send(questions_message(questions))
