@@ -3,10 +3,12 @@ resource (database engine, Redis client, services). No business logic lives here
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -138,7 +140,15 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.openapi = openapi_document(
+    app.state.openapi = api_description()
+    return app
+
+
+@functools.cache
+def api_description() -> dict[str, Any]:
+    """The OpenAPI document served at /openapi.json. It depends on the code alone, so every
+    app of a process shares one, built once (it takes ~0.1 s of pydantic schema generation,
+    which every app made in a test paid again). Callers must not change it."""
+    return openapi_document(
         API_MODULES, title="liveclass", version=VERSION, extra_models=(RecordingLinkRequest,)
     )
-    return app

@@ -33,6 +33,7 @@ from typing import Protocol
 import httpx
 
 from rooms.errors import Unavailable
+from rooms.tls import client_tls_context
 from rooms.webhooks.signing import signature_header
 
 __all__ = ["HttpPaymentVerifier", "PaymentCheck", "PaymentVerifier", "VerifiedPayment"]
@@ -86,7 +87,10 @@ class HttpPaymentVerifier:
         }
         try:
             async with httpx.AsyncClient(
-                timeout=self._timeout, transport=self._transport, trust_env=False
+                timeout=self._timeout,
+                transport=self._transport,
+                trust_env=False,
+                verify=client_tls_context(),
             ) as client:
                 response = await client.post(self._url, content=body, headers=headers)
             answer = response.json() if response.status_code == 200 else None

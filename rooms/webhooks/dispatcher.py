@@ -26,6 +26,7 @@ from typing import Protocol
 import httpx
 
 from rooms.store import Database
+from rooms.tls import client_tls_context
 from rooms.webhooks.outbox import on_enqueue
 from rooms.webhooks.queue import AttemptResult, Claimed, DeliveryQueue
 from rooms.webhooks.signing import (
@@ -97,6 +98,7 @@ class Dispatcher:
             headers={"User-Agent": USER_AGENT},
             # Environment proxies would silently route tenant traffic elsewhere.
             trust_env=False,
+            verify=client_tls_context(),
         )
         self._unregister = on_enqueue(self._db, self.wake)
         self._stopping = False
