@@ -27,7 +27,8 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
   ICE pair's UDP transport (no coroutine per packet); the sender's private counters that
   its sender reports read (packets, octets, the last RTP/NTP timestamps) are kept up to
   date; ``_retransmit`` (NACK) is replaced per instance to resend from the outlet's own
-  history, as RTX when negotiated.
+  history, as RTX when negotiated; padding-only RTX packets probe the link
+  (:meth:`RtpOutlet.send_padding`).
 - **Sender encoder** (:func:`install_packet_only_encoder`). ``RTCRtpSender`` creates its
   encoder lazily in ``_next_encoded_frame`` and only packetizes (``encoder.pack``) when the
   track yields ``av.Packet``\\ s. Presetting the private ``__encoder`` with a
@@ -36,8 +37,8 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
 - **Sender keyframe requests** (:func:`on_keyframe_request`): PLI/FIR from the subscriber
   land in ``_send_keyframe``, which we replace per instance to reach the publisher.
 - **Sender receiver feedback** (:func:`on_receiver_feedback`): ``_handle_rtcp_packet`` is
-  wrapped per instance to read the subscriber's loss (receiver reports) and REMB estimates
-  first, for adaptive quality (:mod:`media.layers`).
+  wrapped per instance to read the subscriber's loss (receiver reports, for the stream and
+  its RTX stream) and REMB estimates first, for adaptive quality (:mod:`media.layers`).
 - **Sender msid** (:func:`set_msid`): ``_stream_id``/``_track_id`` name the publisher in the
   subscriber's SDP, so a browser's ``track`` event says whose media it is.
 - **Clock** (:func:`fast_ntp_time`): every RTP packet aiortc sends reads the NTP time twice
@@ -456,15 +457,19 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     sender._send_keyframe = callback  # type: ignore[method-assign]
 
 
-#: ``on_feedback(fraction_lost, remb_bps)``: one of the two is given (the other None).
-FeedbackCallback = Callable[[float | None, int | None], None]
+#: ``on_feedback(fraction_lost, remb_bps, rtx_fraction_lost)``: a receiver report gives the
+#: first (None if it has no block for the stream) and the third (None if it has no block for
+#: the stream's RTX SSRC, which carries probing padding); a REMB the second.
+FeedbackCallback = Callable[[float | None, int | None, float | None], None]
 
 
 def on_receiver_feedback(sender: RTCRtpSender, callback: FeedbackCallback) -> None:
     """Call ``callback`` (on the event loop) with what the remote receiver reports about
-    ``sender``'s stream: each receiver report block's fraction lost (0..1) and each REMB
-    estimate naming its SSRC (bits per second), before aiortc handles the packet as usual.
-    Callback errors are logged, never raised into aiortc's RTCP path."""
+    ``sender``'s stream: each receiver report's fraction lost (0..1) for the stream and for
+    its RTX stream, and each REMB estimate naming its SSRC (bits per second), before aiortc
+    handles the packet as usual. (aiortc routes a report to the sender by the media SSRC;
+    receivers put the RTX block in the same report.) Callback errors are logged, never
+    raised into aiortc's RTCP path."""
     handle = getattr(sender, "_handle_rtcp_packet", None)
     if not callable(handle):
         raise AiortcIncompatible("RTCRtpSender has no _handle_rtcp_packet")
@@ -472,14 +477,19 @@ def on_receiver_feedback(sender: RTCRtpSender, callback: FeedbackCallback) -> No
     async def handle_with_feedback(packet: Any) -> None:
         try:
             if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+                loss = rtx_loss = None
                 for report in packet.reports:
                     if report.ssrc == sender._ssrc:
-                        callback(report.fraction_lost / 256, None)
+                        loss = report.fraction_lost / 256
+                    elif report.ssrc == sender._rtx_ssrc:
+                        rtx_loss = report.fraction_lost / 256
+                if loss is not None or rtx_loss is not None:
+                    callback(loss, None, rtx_loss)
             elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
                 with contextlib.suppress(ValueError):
                     bitrate, ssrcs = unpack_remb_fci(packet.fci)
                     if sender._ssrc in ssrcs:
-                        callback(None, bitrate)
+                        callback(None, bitrate, None)
         except Exception:
             log.exception("receiver feedback callback failed")
         await handle(packet)
@@ -543,6 +553,9 @@ class RtpOutlet:
         self.sent = 0
         self.unsent = 0
         self.retransmitted = 0
+        #: Padding bytes sent (probing).
+        self.padding_sent = 0
+        self._last_ts = 0
         #: Distinct packets the receiver reported missing (NACK): the loss it saw before
         #: retransmissions (receiver reports count a retransmitted packet as received).
         self.nacked = 0
@@ -612,6 +625,7 @@ class RtpOutlet:
             data = b"".join((header, self._ext_head, ast, self._ext_tail, payload))
         else:
             data = b"".join((header, self._ext_head, self._ext_tail, payload))
+        self._last_ts = ts
         if self._emit(data):
             fields = self._fields
             fields[_TX_NTP] = ntp
@@ -621,6 +635,27 @@ class RtpOutlet:
             self.sent += 1
         else:
             self.unsent += 1
+
+    @property
+    def can_pad(self) -> bool:
+        """Padding can be sent (RTX is negotiated, and a packet has gone out to copy the
+        timestamp of)."""
+        return self.rtx_payload_type is not None and self.sent > 0
+
+    def send_padding(self, size: int, ntp: int) -> bool:
+        """Send one padding-only RTX packet of ``size`` (1..255) padding bytes, for probing
+        the link (:mod:`media.layers`): receivers count it in their bandwidth estimate and
+        their report on the RTX stream, and drop it. Whether it went out."""
+        pt = self.rtx_payload_type
+        if pt is None or not 0 < size <= 255:
+            return False
+        header = self._header(pt, self._rtx_seq, self._last_ts, 0, self.rtx_ssrc, ntp)
+        self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+        data = bytes([header[0] | 0x20]) + header[1:] + bytes(size - 1) + bytes([size])
+        if self._emit(data):
+            self.padding_sent += size
+            return True
+        return False
 
     def _emit(self, data: bytes) -> bool:
         dtls = self._sender.transport

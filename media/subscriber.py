@@ -41,6 +41,7 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSes
 from media.aiortc_hooks import (
     PacketOnlyEncoder,
     RtpOutlet,
+    fast_ntp_time,
     install_packet_only_encoder,
     on_keyframe_request,
     on_receiver_feedback,
@@ -62,6 +63,11 @@ log = logging.getLogger("liveclass.media.subscriber")
 _NACK_SAMPLE = 60
 #: The same while trying a higher layer: a failed trial should end as soon as it shows.
 _TRIAL_NACK_SAMPLE = 20
+#: Padding packets for probing: bytes each (RTP allows 255), how often the pacer sends, and
+#: the most it catches up after a stalled loop (seconds of padding).
+_PADDING_SIZE = 255
+_PADDING_TICK = 0.01
+_PADDING_CATCH_UP = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,7 @@ class Subscriber:
         self.pending_offer_id: str | None = None
         #: Which layer of layered cameras this connection gets (:mod:`media.layers`).
         self.selector = LayerSelector(config.layer_selector)
+        self._pacer: asyncio.Task[None] | None = None
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
@@ -253,18 +260,22 @@ class Subscriber:
         on_keyframe_request(transceiver.sender, track.on_remote_keyframe_request)
         if codec.kind == "video" and track.outlet is not None:
             on_receiver_feedback(
-                transceiver.sender, lambda loss, remb: self._feedback(output, loss, remb)
+                transceiver.sender,
+                lambda loss, remb, rtx_loss: self._feedback(output, loss, remb, rtx_loss),
             )
         output = _Output(transceiver=transceiver, track=track, codec=codec, encoder=encoder)
         self._outputs.append(output)
         return output
 
-    def _feedback(self, output: _Output, loss: float | None, remb: int | None) -> None:
+    def _feedback(
+        self, output: _Output, loss: float | None, remb: int | None, rtx_loss: float | None
+    ) -> None:
         """The client reported loss or a bandwidth estimate: pick the level of its layered
         video (one level for all of it: the link is shared). The loss taken is the larger of
         the report's and the share of packets NACKed since the last figure (a receiver
         report counts retransmitted packets as received, hiding a link that drops; NACKs
-        also tell sooner)."""
+        also tell sooner). Padding for a probe goes out on the first layered output that
+        can send it; only its RTX report tells the padding's loss."""
         outlet = output.track.outlet
         if isinstance(outlet, RtpOutlet):
             # NACKs tell before the next receiver report does (REMB comes more often)
@@ -276,17 +287,65 @@ class Subscriber:
                 nack_loss = min(1.0, (nacked - last_nacked) / (sent - last_sent))
                 loss = nack_loss if loss is None else max(loss, nack_loss)
         videos = [
-            o.track for o in self._outputs if o.codec.kind == "video" and o.track.source is not None
+            o for o in self._outputs if o.codec.kind == "video" and o.track.source is not None
         ]
-        sources = [t.source for t in videos if t.source is not None]
+        sources = [o.track.source for o in videos if o.track.source is not None]
         depth = max((len(s.layers) for s in sources), default=0)
         if depth < 2:
             return
         levels = [sum(s.layer_at(i).meter.bps for s in sources) for i in range(depth)]
-        level = self.selector.feedback(levels, loss=loss, remb=remb)
-        for track in videos:
-            if track.level != level:
-                track.set_level(level)
+        pad = self._padding_outlet(videos)
+        level = self.selector.feedback(
+            levels,
+            loss=loss,
+            remb=remb,
+            probe_loss=rtx_loss if pad is outlet else None,
+            can_probe=pad is not None,
+        )
+        for o in videos:
+            if o.track.level != level:
+                o.track.set_level(level)
+        if self.selector.probing and pad is not None and self._pacer is None:
+            self._pacer = asyncio.get_running_loop().create_task(
+                self._pad(pad), name=f"media-probe-{self.participant_id}"
+            )
+
+    @staticmethod
+    def _padding_outlet(videos: list[_Output]) -> RtpOutlet | None:
+        for o in videos:
+            outlet, source = o.track.outlet, o.track.source
+            if (
+                isinstance(outlet, RtpOutlet)
+                and outlet.can_pad
+                and source is not None
+                and len(source.layers) > 1
+            ):
+                return outlet
+        return None
+
+    async def _pad(self, outlet: RtpOutlet) -> None:
+        """Send the padding the selector's probe asks for, paced every few milliseconds,
+        until the probe ends."""
+        loop = asyncio.get_running_loop()
+        credit = 0.0  # bytes owed
+        last = loop.time()
+        try:
+            while not self._closed:
+                await asyncio.sleep(_PADDING_TICK)
+                rate = self.selector.probe_padding() / 8
+                if rate <= 0:
+                    return
+                now = loop.time()
+                # after a stalled loop, catch up by a tick or two, not in one burst
+                credit = min(credit + rate * (now - last), rate * _PADDING_CATCH_UP)
+                last = now
+                ntp = fast_ntp_time()
+                while credit >= _PADDING_SIZE:
+                    credit -= _PADDING_SIZE
+                    if not outlet.send_padding(_PADDING_SIZE, ntp):
+                        break
+        finally:
+            self._pacer = None
 
     async def accept_answer(self, answer_sdp: str, offer_id: str | None = None) -> None:
         """The client's answer to the outstanding offer. ``offer_id`` (the ``offerId`` the
@@ -331,6 +390,7 @@ class Subscriber:
         self._closed = True
         await cancel_and_wait(self._task)
         self._task = None
+        await cancel_and_wait(self._pacer)
         for output in self._outputs:
             output.track.stop()
         await self.pc.close()

@@ -15,10 +15,10 @@ The experiment (``python -m bench.media.adaptive``, as root; ``--json`` writes t
 
 Figures: for each subscriber the layer the SFU forwards over time (sampled every 0.1 s),
 frames decoded per layer, and frame loss = 1 - frames decoded / frames the publisher made in
-the interval (30 a second): for the limited subscriber in the shaped window after its switch down
-(``limited_loss_after_switch``; ``limited_loss_until_probe``: until the selector first tries
-the high layer again, a trial that fails on a shaped link) and for the free one over the
-whole run; the time from shaping to the switch down and from lifting to the switch up.
+the interval (30 a second): for the limited subscriber over the whole shaped window after its
+switch down (``limited_loss_after_switch``; the SFU probes the link with padding meanwhile,
+``limited_probes``, and goes up only if a probe passes) and for the free one over the whole
+run; the time from shaping to the switch down and from lifting to the switch up.
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket
 from av import VideoFrame
 
 from bench.servers.netns import private_host
-from media.aiortc_hooks import host_addresses
+from media.aiortc_hooks import RtpOutlet, host_addresses
 from media.config import RouterConfig
 from media.forwarding import ForwardedTrack
 from media.router import Router
-from media.subscriber import Offer
+from media.subscriber import Offer, Subscriber
 
 __all__ = ["AdaptiveOptions", "run_adaptive"]
 
@@ -322,11 +322,12 @@ async def _measure(
     up_at = sampler.first("limited", 1, lifted_at)
     limited, free = peers["limited"], peers["free"]
     window = (down_at if down_at else lifted_at, lifted_at)
-    probe_at = sampler.first("limited", 1, window[0]) or lifted_at
-    calm = (window[0], min(probe_at, lifted_at))
+    up_in_window = sampler.first("limited", 1, window[0])
     made_window = made_between(*window)
     decoded_window = limited.frames_between(*window)
     track = limited.video_track()
+    subscriber = limited.router.subscribers.get("limited")
+    selector = subscriber.selector if subscriber is not None else None
     result = AdaptiveResult(
         rate=options.rate,
         shaped_seconds=round(lifted_at - shaped_at, 1),
@@ -337,8 +338,11 @@ async def _measure(
         limited_frames_decoded=decoded_window,
         limited_low_frames=limited.frames_between(*window, size=low),
         limited_loss_after_switch=_loss(made_window, decoded_window),
-        limited_loss_until_probe=_loss(made_between(*calm), limited.frames_between(*calm)),
-        limited_seconds_until_probe=round(calm[1] - calm[0], 1),
+        limited_up_while_shaped=up_in_window is not None and up_in_window < lifted_at,
+        limited_probes=selector.probes if selector else 0,
+        limited_probes_failed=selector.probes_failed if selector else 0,
+        limited_probe_failures=dict(selector.probe_failures) if selector else {},
+        limited_padding_bytes=_padding(subscriber),
         limited_low_share=round(sampler.share("limited", 0, *window), 3),
         limited_layer_switches=track.layer_switches if track else 0,
         free_frames_made=made_between(start, end),
@@ -348,6 +352,13 @@ async def _measure(
         free_high_share=round(sampler.share("free", 1, start, end), 3),
     )
     return asdict(result)
+
+
+def _padding(subscriber: Subscriber | None) -> int:
+    if subscriber is None:
+        return 0
+    outlets = (t.outlet for t in subscriber.outputs)
+    return sum(o.padding_sent for o in outlets if isinstance(o, RtpOutlet))
 
 
 def _loss(made: int, decoded: int) -> float:
@@ -365,8 +376,11 @@ class AdaptiveResult:
     limited_frames_decoded: int
     limited_low_frames: int
     limited_loss_after_switch: float
-    limited_loss_until_probe: float
-    limited_seconds_until_probe: float
+    limited_up_while_shaped: bool
+    limited_probes: int
+    limited_probes_failed: int
+    limited_probe_failures: dict[str, int]
+    limited_padding_bytes: int
     limited_low_share: float
     limited_layer_switches: int
     free_frames_made: int

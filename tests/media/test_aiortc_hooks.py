@@ -373,8 +373,8 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
         await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
     assert requests == [True, True]
     # what the receiver reports about this stream: loss and REMB, before aiortc's handling
-    feedback: list[tuple[float | None, int | None]] = []
-    hooks.on_receiver_feedback(sender, lambda loss, remb: feedback.append((loss, remb)))
+    feedback: list[tuple[float | None, int | None, float | None]] = []
+    hooks.on_receiver_feedback(sender, lambda *signal: feedback.append(signal))
     block = RtcpReceiverInfo(
         ssrc=sender._ssrc, fraction_lost=64, packets_lost=5, highest_sequence=9, jitter=0,
         lsr=0, dlsr=0,
@@ -383,7 +383,12 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
         ssrc=sender._ssrc + 1, fraction_lost=1, packets_lost=1, highest_sequence=9, jitter=0,
         lsr=0, dlsr=0,
     )  # fmt: skip
+    rtx = RtcpReceiverInfo(
+        ssrc=sender._rtx_ssrc, fraction_lost=32, packets_lost=1, highest_sequence=9, jitter=0,
+        lsr=0, dlsr=0,
+    )  # fmt: skip
     await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[block, other]))
+    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[rtx, block]))
     remb = pack_remb_fci(300_000, [sender._ssrc])
     await sender._handle_rtcp_packet(
         RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=remb)
@@ -391,7 +396,7 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
     await sender._handle_rtcp_packet(
         RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=sender._ssrc)
     )
-    assert feedback == [(0.25, None), (None, 300_000)]
+    assert feedback == [(0.25, None, None), (0.25, None, 0.125), (None, 300_000, None)]
     assert requests == [True, True, True]  # aiortc's own handling still runs
     await sender.stop()
     assert any(is_rtcp(d) and RtcpPacket.parse(d) for d in wire)  # the BYE went out
@@ -611,5 +616,20 @@ async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender
     await sender._handle_rtcp_packet(nack)
     assert outlet.retransmitted == 1
     assert outlet.nacked == 2  # distinct packets reported missing: the loss the link had
+
+    # padding for probing: padding-only RTX packets at the last timestamp, with the
+    # abs-send-time a receiver's bandwidth estimate reads
+    pair.protocol.transport.datagrams.clear()
+    assert outlet.can_pad
+    assert not outlet.send_padding(256, ntp)
+    assert outlet.send_padding(255, ntp)
+    assert outlet.send_padding(10, ntp)
+    first, second = (RtpPacket.parse(d, extensions) for d in pair.protocol.transport.datagrams)
+    assert (first.ssrc, first.payload_type, first.timestamp) == (sender._rtx_ssrc, 98, 4000)
+    assert (first.payload, first.padding_size, second.padding_size) == (b"", 255, 10)
+    assert second.sequence_number == (first.sequence_number + 1) & 0xFFFF
+    assert first.extensions.abs_send_time == (ntp >> 14) & 0xFFFFFF
+    assert outlet.padding_sent == 265
+    assert sender._RTCRtpSender__packet_count == 1  # type: ignore[attr-defined]
     track.stop()
     await sender.stop()

@@ -81,6 +81,102 @@ def test_probing_up_backs_off_when_it_fails_and_resets_when_it_holds() -> None:
     assert (s.switches_down, s.switches_up) == (4, 4)
 
 
+def prober(clock: Clock) -> LayerSelector:
+    config = SelectorConfig(
+        probe_after=5, max_probe_after=20, trial=3, probe_ramp=2, probe_hold=3,
+        probe_verdict_wait=2,
+    )  # fmt: skip
+    return LayerSelector(config, clock=clock)
+
+
+def probe_started(s: LayerSelector, clock: Clock) -> None:
+    assert s.feedback(LEVELS, loss=0.5, can_probe=True) == 0
+    clock.now += 5
+    assert s.feedback(LEVELS, loss=0.0, can_probe=True) == 0  # not up: a probe instead
+    assert s.probing
+    assert s.in_trial
+
+
+def test_going_up_is_probed_with_padding_first_and_a_failed_probe_keeps_the_level() -> None:
+    clock = Clock()
+    s = prober(clock)
+    probe_started(s, clock)
+    # padding ramps from nothing to what makes the total 115 % of the high layer
+    assert s.probe_padding() == 0
+    clock.now += 1
+    assert s.probe_padding() == pytest.approx((1.15 * 600_000 - 150_000) / 2)
+    clock.now += 1.5
+    assert s.probe_padding() == pytest.approx(1.15 * 600_000 - 150_000)
+    assert s.feedback(LEVELS, remb=400_000, can_probe=True) == 0
+    assert s.feedback(LEVELS, loss=0.0, can_probe=True) == 0  # before the verdict: no
+    # the receiver's estimate falls: its delay detector saw a queue grow. Stop at once
+    assert s.feedback(LEVELS, remb=390_000, can_probe=True) == 0
+    assert not s.probing
+    assert s.probe_padding() == 0
+    assert (s.probes, s.probes_failed, s.probe_failures) == (1, 1, {"overuse": 1})
+    assert s.switches_up == 0
+    # the wait doubles: 10 s from the failure
+    clock.now += 9
+    assert s.feedback(LEVELS, loss=0.0, can_probe=True) == 0
+    assert not s.probing
+    clock.now += 1
+    s.feedback(LEVELS, loss=0.0, can_probe=True)
+    assert s.probing
+
+
+def test_a_probe_that_the_link_carries_switches_up_after_its_ramp_and_hold() -> None:
+    clock = Clock()
+    s = prober(clock)
+    probe_started(s, clock)
+    for remb in (300_000, 350_000, 420_000, 500_000):  # growing: no overuse
+        clock.now += 1
+        assert s.feedback(LEVELS, remb=remb, can_probe=True) == 0
+        assert s.feedback(LEVELS, loss=0.0, probe_loss=0.0, can_probe=True) == 0
+    clock.now += 1.5  # 5.5 s: ramp and hold are over, the next clean report decides
+    assert s.probe_padding() > 0  # padding goes on until the verdict
+    assert s.feedback(LEVELS, remb=510_000, can_probe=True) == 0  # a REMB is no loss report
+    assert s.feedback(LEVELS, loss=0.01, probe_loss=0.0, can_probe=True) == 1
+    assert not s.probing
+    assert s.probe_padding() == 0
+    assert (s.probes, s.probes_failed, s.switches_up) == (1, 0, 1)
+    assert s.in_trial  # the trial after a switch up still guards it
+
+
+@pytest.mark.parametrize(
+    ("signal", "reason"),
+    [
+        ({"loss": 0.04}, "loss"),  # media loss: the trial threshold (3 %) counts while probing
+        ({"loss": 0.0, "probe_loss": 0.08}, "padding loss"),
+        ({}, "no report"),
+    ],
+)
+def test_a_probe_fails_on_loss_of_media_or_padding_or_without_reports(
+    signal: dict[str, float], reason: str
+) -> None:
+    clock = Clock()
+    s = prober(clock)
+    probe_started(s, clock)
+    clock.now += 1
+    if signal:
+        assert s.feedback(LEVELS, **signal, can_probe=True) == 0
+    else:
+        clock.now += 6.5  # past ramp, hold and the wait for a verdict, no report at all
+        assert s.probe_padding() == 0
+        assert s.feedback(LEVELS, remb=900_000, can_probe=True) == 0
+    assert not s.probing
+    assert s.probe_failures == {reason: 1}
+
+
+def test_without_rtx_the_selector_goes_up_by_trial_alone() -> None:
+    clock = Clock()
+    s = prober(clock)
+    s.feedback(LEVELS, loss=0.5)
+    clock.now += 5
+    assert s.feedback(LEVELS, loss=0.0, can_probe=False) == 1
+    assert not s.probing
+    assert s.probes == 0
+
+
 def test_a_single_layer_is_never_switched() -> None:
     clock = Clock()
     s = selector(clock)
