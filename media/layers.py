@@ -48,6 +48,7 @@ subscriber's RTCP tells (sans-I/O; the clock is injected):
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -144,6 +145,8 @@ class LayerSelector:
         self.probes_failed = 0
         #: Why probes failed: ``loss``, ``overuse``, ``padding loss``, ``no report``.
         self.probe_failures: dict[str, int] = {}
+        #: The last few probes: (seconds it lasted, why it failed or None if it passed).
+        self.probe_history: deque[tuple[float, str | None]] = deque(maxlen=16)
         self.last_remb: float | None = None
         self.last_loss: float | None = None
 
@@ -260,6 +263,8 @@ class LayerSelector:
         return level + 1
 
     def _end_probe(self, now: float, *, failed: str | None) -> None:
+        if self._probe is not None:
+            self.probe_history.append((round(now - self._probe.started, 2), failed))
         self._probe = None
         if failed is not None:
             self.probes_failed += 1

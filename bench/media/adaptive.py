@@ -342,6 +342,7 @@ async def _measure(
         limited_probes=selector.probes if selector else 0,
         limited_probes_failed=selector.probes_failed if selector else 0,
         limited_probe_failures=dict(selector.probe_failures) if selector else {},
+        limited_probe_history=[list(p) for p in selector.probe_history] if selector else [],
         limited_padding_bytes=_padding(subscriber),
         limited_low_share=round(sampler.share("limited", 0, *window), 3),
         limited_layer_switches=track.layer_switches if track else 0,
@@ -380,6 +381,7 @@ class AdaptiveResult:
     limited_probes: int
     limited_probes_failed: int
     limited_probe_failures: dict[str, int]
+    limited_probe_history: list[list[float | str | None]]
     limited_padding_bytes: int
     limited_low_share: float
     limited_layer_switches: int

@@ -114,6 +114,7 @@ def test_going_up_is_probed_with_padding_first_and_a_failed_probe_keeps_the_leve
     assert not s.probing
     assert s.probe_padding() == 0
     assert (s.probes, s.probes_failed, s.probe_failures) == (1, 1, {"overuse": 1})
+    assert list(s.probe_history) == [(2.5, "overuse")]
     assert s.switches_up == 0
     # the wait doubles: 10 s from the failure
     clock.now += 9
