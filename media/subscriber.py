@@ -41,7 +41,6 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSes
 from media.aiortc_hooks import (
     PacketOnlyEncoder,
     RtpOutlet,
-    fast_ntp_time,
     install_packet_only_encoder,
     on_keyframe_request,
     on_receiver_feedback,
@@ -51,6 +50,7 @@ from media.config import RouterConfig
 from media.errors import MediaError
 from media.forwarding import ForwardedTrack, TrackFanout
 from media.layers import LayerSelector
+from media.probing import pace_padding, padding_outlet
 from media.sdp import CodecSpec, parse_sections
 from media.tasks import cancel_and_wait
 
@@ -63,11 +63,6 @@ log = logging.getLogger("liveclass.media.subscriber")
 _NACK_SAMPLE = 60
 #: The same while trying a higher layer: a failed trial should end as soon as it shows.
 _TRIAL_NACK_SAMPLE = 20
-#: Padding packets for probing: bytes each (RTP allows 255), how often the pacer sends, and
-#: the most it catches up after a stalled loop (seconds of padding).
-_PADDING_SIZE = 255
-_PADDING_TICK = 0.01
-_PADDING_CATCH_UP = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +289,7 @@ class Subscriber:
         if depth < 2:
             return
         levels = [sum(s.layer_at(i).meter.bps for s in sources) for i in range(depth)]
-        pad = self._padding_outlet(videos)
+        pad = padding_outlet(o.track for o in videos)
         level = self.selector.feedback(
             levels,
             loss=loss,
@@ -307,43 +302,12 @@ class Subscriber:
                 o.track.set_level(level)
         if self.selector.probing and pad is not None and self._pacer is None:
             self._pacer = asyncio.get_running_loop().create_task(
-                self._pad(pad), name=f"media-probe-{self.participant_id}"
+                self._probe(pad), name=f"media-probe-{self.participant_id}"
             )
 
-    @staticmethod
-    def _padding_outlet(videos: list[_Output]) -> RtpOutlet | None:
-        for o in videos:
-            outlet, source = o.track.outlet, o.track.source
-            if (
-                isinstance(outlet, RtpOutlet)
-                and outlet.can_pad
-                and source is not None
-                and len(source.layers) > 1
-            ):
-                return outlet
-        return None
-
-    async def _pad(self, outlet: RtpOutlet) -> None:
-        """Send the padding the selector's probe asks for, paced every few milliseconds,
-        until the probe ends."""
-        loop = asyncio.get_running_loop()
-        credit = 0.0  # bytes owed
-        last = loop.time()
+    async def _probe(self, outlet: RtpOutlet) -> None:
         try:
-            while not self._closed:
-                await asyncio.sleep(_PADDING_TICK)
-                rate = self.selector.probe_padding() / 8
-                if rate <= 0:
-                    return
-                now = loop.time()
-                # after a stalled loop, catch up by a tick or two, not in one burst
-                credit = min(credit + rate * (now - last), rate * _PADDING_CATCH_UP)
-                last = now
-                ntp = fast_ntp_time()
-                while credit >= _PADDING_SIZE:
-                    credit -= _PADDING_SIZE
-                    if not outlet.send_padding(_PADDING_SIZE, ntp):
-                        break
+            await pace_padding(self.selector, outlet, self.participant_id)
         finally:
             self._pacer = None
 
