@@ -62,7 +62,7 @@ async def pace_padding(selector: LayerSelector, outlet: RtpOutlet, name: str) ->
             credit -= PADDING_SIZE
             if not outlet.send_padding(PADDING_SIZE, ntp):
                 break
-    if selector.probe_history:
+    if not selector.probing and selector.probe_history:  # else it ends at the next report
         seconds, failure = selector.probe_history[-1]
         log.info(
             "probe for %s %s after %.2f s (%d bytes of padding so far)",

@@ -13,6 +13,7 @@ from aiortc.rtp import RtpPacket
 
 from media.forwarding import ForwardedTrack, TrackFanout
 from media.layers import LayerSelector, RateMeter, SelectorConfig
+from media.probing import pace_padding
 from media.sdp import CodecSpec
 from tests.media.test_rtp_forwarding import Outlet, packet, vp8
 
@@ -293,3 +294,56 @@ async def test_a_new_subscriber_starts_at_its_connections_level(
     assert track in low.rtp_sinks
     assert track not in high.rtp_sinks
     track.stop()
+
+
+class PaddingOutlet:
+    """Stands in for an RtpOutlet: records the padding it is asked to send."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.padding_sent = 0
+
+    def send_padding(self, size: int, ntp: int) -> bool:
+        self.sizes.append(size)
+        self.padding_sent += size
+        return True
+
+
+async def test_the_pacer_sends_the_padding_a_probe_asks_for_until_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = SelectorConfig(
+        probe_after=0, probe_ramp=0, probe_hold=0.2, probe_verdict_wait=0.1
+    )  # fmt: skip
+    s = LayerSelector(config)
+    s.feedback(LEVELS, loss=0.5, can_probe=True)
+    s.feedback(LEVELS, loss=0.0, can_probe=True)
+    assert s.probing
+    outlet = PaddingOutlet()
+    caplog.set_level("INFO", "liveclass.media.probing")
+    # no report ever comes: the probe ends by itself 0.3 s in, and so does the pacer
+    pacing = pace_padding(s, outlet, "sue")  # type: ignore[arg-type]
+    await asyncio.wait_for(pacing, 5)
+    assert s.probe_padding() == 0
+    assert outlet.sizes
+    assert set(outlet.sizes) == {255}
+    # at most 0.3 s of 540 kbit/s (a loaded machine's loop may send less, never more)
+    assert outlet.padding_sent <= 0.3 * (1.15 * 600_000 - 150_000) / 8 + 255
+    assert "probe for" not in caplog.text  # ended by time: the selector has no verdict yet
+    s.feedback(LEVELS, loss=0.0, can_probe=True)
+    assert s.probe_failures == {"no report": 1}
+
+
+async def test_the_pacer_stops_at_once_when_a_probe_fails_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    s = LayerSelector(SelectorConfig(probe_after=5, probe_ramp=0), clock=clock)
+    probe_started(s, clock)
+    caplog.set_level("INFO", "liveclass.media.probing")
+    outlet = PaddingOutlet()
+    pacing = asyncio.ensure_future(pace_padding(s, outlet, "sue"))  # type: ignore[arg-type]
+    s.feedback(LEVELS, remb=400_000, can_probe=True)
+    s.feedback(LEVELS, remb=300_000, can_probe=True)  # overuse
+    await asyncio.wait_for(pacing, 5)
+    assert "probe for sue failed (overuse)" in caplog.text
