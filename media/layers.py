@@ -4,7 +4,7 @@ A publisher may send its camera twice, as separate encodings on separate m-lines
 320x180 at ~150 kbps in the classroom, and the full-size high layer): aiortc cannot receive
 RID-based simulcast (it negotiates neither ``a=rid`` nor ``a=simulcast``), so each layer is an
 ordinary track and the offer signal names which m-line is which (``layers``). The publisher
-joins them into one :class:`media.forwarding.TrackFanout` whose ``layers`` list them, lowest
+joins them into one :class:`media.fanout.TrackFanout` whose ``layers`` list them, lowest
 first; subscribers get one m-line for it, and :class:`media.forwarding.ForwardedTrack` switches
 between layers at keyframes, rewriting sequence numbers, timestamps and picture ids so the
 subscriber sees one continuous stream.

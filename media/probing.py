@@ -2,7 +2,7 @@
 
 :class:`media.layers.LayerSelector` decides when to probe and how much padding its probe
 wants (:meth:`~media.layers.LayerSelector.probe_padding`, ramping); :func:`pace_padding`
-sends that much as padding-only RTX packets (:meth:`media.aiortc_hooks.RtpOutlet.send_padding`)
+sends that much as padding-only RTX packets (:meth:`media.aiortc_outlet.RtpOutlet.send_padding`)
 every few milliseconds until the probe ends, and logs how it ended.
 """
 
@@ -12,7 +12,8 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from media.aiortc_hooks import RtpOutlet, fast_ntp_time
+from media.aiortc_hooks import fast_ntp_time
+from media.aiortc_outlet import RtpOutlet
 from media.forwarding import ForwardedTrack
 from media.layers import LayerSelector
 

@@ -2,7 +2,7 @@
 
 Every published track of the room (except the participant's own) gets an m-line here, fed by
 a :class:`media.forwarding.ForwardedTrack` and a stock ``RTCRtpSender``: the track forwards
-RTP through the sender's :class:`media.aiortc_hooks.RtpOutlet` (or, with
+RTP through the sender's :class:`media.aiortc_outlet.RtpOutlet` (or, with
 ``RouterConfig.forwarding == "frames"``, yields frames the sender only packetizes,
 :func:`media.aiortc_hooks.install_packet_only_encoder`). The msid of each m-line
 is ``<stream id> <track id>``, the stream id being the publisher's participant id for their
@@ -40,15 +40,16 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSes
 
 from media.aiortc_hooks import (
     PacketOnlyEncoder,
-    RtpOutlet,
     install_packet_only_encoder,
     on_keyframe_request,
     on_receiver_feedback,
     set_msid,
 )
+from media.aiortc_outlet import RtpOutlet
 from media.config import RouterConfig
 from media.errors import MediaError
-from media.forwarding import ForwardedTrack, TrackFanout
+from media.fanout import TrackFanout
+from media.forwarding import ForwardedTrack
 from media.layers import LayerSelector
 from media.probing import pace_padding, padding_outlet
 from media.sdp import CodecSpec, parse_sections

@@ -520,8 +520,6 @@ OVERSIZED_FOR_NOW: dict[str, str] = {
     "rooms/sessions.py": "the domain split",
     "rooms/store/tables.py": "the domain split",
     "media/worker.py": "the typed protocol (its hand-built client messages)",
-    "media/aiortc_hooks.py": "the media split",
-    "media/forwarding.py": "the media split (TrackFanout to a module of its own)",
 }
 
 

@@ -47,7 +47,8 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket
 from av import VideoFrame
 
 from bench.servers.netns import private_host
-from media.aiortc_hooks import RtpOutlet, host_addresses
+from media.aiortc_hooks import host_addresses
+from media.aiortc_outlet import RtpOutlet
 from media.config import RouterConfig
 from media.forwarding import ForwardedTrack
 from media.router import Router

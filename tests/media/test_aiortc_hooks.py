@@ -54,7 +54,10 @@ from aiortc.rtp import (
 from av.packet import Packet
 
 from media import aiortc_hooks as hooks
-from media.forwarding import ForwardedTrack, MediaFrame, TrackFanout
+from media import aiortc_outlet as outlets
+from media import aiortc_receiver as receiving
+from media.fanout import MediaFrame, TrackFanout
+from media.forwarding import ForwardedTrack
 from media.sdp import CodecSpec
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
@@ -237,7 +240,7 @@ async def test_tapped_receiver_yields_encoded_frames_and_never_decodes(
     receiver._set_rtcp_ssrc(0x5678)
     frames: list[tuple[str, int, bytes, int]] = []
     ended: list[bool] = []
-    tap = hooks.tap_receiver(
+    tap = receiving.tap_receiver(
         receiver, lambda *frame: frames.append(frame), lambda: ended.append(True)
     )
     await receiver.receive(
@@ -248,7 +251,7 @@ async def test_tapped_receiver_yields_encoded_frames_and_never_decodes(
         )
     )
     with pytest.raises(hooks.AiortcIncompatible):
-        hooks.tap_receiver(receiver, lambda *_: None, lambda: None)  # too late: started
+        receiving.tap_receiver(receiver, lambda *_: None, lambda: None)  # too late: started
     sent = [_vp8_frame(True, 3000, 1), _vp8_frame(False, 500, 2), _vp8_frame(False, 400, 3)]
     seq, timestamp = 1000, 777_000
     for i, frame in enumerate(sent):
@@ -270,11 +273,11 @@ async def test_tapped_receiver_yields_encoded_frames_and_never_decodes(
         rtcp.append(packet)
 
     monkeypatch.setattr(receiver, "_send_rtcp", capture)
-    assert await hooks.request_keyframe(receiver) == 1
+    assert await receiving.request_keyframe(receiver) == 1
     assert isinstance(rtcp[0], RtcpPsfbPacket)
     assert (rtcp[0].fmt, rtcp[0].media_ssrc) == (RTCP_PSFB_PLI, SSRC)
 
-    thread = hooks.decoder_thread(receiver)
+    thread = receiving.decoder_thread(receiver)
     assert thread is not None
     assert thread.is_alive()
     await receiver.stop()
@@ -289,9 +292,9 @@ async def test_counted_receiver_sees_every_packet_and_reassembles_nothing(
 ) -> None:
     receiver = RTCRtpReceiver("video", dtls)
     receiver._track = RemoteStreamTrack(kind="video")
-    tap = hooks.tap_receiver(receiver, lambda *_: None, lambda: None)
+    tap = receiving.tap_receiver(receiver, lambda *_: None, lambda: None)
     seen: list[tuple[int, int]] = []
-    hooks.count_rtp(receiver, lambda packet, at: seen.append((packet.sequence_number, at)))
+    receiving.count_rtp(receiver, lambda packet, at: seen.append((packet.sequence_number, at)))
     await receiver.receive(
         RTCRtpReceiveParameters(
             codecs=[VP8],
@@ -484,9 +487,9 @@ async def test_rtp_tap_sees_packets_first_unwraps_rtx_and_aiortc_still_reassembl
     receiver = RTCRtpReceiver("video", dtls)
     receiver._track = RemoteStreamTrack(kind="video")
     frames: list[bytes] = []
-    hooks.tap_receiver(receiver, lambda _m, _r, data, _ts: frames.append(data), lambda: None)
+    receiving.tap_receiver(receiver, lambda _m, _r, data, _ts: frames.append(data), lambda: None)
     seen: list[tuple[int, int, str, bytes]] = []
-    hooks.tap_rtp(
+    receiving.tap_rtp(
         receiver, lambda p, mime: seen.append((p.ssrc, p.sequence_number, mime, p.payload))
     )
     rtx = RTCRtpCodecParameters(
@@ -563,7 +566,7 @@ async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender
 ) -> None:
     track = ForwardedTrack("video", clock_rate=90000, capacity=1)
     sender = RTCRtpSender(track, dtls)
-    outlet = hooks.RtpOutlet(sender)
+    outlet = outlets.RtpOutlet(sender)
     track.outlet = outlet
     outlet.send(1, 2, 1, b"too early", 0)  # nothing negotiated yet
     pair = _Pair()

@@ -11,7 +11,8 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 
 from media.bitstream import is_keyframe
-from media.forwarding import ForwardedTrack, MediaFrame, TrackFanout
+from media.fanout import MediaFrame, TrackFanout
+from media.forwarding import ForwardedTrack
 from media.keyframes import KeyframeRequester
 from media.sdp import CodecSpec
 

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc.rtp import RtpPacket
 
-from media.forwarding import ForwardedTrack, TrackFanout
+from media.fanout import TrackFanout
+from media.forwarding import ForwardedTrack
 from media.layers import LayerSelector, RateMeter, SelectorConfig
 from media.probing import pace_padding
 from media.sdp import CodecSpec
