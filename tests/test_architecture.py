@@ -519,7 +519,6 @@ OVERSIZED_FOR_NOW: dict[str, str] = {
     "rooms/enrollment.py": "the domain split",
     "rooms/sessions.py": "the domain split",
     "rooms/store/tables.py": "the domain split",
-    "media/worker.py": "the typed protocol (its hand-built client messages)",
 }
 
 
