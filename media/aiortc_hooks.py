@@ -236,39 +236,49 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     sender._send_keyframe = callback  # type: ignore[method-assign]
 
 
-#: ``on_feedback(fraction_lost, remb_bps, rtx_fraction_lost)``: a receiver report gives the
-#: first (None if it has no block for the stream) and the third (None if it has no block for
-#: the stream's RTX SSRC, which carries probing padding); a REMB the second.
-FeedbackCallback = Callable[[float | None, int | None, float | None], None]
+#: ``on_feedback(fraction_lost, remb_bps, rtx_fraction_lost, rtt)``: a receiver report gives
+#: the first (None if it has no block for the stream), the third (None if it has no block for
+#: the stream's RTX SSRC, which carries probing padding) and the fourth (the round trip in
+#: seconds, None unless the block answers the sender's last sender report); a REMB the second.
+FeedbackCallback = Callable[[float | None, int | None, float | None, float | None], None]
+
+_TX_LSR = "_RTCRtpSender__lsr"
+_TX_LSR_TIME = "_RTCRtpSender__lsr_time"
 
 
 def on_receiver_feedback(sender: RTCRtpSender, callback: FeedbackCallback) -> None:
     """Call ``callback`` (on the event loop) with what the remote receiver reports about
     ``sender``'s stream: each receiver report's fraction lost (0..1) for the stream and for
-    its RTX stream, and each REMB estimate naming its SSRC (bits per second), before aiortc
-    handles the packet as usual. (aiortc routes a report to the sender by the media SSRC;
-    receivers put the RTX block in the same report.) Callback errors are logged, never
-    raised into aiortc's RTCP path."""
+    its RTX stream and the round trip it tells, and each REMB estimate naming its SSRC (bits
+    per second), before aiortc handles the packet as usual. (aiortc routes a report to the
+    sender by the media SSRC; receivers put the RTX block in the same report. The round trip
+    is what aiortc computes too: now - when the sender report the block names went out - the
+    delay the receiver says it waited.) Callback errors are logged, never raised into aiortc's
+    RTCP path."""
     handle = getattr(sender, "_handle_rtcp_packet", None)
-    if not callable(handle):
-        raise AiortcIncompatible("RTCRtpSender has no _handle_rtcp_packet")
+    if not callable(handle) or _TX_LSR not in sender.__dict__:
+        raise AiortcIncompatible("RTCRtpSender has no _handle_rtcp_packet or sender report time")
+    fields = sender.__dict__
 
     async def handle_with_feedback(packet: Any) -> None:
         try:
             if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
-                loss = rtx_loss = None
+                loss = rtx_loss = rtt = None
                 for report in packet.reports:
                     if report.ssrc == sender._ssrc:
                         loss = report.fraction_lost / 256
+                        sent_at = fields.get(_TX_LSR_TIME)
+                        if report.dlsr and fields.get(_TX_LSR) == report.lsr and sent_at:
+                            rtt = max(0.0, time.time() - sent_at - report.dlsr / 65536)
                     elif report.ssrc == sender._rtx_ssrc:
                         rtx_loss = report.fraction_lost / 256
                 if loss is not None or rtx_loss is not None:
-                    callback(loss, None, rtx_loss)
+                    callback(loss, None, rtx_loss, rtt)
             elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
                 with contextlib.suppress(ValueError):
                     bitrate, ssrcs = unpack_remb_fci(packet.fci)
                     if sender._ssrc in ssrcs:
-                        callback(None, bitrate, None)
+                        callback(None, bitrate, None, None)
         except Exception:
             log.exception("receiver feedback callback failed")
         await handle(packet)

@@ -29,9 +29,11 @@ subscriber's RTCP tells (sans-I/O; the clock is injected):
   the next level sends, held for ``probe_hold`` seconds (:meth:`LayerSelector.probe_padding`
   tells the pacer how much). The probe fails at the first sign that the link does not carry
   it: a loss of ``trial_loss_threshold`` in the media, a loss of ``probe_loss_threshold`` in
-  the padding (the receiver's report block for the RTX stream), or a REMB estimate lower
-  than the one before it (a receiver's estimate falls only when its delay-based detector
-  sees the bottleneck's queue grow, which happens before that queue drops anything). A
+  the padding (the receiver's report block for the RTX stream), a REMB estimate lower than
+  the one before it (a receiver's estimate falls only when its delay-based detector sees the
+  bottleneck's queue grow), or two round trips in a row ``probe_delay`` longer than the
+  shortest since the probe began (the queue itself, seen in the receiver reports' LSR/DLSR;
+  Chromium reports every ~0.2 s). The last two show before that queue drops anything. A
   failed probe stops the padding at once, keeps the level and doubles the wait (up to
   ``max_probe_after``): it costs the subscriber padding, not frames. A probe that lasted its
   ramp and hold and then gets a clean loss report passes: the level goes up. LiveKit and
@@ -93,8 +95,8 @@ class SelectorConfig:
     trial: float = 3.0
     remb_settle: float = 12.0
     congested_signals: int = 2
-    probe_ramp: float = 2.0
-    probe_hold: float = 3.0
+    probe_ramp: float = 4.0
+    probe_hold: float = 2.0
     #: No loss report this long after the hold: the probe failed (a receiver that stopped
     #: reporting is no evidence).
     probe_verdict_wait: float = 3.0
@@ -102,6 +104,9 @@ class SelectorConfig:
     probe_loss_threshold: float = 0.05
     #: A REMB below this share of the one before it, during a probe: the link is overused.
     probe_remb_fall: float = 0.99
+    #: Round trips this much longer than the shortest since the probe began (seconds), twice
+    #: in a row: a queue is growing.
+    probe_delay: float = 0.08
 
 
 @dataclass(slots=True)
@@ -111,6 +116,8 @@ class _Probe:
     started: float
     padding: float
     remb: float | None = None
+    rtt_floor: float | None = None
+    rtt_high: int = 0
 
 
 class LayerSelector:
@@ -143,12 +150,13 @@ class LayerSelector:
         self.switches_up = 0
         self.probes = 0
         self.probes_failed = 0
-        #: Why probes failed: ``loss``, ``overuse``, ``padding loss``, ``no report``.
+        #: Why probes failed: ``loss``, ``overuse``, ``delay``, ``padding loss``, ``no report``.
         self.probe_failures: dict[str, int] = {}
         #: The last few probes: (seconds it lasted, why it failed or None if it passed).
         self.probe_history: deque[tuple[float, str | None]] = deque(maxlen=16)
         self.last_remb: float | None = None
         self.last_loss: float | None = None
+        self.last_rtt: float | None = None
 
     @property
     def in_trial(self) -> bool:
@@ -181,21 +189,31 @@ class LayerSelector:
         loss: float | None = None,
         remb: float | None = None,
         probe_loss: float | None = None,
+        rtt: float | None = None,
         can_probe: bool = False,
     ) -> int:
         """One RTCP signal: a receiver report's fraction lost (0..1) for the media and, when
-        the report covers the padding's RTX stream, for that (``probe_loss``); or a REMB
-        estimate (bits per second). ``can_probe``: the connection can send padding (RTX
-        negotiated); without it the selector goes up by trial alone. Returns the level
+        the report covers the padding's RTX stream, for that (``probe_loss``), and the round
+        trip it tells (``rtt``, seconds); or a REMB estimate (bits per second).
+        ``can_probe``: the connection can send padding (RTX negotiated); without it the
+        selector goes up by trial alone. Returns the level
         (0 … ``len(levels) - 1``)."""
         config = self._config
         top = max(len(levels) - 1, 0)
         level = top if self.level is None else min(self.level, top)
         now = self._clock()
         remb_counts = self._up_at is None or now - self._up_at >= config.remb_settle
-        overused = False
+        overused = delayed = False
         if loss is not None:
             self.last_loss = loss
+        if rtt is not None:
+            probe = self._probe
+            if probe is not None:
+                floor = rtt if probe.rtt_floor is None else min(probe.rtt_floor, rtt)
+                probe.rtt_floor = floor
+                probe.rtt_high = probe.rtt_high + 1 if rtt > floor + config.probe_delay else 0
+                delayed = probe.rtt_high >= 2
+            self.last_rtt = rtt
         if remb is not None:
             probe = self._probe
             if probe is not None:
@@ -216,8 +234,16 @@ class LayerSelector:
             verdict_at = self._probe.started + config.probe_ramp + config.probe_hold
             if level >= top:
                 self._probe = None  # the layers changed: nothing above to probe for
-            elif congested or overused or probe_lossy:
-                reason = "loss" if congested else "overuse" if overused else "padding loss"
+            elif congested or overused or delayed or probe_lossy:
+                reason = (
+                    "loss"
+                    if congested
+                    else "overuse"
+                    if overused
+                    else "delay"
+                    if delayed
+                    else "padding loss"
+                )
                 self._end_probe(now, failed=reason)
             elif now >= verdict_at + config.probe_verdict_wait:
                 self._end_probe(now, failed="no report")  # no evidence
@@ -247,7 +273,7 @@ class LayerSelector:
         ):
             if can_probe and levels[level + 1] > levels[level]:
                 gap = config.probe_overshoot * levels[level + 1] - levels[level]
-                self._probe = _Probe(started=now, padding=gap)
+                self._probe = _Probe(started=now, padding=gap, rtt_floor=self.last_rtt)
                 self.probes += 1
                 self.last_loss = None  # judged on what comes from now on
             else:

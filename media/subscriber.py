@@ -257,14 +257,19 @@ class Subscriber:
         if codec.kind == "video" and track.outlet is not None:
             on_receiver_feedback(
                 transceiver.sender,
-                lambda loss, remb, rtx_loss: self._feedback(output, loss, remb, rtx_loss),
+                lambda loss, remb, rtx_loss, rtt: self._feedback(output, loss, remb, rtx_loss, rtt),
             )
         output = _Output(transceiver=transceiver, track=track, codec=codec, encoder=encoder)
         self._outputs.append(output)
         return output
 
     def _feedback(
-        self, output: _Output, loss: float | None, remb: int | None, rtx_loss: float | None
+        self,
+        output: _Output,
+        loss: float | None,
+        remb: int | None,
+        rtx_loss: float | None,
+        rtt: float | None,
     ) -> None:
         """The client reported loss or a bandwidth estimate: pick the level of its layered
         video (one level for all of it: the link is shared). The loss taken is the larger of
@@ -296,6 +301,7 @@ class Subscriber:
             loss=loss,
             remb=remb,
             probe_loss=rtx_loss if pad is outlet else None,
+            rtt=rtt,
             can_probe=pad is not None,
         )
         for o in videos:

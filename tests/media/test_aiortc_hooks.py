@@ -7,6 +7,7 @@ import asyncio
 import fractions
 import inspect
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -148,6 +149,11 @@ def test_aiortc_is_the_pinned_version() -> None:
         ),
         # ice_gave_up: aioice marks a connection it closes before anything else happens
         (aioice.ice.Connection.close, ["self._closing = True"]),
+        # on_receiver_feedback's round trip: when the last sender report went out
+        (
+            SenderClass._run_rtcp,
+            ["self.__lsr = ((self.__ntp_timestamp) >> 16)", "self.__lsr_time = time.time()"],
+        ),
         (aioice.ice.Connection.query_consent, ["return await self.close()"]),
     ],
 )
@@ -376,7 +382,7 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
         await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
     assert requests == [True, True]
     # what the receiver reports about this stream: loss and REMB, before aiortc's handling
-    feedback: list[tuple[float | None, int | None, float | None]] = []
+    feedback: list[tuple[float | None, int | None, float | None, float | None]] = []
     hooks.on_receiver_feedback(sender, lambda *signal: feedback.append(signal))
     block = RtcpReceiverInfo(
         ssrc=sender._ssrc, fraction_lost=64, packets_lost=5, highest_sequence=9, jitter=0,
@@ -392,6 +398,16 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
     )  # fmt: skip
     await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[block, other]))
     await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[rtx, block]))
+    # a block answering the last sender report (sent 0.3 s ago; the receiver held it 0.1 s)
+    sender._RTCRtpSender__lsr = 0x12345678  # type: ignore[attr-defined]
+    sender._RTCRtpSender__lsr_time = time.time() - 0.3  # type: ignore[attr-defined]
+    answering = RtcpReceiverInfo(
+        ssrc=sender._ssrc, fraction_lost=0, packets_lost=5, highest_sequence=9, jitter=0,
+        lsr=0x12345678, dlsr=65536 // 10,
+    )  # fmt: skip
+    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[answering]))
+    rtt = feedback.pop()[3]
+    assert rtt == pytest.approx(0.2, abs=0.05)
     remb = pack_remb_fci(300_000, [sender._ssrc])
     await sender._handle_rtcp_packet(
         RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=remb)
@@ -399,7 +415,11 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
     await sender._handle_rtcp_packet(
         RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=sender._ssrc)
     )
-    assert feedback == [(0.25, None, None), (0.25, None, 0.125), (None, 300_000, None)]
+    assert feedback == [
+        (0.25, None, None, None),  # no round trip: the block answers no sender report of ours
+        (0.25, None, 0.125, None),
+        (None, 300_000, None, None),
+    ]
     assert requests == [True, True, True]  # aiortc's own handling still runs
     await sender.stop()
     assert any(is_rtcp(d) and RtcpPacket.parse(d) for d in wire)  # the BYE went out

@@ -170,6 +170,24 @@ def test_a_probe_fails_on_loss_of_media_or_padding_or_without_reports(
     assert s.probe_failures == {reason: 1}
 
 
+def test_a_probe_fails_when_round_trips_grow_twice_in_a_row() -> None:
+    clock = Clock()
+    s = prober(clock)
+    assert s.feedback(LEVELS, loss=0.0, rtt=0.030, can_probe=True) == 1
+    probe_started(s, clock)
+    for rtt in (0.020, 0.060, 0.140, 0.050):  # one long round trip is noise
+        clock.now += 0.2
+        assert s.feedback(LEVELS, loss=0.0, rtt=rtt, can_probe=True) == 0
+    assert s.probing
+    clock.now += 0.2
+    s.feedback(LEVELS, loss=0.0, rtt=0.110, can_probe=True)  # the floor is 0.020 now
+    assert s.probing
+    clock.now += 0.2
+    s.feedback(LEVELS, loss=0.0, rtt=0.150, can_probe=True)  # twice in a row: a queue
+    assert not s.probing
+    assert s.probe_failures == {"delay": 1}
+
+
 def test_without_rtx_the_selector_goes_up_by_trial_alone() -> None:
     clock = Clock()
     s = prober(clock)
