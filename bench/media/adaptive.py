@@ -29,10 +29,10 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from aiortc import (
@@ -54,7 +54,18 @@ from media.forwarding import ForwardedTrack
 from media.router import Router
 from media.subscriber import Offer, Subscriber
 
-__all__ = ["AdaptiveOptions", "run_adaptive"]
+__all__ = [
+    "AdaptiveOptions",
+    "LayeredPublisher",
+    "PeerProcess",
+    "Sampler",
+    "Viewer",
+    "frames_between",
+    "measure",
+    "run_adaptive",
+    "shaped",
+    "video_track",
+]
 
 FRAME_RATE = 30
 LOW_SIZE = (160, 120)
@@ -130,6 +141,42 @@ def _ignore_remb(sender: RTCRtpSender) -> None:
     sender._handle_rtcp_packet = without_remb  # type: ignore[method-assign]
 
 
+class Viewer(Protocol):
+    """A subscriber the experiment measures (:class:`PeerProcess`, or a Chromium page:
+    :mod:`bench.media.adaptive_chromium`); ``offers`` takes the router's offers for it."""
+
+    router: Router
+    offers: asyncio.Queue[Offer]
+
+    def video_track(self) -> ForwardedTrack | None: ...
+
+    def frames_between(self, start: float, end: float, size: str | None = None) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+def video_track(router: Router, participant_id: str) -> ForwardedTrack | None:
+    """The subscriber track carrying ``participant_id``'s video (None before they have one)."""
+    subscriber = router.subscribers.get(participant_id)
+    if subscriber is None:
+        return None
+    return next((t for t in subscriber.outputs if t.kind == "video"), None)
+
+
+def frames_between(
+    timeline: list[tuple[float, dict[str, int]]], start: float, end: float, size: str | None
+) -> int:
+    """Frames decoded (of ``size``, or any) between the reports of ``timeline`` (``(time,
+    {size: frames so far})``) nearest the two times."""
+
+    def at(t: float) -> int:
+        before = [sizes for when, sizes in timeline if when <= t]
+        sizes = before[-1] if before else {}
+        return sizes.get(size, 0) if size else sum(sizes.values())
+
+    return at(end) - at(start)
+
+
 class PeerProcess:
     """A subscriber process (:mod:`bench.media.adaptive_peer`) answering the router's offers;
     ``timeline`` collects its ``(time, {size: frames})`` reports."""
@@ -185,20 +232,10 @@ class PeerProcess:
         await self.router.answer(self.participant_id, answer["answer"], answer["id"])
 
     def video_track(self) -> ForwardedTrack | None:
-        subscriber = self.router.subscribers.get(self.participant_id)
-        if subscriber is None:
-            return None
-        return next((t for t in subscriber.outputs if t.kind == "video"), None)
+        return video_track(self.router, self.participant_id)
 
     def frames_between(self, start: float, end: float, size: str | None = None) -> int:
-        """Frames decoded (of ``size``, or any) between two reports nearest the times."""
-
-        def at(t: float) -> int:
-            before = [sizes for when, sizes in self.timeline if when <= t]
-            sizes = before[-1] if before else {}
-            return sizes.get(size, 0) if size else sum(sizes.values())
-
-        return at(end) - at(start)
+        return frames_between(self.timeline, start, end, size)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -245,10 +282,10 @@ class AdaptiveOptions:
     recover: float = 40.0
 
 
-class _Sampler:
+class Sampler:
     """The layer each subscriber's video is forwarded at, every 0.1 s."""
 
-    def __init__(self, peers: dict[str, PeerProcess]) -> None:
+    def __init__(self, peers: Mapping[str, Viewer]) -> None:
         self.peers = peers
         self.samples: dict[str, list[tuple[float, int | None]]] = {name: [] for name in peers}
 
@@ -279,7 +316,7 @@ async def run_adaptive(options: AdaptiveOptions) -> dict[str, Any]:
         )
         peers = {"free": PeerProcess(router, "free"), "limited": PeerProcess(router, "limited")}
         publisher = LayeredPublisher(router)
-        sampler = _Sampler(peers)
+        sampler = Sampler(peers)
         sampling: asyncio.Task[None] | None = None
         try:
             await publisher.publish()
@@ -287,7 +324,7 @@ async def run_adaptive(options: AdaptiveOptions) -> dict[str, Any]:
             await peers["limited"].start(host.run_prefix, host.address)
             sampling = asyncio.ensure_future(sampler.run())
             await asyncio.sleep(options.warmup)
-            return await _measure(options, host.link, peers, sampler)
+            return await measure(options, host.link, peers, sampler)
         finally:
             if sampling is not None:
                 sampling.cancel()
@@ -298,11 +335,11 @@ async def run_adaptive(options: AdaptiveOptions) -> dict[str, Any]:
             await asyncio.wait_for(router.close(), 15)
 
 
-async def _measure(
+async def measure(
     options: AdaptiveOptions,
     link: str,
-    peers: dict[str, PeerProcess],
-    sampler: _Sampler,
+    peers: Mapping[str, Viewer],
+    sampler: Sampler,
 ) -> dict[str, Any]:
     low, high = "x".join(map(str, LOW_SIZE)), "x".join(map(str, HIGH_SIZE))
 
