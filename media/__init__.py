@@ -2,18 +2,21 @@
 
 Data flow for one room (:class:`media.router.Router`)::
 
-    publisher's RTCPeerConnection ─ RTCRtpReceiver (jitter buffer reassembles frames)
-        └─ FrameTap (replaces the decoder queue)          media/aiortc_hooks.py
-             └─ TrackFanout (keyframe detection, PLI)     media/forwarding.py
-                  ├─ ForwardedTrack (bounded queue, hold until keyframe) ─ RTCRtpSender
-                  │     (PacketOnlyEncoder: packetize only) ─ subscriber's RTCPeerConnection
+    publisher's RTCPeerConnection ─ RTCRtpReceiver
+        └─ tap_rtp / FrameTap (every packet; frames for the recorder)   media/aiortc_receiver.py
+             └─ TrackFanout (layers, keyframe detection, PLI)             media/fanout.py
+                  ├─ ForwardedTrack (rewrites, holds until keyframe)      media/forwarding.py
+                  │     └─ RtpOutlet ─ RTCRtpSender ─ subscriber's      media/aiortc_outlet.py
+                  │          RTCPeerConnection
                   └─ ...one per subscriber
 
 Modules: ``router`` (the API a worker drives), ``publisher`` / ``subscriber`` (the two kinds
-of peer connection), ``forwarding`` (fan-out and per-subscriber queues), ``keyframes``
-(throttled PLI), ``bitstream`` (keyframe detection), ``sdp`` (codec pinning, bitrate caps,
-ICE candidates), ``aiortc_hooks`` (every private aiortc internal used), ``tasks`` (task
-ownership), ``config``, ``errors``.
+of peer connection), ``fanout`` (one published track to its subscribers), ``forwarding``
+(one subscriber's m-line), ``rtp_forwarding`` (rewriting), ``layers`` and ``probing``
+(adaptive quality), ``keyframes`` (throttled PLI), ``bitstream`` (keyframe detection),
+``sdp`` (codec pinning, bitrate caps, ICE candidates), ``aiortc_hooks``,
+``aiortc_receiver`` and ``aiortc_outlet`` (every private aiortc internal used), ``tasks``
+(task ownership), ``config``, ``errors``.
 
 ``media`` imports ``rooms`` and libraries only, never ``api`` or ``signaling``.
 """

@@ -1,18 +1,14 @@
-"""Fan-out: one published track to many subscriber tracks, as RTP packets or as frames.
+"""A subscriber's m-line: the published track it forwards, as RTP packets or as frames.
 
-- :class:`TrackFanout` is one published track. Its publisher's receiver pushes every RTP
-  packet into it as it arrives (:func:`media.aiortc_hooks.tap_rtp`) and, once its jitter
-  buffer has reassembled one, every encoded frame (:func:`media.aiortc_hooks.tap_receiver`),
-  synchronously on the event loop. Packets go to the subscriber tracks that forward RTP,
-  frames to those that forward frames and to the taps (the recorder).
-- :class:`ForwardedTrack` is one subscriber's m-line: an aiortc ``MediaStreamTrack`` fed to a
-  stock ``RTCRtpSender``. With an outlet (:class:`~media.aiortc_hooks.RtpOutlet`, the default)
-  it forwards RTP: each packet is rewritten for the subscriber
-  (:class:`media.rtp_forwarding.RtpRewriter`) and sent at once, and ``recv()`` never yields
-  (it only tells that the sender started). Without one, ``recv()`` yields ``av.Packet``\\ s
-  and the sender packetizes them (the frame path, ``LIVECLASS_MEDIA_FORWARDING=frames``). It
-  is switched between sources (a published track, or none while its m-line is inactive) and
-  keeps the subscriber's numbering and timestamps continuous across switches.
+:class:`ForwardedTrack` is one subscriber's m-line: an aiortc ``MediaStreamTrack`` fed to a
+stock ``RTCRtpSender`` and by a :class:`media.fanout.TrackFanout` (one published track). With
+an outlet (:class:`media.aiortc_outlet.RtpOutlet`, the default) it forwards RTP: each packet
+is rewritten for the subscriber (:class:`media.rtp_forwarding.RtpRewriter`) and sent at
+once, and ``recv()`` never yields (it only tells that the sender started). Without one,
+``recv()`` yields ``av.Packet``\\ s and the sender packetizes them (the frame path,
+``LIVECLASS_MEDIA_FORWARDING=frames``). It is switched between sources (a published track,
+or none while its m-line is inactive) and between the layers of a layered one, and keeps the
+subscriber's numbering and timestamps continuous across switches.
 
 Keyframe policy: a subscriber track is *held* (gets nothing) until a keyframe arrives, whenever
 it (re)starts: when its sender first pulls (the connection is up), when it is switched to a new
@@ -37,162 +33,21 @@ import asyncio
 import fractions
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtpPacket
 from av.packet import Packet
 
-from media.aiortc_hooks import fast_ntp_time
-from media.bitstream import is_keyframe
-from media.keyframes import KeyframeRequester
-from media.layers import RateMeter
-from media.rtp_forwarding import PacketOutlet, RtpRewriter, is_keyframe_start
-from media.sdp import CodecSpec
-from media.sources import Source, stream_id
+from media.fanout import MediaFrame, TrackFanout
+from media.rtp_forwarding import PacketOutlet, RtpRewriter
 
-__all__ = ["ForwardedTrack", "MediaFrame", "TrackFanout"]
+__all__ = ["ForwardedTrack"]
 
 log = logging.getLogger("liveclass.media.forwarding")
 
 #: The timestamp step inserted between two sources of one subscriber track (one frame).
 _SWITCH_STEP = {"video": 90000 // 30, "audio": 960}
-
-
-@dataclass(frozen=True, slots=True)
-class MediaFrame:
-    """One encoded frame: the codec's bitstream and its timestamp in the codec's clock."""
-
-    data: bytes
-    timestamp: int
-    keyframe: bool
-
-
-class TrackFanout:
-    """One published track and the subscriber tracks attached to it.
-
-    ``request_keyframe`` sends a PLI to the publisher; it is throttled by ``keyframe_interval``.
-    The owner (the publisher) must ``await close()``.
-    """
-
-    def __init__(
-        self,
-        *,
-        track_id: str,
-        publisher_id: str,
-        codec: CodecSpec,
-        send_keyframe_request: Callable[[], Awaitable[object]],
-        keyframe_interval: float,
-        source: Source = "camera",
-    ) -> None:
-        self.track_id = track_id
-        self.publisher_id = publisher_id
-        #: What it shows (camera or screen); subscribers see it in the msid stream id.
-        self.source: Source = source
-        self.stream_id = stream_id(publisher_id, source)
-        self.codec = codec
-        self.kind = codec.kind
-        self.sinks: set[ForwardedTrack] = set()
-        #: The subscriber tracks that forward RTP.
-        self.rtp_sinks: set[ForwardedTrack] = set()
-        #: Other consumers of every frame (the recorder); called synchronously, must not block.
-        self.taps: list[Callable[[MediaFrame], None]] = []
-        self.ended = False
-        self.frames_in = 0
-        self.keyframes_in = 0
-        self.foreign_frames = 0
-        self.packets_in = 0
-        #: The layers of a layered camera, lowest first, this one (the highest) last; a
-        #: lower layer is no track of its own (see :mod:`media.layers`).
-        self.layers: list[TrackFanout] = [self]
-        #: What the publisher sends on it (bits per second, RTP payloads).
-        self.meter = RateMeter()
-        self._keyframes = KeyframeRequester(send_keyframe_request, min_interval=keyframe_interval)
-
-    @property
-    def keyframe_requests(self) -> int:
-        """How many times a keyframe was asked for (before throttling)."""
-        return self._keyframes.requested
-
-    @property
-    def keyframe_requests_sent(self) -> int:
-        return self._keyframes.sent
-
-    def push_encoded(self, mime_type: str, data: bytes, timestamp: int) -> None:
-        """A frame from the publisher's receiver (the frame tap callback)."""
-        if self.ended:
-            return
-        if mime_type.lower() != self.codec.mime_type:
-            # not the pinned codec (the publisher ignored our answer): cannot be forwarded
-            self.foreign_frames += 1
-            return
-        frame = MediaFrame(data, timestamp, is_keyframe(mime_type, data))
-        self.push(frame)
-
-    def push_rtp(self, packet: RtpPacket, mime_type: str) -> None:
-        """A packet from the publisher's receiver (the RTP tap callback)."""
-        if self.ended or mime_type != self.codec.mime_type:
-            return
-        self.packets_in += 1
-        self.meter.add(len(packet.payload))
-        sinks = self.rtp_sinks
-        if not sinks:
-            return
-        start = is_keyframe_start(mime_type, packet.payload)
-        now = fast_ntp_time()
-        for sink in tuple(sinks):
-            sink.offer_rtp(packet, start, now, self)
-
-    def layer_at(self, level: int) -> TrackFanout:
-        """The layer a subscriber at ``level`` gets (the highest at or below it)."""
-        return self.layers[max(0, min(level, len(self.layers) - 1))]
-
-    def drop_layer(self, layer: TrackFanout) -> None:
-        """A lower layer ended (its m-line stopped): its subscribers move to another one."""
-        if layer is self or layer not in self.layers:
-            return
-        self.layers.remove(layer)
-        for sink in tuple(layer.rtp_sinks):
-            if sink.source is self:
-                sink.reselect()
-
-    def push(self, frame: MediaFrame) -> None:
-        if self.ended:
-            return
-        self.frames_in += 1
-        if frame.keyframe:
-            self.keyframes_in += 1
-        for sink in tuple(self.sinks):
-            sink.offer(frame)
-        for tap in tuple(self.taps):
-            tap(frame)
-
-    def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe (throttled; a no-op for audio or once ended)."""
-        if self.kind == "video" and not self.ended:
-            self._keyframes.request()
-
-    def end(self) -> None:
-        """The publisher stopped sending: detach every subscriber track."""
-        if self.ended:
-            return
-        self.ended = True
-        layered = {s for layer in self.layers for s in layer.rtp_sinks if s.source is self}
-        for sink in {*self.sinks, *self.rtp_sinks, *layered}:
-            sink.switch(None)
-        self.sinks.clear()
-        self.rtp_sinks.clear()
-        self.taps.clear()
-
-    async def close(self) -> None:
-        self.end()
-        await self._keyframes.close()
-
-    def __repr__(self) -> str:
-        sinks = len(self.sinks) + len(self.rtp_sinks)
-        return f"TrackFanout({self.track_id!r}, {self.codec.mime_type}, sinks={sinks})"
 
 
 class ForwardedTrack(MediaStreamTrack):

@@ -1,11 +1,11 @@
 """A participant's sending side: the peer connection that answers their offers.
 
 Each audio/video m-line the participant offers becomes, while they send on it, one
-:class:`media.forwarding.TrackFanout`. Before aiortc sees the offer, the publisher creates a
+:class:`media.fanout.TrackFanout`. Before aiortc sees the offer, the publisher creates a
 ``recvonly`` transceiver per new m-line with its codec pinned (Opus; VP8, else H.264) and taps
 its receiver: every RTP packet goes to the track's fan-out as it arrives
-(:func:`media.aiortc_hooks.tap_rtp`), and the frames aiortc reassembles go there too, for
-the recorder, instead of to a decoder (:func:`media.aiortc_hooks.tap_receiver`). The
+(:func:`media.aiortc_receiver.tap_rtp`), and the frames aiortc reassembles go there too, for
+the recorder, instead of to a decoder (:func:`media.aiortc_receiver.tap_receiver`). The
 answer caps the publisher's bitrate (``b=AS``/``b=TIAS``).
 
 Re-offers (a track added, or an m-line no longer sending) are answered on the same
@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.rtp import RtpPacket
 
-from media.aiortc_hooks import FrameTap, on_audio_level, request_keyframe, tap_receiver, tap_rtp
+from media.aiortc_receiver import FrameTap, on_audio_level, request_keyframe, tap_receiver, tap_rtp
 from media.config import RouterConfig
 from media.errors import MediaError
-from media.forwarding import TrackFanout
+from media.fanout import TrackFanout
 from media.layers import LAYER_NAMES
 from media.sdp import CodecSpec, MediaSection, cap_bitrate, parse_sections
 from media.sources import Source, parse_stream_id

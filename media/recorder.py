@@ -2,7 +2,7 @@
 
 A :class:`Recorder` watches a room's :class:`~media.router.Router` (on the room's origin
 worker, where the publishers send) and taps the same encoded frames the forwarder hands to
-subscribers (:attr:`media.forwarding.TrackFanout.taps`): nothing is decoded. It records one
+subscribers (:attr:`media.fanout.TrackFanout.taps`): nothing is decoded. It records one
 video and one audio source, on one timeline each: the video of a screen being shared (the
 newest one), else the first camera (VP8); the first microphone (Opus), else a screen's sound.
 When a better track appears (a screen share starts) or the recorded one ends (the share stops,
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from media.forwarding import MediaFrame, TrackFanout
+from media.fanout import MediaFrame, TrackFanout
 from media.router import TrackWatcher
 from media.webm import OPUS_CLOCK, VP8_CLOCK, Kind, TrackTimeline, WebmResult, WebmWriter
 

@@ -41,7 +41,7 @@ from typing import Any, Literal, Protocol
 from media.aiortc_hooks import ice_gave_up
 from media.config import RouterConfig
 from media.errors import MediaError
-from media.forwarding import TrackFanout
+from media.fanout import TrackFanout
 from media.publisher import Publisher
 from media.room_voices import MediaState, RoomVoices
 from media.sdp import parse_candidate

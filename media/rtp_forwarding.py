@@ -2,7 +2,7 @@
 
 The publisher's RTP packets (SRTP already removed by its connection) are forwarded as they
 arrive, each one rewritten for the subscriber's stream and sent (see
-:class:`media.aiortc_hooks.RtpOutlet` for the sending): no frame is reassembled and nothing
+:class:`media.aiortc_outlet.RtpOutlet` for the sending): no frame is reassembled and nothing
 is re-packetized per subscriber, and the publisher side's jitter buffer (which still
 reassembles frames for the recorder) is not in the path. This module is the rewriting, and
 does no I/O:
@@ -31,7 +31,7 @@ __all__ = ["PacketOutlet", "RtpRewriter", "is_keyframe_start"]
 
 
 class PacketOutlet(Protocol):
-    """Where one subscriber stream's rewritten packets go (:class:`~media.aiortc_hooks.RtpOutlet`
+    """Where one subscriber stream's rewritten packets go (:class:`~media.aiortc_outlet.RtpOutlet`
     over a real connection)."""
 
     def send(self, seq: int, ts: int, marker: int, payload: bytes, ntp: int) -> None: ...

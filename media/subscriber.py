@@ -2,7 +2,7 @@
 
 Every published track of the room (except the participant's own) gets an m-line here, fed by
 a :class:`media.forwarding.ForwardedTrack` and a stock ``RTCRtpSender``: the track forwards
-RTP through the sender's :class:`media.aiortc_hooks.RtpOutlet` (or, with
+RTP through the sender's :class:`media.aiortc_outlet.RtpOutlet` (or, with
 ``RouterConfig.forwarding == "frames"``, yields frames the sender only packetizes,
 :func:`media.aiortc_hooks.install_packet_only_encoder`). The msid of each m-line
 is ``<stream id> <track id>``, the stream id being the publisher's participant id for their
@@ -40,16 +40,18 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSes
 
 from media.aiortc_hooks import (
     PacketOnlyEncoder,
-    RtpOutlet,
     install_packet_only_encoder,
     on_keyframe_request,
     on_receiver_feedback,
     set_msid,
 )
+from media.aiortc_outlet import RtpOutlet
 from media.config import RouterConfig
 from media.errors import MediaError
-from media.forwarding import ForwardedTrack, TrackFanout
+from media.fanout import TrackFanout
+from media.forwarding import ForwardedTrack
 from media.layers import LayerSelector
+from media.probing import pace_padding, padding_outlet
 from media.sdp import CodecSpec, parse_sections
 from media.tasks import cancel_and_wait
 
@@ -121,6 +123,7 @@ class Subscriber:
         self.pending_offer_id: str | None = None
         #: Which layer of layered cameras this connection gets (:mod:`media.layers`).
         self.selector = LayerSelector(config.layer_selector)
+        self._pacer: asyncio.Task[None] | None = None
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
@@ -253,18 +256,27 @@ class Subscriber:
         on_keyframe_request(transceiver.sender, track.on_remote_keyframe_request)
         if codec.kind == "video" and track.outlet is not None:
             on_receiver_feedback(
-                transceiver.sender, lambda loss, remb: self._feedback(output, loss, remb)
+                transceiver.sender,
+                lambda loss, remb, rtx_loss, rtt: self._feedback(output, loss, remb, rtx_loss, rtt),
             )
         output = _Output(transceiver=transceiver, track=track, codec=codec, encoder=encoder)
         self._outputs.append(output)
         return output
 
-    def _feedback(self, output: _Output, loss: float | None, remb: int | None) -> None:
+    def _feedback(
+        self,
+        output: _Output,
+        loss: float | None,
+        remb: int | None,
+        rtx_loss: float | None,
+        rtt: float | None,
+    ) -> None:
         """The client reported loss or a bandwidth estimate: pick the level of its layered
         video (one level for all of it: the link is shared). The loss taken is the larger of
         the report's and the share of packets NACKed since the last figure (a receiver
         report counts retransmitted packets as received, hiding a link that drops; NACKs
-        also tell sooner)."""
+        also tell sooner). Padding for a probe goes out on the first layered output that
+        can send it; only its RTX report tells the padding's loss."""
         outlet = output.track.outlet
         if isinstance(outlet, RtpOutlet):
             # NACKs tell before the next receiver report does (REMB comes more often)
@@ -276,17 +288,35 @@ class Subscriber:
                 nack_loss = min(1.0, (nacked - last_nacked) / (sent - last_sent))
                 loss = nack_loss if loss is None else max(loss, nack_loss)
         videos = [
-            o.track for o in self._outputs if o.codec.kind == "video" and o.track.source is not None
+            o for o in self._outputs if o.codec.kind == "video" and o.track.source is not None
         ]
-        sources = [t.source for t in videos if t.source is not None]
+        sources = [o.track.source for o in videos if o.track.source is not None]
         depth = max((len(s.layers) for s in sources), default=0)
         if depth < 2:
             return
         levels = [sum(s.layer_at(i).meter.bps for s in sources) for i in range(depth)]
-        level = self.selector.feedback(levels, loss=loss, remb=remb)
-        for track in videos:
-            if track.level != level:
-                track.set_level(level)
+        pad = padding_outlet(o.track for o in videos)
+        level = self.selector.feedback(
+            levels,
+            loss=loss,
+            remb=remb,
+            probe_loss=rtx_loss if pad is outlet else None,
+            rtt=rtt,
+            can_probe=pad is not None,
+        )
+        for o in videos:
+            if o.track.level != level:
+                o.track.set_level(level)
+        if self.selector.probing and pad is not None and self._pacer is None:
+            self._pacer = asyncio.get_running_loop().create_task(
+                self._probe(pad), name=f"media-probe-{self.participant_id}"
+            )
+
+    async def _probe(self, outlet: RtpOutlet) -> None:
+        try:
+            await pace_padding(self.selector, outlet, self.participant_id)
+        finally:
+            self._pacer = None
 
     async def accept_answer(self, answer_sdp: str, offer_id: str | None = None) -> None:
         """The client's answer to the outstanding offer. ``offer_id`` (the ``offerId`` the
@@ -331,6 +361,7 @@ class Subscriber:
         self._closed = True
         await cancel_and_wait(self._task)
         self._task = None
+        await cancel_and_wait(self._pacer)
         for output in self._outputs:
             output.track.stop()
         await self.pc.close()

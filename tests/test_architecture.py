@@ -511,14 +511,6 @@ def test_the_cycle_checker(sources: dict[str, str], expected: list[list[str]]) -
 MAX_LINES = 400
 SIZED_PACKAGES = ["api", "signaling", "rooms", "media"]
 
-#: Modules over MAX_LINES that other work of issue 16 is splitting. Short on purpose: a module
-#: leaves the list when it is split (the test fails while it is listed but small enough).
-OVERSIZED_FOR_NOW: dict[str, str] = {
-    "media/worker.py": "the typed protocol (its hand-built client messages)",
-    "media/aiortc_hooks.py": "the media split",
-    "media/forwarding.py": "the media split (TrackFanout to a module of its own)",
-}
-
 
 def line_counts() -> dict[str, int]:
     return {
@@ -531,17 +523,9 @@ def line_counts() -> dict[str, int]:
 def test_no_module_is_too_long() -> None:
     counts = line_counts()
     too_long = [
-        f"{path}: {lines} lines"
-        for path, lines in sorted(counts.items())
-        if lines > MAX_LINES and path not in OVERSIZED_FOR_NOW
+        f"{path}: {lines} lines" for path, lines in sorted(counts.items()) if lines > MAX_LINES
     ]
     assert too_long == [], f"modules over {MAX_LINES} lines (split them):\n" + "\n".join(too_long)
-
-
-def test_the_allow_list_only_holds_long_modules() -> None:
-    counts = line_counts()
-    stale = [p for p in OVERSIZED_FOR_NOW if counts.get(p, 0) <= MAX_LINES]
-    assert stale == [], f"no longer over {MAX_LINES} lines; drop from OVERSIZED_FOR_NOW: {stale}"
 
 
 # -- A connection owns its seat ---------------------------------------------------------------

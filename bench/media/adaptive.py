@@ -15,10 +15,10 @@ The experiment (``python -m bench.media.adaptive``, as root; ``--json`` writes t
 
 Figures: for each subscriber the layer the SFU forwards over time (sampled every 0.1 s),
 frames decoded per layer, and frame loss = 1 - frames decoded / frames the publisher made in
-the interval (30 a second): for the limited subscriber in the shaped window after its switch down
-(``limited_loss_after_switch``; ``limited_loss_until_probe``: until the selector first tries
-the high layer again, a trial that fails on a shaped link) and for the free one over the
-whole run; the time from shaping to the switch down and from lifting to the switch up.
+the interval (30 a second): for the limited subscriber over the whole shaped window after its
+switch down (``limited_loss_after_switch``; the SFU probes the link with padding meanwhile,
+``limited_probes``, and goes up only if a probe passes) and for the free one over the whole
+run; the time from shaping to the switch down and from lifting to the switch up.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from aiortc import (
@@ -48,12 +48,24 @@ from av import VideoFrame
 
 from bench.servers.netns import private_host
 from media.aiortc_hooks import host_addresses
+from media.aiortc_outlet import RtpOutlet
 from media.config import RouterConfig
 from media.forwarding import ForwardedTrack
 from media.router import Router
-from media.subscriber import Offer
+from media.subscriber import Offer, Subscriber
 
-__all__ = ["AdaptiveOptions", "run_adaptive"]
+__all__ = [
+    "AdaptiveOptions",
+    "LayeredPublisher",
+    "PeerProcess",
+    "Sampler",
+    "Viewer",
+    "frames_between",
+    "measure",
+    "run_adaptive",
+    "shaped",
+    "video_track",
+]
 
 FRAME_RATE = 30
 LOW_SIZE = (160, 120)
@@ -129,6 +141,42 @@ def _ignore_remb(sender: RTCRtpSender) -> None:
     sender._handle_rtcp_packet = without_remb  # type: ignore[method-assign]
 
 
+class Viewer(Protocol):
+    """A subscriber the experiment measures (:class:`PeerProcess`, or a Chromium page:
+    :mod:`bench.media.adaptive_chromium`); ``offers`` takes the router's offers for it."""
+
+    router: Router
+    offers: asyncio.Queue[Offer]
+
+    def video_track(self) -> ForwardedTrack | None: ...
+
+    def frames_between(self, start: float, end: float, size: str | None = None) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+def video_track(router: Router, participant_id: str) -> ForwardedTrack | None:
+    """The subscriber track carrying ``participant_id``'s video (None before they have one)."""
+    subscriber = router.subscribers.get(participant_id)
+    if subscriber is None:
+        return None
+    return next((t for t in subscriber.outputs if t.kind == "video"), None)
+
+
+def frames_between(
+    timeline: list[tuple[float, dict[str, int]]], start: float, end: float, size: str | None
+) -> int:
+    """Frames decoded (of ``size``, or any) between the reports of ``timeline`` (``(time,
+    {size: frames so far})``) nearest the two times."""
+
+    def at(t: float) -> int:
+        before = [sizes for when, sizes in timeline if when <= t]
+        sizes = before[-1] if before else {}
+        return sizes.get(size, 0) if size else sum(sizes.values())
+
+    return at(end) - at(start)
+
+
 class PeerProcess:
     """A subscriber process (:mod:`bench.media.adaptive_peer`) answering the router's offers;
     ``timeline`` collects its ``(time, {size: frames})`` reports."""
@@ -184,20 +232,10 @@ class PeerProcess:
         await self.router.answer(self.participant_id, answer["answer"], answer["id"])
 
     def video_track(self) -> ForwardedTrack | None:
-        subscriber = self.router.subscribers.get(self.participant_id)
-        if subscriber is None:
-            return None
-        return next((t for t in subscriber.outputs if t.kind == "video"), None)
+        return video_track(self.router, self.participant_id)
 
     def frames_between(self, start: float, end: float, size: str | None = None) -> int:
-        """Frames decoded (of ``size``, or any) between two reports nearest the times."""
-
-        def at(t: float) -> int:
-            before = [sizes for when, sizes in self.timeline if when <= t]
-            sizes = before[-1] if before else {}
-            return sizes.get(size, 0) if size else sum(sizes.values())
-
-        return at(end) - at(start)
+        return frames_between(self.timeline, start, end, size)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -244,10 +282,10 @@ class AdaptiveOptions:
     recover: float = 40.0
 
 
-class _Sampler:
+class Sampler:
     """The layer each subscriber's video is forwarded at, every 0.1 s."""
 
-    def __init__(self, peers: dict[str, PeerProcess]) -> None:
+    def __init__(self, peers: Mapping[str, Viewer]) -> None:
         self.peers = peers
         self.samples: dict[str, list[tuple[float, int | None]]] = {name: [] for name in peers}
 
@@ -278,7 +316,7 @@ async def run_adaptive(options: AdaptiveOptions) -> dict[str, Any]:
         )
         peers = {"free": PeerProcess(router, "free"), "limited": PeerProcess(router, "limited")}
         publisher = LayeredPublisher(router)
-        sampler = _Sampler(peers)
+        sampler = Sampler(peers)
         sampling: asyncio.Task[None] | None = None
         try:
             await publisher.publish()
@@ -286,7 +324,7 @@ async def run_adaptive(options: AdaptiveOptions) -> dict[str, Any]:
             await peers["limited"].start(host.run_prefix, host.address)
             sampling = asyncio.ensure_future(sampler.run())
             await asyncio.sleep(options.warmup)
-            return await _measure(options, host.link, peers, sampler)
+            return await measure(options, host.link, peers, sampler)
         finally:
             if sampling is not None:
                 sampling.cancel()
@@ -297,11 +335,11 @@ async def run_adaptive(options: AdaptiveOptions) -> dict[str, Any]:
             await asyncio.wait_for(router.close(), 15)
 
 
-async def _measure(
+async def measure(
     options: AdaptiveOptions,
     link: str,
-    peers: dict[str, PeerProcess],
-    sampler: _Sampler,
+    peers: Mapping[str, Viewer],
+    sampler: Sampler,
 ) -> dict[str, Any]:
     low, high = "x".join(map(str, LOW_SIZE)), "x".join(map(str, HIGH_SIZE))
 
@@ -322,11 +360,12 @@ async def _measure(
     up_at = sampler.first("limited", 1, lifted_at)
     limited, free = peers["limited"], peers["free"]
     window = (down_at if down_at else lifted_at, lifted_at)
-    probe_at = sampler.first("limited", 1, window[0]) or lifted_at
-    calm = (window[0], min(probe_at, lifted_at))
+    up_in_window = sampler.first("limited", 1, window[0])
     made_window = made_between(*window)
     decoded_window = limited.frames_between(*window)
     track = limited.video_track()
+    subscriber = limited.router.subscribers.get("limited")
+    selector = subscriber.selector if subscriber is not None else None
     result = AdaptiveResult(
         rate=options.rate,
         shaped_seconds=round(lifted_at - shaped_at, 1),
@@ -337,8 +376,12 @@ async def _measure(
         limited_frames_decoded=decoded_window,
         limited_low_frames=limited.frames_between(*window, size=low),
         limited_loss_after_switch=_loss(made_window, decoded_window),
-        limited_loss_until_probe=_loss(made_between(*calm), limited.frames_between(*calm)),
-        limited_seconds_until_probe=round(calm[1] - calm[0], 1),
+        limited_up_while_shaped=up_in_window is not None and up_in_window < lifted_at,
+        limited_probes=selector.probes if selector else 0,
+        limited_probes_failed=selector.probes_failed if selector else 0,
+        limited_probe_failures=dict(selector.probe_failures) if selector else {},
+        limited_probe_history=[list(p) for p in selector.probe_history] if selector else [],
+        limited_padding_bytes=_padding(subscriber),
         limited_low_share=round(sampler.share("limited", 0, *window), 3),
         limited_layer_switches=track.layer_switches if track else 0,
         free_frames_made=made_between(start, end),
@@ -348,6 +391,13 @@ async def _measure(
         free_high_share=round(sampler.share("free", 1, start, end), 3),
     )
     return asdict(result)
+
+
+def _padding(subscriber: Subscriber | None) -> int:
+    if subscriber is None:
+        return 0
+    outlets = (t.outlet for t in subscriber.outputs)
+    return sum(o.padding_sent for o in outlets if isinstance(o, RtpOutlet))
 
 
 def _loss(made: int, decoded: int) -> float:
@@ -365,8 +415,12 @@ class AdaptiveResult:
     limited_frames_decoded: int
     limited_low_frames: int
     limited_loss_after_switch: float
-    limited_loss_until_probe: float
-    limited_seconds_until_probe: float
+    limited_up_while_shaped: bool
+    limited_probes: int
+    limited_probes_failed: int
+    limited_probe_failures: dict[str, int]
+    limited_probe_history: list[list[float | str | None]]
+    limited_padding_bytes: int
     limited_low_share: float
     limited_layer_switches: int
     free_frames_made: int

@@ -11,7 +11,7 @@ back as ``{"type":"signal","from":"sfu",...}``), or ``{"kind": "janus", "ws": <u
   and Opus audio, and answers the SFU's keyframe requests.
 - :class:`SubscriberPeer` answers the SFU's offers and *counts* what it receives: every
   receiver's RTP packets go to a :class:`~bench.media.rtp.StreamCounter`
-  (:func:`media.aiortc_hooks.count_rtp`), nothing is reassembled or decoded, so one process
+  (:func:`media.aiortc_receiver.count_rtp`), nothing is reassembled or decoded, so one process
   holds many of them.
 """
 
@@ -40,7 +40,8 @@ from bench.media.janus import JanusClient
 from bench.media.rtp import StreamCounter
 from bench.media.source import EncodedVideoTrack, ToneAudioTrack
 from bench.media.tags import FrameTally
-from media.aiortc_hooks import count_rtp, host_addresses, on_keyframe_request
+from media.aiortc_hooks import host_addresses, on_keyframe_request
+from media.aiortc_receiver import count_rtp
 
 __all__ = ["LOOPBACK", "PublisherPeer", "SubscriberPeer", "Target", "VideoSettings"]
 

@@ -7,6 +7,7 @@ import asyncio
 import fractions
 import inspect
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -54,7 +55,10 @@ from aiortc.rtp import (
 from av.packet import Packet
 
 from media import aiortc_hooks as hooks
-from media.forwarding import ForwardedTrack, MediaFrame, TrackFanout
+from media import aiortc_outlet as outlets
+from media import aiortc_receiver as receiving
+from media.fanout import MediaFrame, TrackFanout
+from media.forwarding import ForwardedTrack
 from media.sdp import CodecSpec
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
@@ -145,6 +149,11 @@ def test_aiortc_is_the_pinned_version() -> None:
         ),
         # ice_gave_up: aioice marks a connection it closes before anything else happens
         (aioice.ice.Connection.close, ["self._closing = True"]),
+        # on_receiver_feedback's round trip: when the last sender report went out
+        (
+            SenderClass._run_rtcp,
+            ["self.__lsr = ((self.__ntp_timestamp) >> 16)", "self.__lsr_time = time.time()"],
+        ),
         (aioice.ice.Connection.query_consent, ["return await self.close()"]),
     ],
 )
@@ -237,7 +246,7 @@ async def test_tapped_receiver_yields_encoded_frames_and_never_decodes(
     receiver._set_rtcp_ssrc(0x5678)
     frames: list[tuple[str, int, bytes, int]] = []
     ended: list[bool] = []
-    tap = hooks.tap_receiver(
+    tap = receiving.tap_receiver(
         receiver, lambda *frame: frames.append(frame), lambda: ended.append(True)
     )
     await receiver.receive(
@@ -248,7 +257,7 @@ async def test_tapped_receiver_yields_encoded_frames_and_never_decodes(
         )
     )
     with pytest.raises(hooks.AiortcIncompatible):
-        hooks.tap_receiver(receiver, lambda *_: None, lambda: None)  # too late: started
+        receiving.tap_receiver(receiver, lambda *_: None, lambda: None)  # too late: started
     sent = [_vp8_frame(True, 3000, 1), _vp8_frame(False, 500, 2), _vp8_frame(False, 400, 3)]
     seq, timestamp = 1000, 777_000
     for i, frame in enumerate(sent):
@@ -270,11 +279,11 @@ async def test_tapped_receiver_yields_encoded_frames_and_never_decodes(
         rtcp.append(packet)
 
     monkeypatch.setattr(receiver, "_send_rtcp", capture)
-    assert await hooks.request_keyframe(receiver) == 1
+    assert await receiving.request_keyframe(receiver) == 1
     assert isinstance(rtcp[0], RtcpPsfbPacket)
     assert (rtcp[0].fmt, rtcp[0].media_ssrc) == (RTCP_PSFB_PLI, SSRC)
 
-    thread = hooks.decoder_thread(receiver)
+    thread = receiving.decoder_thread(receiver)
     assert thread is not None
     assert thread.is_alive()
     await receiver.stop()
@@ -289,9 +298,9 @@ async def test_counted_receiver_sees_every_packet_and_reassembles_nothing(
 ) -> None:
     receiver = RTCRtpReceiver("video", dtls)
     receiver._track = RemoteStreamTrack(kind="video")
-    tap = hooks.tap_receiver(receiver, lambda *_: None, lambda: None)
+    tap = receiving.tap_receiver(receiver, lambda *_: None, lambda: None)
     seen: list[tuple[int, int]] = []
-    hooks.count_rtp(receiver, lambda packet, at: seen.append((packet.sequence_number, at)))
+    receiving.count_rtp(receiver, lambda packet, at: seen.append((packet.sequence_number, at)))
     await receiver.receive(
         RTCRtpReceiveParameters(
             codecs=[VP8],
@@ -373,8 +382,8 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
         await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
     assert requests == [True, True]
     # what the receiver reports about this stream: loss and REMB, before aiortc's handling
-    feedback: list[tuple[float | None, int | None]] = []
-    hooks.on_receiver_feedback(sender, lambda loss, remb: feedback.append((loss, remb)))
+    feedback: list[tuple[float | None, int | None, float | None, float | None]] = []
+    hooks.on_receiver_feedback(sender, lambda *signal: feedback.append(signal))
     block = RtcpReceiverInfo(
         ssrc=sender._ssrc, fraction_lost=64, packets_lost=5, highest_sequence=9, jitter=0,
         lsr=0, dlsr=0,
@@ -383,7 +392,22 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
         ssrc=sender._ssrc + 1, fraction_lost=1, packets_lost=1, highest_sequence=9, jitter=0,
         lsr=0, dlsr=0,
     )  # fmt: skip
+    rtx = RtcpReceiverInfo(
+        ssrc=sender._rtx_ssrc, fraction_lost=32, packets_lost=1, highest_sequence=9, jitter=0,
+        lsr=0, dlsr=0,
+    )  # fmt: skip
     await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[block, other]))
+    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[rtx, block]))
+    # a block answering the last sender report (sent 0.3 s ago; the receiver held it 0.1 s)
+    sender._RTCRtpSender__lsr = 0x12345678  # type: ignore[attr-defined]
+    sender._RTCRtpSender__lsr_time = time.time() - 0.3  # type: ignore[attr-defined]
+    answering = RtcpReceiverInfo(
+        ssrc=sender._ssrc, fraction_lost=0, packets_lost=5, highest_sequence=9, jitter=0,
+        lsr=0x12345678, dlsr=65536 // 10,
+    )  # fmt: skip
+    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[answering]))
+    rtt = feedback.pop()[3]
+    assert rtt == pytest.approx(0.2, abs=0.05)
     remb = pack_remb_fci(300_000, [sender._ssrc])
     await sender._handle_rtcp_packet(
         RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=remb)
@@ -391,7 +415,11 @@ async def test_packet_only_sender_packetizes_and_reports_keyframe_requests(
     await sender._handle_rtcp_packet(
         RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=sender._ssrc)
     )
-    assert feedback == [(0.25, None), (None, 300_000)]
+    assert feedback == [
+        (0.25, None, None, None),  # no round trip: the block answers no sender report of ours
+        (0.25, None, 0.125, None),
+        (None, 300_000, None, None),
+    ]
     assert requests == [True, True, True]  # aiortc's own handling still runs
     await sender.stop()
     assert any(is_rtcp(d) and RtcpPacket.parse(d) for d in wire)  # the BYE went out
@@ -479,9 +507,9 @@ async def test_rtp_tap_sees_packets_first_unwraps_rtx_and_aiortc_still_reassembl
     receiver = RTCRtpReceiver("video", dtls)
     receiver._track = RemoteStreamTrack(kind="video")
     frames: list[bytes] = []
-    hooks.tap_receiver(receiver, lambda _m, _r, data, _ts: frames.append(data), lambda: None)
+    receiving.tap_receiver(receiver, lambda _m, _r, data, _ts: frames.append(data), lambda: None)
     seen: list[tuple[int, int, str, bytes]] = []
-    hooks.tap_rtp(
+    receiving.tap_rtp(
         receiver, lambda p, mime: seen.append((p.ssrc, p.sequence_number, mime, p.payload))
     )
     rtx = RTCRtpCodecParameters(
@@ -558,7 +586,7 @@ async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender
 ) -> None:
     track = ForwardedTrack("video", clock_rate=90000, capacity=1)
     sender = RTCRtpSender(track, dtls)
-    outlet = hooks.RtpOutlet(sender)
+    outlet = outlets.RtpOutlet(sender)
     track.outlet = outlet
     outlet.send(1, 2, 1, b"too early", 0)  # nothing negotiated yet
     pair = _Pair()
@@ -611,5 +639,20 @@ async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender
     await sender._handle_rtcp_packet(nack)
     assert outlet.retransmitted == 1
     assert outlet.nacked == 2  # distinct packets reported missing: the loss the link had
+
+    # padding for probing: padding-only RTX packets at the last timestamp, with the
+    # abs-send-time a receiver's bandwidth estimate reads
+    pair.protocol.transport.datagrams.clear()
+    assert outlet.can_pad
+    assert not outlet.send_padding(256, ntp)
+    assert outlet.send_padding(255, ntp)
+    assert outlet.send_padding(10, ntp)
+    first, second = (RtpPacket.parse(d, extensions) for d in pair.protocol.transport.datagrams)
+    assert (first.ssrc, first.payload_type, first.timestamp) == (sender._rtx_ssrc, 98, 4000)
+    assert (first.payload, first.padding_size, second.padding_size) == (b"", 255, 10)
+    assert second.sequence_number == (first.sequence_number + 1) & 0xFFFF
+    assert first.extensions.abs_send_time == (ntp >> 14) & 0xFFFFFF
+    assert outlet.padding_sent == 265
+    assert sender._RTCRtpSender__packet_count == 1  # type: ignore[attr-defined]
     track.stop()
     await sender.stop()

@@ -13,7 +13,8 @@ from aiortc.mediastreams import MediaStreamError
 from av.packet import Packet
 
 from media.bitstream import is_keyframe
-from media.forwarding import ForwardedTrack, MediaFrame, TrackFanout
+from media.fanout import MediaFrame, TrackFanout
+from media.forwarding import ForwardedTrack
 from media.keyframes import KeyframeRequester
 from media.sdp import CodecSpec
 

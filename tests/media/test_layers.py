@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc.rtp import RtpPacket
 
-from media.forwarding import ForwardedTrack, TrackFanout
+from media.fanout import TrackFanout
+from media.forwarding import ForwardedTrack
 from media.layers import LayerSelector, RateMeter, SelectorConfig
+from media.probing import pace_padding
 from media.sdp import CodecSpec
 from tests.media.test_rtp_forwarding import Outlet, packet, vp8
 
@@ -79,6 +81,121 @@ def test_probing_up_backs_off_when_it_fails_and_resets_when_it_holds() -> None:
     clock.now += 5
     assert s.feedback(LEVELS, loss=0.0) == 1
     assert (s.switches_down, s.switches_up) == (4, 4)
+
+
+def prober(clock: Clock) -> LayerSelector:
+    config = SelectorConfig(
+        probe_after=5, max_probe_after=20, trial=3, probe_ramp=2, probe_hold=3,
+        probe_verdict_wait=2,
+    )  # fmt: skip
+    return LayerSelector(config, clock=clock)
+
+
+def probe_started(s: LayerSelector, clock: Clock) -> None:
+    assert s.feedback(LEVELS, loss=0.5, can_probe=True) == 0
+    clock.now += 5
+    assert s.feedback(LEVELS, loss=0.0, can_probe=True) == 0  # not up: a probe instead
+    assert s.probing
+    assert s.in_trial
+
+
+def test_going_up_is_probed_with_padding_first_and_a_failed_probe_keeps_the_level() -> None:
+    clock = Clock()
+    s = prober(clock)
+    probe_started(s, clock)
+    # padding ramps from nothing to what makes the total 115 % of the high layer
+    assert s.probe_padding() == 0
+    clock.now += 1
+    assert s.probe_padding() == pytest.approx((1.15 * 600_000 - 150_000) / 2)
+    clock.now += 1.5
+    assert s.probe_padding() == pytest.approx(1.15 * 600_000 - 150_000)
+    assert s.feedback(LEVELS, remb=400_000, can_probe=True) == 0
+    assert s.feedback(LEVELS, loss=0.0, can_probe=True) == 0  # before the verdict: no
+    # the receiver's estimate falls: its delay detector saw a queue grow. Stop at once
+    assert s.feedback(LEVELS, remb=390_000, can_probe=True) == 0
+    assert not s.probing
+    assert s.probe_padding() == 0
+    assert (s.probes, s.probes_failed, s.probe_failures) == (1, 1, {"overuse": 1})
+    assert list(s.probe_history) == [(2.5, "overuse")]
+    assert s.switches_up == 0
+    # the wait doubles: 10 s from the failure
+    clock.now += 9
+    assert s.feedback(LEVELS, loss=0.0, can_probe=True) == 0
+    assert not s.probing
+    clock.now += 1
+    s.feedback(LEVELS, loss=0.0, can_probe=True)
+    assert s.probing
+
+
+def test_a_probe_that_the_link_carries_switches_up_after_its_ramp_and_hold() -> None:
+    clock = Clock()
+    s = prober(clock)
+    probe_started(s, clock)
+    for remb in (300_000, 350_000, 420_000, 500_000):  # growing: no overuse
+        clock.now += 1
+        assert s.feedback(LEVELS, remb=remb, can_probe=True) == 0
+        assert s.feedback(LEVELS, loss=0.0, probe_loss=0.0, can_probe=True) == 0
+    clock.now += 1.5  # 5.5 s: ramp and hold are over, the next clean report decides
+    assert s.probe_padding() > 0  # padding goes on until the verdict
+    assert s.feedback(LEVELS, remb=510_000, can_probe=True) == 0  # a REMB is no loss report
+    assert s.feedback(LEVELS, loss=0.01, probe_loss=0.0, can_probe=True) == 1
+    assert not s.probing
+    assert s.probe_padding() == 0
+    assert (s.probes, s.probes_failed, s.switches_up) == (1, 0, 1)
+    assert s.in_trial  # the trial after a switch up still guards it
+
+
+@pytest.mark.parametrize(
+    ("signal", "reason"),
+    [
+        ({"loss": 0.04}, "loss"),  # media loss: the trial threshold (3 %) counts while probing
+        ({"loss": 0.0, "probe_loss": 0.08}, "padding loss"),
+        ({}, "no report"),
+    ],
+)
+def test_a_probe_fails_on_loss_of_media_or_padding_or_without_reports(
+    signal: dict[str, float], reason: str
+) -> None:
+    clock = Clock()
+    s = prober(clock)
+    probe_started(s, clock)
+    clock.now += 1
+    if signal:
+        assert s.feedback(LEVELS, **signal, can_probe=True) == 0
+    else:
+        clock.now += 6.5  # past ramp, hold and the wait for a verdict, no report at all
+        assert s.probe_padding() == 0
+        assert s.feedback(LEVELS, remb=900_000, can_probe=True) == 0
+    assert not s.probing
+    assert s.probe_failures == {reason: 1}
+
+
+def test_a_probe_fails_when_round_trips_grow_twice_in_a_row() -> None:
+    clock = Clock()
+    s = prober(clock)
+    assert s.feedback(LEVELS, loss=0.0, rtt=0.030, can_probe=True) == 1
+    probe_started(s, clock)
+    for rtt in (0.020, 0.060, 0.140, 0.050):  # one long round trip is noise
+        clock.now += 0.2
+        assert s.feedback(LEVELS, loss=0.0, rtt=rtt, can_probe=True) == 0
+    assert s.probing
+    clock.now += 0.2
+    s.feedback(LEVELS, loss=0.0, rtt=0.110, can_probe=True)  # the floor is 0.020 now
+    assert s.probing
+    clock.now += 0.2
+    s.feedback(LEVELS, loss=0.0, rtt=0.150, can_probe=True)  # twice in a row: a queue
+    assert not s.probing
+    assert s.probe_failures == {"delay": 1}
+
+
+def test_without_rtx_the_selector_goes_up_by_trial_alone() -> None:
+    clock = Clock()
+    s = prober(clock)
+    s.feedback(LEVELS, loss=0.5)
+    clock.now += 5
+    assert s.feedback(LEVELS, loss=0.0, can_probe=False) == 1
+    assert not s.probing
+    assert s.probes == 0
 
 
 def test_a_single_layer_is_never_switched() -> None:
@@ -196,3 +313,56 @@ async def test_a_new_subscriber_starts_at_its_connections_level(
     assert track in low.rtp_sinks
     assert track not in high.rtp_sinks
     track.stop()
+
+
+class PaddingOutlet:
+    """Stands in for an RtpOutlet: records the padding it is asked to send."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.padding_sent = 0
+
+    def send_padding(self, size: int, ntp: int) -> bool:
+        self.sizes.append(size)
+        self.padding_sent += size
+        return True
+
+
+async def test_the_pacer_sends_the_padding_a_probe_asks_for_until_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = SelectorConfig(
+        probe_after=0, probe_ramp=0, probe_hold=0.2, probe_verdict_wait=0.1
+    )  # fmt: skip
+    s = LayerSelector(config)
+    s.feedback(LEVELS, loss=0.5, can_probe=True)
+    s.feedback(LEVELS, loss=0.0, can_probe=True)
+    assert s.probing
+    outlet = PaddingOutlet()
+    caplog.set_level("INFO", "liveclass.media.probing")
+    # no report ever comes: the probe ends by itself 0.3 s in, and so does the pacer
+    pacing = pace_padding(s, outlet, "sue")  # type: ignore[arg-type]
+    await asyncio.wait_for(pacing, 5)
+    assert s.probe_padding() == 0
+    assert outlet.sizes
+    assert set(outlet.sizes) == {255}
+    # at most 0.3 s of 540 kbit/s (a loaded machine's loop may send less, never more)
+    assert outlet.padding_sent <= 0.3 * (1.15 * 600_000 - 150_000) / 8 + 255
+    assert "probe for" not in caplog.text  # ended by time: the selector has no verdict yet
+    s.feedback(LEVELS, loss=0.0, can_probe=True)
+    assert s.probe_failures == {"no report": 1}
+
+
+async def test_the_pacer_stops_at_once_when_a_probe_fails_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    s = LayerSelector(SelectorConfig(probe_after=5, probe_ramp=0), clock=clock)
+    probe_started(s, clock)
+    caplog.set_level("INFO", "liveclass.media.probing")
+    outlet = PaddingOutlet()
+    pacing = asyncio.ensure_future(pace_padding(s, outlet, "sue"))  # type: ignore[arg-type]
+    s.feedback(LEVELS, remb=400_000, can_probe=True)
+    s.feedback(LEVELS, remb=300_000, can_probe=True)  # overuse
+    await asyncio.wait_for(pacing, 5)
+    assert "probe for sue failed (overuse)" in caplog.text

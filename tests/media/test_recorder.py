@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import pytest
 
-from media.forwarding import MediaFrame, TrackFanout
+from media.fanout import MediaFrame, TrackFanout
 from media.recorder import Recorder
 from media.router import TrackWatcher
 from media.sdp import CodecSpec

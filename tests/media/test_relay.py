@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from api.services import Services
-from media.worker import ORIGIN_PUBLISHER, RELAY_PREFIX, MediaWorker
+from media.worker import MediaWorker
+from media.worker_outbox import ORIGIN_PUBLISHER, RELAY_PREFIX
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People, bearer

@@ -25,7 +25,9 @@ import aiortc.rtcrtpsender
 import pytest
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
-from media.aiortc_hooks import PacketOnlyEncoder, RtpOutlet, decoder_thread, sender_encoder
+from media.aiortc_hooks import PacketOnlyEncoder, sender_encoder
+from media.aiortc_outlet import RtpOutlet
+from media.aiortc_receiver import decoder_thread
 from media.router import Router
 from media.subscriber import Offer
 from tests.media.peers import (

@@ -11,7 +11,8 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
-from media.forwarding import ForwardedTrack, TrackFanout
+from media.fanout import TrackFanout
+from media.forwarding import ForwardedTrack
 from media.rtp_forwarding import RtpRewriter, is_keyframe_start
 from media.sdp import CodecSpec
 
