@@ -29,7 +29,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -430,19 +430,28 @@ class AdaptiveResult:
     free_high_share: float
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def command_line(
+    description: str,
+    run: Callable[[AdaptiveOptions], Coroutine[Any, Any, dict[str, Any]]],
+) -> None:
+    """The experiment's command line (``--rate``, ``--constrained``, ``--json``), for the aiortc
+    viewer here and the Chromium one (:mod:`bench.media.adaptive_chromium`)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rate", default="300kbit", help="the limited link (tc rate)")
     parser.add_argument("--constrained", type=float, default=20.0, help="seconds shaped")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     options = AdaptiveOptions(rate=args.rate, constrained=args.constrained)
-    figures = asyncio.run(run_adaptive(options))
+    figures = asyncio.run(run(options))
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:
         with open(args.json, "w") as out:
             out.write(text + "\n")
+
+
+def main() -> None:
+    command_line(__doc__.splitlines()[0], run_adaptive)
 
 
 if __name__ == "__main__":

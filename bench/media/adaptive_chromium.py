@@ -13,9 +13,7 @@ reports every ~0.2 s) is what the SFU's probes are judged by here.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from bench.media.adaptive import (
     PeerProcess,
     Sampler,
     Viewer,
+    command_line,
     frames_between,
     measure,
     video_track,
@@ -174,17 +173,7 @@ async def _run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", default="300kbit", help="the limited link (tc rate)")
-    parser.add_argument("--constrained", type=float, default=20.0, help="seconds shaped")
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args()
-    options = AdaptiveOptions(rate=args.rate, constrained=args.constrained)
-    figures = asyncio.run(run_adaptive_chromium(options))
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    command_line(__doc__.splitlines()[0], run_adaptive_chromium)
 
 
 if __name__ == "__main__":

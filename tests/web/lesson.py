@@ -58,3 +58,23 @@ async def choose(teacher: Page, name: str) -> None:
     """The teacher chooses ``name`` in the roster: the actions for that person appear."""
     await teacher.get_by_role("button", name=f"Choose {name}").click()
     await expect(teacher.get_by_role("group", name=f"Actions for {name}")).to_be_visible()
+
+
+async def teacher_tile(teacher: Page) -> str:
+    """The selector of the teacher's video tiles (camera, and screen when she shares one) on
+    everyone else's page."""
+    teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
+    return f'#stage video[data-participant="{teacher_id}"]'
+
+
+async def join_and_watch_the_teacher(
+    teacher: Page, students: dict[str, Page], session_id: str
+) -> str:
+    """Each student (name → page) joins the live class, and each sees the teacher's camera
+    playing; returns the selector of her tile (:func:`teacher_tile`)."""
+    for name, page in students.items():
+        await join(page, name, session_id)
+    tile = await teacher_tile(teacher)
+    for page in students.values():
+        await video_playing(page, tile)
+    return tile

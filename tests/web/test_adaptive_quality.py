@@ -12,7 +12,7 @@ from typing import Any
 from playwright.async_api import Page
 
 from tests.web.browser import Shots, chromium, open_page, server
-from tests.web.lesson import join, start, video_playing
+from tests.web.lesson import join_and_watch_the_teacher, start, video_playing
 
 #: The publishing connection's video senders: each one's encoded frame height.
 SENT_HEIGHTS = """async () => {
@@ -78,12 +78,8 @@ async def test_a_throttled_student_still_sees_the_teachers_video(tmp_path: Path)
         slow_context, sue = await open_page(browser, node, width=375, height=800)
 
         session_id = await start(teacher, "Weak Wi-Fi")
-        for page, name in ((sam, "Sam Student"), (sue, "Sue Student")):
-            await join(page, name, session_id)
-        teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
-        tile = f'#stage video[data-participant="{teacher_id}"]'
-        for page in (sam, sue):
-            await video_playing(page, tile)
+        students = {"Sam Student": sam, "Sue Student": sue}
+        tile = await join_and_watch_the_teacher(teacher, students, session_id)
 
         # two video layers leave the teacher's browser, the low one about 180 lines high
         await teacher.wait_for_function(

@@ -15,7 +15,13 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from tests.web.browser import Shots, chromium, open_page, server
-from tests.web.lesson import choose, join, start, video_playing
+from tests.web.lesson import (
+    choose,
+    join_and_watch_the_teacher,
+    start,
+    teacher_tile,
+    video_playing,
+)
 
 TOGGLES = 5
 #: How long a viewer may wait for the video again. The acceptance target is 3 s; the bound is
@@ -61,12 +67,10 @@ async def test_teacher_and_student_turn_their_cameras_off_and_on(tmp_path: Path)
         _, sue = await open_page(browser, node, width=375, height=800)
 
         session_id = await start(teacher, "Camera drill")
-        for page, name in ((sam, "Sam Student"), (sue, "Sue Student")):
-            await join(page, name, session_id)
+        students = {"Sam Student": sam, "Sue Student": sue}
+        await join_and_watch_the_teacher(teacher, students, session_id)
         teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
         sue_id = await sue.evaluate("() => window.liveclassRoom.me.id")
-        for page in (sam, sue):
-            await video_playing(page, f'#stage video[data-participant="{teacher_id}"]')
 
         await choose(teacher, "Sue Student")
         await teacher.get_by_role("button", name="Let Sue Student use their camera").click()
@@ -94,18 +98,14 @@ async def test_a_teacher_who_reloads_or_loses_the_network_is_seen_again(tmp_path
         _, sam = await open_page(browser, node)
         _, sue = await open_page(browser, node, width=375, height=800)
         session_id = await start(teacher, "Reload drill")
-        for page, name in ((sam, "Sam Student"), (sue, "Sue Student")):
-            await join(page, name, session_id)
-        teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
-        tile = f'#stage video[data-participant="{teacher_id}"]'
-        for page in (sam, sue):
-            await video_playing(page, tile)
+        students = {"Sam Student": sam, "Sue Student": sue}
+        tile = await join_and_watch_the_teacher(teacher, students, session_id)
 
         started = time.monotonic()
         await teacher.reload()
         await expect(teacher.locator("main")).to_have_attribute("data-state", "live")
         teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
-        tile = f'#stage video[data-participant="{teacher_id}"]'
+        tile = await teacher_tile(teacher)
         for page in (sam, sue):
             await video_playing(page, tile, timeout_ms=int(BACK_WITHIN_S * 1000))
             # one tile of her, not a frozen one from before the reload beside it

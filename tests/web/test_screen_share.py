@@ -16,7 +16,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from tests.web.browser import Shots, chromium, open_page, server
-from tests.web.lesson import join, start, video_playing
+from tests.web.lesson import join_and_watch_the_teacher, start, video_playing
 
 SCREEN = "#stage video[data-source='screen']"
 
@@ -36,13 +36,10 @@ async def test_the_teacher_shares_her_screen_beside_her_camera(tmp_path: Path) -
         _, sam = await open_page(browser, node)
         _, sue = await open_page(browser, node, width=375, height=800)
         session_id = await start(teacher, "Slides")
-        for page, name in ((sam, "Sam Student"), (sue, "Sue Student")):
-            await join(page, name, session_id)
-        teacher_id = await teacher.evaluate("() => window.liveclassRoom.me.id")
-        camera = f"#stage video[data-participant='{teacher_id}'][data-source='camera']"
-        screen = f"#stage video[data-participant='{teacher_id}'][data-source='screen']"
-        for page in (sam, sue):
-            await video_playing(page, camera)
+        students = {"Sam Student": sam, "Sue Student": sue}
+        tile = await join_and_watch_the_teacher(teacher, students, session_id)
+        camera = f"{tile}[data-source='camera']"
+        screen = f"{tile}[data-source='screen']"
 
         await teacher.get_by_role("button", name="Start recording").click()
         await expect(teacher.get_by_role("button", name="Stop recording")).to_be_visible()
