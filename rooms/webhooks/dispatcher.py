@@ -102,6 +102,9 @@ class Dispatcher:
         )
         self._unregister = on_enqueue(self._db, self.wake)
         self._stopping = False
+        # The first prune waits a minute: a node (or a test's app) that starts and stops again
+        # soon, or a fleet restarted at once, does not scan the log at every boot.
+        self._next_prune = self._clock() + 60
         self._task = asyncio.get_running_loop().create_task(self._run(), name="webhooks")
 
     async def stop(self) -> None:
