@@ -1,19 +1,21 @@
 """The liveclass WebSocket protocol's messages as typed models: one tagged union per direction.
 
 This module is the single source of truth of the wire contract: the client messages
-(rooms/client_messages.py), the server messages (rooms/server_messages.py), the close codes
-and the kinds of bus events, all importable from here. It lives in ``rooms`` so that
-both ``signaling`` (the hub, which decodes client messages and builds most server messages)
-and ``media`` (the SFU worker, which builds ``signal``, ``error`` and ``speakers`` messages and
-may not import ``signaling``) build the same shapes. It does no I/O and no encoding:
-``signaling/protocol.py`` turns frames into :data:`ClientMessage` and server messages into
-frames; ``python -m signaling.protocol_docs`` generates the JSON Schema, docs/protocol.md and
-the JavaScript typedefs from it.
+(rooms/client_messages.py), the server messages (rooms/server_messages.py), the teaching
+tools' messages of both directions (rooms/teaching_messages.py, members of the same two
+unions), the close codes and the kinds of bus events, all importable from here. It lives in
+``rooms`` so that both ``signaling`` (the hub, which decodes client messages and builds most
+server messages) and ``media`` (the SFU worker, which builds ``signal``, ``error`` and
+``speakers`` messages and may not import ``signaling``) build the same shapes. It does no
+I/O and no encoding: ``signaling/protocol.py`` turns frames into :data:`ClientMessage` and
+server messages into frames; ``python -m signaling.protocol_docs`` generates the JSON Schema,
+docs/protocol.md and the JavaScript typedefs from it.
 
 Models are pydantic v2 (measured against msgspec in ``bench/protocol_codec.py``; see
 docs/codec.md). Adding a message: add a model to its direction's module and to the union of
 its direction, add its handler (``ParticipantLogic.handle`` fails mypy until it has one for a
-client message), then regenerate (CONTRIBUTING.md). Fields are only ever added, never renamed
+client message; a teaching request needs one in ``Teaching._handle`` too), then regenerate
+(CONTRIBUTING.md). Fields are only ever added, never renamed
 or removed.
 
 Client messages ignore unknown fields (a newer client works with an older server). Server

@@ -143,6 +143,100 @@ export const CLOSE_REASONS = Object.freeze({
  */
 
 /**
+ * Host: create a poll (a quiz with ``correct``), launched at once unless ``launch`` is false.
+ * @typedef {Object} PollCreate
+ * @property {string} [rid]
+ * @property {"poll-create"} type
+ * @property {string} question
+ * @property {Array<string>} options
+ * @property {boolean} [multiple]
+ * @property {Array<number>} [correct]
+ * @property {boolean} [anonymous]
+ * @property {boolean} [launch]
+ */
+
+/**
+ * Host: open a draft poll for votes.
+ * @typedef {Object} PollLaunch
+ * @property {string} [rid]
+ * @property {"poll-launch"} type
+ * @property {string} poll
+ */
+
+/**
+ * Host: close a poll (no more votes).
+ * @typedef {Object} PollClose
+ * @property {string} [rid]
+ * @property {"poll-close"} type
+ * @property {string} poll
+ */
+
+/**
+ * Host: show a closed poll's results (and a quiz's answer) to the room.
+ * @typedef {Object} PollShare
+ * @property {string} [rid]
+ * @property {"poll-share"} type
+ * @property {string} poll
+ */
+
+/**
+ * Student: vote (again, to change the vote while the poll is open: the last one counts).
+ * @typedef {Object} PollVote
+ * @property {string} [rid]
+ * @property {"poll-vote"} type
+ * @property {string} poll
+ * @property {Array<number>} choices
+ */
+
+/**
+ * Host: lower one participant's raised hand, or everyone's without ``target``.
+ * @typedef {Object} HandLower
+ * @property {string} [rid]
+ * @property {"hand-lower"} type
+ * @property {string} [target]
+ */
+
+/**
+ * Send a reaction (one of 👍 👏 ❤️ 😂 😮 🎉).
+ * @typedef {Object} React
+ * @property {string} [rid]
+ * @property {"react"} type
+ * @property {string} emoji
+ */
+
+/**
+ * Host: delete a chat message for everyone (from the history and from resume replay).
+ * @typedef {Object} ChatDelete
+ * @property {string} [rid]
+ * @property {"chat-delete"} type
+ * @property {string} id
+ */
+
+/**
+ * Host: let students chat or not.
+ * @typedef {Object} ChatMode
+ * @property {string} [rid]
+ * @property {"chat-mode"} type
+ * @property {boolean} studentChat
+ */
+
+/**
+ * Host: every student's client mutes its microphone; with ``lock`` they cannot unmute until ``mic-lock {locked: false}``.
+ * @typedef {Object} MuteAll
+ * @property {string} [rid]
+ * @property {"mute-all"} type
+ * @property {boolean} [lock]
+ */
+
+/**
+ * Host: lock or unlock the students' microphones.
+ * @typedef {Object} MicLockSet
+ * @property {string} [rid]
+ * @property {"mic-lock"} type
+ * @property {boolean} locked
+ */
+
+/**
  * First message after admission (also after a resume: ``resumed``).
  * @typedef {Object} Welcome
  * @property {"welcome"} [type]
@@ -212,6 +306,7 @@ export const CLOSE_REASONS = Object.freeze({
  * @property {number} seq
  * @property {Object<string, string>} from
  * @property {boolean} raised
+ * @property {Object<string, string>} [by]
  */
 
 /**
@@ -295,6 +390,86 @@ export const CLOSE_REASONS = Object.freeze({
  * @property {string} [rid]
  */
 
-/** @typedef {(Chat|Signal|Hand|Mute|Kick|Allow|End|Ping|Leave)} ClientMessage */
+/**
+ * A poll opened or closed.
+ * @typedef {Object} PollShown
+ * @property {"poll"} [type]
+ * @property {number} seq
+ * @property {PollView} poll
+ */
 
-/** @typedef {(Welcome|Presence|Count|ChatDelivery|ServerSignal|HandRaised|MuteRequest|Grants|Kicked|Recording|RoomEnded|Speakers|Ack|ErrorMessage|Pong)} ServerMessage */
+/**
+ * The live count of a poll (hosts and moderators only; at most one per poll every 250 ms).
+ * @typedef {Object} PollTally
+ * @property {"poll-tally"} [type]
+ * @property {string} poll
+ * @property {Array<number>} counts
+ * @property {number} voters
+ * @property {Array<Ballot>} [ballots]
+ */
+
+/**
+ * The host shared a closed poll's results (with a quiz's answer).
+ * @typedef {Object} PollResults
+ * @property {"poll-results"} [type]
+ * @property {number} seq
+ * @property {PollView} poll
+ * @property {Array<number>} counts
+ * @property {number} voters
+ */
+
+/**
+ * The host lowered every raised hand.
+ * @typedef {Object} HandsLowered
+ * @property {"hands-lowered"} [type]
+ * @property {number} seq
+ * @property {Object<string, string>} by
+ */
+
+/**
+ * The reactions of the last half second on one node (counts, and the first three names).
+ * @typedef {Object} Reactions
+ * @property {"reactions"} [type]
+ * @property {Object<string, number>} counts
+ * @property {Array<string>} names
+ */
+
+/**
+ * A chat message was deleted (also the tombstone replayed at its ``seq``).
+ * @typedef {Object} ChatDeleted
+ * @property {"chat-deleted"} [type]
+ * @property {number} seq
+ * @property {string} id
+ * @property {number} deletedSeq
+ */
+
+/**
+ * Students may chat, or not (``by`` is missing when changed over REST).
+ * @typedef {Object} ChatModeChanged
+ * @property {"chat-mode"} [type]
+ * @property {number} seq
+ * @property {boolean} studentChat
+ * @property {Object<string, string>} [by]
+ */
+
+/**
+ * The host muted every student (students' clients mute their microphones).
+ * @typedef {Object} MutedAll
+ * @property {"mute-all"} [type]
+ * @property {number} seq
+ * @property {boolean} lock
+ * @property {Object<string, string>} [by]
+ */
+
+/**
+ * The students' microphones were locked or unlocked.
+ * @typedef {Object} MicLockChanged
+ * @property {"mic-lock"} [type]
+ * @property {number} seq
+ * @property {boolean} locked
+ * @property {Object<string, string>} [by]
+ */
+
+/** @typedef {(Chat|Signal|Hand|Mute|Kick|Allow|End|Ping|Leave|PollCreate|PollLaunch|PollClose|PollShare|PollVote|HandLower|React|ChatDelete|ChatMode|MuteAll|MicLockSet)} ClientMessage */
+
+/** @typedef {(Welcome|Presence|Count|ChatDelivery|ServerSignal|HandRaised|MuteRequest|Grants|Kicked|Recording|RoomEnded|Speakers|Ack|ErrorMessage|Pong|PollShown|PollTally|PollResults|HandsLowered|Reactions|ChatDeleted|ChatModeChanged|MutedAll|MicLockChanged)} ServerMessage */
