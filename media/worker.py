@@ -48,7 +48,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from media.capacity import LoadMonitor
 from media.config import RouterConfig
@@ -59,11 +59,23 @@ from media.router import Router
 from media.sources import SOURCES, Source
 from media.subscriber import Offer
 from media.tasks import TaskSet, cancel_and_wait
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import (
+    Attach,
+    BusEvent,
+    CloseParticipant,
+    Direct,
+    GrantChanged,
+    MediaSignal,
+    PresenceChanged,
+    RecordCommand,
+    Relay,
+    RoomEndedEvent,
+    RoomMessage,
+)
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
 from rooms.protocol_models import ErrorMessage, ServerSignal, Speakers, WireMessage
-from rooms.server_recordings import RECORD_EVENT
 
 __all__ = ["MediaWorker"]
 
@@ -90,7 +102,9 @@ class _VoicesChanged:
     state: MediaState
 
 
-_Item = BusEvent | tuple[str, Offer] | _Lost | _VoicesChanged
+#: The bus events a room of this worker handles, in order, on its own task.
+_RoomEvent = MediaSignal | Attach | Relay | PresenceChanged | RoomEndedEvent | RecordCommand
+_Item = _RoomEvent | tuple[str, Offer] | _Lost | _VoicesChanged
 
 
 @dataclass
@@ -188,25 +202,31 @@ class MediaWorker:
     def _dispatch(self, event: BusEvent) -> None:
         sid = event.session_id
         room = self.rooms.get(sid)
-        if event.kind == "sfu":
-            if room is None:
-                if event.data.get("kind") != "offer":
-                    return  # only a publisher's offer opens a room (on its origin)
-                room = self._open_room(sid)
-            room.inbox.put_nowait(event)
-        elif event.kind == "attach":
-            if room is None:
-                room = self._open_room(sid, origin=str(event.data.get("origin", "")))
-            room.inbox.put_nowait(event)
-        elif event.kind == RECORD_EVENT:
-            if room is None and event.data.get("action") == "start":
-                room = self._open_room(sid)  # recording before anyone publishes
-            if room is not None:
+        match event:
+            case MediaSignal():
+                if room is None:
+                    if event.kind != "offer":
+                        return  # only a publisher's offer opens a room (on its origin)
+                    room = self._open_room(sid)
                 room.inbox.put_nowait(event)
-            else:
-                self._tasks.spawn(self._record(sid, None, event), name="media-record")
-        elif room is not None and event.kind in ("presence", "ended", "relay"):
-            room.inbox.put_nowait(event)
+            case Attach():
+                if room is None:
+                    room = self._open_room(sid, origin=event.origin_worker)
+                room.inbox.put_nowait(event)
+            case RecordCommand():
+                if room is None and event.action == "start":
+                    room = self._open_room(sid)  # recording before anyone publishes
+                if room is not None:
+                    room.inbox.put_nowait(event)
+                else:
+                    self._tasks.spawn(self._record(sid, None, event), name="media-record")
+            case PresenceChanged() | RoomEndedEvent() | Relay():
+                if room is not None:
+                    room.inbox.put_nowait(event)
+            case RoomMessage() | Direct() | CloseParticipant() | GrantChanged():
+                pass  # for the nodes' connections
+            case _:
+                assert_never(event)
 
     # -- capacity ---------------------------------------------------------------------------
 
@@ -243,7 +263,7 @@ class MediaWorker:
         if room.origin is None:
             await self._offer_everyone(session_id, room)
         else:
-            await self._to_worker(room.origin, session_id, {"kind": "request"})
+            await self._to_worker(room.origin, session_id, "request")
         while True:
             item = await room.inbox.get()
             try:
@@ -255,35 +275,30 @@ class MediaWorker:
                     await self._lost(session_id, room, item)
                 elif isinstance(item, _VoicesChanged):
                     message = speakers_message(item.state)
-                    await self._bus.publish(
-                        BusEvent("msg", session_id, self.worker_id, message=message)
-                    )
-                elif item.kind == "sfu":
+                    await self._bus.publish(RoomMessage(session_id, message, self.worker_id))
+                elif isinstance(item, MediaSignal):
                     await self._signal(session_id, room, item)
-                elif item.kind == "attach":
-                    await self._subscribe(
-                        session_id,
-                        room,
-                        str(item.data.get("participant")),
-                        fresh=bool(item.data.get("fresh")),
-                    )
-                elif item.kind == "relay":
+                elif isinstance(item, Attach):
+                    await self._subscribe(session_id, room, item.participant, fresh=item.fresh)
+                elif isinstance(item, Relay):
                     await self._relay(session_id, room, item)
-                elif item.kind == "presence":
+                elif isinstance(item, PresenceChanged):
                     await self._presence_changed(session_id, room, item)
-                elif item.kind == RECORD_EVENT:
+                elif isinstance(item, RecordCommand):
                     await self._record(session_id, room, item)
-                elif item.kind == "ended":
+                elif isinstance(item, RoomEndedEvent):
                     self._spawn_close(session_id, release=room.origin is None)
                     return
+                else:
+                    assert_never(item)
             except MediaError as exc:
                 participant = (
                     item[0]
                     if isinstance(item, tuple)
                     else item.participant
                     if isinstance(item, _Lost)
-                    else item.data.get("participant")
-                    if isinstance(item, BusEvent)
+                    else item.participant
+                    if isinstance(item, MediaSignal | Attach)
                     else None
                 )
                 log.info("media error in %s for %s: %s", session_id, participant, exc)
@@ -292,12 +307,12 @@ class MediaWorker:
             except Exception:
                 log.exception("media worker failed on a message of room %s", session_id)
 
-    async def _record(self, session_id: str, room: _Room | None, event: BusEvent) -> None:
+    async def _record(self, session_id: str, room: _Room | None, event: RecordCommand) -> None:
         if self.recordings is None:
             log.error("recording asked of worker %s, which has no database", self.worker_id)
             return
         router = room.router if room is not None and room.origin is None else None
-        await self.recordings.command(session_id, router, event.data)
+        await self.recordings.command(session_id, router, event)
 
     async def _offer_everyone(self, session_id: str, room: _Room) -> None:
         snapshot = await self._presence.snapshot(session_id)
@@ -320,37 +335,34 @@ class MediaWorker:
         if worker is None or worker == self.worker_id:
             await self._subscribe(session_id, room, participant_id, fresh=fresh)
         else:
-            data = {"participant": participant_id, "origin": self.worker_id, "fresh": fresh}
-            event = BusEvent("attach", session_id, self.worker_id, data=data)
+            event = Attach(session_id, participant_id, self.worker_id, fresh, self.worker_id)
             await self._bus.publish_to(self._registry.worker_channel(worker), event)
 
-    async def _relay(self, session_id: str, room: _Room, event: BusEvent) -> None:
+    async def _relay(self, session_id: str, room: _Room, event: Relay) -> None:
         """One step of the origin ↔ relay negotiation (see the module docstring)."""
-        data = event.data
-        kind = data.get("kind")
+        step = event.step
         if room.origin is None:  # we are the origin; a relay asks or answers
-            relay_id = RELAY_PREFIX + str(data.get("worker", event.origin))
-            if kind == "request":
-                if data.get("fresh"):  # the relay lost its connection from us
+            relay_id = RELAY_PREFIX + event.worker
+            if step == "request":
+                if event.fresh:  # the relay lost its connection from us
                     await room.router.unsubscribe(relay_id)
                 offer = await room.router.subscribe(relay_id)
                 if offer is not None:
                     await self._offer(session_id, relay_id, offer)
-            elif kind == "answer":
-                await self._answer(room, relay_id, data)
-        elif kind == "offer":  # we are a relay; the origin (re)offers the room's tracks
-            answer = await room.router.publish(
-                ORIGIN_PUBLISHER, str(data.get("sdp", "")), relay=True
+            elif step == "answer":
+                await self._answer(room, relay_id, event.sdp or "", event.offer_id)
+        elif step == "offer":  # we are a relay; the origin (re)offers the room's tracks
+            answer = await room.router.publish(ORIGIN_PUBLISHER, event.sdp or "", relay=True)
+            await self._to_worker(
+                room.origin, session_id, "answer", sdp=answer, offer_id=event.offer_id
             )
-            reply = {"kind": "answer", "sdp": answer, "offerId": data.get("offerId")}
-            await self._to_worker(room.origin, session_id, reply)
 
     async def _lost(self, session_id: str, room: _Room, lost: _Lost) -> None:
         """A connection the router tore down (see the module docstring)."""
         pid = lost.participant
         log.info("media %s of %s in %s lost: starting over", lost.role, pid, session_id)
         if room.origin is not None and pid == ORIGIN_PUBLISHER:
-            await self._to_worker(room.origin, session_id, {"kind": "request", "fresh": True})
+            await self._to_worker(room.origin, session_id, "request", fresh=True)
             return
         if pid.startswith(RELAY_PREFIX):
             return  # the relay lost its side too and asks again
@@ -362,32 +374,36 @@ class MediaWorker:
             await self._subscribe(session_id, room, pid, fresh=True)
 
     async def _offer(self, session_id: str, participant_id: str, offer: Offer) -> None:
-        payload = {"sdp": offer.sdp, "offerId": offer.id, "connectionId": offer.connection}
         if participant_id.startswith(RELAY_PREFIX):
             worker = participant_id[len(RELAY_PREFIX) :]
-            await self._to_worker(worker, session_id, {"kind": "offer", **payload})
+            await self._to_worker(worker, session_id, "offer", sdp=offer.sdp, offer_id=offer.id)
         else:
+            payload = {"sdp": offer.sdp, "offerId": offer.id, "connectionId": offer.connection}
             await self._send(session_id, participant_id, "offer", payload)
 
-    async def _answer(self, room: _Room, participant_id: str, data: dict[str, Any]) -> None:
+    async def _answer(
+        self, room: _Room, participant_id: str, sdp: str, offer_id: str | None
+    ) -> None:
         """Apply an answer to the offer it names; a stale one (its connection was replaced
         since: a restart crossed it) is dropped quietly, the answer to the new offer follows."""
-        offer_id = data.get("offerId")
         try:
-            await room.router.answer(
-                participant_id,
-                str(data.get("sdp", "")),
-                offer_id if isinstance(offer_id, str) else None,
-            )
+            await room.router.answer(participant_id, sdp, offer_id)
         except MediaError as exc:
             if exc.code != "stale_answer":
                 raise
             log.info("dropped a stale answer from %s: %s", participant_id, exc)
 
-    async def _to_worker(self, worker_id: str, session_id: str, data: dict[str, Any]) -> None:
-        event = BusEvent(
-            "relay", session_id, self.worker_id, data={"worker": self.worker_id, **data}
-        )
+    async def _to_worker(
+        self,
+        worker_id: str,
+        session_id: str,
+        step: str,
+        *,
+        sdp: str | None = None,
+        offer_id: str | None = None,
+        fresh: bool = False,
+    ) -> None:
+        event = Relay(session_id, self.worker_id, step, sdp, offer_id, fresh, self.worker_id)
         await self._bus.publish_to(self._registry.worker_channel(worker_id), event)
 
     async def _subscribe(
@@ -402,12 +418,12 @@ class MediaWorker:
         if room.origin is None and (voices["speakers"] or voices["muted"]):
             await self._direct(session_id, participant_id, speakers_message(voices))
 
-    async def _signal(self, session_id: str, room: _Room, event: BusEvent) -> None:
-        data = event.data
-        pid = str(data.get("participant", ""))
-        kind = data.get("kind")
+    async def _signal(self, session_id: str, room: _Room, event: MediaSignal) -> None:
+        data = event.signal
+        pid = event.participant
+        kind = event.kind
         if kind == "offer":
-            if not data.get("publish"):
+            if not event.publish:
                 await self._send_error(session_id, pid, "forbidden", "you may not publish here")
                 return
             source = _source(data) or "camera"
@@ -433,22 +449,32 @@ class MediaWorker:
         elif kind == "mute":
             room.router.set_muted(pid, data.get("muted") is True)
         elif kind == "answer":
-            await self._answer(room, pid, data)
+            offer_id = data.get("offerId")
+            await self._answer(
+                room,
+                pid,
+                str(data.get("sdp", "")),
+                offer_id if isinstance(offer_id, str) else None,
+            )
         elif kind == "ice":
-            target = data.get("target")
+            target, candidate = data.get("target"), data.get("candidate")
             await room.router.add_ice(
                 pid,
-                data.get("candidate"),
-                target=target if target in ("publisher", "subscriber") else None,
+                candidate if isinstance(candidate, dict) else None,
+                target="publisher"
+                if target == "publisher"
+                else "subscriber"
+                if target == "subscriber"
+                else None,
             )
 
-    async def _presence_changed(self, session_id: str, room: _Room, event: BusEvent) -> None:
-        for view in event.data.get("left", []):
+    async def _presence_changed(self, session_id: str, room: _Room, event: PresenceChanged) -> None:
+        for view in event.left:
             await room.router.remove(str(view["id"]))
             if room.origin is None:
                 await self._registry.unassign(session_id, str(view["id"]))
         if room.origin is None:
-            for view in event.data.get("joined", []):
+            for view in event.joined:
                 await self._serve(session_id, room, str(view["id"]))
 
     def _spawn_close(self, session_id: str, *, release: bool) -> None:
@@ -489,7 +515,7 @@ class MediaWorker:
         entry = await self._presence.entry(session_id, participant_id)
         if entry is None:
             return  # gone meanwhile; its presence "left" event tears it down
-        event = BusEvent("direct", session_id, self.worker_id, message=message, to=participant_id)
+        event = Direct(session_id, message, participant_id, self.worker_id)
         await self._bus.publish_to_node(entry.node, event)
 
 

@@ -3,7 +3,8 @@
 This module is the single source of truth of the wire contract: the client messages
 (rooms/client_messages.py), the server messages (rooms/server_messages.py), the teaching
 tools' messages of both directions (rooms/teaching_messages.py, members of the same two
-unions), the close codes and the kinds of bus events, all importable from here. It lives in
+unions), the close codes and the kinds of bus events (rooms/bus_events.py has the events),
+all importable from here. It lives in
 ``rooms`` so that both ``signaling`` (the hub, which decodes client messages and builds most
 server messages) and ``media`` (the SFU worker, which builds ``signal``, ``error`` and
 ``speakers`` messages and may not import ``signaling``) build the same shapes. It does no
@@ -26,10 +27,11 @@ bus and the room's replay log; fields that are ``None`` are left out of the fram
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Literal, get_args
+from typing import get_args
 
 from pydantic import BaseModel
 
+from rooms.bus_events import BUS_KINDS, BusKind
 from rooms.client_messages import (
     CLIENT_MESSAGES,
     Allow,
@@ -105,18 +107,6 @@ __all__ = [
     "WireMessage",
     "type_of",
 ]
-
-#: What a bus event between nodes and media workers is (rooms/bus.py ``BusEvent.kind``):
-#: ``msg`` a server message for the room (``message``; ``audience`` all/hosts), ``presence``
-#: (``data``: ``joined``/``left`` participant views, ``hidden`` ids), ``direct`` a server
-#: message for participant ``to``, ``close`` (close ``to`` with ``data.code``: kicked,
-#: replaced), ``grant`` (``to``'s publish grant changed), ``ended`` (the room ended), ``sfu``
-#: (a participant's signal for the media plane), ``attach``/``relay`` (between the media
-#: workers of one room, media/worker.py), ``record`` (start or stop a server recording).
-BusKind = Literal[
-    "msg", "presence", "direct", "close", "grant", "ended", "sfu", "attach", "relay", "record"
-]
-BUS_KINDS: frozenset[str] = frozenset(get_args(BusKind))
 
 
 class CloseCode(IntEnum):

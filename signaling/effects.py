@@ -15,7 +15,7 @@ from typing import Any, assert_never
 from rooms import errors
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
-from rooms.bus import BusEvent
+from rooms.bus_events import Direct, GrantChanged
 from rooms.chat import ChatService, Sender
 from rooms.identity import Principal, UserRole
 from rooms.participation import RoomAdmitter
@@ -160,7 +160,7 @@ class EffectRunner:
             case RequestMute():
                 target = await self._target(sid, effect.target)
                 message = mute_request_message(effect.kind, sender_view(entry))
-                await self._direct(target, BusEvent("direct", sid, message=message))
+                await self._direct(target, Direct(sid, message))
                 conn.send(ack_message(effect.rid))
             case KickParticipant():
                 await self._kick(conn, effect)
@@ -168,8 +168,7 @@ class EffectRunner:
                 target = await self._target(sid, effect.target)
                 # Kept in Redis too: the grant outlives this connection (a resume, a reload).
                 await self._presence.allow_publish(sid, target.user_id, effect.publish)
-                event = BusEvent("grant", sid, data={"publish": effect.publish})
-                await self._direct(target, event)
+                await self._direct(target, GrantChanged(sid, effect.publish))
                 conn.send(ack_message(effect.rid))
             case EndRoom():
                 principal = Principal(
@@ -240,7 +239,7 @@ class EffectRunner:
             return
         target = await self._target(sid, effect.to)
         message = signal_message(conn.participant_id, effect.kind, effect.payload)
-        await self._direct(target, BusEvent("direct", sid, message=message))
+        await self._direct(target, Direct(sid, message))
         if effect.rid is not None:
             conn.send(ack_message(effect.rid))
 
@@ -273,7 +272,7 @@ class EffectRunner:
             raise errors.NotFound("no such participant in this room", code="participant_not_found")
         return entry
 
-    async def _direct(self, target: PresenceEntry, event: BusEvent) -> None:
+    async def _direct(self, target: PresenceEntry, event: Direct | GrantChanged) -> None:
         event.to = target.participant_id
         event.origin = self._node.node_id
         if target.source != "ws":

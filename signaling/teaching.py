@@ -22,7 +22,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, assert_never
 
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import Audience, RoomMessage
 from rooms.chat import ChatService
 from rooms.chat_moderation import MicLock
 from rooms.errors import Forbidden, LiveclassError, NotFound, RateLimited, Unavailable
@@ -300,14 +301,9 @@ class Teaching:
         await self._log.append(session_id, int(message["seq"]), message)
         await self._publish(session_id, message, "all")
 
-    async def _publish(self, session_id: str, message: WireMessage, audience: str) -> None:
-        event = BusEvent(
-            "msg",
-            session_id,
-            self._node_id,
-            message=message,
-            audience=audience,
-            data={"ts": self._clock()},
+    async def _publish(self, session_id: str, message: WireMessage, audience: Audience) -> None:
+        event = RoomMessage(
+            session_id, message, self._node_id, audience=audience, sent_at=self._clock()
         )
         await self._bus.publish(event)
 

@@ -27,6 +27,7 @@ from api.services import Services
 from media.recorder import Recorder
 from media.worker import MediaWorker
 from rooms.bus import RoomBus
+from rooms.bus_events import RoomMessage
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
@@ -69,7 +70,7 @@ async def heard(bus: RoomBus, rid: str, status: str) -> None:
     in it to receive the message."""
     async with asyncio.timeout(30), contextlib.aclosing(bus.events(poll_timeout=0.5)) as events:
         async for _, event in events:
-            m = event.message or {}
+            m = event.message if isinstance(event, RoomMessage) else {}
             if (m.get("type"), m.get("recordingId"), m.get("status")) == ("recording", rid, status):
                 return
 
