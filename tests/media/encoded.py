@@ -19,7 +19,7 @@ def vp8_frames(count: int, *, keyframe_every: int = 30) -> tuple[tuple[bytes, bo
     encoder.width, encoder.height = WIDTH, HEIGHT
     encoder.pix_fmt = "yuv420p"
     encoder.time_base = fractions.Fraction(1, 30)
-    encoder.framerate = 30
+    encoder.framerate = fractions.Fraction(30)
     encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     frames: list[tuple[bytes, bool]] = []
     for i in range(count):

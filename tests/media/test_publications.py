@@ -5,12 +5,18 @@ and a screen shared beside it on a connection of its own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from media.router import Router
 from tests.media.peers import ClientPublisher, ClientSubscriber, subscribed_router
+
+
+def more_frames(viewer: ClientSubscriber, count: int) -> Callable[[], bool]:
+    """Until ``viewer`` has ``count`` more video and audio frames than it has now."""
+    video, audio = viewer.video_frames, viewer.audio_frames
+    return lambda: viewer.video_frames >= video + count and viewer.audio_frames >= audio + count
 
 
 @pytest.fixture
@@ -33,13 +39,7 @@ async def test_a_fresh_publishing_connection_replaces_the_old_one_three_times(
             await publisher.close()  # camera off: the browser closes its connection
             publisher = ClientPublisher(router, "teacher")
             await asyncio.wait_for(publisher.publish(), 10)
-            marks = viewer.video_frames, viewer.audio_frames
-            await viewer.until(
-                lambda m=marks: (
-                    viewer.video_frames >= m[0] + 15 and viewer.audio_frames >= m[1] + 15
-                ),
-                10,
-            )
+            await viewer.until(more_frames(viewer, 15), 10)
             assert len(router.tracks) == 2
             # the ended tracks' m-lines carry the new ones: the viewer's connection keeps two
             assert len(viewer.pc.getTransceivers()) == 2

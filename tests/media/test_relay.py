@@ -61,7 +61,11 @@ async def test_a_room_spreads_over_two_workers_through_a_relay(
     spread = [HubPeer(await join(client, hub, sid, bearer(f"s{i}"))) for i in range(2)]
     peers += spread
     for peer in [first, *spread]:
-        await peer.until(lambda p=peer: p.video_frames >= 10 and p.audio_frames >= 10, 90)
+
+        def has_media(p: HubPeer = peer) -> bool:
+            return p.video_frames >= 10 and p.audio_frames >= 10
+
+        await peer.until(has_media, 90)
     registry = MediaRegistry(services.redis)
     assert await registry.relays(sid) == {relay.worker_id}
     assert [await registry.assignment(sid, pid(p.client)) for p in (teacher, first)] == [

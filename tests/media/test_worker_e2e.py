@@ -89,8 +89,9 @@ async def test_publisher_on_one_node_reaches_subscribers_on_both_through_the_wor
     await teacher.client.send(
         {"type": "allow", "target": pid(student.client), "publish": False, "rid": "r"}
     )
-    assert student.pub_pc is not None
-    await student.until(lambda: student.pub_pc.connectionState in ("closed", "failed"), 90)
+    pub_pc = student.pub_pc
+    assert pub_pc is not None
+    await student.until(lambda: pub_pc.connectionState in ("closed", "failed"), 90)
     assert set(router.publishers) == {pid(teacher.client)}
 
     # the teacher's network changes: they start over, and the students receive them again
@@ -134,14 +135,13 @@ async def test_publishing_stops_and_starts_through_the_hub(
             90,
         )
         assert router.publishers == {}
-        frames = student.video_frames, student.audio_frames
+        marks = student.video_frames, student.audio_frames
         await teacher.publish()
-        await student.until(
-            lambda f=frames: (
-                student.video_frames >= f[0] + 10 and student.audio_frames >= f[1] + 10
-            ),
-            90,
-        )
+
+        def more_media(m: tuple[int, int] = marks) -> bool:
+            return student.video_frames >= m[0] + 10 and student.audio_frames >= m[1] + 10
+
+        await student.until(more_media, 90)
         assert set(router.publishers) == {pid(teacher.client)}
         assert len(student.pc.getTransceivers()) == 2  # the freed m-lines were reused
 

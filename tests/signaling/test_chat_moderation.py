@@ -12,7 +12,7 @@ import pytest
 from api.services import Services
 from api.settings import Settings
 from signaling.hub import Hub
-from tests.conftest import People
+from tests.conftest import NewSession, People
 from tests.signaling.harness import connect, reply
 from tests.signaling.test_hub import join, room_token
 
@@ -23,7 +23,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 async def test_a_deleted_message_is_gone_for_everyone(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -56,8 +56,8 @@ async def test_a_deleted_message_is_gone_for_everyone(
     resumed, admitted = await connect(
         b,
         token,
-        resume=s2.welcome["resume"],
-        last_seq=s2_seq,  # type: ignore[attr-defined]
+        resume=s2.welcome["resume"],  # type: ignore[attr-defined]
+        last_seq=s2_seq,
     )
     assert admitted
     assert (await resumed.next("welcome"))["resumed"] is True
@@ -77,7 +77,7 @@ async def test_a_deleted_message_is_gone_for_everyone(
 
 
 async def test_the_host_turns_student_chat_off_and_on(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]

@@ -9,7 +9,7 @@ import pytest
 
 from api.settings import Settings
 from signaling.hub import Hub
-from tests.conftest import People, bearer
+from tests.conftest import NewSession, People, bearer
 from tests.signaling.harness import reply
 from tests.signaling.test_hub import join
 
@@ -20,7 +20,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 async def test_the_host_lowers_one_hand_or_all(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -52,7 +52,7 @@ async def test_the_host_lowers_one_hand_or_all(
 
 
 async def test_reactions_are_batched_checked_and_limited(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]

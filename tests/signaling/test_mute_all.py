@@ -9,7 +9,7 @@ import pytest
 
 from api.settings import Settings
 from signaling.hub import Hub
-from tests.conftest import People
+from tests.conftest import NewSession, People
 from tests.signaling.harness import reply
 from tests.signaling.test_hub import join
 
@@ -20,7 +20,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 async def test_mute_all_and_the_lock(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]

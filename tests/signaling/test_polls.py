@@ -12,7 +12,7 @@ import pytest
 
 from api.settings import Settings
 from signaling.hub import Hub
-from tests.conftest import People, bearer
+from tests.conftest import NewSession, People, bearer
 from tests.signaling.harness import Client, reply
 from tests.signaling.test_hub import join
 
@@ -35,7 +35,7 @@ async def tally_with(c: Client, voters: int) -> dict[str, Any]:
 
 
 async def test_a_quiz_from_launch_to_shared_results(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -108,7 +108,7 @@ async def test_a_quiz_from_launch_to_shared_results(
 
 
 async def test_who_may_do_what(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]
@@ -148,7 +148,7 @@ async def test_who_may_do_what(
 
 
 async def test_rest_runs_a_poll_and_the_room_hears_it(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, _ = nodes
     sid = (await new_session(start=True))["id"]
@@ -180,7 +180,7 @@ async def test_rest_runs_a_poll_and_the_room_hears_it(
 
 
 async def test_an_anonymous_tally_names_nobody(
-    client: httpx.AsyncClient, people: People, new_session, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
 ) -> None:
     a, b = nodes
     sid = (await new_session(start=True))["id"]

@@ -337,7 +337,7 @@ const watched = new WeakSet();
  */
 export class LiveclassClient extends Emitter {
   /** @param {ClientOptions} options */
-  constructor({ url, token, codec = "json", requestTimeout = 15000, reconnect = {} }) {
+  constructor({ url, token, codec = "json", requestTimeout = 15000, reconnect = {} } = /** @type {ClientOptions} */ ({})) {
     super();
     if (!url) throw new TypeError("LiveclassClient needs the WebSocket url");
     if (!token) throw new TypeError("LiveclassClient needs a room token (or a function)");
