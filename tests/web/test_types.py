@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TSC = ROOT / "node_modules" / ".bin" / "tsc"
-CHECKED = ("protocol.js", "liveclass.js")
+CHECKED = ("protocol.js", "liveclass.js", "common.js")
 
 
 def tsc(project: Path) -> subprocess.CompletedProcess[str]:
