@@ -9,10 +9,14 @@ Per operation, best of ``--repeat`` runs of ``--number`` calls, in microseconds:
   msgspec decoding straight into a tagged ``Struct`` union (no separate checks);
 - *build*: a chat delivery as the hub builds it before this change (a dict literal) and with
   the typed model (``signaling.messages.chat_message``: the model, then its wire dict);
-- *encode*: that delivery into one frame (``signaling.protocol.encode``), against msgspec.
+- *encode*: that delivery into one frame (``signaling.protocol.encode``), against msgspec;
+- *bus*: that delivery as a room event on the bus (rooms/bus_events.py: the typed
+  ``RoomMessage`` to MessagePack and back), against the untyped map the bus carried before
+  (every field in the map, a dict for ``data``, decoded into one catch-all dataclass).
 
 The hub builds a room message once and encodes it once per codec, whatever the room's size, so
-*build* and *encode* are paid per room message, not per recipient. msgspec is measured only
+*build* and *encode* are paid per room message, not per recipient; *bus* is paid once per
+room message by the publisher and once by each node in the room. msgspec is measured only
 when it is installed (``pip install msgspec``; liveclass does not depend on it). The figures
 and the choice are in docs/codec.md.
 """
@@ -20,12 +24,16 @@ and the choice are in docs/codec.md.
 # No `from __future__ import annotations`: msgspec resolves the local Structs' annotations.
 import argparse
 import contextlib
+import dataclasses
 import timeit
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgpack
 
+from rooms.bus_codec import decode as decode_event
+from rooms.bus_codec import encode as encode_event
+from rooms.bus_events import RoomMessage
 from signaling.messages import chat_message, iso
 from signaling.protocol import Codec, decode, encode
 
@@ -63,6 +71,63 @@ def _new_chat() -> dict[str, object]:
     return chat_message(id="m_0123456789", seq=4242, sender=SENDER, text=str(CHAT["text"]), ts=NOW)
 
 
+@dataclasses.dataclass(slots=True)
+class _UntypedEvent:
+    """The bus event before rooms/bus_events.py: one class for every kind, ``data`` a dict."""
+
+    kind: str
+    session_id: str
+    origin: str = ""
+    message: dict[str, object] | None = None
+    to: str | None = None
+    audience: str = "all"
+    exclude: str | None = None
+    data: dict[str, object] = dataclasses.field(default_factory=dict)
+
+
+def _untyped_encode(e: _UntypedEvent) -> bytes:
+    packed: bytes = msgpack.packb(
+        {
+            "k": e.kind,
+            "s": e.session_id,
+            "o": e.origin,
+            "m": e.message,
+            "t": e.to,
+            "a": e.audience,
+            "x": e.exclude,
+            "d": e.data,
+        },
+        use_bin_type=True,
+    )
+    return packed
+
+
+def _untyped_decode(raw: bytes) -> _UntypedEvent:
+    d = msgpack.unpackb(raw, raw=False)
+    return _UntypedEvent(
+        kind=d["k"],
+        session_id=d["s"],
+        origin=d.get("o", ""),
+        message=d.get("m"),
+        to=d.get("t"),
+        audience=d.get("a", "all"),
+        exclude=d.get("x"),
+        data=d.get("d") or {},
+    )
+
+
+def _bus_cases(delivery: dict[str, object]) -> dict[str, Callable[[], object]]:
+    typed = RoomMessage("s_1", delivery, "node-a", sent_at=1765033200.25)
+    untyped = _UntypedEvent("msg", "s_1", "node-a", message=delivery, data={"ts": 1765033200.25})
+    typed_raw, untyped_raw = encode_event(typed), _untyped_encode(untyped)
+    return {
+        "bus encode room message (untyped, before)": lambda: _untyped_encode(untyped),
+        "bus encode room message (typed, now)": lambda: encode_event(typed),
+        "bus decode room message (untyped, before)": lambda: _untyped_decode(untyped_raw),
+        "bus decode room message (typed, now)": lambda: decode_event(typed_raw),
+    }
+
+
 def cases() -> dict[str, Callable[[], object]]:
     """Every measured operation by name."""
     chat_json, ice_json = encode(CHAT, Codec.JSON), encode(ICE, Codec.JSON)
@@ -77,6 +142,7 @@ def cases() -> dict[str, Callable[[], object]]:
         "build chat delivery (model, now)": _new_chat,
         "encode chat delivery json": lambda: encode(delivery, Codec.JSON),
         "encode chat delivery msgpack": lambda: encode(delivery, Codec.MSGPACK),
+        **_bus_cases(delivery),
     }
     with contextlib.suppress(ImportError):
         out.update(_msgspec_cases(chat_json, ice_json, chat_mp, ice_mp, delivery))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from media.recorder import Recorder
 from media.router import Router
+from rooms.bus_events import RecordCommand
 from rooms.server_recordings import ServerRecordings
 
 __all__ = ["RecordingDesk"]
@@ -51,15 +52,12 @@ class RecordingDesk:
         active = self.active.get(session_id)
         return active.recorder if active else None
 
-    async def command(
-        self, session_id: str, router: Router | None, data: dict[str, object]
-    ) -> None:
-        """One ``record`` event's data for ``session_id`` (``router``: the room's, if open)."""
-        action = data.get("action")
-        rid = str(data.get("recording", ""))
-        if action == "start":
-            await self.start(session_id, router, rid, str(data.get("path", "")))
-        elif action == "stop":
+    async def command(self, session_id: str, router: Router | None, event: RecordCommand) -> None:
+        """One ``record`` event for ``session_id`` (``router``: the room's, if open)."""
+        rid = event.recording
+        if event.action == "start":
+            await self.start(session_id, router, rid, event.path or "")
+        else:
             active = self.active.get(session_id)
             if active is not None and active.recording_id == rid:
                 await self.finish(session_id)

@@ -48,6 +48,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import assert_never
 
 from media.capacity import LoadMonitor
 from media.config import RouterConfig
@@ -55,10 +56,23 @@ from media.recording_worker import RecordingDesk
 from media.tasks import TaskSet, cancel_and_wait
 from media.worker_outbox import Outbox
 from media.worker_room import WorkerRoom
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import (
+    Attach,
+    BusEvent,
+    CloseParticipant,
+    Direct,
+    GrantChanged,
+    MediaSignal,
+    PresenceChanged,
+    RecordCommand,
+    Relay,
+    RoomEndedEvent,
+    RoomMessage,
+    WaitingDecision,
+)
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
-from rooms.server_recordings import RECORD_EVENT
 
 __all__ = ["MediaWorker"]
 
@@ -152,25 +166,31 @@ class MediaWorker:
     def _dispatch(self, event: BusEvent) -> None:
         sid = event.session_id
         room = self.rooms.get(sid)
-        if event.kind == "sfu":
-            if room is None:
-                if event.data.get("kind") != "offer":
-                    return  # only a publisher's offer opens a room (on its origin)
-                room = self._open_room(sid)
-            room.put(event)
-        elif event.kind == "attach":
-            if room is None:
-                room = self._open_room(sid, origin=str(event.data.get("origin", "")))
-            room.put(event)
-        elif event.kind == RECORD_EVENT:
-            if room is None and event.data.get("action") == "start":
-                room = self._open_room(sid)  # recording before anyone publishes
-            if room is not None:
+        match event:
+            case MediaSignal():
+                if room is None:
+                    if event.kind != "offer":
+                        return  # only a publisher's offer opens a room (on its origin)
+                    room = self._open_room(sid)
                 room.put(event)
-            else:
-                self._tasks.spawn(self._record(sid, event), name="media-record")
-        elif room is not None and event.kind in ("presence", "ended", "relay"):
-            room.put(event)
+            case Attach():
+                if room is None:
+                    room = self._open_room(sid, origin=event.origin_worker)
+                room.put(event)
+            case RecordCommand():
+                if room is None and event.action == "start":
+                    room = self._open_room(sid)  # recording before anyone publishes
+                if room is not None:
+                    room.put(event)
+                else:
+                    self._tasks.spawn(self._record(sid, event), name="media-record")
+            case PresenceChanged() | RoomEndedEvent() | Relay():
+                if room is not None:
+                    room.put(event)
+            case RoomMessage() | Direct() | CloseParticipant() | GrantChanged() | WaitingDecision():
+                pass  # for the nodes' connections
+            case _:
+                assert_never(event)
 
     # -- capacity ---------------------------------------------------------------------------
 
@@ -206,13 +226,13 @@ class MediaWorker:
         )
         return room
 
-    async def _record(self, session_id: str, event: BusEvent) -> None:
+    async def _record(self, session_id: str, event: RecordCommand) -> None:
         """A recording command for a room this worker does not serve (a ``stop`` after it
         closed, say)."""
         if self.recordings is None:
             log.error("recording asked of worker %s, which has no database", self.worker_id)
             return
-        await self.recordings.command(session_id, None, event.data)
+        await self.recordings.command(session_id, None, event)
 
     def _spawn_close(self, session_id: str, *, release: bool) -> None:
         self._tasks.spawn(self._close_room(session_id, release=release), name="media-close")

@@ -7,7 +7,8 @@ from typing import Any
 
 from media.room_voices import MediaState
 from media.subscriber import Offer
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import Direct, Relay, RoomMessage
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
 from rooms.protocol_models import ErrorMessage, ServerSignal, Speakers, WireMessage
@@ -48,28 +49,36 @@ class Outbox:
         entry = await self._presence.entry(session_id, participant_id)
         if entry is None:
             return  # gone meanwhile; its presence "left" event tears it down
-        event = BusEvent("direct", session_id, self.worker_id, message=message, to=participant_id)
+        event = Direct(session_id, message, participant_id, self.worker_id)
         await self._bus.publish_to_node(entry.node, event)
 
-    async def to_worker(self, worker_id: str, session_id: str, data: dict[str, Any]) -> None:
-        """One step of the origin ↔ relay negotiation, to ``worker_id``."""
-        event = BusEvent(
-            "relay", session_id, self.worker_id, data={"worker": self.worker_id, **data}
-        )
+    async def to_worker(
+        self,
+        worker_id: str,
+        session_id: str,
+        step: str,
+        *,
+        sdp: str | None = None,
+        offer_id: str | None = None,
+        fresh: bool = False,
+    ) -> None:
+        """One step of the origin ↔ relay negotiation (``request``, ``offer``, ``answer``),
+        to ``worker_id``."""
+        event = Relay(session_id, self.worker_id, step, sdp, offer_id, fresh, self.worker_id)
         await self._bus.publish_to(self._registry.worker_channel(worker_id), event)
 
     async def offer(self, session_id: str, participant_id: str, offer: Offer) -> None:
         """A router's offer to a participant, or to the relay worker ``relay:<worker>`` names."""
-        payload = {"sdp": offer.sdp, "offerId": offer.id, "connectionId": offer.connection}
         if participant_id.startswith(RELAY_PREFIX):
             worker = participant_id[len(RELAY_PREFIX) :]
-            await self.to_worker(worker, session_id, {"kind": "offer", **payload})
+            await self.to_worker(worker, session_id, "offer", sdp=offer.sdp, offer_id=offer.id)
         else:
+            payload = {"sdp": offer.sdp, "offerId": offer.id, "connectionId": offer.connection}
             await self.signal(session_id, participant_id, "offer", payload)
 
     async def room_message(self, session_id: str, message: WireMessage) -> None:
         """A message to everyone in the room (``msg`` on the room's channel)."""
-        await self._bus.publish(BusEvent("msg", session_id, self.worker_id, message=message))
+        await self._bus.publish(RoomMessage(session_id, message, self.worker_id))
 
 
 def speakers_message(state: MediaState) -> WireMessage:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from media.config import RouterConfig
 from media.errors import MediaError
@@ -24,10 +24,17 @@ from media.router import Router
 from media.sources import SOURCES, Source
 from media.subscriber import Offer
 from media.worker_outbox import ORIGIN_PUBLISHER, RELAY_PREFIX, Outbox, speakers_message
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import (
+    Attach,
+    MediaSignal,
+    PresenceChanged,
+    RecordCommand,
+    Relay,
+    RoomEndedEvent,
+)
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
-from rooms.server_recordings import RECORD_EVENT
 
 __all__ = ["WorkerRoom"]
 
@@ -49,7 +56,9 @@ class _VoicesChanged:
     state: MediaState
 
 
-_Item = BusEvent | tuple[str, Offer] | _Lost | _VoicesChanged
+#: The bus events a room of a worker handles, in order, on its own task.
+RoomEvent = MediaSignal | Attach | Relay | PresenceChanged | RoomEndedEvent | RecordCommand
+_Item = RoomEvent | tuple[str, Offer] | _Lost | _VoicesChanged
 
 
 class WorkerRoom:
@@ -94,7 +103,7 @@ class WorkerRoom:
         self._recordings = recordings
         self._on_ended = on_ended
 
-    def put(self, event: BusEvent) -> None:
+    def put(self, event: RoomEvent) -> None:
         self.inbox.put_nowait(event)
 
     async def run(self) -> None:
@@ -103,7 +112,7 @@ class WorkerRoom:
         if self.origin is None:
             await self._offer_everyone()
         else:
-            await self._outbox.to_worker(self.origin, self.session_id, {"kind": "request"})
+            await self._outbox.to_worker(self.origin, self.session_id, "request")
         while True:
             item = await self.inbox.get()
             try:
@@ -115,30 +124,29 @@ class WorkerRoom:
                     await self._lost(item)
                 elif isinstance(item, _VoicesChanged):
                     await self._outbox.room_message(self.session_id, speakers_message(item.state))
-                elif item.kind == "sfu":
+                elif isinstance(item, MediaSignal):
                     await self._signal(item)
-                elif item.kind == "attach":
-                    await self._subscribe(
-                        str(item.data.get("participant")),
-                        fresh=bool(item.data.get("fresh")),
-                    )
-                elif item.kind == "relay":
+                elif isinstance(item, Attach):
+                    await self._subscribe(item.participant, fresh=item.fresh)
+                elif isinstance(item, Relay):
                     await self._relay(item)
-                elif item.kind == "presence":
+                elif isinstance(item, PresenceChanged):
                     await self._presence_changed(item)
-                elif item.kind == RECORD_EVENT:
+                elif isinstance(item, RecordCommand):
                     await self._record(item)
-                elif item.kind == "ended":
+                elif isinstance(item, RoomEndedEvent):
                     self._on_ended()
                     return
+                else:
+                    assert_never(item)
             except MediaError as exc:
                 participant = (
                     item[0]
                     if isinstance(item, tuple)
                     else item.participant
                     if isinstance(item, _Lost)
-                    else item.data.get("participant")
-                    if isinstance(item, BusEvent)
+                    else item.participant
+                    if isinstance(item, MediaSignal | Attach)
                     else None
                 )
                 log.info("media error in %s for %s: %s", self.session_id, participant, exc)
@@ -147,13 +155,13 @@ class WorkerRoom:
             except Exception:
                 log.exception("media worker failed on a message of room %s", self.session_id)
 
-    async def _record(self, event: BusEvent) -> None:
+    async def _record(self, event: RecordCommand) -> None:
         if self._recordings is None:
             worker = self._outbox.worker_id
             log.error("recording asked of worker %s, which has no database", worker)
             return
         router = self.router if self.origin is None else None
-        await self._recordings.command(self.session_id, router, event.data)
+        await self._recordings.command(self.session_id, router, event)
 
     async def _offer_everyone(self) -> None:
         snapshot = await self._presence.snapshot(self.session_id)
@@ -174,39 +182,35 @@ class WorkerRoom:
         if worker is None or worker == self._outbox.worker_id:
             await self._subscribe(participant_id, fresh=fresh)
         else:
-            data = {"participant": participant_id, "origin": self._outbox.worker_id, "fresh": fresh}
-            event = BusEvent("attach", self.session_id, self._outbox.worker_id, data=data)
+            me = self._outbox.worker_id
+            event = Attach(self.session_id, participant_id, me, fresh, me)
             await self._bus.publish_to(self._registry.worker_channel(worker), event)
 
-    async def _relay(self, event: BusEvent) -> None:
+    async def _relay(self, event: Relay) -> None:
         """One step of the origin ↔ relay negotiation (see :mod:`media.worker`)."""
-        data = event.data
-        kind = data.get("kind")
+        step = event.step
         if self.origin is None:  # we are the origin; a relay asks or answers
-            relay_id = RELAY_PREFIX + str(data.get("worker", event.origin))
-            if kind == "request":
-                if data.get("fresh"):  # the relay lost its connection from us
+            relay_id = RELAY_PREFIX + event.worker
+            if step == "request":
+                if event.fresh:  # the relay lost its connection from us
                     await self.router.unsubscribe(relay_id)
                 offer = await self.router.subscribe(relay_id)
                 if offer is not None:
                     await self._outbox.offer(self.session_id, relay_id, offer)
-            elif kind == "answer":
-                await self._answer(relay_id, data)
-        elif kind == "offer":  # we are a relay; the origin (re)offers the room's tracks
-            answer = await self.router.publish(
-                ORIGIN_PUBLISHER, str(data.get("sdp", "")), relay=True
+            elif step == "answer":
+                await self._answer(relay_id, event.sdp or "", event.offer_id)
+        elif step == "offer":  # we are a relay; the origin (re)offers the room's tracks
+            answer = await self.router.publish(ORIGIN_PUBLISHER, event.sdp or "", relay=True)
+            await self._outbox.to_worker(
+                self.origin, self.session_id, "answer", sdp=answer, offer_id=event.offer_id
             )
-            reply = {"kind": "answer", "sdp": answer, "offerId": data.get("offerId")}
-            await self._outbox.to_worker(self.origin, self.session_id, reply)
 
     async def _lost(self, lost: _Lost) -> None:
         """A connection the router tore down (see :mod:`media.worker`)."""
         pid = lost.participant
         log.info("media %s of %s in %s lost: starting over", lost.role, pid, self.session_id)
         if self.origin is not None and pid == ORIGIN_PUBLISHER:
-            await self._outbox.to_worker(
-                self.origin, self.session_id, {"kind": "request", "fresh": True}
-            )
+            await self._outbox.to_worker(self.origin, self.session_id, "request", fresh=True)
             return
         if pid.startswith(RELAY_PREFIX):
             return  # the relay lost its side too and asks again
@@ -217,16 +221,11 @@ class WorkerRoom:
         else:
             await self._subscribe(pid, fresh=True)
 
-    async def _answer(self, participant_id: str, data: dict[str, Any]) -> None:
+    async def _answer(self, participant_id: str, sdp: str, offer_id: str | None) -> None:
         """Apply an answer to the offer it names; a stale one (its connection was replaced
         since: a restart crossed it) is dropped quietly, the answer to the new offer follows."""
-        offer_id = data.get("offerId")
         try:
-            await self.router.answer(
-                participant_id,
-                str(data.get("sdp", "")),
-                offer_id if isinstance(offer_id, str) else None,
-            )
+            await self.router.answer(participant_id, sdp, offer_id)
         except MediaError as exc:
             if exc.code != "stale_answer":
                 raise
@@ -242,12 +241,12 @@ class WorkerRoom:
         if self.origin is None and (voices["speakers"] or voices["muted"]):
             await self._outbox.direct(self.session_id, participant_id, speakers_message(voices))
 
-    async def _signal(self, event: BusEvent) -> None:
-        data = event.data
-        pid = str(data.get("participant", ""))
-        kind = data.get("kind")
+    async def _signal(self, event: MediaSignal) -> None:
+        data = event.signal
+        pid = event.participant
+        kind = event.kind
         if kind == "offer":
-            if not data.get("publish"):
+            if not event.publish:
                 await self._outbox.error(
                     self.session_id, pid, "forbidden", "you may not publish here"
                 )
@@ -275,22 +274,28 @@ class WorkerRoom:
         elif kind == "mute":
             self.router.set_muted(pid, data.get("muted") is True)
         elif kind == "answer":
-            await self._answer(pid, data)
+            offer_id = data.get("offerId")
+            sdp = str(data.get("sdp", ""))
+            await self._answer(pid, sdp, offer_id if isinstance(offer_id, str) else None)
         elif kind == "ice":
-            target = data.get("target")
+            target, candidate = data.get("target"), data.get("candidate")
             await self.router.add_ice(
                 pid,
-                data.get("candidate"),
-                target=target if target in ("publisher", "subscriber") else None,
+                candidate if isinstance(candidate, dict) else None,
+                target="publisher"
+                if target == "publisher"
+                else "subscriber"
+                if target == "subscriber"
+                else None,
             )
 
-    async def _presence_changed(self, event: BusEvent) -> None:
-        for view in event.data.get("left", []):
+    async def _presence_changed(self, event: PresenceChanged) -> None:
+        for view in event.left:
             await self.router.remove(str(view["id"]))
             if self.origin is None:
                 await self._registry.unassign(self.session_id, str(view["id"]))
         if self.origin is None:
-            for view in event.data.get("joined", []):
+            for view in event.joined:
                 await self._serve(str(view["id"]))
 
 

@@ -16,7 +16,8 @@ is far below what one Redis node forwards. Sharded pub/sub (``sharded=True``:
 shard node, and redis-py's reader polls the shards in turn, delaying each message behind the
 others' poll timeouts.
 
-Events are MessagePack maps (:class:`BusEvent`). Delivery is at most once (pub/sub): what must
+Events are typed (:data:`rooms.bus_events.BusEvent`, one class per kind), MessagePack maps
+on the wire. Delivery is at most once (pub/sub): what must
 not be lost is persisted (chat, in the store) and kept in the room's reliable log before it is
 published, so a client that missed it gets it on resume.
 """
@@ -26,69 +27,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any, cast
 
 import msgpack
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from rooms.bus_codec import decode, encode
+from rooms.bus_events import BusEvent
 from rooms.keys import Channels
-from rooms.protocol_models import BusKind, WireMessage
 from rooms.redis_client import channel_prefix, is_cluster
 
 __all__ = ["BusEvent", "RoomBus"]
 
 log = logging.getLogger("liveclass.bus")
-
-
-@dataclass(slots=True)
-class BusEvent:
-    """One event on the bus: ``kind`` is a :data:`~rooms.protocol_models.BusKind` (what each
-    carries is documented there); ``message`` a server message's wire dict
-    (:mod:`rooms.protocol_models`)."""
-
-    kind: BusKind
-    session_id: str
-    origin: str = ""
-    message: WireMessage | None = None
-    to: str | None = None
-    audience: str = "all"
-    exclude: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def encode(self) -> bytes:
-        packed: bytes = msgpack.packb(
-            {
-                "k": self.kind,
-                "s": self.session_id,
-                "o": self.origin,
-                "m": self.message,
-                "t": self.to,
-                "a": self.audience,
-                "x": self.exclude,
-                "d": self.data,
-            },
-            use_bin_type=True,
-        )
-        return packed
-
-    @classmethod
-    def decode(cls, raw: bytes) -> BusEvent:
-        d = msgpack.unpackb(raw, raw=False)
-        return cls(
-            # A newer node's kind passes through unchecked: listeners ignore kinds they do not
-            # know (fields and kinds are only ever added).
-            kind=cast(BusKind, d["k"]),
-            session_id=d["s"],
-            origin=d.get("o", ""),
-            message=d.get("m"),
-            to=d.get("t"),
-            audience=d.get("a", "all"),
-            exclude=d.get("x"),
-            data=d.get("d") or {},
-        )
 
 
 class RoomBus:
@@ -113,15 +65,15 @@ class RoomBus:
 
     async def publish(self, event: BusEvent) -> None:
         """To the room's channel (every node in the room)."""
-        await self._publish(self.room_channel(event.session_id), event.encode())
+        await self._publish(self.room_channel(event.session_id), encode(event))
 
     async def publish_to_node(self, node_id: str, event: BusEvent) -> None:
         """To one node (a message for a participant it holds)."""
-        await self._publish(self.node_channel(node_id), event.encode())
+        await self._publish(self.node_channel(node_id), encode(event))
 
     async def publish_to(self, channel: str, event: BusEvent) -> None:
         """To any channel (a media worker's, from ``MediaRegistry.worker_channel``)."""
-        await self._publish(channel, event.encode())
+        await self._publish(channel, encode(event))
 
     async def _publish(self, channel: str, payload: bytes) -> None:
         if self._sharded:
@@ -158,8 +110,9 @@ class RoomBus:
     async def events(self, poll_timeout: float = 1.0) -> AsyncIterator[tuple[str, BusEvent]]:
         """Every event on the subscribed channels, as ``(channel, event)``, until cancelled.
 
-        Undecodable payloads are logged and skipped. Raises redis errors when the connection
-        is lost; the caller re-subscribes after reconnecting.
+        Undecodable payloads are logged and skipped, and so are events of kinds this version
+        does not know (a newer node's: kinds are only ever added). Raises redis errors when
+        the connection is lost; the caller re-subscribes after reconnecting.
         """
         pubsub = await self._ensure()
         while True:
@@ -172,11 +125,12 @@ class RoomBus:
             if isinstance(channel, bytes):
                 channel = channel.decode()
             try:
-                event = BusEvent.decode(message["data"])
+                event = decode(message["data"])
             except (ValueError, KeyError, TypeError, msgpack.UnpackException):
                 log.warning("dropped an undecodable bus event on %s", channel)
                 continue
-            yield channel, event
+            if event is not None:
+                yield channel, event
 
     async def close(self) -> None:
         if self._pubsub is not None:

@@ -11,6 +11,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from rooms.message_base import ClientModel as _ClientModel
+from rooms.message_base import ParticipantRef
+from rooms.message_base import documented as _documented
+from rooms.teaching_messages import TEACHING_REQUESTS, TeachingRequest
+
 __all__ = [
     "CLIENT_MESSAGES",
     "Allow",
@@ -25,25 +30,6 @@ __all__ = [
     "Ping",
     "Signal",
 ]
-
-
-Rid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-ParticipantRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-def _documented(*, who: str, answer: str) -> ConfigDict:
-    """A client model's config with who may send it and what answers it (docs, schema)."""
-    return ConfigDict(
-        extra="ignore", frozen=True, json_schema_extra={"x-who": who, "x-answer": answer}
-    )
-
-
-class _ClientModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    rid: Rid | None = Field(
-        default=None, description="Request id: the server answers with an ack or error."
-    )
 
 
 class Chat(_ClientModel):
@@ -204,7 +190,7 @@ class Leave(_ClientModel):
 
 
 ClientMessage = Annotated[
-    Chat | Signal | Hand | Mute | Kick | Allow | End | Ping | Leave,
+    Chat | Signal | Hand | Mute | Kick | Allow | End | Ping | Leave | TeachingRequest,
     Field(discriminator="type"),
 ]
 
@@ -219,4 +205,5 @@ CLIENT_MESSAGES: tuple[type[_ClientModel], ...] = (
     End,
     Ping,
     Leave,
+    *TEACHING_REQUESTS,
 )

@@ -1,19 +1,22 @@
 """The liveclass WebSocket protocol's messages as typed models: one tagged union per direction.
 
 This module is the single source of truth of the wire contract: the client messages
-(rooms/client_messages.py), the server messages (rooms/server_messages.py), the close codes
-and the kinds of bus events, all importable from here. It lives in ``rooms`` so that
-both ``signaling`` (the hub, which decodes client messages and builds most server messages)
-and ``media`` (the SFU worker, which builds ``signal``, ``error`` and ``speakers`` messages and
-may not import ``signaling``) build the same shapes. It does no I/O and no encoding:
-``signaling/protocol.py`` turns frames into :data:`ClientMessage` and server messages into
-frames; ``python -m signaling.protocol_docs`` generates the JSON Schema, docs/protocol.md and
-the JavaScript typedefs from it.
+(rooms/client_messages.py), the server messages (rooms/server_messages.py), the teaching
+tools' messages of both directions (rooms/teaching_messages.py, members of the same two
+unions), the close codes and the kinds of bus events (rooms/bus_events.py has the events),
+all importable from here. It lives in
+``rooms`` so that both ``signaling`` (the hub, which decodes client messages and builds most
+server messages) and ``media`` (the SFU worker, which builds ``signal``, ``error`` and
+``speakers`` messages and may not import ``signaling``) build the same shapes. It does no
+I/O and no encoding: ``signaling/protocol.py`` turns frames into :data:`ClientMessage` and
+server messages into frames; ``python -m signaling.protocol_docs`` generates the JSON Schema,
+docs/protocol.md and the JavaScript typedefs from it.
 
 Models are pydantic v2 (measured against msgspec in ``bench/protocol_codec.py``; see
 docs/codec.md). Adding a message: add a model to its direction's module and to the union of
 its direction, add its handler (``ParticipantLogic.handle`` fails mypy until it has one for a
-client message), then regenerate (CONTRIBUTING.md). Fields are only ever added, never renamed
+client message; a teaching request needs one in ``Teaching._handle`` too), then regenerate
+(CONTRIBUTING.md). Fields are only ever added, never renamed
 or removed.
 
 Client messages ignore unknown fields (a newer client works with an older server). Server
@@ -24,10 +27,11 @@ bus and the room's replay log; fields that are ``None`` are left out of the fram
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Literal, get_args
+from typing import get_args
 
 from pydantic import BaseModel
 
+from rooms.bus_events import BUS_KINDS, BusKind
 from rooms.client_messages import (
     CLIENT_MESSAGES,
     Allow,
@@ -64,16 +68,51 @@ from rooms.server_messages import (
     Welcome,
     WireMessage,
 )
+from rooms.teaching_messages import (
+    TEACHING_NOTICES,
+    TEACHING_REQUESTS,
+    Ballot,
+    ChatDelete,
+    ChatDeleted,
+    ChatMode,
+    ChatModeChanged,
+    HandLower,
+    HandsLowered,
+    MicLockChanged,
+    MicLockSet,
+    MuteAll,
+    MutedAll,
+    PollClose,
+    PollCreate,
+    PollLaunch,
+    PollResults,
+    PollShare,
+    PollShown,
+    PollTally,
+    PollView,
+    PollVote,
+    React,
+    Reactions,
+    TeachingNotice,
+    TeachingRequest,
+)
 
 __all__ = [
     "BUS_KINDS",
     "CLIENT_MESSAGES",
     "SERVER_MESSAGES",
+    "TEACHING_NOTICES",
+    "TEACHING_REQUESTS",
     "Ack",
     "Allow",
+    "Ballot",
     "BusKind",
     "Chat",
+    "ChatDelete",
+    "ChatDeleted",
     "ChatDelivery",
+    "ChatMode",
+    "ChatModeChanged",
     "ClientMessage",
     "CloseCode",
     "Count",
@@ -81,17 +120,34 @@ __all__ = [
     "ErrorMessage",
     "Grants",
     "Hand",
+    "HandLower",
     "HandRaised",
+    "HandsLowered",
     "IceCandidate",
     "Kick",
     "Kicked",
     "Leave",
+    "MicLockChanged",
+    "MicLockSet",
     "Mute",
+    "MuteAll",
     "MuteRequest",
+    "MutedAll",
     "ParticipantView",
     "Ping",
+    "PollClose",
+    "PollCreate",
+    "PollLaunch",
+    "PollResults",
+    "PollShare",
+    "PollShown",
+    "PollTally",
+    "PollView",
+    "PollVote",
     "Pong",
     "Presence",
+    "React",
+    "Reactions",
     "Recording",
     "RoomEnded",
     "ServerMessage",
@@ -99,35 +155,12 @@ __all__ = [
     "ServerSignal",
     "Signal",
     "Speakers",
+    "TeachingNotice",
+    "TeachingRequest",
     "Welcome",
     "WireMessage",
     "type_of",
 ]
-
-#: What a bus event between nodes and media workers is (rooms/bus.py ``BusEvent.kind``):
-#: ``msg`` a server message for the room (``message``; ``audience`` all, hosts, or
-#: hosts+<user id>: the hosts and that user), ``presence``
-#: (``data``: ``joined``/``left`` participant views, ``hidden`` ids), ``direct`` a server
-#: message for participant ``to``, ``close`` (close ``to`` with ``data.code``: kicked,
-#: replaced), ``grant`` (``to``'s publish grant changed), ``ended`` (the room ended), ``sfu``
-#: (a participant's signal for the media plane), ``attach``/``relay`` (between the media
-#: workers of one room, media/worker.py), ``record`` (start or stop a server recording),
-#: ``waiting`` (the host's decision on waiter ``to``: ``data.decision``, to the node holding
-#: them; signaling/waiting_room.py).
-BusKind = Literal[
-    "msg",
-    "presence",
-    "direct",
-    "close",
-    "grant",
-    "ended",
-    "sfu",
-    "attach",
-    "relay",
-    "record",
-    "waiting",
-]
-BUS_KINDS: frozenset[str] = frozenset(get_args(BusKind))
 
 
 class CloseCode(IntEnum):

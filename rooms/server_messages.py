@@ -7,9 +7,12 @@ encoder, the bus and the room's replay log carry); ``None`` fields are left out 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from rooms.message_base import ServerModel, WireMessage
+from rooms.teaching_messages import TEACHING_NOTICES, TeachingNotice
 
 __all__ = [
     "SERVER_MESSAGES",
@@ -33,31 +36,6 @@ __all__ = [
     "Welcome",
     "WireMessage",
 ]
-
-#: A server message as the encoder takes it: the JSON-shaped dict of a :class:`ServerModel`
-#: (also what the bus and the replay log carry between nodes).
-WireMessage = dict[str, Any]
-
-
-#: Python field names that differ from their name on the wire (``from`` is a keyword).
-_WIRE_NAMES = {"from_": "from"}
-
-
-class ServerModel(BaseModel):
-    """Base of server messages: :meth:`wire` gives the dict the encoder sends."""
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-
-    def wire(self) -> WireMessage:
-        """The message as it goes on the wire: aliases (``from``), ``None`` fields left out.
-
-        Equal to ``model_dump(by_alias=True, exclude_none=True)`` (a test checks it) at a
-        fraction of its cost: the hub builds every room message on its delivery path. Nested
-        dicts and lists are shared, not copied: a built message is never mutated. A model with
-        a nested model field dumps it in its own ``wire`` (:class:`Welcome`).
-        """
-        names = _WIRE_NAMES
-        return {names.get(k, k): v for k, v in self.__dict__.items() if v is not None}
 
 
 class ParticipantView(BaseModel):
@@ -151,6 +129,9 @@ class HandRaised(ServerModel):
     seq: int
     from_: dict[str, str] = Field(alias="from", description="The sender: id, userId, name, role.")
     raised: bool
+    by: dict[str, str] | None = Field(
+        default=None, description="Lowered by the host (``hand-lower``): who."
+    )
 
 
 class MuteRequest(ServerModel):
@@ -249,7 +230,8 @@ ServerMessage = Annotated[
     | Speakers
     | Ack
     | ErrorMessage
-    | Pong,
+    | Pong
+    | TeachingNotice,
     Field(discriminator="type"),
 ]
 
@@ -270,4 +252,5 @@ SERVER_MESSAGES: tuple[type[ServerModel], ...] = (
     Ack,
     ErrorMessage,
     Pong,
+    *TEACHING_NOTICES,
 )

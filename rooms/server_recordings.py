@@ -31,12 +31,13 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import select
 
 from rooms.access import can_manage
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import Record, RecordCommand, RoomMessage
 from rooms.errors import Conflict, Forbidden, NotFound, Unavailable
 from rooms.identity import Principal
 from rooms.ids import new_id
@@ -51,12 +52,10 @@ from rooms.store.tables import RecordingRow, SessionRow
 from rooms.store.types import utcnow
 from rooms.webhooks import recording_changed
 
-__all__ = ["RECORD_EVENT", "ServerRecordings", "recording_message"]
+__all__ = ["ServerRecordings", "recording_message"]
 
 log = logging.getLogger("liveclass.recordings")
 
-#: The bus event kind carrying ``start``/``stop`` commands to a media worker.
-RECORD_EVENT: Final = "record"
 _IN_PROGRESS = (RecordingStatus.RECORDING.value, RecordingStatus.PROCESSING.value)
 #: The room message statuses for each row status.
 _ANNOUNCED = {
@@ -307,13 +306,8 @@ class ServerRecordings:
                     log.warning("recording %s: partial file not removed: %r", row.id, exc)
             await self._announce(row)
 
-    async def _command(self, worker: str, row: RecordingRow, action: str) -> None:
-        event = BusEvent(
-            RECORD_EVENT,
-            row.session_id,
-            self._origin,
-            data={"action": action, "recording": row.id, "path": row.storage_path},
-        )
+    async def _command(self, worker: str, row: RecordingRow, action: Record) -> None:
+        event = RecordCommand(row.session_id, action, row.id, row.storage_path, origin=self._origin)
         await self._bus.publish_to(self._registry.worker_channel(worker), event)
 
     async def _announce(self, row: RecordingRow) -> None:
@@ -322,9 +316,7 @@ class ServerRecordings:
             seq = await self._next_seq(row.session_id)
             message = recording_message(seq, row)
             await self._log.append(row.session_id, seq, message)
-            event = BusEvent(
-                "msg", row.session_id, self._origin, message=message, data={"ts": self._clock()}
-            )
+            event = RoomMessage(row.session_id, message, self._origin, sent_at=self._clock())
             await self._bus.publish(event)
         except Exception as exc:
             log.warning("recording %s: room not told (%r)", row.id, exc)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: install, make sure Redis and PostgreSQL are up, then lint, type-check
 # and run pytest (every API test against SQLite+fakeredis and against PostgreSQL+Redis; the
-# browser tests in Debian's chromium, installed by ensure-browser.sh).
+# browser tests in Debian's chromium, installed by ensure-browser.sh; the browser client's
+# type check with TypeScript's compiler, installed from package-lock.json by
+# ensure-node-tools.sh).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +12,7 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure-browser.sh
 ./scripts/ensure-coturn.sh
 ./scripts/ensure-janus.sh
+./scripts/ensure-node-tools.sh
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -12,7 +12,14 @@ import contextlib
 import logging
 from typing import Any
 
-from rooms.bus import BusEvent
+from rooms.bus_events import (
+    BusEvent,
+    CloseParticipant,
+    Direct,
+    ForParticipant,
+    GrantChanged,
+    WaitingDecision,
+)
 from rooms.chat import ChatService
 from rooms.room_log import RoomLog
 from signaling import close_codes
@@ -73,7 +80,7 @@ class BusListener:
                     try:
                         self.on_event(event)
                     except Exception:
-                        log.exception("bus event %s failed", event.kind)
+                        log.exception("bus event %s failed", type(event).__name__)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -134,12 +141,12 @@ class BusListener:
 
     def on_event(self, event: BusEvent) -> None:
         """One event from the bus."""
-        if event.kind in ("direct", "close", "grant"):
+        if isinstance(event, Direct | CloseParticipant | GrantChanged):
             self.on_direct(event)
             return
-        handler = self._node.tool_events.get(event.kind)
-        if handler is not None:
-            handler(event)
+        if isinstance(event, WaitingDecision):
+            if self._node.waiting_decisions is not None:
+                self._node.waiting_decisions(event)
             return
         room = self._node.rooms.get(event.session_id)
         if room is None:
@@ -192,13 +199,13 @@ class BusListener:
         delay = max(0.0, deadline - node.clock())
         room.order_timer = asyncio.get_running_loop().call_later(delay, expire)
 
-    def on_direct(self, event: BusEvent) -> None:
+    def on_direct(self, event: ForParticipant) -> None:
         """An event for one participant. One admitted but not seated yet gets it once seated
         (the SFU may offer to them as soon as they are admitted)."""
         node = self._node
-        conn = node.by_pid.get(event.to or "")
+        conn = node.by_pid.get(event.to)
         if conn is None:
-            early = node.early_direct.get(event.to or "")
+            early = node.early_direct.get(event.to)
             if early is not None and len(early) < EARLY_DIRECT_LIMIT:
                 early.append(event)  # being admitted or seated: delivered once seated
             return

@@ -1,7 +1,7 @@
 """Carrying out what a participant's frame asks: decode it, let the connection's
 ``ParticipantLogic`` decide (sans-I/O), then execute each effect it returns (the effect
 classes are defined in ``signaling/participant.py``): persist and broadcast chat, relay
-signals, host actions, leaving.
+signals, host actions, leaving, and the teaching tools' requests (signaling/teaching.py).
 
 A failed effect answers the request with an ``error`` message (the domain error's code, or
 ``unavailable`` when a backing service did not answer); the connection stays.
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, assert_never
 
 from rooms import errors
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
-from rooms.bus import BusEvent
+from rooms.bus_events import Direct, GrantChanged
 from rooms.chat import ChatService, Sender
 from rooms.identity import Principal, UserRole
 from rooms.participation import RoomAdmitter
@@ -39,6 +39,7 @@ from signaling.participant import (
     AllowPublish,
     BroadcastHand,
     Close,
+    Effect,
     EndRoom,
     KickParticipant,
     LeaveRoom,
@@ -47,6 +48,7 @@ from signaling.participant import (
     RelaySignal,
     Reply,
     RequestMute,
+    Teach,
 )
 from signaling.presence_upkeep import PresenceUpkeep
 from signaling.protocol import ProtocolError, ack_message, decode, error_message
@@ -102,9 +104,8 @@ class EffectRunner:
         try:
             message = decode(frame, conn.codec, self._node.settings.limits)
         except ProtocolError as exc:
-            if exc.code == "unknown_type" and await self._teaching.receive(conn, frame):
-                return  # a teaching tool's message (signaling/teaching.py)
             if exc.code == "unknown_type":
+                # the waiting room's and private questions' messages (signaling/tool_protocol.py)
                 for tool in self.tools:
                     if await tool(conn, frame):
                         return
@@ -141,60 +142,66 @@ class EffectRunner:
                     )
                 )
 
-    async def apply(self, conn: Connection, effect: object) -> None:
-        """Carry out one effect ``ParticipantLogic`` returned for ``conn``."""
+    async def apply(self, conn: Connection, effect: Effect) -> None:
+        """Carry out one effect ``ParticipantLogic`` returned for ``conn``: one ``case`` per
+        member of :data:`~signaling.participant.Effect` (``assert_never``: mypy fails on an
+        effect without one)."""
         assert conn.entry is not None
         assert conn.grant is not None
         node = self._node
         sid, entry = conn.session_id, conn.entry
-        if isinstance(effect, Reply):
-            conn.send(effect.message)
-        elif isinstance(effect, Close):
-            node.metrics.closed.labels(str(effect.code)).inc()
-            conn.close(effect.code, effect.reason)
-        elif isinstance(effect, PostChat):
-            await self._post_chat(conn, effect)
-        elif isinstance(effect, RelaySignal):
-            await self._relay_signal(conn, effect)
-        elif isinstance(effect, BroadcastHand):
-            seq = await self._chat.next_seq(sid)
-            message = hand_message(seq, sender_view(entry), effect.raised)
-            await self._log.append(sid, seq, message)
-            await node.bus.publish(node.room_message(sid, message))
-            conn.send(ack_message(effect.rid, seq=seq))
-        elif isinstance(effect, RequestMute):
-            target = await self._target(sid, effect.target)
-            message = mute_request_message(effect.kind, sender_view(entry))
-            await self._direct(target, BusEvent("direct", sid, message=message))
-            conn.send(ack_message(effect.rid))
-        elif isinstance(effect, KickParticipant):
-            await self._kick(conn, effect)
-        elif isinstance(effect, AllowPublish):
-            target = await self._target(sid, effect.target)
-            # Kept in Redis too: the grant outlives this connection (a resume, a reload).
-            await self._presence.allow_publish(sid, target.user_id, effect.publish)
-            event = BusEvent("grant", sid, data={"publish": effect.publish})
-            await self._direct(target, event)
-            conn.send(ack_message(effect.rid))
-        elif isinstance(effect, EndRoom):
-            principal = Principal(
-                user_id=conn.grant.user_id,
-                name=conn.grant.name,
-                role=UserRole.INSTRUCTOR,
-                tenant=conn.grant.tenant,
-            )
-            transition = await self._sessions.end(principal, sid)
-            await self._attendance.closed(sid, transition.removed)
-            conn.send(ack_message(effect.rid))
-            await node.room_ended(sid, "the host ended the class")
-        elif isinstance(effect, LeaveRoom):
-            # Acked once done: the seat is free and the leave recorded when the client hears.
-            await self._admitter.depart(sid, entry.participant_id)
-            await self._presence.drop_resume(sid, conn.resume_token)
-            conn.send(ack_message(effect.rid))
-            conn.close(close_codes.NORMAL, "left")
-            await node.release(conn)
-            await self._upkeep.announce(sid, joined=[], left=[entry])
+        match effect:
+            case Reply():
+                conn.send(effect.message)
+            case Close():
+                node.metrics.closed.labels(str(effect.code)).inc()
+                conn.close(effect.code, effect.reason)
+            case PostChat():
+                await self._post_chat(conn, effect)
+            case RelaySignal():
+                await self._relay_signal(conn, effect)
+            case BroadcastHand():
+                seq = await self._chat.next_seq(sid)
+                message = hand_message(seq, sender_view(entry), effect.raised)
+                await self._log.append(sid, seq, message)
+                await node.bus.publish(node.room_message(sid, message))
+                conn.send(ack_message(effect.rid, seq=seq))
+            case RequestMute():
+                target = await self._target(sid, effect.target)
+                message = mute_request_message(effect.kind, sender_view(entry))
+                await self._direct(target, Direct(sid, message))
+                conn.send(ack_message(effect.rid))
+            case KickParticipant():
+                await self._kick(conn, effect)
+            case AllowPublish():
+                target = await self._target(sid, effect.target)
+                # Kept in Redis too: the grant outlives this connection (a resume, a reload).
+                await self._presence.allow_publish(sid, target.user_id, effect.publish)
+                await self._direct(target, GrantChanged(sid, effect.publish))
+                conn.send(ack_message(effect.rid))
+            case EndRoom():
+                principal = Principal(
+                    user_id=conn.grant.user_id,
+                    name=conn.grant.name,
+                    role=UserRole.INSTRUCTOR,
+                    tenant=conn.grant.tenant,
+                )
+                transition = await self._sessions.end(principal, sid)
+                await self._attendance.closed(sid, transition.removed)
+                conn.send(ack_message(effect.rid))
+                await node.room_ended(sid, "the host ended the class")
+            case LeaveRoom():
+                # Acked once done: the seat is free and the leave recorded when the client hears.
+                await self._admitter.depart(sid, entry.participant_id)
+                await self._presence.drop_resume(sid, conn.resume_token)
+                conn.send(ack_message(effect.rid))
+                conn.close(close_codes.NORMAL, "left")
+                await node.release(conn)
+                await self._upkeep.announce(sid, joined=[], left=[entry])
+            case Teach():
+                await self._teaching.handle(conn, effect.message)
+            case _:
+                assert_never(effect)
 
     async def _post_chat(self, conn: Connection, effect: PostChat) -> None:
         assert conn.entry is not None
@@ -241,7 +248,7 @@ class EffectRunner:
             return
         target = await self._target(sid, effect.to)
         message = signal_message(conn.participant_id, effect.kind, effect.payload)
-        await self._direct(target, BusEvent("direct", sid, message=message))
+        await self._direct(target, Direct(sid, message))
         if effect.rid is not None:
             conn.send(ack_message(effect.rid))
 
@@ -274,7 +281,7 @@ class EffectRunner:
             raise errors.NotFound("no such participant in this room", code="participant_not_found")
         return entry
 
-    async def _direct(self, target: PresenceEntry, event: BusEvent) -> None:
+    async def _direct(self, target: PresenceEntry, event: Direct | GrantChanged) -> None:
         event.to = target.participant_id
         event.origin = self._node.node_id
         if target.source != "ws":

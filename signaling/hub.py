@@ -45,7 +45,8 @@ from typing import Any
 
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import ForParticipant
 from rooms.chat import ChatService
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
@@ -363,9 +364,9 @@ class Hub:
     async def _sweep(self) -> None:
         await self._upkeep.sweep()
 
-    def _on_direct(self, event: BusEvent) -> None:
+    def _on_direct(self, event: ForParticipant) -> None:
         self._listener.on_direct(event)
 
     @property
-    def _early_direct(self) -> dict[str, list[BusEvent]]:
+    def _early_direct(self) -> dict[str, list[ForParticipant]]:
         return self._node.early_direct

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from rooms import errors
-from rooms.bus import BusEvent
+from rooms.bus_events import MediaSignal
 from rooms.media_registry import MediaRegistry
 from signaling.connection import Connection
 from signaling.messages import sfu_restart_message
@@ -47,18 +47,15 @@ class MediaRouting:
         assigned = None
         if needs_assignment(effect.kind, target):
             assigned = await self._media.assignment(sid, pid)
-        event = BusEvent(
-            "sfu",
+        event = MediaSignal(
             sid,
+            pid,
+            effect.kind,
             self._node.node_id,
-            data={
-                "participant": pid,
-                "user": conn.entry.user_id,
-                "role": conn.entry.role.value,
-                "publish": conn.grant.can_publish,
-                "kind": effect.kind,
-                **effect.payload,
-            },
+            user=conn.entry.user_id,
+            role=conn.entry.role.value,
+            publish=conn.grant.can_publish,
+            signal=effect.payload,
         )
         for worker in media_workers(effect.kind, target, origin, assigned):
             await self._node.bus.publish_to(self._media.worker_channel(worker), event)
@@ -74,11 +71,8 @@ class MediaRouting:
             worker = await self._media.worker_of(conn.session_id)
             if worker is None:
                 return
-            event = BusEvent(
-                "sfu",
-                conn.session_id,
-                self._node.node_id,
-                data={"participant": conn.entry.participant_id, "kind": "unpublish"},
+            event = MediaSignal(
+                conn.session_id, conn.entry.participant_id, "unpublish", self._node.node_id
             )
             await self._node.bus.publish_to(self._media.worker_channel(worker), event)
         except Exception as exc:  # Redis trouble: the publication ends when they leave
@@ -133,5 +127,5 @@ class MediaRouting:
         to restart, so whatever it offered them before is lost)."""
         assert self._media is not None
         node = self._node
-        event = BusEvent("sfu", sid, node.node_id, data={"participant": pid, "kind": "resubscribe"})
+        event = MediaSignal(sid, pid, "resubscribe", node.node_id)
         await node.bus.publish_to(self._media.worker_channel(worker), event)

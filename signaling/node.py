@@ -17,9 +17,17 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import (
+    CloseParticipant,
+    ForParticipant,
+    RoomEndedEvent,
+    RoomMessage,
+    WaitingDecision,
+)
 from rooms.ice import IceServers
 from rooms.presence import Presence, PresenceEntry
+from rooms.protocol_models import WireMessage
 from rooms.store import Database
 from rooms.store.tables import SessionRow
 from signaling import close_codes
@@ -88,10 +96,11 @@ class Node:
         #: Entries admitted whose connection is not registered yet: heartbeated too.
         self.joining: dict[str, tuple[str, PresenceEntry]] = {}
         #: Bus events for participants admitted but not seated yet (see bus_listener.py).
-        self.early_direct: dict[str, list[BusEvent]] = {}
+        self.early_direct: dict[str, list[ForParticipant]] = {}
         self.background: set[asyncio.Task[None]] = set()
         #: Handlers of bus event kinds for a tool's own connections (the waiting room's).
-        self.tool_events: dict[str, Callable[[BusEvent], None]] = {}
+        #: Where the bus listener hands a host's decision on a waiter (signaling/waiting_room.py).
+        self.waiting_decisions: Callable[[WaitingDecision], None] | None = None
         #: Called with the session id once a room ended (the waiting room sends its waiters
         #: home).
         self.end_hooks: list[Callable[[str], Awaitable[None]]] = []
@@ -188,16 +197,9 @@ class Node:
 
     # -- the bus ----------------------------------------------------------------------------
 
-    def room_message(self, session_id: str, message: dict[str, Any]) -> BusEvent:
+    def room_message(self, session_id: str, message: WireMessage) -> RoomMessage:
         """A server message for everyone in the room, as a bus event."""
-        return BusEvent(
-            "msg",
-            session_id,
-            self.node_id,
-            message=message,
-            audience="all",
-            data={"ts": self.clock()},
-        )
+        return RoomMessage(session_id, message, self.node_id, sent_at=self.clock())
 
     async def close_remote(
         self,
@@ -206,21 +208,16 @@ class Node:
         *,
         code: int,
         reason: str,
-        message: dict[str, Any] | None,
+        message: WireMessage | None,
     ) -> None:
         """Have whichever node holds ``entry``'s connection close it (after ``message``)."""
-        event = BusEvent(
-            "close",
-            session_id,
-            self.node_id,
-            message=message,
-            to=entry.participant_id,
-            data={"code": code, "reason": reason},
+        event = CloseParticipant(
+            session_id, entry.participant_id, code, reason, message, origin=self.node_id
         )
         await self.bus.publish_to_node(entry.node, event)
 
     async def room_ended(self, session_id: str, reason: str) -> None:
         """Tell every node that the room ended: everyone gets ``room-ended`` and is closed."""
-        await self.bus.publish(BusEvent("ended", session_id, self.node_id, data={"reason": reason}))
+        await self.bus.publish(RoomEndedEvent(session_id, reason, self.node_id))
         for hook in self.end_hooks:
             await hook(session_id)

@@ -16,6 +16,20 @@ from typing import assert_never
 from pydantic import JsonValue
 
 from rooms.protocol_models import ClientMessage, WireMessage
+from rooms.teaching_messages import (
+    ChatDelete,
+    ChatMode,
+    HandLower,
+    MicLockSet,
+    MuteAll,
+    PollClose,
+    PollCreate,
+    PollLaunch,
+    PollShare,
+    PollVote,
+    React,
+    TeachingRequest,
+)
 from rooms.tokens import RoomGrant
 from signaling import close_codes
 from signaling.protocol import (
@@ -38,6 +52,7 @@ __all__ = [
     "AllowPublish",
     "BroadcastHand",
     "Close",
+    "Effect",
     "EndRoom",
     "KickParticipant",
     "LeaveRoom",
@@ -48,6 +63,7 @@ __all__ = [
     "Reply",
     "RequestMute",
     "State",
+    "Teach",
 ]
 
 SFU = "sfu"
@@ -120,6 +136,18 @@ class LeaveRoom:
     rid: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Teach:
+    """A teaching tool's request (polls, hands, reactions, chat moderation, the microphone
+    lock), for signaling/teaching.py: it checks the sender's role and its own rate limits."""
+
+    message: TeachingRequest
+
+    @property
+    def rid(self) -> str | None:
+        return self.message.rid
+
+
 Effect = (
     Reply
     | Close
@@ -131,6 +159,7 @@ Effect = (
     | AllowPublish
     | EndRoom
     | LeaveRoom
+    | Teach
 )
 
 
@@ -206,6 +235,20 @@ class ParticipantLogic:
                 return [EndRoom(rid)]
             case Mute() | Kick() | Allow():
                 return self._moderate(message, rid)
+            case (
+                PollCreate()
+                | PollLaunch()
+                | PollClose()
+                | PollShare()
+                | PollVote()
+                | HandLower()
+                | React()
+                | ChatDelete()
+                | ChatMode()
+                | MuteAll()
+                | MicLockSet()
+            ):
+                return [Teach(message)]
             case _:
                 assert_never(message)
 

@@ -17,7 +17,7 @@ from typing import Any
 from rooms import errors
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
-from rooms.bus import BusEvent
+from rooms.bus_events import PresenceChanged
 from rooms.chat import ChatService
 from rooms.presence import PresenceEntry, ResumeSave
 from signaling import close_codes
@@ -72,15 +72,12 @@ class PresenceUpkeep:
     async def _publish_presence(
         self, session_id: str, joined: list[PresenceEntry], left: list[PresenceEntry]
     ) -> None:
-        event = BusEvent(
-            "presence",
+        event = PresenceChanged(
             session_id,
             self._node.node_id,
-            data={
-                "joined": [participant_view(e) for e in joined],
-                "left": [participant_view(e) for e in left],
-                "hidden": [e.participant_id for e in joined + left if e.hidden],
-            },
+            joined=[participant_view(e) for e in joined],
+            left=[participant_view(e) for e in left],
+            hidden=[e.participant_id for e in joined + left if e.hidden],
         )
         await self._node.bus.publish(event)
 

@@ -15,12 +15,14 @@ worker); this module does the encoding. Client → server (:data:`ClientMessage`
   ``signal`` {to, kind: offer|answer|ice|restart|unpublish|mute, sdp | candidate, offerId, layers},
   ``hand`` {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host),
   ``end`` (host), ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts},
-  ``leave``.
+  ``leave``, and the teaching tools' requests (rooms/teaching_messages.py: ``poll-*``,
+  ``hand-lower``, ``react``, ``chat-delete``, ``chat-mode``, ``mute-all``, ``mic-lock``).
 
 Server → client (:data:`~rooms.protocol_models.ServerMessage`): built from the models by the
 ``*_message`` functions here and in signaling/messages.py: ``welcome``, ``presence``,
 ``count``, ``chat``, ``signal``, ``hand``, ``mute-request``, ``kicked``, ``recording``,
-``room-ended``, ``ack``, ``error``, ``pong``.
+``room-ended``, ``ack``, ``error``, ``pong``, and the teaching tools' notices (built in
+signaling/teaching_protocol.py).
 
 :func:`decode` turns a frame into a validated message or raises :class:`ProtocolError`
 (with the ``rid`` when one could be read), which the hub answers with an ``error`` message;

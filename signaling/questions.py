@@ -24,7 +24,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, TypeAdapter
 
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import RoomMessage
 from rooms.errors import Forbidden, LiveclassError, RateLimited
 from rooms.questions import MAX_ANSWER, MAX_TEXT, Question, QuestionStore
 from signaling.connection import Connection
@@ -139,11 +140,10 @@ class QuestionDesk:
 
     async def publish(self, question: Question) -> None:
         """Tell the hosts and the asker (on every node) about ``question``."""
-        event = BusEvent(
-            "msg",
+        event = RoomMessage(
             question.session_id,
+            question_message(question),
             self._node_id,
-            message=question_message(question),
             audience=f"hosts+{question.user_id}",
         )
         await self._bus.publish(event)

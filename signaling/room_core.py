@@ -16,9 +16,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any
+from typing import Any, assert_never
 
-from rooms.bus import BusEvent
+from rooms.bus_events import (
+    Attach,
+    BusEvent,
+    CloseParticipant,
+    Direct,
+    ForParticipant,
+    GrantChanged,
+    MediaSignal,
+    PresenceChanged,
+    RecordCommand,
+    Relay,
+    RoomEndedEvent,
+    RoomMessage,
+    View,
+    WaitingDecision,
+)
 from rooms.presence import PresenceEntry
 from rooms.tokens import RoomGrant
 from signaling import close_codes
@@ -81,8 +96,8 @@ class ObserveLatency:
 class NotePresence:
     """Joins and leaves to coalesce into the room's next ``presence`` message."""
 
-    joined: list[dict[str, Any]]
-    left: list[dict[str, Any]]
+    joined: list[View]
+    left: list[View]
     hidden: list[str]
 
 
@@ -103,31 +118,35 @@ def room_event_actions(order: SeqOrder, event: BusEvent, now: float) -> list[Roo
     ``order`` is the room's reorder buffer (its state, updated here): a reliable message for
     everyone is delivered in ``seq`` order, whatever order their publishers reached the bus
     in, so it may release several messages, or none while an earlier one is missing."""
-    kind = event.kind
-    if kind == "msg" and event.message is not None:
-        actions: list[RoomAction]
-        if event.audience == "all" and event.exclude is None:
-            actions = [FanOut(message) for message in order.push(event.message, now)]
-            if order.deadline is not None:
-                actions.append(AwaitGap(order.deadline))
-        else:
-            actions = [FanOut(event.message, event.audience, event.exclude)]
-        sent_at = event.data.get("ts")
-        if isinstance(sent_at, int | float):
-            actions.append(ObserveLatency(float(sent_at)))
-        return actions
-    if kind == "presence":
-        return [
-            NotePresence(
-                list(event.data.get("joined", [])),
-                list(event.data.get("left", [])),
-                list(event.data.get("hidden", [])),
-            )
-        ]
-    if kind == "ended":
-        reason = str(event.data.get("reason", "the class ended"))
-        return [EndLocalRoom(room_ended_message(reason))]
-    return []
+    match event:
+        case RoomMessage():
+            actions: list[RoomAction]
+            if event.audience == "all" and event.exclude is None:
+                actions = [FanOut(message) for message in order.push(event.message, now)]
+                if order.deadline is not None:
+                    actions.append(AwaitGap(order.deadline))
+            else:
+                actions = [FanOut(event.message, event.audience, event.exclude)]
+            if event.sent_at is not None:
+                actions.append(ObserveLatency(event.sent_at))
+            return actions
+        case PresenceChanged():
+            return [NotePresence(list(event.joined), list(event.left), list(event.hidden))]
+        case RoomEndedEvent():
+            return [EndLocalRoom(room_ended_message(event.reason))]
+        case (
+            Direct()
+            | CloseParticipant()
+            | GrantChanged()
+            | MediaSignal()
+            | Attach()
+            | Relay()
+            | RecordCommand()
+            | WaitingDecision()
+        ):
+            return []
+        case _:
+            assert_never(event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,20 +180,23 @@ class Unpublish:
 DirectAction = SendTo | CloseConnection | Regrant | Unpublish
 
 
-def direct_event_actions(event: BusEvent, grant: RoomGrant | None) -> list[DirectAction]:
+def direct_event_actions(event: ForParticipant, grant: RoomGrant | None) -> list[DirectAction]:
     """What an event for one seated participant (``direct``, ``close``, ``grant``) asks of
     their connection, whose current permissions are ``grant``."""
-    if event.kind == "direct":
-        return [] if event.message is None else [SendTo(event.message)]
-    if event.kind == "close":
-        actions: list[DirectAction] = [] if event.message is None else [SendTo(event.message)]
-        code = int(event.data.get("code", close_codes.NORMAL))
-        return [*actions, CloseConnection(code, str(event.data.get("reason", "")))]
-    if event.kind == "grant" and grant is not None:
-        new = replace(grant, can_publish=bool(event.data.get("publish")))
-        grant_actions: list[DirectAction] = [Regrant(new), SendTo(grants_message(new.grants()))]
-        return grant_actions if new.can_publish else [*grant_actions, Unpublish()]
-    return []
+    match event:
+        case Direct():
+            return [SendTo(event.message)]
+        case CloseParticipant():
+            actions: list[DirectAction] = [] if event.message is None else [SendTo(event.message)]
+            return [*actions, CloseConnection(event.code, event.reason)]
+        case GrantChanged():
+            if grant is None:
+                return []
+            new = replace(grant, can_publish=event.publish)
+            grant_actions: list[DirectAction] = [Regrant(new), SendTo(grants_message(new.grants()))]
+            return grant_actions if new.can_publish else [*grant_actions, Unpublish()]
+        case _:
+            assert_never(event)
 
 
 def close_for_gone(reason: str) -> tuple[int, str, dict[str, Any] | None]:

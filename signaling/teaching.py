@@ -1,6 +1,8 @@
-"""The teaching tools over WebSocket (polls, hands, reactions): the hub hands it the frames
-whose type it does not know (``Hub._receive``), and REST handlers call
-:meth:`Teaching.announce` after changing a poll, so the room hears of it the same way.
+"""The teaching tools over WebSocket (polls, hands, reactions, chat moderation, the microphone
+lock): the hub decodes their requests with every other client message
+(rooms/teaching_messages.py) and ``ParticipantLogic`` passes them here (:meth:`Teaching.handle`,
+through the ``Teach`` effect); REST handlers call :meth:`Teaching.announce` after changing a
+poll, so the room hears of it the same way.
 
 Permissions: the host (and moderators) create, launch, close and share polls; students vote;
 hidden observers do neither. Every request is answered with an ``ack`` or an ``error`` (a
@@ -18,43 +20,50 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, assert_never
 
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import Audience, RoomMessage
 from rooms.chat import ChatService
 from rooms.chat_moderation import MicLock
 from rooms.errors import Forbidden, LiveclassError, NotFound, RateLimited, Unavailable
 from rooms.poll_store import PollStore
 from rooms.polls import Close, Closed, Command, Event, Launch, Launched, Share, Shared, Vote, Voted
 from rooms.presence import Presence, PresenceEntry
+from rooms.protocol_models import WireMessage
 from rooms.reactions import ReactionBatch
 from rooms.room_log import RoomLog
+from rooms.server_messages import HandRaised
 from rooms.store.types import utcnow
-from signaling.connection import Connection
-from signaling.messages import hand_message
-from signaling.protocol import ProtocolError, ack_message, error_message
-from signaling.ratelimit import TokenBucket
-from signaling.teaching_protocol import (
+from rooms.teaching_messages import (
     ChatDelete,
     ChatMode,
     HandLower,
     MicLockSet,
     MuteAll,
+    PollClose,
     PollCreate,
+    PollLaunch,
+    PollShare,
     PollVote,
     React,
+    Reactions,
+    TeachingRequest,
+)
+from rooms.tokens import RoomGrant
+from signaling.connection import Connection
+from signaling.protocol import ack_message, error_message
+from signaling.ratelimit import TokenBucket
+from signaling.teaching_protocol import (
+    Person,
     chat_deleted_message,
     chat_mode_message,
-    decode_teaching,
     hands_lowered_message,
     mic_lock_message,
     mute_all_message,
     poll_message,
     poll_results_message,
     poll_tally_message,
-)
-from signaling.teaching_protocol import (
-    Teaching as TeachingRequest,
 )
 
 __all__ = ["Teaching"]
@@ -103,21 +112,16 @@ class Teaching:
         self._tallies: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def receive(self, conn: Connection, frame: str | bytes) -> bool:
-        """Handle ``frame`` if it is a teaching message (True), else leave it (False)."""
-        try:
-            message = decode_teaching(frame, conn.codec)
-        except ProtocolError as exc:
-            conn.send(error_message(exc.code, exc.message, rid=exc.rid, details=exc.details))
-            return True
-        if message is None:
-            return False
+    async def handle(self, conn: Connection, message: TeachingRequest) -> None:
+        """Carry out a teaching request from ``conn`` (decoded with every other client
+        message, and passed on by ``ParticipantLogic``): always answered with an ``ack`` or
+        an ``error``, never raises."""
         bucket = _bucket(self._buckets, conn, self._rate, self._burst)
         if not bucket.take(self._clock()):
             conn.send(
                 error_message("rate_limited", "too many requests; slow down", rid=message.rid)
             )
-            return True
+            return
         try:
             await self._handle(conn, message)
         except LiveclassError as exc:
@@ -131,85 +135,92 @@ class Teaching:
                     rid=message.rid,
                 )
             )
-        return True
 
     async def _handle(self, conn: Connection, message: TeachingRequest) -> None:
+        """One ``case`` per member of :data:`~rooms.teaching_messages.TeachingRequest`: one
+        added without a case fails mypy (``assert_never``) and
+        tests/signaling/test_teaching_dispatch.py."""
         grant, entry, sid = conn.grant, conn.entry, conn.session_id
         assert grant is not None
         assert entry is not None
-        if isinstance(message, React):
-            if grant.hidden:
-                raise Forbidden("observers do not react", code="forbidden")
-            bucket = _bucket(
-                self._reaction_buckets, conn, self._reaction_rate, self._reaction_burst
-            )
-            if not bucket.take(self._clock()):
-                raise RateLimited(
-                    "one reaction a second at most; slow down",
-                    details={"retryAfter": 1.0 / self._reaction_rate},
+        match message:
+            case React():
+                if grant.hidden:
+                    raise Forbidden("observers do not react", code="forbidden")
+                bucket = _bucket(
+                    self._reaction_buckets, conn, self._reaction_rate, self._reaction_burst
                 )
-            self._react(sid, entry, message.emoji)
-            conn.send(ack_message(message.rid))
-            return
-        if isinstance(message, ChatDelete | ChatMode):
-            if not grant.can_moderate:
-                raise Forbidden("only the host moderates the chat", code="forbidden")
-            if isinstance(message, ChatDelete):
-                row = await self._chat.remove(sid, message.id)
-                await self.chat_deleted(sid, row.id, row.seq)
-            else:
-                await self.set_student_chat(sid, message.studentChat, who(entry))
-            conn.send(ack_message(message.rid))
-            return
-        if isinstance(message, MuteAll | MicLockSet):
-            if not grant.can_moderate:
-                raise Forbidden("only the host mutes everyone", code="forbidden")
-            if isinstance(message, MuteAll):
-                await self.mute_all(sid, message.lock, who(entry))
-            else:
-                await self.set_mic_lock(sid, message.locked, who(entry))
-            conn.send(ack_message(message.rid))
-            return
-        if isinstance(message, HandLower):
-            if not grant.can_moderate:
-                raise Forbidden("only the host lowers other people's hands", code="forbidden")
-            await self._lower_hands(sid, entry, message.target)
-            conn.send(ack_message(message.rid))
-            return
-        if isinstance(message, PollVote):
-            if grant.can_moderate or grant.hidden:
-                raise Forbidden("the host runs the poll; students vote", code="forbidden")
-            vote = Vote(entry.user_id, entry.name, tuple(message.choices), utcnow())
-            poll, events = await self.polls.run(sid, message.poll, vote)
-            await self.announce(sid, events)
-            choices = list(poll.ballots[entry.user_id].choices)
-            conn.send(ack_message(message.rid, poll=poll.id, choices=choices))
-            return
-        if not grant.can_moderate:
-            raise Forbidden("only the host runs polls", code="forbidden")
-        if isinstance(message, PollCreate):
-            poll = await self.polls.create(
-                sid,
-                question=message.question,
-                options=list(message.options),
-                multiple=message.multiple,
-                correct=list(message.correct) if message.correct is not None else None,
-                anonymous=message.anonymous,
-                created_by=entry.user_id,
-            )
-            if message.launch:
-                poll, events = await self.polls.run(sid, poll.id, Launch(utcnow()))
+                if not bucket.take(self._clock()):
+                    raise RateLimited(
+                        "one reaction a second at most; slow down",
+                        details={"retryAfter": 1.0 / self._reaction_rate},
+                    )
+                self._react(sid, entry, message.emoji)
+                conn.send(ack_message(message.rid))
+            case ChatDelete() | ChatMode():
+                if not grant.can_moderate:
+                    raise Forbidden("only the host moderates the chat", code="forbidden")
+                if isinstance(message, ChatDelete):
+                    row = await self._chat.remove(sid, message.id)
+                    await self.chat_deleted(sid, row.id, row.seq)
+                else:
+                    await self.set_student_chat(sid, message.studentChat, who(entry))
+                conn.send(ack_message(message.rid))
+            case MuteAll() | MicLockSet():
+                if not grant.can_moderate:
+                    raise Forbidden("only the host mutes everyone", code="forbidden")
+                if isinstance(message, MuteAll):
+                    await self.mute_all(sid, message.lock, who(entry))
+                else:
+                    await self.set_mic_lock(sid, message.locked, who(entry))
+                conn.send(ack_message(message.rid))
+            case HandLower():
+                if not grant.can_moderate:
+                    raise Forbidden("only the host lowers other people's hands", code="forbidden")
+                await self._lower_hands(sid, entry, message.target)
+                conn.send(ack_message(message.rid))
+            case PollVote():
+                if grant.can_moderate or grant.hidden:
+                    raise Forbidden("the host runs the poll; students vote", code="forbidden")
+                vote = Vote(entry.user_id, entry.name, tuple(message.choices), utcnow())
+                poll, events = await self.polls.run(sid, message.poll, vote)
                 await self.announce(sid, events)
-            conn.send(ack_message(message.rid, poll=poll.id, status=poll.status))
-            return
-        command: Command = Share()
-        if message.type == "poll-launch":
-            command = Launch(utcnow())
-        elif message.type == "poll-close":
-            command = Close(utcnow())
-        poll, events = await self.polls.run(sid, message.poll, command)
+                choices = list(poll.ballots[entry.user_id].choices)
+                conn.send(ack_message(message.rid, poll=poll.id, choices=choices))
+            case PollCreate():
+                _host_runs_polls(grant)
+                poll = await self.polls.create(
+                    sid,
+                    question=message.question,
+                    options=list(message.options),
+                    multiple=message.multiple,
+                    correct=list(message.correct) if message.correct is not None else None,
+                    anonymous=message.anonymous,
+                    created_by=entry.user_id,
+                )
+                if message.launch:
+                    poll, events = await self.polls.run(sid, poll.id, Launch(utcnow()))
+                    await self.announce(sid, events)
+                conn.send(ack_message(message.rid, poll=poll.id, status=poll.status))
+            case PollLaunch():
+                await self._run_poll(conn, message.poll, Launch(utcnow()), message.rid)
+            case PollClose():
+                await self._run_poll(conn, message.poll, Close(utcnow()), message.rid)
+            case PollShare():
+                await self._run_poll(conn, message.poll, Share(), message.rid)
+            case _:
+                assert_never(message)
+
+    async def _run_poll(
+        self, conn: Connection, poll_id: str, command: Command, rid: str | None
+    ) -> None:
+        """A host's command on a poll (launch, close, share), announced and acked."""
+        assert conn.grant is not None
+        _host_runs_polls(conn.grant)
+        sid = conn.session_id
+        poll, events = await self.polls.run(sid, poll_id, command)
         await self.announce(sid, events)
-        conn.send(ack_message(message.rid, poll=poll.id, status=poll.status))
+        conn.send(ack_message(rid, poll=poll.id, status=poll.status))
 
     async def chat_deleted(self, session_id: str, message_id: str, deleted_seq: int) -> None:
         """A chat message was deleted (here or over REST): out of the replay log, and every
@@ -219,9 +230,7 @@ class Teaching:
         seq = await self._next_seq(session_id)
         await self._reliable(session_id, chat_deleted_message(seq, message_id, deleted_seq))
 
-    async def set_student_chat(
-        self, session_id: str, allowed: bool, by: dict[str, Any] | None
-    ) -> None:
+    async def set_student_chat(self, session_id: str, allowed: bool, by: Person | None) -> None:
         """Let students chat or not, and tell the room (``chat-mode``)."""
         gate = self._chat.gate
         if gate is None:
@@ -230,7 +239,7 @@ class Teaching:
         seq = await self._next_seq(session_id)
         await self._reliable(session_id, chat_mode_message(seq, allowed, by))
 
-    async def mute_all(self, session_id: str, lock: bool, by: dict[str, Any] | None) -> None:
+    async def mute_all(self, session_id: str, lock: bool, by: Person | None) -> None:
         """Every student's client mutes its microphone (``mute-all``); with ``lock`` they
         stay muted until the host unlocks them."""
         if lock:
@@ -238,7 +247,7 @@ class Teaching:
         seq = await self._next_seq(session_id)
         await self._reliable(session_id, mute_all_message(seq, lock, by))
 
-    async def set_mic_lock(self, session_id: str, locked: bool, by: dict[str, Any] | None) -> None:
+    async def set_mic_lock(self, session_id: str, locked: bool, by: Person | None) -> None:
         await self.mic_lock.set_locked(session_id, locked)
         seq = await self._next_seq(session_id)
         await self._reliable(session_id, mic_lock_message(seq, locked, by))
@@ -252,8 +261,7 @@ class Teaching:
         entry = await self._presence.entry(sid, target)
         if entry is None:
             raise NotFound("no such participant in this room", code="participant_not_found")
-        message = hand_message(seq, who(entry), raised=False)
-        message["by"] = by
+        message = HandRaised(seq=seq, from_=who(entry), raised=False, by=by).wire()
         await self._reliable(sid, message)
 
     def _react(self, sid: str, entry: PresenceEntry, emoji: str) -> None:
@@ -264,7 +272,8 @@ class Teaching:
             def flush() -> None:
                 done = self._reactions.pop(sid, None)
                 if done is not None and done.total:
-                    self._spawn(self._publish(sid, done.message(), "all"))
+                    reactions = Reactions.model_validate(done.message()).wire()
+                    self._spawn(self._publish(sid, reactions, "all"))
 
             asyncio.get_running_loop().call_later(self._reaction_interval, flush)
         batch.add(entry.participant_id, entry.name, emoji)
@@ -288,18 +297,13 @@ class Teaching:
             elif isinstance(event, Voted):
                 self._schedule_tally(session_id, event.poll.id)
 
-    async def _reliable(self, session_id: str, message: dict[str, Any]) -> None:
+    async def _reliable(self, session_id: str, message: WireMessage) -> None:
         await self._log.append(session_id, int(message["seq"]), message)
         await self._publish(session_id, message, "all")
 
-    async def _publish(self, session_id: str, message: dict[str, Any], audience: str) -> None:
-        event = BusEvent(
-            "msg",
-            session_id,
-            self._node_id,
-            message=message,
-            audience=audience,
-            data={"ts": self._clock()},
+    async def _publish(self, session_id: str, message: WireMessage, audience: Audience) -> None:
+        event = RoomMessage(
+            session_id, message, self._node_id, audience=audience, sent_at=self._clock()
         )
         await self._bus.publish(event)
 
@@ -323,7 +327,12 @@ class Teaching:
             log.warning("poll tally for %s not sent: %r", poll_id, exc)
 
 
-def who(entry: PresenceEntry) -> dict[str, Any]:
+def _host_runs_polls(grant: RoomGrant) -> None:
+    if not grant.can_moderate:
+        raise Forbidden("only the host runs polls", code="forbidden")
+
+
+def who(entry: PresenceEntry) -> Person:
     """A participant as messages name them (``from``, ``by``)."""
     return {
         "id": entry.participant_id,

@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rooms.bus import BusEvent
+from rooms.bus_events import RoomMessage, WaitingDecision
 from rooms.errors import Forbidden, LiveclassError, NotFound
 from rooms.model import RoomRole
 from rooms.protocol_models import Ping
@@ -66,7 +66,7 @@ class Lobby:
         self._waiters: dict[str, asyncio.Future[str]] = {}
         self._lists: dict[str, asyncio.TimerHandle] = {}
         self._stopped = False
-        node.tool_events["waiting"] = self._on_decision
+        node.waiting_decisions = self.on_decision
         node.end_hooks.append(self.room_ended)
 
     # -- the waiting student ----------------------------------------------------------------
@@ -178,10 +178,11 @@ class Lobby:
         conn.send(error_message("waiting", "you are waiting for the host to let you in", rid=rid))
         return False
 
-    def _on_decision(self, event: BusEvent) -> None:
-        decision = self._waiters.get(event.to or "")
+    def on_decision(self, event: WaitingDecision) -> None:
+        """A host's decision on one of this node's waiters (from the bus)."""
+        decision = self._waiters.get(event.to)
         if decision is not None and not decision.done():
-            decision.set_result(str(event.data.get("decision", REFUSE)))
+            decision.set_result(event.decision)
 
     async def room_ended(self, session_id: str) -> None:
         """The class ended: everyone waiting is sent home (``room-ended``)."""
@@ -249,9 +250,7 @@ class Lobby:
     async def _tell(self, session_id: str, waiters: list[Waiter], decision: str) -> None:
         node = self._node
         for waiter in waiters:
-            event = BusEvent(
-                "waiting", session_id, node.node_id, to=waiter.id, data={"decision": decision}
-            )
+            event = WaitingDecision(session_id, waiter.id, decision, node.node_id)
             await node.bus.publish_to_node(waiter.node, event)
         if waiters:
             self.schedule_list(session_id)
@@ -279,7 +278,7 @@ class Lobby:
             enabled = await self.store.enabled(session_id)
             message = waiting_list_message(enabled, await self.store.waiting(session_id))
             await self._node.bus.publish(
-                BusEvent("msg", session_id, self._node.node_id, message=message, audience="hosts")
+                RoomMessage(session_id, message, self._node.node_id, audience="hosts")
             )
         except Exception as exc:  # the next change sends a fresh list
             log.warning("waiting list for %s not sent: %r", session_id, exc)

@@ -26,7 +26,8 @@ import pytest
 from api.services import Services
 from media.recorder import Recorder
 from media.worker import MediaWorker
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import BusEvent, RoomMessage
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
@@ -71,7 +72,7 @@ async def heard(bus: RoomBus, rid: str, status: str) -> None:
     events = cast("AsyncGenerator[tuple[str, BusEvent]]", bus.events(poll_timeout=0.5))
     async with asyncio.timeout(30), contextlib.aclosing(events):
         async for _, event in events:
-            m = event.message or {}
+            m = event.message if isinstance(event, RoomMessage) else {}
             if (m.get("type"), m.get("recordingId"), m.get("status")) == ("recording", rid, status):
                 return
 

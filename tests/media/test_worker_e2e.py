@@ -135,9 +135,9 @@ async def test_publishing_stops_and_starts_through_the_hub(
             90,
         )
         assert router.publishers == {}
-        frames = student.video_frames, student.audio_frames
+        marks = student.video_frames, student.audio_frames
         await teacher.publish()
-        await student.until_frames(frames[0] + 10, frames[1] + 10, 90)
+        await student.until_frames(marks[0] + 10, marks[1] + 10, 90)
         assert set(router.publishers) == {pid(teacher.client)}
         assert len(student.pc.getTransceivers()) == 2  # the freed m-lines were reused
 

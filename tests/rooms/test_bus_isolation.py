@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import BusEvent, RoomMessage
 from rooms.media_registry import MediaRegistry
 from rooms.redis_client import channel_prefix, close_redis, connect_redis
 from tests.services import REDIS_BASE_URL, check_redis
@@ -29,11 +30,11 @@ async def test_deployments_on_two_databases_do_not_hear_each_other() -> None:
         assert MediaRegistry(one).worker_channel("w") != MediaRegistry(two).worker_channel("w")
         await bus_two.subscribe(bus_two.room_channel("r"))
         await bus_one.subscribe(bus_one.room_channel("r"))
-        await bus_one.publish(BusEvent("msg", "r", "node-a", data={"text": "one"}))
-        assert (await _first(bus_one)).data == {"text": "one"}
+        await bus_one.publish(RoomMessage("r", {"text": "one"}, "node-a"))
+        assert (await _first(bus_one)) == RoomMessage("r", {"text": "one"}, "node-a")
         # database 1's event reached its subscriber; database 2's hears only its own
-        await bus_two.publish(BusEvent("msg", "r", "node-a", data={"text": "two"}))
-        assert (await _first(bus_two)).data == {"text": "two"}
+        await bus_two.publish(RoomMessage("r", {"text": "two"}, "node-a"))
+        assert (await _first(bus_two)) == RoomMessage("r", {"text": "two"}, "node-a")
         assert bus_one.session_of(bus_one.room_channel("r")) == "r"
     finally:
         await close_redis(one)

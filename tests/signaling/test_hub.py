@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from api.services import Services
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import RoomBus
+from rooms.bus_events import Direct, MediaSignal
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
 from rooms.tokens import RoomGrant
@@ -688,23 +689,22 @@ async def test_signals_to_the_sfu_reach_the_rooms_media_worker_and_back(
         )
         assert (await teacher.next("ack"))["rid"] == "o"
         _, event = await asyncio.wait_for(anext(inbox), 5)
-        assert event.kind == "sfu"
+        assert isinstance(event, MediaSignal)
         assert event.session_id == sid
-        assert event.data["participant"] == teacher.welcome["participant"]["id"]
-        assert event.data["publish"] is True
-        assert (event.data["kind"], event.data["sdp"]) == ("offer", "v=0 offer")
+        assert event.participant == teacher.welcome["participant"]["id"]
+        assert event.publish is True
+        assert (event.kind, event.signal["sdp"]) == ("offer", "v=0 offer")
         # The worker answers the publisher and offers the subscriber, each on its node.
         for who, kind in ((teacher, "answer"), (student, "offer")):
             pid = who.welcome["participant"]["id"]
             node = "node-a" if who is teacher else "node-b"
             await worker_bus.publish_to_node(
                 node,
-                BusEvent(
-                    "direct",
+                Direct(
                     sid,
+                    {"type": "signal", "from": "sfu", "kind": kind, "sdp": "v=0"},
+                    pid,
                     "worker-1",
-                    to=pid,
-                    message={"type": "signal", "from": "sfu", "kind": kind, "sdp": "v=0"},
                 ),
             )
             signal = await who.next("signal")
@@ -737,7 +737,7 @@ async def test_a_message_for_a_participant_still_being_seated_follows_their_welc
         async def seat_after_an_early_offer(conn: Any, admitted: Any, last_seq: Any) -> None:
             pid = admitted.entry.participant_id
             offer = {"type": "signal", "from": "sfu", "kind": "offer", "sdp": "v=0"}
-            hub._on_direct(BusEvent("direct", sid, to=pid, message=offer))
+            hub._on_direct(Direct(sid, offer, pid))
             await seat(conn, admitted, last_seq)
 
         monkeypatch.setattr(seating, "seat", seat_after_an_early_offer)

@@ -29,6 +29,17 @@ EXAMPLES: dict[str, dict[str, object]] = {
     "end": {},
     "ping": {"ts": 1.0},
     "leave": {},
+    "poll-create": {"question": "2+2?", "options": ["3", "4"], "correct": [1]},
+    "poll-launch": {"poll": "p1"},
+    "poll-close": {"poll": "p1"},
+    "poll-share": {"poll": "p1"},
+    "poll-vote": {"poll": "p1", "choices": [0]},
+    "hand-lower": {"target": "p_other"},
+    "react": {"emoji": "👍"},
+    "chat-delete": {"id": "m1"},
+    "chat-mode": {"studentChat": False},
+    "mute-all": {"lock": True},
+    "mic-lock": {"locked": False},
 }
 
 

@@ -7,7 +7,21 @@ from typing import Any
 
 import pytest
 
-from rooms.bus import BusEvent
+from rooms.bus_events import (
+    Attach,
+    Audience,
+    BusEvent,
+    CloseParticipant,
+    Direct,
+    GrantChanged,
+    MediaSignal,
+    PresenceChanged,
+    RecordCommand,
+    Relay,
+    RoomEndedEvent,
+    RoomMessage,
+    View,
+)
 from rooms.model import RoomRole
 from rooms.presence import PresenceEntry
 from rooms.tokens import RoomGrant
@@ -61,17 +75,15 @@ def chat(seq: int) -> dict[str, Any]:
 def msg(
     message: dict[str, Any],
     *,
-    audience: str = "all",
+    audience: Audience = "all",
     exclude: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> BusEvent:
-    return BusEvent(
-        "msg", "s1", "n1", message=message, audience=audience, exclude=exclude, data=data or {}
-    )
+    sent_at: float | None = None,
+) -> RoomMessage:
+    return RoomMessage("s1", message, "n1", audience=audience, exclude=exclude, sent_at=sent_at)
 
 
 def test_a_reliable_room_message_is_fanned_out_with_its_latency() -> None:
-    event = msg(chat(3), data={"ts": 12.5})
+    event = msg(chat(3), sent_at=12.5)
     assert room_event_actions(ordered_from(2), event, 13.0) == [
         FanOut(chat(3)),
         ObserveLatency(12.5),
@@ -90,7 +102,9 @@ def test_reliable_messages_wait_for_a_gap_then_go_in_seq_order() -> None:
 @pytest.mark.parametrize(
     ("audience", "exclude"), [("hosts", None), ("all", "p_me"), ("hosts", "p_me")]
 )
-def test_a_message_for_some_is_fanned_out_unordered(audience: str, exclude: str | None) -> None:
+def test_a_message_for_some_is_fanned_out_unordered(
+    audience: Audience, exclude: str | None
+) -> None:
     message = {"type": "signal"}
     order = ordered_from(0)
     event = msg(message, audience=audience, exclude=exclude)
@@ -98,31 +112,36 @@ def test_a_message_for_some_is_fanned_out_unordered(audience: str, exclude: str 
 
 
 def test_a_presence_event_is_noted_for_the_next_tick() -> None:
-    joined = [{"id": "p1", "name": "Ann"}]
-    left = [{"id": "p2", "name": "Bob"}]
-    event = BusEvent("presence", "s1", data={"joined": joined, "left": left, "hidden": ["p2"]})
+    joined: list[View] = [{"id": "p1", "name": "Ann"}]
+    left: list[View] = [{"id": "p2", "name": "Bob"}]
+    event = PresenceChanged("s1", joined=joined, left=left, hidden=["p2"])
     assert room_event_actions(ordered_from(0), event, 0.0) == [NotePresence(joined, left, ["p2"])]
-    assert room_event_actions(ordered_from(0), BusEvent("presence", "s1"), 0.0) == [
+    assert room_event_actions(ordered_from(0), PresenceChanged("s1"), 0.0) == [
         NotePresence([], [], [])
     ]
 
 
 def test_an_ended_room_is_ended_with_its_reason() -> None:
-    event = BusEvent("ended", "s1", data={"reason": "bye"})
+    event = RoomEndedEvent("s1", "bye")
     [action] = room_event_actions(ordered_from(0), event, 0.0)
     assert isinstance(action, EndLocalRoom)
     assert action.message["type"] == "room-ended"
     assert action.message["reason"] == "bye"
 
 
-@pytest.mark.parametrize("kind", ["sfu", "attach", "relay", "unknown"])
-def test_other_room_events_ask_nothing(kind: Any) -> None:  # 'unknown' is no BusEvent kind
-    assert (
-        room_event_actions(ordered_from(0), BusEvent(kind, "s1", message={"type": "x"}), 0.0) == []
-    )
-    assert (
-        room_event_actions(ordered_from(0), BusEvent("msg", "s1"), 0.0) == []
-    )  # a msg without a message
+@pytest.mark.parametrize(
+    "event",
+    [
+        MediaSignal("s1", "p1", "offer"),
+        Attach("s1", "p1", "w1"),
+        Relay("s1", "w1", "request"),
+        RecordCommand("s1", "start", "r1"),
+        Direct("s1", {"type": "x"}, "p1"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_other_room_events_ask_nothing(event: BusEvent) -> None:
+    assert room_event_actions(ordered_from(0), event, 0.0) == []
 
 
 # -- events for one participant -----------------------------------------------------------------
@@ -130,23 +149,20 @@ def test_other_room_events_ask_nothing(kind: Any) -> None:  # 'unknown' is no Bu
 
 def test_a_direct_message_is_sent() -> None:
     message = {"type": "signal", "from": "sfu"}
-    assert direct_event_actions(BusEvent("direct", "s1", message=message), None) == [
-        SendTo(message)
-    ]
-    assert direct_event_actions(BusEvent("direct", "s1"), None) == []
+    assert direct_event_actions(Direct("s1", message, "p1"), None) == [SendTo(message)]
 
 
 def test_a_close_sends_its_last_message_then_closes() -> None:
     last = {"type": "error", "code": "replaced"}
-    event = BusEvent("close", "", message=last, data={"code": 4000, "reason": "replaced"})
+    event = CloseParticipant("", "p1", 4000, "replaced", last)
     assert direct_event_actions(event, None) == [SendTo(last), CloseConnection(4000, "replaced")]
-    bare = direct_event_actions(BusEvent("close", "s1"), None)
+    bare = direct_event_actions(CloseParticipant("s1", "p1", close_codes.NORMAL), None)
     assert bare == [CloseConnection(close_codes.NORMAL, "")]
 
 
 def test_a_granted_publish_regrants_and_tells_the_participant() -> None:
     grant = _with_publish(guest_grant(), False)
-    actions = direct_event_actions(BusEvent("grant", "s1", data={"publish": True}), grant)
+    actions = direct_event_actions(GrantChanged("s1", True, "p1"), grant)
     assert actions[0] == Regrant(_with_publish(grant, True))
     assert isinstance(actions[1], SendTo)
     assert actions[1].message["type"] == "grants"
@@ -156,14 +172,14 @@ def test_a_granted_publish_regrants_and_tells_the_participant() -> None:
 
 def test_a_withdrawn_publish_also_stops_the_forwarding() -> None:
     grant = _with_publish(guest_grant(), True)
-    actions = direct_event_actions(BusEvent("grant", "s1", data={"publish": False}), grant)
+    actions = direct_event_actions(GrantChanged("s1", False, "p1"), grant)
     assert actions[0] == Regrant(_with_publish(grant, False))
     assert actions[-1] == Unpublish()
     assert len(actions) == 3
 
 
 def test_a_grant_for_a_connection_without_one_asks_nothing() -> None:
-    assert direct_event_actions(BusEvent("grant", "s1", data={"publish": True}), None) == []
+    assert direct_event_actions(GrantChanged("s1", True, "p1"), None) == []
 
 
 @pytest.mark.parametrize(

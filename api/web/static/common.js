@@ -1,3 +1,4 @@
+// @ts-check
 // Shared by the pages: who is signed in (per tab), calling the REST API, small DOM helpers.
 
 const AUTH_KEY = "liveclass.auth";
@@ -83,9 +84,14 @@ export class ApiError extends Error {
 }
 
 /** Calls the REST API as the signed-in user; resolves with the JSON body, rejects with an
- *  ApiError (the server's error shape). 401 sends the user to sign in again. */
+ *  ApiError (the server's error shape). 401 sends the user to sign in again.
+ * @param {string} path under /api/v1
+ * @param {{method?: string, body?: *}} [options]
+ * @returns {Promise<any>}
+ */
 export async function api(path, { method = "GET", body } = {}) {
   const auth = getAuth();
+  /** @type {Record<string, string>} */
   const headers = {};
   if (auth) headers.Authorization = `Bearer ${auth.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -117,7 +123,14 @@ export function webConfig() {
   return configPromise;
 }
 
-/** An element: el("li", {class: "x", onclick: f}, "text", child...). */
+/**
+ * An element: el("li", {class: "x", onclick: f}, "text", child...).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Object<string, any>} [attrs]
+ * @param {...any} children nodes, text, or nothing (null, undefined, false); arrays flattened
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {

@@ -1,3 +1,4 @@
+// @ts-check
 // liveclass.js — the browser client of liveclass, dependency-free (an ES module).
 //
 //   import { LiveclassClient } from "/static/liveclass.js";
@@ -16,6 +17,14 @@
 // Subprotocol names and close codes come from the server's own definitions (protocol.js is
 // generated from them), so the two cannot drift apart.
 import { CLOSE_CODES, CLOSE_REASONS, FINAL_CLOSE_CODES, SUBPROTOCOLS } from "/static/protocol.js";
+
+// The messages' types, generated from the server's models (JSDoc typedefs in protocol.js).
+/** @typedef {import("/static/protocol.js").ClientMessage} ClientMessage */
+/** @typedef {import("/static/protocol.js").ServerMessage} ServerMessage */
+/** @typedef {import("/static/protocol.js").Welcome} Welcome */
+/** @typedef {import("/static/protocol.js").Ack} Ack */
+/** @typedef {import("/static/protocol.js").ParticipantView} ParticipantView */
+/** @typedef {import("/static/protocol.js").Signal} SignalMessage */
 
 export { CLOSE_CODES, CLOSE_REASONS, FINAL_CLOSE_CODES, SUBPROTOCOLS };
 
@@ -216,17 +225,35 @@ export function msgpackDecode(bytes) {
 // Small helpers.
 
 /** A tiny typed event emitter: `on(type, fn)` returns a function that unsubscribes. */
+/** @typedef {(event: any, type?: string) => void} Handler */
+
 class Emitter {
-  constructor() { this.handlers = new Map(); }
+  constructor() {
+    /** @type {Map<string, Set<Handler>>} */
+    this.handlers = new Map();
+  }
+  /**
+   * Calls `fn` with every event of `type` ("*": every event); returns the function that
+   * stops it.
+   * @param {string} type
+   * @param {Handler} fn
+   * @returns {() => boolean}
+   */
   on(type, fn) {
     if (!this.handlers.has(type)) this.handlers.set(type, new Set());
     this.handlers.get(type).add(fn);
     return () => this.handlers.get(type)?.delete(fn);
   }
+  /**
+   * Like {@link Emitter.on}, for the next event of `type` only.
+   * @param {string} type
+   * @param {Handler} fn
+   */
   once(type, fn) {
     const off = this.on(type, (e) => { off(); fn(e); });
     return off;
   }
+  /** @param {string} type @param {*} event */
   emit(type, event) {
     for (const fn of [...(this.handlers.get(type) || []), ...(this.handlers.get("*") || [])]) {
       try { fn(event, type); } catch (err) { console.error(`liveclass: ${type} handler`, err); }
@@ -236,6 +263,7 @@ class Emitter {
 
 /** An error the server answered a request with (`code`, `message`, `details`). */
 export class LiveclassError extends Error {
+  /** @param {string} code @param {string} [message] @param {*} [details] */
   constructor(code, message, details) {
     super(message || code);
     this.name = "LiveclassError";
@@ -245,6 +273,11 @@ export class LiveclassError extends Error {
 }
 
 /** Backoff before reconnect attempt `attempt` (0-based): exponential, capped, half jitter. */
+/**
+ * @param {number} attempt
+ * @param {{base?: number, max?: number, random?: () => number}} [options]
+ * @returns {number} milliseconds
+ */
 export function backoffDelay(attempt, { base = 500, max = 15000, random = Math.random } = {}) {
   const ceiling = Math.min(max, base * 2 ** attempt);
   return ceiling / 2 + random() * (ceiling / 2);
@@ -252,6 +285,35 @@ export function backoffDelay(attempt, { base = 500, max = 15000, random = Math.r
 
 // ---------------------------------------------------------------------------------------
 // The room connection.
+
+/**
+ * @typedef {Object} ClientOptions
+ * @property {string} url the WebSocket URL
+ * @property {string | (() => string | Promise<string>)} token the room token, or a function
+ *   giving it (called again before each reconnect)
+ * @property {"json"|"msgpack"} [codec]
+ * @property {number} [requestTimeout] ms
+ * @property {{base?: number, max?: number, attempts?: number}} [reconnect] backoff in ms
+ */
+
+/**
+ * @typedef {Object} TrackEvent
+ * @property {string} participantId
+ * @property {"camera"|"screen"} source
+ * @property {MediaStream} stream
+ * @property {MediaStreamTrack} track
+ */
+
+/**
+ * @typedef {Object} MediaOptions
+ * @property {(event: TrackEvent) => void} [onTrack]
+ * @property {(event: TrackEvent) => void} [onRemoveTrack]
+ * @property {RTCConfiguration} [rtcConfig]
+ * @property {number} [answerTimeout] ms
+ */
+
+/** Received streams that have their `removetrack` listener (a stream may get new tracks). */
+const watched = new WeakSet();
 
 /**
  * One participant's connection to a room.
@@ -274,7 +336,8 @@ export function backoffDelay(attempt, { base = 500, max = 15000, random = Math.r
  * from `through` (it never resumes into the same gap again).
  */
 export class LiveclassClient extends Emitter {
-  constructor({ url, token, codec = "json", requestTimeout = 15000, reconnect = {} } = {}) {
+  /** @param {ClientOptions} options */
+  constructor({ url, token, codec = "json", requestTimeout = 15000, reconnect = {} } = /** @type {ClientOptions} */ ({})) {
     super();
     if (!url) throw new TypeError("LiveclassClient needs the WebSocket url");
     if (!token) throw new TypeError("LiveclassClient needs a room token (or a function)");
@@ -284,12 +347,18 @@ export class LiveclassClient extends Emitter {
     this.codec = codec;
     this.requestTimeout = requestTimeout;
     this.backoff = { base: 500, max: 15000, attempts: Infinity, ...reconnect };
+    /** @type {"idle"|"connecting"|"open"|"reconnecting"|"closed"} */
     this.state = "idle";
+    /** @type {WebSocket | null} */
     this.ws = null;
+    /** @type {Welcome | null} the last welcome (its `grants` kept up to date) */
     this.welcome = null;
+    /** @type {ParticipantView | null} */
     this.participant = null;
+    /** @type {string | null} */
     this.resumeToken = null;
     this.lastSeq = 0;
+    /** @type {Map<string, {resolve: (ack: Ack) => void, reject: (err: Error) => void, timer: ReturnType<typeof setTimeout>}>} */
     this.pending = new Map();
     this.nextRid = 1;
     this.closing = false;
@@ -297,7 +366,10 @@ export class LiveclassClient extends Emitter {
     this.seenSeq = new Set();
   }
 
-  /** Opens the connection; resolves with the `welcome`, rejects if it closes before one. */
+  /**
+   * Opens the connection; resolves with the `welcome`, rejects if it closes before one.
+   * @returns {Promise<Welcome>}
+   */
   connect() {
     this.closing = false;
     return new Promise((resolve, reject) => {
@@ -437,7 +509,10 @@ export class LiveclassClient extends Emitter {
     this.emit("closed", { code, reason, final: true });
   }
 
-  /** Sends a message as it is (no answer awaited). */
+  /**
+   * Sends a message as it is (no answer awaited).
+   * @param {ClientMessage} message
+   */
   send(message) {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) {
@@ -447,7 +522,11 @@ export class LiveclassClient extends Emitter {
   }
 
   /** Sends a request with a fresh `rid`; resolves with its `ack`, rejects with the `error`
-   *  (a LiveclassError), or with code "timeout" after `timeout` ms. */
+   *  (a LiveclassError), or with code "timeout" after `timeout` ms.
+   * @param {ClientMessage} message
+   * @param {{timeout?: number}} [options]
+   * @returns {Promise<Ack>}
+   */
   request(message, { timeout = this.requestTimeout } = {}) {
     const rid = `r${this.nextRid++}`;
     return new Promise((resolve, reject) => {
@@ -466,10 +545,15 @@ export class LiveclassClient extends Emitter {
     });
   }
 
+  /** @param {string} text */
   chat(text) { return this.request({ type: "chat", text }); }
+  /** @param {boolean} [raised] */
   raiseHand(raised = true) { return this.request({ type: "hand", raised }); }
+  /** @param {string} target @param {"audio"|"video"|"all"} [kind] */
   mute(target, kind = "audio") { return this.request({ type: "mute", target, kind }); }
+  /** @param {string} target @param {string} [reason] */
   kick(target, reason) { return this.request({ type: "kick", target, reason }); }
+  /** @param {string} target @param {boolean} [publish] */
   allow(target, publish = true) { return this.request({ type: "allow", target, publish }); }
   end() { return this.request({ type: "end" }); }
   ping() { return this.request({ type: "ping", ts: performance.now() }); }
@@ -502,7 +586,10 @@ export class LiveclassClient extends Emitter {
     if (this.state !== "closed") this._finish(CLOSE_CODES.NORMAL, "left");
   }
 
-  /** The media of this room through the SFU (see {@link SfuMedia}). */
+  /**
+   * The media of this room through the SFU (see {@link SfuMedia}).
+   * @param {MediaOptions} [options]
+   */
   media(options = {}) {
     return new SfuMedia(this, options);
   }
@@ -543,13 +630,15 @@ async function gathered(pc, timeout = 5000) {
  * Events: `state` {publisher, screen, subscriber} connection states, `restart` {reason}.
  */
 export class SfuMedia extends Emitter {
+  /** @param {LiveclassClient} client @param {MediaOptions} [options] */
   constructor(client, { onTrack, onRemoveTrack, rtcConfig = {}, answerTimeout = 30000 } = {}) {
     super();
     this.client = client;
     const ownIceServers = Boolean(rtcConfig.iceServers);
     this.rtcConfig = ownIceServers || !client.welcome?.iceServers
       ? rtcConfig
-      : { ...rtcConfig, iceServers: client.welcome.iceServers };
+      // The welcome's are RTCIceServer objects (urls, username, credential).
+      : { ...rtcConfig, iceServers: /** @type {RTCIceServer[]} */ (/** @type {unknown} */ (client.welcome.iceServers)) };
     this.answerTimeout = answerTimeout;
     /** source -> {pc, stream, waiter}: what we publish. */
     this.pubs = new Map();
@@ -609,7 +698,10 @@ export class SfuMedia extends Emitter {
     const pc = new RTCPeerConnection(this.rtcConfig);
     pc.addEventListener("icecandidate", (e) => {
       if (!e.candidate || !e.candidate.candidate || !this._current(pc)) return;
-      const message = { type: "signal", to: "sfu", kind: "ice", target: role, candidate: e.candidate.toJSON() };
+      // toJSON() has the candidate string (checked above).
+      const candidate = /** @type {import("/static/protocol.js").IceCandidate} */ (e.candidate.toJSON());
+      /** @type {SignalMessage} */
+      const message = { type: "signal", to: "sfu", kind: "ice", target: role, candidate };
       if (source) message.source = source;
       try {
         this.client.send(message);
@@ -646,8 +738,8 @@ export class SfuMedia extends Emitter {
         const participantId = screen ? stream.id.slice(0, -":screen".length) : stream.id;
         const source = screen ? "screen" : "camera";
         this.emit("track", { participantId, source, stream, track: event.track });
-        if (!stream.liveclassWatched) {
-          stream.liveclassWatched = true;  // a stream reused for a new track: one listener
+        if (!watched.has(stream)) {
+          watched.add(stream);  // a stream reused for a new track: one listener
           stream.addEventListener("removetrack", (e) => {
             this.emit("removetrack", { participantId, source, stream, track: e.track });
           });
@@ -661,6 +753,7 @@ export class SfuMedia extends Emitter {
     await gathered(pc);
     if (pc !== this.sub) return;
     // The offer's id lets the SFU ignore this answer if the offer was replaced meanwhile.
+    /** @type {SignalMessage} */
     const answer = { type: "signal", to: "sfu", kind: "answer", sdp: pc.localDescription.sdp };
     if (offerId) answer.offerId = offerId;
     this.client.send(answer);
@@ -675,7 +768,10 @@ export class SfuMedia extends Emitter {
    *  video track scaled down to about 180 lines at up to 150 kbps, and the track itself; the
    *  offer names them (`layers`: mid -> "low"/"high") and the SFU gives each viewer the
    *  one its link carries. A browser that refuses the low layer's encoding parameters
-   *  publishes the one layer alone. */
+   *  publishes the one layer alone.
+   * @param {MediaStream} stream
+   * @param {{source?: "camera"|"screen", layers?: boolean}} [options]
+   */
   async publish(stream, { source = "camera", layers = source === "camera" } = {}) {
     this._close(source);
     const pc = this._newPc("publisher", source);
@@ -706,6 +802,7 @@ export class SfuMedia extends Emitter {
       };
     });
     // An error (no publish grant) comes as the request's error.
+    /** @type {SignalMessage} */
     const offer = { type: "signal", to: "sfu", kind: "offer", source, offerId, sdp: pc.localDescription.sdp };
     if (named.length === 2) offer.layers = Object.fromEntries(named.map(([t, name]) => [t.mid, name]));
     await this.client.request(offer).catch((err) => {
@@ -724,6 +821,7 @@ export class SfuMedia extends Emitter {
    *  caller's): closes its connection and tells the SFU, so its tracks end for everyone at
    *  once. A later `publish` offers on a new connection, which the SFU takes as a new
    *  publication. */
+  /** @param {"camera"|"screen"} [source] */
   unpublish(source = "camera") {
     if (!this._close(source)) return;
     try {
