@@ -22,11 +22,13 @@ from rooms.bus_events import (
     Relay,
     RoomEndedEvent,
     RoomMessage,
+    WaitingDecision,
 )
 
 #: One event of every class of the union, every field set.
 EXAMPLES: list[BusEvent] = [
     RoomMessage("s1", {"type": "chat", "seq": 3}, "n1", "hosts", "p9", 12.5),
+    RoomMessage("s1", {"type": "question", "id": "q1"}, "n1", "hosts+u7"),  # a private question
     PresenceChanged("s1", "n1", [{"id": "p1", "name": "Ann"}], [{"id": "p2"}], ["p2"]),
     Direct("s1", {"type": "signal", "from": "sfu"}, "p1", "w1"),
     CloseParticipant("s1", "p1", 4003, "kicked", {"type": "kicked", "reason": "x"}, "n1"),
@@ -45,6 +47,7 @@ EXAMPLES: list[BusEvent] = [
     Attach("s1", "p1", "w-origin", True, "w-origin"),
     Relay("s1", "w2", "answer", "v=0", "o1", True, "w2"),
     RecordCommand("s1", "start", "rec1", "rec/1.webm", "n1"),
+    WaitingDecision("s1", "w1", "admit", "n1"),
 ]
 
 
