@@ -59,7 +59,8 @@ from media.router import Router
 from media.sources import SOURCES, Source
 from media.subscriber import Offer
 from media.tasks import TaskSet, cancel_and_wait
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import BusEvent
+from rooms.bus_port import Bus
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
 from rooms.protocol_models import ErrorMessage, ServerSignal, Speakers, WireMessage
@@ -107,7 +108,7 @@ class MediaWorker:
         self,
         *,
         worker_id: str,
-        bus: RoomBus,
+        bus: Bus,
         registry: MediaRegistry,
         presence: Presence,
         router_config: RouterConfig | None = None,

@@ -45,7 +45,8 @@ from typing import Any
 
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import BusEvent
+from rooms.bus_port import Bus
 from rooms.chat import ChatService
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
@@ -89,7 +90,7 @@ class Hub:
         chat: ChatService,
         sessions: SessionService,
         room_log: RoomLog,
-        bus: RoomBus,
+        bus: Bus,
         tokens: RoomTokens,
         settings: HubSettings | None = None,
         metrics: HubMetrics | None = None,

@@ -17,7 +17,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import BusEvent
+from rooms.bus_port import Bus
 from rooms.ice import IceServers
 from rooms.presence import Presence, PresenceEntry
 from rooms.store import Database
@@ -74,7 +75,7 @@ class Node:
         clock: Callable[[], float],
         database: Database,
         presence: Presence,
-        bus: RoomBus,
+        bus: Bus,
     ) -> None:
         self.node_id = node_id
         self.settings = settings

@@ -20,7 +20,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import BusEvent
+from rooms.bus_port import Bus
 from rooms.chat import ChatService
 from rooms.chat_moderation import MicLock
 from rooms.errors import Forbidden, LiveclassError, NotFound, RateLimited, Unavailable
@@ -71,7 +72,7 @@ class Teaching:
         chat: ChatService,
         next_seq: Callable[[str], Awaitable[int]],
         room_log: RoomLog,
-        bus: RoomBus,
+        bus: Bus,
         clock: Callable[[], float],
         presence: Presence,
         rate: float = 5.0,

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.services import Services
-from rooms.bus import RoomBus
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
 from rooms.room_log import RoomLog
@@ -129,7 +128,7 @@ def make_hub(services: Services, node_id: str, **overrides: Any) -> Hub:
         chat=services.chat,
         sessions=services.sessions,
         room_log=RoomLog(services.redis),
-        bus=RoomBus(services.redis),
+        bus=services.new_bus(),
         tokens=services.room_tokens,
         settings=settings,
         clock=services.presence._clock,

@@ -14,7 +14,7 @@ import pytest
 
 from api.services import Services
 from api.settings import Settings
-from rooms.bus import BusEvent, RoomBus
+from rooms.bus import BusEvent
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
 from rooms.tokens import RoomGrant
@@ -685,7 +685,7 @@ async def test_signals_to_the_sfu_reach_the_rooms_media_worker_and_back(
     a, b = nodes
     registry = MediaRegistry(services.redis, clock=services.presence._clock)
     await registry.heartbeat("worker-1")
-    worker_bus = RoomBus(services.redis)
+    worker_bus = services.new_bus()
     await worker_bus.subscribe(registry.worker_channel("worker-1"))
     inbox = worker_bus.events(poll_timeout=0.1)
     try:
