@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.execute import RunOptions
 from bench.results import load_results, save, stamp
 from bench.scenario import SCENARIOS, Scenario, parse_steps, preset
-from bench.targets import TARGETS, TargetOptions
+from bench.targets import TARGETS, TargetOptions, split_target
 
 __all__ = ["main"]
 
@@ -116,6 +116,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = _scenario(args, args.scenario)
     target = "url" if args.url else args.target
+    if split_target(target)[0] not in (*TARGETS, "url"):
+        print(f"unknown target {target}", file=sys.stderr)
+        return 2
     result = asyncio.run(execute(target, scenario, _run_options(args)))
     stem = args.name or f"run-{scenario.name}-{result['label']}-{stamp()}"
     path = save(result, args.out / f"{stem}.json")
@@ -134,7 +137,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         args, args.scenario, clients=500, steps=parse_steps(COMPARE_STEPS), churn=0.0
     )
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    unknown = [t for t in targets if t not in TARGETS]
+    unknown = [t for t in targets if split_target(t)[0] not in TARGETS]
     if unknown:
         print(f"unknown targets: {', '.join(unknown)}", file=sys.stderr)
         return 2
@@ -244,7 +247,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="one scenario against one server")
     run.add_argument("--scenario", choices=SCENARIOS, default="class")
-    run.add_argument("--target", choices=TARGETS, default="liveclass", help="server to spawn")
+    run.add_argument(
+        "--target",
+        default="liveclass",
+        help=f"server to spawn: {', '.join(TARGETS)}, or liveclass@DIR (from that source tree)",
+    )
     run.add_argument("--url", help="test the server at this http(s) URL instead of spawning one")
     run.add_argument(
         "--dialect",

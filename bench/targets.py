@@ -11,6 +11,9 @@ node-socketio      socketio   ``bench/node/server.js`` (socket.io 4 on Node)
 url                any        a server already running at ``--url`` (not spawned)
 =================  =========  =====================================================
 
+``liveclass@DIR`` and ``liveclass-redis@DIR`` spawn liveclass from another source tree (e.g.
+``git archive`` of an older commit): a before/after comparison in one run.
+
 liveclass targets get every feature on (auth, presence, the bus, persisted chat) and their
 default limits; the servers the bench spawns are pinned to ``server_cores``.
 """
@@ -45,6 +48,7 @@ __all__ = [
     "Target",
     "TargetOptions",
     "node_setup",
+    "split_target",
     "start_target",
 ]
 
@@ -160,8 +164,17 @@ async def _prepare_postgres(admin_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DB}", "", ""))
 
 
+def split_target(name: str) -> tuple[str, Path]:
+    """``liveclass@DIR`` → (``liveclass``, DIR); any other name → (name, this repository)."""
+    base, _, source = name.partition("@")
+    if source and base not in ("liveclass", "liveclass-redis"):
+        raise ValueError(f"only liveclass targets take a source tree: {name!r}")
+    return base, Path(source).resolve() if source else REPO
+
+
 @asynccontextmanager
 async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]:
+    kind, source = split_target(name)
     port = free_port()
     secret = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="liveclass-bench-") as data:
@@ -174,8 +187,10 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
             "LIVECLASS_LOG_LEVEL": "INFO",
         }
         info: dict[str, Any] = {"liveclass": package_version("liveclass"), "redis": "fakeredis"}
+        if source != REPO:
+            info["source"] = str(source)
         redis_url = None
-        if name == "liveclass-redis":
+        if kind == "liveclass-redis":
             redis_url = options.redis_url
             env["LIVECLASS_REDIS_URL"] = redis_url
             info["redis"] = redis_url
@@ -183,7 +198,7 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
                 database = await _prepare_postgres(options.postgres_url)
                 env["LIVECLASS_DATABASE_URL"] = database
                 await run_once(
-                    [sys.executable, "-m", "api.cli", "db", "upgrade"], env=env, cwd=REPO
+                    [sys.executable, "-m", "api.cli", "db", "upgrade"], env=env, cwd=source
                 )
                 info["database"] = database
         info.setdefault("database", "sqlite")
@@ -204,7 +219,7 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
             ready="Application startup complete",
             env=env,
             cores=options.server_cores,
-            cwd=REPO,
+            cwd=source,  # python -m runs the tree in the working directory
         ) as server:
             yield Target(
                 name,
@@ -258,7 +273,7 @@ async def start_target(name: str, options: TargetOptions) -> AsyncIterator[Targe
             False,
             minter=minter,
         )
-    elif name in ("liveclass", "liveclass-redis"):
+    elif split_target(name)[0] in ("liveclass", "liveclass-redis"):
         async with _liveclass(name, options) as target:
             yield target
     elif name in BASELINES:
