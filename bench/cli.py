@@ -53,6 +53,12 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("running")
     g.add_argument("--processes", type=int, help="load-generator processes (default: cores)")
     g.add_argument("--no-pin", action="store_true", help="do not pin server and clients")
+    g.add_argument(
+        "--warm",
+        type=int,
+        default=10,
+        help="warm-up connections (a room of their own) before the server's RSS is read",
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--out", type=Path, default=RESULTS, help=f"results folder ({RESULTS})")
     g.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="liveclass-redis")
@@ -106,6 +112,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         processes=args.processes,
         pin=not args.no_pin,
         progress=False if args.no_progress else None,
+        warm=args.warm,
     )
 
 
@@ -119,7 +126,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if split_target(target)[0] not in (*TARGETS, "url"):
         print(f"unknown target {target}", file=sys.stderr)
         return 2
-    result = asyncio.run(execute(target, scenario, _run_options(args)))
+    options = _run_options(args)
+    if args.profile_server:
+        options.target.profile = args.profile_server.resolve()
+    result = asyncio.run(execute(target, scenario, options))
     stem = args.name or f"run-{scenario.name}-{result['label']}-{stamp()}"
     path = save(result, args.out / f"{stem}.json")
     print(summary(result))
@@ -266,6 +276,12 @@ def _parser() -> argparse.ArgumentParser:
         help="command printing a bearer token, with {sub} {name} {role} {tenant}",
     )
     run.add_argument("--server-pid", type=int, help="pid of the server at --url (CPU, RSS)")
+    run.add_argument(
+        "--profile-server",
+        type=Path,
+        help="run the spawned liveclass under cProfile and write its stats to this file "
+        "(read them with python -m pstats)",
+    )
     run.add_argument("--name", help="result file name (without .json)")
     run.add_argument("--no-plots", action="store_true")
     run.add_argument("--fail-on-errors", action="store_true", help="exit 1 on unexpected errors")

@@ -76,6 +76,7 @@ class TargetOptions:
     secret: str | None = None
     token_cmd: str | None = None
     server_pid: int | None = None
+    profile: Path | None = None  # a spawned liveclass runs under cProfile, its stats here
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Target:
     minter: Minter | None = None
     redis_url: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
-    _rooms: LiveclassRooms | None = None
+    _rooms: list[LiveclassRooms] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -107,8 +108,8 @@ class Target:
         if self.dialect is Dialect.LIVECLASS:
             if self.minter is None:
                 raise ValueError("liveclass needs --secret or --token-cmd to mint tokens")
-            self._rooms = LiveclassRooms(self.http_url, self.minter, run_id)
-            return await self._rooms.prepare(rooms, clients)
+            self._rooms.append(LiveclassRooms(self.http_url, self.minter, run_id))
+            return await self._rooms[-1].prepare(rooms, clients)
         parts = urlsplit(self.http_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         path = "/socket.io/" if self.dialect is Dialect.SOCKETIO else "/"
@@ -124,8 +125,8 @@ class Target:
         ]
 
     async def cleanup(self) -> None:
-        if self._rooms is not None:
-            await self._rooms.cleanup()
+        for rooms in self._rooms:
+            await rooms.cleanup()
 
 
 def node_setup(*, quiet: bool = False) -> None:
@@ -202,8 +203,11 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
                 )
                 info["database"] = database
         info.setdefault("database", "sqlite")
+        # cProfile writes its stats when the server exits (SIGTERM: a graceful shutdown).
+        profiler = ["-m", "cProfile", "-o", str(options.profile)] if options.profile else []
         argv = [
             sys.executable,
+            *profiler,
             "-m",
             "api.cli",
             "serve",
