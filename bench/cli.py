@@ -279,8 +279,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--profile-server",
         type=Path,
-        help="run the spawned liveclass under cProfile and write its stats to this file "
-        "(read them with python -m pstats)",
+        help="run the spawned liveclass under cProfile (main-thread CPU, the join storm only) "
+        "and write its stats to this file (read them with python -m pstats)",
     )
     run.add_argument("--name", help="result file name (without .json)")
     run.add_argument("--no-plots", action="store_true")

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import os
 import secrets
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -91,6 +93,7 @@ async def _run(
                 processes=processes,
                 client_cores=client_cores,
                 progress=Progress(target.name, options.progress),
+                on_phase=_profile_joins(target) if options.target.profile else None,
             )
         finally:
             await probe.close()
@@ -99,6 +102,16 @@ async def _run(
             task.cancel()
         await asyncio.gather(*idle, return_exceptions=True)
         await target.cleanup()
+
+
+def _profile_joins(target: Target) -> Callable[[str], None]:
+    """Tells a server under ``bench.servers.profiled`` to profile the join storm only."""
+
+    def signal_server(phase: str) -> None:
+        if target.pid is not None:
+            os.kill(target.pid, signal.SIGUSR1 if phase == "join" else signal.SIGUSR2)
+
+    return signal_server
 
 
 async def _hold(ws: ClientConnection, dialect: Dialect) -> None:

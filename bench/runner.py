@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -134,8 +135,10 @@ async def run_load(
     processes: int,
     client_cores: list[int] | None,
     progress: Progress,
+    on_phase: Callable[[str], None] | None = None,
 ) -> RawRun:
-    """Run ``scenario`` with ``specs`` spread over ``processes`` load generators."""
+    """Run ``scenario`` with ``specs`` spread over ``processes`` load generators;
+    ``on_phase("join")`` and ``on_phase("joined")`` around the join storm."""
     parts = deal(specs, processes)
     jobs = [
         WorkerJob(i, len(parts), part, scenario, dialect, client_cores, seed=17)
@@ -149,6 +152,8 @@ async def run_load(
         raw.rss_before = (await probe.sample())[2]
 
         raw.connect_at = time.monotonic() + 0.2
+        if on_phase is not None:
+            on_phase("join")
         pool.broadcast("connect", raw.connect_at)
         with progress.phase("join", len(specs)) as bar:
             joined = asyncio.ensure_future(pool.gather("joined", JOIN_TIMEOUT))
@@ -156,6 +161,8 @@ async def run_load(
                 await asyncio.wait({joined}, timeout=0.25)
                 bar.update(pool.totals())
             joined.result()
+        if on_phase is not None:
+            on_phase("joined")
         raw.connected = pool.totals().get("connected", 0)
 
         await asyncio.sleep(scenario.settle)

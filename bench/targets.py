@@ -203,12 +203,11 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
                 )
                 info["database"] = database
         info.setdefault("database", "sqlite")
-        # cProfile writes its stats when the server exits (SIGTERM: a graceful shutdown).
-        profiler = ["-m", "cProfile", "-o", str(options.profile)] if options.profile else []
+        # The profile is written when the server exits (SIGTERM: a graceful shutdown).
+        profiler = ["-m", "bench.servers.profiled", str(options.profile)] if options.profile else []
         argv = [
             sys.executable,
-            *profiler,
-            "-m",
+            *(profiler or ["-m"]),
             "api.cli",
             "serve",
             "--host",
