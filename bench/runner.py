@@ -43,6 +43,9 @@ class RawRun:
     samples: list[Sample] = field(default_factory=list)
     rss_before: int | None = None
     rss_connected: int | None = None
+    #: The server's CPU seconds (every thread) before the join storm and after its settle.
+    cpu_before_join: float | None = None
+    cpu_after_join: float | None = None
     connect_at: float = 0.0
     t0: float = 0.0
     connected: int = 0
@@ -149,7 +152,7 @@ async def run_load(
     pool = _Pool(jobs)
     try:
         await pool.gather("ready", START_TIMEOUT)
-        raw.rss_before = (await probe.sample())[2]
+        _, raw.cpu_before_join, raw.rss_before, _ = await probe.sample()
 
         raw.connect_at = time.monotonic() + 0.2
         if on_phase is not None:
@@ -166,7 +169,7 @@ async def run_load(
         raw.connected = pool.totals().get("connected", 0)
 
         await asyncio.sleep(scenario.settle)
-        raw.rss_connected = (await probe.sample())[2]
+        _, raw.cpu_after_join, raw.rss_connected, _ = await probe.sample()
 
         raw.t0 = time.monotonic() + 0.3
         load_end = raw.t0 + scenario.load_seconds
