@@ -23,10 +23,12 @@ from media.worker import MediaWorker
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.bus import RoomBus
+from rooms.bus_port import Bus
 from rooms.chat import ChatService
 from rooms.chat_moderation import ChatGate
 from rooms.enrollment import EnrollmentService
 from rooms.feedback import FeedbackService
+from rooms.local_bus import LocalBroker, LocalBus
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
 from rooms.payments import HttpPaymentVerifier, PaymentVerifier
@@ -51,7 +53,7 @@ from rooms.webhooks.queue import DeliveryQueue
 from signaling.hub import Hub, new_node_id
 from signaling.metrics import HubMetrics
 
-__all__ = ["Services", "open_services"]
+__all__ = ["Services", "bus_factory", "open_services"]
 
 log = logging.getLogger("liveclass")
 
@@ -80,6 +82,9 @@ class Services:
     server_recordings: ServerRecordings
     schedules: ScheduleService
     waitlist: WaitlistService
+    #: A new bus on this process's transport (``bus_factory``): what tests and extra
+    #: components subscribe with to hear what the hub publishes.
+    new_bus: Callable[[], Bus]
     webhook_dispatcher: Dispatcher | None = None
     media_worker: MediaWorker | None = None
     recording_sweeper: asyncio.Task[None] | None = None
@@ -163,6 +168,7 @@ async def open_services(
     if settings.embedded_database:
         await upgrade_database(database)
     redis = connect_redis(settings.redis_url, cluster=settings.redis_cluster)
+    new_bus = bus_factory(settings, redis)
     log.info(
         "liveclass starting (%s): database %s, redis %s, data in %s",
         settings.environment.value,
@@ -238,7 +244,7 @@ async def open_services(
         chat=chat,
         sessions=sessions,
         room_log=RoomLog(redis),
-        bus=RoomBus(redis, sharded=settings.redis_sharded_pubsub),
+        bus=new_bus(),
         tokens=room_tokens,
         settings=settings.hub_settings(),
         metrics=hub_metrics or HubMetrics(),
@@ -249,7 +255,9 @@ async def open_services(
     presence.on_purged(hub.purged)
     media_worker = None
     if settings.runs_media_in_process:
-        media_worker = open_media_worker(settings, redis, presence, database, clock=clock)
+        media_worker = open_media_worker(
+            settings, redis, presence, database, new_bus=new_bus, clock=clock
+        )
     return Services(
         settings=settings,
         database=database,
@@ -277,13 +285,24 @@ async def open_services(
         webhooks=WebhookAdmin(database),
         webhook_queue=webhook_queue,
         server_recordings=open_server_recordings(
-            settings, database, redis, presence, origin=node_id, clock=clock
+            settings, database, redis, presence, origin=node_id, new_bus=new_bus, clock=clock
         ),
         schedules=ScheduleService(database),
         waitlist=WaitlistService(database),
+        new_bus=new_bus,
         webhook_dispatcher=dispatcher,
         media_worker=media_worker,
     )
+
+
+def bus_factory(settings: Settings, redis: Redis) -> Callable[[], Bus]:
+    """Makes the buses of one process. On the embedded default (no Redis server, so one node)
+    they are in-process (:class:`LocalBus`, all on one broker: the hub, the in-process media
+    worker and server recordings hear each other); otherwise Redis pub/sub on ``redis``."""
+    if settings.embedded_redis:
+        broker = LocalBroker()
+        return lambda: LocalBus(broker)
+    return lambda: RoomBus(redis, sharded=settings.redis_sharded_pubsub)
 
 
 def open_payment_verifier(settings: Settings) -> PaymentVerifier | None:
@@ -304,6 +323,7 @@ def open_server_recordings(
     presence: Presence,
     *,
     origin: str,
+    new_bus: Callable[[], Bus],
     clock: Callable[[], float] = time.time,
 ) -> ServerRecordings:
     """Server recordings' state, for the API (start, stop, sweep) and the media worker
@@ -315,7 +335,7 @@ def open_server_recordings(
         database,
         RecordingService(database, settings.recordings_dir),
         registry=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
-        bus=RoomBus(redis, sharded=settings.redis_sharded_pubsub),
+        bus=new_bus(),
         room_log=RoomLog(redis),
         next_seq=chat.next_seq,
         origin=origin,
@@ -329,18 +349,20 @@ def open_media_worker(
     presence: Presence,
     database: Database,
     *,
+    new_bus: Callable[[], Bus],
     clock: Callable[[], float] = time.time,
 ) -> MediaWorker:
     """A media worker on ``redis`` (inside ``liveclass serve``, or ``liveclass media``),
-    recording into ``database`` and the recordings directory."""
+    its buses from ``new_bus`` (:func:`bus_factory`), recording into ``database`` and the
+    recordings directory."""
     worker_id = settings.media_worker_id or f"media-{new_node_id()}"
     store = open_server_recordings(
-        settings, database, redis, presence, origin=worker_id, clock=clock
+        settings, database, redis, presence, origin=worker_id, new_bus=new_bus, clock=clock
     )
     return MediaWorker(
         worker_id=worker_id,
         recordings=RecordingDesk(store),
-        bus=RoomBus(redis, sharded=settings.redis_sharded_pubsub),
+        bus=new_bus(),
         registry=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
         presence=presence,
         router_config=settings.router_config(),

@@ -139,11 +139,17 @@ def _joins(raw: RawRun) -> dict[str, Any]:
     firsts = [r["first_attempt_us"] for r in raw.worker_results if r["first_attempt_us"]]
     lasts = [r["last_welcome_us"] for r in raw.worker_results if r["last_welcome_us"]]
     total = (max(lasts) - min(firsts)) / 1e6 if firsts and lasts else None
+    cpu = None
+    if raw.cpu_before_join is not None and raw.cpu_after_join is not None:
+        cpu = raw.cpu_after_join - raw.cpu_before_join
     return {
         "planned": raw.scenario.total_clients,
         "ok": merged["join"].count,
         "failed": raw.scenario.total_clients - merged["join"].count,
         "total_s": _round(total),
+        # the server's CPU for the storm and its settle: what the joins cost, whatever
+        # else the machine was doing
+        "server_cpu_s": _round(cpu),
         "latency_ms": merged["join"].summary_ms(),
         "rejoin_ms": merged["rejoin"].summary_ms(),
         "resume_ms": merged["resume"].summary_ms(),

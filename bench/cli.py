@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.execute import RunOptions
 from bench.results import load_results, save, stamp
 from bench.scenario import SCENARIOS, Scenario, parse_steps, preset
-from bench.targets import TARGETS, TargetOptions
+from bench.targets import TARGETS, TargetOptions, split_target
 
 __all__ = ["main"]
 
@@ -53,6 +53,12 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("running")
     g.add_argument("--processes", type=int, help="load-generator processes (default: cores)")
     g.add_argument("--no-pin", action="store_true", help="do not pin server and clients")
+    g.add_argument(
+        "--warm",
+        type=int,
+        default=10,
+        help="warm-up connections (a room of their own) before the server's RSS is read",
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--out", type=Path, default=RESULTS, help=f"results folder ({RESULTS})")
     g.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="liveclass-redis")
@@ -106,6 +112,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         processes=args.processes,
         pin=not args.no_pin,
         progress=False if args.no_progress else None,
+        warm=args.warm,
     )
 
 
@@ -116,7 +123,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = _scenario(args, args.scenario)
     target = "url" if args.url else args.target
-    result = asyncio.run(execute(target, scenario, _run_options(args)))
+    if split_target(target)[0] not in (*TARGETS, "url"):
+        print(f"unknown target {target}", file=sys.stderr)
+        return 2
+    options = _run_options(args)
+    if args.profile_server:
+        options.target.profile = args.profile_server.resolve()
+    result = asyncio.run(execute(target, scenario, options))
     stem = args.name or f"run-{scenario.name}-{result['label']}-{stamp()}"
     path = save(result, args.out / f"{stem}.json")
     print(summary(result))
@@ -134,7 +147,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         args, args.scenario, clients=500, steps=parse_steps(COMPARE_STEPS), churn=0.0
     )
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    unknown = [t for t in targets if t not in TARGETS]
+    unknown = [t for t in targets if split_target(t)[0] not in TARGETS]
     if unknown:
         print(f"unknown targets: {', '.join(unknown)}", file=sys.stderr)
         return 2
@@ -244,7 +257,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="one scenario against one server")
     run.add_argument("--scenario", choices=SCENARIOS, default="class")
-    run.add_argument("--target", choices=TARGETS, default="liveclass", help="server to spawn")
+    run.add_argument(
+        "--target",
+        default="liveclass",
+        help=f"server to spawn: {', '.join(TARGETS)}, or liveclass@DIR (from that source tree)",
+    )
     run.add_argument("--url", help="test the server at this http(s) URL instead of spawning one")
     run.add_argument(
         "--dialect",
@@ -259,6 +276,12 @@ def _parser() -> argparse.ArgumentParser:
         help="command printing a bearer token, with {sub} {name} {role} {tenant}",
     )
     run.add_argument("--server-pid", type=int, help="pid of the server at --url (CPU, RSS)")
+    run.add_argument(
+        "--profile-server",
+        type=Path,
+        help="run the spawned liveclass under cProfile (main-thread CPU, the join storm only) "
+        "and write its stats to this file (read them with python -m pstats)",
+    )
     run.add_argument("--name", help="result file name (without .json)")
     run.add_argument("--no-plots", action="store_true")
     run.add_argument("--fail-on-errors", action="store_true", help="exit 1 on unexpected errors")

@@ -7,23 +7,25 @@ room first (one-time costs: the room, caches, lazily imported code), read the se
 open ``--clients`` more to the same room and let them sit idle (liveclass clients wait for
 their ``welcome``, socket.io clients join the namespace), read the RSS again. The figure is
 the difference over ``--clients``: the *marginal* cost of an idle connection. The compare
-table's KiB/conn (``rss_connected - rss_before`` over all clients) also carries the one-time
-costs of the first connection, so it reads higher for every target.
+table's KiB/conn is measured the same way (``bench/execute.py`` opens warm-up connections
+before the run's clients join, here :func:`open_idle` and :func:`keep_idle`), with the
+warm-up in a room of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.frames import Dialect
-from bench.targets import Target, TargetOptions, start_target
+from bench.targets import TargetOptions, start_target
 
-__all__ = ["main", "measure"]
+__all__ = ["keep_idle", "main", "measure", "open_idle"]
 
 SETTLE_SECONDS = 3.0  # after the last connection: let joins and presence upkeep finish
 
@@ -36,13 +38,15 @@ def _rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-async def _open(target: Target, url: str) -> ClientConnection:
+async def open_idle(dialect: Dialect, url: str) -> ClientConnection:
+    """A connection of ``dialect`` at ``url``, joined (liveclass: its ``welcome`` read;
+    socket.io: the namespace joined), to be left idle."""
     ws = await connect(url, max_queue=None, open_timeout=60)
-    if target.dialect is Dialect.LIVECLASS:
+    if dialect is Dialect.LIVECLASS:
         async with asyncio.timeout(60):
             while "welcome" not in str(await ws.recv()):
                 pass
-    elif target.dialect is Dialect.SOCKETIO:
+    elif dialect is Dialect.SOCKETIO:
         async with asyncio.timeout(60):
             while not str(await ws.recv()).startswith("0"):  # Engine.IO open
                 pass
@@ -53,20 +57,29 @@ async def _open(target: Target, url: str) -> ClientConnection:
     return ws
 
 
+async def keep_idle(ws: ClientConnection, dialect: Dialect) -> None:
+    """Read and drop what ``ws`` receives until it closes; answer socket.io's pings (which
+    its server would otherwise close the connection for)."""
+    with contextlib.suppress(Exception):
+        async for frame in ws:
+            if dialect is Dialect.SOCKETIO and frame == "2":
+                await ws.send("3")
+
+
 async def measure(name: str, clients: int, warm: int, options: TargetOptions) -> dict[str, float]:
     """The marginal RSS per idle connection of target ``name`` (KiB), and what it was read
     from."""
     async with start_target(name, options) as target:
         assert target.pid is not None, "the target must run on this machine"
         (urls,) = await target.room_urls(1, warm + clients, f"mem-{int(time.time())}")
-        sockets = [await _open(target, url) for url in urls[:warm]]
+        sockets = [await open_idle(target.dialect, url) for url in urls[:warm]]
         await asyncio.sleep(SETTLE_SECONDS)
         before = _rss_kib(target.pid)
         gate = asyncio.Semaphore(50)
 
         async def one(url: str) -> ClientConnection:
             async with gate:
-                return await _open(target, url)
+                return await open_idle(target.dialect, url)
 
         sockets += await asyncio.gather(*(one(url) for url in urls[warm:]))
         await asyncio.sleep(SETTLE_SECONDS)

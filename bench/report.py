@@ -37,7 +37,8 @@ def summary(result: dict[str, Any]) -> str:
     lines = [
         f"== {result['label']}: {result['scenario']['name']}, "
         f"{result['scenario']['total_clients']} clients in {result['scenario']['rooms']} room(s)",
-        f"joined {join['ok']}/{join['planned']} in {_fmt(join['total_s'], 2)} s; join latency ms "
+        f"joined {join['ok']}/{join['planned']} in {_fmt(join['total_s'], 2)} s "
+        f"(server CPU {_fmt(join.get('server_cpu_s'), 2)} s); join latency ms "
         f"p50 {_fmt(join['latency_ms']['p50'])} p95 {_fmt(join['latency_ms']['p95'])} "
         f"p99 {_fmt(join['latency_ms']['p99'])}",
     ]
@@ -92,6 +93,7 @@ METRICS: list[tuple[str, str, bool]] = [
     ("p99_at", "p99 ms@", False),
     ("rss_kib", "KiB/conn", False),
     ("join_s", "join all s", False),
+    ("join_cpu_s", "join CPU s", False),
 ]
 
 
@@ -112,6 +114,9 @@ def metric(result: dict[str, Any], key: str, at: float) -> float | None:
         return float(value) / 1024 if value is not None else None
     if key == "join_s":
         value = result["join"].get("total_s")
+        return float(value) if value is not None else None
+    if key == "join_cpu_s":
+        value = result["join"].get("server_cpu_s")
         return float(value) if value is not None else None
     raise KeyError(key)
 

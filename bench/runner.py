@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -42,6 +43,9 @@ class RawRun:
     samples: list[Sample] = field(default_factory=list)
     rss_before: int | None = None
     rss_connected: int | None = None
+    #: The server's CPU seconds (every thread) before the join storm and after its settle.
+    cpu_before_join: float | None = None
+    cpu_after_join: float | None = None
     connect_at: float = 0.0
     t0: float = 0.0
     connected: int = 0
@@ -134,8 +138,10 @@ async def run_load(
     processes: int,
     client_cores: list[int] | None,
     progress: Progress,
+    on_phase: Callable[[str], None] | None = None,
 ) -> RawRun:
-    """Run ``scenario`` with ``specs`` spread over ``processes`` load generators."""
+    """Run ``scenario`` with ``specs`` spread over ``processes`` load generators;
+    ``on_phase("join")`` and ``on_phase("joined")`` around the join storm."""
     parts = deal(specs, processes)
     jobs = [
         WorkerJob(i, len(parts), part, scenario, dialect, client_cores, seed=17)
@@ -146,9 +152,11 @@ async def run_load(
     pool = _Pool(jobs)
     try:
         await pool.gather("ready", START_TIMEOUT)
-        raw.rss_before = (await probe.sample())[2]
+        _, raw.cpu_before_join, raw.rss_before, _ = await probe.sample()
 
         raw.connect_at = time.monotonic() + 0.2
+        if on_phase is not None:
+            on_phase("join")
         pool.broadcast("connect", raw.connect_at)
         with progress.phase("join", len(specs)) as bar:
             joined = asyncio.ensure_future(pool.gather("joined", JOIN_TIMEOUT))
@@ -156,10 +164,12 @@ async def run_load(
                 await asyncio.wait({joined}, timeout=0.25)
                 bar.update(pool.totals())
             joined.result()
+        if on_phase is not None:
+            on_phase("joined")
         raw.connected = pool.totals().get("connected", 0)
 
         await asyncio.sleep(scenario.settle)
-        raw.rss_connected = (await probe.sample())[2]
+        _, raw.cpu_after_join, raw.rss_connected, _ = await probe.sample()
 
         raw.t0 = time.monotonic() + 0.3
         load_end = raw.t0 + scenario.load_seconds

@@ -11,6 +11,9 @@ node-socketio      socketio   ``bench/node/server.js`` (socket.io 4 on Node)
 url                any        a server already running at ``--url`` (not spawned)
 =================  =========  =====================================================
 
+``liveclass@DIR`` and ``liveclass-redis@DIR`` spawn liveclass from another source tree (e.g.
+``git archive`` of an older commit): a before/after comparison in one run.
+
 liveclass targets get every feature on (auth, presence, the bus, persisted chat) and their
 default limits; the servers the bench spawns are pinned to ``server_cores``.
 """
@@ -45,6 +48,7 @@ __all__ = [
     "Target",
     "TargetOptions",
     "node_setup",
+    "split_target",
     "start_target",
 ]
 
@@ -72,6 +76,7 @@ class TargetOptions:
     secret: str | None = None
     token_cmd: str | None = None
     server_pid: int | None = None
+    profile: Path | None = None  # a spawned liveclass runs under cProfile, its stats here
 
 
 @dataclass
@@ -86,7 +91,7 @@ class Target:
     minter: Minter | None = None
     redis_url: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
-    _rooms: LiveclassRooms | None = None
+    _rooms: list[LiveclassRooms] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -103,8 +108,8 @@ class Target:
         if self.dialect is Dialect.LIVECLASS:
             if self.minter is None:
                 raise ValueError("liveclass needs --secret or --token-cmd to mint tokens")
-            self._rooms = LiveclassRooms(self.http_url, self.minter, run_id)
-            return await self._rooms.prepare(rooms, clients)
+            self._rooms.append(LiveclassRooms(self.http_url, self.minter, run_id))
+            return await self._rooms[-1].prepare(rooms, clients)
         parts = urlsplit(self.http_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         path = "/socket.io/" if self.dialect is Dialect.SOCKETIO else "/"
@@ -120,8 +125,8 @@ class Target:
         ]
 
     async def cleanup(self) -> None:
-        if self._rooms is not None:
-            await self._rooms.cleanup()
+        for rooms in self._rooms:
+            await rooms.cleanup()
 
 
 def node_setup(*, quiet: bool = False) -> None:
@@ -160,8 +165,17 @@ async def _prepare_postgres(admin_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DB}", "", ""))
 
 
+def split_target(name: str) -> tuple[str, Path]:
+    """``liveclass@DIR`` → (``liveclass``, DIR); any other name → (name, this repository)."""
+    base, _, source = name.partition("@")
+    if source and base not in ("liveclass", "liveclass-redis"):
+        raise ValueError(f"only liveclass targets take a source tree: {name!r}")
+    return base, Path(source).resolve() if source else REPO
+
+
 @asynccontextmanager
 async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]:
+    kind, source = split_target(name)
     port = free_port()
     secret = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="liveclass-bench-") as data:
@@ -174,8 +188,10 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
             "LIVECLASS_LOG_LEVEL": "INFO",
         }
         info: dict[str, Any] = {"liveclass": package_version("liveclass"), "redis": "fakeredis"}
+        if source != REPO:
+            info["source"] = str(source)
         redis_url = None
-        if name == "liveclass-redis":
+        if kind == "liveclass-redis":
             redis_url = options.redis_url
             env["LIVECLASS_REDIS_URL"] = redis_url
             info["redis"] = redis_url
@@ -183,13 +199,15 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
                 database = await _prepare_postgres(options.postgres_url)
                 env["LIVECLASS_DATABASE_URL"] = database
                 await run_once(
-                    [sys.executable, "-m", "api.cli", "db", "upgrade"], env=env, cwd=REPO
+                    [sys.executable, "-m", "api.cli", "db", "upgrade"], env=env, cwd=source
                 )
                 info["database"] = database
         info.setdefault("database", "sqlite")
+        # The profile is written when the server exits (SIGTERM: a graceful shutdown).
+        profiler = ["-m", "bench.servers.profiled", str(options.profile)] if options.profile else []
         argv = [
             sys.executable,
-            "-m",
+            *(profiler or ["-m"]),
             "api.cli",
             "serve",
             "--host",
@@ -204,7 +222,7 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
             ready="Application startup complete",
             env=env,
             cores=options.server_cores,
-            cwd=REPO,
+            cwd=source,  # python -m runs the tree in the working directory
         ) as server:
             yield Target(
                 name,
@@ -258,7 +276,7 @@ async def start_target(name: str, options: TargetOptions) -> AsyncIterator[Targe
             False,
             minter=minter,
         )
-    elif name in ("liveclass", "liveclass-redis"):
+    elif split_target(name)[0] in ("liveclass", "liveclass-redis"):
         async with _liveclass(name, options) as target:
             yield target
     elif name in BASELINES:

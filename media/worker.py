@@ -56,7 +56,6 @@ from media.recording_worker import RecordingDesk
 from media.tasks import TaskSet, cancel_and_wait
 from media.worker_outbox import Outbox
 from media.worker_room import WorkerRoom
-from rooms.bus import RoomBus
 from rooms.bus_events import (
     Attach,
     BusEvent,
@@ -71,6 +70,7 @@ from rooms.bus_events import (
     RoomMessage,
     WaitingDecision,
 )
+from rooms.bus_port import Bus
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
 
@@ -84,7 +84,7 @@ class MediaWorker:
         self,
         *,
         worker_id: str,
-        bus: RoomBus,
+        bus: Bus,
         registry: MediaRegistry,
         presence: Presence,
         router_config: RouterConfig | None = None,

@@ -7,8 +7,8 @@ from typing import Any
 
 from media.room_voices import MediaState
 from media.subscriber import Offer
-from rooms.bus import RoomBus
 from rooms.bus_events import Direct, Relay, RoomMessage
+from rooms.bus_port import Bus
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
 from rooms.protocol_models import ErrorMessage, ServerSignal, Speakers, WireMessage
@@ -27,7 +27,7 @@ class Outbox:
     delivers them as server messages, and ``relay`` events to another worker's channel."""
 
     def __init__(
-        self, worker_id: str, *, bus: RoomBus, registry: MediaRegistry, presence: Presence
+        self, worker_id: str, *, bus: Bus, registry: MediaRegistry, presence: Presence
     ) -> None:
         self.worker_id = worker_id
         self._bus = bus

@@ -24,7 +24,6 @@ from media.router import Router
 from media.sources import SOURCES, Source
 from media.subscriber import Offer
 from media.worker_outbox import ORIGIN_PUBLISHER, RELAY_PREFIX, Outbox, speakers_message
-from rooms.bus import RoomBus
 from rooms.bus_events import (
     Attach,
     MediaSignal,
@@ -33,6 +32,7 @@ from rooms.bus_events import (
     Relay,
     RoomEndedEvent,
 )
+from rooms.bus_port import Bus
 from rooms.media_registry import MediaRegistry
 from rooms.presence import Presence
 
@@ -73,7 +73,7 @@ class WorkerRoom:
         *,
         config: RouterConfig,
         outbox: Outbox,
-        bus: RoomBus,
+        bus: Bus,
         registry: MediaRegistry,
         presence: Presence,
         max_subscribers: int,

@@ -94,9 +94,12 @@ class AttendanceService:
         self._retry: asyncio.Task[None] | None = None
         self.retry_interval = 1.0
 
-    async def opened(self, session_id: str, entry: PresenceEntry) -> None:
+    async def opened(
+        self, session_id: str, entry: PresenceEntry, *, tenant: str | None = None
+    ) -> None:
         """Record that ``entry`` entered the room, with its participant.joined webhook
-        (committed with the others of a join storm)."""
+        (committed with the others of a join storm). ``tenant``: the session's, when the
+        caller has its row (else it is read in the commit)."""
         now = utcnow()
         row = AttendanceRow(
             id=new_id(),
@@ -110,10 +113,10 @@ class AttendanceService:
         )
 
         async def announce(tx: AsyncSession) -> None:
-            tenant = await _tenant_of(tx, session_id)
-            if tenant is not None:
+            owner = tenant if tenant is not None else await _tenant_of(tx, session_id)
+            if owner is not None:
                 data = entry_data(session_id, entry, now)
-                await enqueue(tx, tenant, EventType.PARTICIPANT_JOINED, data)
+                await enqueue(tx, owner, EventType.PARTICIPANT_JOINED, data)
 
         await self._opens.add(row, then=announce)
 

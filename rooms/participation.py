@@ -85,7 +85,7 @@ class RoomAdmitter:
             await self._attendance.closed(session.id, [admission.replaced])
         if not admission.rejoined:
             try:
-                await self._attendance.opened(session.id, entry)
+                await self._attendance.opened(session.id, entry, tenant=session.tenant_id)
             except BaseException:
                 # Not recorded, not admitted: the seat must not stay taken.
                 with contextlib.suppress(Exception):

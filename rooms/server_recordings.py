@@ -36,8 +36,8 @@ from typing import Any
 from sqlalchemy import select
 
 from rooms.access import can_manage
-from rooms.bus import RoomBus
 from rooms.bus_events import Record, RecordCommand, RoomMessage
+from rooms.bus_port import Bus
 from rooms.errors import Conflict, Forbidden, NotFound, Unavailable
 from rooms.identity import Principal
 from rooms.ids import new_id
@@ -90,7 +90,7 @@ class ServerRecordings:
         files: RecordingService,
         *,
         registry: MediaRegistry,
-        bus: RoomBus,
+        bus: Bus,
         room_log: RoomLog,
         next_seq: Callable[[str], Awaitable[int]],
         origin: str = "",

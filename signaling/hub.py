@@ -45,8 +45,8 @@ from typing import Any
 
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
-from rooms.bus import RoomBus
 from rooms.bus_events import ForParticipant
+from rooms.bus_port import Bus
 from rooms.chat import ChatService
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
@@ -94,7 +94,7 @@ class Hub:
         chat: ChatService,
         sessions: SessionService,
         room_log: RoomLog,
-        bus: RoomBus,
+        bus: Bus,
         tokens: RoomTokens,
         settings: HubSettings | None = None,
         metrics: HubMetrics | None = None,

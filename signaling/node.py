@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from rooms.bus import RoomBus
 from rooms.bus_events import (
     CloseParticipant,
     ForParticipant,
@@ -25,6 +24,7 @@ from rooms.bus_events import (
     RoomMessage,
     WaitingDecision,
 )
+from rooms.bus_port import Bus
 from rooms.ice import IceServers
 from rooms.presence import Presence, PresenceEntry
 from rooms.protocol_models import WireMessage
@@ -82,7 +82,7 @@ class Node:
         clock: Callable[[], float],
         database: Database,
         presence: Presence,
-        bus: RoomBus,
+        bus: Bus,
     ) -> None:
         self.node_id = node_id
         self.settings = settings

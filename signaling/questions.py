@@ -24,8 +24,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, TypeAdapter
 
-from rooms.bus import RoomBus
 from rooms.bus_events import RoomMessage
+from rooms.bus_port import Bus
 from rooms.errors import Forbidden, LiveclassError, RateLimited
 from rooms.questions import MAX_ANSWER, MAX_TEXT, Question, QuestionStore
 from signaling.connection import Connection
@@ -72,7 +72,7 @@ class QuestionDesk:
         self,
         store: QuestionStore,
         *,
-        bus: RoomBus,
+        bus: Bus,
         node_id: str,
         clock: Callable[[], float],
         rate: float = 1.0,

@@ -22,8 +22,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, assert_never
 
-from rooms.bus import RoomBus
 from rooms.bus_events import Audience, RoomMessage
+from rooms.bus_port import Bus
 from rooms.chat import ChatService
 from rooms.chat_moderation import MicLock
 from rooms.errors import Forbidden, LiveclassError, NotFound, RateLimited, Unavailable
@@ -80,7 +80,7 @@ class Teaching:
         chat: ChatService,
         next_seq: Callable[[str], Awaitable[int]],
         room_log: RoomLog,
-        bus: RoomBus,
+        bus: Bus,
         clock: Callable[[], float],
         presence: Presence,
         rate: float = 5.0,

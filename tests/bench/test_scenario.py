@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
 from bench.plan import build_plan, deal, send_times
 from bench.scenario import Step, parse_steps, preset
+from bench.targets import REPO, split_target
 
 
 def test_parse_steps() -> None:
@@ -62,3 +64,11 @@ def test_every_room_gets_its_full_share_of_messages() -> None:
         times = [t for slot in range(scenario.senders) for t, _ in send_times(scenario, room, slot)]
         assert len(times) == 12
         assert all(0 <= t < 3 for t in times)
+
+
+def test_liveclass_targets_may_run_from_another_source_tree(tmp_path: Path) -> None:
+    assert split_target("liveclass") == ("liveclass", REPO)
+    assert split_target(f"liveclass@{tmp_path}") == ("liveclass", tmp_path.resolve())
+    assert split_target(f"liveclass-redis@{tmp_path}")[0] == "liveclass-redis"
+    with pytest.raises(ValueError, match="source tree"):
+        split_target(f"node-socketio@{tmp_path}")

@@ -94,3 +94,6 @@ async def test_a_scenario_runs_against_a_server_the_bench_spawns() -> None:
     assert result["join"]["ok"] == 12
     assert result["deliveries"] == 8 * 12
     assert result["server"]["pid_known"] is True
+    # RSS per connection is read after the warm-up connections (a room of their own)
+    assert result["target"]["warm_connections"] == 10
+    assert result["server"]["rss_per_connection_bytes"] is not None

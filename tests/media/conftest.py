@@ -22,7 +22,6 @@ from media.config import RouterConfig
 from media.recording_worker import RecordingDesk
 from media.router import Router
 from media.worker import MediaWorker
-from rooms.bus import RoomBus
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.media.hub_peers import HubPeer
@@ -73,7 +72,7 @@ async def start_worker(
         options.setdefault("recordings", RecordingDesk(services.server_recordings))
         worker = MediaWorker(
             worker_id=worker_id,
-            bus=RoomBus(services.redis),
+            bus=services.new_bus(),
             registry=MediaRegistry(services.redis, ttl_seconds=10, clock=clock),
             presence=services.presence,
             router_config=RouterConfig(host_addresses=LOOPBACK),

@@ -26,8 +26,8 @@ import pytest
 from api.services import Services
 from media.recorder import Recorder
 from media.worker import MediaWorker
-from rooms.bus import RoomBus
 from rooms.bus_events import BusEvent, RoomMessage
+from rooms.bus_port import Bus
 from rooms.media_registry import MediaRegistry
 from signaling.hub import Hub
 from tests.conftest import FakeClock, People
@@ -64,7 +64,7 @@ async def announced(teacher: HubPeer, rid: str, status: str) -> dict[str, Any]:
     )
 
 
-async def heard(bus: RoomBus, rid: str, status: str) -> None:
+async def heard(bus: Bus, rid: str, status: str) -> None:
     """Until the room's bus (``bus`` subscribed to it) carries the ``recording`` message for
     ``rid`` in ``status``: the room is told after the row's commit, also when nobody is left
     in it to receive the message."""
@@ -187,7 +187,7 @@ async def test_a_recording_of_real_media_downloads_as_webm_through_its_signed_li
     assert second.status_code == 201, second.text
     await recorded(await recorder_of(worker, sid), 1.0)
     # The session's end closes the teacher's connection too: the room's bus hears "ready".
-    room = RoomBus(services.redis)
+    room = services.new_bus()
     await room.subscribe(room.room_channel(sid))
     try:
         ended = await client.post(f"/api/v1/sessions/{sid}/end", headers=people.teacher)

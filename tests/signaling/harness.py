@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from api.services import Services
-from rooms.bus import RoomBus
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
 from rooms.room_log import RoomLog
@@ -142,7 +141,7 @@ def make_hub(services: Services, node_id: str, **overrides: Any) -> Hub:
         chat=services.chat,
         sessions=services.sessions,
         room_log=RoomLog(services.redis),
-        bus=RoomBus(services.redis),
+        bus=services.new_bus(),
         tokens=services.room_tokens,
         settings=settings,
         clock=services.presence._clock,

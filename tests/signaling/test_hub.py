@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from api.services import Services
-from rooms.bus import RoomBus
 from rooms.bus_events import Direct, MediaSignal
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
@@ -676,7 +675,7 @@ async def test_signals_to_the_sfu_reach_the_rooms_media_worker_and_back(
     a, b = nodes
     registry = MediaRegistry(services.redis, clock=services.presence._clock)
     await registry.heartbeat("worker-1")
-    worker_bus = RoomBus(services.redis)
+    worker_bus = services.new_bus()
     await worker_bus.subscribe(registry.worker_channel("worker-1"))
     inbox = worker_bus.events(poll_timeout=0.1)
     assert isinstance(inbox, AsyncGenerator)  # closed below

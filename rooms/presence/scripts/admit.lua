@@ -15,11 +15,12 @@ local now = tonumber(ARGV[1])
 local pid, uid = ARGV[3], ARGV[4]
 local takes_seat, hidden = ARGV[6] == '1', ARGV[7] == '1'
 
-local status = redis.call('HGET', KEYS[1], 'status')
+local room = redis.call('HMGET', KEYS[1], 'status', 'capacity')
+local status = room[1]
 if not status then
   return {'unknown', 0, 0, 0, false}
 end
-local capacity = tonumber(redis.call('HGET', KEYS[1], 'capacity') or '0')
+local capacity = tonumber(room[2] or '0')
 if status ~= 'live' then
   return {'not_live:' .. status, 0, 0, capacity, false}
 end
@@ -28,6 +29,8 @@ if redis.call('SISMEMBER', KEYS[8], uid) == 1 then
 end
 
 local purged = purge_expired(now)
+-- The seats taken once admitted, when the admission counted them (saves a SCARD).
+local seats_after = nil
 local reply = function(verdict, replaced)
   local allowed = 0
   if verdict ~= 'full' then
@@ -41,7 +44,8 @@ local reply = function(verdict, replaced)
     allowed = redis.call('SISMEMBER', KEYS[10], uid)
   end
   local out = {
-    verdict, visible_count(), redis.call('SCARD', KEYS[6]), capacity, replaced, allowed
+    verdict, visible_count(), seats_after or redis.call('SCARD', KEYS[6]), capacity, replaced,
+    allowed
   }
   for _, entry in ipairs(purged) do
     table.insert(out, entry)
@@ -58,8 +62,9 @@ if previous == pid then
   return reply('again', false)
 end
 
+local seats = 0
 if takes_seat then
-  local seats = redis.call('SCARD', KEYS[6])
+  seats = redis.call('SCARD', KEYS[6])
   if previous and redis.call('SISMEMBER', KEYS[6], previous) == 1 then
     seats = seats - 1
   end
@@ -78,7 +83,8 @@ redis.call('HSET', KEYS[3], pid, uid)
 redis.call('HSET', KEYS[4], uid, pid)
 redis.call('ZADD', KEYS[5], ARGV[2], pid)
 if takes_seat then
-  redis.call('SADD', KEYS[6], pid)
+  -- The count above left out the replaced entry's seat, which remove_member freed.
+  seats_after = seats + redis.call('SADD', KEYS[6], pid)
 end
 if hidden then
   redis.call('SADD', KEYS[7], pid)
