@@ -7,7 +7,6 @@ Built by the app's lifespan (``api/app.py``) and closed when it ends; handlers r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from rooms.chat import ChatService
 from rooms.chat_moderation import ChatGate
 from rooms.enrollment import EnrollmentService
 from rooms.feedback import FeedbackService
+from rooms.futures import cancel_and_wait
 from rooms.local_bus import LocalBroker, LocalBus
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
@@ -136,10 +136,7 @@ class Services:
 
     async def close(self) -> None:
         for task in (self.recording_sweeper, self.reminder_loop):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(task)
         if self.webhook_dispatcher is not None:
             # First: attempts in flight finish and are recorded while the database is open.
             await self.webhook_dispatcher.stop()

@@ -14,29 +14,11 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from rooms.futures import cancel_and_wait
+
 __all__ = ["TaskSet", "cancel_and_wait"]
 
 log = logging.getLogger("liveclass.media.tasks")
-
-
-async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
-    """Cancel ``task`` and wait until it has ended; its errors are logged, not raised.
-
-    The cancellation is repeated until the task ends: a library inside it that swallows one
-    (``asyncio.wait_for`` on Python 3.11 can, when its inner future completes at the moment
-    it is cancelled, as fakeredis's pub/sub read does) would otherwise keep it running and
-    its owner waiting forever. A cancellation of the caller itself propagates.
-    """
-    if task is None:
-        return
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=1.0)
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None:
-        log.error("background task %s failed", task.get_name(), exc_info=error)
 
 
 class TaskSet:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.access import can_manage
 from rooms.errors import Forbidden
+from rooms.futures import cancel_and_wait
 from rooms.identity import Principal
 from rooms.ids import new_id
 from rooms.presence import PresenceEntry
@@ -166,10 +167,7 @@ class AttendanceService:
     async def stop(self, grace: float = 5.0) -> None:
         """Try once more to write queued leaves (bounded), then stop retrying."""
         task, self._retry = self._retry, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(grace):
                 while self._pending:

@@ -16,11 +16,10 @@ changes in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from rooms.futures import settle
+from rooms.futures import cancel_and_wait, settle
 from rooms.presence import PresenceEntry
 
 __all__ = ["PresenceAnnouncer"]
@@ -108,5 +107,4 @@ class PresenceAnnouncer:
         for task in writers:
             task.cancel()
         for task in writers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)

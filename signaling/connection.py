@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from rooms.futures import cancel_and_wait
 from rooms.presence import PresenceEntry
 from rooms.tokens import RoomGrant
 from signaling import close_codes
@@ -321,7 +322,8 @@ class Connection:
         if self.close_code is None:
             self.close_code = close_codes.GOING_AWAY
         if self._writer is not None and not self._writer.done():
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._writer
+            # Not "cancel; suppress(CancelledError): await": a heartbeat stopping replaced
+            # connections while the hub stopped it swallowed its own cancellation and ran on,
+            # and hub.stop() waited for it forever.
+            await cancel_and_wait(self._writer)
         self._mark_closed()

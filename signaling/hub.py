@@ -48,6 +48,7 @@ from rooms.bans import Bans
 from rooms.bus_events import ForParticipant
 from rooms.bus_port import Bus
 from rooms.chat import ChatService
+from rooms.futures import cancel_and_wait
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
 from rooms.poll_store import PollStore
@@ -209,8 +210,7 @@ class Hub:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks = []
         await self._upkeep.announcer.stop()
         await self._bus.close()

@@ -24,6 +24,7 @@ from typing import Any
 
 from rooms.bus_events import RoomMessage, WaitingDecision
 from rooms.errors import Forbidden, LiveclassError, NotFound
+from rooms.futures import cancel_and_wait
 from rooms.model import RoomRole
 from rooms.protocol_models import Ping
 from rooms.store.tables import SessionRow
@@ -150,13 +151,12 @@ class Lobby:
         if receive is None:
             return await decision
         while True:
-            reading: asyncio.Future[str | bytes | None] = asyncio.ensure_future(receive())
+            reading = asyncio.ensure_future(receive())
             pending: set[asyncio.Future[Any]] = {decision, reading}
             done, _ = await asyncio.wait(pending, return_when="FIRST_COMPLETED")
             if reading not in done:
-                reading.cancel()  # receiving is cancellation-safe: no frame is lost
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reading
+                # receiving is cancellation-safe: no frame is lost
+                await cancel_and_wait(reading)
                 return decision.result()
             frame = reading.result()
             if frame is None or self._answer(conn, frame):

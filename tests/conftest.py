@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import os
 import shutil
+import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -366,3 +368,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     at it. The media tests collect garbage after each test to catch leaked sockets, and a full
     collection over every imported module cost ~0.15 s a test."""
     gc.freeze()
+
+
+def _dump_asyncio_tasks(signum: int, frame: object) -> None:
+    """SIGUSR1: every asyncio task's stack to /tmp/liveclass-tasks-<pid>.txt, to see where a
+    hung test waits (``kill -USR1 <worker pid>``; found the heartbeat that swallowed its own
+    cancellation, tests/rooms/test_futures.py)."""
+    out = io.StringIO()
+    try:
+        tasks = asyncio.all_tasks(asyncio.get_running_loop())
+    except RuntimeError:
+        tasks = set()
+    for task in tasks:
+        out.write(f"--- {task!r}\n")
+        task.print_stack(file=out)
+    Path(f"/tmp/liveclass-tasks-{os.getpid()}.txt").write_text(out.getvalue())
+
+
+if hasattr(signal, "SIGUSR1"):
+    signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)

@@ -25,6 +25,7 @@ from typing import Protocol
 
 import httpx
 
+from rooms.futures import cancel_and_wait
 from rooms.store import Database
 from rooms.tls import client_tls_context
 from rooms.webhooks.outbox import on_enqueue
@@ -117,9 +118,7 @@ class Dispatcher:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), self._timeout + 5)
             except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+                await cancel_and_wait(self._task)
             self._task = None
         if self._client is not None:
             await self._client.aclose()
