@@ -60,7 +60,7 @@ async def _run(slow: int, silent: int, addresses: int, data_dir: Path) -> int:
     port = free_port()
     env = {"LIVECLASS_DATA_DIR": str(data_dir), "LIVECLASS_PORT": str(port)}
     argv = [sys.executable, "-m", "api.cli", "serve"]
-    ready = "Application startup complete"
+    ready = "Uvicorn running on"  # logged once it listens (startup completes before the bind)
     async with spawn("liveclass", argv, port=port, ready=ready, env=env) as server:
         async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as http:
             held = [

@@ -219,7 +219,7 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
             name,
             argv,
             port=port,
-            ready="Application startup complete",
+            ready="Uvicorn running on",  # once it listens (startup completes before the bind)
             env=env,
             cores=options.server_cores,
             cwd=source,  # python -m runs the tree in the working directory

@@ -117,7 +117,7 @@ async def deploy(options: DeployOptions) -> AsyncIterator[Deployment]:
                     str(port),
                 ],
                 port=port,
-                ready="Application startup complete",
+                ready="Uvicorn running on",  # once it listens (startup completes before the bind)
                 env=env,
                 cores=options.hub_cores,
                 cwd=REPO,

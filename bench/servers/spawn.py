@@ -3,7 +3,8 @@
 The child gets a clean environment (a fixed ``PATH`` plus what the caller passes), so the
 bench never reads or forwards the operator's own ``LIVECLASS_*`` settings by accident. Its
 output is read line by line (kept: the last lines, shown if it fails) and readiness is the
-first line containing the ``ready`` marker, e.g. uvicorn's "Application startup complete".
+first line containing the ``ready`` marker, e.g. uvicorn's "Uvicorn running on" (its
+"Application startup complete" comes before the socket listens).
 """
 
 from __future__ import annotations
