@@ -89,7 +89,9 @@ async def test_serves_a_class_with_nothing_configured(tmp_path: Path) -> None:
                 raise
             token = (await http.post("/api/v1/sessions/algebra-1/token", headers=student)).json()
             async with connect(f"{node.ws}?token={token['token']}") as ws:
-                welcome = json.loads(await ws.recv())
+                # the welcome may share its frame with what follows it (a questions snapshot)
+                first = json.loads(await ws.recv())
+                welcome = first[0] if isinstance(first, list) else first
                 assert welcome["type"] == "welcome"
                 await ws.send(json.dumps({"type": "chat", "text": "hi", "rid": "1"}))
                 # presence changes (the media peers leaving) may come first, in any order
