@@ -33,6 +33,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from rooms.bus_channels import ChannelBus
 from rooms.bus_codec import decode, encode
 from rooms.bus_events import BusEvent
 from rooms.keys import Channels
@@ -43,7 +44,7 @@ __all__ = ["BusEvent", "RoomBus"]
 log = logging.getLogger("liveclass.bus")
 
 
-class RoomBus:
+class RoomBus(ChannelBus):
     """Publishing and subscribing to room and node channels over one Redis client."""
 
     def __init__(self, redis: Redis, *, prefix: str = "lc", sharded: bool = False) -> None:
@@ -52,24 +53,6 @@ class RoomBus:
         self._sharded = sharded
         self._pubsub: PubSub | None = None
         self._lock = asyncio.Lock()
-
-    def room_channel(self, session_id: str) -> str:
-        return self._channels.room(session_id)
-
-    def node_channel(self, node_id: str) -> str:
-        return self._channels.node(node_id)
-
-    def session_of(self, channel: str) -> str | None:
-        """The session id of a room channel, None for a node channel."""
-        return self._channels.session_of(channel)
-
-    async def publish(self, event: BusEvent) -> None:
-        """To the room's channel (every node in the room)."""
-        await self._publish(self.room_channel(event.session_id), encode(event))
-
-    async def publish_to_node(self, node_id: str, event: BusEvent) -> None:
-        """To one node (a message for a participant it holds)."""
-        await self._publish(self.node_channel(node_id), encode(event))
 
     async def publish_to(self, channel: str, event: BusEvent) -> None:
         """To any channel (a media worker's, from ``MediaRegistry.worker_channel``)."""

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 
 import msgpack
 
+from rooms.bus_channels import ChannelBus
 from rooms.bus_codec import decode, encode
 from rooms.bus_events import BusEvent
 from rooms.keys import Channels
@@ -60,7 +61,7 @@ class LocalBroker:
         return len(subscribers)
 
 
-class LocalBus:
+class LocalBus(ChannelBus):
     """One subscriber's (and publisher's) view of a :class:`LocalBroker`."""
 
     def __init__(self, broker: LocalBroker, *, prefix: str = "lc") -> None:
@@ -69,24 +70,6 @@ class LocalBus:
         self._subscribed: set[str] = set()
         self._queue: deque[tuple[str, bytes]] = deque()
         self._ready = asyncio.Event()
-
-    def room_channel(self, session_id: str) -> str:
-        return self._channels.room(session_id)
-
-    def node_channel(self, node_id: str) -> str:
-        return self._channels.node(node_id)
-
-    def session_of(self, channel: str) -> str | None:
-        """The session id of a room channel, None for a node channel."""
-        return self._channels.session_of(channel)
-
-    async def publish(self, event: BusEvent) -> None:
-        """To the room's channel (every node in the room)."""
-        self._broker.deliver(self.room_channel(event.session_id), encode(event))
-
-    async def publish_to_node(self, node_id: str, event: BusEvent) -> None:
-        """To one node (a message for a participant it holds)."""
-        self._broker.deliver(self.node_channel(node_id), encode(event))
 
     async def publish_to(self, channel: str, event: BusEvent) -> None:
         """To any channel (a media worker's, from ``MediaRegistry.worker_channel``)."""
