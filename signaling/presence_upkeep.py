@@ -167,7 +167,9 @@ class PresenceUpkeep:
             reasons = await self._presence.gone(room.session_id, missing)
             for pid, reason in reasons.items():
                 conn = room.conns.get(pid)
-                if conn is not None:
+                # One that began to leave while we renewed removed its own entry; its leave
+                # closes it after the ack (closing it here would lose that ack).
+                if conn is not None and (conn.logic is None or conn.logic.state is State.OPEN):
                     code, why, message = close_for_gone(reason)
                     if message is not None:
                         conn.send(message)

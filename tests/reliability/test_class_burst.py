@@ -62,7 +62,7 @@ async def join_all(node: Node, sid: str) -> list[Client]:
 
 async def leave(client: Client) -> None:
     answer = await client.request({"type": "leave"}, within=120)
-    assert answer["type"] == "ack", answer
+    assert answer["type"] == "ack", (answer, client.closes, client.closed_by)
     await client.close()
 
 

@@ -247,6 +247,53 @@ async def test_a_dropped_client_leaves_after_the_grace(
         await hub.stop()
 
 
+async def test_a_heartbeat_during_a_leave_lets_the_leave_ack_arrive(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A heartbeat lists the open connections, then renews their entries; a leave that
+    removed its entry in between (its ack not sent yet) must be left to finish: the CI burst
+    of 500 saw a leave answered by the heartbeat's close instead of its ack."""
+    hub = make_hub(services, "solo")
+    await hub.start()
+    try:
+        sid = (await new_session(start=True))["id"]
+        student = await join(client, hub, sid, people.student)
+        presence = hub._node.presence
+        refreshing, refresh = asyncio.Event(), asyncio.Event()
+        removed, ack = asyncio.Event(), asyncio.Event()
+        renew, drop_resume = presence.refresh, presence.drop_resume
+
+        async def held_refresh(session_id: str, pids: list[str], ttl: float) -> list[str]:
+            refreshing.set()  # the connections are listed; the renewal is not done yet
+            await refresh.wait()
+            return await renew(session_id, pids, ttl)
+
+        async def held_drop_resume(session_id: str, token: str) -> None:
+            removed.set()  # the entry is gone; the ack is not sent yet
+            await ack.wait()
+            await drop_resume(session_id, token)
+
+        monkeypatch.setattr(presence, "refresh", held_refresh)
+        monkeypatch.setattr(presence, "drop_resume", held_drop_resume)
+        heartbeat = asyncio.create_task(hub._heartbeat())
+        await refreshing.wait()
+        # The queue transport's send returns once the hub handled the frame: in a task.
+        leaving = asyncio.create_task(student.send({"type": "leave", "rid": "bye"}))
+        await removed.wait()
+        refresh.set()
+        await heartbeat
+        ack.set()
+        await leaving
+        assert (await student.next("ack"))["rid"] == "bye"
+        assert await student.closed() == close_codes.NORMAL
+    finally:
+        await hub.stop()
+
+
 async def test_a_dead_node_is_gone_within_the_ttl(
     client: httpx.AsyncClient,
     people: People,
