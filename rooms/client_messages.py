@@ -1,5 +1,8 @@
 """Client → server messages of the liveclass protocol: one pydantic model each, and their
-tagged union :data:`ClientMessage` (see rooms/protocol_models.py for the whole contract).
+tagged union :data:`ClientMessage` (see rooms/protocol_models.py for the whole contract). The
+teaching tools', the waiting room's and private questions' requests are members too (their
+models are in rooms/teaching_messages.py, rooms/waiting_messages.py,
+rooms/question_messages.py).
 
 Client models ignore unknown fields (a newer client works with an older server); each says
 who may send it and what answers it (``x-who``, ``x-answer``: the docs are generated from them).
@@ -14,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from rooms.message_base import ClientModel as _ClientModel
 from rooms.message_base import ParticipantRef
 from rooms.message_base import documented as _documented
+from rooms.question_messages import QUESTION_REQUESTS, QuestionRequest
 from rooms.teaching_messages import TEACHING_REQUESTS, TeachingRequest
+from rooms.waiting_messages import WAITING_REQUESTS, WaitingRequest
 
 __all__ = [
     "CLIENT_MESSAGES",
@@ -190,7 +195,18 @@ class Leave(_ClientModel):
 
 
 ClientMessage = Annotated[
-    Chat | Signal | Hand | Mute | Kick | Allow | End | Ping | Leave | TeachingRequest,
+    Chat
+    | Signal
+    | Hand
+    | Mute
+    | Kick
+    | Allow
+    | End
+    | Ping
+    | Leave
+    | TeachingRequest
+    | WaitingRequest
+    | QuestionRequest,
     Field(discriminator="type"),
 ]
 
@@ -206,4 +222,6 @@ CLIENT_MESSAGES: tuple[type[_ClientModel], ...] = (
     Ping,
     Leave,
     *TEACHING_REQUESTS,
+    *WAITING_REQUESTS,
+    *QUESTION_REQUESTS,
 )

@@ -2,20 +2,22 @@
 
 This module is the single source of truth of the wire contract: the client messages
 (rooms/client_messages.py), the server messages (rooms/server_messages.py), the teaching
-tools' messages of both directions (rooms/teaching_messages.py, members of the same two
-unions), the close codes and the kinds of bus events (rooms/bus_events.py has the events),
-all importable from here. It lives in
-``rooms`` so that both ``signaling`` (the hub, which decodes client messages and builds most
-server messages) and ``media`` (the SFU worker, which builds ``signal``, ``error`` and
-``speakers`` messages and may not import ``signaling``) build the same shapes. It does no
-I/O and no encoding: ``signaling/protocol.py`` turns frames into :data:`ClientMessage` and
-server messages into frames; ``python -m signaling.protocol_docs`` generates the JSON Schema,
-docs/protocol.md and the JavaScript typedefs from it.
+tools', the waiting room's and private questions' messages of both directions
+(rooms/teaching_messages.py, rooms/waiting_messages.py, rooms/question_messages.py, members
+of the same two unions), the close codes and the kinds of bus events (rooms/bus_events.py
+has the events), all importable from here. It lives in ``rooms`` so that both
+``signaling`` (the hub, which decodes client messages and builds most server messages) and
+``media`` (the SFU worker, which builds ``signal``, ``error`` and ``speakers`` messages and
+may not import ``signaling``) build the same shapes. It does no I/O and no encoding:
+``signaling/protocol.py`` turns frames into :data:`ClientMessage` and server messages into
+frames; ``python -m signaling.protocol_docs`` generates the JSON Schema, docs/protocol.md and
+the JavaScript typedefs from it.
 
 Models are pydantic v2 (measured against msgspec in ``bench/protocol_codec.py``; see
 docs/codec.md). Adding a message: add a model to its direction's module and to the union of
 its direction, add its handler (``ParticipantLogic.handle`` fails mypy until it has one for a
-client message; a teaching request needs one in ``Teaching._handle`` too), then regenerate
+client message; a teaching request needs one in ``Teaching._handle`` too, a waiting-room
+request in ``Lobby.handle``, a question request in ``QuestionDesk._handle``), then regenerate
 (CONTRIBUTING.md). Fields are only ever added, never renamed
 or removed.
 
@@ -45,6 +47,18 @@ from rooms.client_messages import (
     Mute,
     Ping,
     Signal,
+)
+from rooms.question_messages import (
+    QUESTION_NOTICES,
+    QUESTION_REQUESTS,
+    QuestionAnswer,
+    QuestionAsk,
+    QuestionDismiss,
+    QuestionList,
+    QuestionNotice,
+    QuestionRequest,
+    QuestionShown,
+    QuestionView,
 )
 from rooms.server_messages import (
     SERVER_MESSAGES,
@@ -96,13 +110,31 @@ from rooms.teaching_messages import (
     TeachingNotice,
     TeachingRequest,
 )
+from rooms.waiting_messages import (
+    WAITING_NOTICES,
+    WAITING_REQUESTS,
+    WaiterView,
+    Waiting,
+    WaitingAdmit,
+    WaitingList,
+    WaitingNotice,
+    WaitingRefuse,
+    WaitingRefused,
+    WaitingRequest,
+    WaitingRoomSwitch,
+    WaitingRoomView,
+)
 
 __all__ = [
     "BUS_KINDS",
     "CLIENT_MESSAGES",
+    "QUESTION_NOTICES",
+    "QUESTION_REQUESTS",
     "SERVER_MESSAGES",
     "TEACHING_NOTICES",
     "TEACHING_REQUESTS",
+    "WAITING_NOTICES",
+    "WAITING_REQUESTS",
     "Ack",
     "Allow",
     "Ballot",
@@ -146,6 +178,14 @@ __all__ = [
     "PollVote",
     "Pong",
     "Presence",
+    "QuestionAnswer",
+    "QuestionAsk",
+    "QuestionDismiss",
+    "QuestionList",
+    "QuestionNotice",
+    "QuestionRequest",
+    "QuestionShown",
+    "QuestionView",
     "React",
     "Reactions",
     "Recording",
@@ -157,6 +197,16 @@ __all__ = [
     "Speakers",
     "TeachingNotice",
     "TeachingRequest",
+    "WaiterView",
+    "Waiting",
+    "WaitingAdmit",
+    "WaitingList",
+    "WaitingNotice",
+    "WaitingRefuse",
+    "WaitingRefused",
+    "WaitingRequest",
+    "WaitingRoomSwitch",
+    "WaitingRoomView",
     "Welcome",
     "WireMessage",
     "type_of",

@@ -18,14 +18,13 @@ from sqlalchemy import func, select
 
 from rooms.errors import Conflict, NotFound, ValidationFailed
 from rooms.ids import is_uuid, new_id
+from rooms.question_messages import MAX_ANSWER, MAX_TEXT
 from rooms.store import Database
 from rooms.store.tables import QuestionRow
 from rooms.store.types import utcnow
 
 __all__ = ["MAX_ANSWER", "MAX_PER_USER", "MAX_TEXT", "Question", "QuestionStore"]
 
-MAX_TEXT = 1000
-MAX_ANSWER = 2000
 MAX_PER_USER = 100
 
 

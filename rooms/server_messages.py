@@ -1,5 +1,6 @@
 """Server → client messages of the liveclass protocol: one pydantic model each, and their
-tagged union :data:`ServerMessage` (see rooms/protocol_models.py for the whole contract).
+tagged union :data:`ServerMessage` (see rooms/protocol_models.py for the whole contract). The
+teaching tools', the waiting room's and private questions' notices are members too.
 
 Server messages are built as models and sent as :meth:`ServerModel.wire` dicts (what the
 encoder, the bus and the room's replay log carry); ``None`` fields are left out of the frame.
@@ -12,7 +13,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from rooms.message_base import ServerModel, WireMessage
+from rooms.question_messages import QUESTION_NOTICES, QuestionNotice
 from rooms.teaching_messages import TEACHING_NOTICES, TeachingNotice
+from rooms.waiting_messages import WAITING_NOTICES, WaitingNotice
 
 __all__ = [
     "SERVER_MESSAGES",
@@ -191,8 +194,18 @@ class Ack(ServerModel):
     id: str | None = None
     seq: int | None = None
     poll: str | None = Field(default=None, description="A poll request's poll id.")
-    status: str | None = Field(default=None, description="A poll request: the poll's status.")
+    status: str | None = Field(
+        default=None,
+        description="A poll request: the poll's status; ``question-answer``/``-dismiss``: "
+        "the question's.",
+    )
     choices: list[int] | None = Field(default=None, description="A vote: the choices taken.")
+    enabled: bool | None = Field(
+        default=None, description="``waiting-room``: whether the waiting room is on now."
+    )
+    count: int | None = Field(
+        default=None, description="``waiting-admit``/``-refuse``: how many it let in or refused."
+    )
 
 
 class ErrorMessage(ServerModel):
@@ -231,7 +244,9 @@ ServerMessage = Annotated[
     | Ack
     | ErrorMessage
     | Pong
-    | TeachingNotice,
+    | TeachingNotice
+    | WaitingNotice
+    | QuestionNotice,
     Field(discriminator="type"),
 ]
 
@@ -253,4 +268,6 @@ SERVER_MESSAGES: tuple[type[ServerModel], ...] = (
     ErrorMessage,
     Pong,
     *TEACHING_NOTICES,
+    *WAITING_NOTICES,
+    *QUESTION_NOTICES,
 )

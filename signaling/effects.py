@@ -1,7 +1,9 @@
 """Carrying out what a participant's frame asks: decode it, let the connection's
 ``ParticipantLogic`` decide (sans-I/O), then execute each effect it returns (the effect
 classes are defined in ``signaling/participant.py``): persist and broadcast chat, relay
-signals, host actions, leaving, and the teaching tools' requests (signaling/teaching.py).
+signals, host actions, leaving, and the tools' requests: the teaching tools'
+(signaling/teaching.py), the waiting room's (signaling/waiting_room.py) and private questions'
+(signaling/questions.py).
 
 A failed effect answers the request with an ``error`` message (the domain error's code, or
 ``unavailable`` when a backing service did not answer); the connection stays.
@@ -10,7 +12,6 @@ A failed effect answers the request with an ``error`` message (the domain error'
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, assert_never
 
 from rooms import errors
@@ -41,8 +42,10 @@ from signaling.participant import (
     Close,
     Effect,
     EndRoom,
+    HandleQuestion,
     KickParticipant,
     LeaveRoom,
+    ManageWaitingRoom,
     ParticipantLogic,
     PostChat,
     RelaySignal,
@@ -52,8 +55,10 @@ from signaling.participant import (
 )
 from signaling.presence_upkeep import PresenceUpkeep
 from signaling.protocol import ProtocolError, ack_message, decode, error_message
+from signaling.questions import QuestionDesk
 from signaling.room_core import sender_view
 from signaling.teaching import Teaching
+from signaling.waiting_room import Lobby
 
 __all__ = ["EffectRunner"]
 
@@ -74,12 +79,13 @@ class EffectRunner:
         upkeep: PresenceUpkeep,
         media: MediaRouting,
         teaching: Teaching,
+        lobby: Lobby,
+        questions: QuestionDesk,
     ) -> None:
         self._node = node
         self._teaching = teaching
-        #: More tools' receivers (the waiting room, questions): each takes the frames of its
-        #: own types (True) and leaves the others (False).
-        self.tools: list[Callable[[Connection, str | bytes], Awaitable[bool]]] = []
+        self._lobby = lobby
+        self._questions = questions
         self._presence = node.presence
         self._admitter = admitter
         self._attendance = attendance
@@ -104,11 +110,6 @@ class EffectRunner:
         try:
             message = decode(frame, conn.codec, self._node.settings.limits)
         except ProtocolError as exc:
-            if exc.code == "unknown_type":
-                # the waiting room's and private questions' messages (signaling/tool_protocol.py)
-                for tool in self.tools:
-                    if await tool(conn, frame):
-                        return
             metrics.messages_in.labels("invalid").inc()
             effects = logic.refuse(exc)
         else:
@@ -200,6 +201,10 @@ class EffectRunner:
                 await self._upkeep.announce(sid, joined=[], left=[entry])
             case Teach():
                 await self._teaching.handle(conn, effect.message)
+            case ManageWaitingRoom():
+                await self._lobby.handle(conn, effect.message)
+            case HandleQuestion():
+                await self._questions.handle(conn, effect.message)
             case _:
                 assert_never(effect)
 

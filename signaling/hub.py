@@ -145,9 +145,17 @@ class Hub:
             clock=clock,
             presence=presence,
         )
+        #: The waiting room (signaling/waiting_room.py): students wait here before admission.
+        self.lobby = Lobby(node, WaitingRoom(room_log.redis), tokens)
+        #: Private questions to the teacher (signaling/questions.py).
+        self.questions = QuestionDesk(
+            QuestionStore(database), bus=bus, node_id=node_id, clock=clock
+        )
         self._effects = EffectRunner(
             node,
             teaching=self.teaching,
+            lobby=self.lobby,
+            questions=self.questions,
             admitter=admitter,
             attendance=attendance,
             chat=chat,
@@ -157,19 +165,11 @@ class Hub:
             upkeep=self._upkeep,
             media=self._media,
         )
-        #: The waiting room (signaling/waiting_room.py): students wait here before admission.
-        self.lobby = Lobby(node, WaitingRoom(room_log.redis), tokens)
-        self._effects.tools.append(self.lobby.receive)
         #: Run for every seated connection after its welcome (what hosts see of the tools).
         self.joined_hooks: list[Callable[[Connection], Awaitable[None]]] = [
             self._lobby_list,
             self._questions_snapshot,
         ]
-        #: Private questions to the teacher (signaling/questions.py).
-        self.questions = QuestionDesk(
-            QuestionStore(database), bus=bus, node_id=node_id, clock=clock
-        )
-        self._effects.tools.append(self.questions.receive)
         #: Writes queued frames once per loop iteration (connections with a direct wire).
         self.flusher = Flusher()
         self._tasks: list[asyncio.Task[None]] = []

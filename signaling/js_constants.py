@@ -15,8 +15,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rooms.protocol_models import CLIENT_MESSAGES, SERVER_MESSAGES, IceCandidate, ParticipantView
-from rooms.teaching_messages import Ballot, PollView
+from rooms.protocol_models import (
+    CLIENT_MESSAGES,
+    SERVER_MESSAGES,
+    Ballot,
+    IceCandidate,
+    ParticipantView,
+    PollView,
+    QuestionView,
+    WaiterView,
+    WaitingRoomView,
+)
 from signaling import close_codes
 from signaling.protocol import PROTOCOL_VERSION, Codec
 
@@ -92,7 +101,15 @@ def _typedef(model: type[BaseModel]) -> list[str]:
 def _typedefs() -> list[str]:
     """JSDoc typedefs of every message and of the two unions (``ClientMessage``,
     ``ServerMessage``), from rooms/protocol_models.py."""
-    nested: tuple[type[BaseModel], ...] = (IceCandidate, ParticipantView, PollView, Ballot)
+    nested: tuple[type[BaseModel], ...] = (
+        IceCandidate,
+        ParticipantView,
+        PollView,
+        Ballot,
+        WaitingRoomView,
+        WaiterView,
+        QuestionView,
+    )
     lines = [
         "// -- message types (JSDoc), from rooms/protocol_models.py --",
         "",

@@ -16,6 +16,12 @@ from typing import assert_never
 from pydantic import JsonValue
 
 from rooms.protocol_models import ClientMessage, WireMessage
+from rooms.question_messages import (
+    QuestionAnswer,
+    QuestionAsk,
+    QuestionDismiss,
+    QuestionRequest,
+)
 from rooms.teaching_messages import (
     ChatDelete,
     ChatMode,
@@ -31,6 +37,7 @@ from rooms.teaching_messages import (
     TeachingRequest,
 )
 from rooms.tokens import RoomGrant
+from rooms.waiting_messages import WaitingAdmit, WaitingRefuse, WaitingRequest, WaitingRoomSwitch
 from signaling import close_codes
 from signaling.protocol import (
     Allow,
@@ -54,8 +61,10 @@ __all__ = [
     "Close",
     "Effect",
     "EndRoom",
+    "HandleQuestion",
     "KickParticipant",
     "LeaveRoom",
+    "ManageWaitingRoom",
     "ParticipantLogic",
     "PostChat",
     "RateLimits",
@@ -148,6 +157,30 @@ class Teach:
         return self.message.rid
 
 
+@dataclass(frozen=True, slots=True)
+class ManageWaitingRoom:
+    """A waiting-room request, for ``Lobby.handle`` (signaling/waiting_room.py): it checks
+    that the sender runs the room."""
+
+    message: WaitingRequest
+
+    @property
+    def rid(self) -> str | None:
+        return self.message.rid
+
+
+@dataclass(frozen=True, slots=True)
+class HandleQuestion:
+    """A private question's request, for ``QuestionDesk.handle`` (signaling/questions.py): it
+    checks the sender's role and the askers' own rate limit."""
+
+    message: QuestionRequest
+
+    @property
+    def rid(self) -> str | None:
+        return self.message.rid
+
+
 Effect = (
     Reply
     | Close
@@ -160,6 +193,8 @@ Effect = (
     | EndRoom
     | LeaveRoom
     | Teach
+    | ManageWaitingRoom
+    | HandleQuestion
 )
 
 
@@ -249,6 +284,10 @@ class ParticipantLogic:
                 | MicLockSet()
             ):
                 return [Teach(message)]
+            case WaitingRoomSwitch() | WaitingAdmit() | WaitingRefuse():
+                return [ManageWaitingRoom(message)]
+            case QuestionAsk() | QuestionAnswer() | QuestionDismiss():
+                return [HandleQuestion(message)]
             case _:
                 assert_never(message)
 

@@ -16,13 +16,18 @@ worker); this module does the encoding. Client → server (:data:`ClientMessage`
   ``hand`` {raised}, ``mute`` {target, kind} (host), ``kick`` {target, reason} (host),
   ``end`` (host), ``allow`` {target, publish} (host: let a student publish), ``ping`` {ts},
   ``leave``, and the teaching tools' requests (rooms/teaching_messages.py: ``poll-*``,
-  ``hand-lower``, ``react``, ``chat-delete``, ``chat-mode``, ``mute-all``, ``mic-lock``).
+  ``hand-lower``, ``react``, ``chat-delete``, ``chat-mode``, ``mute-all``, ``mic-lock``), the
+  waiting room's (rooms/waiting_messages.py: ``waiting-room``, ``waiting-admit``,
+  ``waiting-refuse``) and private questions' (rooms/question_messages.py: ``question-ask``,
+  ``question-answer``, ``question-dismiss``).
 
 Server → client (:data:`~rooms.protocol_models.ServerMessage`): built from the models by the
 ``*_message`` functions here and in signaling/messages.py: ``welcome``, ``presence``,
 ``count``, ``chat``, ``signal``, ``hand``, ``mute-request``, ``kicked``, ``recording``,
-``room-ended``, ``ack``, ``error``, ``pong``, and the teaching tools' notices (built in
-signaling/teaching_protocol.py).
+``room-ended``, ``ack``, ``error``, ``pong``, the teaching tools' notices (built in
+signaling/teaching_protocol.py), the waiting room's (``waiting``, ``waiting-refused``,
+``waiting-list``: signaling/waiting_protocol.py) and private questions' (``question``,
+``questions``: signaling/questions.py).
 
 :func:`decode` turns a frame into a validated message or raises :class:`ProtocolError`
 (with the ``rid`` when one could be read), which the hub answers with an ``error`` message;
@@ -256,10 +261,22 @@ def ack_message(
     poll: str | None = None,
     status: str | None = None,
     choices: list[int] | None = None,
+    enabled: bool | None = None,
+    count: int | None = None,
 ) -> WireMessage:
     """The ``ack`` of request ``rid`` (with what it made: a chat's ``id`` and ``seq``; a poll
-    request's ``poll``, ``status`` or ``choices``)."""
-    return Ack(rid=rid, id=id, seq=seq, poll=poll, status=status, choices=choices).wire()
+    request's ``poll``, ``status`` or ``choices``; the waiting room's ``enabled`` or
+    ``count``)."""
+    return Ack(
+        rid=rid,
+        id=id,
+        seq=seq,
+        poll=poll,
+        status=status,
+        choices=choices,
+        enabled=enabled,
+        count=count,
+    ).wire()
 
 
 def error_message(

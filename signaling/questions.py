@@ -2,6 +2,9 @@
 teacher; only the hosts, the moderators and the asker see the question and what became of
 it.
 
+The messages are the models of rooms/question_messages.py, members of the protocol's unions;
+their requests reach :meth:`QuestionDesk.handle` through the ``HandleQuestion`` effect.
+
 Client → server (each may carry ``rid``; answered with ``ack`` or ``error``):
   ``question-ask`` {text} (students; the ack carries ``id``; at most one a second, a burst of
   5: ``rate_limited``); ``question-answer`` {id, answer?} and ``question-dismiss`` {id}
@@ -20,51 +23,41 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
-
-from pydantic import Field, StringConstraints, TypeAdapter
+from typing import assert_never
 
 from rooms.bus_events import RoomMessage
 from rooms.bus_port import Bus
 from rooms.errors import Forbidden, LiveclassError, RateLimited
-from rooms.questions import MAX_ANSWER, MAX_TEXT, Question, QuestionStore
+from rooms.protocol_models import WireMessage
+from rooms.question_messages import (
+    QuestionAnswer,
+    QuestionAsk,
+    QuestionDismiss,
+    QuestionList,
+    QuestionRequest,
+    QuestionShown,
+    QuestionView,
+)
+from rooms.questions import Question, QuestionStore
 from signaling.connection import Connection
-from signaling.protocol import ProtocolError, ack_message, error_message
+from signaling.protocol import ack_message, error_message
 from signaling.ratelimit import TokenBucket
-from signaling.tool_protocol import ToolMessage, decode_tool
 
-__all__ = ["QUESTION_TYPES", "QuestionDesk"]
+__all__ = ["QuestionDesk", "question_message", "questions_message"]
 
 log = logging.getLogger("liveclass.questions")
 
 
-class QuestionAsk(ToolMessage):
-    type: Literal["question-ask"]
-    text: Annotated[str, StringConstraints(max_length=MAX_TEXT * 2)]
+def question_message(question: Question) -> WireMessage:
+    return QuestionShown(question=_view(question)).wire()
 
 
-class QuestionAnswer(ToolMessage):
-    type: Literal["question-answer"]
-    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    answer: Annotated[str, StringConstraints(max_length=MAX_ANSWER * 2)] | None = None
+def questions_message(questions: list[Question]) -> WireMessage:
+    return QuestionList(questions=[_view(q) for q in questions]).wire()
 
 
-class QuestionDismiss(ToolMessage):
-    type: Literal["question-dismiss"]
-    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-QuestionRequest = QuestionAsk | QuestionAnswer | QuestionDismiss
-_ADAPTER = TypeAdapter[Any](Annotated[QuestionRequest, Field(discriminator="type")])
-QUESTION_TYPES = frozenset(["question-ask", "question-answer", "question-dismiss"])
-
-
-def question_message(question: Question) -> dict[str, Any]:
-    return {"type": "question", "question": question.view()}
-
-
-def questions_message(questions: list[Question]) -> dict[str, Any]:
-    return {"type": "questions", "questions": [q.view() for q in questions]}
+def _view(question: Question) -> QuestionView:
+    return QuestionView.model_validate(question.view())
 
 
 class QuestionDesk:
@@ -86,17 +79,10 @@ class QuestionDesk:
         self._burst = burst
         self._buckets: dict[int, TokenBucket] = {}
 
-    async def receive(self, conn: Connection, frame: str | bytes) -> bool:
-        """Handle ``frame`` if it is a question request (True), else leave it (False)."""
-        try:
-            message: QuestionRequest | None = decode_tool(
-                frame, conn.codec, QUESTION_TYPES, _ADAPTER
-            )
-        except ProtocolError as exc:
-            conn.send(error_message(exc.code, exc.message, rid=exc.rid, details=exc.details))
-            return True
-        if message is None:
-            return False
+    async def handle(self, conn: Connection, message: QuestionRequest) -> None:
+        """Carry out a question request (decoded with every other client message, passed on
+        by ``ParticipantLogic`` as ``HandleQuestion``): always answered with an ``ack`` or an
+        ``error``, never raises."""
         try:
             conn.send(await self._handle(conn, message))
         except LiveclassError as exc:
@@ -104,39 +90,45 @@ class QuestionDesk:
         except Exception as exc:
             log.warning("%s failed: %r", message.type, exc)
             conn.send(error_message("unavailable", "not done; try again", rid=message.rid))
-        return True
 
-    async def _handle(self, conn: Connection, message: QuestionRequest) -> dict[str, Any]:
+    async def _handle(self, conn: Connection, message: QuestionRequest) -> WireMessage:
+        """One ``case`` per member of :data:`~rooms.question_messages.QuestionRequest`: one
+        added without a case fails mypy (``assert_never``) and
+        tests/signaling/test_tool_dispatch.py."""
         grant, entry = conn.grant, conn.entry
         assert grant is not None
         assert entry is not None
-        if isinstance(message, QuestionAsk):
-            if grant.can_moderate or grant.hidden:
-                raise Forbidden("students ask the teacher; hosts answer", code="forbidden")
-            bucket = self._buckets.get(id(conn))
-            if bucket is None:
-                if len(self._buckets) > 10_000:
-                    self._buckets.clear()
-                bucket = self._buckets[id(conn)] = TokenBucket(self._rate, self._burst)
-            if not bucket.take(self._clock()):
-                raise RateLimited("one question a second at most", details={"retryAfter": 1.0})
-            question = await self.store.ask(
-                conn.session_id, entry.user_id, entry.name, message.text
-            )
-            await self.publish(question)
-            return ack_message(message.rid, id=question.id)
-        if not grant.can_moderate:
-            raise Forbidden("only the host answers questions", code="forbidden")
-        answered = isinstance(message, QuestionAnswer)
-        question = await self.store.close(
-            conn.session_id,
-            message.id,
-            status="answered" if answered else "dismissed",
-            answer=message.answer if isinstance(message, QuestionAnswer) else None,
-            by=entry.name,
-        )
-        await self.publish(question)
-        return ack_message(message.rid, id=question.id, status=question.status)
+        match message:
+            case QuestionAsk():
+                if grant.can_moderate or grant.hidden:
+                    raise Forbidden("students ask the teacher; hosts answer", code="forbidden")
+                bucket = self._buckets.get(id(conn))
+                if bucket is None:
+                    if len(self._buckets) > 10_000:
+                        self._buckets.clear()
+                    bucket = self._buckets[id(conn)] = TokenBucket(self._rate, self._burst)
+                if not bucket.take(self._clock()):
+                    raise RateLimited("one question a second at most", details={"retryAfter": 1.0})
+                question = await self.store.ask(
+                    conn.session_id, entry.user_id, entry.name, message.text
+                )
+                await self.publish(question)
+                return ack_message(message.rid, id=question.id)
+            case QuestionAnswer() | QuestionDismiss():
+                if not grant.can_moderate:
+                    raise Forbidden("only the host answers questions", code="forbidden")
+                answered = isinstance(message, QuestionAnswer)
+                question = await self.store.close(
+                    conn.session_id,
+                    message.id,
+                    status="answered" if answered else "dismissed",
+                    answer=message.answer if isinstance(message, QuestionAnswer) else None,
+                    by=entry.name,
+                )
+                await self.publish(question)
+                return ack_message(message.rid, id=question.id, status=question.status)
+            case _:
+                assert_never(message)
 
     async def publish(self, question: Question) -> None:
         """Tell the hosts and the asker (on every node) about ``question``."""

@@ -1,6 +1,7 @@
 """The waiting room on a node: students who join a class with its waiting room on wait here,
 before the admission, until the host lets them in or refuses them (``rooms/waiting_room.py``
-keeps the list and the switch in Redis; ``signaling/waiting_protocol.py`` the messages).
+keeps the list and the switch in Redis; rooms/waiting_messages.py has the messages, members of
+the protocol's unions; ``signaling/waiting_protocol.py`` builds the notices).
 
 A waiting connection is not seated: no participant id, no presence entry, no seat, not in the
 count, and no room message or media reaches it. It gets ``waiting``; once let in, the hub
@@ -20,15 +21,16 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, assert_never
 
 from rooms.bus_events import RoomMessage, WaitingDecision
 from rooms.errors import Forbidden, LiveclassError, NotFound
 from rooms.futures import cancel_and_wait
 from rooms.model import RoomRole
-from rooms.protocol_models import Ping
+from rooms.protocol_models import Ping, WireMessage
 from rooms.store.tables import SessionRow
 from rooms.tokens import RoomGrant, RoomTokens
+from rooms.waiting_messages import WaitingAdmit, WaitingRefuse, WaitingRequest, WaitingRoomSwitch
 from rooms.waiting_room import Waiter, WaitingRoom
 from signaling import close_codes
 from signaling.connection import Connection
@@ -37,8 +39,6 @@ from signaling.messages import room_ended_message
 from signaling.node import Node
 from signaling.protocol import ProtocolError, ack_message, decode, error_message, pong_message
 from signaling.waiting_protocol import (
-    WaitingRoomSet,
-    decode_waiting,
     waiting_list_message,
     waiting_message,
     waiting_refused_message,
@@ -202,34 +202,36 @@ class Lobby:
 
     # -- the host's side ---------------------------------------------------------------------
 
-    async def receive(self, conn: Connection, frame: str | bytes) -> bool:
-        """Handle ``frame`` if it is a waiting-room request (True), else leave it (False)."""
+    async def handle(self, conn: Connection, message: WaitingRequest) -> None:
+        """Carry out a host's waiting-room request (decoded with every other client message,
+        passed on by ``ParticipantLogic`` as ``ManageWaitingRoom``): always answered with an
+        ``ack`` or an ``error``, never raises."""
         try:
-            message = decode_waiting(frame, conn.codec)
-        except ProtocolError as exc:
-            conn.send(error_message(exc.code, exc.message, rid=exc.rid, details=exc.details))
-            return True
-        if message is None:
-            return False
-        grant = conn.grant
-        try:
-            if grant is None or not grant.can_moderate:
-                raise Forbidden("only the host runs the waiting room", code="forbidden")
-            ack = ack_message(message.rid)
-            if isinstance(message, WaitingRoomSet):
-                await self.set_enabled(conn.session_id, message.enabled)
-                ack["enabled"] = message.enabled
-            else:
-                ids = None if message.id is None else [message.id]
-                admit = message.type == "waiting-admit"
-                ack["count"] = await self.decide(conn.session_id, ids, admit=admit)
-            conn.send(ack)
+            conn.send(await self._handle(conn, message))
         except LiveclassError as exc:
             conn.send(error_message(exc.code, exc.message, rid=message.rid, details=exc.details))
         except Exception as exc:
             log.warning("%s failed: %r", message.type, exc)
             conn.send(error_message("unavailable", "not done; try again", rid=message.rid))
-        return True
+
+    async def _handle(self, conn: Connection, message: WaitingRequest) -> WireMessage:
+        """One ``case`` per member of :data:`~rooms.waiting_messages.WaitingRequest`: one
+        added without a case fails mypy (``assert_never``) and
+        tests/signaling/test_tool_dispatch.py."""
+        grant = conn.grant
+        if grant is None or not grant.can_moderate:
+            raise Forbidden("only the host runs the waiting room", code="forbidden")
+        match message:
+            case WaitingRoomSwitch():
+                await self.set_enabled(conn.session_id, message.enabled)
+                return ack_message(message.rid, enabled=message.enabled)
+            case WaitingAdmit() | WaitingRefuse():
+                ids = None if message.id is None else [message.id]
+                admit = isinstance(message, WaitingAdmit)
+                count = await self.decide(conn.session_id, ids, admit=admit)
+                return ack_message(message.rid, count=count)
+            case _:
+                assert_never(message)
 
     async def set_enabled(self, session_id: str, enabled: bool) -> None:
         """Turn the waiting room on or off; off lets everyone waiting in."""

@@ -40,6 +40,12 @@ EXAMPLES: dict[str, dict[str, object]] = {
     "chat-mode": {"studentChat": False},
     "mute-all": {"lock": True},
     "mic-lock": {"locked": False},
+    "waiting-room": {"enabled": True},
+    "waiting-admit": {"id": "w_nobody"},
+    "waiting-refuse": {"id": "w_nobody"},
+    "question-ask": {"text": "Why?"},
+    "question-answer": {"id": "q_nobody", "answer": "Because."},
+    "question-dismiss": {"id": "q_nobody"},
 }
 
 

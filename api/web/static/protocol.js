@@ -88,6 +88,36 @@ export const CLOSE_REASONS = Object.freeze({
  */
 
 /**
+ * The class a student waits for.
+ * @typedef {Object} WaitingRoomView
+ * @property {string} id
+ * @property {string} name
+ * @property {string} title
+ */
+
+/**
+ * A waiting student, as hosts see them.
+ * @typedef {Object} WaiterView
+ * @property {string} id
+ * @property {string} userId
+ * @property {string} name
+ * @property {number} since
+ */
+
+/**
+ * A question as the hosts and its asker see it (rooms/questions.py ``Question.view``).
+ * @typedef {Object} QuestionView
+ * @property {string} id
+ * @property {Object<string, string>} from
+ * @property {string} text
+ * @property {("open"|"answered"|"dismissed")} status
+ * @property {string} askedAt
+ * @property {string} [answer]
+ * @property {string} [answeredAt]
+ * @property {string} [by]
+ */
+
+/**
  * Post a chat message to the room.
  * @typedef {Object} Chat
  * @property {string} [rid]
@@ -263,6 +293,55 @@ export const CLOSE_REASONS = Object.freeze({
  */
 
 /**
+ * Host: turn the class's waiting room on or off (off lets everyone waiting in).
+ * @typedef {Object} WaitingRoomSwitch
+ * @property {string} [rid]
+ * @property {"waiting-room"} type
+ * @property {boolean} enabled
+ */
+
+/**
+ * Host: let one waiting student in (``id`` from ``waiting-list``), or everyone waiting.
+ * @typedef {Object} WaitingAdmit
+ * @property {string} [rid]
+ * @property {"waiting-admit"} type
+ * @property {string} [id]
+ */
+
+/**
+ * Host: send one waiting student away (``id`` from ``waiting-list``), or everyone.
+ * @typedef {Object} WaitingRefuse
+ * @property {string} [rid]
+ * @property {"waiting-refuse"} type
+ * @property {string} [id]
+ */
+
+/**
+ * Student: ask the teacher a question only the hosts and moderators see.
+ * @typedef {Object} QuestionAsk
+ * @property {string} [rid]
+ * @property {"question-ask"} type
+ * @property {string} text
+ */
+
+/**
+ * Host: answer a question (optionally in writing).
+ * @typedef {Object} QuestionAnswer
+ * @property {string} [rid]
+ * @property {"question-answer"} type
+ * @property {string} id
+ * @property {string} [answer]
+ */
+
+/**
+ * Host: dismiss a question without answering it.
+ * @typedef {Object} QuestionDismiss
+ * @property {string} [rid]
+ * @property {"question-dismiss"} type
+ * @property {string} id
+ */
+
+/**
  * First message after admission (also after a resume: ``resumed``).
  * @typedef {Object} Welcome
  * @property {"welcome"} [type]
@@ -394,6 +473,8 @@ export const CLOSE_REASONS = Object.freeze({
  * @property {string} [poll]
  * @property {string} [status]
  * @property {Array<number>} [choices]
+ * @property {boolean} [enabled]
+ * @property {number} [count]
  */
 
 /**
@@ -496,6 +577,43 @@ export const CLOSE_REASONS = Object.freeze({
  * @property {Object<string, string>} [by]
  */
 
-/** @typedef {(Chat|Signal|Hand|Mute|Kick|Allow|End|Ping|Leave|PollCreate|PollLaunch|PollClose|PollShare|PollVote|HandLower|React|ChatDelete|ChatMode|MuteAll|MicLockSet)} ClientMessage */
+/**
+ * You wait for the host to let you in (instead of ``welcome``; it follows once you are let in). Meanwhile ``ping`` gets ``pong``, other requests ``error`` ``waiting``.
+ * @typedef {Object} Waiting
+ * @property {"waiting"} [type]
+ * @property {string} id
+ * @property {WaitingRoomView} room
+ */
 
-/** @typedef {(Welcome|Presence|Count|ChatDelivery|ServerSignal|HandRaised|MuteRequest|Grants|Kicked|Recording|RoomEnded|Speakers|Ack|ErrorMessage|Pong|PollShown|PollTally|PollResults|HandsLowered|Reactions|ChatDeleted|ChatModeChanged|MutedAll|MicLockChanged)} ServerMessage */
+/**
+ * The host did not let you in; the connection closes with 4003.
+ * @typedef {Object} WaitingRefused
+ * @property {"waiting-refused"} [type]
+ * @property {string} reason
+ */
+
+/**
+ * Who waits (the longest-waiting first), and whether the waiting room is on: to hosts and moderators when they join and after every change (at most five a second).
+ * @typedef {Object} WaitingList
+ * @property {"waiting-list"} [type]
+ * @property {boolean} enabled
+ * @property {Array<WaiterView>} waiting
+ */
+
+/**
+ * A question was asked, answered or dismissed: to the hosts, the moderators and the asker (on every node).
+ * @typedef {Object} QuestionShown
+ * @property {"question"} [type]
+ * @property {QuestionView} question
+ */
+
+/**
+ * After ``welcome`` (every join, resumes included): every question of the class for a host, one's own for a student (only when there are any).
+ * @typedef {Object} QuestionList
+ * @property {"questions"} [type]
+ * @property {Array<QuestionView>} questions
+ */
+
+/** @typedef {(Chat|Signal|Hand|Mute|Kick|Allow|End|Ping|Leave|PollCreate|PollLaunch|PollClose|PollShare|PollVote|HandLower|React|ChatDelete|ChatMode|MuteAll|MicLockSet|WaitingRoomSwitch|WaitingAdmit|WaitingRefuse|QuestionAsk|QuestionAnswer|QuestionDismiss)} ClientMessage */
+
+/** @typedef {(Welcome|Presence|Count|ChatDelivery|ServerSignal|HandRaised|MuteRequest|Grants|Kicked|Recording|RoomEnded|Speakers|Ack|ErrorMessage|Pong|PollShown|PollTally|PollResults|HandsLowered|Reactions|ChatDeleted|ChatModeChanged|MutedAll|MicLockChanged|Waiting|WaitingRefused|WaitingList|QuestionShown|QuestionList)} ServerMessage */
