@@ -1,34 +1,71 @@
+// @ts-check
 // A session's learning analytics for its teacher (GET /sessions/{ref}/analytics and .csv).
 import { api, el, getAuth, requireAuth, showWho } from "/static/common.js";
 
 const auth = requireAuth();
 showWho(auth);
+/** @param {string} id @returns {HTMLElement} */
 const $ = (id) => document.getElementById(id);
 const sessionRef = new URLSearchParams(location.search).get("session") || "";
+
+/**
+ * One student's figures (``perStudent``: StudentAnalyticsOut).
+ * @typedef {Object} StudentFigures
+ * @property {string} userId
+ * @property {string} name
+ * @property {boolean} attended
+ * @property {number} watchTime seconds
+ * @property {number} joins
+ * @property {number} messages
+ * @property {number} pollsAnswered
+ * @property {number} quizCorrect
+ */
+
+/**
+ * A session's analytics (GET /sessions/{ref}/analytics: api/routes/analytics.py, AnalyticsOut).
+ * @typedef {Object} Analytics
+ * @property {string} title
+ * @property {string} status
+ * @property {number} students
+ * @property {number} attended
+ * @property {number} averageWatchTime seconds
+ * @property {number} polls
+ * @property {number} quizzes
+ * @property {number} pollParticipation percent
+ * @property {number} messages
+ * @property {StudentFigures[]} perStudent
+ */
+
+/** The page's window: the loaded analytics stay on it (``window.analytics``, for the console). */
+const page = /** @type {Window & {analytics?: Analytics}} */ (window);
+/** @type {StudentFigures[]} */
 let rows = [];
 
+/** A duration in words. @param {number} seconds @returns {string} */
 function duration(seconds) {
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
   return h ? `${h} h ${m} min` : m ? `${m} min ${r} s` : `${r} s`;
 }
 
-function render(filter = $("filter").value.trim().toLowerCase()) {
+/** Draw the students' table (those whose name holds ``filter``). @param {string} [filter] */
+function render(filter = /** @type {HTMLInputElement} */ ($("filter")).value.trim().toLowerCase()) {
   const shown = rows.filter((r) => !filter || r.name.toLowerCase().includes(filter));
-  $("students").tBodies[0].replaceChildren(...shown.map((r) => el("tr", { dataset: { user: r.userId } },
+  /** @type {HTMLTableElement} */ ($("students")).tBodies[0].replaceChildren(...shown.map((r) => el("tr", { dataset: { user: r.userId } },
     el("th", { scope: "row" }, r.name),
     el("td", {}, r.attended ? "Yes" : "No"),
     el("td", {}, duration(r.watchTime)),
     el("td", {}, String(r.joins)),
     el("td", {}, String(r.messages)),
-    el("td", {}, `${r.pollsAnswered} / ${window.analytics.polls}`),
-    el("td", {}, window.analytics.quizzes ? `${r.quizCorrect} / ${window.analytics.quizzes}` : "–"))));
+    el("td", {}, `${r.pollsAnswered} / ${page.analytics.polls}`),
+    el("td", {}, page.analytics.quizzes ? `${r.quizCorrect} / ${page.analytics.quizzes}` : "–"))));
   $("no-students").hidden = rows.length > 0;
 }
 
 async function load() {
   try {
-    const a = window.analytics = await api(`/sessions/${encodeURIComponent(sessionRef)}/analytics`);
+    /** @type {Analytics} */
+    const a = page.analytics = await api(`/sessions/${encodeURIComponent(sessionRef)}/analytics`);
     document.title = `${a.title} · analytics · liveclass`;
     $("title").textContent = `${a.title}: analytics`;
     const figures = [
@@ -40,7 +77,7 @@ async function load() {
     $("figures").replaceChildren(...figures.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, String(v)))));
     rows = a.perStudent;
     render();
-    $("back").href = `/classroom.html?session=${encodeURIComponent(sessionRef)}`;
+    /** @type {HTMLAnchorElement} */ ($("back")).href = `/classroom.html?session=${encodeURIComponent(sessionRef)}`;
     $("summary").hidden = false;
     $("students-panel").hidden = false;
     $("error").hidden = true;

@@ -1,10 +1,24 @@
+// @ts-check
 // Chat moderation in the classroom: a message the host deleted disappears for everyone
 // (`chat-deleted`); the host turns student chat off and on (`chat-mode`), and students see
 // that the chat is off (their box is disabled and says so).
 import { api } from "/static/common.js";
 
+/** @typedef {import("/static/liveclass.js").LiveclassClient} LiveclassClient */
+/** @typedef {import("/static/protocol.js").ChatDelivery} ChatDelivery */
+/** @typedef {import("/static/protocol.js").ChatDeleted} ChatDeleted */
+/** @typedef {import("/static/protocol.js").ChatModeChanged} ChatModeChanged */
+/** @typedef {import("/static/protocol.js").Welcome} Welcome */
+
+/** @param {string} id @returns {HTMLElement} */
 const $ = (id) => document.getElementById(id);
 
+/**
+ * Set up chat moderation for ``client`` in session ``sessionRef``; ``chat`` is the page's
+ * chat messages by seq (a deleted one is taken out).
+ * @param {LiveclassClient} client
+ * @param {{sessionRef: string, chat: Map<number, ChatDelivery>}} page
+ */
 export function setupChatModeration(client, { sessionRef, chat }) {
   const state = { host: false, studentChat: true, hidden: false };
   const toggle = $("chat-mode");
@@ -14,14 +28,15 @@ export function setupChatModeration(client, { sessionRef, chat }) {
     toggle.textContent = state.studentChat ? "Turn student chat off" : "Turn student chat on";
     toggle.setAttribute("aria-pressed", String(!state.studentChat));
     const closed = !state.studentChat && !state.host;
-    $("chat-text").disabled = closed;
-    $("chat-send").disabled = closed;
-    $("chat-text").placeholder = closed ? "The teacher turned chat off" : "Write a message";
+    const text = /** @type {HTMLInputElement} */ ($("chat-text"));
+    text.disabled = closed;
+    /** @type {HTMLButtonElement} */ ($("chat-send")).disabled = closed;
+    text.placeholder = closed ? "The teacher turned chat off" : "Write a message";
     $("chat-off").hidden = state.studentChat;
     $("chat-off").textContent = state.host ? "Student chat is off." : "The teacher turned chat off for now.";
   }
 
-  client.on("welcome", async (m) => {
+  client.on("welcome", /** @param {Welcome} m */ async (m) => {
     state.host = Boolean(m.grants?.moderate);
     try {
       const settings = await api(`/sessions/${encodeURIComponent(sessionRef)}/chat/settings`);
@@ -31,8 +46,8 @@ export function setupChatModeration(client, { sessionRef, chat }) {
     }
     render();
   });
-  client.on("chat-mode", (m) => { state.studentChat = m.studentChat; render(); });
-  client.on("chat-deleted", (m) => {
+  client.on("chat-mode", /** @param {ChatModeChanged} m */ (m) => { state.studentChat = m.studentChat; render(); });
+  client.on("chat-deleted", /** @param {ChatDeleted} m */ (m) => {
     chat.delete(m.deletedSeq);
     document.querySelector(`#chat li[data-seq="${m.deletedSeq}"]`)?.remove();
   });
@@ -46,7 +61,12 @@ export function setupChatModeration(client, { sessionRef, chat }) {
   });
 }
 
-/** The host's delete button for one chat message. */
+/**
+ * The host's delete button for one chat message.
+ * @param {LiveclassClient} client
+ * @param {ChatDelivery} m
+ * @returns {HTMLButtonElement}
+ */
 export function deleteButton(client, m) {
   const button = document.createElement("button");
   button.type = "button";

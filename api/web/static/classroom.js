@@ -1,3 +1,4 @@
+// @ts-check
 // The classroom: one room, for students and its teacher (host). States, shown in #state and
 // as main[data-state]: loading, not-started, live, room-full, removed, ended, replaced,
 // not-found, error. "reconnecting" is a banner over the live room.
@@ -14,11 +15,52 @@ const auth = requireAuth();
 const params = new URLSearchParams(location.search);
 const sessionRef = params.get("session");
 const codec = params.get("codec") === "json" ? "json" : "msgpack";
+/** @param {string} id @returns {HTMLElement} */
 const $ = (id) => document.getElementById(id);
 const main = $("main");
 
+/** @typedef {import("/static/liveclass.js").SfuMedia} SfuMedia */
+/** @typedef {import("/static/protocol.js").ChatDelivery} ChatDelivery */
+/** @typedef {import("/static/protocol.js").ParticipantView} ParticipantView */
+/** @typedef {import("/static/waiting_room.js").WaitingState} WaitingState */
+
+/**
+ * The classroom page's state (one object, also ``window.liveclassRoom`` for the console and
+ * the browser tests; roster.js keeps ``chosen`` and ``rosterFilter`` in it).
+ * @typedef {Object} RoomState
+ * @property {*} session the session (REST), once loaded
+ * @property {LiveclassClient|null} client
+ * @property {SfuMedia|null} media
+ * @property {ParticipantView|null} me
+ * @property {Object<string, boolean>} grants
+ * @property {number|null} capacity
+ * @property {number} count
+ * @property {Map<string, ParticipantView>} roster participant id -> participant
+ * @property {Set<string>} hands participant ids with a raised hand, in the order they were raised
+ * @property {Map<number, ChatDelivery>} chat seq -> chat message
+ * @property {Map<string, {tile: HTMLElement, video: HTMLVideoElement}>} tiles tile key
+ *   (participant id, or "<id>:screen") -> its tile
+ * @property {MediaStream|null} camera our MediaStream while publishing
+ * @property {MediaStream|null} screen our shared screen's MediaStream while sharing
+ * @property {string[]} speakers participant ids speaking now, loudest first (from the SFU)
+ * @property {Set<string>} micMuted participant ids whose published microphone is muted
+ * @property {Set<string>} allowed user ids the host let publish (this page's view)
+ * @property {number|null} seats seats taken (the host and observers take none)
+ * @property {boolean} kicked
+ * @property {boolean} ended
+ * @property {boolean} recording
+ * @property {*} config the web config (common.js ``webConfig``)
+ * @property {boolean} micLocked the teacher locked students' microphones muted
+ * @property {WaitingState} [waiting] the waiting room's state (waiting_room.js)
+ * @property {boolean} [cameraRefused] the browser refused the camera (not asked again by itself)
+ * @property {number} [chimes] hand-raise chimes played (the tests count them)
+ * @property {string|null} [chosen] the participant whose actions the roster shows
+ * @property {string} [rosterFilter] the roster's search
+ */
+
 // The page's state, also as window.liveclassRoom for debugging in the console.
-const room = window.liveclassRoom = {
+/** @type {RoomState} */
+const room = {
   session: null,
   client: null,
   media: null,
@@ -42,6 +84,7 @@ const room = window.liveclassRoom = {
   config: null,
   micLocked: false, // the teacher locked students' microphones muted
 };
+/** @type {Window & {liveclassRoom?: RoomState}} */ (window).liveclassRoom = room;
 
 // -- states -----------------------------------------------------------------------------
 
@@ -150,7 +193,7 @@ async function enter() {
 function startsAt(iso) {
   if (!iso) return "later";
   const start = new Date(iso);
-  const minutes = Math.round((start - Date.now()) / 60_000);
+  const minutes = Math.round((start.getTime() - Date.now()) / 60_000);
   const at = start.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
   if (minutes > 0 && minutes < 120) return `for ${at} (in ${minutes} minute${minutes === 1 ? "" : "s"})`;
   return `for ${at}`;
@@ -453,7 +496,7 @@ function syncMicButton() {
   const locked = muted && room.micLocked && !isHost();
   $("mic").textContent = locked ? "Microphone locked by the teacher" : muted ? "Unmute microphone" : "Mute microphone";
   $("mic").setAttribute("aria-pressed", String(muted));
-  $("mic").disabled = locked;
+  /** @type {HTMLButtonElement} */ ($("mic")).disabled = locked;
 }
 
 /** Mute our published microphone (if any); true when it was on. */
@@ -549,10 +592,13 @@ function renderCount() {
   $("count-side").setAttribute("aria-label", `${room.count} people in the room`);
 }
 
+/** The chime's audio context (made at the first chime). @type {AudioContext|undefined} */
+let chimeContext;
+
 /** A short, soft two-note chime (no sound file): a raised hand for the teacher. */
 function chime() {
   try {
-    const audio = chime.context ??= new AudioContext();
+    const audio = chimeContext ??= new AudioContext();
     for (const [at, hz] of [[0, 880], [0.12, 1320]]) {
       const tone = audio.createOscillator(), level = audio.createGain();
       tone.frequency.value = hz;
@@ -657,7 +703,7 @@ function addChat(m) {
     el("strong", {}, el("bdi", {}, m.from?.name || "?"), ": "), el("bdi", { class: "text" }, m.text),
     el("time", { datetime: m.ts }, new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
     isHost() && m.id && room.client ? [" ", deleteButton(room.client, m)] : null);
-  const later = [...log.children].find((li) => Number(li.dataset.seq) > m.seq);
+  const later = [...log.children].find((li) => Number(/** @type {HTMLElement} */ (li).dataset.seq) > m.seq);
   log.insertBefore(item, later || null);
   while (log.children.length > 500) log.firstElementChild.remove();
   if (stick) log.scrollTop = log.scrollHeight;
@@ -696,7 +742,7 @@ function updateTeacherPanel() {
   const recording = Boolean(room.config?.features?.recording) && live;
   $("record-start").hidden = !recording || room.recording;
   $("record-stop").hidden = !recording || !room.recording;
-  $("analytics-link").href = `/analytics.html?session=${encodeURIComponent(sessionRef)}`;
+  /** @type {HTMLAnchorElement} */ ($("analytics-link")).href = `/analytics.html?session=${encodeURIComponent(sessionRef)}`;
   $("mute-all").hidden = !live;
   $("mic-lock").hidden = !live;
   $("mic-lock").textContent = room.micLocked ? "Unlock microphones" : "Mute all and lock";
@@ -801,7 +847,7 @@ $("mic").addEventListener("click", () => {
 });
 $("chat-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const input = $("chat-text");
+  const input = /** @type {HTMLInputElement} */ ($("chat-text"));
   const text = input.value.trim();
   if (!text || !room.client) return;
   // Cleared now, so the next message can be typed while this one is on its way.

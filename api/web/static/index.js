@@ -1,3 +1,4 @@
+// @ts-check
 import { api, el, formatTime, requireAuth, showWho } from "/static/common.js";
 
 const auth = requireAuth();
@@ -79,10 +80,11 @@ if (canSchedule) {
   document.getElementById("create").hidden = false;
   document.getElementById("create-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const form = new FormData(e.target);
+    const form = new FormData(/** @type {HTMLFormElement} */ (e.target));
+    /** @type {{title: FormDataEntryValue, maxParticipants: number, scheduledStart?: string, scheduledEnd?: string}} */
     const body = { title: form.get("title"), maxParticipants: Number(form.get("capacity")) };
     if (form.get("start")) {
-      const start = new Date(form.get("start"));
+      const start = new Date(/** @type {string} */ (form.get("start")));
       body.scheduledStart = start.toISOString();
       body.scheduledEnd = new Date(start.getTime() + 3600_000).toISOString();
     }

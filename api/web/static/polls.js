@@ -1,12 +1,38 @@
+// @ts-check
 // Polls and quizzes in the classroom (#polls-panel): the host asks and sees a live tally,
 // closes and shares; students vote (and may change their vote until the poll closes) and see
 // the results the host shares. Messages: poll-create/-launch/-vote/-close/-share (README).
 import { api, el } from "/static/common.js";
 
+/** @typedef {import("/static/liveclass.js").LiveclassClient} LiveclassClient */
+/** @typedef {import("/static/protocol.js").Ballot} Ballot */
+/** @typedef {import("/static/protocol.js").PollCreate} PollCreate */
+/** @typedef {import("/static/protocol.js").PollResults} PollResults */
+/** @typedef {import("/static/protocol.js").PollShown} PollShown */
+/** @typedef {import("/static/protocol.js").PollTally} PollTally */
+/** @typedef {import("/static/protocol.js").PollView} PollView */
+/** @typedef {import("/static/protocol.js").Welcome} Welcome */
+
+/**
+ * A poll as this page knows it: the poll, and its counts as far as this participant sees them.
+ * @typedef {Object} PollEntry
+ * @property {PollView} poll
+ * @property {number[]|null} counts per option (the host's tally, or the shared results)
+ * @property {number} voters
+ * @property {Ballot[]|null} ballots who voted what (the host, not for anonymous polls)
+ * @property {number[]|null} myChoices this student's vote
+ */
+
+/** @param {string} id @returns {HTMLElement} */
 const $ = (id) => document.getElementById(id);
 
-/** Wire the poll panel to a LiveclassClient. */
+/**
+ * Wire the poll panel to a LiveclassClient.
+ * @param {LiveclassClient} client
+ * @param {{sessionRef: string}} page
+ */
 export function setupPolls(client, { sessionRef }) {
+  /** @type {{host: boolean, current: PollEntry|null, polls: Map<string, PollEntry>, ballotsOpen: boolean}} */
   const state = {
     host: false,
     current: null, // the poll on show: {poll, counts, voters, ballots, myChoices}
@@ -14,8 +40,9 @@ export function setupPolls(client, { sessionRef }) {
     ballotsOpen: false,
   };
   const panel = $("polls-panel");
-  const say = (text) => { $("poll-note").textContent = text; };
+  const say = (/** @type {string} */ text) => { $("poll-note").textContent = text; };
 
+  /** The entry of ``poll`` (made on first sight), updated with it. @param {PollView} poll */
   function entry(poll) {
     let e = state.polls.get(poll.id);
     if (!e) {
@@ -26,12 +53,13 @@ export function setupPolls(client, { sessionRef }) {
     return e;
   }
 
+  /** @param {PollEntry} e */
   function show(e) {
     state.current = e;
     render();
   }
 
-  client.on("welcome", async (m) => {
+  client.on("welcome", /** @param {Welcome} m */ async (m) => {
     state.host = Boolean(m.grants?.moderate);
     panel.hidden = !(state.host || state.current);
     $("poll-form").hidden = !state.host;
@@ -48,19 +76,19 @@ export function setupPolls(client, { sessionRef }) {
       say(`Polls could not be loaded: ${err.message}`);
     }
   });
-  client.on("poll", (m) => {
+  client.on("poll", /** @param {PollShown} m */ (m) => {
     const e = entry(m.poll);
     show(e);
     if (!state.host && m.poll.status === "open") say("");
     if (m.poll.status === "closed") say(state.host ? "Poll closed. Share the results when you are ready." : "The poll is closed.");
   });
-  client.on("poll-tally", (m) => {
+  client.on("poll-tally", /** @param {PollTally} m */ (m) => {
     const e = state.polls.get(m.poll);
     if (!e) return;
     e.counts = m.counts; e.voters = m.voters; e.ballots = m.ballots || null;
     if (state.current === e) render();
   });
-  client.on("poll-results", (m) => {
+  client.on("poll-results", /** @param {PollResults} m */ (m) => {
     const e = entry(m.poll);
     e.counts = m.counts; e.voters = m.voters;
     show(e);
@@ -70,6 +98,7 @@ export function setupPolls(client, { sessionRef }) {
   // -- the host's form ----------------------------------------------------------------------
 
   const optionsList = $("poll-options");
+  /** @param {string} [value] */
   function addOption(value = "") {
     const n = optionsList.children.length + 1;
     if (n > 10) return;
@@ -80,14 +109,14 @@ export function setupPolls(client, { sessionRef }) {
     syncCorrect();
   }
   function syncCorrect() {
-    const select = $("poll-correct");
+    const select = /** @type {HTMLSelectElement} */ ($("poll-correct"));
     const keep = select.value;
     select.replaceChildren(el("option", { value: "" }, "None (a poll, not a quiz)"));
     [...optionsList.querySelectorAll("input")].forEach((input, i) => {
       select.append(el("option", { value: String(i) }, input.value.trim() || `Option ${i + 1}`));
     });
     select.value = [...select.options].some((o) => o.value === keep) ? keep : "";
-    $("poll-add-option").disabled = optionsList.children.length >= 10;
+    /** @type {HTMLButtonElement} */ ($("poll-add-option")).disabled = optionsList.children.length >= 10;
   }
   optionsList.addEventListener("input", syncCorrect);
   $("poll-add-option").addEventListener("click", () => {
@@ -99,18 +128,20 @@ export function setupPolls(client, { sessionRef }) {
   $("poll-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const options = [...optionsList.querySelectorAll("input")].map((i) => i.value.trim()).filter(Boolean);
-    const correct = $("poll-correct").value;
+    const correct = /** @type {HTMLSelectElement} */ ($("poll-correct")).value;
+    const question = /** @type {HTMLInputElement} */ ($("poll-question"));
+    /** @type {PollCreate} */
     const message = {
       type: "poll-create",
-      question: $("poll-question").value.trim(),
+      question: question.value.trim(),
       options,
-      anonymous: $("poll-anonymous").checked,
-      multiple: $("poll-multiple").checked,
+      anonymous: /** @type {HTMLInputElement} */ ($("poll-anonymous")).checked,
+      multiple: /** @type {HTMLInputElement} */ ($("poll-multiple")).checked,
     };
     if (correct !== "") message.correct = [Number(correct)];
     try {
       await client.request(message);
-      $("poll-question").value = "";
+      question.value = "";
       optionsList.replaceChildren(); addOption(); addOption();
       $("poll-form").querySelector("details").open = false;
       say("Poll launched.");
@@ -119,6 +150,7 @@ export function setupPolls(client, { sessionRef }) {
     }
   });
 
+  /** @param {"poll-close"|"poll-share"} type @param {string} poll */
   async function hostAction(type, poll) {
     try {
       await client.request({ type, poll });
@@ -127,6 +159,7 @@ export function setupPolls(client, { sessionRef }) {
     }
   }
 
+  /** @param {PollEntry} e @param {number[]} choices */
   async function vote(e, choices) {
     try {
       const ack = await client.request({ type: "poll-vote", poll: e.poll.id, choices });
@@ -140,6 +173,7 @@ export function setupPolls(client, { sessionRef }) {
 
   // -- rendering ----------------------------------------------------------------------------
 
+  /** The options with their counts (a quiz's answer marked). @param {PollEntry} e */
   function bars(e) {
     const total = e.voters || 0;
     const correct = new Set(e.poll.correct || []);
@@ -155,6 +189,7 @@ export function setupPolls(client, { sessionRef }) {
     }));
   }
 
+  /** A student's ballot for an open poll. @param {PollEntry} e */
   function ballotForm(e) {
     const kind = e.poll.multiple ? "checkbox" : "radio";
     const mine = new Set(e.myChoices || []);
@@ -167,7 +202,8 @@ export function setupPolls(client, { sessionRef }) {
       el("button", { type: "submit" }, e.myChoices ? "Change vote" : "Vote"));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const choices = [...form.querySelectorAll("input:checked")].map((i) => Number(i.value));
+      const checked = /** @type {NodeListOf<HTMLInputElement>} */ (form.querySelectorAll("input:checked"));
+      const choices = [...checked].map((i) => Number(i.value));
       if (!choices.length) { say("Choose an option first."); return; }
       vote(e, choices);
     });
@@ -186,6 +222,7 @@ export function setupPolls(client, { sessionRef }) {
       el("span", { class: `badge ${p.status === "open" ? "live" : "ended"}` }, status),
       p.quiz ? el("span", { class: "badge" }, "Quiz") : null,
       p.anonymous ? el("span", { class: "badge" }, "Anonymous") : null);
+    /** @type {HTMLElement[]} */
     const parts = [head];
     if (state.host) {
       parts.push(bars(e), el("p", { class: "meta", role: "status" }, `${e.voters || 0} voted`));

@@ -1,17 +1,51 @@
+// @ts-check
 // Private questions in the classroom. A student asks the teacher in the "Questions" panel and
 // sees their own questions and what became of them; nobody else sees them. The teacher's
 // "Questions" panel lists every question, open ones first, each with Answer (an optional
 // written answer) and Dismiss. The server gives the list again on every join (`questions`)
 // and each change as it happens (`question`).
+
+/** @typedef {import("/static/liveclass.js").LiveclassClient} LiveclassClient */
+/** @typedef {import("/static/protocol.js").ClientMessage} ClientMessage */
+/** @typedef {import("/static/protocol.js").QuestionList} QuestionList */
+/** @typedef {import("/static/protocol.js").QuestionShown} QuestionShown */
+/** @typedef {import("/static/protocol.js").QuestionView} QuestionView */
+/** @typedef {import("/static/protocol.js").Welcome} Welcome */
+
+/**
+ * What the page knows of the questions.
+ * @typedef {Object} QuestionsState
+ * @property {boolean} host this participant sees every question and answers them
+ * @property {boolean} asker this participant may ask (a student)
+ * @property {boolean} live connected and admitted
+ * @property {Map<string, QuestionView>} questions by id
+ */
+
+/** @param {string} id @returns {HTMLElement} */
 const $ = (id) => document.getElementById(id);
 
+/**
+ * A new ``tag`` element with ``props`` and the children that are not null or undefined.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Object<string, any>} [props]
+ * @param {...(Node|string|null|undefined)} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 function node(tag, props = {}, ...children) {
   const e = Object.assign(document.createElement(tag), props);
   e.append(...children.filter((c) => c !== null && c !== undefined));
   return e;
 }
 
+/**
+ * Set up the classroom's "Questions" panel for ``client``.
+ * @param {LiveclassClient} client
+ * @param {{note: (text: string) => void}} page
+ * @returns {QuestionsState}
+ */
 export function setupQuestions(client, { note }) {
+  /** @type {QuestionsState} */
   const state = { host: false, asker: false, live: false, questions: new Map() };
 
   function render() {
@@ -23,11 +57,12 @@ export function setupQuestions(client, { note }) {
     $("questions-count").textContent = state.host && open ? `(${open} open)` : "";
     $("questions-empty").hidden = all.length > 0;
     $("questions-empty").textContent = state.host ? "No questions yet. Students' questions come here; only you see them." : "Only the teacher sees your questions.";
-    const order = (q) => (q.status === "open" ? 0 : 1);
+    const order = (/** @type {QuestionView} */ q) => (q.status === "open" ? 0 : 1);
     all.sort((a, b) => order(a) - order(b) || a.askedAt.localeCompare(b.askedAt));
     $("questions").replaceChildren(...all.map(item));
   }
 
+  /** @param {QuestionView} q @returns {HTMLLIElement} */
   function item(q) {
     const status = { open: "open", answered: "answered", dismissed: "dismissed" }[q.status] || q.status;
     const li = node("li", { className: `question ${q.status}` });
@@ -54,6 +89,7 @@ export function setupQuestions(client, { note }) {
     return li;
   }
 
+  /** @param {ClientMessage} message @param {string} done */
   async function act(message, done) {
     try {
       await client.request(message);
@@ -63,18 +99,18 @@ export function setupQuestions(client, { note }) {
     }
   }
 
-  client.on("welcome", (m) => {
+  client.on("welcome", /** @param {Welcome} m */ (m) => {
     state.host = Boolean(m.grants?.moderate);
     state.asker = m.participant.role === "guest";
     state.live = true;
     render();
   });
   client.on("closed", () => { state.live = false; render(); });
-  client.on("questions", (m) => {
+  client.on("questions", /** @param {QuestionList} m */ (m) => {
     state.questions = new Map((m.questions || []).map((q) => [q.id, q]));
     render();
   });
-  client.on("question", (m) => {
+  client.on("question", /** @param {QuestionShown} m */ (m) => {
     const fresh = !state.questions.has(m.question.id);
     state.questions.set(m.question.id, m.question);
     if (fresh && state.host) note(`${m.question.from.name} asked a question.`);
@@ -83,7 +119,7 @@ export function setupQuestions(client, { note }) {
   // A property, not a listener: a reconnect sets the page up again with a new client.
   $("question-form").onsubmit = async (event) => {
     event.preventDefault();
-    const box = $("question-text");
+    const box = /** @type {HTMLInputElement} */ ($("question-text"));
     const text = box.value.trim();
     if (!text) return;
     $("question-error").hidden = true;

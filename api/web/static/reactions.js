@@ -1,10 +1,22 @@
+// @ts-check
 // Emoji reactions (#reactions-bar, #reaction-feed): everyone visible may react (one a second,
 // a burst of three); the room's reactions arrive batched (`reactions` {counts, names}) and are
 // shown over the video for a few seconds.
+
+/** @typedef {import("/static/liveclass.js").LiveclassClient} LiveclassClient */
+/** @typedef {import("/static/protocol.js").Reactions} Reactions */
+/** @typedef {import("/static/protocol.js").Welcome} Welcome */
+
+/** @param {string} id @returns {HTMLElement} */
 const $ = (id) => document.getElementById(id);
+/** @type {Array<[string, string]>} the emoji the server takes, and their names */
 const EMOJI = [["👍", "Thumbs up"], ["👏", "Applause"], ["❤️", "Heart"], ["😂", "Laughing"], ["😮", "Surprised"], ["🎉", "Celebrate"]];
 const SHOWN_MS = 4000;
 
+/**
+ * Set up the reactions bar and feed for ``client``.
+ * @param {LiveclassClient} client
+ */
 export function setupReactions(client) {
   const bar = $("reactions-bar");
   const feed = $("reaction-feed");
@@ -23,9 +35,13 @@ export function setupReactions(client) {
     });
     return button;
   }));
-  client.on("welcome", (m) => { bar.hidden = Boolean(m.grants?.hidden); });
-  client.on("reactions", (m) => show(m));
+  client.on("welcome", /** @param {Welcome} m */ (m) => { bar.hidden = Boolean(m.grants?.hidden); });
+  client.on("reactions", /** @param {Reactions} m */ (m) => show(m));
 
+  /**
+   * Show a batch of reactions (or ``text`` instead) for a few seconds.
+   * @param {Pick<Reactions, "counts"|"names">} m @param {string} [text]
+   */
   function show(m, text) {
     const item = document.createElement("li");
     const parts = Object.entries(m.counts || {}).map(([emoji, n]) => (n > 1 ? `${emoji}×${n}` : emoji));

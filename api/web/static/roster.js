@@ -1,3 +1,4 @@
+// @ts-check
 // The classroom's roster, made for 500 people: counts by state (present, hands, muted,
 // publishing), a search by name, raised hands first in the order they went up, then the
 // teacher, then everyone else by name; at most ROW_LIMIT rows are drawn (search to reach the
@@ -5,25 +6,46 @@
 // person appear above the list (Mute, camera, Lower hand, Remove).
 import { el } from "/static/common.js";
 
+/** @typedef {import("/static/protocol.js").ParticipantView} ParticipantView */
+
+/**
+ * What the roster needs of the classroom page.
+ * @typedef {Object} RosterContext
+ * @property {import("/static/classroom.js").RoomState} room the page's state; the roster keeps
+ *   the chosen participant (``chosen``) and the search (``rosterFilter``) in it
+ * @property {() => boolean} isHost
+ * @property {(fn: () => Promise<unknown>, done: string) => Promise<void>} act run a host's
+ *   action and say how it went
+ * @property {(p: ParticipantView) => Promise<void>} removeParticipant
+ * @property {(pid: string) => string} participantName
+ */
+
+/** @param {string} id @returns {HTMLElement} */
 const $ = (id) => document.getElementById(id);
 export const ROW_LIMIT = 100;
 
-/** `ctx`: { room, isHost, act, removeParticipant, participantName }. Returns render(). */
+/**
+ * Set up the roster; returns the function that draws it again (after any change).
+ * @param {RosterContext} ctx
+ * @returns {() => void}
+ */
 export function setupRoster(ctx) {
   const { room } = ctx;
   room.chosen = null; // the participant id whose actions are shown
   room.rosterFilter = "";
   $("roster-search").oninput = (event) => {
-    room.rosterFilter = event.target.value;
+    room.rosterFilter = /** @type {HTMLInputElement} */ (event.target).value;
     render();
   };
 
+  /** @param {string} pid */
   function choose(pid) {
     room.chosen = room.chosen === pid ? null : pid;
     render();
     if (room.chosen) $("roster-actions").querySelector("button")?.focus();
   }
 
+  /** @param {ParticipantView} p @returns {HTMLButtonElement[]} */
   function actionsFor(p) {
     const controls = [];
     const { act } = ctx;
@@ -44,7 +66,7 @@ export function setupRoster(ctx) {
   function render() {
     const host = ctx.isHost();
     const queue = new Map([...room.hands].map((pid, place) => [pid, place]));
-    const rank = (p) => (queue.has(p.id) ? queue.get(p.id) : p.role === "host" ? queue.size : queue.size + 1);
+    const rank = (/** @type {ParticipantView} */ p) => (queue.has(p.id) ? queue.get(p.id) : p.role === "host" ? queue.size : queue.size + 1);
     const all = [...room.roster.values()];
     const needle = room.rosterFilter.trim().toLocaleLowerCase();
     const found = needle ? all.filter((p) => p.name.toLocaleLowerCase().includes(needle)) : all;

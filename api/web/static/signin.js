@@ -1,3 +1,4 @@
+// @ts-check
 import { ApiError, jwtClaims, sameOriginPath, setAuth, webConfig } from "/static/common.js";
 
 const params = new URLSearchParams(location.search);
@@ -5,6 +6,7 @@ const params = new URLSearchParams(location.search);
 const target = sameOriginPath(params.get("next"));
 document.getElementById("expired").hidden = !params.has("expired");
 
+/** Show ``text`` in the element ``id`` (hidden when empty). @param {string} id @param {string} text */
 function show(id, text) {
   const node = document.getElementById(id);
   node.textContent = text;
@@ -15,15 +17,15 @@ const config = await webConfig();
 if (config.devSignin) {
   document.getElementById("dev").hidden = false;
   document.getElementById("dev-preset").addEventListener("change", (e) => {
-    const [sub, name, role] = e.target.value.split("|");
+    const [sub, name, role] = /** @type {HTMLSelectElement} */ (e.target).value.split("|");
     if (!sub) return;
-    document.getElementById("dev-sub").value = sub;
-    document.getElementById("dev-name").value = name;
-    document.getElementById("dev-role").value = role;
+    /** @type {HTMLInputElement} */ (document.getElementById("dev-sub")).value = sub;
+    /** @type {HTMLInputElement} */ (document.getElementById("dev-name")).value = name;
+    /** @type {HTMLSelectElement} */ (document.getElementById("dev-role")).value = role;
   });
   document.getElementById("dev-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const form = new FormData(e.target);
+    const form = new FormData(/** @type {HTMLFormElement} */ (e.target));
     show("dev-error", "");
     try {
       const response = await fetch("/dev/token", {
@@ -45,7 +47,8 @@ if (config.devSignin) {
 
 document.getElementById("token-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const token = new FormData(e.target).get("token").trim();
+  const form = /** @type {HTMLFormElement} */ (e.target);
+  const token = /** @type {string} */ (new FormData(form).get("token")).trim();
   show("token-error", "");
   try {
     const claims = jwtClaims(token);
