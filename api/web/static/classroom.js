@@ -21,6 +21,17 @@ const main = $("main");
 
 /** @typedef {import("/static/liveclass.js").SfuMedia} SfuMedia */
 /** @typedef {import("/static/protocol.js").ChatDelivery} ChatDelivery */
+/** @typedef {import("/static/protocol.js").Count} Count */
+/** @typedef {import("/static/protocol.js").Grants} Grants */
+/** @typedef {import("/static/protocol.js").HandRaised} HandRaised */
+/** @typedef {import("/static/protocol.js").HandsLowered} HandsLowered */
+/** @typedef {import("/static/protocol.js").MicLockChanged} MicLockChanged */
+/** @typedef {import("/static/protocol.js").MuteRequest} MuteRequest */
+/** @typedef {import("/static/protocol.js").MutedAll} MutedAll */
+/** @typedef {import("/static/protocol.js").Presence} Presence */
+/** @typedef {import("/static/protocol.js").Recording} Recording */
+/** @typedef {import("/static/protocol.js").Speakers} Speakers */
+/** @typedef {import("/static/protocol.js").Welcome} Welcome */
 /** @typedef {import("/static/protocol.js").ParticipantView} ParticipantView */
 /** @typedef {import("/static/waiting_room.js").WaitingState} WaitingState */
 
@@ -101,6 +112,11 @@ const STATES = {
   error: ["Something went wrong", ""],
 };
 
+/**
+ * Show the page's state ``name`` (one of STATES, "loading" or "live"); ``detail`` replaces
+ * its text.
+ * @param {string} name @param {string} [detail]
+ */
 function setState(name, detail) {
   main.dataset.state = name;
   const live = name === "live";
@@ -122,6 +138,7 @@ function setState(name, detail) {
   updateTeacherPanel();
 }
 
+/** @param {string} text the banner over the live room ("" hides it) */
 function setBanner(text) {
   $("banner").textContent = text;
   $("banner").hidden = !text;
@@ -189,7 +206,7 @@ async function enter() {
   connect();
 }
 
-/** "at 14:30 (in 12 minutes)", for the waiting page. */
+/** "at 14:30 (in 12 minutes)", for the waiting page. @param {string|null} iso @returns {string} */
 function startsAt(iso) {
   if (!iso) return "later";
   const start = new Date(iso);
@@ -231,22 +248,22 @@ async function connect() {
   setupChatModeration(client, { sessionRef, chat: room.chat });
   room.waiting = setupWaitingRoom(client, { showState: setState, note });
   setupQuestions(client, { note: (text) => (isHost() ? note(text) : notify(text)) });
-  client.on("presence", (m) => {
-    for (const p of m.left || []) {
+  client.on("presence", /** @param {Presence} m */ (m) => {
+    for (const p of /** @type {ParticipantView[]} */ (m.left || [])) {
       room.roster.delete(p.id);
       room.hands.delete(p.id);
       removeTile(p.id);
       removeTile(tileKey(p.id, "screen"));
     }
-    for (const p of m.joined || []) room.roster.set(p.id, p);
+    for (const p of /** @type {ParticipantView[]} */ (m.joined || [])) room.roster.set(p.id, p);
     setCount(m.count, m.seats);
     renderRoster();
   });
-  client.on("count", (m) => setCount(m.count, m.seats));
+  client.on("count", /** @param {Count} m */ (m) => setCount(m.count, m.seats));
   client.on("chat", addChat);
   // A resume after a long gap: the missed messages are in the history, not replayed.
   client.on("reload", ({ after }) => loadHistory(after));
-  client.on("hand", (m) => {
+  client.on("hand", /** @param {HandRaised} m */ (m) => {
     const fresh = m.raised && !room.hands.has(m.from.id);
     if (m.raised) room.hands.add(m.from.id); else room.hands.delete(m.from.id);
     if (m.from.id === room.me?.id) setHandButton(m.raised);
@@ -257,15 +274,15 @@ async function connect() {
     }
     renderRoster();
   });
-  client.on("hands-lowered", (m) => {
+  client.on("hands-lowered", /** @param {HandsLowered} m */ (m) => {
     const mine = room.me && room.hands.has(room.me.id);
     room.hands.clear();
     setHandButton(false);
     if (mine) notify(`${m.by?.name || "The host"} lowered all hands.`);
     renderRoster();
   });
-  client.on("grants", (m) => { room.grants = m.grants; applyGrants(); });
-  client.on("speakers", (m) => {
+  client.on("grants", /** @param {Grants} m */ (m) => { room.grants = m.grants; applyGrants(); });
+  client.on("speakers", /** @param {Speakers} m */ (m) => {
     room.speakers = m.speakers || [];
     const muted = new Set(m.muted || []);
     const changed = muted.size !== room.micMuted.size || [...muted].some((pid) => !room.micMuted.has(pid));
@@ -273,7 +290,7 @@ async function connect() {
     syncVoices();
     if (changed) renderRoster();  // the roster's muted count and marks
   });
-  client.on("mute-request", (m) => {
+  client.on("mute-request", /** @param {MuteRequest} m */ (m) => {
     if (!room.camera) return;
     const who = m.from?.name || "The host";
     if (m.kind === "audio") {
@@ -287,7 +304,7 @@ async function connect() {
       notify(`${who} turned off your ${m.kind === "all" ? "camera and microphone" : "camera"}. Press "Turn camera on" to show it again.`);
     }
   });
-  client.on("mute-all", (m) => {
+  client.on("mute-all", /** @param {MutedAll} m */ (m) => {
     room.micLocked = m.lock || room.micLocked;
     if (isHost()) { updateTeacherPanel(); return; }
     const muted = muteMyMic();
@@ -296,7 +313,7 @@ async function connect() {
     else if (muted) notify(`${who} muted everyone's microphone. Press "Unmute microphone" to speak again.`);
     syncMicButton();
   });
-  client.on("mic-lock", (m) => {
+  client.on("mic-lock", /** @param {MicLockChanged} m */ (m) => {
     room.micLocked = m.locked;
     updateTeacherPanel();
     syncMicButton();
@@ -304,7 +321,7 @@ async function connect() {
   });
   client.on("kicked", () => { room.kicked = true; });
   client.on("room-ended", () => { room.ended = true; setStatus("ended"); });
-  client.on("recording", (m) => {
+  client.on("recording", /** @param {Recording} m */ (m) => {
     room.recording = m.status === "started";
     updateTeacherPanel();
     showRecordings();
@@ -321,6 +338,7 @@ async function connect() {
   }
 }
 
+/** @param {Welcome} m */
 function onWelcome(m) {
   api(`/sessions/${encodeURIComponent(sessionRef)}/mic-lock`).then((d) => {
     room.micLocked = d.locked;
@@ -330,16 +348,17 @@ function onWelcome(m) {
   }).catch(() => { /* unknown: the next mute-all or mic-lock says */ });
   room.me = m.participant;
   room.grants = m.grants || {};
-  room.capacity = m.room.capacity;
+  room.capacity = /** @type {number} */ (m.room.capacity);
   if (!m.resumed) {
     // A new participant (say, after a server restart): what we showed of the old one's
     // connections is gone; the SFU offers the room's media again.
     clearTiles();
-    room.roster = new Map((m.roster || []).map((p) => [p.id, p]));
+    const roster = /** @type {ParticipantView[]} */ (m.roster || []);
+    room.roster = new Map(roster.map((p) => [p.id, p]));
     room.roster.set(m.participant.id, m.participant);
     room.hands.clear();
   }
-  setStatus(m.room.status);
+  setStatus(/** @type {string} */ (m.room.status));
   setCount(m.count, m.seats);
   renderRoster();
   setState("live");
@@ -349,12 +368,14 @@ function onWelcome(m) {
   showRemoved();
 }
 
+/** @param {string} status the session's status (scheduled, live, ended) */
 function setStatus(status) {
   if (room.session) room.session.status = status;
   $("status").textContent = status;
   $("status").className = `badge ${status}`;
 }
 
+/** The connection ended for good: say why. @param {{code: number, reason: string}} closed */
 async function onClosed({ code, reason }) {
   stopCamera();
   stopScreen();
@@ -509,17 +530,26 @@ function muteMyMic() {
   return true;
 }
 
+/** @param {string} pid @returns {string} */
 function participantName(pid) {
   const p = room.roster.get(pid);
   if (pid === room.me?.id) return `${room.me.name} (you)`;
   return p ? p.name : "Participant";
 }
 
-/** The tile of `pid`'s camera, or of the screen they share. */
+/**
+ * The tile of `pid`'s camera, or of the screen they share.
+ * @param {string} pid @param {"camera"|"screen"} [source] @returns {string}
+ */
 function tileKey(pid, source = "camera") {
   return source === "screen" ? `${pid}:screen` : pid;
 }
 
+/**
+ * Show ``stream`` in ``pid``'s tile (made on first sight).
+ * @param {string} pid @param {MediaStream} stream @param {boolean} [local] our own
+ * @param {"camera"|"screen"} [source]
+ */
 function showTrack(pid, stream, local = false, source = "camera") {
   const key = tileKey(pid, source);
   let entry = room.tiles.get(key);
@@ -555,6 +585,7 @@ function showTrack(pid, stream, local = false, source = "camera") {
   $("no-video").hidden = room.tiles.size > 0;
 }
 
+/** @param {string} key a tile key (tileKey) */
 function removeTile(key) {
   const entry = room.tiles.get(key);
   if (!entry) return;
@@ -576,6 +607,7 @@ function clearTiles() {
 
 // -- roster, count, hands ----------------------------------------------------------------
 
+/** @param {number} count @param {number} seats */
 function setCount(count, seats) {
   if (typeof count === "number") room.count = count;
   if (typeof seats === "number") room.seats = seats;
@@ -621,6 +653,7 @@ function renderRoster() {
   renderRosterNow();
 }
 
+/** Remove (and ban) ``p`` once the teacher confirms. @param {ParticipantView} p */
 async function removeParticipant(p) {
   const sure = await confirmDialog(
     `Remove ${p.name} from this class?`,
@@ -634,7 +667,10 @@ async function removeParticipant(p) {
   showRemoved();
 }
 
-/** Undo a removal: they may join again (with a new room token). */
+/**
+ * Undo a removal: they may join again (with a new room token).
+ * @param {string} userId @param {string} name
+ */
 async function letBackIn(userId, name) {
   await act(() => api(`/sessions/${encodeURIComponent(sessionRef)}/bans/${encodeURIComponent(userId)}`, { method: "DELETE" }),
     `${name} may join again.`);
@@ -657,7 +693,9 @@ async function showRemoved() {
 }
 
 /** A modal question; resolves true when the first button is chosen. Escape or "Cancel":
- *  false. Focus starts on Cancel, so Enter never removes anyone by accident. */
+ *  false. Focus starts on Cancel, so Enter never removes anyone by accident.
+ * @param {string} title @param {string} text @param {string} yes the first button's text
+ * @returns {Promise<boolean>} */
 function confirmDialog(title, text, yes) {
   return new Promise((resolve) => {
     const dialog = el("dialog", { class: "confirm", "aria-labelledby": "confirm-title" },
@@ -671,6 +709,7 @@ function confirmDialog(title, text, yes) {
   });
 }
 
+/** @param {boolean} raised */
 function setHandButton(raised) {
   $("hand").setAttribute("aria-pressed", String(raised));
   $("hand").textContent = raised ? "Lower hand" : "Raise hand";
@@ -678,6 +717,7 @@ function setHandButton(raised) {
 
 // -- chat ------------------------------------------------------------------------------
 
+/** The chat history (after seq ``from``, or the latest). @param {number} [from] */
 async function loadHistory(from) {
   try {
     let after = from;
@@ -693,6 +733,7 @@ async function loadHistory(from) {
   }
 }
 
+/** Show a chat message in its place (by seq). @param {ChatDelivery} m */
 function addChat(m) {
   if (room.chat.has(m.seq)) return;
   room.chat.set(m.seq, m);
@@ -711,10 +752,12 @@ function addChat(m) {
 
 // -- teacher -----------------------------------------------------------------------------
 
+/** @param {string} text the teacher panel's note */
 function note(text) { $("teacher-note").textContent = text; }
 
 let noticeTimer = null;
-/** A notice for whoever uses this page (not only the teacher): shown by the video. */
+/** A notice for whoever uses this page (not only the teacher): shown by the video.
+ * @param {string} text */
 function notify(text) {
   clearTimeout(noticeTimer);
   $("notice").textContent = text;
@@ -722,6 +765,10 @@ function notify(text) {
   noticeTimer = setTimeout(() => { $("notice").hidden = true; }, 20_000);
 }
 
+/**
+ * Run a teacher's action; the note says it was done (``done``) or why it failed.
+ * @param {() => Promise<unknown>} fn @param {string} [done]
+ */
 async function act(fn, done) {
   try {
     await fn();
@@ -771,6 +818,7 @@ async function endClass() {
   });
 }
 
+/** @param {"start"|"stop"} action */
 async function recordingAction(action) {
   await act(async () => {
     await api(`/sessions/${encodeURIComponent(sessionRef)}/recording/${action}`, { method: "POST" });
