@@ -183,6 +183,8 @@ class BusListener:
         node = self._node
         room.fan_out(message)
         for conn in list(room.conns.values()):
+            for hook in node.release_hooks:  # released all at once, below
+                hook(conn)
             conn.close(close_codes.NORMAL, "room ended")
         for conn in list(room.conns.values()):
             node.by_pid.pop(conn.participant_id, None)
