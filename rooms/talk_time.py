@@ -50,16 +50,17 @@ class TalkClock:
             self._count(participant_id, now)
             del self._speaking[participant_id]
 
-    def take(self, now: float, only: Iterable[str] | None = None) -> dict[str, float]:
+    def take(self, now: float) -> dict[str, float]:
         """The seconds counted (up to ``now`` for those speaking) since the last take, per
-        participant with any; ``only``: just these participants'."""
-        wanted = set(self._seconds) | set(self._speaking) if only is None else set(only)
-        for pid in wanted & set(self._speaking):
+        participant with any."""
+        for pid in list(self._speaking):
             if self._count(pid, now):
                 self._speaking[pid] = now
             else:
                 del self._speaking[pid]  # no update for too long: lost
-        return {pid: s for pid in wanted if (s := self._seconds.pop(pid, 0.0)) > 0}
+        taken = {pid: s for pid, s in self._seconds.items() if s > 0}
+        self._seconds.clear()
+        return taken
 
     def _count(self, pid: str, now: float) -> bool:
         """Add ``pid``'s current interval up to ``now``; False when it is over the gap."""

@@ -125,3 +125,36 @@ async def test_talk_time_is_counted_by_the_speakers_node_and_written_in_batches(
     await a.talk.flush()  # after the one the leave started
     talked = float((await _csv(client, sid, people))["student-2"]["talkSeconds"])
     assert talked - before == pytest.approx(2.0, abs=0.4)
+
+
+async def test_the_openapi_document_describes_hands_and_talk_time(
+    client: httpx.AsyncClient,
+) -> None:
+    doc = (await client.get("/openapi.json")).json()
+    student = doc["components"]["schemas"]["StudentAnalyticsOut"]
+    assert {"handsRaised", "talkSeconds"} <= set(student["required"])
+    assert student["properties"]["handsRaised"]["type"] == "integer"
+    assert student["properties"]["talkSeconds"]["type"] == "number"
+    assert "active speaker" in student["properties"]["talkSeconds"]["description"]
+
+
+async def test_the_end_of_the_class_stops_the_count_of_who_was_speaking(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    nodes: tuple[Hub, Hub],
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher, s1, _ = await class_of_three(client, nodes, sid, people)
+    await _speakers(services, sid, [s1.welcome["participant"]["id"]], s1)
+    clock.advance(1.0)
+    await teacher.send({"type": "end", "rid": "end"})
+    await s1.next("room-ended")
+    clock.advance(10.0)  # a count left running would reach the 3 s cap
+    await a.talk.flush()
+    await b.talk.flush()
+    rows = await _analytics(client, sid, people)
+    assert rows["student-1"]["talkSeconds"] == pytest.approx(1.0, abs=0.4)
