@@ -179,3 +179,8 @@ async def test_a_whole_lesson(tmp_path: Path) -> None:
             "Tom Student": "0",
         }
         assert table["Tom Student"]["joins"] == "2", table["Tom Student"]  # removed, came back
+        assert {n: r["handsRaised"] for n, r in table.items()} == {
+            "Sam Student": "1",
+            "Sue Student": "1",
+            "Tom Student": "0",
+        }
