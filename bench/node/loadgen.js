@@ -13,7 +13,8 @@
 //   settle       idle seconds between the join storm and the load; drain: at most this long
 //                after the last step for messages in flight; joinTimeout: seconds
 //
-// Every client connects at once (the join storm: first attempt to last welcome). Senders are
+// After a warm-up against an in-process server (warmUp below), every client connects at once
+// (the join storm: first attempt to last welcome). Senders are
 // clients 0..S-1 with S = ceil(max rate / senderRate); message k of a step goes out at
 // start + (k + 0.25) / rate, from sender k mod S, like the Python generator's schedule. A chat
 // text is "~M<id>~ xxx…": the id indexes this process's table of send times
@@ -373,7 +374,58 @@ function stepResults(joined, samples) {
   });
 }
 
+// Before the storm, a few clients run their whole path (connect, welcome, chat, close) against
+// an in-process server on 127.0.0.1, so the join storm does not also time this process's
+// one-time costs (modules loaded and code compiled on first use), which the Python generator's
+// processes have paid before their storm. Best effort, at most 5 s.
+const WARM_CLIENTS = 5;
+
+async function warmUp() {
+  const http = require("http").createServer();
+  let server;
+  if (config.dialect === "socketio") {
+    const { Server } = require("socket.io");
+    server = new Server(http, { transports: ["websocket"], serveClient: false });
+    server.on("connection", (socket) => {
+      socket.emit("welcome", { type: "welcome" });
+      socket.on("chat", (message) => socket.emit("chat", message));
+    });
+  } else {
+    server = new WebSocket.Server({ server: http, handleProtocols: (p) => p.values().next().value });
+    server.on("connection", (ws) => {
+      ws.send(JSON.stringify({ type: "welcome" }));
+      ws.on("message", (data) => ws.send(`[${data}]`));
+    });
+  }
+  await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const port = http.address().port;
+  const path = config.dialect === "socketio" ? "/socket.io/?EIO=4&transport=websocket&" : "/?";
+  const warm = [];
+  for (let i = 0; i < WARM_CLIENTS; i++) {
+    warm.push(new Client(-1 - i, `ws://127.0.0.1:${port}${path}room=warm&user=warm${i}`));
+  }
+  let welcomed = 0;
+  await new Promise((resolve) => {
+    const timer = setTimeout(resolve, 5000);
+    for (const c of warm) {
+      c.connect(() => {
+        c.send("~M0~ warm-up"); // not one of ours: nextId is 0, nothing is counted
+        if (++welcomed === warm.length) {
+          clearTimeout(timer);
+          setTimeout(resolve, 50);
+        }
+      });
+    }
+  });
+  for (const c of warm) c.close();
+  server.close();
+  http.close();
+  return welcomed;
+}
+
 async function main() {
+  const warmed = await warmUp();
+  process.stderr.write(`loadgen: ${warmed}/${WARM_CLIENTS} warm-up clients\n`);
   const started = performance.now();
   const clients = config.urls.map((url, i) => new Client(i, url));
   const cpuJoin0 = process.cpuUsage();
@@ -412,6 +464,7 @@ async function main() {
     dialect: config.dialect,
     clients: N,
     senders,
+    warm_up_clients: warmed,
     join: {
       planned: N,
       ok: joined,
