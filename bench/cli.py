@@ -4,6 +4,7 @@
     liveclass-bench run --scenario class       # spawns liveclass (SQLite + fakeredis)
     liveclass-bench run --url http://127.0.0.1:8000 --secret-file liveclass-data/secret-key
     liveclass-bench compare --clients 500      # liveclass, liveclass-redis and the baselines
+    liveclass-bench crosscheck                 # the same load from Python and a Node generator
     liveclass-bench plot bench/results/compare-*.json --out /tmp/plots
     liveclass-bench media --subscribers 50    # SFU: 1 publisher, 50 aiortc subscribers
 
