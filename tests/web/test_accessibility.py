@@ -5,8 +5,9 @@ a class can be run with the keyboard alone (issue 17, acceptance 4).
 The screens: sign-in (development and token), the class list (teacher and student), the
 classroom before the class starts (teacher and student), the waiting room and being refused,
 the live classroom as teacher (poll tally and the poll form, a raised hand, a question, the
-waiting room, the roster with a person chosen) and as student (the ballot, a raised hand, a
-question asked), the analytics page, the ended class (teacher and student), the API
+waiting room, the roster with a person chosen, chat) and as student (the ballot, a raised
+hand, a question asked, chat), the question before ending the class (at 320 px), the
+analytics page, the ended class (teacher and student), the API
 reference at /docs, and the error pages (an unknown address, an unknown class).
 Screenshots of each screen at each width: tests/web/artifacts/accessibility (a11y.py).
 
@@ -23,7 +24,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from tests.integration.cluster import Node
-from tests.web.a11y import check_screen, person, tab_to
+from tests.web.a11y import WIDTHS, check_screen, person, tab_to
 from tests.web.browser import Shots, chromium, server, sign_in
 from tests.web.lesson import join, start, state
 
@@ -115,6 +116,9 @@ async def test_every_screen(stack: tuple[Node, Browser]) -> None:
     await state(sue, "waiting")
     problems += await check_screen(sue, shots, "waiting", CLASSROOM)
 
+    await sam.get_by_label("Message").fill("Good morning")
+    await sam.get_by_label("Message").press("Enter")
+    await expect(tina.locator("#chat")).to_contain_text("Good morning")
     await sam.get_by_role("button", name="Raise hand").click()
     await sam.get_by_label("Your question to the teacher").fill("Why is the sky blue?")
     await sam.get_by_role("button", name="Ask", exact=True).click()
@@ -151,7 +155,12 @@ async def test_every_screen(stack: tuple[Node, Browser]) -> None:
     problems += await check_screen(sue, shots, "refused", (*CLASSROOM, "#state-actions button"))
 
     await tina.get_by_role("button", name="End class").click()
-    await tina.get_by_role("dialog").get_by_role("button", name="End class").click()
+    dialog = tina.get_by_role("dialog")
+    await expect(dialog).to_be_visible()
+    problems += await check_screen(
+        tina, shots, "confirm-end", ("dialog button",), widths=WIDTHS[:1], full_page=False
+    )
+    await dialog.get_by_role("button", name="End class").click()
     await state(tina, "ended")
     await state(sam, "ended")
     problems += await check_screen(tina, shots, "ended-teacher", (*CLASSROOM, "#analytics-after"))
