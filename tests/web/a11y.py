@@ -40,6 +40,8 @@ AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = ((320, 640), (375, 812), (1280, 800))
 #: axe-core's rule tags for WCAG 2.0, 2.1 and 2.2 at levels A and AA.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+#: And its best practices (landmarks, headings, unique names): our own pages keep them too.
+BEST_PRACTICE = "best-practice"
 
 _RUN_AXE = """async (tags) => {
   const result = await window.axe.run(document, {
@@ -125,14 +127,18 @@ async def person(browser: Browser, node: Node, *, width: int = 1280) -> tuple[Br
     return context, page
 
 
-async def axe_violations(page: Page, *, exclude: tuple[str, ...] = ()) -> list[str]:
-    """axe-core's WCAG 2 A/AA violations on the page as it is now, one line per element
-    (``exclude``: rule ids not checked)."""
+async def axe_violations(
+    page: Page, *, exclude: tuple[str, ...] = (), best_practice: bool = True
+) -> list[str]:
+    """axe-core's WCAG 2 A/AA violations on the page as it is now, and its best practices'
+    unless ``best_practice`` is false, one line per element (``exclude``: rule ids not
+    checked)."""
     if not AXE_JS.exists():
         pytest.fail(f"{AXE_JS} is missing: run scripts/ensure-node-tools.sh")
     if not await page.evaluate("() => typeof window.axe === 'object'"):
         await page.add_script_tag(path=str(AXE_JS))
-    violations = await page.evaluate(_RUN_AXE, WCAG_TAGS)
+    tags = [*WCAG_TAGS, BEST_PRACTICE] if best_practice else WCAG_TAGS
+    violations = await page.evaluate(_RUN_AXE, tags)
     return [
         f"{v['id']} ({v['impact']}): {n['target']}: {v['help']}; {n['summary'][:300]}"
         for v in violations
@@ -157,17 +163,20 @@ async def check_screen(
     *,
     widths: tuple[tuple[int, int], ...] = WIDTHS,
     exclude: tuple[str, ...] = (),
+    best_practice: bool = True,
     full_page: bool = True,
 ) -> list[str]:
-    """The screen ``name`` on ``page`` at each of ``widths``: axe-core, the layout of its
-    ``controls``, and a full-page screenshot ``<n>-<name>-<width>px.png``. Returns the
+    """The screen ``name`` on ``page`` at each of ``widths``: axe-core (:func:`axe_violations`),
+    the layout of its ``controls``, and a screenshot ``<n>-<name>-<width>px.png`` (the whole
+    page unless ``full_page`` is false). Returns the
     problems, each prefixed with the screen and width; the page gets its size back."""
     problems: list[str] = []
     original = page.viewport_size
     for width, height in widths:
         await page.set_viewport_size({"width": width, "height": height})
         await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r(null)))")
-        found = await layout_problems(page, controls) + await axe_violations(page, exclude=exclude)
+        found = await layout_problems(page, controls)
+        found += await axe_violations(page, exclude=exclude, best_practice=best_practice)
         problems.extend(f"{name} at {width}px: {p}" for p in found)
         print(*(f"PROBLEM {name} at {width}px: {p}" for p in found), sep="\n")
         await shots.take(page, f"{name}-{width}px", full_page=full_page)

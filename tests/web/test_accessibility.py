@@ -77,8 +77,9 @@ async def test_every_screen(stack: tuple[Node, Browser]) -> None:
     problems += await check_screen(anon, shots, "not-found-page", (*HEADER, "main .button"))
     await anon.goto("/docs")
     await expect(anon.locator(".swagger-ui .opblock-summary").first).to_be_visible()
+    # Swagger UI's markup is its own: WCAG, not axe-core's best practices.
     problems += await check_screen(
-        anon, shots, "docs", (".swagger-ui .info .title",), full_page=False
+        anon, shots, "docs", (".swagger-ui .info .title",), best_practice=False, full_page=False
     )
 
     _, tina = await person(browser, node)
