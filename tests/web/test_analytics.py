@@ -54,7 +54,7 @@ async def test_the_teacher_reads_the_class_analytics(tmp_path: Path) -> None:
         await expect(count).to_have_text("✋ 1 hand up")
         # ... and speaks: the teacher lets him publish; his microphone plays the tone.
         await choose(teacher, "Sam Student")
-        await teacher.get_by_role("button", name="Let Sam Student use their camera").click()
+        await teacher.get_by_role("button", name="Allow camera for Sam Student").click()
         await sam.get_by_role("button", name="Turn camera on").click()
         sam_id = await sam.evaluate("() => window.liveclassRoom.me.id")
         sam_tile = f"#stage figure[data-participant='{sam_id}'][data-source='camera']"

@@ -88,7 +88,7 @@ async def test_a_whole_lesson(tmp_path: Path) -> None:
         await expect(teacher.locator("#hands-count")).to_have_text("✋ 2 hands up")
         await expect(teacher.locator("#roster li").first).to_contain_text("Sam Student")
         await choose(teacher, "Sam Student")
-        await teacher.get_by_role("button", name="Lower Sam Student's hand").click()
+        await teacher.get_by_role("button", name="Lower hand for Sam Student").click()
         await expect(sam.locator("#notice")).to_have_text("Tina Teacher lowered your hand.")
         await sue.get_by_role("button", name="Lower hand").click()
         await expect(teacher.locator("#hands-count")).to_be_hidden()
@@ -124,7 +124,7 @@ async def test_a_whole_lesson(tmp_path: Path) -> None:
         # Mute: Sue may use her camera, turns it on, the teacher mutes her, she is told.
         sue_id = await sue.evaluate("() => window.liveclassRoom.me.id")
         await choose(teacher, "Sue Student")
-        await teacher.get_by_role("button", name="Let Sue Student use their camera").click()
+        await teacher.get_by_role("button", name="Allow camera for Sue Student").click()
         await sue.get_by_role("button", name="Turn camera on").click()
         await video_playing(teacher, f'#stage video[data-participant="{sue_id}"]')
         await teacher.get_by_role("button", name="Mute Sue Student").click()
