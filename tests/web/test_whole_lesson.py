@@ -75,6 +75,7 @@ async def test_a_whole_lesson(tmp_path: Path) -> None:
             )
             await page.get_by_label(answer).check()
             await page.get_by_role("button", name="Vote").click()
+            await expect(page.locator("#poll-note")).to_contain_text("Your vote is in")
         await expect(teacher.locator("#poll-current")).to_contain_text("3 voted")
         await teacher.get_by_role("button", name="Close poll").click()
         await teacher.get_by_role("button", name="Share results").click()
