@@ -37,6 +37,8 @@ class Clocks:
 def monitor(clocks: Clocks, **options: Any) -> LoadMonitor:
     options.setdefault("ceiling", 150)
     options.setdefault("smoothing", 1.0)
+    # the test samples by hand: a worker's own sampling loop must not run meanwhile
+    options.setdefault("interval", 3600.0)
     return LoadMonitor(
         clock=lambda: clocks.wall,
         cpu_clock=lambda: clocks.cpu,
@@ -155,3 +157,11 @@ async def test_an_overloaded_worker_sends_the_next_participants_to_another(
     registry = MediaRegistry(services.redis)
     assert await registry.assignment(sid, pid(late.client)) == other.worker_id
     assert await registry.assignment(sid, pid(first.client)) == origin.worker_id
+    # worker-a now also sends to the relay, a connection that is no participant: it still
+    # admits nobody more (it used to count that connection as room for one)
+    assert origin.subscribers == 3
+    assert origin.capacity() == 2
+    later = HubPeer(await join(client, hub, sid, bearer("later")))
+    peers.append(later)
+    await later.until(lambda: later.video_frames >= 5, 90)
+    assert await registry.assignment(sid, pid(later.client)) == other.worker_id
