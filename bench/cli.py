@@ -235,6 +235,29 @@ def _cmd_media(args: argparse.Namespace) -> int:
     return 0 if everyone else 1
 
 
+def _cmd_media_overload(args: argparse.Namespace) -> int:
+    from bench.media.deploy import DeployOptions
+    from bench.media.overload import OverloadOptions, run_overload, summary, verdict
+
+    stem = args.name or f"media-overload-{args.subscribers}-nice{args.origin_nice}-{stamp()}"
+    options = OverloadOptions(
+        subscribers=args.subscribers,
+        origin_nice=args.origin_nice,
+        join_gap=args.join_gap,
+        duration=args.duration,
+        warmup=args.warmup,
+        video_kbps=args.video_kbps,
+        pin=not args.no_pin,
+        deploy=DeployOptions(redis_url=args.redis_url, log_dir=args.out / stem),
+        command="liveclass-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    result = asyncio.run(run_overload(options))
+    path = save(result, args.out / f"{stem}.json")
+    print(summary(result))
+    print(f"result: {path}")
+    return 1 if verdict(result) else 0
+
+
 def _cmd_setup(args: argparse.Namespace) -> int:
     from bench.targets import node_setup
 
@@ -364,6 +387,28 @@ def _parser() -> argparse.ArgumentParser:
         "--postgres-url", help="PostgreSQL admin URL (the bench recreates liveclass_bench)"
     )
     media.set_defaults(handler=_cmd_media)
+
+    overload = sub.add_parser(
+        "media-overload",
+        help="a worker on a core shared with a busy loop, given more subscribers than it "
+        "carries: who it admits, who goes to the relay, frames lost on each",
+    )
+    overload.add_argument("--subscribers", type=int, default=40)
+    overload.add_argument(
+        "--origin-nice",
+        type=int,
+        default=10,
+        help="the origin worker's niceness beside the busy loop (0: half the core)",
+    )
+    overload.add_argument("--join-gap", type=float, default=0.5, help="seconds between joins")
+    overload.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    overload.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    overload.add_argument("--video-kbps", type=int, default=1200, help="publisher's VP8 bitrate")
+    overload.add_argument("--no-pin", action="store_true", help="do not pin workers and clients")
+    overload.add_argument("--name", help="result file name (without .json)")
+    overload.add_argument("--out", type=Path, default=RESULTS, help=f"results folder ({RESULTS})")
+    overload.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    overload.set_defaults(handler=_cmd_media_overload)
 
     setup = sub.add_parser("setup", help="install the Node socket.io baseline (npm ci)")
     setup.add_argument(
