@@ -20,8 +20,12 @@ seconds,
 
 - overloaded (smoothed lag above ``max_lag``, or utilisation above ``target``): no more than
   it has now;
-- else, with at least ``min_sample`` subscribers to go by, the linear estimate
-  ``subscribers * target / utilisation`` (CPU grows with the subscribers forwarded to);
+- else the linear estimate ``subscribers * target / utilisation`` (CPU grows with the
+  subscribers forwarded to), never below what it has; with fewer than ``min_sample``
+  subscribers it extrapolates from ``min_sample`` (a few subscribers' cost is mostly the
+  publisher's and the loop's own, too little to scale from, but a core already busy with
+  them leaves little room: a starved worker with one subscriber at 67 % admits 5, not the
+  ceiling);
 - never more than the configured ``ceiling``.
 
 The worker admits a participant only while it has fewer than its capacity; the rest go to a
@@ -143,6 +147,7 @@ class LoadMonitor:
         if self.overloaded:
             return min(self.ceiling, subscribers)
         used = self.utilisation
-        if used is None or subscribers < self.min_sample or used <= 0:
+        if used is None or used <= 0:
             return self.ceiling
-        return min(self.ceiling, max(subscribers, math.floor(subscribers * self.target / used)))
+        basis = max(subscribers, self.min_sample)
+        return min(self.ceiling, max(subscribers, math.floor(basis * self.target / used)))

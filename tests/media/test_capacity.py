@@ -59,7 +59,8 @@ def test_capacity_follows_the_measured_cpu_per_subscriber() -> None:
     clocks.spend(0.5, 0.4)
     load.sample(lag=0.001)
     assert load.capacity(40) == 80
-    assert load.capacity(3) == 150  # too few subscribers to extrapolate from
+    # too few subscribers to scale from: as if it had min_sample (5 x 0.8 / 0.4)
+    assert load.capacity(3) == 10
     # a starved loop (half a core, a busy neighbour) admits no more than it has
     clocks.spend(0.5, 0.4)
     load.sample(lag=0.2)
