@@ -70,7 +70,11 @@ async def _publishers(job: dict[str, Any], reader: asyncio.StreamReader) -> None
                 "event": "result",
                 "counters": [await p.counters() for p in peers],
                 "publishers": [
-                    {"connection": p.pc.connectionState, "closed_code": p.hub.closed_code}
+                    {
+                        "connection": p.pc.connectionState,
+                        "closed_code": p.hub.closed_code,
+                        "republished_ms": p.republished_ms,
+                    }
                     for p in peers
                 ],
             }

@@ -141,7 +141,7 @@ async def run_overload(options: OverloadOptions) -> dict[str, Any]:
         ]
         capacities = await registry.capacities()
         final = await subscribers.stop()
-        await publisher.stop()
+        published = await publisher.stop()
         participants = [s.get("participant") for s in final["subscribers"]]
         assigned = await registry.assignments(session_id, [p for p in participants if p])
 
@@ -185,6 +185,8 @@ async def run_overload(options: OverloadOptions) -> dict[str, Any]:
         "unassigned": unassigned,
         "workers": per_worker,
         "loadgen": loadgen_cpu,
+        # the publisher's connection lost and published again (restart → media flowing)
+        "republished_ms": published["publishers"][0].get("republished_ms", []),
         "frames": {"video": _frames(frames, "video"), "audio": _frames(frames, "audio")},
     }
 
@@ -239,6 +241,8 @@ def summary(result: dict[str, Any]) -> str:
             for name, v in result["loadgen"].items()
         )
     )
+    if result.get("republished_ms"):
+        lines.append(f"publisher published again after (ms): {result['republished_ms']}")
     problems = verdict(result)
     lines.append("verdict: " + ("; ".join(problems) if problems else "ok"))
     return "\n".join(lines)
