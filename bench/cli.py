@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench.crosscheck_cli import add_crosscheck
 from bench.execute import RunOptions
+from bench.media_overload_cli import add_media_overload
 from bench.results import load_results, save, stamp
 from bench.scenario import SCENARIOS, Scenario, parse_steps, preset
 from bench.targets import TARGETS, TargetOptions, split_target
@@ -368,6 +369,7 @@ def _parser() -> argparse.ArgumentParser:
     media.set_defaults(handler=_cmd_media)
 
     add_crosscheck(sub, _scenario_args, _run_args, _scenario, _run_options)
+    add_media_overload(sub, RESULTS)
     setup = sub.add_parser("setup", help="install the Node socket.io baseline (npm ci)")
     setup.add_argument(
         "--janus", action="store_true", help="install Janus instead (apt-get), for `media`"

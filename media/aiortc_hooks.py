@@ -25,10 +25,13 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
   (py-spy, ``liveclass-bench media --profile``). ``aiortc.clock.current_ntp_time`` and
   ``current_ms`` are replaced, at import, by the same values computed from ``time.time()``
   (the same clock ``datetime.now`` reads), to the microsecond.
-- **Who ended a connection** (:func:`ice_gave_up`): a peer connection closes both when the
-  remote peer hangs up (DTLS close_notify) and when aioice gives up on it (consent checks
-  unanswered: it closes its ``Connection``, then DTLS reads nothing more); only aioice's
-  private ``_closing`` flag, set first thing in ``Connection.close``, tells them apart.
+- **Who ended a connection** (:func:`peer_hung_up`): a peer connection closes by itself
+  when the remote peer hangs up (DTLS close_notify), when aioice gives up on it (consent
+  checks unanswered: it closes its ``Connection``, then DTLS reads nothing more, or ICE
+  fails), and when its DTLS transport ends for any other reason (an error in its receive
+  loop, the transport stopped); only the first is the client's own doing. The DTLS
+  transport's private pyOpenSSL connection (``_ssl``) knows: ``get_shutdown()`` has
+  ``RECEIVED_SHUTDOWN`` once the peer's close_notify was read.
 - **ICE host addresses** (:func:`host_addresses`). aioice gathers host candidates on every
   interface except loopback (module function ``aioice.ice.get_host_addresses``). It is
   wrapped once, at import, to return the addresses set in a context variable, and to behave
@@ -61,6 +64,7 @@ from aiortc.rtp import (
 )
 from av.frame import Frame
 from av.packet import Packet
+from OpenSSL import SSL
 
 __all__ = [
     "AIORTC_VERSION",
@@ -69,10 +73,10 @@ __all__ = [
     "fast_current_ms",
     "fast_ntp_time",
     "host_addresses",
-    "ice_gave_up",
     "install_packet_only_encoder",
     "on_keyframe_request",
     "on_receiver_feedback",
+    "peer_hung_up",
     "sender_encoder",
     "set_msid",
 ]
@@ -158,15 +162,15 @@ def host_addresses(addresses: Sequence[str] | None) -> Iterator[None]:
         _HOST_ADDRESSES.reset(token)
 
 
-def ice_gave_up(pc: RTCPeerConnection) -> bool:
-    """Whether ``pc``'s own ICE gave up (it failed, or aioice closed the connection after
-    unanswered consent checks), as opposed to the remote peer closing it or ``pc.close()``
-    not having run yet. Call it when the connection state turns ``closed`` or ``failed``."""
-    if pc.iceConnectionState == "failed":
-        return True
+def peer_hung_up(pc: RTCPeerConnection) -> bool:
+    """Whether the remote peer ended ``pc`` itself (its DTLS close_notify arrived: the
+    client closed that connection, and knows). Call it when the connection state turns
+    ``closed`` or ``failed`` without our ``close()``: any other end (ICE failed, aioice
+    closed it after unanswered consent checks, a DTLS error, our transport stopped) is a
+    connection lost, which its owner must be told of."""
     for transceiver in pc.getTransceivers():
-        ice = transceiver.receiver.transport.transport
-        if ice.state == "failed" or getattr(ice._connection, "_closing", False):
+        connection = getattr(transceiver.receiver.transport, "_ssl", None)
+        if connection is not None and connection.get_shutdown() & SSL.RECEIVED_SHUTDOWN:
             return True
     return False
 

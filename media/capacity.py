@@ -8,15 +8,24 @@ seconds,
 
 - the event loop's lag: how late a timer set ``interval`` ahead fires (a loop busy with
   packets, or starved of its core, is late);
-- the process's CPU time over the wall time since the last sample (its utilisation of one
-  core: an asyncio worker uses one).
+- the process's CPU time, plus the time its threads were runnable but waited for a CPU (the
+  kernel's run-queue wait, ``/proc/self/task/*/schedstat``), over the wall time since the last
+  sample: the share of the time it wanted a core. On a free core the wait is ~0 and this is
+  plain utilisation; on a shared one (a busy loop beside it, half a core) CPU time alone never
+  reaches the target, since the process cannot get more than its share, while the wait grows
+  as it nears that share: runnable 80 % of the time is 80 % of what it can get, whatever the
+  share.
 
 :meth:`LoadMonitor.capacity` turns them into the number of subscribers to admit:
 
 - overloaded (smoothed lag above ``max_lag``, or utilisation above ``target``): no more than
   it has now;
-- else, with at least ``min_sample`` subscribers to go by, the linear estimate
-  ``subscribers * target / utilisation`` (CPU grows with the subscribers forwarded to);
+- else the linear estimate ``subscribers * target / utilisation`` (CPU grows with the
+  subscribers forwarded to), never below what it has; with fewer than ``min_sample``
+  subscribers it extrapolates from ``min_sample`` (a few subscribers' cost is mostly the
+  publisher's and the loop's own, too little to scale from, but a core already busy with
+  them leaves little room: a starved worker with one subscriber at 67 % admits 5, not the
+  ceiling);
 - never more than the configured ``ceiling``.
 
 The worker admits a participant only while it has fewer than its capacity; the rest go to a
@@ -31,12 +40,31 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections.abc import Callable
 
 from media.tasks import cancel_and_wait
 
-__all__ = ["LoadMonitor"]
+__all__ = ["LoadMonitor", "run_queue_wait"]
+
+
+def run_queue_wait() -> float:
+    """Seconds this process's threads have been runnable but waiting for a CPU, since they
+    started (Linux schedstat; 0.0 where it cannot be read, so the monitor falls back to CPU
+    time alone)."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0.0
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat", "rb") as stats:
+                total += int(stats.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9
 
 
 class LoadMonitor:
@@ -46,6 +74,7 @@ class LoadMonitor:
         self,
         *,
         ceiling: int,
+        wait_clock: Callable[[], float] | None = None,
         interval: float = 0.5,
         target: float = 0.8,
         max_lag: float = 0.05,
@@ -64,17 +93,20 @@ class LoadMonitor:
         self._smoothing = smoothing
         self._clock = clock
         self._cpu_clock = cpu_clock
-        #: Smoothed loop lag (seconds) and utilisation of one core (0..1+); None before
-        #: the first sample.
+        self._wait_clock = wait_clock or run_queue_wait
+        #: Smoothed loop lag (seconds) and utilisation of one core (0..1+: CPU time plus
+        #: run-queue wait, over wall time); None before the first sample.
         self.lag: float | None = None
         self.utilisation: float | None = None
-        self._last: tuple[float, float] | None = None
+        #: Of that, the smoothed share spent waiting for a CPU (0 on a core of its own).
+        self.waiting: float | None = None
+        self._last: tuple[float, float, float] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start sampling (on the running loop)."""
         if self._task is None:
-            self._last = (self._clock(), self._cpu_clock())
+            self._last = (self._clock(), self._cpu_clock(), self._wait_clock())
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name="media-load-monitor"
             )
@@ -90,13 +122,17 @@ class LoadMonitor:
             self.sample(lag=max(0.0, self._clock() - due))
 
     def sample(self, *, lag: float) -> None:
-        """One measurement: ``lag`` now, and the CPU used since the previous sample."""
-        now, cpu = self._clock(), self._cpu_clock()
+        """One measurement: ``lag`` now, and the CPU used and waited for since the previous
+        sample."""
+        now, cpu, wait = self._clock(), self._cpu_clock(), self._wait_clock()
         if self._last is not None and now > self._last[0]:
-            used = (cpu - self._last[1]) / (now - self._last[0])
+            wall = now - self._last[0]
+            waited = max(0.0, wait - self._last[2]) / wall
+            used = max(0.0, cpu - self._last[1]) / wall + waited
             self.utilisation = self._smooth(self.utilisation, used)
+            self.waiting = self._smooth(self.waiting, waited)
         self.lag = self._smooth(self.lag, lag)
-        self._last = (now, cpu)
+        self._last = (now, cpu, wait)
 
     def _smooth(self, old: float | None, new: float) -> float:
         return new if old is None else old + self._smoothing * (new - old)
@@ -111,6 +147,7 @@ class LoadMonitor:
         if self.overloaded:
             return min(self.ceiling, subscribers)
         used = self.utilisation
-        if used is None or subscribers < self.min_sample or used <= 0:
+        if used is None or used <= 0:
             return self.ceiling
-        return min(self.ceiling, max(subscribers, math.floor(subscribers * self.target / used)))
+        basis = max(subscribers, self.min_sample)
+        return min(self.ceiling, max(subscribers, math.floor(basis * self.target / used)))

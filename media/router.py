@@ -38,7 +38,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Literal, Protocol
 
-from media.aiortc_hooks import ice_gave_up
+from media.aiortc_hooks import peer_hung_up
 from media.config import RouterConfig
 from media.errors import MediaError
 from media.fanout import TrackFanout
@@ -327,7 +327,7 @@ class Router:
             return
         del self._publishers[key]
         self._forget_voice(key)
-        lost = ice_gave_up(publisher.pc)  # else the client hung up: nothing to report
+        lost = not peer_hung_up(publisher.pc)  # the client hung up: it knows
         self._close_failed(publisher.close(), f"{key[1]} publisher {key[0]}")
         if lost and self._on_lost is not None and not self._closed:
             self._on_lost(key[0], "publisher")
@@ -350,7 +350,7 @@ class Router:
         if subscriber is None or subscriber.pc.connectionState not in ("failed", "closed"):
             return
         del self._subscribers[participant_id]
-        lost = ice_gave_up(subscriber.pc)
+        lost = not peer_hung_up(subscriber.pc)
         self._close_failed(subscriber.close(), f"subscriber {participant_id}")
         if lost and self._on_lost is not None and not self._closed:
             self._on_lost(participant_id, "subscriber")

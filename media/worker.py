@@ -54,7 +54,7 @@ from media.capacity import LoadMonitor
 from media.config import RouterConfig
 from media.recording_worker import RecordingDesk
 from media.tasks import TaskSet, cancel_and_wait
-from media.worker_outbox import Outbox
+from media.worker_outbox import RELAY_PREFIX, Outbox
 from media.worker_room import WorkerRoom
 from rooms.bus_events import (
     Attach,
@@ -136,10 +136,25 @@ class MediaWorker:
     # -- loops ------------------------------------------------------------------------------
 
     async def _heartbeat(self) -> None:
+        published: int | None = None
         while True:
             await asyncio.sleep(self._heartbeat_interval)
+            capacity = self.capacity()
+            if capacity != published:  # what an operator wants to see when a worker fills up
+                published = capacity
+                load = self.load
+                log.info(
+                    "media worker %s: capacity %d with %d subscribers (loop lag %.0f ms, "
+                    "core %.0f %% of which waiting %.0f %%)",
+                    self.worker_id,
+                    capacity,
+                    self.subscribers,
+                    (load.lag or 0.0) * 1000,
+                    (load.utilisation or 0.0) * 100,
+                    (load.waiting or 0.0) * 100,
+                )
             try:
-                await self._registry.heartbeat(self.worker_id, capacity=self.capacity())
+                await self._registry.heartbeat(self.worker_id, capacity=capacity)
             except Exception as exc:
                 log.warning("media heartbeat failed: %r", exc)
 
@@ -200,8 +215,17 @@ class MediaWorker:
         return sum(len(room.router.subscribers) for room in self.rooms.values())
 
     def capacity(self) -> int:
-        """How many subscribers this worker admits now (measured; at most ``max_subscribers``)."""
-        return self.load.capacity(self.subscribers)
+        """How many participants this worker admits now (measured; at most
+        ``max_subscribers``), in the registry's units: a connection to a relay worker costs
+        like a subscriber but is no participant, so it is taken off (else an overloaded
+        origin, whose figure is "what it has now", would admit one more per relay)."""
+        relays = sum(
+            1
+            for room in self.rooms.values()
+            for subscriber in room.router.subscribers
+            if subscriber.startswith(RELAY_PREFIX)
+        )
+        return max(0, self.load.capacity(self.subscribers) - relays)
 
     # -- rooms ------------------------------------------------------------------------------
 

@@ -16,6 +16,9 @@ JSON lines: the job is the first line on stdin, then
   received complete and their delay (:mod:`bench.media.tags`);
 - ``{"cmd": "stop"}`` → ``{"event": "result", ...}``: closes every peer and exits.
 
+A subscribers job joins its peers ``parallel`` at a time, each holding its place ``join_gap``
+seconds after it joined (default 0: as fast as they can; one at a time and a gap lets a worker
+measure each newcomer before the next). Each peer's report names its ``participant`` id.
 End of stdin counts as ``stop``. Logs go to stderr.
 """
 
@@ -67,7 +70,11 @@ async def _publishers(job: dict[str, Any], reader: asyncio.StreamReader) -> None
                 "event": "result",
                 "counters": [await p.counters() for p in peers],
                 "publishers": [
-                    {"connection": p.pc.connectionState, "closed_code": p.hub.closed_code}
+                    {
+                        "connection": p.pc.connectionState,
+                        "closed_code": p.hub.closed_code,
+                        "republished_ms": p.republished_ms,
+                    }
                     for p in peers
                 ],
             }
@@ -96,6 +103,7 @@ async def _subscribers(job: dict[str, Any], reader: asyncio.StreamReader) -> Non
         try:
             async with gate:
                 await peer.join(timeout)
+                await asyncio.sleep(float(job.get("join_gap", 0.0)))
         except Exception as exc:
             failures.append(f"join:{type(exc).__name__}")
 
@@ -144,6 +152,7 @@ async def _subscribers(job: dict[str, Any], reader: asyncio.StreamReader) -> Non
 def _report(peer: SubscriberPeer) -> dict[str, Any]:
     return {
         **peer.timings(),
+        "participant": (peer.hub.welcome or {}).get("participant", {}).get("id"),
         "offers": peer.offers,
         "errors": [e.get("code") for e in peer.hub.errors],
         "closed_code": peer.hub.closed_code,

@@ -147,6 +147,7 @@ async def deploy(options: DeployOptions) -> AsyncIterator[Deployment]:
             pids.append(worker.pid)
             processes.append(worker)
         info["worker_cores"] = options.worker_cores
+        info["worker_ids"] = [f"mbench-{port}-w{index}" for index in range(options.workers)]
         info["worker_source"] = str(options.worker_source or REPO)
         # stopped workers retire themselves from the registry (SIGTERM, on the way out)
         try:

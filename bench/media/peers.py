@@ -135,32 +135,69 @@ class VideoSettings:
 
 
 class PublisherPeer:
-    """The teacher: publishes generated video and audio to the SFU."""
+    """The teacher: publishes generated video and audio to the SFU. Told to ``restart``
+    (liveclass lost its connection), it publishes again on a new one, as the browser client
+    does; :attr:`republished_ms` says how long each took (restart → media flowing)."""
 
     def __init__(self, target: Target, video: VideoSettings) -> None:
         self.target = target
         self.hub = _Hub(str(target.get("url", "")))
         self.janus: JanusClient | None = None
-        self.pc = _pc()
         self.video = EncodedVideoTrack(
             width=video.width, height=video.height, fps=video.fps, kbps=video.kbps
         )
         self.audio = ToneAudioTrack()
         self._answer: asyncio.Future[str] | None = None
         self._senders: list[tuple[str, RTCRtpSender]] = []
-        self.connected = asyncio.Event()
+        #: Packets sent on connections closed since (a new one's counters start at 0).
+        self._packets_before = {"video": 0, "audio": 0}
+        self.republished_ms: list[float | None] = []
+        self._republishing: asyncio.Task[None] | None = None
+        self._within = 30.0
+        self.pc, self.connected = self._new_pc()
 
-        @self.pc.on("connectionstatechange")
+    def _new_pc(self) -> tuple[RTCPeerConnection, asyncio.Event]:
+        pc, connected = _pc(), asyncio.Event()
+
+        @pc.on("connectionstatechange")
         def _state() -> None:
-            if self.pc.connectionState == "connected":
-                self.connected.set()
+            if pc.connectionState == "connected":
+                connected.set()
+
+        return pc, connected
 
     async def _on_signal(self, message: dict[str, Any]) -> None:
-        if message.get("kind") == "answer" and self._answer and not self._answer.done():
+        kind = message.get("kind")
+        if kind == "answer" and self._answer and not self._answer.done():
             self._answer.set_result(str(message["sdp"]))
+        elif kind == "restart" and self._republishing is None:
+            # not awaited here: the answer comes through this same reader
+            self._republishing = asyncio.create_task(self._republish())
+
+    async def _republish(self) -> None:
+        started = time.monotonic()
+        try:
+            for kind, packets in (await self._packets()).items():
+                self._packets_before[kind] += packets
+            old, (self.pc, self.connected) = self.pc, self._new_pc()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.close(), 10)
+            await self._offer(self._within)
+            self.republished_ms.append(round((time.monotonic() - started) * 1000, 1))
+        except Exception as exc:
+            log.warning("publishing again failed: %r", exc)
+            self.republished_ms.append(None)
+        finally:
+            self._republishing = None
 
     async def publish(self, within: float) -> None:
         """Join, offer, apply the answer and wait until the media flows."""
+        self._within = within
+        if self.target["kind"] != "janus":
+            await self.hub.open(self._on_signal, within)
+        await self._offer(within)
+
+    async def _offer(self, within: float) -> None:
         sender = self.pc.addTrack(self.video)
         on_keyframe_request(sender, self.video.request_keyframe)
         self._senders = [("video", sender), ("audio", self.pc.addTrack(self.audio))]
@@ -171,7 +208,6 @@ class PublisherPeer:
             if self.target["kind"] == "janus":
                 answer = await self._publish_janus(offer, within)
             else:
-                await self.hub.open(self._on_signal, within)
                 self._answer = asyncio.get_running_loop().create_future()
                 await self.hub.send({"type": "signal", "to": "sfu", "kind": "offer", "sdp": offer})
                 answer = await self._answer
@@ -190,12 +226,19 @@ class PublisherPeer:
             raise RuntimeError("Janus answered the publish request without an SDP")
         return str(jsep["sdp"])
 
-    async def counters(self) -> dict[str, int]:
+    async def _packets(self) -> dict[str, int]:
+        """Packets sent on the current connection, per kind."""
         packets = {"video": 0, "audio": 0}
         for kind, sender in self._senders:
-            for stats in (await sender.getStats()).values():
-                if isinstance(stats, RTCOutboundRtpStreamStats):
-                    packets[kind] += stats.packetsSent
+            with contextlib.suppress(Exception):  # a sender stopped meanwhile
+                for stats in (await sender.getStats()).values():
+                    if isinstance(stats, RTCOutboundRtpStreamStats):
+                        packets[kind] += stats.packetsSent
+        return packets
+
+    async def counters(self) -> dict[str, int]:
+        now = await self._packets()
+        packets = {kind: self._packets_before[kind] + now[kind] for kind in now}
         return {
             "video_frames": self.video.frames_sent,
             "video_keyframes": self.video.keyframes_sent,
@@ -207,6 +250,9 @@ class PublisherPeer:
         }
 
     async def close(self) -> None:
+        if self._republishing is not None:
+            self._republishing.cancel()
+            await asyncio.gather(self._republishing, return_exceptions=True)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pc.close(), 10)
         await self.hub.close()

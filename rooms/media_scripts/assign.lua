@@ -2,7 +2,10 @@
 -- workers when one cannot take all its subscribers). Sticky while that worker lives.
 -- Order: the room's origin worker (where its publishers are) while it has room; else the
 -- least-loaded worker already relaying this room; else the least-loaded live worker, which
--- becomes a relay of the room; else (every worker full) the origin takes the overload.
+-- becomes a relay of the room; else (every worker full) the least-loaded live relay of the
+-- room takes the overload, and with no relay the origin: the origin carries the publishers,
+-- and an overloaded origin loses them (consent checks unanswered), and the whole room with
+-- them, where an overloaded relay hurts only its own subscribers.
 -- "Room" is a worker's capacity: what it measured it can carry (6: caps, from heartbeats; the
 -- origin's own figure comes as ARGV 6), never more than the configured cap.
 -- KEYS: 1 alive (zset worker -> last heartbeat ms), 2 rooms (hash session -> origin worker),
@@ -73,6 +76,17 @@ if not chosen then
   end
   if chosen and chosen ~= origin then
     redis.call('SADD', KEYS[5], chosen)
+  end
+end
+if not chosen then
+  local best_load = nil
+  for _, worker in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+    if alive(worker) then
+      local l = load(worker)
+      if best_load == nil or l < best_load then
+        chosen, best_load = worker, l
+      end
+    end
   end
 end
 if not chosen then

@@ -18,6 +18,7 @@ import pytest
 
 from api.services import Services
 from api.settings import Settings
+from media.capacity import LoadMonitor
 from media.config import RouterConfig
 from media.recording_worker import RecordingDesk
 from media.router import Router
@@ -64,12 +65,19 @@ async def start_worker(
 ) -> AsyncIterator[Callable[..., Awaitable[MediaWorker]]]:
     """``await start_worker(worker_id, **options)``: a media worker on the test's Redis, on
     loopback ICE, with the test's clock (heartbeats by hand), recording into the test's
-    database and data directory; stopped after the test."""
+    database and data directory, admitting up to its cap (no load measured: pass ``load``
+    to measure); stopped after the test."""
     started: list[MediaWorker] = []
 
     async def start(worker_id: str, **options: Any) -> MediaWorker:
         clock = services.presence._clock
         options.setdefault("recordings", RecordingDesk(services.server_recordings))
+        # Placement must not depend on how busy the machine running the tests is: the
+        # worker measures nothing (its capacity is its cap) unless a test hands it a monitor.
+        options.setdefault(
+            "load",
+            LoadMonitor(ceiling=options.get("max_subscribers", 150), interval=3600.0),
+        )
         worker = MediaWorker(
             worker_id=worker_id,
             bus=services.new_bus(),

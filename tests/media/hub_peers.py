@@ -63,6 +63,8 @@ class HubPeer:
         self.pc = self._receiving_pc()
         self.pub_pc: RTCPeerConnection | None = None
         self.restarts = 0
+        #: The ``reason`` of every ``restart`` the SFU sent, in order.
+        self.restart_reasons: list[str | None] = []
         #: The SFU's answers to our publishing offers, as received.
         self.answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._publications = 0
@@ -185,6 +187,7 @@ class HubPeer:
 
     async def _sfu_signal(self, message: dict[str, Any]) -> None:
         if message["kind"] == "restart":
+            self.restart_reasons.append(message.get("reason"))
             self._restart()
         elif message["kind"] == "answer":
             self.answers.put_nowait(message)

@@ -147,8 +147,11 @@ def test_aiortc_is_the_pinned_version() -> None:
             aiortc.rtcdtlstransport.RTCDtlsTransport._handle_rtcp_data,
             ["await recipient._handle_rtcp_packet(packet)"],
         ),
-        # ice_gave_up: aioice marks a connection it closes before anything else happens
-        (aioice.ice.Connection.close, ["self._closing = True"]),
+        # peer_hung_up: the DTLS transport's pyOpenSSL connection reads the peer's close_notify
+        (
+            aiortc.rtcdtlstransport.RTCDtlsTransport._recv_next,
+            ["data = self._ssl.recv(1500)", "except SSL.ZeroReturnError:"],
+        ),
         # on_receiver_feedback's round trip: when the last sender report went out
         (
             SenderClass._run_rtcp,

@@ -155,7 +155,8 @@ async def test_participants_of_a_dead_relay_are_served_again(
     await moved.until(lambda: moved.restarts == 1, 90)
     frames = moved.video_frames
     await moved.until(lambda: moved.video_frames >= frames + 10, 90)
-    # every worker is full (cap 2): the origin takes the overload rather than drop anyone
+    # the relay is gone and the origin is full (cap 2): it takes the overload rather than
+    # drop anyone
     assert await registry.assignment(sid, pid(moved.client)) == origin.worker_id
     assert teacher.restarts == 0
     assert first.restarts == 0

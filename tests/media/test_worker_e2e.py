@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiortc import RTCPeerConnection
 
 from media.worker import MediaWorker
 from signaling.hub import Hub
@@ -142,6 +143,22 @@ async def test_publishing_stops_and_starts_through_the_hub(
         assert len(student.pc.getTransceivers()) == 2  # the freed m-lines were reused
 
 
+async def _consent_lost(lost: RTCPeerConnection, teacher: HubPeer) -> None:
+    """What aioice does when six consent checks in a row go unanswered (an overloaded
+    worker): its connection closes, the ICE transport and the peer connection turn
+    ``failed``."""
+    ice = lost.getTransceivers()[0].receiver.transport.transport
+    await ice._connection.close()
+
+
+async def _dtls_ended_on_the_worker(lost: RTCPeerConnection, teacher: HubPeer) -> None:
+    """The worker's own DTLS transport ends (an error in its receive loop, say): the peer
+    connection turns ``closed``, not ``failed`` (this used to go unreported: only an ICE
+    that gave up was)."""
+    await lost.getTransceivers()[0].receiver.transport.stop()
+
+
+@pytest.mark.parametrize("close", [_consent_lost, _dtls_ended_on_the_worker])
 async def test_a_publisher_connection_that_closes_is_reported_and_published_again(
     client: httpx.AsyncClient,
     people: People,
@@ -149,17 +166,19 @@ async def test_a_publisher_connection_that_closes_is_reported_and_published_agai
     nodes: tuple[Hub, Hub],
     worker: MediaWorker,
     peers: list[HubPeer],
+    close: Callable[[RTCPeerConnection, HubPeer], Awaitable[None]],
 ) -> None:
+    """However the publisher's connection ends (failed or closed) without the client
+    hanging up: the worker tears it down, tells the publisher (``restart``,
+    ``publisher_lost``), and the client publishes again, within 5 s of the loss."""
     sid = (await new_session(start=True))["id"]
     teacher, student = await teacher_and_student(client, nodes[0], sid, people, peers)
     await student.until(lambda: student.video_frames >= 10, 90)
     router = worker.rooms[sid].router
     lost = router.publishers[pid(teacher.client)]
 
-    # what aioice does when six consent checks in a row go unanswered (an overloaded worker)
-    ice = lost.pc.getTransceivers()[0].receiver.transport.transport
     started = time.monotonic()
-    await ice._connection.close()
+    await close(lost.pc, teacher)
 
     def published_again() -> bool:
         publisher = router.publishers.get(pid(teacher.client))
@@ -167,7 +186,9 @@ async def test_a_publisher_connection_that_closes_is_reported_and_published_agai
 
     await teacher.until(lambda: teacher.restarts >= 1, 5)
     await eventually(published_again, within=5 - (time.monotonic() - started))
+    print(f"published again {time.monotonic() - started:.2f} s after the connection ended")
     assert lost.pc.connectionState == "closed"
+    assert teacher.restart_reasons == ["publisher_lost"]
     # the student receives the new publication
     seen = student.video_frames
     await student.until(lambda: student.video_frames >= seen + 10, 30)
@@ -192,3 +213,33 @@ async def test_a_layered_camera_offer_through_the_hub_is_one_track_with_two_laye
     assert len(video.layers) == 2
     await student.until(lambda: student.video_frames >= 10, 90)
     assert sorted(t.split(":")[1] for t in student.track_ids) == ["audio", "video"]
+
+
+async def test_a_publisher_connection_the_client_hangs_up_is_torn_down_quietly(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: Any,
+    nodes: tuple[Hub, Hub],
+    worker: MediaWorker,
+    peers: list[HubPeer],
+) -> None:
+    """The client closed its publishing connection itself (its DTLS close_notify arrives;
+    a browser's camera off does this beside ``unpublish``): the worker tears the
+    publication down and does not tell the client to start over (it knows)."""
+    sid = (await new_session(start=True))["id"]
+    teacher, student = await teacher_and_student(client, nodes[0], sid, people, peers)
+    await student.until(lambda: student.video_frames >= 10, 90)
+    router = worker.rooms[sid].router
+    lost = router.publishers[pid(teacher.client)]
+    assert teacher.pub_pc is not None
+    offers = len(student.sfu_offers)
+
+    await teacher.pub_pc.getTransceivers()[0].sender.transport.stop()
+
+    await eventually(lambda: pid(teacher.client) not in router.publishers, within=10)
+    await eventually(lambda: lost.pc.connectionState == "closed", within=10)
+    # the student is offered the room without those tracks, after any restart would have
+    # been sent (the teardown reports first, the tracks' end is renegotiated after)
+    await student.until(lambda: len(student.sfu_offers) > offers, 30)
+    assert teacher.restart_reasons == []
+    assert teacher.restarts == 0
