@@ -326,8 +326,11 @@ class Seating:
             room.order.start_at(first)
             node.rooms[info.session_id] = room
             node.metrics.rooms.set(len(node.rooms))
-            await node.bus.subscribe(node.bus.room_channel(info.session_id))
-            room.subscribed = True
+            try:
+                await node.bus.subscribe(node.bus.room_channel(info.session_id))
+                room.subscribed = True
+            finally:
+                room.ready.set()
         return room
 
     async def _evict(self, entry: PresenceEntry) -> None:

@@ -161,6 +161,8 @@ class QuestionDesk:
         if grant is None or entry is None:
             return
         host = grant.can_moderate or grant.hidden
+        if room is not None:
+            await room.ready.wait()
         if room is not None and room.subscribed:
             askers = await self._askers(room)
             if (host and not askers) or (not host and entry.user_id not in askers):
