@@ -307,23 +307,31 @@ class Presence:
         )
         return RoomSnapshot(status=status, capacity=capacity, entries=entries)
 
-    async def small_roster(self, session_id: str, at_most: int) -> list[PresenceEntry] | None:
+    async def small_roster(
+        self, session_id: str, at_most: int, *, purge: bool = True
+    ) -> list[PresenceEntry] | None:
         """The visible participants, oldest first (expired ones purged first), or None when
         there are more than ``at_most`` of them: then nothing is decoded, which matters
-        when hundreds join a large room at once."""
-        await self.purge(session_id)
+        when hundreds join a large room at once. Without ``purge`` (a caller whose admission
+        purged a moment ago: one script fewer per join) expired entries are left out but
+        left for the next purge."""
+        if purge:
+            await self.purge(session_id)
         keys = self.keys(session_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.scard(keys.hidden)
             pipe.hvals(keys.members)
-            hidden, members = await pipe.execute()
+            if not purge:
+                pipe.zrangebyscore(keys.expiry, "-inf", self.now_ms())
+            hidden, members, *expired = await pipe.execute()
         if len(members) - int(hidden) > at_most:
             return None
+        gone = {_text(pid) for pid in expired[0]} if expired else set()
         entries = sorted(
             (PresenceEntry.from_json(raw) for raw in members),
             key=lambda e: (e.joined_at_ms, e.participant_id),
         )
-        return [e for e in entries if not e.hidden]
+        return [e for e in entries if not e.hidden and e.participant_id not in gone]
 
     async def counts(self, session_ids: Sequence[str]) -> dict[str, int]:
         """Visible participant counts of many rooms in one round trip (may include entries
