@@ -231,7 +231,9 @@ class Seating:
         elif count <= node.settings.roster_limit:
             # The room may have grown past the limit since admission (a join storm).
             visible = await self._presence.small_roster(
-                row.id, node.settings.roster_limit, purge=False  # the admission purged
+                row.id,
+                node.settings.roster_limit,
+                purge=False,  # the admission purged
             )
             if visible is not None:
                 roster = [participant_view(e) for e in visible]
