@@ -70,16 +70,22 @@ class RoomAdmitter:
         ttl: float,
         *,
         resume: ResumeSave | None = None,
+        may_wait: bool = False,
     ) -> Admission:
-        """Admit ``entry`` (saving ``resume``'s token with it, see :meth:`Presence.admit`)."""
+        """Admit ``entry`` (saving ``resume``'s token with it, see :meth:`Presence.admit`;
+        ``may_wait``: :class:`~rooms.presence.MustWait` when the user waits first)."""
         try:
-            admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
+            admission = await self._presence.admit(
+                session.id, entry, ttl, resume=resume, may_wait=may_wait
+            )
         except RoomNotLoaded:
             banned = await self._bans.banned_users(session.id)
             await self._presence.load_room(
                 session.id, session.status, session.max_participants, banned
             )
-            admission = await self._presence.admit(session.id, entry, ttl, resume=resume)
+            admission = await self._presence.admit(
+                session.id, entry, ttl, resume=resume, may_wait=may_wait
+            )
         # (Expired entries the admission purged were handed to the presence's listener.)
         if admission.replaced is not None:
             await self._attendance.closed(session.id, [admission.replaced])

@@ -148,6 +148,12 @@ class QuestionStore:
             row.answered_at = utcnow()
             return Question.of(row)
 
+    async def askers(self, session_id: str) -> set[str]:
+        """The users who asked a question in the session (one read for a whole room)."""
+        query = select(QuestionRow.user_id).where(QuestionRow.session_id == session_id)
+        async with self._db.transaction() as tx:
+            return set((await tx.scalars(query.distinct())).all())
+
     async def list(self, session_id: str, user_id: str | None = None) -> list[Question]:
         """The session's questions, oldest first; only ``user_id``'s when given."""
         query = select(QuestionRow).where(QuestionRow.session_id == session_id)

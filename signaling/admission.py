@@ -20,7 +20,7 @@ from rooms.chat import ChatService
 from rooms.ids import new_participant_id
 from rooms.model import RoomRole
 from rooms.participation import RoomAdmitter
-from rooms.presence import Admission, PresenceEntry, ResumeSave
+from rooms.presence import Admission, MustWait, PresenceEntry, ResumeSave
 from rooms.room_log import RoomLog
 from rooms.session_lookup import is_enrolled
 from rooms.store import Database
@@ -37,7 +37,7 @@ from signaling.presence_upkeep import PresenceUpkeep
 from signaling.protocol import PROTOCOL_VERSION, error_message
 from signaling.room_core import ReplayPlan, log_covers, plan_replay
 
-__all__ = ["Seating", "room_info"]
+__all__ = ["Seating", "Waiting", "room_info"]
 
 log = logging.getLogger("liveclass.hub")
 
@@ -53,6 +53,15 @@ class _Admitted:
     admission: Admission
     resumed: bool
     token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A join that must wait in the waiting room first (nothing was admitted): the verified
+    grant and the room, for ``signaling/waiting_room.py``'s :meth:`Lobby.wait`."""
+
+    grant: RoomGrant
+    row: SessionRow
 
 
 class Seating:
@@ -87,8 +96,14 @@ class Seating:
         *,
         resume: str | None = None,
         last_seq: int | None = None,
-    ) -> bool:
-        """Admit ``conn`` or close it with the right code. True when admitted."""
+        may_wait: bool = False,
+    ) -> bool | Waiting:
+        """Admit ``conn`` or close it with the right code. True when admitted.
+
+        With ``may_wait``, a student (not a host, moderator or observer) who is not resuming
+        a seated participant and whom the room's waiting room holds back gets :class:`Waiting`
+        instead (``conn`` untouched, nothing admitted): the admission's own Redis round trip
+        decides it, on the token this call verified."""
         node = self._node
         seating = ""
         try:
@@ -99,6 +114,7 @@ class Seating:
             info = room_info(row)
             await self._still_admitted(grant, row)
             entry, resumed = await self._resumable(grant, resume)
+            may_wait = may_wait and not resumed and _may_wait(grant)
             if entry is None:
                 entry = PresenceEntry(
                     participant_id=new_participant_id(),
@@ -117,16 +133,21 @@ class Seating:
             new_token = secrets.token_urlsafe(18)
             # Only a token that resumed this user's own participant is used up: presenting
             # someone else's must not revoke theirs.
-            admission = await self._admitter.admit(
-                row,
-                entry,
-                node.settings.presence_ttl,
-                resume=ResumeSave(
-                    new_token,
-                    int(node.settings.resume_grace),
-                    replaces=resume if resumed else None,
-                ),
-            )
+            try:
+                admission = await self._admitter.admit(
+                    row,
+                    entry,
+                    node.settings.presence_ttl,
+                    resume=ResumeSave(
+                        new_token,
+                        int(node.settings.resume_grace),
+                        replaces=resume if resumed else None,
+                    ),
+                    may_wait=may_wait,
+                )
+            except MustWait:
+                node.early_direct.pop(seating, None)
+                return Waiting(grant, row)
         except errors.LiveclassError as exc:
             node.early_direct.pop(seating, None)
             code = close_codes.close_code_for(exc)
@@ -209,7 +230,11 @@ class Seating:
             roster = [participant_view(e) for e in snapshot.entries]
         elif count <= node.settings.roster_limit:
             # The room may have grown past the limit since admission (a join storm).
-            visible = await self._presence.small_roster(row.id, node.settings.roster_limit)
+            visible = await self._presence.small_roster(
+                row.id,
+                node.settings.roster_limit,
+                purge=False,  # the admission purged
+            )
             if visible is not None:
                 roster = [participant_view(e) for e in visible]
         seq = await self._chat.current_seq(row.id)
@@ -305,7 +330,11 @@ class Seating:
             room.order.start_at(first)
             node.rooms[info.session_id] = room
             node.metrics.rooms.set(len(node.rooms))
-            await node.bus.subscribe(node.bus.room_channel(info.session_id))
+            try:
+                await node.bus.subscribe(node.bus.room_channel(info.session_id))
+                room.subscribed = True
+            finally:
+                room.ready.set()
         return room
 
     async def _evict(self, entry: PresenceEntry) -> None:
@@ -319,6 +348,12 @@ class Seating:
             reason="replaced by a newer connection",
             message=error_message("replaced", "you connected again elsewhere"),
         )
+
+
+def _may_wait(grant: RoomGrant) -> bool:
+    """Whether the waiting room may hold this grant back: hosts, moderators and observers
+    never wait."""
+    return grant.role is RoomRole.GUEST and not grant.can_moderate and not grant.hidden
 
 
 def room_info(row: SessionRow) -> RoomInfo:

@@ -91,6 +91,8 @@ class BusListener:
                 log.warning("bus connection lost (%r); reconnecting", exc)
                 if self._catchup is None:
                     self._catchup = {sid: room.last_seq for sid, room in node.rooms.items()}
+                for room in node.rooms.values():
+                    room.askers_loaded = False  # questions asked meanwhile: read them again
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 if await self._resubscribe() and self._catchup is not None:

@@ -62,7 +62,7 @@ from rooms.store.tables import ChatMessageRow
 from rooms.tokens import RoomTokens
 from rooms.waiting_room import WaitingRoom
 from signaling import close_codes
-from signaling.admission import Seating
+from signaling.admission import Seating, Waiting
 from signaling.bus_listener import BusListener
 from signaling.connection import Connection
 from signaling.effects import EffectRunner
@@ -154,7 +154,7 @@ class Hub:
         self._listener.on_speakers = self.talk.heard
         node.release_hooks.append(self.talk.left)
         #: The waiting room (signaling/waiting_room.py): students wait here before admission.
-        self.lobby = Lobby(node, WaitingRoom(room_log.redis), tokens)
+        self.lobby = Lobby(node, WaitingRoom(room_log.redis))
         #: Private questions to the teacher (signaling/questions.py).
         self.questions = QuestionDesk(
             QuestionStore(database), bus=bus, node_id=node_id, clock=clock
@@ -290,19 +290,30 @@ class Hub:
     ) -> bool:
         """Admit ``conn`` or close it with the right code. True when admitted. A student of
         a class with its waiting room on waits first (``signaling/waiting_room.py``), which
-        may take long: ``receive`` reads the client's frames meanwhile (None when it left)."""
-        if not self._draining and not await self.lobby.gate(conn, token, resume, receive):
-            return False
+        may take long: ``receive`` reads the client's frames meanwhile (None when it left).
+        Whether they wait is part of the admission (no check of its own)."""
         if self._draining:
-            self._seating.refuse(
-                conn, close_codes.GOING_AWAY, "draining", "this node is shutting down"
-            )
+            self._refuse_draining(conn)
             return False
-        if not await self._seating.join(conn, token, resume=resume, last_seq=last_seq):
+        outcome = await self._seating.join(
+            conn, token, resume=resume, last_seq=last_seq, may_wait=True
+        )
+        if isinstance(outcome, Waiting):
+            if not await self.lobby.wait(conn, outcome.grant, outcome.row, receive):
+                return False
+            if self._draining:
+                self._refuse_draining(conn)
+                return False
+            # Let in: the ordinary admission (capacity, bans), no waiting again.
+            outcome = await self._seating.join(conn, token, resume=resume, last_seq=last_seq)
+        if outcome is not True:
             return False
         for hook in self.joined_hooks:
             await hook(conn)
         return True
+
+    def _refuse_draining(self, conn: Connection) -> None:
+        self._seating.refuse(conn, close_codes.GOING_AWAY, "draining", "this node is shutting down")
 
     async def _lobby_list(self, conn: Connection) -> None:
         if conn.grant is not None and conn.grant.can_moderate:
@@ -313,7 +324,7 @@ class Hub:
 
     async def _questions_snapshot(self, conn: Connection) -> None:
         try:
-            await self.questions.send_snapshot(conn)
+            await self.questions.send_snapshot(conn, self._node.rooms.get(conn.session_id))
         except Exception as exc:  # they still get the new ones; a reload reads them again
             log.warning("questions not sent: %r", exc)
 

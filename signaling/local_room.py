@@ -66,6 +66,16 @@ class LocalRoom:
     #: Puts the room's reliable messages back in seq order (see signaling/ordering.py).
     order: SeqOrder = field(default_factory=SeqOrder)
     order_timer: asyncio.TimerHandle | None = None
+    #: Whether this node listens to the room's bus channel (set once subscribed), and the
+    #: event set once the subscription was tried (``subscribed`` then says how it went).
+    subscribed: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Users with something private for the hosts here (a question they asked): noted from
+    #: every ``hosts+<user>`` message fanned out, and from the store once per room and node
+    #: (``askers_loaded``; see ``signaling/questions.py``): a join of anyone else, in a room
+    #: nobody asked in, costs no read for the questions snapshot.
+    askers: set[str] = field(default_factory=set)
+    askers_loaded: bool = False
 
     @property
     def session_id(self) -> str:
@@ -86,6 +96,8 @@ class LocalRoom:
         frames: dict[Codec, str | bytes] = {}
         delivered = 0
         user = audience[6:] if audience.startswith("hosts+") else None
+        if user is not None:
+            self.askers.add(user)
         for pid, conn in self.conns.items():
             if pid == exclude:
                 continue

@@ -15,12 +15,14 @@ Server → client:
   dismissed), askedAt, answer?, answeredAt?, by?}} to the hosts, the moderators and the
   asker, when it is asked and when it is answered or dismissed; ``questions`` {questions:
   [...]} after ``welcome`` (every join, resumes included): every question of the class for
-  a host, one's own for a student (only when there are any). The questions are never in the
+  a host, one's own for a student, only when there are any (no empty snapshot: a client
+  starts with none). The questions are never in the
   room's log: a resume gets them again from this snapshot, so nobody else ever replays them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import assert_never
@@ -40,6 +42,7 @@ from rooms.question_messages import (
 )
 from rooms.questions import Question, QuestionStore
 from signaling.connection import Connection
+from signaling.local_room import LocalRoom
 from signaling.protocol import ack_message, error_message
 from signaling.ratelimit import TokenBucket
 
@@ -78,6 +81,7 @@ class QuestionDesk:
         self._rate = rate
         self._burst = burst
         self._buckets: dict[int, TokenBucket] = {}
+        self._loading: dict[str, asyncio.Future[set[str]]] = {}
 
     async def handle(self, conn: Connection, message: QuestionRequest) -> None:
         """Carry out a question request (decoded with every other client message, passed on
@@ -140,14 +144,40 @@ class QuestionDesk:
         )
         await self._bus.publish(event)
 
-    async def send_snapshot(self, conn: Connection) -> None:
-        """After a welcome: the questions this connection may see (see the module)."""
+    async def send_snapshot(self, conn: Connection, room: LocalRoom | None) -> None:
+        """After a welcome: the questions this connection may see (see the module), only
+        when there are any. ``room`` (the connection's room on this node) knows who asked
+        (:attr:`LocalRoom.askers`, read from the store once per room and node): a host in a
+        room nobody asked in, or a student who never asked, costs no read."""
         grant, entry = conn.grant, conn.entry
         if grant is None or entry is None:
             return
-        if grant.can_moderate or grant.hidden:
+        host = grant.can_moderate or grant.hidden
+        if room is not None:
+            await room.ready.wait()
+        if room is not None and room.subscribed:
+            askers = await self._askers(room)
+            if (host and not askers) or (not host and entry.user_id not in askers):
+                return
+        if host:
             questions = await self.store.list(conn.session_id)
         else:
             questions = await self.store.list(conn.session_id, entry.user_id)
-        if questions or grant.can_moderate:
+        if questions:
             conn.send(questions_message(questions))
+
+    async def _askers(self, room: LocalRoom) -> set[str]:
+        """``room.askers``, read from the store first if this node has not yet (one read for
+        the joins that wait on it). The room listens to its bus channel already, so a
+        question asked after the read reaches :attr:`LocalRoom.askers` by the bus."""
+        if not room.askers_loaded:
+            sid = room.session_id
+            loading = self._loading.get(sid)
+            if loading is None:
+                loading = asyncio.ensure_future(self.store.askers(sid))
+                self._loading[sid] = loading
+                loading.add_done_callback(lambda _: self._loading.pop(sid, None))
+            found = await asyncio.shield(loading)
+            room.askers |= found
+            room.askers_loaded = True
+        return room.askers

@@ -5,8 +5,10 @@ the protocol's unions; ``signaling/waiting_protocol.py`` builds the notices).
 
 A waiting connection is not seated: no participant id, no presence entry, no seat, not in the
 count, and no room message or media reaches it. It gets ``waiting``; once let in, the hub
-goes on with the ordinary admission (:meth:`Lobby.gate` returns True), so capacity and bans
-hold exactly as for any join, on any node. The host's decision travels to the node holding
+goes on with the ordinary admission (:meth:`Lobby.wait` returns True), so capacity and bans
+hold exactly as for any join, on any node. Whether a student waits is decided by the
+admission itself (``signaling/admission.py``, in its Redis script's round trip, on the token
+it verified), not by a check of its own. The host's decision travels to the node holding
 the waiter as a ``waiting`` bus event. Hosts, moderators, observers and a resume of a seated
 participant never wait.
 
@@ -26,10 +28,9 @@ from typing import Any, assert_never
 from rooms.bus_events import RoomMessage, WaitingDecision
 from rooms.errors import Forbidden, LiveclassError, NotFound
 from rooms.futures import cancel_and_wait
-from rooms.model import RoomRole
 from rooms.protocol_models import Ping, WireMessage
 from rooms.store.tables import SessionRow
-from rooms.tokens import RoomGrant, RoomTokens
+from rooms.tokens import RoomGrant
 from rooms.waiting_messages import WaitingAdmit, WaitingRefuse, WaitingRequest, WaitingRoomSwitch
 from rooms.waiting_room import Waiter, WaitingRoom
 from signaling import close_codes
@@ -57,12 +58,9 @@ ADMIT, REFUSE, ENDED, DRAIN, GONE = "admit", "refuse", "ended", "drain", "gone"
 class Lobby:
     """This node's waiting connections, and the host's side of the waiting room."""
 
-    def __init__(
-        self, node: Node, store: WaitingRoom, tokens: RoomTokens, *, list_interval: float = 0.2
-    ) -> None:
+    def __init__(self, node: Node, store: WaitingRoom, *, list_interval: float = 0.2) -> None:
         self._node = node
         self.store = store
-        self._tokens = tokens
         self._list_interval = list_interval
         self._waiters: dict[str, asyncio.Future[str]] = {}
         self._lists: dict[str, asyncio.TimerHandle] = {}
@@ -72,35 +70,14 @@ class Lobby:
 
     # -- the waiting student ----------------------------------------------------------------
 
-    async def gate(
-        self, conn: Connection, token: str | None, resume: str | None, receive: Receive | None
-    ) -> bool:
-        """Whether the join goes on to the admission: True when the student need not wait or
-        was let in; False when they were refused, left or the class ended while they waited
-        (``conn`` is closed then). ``receive`` reads the client's frames while it waits (to
-        notice it leaving); without it only a decision ends the wait."""
-        try:
-            grant = self._tokens.verify(token or "")
-        except LiveclassError:
-            return True  # the admission refuses it with the right code
-        if grant.role is not RoomRole.GUEST or grant.can_moderate or grant.hidden:
-            return True
-        try:
-            row = await self._node.room_row(grant.session_id)
-            if row is None or row.tenant_id != grant.tenant or row.status != "live":
-                return True
-            if resume and await self._node.presence.resume_target(row.id, resume):
-                return True  # seated before: a resume never waits
-            if not await self.store.must_wait(row.id, grant.user_id):
-                return True
-        except Exception as exc:  # the admission meets the same outage and says so
-            log.warning("waiting room check failed: %r", exc)
-            return True
-        return await self._wait(conn, grant, row, receive)
-
-    async def _wait(
+    async def wait(
         self, conn: Connection, grant: RoomGrant, row: SessionRow, receive: Receive | None
     ) -> bool:
+        """Hold ``conn`` in the waiting room until the host decides (the admission said this
+        student waits: ``signaling/admission.py``'s ``Waiting``). True when they were let in
+        (the caller admits them); False when they were refused, left or the class ended
+        meanwhile (``conn`` is closed then). ``receive`` reads the client's frames while it
+        waits (to notice it leaving); without it only a decision ends the wait."""
         node, sid = self._node, row.id
         waiter = Waiter(
             "w_" + secrets.token_urlsafe(9),

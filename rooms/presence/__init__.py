@@ -3,6 +3,7 @@
 from rooms.presence.presence import (
     Admission,
     Departure,
+    MustWait,
     Presence,
     PresenceEntry,
     ResumeSave,
@@ -12,6 +13,7 @@ from rooms.presence.presence import (
 __all__ = [
     "Admission",
     "Departure",
+    "MustWait",
     "Presence",
     "PresenceEntry",
     "ResumeSave",

@@ -15,6 +15,7 @@ from rooms.model import RoomRole
 __all__ = [
     "Admission",
     "Departure",
+    "MustWait",
     "PresenceEntry",
     "PurgeListener",
     "ResumeSave",
@@ -25,6 +26,11 @@ __all__ = [
 
 class RoomNotLoaded(Exception):
     """Redis holds no state for this room: load it from the store and retry."""
+
+
+class MustWait(Exception):
+    """The room's waiting room is on and this user was not let in yet: nothing was admitted
+    (see ``Presence.admit``'s ``may_wait``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from rooms.keys import RoomKeys, epoch_key
 from rooms.presence.entries import (
     Admission,
     Departure,
+    MustWait,
     PresenceEntry,
     PurgeListener,
     ResumeSave,
@@ -52,6 +53,7 @@ log = logging.getLogger("liveclass.presence")
 __all__ = [
     "Admission",
     "Departure",
+    "MustWait",
     "Presence",
     "PresenceEntry",
     "PurgeListener",
@@ -144,11 +146,15 @@ class Presence:
         ttl_seconds: float,
         *,
         resume: ResumeSave | None = None,
+        may_wait: bool = False,
     ) -> Admission:
         """Admit ``entry`` to the room, or raise.
 
         Raises :class:`RoomNotLoaded` (load the room and retry), :class:`InvalidState` with
-        code ``room_not_live``, :class:`Banned`, or :class:`RoomFull`. A second admit of the
+        code ``room_not_live``, :class:`Banned`, or :class:`RoomFull`. With ``may_wait`` (a
+        student who is not resuming), raises :class:`MustWait` and admits nothing when the
+        room's waiting room is on and the user was not let in (``rooms/waiting_room.py``'s
+        keys): the waiting-room check rides on the admission's round trip. A second admit of the
         same participant id only refreshes its expiry (``rejoined``).
 
         Once admitted, in the same round trip: ``resume``'s token is saved for the grace
@@ -158,7 +164,13 @@ class Presence:
         now = self.now_ms()
         keys = self.keys(session_id)
         reply = await self._scripts["admit"](
-            keys=[*keys.presence_keys(), keys.publishers, keys.resume],
+            keys=[
+                *keys.presence_keys(),
+                keys.publishers,
+                keys.resume,
+                keys.waiting_room,
+                keys.let_in,
+            ],
             args=[
                 now,
                 now + int(ttl_seconds * 1000),
@@ -170,6 +182,7 @@ class Presence:
                 resume.token if resume else "",
                 max(resume.ttl_seconds, 3600) if resume else 0,
                 (resume.replaces or "") if resume else "",
+                "1" if may_wait else "0",
             ],
         )
         verdict = _text(reply[0])
@@ -185,6 +198,8 @@ class Presence:
             )
         if verdict == "banned":
             raise Banned("you were removed from this session by the host")
+        if verdict == "wait":
+            raise MustWait(session_id)
         purged = [PresenceEntry.from_json(raw) for raw in reply[6:]]
         await self._purged(session_id, purged)
         if verdict == "full":
@@ -292,23 +307,31 @@ class Presence:
         )
         return RoomSnapshot(status=status, capacity=capacity, entries=entries)
 
-    async def small_roster(self, session_id: str, at_most: int) -> list[PresenceEntry] | None:
+    async def small_roster(
+        self, session_id: str, at_most: int, *, purge: bool = True
+    ) -> list[PresenceEntry] | None:
         """The visible participants, oldest first (expired ones purged first), or None when
         there are more than ``at_most`` of them: then nothing is decoded, which matters
-        when hundreds join a large room at once."""
-        await self.purge(session_id)
+        when hundreds join a large room at once. Without ``purge`` (a caller whose admission
+        purged a moment ago: one script fewer per join) expired entries are left out but
+        left for the next purge."""
+        if purge:
+            await self.purge(session_id)
         keys = self.keys(session_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.scard(keys.hidden)
             pipe.hvals(keys.members)
-            hidden, members = await pipe.execute()
+            if not purge:
+                pipe.zrangebyscore(keys.expiry, "-inf", self.now_ms())
+            hidden, members, *expired = await pipe.execute()
         if len(members) - int(hidden) > at_most:
             return None
+        gone = {_text(pid) for pid in expired[0]} if expired else set()
         entries = sorted(
             (PresenceEntry.from_json(raw) for raw in members),
             key=lambda e: (e.joined_at_ms, e.participant_id),
         )
-        return [e for e in entries if not e.hidden]
+        return [e for e in entries if not e.hidden and e.participant_id not in gone]
 
     async def counts(self, session_ids: Sequence[str]) -> dict[str, int]:
         """Visible participant counts of many rooms in one round trip (may include entries

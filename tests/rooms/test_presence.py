@@ -110,6 +110,30 @@ async def test_a_small_roster_is_the_visible_entries_up_to_a_limit(
     assert await presence.small_roster(room, 2) is None
 
 
+async def test_a_small_roster_without_a_purge_leaves_expired_entries_out(
+    presence: Presence, clock: FakeClock
+) -> None:
+    """What a join reads after its admission purged: no script, and still no expired entry
+    in the roster (the next purge tells the room they left)."""
+    told: list[str] = []
+
+    async def listener(session_id: str, entries: list[PresenceEntry]) -> None:
+        told.extend(e.user_id for e in entries)
+
+    presence.on_purged(listener)
+    await presence.load_room(SID, "live", 3)
+    await presence.admit(SID, entry("sam"), TTL)
+    clock.advance(TTL + 1)
+    sue = entry("sue")
+    await presence.admit(SID, sue, TTL)
+    await presence.admit(SID, entry("bob"), 0.5)
+    clock.advance(1)
+    assert await presence.small_roster(SID, 10, purge=False) == [sue]
+    assert told == ["sam"]  # bob's expiry is left to the next purge
+    assert await presence.small_roster(SID, 10) == [sue]
+    assert told == ["sam", "bob"]
+
+
 # -- Capacity ---------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from rooms.questions import Question, QuestionStore
 from signaling.hub import Hub
 from tests.conftest import NewSession, People
 from tests.signaling.harness import Client, connect, fast_chat, join, reply, room_token
@@ -41,7 +42,9 @@ async def test_only_the_hosts_and_the_asker_see_a_question(
     a, b = nodes
     sid = (await new_session(start=True))["id"]
     teacher = await join(client, a, sid, people.teacher)
-    assert (await teacher.next("questions"))["questions"] == []
+    # Nobody asked yet: no (empty) snapshot after the welcome.
+    await teacher.send({"type": "chat", "text": "first", "rid": "f"})
+    await no_questions_before_marker(teacher, "first")
     sam = await join(client, b, sid, people.student)
     sue = await join(client, a, sid, people.student2)
 
@@ -164,3 +167,50 @@ async def test_questions_over_rest(
     late = await client.post(url, json={"text": "after?"}, headers=people.student)
     assert late.status_code == 409
     assert late.json()["error"]["code"] == "not_live"
+
+
+class CountingStore(QuestionStore):
+    """The store, noting each read a join's snapshot makes."""
+
+    def __init__(self, inner: QuestionStore) -> None:
+        super().__init__(inner._db)
+        self.reads: list[tuple[str, str | None]] = []
+
+    async def askers(self, session_id: str) -> set[str]:
+        self.reads.append(("askers", None))
+        return await super().askers(session_id)
+
+    async def list(self, session_id: str, user_id: str | None = None) -> list[Question]:
+        self.reads.append(("list", user_id))
+        return await super().list(session_id, user_id)
+
+
+async def test_a_join_reads_questions_only_when_there_are_some_for_it(
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
+) -> None:
+    """Who asked is read once per room and node (then kept up from the bus): a join of a
+    student who never asked, or of a host when nobody asked, reads nothing."""
+    a, b = nodes
+    store = b.questions.store = CountingStore(b.questions.store)
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    url = f"/api/v1/sessions/{sid}/questions"
+    asked = await client.post(url, json={"text": "Asked early"}, headers=people.student)
+    assert asked.status_code == 201, asked.text
+    await teacher.until(about("Asked early"))
+
+    # Node B opens the room: one read of who asked, then Sam's own questions.
+    sam = await join(client, b, sid, people.student)
+    assert [q["text"] for q in (await sam.next("questions"))["questions"]] == ["Asked early"]
+    sue = await join(client, b, sid, people.student2)
+    await teacher.send({"type": "chat", "text": "m1", "rid": "m1"})
+    await no_questions_before_marker(sue, "m1")
+    assert store.reads == [("askers", None), ("list", "student-1")]
+
+    # Sue asks on node A; node B learns it from the bus, not from another read.
+    await client.post(url, json={"text": "Sue's"}, headers=people.student2)
+    await sue.until(about("Sue's"))
+    await sue.drop()
+    sue_again = await join(client, b, sid, people.student2)
+    assert [q["text"] for q in (await sue_again.next("questions"))["questions"]] == ["Sue's"]
+    assert store.reads[2:] == [("list", "student-2")]

@@ -15,7 +15,15 @@ from signaling.connection import Connection
 from signaling.hub import Hub
 from signaling.protocol import Codec, encode
 from tests.conftest import NewSession, People
-from tests.signaling.harness import Client, FakeTransport, fast_chat, join, reply, room_token
+from tests.signaling.harness import (
+    Client,
+    FakeTransport,
+    connect,
+    fast_chat,
+    join,
+    reply,
+    room_token,
+)
 
 pytestmark = fast_chat
 
@@ -115,6 +123,41 @@ async def test_students_wait_until_the_host_lets_them_in_or_refuses_them(
     bad = await reply(teacher, "bad")
     assert bad["code"] == "invalid_message"
     assert bad["details"][0]["field"] == "enabled"
+
+
+async def test_who_waits_is_decided_by_the_admission(
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
+) -> None:
+    """The admission's own round trip decides: a seated student who resumes never waits, a
+    student the host removed is refused at once instead of waiting first, and a host never
+    waits."""
+    a, b = nodes
+    sid = (await new_session(start=True))["id"]
+    teacher = await join(client, a, sid, people.teacher)
+    sam = await join(client, b, sid, people.student)
+    early_token = await room_token(client, sid, people.student2)
+    sue = await join(client, a, sid, people.student2)
+    await teacher.send({"type": "waiting-room", "enabled": True, "rid": "on"})
+    assert (await reply(teacher, "on"))["enabled"] is True
+
+    await sam.drop()
+    resumed, admitted = await connect(
+        a, await room_token(client, sid, people.student), resume=sam.welcome["resume"]
+    )
+    assert admitted
+    assert (await resumed.next("welcome"))["resumed"] is True
+
+    pid = sue.welcome["participant"]["id"]
+    await teacher.send({"type": "kick", "target": pid, "reason": "spam", "rid": "k"})
+    assert (await reply(teacher, "k"))["type"] == "ack"
+    refused, admitted = await connect(b, early_token)
+    assert not admitted
+    assert (await refused.next(lambda m: m["type"] in ("waiting", "error")))["code"] == "banned"
+    assert await refused.closed() == close_codes.FORBIDDEN
+
+    host_again = await join(client, b, sid, people.teacher)
+    assert host_again.welcome["participant"]["role"] == "host"
+    assert (await host_again.next("waiting-list"))["enabled"] is True
 
 
 async def test_a_waiting_student_who_leaves_is_off_the_list(

@@ -2,7 +2,8 @@
 // Private questions in the classroom. A student asks the teacher in the "Questions" panel and
 // sees their own questions and what became of them; nobody else sees them. The teacher's
 // "Questions" panel lists every question, open ones first, each with Answer (an optional
-// written answer) and Dismiss. The server gives the list again on every join (`questions`)
+// written answer) and Dismiss. The server gives the list again on every join when there are
+// any (`questions`; none is sent when nobody asked, and the panel starts empty)
 // and each change as it happens (`question`).
 
 /** @typedef {import("/static/liveclass.js").LiveclassClient} LiveclassClient */

@@ -1,13 +1,15 @@
 -- Admit one participant to a live room, atomically.
--- KEYS: the prelude's 1-9, then 10 publishers, 11 resume (see Presence.admit)
+-- KEYS: the prelude's 1-9, then 10 publishers, 11 resume, 12 waitroom, 13 letin
+--       (see Presence.admit)
 -- ARGV: 1 now_ms, 2 expires_ms, 3 participant id, 4 user id, 5 entry JSON,
 --       6 takes_seat (0/1), 7 hidden (0/1),
 --       8 resume token to save for the participant ('' = none), 9 its key's ttl (s),
---       10 resume token to forget ('' = none)
+--       10 resume token to forget ('' = none), 11 may wait (0/1: a student, not resuming)
 -- Returns {verdict, count, seats, capacity, replaced_entry_or_false, publish_allowed (0/1),
 --          purged...}
 -- verdict: 'ok' | 'again' (same participant refreshed) | 'unknown' (room not loaded)
 --          | 'not_live:<status>' | 'banned' | 'full'
+--          | 'wait' (the waiting room is on and the user was not let in: nothing admitted)
 -- Once admitted ('ok', 'again'), the resume token is saved (the old one forgotten) and
 -- publish_allowed tells whether the host let the user publish: the joining connection needs
 -- both, and gets them in this round trip instead of another.
@@ -26,6 +28,10 @@ if status ~= 'live' then
 end
 if redis.call('SISMEMBER', KEYS[8], uid) == 1 then
   return {'banned', 0, 0, capacity, false}
+end
+if ARGV[11] == '1' and redis.call('EXISTS', KEYS[12]) == 1
+    and redis.call('SISMEMBER', KEYS[13], uid) == 0 then
+  return {'wait', 0, 0, capacity, false}
 end
 
 local purged = purge_expired(now)
