@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from rooms.breakout_messages import BREAKOUT_REQUESTS, BreakoutRequest
 from rooms.message_base import ClientModel as _ClientModel
 from rooms.message_base import ParticipantRef
 from rooms.message_base import documented as _documented
@@ -190,7 +191,17 @@ class Leave(_ClientModel):
 
 
 ClientMessage = Annotated[
-    Chat | Signal | Hand | Mute | Kick | Allow | End | Ping | Leave | TeachingRequest,
+    Chat
+    | Signal
+    | Hand
+    | Mute
+    | Kick
+    | Allow
+    | End
+    | Ping
+    | Leave
+    | TeachingRequest
+    | BreakoutRequest,
     Field(discriminator="type"),
 ]
 
@@ -206,4 +217,5 @@ CLIENT_MESSAGES: tuple[type[_ClientModel], ...] = (
     Ping,
     Leave,
     *TEACHING_REQUESTS,
+    *BREAKOUT_REQUESTS,
 )

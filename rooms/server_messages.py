@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from rooms.breakout_messages import BREAKOUT_NOTICES, BreakoutNotices
 from rooms.message_base import ServerModel, WireMessage
 from rooms.teaching_messages import TEACHING_NOTICES, TeachingNotice
 
@@ -193,6 +194,14 @@ class Ack(ServerModel):
     poll: str | None = Field(default=None, description="A poll request's poll id.")
     status: str | None = Field(default=None, description="A poll request: the poll's status.")
     choices: list[int] | None = Field(default=None, description="A vote: the choices taken.")
+    rooms: list[dict[str, str]] | None = Field(
+        default=None, description="`breakout-open`: the rooms made (id, name)."
+    )
+    count: int | None = Field(
+        default=None, description="`breakout-close`, `breakout-broadcast`: how many rooms."
+    )
+    room: str | None = Field(default=None, description="`breakout-visit`: the room's id.")
+    token: str | None = Field(default=None, description="`breakout-visit`: its room token.")
 
 
 class ErrorMessage(ServerModel):
@@ -231,7 +240,8 @@ ServerMessage = Annotated[
     | Ack
     | ErrorMessage
     | Pong
-    | TeachingNotice,
+    | TeachingNotice
+    | BreakoutNotices,
     Field(discriminator="type"),
 ]
 
@@ -253,4 +263,5 @@ SERVER_MESSAGES: tuple[type[ServerModel], ...] = (
     ErrorMessage,
     Pong,
     *TEACHING_NOTICES,
+    *BREAKOUT_NOTICES,
 )

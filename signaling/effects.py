@@ -16,6 +16,7 @@ from typing import Any, assert_never
 from rooms import errors
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
+from rooms.breakout_messages import BreakoutRequest
 from rooms.bus_events import Direct, GrantChanged
 from rooms.chat import ChatService, Sender
 from rooms.identity import Principal, UserRole
@@ -37,6 +38,7 @@ from signaling.messages import (
 from signaling.node import Node
 from signaling.participant import (
     AllowPublish,
+    Breakout,
     BroadcastHand,
     Close,
     Effect,
@@ -80,6 +82,8 @@ class EffectRunner:
         #: More tools' receivers (the waiting room, questions): each takes the frames of its
         #: own types (True) and leaves the others (False).
         self.tools: list[Callable[[Connection, str | bytes], Awaitable[bool]]] = []
+        #: Breakout rooms' requests (signaling/breakouts.py; the hub sets it).
+        self.breakouts: Callable[[Connection, BreakoutRequest], Awaitable[None]] = _no_breakouts
         self._presence = node.presence
         self._admitter = admitter
         self._attendance = attendance
@@ -200,6 +204,8 @@ class EffectRunner:
                 await self._upkeep.announce(sid, joined=[], left=[entry])
             case Teach():
                 await self._teaching.handle(conn, effect.message)
+            case Breakout():
+                await self.breakouts(conn, effect.message)
             case _:
                 assert_never(effect)
 
@@ -289,3 +295,7 @@ class EffectRunner:
                 "that participant is not connected over WebSocket", code="not_connected"
             )
         await self._node.bus.publish_to_node(target.node, event)
+
+
+async def _no_breakouts(conn: Connection, message: BreakoutRequest) -> None:
+    conn.send(error_message("unavailable", "breakout rooms are not available", rid=message.rid))

@@ -45,6 +45,7 @@ from typing import Any
 
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
+from rooms.breakout_store import BreakoutStore
 from rooms.bus_events import ForParticipant
 from rooms.bus_port import Bus
 from rooms.chat import ChatService
@@ -62,6 +63,7 @@ from rooms.tokens import RoomTokens
 from rooms.waiting_room import WaitingRoom
 from signaling import close_codes
 from signaling.admission import Seating
+from signaling.breakouts import BreakoutDesk
 from signaling.bus_listener import BusListener
 from signaling.connection import Connection
 from signaling.effects import EffectRunner
@@ -170,6 +172,12 @@ class Hub:
             QuestionStore(database), bus=bus, node_id=node_id, clock=clock
         )
         self._effects.tools.append(self.questions.receive)
+        #: Breakout rooms (signaling/breakouts.py).
+        self.breakouts = BreakoutDesk(
+            node, store=BreakoutStore(database), tokens=tokens, attendance=attendance
+        )
+        self._effects.breakouts = self.breakouts.handle
+        self.joined_hooks.append(self._breakouts_after_welcome)
         #: Writes queued frames once per loop iteration (connections with a direct wire).
         self.flusher = Flusher()
         self._tasks: list[asyncio.Task[None]] = []
@@ -304,6 +312,12 @@ class Hub:
             await self.questions.send_snapshot(conn)
         except Exception as exc:  # they still get the new ones; a reload reads them again
             log.warning("questions not sent: %r", exc)
+
+    async def _breakouts_after_welcome(self, conn: Connection) -> None:
+        try:
+            await self.breakouts.after_welcome(conn)
+        except Exception as exc:  # a reload asks again
+            log.warning("breakout rooms not told: %r", exc)
 
     async def receive(self, conn: Connection, frame: str | bytes) -> None:
         """Handle one frame from ``conn``."""

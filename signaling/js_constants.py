@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from rooms.breakout_messages import BreakoutMember, BreakoutView
 from rooms.protocol_models import CLIENT_MESSAGES, SERVER_MESSAGES, IceCandidate, ParticipantView
 from rooms.teaching_messages import Ballot, PollView
 from signaling import close_codes
@@ -92,7 +93,14 @@ def _typedef(model: type[BaseModel]) -> list[str]:
 def _typedefs() -> list[str]:
     """JSDoc typedefs of every message and of the two unions (``ClientMessage``,
     ``ServerMessage``), from rooms/protocol_models.py."""
-    nested: tuple[type[BaseModel], ...] = (IceCandidate, ParticipantView, PollView, Ballot)
+    nested: tuple[type[BaseModel], ...] = (
+        IceCandidate,
+        ParticipantView,
+        PollView,
+        Ballot,
+        BreakoutMember,
+        BreakoutView,
+    )
     lines = [
         "// -- message types (JSDoc), from rooms/protocol_models.py --",
         "",

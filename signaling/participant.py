@@ -15,6 +15,13 @@ from typing import assert_never
 
 from pydantic import JsonValue
 
+from rooms.breakout_messages import (
+    BreakoutBroadcast,
+    BreakoutClose,
+    BreakoutOpen,
+    BreakoutRequest,
+    BreakoutVisit,
+)
 from rooms.protocol_models import ClientMessage, WireMessage
 from rooms.teaching_messages import (
     ChatDelete,
@@ -50,6 +57,7 @@ from signaling.ratelimit import TokenBucket
 
 __all__ = [
     "AllowPublish",
+    "Breakout",
     "BroadcastHand",
     "Close",
     "Effect",
@@ -148,6 +156,17 @@ class Teach:
         return self.message.rid
 
 
+@dataclass(frozen=True, slots=True)
+class Breakout:
+    """A breakout rooms request, for signaling/breakouts.py (it checks the sender's role)."""
+
+    message: BreakoutRequest
+
+    @property
+    def rid(self) -> str | None:
+        return self.message.rid
+
+
 Effect = (
     Reply
     | Close
@@ -160,6 +179,7 @@ Effect = (
     | EndRoom
     | LeaveRoom
     | Teach
+    | Breakout
 )
 
 
@@ -249,6 +269,8 @@ class ParticipantLogic:
                 | MicLockSet()
             ):
                 return [Teach(message)]
+            case BreakoutOpen() | BreakoutClose() | BreakoutBroadcast() | BreakoutVisit():
+                return [Breakout(message)]
             case _:
                 assert_never(message)
 

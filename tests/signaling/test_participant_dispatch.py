@@ -40,6 +40,10 @@ EXAMPLES: dict[str, dict[str, object]] = {
     "chat-mode": {"studentChat": False},
     "mute-all": {"lock": True},
     "mic-lock": {"locked": False},
+    "breakout-open": {"rooms": 2, "duration": 600},
+    "breakout-close": {},
+    "breakout-broadcast": {"text": "two minutes left"},
+    "breakout-visit": {"room": "r1"},
 }
 
 
