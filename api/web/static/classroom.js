@@ -9,6 +9,7 @@ import { deleteButton, setupChatModeration } from "/static/chat_moderation.js";
 import { setupWaitingRoom } from "/static/waiting_room.js";
 import { setupQuestions } from "/static/questions.js";
 import { setupRoster } from "/static/roster.js";
+import { setupBreakouts } from "/static/breakouts.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -188,6 +189,7 @@ async function connect() {
   setupChatModeration(client, { sessionRef, chat: room.chat });
   room.waiting = setupWaitingRoom(client, { showState: setState, note });
   setupQuestions(client, { note: (text) => (isHost() ? note(text) : notify(text)) });
+  room.breakouts = setupBreakouts(client, { room, isHost, note, notify, leaveFor });
   client.on("presence", (m) => {
     for (const p of m.left || []) {
       room.roster.delete(p.id);
@@ -316,6 +318,7 @@ async function onClosed({ code, reason }) {
   stopCamera();
   stopScreen();
   clearTiles();
+  if (room.moving) return; // to a breakout room or back: the next page takes over
   if (room.waiting?.refused) return setState("refused");
   if (room.kicked || reason === "banned" || code === CLOSE_CODES.FORBIDDEN) {
     return setState(room.kicked || reason === "banned" ? "removed" : "forbidden");
@@ -330,6 +333,15 @@ async function onClosed({ code, reason }) {
   if (code === CLOSE_CODES.NORMAL && reason === "left") return; // leave() navigates away
   // Not live (CLOSE_CODES.NOT_LIVE), and anything else: look at the session again.
   enter();
+}
+
+/** Leave this room for another of the class (a breakout room, or back to the main room). */
+function leaveFor(url) {
+  room.moving = true;
+  stopCamera();
+  stopScreen();
+  room.client?.leaveNow();
+  location.assign(url);
 }
 
 // -- media -------------------------------------------------------------------------------

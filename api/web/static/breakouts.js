@@ -1,0 +1,167 @@
+// Breakout rooms in the classroom. The teacher's "Breakout rooms" panel (in the main room)
+// opens rooms (how many, automatically or by hand, an optional timer), then lists them with
+// their members, a countdown, "Visit" (this tab goes to the room; "Back to main room"
+// returns), "Send to all rooms" and "Close rooms". A student told `breakout` with a token
+// leaves the main room and this page loads the breakout room (its own chat, people and
+// media); `breakout-ended` brings everyone back to the main room. Inside a room the bar by
+// the video says which room, of which class, and how long is left.
+import { api, el } from "/static/common.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** The classroom URL of session `id`, keeping this page's other parameters (the codec). */
+function roomUrl(id) {
+  const params = new URLSearchParams(location.search);
+  params.set("session", id);
+  return `/classroom.html?${params}`;
+}
+
+function left(endsAt) {
+  if (!endsAt) return "";
+  const seconds = Math.max(0, Math.round((endsAt - Date.now()) / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")} left`;
+}
+
+export function setupBreakouts(client, { room, isHost, note, notify, leaveFor }) {
+  const state = { open: false, rooms: [], endsAt: null, inside: null, host: false };
+  let ticker = null;
+
+  function tick() {
+    clearInterval(ticker);
+    const endsAt = state.inside?.endsAt ?? (state.open ? state.endsAt : null);
+    if (endsAt) ticker = setInterval(renderBar, 1000);
+  }
+
+  function renderBar() {
+    const bar = $("breakout-bar");
+    const inside = state.inside;
+    bar.hidden = !inside;
+    if (!inside) return;
+    const time = left(inside.endsAt);
+    $("breakout-where").textContent = `You are in ${inside.room.name}${time ? ` · ${time}` : ""}`;
+    $("breakout-back").hidden = !isHost();
+    $("breakout-close-all").hidden = !isHost();
+    $("breakout-timer").textContent = state.open ? left(state.endsAt) : "";
+  }
+
+  function students() {
+    return [...room.roster.values()].filter((p) => p.role === "guest");
+  }
+
+  function renderPanel() {
+    const panel = $("breakout-panel");
+    panel.hidden = !state.host || Boolean(state.inside);
+    if (panel.hidden) return;
+    $("breakout-form").hidden = state.open;
+    $("breakout-open-view").hidden = !state.open;
+    $("breakout-timer").textContent = left(state.endsAt);
+    $("breakout-rooms").replaceChildren(...state.rooms.map((r) => el("li", { dataset: { room: r.id } },
+      el("strong", {}, r.name), " ",
+      el("span", { class: "meta" }, (r.members || []).map((m) => m.name).join(", ") || "nobody yet"), " ",
+      el("a", { class: "button small secondary", href: roomUrl(r.id), "aria-label": `Visit ${r.name}` }, "Visit"))));
+    renderManual();
+  }
+
+  function renderManual() {
+    const byHand = $("breakout-manual").checked;
+    const count = Number($("breakout-count").value) || 1;
+    const list = $("breakout-assign");
+    list.hidden = !byHand;
+    if (!byHand) return;
+    const kept = new Map([...list.querySelectorAll("select")].map((s) => [s.dataset.user, s.value]));
+    list.replaceChildren(...students().map((p, i) => {
+      const id = `breakout-user-${i}`;
+      const select = el("select", { id, "aria-label": `Room for ${p.name}`, dataset: { user: p.userId } },
+        el("option", { value: "" }, "Main room"),
+        ...Array.from({ length: count }, (_, n) => el("option", { value: String(n) }, `Room ${n + 1}`)));
+      select.value = kept.get(p.userId) ?? String(i % count);
+      return el("li", {}, el("label", { for: id }, p.name), select);
+    }));
+  }
+
+  client.on("welcome", (m) => {
+    state.host = Boolean(m.grants?.moderate);
+    renderPanel();
+  });
+  client.on("presence", () => { if (state.host && !state.open) renderManual(); });
+  client.on("breakouts", (m) => {
+    state.open = m.open;
+    state.rooms = m.rooms || [];
+    state.endsAt = m.endsAt || null;
+    tick();
+    renderPanel();
+  });
+  client.on("breakout", (m) => {
+    if (m.token) {
+      notify(`Going to ${m.room.name}…`);
+      leaveFor(roomUrl(m.room.id));
+      return;
+    }
+    state.inside = m;
+    tick();
+    renderBar();
+    renderPanel();
+  });
+  client.on("breakout-ended", (m) => {
+    notify(`${m.reason}: back to the main room…`);
+    leaveFor(roomUrl(m.parent));
+  });
+  client.on("breakout-notice", (m) => {
+    $("breakout-message").textContent = `${m.by?.name || "The teacher"} to all rooms: ${m.text}`;
+    $("breakout-message").hidden = false;
+  });
+
+  // Properties, not listeners: a reconnect sets the page up again with a new client.
+  $("breakout-manual").onchange = renderManual;
+  $("breakout-auto").onchange = renderManual;
+  $("breakout-count").oninput = renderManual;
+  $("breakout-form").onsubmit = async (event) => {
+    event.preventDefault();
+    const message = { type: "breakout-open", rooms: Number($("breakout-count").value) };
+    const minutes = Number($("breakout-minutes").value);
+    if (minutes) message.duration = Math.round(minutes * 60);
+    if ($("breakout-manual").checked) {
+      message.assignments = {};
+      for (const select of $("breakout-assign").querySelectorAll("select")) {
+        if (select.value !== "") message.assignments[select.dataset.user] = Number(select.value);
+      }
+    }
+    try {
+      const ack = await client.request(message);
+      note(`Opened ${ack.rooms.length} breakout room${ack.rooms.length === 1 ? "" : "s"}.`);
+    } catch (err) {
+      note(`Failed: ${err.message}`);
+    }
+  };
+  $("breakout-send").onclick = async () => {
+    const text = $("breakout-text").value.trim();
+    if (!text) return;
+    try {
+      await client.request({ type: "breakout-broadcast", text });
+      $("breakout-text").value = "";
+      note("Sent to every room.");
+    } catch (err) {
+      note(`Failed: ${err.message}`);
+    }
+  };
+  $("breakout-close").onclick = async () => {
+    try {
+      await client.request({ type: "breakout-close" });
+      note("Everyone is coming back.");
+    } catch (err) {
+      note(`Failed: ${err.message}`);
+    }
+  };
+  // Inside a room, the visiting teacher goes back or calls everyone back (over REST: the
+  // rooms are run from the main room).
+  $("breakout-back").onclick = () => state.inside && leaveFor(roomUrl(state.inside.parent));
+  $("breakout-close-all").onclick = async () => {
+    if (!state.inside) return;
+    try {
+      await api(`/sessions/${encodeURIComponent(state.inside.parent)}/breakouts/close`, { method: "POST" });
+    } catch (err) {
+      notify(`Failed: ${err.message}`);
+    }
+  };
+  return state;
+}
