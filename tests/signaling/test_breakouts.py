@@ -132,6 +132,12 @@ async def test_rooms_of_two_chat_apart_and_come_back(
     assert closed.json()["open"] is False
     assert all(r["status"] == "ended" and r["endedAt"] for r in closed.json()["rooms"])
     assert all(m["timeInRoom"] >= 0 for r in closed.json()["rooms"] for m in r["members"])
+    # Attendance follows them: the class's report holds each student's stay in the main
+    # room, in their breakout room, and in the main room again.
+    report = await client.get(f"/api/v1/sessions/{sid}/attendance", headers=people.teacher)
+    assert report.status_code == 200
+    kid = next(u for u in report.json()["participants"] if u["userId"] == "kid-0")
+    assert len(kid["joins"]) == 3
 
 
 async def test_refusals(
