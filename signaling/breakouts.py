@@ -16,7 +16,9 @@ capacity, chat, media, attendance) is that room's own, by the ordinary machinery
   main room. ``breakout-visit``: a host's token for one open room.
 - After every ``welcome``: a host of a class with open rooms gets ``breakouts``; an
   assigned student who (re)joins the main room gets ``breakout`` (and moves); anyone in a
-  breakout room gets ``breakout`` without a token (which room, the class, the timer).
+  breakout room gets ``breakout`` without a token (which room, the class, the timer). A
+  welcome in the main room of rooms whose timer is overdue (the node that opened them
+  stopped) closes them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from rooms.errors import Forbidden, InvalidState, LiveclassError, NotFound
 from rooms.model import RoomRole
 from rooms.protocol_models import WireMessage
 from rooms.server_messages import Ack
+from rooms.store.types import utcnow
 from rooms.tokens import RoomGrant, RoomTokens
 from signaling.connection import Connection
 from signaling.node import Node
@@ -63,6 +66,12 @@ CACHE_SECONDS = 2.0
 
 def _ms(room: BreakoutRoom) -> int | None:
     return int(room.ends_at.timestamp() * 1000) if room.ends_at is not None else None
+
+
+def _overdue(rooms: list[BreakoutRoom]) -> bool:
+    """The rooms' timer ended (a second ago: the opening node's own timer goes first)."""
+    ends = rooms[0].ends_at
+    return ends is not None and (utcnow() - ends).total_seconds() > 1.0
 
 
 def _view(room: BreakoutRoom, *, members: bool = False) -> BreakoutView:
@@ -245,6 +254,10 @@ class BreakoutDesk:
                 )
             return
         rooms = await self._open_rooms(row.id)
+        if rooms and _overdue(rooms):
+            # The node whose timer it was is gone: whoever sees the rooms overdue closes them.
+            self._node.spawn(self._time_up(row.id, {r.id for r in rooms}))
+            return
         if not rooms:
             return
         if grant.can_moderate:

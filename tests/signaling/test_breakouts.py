@@ -4,10 +4,14 @@ broadcasts and visits, and calls everyone back; bad requests get the documented 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
+from api.services import Services
+from rooms.store.tables import SessionRow
+from rooms.store.types import utcnow
 from signaling.hub import Hub
 from tests.conftest import NewSession, People, bearer
 from tests.signaling.harness import Client, connect, fast_chat, join, reply
@@ -186,9 +190,13 @@ async def test_refusals(
 
 
 async def test_timer_and_end_of_class_close_the_rooms(
-    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    nodes: tuple[Hub, Hub],
+    services: Services,
 ) -> None:
-    a, _ = nodes
+    a, b = nodes
     sid, teacher, kids = await open_class(client, people, new_session, nodes)
     opened = await client.post(
         f"/api/v1/sessions/{sid}/breakouts",
@@ -204,6 +212,22 @@ async def test_timer_and_end_of_class_close_the_rooms(
     inside = await seat(a, move["token"])
     # The timer's job (what call_later runs after `duration`), driven directly.
     await a.breakouts._time_up(sid, {r["id"] for r in rooms})
+    assert (await inside.next("breakout-ended"))["reason"] == "time is up"
+    assert await inside.closed() == 1000
+
+    # Rooms whose timer is overdue (the node that opened them stopped before it rang) are
+    # closed by the next welcome in the main room, on any node.
+    await teacher.send({"type": "breakout-open", "rooms": 1, "duration": 60, "rid": "late"})
+    late = (await reply(teacher, "late"))["rooms"][0]["id"]
+    move = await kids[2].until(lambda m: m["type"] == "breakout" and m["room"]["id"] == late)
+    inside = await seat(b, move["token"])
+    async with services.database.transaction() as tx:
+        row = await tx.get(SessionRow, late)
+        assert row is not None
+        past = (utcnow() - timedelta(seconds=5)).isoformat()
+        row.meta = {"breakout": {**row.meta["breakout"], "endsAt": past}}
+    b.breakouts._open.clear()  # what node b read of the rooms is trusted for 2 s
+    await join(client, b, sid, people.admin)
     assert (await inside.next("breakout-ended"))["reason"] == "time is up"
     assert await inside.closed() == 1000
 

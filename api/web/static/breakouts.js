@@ -106,6 +106,8 @@ export function setupBreakouts(client, { room, isHost, note, notify, leaveFor })
     notify(`${m.reason}: back to the main room…`);
     leaveFor(roomUrl(m.parent));
   });
+  // A breakout room that ends by other means (the visiting teacher's "End class"): back too.
+  client.on("room-ended", () => { if (state.inside) leaveFor(roomUrl(state.inside.parent)); });
   client.on("breakout-notice", (m) => {
     $("breakout-message").textContent = `${m.by?.name || "The teacher"} to all rooms: ${m.text}`;
     $("breakout-message").hidden = false;
