@@ -25,6 +25,7 @@ __all__ = [
     "BreakoutClose",
     "BreakoutEnded",
     "BreakoutMember",
+    "BreakoutMove",
     "BreakoutNotice",
     "BreakoutNotices",
     "BreakoutOpen",
@@ -107,7 +108,25 @@ class BreakoutVisit(ClientModel):
     room: RoomRef
 
 
-BreakoutRequest = BreakoutOpen | BreakoutClose | BreakoutBroadcast | BreakoutVisit
+class BreakoutMove(ClientModel):
+    """Host: put a student in another open breakout room, or back in the main room."""
+
+    model_config = documented(
+        who="host",
+        answer="`ack {room}`; the student (if connected, in the main room or a breakout room) "
+        "gets `breakout` (with a token) or `breakout-ended` (to the main room), the hosts "
+        "`breakouts`; `breakout_not_found`, `no_breakouts`",
+    )
+
+    type: Literal["breakout-move"]
+    userId: UserRef
+    name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="Their name, for someone not in the class yet."
+    )
+    room: RoomRef | None = Field(default=None, description="The room's id; none: the main room.")
+
+
+BreakoutRequest = BreakoutOpen | BreakoutClose | BreakoutBroadcast | BreakoutVisit | BreakoutMove
 
 #: Every breakout request model, in the union's order.
 BREAKOUT_REQUESTS: tuple[type[ClientModel], ...] = (
@@ -115,6 +134,7 @@ BREAKOUT_REQUESTS: tuple[type[ClientModel], ...] = (
     BreakoutClose,
     BreakoutBroadcast,
     BreakoutVisit,
+    BreakoutMove,
 )
 
 # -- server → client ---------------------------------------------------------------------------

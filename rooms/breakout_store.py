@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from rooms.breakouts import RoomPlan, Student
-from rooms.errors import Conflict, InvalidState
+from rooms.errors import Conflict, InvalidState, NotFound
 from rooms.ids import new_id
 from rooms.model import SessionStatus
 from rooms.store import Database
@@ -180,6 +180,48 @@ class BreakoutStore:
                     .execution_options(synchronize_session=False)
                 )
             return [room_of_row(r) for r in rows]
+
+    async def move(
+        self, parent_id: str, student: Student, room_id: str | None
+    ) -> tuple[BreakoutRoom | None, list[BreakoutRoom]]:
+        """Put ``student`` in open room ``room_id`` (None: the main room), out of any other;
+        each changed room has room for exactly its members. Returns the room they were in
+        (None: the main room) and the open rooms after the move. 409 ``no_breakouts`` when
+        none is open, 404 ``breakout_not_found`` for a room that is not one of them."""
+        async with self._db.transaction() as tx:
+            rows = list(
+                (
+                    await tx.execute(
+                        select(SessionRow)
+                        .where(
+                            SessionRow.parent_id == parent_id,
+                            SessionRow.status == SessionStatus.LIVE.value,
+                        )
+                        .order_by(SessionRow.created_at)
+                        .with_for_update()
+                    )
+                ).scalars()
+            )
+            if not rows:
+                raise InvalidState("no breakout room is open", code="no_breakouts")
+            if room_id is not None and room_id not in {r.id for r in rows}:
+                raise NotFound("no such open breakout room", code="breakout_not_found")
+            was: BreakoutRoom | None = None
+            for row in rows:
+                room = room_of_row(row)
+                members = [m for m in room.members if m.user_id != student.user_id]
+                if len(members) != len(room.members):
+                    was = room
+                if row.id == room_id:
+                    members.append(student)
+                if len(members) != len(room.members) or row.id == room_id:
+                    info = dict(row.meta["breakout"])
+                    info["members"] = [{"userId": m.user_id, "name": m.name} for m in members]
+                    row.meta = {**row.meta, "breakout": info}
+                    row.max_participants = min(500, max(1, len(members)))
+                    row.updated_at = utcnow()
+            await tx.flush()
+            return was, [room_of_row(r) for r in rows]
 
     async def time_in_rooms(self, room_ids: Sequence[str]) -> dict[str, dict[str, float]]:
         """Seconds each user spent in each room (room id → user id → seconds), from the

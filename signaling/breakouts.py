@@ -36,6 +36,7 @@ from rooms.breakout_messages import (
     BreakoutClose,
     BreakoutEnded,
     BreakoutMember,
+    BreakoutMove,
     BreakoutNotice,
     BreakoutOpen,
     BreakoutRequest,
@@ -160,8 +161,51 @@ class BreakoutDesk:
                 )
                 token, _ = self._tokens.mint(host)
                 conn.send(Ack(rid=message.rid, room=room.id, token=token).wire())
+            case BreakoutMove():
+                await self.move(sid, message.userId, message.name, message.room)
+                conn.send(Ack(rid=message.rid, room=message.room).wire())
             case _:
                 assert_never(message)
+
+    async def move(
+        self, session_id: str, user_id: str, name: str | None, room_id: str | None
+    ) -> None:
+        """Put a student in open room ``room_id`` (None: the main room) and tell them where to
+        go, wherever they are connected (the main room or their previous room)."""
+        node = self._node
+        presence = node.presence
+        known = {m.user_id: m.name for r in await self.store.rooms(session_id) for m in r.members}
+        where = await presence.participant_of(session_id, user_id)
+        entry = await presence.entry(session_id, where) if where is not None else None
+        display = name or known.get(user_id) or (entry.name if entry is not None else user_id)
+        was, rooms = await self.store.move(session_id, Student(user_id, display), room_id)
+        self._open[session_id] = (time.monotonic(), rooms)
+        row = await node.room_row(session_id)
+        tenant = row.tenant_id if row is not None else ""
+        target = next((r for r in rooms if r.id == room_id), None)
+        for room in rooms:
+            if room is target or (was is not None and room.id == was.id):
+                # Room for exactly its members, in the admission's own copy of the capacity.
+                await presence.load_room(room.id, room.status, max(1, len(room.members)))
+        if target is not None:
+            await presence.allow_publish(target.id, user_id, True)
+        # Tell them wherever they are connected: the main room, their previous room, or both.
+        found = [(session_id, entry)] if entry is not None else []
+        if was is not None:
+            pid = await presence.participant_of(was.id, user_id)
+            inside = await presence.entry(was.id, pid) if pid is not None else None
+            if inside is not None:
+                found.append((was.id, inside))
+        for room_of, seen in found:
+            if seen.source != "ws" or (target is None and room_of == session_id):
+                continue  # a REST seat has no socket; one in the main room is home already
+            if target is not None:
+                message = self._assigned(target, tenant, user_id, display)
+            else:
+                message = BreakoutEnded(parent=session_id, reason="the host moved you").wire()
+            event = Direct(room_of, message, to=seen.participant_id, origin=node.node_id)
+            await node.bus.publish_to_node(seen.node, event)
+        await self._publish(session_id, self._state(rooms), "hosts")
 
     async def open(
         self,

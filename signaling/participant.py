@@ -18,6 +18,7 @@ from pydantic import JsonValue
 from rooms.breakout_messages import (
     BreakoutBroadcast,
     BreakoutClose,
+    BreakoutMove,
     BreakoutOpen,
     BreakoutRequest,
     BreakoutVisit,
@@ -269,7 +270,13 @@ class ParticipantLogic:
                 | MicLockSet()
             ):
                 return [Teach(message)]
-            case BreakoutOpen() | BreakoutClose() | BreakoutBroadcast() | BreakoutVisit():
+            case (
+                BreakoutOpen()
+                | BreakoutClose()
+                | BreakoutBroadcast()
+                | BreakoutVisit()
+                | BreakoutMove()
+            ):
                 return [Breakout(message)]
             case _:
                 assert_never(message)

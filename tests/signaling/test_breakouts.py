@@ -239,3 +239,46 @@ async def test_timer_and_end_of_class_close_the_rooms(
     assert ended.status_code == 200
     assert (await inside.next("breakout-ended"))["reason"] == "the class ended"
     assert await inside.closed() == 1000
+
+
+async def test_the_host_moves_students_between_rooms(
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
+) -> None:
+    a, b = nodes
+    _, teacher, kids = await open_class(client, people, new_session, nodes)
+    # kid-0 alone in Room 1, Room 2 empty; the others stay in the main room.
+    await teacher.send(
+        {"type": "breakout-open", "rooms": 2, "assignments": {"kid-0": 0}, "rid": "o"}
+    )
+    room1, room2 = (r["id"] for r in (await reply(teacher, "o"))["rooms"])
+    inside = await seat(b, (await kids[0].next("breakout"))["token"])
+    assert inside.welcome["room"]["capacity"] == 1
+
+    # kid-0 moves to Room 2: told where they are (in Room 1), and Room 2 now has their seat.
+    await teacher.send({"type": "breakout-move", "userId": "kid-0", "room": room2, "rid": "m"})
+    assert (await reply(teacher, "m"))["room"] == room2
+    move = await inside.until(lambda m: m["type"] == "breakout" and "token" in m)
+    assert move["room"]["id"] == room2
+    state = await teacher.until(lambda m: m["type"] == "breakouts" and not m["rooms"][0]["members"])
+    assert [m["userId"] for m in state["rooms"][1]["members"]] == ["kid-0"]
+    await inside.send({"type": "leave", "rid": "l"})
+    moved = await seat(a, move["token"])
+    assert moved.welcome["room"]["id"] == room2
+    gone = await client.post(f"/api/v1/sessions/{room1}/token", headers=STUDENTS[0])
+    assert gone.status_code == 403
+
+    # A student from the main room joins Room 2 (its capacity grows to two).
+    await teacher.send({"type": "breakout-move", "userId": "kid-3", "room": room2, "rid": "m2"})
+    assert (await reply(teacher, "m2"))["type"] == "ack"
+    second = await seat(b, (await kids[3].next("breakout"))["token"])
+    assert second.welcome["count"] == 2
+    assert second.welcome["room"]["id"] == room2
+
+    # Back to the main room; unknown rooms are refused.
+    await teacher.send({"type": "breakout-move", "userId": "kid-0", "room": None, "rid": "m3"})
+    assert (await reply(teacher, "m3"))["type"] == "ack"
+    assert (await moved.next("breakout-ended"))["reason"] == "the host moved you"
+    await teacher.send({"type": "breakout-move", "userId": "kid-1", "room": "nope", "rid": "x"})
+    assert (await reply(teacher, "x"))["code"] == "breakout_not_found"
+    await kids[1].send({"type": "breakout-move", "userId": "kid-1", "room": room1, "rid": "y"})
+    assert (await reply(kids[1], "y"))["code"] == "forbidden"

@@ -44,6 +44,7 @@ EXAMPLES: dict[str, dict[str, object]] = {
     "breakout-close": {},
     "breakout-broadcast": {"text": "two minutes left"},
     "breakout-visit": {"room": "r1"},
+    "breakout-move": {"userId": "u1", "room": "r1"},
 }
 
 

@@ -93,6 +93,14 @@ async def test_breakout_rooms(tmp_path: Path) -> None:
         await expect(rooms.get_by_role("listitem")).to_have_count(2)
         await shots.take(teacher, "teacher-rooms-open-1280px")
 
+        # She moves Dan to Room 1: his page follows.
+        await teacher.get_by_label("Student to move").select_option(label="Dan Student")
+        await teacher.get_by_label("Move to").select_option(label="Room 1")
+        await teacher.get_by_role("button", name="Move", exact=True).click()
+        await expect(kids[3].locator("#breakout-where")).to_contain_text("You are in Room 1")
+        await expect(kids[3].locator("#count")).to_contain_text("3 / 3")
+        await expect(rooms).to_contain_text("Ann Student, Ben Student, Dan Student")
+
         # Call everyone back: every page returns to the main room.
         await teacher.get_by_role("button", name="Close rooms").click()
         for page in kids:

@@ -60,6 +60,23 @@ export function setupBreakouts(client, { room, isHost, note, notify, leaveFor })
       el("span", { class: "meta" }, (r.members || []).map((m) => m.name).join(", ") || "nobody yet"), " ",
       el("a", { class: "button small secondary", href: roomUrl(r.id), "aria-label": `Visit ${r.name}` }, "Visit"))));
     renderManual();
+    renderMove();
+  }
+
+  /** "Move <student> to <room or the main room>": everyone in a room, and the main room's students. */
+  function renderMove() {
+    const people = new Map();
+    for (const r of state.rooms) for (const m of r.members || []) people.set(m.userId, m.name);
+    for (const p of students()) if (!people.has(p.userId)) people.set(p.userId, p.name);
+    const who = $("breakout-who");
+    const chosen = who.value;
+    who.replaceChildren(...[...people].map(([id, name]) => el("option", { value: id }, name)));
+    if (people.has(chosen)) who.value = chosen;
+    const to = $("breakout-where-to");
+    const target = to.value;
+    to.replaceChildren(el("option", { value: "" }, "Main room"),
+      ...state.rooms.map((r) => el("option", { value: r.id }, r.name)));
+    if ([...to.options].some((o) => o.value === target)) to.value = target;
   }
 
   function renderManual() {
@@ -83,7 +100,10 @@ export function setupBreakouts(client, { room, isHost, note, notify, leaveFor })
     state.host = Boolean(m.grants?.moderate);
     renderPanel();
   });
-  client.on("presence", () => { if (state.host && !state.open) renderManual(); });
+  client.on("presence", () => {
+    if (!state.host) return;
+    if (state.open) renderMove(); else renderManual();
+  });
   client.on("breakouts", (m) => {
     state.open = m.open;
     state.rooms = m.rooms || [];
@@ -142,6 +162,17 @@ export function setupBreakouts(client, { room, isHost, note, notify, leaveFor })
       await client.request({ type: "breakout-broadcast", text });
       $("breakout-text").value = "";
       note("Sent to every room.");
+    } catch (err) {
+      note(`Failed: ${err.message}`);
+    }
+  };
+  $("breakout-move").onclick = async () => {
+    const userId = $("breakout-who").value;
+    if (!userId) return;
+    const room = $("breakout-where-to").value || null;
+    try {
+      await client.request({ type: "breakout-move", userId, room });
+      note(`Moved ${$("breakout-who").selectedOptions[0]?.textContent || "them"}.`);
     } catch (err) {
       note(`Failed: ${err.message}`);
     }

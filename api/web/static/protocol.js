@@ -312,6 +312,16 @@ export const CLOSE_REASONS = Object.freeze({
  */
 
 /**
+ * Host: put a student in another open breakout room, or back in the main room.
+ * @typedef {Object} BreakoutMove
+ * @property {string} [rid]
+ * @property {"breakout-move"} type
+ * @property {string} userId
+ * @property {string} [name]
+ * @property {string} [room]
+ */
+
+/**
  * First message after admission (also after a resume: ``resumed``).
  * @typedef {Object} Welcome
  * @property {"welcome"} [type]
@@ -584,6 +594,6 @@ export const CLOSE_REASONS = Object.freeze({
  * @property {string} reason
  */
 
-/** @typedef {(Chat|Signal|Hand|Mute|Kick|Allow|End|Ping|Leave|PollCreate|PollLaunch|PollClose|PollShare|PollVote|HandLower|React|ChatDelete|ChatMode|MuteAll|MicLockSet|BreakoutOpen|BreakoutClose|BreakoutBroadcast|BreakoutVisit)} ClientMessage */
+/** @typedef {(Chat|Signal|Hand|Mute|Kick|Allow|End|Ping|Leave|PollCreate|PollLaunch|PollClose|PollShare|PollVote|HandLower|React|ChatDelete|ChatMode|MuteAll|MicLockSet|BreakoutOpen|BreakoutClose|BreakoutBroadcast|BreakoutVisit|BreakoutMove)} ClientMessage */
 
 /** @typedef {(Welcome|Presence|Count|ChatDelivery|ServerSignal|HandRaised|MuteRequest|Grants|Kicked|Recording|RoomEnded|Speakers|Ack|ErrorMessage|Pong|PollShown|PollTally|PollResults|HandsLowered|Reactions|ChatDeleted|ChatModeChanged|MutedAll|MicLockChanged|BreakoutAssigned|BreakoutState|BreakoutNotice|BreakoutEnded)} ServerMessage */
