@@ -118,6 +118,7 @@ export function setupBreakouts(client, { room, isHost, note, notify, leaveFor })
       return;
     }
     state.inside = m;
+    $("no-video").textContent = "Nobody in this room shows video yet: turn your camera on to be seen.";
     tick();
     renderBar();
     renderPanel();
