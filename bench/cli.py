@@ -4,6 +4,7 @@
     liveclass-bench run --scenario class       # spawns liveclass (SQLite + fakeredis)
     liveclass-bench run --url http://127.0.0.1:8000 --secret-file liveclass-data/secret-key
     liveclass-bench compare --clients 500      # liveclass, liveclass-redis and the baselines
+    liveclass-bench crosscheck                 # the same load from Python and a Node generator
     liveclass-bench plot bench/results/compare-*.json --out /tmp/plots
     liveclass-bench media --subscribers 50    # SFU: 1 publisher, 50 aiortc subscribers
 
@@ -19,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.crosscheck_cli import add_crosscheck
 from bench.execute import RunOptions
 from bench.results import load_results, save, stamp
 from bench.scenario import SCENARIOS, Scenario, parse_steps, preset
@@ -245,7 +247,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
         print("janus installed (its system service disabled; the media bench runs its own)")
         return 0
     node_setup()
-    print("bench/node: socket.io installed")
+    print("bench/node: socket.io, socket.io-client and ws installed")
     return 0
 
 
@@ -365,6 +367,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     media.set_defaults(handler=_cmd_media)
 
+    add_crosscheck(sub, _scenario_args, _run_args, _scenario, _run_options)
     setup = sub.add_parser("setup", help="install the Node socket.io baseline (npm ci)")
     setup.add_argument(
         "--janus", action="store_true", help="install Janus instead (apt-get), for `media`"

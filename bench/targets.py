@@ -129,17 +129,22 @@ class Target:
             await rooms.cleanup()
 
 
+#: What bench/node needs: socket.io (the baseline server), ws and socket.io-client (the Node
+#: load generator of ``crosscheck``).
+NODE_PACKAGES = ("socket.io", "socket.io-client", "ws")
+
+
 def node_setup(*, quiet: bool = False) -> None:
-    """Install socket.io into bench/node from its lockfile (npm ci), once."""
-    if (NODE_DIR / "node_modules" / "socket.io").is_dir():
+    """Install bench/node's packages from its lockfile (npm ci), once."""
+    if all((NODE_DIR / "node_modules" / p / "package.json").is_file() for p in NODE_PACKAGES):
         return
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("npm is needed for the node-socketio baseline (apt-get install npm)")
+        raise RuntimeError("npm is needed for bench/node (apt-get install npm)")
     if (NODE_DIR / "package-lock.json").is_file():
         argv = [npm, "ci", "--no-audit", "--no-fund"]
     else:
-        argv = [npm, "install", "--no-audit", "--no-fund", "socket.io@4"]
+        argv = [npm, "install", "--no-audit", "--no-fund"]
     subprocess.run(argv, cwd=NODE_DIR, check=True, capture_output=quiet)
 
 

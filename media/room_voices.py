@@ -5,7 +5,10 @@ The router feeds it each publisher's audio levels and the mute states participan
 (``signal`` ``mute`` to the SFU); a background loop looks every ``interval`` seconds (0.25:
 at most four messages a second, however many people talk) and calls ``on_change`` with
 ``{"speakers": [...], "muted": [...]}`` (participant ids; speakers loudest first) when it
-differs from what it last told. A mute change is told at once.
+differs from what it last told, and again every ``repeat`` seconds while someone speaks (the
+hubs count talk time from these messages, signaling/talk_time.py: a repeat tells them the
+speech goes on, so they can cap the interval a lost message would count). A mute change is
+told at once.
 
 Owner's duty: ``await close()`` (it cancels the loop).
 """
@@ -30,10 +33,13 @@ class RoomVoices:
         on_change: Callable[[MediaState], None],
         *,
         interval: float = 0.25,
+        repeat: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._on_change = on_change
         self._interval = interval
+        self._repeat = repeat
+        self._told_at = 0.0
         self._clock = clock
         self._speakers = ActiveSpeakers()
         self._muted: set[str] = set()
@@ -75,12 +81,10 @@ class RoomVoices:
             self._tell()
 
     def _tell(self) -> None:
-        state = {
-            "speakers": self._speakers.speaking(self._clock()),
-            "muted": sorted(self._muted),
-        }
-        if state != self._told:
-            self._told = state
+        now = self._clock()
+        state = {"speakers": self._speakers.speaking(now), "muted": sorted(self._muted)}
+        if state != self._told or (state["speakers"] and now - self._told_at >= self._repeat):
+            self._told, self._told_at = state, now
             self._on_change(state)
 
     async def _run(self) -> None:

@@ -1,5 +1,6 @@
 """Learning analytics of one session, for its teacher: per student attendance and watch time
-(``rooms/attendance.py``), chat messages and poll participation (``rooms/polls.py``).
+(``rooms/attendance.py``), chat messages, poll participation (``rooms/polls.py``), hands
+raised and talk time (``rooms/activity.py``).
 
 Sans-I/O: :func:`build` combines what the stores returned. A student is anyone who was in
 the room as a guest, or who posted or voted (a REST participant who never joined over
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rooms.activity import Activity
 from rooms.attendance import AttendanceReport
 from rooms.polls import Poll
 
@@ -29,6 +31,9 @@ class StudentAnalytics:
     messages: int = 0
     polls_answered: int = 0
     quiz_correct: int = 0
+    hands_raised: int = 0
+    #: Seconds they were an active speaker (the SFU heard them).
+    talk_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -69,9 +74,12 @@ def build(
     messages_by_user: dict[str, tuple[str, int]],
     *,
     teacher_ids: set[str],
+    activity: dict[str, Activity] | None = None,
 ) -> SessionAnalytics:
     """The analytics of ``report``'s session. ``messages_by_user``: user id → (name, count);
-    ``teacher_ids``: users who are not students (the instructor, hosts, observers)."""
+    ``teacher_ids``: users who are not students (the instructor, hosts, observers);
+    ``activity``: user id → hands raised and talk time (users who were in the room only:
+    those without a name elsewhere are left out)."""
     asked = [p for p in polls if p.status != "draft"]
     session = report.session
     out = SessionAnalytics(
@@ -116,5 +124,10 @@ def build(
             s.polls_answered += 1
             if right is not None and ballot.choices == right:
                 s.quiz_correct += 1
+    for user_id, counted in (activity or {}).items():
+        s = students.get(user_id)
+        if s is not None:
+            s.hands_raised = counted.hands_raised
+            s.talk_seconds = counted.talk_seconds
     out.students = sorted(students.values(), key=lambda s: (s.name.casefold(), s.user_id))
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from rooms.bus_events import (
@@ -18,6 +19,7 @@ from rooms.bus_events import (
     Direct,
     ForParticipant,
     GrantChanged,
+    RoomMessage,
     WaitingDecision,
 )
 from rooms.chat import ChatService
@@ -67,6 +69,8 @@ class BusListener:
         self._log = room_log
         #: While the bus is lost: each local room's highest delivered seq at the loss.
         self._catchup: dict[str, int] | None = None
+        #: Told each ``speakers`` room message: (session id, speakers) (the talk time's).
+        self.on_speakers: Callable[[str, list[str]], None] | None = None
 
     async def listen(self) -> None:
         """Handle the bus's events until cancelled; re-subscribe (with backoff) and catch
@@ -152,6 +156,12 @@ class BusListener:
         if room is None:
             return
         node = self._node
+        if (
+            self.on_speakers is not None
+            and isinstance(event, RoomMessage)
+            and event.message.get("type") == "speakers"
+        ):
+            self.on_speakers(event.session_id, list(event.message.get("speakers") or []))
         delivered = 0
         for action in room_event_actions(room.order, event, node.clock()):
             match action:
@@ -173,6 +183,8 @@ class BusListener:
         node = self._node
         room.fan_out(message)
         for conn in list(room.conns.values()):
+            for hook in node.release_hooks:  # released all at once, below
+                hook(conn)
             conn.close(close_codes.NORMAL, "room ended")
         for conn in list(room.conns.values()):
             node.by_pid.pop(conn.participant_id, None)

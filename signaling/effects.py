@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, assert_never
 
 from rooms import errors
+from rooms.activity import ActivityStore
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.breakout_messages import BreakoutRequest
@@ -68,6 +69,7 @@ class EffectRunner:
         node: Node,
         *,
         admitter: RoomAdmitter,
+        activity: ActivityStore,
         attendance: AttendanceService,
         chat: ChatService,
         sessions: SessionService,
@@ -87,6 +89,7 @@ class EffectRunner:
         self._presence = node.presence
         self._admitter = admitter
         self._attendance = attendance
+        self._activity = activity
         self._chat = chat
         self._sessions = sessions
         self._log = room_log
@@ -169,6 +172,8 @@ class EffectRunner:
                 message = hand_message(seq, sender_view(entry), effect.raised)
                 await self._log.append(sid, seq, message)
                 await node.bus.publish(node.room_message(sid, message))
+                if effect.raised:
+                    await self._count_hand(sid, entry.user_id)
                 conn.send(ack_message(effect.rid, seq=seq))
             case RequestMute():
                 target = await self._target(sid, effect.target)
@@ -257,6 +262,14 @@ class EffectRunner:
         await self._direct(target, Direct(sid, message))
         if effect.rid is not None:
             conn.send(ack_message(effect.rid))
+
+    async def _count_hand(self, sid: str, user_id: str) -> None:
+        """One more hand raised by ``user_id`` (the analytics' count, one write). The hand is
+        up for the room whatever happens here: a failed write is logged, not answered."""
+        try:
+            await self._activity.hand_raised(sid, user_id)
+        except Exception as exc:
+            log.warning("hand raised by %s not counted: %r", user_id, exc)
 
     async def _kick(self, conn: Connection, effect: KickParticipant) -> None:
         sid = conn.session_id

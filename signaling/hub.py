@@ -43,6 +43,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rooms.activity import ActivityStore
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.breakout_store import BreakoutStore
@@ -74,6 +75,7 @@ from signaling.metrics import HubMetrics
 from signaling.node import HubSettings, Node, new_node_id
 from signaling.presence_upkeep import PresenceUpkeep
 from signaling.questions import QuestionDesk
+from signaling.talk_time import TalkKeeper
 from signaling.teaching import Teaching
 from signaling.waiting_room import Lobby, Receive
 
@@ -147,8 +149,15 @@ class Hub:
             clock=clock,
             presence=presence,
         )
+        #: Hands raised and talk time per participant (rooms/activity.py), for the analytics.
+        self.activity = ActivityStore(database)
+        #: This node's participants' talk time, from the SFU's speakers messages.
+        self.talk = TalkKeeper(node, self.activity)
+        self._listener.on_speakers = self.talk.heard
+        node.release_hooks.append(self.talk.left)
         self._effects = EffectRunner(
             node,
+            activity=self.activity,
             teaching=self.teaching,
             admitter=admitter,
             attendance=attendance,
@@ -209,11 +218,14 @@ class Hub:
             loop.create_task(self._listener.listen(), name="hub-bus"),
             loop.create_task(self._every(self.settings.heartbeat_interval, self._heartbeat)),
             loop.create_task(self._every(self.settings.sweep_interval, self._sweep)),
+            loop.create_task(self._every(self.settings.talk_flush_interval, self.talk.flush)),
         ]
 
     async def stop(self) -> None:
         """Drain (if not done yet) and stop the background tasks; waits for them to end."""
         await self.drain()
+        with contextlib.suppress(Exception):
+            await self.talk.flush()  # what the drained connections spoke
         tasks = [*self._tasks, *self._node.background]
         for task in tasks:
             task.cancel()

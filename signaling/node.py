@@ -68,6 +68,8 @@ class HubSettings:
     ice: IceServers = field(default_factory=IceServers)
     #: How long a room's reliable message waits for a missing earlier seq (ordering.py).
     reorder_window: float = 1.0
+    #: Seconds between two writes of the talk time counted here (signaling/talk_time.py).
+    talk_flush_interval: float = 15.0
 
 
 class Node:
@@ -104,6 +106,8 @@ class Node:
         #: Called with the session id once a room ended (the waiting room sends its waiters
         #: home).
         self.end_hooks: list[Callable[[str], Awaitable[None]]] = []
+        #: Called (synchronously) as a local connection is released (the talk time's).
+        self.release_hooks: list[Callable[[Connection], None]] = []
         self._rows: dict[str, tuple[float, SessionRow]] = {}
         self._row_loads: dict[str, asyncio.Future[SessionRow | None]] = {}
 
@@ -138,6 +142,9 @@ class Node:
     async def release(self, conn: Connection) -> None:
         """Forget a local connection; unless it left for good, its seat waits for a resume."""
         pid = conn.participant_id
+        if self.by_pid.get(pid) is conn:
+            for hook in self.release_hooks:
+                hook(conn)
         room = self.forget(conn, conn.session_id, pid)
         if conn.close_code not in (
             close_codes.NORMAL,

@@ -320,6 +320,8 @@ def _no_leaked_env(monkeypatch: pytest.MonkeyPatch) -> None:
 _FAST = os.environ.get("LIVECLASS_TEST_FAST") == "1"
 _SLOW_DIRS = ("cluster", "integration", "reliability", "web", "bench")
 _SLOW_FILES = ("test_openapi_fuzz.py",)  # the fuzzer: thousands of requests
+#: Examples per property-based fuzz test: fewer in the fast loop (CI runs them all).
+FUZZ_EXAMPLES = 120 if _FAST else 600
 _SERVICE_FIXTURES = {"postgres_ready", "redis_ready", "redis_empty"}
 
 

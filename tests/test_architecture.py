@@ -23,6 +23,7 @@ environment: no ``os.environ``/``os.getenv`` and no pydantic ``BaseSettings`` el
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def _resolve_relative(path: Path, level: int, module: str | None) -> str:
 
 def imports_of(path: Path, source: str) -> Iterator[Import]:
     """Every module ``source`` (the file at ``path``, relative to ROOT) imports."""
-    tree = ast.parse(source, filename=str(path))
+    tree = parse(source, str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -122,7 +123,7 @@ def violations(path: Path, source: str) -> list[str]:
 def environment_reads(path: Path, source: str) -> list[str]:
     """Places in ``source`` that read the process environment."""
     found: list[str] = []
-    tree = ast.parse(source, filename=str(path))
+    tree = parse(source, str(path))
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Attribute)
@@ -144,10 +145,19 @@ def environment_reads(path: Path, source: str) -> list[str]:
     return found
 
 
+@functools.cache
+def parse(source: str, filename: str) -> ast.Module:
+    """``source``'s tree, parsed once per process: every checker here walks every file (the
+    trees are only read, never changed)."""
+    return ast.parse(source, filename=filename)
+
+
+@functools.cache
 def source_files(package: str) -> list[Path]:
     return sorted(p.relative_to(ROOT) for p in (ROOT / package).rglob("*.py"))
 
 
+@functools.cache
 def read(path: Path) -> str:
     return (ROOT / path).read_text(encoding="utf-8")
 
@@ -317,7 +327,7 @@ def _template(node: ast.JoinedStr) -> str:
 def key_builders(path: Path, source: str) -> list[str]:
     """Places in ``source`` that spell a Redis key or channel (f-strings or literals)."""
     found: list[str] = []
-    tree = ast.parse(source, filename=str(path))
+    tree = parse(source, str(path))
     in_fstring = {
         id(value)
         for node in ast.walk(tree)
@@ -537,7 +547,7 @@ SEAT_FIELDS = {"session_id", "entry", "grant", "logic", "resume_token", "sees_ro
 def seat_writes(path: Path, source: str) -> list[str]:
     """Assignments in ``source`` to another object's seat fields (``conn.grant = ...``)."""
     found: list[str] = []
-    for node in ast.walk(ast.parse(source, filename=str(path))):
+    for node in ast.walk(parse(source, str(path))):
         targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
             targets = node.targets

@@ -27,6 +27,11 @@ class StudentAnalyticsOut(BaseModel):
     messages: int = Field(description="Chat messages posted (deleted ones are not counted).")
     pollsAnswered: int
     quizCorrect: int
+    handsRaised: int = Field(description="Times they raised their hand.")
+    talkSeconds: float = Field(
+        description="Seconds they were an active speaker (written every few seconds and "
+        "when they leave, so a figure read during the class may lag a little)."
+    )
 
 
 class AnalyticsOut(BaseModel):
@@ -50,7 +55,9 @@ async def _analytics(call: Call) -> SessionAnalytics:
     sid = report.session.id
     polls = await call.services.hub.teaching.polls.list(sid)
     messages = await call.services.chat.counts_by_user(sid)
-    return build(report, polls, messages, teacher_ids={report.session.instructor_id})
+    activity = await call.services.hub.activity.by_user(sid)
+    teachers = {report.session.instructor_id}
+    return build(report, polls, messages, teacher_ids=teachers, activity=activity)
 
 
 @api.route(
@@ -62,9 +69,9 @@ async def _analytics(call: Call) -> SessionAnalytics:
     errors=(403, 404),
 )
 async def analytics(call: Call) -> AnalyticsOut:
-    """Per student: attendance, watch time, joins, chat messages, polls answered and quiz
-    answers right; and the class's totals. The session's instructor or a tenant admin,
-    during and after the class."""
+    """Per student: attendance, watch time, joins, chat messages, polls answered, quiz
+    answers right, hands raised and talk time; and the class's totals. The session's
+    instructor or a tenant admin, during and after the class."""
     a = await _analytics(call)
     return AnalyticsOut(
         sessionId=a.session_id,
@@ -89,6 +96,8 @@ async def analytics(call: Call) -> AnalyticsOut:
                 messages=s.messages,
                 pollsAnswered=s.polls_answered,
                 quizCorrect=s.quiz_correct,
+                handsRaised=s.hands_raised,
+                talkSeconds=s.talk_seconds,
             )
             for s in a.students
         ],
@@ -112,6 +121,8 @@ COLUMNS = [
     "pollsAsked",
     "quizCorrect",
     "quizzesAsked",
+    "handsRaised",
+    "talkSeconds",
 ]
 
 
@@ -153,6 +164,8 @@ async def analytics_csv(call: Call) -> Response:
                 a.polls,
                 s.quiz_correct,
                 a.quizzes,
+                s.hands_raised,
+                s.talk_seconds,
             ]
         )
     return Response(

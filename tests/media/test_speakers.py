@@ -115,3 +115,32 @@ async def test_the_router_hears_who_speaks_and_is_told_who_muted(
     finally:
         await talker.close()
         await silent.close()
+
+
+async def test_room_voices_repeat_the_speakers_every_second_while_someone_speaks() -> None:
+    told: asyncio.Queue[MediaState] = asyncio.Queue()
+    clock = [0.0]
+    voices = RoomVoices(told.put_nowait, interval=0.01, repeat=1.0, clock=lambda: clock[0])
+    try:
+        level = voices.level_of("ann")
+        for _ in range(30):
+            level(SPEECH)
+        speaking = {"speakers": ["ann"], "muted": []}
+        assert await asyncio.wait_for(told.get(), 5) == speaking
+        clock[0] = 0.5
+        for _ in range(30):
+            level(SPEECH)
+        voices.set_muted("ann", False)  # tells nothing new: no repeat before a second
+        assert told.empty()
+        clock[0] = 1.0
+        for _ in range(30):
+            level(SPEECH)
+        assert await asyncio.wait_for(told.get(), 5) == speaking  # the repeat
+        clock[0] = 5.0  # ann's packets stopped: told once, then nothing while nobody speaks
+        assert await asyncio.wait_for(told.get(), 5) == {"speakers": [], "muted": []}
+        clock[0] = 10.0
+        voices.set_muted("bob", True)
+        assert told.get_nowait() == {"speakers": [], "muted": ["bob"]}
+        assert told.empty()
+    finally:
+        await voices.close()

@@ -43,6 +43,7 @@ TABLES = {
     "polls",
     "poll_votes",
     "questions",
+    "participant_activity",
     "webhook_endpoints",
     "webhook_events",
     "webhook_deliveries",

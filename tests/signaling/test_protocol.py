@@ -21,6 +21,7 @@ from signaling.protocol import (
     encode,
     error_message,
 )
+from tests.conftest import FUZZ_EXAMPLES
 
 
 def test_negotiation_prefers_the_first_supported_offer() -> None:
@@ -241,7 +242,7 @@ messages = st.fixed_dictionaries(
 FUZZ_COUNT = {"frames": 0}
 
 
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=FUZZ_EXAMPLES, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
     data=st.one_of(
         st.binary(max_size=300),

@@ -93,7 +93,7 @@ async def test_a_whole_class_in_the_browser(tmp_path: Path) -> None:
 
         # The teacher lets Sue use her camera: everyone sees her video next to the teacher's.
         await choose(teacher, "Sue Student")
-        await teacher.get_by_role("button", name="Let Sue Student use their camera").click()
+        await teacher.get_by_role("button", name="Allow camera for Sue Student").click()
         await sue.get_by_role("button", name="Turn camera on").click()
         await video_playing(teacher, f'#stage video[data-participant="{pid}"]')
         await video_playing(sam, f'#stage video[data-participant="{pid}"]')

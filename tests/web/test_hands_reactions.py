@@ -26,7 +26,7 @@ async def test_hands_lowered_by_the_teacher_and_reactions(tmp_path: Path) -> Non
         await expect(teacher.locator("#hands-count")).to_have_text("✋ 2 hands up")
         await shots.take(teacher, "two-hands-up")
         await choose(teacher, "Sam Student")
-        await teacher.get_by_role("button", name="Lower Sam Student's hand").click()
+        await teacher.get_by_role("button", name="Lower hand for Sam Student").click()
         await expect(sam.locator("#notice")).to_have_text("Tina Teacher lowered your hand.")
         await expect(sam.get_by_role("button", name="Raise hand")).to_be_visible()
         await expect(teacher.locator("#hands-count")).to_have_text("✋ 1 hand up")

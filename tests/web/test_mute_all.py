@@ -21,7 +21,7 @@ async def test_mute_all_and_lock(tmp_path: Path) -> None:
         await join(sam, "Sam Student", session_id)
         sam_id = await sam.evaluate("() => window.liveclassRoom.me.id")
         await choose(teacher, "Sam Student")
-        await teacher.get_by_role("button", name="Let Sam Student use their camera").click()
+        await teacher.get_by_role("button", name="Allow camera for Sam Student").click()
         await sam.get_by_role("button", name="Turn camera on").click()
         await video_playing(teacher, f'#stage video[data-participant="{sam_id}"]')
         await expect(sam.get_by_role("button", name="Mute microphone")).to_be_visible()

@@ -73,7 +73,7 @@ async def test_teacher_and_student_turn_their_cameras_off_and_on(tmp_path: Path)
         sue_id = await sue.evaluate("() => window.liveclassRoom.me.id")
 
         await choose(teacher, "Sue Student")
-        await teacher.get_by_role("button", name="Let Sue Student use their camera").click()
+        await teacher.get_by_role("button", name="Allow camera for Sue Student").click()
         await sue.get_by_role("button", name="Turn camera on").click()
         for page in (teacher, sam):
             await video_playing(page, f'#stage video[data-participant="{sue_id}"]')

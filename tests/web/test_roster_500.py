@@ -102,7 +102,7 @@ async def test_a_roster_of_500(tmp_path: Path) -> None:
             await expect(teacher.locator("#roster-counts")).to_contain_text("1 hand")
             await choose(teacher, "Pupil 427")
             await expect(
-                teacher.get_by_role("button", name="Lower Pupil 427's hand")
+                teacher.get_by_role("button", name="Lower hand for Pupil 427")
             ).to_be_visible()
             # No other row carries a button of its own: actions are for the chosen row only.
             await expect(teacher.locator("#roster li button:not(.row)")).to_have_count(0)

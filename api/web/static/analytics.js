@@ -22,7 +22,9 @@ function render(filter = $("filter").value.trim().toLowerCase()) {
     el("td", {}, String(r.joins)),
     el("td", {}, String(r.messages)),
     el("td", {}, `${r.pollsAnswered} / ${window.analytics.polls}`),
-    el("td", {}, window.analytics.quizzes ? `${r.quizCorrect} / ${window.analytics.quizzes}` : "–"))));
+    el("td", {}, window.analytics.quizzes ? `${r.quizCorrect} / ${window.analytics.quizzes}` : "–"),
+    el("td", { dataset: { col: "hands" } }, String(r.handsRaised)),
+    el("td", { dataset: { col: "talk", seconds: String(r.talkSeconds) } }, duration(r.talkSeconds)))));
   $("no-students").hidden = rows.length > 0;
 }
 
@@ -35,7 +37,10 @@ async function load() {
       ["Students", a.students], ["Attended", a.attended],
       ["Average time in class", duration(a.averageWatchTime)],
       ["Polls asked", a.polls], ["Poll participation", `${a.pollParticipation}%`],
-      ["Chat messages", a.messages], ["Class status", a.status],
+      ["Chat messages", a.messages],
+      ["Hands raised", a.perStudent.reduce((n, r) => n + r.handsRaised, 0)],
+      ["Students' talk time", duration(a.perStudent.reduce((n, r) => n + r.talkSeconds, 0))],
+      ["Class status", a.status],
     ];
     $("figures").replaceChildren(...figures.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, String(v)))));
     rows = a.perStudent;

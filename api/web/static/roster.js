@@ -31,10 +31,10 @@ export function setupRoster(ctx) {
       controls.push(el("button", { type: "button", class: "small secondary", "aria-label": `Mute ${p.name}`, onclick: () => act(() => room.client.mute(p.id, "all"), `Asked ${p.name} to mute.`) }, "Mute"));
     }
     controls.push(room.allowed.has(p.userId) || room.tiles.has(p.id)
-      ? el("button", { type: "button", class: "small secondary", "aria-label": `Stop ${p.name}'s camera`, onclick: () => act(async () => { await room.client.allow(p.id, false); room.allowed.delete(p.userId); render(); }, `${p.name} may no longer use their camera.`) }, "Stop camera")
-      : el("button", { type: "button", class: "small secondary", "aria-label": `Let ${p.name} use their camera`, onclick: () => act(async () => { await room.client.allow(p.id, true); room.allowed.add(p.userId); render(); }, `${p.name} may use their camera.`) }, "Allow camera"));
+      ? el("button", { type: "button", class: "small secondary", "aria-label": `Stop camera for ${p.name}`, onclick: () => act(async () => { await room.client.allow(p.id, false); room.allowed.delete(p.userId); render(); }, `${p.name} may no longer use their camera.`) }, "Stop camera")
+      : el("button", { type: "button", class: "small secondary", "aria-label": `Allow camera for ${p.name}`, onclick: () => act(async () => { await room.client.allow(p.id, true); room.allowed.add(p.userId); render(); }, `${p.name} may use their camera.`) }, "Allow camera"));
     if (room.hands.has(p.id)) {
-      controls.push(el("button", { type: "button", class: "small", "aria-label": `Lower ${p.name}'s hand`, onclick: () => act(() => room.client.request({ type: "hand-lower", target: p.id }), `Lowered ${p.name}'s hand.`) }, "Lower hand"));
+      controls.push(el("button", { type: "button", class: "small", "aria-label": `Lower hand for ${p.name}`, onclick: () => act(() => room.client.request({ type: "hand-lower", target: p.id }), `Lowered ${p.name}'s hand.`) }, "Lower hand"));
     }
     controls.push(el("button", { type: "button", class: "small danger", "aria-label": `Remove ${p.name}`, dataset: { kick: p.userId }, onclick: () => ctx.removeParticipant(p) }, "Remove"));
     controls.push(el("button", { type: "button", class: "small secondary", "aria-label": "Close the actions", onclick: () => choose(p.id) }, "Close"));
@@ -76,16 +76,19 @@ export function setupRoster(ctx) {
 
     $("roster").replaceChildren(...shown.map((p) => {
       const me = p.id === room.me?.id;
+      const selectable = host && !me && p.role !== "host";
+      // The name first, and a row's accessible name holds all its visible text: "Choose
+      // Sam Student hand up #1" (a name without the hand hid it from screen readers).
       const label = [
-        queue.has(p.id) ? el("span", { class: "badge hand" }, `hand up #${queue.get(p.id) + 1}`) : null,
-        queue.has(p.id) ? " " : null,
         p.name, me ? " (you)" : "", p.role === "host" ? " · teacher" : "",
         room.micMuted.has(p.id) ? el("span", { class: "meta" }, " · muted") : null,
+        queue.has(p.id) ? " " : null,
+        queue.has(p.id) ? el("span", { class: "badge hand" }, `hand up #${queue.get(p.id) + 1}`) : null,
       ];
-      const selectable = host && !me && p.role !== "host";
       const body = selectable
-        ? el("button", { type: "button", class: "row name", "aria-pressed": String(room.chosen === p.id), "aria-label": `Choose ${p.name}`, onclick: () => choose(p.id) }, label)
+        ? el("button", { type: "button", class: "row name", "aria-pressed": String(room.chosen === p.id), onclick: () => choose(p.id) }, label)
         : el("span", { class: "name" }, label);
+      if (selectable) body.setAttribute("aria-label", `Choose ${body.textContent}`);
       return el("li", { dataset: { participant: p.id, user: p.userId }, class: room.chosen === p.id ? "chosen" : null }, body);
     }));
     const rest = found.length - shown.length;

@@ -12,6 +12,8 @@
 - ``chat_messages``: ordered by a per-session ``seq``, unique within the session.
 - ``polls`` and ``poll_votes``: a session's polls and quizzes (rooms/polls.py), one vote per
   user and poll (the last one counts).
+- ``participant_activity``: per user and session, hands raised and seconds spoken
+  (rooms/activity.py); one row each, never negative.
 - ``questions``: students' private questions to the teacher (rooms/questions.py), with the
   host's answer or dismissal.
 - ``recordings``: uploaded files, external links and server recordings, with their status.
@@ -26,6 +28,7 @@ to a tenant, and deliveries and attempts to their event and endpoint.
 
 from rooms.store.tables.base import Base
 from rooms.store.tables.room import (
+    ActivityRow,
     AttendanceRow,
     ChatMessageRow,
     PollRow,
@@ -49,6 +52,7 @@ from rooms.store.tables.webhooks import (
 )
 
 __all__ = [
+    "ActivityRow",
     "AttendanceRow",
     "BanRow",
     "Base",

@@ -1,5 +1,6 @@
 """What happens in a session's room: ``attendance``, ``chat_messages``, ``polls`` and
-``poll_votes``, ``recordings`` (see the package docstring for their constraints)."""
+``poll_votes``, ``participant_activity``, ``recordings`` (see the package docstring for their
+constraints)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -22,7 +24,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from rooms.store.tables.base import Base
 from rooms.store.types import UTCDateTime, utcnow
 
-__all__ = ["AttendanceRow", "ChatMessageRow", "PollRow", "PollVoteRow", "RecordingRow"]
+__all__ = [
+    "ActivityRow",
+    "AttendanceRow",
+    "ChatMessageRow",
+    "PollRow",
+    "PollVoteRow",
+    "RecordingRow",
+]
 
 
 class AttendanceRow(Base):
@@ -117,6 +126,25 @@ class PollVoteRow(Base):
     user_name: Mapped[str] = mapped_column(String(200))
     choices: Mapped[list[int]] = mapped_column(JSON)
     voted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ActivityRow(Base):
+    """One participant's counters in one session (rooms/activity.py): hands raised and
+    seconds spoken, added to as they happen."""
+
+    __tablename__ = "participant_activity"
+    __table_args__ = (
+        CheckConstraint("hands_raised >= 0", name="hands_non_negative"),
+        CheckConstraint("talk_seconds >= 0", name="talk_non_negative"),
+    )
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hands_raised: Mapped[int] = mapped_column(Integer, default=0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class RecordingRow(Base):

@@ -1,0 +1,78 @@
+"""The ``liveclass-bench crosscheck`` command (bench/crosscheck.py does the work).
+
+Registered by :mod:`bench.cli`, which passes its own workload and running options (so this
+module does not import the CLI back)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+from collections.abc import Callable
+
+from bench.execute import RunOptions
+from bench.scenario import Scenario, parse_steps
+from bench.targets import TARGETS, split_target
+
+__all__ = ["CROSSCHECK_STEPS", "CROSSCHECK_TARGETS", "add_crosscheck"]
+
+#: 2k and 10k deliveries/s with 500 clients, 4 s each: short, bounded steps.
+CROSSCHECK_STEPS = "4x4,20x4"
+CROSSCHECK_TARGETS = "liveclass,liveclass-redis,websockets,node-socketio"
+
+
+def add_crosscheck(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    scenario_args: Callable[[argparse.ArgumentParser], None],
+    run_args: Callable[[argparse.ArgumentParser], None],
+    make_scenario: Callable[..., Scenario],
+    run_options: Callable[[argparse.Namespace], RunOptions],
+) -> None:
+    """Add the ``crosscheck`` subcommand to ``sub``."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from bench.crosscheck import crosscheck
+
+        scenario = make_scenario(
+            args,
+            "class",
+            clients=500,
+            steps=parse_steps(CROSSCHECK_STEPS),
+            churn=0.0,
+            settle=1.0,
+            drain=3.0,
+        )
+        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        unknown = [t for t in targets if split_target(t)[0] not in TARGETS]
+        if unknown:
+            print(f"unknown targets: {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        command = "liveclass-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        output = asyncio.run(
+            crosscheck(
+                targets,
+                scenario,
+                run_options(args),
+                args.out,
+                repeat=args.repeat,
+                command=command,
+            )
+        )
+        print(f"results: {output.json_path}\ntable: {output.table_path}")
+        return 1 if output.document["failures"] else 0
+
+    parser = sub.add_parser(
+        "crosscheck",
+        help="the class chat load from the Python and an independent Node load generator, "
+        "side by side",
+    )
+    parser.add_argument(
+        "--targets", default=CROSSCHECK_TARGETS, help=f"comma-separated ({CROSSCHECK_TARGETS})"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds per target (the order alternates)"
+    )
+    scenario_args(parser)
+    run_args(parser)
+    parser.set_defaults(handler=handler, no_progress=True)
