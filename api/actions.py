@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.services import Services
+from rooms.breakout_store import BreakoutStore
 from rooms.errors import Banned, Forbidden
 from rooms.identity import Principal
 from rooms.model import RoomRole
@@ -68,6 +69,7 @@ async def issue_room_token(
     """A room token for ``principal`` in session ``ref`` (403 ``not_enrolled`` when the
     session admits enrolled users only, 403 ``banned`` for users the host removed)."""
     session, role = await services.participation.admission(principal, ref)
+    _breakout_member(session, role, principal)
     if await services.bans.is_banned(session.id, principal.user_id):
         raise Banned("you were removed from this session by the host")
     grant = RoomGrant.for_role(
@@ -82,6 +84,13 @@ async def issue_room_token(
     return IssuedToken(token=token, expires=expires, session=session, grant=grant)
 
 
+def _breakout_member(session: SessionRow, role: RoomRole, principal: Principal) -> None:
+    """A breakout room lets in its own members only (and the class's hosts): 403
+    ``not_in_breakout`` for another student."""
+    if role is RoomRole.GUEST and not BreakoutStore.may_enter(session, principal.user_id):
+        raise Forbidden("you are not in this breakout room", code="not_in_breakout")
+
+
 async def join_room(
     services: Services, principal: Principal, ref: str, *, until_leave: bool = False
 ) -> Participation:
@@ -89,6 +98,7 @@ async def join_room(
     student of a class whose waiting room is on, not let in yet and not in the room, is
     refused (403 ``waiting_room``): waiting is over WebSocket."""
     session, role = await services.participation.admission(principal, ref)
+    _breakout_member(session, role, principal)
     if (
         role is RoomRole.GUEST
         and await services.hub.lobby.store.must_wait(session.id, principal.user_id)

@@ -26,6 +26,7 @@ from api.metrics import HttpMetrics, MetricsMiddleware
 from api.routes import (
     analytics,
     bans,
+    breakouts,
     chat,
     enrollment,
     microphones,
@@ -58,6 +59,7 @@ API_MODULES: list[Api] = [
     bans.api,
     chat.api,
     polls.api,
+    breakouts.api,
     microphones.api,
     waiting_room.api,
     questions.api,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.access import can_manage
@@ -72,6 +72,13 @@ class AttendanceReport:
 
 
 _TENANTS_KEY = "liveclass.attendance.tenants"
+
+
+def _class_and_breakouts(session_id: str) -> Select[str]:
+    """The ids of a class and of its breakout rooms (rooms/breakout_store.py)."""
+    return select(SessionRow.id).where(
+        or_(SessionRow.id == session_id, SessionRow.parent_id == session_id)
+    )
 
 
 async def _tenant_of(tx: AsyncSession, session_id: str) -> str | None:
@@ -213,7 +220,9 @@ class AttendanceService:
                 await enqueue(tx, tenant, EventType.PARTICIPANT_LEFT, data)
 
     async def report(self, principal: Principal, ref: str) -> AttendanceReport:
-        """Per user: join/leave intervals, watch time, attended. Instructor or admin only."""
+        """Per user: join/leave intervals, watch time, attended. Instructor or admin only.
+        Time in the class's breakout rooms counts as time in the class (their stays are
+        among the intervals)."""
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
             if not can_manage(principal, session):
@@ -225,7 +234,7 @@ class AttendanceService:
                 (
                     await tx.execute(
                         select(AttendanceRow)
-                        .where(AttendanceRow.session_id == session.id)
+                        .where(AttendanceRow.session_id.in_(_class_and_breakouts(session.id)))
                         .order_by(AttendanceRow.joined_at, AttendanceRow.id)
                     )
                 ).scalars()

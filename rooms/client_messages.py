@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from rooms.breakout_messages import BREAKOUT_REQUESTS, BreakoutRequest
 from rooms.message_base import ClientModel as _ClientModel
 from rooms.message_base import ParticipantRef
 from rooms.message_base import documented as _documented
@@ -206,7 +207,8 @@ ClientMessage = Annotated[
     | Leave
     | TeachingRequest
     | WaitingRequest
-    | QuestionRequest,
+    | QuestionRequest
+    | BreakoutRequest,
     Field(discriminator="type"),
 ]
 
@@ -224,4 +226,5 @@ CLIENT_MESSAGES: tuple[type[_ClientModel], ...] = (
     *TEACHING_REQUESTS,
     *WAITING_REQUESTS,
     *QUESTION_REQUESTS,
+    *BREAKOUT_REQUESTS,
 )

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from rooms.breakout_messages import BREAKOUT_NOTICES, BreakoutNotices
 from rooms.message_base import ServerModel, WireMessage
 from rooms.question_messages import QUESTION_NOTICES, QuestionNotice
 from rooms.teaching_messages import TEACHING_NOTICES, TeachingNotice
@@ -204,8 +205,15 @@ class Ack(ServerModel):
         default=None, description="``waiting-room``: whether the waiting room is on now."
     )
     count: int | None = Field(
-        default=None, description="``waiting-admit``/``-refuse``: how many it let in or refused."
+        default=None,
+        description="``waiting-admit``/``-refuse``: how many it let in or refused; "
+        "``breakout-close``, ``breakout-broadcast``: how many rooms.",
     )
+    rooms: list[dict[str, str]] | None = Field(
+        default=None, description="`breakout-open`: the rooms made (id, name)."
+    )
+    room: str | None = Field(default=None, description="`breakout-visit`: the room's id.")
+    token: str | None = Field(default=None, description="`breakout-visit`: its room token.")
 
 
 class ErrorMessage(ServerModel):
@@ -246,7 +254,8 @@ ServerMessage = Annotated[
     | Pong
     | TeachingNotice
     | WaitingNotice
-    | QuestionNotice,
+    | QuestionNotice
+    | BreakoutNotices,
     Field(discriminator="type"),
 ]
 
@@ -270,4 +279,5 @@ SERVER_MESSAGES: tuple[type[ServerModel], ...] = (
     *TEACHING_NOTICES,
     *WAITING_NOTICES,
     *QUESTION_NOTICES,
+    *BREAKOUT_NOTICES,
 )

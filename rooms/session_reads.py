@@ -95,7 +95,11 @@ class SessionReads:
     async def search(self, principal: Principal | None, tenant: str, flt: SessionFilter) -> Page:
         """One page of the tenant's sessions, soonest first. ``principal`` None is an
         anonymous catalogue reader (permission flags all false)."""
-        conditions: list[ColumnElement[bool]] = [SessionRow.tenant_id == tenant]
+        # Breakout rooms (child sessions) are not classes of the catalogue.
+        conditions: list[ColumnElement[bool]] = [
+            SessionRow.tenant_id == tenant,
+            SessionRow.parent_id.is_(None),
+        ]
         if flt.status is not None:
             conditions.append(SessionRow.status == flt.status.value)
         if flt.instructor_id is not None:

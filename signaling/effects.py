@@ -12,12 +12,14 @@ A failed effect answers the request with an ``error`` message (the domain error'
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, assert_never
 
 from rooms import errors
 from rooms.activity import ActivityStore
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
+from rooms.breakout_messages import BreakoutRequest
 from rooms.bus_events import Direct, GrantChanged
 from rooms.chat import ChatService, Sender
 from rooms.identity import Principal, UserRole
@@ -39,6 +41,7 @@ from signaling.messages import (
 from signaling.node import Node
 from signaling.participant import (
     AllowPublish,
+    Breakout,
     BroadcastHand,
     Close,
     Effect,
@@ -88,6 +91,8 @@ class EffectRunner:
         self._teaching = teaching
         self._lobby = lobby
         self._questions = questions
+        #: Breakout rooms' requests (signaling/breakouts.py; the hub sets it).
+        self.breakouts: Callable[[Connection, BreakoutRequest], Awaitable[None]] = _no_breakouts
         self._presence = node.presence
         self._admitter = admitter
         self._attendance = attendance
@@ -210,6 +215,8 @@ class EffectRunner:
                 await self._lobby.handle(conn, effect.message)
             case HandleQuestion():
                 await self._questions.handle(conn, effect.message)
+            case Breakout():
+                await self.breakouts(conn, effect.message)
             case _:
                 assert_never(effect)
 
@@ -307,3 +314,7 @@ class EffectRunner:
                 "that participant is not connected over WebSocket", code="not_connected"
             )
         await self._node.bus.publish_to_node(target.node, event)
+
+
+async def _no_breakouts(conn: Connection, message: BreakoutRequest) -> None:
+    conn.send(error_message("unavailable", "breakout rooms are not available", rid=message.rid))

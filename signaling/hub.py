@@ -46,6 +46,7 @@ from typing import Any
 from rooms.activity import ActivityStore
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
+from rooms.breakout_store import BreakoutStore
 from rooms.bus_events import ForParticipant
 from rooms.bus_port import Bus
 from rooms.chat import ChatService
@@ -63,6 +64,7 @@ from rooms.tokens import RoomTokens
 from rooms.waiting_room import WaitingRoom
 from signaling import close_codes
 from signaling.admission import Seating, Waiting
+from signaling.breakouts import BreakoutDesk
 from signaling.bus_listener import BusListener
 from signaling.connection import Connection
 from signaling.effects import EffectRunner
@@ -175,9 +177,15 @@ class Hub:
             media=self._media,
         )
         #: Run for every seated connection after its welcome (what hosts see of the tools).
+        #: Breakout rooms (signaling/breakouts.py).
+        self.breakouts = BreakoutDesk(
+            node, store=BreakoutStore(database), tokens=tokens, attendance=attendance
+        )
+        self._effects.breakouts = self.breakouts.handle
         self.joined_hooks: list[Callable[[Connection], Awaitable[None]]] = [
             self._lobby_list,
             self._questions_snapshot,
+            self.breakouts.after_welcome,
         ]
         #: Writes queued frames once per loop iteration (connections with a direct wire).
         self.flusher = Flusher()
@@ -309,7 +317,10 @@ class Hub:
         if outcome is not True:
             return False
         for hook in self.joined_hooks:
-            await hook(conn)
+            try:
+                await hook(conn)
+            except Exception as exc:  # what it sends comes again with the next change or reload
+                log.warning("after the welcome of %s: %r", conn.participant_id, exc)
         return True
 
     def _refuse_draining(self, conn: Connection) -> None:
@@ -317,16 +328,10 @@ class Hub:
 
     async def _lobby_list(self, conn: Connection) -> None:
         if conn.grant is not None and conn.grant.can_moderate:
-            try:
-                await self.lobby.send_list(conn)
-            except Exception as exc:  # the next change sends it
-                log.warning("waiting list not sent: %r", exc)
+            await self.lobby.send_list(conn)
 
     async def _questions_snapshot(self, conn: Connection) -> None:
-        try:
-            await self.questions.send_snapshot(conn, self._node.rooms.get(conn.session_id))
-        except Exception as exc:  # they still get the new ones; a reload reads them again
-            log.warning("questions not sent: %r", exc)
+        await self.questions.send_snapshot(conn, self._node.rooms.get(conn.session_id))
 
     async def receive(self, conn: Connection, frame: str | bytes) -> None:
         """Handle one frame from ``conn``."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from rooms.breakout_messages import BreakoutMember, BreakoutView
 from rooms.protocol_models import (
     CLIENT_MESSAGES,
     SERVER_MESSAGES,
@@ -109,6 +110,8 @@ def _typedefs() -> list[str]:
         WaitingRoomView,
         WaiterView,
         QuestionView,
+        BreakoutMember,
+        BreakoutView,
     )
     lines = [
         "// -- message types (JSDoc), from rooms/protocol_models.py --",

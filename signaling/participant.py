@@ -15,6 +15,14 @@ from typing import assert_never
 
 from pydantic import JsonValue
 
+from rooms.breakout_messages import (
+    BreakoutBroadcast,
+    BreakoutClose,
+    BreakoutMove,
+    BreakoutOpen,
+    BreakoutRequest,
+    BreakoutVisit,
+)
 from rooms.protocol_models import ClientMessage, WireMessage
 from rooms.question_messages import (
     QuestionAnswer,
@@ -57,6 +65,7 @@ from signaling.ratelimit import TokenBucket
 
 __all__ = [
     "AllowPublish",
+    "Breakout",
     "BroadcastHand",
     "Close",
     "Effect",
@@ -181,6 +190,17 @@ class HandleQuestion:
         return self.message.rid
 
 
+@dataclass(frozen=True, slots=True)
+class Breakout:
+    """A breakout rooms request, for signaling/breakouts.py (it checks the sender's role)."""
+
+    message: BreakoutRequest
+
+    @property
+    def rid(self) -> str | None:
+        return self.message.rid
+
+
 Effect = (
     Reply
     | Close
@@ -195,6 +215,7 @@ Effect = (
     | Teach
     | ManageWaitingRoom
     | HandleQuestion
+    | Breakout
 )
 
 
@@ -288,6 +309,14 @@ class ParticipantLogic:
                 return [ManageWaitingRoom(message)]
             case QuestionAsk() | QuestionAnswer() | QuestionDismiss():
                 return [HandleQuestion(message)]
+            case (
+                BreakoutOpen()
+                | BreakoutClose()
+                | BreakoutBroadcast()
+                | BreakoutVisit()
+                | BreakoutMove()
+            ):
+                return [Breakout(message)]
             case _:
                 assert_never(message)
 

@@ -46,6 +46,11 @@ EXAMPLES: dict[str, dict[str, object]] = {
     "question-ask": {"text": "Why?"},
     "question-answer": {"id": "q_nobody", "answer": "Because."},
     "question-dismiss": {"id": "q_nobody"},
+    "breakout-open": {"rooms": 2, "duration": 600},
+    "breakout-close": {},
+    "breakout-broadcast": {"text": "two minutes left"},
+    "breakout-visit": {"room": "r1"},
+    "breakout-move": {"userId": "u1", "room": "r1"},
 }
 
 

@@ -10,6 +10,7 @@ import { deleteButton, setupChatModeration } from "/static/chat_moderation.js";
 import { setupWaitingRoom } from "/static/waiting_room.js";
 import { setupQuestions } from "/static/questions.js";
 import { setupRoster } from "/static/roster.js";
+import { setupBreakouts } from "/static/breakouts.js";
 
 const auth = requireAuth();
 const params = new URLSearchParams(location.search);
@@ -63,6 +64,8 @@ const main = $("main");
  * @property {*} config the web config (common.js ``webConfig``)
  * @property {boolean} micLocked the teacher locked students' microphones muted
  * @property {WaitingState} [waiting] the waiting room's state (waiting_room.js)
+ * @property {*} [breakouts] the breakout rooms' state (breakouts.js)
+ * @property {boolean} [moving] leaving for another room (a breakout room, or back): no "left" page
  * @property {boolean} [cameraRefused] the browser refused the camera (not asked again by itself)
  * @property {number} [chimes] hand-raise chimes played (the tests count them)
  * @property {string|null} [chosen] the participant whose actions the roster shows
@@ -248,6 +251,7 @@ async function connect() {
   setupChatModeration(client, { sessionRef, chat: room.chat });
   room.waiting = setupWaitingRoom(client, { showState: setState, note });
   setupQuestions(client, { note: (text) => (isHost() ? note(text) : notify(text)) });
+  room.breakouts = setupBreakouts(client, { room, isHost, note, notify, leaveFor });
   client.on("presence", /** @param {Presence} m */ (m) => {
     for (const p of /** @type {ParticipantView[]} */ (m.left || [])) {
       room.roster.delete(p.id);
@@ -380,6 +384,7 @@ async function onClosed({ code, reason }) {
   stopCamera();
   stopScreen();
   clearTiles();
+  if (room.moving) return; // to a breakout room or back: the next page takes over
   if (room.waiting?.refused) return setState("refused");
   if (room.kicked || reason === "banned" || code === CLOSE_CODES.FORBIDDEN) {
     return setState(room.kicked || reason === "banned" ? "removed" : "forbidden");
@@ -394,6 +399,15 @@ async function onClosed({ code, reason }) {
   if (code === CLOSE_CODES.NORMAL && reason === "left") return; // leave() navigates away
   // Not live (CLOSE_CODES.NOT_LIVE), and anything else: look at the session again.
   enter();
+}
+
+/** Leave this room for another of the class (a breakout room, or back to the main room). */
+function leaveFor(url) {
+  room.moving = true;
+  stopCamera();
+  stopScreen();
+  room.client?.leaveNow();
+  location.assign(url);
 }
 
 // -- media -------------------------------------------------------------------------------

@@ -118,6 +118,21 @@ export const CLOSE_REASONS = Object.freeze({
  */
 
 /**
+ * 
+ * @typedef {Object} BreakoutMember
+ * @property {string} userId
+ * @property {string} name
+ */
+
+/**
+ * One breakout room as clients see it.
+ * @typedef {Object} BreakoutView
+ * @property {string} id
+ * @property {string} name
+ * @property {Array<BreakoutMember>} [members]
+ */
+
+/**
  * Post a chat message to the room.
  * @typedef {Object} Chat
  * @property {string} [rid]
@@ -342,6 +357,50 @@ export const CLOSE_REASONS = Object.freeze({
  */
 
 /**
+ * Host: split the class into breakout rooms and send the students there.
+ * @typedef {Object} BreakoutOpen
+ * @property {string} [rid]
+ * @property {"breakout-open"} type
+ * @property {number} rooms
+ * @property {Object<string, number>} [assignments]
+ * @property {Array<string>} [names]
+ * @property {number} [duration]
+ */
+
+/**
+ * Host: close the breakout rooms and call everyone back to the main room.
+ * @typedef {Object} BreakoutClose
+ * @property {string} [rid]
+ * @property {"breakout-close"} type
+ */
+
+/**
+ * Host: a message to every breakout room (and the main room).
+ * @typedef {Object} BreakoutBroadcast
+ * @property {string} [rid]
+ * @property {"breakout-broadcast"} type
+ * @property {string} text
+ */
+
+/**
+ * Host: a room token to visit one open breakout room.
+ * @typedef {Object} BreakoutVisit
+ * @property {string} [rid]
+ * @property {"breakout-visit"} type
+ * @property {string} room
+ */
+
+/**
+ * Host: put a student in another open breakout room, or back in the main room.
+ * @typedef {Object} BreakoutMove
+ * @property {string} [rid]
+ * @property {"breakout-move"} type
+ * @property {string} userId
+ * @property {string} [name]
+ * @property {string} [room]
+ */
+
+/**
  * First message after admission (also after a resume: ``resumed``).
  * @typedef {Object} Welcome
  * @property {"welcome"} [type]
@@ -475,6 +534,9 @@ export const CLOSE_REASONS = Object.freeze({
  * @property {Array<number>} [choices]
  * @property {boolean} [enabled]
  * @property {number} [count]
+ * @property {Array<Object<string, string>>} [rooms]
+ * @property {string} [room]
+ * @property {string} [token]
  */
 
 /**
@@ -614,6 +676,41 @@ export const CLOSE_REASONS = Object.freeze({
  * @property {Array<QuestionView>} questions
  */
 
-/** @typedef {(Chat|Signal|Hand|Mute|Kick|Allow|End|Ping|Leave|PollCreate|PollLaunch|PollClose|PollShare|PollVote|HandLower|React|ChatDelete|ChatMode|MuteAll|MicLockSet|WaitingRoomSwitch|WaitingAdmit|WaitingRefuse|QuestionAsk|QuestionAnswer|QuestionDismiss)} ClientMessage */
+/**
+ * Go to (or: you are in) a breakout room of the class ``parent``.
+ * @typedef {Object} BreakoutAssigned
+ * @property {"breakout"} [type]
+ * @property {BreakoutView} room
+ * @property {string} parent
+ * @property {string} [token]
+ * @property {number} [endsAt]
+ */
 
-/** @typedef {(Welcome|Presence|Count|ChatDelivery|ServerSignal|HandRaised|MuteRequest|Grants|Kicked|Recording|RoomEnded|Speakers|Ack|ErrorMessage|Pong|PollShown|PollTally|PollResults|HandsLowered|Reactions|ChatDeleted|ChatModeChanged|MutedAll|MicLockChanged|Waiting|WaitingRefused|WaitingList|QuestionShown|QuestionList)} ServerMessage */
+/**
+ * The class's breakout rooms, for the hosts of the main room (after each change and after their welcome).
+ * @typedef {Object} BreakoutState
+ * @property {"breakouts"} [type]
+ * @property {boolean} open
+ * @property {Array<BreakoutView>} rooms
+ * @property {number} [endsAt]
+ */
+
+/**
+ * The host's message to every breakout room.
+ * @typedef {Object} BreakoutNotice
+ * @property {"breakout-notice"} [type]
+ * @property {string} text
+ * @property {Object<string, string>} [by]
+ */
+
+/**
+ * The breakout rooms closed: go back to the main room ``parent``.
+ * @typedef {Object} BreakoutEnded
+ * @property {"breakout-ended"} [type]
+ * @property {string} parent
+ * @property {string} reason
+ */
+
+/** @typedef {(Chat|Signal|Hand|Mute|Kick|Allow|End|Ping|Leave|PollCreate|PollLaunch|PollClose|PollShare|PollVote|HandLower|React|ChatDelete|ChatMode|MuteAll|MicLockSet|WaitingRoomSwitch|WaitingAdmit|WaitingRefuse|QuestionAsk|QuestionAnswer|QuestionDismiss|BreakoutOpen|BreakoutClose|BreakoutBroadcast|BreakoutVisit|BreakoutMove)} ClientMessage */
+
+/** @typedef {(Welcome|Presence|Count|ChatDelivery|ServerSignal|HandRaised|MuteRequest|Grants|Kicked|Recording|RoomEnded|Speakers|Ack|ErrorMessage|Pong|PollShown|PollTally|PollResults|HandsLowered|Reactions|ChatDeleted|ChatModeChanged|MutedAll|MicLockChanged|Waiting|WaitingRefused|WaitingList|QuestionShown|QuestionList|BreakoutAssigned|BreakoutState|BreakoutNotice|BreakoutEnded)} ServerMessage */

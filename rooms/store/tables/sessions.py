@@ -47,6 +47,7 @@ class SessionRow(Base):
         CheckConstraint("price >= 0", name="price_non_negative"),
         Index("ix_sessions_tenant_status_start", "tenant_id", "status", "scheduled_start"),
         Index("ix_sessions_tenant_instructor", "tenant_id", "instructor_id"),
+        Index("ix_sessions_parent", "parent_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -78,6 +79,10 @@ class SessionRow(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: A breakout room's class (rooms/breakout_store.py); None for a class.
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True
+    )
 
 
 class EnrollmentRow(Base):
