@@ -1,7 +1,9 @@
 """A whole lesson in real Chromium (issue 17, acceptance 1): a teacher and three students go
-through what a teacher does in one class, in order, on one server, and the analytics page and
-its CSV match what happened. Each tool also has its own test; this one shows they work
-together. Screenshots (desktop, 375 and 320 px) in tests/web/artifacts/whole_lesson."""
+through what a teacher does in one class, in order (waiting room, recording, a quiz, breakout
+rooms, hands, a private question, chat moderation, mute, a removal undone, the end), on one
+server, and the analytics page and its CSV match what happened. Each tool also has its own
+test; this one shows they work together. Screenshots (desktop, 375 and 320 px) in
+tests/web/artifacts/whole_lesson."""
 
 from __future__ import annotations
 
@@ -82,6 +84,29 @@ async def test_a_whole_lesson(tmp_path: Path) -> None:
         await expect(sam.locator("#poll-verdict")).to_have_text("You got it right.")
         await expect(tom.locator("#poll-verdict")).not_to_have_text("You got it right.")
         await shots.take(teacher, "teacher-quiz-results")
+
+        # Breakout rooms of two, by the automatic split, then everyone is called back.
+        await teacher.get_by_label("Rooms", exact=True).fill("2")
+        await teacher.get_by_role("button", name="Open breakout rooms").click()
+        rooms = teacher.get_by_role("list", name="Breakout rooms")
+        await expect(rooms.get_by_role("listitem")).to_have_count(2)
+        for page in students.values():
+            await expect(page.locator("#breakout-where")).to_contain_text("You are in Room")
+            await state(page, "live")
+        where = {n: await p.locator("#breakout-where").inner_text() for n, p in students.items()}
+        together = [n for n in students if "Room 1" in where[n]]
+        assert len(together) == 2, where  # three students in two rooms: two, and one
+        first, second = (students[n] for n in together)
+        await first.get_by_label("Message", exact=True).fill("just our room")
+        await first.get_by_label("Message", exact=True).press("Enter")
+        await expect(second.locator("#chat")).to_contain_text("just our room")
+        await shots.take(tom, "tom-in-a-breakout-room-320px")
+        await teacher.get_by_role("button", name="Close rooms").click()
+        for page in students.values():
+            await expect(page.locator("#title")).to_have_text(TITLE)
+            await state(page, "live")
+            await expect(page.locator("#chat")).not_to_contain_text("just our room")
+        await expect(teacher.locator("#roster li")).to_have_count(4)
 
         # Hands: two go up in order; the teacher lowers one, the other lowers her own.
         await sam.get_by_role("button", name="Raise hand").click()
@@ -179,7 +204,13 @@ async def test_a_whole_lesson(tmp_path: Path) -> None:
             "Sue Student": "1",
             "Tom Student": "0",
         }
-        assert table["Tom Student"]["joins"] == "2", table["Tom Student"]  # removed, came back
+        # Attendance follows them across rooms: the class, a breakout room, the class again;
+        # Tom once more after his removal was undone.
+        assert {n: r["joins"] for n, r in table.items()} == {
+            "Sam Student": "3",
+            "Sue Student": "3",
+            "Tom Student": "4",
+        }
         assert {n: r["handsRaised"] for n, r in table.items()} == {
             "Sam Student": "1",
             "Sue Student": "1",

@@ -40,7 +40,6 @@ export function setupWaitingRoom(client, { showState, note }) {
     $("waiting-toggle").textContent = state.enabled ? "Turn waiting room off" : "Turn waiting room on";
     $("waiting-toggle").setAttribute("aria-pressed", String(state.enabled));
     $("waiting-count").textContent = n ? `(${n})` : "";
-    $("waiting-count").setAttribute("aria-label", `${n} waiting`);
     $("waiting-all").hidden = n < 2;
     $("waiting-note").textContent = !state.enabled && n === 0
       ? "Off: students come straight in."
