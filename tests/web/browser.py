@@ -28,6 +28,7 @@ __all__ = [
     "open_page",
     "server",
     "sign_in",
+    "sign_in_as",
 ]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,3 +125,12 @@ async def sign_in(page: Page, preset: str, *, next_path: str = "/") -> None:
     await page.wait_for_url(lambda url: "signin" not in url)
     if next_path == "/":
         await expect(page.locator("#who")).to_contain_text(preset.split()[0])
+
+
+async def sign_in_as(page: Page, name: str, user_id: str, *, next_path: str = "/") -> None:
+    """Sign in as a student who is not one of the development sign-in's presets."""
+    await page.goto(f"/dev/signin?next={next_path}")
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("User id").fill(user_id)
+    await page.get_by_role("button", name="Sign in").first.click()
+    await page.wait_for_url(lambda url: "signin" not in url)

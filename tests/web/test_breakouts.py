@@ -11,7 +11,7 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from tests.web.a11y import check_screen, person
-from tests.web.browser import Shots, chromium, server
+from tests.web.browser import Shots, chromium, server, sign_in_as
 from tests.web.lesson import start, state
 
 KIDS = [("Ann", "k1"), ("Ben", "k2"), ("Cat", "k3"), ("Dan", "k4")]
@@ -19,11 +19,7 @@ KIDS = [("Ann", "k1"), ("Ben", "k2"), ("Cat", "k3"), ("Dan", "k4")]
 
 async def join_as(page: Page, name: str, sub: str, session_id: str) -> None:
     """A student (typed into the development sign-in) enters the live class."""
-    await page.goto(f"/dev/signin?next=/classroom.html?session={session_id}")
-    await page.get_by_label("Name").fill(name)
-    await page.get_by_label("User id").fill(sub)
-    await page.get_by_role("button", name="Sign in").first.click()
-    await page.wait_for_url(lambda url: "signin" not in url)
+    await sign_in_as(page, name, sub, next_path=f"/classroom.html?session={session_id}")
     await state(page, "live")
 
 

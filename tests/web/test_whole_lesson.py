@@ -12,21 +12,12 @@ import csv
 import io
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from tests.web.browser import Shots, chromium, open_page, server, sign_in
+from tests.web.browser import Shots, chromium, open_page, server, sign_in, sign_in_as
 from tests.web.lesson import choose, start, state, video_playing
 
 TITLE = "Light and colour"
-
-
-async def sign_in_as(page: Page, name: str, user_id: str, next_path: str) -> None:
-    """A student who is not one of the development sign-in's presets."""
-    await page.goto(f"/dev/signin?next={next_path}")
-    await page.get_by_label("Name").fill(name)
-    await page.get_by_label("User id").fill(user_id)
-    await page.get_by_role("button", name="Sign in").first.click()
-    await page.wait_for_url(lambda url: "signin" not in url)
 
 
 async def test_a_whole_lesson(tmp_path: Path) -> None:
@@ -44,7 +35,7 @@ async def test_a_whole_lesson(tmp_path: Path) -> None:
         await teacher.get_by_role("button", name="Turn waiting room on").click()
         await sign_in(sam, "Sam Student", next_path=classroom)
         await sign_in(sue, "Sue Student", next_path=classroom)
-        await sign_in_as(tom, "Tom Student", "s3", classroom)
+        await sign_in_as(tom, "Tom Student", "s3", next_path=classroom)
         for page in students.values():
             await state(page, "waiting")
             await expect(page.locator("#state-text")).to_contain_text(TITLE)
