@@ -47,15 +47,15 @@ from rooms.breakout_messages import (
 from rooms.breakout_store import BreakoutRoom, BreakoutStore, room_of_row
 from rooms.breakouts import Student, check_duration, plan_rooms
 from rooms.bus_events import Audience, Direct, RoomMessage
-from rooms.errors import Forbidden, InvalidState, LiveclassError, NotFound
+from rooms.errors import Forbidden, InvalidState, NotFound
 from rooms.model import RoomRole
 from rooms.protocol_models import WireMessage
 from rooms.server_messages import Ack
 from rooms.store.types import utcnow
 from rooms.tokens import RoomGrant, RoomTokens
+from signaling.answering import answering
 from signaling.connection import Connection
 from signaling.node import Node
-from signaling.protocol import error_message
 
 __all__ = ["BreakoutDesk"]
 
@@ -100,19 +100,8 @@ class BreakoutDesk:
 
     async def handle(self, conn: Connection, message: BreakoutRequest) -> None:
         """Carry out a host's breakout request: always answered (``ack`` or ``error``)."""
-        try:
+        with answering(conn, message.type, message.rid):
             await self._handle(conn, message)
-        except LiveclassError as exc:
-            conn.send(error_message(exc.code, exc.message, rid=message.rid, details=exc.details))
-        except Exception as exc:
-            log.warning("%s failed: %r", message.type, exc)
-            conn.send(
-                error_message(
-                    "unavailable",
-                    "a backing service is unavailable; it was not done, try again",
-                    rid=message.rid,
-                )
-            )
 
     async def _handle(self, conn: Connection, message: BreakoutRequest) -> None:
         """One ``case`` per member of :data:`~rooms.breakout_messages.BreakoutRequest`."""

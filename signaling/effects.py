@@ -29,6 +29,7 @@ from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
 from rooms.store.tables import ChatMessageRow
 from signaling import close_codes
+from signaling.answering import UNAVAILABLE
 from signaling.connection import Connection
 from signaling.media_routing import MediaRouting
 from signaling.messages import (
@@ -146,7 +147,7 @@ class EffectRunner:
                 conn.send(
                     error_message(
                         "unavailable",
-                        "a backing service is unavailable; it was not done, try again",
+                        UNAVAILABLE,
                         rid=getattr(effect, "rid", None),
                     )
                 )

@@ -29,7 +29,7 @@ from typing import assert_never
 
 from rooms.bus_events import RoomMessage
 from rooms.bus_port import Bus
-from rooms.errors import Forbidden, LiveclassError, RateLimited
+from rooms.errors import Forbidden, RateLimited
 from rooms.protocol_models import WireMessage
 from rooms.question_messages import (
     QuestionAnswer,
@@ -41,9 +41,10 @@ from rooms.question_messages import (
     QuestionView,
 )
 from rooms.questions import Question, QuestionStore
+from signaling.answering import answering
 from signaling.connection import Connection
 from signaling.local_room import LocalRoom
-from signaling.protocol import ack_message, error_message
+from signaling.protocol import ack_message
 from signaling.ratelimit import TokenBucket
 
 __all__ = ["QuestionDesk", "question_message", "questions_message"]
@@ -87,13 +88,8 @@ class QuestionDesk:
         """Carry out a question request (decoded with every other client message, passed on
         by ``ParticipantLogic`` as ``HandleQuestion``): always answered with an ``ack`` or an
         ``error``, never raises."""
-        try:
+        with answering(conn, message.type, message.rid):
             conn.send(await self._handle(conn, message))
-        except LiveclassError as exc:
-            conn.send(error_message(exc.code, exc.message, rid=message.rid, details=exc.details))
-        except Exception as exc:
-            log.warning("%s failed: %r", message.type, exc)
-            conn.send(error_message("unavailable", "not done; try again", rid=message.rid))
 
     async def _handle(self, conn: Connection, message: QuestionRequest) -> WireMessage:
         """One ``case`` per member of :data:`~rooms.question_messages.QuestionRequest`: one

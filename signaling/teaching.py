@@ -26,7 +26,7 @@ from rooms.bus_events import Audience, RoomMessage
 from rooms.bus_port import Bus
 from rooms.chat import ChatService
 from rooms.chat_moderation import MicLock
-from rooms.errors import Forbidden, LiveclassError, NotFound, RateLimited, Unavailable
+from rooms.errors import Forbidden, NotFound, RateLimited, Unavailable
 from rooms.poll_store import PollStore
 from rooms.polls import Close, Closed, Command, Event, Launch, Launched, Share, Shared, Vote, Voted
 from rooms.presence import Presence, PresenceEntry
@@ -51,6 +51,7 @@ from rooms.teaching_messages import (
     TeachingRequest,
 )
 from rooms.tokens import RoomGrant
+from signaling.answering import answering
 from signaling.connection import Connection
 from signaling.protocol import ack_message, error_message
 from signaling.ratelimit import TokenBucket
@@ -122,19 +123,8 @@ class Teaching:
                 error_message("rate_limited", "too many requests; slow down", rid=message.rid)
             )
             return
-        try:
+        with answering(conn, message.type, message.rid):
             await self._handle(conn, message)
-        except LiveclassError as exc:
-            conn.send(error_message(exc.code, exc.message, rid=message.rid, details=exc.details))
-        except Exception as exc:
-            log.warning("%s failed: %r", message.type, exc)
-            conn.send(
-                error_message(
-                    "unavailable",
-                    "a backing service is unavailable; it was not done, try again",
-                    rid=message.rid,
-                )
-            )
 
     async def _handle(self, conn: Connection, message: TeachingRequest) -> None:
         """One ``case`` per member of :data:`~rooms.teaching_messages.TeachingRequest`: one

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, assert_never
 
 from rooms.bus_events import RoomMessage, WaitingDecision
-from rooms.errors import Forbidden, LiveclassError, NotFound
+from rooms.errors import Forbidden, NotFound
 from rooms.futures import cancel_and_wait
 from rooms.protocol_models import Ping, WireMessage
 from rooms.store.tables import SessionRow
@@ -34,6 +34,7 @@ from rooms.tokens import RoomGrant
 from rooms.waiting_messages import WaitingAdmit, WaitingRefuse, WaitingRequest, WaitingRoomSwitch
 from rooms.waiting_room import Waiter, WaitingRoom
 from signaling import close_codes
+from signaling.answering import answering
 from signaling.connection import Connection
 from signaling.local_room import RoomInfo
 from signaling.messages import room_ended_message
@@ -183,13 +184,8 @@ class Lobby:
         """Carry out a host's waiting-room request (decoded with every other client message,
         passed on by ``ParticipantLogic`` as ``ManageWaitingRoom``): always answered with an
         ``ack`` or an ``error``, never raises."""
-        try:
+        with answering(conn, message.type, message.rid):
             conn.send(await self._handle(conn, message))
-        except LiveclassError as exc:
-            conn.send(error_message(exc.code, exc.message, rid=message.rid, details=exc.details))
-        except Exception as exc:
-            log.warning("%s failed: %r", message.type, exc)
-            conn.send(error_message("unavailable", "not done; try again", rid=message.rid))
 
     async def _handle(self, conn: Connection, message: WaitingRequest) -> WireMessage:
         """One ``case`` per member of :data:`~rooms.waiting_messages.WaitingRequest`: one
