@@ -116,9 +116,9 @@ async def test_a_throttled_student_still_sees_the_teachers_video(tmp_path: Path)
             await video_playing(page, tile)
         await shots.take(sue, "throttled-sue-375px")
         await shots.take(sam, "sam")
-        # What Sue receives fits her link. (Which layer it is, heights alone cannot tell here:
-        # Chromium scales its high layer down too on a busy machine, and its fake camera's
-        # picture is so simple that the high layer then sends little more than the low one;
-        # the SFU's choice is measured in tests/bench/test_adaptive.py.)
-        assert sue_heights[-1] == sent_now[0]
+        # What Sue receives fits her link. (Not which layer it is: heights cannot tell here.
+        # Chromium scales its layers down on a busy machine, both of them at once (CI saw
+        # sent [180, 360], then [180, 180] while Sue's decoder still showed 270), and its fake
+        # camera's picture is so simple that the high layer then sends little more than the
+        # low one; the SFU's choice is measured in tests/bench/test_adaptive.py.)
         assert sue_kbps < 300
