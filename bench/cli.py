@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,9 +22,9 @@ from pathlib import Path
 from bench.crosscheck_cli import add_crosscheck
 from bench.execute import RunOptions
 from bench.media_overload_cli import add_media_overload
-from bench.results import load_results, save, stamp
+from bench.results import command_line, load_results, save, stamp
 from bench.scenario import SCENARIOS, Scenario, parse_steps, preset
-from bench.targets import TARGETS, TargetOptions, split_target
+from bench.targets import TARGETS, TargetOptions, parse_targets, split_target
 
 __all__ = ["main"]
 
@@ -149,12 +148,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     scenario = _scenario(
         args, args.scenario, clients=500, steps=parse_steps(COMPARE_STEPS), churn=0.0
     )
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    unknown = [t for t in targets if split_target(t)[0] not in TARGETS]
-    if unknown:
-        print(f"unknown targets: {', '.join(unknown)}", file=sys.stderr)
+    targets = parse_targets(args.targets)
+    if targets is None:
         return 2
-    command = "liveclass-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line()
     output = asyncio.run(
         compare(
             targets,
@@ -226,7 +223,7 @@ def _cmd_media(args: argparse.Namespace) -> int:
             worker_source=args.worker_source,
             log_dir=args.out / stem,
         ),
-        command="liveclass-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command=command_line(),
     )
     result = asyncio.run(run_media(options))
     path = save(result, args.out / f"{stem}.json")

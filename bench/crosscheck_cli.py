@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
-import sys
 from collections.abc import Callable
 
 from bench.execute import RunOptions
+from bench.results import command_line
 from bench.scenario import Scenario, parse_steps
-from bench.targets import TARGETS, split_target
+from bench.targets import parse_targets
 
 __all__ = ["CROSSCHECK_STEPS", "CROSSCHECK_TARGETS", "add_crosscheck"]
 
@@ -43,12 +42,10 @@ def add_crosscheck(
             settle=1.0,
             drain=3.0,
         )
-        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-        unknown = [t for t in targets if split_target(t)[0] not in TARGETS]
-        if unknown:
-            print(f"unknown targets: {', '.join(unknown)}", file=sys.stderr)
+        targets = parse_targets(args.targets)
+        if targets is None:
             return 2
-        command = "liveclass-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        command = command_line()
         output = asyncio.run(
             crosscheck(
                 targets,

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
-import sys
 from pathlib import Path
 
-from bench.results import save, stamp
+from bench.results import command_line, save, stamp
 
 __all__ = ["add_media_overload"]
 
@@ -28,7 +26,7 @@ def _media_overload(args: argparse.Namespace) -> int:
         video_kbps=args.video_kbps,
         pin=not args.no_pin,
         deploy=DeployOptions(redis_url=args.redis_url, log_dir=args.out / stem),
-        command="liveclass-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command=command_line(),
     )
     result = asyncio.run(run_overload(options))
     path = save(result, args.out / f"{stem}.json")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shlex
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
@@ -23,6 +24,7 @@ __all__ = [
     "SCHEMA",
     "STEP_FIELDS",
     "TIMELINE_FIELDS",
+    "command_line",
     "load_results",
     "machine_info",
     "package_version",
@@ -112,6 +114,11 @@ def validate(result: Any) -> list[str]:
         if key not in result["join"]:
             problems.append(f"join: missing {key}")
     return problems
+
+
+def command_line() -> str:
+    """How this ``liveclass-bench`` run was started, for its result document."""
+    return "liveclass-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def stamp() -> str:

@@ -48,6 +48,7 @@ __all__ = [
     "Target",
     "TargetOptions",
     "node_setup",
+    "parse_targets",
     "split_target",
     "start_target",
 ]
@@ -176,6 +177,17 @@ def split_target(name: str) -> tuple[str, Path]:
     if source and base not in ("liveclass", "liveclass-redis"):
         raise ValueError(f"only liveclass targets take a source tree: {name!r}")
     return base, Path(source).resolve() if source else REPO
+
+
+def parse_targets(text: str) -> list[str] | None:
+    """The comma-separated target names of ``--targets``; None (having said which on stderr)
+    when one is not a known target."""
+    targets = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in targets if split_target(t)[0] not in TARGETS]
+    if unknown:
+        print(f"unknown targets: {', '.join(unknown)}", file=sys.stderr)
+        return None
+    return targets
 
 
 @asynccontextmanager

@@ -4,13 +4,15 @@ implements."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from rooms.bus_events import BusEvent
 from rooms.keys import Channels
 
 __all__ = ["ChannelBus"]
 
 
-class ChannelBus:
+class ChannelBus(ABC):
     """A bus's channel names (:class:`rooms.keys.Channels`) and its room and node publishing;
     a subclass sets ``_channels`` and implements :meth:`publish_to`."""
 
@@ -34,6 +36,6 @@ class ChannelBus:
         """To one node (a message for a participant it holds)."""
         await self.publish_to(self.node_channel(node_id), event)
 
+    @abstractmethod
     async def publish_to(self, channel: str, event: BusEvent) -> None:
         """To any channel (a media worker's, from ``MediaRegistry.worker_channel``)."""
-        raise NotImplementedError
