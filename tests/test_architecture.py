@@ -162,6 +162,14 @@ def read(path: Path) -> str:
     return (ROOT / path).read_text(encoding="utf-8")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _drop_the_parsed_trees() -> Iterator[None]:
+    """The trees are hundreds of thousands of objects: kept for the rest of a worker's run,
+    they made every later full garbage collection several times slower."""
+    yield
+    parse.cache_clear()
+
+
 # -- The rule on the real source --------------------------------------------------------------
 
 

@@ -308,7 +308,8 @@ def jwks_url(
     (root / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
     handler = partial(_QuietHandler, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for serve_forever's next poll (0.5 s by default).
+    thread = threading.Thread(target=partial(server.serve_forever, 0.02), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
