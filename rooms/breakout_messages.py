@@ -30,6 +30,7 @@ __all__ = [
     "BreakoutNotices",
     "BreakoutOpen",
     "BreakoutRequest",
+    "BreakoutSplit",
     "BreakoutState",
     "BreakoutView",
     "BreakoutVisit",
@@ -41,17 +42,11 @@ RoomRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 # -- client → server ---------------------------------------------------------------------------
 
 
-class BreakoutOpen(ClientModel):
-    """Host: split the class into breakout rooms and send the students there."""
+class BreakoutSplit(BaseModel):
+    """How to split the class: the fields of ``breakout-open``, and the body of
+    ``POST /api/v1/sessions/{ref}/breakouts`` (api/routes/breakouts.py), which splits it the
+    same way."""
 
-    model_config = documented(
-        who="host",
-        answer="`ack {rooms: [{id, name}]}`; each assigned student gets `breakout` (and moves), "
-        "the hosts `breakouts`; `breakouts_open` while rooms are open, `invalid_breakout` for "
-        "a bad split",
-    )
-
-    type: Literal["breakout-open"]
     rooms: Annotated[int, Field(ge=1, le=MAX_ROOMS, description=f"1 to {MAX_ROOMS} rooms.")]
     assignments: Annotated[dict[UserRef, int], Field(max_length=500)] | None = Field(
         default=None,
@@ -69,6 +64,19 @@ class BreakoutOpen(ClientModel):
         default=None,
         description="The timer in seconds: everyone comes back by themselves when it ends.",
     )
+
+
+class BreakoutOpen(ClientModel, BreakoutSplit):
+    """Host: split the class into breakout rooms and send the students there."""
+
+    model_config = documented(
+        who="host",
+        answer="`ack {rooms: [{id, name}]}`; each assigned student gets `breakout` (and moves), "
+        "the hosts `breakouts`; `breakouts_open` while rooms are open, `invalid_breakout` for "
+        "a bad split",
+    )
+
+    type: Literal["breakout-open"]
 
 
 class BreakoutClose(ClientModel):

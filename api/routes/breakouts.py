@@ -6,13 +6,12 @@ requests do (``signaling/breakouts.py``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.endpoint import Api, Call
+from rooms.breakout_messages import BreakoutSplit
 from rooms.breakout_store import BreakoutRoom
-from rooms.breakouts import MAX_DURATION, MAX_NAME_CHARS, MAX_ROOMS, MIN_DURATION
 from rooms.errors import InvalidState
 from rooms.session_lookup import load_session, require_manage
 from rooms.store.tables import SessionRow
@@ -21,33 +20,10 @@ api = Api("/api/v1")
 TAGS = ["breakouts"]
 
 
-class BreakoutPlan(BaseModel):
-    """How to split the class (as the ``breakout-open`` message)."""
+class BreakoutPlan(BreakoutSplit):
+    """How to split the class: the fields of the ``breakout-open`` message."""
 
     model_config = ConfigDict(extra="forbid")
-
-    rooms: Annotated[int, Field(ge=1, le=MAX_ROOMS)] = Field(description="1 to 50 rooms.")
-    assignments: (
-        Annotated[
-            dict[Annotated[str, StringConstraints(min_length=1, max_length=128)], int],
-            Field(max_length=500),
-        ]
-        | None
-    ) = Field(
-        default=None,
-        description="By hand: user id → room index (0-based). Without it the students in "
-        "the class are shuffled into rooms of equal size.",
-    )
-    names: (
-        Annotated[
-            list[Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS * 2)]],
-            Field(max_length=MAX_ROOMS),
-        ]
-        | None
-    ) = Field(default=None, description="One name per room (default `Room 1`...).")
-    duration: Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION)] | None = Field(
-        default=None, description="Timer in seconds: everyone comes back when it ends."
-    )
 
 
 class MemberOut(BaseModel):

@@ -359,12 +359,12 @@ export const CLOSE_REASONS = Object.freeze({
 /**
  * Host: split the class into breakout rooms and send the students there.
  * @typedef {Object} BreakoutOpen
- * @property {string} [rid]
- * @property {"breakout-open"} type
  * @property {number} rooms
  * @property {Object<string, number>} [assignments]
  * @property {Array<string>} [names]
  * @property {number} [duration]
+ * @property {string} [rid]
+ * @property {"breakout-open"} type
  */
 
 /**
