@@ -4,14 +4,13 @@ on its embedded defaults (SQLite file, in-process Redis, generated secrets)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
-from websockets.asyncio.client import connect
 
+from signaling.client import RoomClient
 from tests.integration.cluster import start_node
 from tests.media.hub_peers import HubPeer, room_clients
 
@@ -88,18 +87,16 @@ async def test_serves_a_class_with_nothing_configured(tmp_path: Path) -> None:
                 print("\n".join(node.log[-120:]))  # the server's side of a failure
                 raise
             token = (await http.post("/api/v1/sessions/algebra-1/token", headers=student)).json()
-            async with connect(f"{node.ws}?token={token['token']}") as ws:
-                # the welcome may share its frame with what follows it (a questions snapshot)
-                first = json.loads(await ws.recv())
-                welcome = first[0] if isinstance(first, list) else first
-                assert welcome["type"] == "welcome"
-                await ws.send(json.dumps({"type": "chat", "text": "hi", "rid": "1"}))
-                # presence changes (the media peers leaving) may come first, in any order
-                seen: set[str] = set()
-                async with asyncio.timeout(60):
-                    while not {"ack", "chat"} <= seen:
-                        frame = json.loads(await ws.recv())
-                        seen |= {m["type"] for m in (frame if isinstance(frame, list) else [frame])}
+            sam = RoomClient(node.ws, token["token"], name="s1")
+            try:
+                welcome = await sam.join(within=60)
+                assert welcome["participant"]["name"] == "S1"
+                # the ack and Sam's own chat back, whatever presence changes (the media
+                # peers leaving) come first
+                assert await sam.chat("hi", within=60) is not None
+                await sam.until(lambda c: "hi" in {m.get("text") for m in c.of("chat")}, 60)
+            finally:
+                await sam.close()
             ended = await http.post("/api/v1/sessions/algebra-1/end", headers=teacher)
             assert ended.json()["status"] == "ended"
     assert (data / "liveclass.db").is_file()

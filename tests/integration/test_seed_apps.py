@@ -5,14 +5,13 @@ every link they get names the port the server listens on and opens the classroom
 
 from __future__ import annotations
 
-import json
 import secrets
 from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
 
+from signaling.client import RoomClient
 from tests.compat.seed_docs import section
 from tests.compat.tokens import seed_bearer
 from tests.conftest import JWT_SECRET, SECRET_KEY
@@ -52,11 +51,9 @@ async def test_seed_apps_on_a_served_port(backend_env: dict[str, str], tmp_path:
         )
         assert token.status_code == 200, token.text
         # the meeting token opens the room on the WebSocket
-        async with connect(f"{node.ws}?token={token.json()['token']}") as ws:
-            # the welcome may share its frame with what follows it (a questions snapshot)
-            first = json.loads(await ws.recv())
-        welcome = first[0] if isinstance(first, list) else first
-        assert welcome["type"] == "welcome"
+        sam = RoomClient(node.ws, token.json()["token"], name="sam")
+        welcome = await sam.join()
+        await sam.close()
         assert (welcome["participant"]["name"], welcome["participant"]["role"]) == ("Sam", "guest")
         assert welcome["room"]["name"] == name
         v1 = (await http.get(f"/api/v1/sessions/{name}", headers=student)).json()
