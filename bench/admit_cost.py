@@ -11,7 +11,7 @@ other with a resume token each, as students who may wait (as ``Seating.join`` do
 figure is this process's CPU time per admission: on fakeredis that is the script itself
 (fakeredis runs every command, and every ``redis.call`` of a script, in this process: it was
 the largest single cost of a join on the embedded default), on Redis the client's side only;
-in process, a few dict operations and the waiting room's check on fakeredis. The Redis
+in process, a few dict operations. The Redis
 database is flushed before and after. Rounds alternate between the backends.
 """
 
@@ -30,8 +30,7 @@ __all__ = ["main", "measure"]
 
 
 async def measure(url: str | None, joins: int, *, local: bool = False) -> float:
-    """CPU µs per admission on ``url`` (None: fakeredis), or in process (``local``, the
-    waiting room on fakeredis)."""
+    """CPU µs per admission on ``url`` (None: fakeredis), or in process (``local``)."""
     redis = connect_redis(url)
     try:
         if url is not None:

@@ -44,6 +44,7 @@ from rooms.presence.entries import (
     RoomNotLoaded,
     RoomSnapshot,
 )
+from rooms.waiting_room import WaitingRoom
 
 log = logging.getLogger("liveclass.presence")
 
@@ -112,6 +113,12 @@ class Presence(ABC):
 
     def keys(self, session_id: str) -> RoomKeys:
         return RoomKeys(session_id, self._prefix)
+
+    @property
+    @abstractmethod
+    def waiting_room(self) -> WaitingRoom:
+        """The classes' waiting rooms this presence's admission reads (``may_wait``): the
+        hub's :class:`signaling.waiting_room.Lobby` keeps them."""
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)

@@ -6,9 +6,10 @@ one event loop is what a script's atomicity gives on Redis. On fakeredis, the em
 before, every ``redis.call`` of the admission script went through fakeredis's whole command
 machinery (about 0.7 ms of CPU per join); here an admission is a few dict operations.
 
-What presence does not own stays in the Redis client (fakeredis on the embedded default): the
-waiting room's keys (``rooms/waiting_room.py``, read by ``admit`` for a student who may wait),
-and the room's sequence and log, which :meth:`LocalPresence.forget_room` deletes there.
+The classes' waiting rooms, which the admission reads, are in process too
+(:class:`rooms.waiting_room.LocalWaitingRoom`, the hub's through :attr:`waiting_room`). What
+presence does not own stays in the Redis client (fakeredis on the embedded default): the
+room's sequence and log, which :meth:`LocalPresence.forget_room` deletes there.
 Expiring hashes (why a participant left, resume tokens) expire on the monotonic clock, as
 Redis's TTLs do; the entries' own expiry follows the presence clock.
 """
@@ -31,7 +32,7 @@ from rooms.presence.entries import (
     ResumeSave,
     RoomSnapshot,
 )
-from rooms.waiting_room import WaitingRoom
+from rooms.waiting_room import LocalWaitingRoom
 
 __all__ = ["LocalPresence"]
 
@@ -118,8 +119,7 @@ class LocalPresence(Presence):
     """Presence and capacity of every room, in this process (one node only).
 
     ``redis`` is the process's own client (fakeredis on the embedded default): it holds the
-    waiting room, which :meth:`admit` reads for a student who may wait, and the room's
-    sequence and log, which :meth:`forget_room` deletes.
+    room's sequence and log, which :meth:`forget_room` deletes.
     """
 
     def __init__(
@@ -131,10 +131,14 @@ class LocalPresence(Presence):
     ) -> None:
         super().__init__(prefix=prefix, clock=clock)
         self._redis = redis
-        self._waiting_room = WaitingRoom(redis, prefix=prefix)
+        self._waiting_room = LocalWaitingRoom()
         self._rooms: dict[str, _Room] = {}
         # Nothing here outlives the process, and nothing else can lose it.
         self._epoch = secrets.token_hex(8).encode()
+
+    @property
+    def waiting_room(self) -> LocalWaitingRoom:
+        return self._waiting_room
 
     def _room(self, session_id: str) -> _Room:
         room = self._rooms.get(session_id)
@@ -174,16 +178,10 @@ class LocalPresence(Presence):
         resume: ResumeSave | None = None,
         may_wait: bool = False,
     ) -> Admission:
-        """See :meth:`Presence.admit`. For a student who may wait, the waiting room is read
-        from Redis first; everything after it happens at once."""
+        """See :meth:`Presence.admit`."""
         uid = entry.user_id
-        waits = False
-        if may_wait and self._refusal(self._read(session_id), uid) is None:
-            # The waiting room is off in most classes: one command instead of two then.
-            waits = await self._waiting_room.enabled(session_id) and (
-                await self._waiting_room.must_wait(session_id, uid)
-            )
         room = self._room(session_id)
+        waits = may_wait and self._waiting_room.holds_back(session_id, uid)
         verdict = self._refusal(room, uid) or ("wait" if waits else None)
         if verdict is not None:
             refuse(verdict, session_id)

@@ -27,6 +27,7 @@ from rooms.presence.entries import (
     RoomNotLoaded,
     RoomSnapshot,
 )
+from rooms.waiting_room import RedisWaitingRoom
 
 __all__ = [
     "Admission",
@@ -70,9 +71,14 @@ class RedisPresence(Presence):
     ) -> None:
         super().__init__(prefix=prefix, clock=clock)
         self._redis = redis
+        self._waiting_room = RedisWaitingRoom(redis, prefix=prefix)
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(source) for name, source in _SOURCES.items()
         }
+
+    @property
+    def waiting_room(self) -> RedisWaitingRoom:
+        return self._waiting_room
 
     async def _run(self, name: str, session_id: str, *args: Any) -> Any:
         return await self._scripts[name](keys=self.keys(session_id).presence_keys(), args=args)

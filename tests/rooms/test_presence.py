@@ -20,7 +20,7 @@ from rooms.model import RoomRole
 from rooms.presence import LocalPresence, Presence, PresenceEntry, RedisPresence, ResumeSave
 from rooms.presence.entries import MustWait, RoomNotLoaded
 from rooms.redis_client import connect_redis
-from rooms.waiting_room import WaitingRoom
+from rooms.waiting_room import Waiter
 from tests import services as svc
 from tests.conftest import FakeClock
 
@@ -649,11 +649,11 @@ async def test_presence_tells_why_a_participant_is_gone(presence: Presence, room
 
 
 async def test_a_student_waits_while_the_waiting_room_is_on_and_until_let_in(
-    presence: Presence, room: str, redis: Redis
+    presence: Presence, room: str
 ) -> None:
-    """The waiting room (``rooms/waiting_room.py``'s keys, in Redis for both presences) is
-    read by the admission; waiting admits nothing."""
-    lobby = WaitingRoom(redis)
+    """The presence's waiting room (``rooms/waiting_room.py``) is read by the admission;
+    waiting admits nothing."""
+    lobby = presence.waiting_room
     assert (await presence.admit(room, entry("sam"), TTL, may_wait=True)).count == 1
     await lobby.set_enabled(room, True)
     with pytest.raises(MustWait):
@@ -663,17 +663,16 @@ async def test_a_student_waits_while_the_waiting_room_is_on_and_until_let_in(
     assert await presence.tally(room) == (1, 1)
     # Who does not wait: a resume (no may_wait), and a student the host let in.
     assert (await presence.admit(room, entry("ann"), TTL)).count == 2
-    await redis.sadd(presence.keys(room).let_in, "sue")
+    assert await lobby.add(room, Waiter("w-sue", "sue", "Sue", "node-a", 1))
+    assert [w.user_id for w in await lobby.take(room, None, let_in=True)] == ["sue"]
     assert (await presence.admit(room, entry("sue"), TTL, may_wait=True)).count == 3
     await lobby.set_enabled(room, False)
     await presence.leave(room, "p-sue")
     assert (await presence.admit(room, entry("bob"), TTL, may_wait=True)).count == 3
 
 
-async def test_refusals_come_before_the_waiting_room(
-    presence: Presence, room: str, redis: Redis
-) -> None:
-    await WaitingRoom(redis).set_enabled(room, True)
+async def test_refusals_come_before_the_waiting_room(presence: Presence, room: str) -> None:
+    await presence.waiting_room.set_enabled(room, True)
     await presence.ban(room, "troll")
     with pytest.raises(Banned):
         await presence.admit(room, entry("troll"), TTL, may_wait=True)
