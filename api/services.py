@@ -179,7 +179,7 @@ async def open_services(
     )
     if settings.embedded_redis:
         log.warning(
-            "presence lives in this process only (fakeredis): run one node, "
+            "presence lives in this process only: run one node, "
             "or set LIVECLASS_REDIS_URL to scale out"
         )
     jwt_secret = settings.resolved_jwt_secret()
