@@ -34,7 +34,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
 
     from api.logs import configure_logging
     from api.services import bus_factory, open_media_worker
-    from rooms.presence import Presence
+    from rooms.presence import RedisPresence
     from rooms.redis_client import close_redis, connect_redis
     from rooms.store import create_database
 
@@ -53,7 +53,7 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = create_database(settings.resolved_database_url(), pool_size=2)
         worker = open_media_worker(
-            settings, redis, Presence(redis), database, new_bus=bus_factory(settings, redis)
+            settings, redis, RedisPresence(redis), database, new_bus=bus_factory(settings, redis)
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -32,7 +32,7 @@ from rooms.local_bus import LocalBroker, LocalBus
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
 from rooms.payments import HttpPaymentVerifier, PaymentVerifier
-from rooms.presence import Presence
+from rooms.presence import LocalPresence, Presence, RedisPresence
 from rooms.ratelimit import ChatLimiter
 from rooms.recordings import RecordingService
 from rooms.redis_client import close_redis, connect_redis
@@ -53,7 +53,7 @@ from rooms.webhooks.queue import DeliveryQueue
 from signaling.hub import Hub, new_node_id
 from signaling.metrics import HubMetrics
 
-__all__ = ["Services", "bus_factory", "open_services"]
+__all__ = ["Services", "bus_factory", "open_services", "presence_for"]
 
 log = logging.getLogger("liveclass")
 
@@ -179,7 +179,7 @@ async def open_services(
     )
     if settings.embedded_redis:
         log.warning(
-            "presence lives in this process only (fakeredis): run one node, "
+            "presence lives in this process only: run one node, "
             "or set LIVECLASS_REDIS_URL to scale out"
         )
     jwt_secret = settings.resolved_jwt_secret()
@@ -197,7 +197,7 @@ async def open_services(
         role_map=settings.role_map,
         default_tenant=settings.default_tenant,
     )
-    presence = Presence(redis, clock=clock)
+    presence = presence_for(settings, redis, clock)
     attendance = AttendanceService(database)
     admitter = RoomAdmitter(database, presence, attendance)
     secret_key = settings.resolved_secret_key()
@@ -300,6 +300,17 @@ def bus_factory(settings: Settings, redis: Redis) -> Callable[[], Bus]:
         broker = LocalBroker()
         return lambda: LocalBus(broker)
     return lambda: RoomBus(redis, sharded=settings.redis_sharded_pubsub)
+
+
+def presence_for(
+    settings: Settings, redis: Redis, clock: Callable[[], float] = time.time
+) -> Presence:
+    """The process's presence. On the embedded default (no Redis server, so one node) it
+    lives in this process (:class:`LocalPresence`; the waiting room and the room logs stay on
+    ``redis``); otherwise in Redis (:class:`RedisPresence`), shared by every node."""
+    if settings.embedded_redis:
+        return LocalPresence(redis, clock=clock)
+    return RedisPresence(redis, clock=clock)
 
 
 def open_payment_verifier(settings: Settings) -> PaymentVerifier | None:

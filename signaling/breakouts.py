@@ -96,6 +96,8 @@ class BreakoutDesk:
         self._attendance = attendance
         self._rng = rng or random.Random()
         self._open: dict[str, tuple[float, list[BreakoutRoom]]] = {}
+        #: The query for a class's open rooms while it runs (see :meth:`_open_rooms`).
+        self._loading: dict[str, asyncio.Future[list[BreakoutRoom]]] = {}
         node.end_hooks.append(self.class_ended)
 
     async def handle(self, conn: Connection, message: BreakoutRequest) -> None:
@@ -305,14 +307,31 @@ class BreakoutDesk:
 
     async def _open_rooms(self, session_id: str) -> list[BreakoutRoom]:
         hit = self._open.get(session_id)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < CACHE_SECONDS:
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
             return hit[1]
+        # A join storm misses the cache all at once: its joins share one query (each its
+        # own was hundreds of queries for one answer).
+        loading = self._loading.get(session_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_open_rooms(session_id))
+            self._loading[session_id] = loading
+            loading.add_done_callback(lambda done: self._loaded(session_id, done))
+        # Shielded: a join that goes away must not cancel the query the others wait for.
+        return await asyncio.shield(loading)
+
+    async def _load_open_rooms(self, session_id: str) -> list[BreakoutRoom]:
+        now = time.monotonic()
         rooms = await self.store.rooms(session_id, open_only=True)
         if len(self._open) > 10_000:
             self._open.clear()
         self._open[session_id] = (now, rooms)
         return rooms
+
+    def _loaded(self, session_id: str, done: asyncio.Future[list[BreakoutRoom]]) -> None:
+        if self._loading.get(session_id) is done:
+            del self._loading[session_id]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter may have gone
 
     def _assigned(self, room: BreakoutRoom, tenant: str, user_id: str, name: str) -> WireMessage:
         grant = RoomGrant.for_role(

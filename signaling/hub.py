@@ -61,7 +61,6 @@ from rooms.sessions import SessionService
 from rooms.store import Database
 from rooms.store.tables import ChatMessageRow
 from rooms.tokens import RoomTokens
-from rooms.waiting_room import WaitingRoom
 from signaling import close_codes
 from signaling.admission import Seating, Waiting
 from signaling.breakouts import BreakoutDesk
@@ -156,7 +155,7 @@ class Hub:
         self._listener.on_speakers = self.talk.heard
         node.release_hooks.append(self.talk.left)
         #: The waiting room (signaling/waiting_room.py): students wait here before admission.
-        self.lobby = Lobby(node, WaitingRoom(room_log.redis))
+        self.lobby = Lobby(node, presence.waiting_room)
         #: Private questions to the teacher (signaling/questions.py).
         self.questions = QuestionDesk(
             QuestionStore(database), bus=bus, node_id=node_id, clock=clock

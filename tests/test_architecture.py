@@ -191,7 +191,7 @@ def test_the_checker_sees_the_real_imports() -> None:
     app = {imp.module for imp in imports_of(Path("api/app.py"), read(Path("api/app.py")))}
     assert "api.settings" in app
     assert any(m.startswith("rooms.") for m in app)
-    presence = Path("rooms/presence/presence.py")
+    presence = Path("rooms/presence/base.py")
     assert "rooms.errors" in {imp.module for imp in imports_of(presence, read(presence))}
 
 

@@ -1,31 +1,11 @@
-"""Who is in which room, and whether one more may come in.
-
-Every change is one atomic Lua script over the room's keys (``rooms/keys.py``), so any number
-of ``liveclass serve`` nodes can admit into one room at once and the capacity still holds:
-
-- ``admit``: purge expired entries, refuse banned users, refuse rooms that are not live,
-  replace an older connection of the same user, refuse when every seat is taken. Hosts and
-  observers never take a seat and are never refused for capacity.
-- ``leave``, ``ban``, ``close``: remove entries and report what was removed, so the caller can
-  close attendance and tell the room.
-- ``refresh``: the heartbeat. Every entry has an expiry; the node holding a connection pushes it
-  forward. An entry whose node died expires and is purged by the next script that touches the
-  room (and by the periodic sweep), so a dead node's participants vanish within the TTL.
-
-Whoever purges tells the room: every script that drops expired entries (``admit``, ``purge``,
-and the reads that purge first) hands them to the listener set with :meth:`Presence.on_purged`
-(the node closes their attendance and announces the leaves), so no read can make a
-participant vanish silently and leave a ghost in the hosts' live rosters.
-
-A room's state (``status``, ``capacity``) is mirrored from the durable store with
-:meth:`Presence.load_room`. When Redis lost it (restart, eviction), ``admit`` raises
-:class:`RoomNotLoaded` and the caller reloads it from the store and retries.
+"""Presence on Redis (or Redis Cluster): every change is one atomic Lua script over the
+room's keys (``rooms/keys.py``), so any number of ``liveclass serve`` nodes can admit into one
+room at once and the capacity still holds. The semantics are
+:class:`rooms.presence.base.Presence`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -35,8 +15,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from rooms.errors import Banned, InvalidState, RoomFull
-from rooms.keys import RoomKeys, epoch_key
+from rooms.keys import epoch_key
+from rooms.presence.base import Presence, refuse, room_full
 from rooms.presence.entries import (
     Admission,
     Departure,
@@ -47,8 +27,7 @@ from rooms.presence.entries import (
     RoomNotLoaded,
     RoomSnapshot,
 )
-
-log = logging.getLogger("liveclass.presence")
+from rooms.waiting_room import RedisWaitingRoom
 
 __all__ = [
     "Admission",
@@ -57,6 +36,7 @@ __all__ = [
     "Presence",
     "PresenceEntry",
     "PurgeListener",
+    "RedisPresence",
     "ResumeSave",
     "RoomNotLoaded",
     "RoomSnapshot",
@@ -79,11 +59,8 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class Presence:
-    """Presence and capacity of every room, over one Redis client.
-
-    ``clock`` returns seconds since the epoch; tests pass a fake one to expire entries.
-    """
+class RedisPresence(Presence):
+    """Presence and capacity of every room, over one Redis client."""
 
     def __init__(
         self,
@@ -92,42 +69,16 @@ class Presence:
         prefix: str = "lc",
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(prefix=prefix, clock=clock)
         self._redis = redis
-        self._prefix = prefix
-        self._clock = clock
+        self._waiting_room = RedisWaitingRoom(redis, prefix=prefix)
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(source) for name, source in _SOURCES.items()
         }
-        self._on_purged: PurgeListener | None = None
-        self._telling: set[asyncio.Task[None]] = set()
 
-    def on_purged(self, listener: PurgeListener) -> None:
-        """Have ``listener`` told of every expired entry any purge removes (one listener:
-        the node's, which closes their attendance and tells the room)."""
-        self._on_purged = listener
-
-    async def _purged(self, session_id: str, purged: list[PresenceEntry]) -> None:
-        if not purged or self._on_purged is None:
-            return
-        # Shielded: the entries are gone from Redis already, so a caller cancelled meanwhile
-        # (a client hung up on a REST read) must not keep the room from hearing it.
-        task = asyncio.ensure_future(self._on_purged(session_id, purged))
-        self._telling.add(task)
-        task.add_done_callback(self._telling.discard)
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning(
-                "telling room %s of %d expired entries failed: %r", session_id, len(purged), exc
-            )
-
-    def keys(self, session_id: str) -> RoomKeys:
-        return RoomKeys(session_id, self._prefix)
-
-    def now_ms(self) -> int:
-        return int(self._clock() * 1000)
+    @property
+    def waiting_room(self) -> RedisWaitingRoom:
+        return self._waiting_room
 
     async def _run(self, name: str, session_id: str, *args: Any) -> Any:
         return await self._scripts[name](keys=self.keys(session_id).presence_keys(), args=args)
@@ -148,19 +99,8 @@ class Presence:
         resume: ResumeSave | None = None,
         may_wait: bool = False,
     ) -> Admission:
-        """Admit ``entry`` to the room, or raise.
-
-        Raises :class:`RoomNotLoaded` (load the room and retry), :class:`InvalidState` with
-        code ``room_not_live``, :class:`Banned`, or :class:`RoomFull`. With ``may_wait`` (a
-        student who is not resuming), raises :class:`MustWait` and admits nothing when the
-        room's waiting room is on and the user was not let in (``rooms/waiting_room.py``'s
-        keys): the waiting-room check rides on the admission's round trip. A second admit of the
-        same participant id only refreshes its expiry (``rejoined``).
-
-        Once admitted, in the same round trip: ``resume``'s token is saved for the grace
-        period (at least an hour; the token it replaces forgotten), and the admission tells
-        whether the host let the entry's user publish (:meth:`allow_publish`).
-        """
+        """See :meth:`Presence.admit`: the waiting-room check, the resume token and the
+        publish permission ride on the admission script's round trip."""
         now = self.now_ms()
         keys = self.keys(session_id)
         reply = await self._scripts["admit"](
@@ -187,26 +127,11 @@ class Presence:
         )
         verdict = _text(reply[0])
         count, seats, capacity = int(reply[1]), int(reply[2]), int(reply[3])
-        if verdict == "unknown":
-            raise RoomNotLoaded(session_id)
-        if verdict.startswith("not_live:"):
-            status = verdict.split(":", 1)[1]
-            raise InvalidState(
-                f"the room is not live (it is {status})",
-                code="room_not_live",
-                details={"status": status},
-            )
-        if verdict == "banned":
-            raise Banned("you were removed from this session by the host")
-        if verdict == "wait":
-            raise MustWait(session_id)
+        refuse(verdict, session_id)
         purged = [PresenceEntry.from_json(raw) for raw in reply[6:]]
         await self._purged(session_id, purged)
         if verdict == "full":
-            raise RoomFull(
-                f"the room is full ({capacity} of {capacity} seats taken)",
-                details={"capacity": capacity},
-            )
+            raise room_full(capacity)
         replaced = PresenceEntry.from_json(reply[4]) if reply[4] else None
         return Admission(
             entry=entry,

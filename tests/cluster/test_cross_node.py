@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from rooms.presence import Presence
+from rooms.presence import RedisPresence
 from rooms.redis_client import close_redis, connect_redis
 from tests.cluster.clients import Member, live_session, next_of, room_token
 from tests.cluster.topology import NODES, Topology
@@ -34,7 +34,7 @@ async def nodes_of(cluster: Topology, sid: str) -> dict[str, int]:
     """How many of the room's participants each node holds (from Redis Cluster itself)."""
     redis = connect_redis(cluster.redis_url, cluster=True)
     try:
-        snapshot = await Presence(redis).snapshot(sid)
+        snapshot = await RedisPresence(redis).snapshot(sid)
     finally:
         await close_redis(redis)
     held: dict[str, int] = {}

@@ -10,7 +10,7 @@ import asyncio
 import httpx
 import pytest
 
-from rooms.presence import Presence
+from rooms.presence import RedisPresence
 from rooms.redis_client import close_redis, connect_redis
 from tests.cluster.clients import Member, live_session, room_token
 from tests.cluster.topology import Topology
@@ -28,7 +28,7 @@ async def holders(cluster: Topology, sid: str) -> dict[str, str]:
     """participant id -> the node holding it, from the cluster."""
     redis = connect_redis(cluster.redis_url, cluster=True)
     try:
-        snapshot = await Presence(redis).snapshot(sid)
+        snapshot = await RedisPresence(redis).snapshot(sid)
     finally:
         await close_redis(redis)
     return {e.participant_id: e.node for e in snapshot.entries}

@@ -13,7 +13,7 @@ from redis.crc import key_slot
 from rooms.keys import MediaKeys, RoomKeys
 from rooms.media_registry import MediaRegistry
 from rooms.model import RoomRole
-from rooms.presence import Presence, PresenceEntry, ResumeSave
+from rooms.presence import PresenceEntry, RedisPresence, ResumeSave
 from rooms.redis_client import close_redis, connect_redis, is_cluster
 from rooms.room_log import RoomLog
 from rooms.sequence import SequenceAllocator
@@ -56,7 +56,7 @@ async def test_every_script_and_transaction_runs_on_the_cluster(topology: Topolo
     assert is_cluster(redis)
     try:
         sid = str(uuid.uuid4())
-        presence = Presence(redis)
+        presence = RedisPresence(redis)
         await presence.load_room(sid, "live", 2, ["banned-user"])
         entries = [
             PresenceEntry(f"p{i}", f"u{i}", f"User {i}", RoomRole.GUEST, "ws", "n1", i)

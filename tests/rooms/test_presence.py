@@ -1,5 +1,6 @@
-"""The presence contract: every guarantee of :class:`rooms.presence.Presence`, on the
-in-process fakeredis (the embedded default) and on a real Redis server.
+"""The presence contract: every guarantee of :class:`rooms.presence.Presence`, run against
+every implementation: :class:`LocalPresence` (in process, the embedded default) and
+:class:`RedisPresence` on the in-process fakeredis and on a real Redis server.
 
 Time is a :class:`tests.conftest.FakeClock` handed to ``Presence``: expiry is tested by moving
 it, never by sleeping.
@@ -8,7 +9,7 @@ it, never by sleeping.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from itertools import count
 
 import pytest
@@ -16,17 +17,45 @@ from redis.asyncio import Redis
 
 from rooms.errors import Banned, InvalidState, RoomFull
 from rooms.model import RoomRole
-from rooms.presence import Presence, PresenceEntry, ResumeSave
-from rooms.presence.presence import RoomNotLoaded
+from rooms.presence import LocalPresence, Presence, PresenceEntry, RedisPresence, ResumeSave
+from rooms.presence.entries import MustWait, RoomNotLoaded
+from rooms.redis_client import connect_redis
+from rooms.waiting_room import Waiter
+from tests import services as svc
 from tests.conftest import FakeClock
 
 SID = "session-1"
 TTL = 30.0
 
 
+@pytest.fixture(params=["local", "fakeredis", "redis"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Redis]]:
+    """Which presence, on which client: ``local`` is :class:`LocalPresence` on fakeredis (the
+    embedded default, whose client holds what it does not: the waiting room, the room's
+    sequence and log); the others :class:`RedisPresence`'s scripts."""
+    if request.param == "redis":
+        svc.check_redis()
+        client = connect_redis(svc.redis_url())
+        await client.flushdb()
+    else:
+        client = connect_redis(None)
+    try:
+        yield request.param, client
+    finally:
+        await client.aclose(close_connection_pool=True)
+
+
 @pytest.fixture
-def presence(redis: Redis, clock: FakeClock) -> Presence:
-    return Presence(redis, clock=clock)
+def redis(backend: tuple[str, Redis]) -> Redis:
+    return backend[1]
+
+
+@pytest.fixture
+def presence(backend: tuple[str, Redis], clock: FakeClock) -> Presence:
+    kind, client = backend
+    if kind == "local":
+        return LocalPresence(client, clock=clock)
+    return RedisPresence(client, clock=clock)
 
 
 @pytest.fixture
@@ -57,8 +86,8 @@ def entry(
     )
 
 
-async def seats(redis: Redis, presence: Presence, sid: str = SID) -> int:
-    return int(await redis.scard(presence.keys(sid).seats))
+async def seats(presence: Presence, sid: str = SID) -> int:
+    return (await presence.tally(sid))[1]
 
 
 # -- Admit, leave, counts ---------------------------------------------------------------------
@@ -84,7 +113,7 @@ async def test_admit_and_leave(presence: Presence, room: str, redis: Redis) -> N
     assert (departure.count, departure.seats) == (0, 0)
     assert await presence.entry(room, sam.participant_id) is None
     assert await presence.participant_of(room, "sam") is None
-    assert await seats(redis, presence) == 0
+    assert await seats(presence) == 0
     # Leaving twice is harmless and says nobody left.
     again = await presence.leave(room, sam.participant_id)
     assert again.entry is None
@@ -144,7 +173,7 @@ async def test_capacity_is_exact(presence: Presence, room: str, redis: Redis) ->
         await presence.admit(room, entry("d"), TTL)
     assert full.value.code == "room_full"
     assert full.value.details == {"capacity": 3}
-    assert await seats(redis, presence) == 3
+    assert await seats(presence) == 3
     assert await presence.entry(room, "p-d") is None
     # A seat freed is a seat taken.
     await presence.leave(room, "p-b")
@@ -180,7 +209,7 @@ async def test_host_and_observer_take_no_seat_and_are_never_refused(
     observer = await presence.admit(SID, entry("admin", RoomRole.OBSERVER), TTL)
     # The observer is present but hidden: not counted, no seat.
     assert (observer.count, observer.seats) == (2, 1)
-    assert await seats(redis, presence) == 1
+    assert await seats(presence) == 1
     assert await presence.counts([SID]) == {SID: 2}
 
     snapshot = await presence.snapshot(SID)
@@ -216,7 +245,7 @@ async def test_a_new_connection_replaces_the_older_one(
     assert admission.replaced == first
     assert admission.rejoined is False
     assert (admission.count, admission.seats) == (1, 1)
-    assert await seats(redis, presence) == 1
+    assert await seats(presence) == 1
     assert await presence.entry(room, "p-1") is None
     assert await presence.participant_of(room, "sam") == "p-2"
     assert (await presence.snapshot(room)).entries == [second]
@@ -235,7 +264,7 @@ async def test_a_full_room_still_lets_the_same_user_reconnect(
     assert reconnect.replaced is not None
     assert reconnect.replaced.participant_id == "p-b"
     assert reconnect.seats == 3
-    assert await seats(redis, presence) == 3
+    assert await seats(presence) == 3
     with pytest.raises(RoomFull):
         await presence.admit(room, entry("d"), TTL)
 
@@ -261,7 +290,7 @@ async def test_admitting_the_same_participant_again_refreshes_it(
     assert again.rejoined is True
     assert again.replaced is None
     assert (again.count, again.seats) == (1, 1)
-    assert await seats(redis, presence) == 1
+    assert await seats(presence) == 1
     # Its expiry moved: past the first deadline it is still there.
     clock.advance(TTL - 1)
     assert await presence.purge(room) == []
@@ -293,7 +322,7 @@ async def test_ban_removes_and_refuses(presence: Presence, room: str, redis: Red
     with pytest.raises(Banned) as banned:
         await presence.admit(room, entry("sam", pid="p-sam-2"), TTL)
     assert banned.value.code == "banned"
-    assert await seats(redis, presence) == 1
+    assert await seats(presence) == 1
 
 
 async def test_banning_an_absent_user_refuses_them_later(presence: Presence, room: str) -> None:
@@ -353,7 +382,7 @@ async def test_entries_expire_after_their_ttl(
     assert await presence.purge(room) == [sam]
     assert await presence.entry(room, sam.participant_id) is None
     assert await presence.participant_of(room, "sam") is None
-    assert await seats(redis, presence) == 0
+    assert await seats(presence) == 0
     assert (await presence.snapshot(room)).entries == []
     assert await presence.purge(room) == []
 
@@ -439,14 +468,16 @@ async def test_refresh_never_resurrects(
     assert await presence.purge(room) == [sam]
     assert await presence.refresh(room, [sam.participant_id], TTL) == [sam.participant_id]
     assert await presence.entry(room, sam.participant_id) is None
-    assert await redis.zscore(presence.keys(room).expiry, sam.participant_id) is None
+    # Still missing: the refresh did not give it an expiry back.
+    assert await presence.refresh(room, [sam.participant_id], TTL) == [sam.participant_id]
     assert (await presence.snapshot(room)).entries == []
     # After a leave, too.
     sue = entry("sue")
     await presence.admit(room, sue, TTL)
     await presence.leave(room, sue.participant_id)
     assert await presence.refresh(room, [sue.participant_id], TTL) == [sue.participant_id]
-    assert await redis.zscore(presence.keys(room).expiry, sue.participant_id) is None
+    assert await presence.refresh(room, [sue.participant_id], TTL) == [sue.participant_id]
+    assert await presence.tally(room) == (0, 0)
 
 
 # -- Closing ----------------------------------------------------------------------------------
@@ -463,7 +494,7 @@ async def test_close_removes_everyone_and_keeps_the_status(
     assert sorted(removed, key=lambda e: e.user_id) == sorted(people, key=lambda e: e.user_id)
     snapshot = await presence.snapshot(room)
     assert (snapshot.status, snapshot.entries) == ("ended", [])
-    assert await seats(redis, presence) == 0
+    assert await seats(presence) == 0
     assert await presence.counts([room]) == {room: 0}
     with pytest.raises(InvalidState) as refused:
         await presence.admit(room, entry("sam"), TTL)
@@ -472,13 +503,20 @@ async def test_close_removes_everyone_and_keeps_the_status(
 
 
 async def test_forget_room_deletes_every_key(presence: Presence, room: str, redis: Redis) -> None:
-    await presence.admit(room, entry("sam"), TTL)
-    await presence.ban(room, "troll")
-    await presence.forget_room(room)
     keys = presence.keys(room)
-    assert await redis.exists(*keys.presence_keys(), keys.seq) == 0
+    await redis.set(keys.seq, 7)
+    await redis.rpush(keys.log, b"m")
+    await presence.admit(room, entry("sam"), TTL, resume=ResumeSave("t-sam", 20))
+    await presence.ban(room, "troll")
+    await presence.allow_publish(room, "sam", True)
+    await presence.forget_room(room)
+    assert await redis.exists(*keys.presence_keys(), keys.seq, keys.log, keys.resume) == 0
+    assert not await presence.is_banned(room, "troll")
+    assert await presence.resume_target(room, "t-sam") is None
     with pytest.raises(RoomNotLoaded):
         await presence.admit(room, entry("sam"), TTL)
+    await presence.load_room(room, "live", 3)
+    assert not (await presence.admit(room, entry("sam"), TTL)).publish_allowed
 
 
 # -- Entries ----------------------------------------------------------------------------------
@@ -507,7 +545,7 @@ async def test_concurrent_admits_never_exceed_capacity(presence: Presence, redis
     assert len(admitted) == 30
     assert all(isinstance(r, RoomFull) for r in refused), refused
     assert len(refused) == 70
-    assert await seats(redis, presence) == 30
+    assert await seats(presence) == 30
     snapshot = await presence.snapshot(SID)
     assert snapshot.seats == snapshot.count == 30
     assert {e.participant_id for e in snapshot.entries} == {
@@ -525,7 +563,7 @@ async def test_concurrent_reconnects_of_one_user_hold_one_seat(
         return_exceptions=True,
     )
     assert not [r for r in results if isinstance(r, BaseException)]
-    assert await seats(redis, presence) == 1
+    assert await seats(presence) == 1
     snapshot = await presence.snapshot(SID)
     assert len(snapshot.entries) == 1
     assert await presence.participant_of(SID, "sam") == snapshot.entries[0].participant_id
@@ -543,7 +581,7 @@ async def test_concurrent_admits_and_leaves_keep_the_books(
     refused = [r for r in results if isinstance(r, BaseException)]
     assert all(isinstance(r, RoomFull) for r in refused), refused
     snapshot = await presence.snapshot(SID)
-    assert snapshot.seats == await seats(redis, presence) <= 10
+    assert snapshot.seats == await seats(presence) <= 10
     assert len(snapshot.entries) == snapshot.seats
     assert not [e for e in snapshot.entries if e.user_id.startswith("old-")]
     assert 25 - len(refused) == snapshot.seats
@@ -557,7 +595,8 @@ async def test_an_admission_saves_the_resume_token_and_tells_the_publish_grant(
     first = await presence.admit(room, ann, TTL, resume=ResumeSave("t1", 20))
     assert not first.publish_allowed
     assert await presence.resume_target(room, "t1") == "p-ann"
-    assert await redis.ttl(presence.keys(room).resume) > 3000  # at least an hour, as before
+    if isinstance(presence, RedisPresence):  # LocalPresence's: tests/rooms/test_presence_local.py
+        assert await redis.ttl(presence.keys(room).resume) > 3000  # at least an hour
 
     await presence.allow_publish(room, "ann", True)
     # A resume: the new token replaces the one the client came back with.
@@ -604,3 +643,107 @@ async def test_presence_tells_why_a_participant_is_gone(presence: Presence, room
     assert await presence.gone(room, [sam_again.participant_id]) == {
         sam_again.participant_id: "ended"
     }
+
+
+# -- What the contract did not cover before the in-process presence -------------------------
+
+
+async def test_a_student_waits_while_the_waiting_room_is_on_and_until_let_in(
+    presence: Presence, room: str
+) -> None:
+    """The presence's waiting room (``rooms/waiting_room.py``) is read by the admission;
+    waiting admits nothing."""
+    lobby = presence.waiting_room
+    assert (await presence.admit(room, entry("sam"), TTL, may_wait=True)).count == 1
+    await lobby.set_enabled(room, True)
+    with pytest.raises(MustWait):
+        await presence.admit(room, entry("sue"), TTL, may_wait=True, resume=ResumeSave("t", 20))
+    assert await presence.participant_of(room, "sue") is None
+    assert await presence.resume_target(room, "t") is None
+    assert await presence.tally(room) == (1, 1)
+    # Who does not wait: a resume (no may_wait), and a student the host let in.
+    assert (await presence.admit(room, entry("ann"), TTL)).count == 2
+    assert await lobby.add(room, Waiter("w-sue", "sue", "Sue", "node-a", 1))
+    assert [w.user_id for w in await lobby.take(room, None, let_in=True)] == ["sue"]
+    assert (await presence.admit(room, entry("sue"), TTL, may_wait=True)).count == 3
+    await lobby.set_enabled(room, False)
+    await presence.leave(room, "p-sue")
+    assert (await presence.admit(room, entry("bob"), TTL, may_wait=True)).count == 3
+
+
+async def test_refusals_come_before_the_waiting_room(presence: Presence, room: str) -> None:
+    await presence.waiting_room.set_enabled(room, True)
+    await presence.ban(room, "troll")
+    with pytest.raises(Banned):
+        await presence.admit(room, entry("troll"), TTL, may_wait=True)
+    with pytest.raises(RoomNotLoaded):
+        await presence.admit("not-loaded", entry("sam"), TTL, may_wait=True)
+    await presence.close(room, "ended")
+    with pytest.raises(InvalidState):
+        await presence.admit(room, entry("sam"), TTL, may_wait=True)
+
+
+async def test_unban_lets_the_user_in_again(presence: Presence, room: str) -> None:
+    await presence.ban(room, "sam")
+    await presence.unban(room, "sam")
+    assert not await presence.is_banned(room, "sam")
+    assert (await presence.admit(room, entry("sam"), TTL)).count == 1
+    await presence.unban("never-loaded", "sam")  # harmless
+    assert not await presence.is_banned("never-loaded", "sam")
+
+
+async def test_publish_permission_is_remembered_until_taken_back(
+    presence: Presence, room: str
+) -> None:
+    await presence.allow_publish(room, "sam", True)
+    assert (await presence.admit(room, entry("sam"), TTL)).publish_allowed
+    await presence.allow_publish(room, "sam", False)
+    assert not (await presence.admit(room, entry("sam"), TTL)).publish_allowed
+    assert not (await presence.admit(room, entry("sue"), TTL)).publish_allowed
+
+
+async def test_a_dropped_resume_token_resumes_nothing(presence: Presence, room: str) -> None:
+    await presence.admit(room, entry("sam"), TTL, resume=ResumeSave("t-sam", 20))
+    await presence.drop_resume(room, "t-sam")
+    assert await presence.resume_target(room, "t-sam") is None
+    await presence.drop_resume(room, "t-never")
+
+
+async def test_the_epoch_holds_while_the_data_does(presence: Presence, room: str) -> None:
+    first = await presence.epoch()
+    await presence.admit(room, entry("sam"), TTL)
+    assert first
+    assert await presence.epoch() == first
+
+
+async def test_counts_and_tally_include_expired_entries_until_purged(
+    presence: Presence, room: str, clock: FakeClock
+) -> None:
+    await presence.admit(room, entry("sam"), TTL)
+    await presence.admit(room, entry("admin", RoomRole.OBSERVER), TTL)
+    clock.advance(TTL + 1)
+    assert await presence.counts([room]) == {room: 1}
+    assert await presence.tally(room) == (1, 1)
+    assert await presence.small_roster(room, 10, purge=False) == []
+    assert {e.user_id for e in await presence.purge(room)} == {"sam", "admin"}
+    assert await presence.tally(room) == (0, 0)
+
+
+async def test_a_refused_full_admission_still_tells_the_purge(
+    presence: Presence, clock: FakeClock
+) -> None:
+    told: list[list[PresenceEntry]] = []
+
+    async def listener(session_id: str, entries: list[PresenceEntry]) -> None:
+        told.append(entries)
+
+    presence.on_purged(listener)
+    await presence.load_room("one", "live", 1)
+    sam = entry("sam")
+    await presence.admit("one", sam, TTL)
+    await presence.admit("one", entry("host", RoomRole.HOST), TTL * 3)
+    clock.advance(TTL + 1)
+    await presence.admit("one", entry("sue"), TTL)  # sam expired: his seat is free
+    with pytest.raises(RoomFull):
+        await presence.admit("one", entry("bob"), TTL)
+    assert told == [[sam]]

@@ -4,12 +4,15 @@ broadcasts and visits, and calls everyone back; bad requests get the documented 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from api.services import Services
+from rooms.breakout_store import BreakoutRoom
 from rooms.store.tables import SessionRow
 from rooms.store.types import utcnow
 from signaling.hub import Hub
@@ -282,3 +285,32 @@ async def test_the_host_moves_students_between_rooms(
     assert (await reply(teacher, "x"))["code"] == "breakout_not_found"
     await kids[1].send({"type": "breakout-move", "userId": "kid-1", "room": room1, "rid": "y"})
     assert (await reply(kids[1], "y"))["code"] == "forbidden"
+
+
+async def test_a_join_storm_asks_the_store_for_the_open_rooms_once(
+    new_session: NewSession, nodes: tuple[Hub, Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every welcome looks for open breakout rooms; joins that miss the cache together share
+    one query (each its own was a query per join of a storm), and a join that goes away does
+    not cancel it for the others."""
+    desk = nodes[0].breakouts
+    sid = (await new_session(start=True))["id"]
+    release = asyncio.Event()
+    queries: list[str] = []
+    real = desk.store.rooms
+
+    async def rooms(session_id: str, *, open_only: bool = False) -> list[BreakoutRoom]:
+        queries.append(session_id)
+        await release.wait()
+        return await real(session_id, open_only=open_only)
+
+    monkeypatch.setattr(desk.store, "rooms", rooms)
+    joins = [asyncio.create_task(desk._open_rooms(sid)) for _ in range(50)]
+    await asyncio.sleep(0)  # every join is waiting for the one query
+    joins[0].cancel()
+    release.set()
+    results = await asyncio.gather(*joins[1:])
+    assert queries == [sid]
+    assert results == [[]] * 49
+    assert await desk._open_rooms(sid) == []  # cached now
+    assert queries == [sid]
