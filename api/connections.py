@@ -35,6 +35,8 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from api.ws_sync import Flag, Inbox
+
 __all__ = ["ConnectionGuard", "ConnectionLimits", "guarded_protocols"]
 
 log = logging.getLogger("liveclass.connections")
@@ -197,6 +199,13 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type[Any], type[Any]]:
         def handle_websocket_upgrade(self) -> None:
             self._cancel_timers()
             super().handle_websocket_upgrade()
+            # This protocol is done once the WebSocket one took the transport over, but its
+            # parser refers back to it: a reference cycle that kept it (request headers,
+            # scope, parser buffers: ~3 KiB) until the cyclic GC ran, in the middle of a
+            # join storm's allocations (issue 18). Without the cycle it goes at once.
+            self.parser = None  # type: ignore[assignment]
+            self.scope = None  # type: ignore[assignment]
+            self.headers = []
 
         # -- helpers
 
@@ -245,6 +254,13 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type[Any], type[Any]]:
             self.transport.close()
 
     class GuardedWebSocket(WebSocketsSansIOProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # Lighter than the asyncio queue and event it made (api/ws_sync.py).
+            self.queue = Inbox()  # type: ignore[assignment]
+            self.writable = Flag()  # type: ignore[assignment]
+            self.writable.set()
+
         def connection_lost(self, exc: Exception | None) -> None:
             guard.release(self.transport)
             super().connection_lost(exc)

@@ -22,9 +22,13 @@ from signaling.log_context import connection_id, new_connection_id
 from signaling.protocol import Codec, encode, error_message
 from signaling.wire import WIRE_KEY, RawWire, ws_frame
 
-__all__ = ["StarletteTransport", "parse_last_seq", "websocket_endpoint"]
+__all__ = ["JOINED_KEY", "StarletteTransport", "parse_last_seq", "websocket_endpoint"]
 
 log = logging.getLogger("liveclass.ws")
+
+#: The scope's extension under which the server may give a callable (no arguments) to be
+#: called whenever a join ends, admitted or not.
+JOINED_KEY = "liveclass.joined"
 
 _MAX_SEQ_DIGITS = 18  # below 2**63: a seq fits Redis's and PostgreSQL's 64-bit integers
 
@@ -135,7 +139,6 @@ async def _serve(
         close_timeout=settings.close_timeout,
         flusher=hub.flusher,
     )
-    params = websocket.query_params
 
     async def receive() -> str | bytes | None:
         """A waiting client's next frame (signaling/waiting_room.py); None once gone."""
@@ -151,14 +154,16 @@ async def _serve(
     try:
         admitted = await hub.join(
             conn,
-            params.get("token"),
-            resume=params.get("resume"),
+            websocket.query_params.get("token"),
+            resume=websocket.query_params.get("resume"),
             last_seq=last_seq,
             receive=receive,
         )
+        _joined(websocket)
         if not admitted:
             await conn.closed.wait()
             return
+        _forget_request(websocket)
         log.info("websocket joined as participant %s", conn.participant_id)
         # This task reads: a reader task of its own would cost every idle connection ~2 KiB
         # (issue 18). The connection cancels its reader once it closes (kicked, replaced,
@@ -183,6 +188,27 @@ async def _serve(
     finally:
         await hub.disconnected(conn)
         log.info("websocket closed")
+
+
+def _joined(websocket: WebSocket) -> None:
+    """Tell the server a join ended (admitted or not), when it asked to know: the
+    callable under :data:`JOINED_KEY` in the scope's extensions (``api/ws_door.py`` trims
+    the C heap once a burst of joins settles)."""
+    joined = websocket.scope.get("extensions", {}).get(JOINED_KEY)
+    if joined is not None:
+        joined()
+
+
+def _forget_request(websocket: WebSocket) -> None:
+    """Once joined, drop what only the handshake and the join read: the request's headers
+    and query string (with the room token) in the connection's scope, which the server keeps
+    for the connection's life, and Starlette's parsed copies of them (~2 KiB of an idle
+    connection, issue 18: memory per idle connection)."""
+    scope = websocket.scope
+    scope["headers"] = []
+    scope["query_string"] = b""
+    for cached in ("_headers", "_query_params", "_url"):
+        websocket.__dict__.pop(cached, None)
 
 
 async def _read(websocket: WebSocket, hub: Hub, conn: Connection) -> None:

@@ -93,12 +93,22 @@ class RawWire:
     def forget_handshake(self) -> None:
         """Drop the server's copies of the handshake's request and response (their headers)
         once the connection is accepted: uvicorn keeps both for the connection's life but
-        reads them only while accepting (~3 KiB of an idle connection's ~35)."""
+        reads them only while accepting (~3 KiB of an idle connection's ~35). The request
+        is emptied in place too: websockets' parser generator keeps it in a local for the
+        connection's life (another ~3 KiB: 20-odd header lists and the URL with its
+        token)."""
         p = self._protocol
         if p.handshake_complete:
             for name in ("request", "response"):
-                if hasattr(p, name):
-                    setattr(p, name, None)
+                handshake = getattr(p, name, None)
+                if handshake is None:
+                    continue
+                headers = getattr(handshake, "headers", None)
+                if headers is not None and hasattr(headers, "clear"):
+                    headers.clear()
+                if name == "request" and isinstance(getattr(handshake, "path", None), str):
+                    handshake.path = "/"
+                setattr(p, name, None)
 
     def write(self, frame: bytes) -> None:
         """Write one or more ready-made frames (from :func:`ws_frame`)."""
