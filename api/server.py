@@ -19,21 +19,27 @@ import uvicorn
 from starlette.applications import Starlette
 
 from api.connections import ConnectionGuard, ConnectionLimits, guarded_protocols
+from api.gc_policy import freeze_startup_heap
 from api.settings import Settings
 
 __all__ = ["DrainingServer", "build_server", "connection_limits", "serve"]
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+    def __init__(
+        self, config: uvicorn.Config, app: Starlette, *, freeze_heap: bool = False
+    ) -> None:
         super().__init__(config)
         self._app = app
+        self._freeze_heap = freeze_heap
         #: Set once the server listens (uvicorn itself only flips ``started``, a flag).
         self.listening = asyncio.Event()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            if self._freeze_heap:
+                freeze_startup_heap()
             self.listening.set()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -76,10 +82,14 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
     )
 
 
-def build_server(app: Starlette, settings: Settings, *, host: str, port: int) -> DrainingServer:
+def build_server(
+    app: Starlette, settings: Settings, *, host: str, port: int, freeze_heap: bool = False
+) -> DrainingServer:
     """The uvicorn server ``liveclass serve`` runs: WebSockets on uvicorn's sans-I/O
     websockets implementation (measured at more than twice the deliveries of the default
-    one), HTTP on httptools, both behind the connection limits of ``api/connections.py``."""
+    one), HTTP on httptools, both behind the connection limits of ``api/connections.py``.
+    ``freeze_heap``: once started, freeze what start-up made (``api/gc_policy.py``; for a process
+    that only serves, not one that also runs tests)."""
     http, ws = guarded_protocols(ConnectionGuard(connection_limits(settings)))
     config = uvicorn.Config(
         app,
@@ -105,7 +115,7 @@ def build_server(app: Starlette, settings: Settings, *, host: str, port: int) ->
         backlog=2048,
         timeout_graceful_shutdown=30,
     )
-    server = DrainingServer(config, app)
+    server = DrainingServer(config, app, freeze_heap=freeze_heap)
     if not settings.ws_access_log:
         # uvicorn configures its loggers when the Config is made; the filter goes on after.
         logging.getLogger("uvicorn.error").addFilter(_NoWebSocketAccessLog())
@@ -114,4 +124,4 @@ def build_server(app: Starlette, settings: Settings, *, host: str, port: int) ->
 
 def serve(app: Starlette, settings: Settings, *, host: str, port: int) -> None:
     """Serve ``app`` until interrupted."""
-    build_server(app, settings, host=host, port=port).run()
+    build_server(app, settings, host=host, port=port, freeze_heap=True).run()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,13 +130,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"unknown target {target}", file=sys.stderr)
         return 2
     options = _run_options(args)
+    if args.profile_server and args.stall_monitor:
+        print("--profile-server and --stall-monitor exclude each other", file=sys.stderr)
+        return 2
     if args.profile_server:
         options.target.profile = args.profile_server.resolve()
+    if args.stall_monitor:
+        options.target.stall_monitor = args.stall_monitor.resolve()
     result = asyncio.run(execute(target, scenario, options))
     stem = args.name or f"run-{scenario.name}-{result['label']}-{stamp()}"
     path = save(result, args.out / f"{stem}.json")
     print(summary(result))
     print(f"result: {path}")
+    if args.stall_monitor and args.stall_monitor.exists():
+        from bench.servers.stalls import summary as stall_summary
+
+        print(f"stalls ({args.stall_monitor}):")
+        print(stall_summary(json.loads(args.stall_monitor.read_text())))
     if not args.no_plots:
         plots = plot_all([result], args.out / stem)
         print(f"plots: {plots[0].parent}")
@@ -281,6 +292,13 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="run the spawned liveclass under cProfile (main-thread CPU, the join storm only) "
         "and write its stats to this file (read them with python -m pstats)",
+    )
+    run.add_argument(
+        "--stall-monitor",
+        type=Path,
+        help="run the spawned liveclass under bench/servers/stalls.py (GC pauses and event-loop "
+        "stalls on the main thread's CPU clock, the load only) and write its record to this "
+        "file (python -m bench.servers.stalls --summary FILE)",
     )
     run.add_argument("--name", help="result file name (without .json)")
     run.add_argument("--no-plots", action="store_true")

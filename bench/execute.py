@@ -93,7 +93,7 @@ async def _run(
                 processes=processes,
                 client_cores=client_cores,
                 progress=Progress(target.name, options.progress),
-                on_phase=_profile_joins(target) if options.target.profile else None,
+                on_phase=_phases(target, options.target),
             )
         finally:
             await probe.close()
@@ -104,12 +104,20 @@ async def _run(
         await target.cleanup()
 
 
-def _profile_joins(target: Target) -> Callable[[str], None]:
-    """Tells a server under ``bench.servers.profiled`` to profile the join storm only."""
+def _phases(target: Target, options: TargetOptions) -> Callable[[str], None] | None:
+    """Tells a server under ``bench.servers.profiled`` to profile the join storm only, or one
+    under ``bench.servers.stalls`` to record the load only (SIGUSR1 at the start, SIGUSR2 at
+    the end)."""
+    if options.profile:
+        start, end = "join", "joined"
+    elif options.stall_monitor:
+        start, end = "load", "loaded"
+    else:
+        return None
 
     def signal_server(phase: str) -> None:
-        if target.pid is not None:
-            os.kill(target.pid, signal.SIGUSR1 if phase == "join" else signal.SIGUSR2)
+        if target.pid is not None and phase in (start, end):
+            os.kill(target.pid, signal.SIGUSR1 if phase == start else signal.SIGUSR2)
 
     return signal_server
 

@@ -141,7 +141,8 @@ async def run_load(
     on_phase: Callable[[str], None] | None = None,
 ) -> RawRun:
     """Run ``scenario`` with ``specs`` spread over ``processes`` load generators;
-    ``on_phase("join")`` and ``on_phase("joined")`` around the join storm."""
+    ``on_phase("join")`` and ``on_phase("joined")`` around the join storm, ``on_phase("load")``
+    and ``on_phase("loaded")`` around the load (its steps and drain)."""
     parts = deal(specs, processes)
     jobs = [
         WorkerJob(i, len(parts), part, scenario, dialect, client_cores, seed=17)
@@ -173,6 +174,8 @@ async def run_load(
 
         raw.t0 = time.monotonic() + 0.3
         load_end = raw.t0 + scenario.load_seconds
+        if on_phase is not None:
+            on_phase("load")
         pool.broadcast("load", {"t0": raw.t0})
         sampler = asyncio.ensure_future(probe.every(raw.t0, 0.5, load_end + scenario.drain + 1))
         with progress.phase("load", scenario.load_seconds, t0=raw.t0) as bar:
@@ -183,6 +186,8 @@ async def run_load(
                 await asyncio.wait({loaded}, timeout=0.5)
                 bar.update(pool.totals())
             loaded.result()
+        if on_phase is not None:
+            on_phase("loaded")
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler

@@ -78,6 +78,8 @@ class TargetOptions:
     token_cmd: str | None = None
     server_pid: int | None = None
     profile: Path | None = None  # a spawned liveclass runs under cProfile, its stats here
+    # a spawned liveclass runs under bench/servers/stalls.py, its record here
+    stall_monitor: Path | None = None
 
 
 @dataclass
@@ -222,6 +224,9 @@ async def _liveclass(name: str, options: TargetOptions) -> AsyncIterator[Target]
         info.setdefault("database", "sqlite")
         # The profile is written when the server exits (SIGTERM: a graceful shutdown).
         profiler = ["-m", "bench.servers.profiled", str(options.profile)] if options.profile else []
+        if options.stall_monitor:
+            # By path: the tree under test (liveclass@DIR) may not have it.
+            profiler = [str(REPO / "bench" / "servers" / "stalls.py"), str(options.stall_monitor)]
         argv = [
             sys.executable,
             *(profiler or ["-m"]),

@@ -459,6 +459,23 @@ async def test_refresh_extends_and_reports_the_missing(
     assert await presence.refresh(room, [], TTL) == []
 
 
+async def test_refresh_of_a_big_room_spans_chunks(
+    presence: Presence, room: str, redis: Redis
+) -> None:
+    # The script works in chunks of 1000 ids: 2,500 cross two boundaries, present and
+    # missing ids interleaved so each chunk has both.
+    ids = [f"p-{i}" for i in range(2500)]
+    present = ids[::2]
+    expiry = presence.keys(room).expiry
+    await redis.zadd(expiry, dict.fromkeys(present, 1))
+    earliest = presence.now_ms() + int(TTL * 1000)
+    assert await presence.refresh(room, ids, TTL) == ids[1::2]
+    latest = presence.now_ms() + int(TTL * 1000)
+    scores = await redis.zmscore(expiry, ids)
+    assert all(s is not None and earliest <= s <= latest for s in scores[::2])
+    assert scores[1::2] == [None] * (len(ids) - len(present))
+
+
 async def test_refresh_never_resurrects(
     presence: Presence, room: str, redis: Redis, clock: FakeClock
 ) -> None:
