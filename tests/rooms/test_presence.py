@@ -459,11 +459,12 @@ async def test_refresh_extends_and_reports_the_missing(
     assert await presence.refresh(room, [], TTL) == []
 
 
+@pytest.mark.parametrize("backend", ["fakeredis", "redis"], indirect=True)
 async def test_refresh_of_a_big_room_spans_chunks(
     presence: Presence, room: str, redis: Redis
 ) -> None:
-    # The script works in chunks of 1000 ids: 2,500 cross two boundaries, present and
-    # missing ids interleaved so each chunk has both.
+    # RedisPresence's script works in chunks of 1000 ids (LocalPresence has none): 2,500
+    # cross two boundaries, present and missing ids interleaved so each chunk has both.
     ids = [f"p-{i}" for i in range(2500)]
     present = ids[::2]
     expiry = presence.keys(room).expiry
