@@ -27,9 +27,11 @@ def test_a_stall_and_a_collection_inside_the_recording_are_recorded(tmp_path: Pa
     )
     document = json.loads(out.read_text())
     assert document["schema"] == SCHEMA
-    long = [s for s in document["stretches"] if s["cpu_ms"] >= 50]
-    # The stall after SIGUSR2 is not recorded.
-    assert len(long) == 1
-    assert "busy_for" in long[0]["stack"]
+    # The stall inside the recording is recorded with its stack; the one after SIGUSR2 is
+    # not. (On a loaded machine the start-up can stretch into the recording too: only the
+    # target's own stalls are counted.)
+    stalls = [s for s in document["stretches"] if "busy_for" in s["stack"]]
+    assert len(stalls) == 1
+    assert stalls[0]["cpu_ms"] >= 150
     assert [c["generation"] for c in document["gc"]].count(2) >= 1
     assert "busy_for" in summary(document)
