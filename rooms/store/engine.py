@@ -4,22 +4,13 @@ SQLite is the embedded default. Its writers are serialized with ``BEGIN IMMEDIAT
 transaction that reads first and writes later can fail with SQLITE_BUSY instead of waiting),
 WAL mode lets readers run beside the writer, and foreign keys are switched on per connection.
 PostgreSQL needs none of that: row locks and conditional updates give the same guarantees.
-
-Every SQLite transaction takes the write lock, so this process's transactions also queue on
-an asyncio lock before they begin: otherwise the one that finds the file locked waits in
-SQLite's busy handler on its driver thread, which sleeps 1, 2, 5, 10 ... up to 100 ms between
-tries and so wakes late after the lock is free (a 500-client class chatting at 20 messages/s
-saw chat commits wait up to 145 ms behind the webhook dispatcher's poll and attendance
-writes). On the lock they take turns as soon as the previous one ends. Other processes on the
-same file (a media worker, the CLI) still meet the busy handler.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -52,9 +43,6 @@ class Database:
 
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
-    #: SQLite only: this process's transactions take turns on it (see the module's doc).
-    turns: asyncio.Lock | None = None
-    _holder: asyncio.Task[object] | None = field(default=None, init=False)
 
     @property
     def dialect(self) -> str:
@@ -63,20 +51,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: committed when the block exits normally, rolled back otherwise."""
-        task = asyncio.current_task()
-        # A transaction opened inside another by the same task does not queue behind it (it
-        # would wait for ever); it meets SQLite's busy timeout, as it always did.
-        if self.turns is None or (task is not None and task is self._holder):
-            async with self.sessionmaker() as session, session.begin():
-                yield session
-            return
-        async with self.turns:
-            self._holder = task
-            try:
-                async with self.sessionmaker() as session, session.begin():
-                    yield session
-            finally:
-                self._holder = None
+        async with self.sessionmaker() as session, session.begin():
+            yield session
 
     async def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
@@ -105,7 +81,6 @@ def create_database(url: str, *, echo: bool = False, pool_size: int = 10) -> Dat
     return Database(
         engine=engine,
         sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
-        turns=asyncio.Lock() if is_sqlite else None,
     )
 
 
