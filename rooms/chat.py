@@ -66,7 +66,7 @@ class ChatService:
         self._sequence = sequence
         self._bans = Bans(database, presence)
         self._max_chars = max_chars
-        self._writes = GroupCommit(database)
+        self._writes = GroupCommit(database, core=True)
 
     @property
     def max_chars(self) -> int:
