@@ -16,6 +16,7 @@ from datetime import timedelta
 from redis.asyncio import Redis
 
 from api.auth import Authenticator
+from api.room_parts import RoomParts, room_parts
 from api.settings import Settings
 from media.recording_worker import RecordingDesk
 from media.worker import MediaWorker
@@ -24,22 +25,19 @@ from rooms.bans import Bans
 from rooms.bus import RoomBus
 from rooms.bus_port import Bus
 from rooms.chat import ChatService
-from rooms.chat_moderation import ChatGate
 from rooms.enrollment import EnrollmentService
 from rooms.feedback import FeedbackService
 from rooms.futures import cancel_and_wait
 from rooms.local_bus import LocalBroker, LocalBus
+from rooms.local_room_state import LocalRoomState
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RestParticipation, RoomAdmitter
 from rooms.payments import HttpPaymentVerifier, PaymentVerifier
 from rooms.presence import LocalPresence, Presence, RedisPresence
-from rooms.ratelimit import ChatLimiter
 from rooms.recordings import RecordingService
 from rooms.redis_client import close_redis, connect_redis
 from rooms.reminders import send_due_reminders
-from rooms.room_log import RoomLog
 from rooms.schedules import ScheduleService
-from rooms.sequence import SequenceAllocator
 from rooms.server_recordings import ServerRecordings
 from rooms.sessions import SessionService
 from rooms.signing import LinkSigner
@@ -85,6 +83,7 @@ class Services:
     #: A new bus on this process's transport (``bus_factory``): what tests and extra
     #: components subscribe with to hear what the hub publishes.
     new_bus: Callable[[], Bus]
+    parts: RoomParts
     webhook_dispatcher: Dispatcher | None = None
     media_worker: MediaWorker | None = None
     recording_sweeper: asyncio.Task[None] | None = None
@@ -197,7 +196,8 @@ async def open_services(
         role_map=settings.role_map,
         default_tenant=settings.default_tenant,
     )
-    presence = presence_for(settings, redis, clock)
+    parts = room_parts(settings, redis, clock)
+    presence = presence_for(settings, redis, clock, room_state=parts.local)
     attendance = AttendanceService(database)
     admitter = RoomAdmitter(database, presence, attendance)
     secret_key = settings.resolved_secret_key()
@@ -205,12 +205,10 @@ async def open_services(
     chat = ChatService(
         database,
         presence,
-        SequenceAllocator(redis),
+        parts.sequence,
         max_chars=settings.chat_max_chars,
-        limiter=ChatLimiter(
-            redis, rate=settings.chat_rate_per_second, burst=settings.chat_burst, clock=clock
-        ),
-        gate=ChatGate(redis),
+        limiter=parts.limiter,
+        gate=parts.gate,
     )
     room_tokens = RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock)
     node_id = settings.node_id or new_node_id()
@@ -240,7 +238,7 @@ async def open_services(
         attendance=attendance,
         chat=chat,
         sessions=sessions,
-        room_log=RoomLog(redis),
+        room_log=parts.room_log,
         bus=new_bus(),
         tokens=room_tokens,
         settings=settings.hub_settings(),
@@ -253,7 +251,7 @@ async def open_services(
     media_worker = None
     if settings.runs_media_in_process:
         media_worker = open_media_worker(
-            settings, redis, presence, database, new_bus=new_bus, clock=clock
+            settings, redis, presence, database, new_bus=new_bus, clock=clock, parts=parts
         )
     return Services(
         settings=settings,
@@ -282,11 +280,19 @@ async def open_services(
         webhooks=WebhookAdmin(database),
         webhook_queue=webhook_queue,
         server_recordings=open_server_recordings(
-            settings, database, redis, presence, origin=node_id, new_bus=new_bus, clock=clock
+            settings,
+            database,
+            redis,
+            presence,
+            origin=node_id,
+            new_bus=new_bus,
+            clock=clock,
+            parts=parts,
         ),
         schedules=ScheduleService(database),
         waitlist=WaitlistService(database),
         new_bus=new_bus,
+        parts=parts,
         webhook_dispatcher=dispatcher,
         media_worker=media_worker,
     )
@@ -303,13 +309,18 @@ def bus_factory(settings: Settings, redis: Redis) -> Callable[[], Bus]:
 
 
 def presence_for(
-    settings: Settings, redis: Redis, clock: Callable[[], float] = time.time
+    settings: Settings,
+    redis: Redis,
+    clock: Callable[[], float] = time.time,
+    *,
+    room_state: LocalRoomState | None = None,
 ) -> Presence:
     """The process's presence. On the embedded default (no Redis server, so one node) it
-    lives in this process (:class:`LocalPresence`; the waiting room and the room logs stay on
-    ``redis``); otherwise in Redis (:class:`RedisPresence`), shared by every node."""
+    lives in this process (:class:`LocalPresence`, which drops a forgotten room's sequence
+    and log from ``room_state``, or from ``redis`` without it); otherwise in Redis
+    (:class:`RedisPresence`), shared by every node."""
     if settings.embedded_redis:
-        return LocalPresence(redis, clock=clock)
+        return LocalPresence(redis, clock=clock, room_state=room_state)
     return RedisPresence(redis, clock=clock)
 
 
@@ -333,18 +344,19 @@ def open_server_recordings(
     origin: str,
     new_bus: Callable[[], Bus],
     clock: Callable[[], float] = time.time,
+    parts: RoomParts | None = None,
 ) -> ServerRecordings:
     """Server recordings' state, for the API (start, stop, sweep) and the media worker
-    (finish, fail)."""
-    chat = ChatService(
-        database, presence, SequenceAllocator(redis), max_chars=settings.chat_max_chars
-    )
+    (finish, fail); ``parts`` are the process's (:func:`room_parts`, built from ``redis``
+    when not given)."""
+    parts = parts or room_parts(settings, redis, clock)
+    chat = ChatService(database, presence, parts.sequence, max_chars=settings.chat_max_chars)
     return ServerRecordings(
         database,
         RecordingService(database, settings.recordings_dir),
         registry=MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock),
         bus=new_bus(),
-        room_log=RoomLog(redis),
+        room_log=parts.room_log,
         next_seq=chat.next_seq,
         origin=origin,
         clock=clock,
@@ -359,13 +371,21 @@ def open_media_worker(
     *,
     new_bus: Callable[[], Bus],
     clock: Callable[[], float] = time.time,
+    parts: RoomParts | None = None,
 ) -> MediaWorker:
     """A media worker on ``redis`` (inside ``liveclass serve``, or ``liveclass media``),
     its buses from ``new_bus`` (:func:`bus_factory`), recording into ``database`` and the
     recordings directory."""
     worker_id = settings.media_worker_id or f"media-{new_node_id()}"
     store = open_server_recordings(
-        settings, database, redis, presence, origin=worker_id, new_bus=new_bus, clock=clock
+        settings,
+        database,
+        redis,
+        presence,
+        origin=worker_id,
+        new_bus=new_bus,
+        clock=clock,
+        parts=parts,
     )
     return MediaWorker(
         worker_id=worker_id,

@@ -17,14 +17,14 @@ from sqlalchemy import func, select
 
 from rooms.access import can_manage, room_role_for
 from rooms.bans import Bans
-from rooms.chat_moderation import ChatGate
+from rooms.chat_moderation import StudentChatSwitch
 from rooms.errors import Banned, Forbidden, InvalidState, NotFound, ValidationFailed
 from rooms.identity import Principal
 from rooms.ids import is_uuid, new_id
 from rooms.model import RoomRole, SessionStatus
 from rooms.presence import Presence
-from rooms.ratelimit import ChatLimiter
-from rooms.sequence import SequenceAllocator
+from rooms.ratelimit import ChatRateLimit
+from rooms.sequence import RoomSequence
 from rooms.session_lookup import is_enrolled, load_session
 from rooms.store import Database
 from rooms.store.group_commit import GroupCommit
@@ -52,11 +52,11 @@ class ChatService:
         self,
         database: Database,
         presence: Presence,
-        sequence: SequenceAllocator,
+        sequence: RoomSequence,
         *,
         max_chars: int = 2000,
-        limiter: ChatLimiter | None = None,
-        gate: ChatGate | None = None,
+        limiter: ChatRateLimit | None = None,
+        gate: StudentChatSwitch | None = None,
     ) -> None:
         self._db = database
         #: Whether students may chat now (the host's switch); None: always.
@@ -66,7 +66,7 @@ class ChatService:
         self._sequence = sequence
         self._bans = Bans(database, presence)
         self._max_chars = max_chars
-        self._writes = GroupCommit(database)
+        self._writes = GroupCommit(database, core=True)
 
     @property
     def max_chars(self) -> int:

@@ -7,14 +7,25 @@ path see the same; they last a day at most after the last change.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from redis.asyncio import Redis
 
 from rooms.keys import RoomKeys
 
-__all__ = ["ChatGate", "MicLock"]
+__all__ = ["ChatGate", "MicLock", "StudentChatSwitch"]
 
 #: How long the switch is kept (a class is at most a few hours long).
 TTL_SECONDS = 24 * 3600
+
+
+class StudentChatSwitch(Protocol):
+    """Whether students may chat: :class:`ChatGate` (Redis, every node) or
+    :class:`rooms.local_room_state.LocalChatGate` (the embedded single node)."""
+
+    async def students_may_chat(self, session_id: str) -> bool: ...
+
+    async def set_students_may_chat(self, session_id: str, allowed: bool) -> None: ...
 
 
 class ChatGate:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from redis.asyncio import Redis
 
 from rooms.errors import RateLimited
 from rooms.keys import RoomKeys
 
-__all__ = ["ChatLimiter"]
+__all__ = ["ChatLimiter", "ChatRateLimit"]
 
 # KEYS[1] the bucket (hash: t tokens, u updated ms). ARGV: now ms, rate /s, burst.
 # Returns 0 when a token was taken, else the milliseconds until one is there.
@@ -36,6 +37,13 @@ redis.call('HSET', KEYS[1], 't', tostring(tokens), 'u', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return wait
 """
+
+
+class ChatRateLimit(Protocol):
+    """A chat rate limit: :class:`ChatLimiter` (Redis, every node) or
+    :class:`rooms.local_room_state.LocalChatLimiter` (the embedded single node)."""
+
+    async def take(self, session_id: str, user_id: str) -> None: ...
 
 
 class ChatLimiter:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import Protocol
 
 from redis.asyncio import Redis
 
 from rooms.keys import RoomKeys
 
-__all__ = ["SequenceAllocator"]
+__all__ = ["RoomSequence", "SequenceAllocator"]
 
 _RAISE = """
 if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
@@ -24,6 +25,17 @@ return 0
 """
 
 _SOURCE = resources.files("rooms.presence").joinpath("scripts", "next_seq.lua").read_text()
+
+
+class RoomSequence(Protocol):
+    """Per-room sequence numbers: :class:`SequenceAllocator` (Redis, every node) or
+    :class:`rooms.local_room_state.LocalSequence` (the embedded single node)."""
+
+    async def current(self, session_id: str) -> int: ...
+
+    async def raise_to(self, session_id: str, value: int) -> None: ...
+
+    async def next(self, session_id: str, floor: Callable[[], Awaitable[int]]) -> int: ...
 
 
 class SequenceAllocator:

@@ -9,7 +9,8 @@ machinery (about 0.7 ms of CPU per join); here an admission is a few dict operat
 The classes' waiting rooms, which the admission reads, are in process too
 (:class:`rooms.waiting_room.LocalWaitingRoom`, the hub's through :attr:`waiting_room`). What
 presence does not own stays in the Redis client (fakeredis on the embedded default): the
-room's sequence and log, which :meth:`LocalPresence.forget_room` deletes there.
+room's sequence and log, which :meth:`LocalPresence.forget_room` deletes there (or in
+:class:`rooms.local_room_state.LocalRoomState`, the embedded default's).
 Expiring hashes (why a participant left, resume tokens) expire on the monotonic clock, as
 Redis's TTLs do; the entries' own expiry follows the presence clock.
 """
@@ -24,6 +25,7 @@ from time import monotonic
 
 from redis.asyncio import Redis
 
+from rooms.local_room_state import LocalRoomState
 from rooms.presence.base import Presence, refuse, room_full
 from rooms.presence.entries import (
     Admission,
@@ -119,7 +121,8 @@ class LocalPresence(Presence):
     """Presence and capacity of every room, in this process (one node only).
 
     ``redis`` is the process's own client (fakeredis on the embedded default): it holds the
-    room's sequence and log, which :meth:`forget_room` deletes.
+    room's sequence and log, which :meth:`forget_room` deletes, unless they are in process too
+    (``room_state``, :mod:`rooms.local_room_state`; then it drops them there).
     """
 
     def __init__(
@@ -128,9 +131,11 @@ class LocalPresence(Presence):
         *,
         prefix: str = "lc",
         clock: Callable[[], float] = time.time,
+        room_state: LocalRoomState | None = None,
     ) -> None:
         super().__init__(prefix=prefix, clock=clock)
         self._redis = redis
+        self._room_state = room_state
         self._waiting_room = LocalWaitingRoom()
         self._rooms: dict[str, _Room] = {}
         # Nothing here outlives the process, and nothing else can lose it.
@@ -355,5 +360,7 @@ class LocalPresence(Presence):
 
     async def forget_room(self, session_id: str) -> None:
         self._rooms.pop(session_id, None)
+        if self._room_state is not None:
+            self._room_state.forget(session_id)
         keys = self.keys(session_id)
         await self._redis.delete(keys.seq, keys.log)

@@ -49,11 +49,17 @@ def _count_commits(services: Services) -> list[int]:
     return commits
 
 
+@pytest.fixture(params=[False, True], ids=["orm", "core"])
+def core(request: pytest.FixtureRequest) -> bool:
+    """Rows added through the ORM's unit of work, or as one Core INSERT (chat's writer)."""
+    return bool(request.param)
+
+
 async def test_concurrent_rows_are_committed_in_fewer_transactions(
-    services: Services, new_session: NewSession
+    services: Services, new_session: NewSession, core: bool
 ) -> None:
     sid = (await new_session(start=True))["id"]
-    writer = GroupCommit(services.database)
+    writer = GroupCommit(services.database, core=core)
     commits = _count_commits(services)
     await asyncio.gather(*(writer.add(_row(sid, seq)) for seq in range(1, 41)))
     assert await _stored(services, sid) == list(range(1, 41))
@@ -61,9 +67,11 @@ async def test_concurrent_rows_are_committed_in_fewer_transactions(
     assert len(commits) < 40
 
 
-async def test_a_bad_row_fails_alone(services: Services, new_session: NewSession) -> None:
+async def test_a_bad_row_fails_alone(
+    services: Services, new_session: NewSession, core: bool
+) -> None:
     sid = (await new_session(start=True))["id"]
-    writer = GroupCommit(services.database)
+    writer = GroupCommit(services.database, core=core)
     await writer.add(_row(sid, 1))
     outcomes = await asyncio.gather(
         writer.add(_row(sid, 2)),
@@ -78,10 +86,10 @@ async def test_a_bad_row_fails_alone(services: Services, new_session: NewSession
 
 
 async def test_a_caller_that_goes_away_does_not_undo_the_group(
-    services: Services, new_session: NewSession
+    services: Services, new_session: NewSession, core: bool
 ) -> None:
     sid = (await new_session(start=True))["id"]
-    writer = GroupCommit(services.database)
+    writer = GroupCommit(services.database, core=core)
     first = asyncio.ensure_future(writer.add(_row(sid, 1)))
     second = asyncio.ensure_future(writer.add(_row(sid, 2)))
     async with asyncio.timeout(30):
@@ -96,6 +104,30 @@ async def test_a_caller_that_goes_away_does_not_undo_the_group(
             select(func.count()).select_from(ChatMessageRow).where(ChatMessageRow.session_id == sid)
         )
     assert count == 3
+
+
+async def test_a_core_insert_stores_every_field_and_fills_python_defaults(
+    services: Services, new_session: NewSession
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    writer = GroupCommit(services.database, core=True)
+    given = _row(sid, 1)
+    unset = ChatMessageRow(
+        id=new_id(), session_id=sid, seq=2, user_id="u2", user_name="Bo", role="host", text="x"
+    )
+    await asyncio.gather(writer.add(given), writer.add(unset))
+    assert unset.created_at is not None  # the column's default, as a flush would set it
+    columns = [c.key for c in ChatMessageRow.__table__.columns]
+    async with services.database.transaction() as tx:
+        stored = list(
+            await tx.scalars(
+                select(ChatMessageRow)
+                .where(ChatMessageRow.session_id == sid)
+                .order_by(ChatMessageRow.seq)
+            )
+        )
+    for row, expected in zip(stored, (given, unset), strict=True):
+        assert {c: getattr(row, c) for c in columns} == {c: getattr(expected, c) for c in columns}
 
 
 async def test_a_join_storm_reads_the_sessions_tenant_once_per_transaction(

@@ -10,6 +10,8 @@ import pytest
 from redis.asyncio import Redis
 
 from api.services import Services
+from rooms.chat_moderation import ChatGate
+from rooms.local_room_state import LocalChatGate, LocalRoomLog, LocalRoomState
 from rooms.model import RoomRole
 from rooms.presence import LocalPresence, PresenceEntry, RedisPresence, ResumeSave
 from rooms.presence import local as local_module
@@ -58,6 +60,19 @@ def entry(user: str) -> PresenceEntry:
 def test_the_embedded_default_keeps_presence_in_process(services: Services, backend: str) -> None:
     expected = LocalPresence if backend == "embedded" else RedisPresence
     assert type(services.presence) is expected
+    gate = LocalChatGate if backend == "embedded" else ChatGate
+    assert type(services.chat.gate) is gate
+
+
+async def test_forget_room_drops_the_in_process_sequence_and_log(redis: Redis) -> None:
+    state = LocalRoomState()
+    presence = LocalPresence(redis, room_state=state)
+    log = LocalRoomLog(redis, state)
+    state.seq[SID], state.seq["other"] = 3, 9
+    await log.append(SID, 3, {"seq": 3})
+    await presence.forget_room(SID)
+    assert state.seq == {"other": 9}
+    assert await log.since(SID, 0) == []
 
 
 async def test_resume_tokens_expire_with_their_hash_at_least_an_hour_after_the_last_save(

@@ -1,0 +1,187 @@
+"""The chat path's room state, one contract for every implementation: the chat rate limit, the
+host's chat switch and the reliable room log, in process (:mod:`rooms.local_room_state`, the
+embedded default) and in Redis (fakeredis and a real server). The sequence's contract is in
+``test_sequence.py``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from redis.asyncio import Redis
+
+from rooms.chat_moderation import ChatGate, StudentChatSwitch
+from rooms.errors import RateLimited
+from rooms.local_room_state import LocalChatGate, LocalChatLimiter, LocalRoomLog, LocalRoomState
+from rooms.ratelimit import ChatLimiter, ChatRateLimit
+from rooms.redis_client import connect_redis
+from rooms.room_log import RoomLog
+from tests import services as svc
+
+
+class Clock:
+    """Seconds since the epoch, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Backend:
+    kind: str
+    redis: Redis
+    state: LocalRoomState = field(default_factory=LocalRoomState)
+
+    def limiter(self, clock: Clock, *, rate: float, burst: float) -> ChatRateLimit:
+        if self.kind == "local":
+            return LocalChatLimiter(self.state, rate=rate, burst=burst, clock=clock)
+        return ChatLimiter(self.redis, rate=rate, burst=burst, clock=clock)
+
+    def gate(self) -> StudentChatSwitch:
+        if self.kind == "local":
+            return LocalChatGate(self.state)
+        return ChatGate(self.redis)
+
+    def log(self, capacity: int = 2000) -> RoomLog:
+        if self.kind == "local":
+            return LocalRoomLog(self.redis, self.state, capacity=capacity)
+        return RoomLog(self.redis, capacity=capacity)
+
+
+@pytest.fixture(params=["local", "fakeredis", "redis"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    if request.param == "redis":
+        svc.check_redis()
+        client = connect_redis(svc.redis_url())
+        await client.flushdb()
+    else:
+        client = connect_redis(None)
+    try:
+        yield Backend(request.param, client)
+    finally:
+        await client.aclose(close_connection_pool=True)
+
+
+async def refusal(limiter: ChatRateLimit, session_id: str, user_id: str) -> float:
+    with pytest.raises(RateLimited) as refused:
+        await limiter.take(session_id, user_id)
+    assert refused.value.details is not None
+    return float(refused.value.details["retryAfter"])
+
+
+async def test_the_burst_is_spent_then_refused_with_the_wait(backend: Backend) -> None:
+    clock = Clock()
+    limiter = backend.limiter(clock, rate=2.0, burst=3.0)
+    for _ in range(3):
+        await limiter.take("s-1", "ann")
+    assert await refusal(limiter, "s-1", "ann") == 0.5
+    clock.now += 0.2
+    # 0.4 of a token came back: 0.3 s until the next.
+    assert await refusal(limiter, "s-1", "ann") == 0.3
+    clock.now += 0.3
+    await limiter.take("s-1", "ann")
+    assert await refusal(limiter, "s-1", "ann") == 0.5
+
+
+async def test_buckets_are_per_user_and_session_and_refill_to_the_burst(backend: Backend) -> None:
+    clock = Clock()
+    limiter = backend.limiter(clock, rate=1.0, burst=1.0)
+    await limiter.take("s-1", "ann")
+    await limiter.take("s-1", "bob")
+    await limiter.take("s-2", "ann")
+    assert await refusal(limiter, "s-1", "ann") == 1.0
+    clock.now += 3600
+    await limiter.take("s-1", "ann")
+    assert await refusal(limiter, "s-1", "ann") == 1.0
+
+
+async def test_limiters_share_the_buckets(backend: Backend) -> None:
+    """Two nodes on one Redis, or the REST and WebSocket paths of one process: one bucket."""
+    clock = Clock()
+    first = backend.limiter(clock, rate=1.0, burst=2.0)
+    second = backend.limiter(clock, rate=1.0, burst=2.0)
+    await first.take("s-1", "ann")
+    await second.take("s-1", "ann")
+    assert await refusal(first, "s-1", "ann") == 1.0
+
+
+async def test_the_host_turns_student_chat_off_and_on(backend: Backend) -> None:
+    gate, other = backend.gate(), backend.gate()
+    assert await gate.students_may_chat("s-1")
+    await gate.set_students_may_chat("s-1", False)
+    assert not await other.students_may_chat("s-1")
+    assert await other.students_may_chat("s-2")
+    await other.set_students_may_chat("s-1", False)
+    await other.set_students_may_chat("s-1", True)
+    assert await gate.students_may_chat("s-1")
+
+
+async def test_the_log_replays_everything_after_a_seq_in_order(backend: Backend) -> None:
+    log = backend.log()
+    assert await log.since("s-1", 0) == []
+    assert await log.oldest("s-1") is None
+    # Numbers can be logged out of order (allocated concurrently); replay is by number.
+    for seq in (1, 3, 2, 4):
+        await log.append("s-1", seq, {"type": "chat", "seq": seq, "meta": {"n": [seq]}})
+    await log.append("s-2", 1, {"type": "hand", "seq": 1})
+    assert [m["seq"] for m in await log.since("s-1", 0)] == [1, 2, 3, 4]
+    assert await log.since("s-1", 2) == [
+        {"type": "chat", "seq": 3, "meta": {"n": [3]}},
+        {"type": "chat", "seq": 4, "meta": {"n": [4]}},
+    ]
+    assert await log.since("s-1", 4) == []
+    assert await log.oldest("s-1") == 1
+    assert await log.since("s-2", 0) == [{"type": "hand", "seq": 1}]
+
+
+async def test_a_reader_gets_its_own_copy(backend: Backend) -> None:
+    log = backend.log()
+    message = {"type": "chat", "seq": 1, "text": "hi"}
+    await log.append("s-1", 1, message)
+    message["text"] = "changed"
+    replayed = await log.since("s-1", 0)
+    replayed[0]["text"] = "mine"
+    assert await log.since("s-1", 0) == [{"type": "chat", "seq": 1, "text": "hi"}]
+
+
+async def test_the_log_keeps_the_newest_capacity_entries(backend: Backend) -> None:
+    log = backend.log(capacity=3)
+    for seq in range(1, 6):
+        await log.append("s-1", seq, {"seq": seq})
+    assert await log.oldest("s-1") == 3
+    assert [m["seq"] for m in await log.since("s-1", 0)] == [3, 4, 5]
+
+
+async def test_replace_puts_a_tombstone_in_place_unless_trimmed(backend: Backend) -> None:
+    log = backend.log(capacity=3)
+    for seq in range(1, 5):
+        await log.append("s-1", seq, {"type": "chat", "seq": seq})
+    await log.replace("s-1", 3, {"type": "chat-deleted", "seq": 3})
+    await log.replace("s-1", 1, {"type": "chat-deleted", "seq": 1})  # trimmed: no-op
+    await log.replace("s-9", 1, {"type": "chat-deleted", "seq": 1})  # no log: no-op
+    assert await log.since("s-1", 0) == [
+        {"type": "chat", "seq": 2},
+        {"type": "chat-deleted", "seq": 3},
+        {"type": "chat", "seq": 4},
+    ]
+    assert await log.since("s-9", 0) == []
+
+
+async def test_forgetting_a_local_room_drops_its_sequence_and_log() -> None:
+    state = LocalRoomState()
+    redis = connect_redis(None)
+    try:
+        log = LocalRoomLog(redis, state)
+        state.seq["s-1"], state.seq["s-2"] = 4, 7
+        await log.append("s-1", 4, {"seq": 4})
+        await log.append("s-2", 7, {"seq": 7})
+        state.forget("s-1")
+        assert state.seq == {"s-2": 7}
+        assert await log.since("s-1", 0) == []
+        assert await log.oldest("s-2") == 7
+    finally:
+        await redis.aclose(close_connection_pool=True)
