@@ -32,6 +32,11 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
   loop, the transport stopped); only the first is the client's own doing. The DTLS
   transport's private pyOpenSSL connection (``_ssl``) knows: ``get_shutdown()`` has
   ``RECEIVED_SHUTDOWN`` once the peer's close_notify was read.
+- **SRTP protection** (:func:`srtp_protector`): pylibsrtp's ``Session.protect`` allocates
+  a length cell and runs three Python frames per packet around ``srtp_protect``; a
+  forwarder protects every packet once per subscriber, so :func:`srtp_protector` calls
+  ``srtp_protect`` on the session's own buffer and state directly (same bytes out, same
+  errors), or returns ``Session.protect`` itself when pylibsrtp is laid out otherwise.
 - **ICE host addresses** (:func:`host_addresses`). aioice gathers host candidates on every
   interface except loopback (module function ``aioice.ice.get_host_addresses``). It is
   wrapped once, at import, to return the addresses set in a context variable, and to behave
@@ -51,6 +56,7 @@ from typing import Any
 import aioice.ice
 import aiortc
 import aiortc.clock
+import pylibsrtp._binding as _srtp_binding  # type: ignore[import-not-found]
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
@@ -65,6 +71,9 @@ from aiortc.rtp import (
 from av.frame import Frame
 from av.packet import Packet
 from OpenSSL import SSL
+from pylibsrtp import ERRORS as SRTP_ERRORS
+from pylibsrtp import Error as SrtpError
+from pylibsrtp import Session as SrtpSession
 
 __all__ = [
     "AIORTC_VERSION",
@@ -79,6 +88,7 @@ __all__ = [
     "peer_hung_up",
     "sender_encoder",
     "set_msid",
+    "srtp_protector",
 ]
 
 log = logging.getLogger("liveclass.media.hooks")
@@ -128,6 +138,44 @@ def fast_current_ms() -> int:
 
 aiortc.clock.current_ntp_time = fast_ntp_time
 aiortc.clock.current_ms = fast_current_ms
+
+
+# -- SRTP protection ----------------------------------------------------------------------
+
+#: The room ``Session.protect`` keeps for the authentication tag (pylibsrtp's own figure).
+_SRTP_MAX_TRAILER_LEN = 16 + 128
+
+
+def srtp_protector(session: SrtpSession) -> Callable[[bytes], bytes]:
+    """A function doing what ``session.protect`` does (SRTP-protect one RTP packet, return
+    the protected bytes; ``ValueError`` if too long, ``pylibsrtp.Error`` on failure) with one
+    Python frame. It uses the session's buffer, like ``protect``: call it on the event loop
+    only, and use its result before the next call (bytes are copied out)."""
+    cdata = session.__dict__.get("_cdata")
+    buffer = session.__dict__.get("_buffer")
+    state = session.__dict__.get("_srtp")
+    if cdata is None or buffer is None or state is None:  # pragma: no cover - other pylibsrtp
+        return session.protect
+    srtp = state[0]
+    protect = _srtp_binding.lib.srtp_protect
+    ok = _srtp_binding.lib.srtp_err_status_ok
+    limit = len(cdata) - _SRTP_MAX_TRAILER_LEN
+    length = _srtp_binding.ffi.new("int *")
+
+    def protect_packet(data: bytes) -> bytes:
+        size = len(data)
+        if size > limit:
+            raise ValueError("packet is too long")
+        length[0] = size
+        buffer[0:size] = data
+        rc = protect(srtp, cdata, length)
+        if rc != ok:
+            raise SrtpError(SRTP_ERRORS[rc])
+        return buffer[0 : length[0]]  # type: ignore[no-any-return]
+
+    # keep the session (its state and buffer) alive as long as the function
+    protect_packet.__dict__["session"] = session
+    return protect_packet
 
 
 # -- ICE host addresses -------------------------------------------------------------------

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpSender
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 
-from media.aiortc_hooks import AiortcIncompatible, fast_ntp_time
+from media.aiortc_hooks import AiortcIncompatible, fast_ntp_time, srtp_protector
 
 __all__ = ["HISTORY_SIZE", "RtpOutlet"]
 
@@ -32,6 +33,10 @@ _TX_NTP = "_RTCRtpSender__ntp_timestamp"
 _TX_RTP_TIMESTAMP = "_RTCRtpSender__rtp_timestamp"
 _TX_OCTETS = "_RTCRtpSender__octet_count"
 _TX_PACKETS = "_RTCRtpSender__packet_count"
+_TX_TRANSPORT = "_RTCRtpSender__transport"
+
+#: (DTLS transport, its SRTP protect function, the nominated pair's protocol, its address).
+_Route = tuple[Any, Callable[[bytes], bytes], Any, tuple[str, int]]
 
 _RTP_HEADER = struct.Struct("!BBHII")
 _SEQ = struct.Struct("!H")
@@ -60,6 +65,8 @@ class RtpOutlet:
     def __init__(self, sender: RTCRtpSender) -> None:
         if getattr(sender, _TX_STARTED, None) is not False:
             raise AiortcIncompatible("the sender has started, or aiortc changed its layout")
+        if _TX_TRANSPORT not in sender.__dict__:
+            raise AiortcIncompatible(f"RTCRtpSender has no {_TX_TRANSPORT}")
         for name in (_TX_NTP, _TX_RTP_TIMESTAMP, _TX_OCTETS, _TX_PACKETS):
             if not isinstance(sender.__dict__.get(name), int):
                 raise AiortcIncompatible(f"RTCRtpSender has no {name}")
@@ -76,8 +83,13 @@ class RtpOutlet:
         self._ext_ast = False
         self._first = 0x80
         self._rtx_seq = random.randrange(1 << 16)
-        self._history: list[tuple[int, int, int, bytes] | None] = [None] * HISTORY_SIZE
-        self._pair: Any = None
+        #: (seq, ts, marker, payload, when sent) by seq % HISTORY_SIZE.
+        self._history: list[tuple[int, int, int, bytes, int] | None] = [None] * HISTORY_SIZE
+        self._route: _Route | None = None
+        self._protector: tuple[Any, Callable[[bytes], bytes]] | None = None
+        self._prefix = b""
+        self._pack = struct.Struct(f"{_RTP_HEADER.format}0s").pack
+        self._ast_id = 0
         self.sent = 0
         self.unsent = 0
         self.retransmitted = 0
@@ -89,7 +101,6 @@ class RtpOutlet:
         self.nacked = 0
         self._nacked_recently: dict[int, None] = {}
         self._resent_at: list[tuple[int, int] | None] = [None] * HISTORY_SIZE
-        self._sent_at: list[int] = [0] * HISTORY_SIZE
         original_send = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
@@ -128,6 +139,12 @@ class RtpOutlet:
         else:
             self._ext_head = self._ext_tail = b""
             self._first = 0x80
+        # the whole header in one pack: the constant extension bytes are an argument, and
+        # abs-send-time (always last) is its id byte and 3-byte value packed as one word
+        self._prefix = self._ext_head[:-1] if self._ext_ast else self._ext_head
+        self._ast_id = self._ext_head[-1] << 24 if self._ext_ast else 0
+        layout = f"{_RTP_HEADER.format}{len(self._prefix)}s{'I' if self._ext_ast else ''}"
+        self._pack = struct.Struct(f"{layout}{len(self._ext_tail)}x").pack
 
     def _header(self, pt: int, seq: int, ts: int, marker: int, ssrc: int, ntp: int) -> bytes:
         header = _RTP_HEADER.pack(self._first, (marker << 7) | pt, seq, ts, ssrc)
@@ -145,24 +162,36 @@ class RtpOutlet:
         if pt is None:
             self.unsent += 1
             return
-        self._history[seq % HISTORY_SIZE] = (seq, ts, marker, payload)
-        self._sent_at[seq % HISTORY_SIZE] = ntp
-        header = _RTP_HEADER.pack(self._first, (marker << 7) | pt, seq, ts, self.ssrc)
-        if self._ext_ast:
-            ast = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
-            data = b"".join((header, self._ext_head, ast, self._ext_tail, payload))
-        else:
-            data = b"".join((header, self._ext_head, self._ext_tail, payload))
+        self._history[seq % HISTORY_SIZE] = (seq, ts, marker, payload, ntp)
         self._last_ts = ts
-        if self._emit(data):
-            fields = self._fields
-            fields[_TX_NTP] = ntp
-            fields[_TX_RTP_TIMESTAMP] = ts
-            fields[_TX_OCTETS] += len(payload)
-            fields[_TX_PACKETS] += 1
-            self.sent += 1
-        else:
-            self.unsent += 1
+        route = self._route if self._route is not None else self._connect()
+        if route is not None:
+            dtls, protect, protocol, addr = route
+            transport = protocol.transport
+            if (
+                transport is not None
+                and dtls._state is _DTLS_CONNECTED
+                and self._fields[_TX_TRANSPORT] is dtls
+            ):
+                if self._ext_ast:
+                    word = self._ast_id | ((ntp >> 14) & 0xFFFFFF)
+                    header = self._pack(
+                        self._first, (marker << 7) | pt, seq, ts, self.ssrc, self._prefix, word
+                    )
+                else:
+                    header = self._pack(
+                        self._first, (marker << 7) | pt, seq, ts, self.ssrc, self._prefix
+                    )
+                transport.sendto(protect(header + payload), addr)
+                fields = self._fields
+                fields[_TX_NTP] = ntp
+                fields[_TX_RTP_TIMESTAMP] = ts
+                fields[_TX_OCTETS] += len(payload)
+                fields[_TX_PACKETS] += 1
+                self.sent += 1
+                return
+            self._route = None
+        self.unsent += 1
 
     @property
     def can_pad(self) -> bool:
@@ -185,20 +214,37 @@ class RtpOutlet:
             return True
         return False
 
-    def _emit(self, data: bytes) -> bool:
-        dtls = self._sender.transport
+    def _connect(self) -> _Route | None:
+        """What sending needs, once the connection is up (None until then): the DTLS
+        transport, its SRTP protection, the nominated ICE pair's protocol and address
+        (aioice never changes the nominated pair once ICE completed)."""
+        dtls = self._fields[_TX_TRANSPORT]
         if dtls._state is not _DTLS_CONNECTED:
-            return False
-        pair = self._pair
+            return None
+        pair = dtls.transport._connection._nominated.get(1)
         if pair is None:
-            # the nominated pair, once ICE completed (aioice never changes it afterwards)
-            pair = self._pair = dtls.transport._connection._nominated.get(1)
-            if pair is None:
-                return False
-        transport = pair.protocol.transport
-        if transport is None:
+            return None
+        session = dtls._tx_srtp
+        cached = self._protector
+        if cached is None or cached[0] is not session:
+            cached = self._protector = (session, srtp_protector(session))
+        self._route = (dtls, cached[1], pair.protocol, pair.remote_addr)
+        return self._route
+
+    def _emit(self, data: bytes) -> bool:
+        route = self._route if self._route is not None else self._connect()
+        if route is None:
             return False
-        transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        dtls, protect, protocol, addr = route
+        transport = protocol.transport
+        if (
+            transport is None
+            or dtls._state is not _DTLS_CONNECTED
+            or self._fields[_TX_TRANSPORT] is not dtls
+        ):
+            self._route = None
+            return False
+        transport.sendto(protect(data), addr)
         return True
 
     async def _retransmit(self, sequence_number: int) -> None:
@@ -212,15 +258,15 @@ class RtpOutlet:
         if entry is None or entry[0] != sequence_number or self.payload_type is None:
             return
         ntp = fast_ntp_time()
+        seq, ts, marker, payload, sent_at = entry
         # A receiver NACKs every packet still missing each time it notices a new gap: resend
         # one packet at most once per RESEND_INTERVAL, or a link that drops drowns in resends.
-        if ntp - self._sent_at[sequence_number % HISTORY_SIZE] > _RESEND_MAX_AGE_NTP:
+        if ntp - sent_at > _RESEND_MAX_AGE_NTP:
             return  # too late to help; resending it would only crowd out newer packets
         last = self._resent_at[sequence_number % HISTORY_SIZE]
         if last is not None and last[0] == sequence_number and ntp - last[1] < _RESEND_NTP:
             return
         self._resent_at[sequence_number % HISTORY_SIZE] = (sequence_number, ntp)
-        seq, ts, marker, payload = entry
         if self.rtx_payload_type is None:
             data = self._header(self.payload_type, seq, ts, marker, self.ssrc, ntp) + payload
         else:
