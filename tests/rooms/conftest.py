@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,16 +12,35 @@ from rooms.redis_client import connect_redis
 from tests import services as svc
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
-async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
-    """A Redis client, once on fakeredis and once on this worker's real database (flushed)."""
-    if request.param == "fakeredis":
-        client = connect_redis(None)
-    else:
+@contextlib.asynccontextmanager
+async def _client(kind: str) -> AsyncIterator[Redis]:
+    """In-process fakeredis (``local``, ``fakeredis``) or this worker's real database, flushed
+    (``redis``); closed afterwards."""
+    if kind == "redis":
         svc.check_redis()
         client = connect_redis(svc.redis_url())
         await client.flushdb()
+    else:
+        client = connect_redis(None)
     try:
         yield client
     finally:
         await client.aclose(close_connection_pool=True)
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
+    """A Redis client, once on fakeredis and once on this worker's real database (flushed)."""
+    async with _client(request.param) as client:
+        yield client
+
+
+@pytest.fixture(params=["local", "fakeredis", "redis"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Redis]]:
+    """For contract tests run against both implementations of a part: ``local`` is the
+    embedded default's in-process one (its client, fakeredis, holds what it does not), the
+    others the Redis one on fakeredis and on this worker's real database. Yields the kind
+    and the client; a module narrows it with ``parametrize("backend", [...], indirect=True)``
+    or wraps it in its own fixture of the same name."""
+    async with _client(request.param) as client:
+        yield request.param, client

@@ -9,7 +9,7 @@ it, never by sleeping.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from itertools import count
 
 import pytest
@@ -19,30 +19,11 @@ from rooms.errors import Banned, InvalidState, RoomFull
 from rooms.model import RoomRole
 from rooms.presence import LocalPresence, Presence, PresenceEntry, RedisPresence, ResumeSave
 from rooms.presence.entries import MustWait, RoomNotLoaded
-from rooms.redis_client import connect_redis
 from rooms.waiting_room import Waiter
-from tests import services as svc
 from tests.conftest import FakeClock
 
 SID = "session-1"
 TTL = 30.0
-
-
-@pytest.fixture(params=["local", "fakeredis", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Redis]]:
-    """Which presence, on which client: ``local`` is :class:`LocalPresence` on fakeredis (the
-    embedded default, whose client holds what it does not: the waiting room, the room's
-    sequence and log); the others :class:`RedisPresence`'s scripts."""
-    if request.param == "redis":
-        svc.check_redis()
-        client = connect_redis(svc.redis_url())
-        await client.flushdb()
-    else:
-        client = connect_redis(None)
-    try:
-        yield request.param, client
-    finally:
-        await client.aclose(close_connection_pool=True)
 
 
 @pytest.fixture

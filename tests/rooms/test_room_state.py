@@ -5,7 +5,6 @@ embedded default) and in Redis (fakeredis and a real server). The sequence's con
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -17,7 +16,6 @@ from rooms.local_room_state import LocalChatGate, LocalChatLimiter, LocalRoomLog
 from rooms.ratelimit import ChatLimiter, ChatRateLimit
 from rooms.redis_client import connect_redis
 from rooms.room_log import RoomLog
-from tests import services as svc
 
 
 class Clock:
@@ -52,18 +50,9 @@ class Backend:
         return RoomLog(self.redis, capacity=capacity)
 
 
-@pytest.fixture(params=["local", "fakeredis", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    if request.param == "redis":
-        svc.check_redis()
-        client = connect_redis(svc.redis_url())
-        await client.flushdb()
-    else:
-        client = connect_redis(None)
-    try:
-        yield Backend(request.param, client)
-    finally:
-        await client.aclose(close_connection_pool=True)
+@pytest.fixture
+def backend(backend: tuple[str, Redis]) -> Backend:
+    return Backend(*backend)
 
 
 async def refusal(limiter: ChatRateLimit, session_id: str, user_id: str) -> float:

@@ -6,7 +6,7 @@ fakeredis and on real Redis."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -14,9 +14,7 @@ from redis.asyncio import Redis
 
 from rooms.keys import RoomKeys
 from rooms.local_room_state import LocalRoomState, LocalSequence
-from rooms.redis_client import connect_redis
 from rooms.sequence import RoomSequence, SequenceAllocator
-from tests import services as svc
 
 
 @dataclass
@@ -42,18 +40,9 @@ class Backend:
             await self.redis.delete(RoomKeys(session_id).seq)
 
 
-@pytest.fixture(params=["local", "fakeredis", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    if request.param == "redis":
-        svc.check_redis()
-        client = connect_redis(svc.redis_url())
-        await client.flushdb()
-    else:
-        client = connect_redis(None)
-    try:
-        yield Backend(request.param, client)
-    finally:
-        await client.aclose(close_connection_pool=True)
+@pytest.fixture
+def backend(backend: tuple[str, Redis]) -> Backend:
+    return Backend(*backend)
 
 
 @pytest.fixture

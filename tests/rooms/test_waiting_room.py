@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
+from redis.asyncio import Redis
 
 from rooms import waiting_room as module
-from rooms.redis_client import connect_redis
 from rooms.waiting_room import (
     TTL_SECONDS,
     LocalWaitingRoom,
@@ -17,26 +15,14 @@ from rooms.waiting_room import (
     Waiter,
     WaitingRoom,
 )
-from tests import services as svc
 
 SID = "session-1"
 
 
-@pytest.fixture(params=["local", "fakeredis", "redis"])
-async def lobby(request: pytest.FixtureRequest) -> AsyncIterator[WaitingRoom]:
-    if request.param == "local":
-        yield LocalWaitingRoom()
-        return
-    if request.param == "redis":
-        svc.check_redis()
-        client = connect_redis(svc.redis_url())
-        await client.flushdb()
-    else:
-        client = connect_redis(None)
-    try:
-        yield RedisWaitingRoom(client)
-    finally:
-        await client.aclose(close_connection_pool=True)
+@pytest.fixture
+def lobby(backend: tuple[str, Redis]) -> WaitingRoom:
+    kind, client = backend
+    return LocalWaitingRoom() if kind == "local" else RedisWaitingRoom(client)
 
 
 def waiter(user: str, since: int) -> Waiter:
