@@ -10,6 +10,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from api.server import DrainingServer
+from tests.api.serving import listening
 
 
 class RecordingHub:
@@ -38,12 +39,7 @@ async def test_the_listener_is_closed_before_the_hub_drains() -> None:
     app.state.hub = hub
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None)
     server = DrainingServer(config, app)
-    serving = asyncio.create_task(server.serve())
-    try:
-        listening = asyncio.create_task(server.listening.wait())
-        await asyncio.wait({listening, serving}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-        listening.cancel()
-        assert server.listening.is_set(), "the server did not start"
+    async with listening(server) as serving:
         hub.port = server.servers[0].sockets[0].getsockname()[1]
         # The listener accepts before the shutdown...
         _, writer = await asyncio.open_connection("127.0.0.1", hub.port)
@@ -54,8 +50,3 @@ async def test_the_listener_is_closed_before_the_hub_drains() -> None:
             await serving
         # ...and refuses once the drain has begun.
         assert isinstance(hub.connect_during_drain, ConnectionRefusedError)
-    finally:
-        serving.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            async with asyncio.timeout(10):
-                await serving

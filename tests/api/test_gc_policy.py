@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
 
@@ -13,6 +12,7 @@ from starlette.applications import Starlette
 
 from api import server as server_module
 from api.server import DrainingServer
+from tests.api.serving import listening
 
 
 def test_freezing_moves_what_lives_now_out_of_the_collectors_reach() -> None:
@@ -39,18 +39,8 @@ async def test_the_server_freezes_once_listening_when_asked(
     app = Starlette()
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None)
     server = DrainingServer(config, app, freeze_heap=freeze)
-    serving = asyncio.create_task(server.serve())
-    try:
-        listening = asyncio.create_task(server.listening.wait())
-        await asyncio.wait({listening, serving}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-        listening.cancel()
-        assert server.listening.is_set(), "the server did not start"
+    async with listening(server) as serving:
         assert calls == ([True] if freeze else [])
         server.should_exit = True
         async with asyncio.timeout(30):
             await serving
-    finally:
-        serving.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            async with asyncio.timeout(10):
-                await serving
