@@ -20,40 +20,52 @@ __all__ = ["Flag", "Inbox"]
 T = TypeVar("T")
 
 
-def _wake(waiters: list[asyncio.Future[None]]) -> None:
-    for waiter in waiters:
-        if not waiter.done():
-            waiter.set_result(None)
+class _Waiters:
+    """Futures of the coroutines waiting on a structure, made only while someone waits."""
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    async def _wait(self) -> None:
+        """Until :meth:`_wake_all` (or the caller's cancellation, which leaves no waiter)."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _wake_all(self) -> None:
+        if self._waiters:
+            waiters, self._waiters = self._waiters, None
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
 
-class Inbox(Generic[T]):
+class Inbox(_Waiters, Generic[T]):
     """An unbounded FIFO queue: what uvicorn uses of ``asyncio.Queue`` (``put_nowait``,
     ``get``, ``get_nowait``, ``empty``, ``qsize``). A getter cancelled while waiting loses
     nothing: items stay queued until a ``get`` returns them."""
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_items",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._items: list[T] = []
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def put_nowait(self, item: T) -> None:
         self._items.append(item)
-        if self._waiters:
-            waiters, self._waiters = self._waiters, None
-            _wake(waiters)
+        self._wake_all()
 
     async def get(self) -> T:
         while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if self._waiters is not None and waiter in self._waiters:
-                    self._waiters.remove(waiter)
+            await self._wait()
         return self._items.pop(0)
 
     def get_nowait(self) -> T:
@@ -68,14 +80,14 @@ class Inbox(Generic[T]):
         return len(self._items)
 
 
-class Flag:
+class Flag(_Waiters):
     """What uvicorn uses of ``asyncio.Event``: ``set``, ``clear``, ``is_set``, ``wait``."""
 
-    __slots__ = ("_value", "_waiters")
+    __slots__ = ("_value",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._value = False
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
         return self._value
@@ -83,23 +95,12 @@ class Flag:
     def set(self) -> None:
         if not self._value:
             self._value = True
-            if self._waiters:
-                waiters, self._waiters = self._waiters, None
-                _wake(waiters)
+            self._wake_all()
 
     def clear(self) -> None:
         self._value = False
 
     async def wait(self) -> bool:
-        if self._value:
-            return True
-        waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if self._waiters is not None and waiter in self._waiters:
-                self._waiters.remove(waiter)
+        if not self._value:
+            await self._wait()
         return True

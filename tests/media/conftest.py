@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from aiortc import RTCCertificate, RTCDtlsTransport, RTCIceGatherer, RTCIceTransport
 
 from api.services import Services
 from api.settings import Settings
@@ -127,3 +128,14 @@ async def loopback_room() -> AsyncIterator[tuple[Router, dict[str, ClientSubscri
     """A loopback router and the subscribers it offers to (`subscribed_router`)."""
     async with subscribed_router() as value:
         yield value
+
+
+@pytest.fixture
+async def dtls() -> AsyncIterator[RTCDtlsTransport]:
+    """A DTLS transport that never starts (senders need one), stopped afterwards."""
+    transport = RTCDtlsTransport(
+        RTCIceTransport(RTCIceGatherer(iceServers=[])), [RTCCertificate.generateCertificate()]
+    )
+    yield transport
+    await transport.stop()
+    await transport.transport.stop()

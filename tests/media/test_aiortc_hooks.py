@@ -8,7 +8,6 @@ import fractions
 import inspect
 import threading
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aioice.ice
@@ -17,7 +16,6 @@ import aiortc.rtcdtlstransport
 import aiortc.rtcrtpreceiver
 import pytest
 from aiortc import (
-    RTCCertificate,
     RTCDtlsTransport,
     RTCIceGatherer,
     RTCIceTransport,
@@ -60,6 +58,7 @@ from media import aiortc_receiver as receiving
 from media.fanout import MediaFrame, TrackFanout
 from media.forwarding import ForwardedTrack
 from media.sdp import CodecSpec
+from tests.media.fake_ice import NominatedPair, PlainSrtp
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=96)
@@ -205,16 +204,6 @@ async def test_gathering_in_the_context_uses_loopback() -> None:
         assert [c.ip for c in gatherer.getLocalCandidates()] == ["127.0.0.1"]
     finally:
         await RTCIceTransport(gatherer).stop()
-
-
-@pytest.fixture
-async def dtls() -> AsyncIterator[RTCDtlsTransport]:
-    transport = RTCDtlsTransport(
-        RTCIceTransport(RTCIceGatherer(iceServers=[])), [RTCCertificate.generateCertificate()]
-    )
-    yield transport
-    await transport.stop()
-    await transport.transport.stop()
 
 
 def _vp8_frame(keyframe: bool, size: int, fill: int) -> bytes:
@@ -550,40 +539,6 @@ async def test_rtp_tap_sees_packets_first_unwraps_rtx_and_aiortc_still_reassembl
     await receiver.stop()
 
 
-class _Socket:
-    """The nominated ICE pair's UDP transport: what was written to it."""
-
-    def __init__(self) -> None:
-        self.datagrams: list[bytes] = []
-
-    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.datagrams.append(data)
-
-
-class _Protocol:
-    def __init__(self) -> None:
-        self.transport = _Socket()
-
-    async def send_data(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.transport.sendto(data, addr)
-
-
-class _Pair:
-    def __init__(self) -> None:
-        self.protocol = _Protocol()
-        self.remote_addr = ("127.0.0.1", 9)
-
-
-class _PlainSrtp:
-    """SRTP that protects nothing, so the test reads what was sent."""
-
-    def protect(self, data: bytes) -> bytes:
-        return data
-
-    def protect_rtcp(self, data: bytes) -> bytes:
-        return data
-
-
 async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender_reports(
     dtls: RTCDtlsTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -592,9 +547,9 @@ async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender
     outlet = outlets.RtpOutlet(sender)
     track.outlet = outlet
     outlet.send(1, 2, 1, b"too early", 0)  # nothing negotiated yet
-    pair = _Pair()
+    pair = NominatedPair()
     monkeypatch.setattr(dtls, "_state", aiortc.rtcdtlstransport.State.CONNECTED)
-    monkeypatch.setattr(dtls, "_tx_srtp", _PlainSrtp())
+    monkeypatch.setattr(dtls, "_tx_srtp", PlainSrtp())
     monkeypatch.setattr(dtls.transport._connection, "_nominated", {1: pair})
     rtx = RTCRtpCodecParameters(
         mimeType="video/rtx", clockRate=90000, payloadType=98, parameters={"apt": 97}
@@ -615,7 +570,7 @@ async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender
 
     ntp = hooks.fast_ntp_time()
     outlet.send(65535, 4000, 1, b"payload", ntp)
-    [wire] = [d for d in pair.protocol.transport.datagrams if not is_rtcp(d)]
+    [wire] = [d for d in pair.datagrams if not is_rtcp(d)]
     sent = RtpPacket.parse(wire, extensions)
     assert (sent.ssrc, sent.payload_type, sent.sequence_number) == (sender._ssrc, 97, 65535)
     assert (sent.timestamp, sent.marker, sent.payload) == (4000, 1, b"payload")
@@ -629,11 +584,11 @@ async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender
     assert sender._RTCRtpSender__ntp_timestamp == ntp  # type: ignore[attr-defined]
 
     # a NACK from the subscriber: resent from the history as RTX; unknown numbers are not
-    pair.protocol.transport.datagrams.clear()
+    pair.datagrams.clear()
     nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc)
     nack.lost = [65535, 12]
     await sender._handle_rtcp_packet(nack)
-    [wire] = pair.protocol.transport.datagrams
+    [wire] = pair.datagrams
     resent = RtpPacket.parse(wire, extensions)
     assert (resent.ssrc, resent.payload_type) == (sender._rtx_ssrc, 98)
     assert resent.payload == b"\xff\xff" + b"payload"
@@ -645,12 +600,12 @@ async def test_rtp_outlet_sends_rewritten_packets_answers_nacks_and_feeds_sender
 
     # padding for probing: padding-only RTX packets at the last timestamp, with the
     # abs-send-time a receiver's bandwidth estimate reads
-    pair.protocol.transport.datagrams.clear()
+    pair.datagrams.clear()
     assert outlet.can_pad
     assert not outlet.send_padding(256, ntp)
     assert outlet.send_padding(255, ntp)
     assert outlet.send_padding(10, ntp)
-    first, second = (RtpPacket.parse(d, extensions) for d in pair.protocol.transport.datagrams)
+    first, second = (RtpPacket.parse(d, extensions) for d in pair.datagrams)
     assert (first.ssrc, first.payload_type, first.timestamp) == (sender._rtx_ssrc, 98, 4000)
     assert (first.payload, first.padding_size, second.padding_size) == (b"", 255, 10)
     assert second.sequence_number == (first.sequence_number + 1) & 0xFFFF

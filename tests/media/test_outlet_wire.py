@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import AsyncIterator
 
 import aiortc.rtcdtlstransport
 import pylibsrtp
 import pytest
 from aiortc import (
-    RTCCertificate,
     RTCDtlsTransport,
-    RTCIceGatherer,
-    RTCIceTransport,
     RTCRtpCodecParameters,
     RTCRtpSender,
 )
@@ -27,46 +23,13 @@ from aiortc.rtcrtpparameters import (
 from media import aiortc_hooks as hooks
 from media import aiortc_outlet as outlets
 from media.forwarding import ForwardedTrack
+from tests.media.fake_ice import NominatedPair, PlainSrtp
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
 MID = RTCRtpHeaderExtensionParameters(id=3, uri="urn:ietf:params:rtp-hdrext:sdes:mid")
 AST = RTCRtpHeaderExtensionParameters(
     id=5, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 )
-
-
-class _Socket:
-    def __init__(self) -> None:
-        self.datagrams: list[bytes] = []
-
-    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.datagrams.append(data)
-
-
-class _Protocol:
-    def __init__(self) -> None:
-        self.transport: _Socket | None = _Socket()
-
-
-class _Pair:
-    def __init__(self) -> None:
-        self.protocol = _Protocol()
-        self.remote_addr = ("127.0.0.1", 9)
-
-
-class _PlainSrtp:
-    def protect(self, data: bytes) -> bytes:
-        return data
-
-
-@pytest.fixture
-async def dtls() -> AsyncIterator[RTCDtlsTransport]:
-    transport = RTCDtlsTransport(
-        RTCIceTransport(RTCIceGatherer(iceServers=[])), [RTCCertificate.generateCertificate()]
-    )
-    yield transport
-    await transport.stop()
-    await transport.transport.stop()
 
 
 @pytest.mark.parametrize(
@@ -82,11 +45,11 @@ async def test_sent_packets_are_the_general_header_and_the_payload(
     track = ForwardedTrack("video", clock_rate=90000, capacity=1)
     sender = RTCRtpSender(track, dtls)
     outlet = outlets.RtpOutlet(sender)
-    pair = _Pair()
+    pair = NominatedPair()
     socket = pair.protocol.transport
     assert socket is not None
     monkeypatch.setattr(dtls, "_state", aiortc.rtcdtlstransport.State.CONNECTED)
-    monkeypatch.setattr(dtls, "_tx_srtp", _PlainSrtp())
+    monkeypatch.setattr(dtls, "_tx_srtp", PlainSrtp())
     monkeypatch.setattr(dtls.transport._connection, "_nominated", {1: pair})
     parameters = RTCRtpSendParameters(
         codecs=[VP8], headerExtensions=extensions, muxId=mux_id, rtcp=RTCRtcpParameters(cname="c")
