@@ -36,11 +36,14 @@ async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture(params=["local", "fakeredis", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Redis]]:
+async def contract_backend(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[str, Redis]]:
     """For contract tests run against both implementations of a part: ``local`` is the
     embedded default's in-process one (its client, fakeredis, holds what it does not), the
     others the Redis one on fakeredis and on this worker's real database. Yields the kind
-    and the client; a module narrows it with ``parametrize("backend", [...], indirect=True)``
-    or wraps it in its own fixture of the same name."""
+    and the client; a test narrows it with ``parametrize("contract_backend", [...],
+    indirect=True)``. (Not named ``backend``: that is the root conftest's embedded/services
+    switch, which ``database_url`` reads.)"""
     async with _client(request.param) as client:
         yield request.param, client

@@ -27,13 +27,13 @@ TTL = 30.0
 
 
 @pytest.fixture
-def redis(backend: tuple[str, Redis]) -> Redis:
-    return backend[1]
+def redis(contract_backend: tuple[str, Redis]) -> Redis:
+    return contract_backend[1]
 
 
 @pytest.fixture
-def presence(backend: tuple[str, Redis], clock: FakeClock) -> Presence:
-    kind, client = backend
+def presence(contract_backend: tuple[str, Redis], clock: FakeClock) -> Presence:
+    kind, client = contract_backend
     if kind == "local":
         return LocalPresence(client, clock=clock)
     return RedisPresence(client, clock=clock)
@@ -440,7 +440,7 @@ async def test_refresh_extends_and_reports_the_missing(
     assert await presence.refresh(room, [], TTL) == []
 
 
-@pytest.mark.parametrize("backend", ["fakeredis", "redis"], indirect=True)
+@pytest.mark.parametrize("contract_backend", ["fakeredis", "redis"], indirect=True)
 async def test_refresh_of_a_big_room_spans_chunks(
     presence: Presence, room: str, redis: Redis
 ) -> None:

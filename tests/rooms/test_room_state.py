@@ -51,8 +51,8 @@ class Backend:
 
 
 @pytest.fixture
-def backend(backend: tuple[str, Redis]) -> Backend:
-    return Backend(*backend)
+def backend(contract_backend: tuple[str, Redis]) -> Backend:
+    return Backend(*contract_backend)
 
 
 async def refusal(limiter: ChatRateLimit, session_id: str, user_id: str) -> float:

@@ -41,8 +41,8 @@ class Backend:
 
 
 @pytest.fixture
-def backend(backend: tuple[str, Redis]) -> Backend:
-    return Backend(*backend)
+def backend(contract_backend: tuple[str, Redis]) -> Backend:
+    return Backend(*contract_backend)
 
 
 @pytest.fixture

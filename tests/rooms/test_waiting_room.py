@@ -20,8 +20,8 @@ SID = "session-1"
 
 
 @pytest.fixture
-def lobby(backend: tuple[str, Redis]) -> WaitingRoom:
-    kind, client = backend
+def lobby(contract_backend: tuple[str, Redis]) -> WaitingRoom:
+    kind, client = contract_backend
     return LocalWaitingRoom() if kind == "local" else RedisWaitingRoom(client)
 
 
