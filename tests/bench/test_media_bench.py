@@ -61,6 +61,7 @@ async def test_the_same_publisher_and_subscribers_through_liveclass_and_janus(
         assert run["cpu"]["sfu_s"][0] > 0
         assert run["us_per_packet"] > 0
         assert all(u is not None for u in run["cpu"]["loadgen_utilisation"])
+        assert run["cpu"]["subscriber_us_per_received_packet"] > 0
         assert run["publisher"]["video_fps"] > 0
         # every frame of the window is accounted for, per subscriber and kind
         for kind in ("video", "audio"):
