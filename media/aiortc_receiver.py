@@ -148,8 +148,10 @@ def count_rtp(receiver: RTCRtpReceiver, on_packet: PacketCallback) -> None:
     """Hand every RTP packet ``receiver`` gets to ``on_packet`` *instead of* processing it.
 
     For receivers that only count (the media bench's subscribers): no frames are reassembled
-    or decoded, no NACKs or REMB are sent. RTCP (receiver reports, BYE) still works. Call it
-    before packets arrive (after ``setRemoteDescription``).
+    or decoded, no NACKs or REMB are sent, and no receiver reports either (aiortc reports
+    only the streams its own handler kept statistics for). RTCP from the sender (sender
+    reports, BYE) still reaches the receiver. Call it before packets arrive (after
+    ``setRemoteDescription``).
     """
     if not callable(getattr(type(receiver), "_handle_rtp_packet", None)):
         raise AiortcIncompatible("RTCRtpReceiver has no _handle_rtp_packet")
