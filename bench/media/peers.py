@@ -44,7 +44,7 @@ from bench.media.rtp import StreamCounter
 from bench.media.source import EncodedVideoTrack, ToneAudioTrack
 from bench.media.tags import FrameTally
 from media.aiortc_hooks import host_addresses, on_keyframe_request
-from media.aiortc_receiver import receive_rtp_directly
+from media.aiortc_receiver import direct_receive_counts, receive_rtp_directly
 
 __all__ = ["LOOPBACK", "PublisherPeer", "SubscriberPeer", "Target", "VideoSettings"]
 
@@ -357,6 +357,21 @@ class SubscriberPeer:
             for key, value in counter.snapshot().items():
                 into[key] = into.get(key, 0) + value
         return out
+
+    def direct(self) -> dict[str, int]:
+        """RTP packets taken straight off the socket (``packets``) and dropped there
+        (``dropped``: failed SRTP, malformed, unrouted), over this peer's transports; the
+        packets aiortc handled itself (before the direct path was in place) are the rest."""
+        totals = {"packets": 0, "dropped": 0}
+        transports = {
+            id(t.receiver.transport): t.receiver.transport for t in self.pc.getTransceivers()
+        }
+        for transport in transports.values():
+            counts = direct_receive_counts(transport)
+            if counts is not None:
+                totals["packets"] += counts[0]
+                totals["dropped"] += counts[1]
+        return totals
 
     def timings(self) -> dict[str, float | None]:
         """Milliseconds: join → connected, connected → first keyframe, join → first keyframe."""

@@ -79,6 +79,9 @@ async def test_the_same_publisher_and_subscribers_through_liveclass_and_janus(
             assert subscriber["first_frame_ms"] is not None
             assert subscriber["offers"] >= 1
             assert subscriber["errors"] == []
+            # the subscribers' RTP came straight off the socket (media.aiortc_receiver)
+            assert subscriber["direct"]["packets"] > 0
+            assert subscriber["direct"]["dropped"] == 0
     liveclass = result["runs"][0]
     # the room was placed on the worker the bench spawned
     assert [w[:7] for w in liveclass["deployment"]["placement"].values()] == ["mbench-"]
