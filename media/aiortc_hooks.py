@@ -37,6 +37,8 @@ so an upgrade fails the tests instead of the classroom. What is hooked, and why:
   forwarder protects every packet once per subscriber, so :func:`srtp_protector` calls
   ``srtp_protect`` on the session's own buffer and state directly (same bytes out, same
   errors), or returns ``Session.protect`` itself when pylibsrtp is laid out otherwise.
+  :func:`srtp_unprotector` does the same for ``srtp_unprotect`` (the media bench's
+  subscribers, :func:`media.aiortc_receiver.receive_rtp_directly`).
 - **ICE host addresses** (:func:`host_addresses`). aioice gathers host candidates on every
   interface except loopback (module function ``aioice.ice.get_host_addresses``). It is
   wrapped once, at import, to return the addresses set in a context variable, and to behave
@@ -89,6 +91,7 @@ __all__ = [
     "sender_encoder",
     "set_msid",
     "srtp_protector",
+    "srtp_unprotector",
 ]
 
 log = logging.getLogger("liveclass.media.hooks")
@@ -151,31 +154,44 @@ def srtp_protector(session: SrtpSession) -> Callable[[bytes], bytes]:
     the protected bytes; ``ValueError`` if too long, ``pylibsrtp.Error`` on failure) with one
     Python frame. It uses the session's buffer, like ``protect``: call it on the event loop
     only, and use its result before the next call (bytes are copied out)."""
+    return _direct_srtp(session, "srtp_protect", session.protect, _SRTP_MAX_TRAILER_LEN)
+
+
+def srtp_unprotector(session: SrtpSession) -> Callable[[bytes], bytes]:
+    """What ``session.unprotect`` does (verify and decrypt one SRTP packet; ``ValueError`` if
+    too long, ``pylibsrtp.Error`` on failure: bad tag, replay) with one Python frame; the
+    same rules as :func:`srtp_protector`."""
+    return _direct_srtp(session, "srtp_unprotect", session.unprotect, 0)
+
+
+def _direct_srtp(
+    session: SrtpSession, name: str, fallback: Callable[[bytes], bytes], trailer: int
+) -> Callable[[bytes], bytes]:
     cdata = session.__dict__.get("_cdata")
     buffer = session.__dict__.get("_buffer")
     state = session.__dict__.get("_srtp")
     if cdata is None or buffer is None or state is None:  # pragma: no cover - other pylibsrtp
-        return session.protect
+        return fallback
     srtp = state[0]
-    protect = _srtp_binding.lib.srtp_protect
+    function = getattr(_srtp_binding.lib, name)
     ok = _srtp_binding.lib.srtp_err_status_ok
-    limit = len(cdata) - _SRTP_MAX_TRAILER_LEN
+    limit = len(cdata) - trailer
     length = _srtp_binding.ffi.new("int *")
 
-    def protect_packet(data: bytes) -> bytes:
+    def process(data: bytes) -> bytes:
         size = len(data)
         if size > limit:
             raise ValueError("packet is too long")
         length[0] = size
         buffer[0:size] = data
-        rc = protect(srtp, cdata, length)
+        rc = function(srtp, cdata, length)
         if rc != ok:
             raise SrtpError(SRTP_ERRORS[rc])
         return buffer[0 : length[0]]  # type: ignore[no-any-return]
 
     # keep the session (its state and buffer) alive as long as the function
-    protect_packet.__dict__["session"] = session
-    return protect_packet
+    process.__dict__["session"] = session
+    return process
 
 
 # -- ICE host addresses -------------------------------------------------------------------

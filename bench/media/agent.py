@@ -157,6 +157,7 @@ def _report(peer: SubscriberPeer) -> dict[str, Any]:
         "errors": [e.get("code") for e in peer.hub.errors],
         "closed_code": peer.hub.closed_code,
         "connection": peer.pc.connectionState,
+        "direct": peer.direct(),
     }
 
 

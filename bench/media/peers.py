@@ -10,9 +10,13 @@ back as ``{"type":"signal","from":"sfu",...}``), or ``{"kind": "janus", "ws": <u
 - :class:`PublisherPeer` offers generated VP8 video (:class:`~bench.media.source.EncodedVideoTrack`)
   and Opus audio, and answers the SFU's keyframe requests.
 - :class:`SubscriberPeer` answers the SFU's offers and *counts* what it receives: every
-  receiver's RTP packets go to a :class:`~bench.media.rtp.StreamCounter`
-  (:func:`media.aiortc_receiver.count_rtp`), nothing is reassembled or decoded, so one process
-  holds many of them.
+  receiver's RTP packets go to a :class:`~bench.media.rtp.StreamCounter`, taken off the ICE
+  socket as they arrive once aiortc's ICE and DTLS handshake is done
+  (:func:`media.aiortc_receiver.receive_rtp_directly`: unprotected with aiortc's SRTP
+  session, none of aiortc's per-packet queues and tasks); nothing is reassembled or
+  decoded, so one process holds many of them. Like every receiver whose packets bypass
+  aiortc's handler, it sends no receiver reports and no NACKs (neither SFU needs them to
+  keep sending); RTCP from the SFU still reaches aiortc.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.rtp import RtpPacket
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.media.janus import JanusClient
@@ -41,7 +44,7 @@ from bench.media.rtp import StreamCounter
 from bench.media.source import EncodedVideoTrack, ToneAudioTrack
 from bench.media.tags import FrameTally
 from media.aiortc_hooks import host_addresses, on_keyframe_request
-from media.aiortc_receiver import count_rtp
+from media.aiortc_receiver import direct_receive_counts, receive_rtp_directly
 
 __all__ = ["LOOPBACK", "PublisherPeer", "SubscriberPeer", "Target", "VideoSettings"]
 
@@ -331,15 +334,15 @@ class SubscriberPeer:
         tally = self.tallies[kind]
         clock = time.monotonic_ns
 
-        def on_packet(packet: RtpPacket, _arrival_ms: int) -> None:
-            counter = streams.get(packet.ssrc)
+        def on_rtp(ssrc: int, sequence_number: int, marker: int, payload: bytes) -> None:
+            counter = streams.get(ssrc)
             if counter is None:
-                counter = streams[packet.ssrc] = StreamCounter(kind, tally=tally)
-            counter.add(packet.sequence_number, packet.marker, packet.payload, clock())
+                counter = streams[ssrc] = StreamCounter(kind, tally=tally)
+            counter.add(sequence_number, marker, payload, clock())
             if counter.first_keyframe_at is not None and not first.is_set():
                 first.set()
 
-        count_rtp(receiver, on_packet)
+        receive_rtp_directly(receiver, on_rtp)
 
     @property
     def first_keyframe_at(self) -> float | None:
@@ -354,6 +357,21 @@ class SubscriberPeer:
             for key, value in counter.snapshot().items():
                 into[key] = into.get(key, 0) + value
         return out
+
+    def direct(self) -> dict[str, int]:
+        """RTP packets taken straight off the socket (``packets``) and dropped there
+        (``dropped``: failed SRTP, malformed, unrouted), over this peer's transports; the
+        packets aiortc handled itself (before the direct path was in place) are the rest."""
+        totals = {"packets": 0, "dropped": 0}
+        transports = {
+            id(t.receiver.transport): t.receiver.transport for t in self.pc.getTransceivers()
+        }
+        for transport in transports.values():
+            counts = direct_receive_counts(transport)
+            if counts is not None:
+                totals["packets"] += counts[0]
+                totals["dropped"] += counts[1]
+        return totals
 
     def timings(self) -> dict[str, float | None]:
         """Milliseconds: join → connected, connected → first keyframe, join → first keyframe."""

@@ -29,6 +29,7 @@ _COLUMNS = (
     "delay v/a p50 ms",
     "late served, p50 ms",
     "loadgen CPU max",
+    "subs µs/rx pkt",
     "loadgen waited s",
 )
 
@@ -48,6 +49,7 @@ def _row(run: dict[str, Any]) -> list[str]:
         f"{_f(video['delay_p50_ms'])} / {_f(audio['delay_p50_ms'])}",
         f"{late['served']}/{late['joined']}, {_f(late['join_to_frame_ms']['p50'], 0)}",
         _f(max((u or 0 for u in cpu["loadgen_utilisation"]), default=None), 2),
+        _f(cpu.get("subscriber_us_per_received_packet")),
         ", ".join(_f(w, 2) for w in cpu.get("loadgen_waiting_for_cpu_s", [])),
     ]
 

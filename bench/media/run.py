@@ -211,6 +211,13 @@ def compare(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     [r["late_joiners"]["join_to_frame_ms"]["p50"] for r in mine]
                 ),
                 "sfu_waiting_for_cpu_s": [r["cpu"]["sfu_waiting_for_cpu_s"] for r in mine],
+                "subscriber_us_per_received_packet": _median(
+                    [r["cpu"].get("subscriber_us_per_received_packet") for r in mine]
+                ),
+                "loadgen_waiting_for_cpu_s_max": [
+                    max((w or 0 for w in r["cpu"]["loadgen_waiting_for_cpu_s"]), default=None)
+                    for r in mine
+                ],
                 "loadgen_utilisation_max": max(
                     (max(r["cpu"]["loadgen_utilisation"], default=0) or 0 for r in mine),
                     default=None,
@@ -568,6 +575,14 @@ def _result(
         ]
 
     sfu_cpu = used("sfu")
+    loadgen_cpu = used("loadgen")
+    subscriber_cpu = [c for c in loadgen_cpu[1:] if c is not None]
+    received_packets = received["video"] + received["audio"]
+    subscriber_us = (
+        round(sum(subscriber_cpu) / received_packets * 1e6, 1)
+        if received_packets and subscriber_cpu and len(subscriber_cpu) == len(loadgen_cpu) - 1
+        else None
+    )
     known = [c for c in sfu_cpu if c is not None]
     sfu_cpu_s = sum(known) if known and len(known) == len(sfu_cpu) else None
     us_per_packet = sfu_cpu_s / forwarded * 1e6 if sfu_cpu_s and forwarded else None
@@ -612,7 +627,7 @@ def _result(
             "packets_per_s": round(forwarded / window, 1),
             "video_packets_per_s": round(sent["video"] / window, 1),
             "audio_packets_per_s": round(sent["audio"] / window, 1),
-            "received_packets": received["video"] + received["audio"],
+            "received_packets": received_packets,
         },
         "cpu": {
             "sfu_s": sfu_cpu,
@@ -621,8 +636,11 @@ def _result(
             "sfu_utilisation": [None if c is None else round(c / window, 3) for c in sfu_cpu],
             "hub_s": used("hub"),
             "loadgen_utilisation": [
-                None if c is None else round(c / window, 3) for c in used("loadgen")
+                None if c is None else round(c / window, 3) for c in loadgen_cpu
             ],
+            # the subscriber processes' CPU per packet they received (the load generator's
+            # own cost: what decides how many subscribers one client core can hold)
+            "subscriber_us_per_received_packet": subscriber_us,
             # a load generator starved of its core delays and drops what it receives
             "loadgen_waiting_for_cpu_s": used("loadgen_wait"),
         },

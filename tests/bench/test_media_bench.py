@@ -61,6 +61,7 @@ async def test_the_same_publisher_and_subscribers_through_liveclass_and_janus(
         assert run["cpu"]["sfu_s"][0] > 0
         assert run["us_per_packet"] > 0
         assert all(u is not None for u in run["cpu"]["loadgen_utilisation"])
+        assert run["cpu"]["subscriber_us_per_received_packet"] > 0
         assert run["publisher"]["video_fps"] > 0
         # every frame of the window is accounted for, per subscriber and kind
         for kind in ("video", "audio"):
@@ -78,6 +79,9 @@ async def test_the_same_publisher_and_subscribers_through_liveclass_and_janus(
             assert subscriber["first_frame_ms"] is not None
             assert subscriber["offers"] >= 1
             assert subscriber["errors"] == []
+            # the subscribers' RTP came straight off the socket (media.aiortc_receiver)
+            assert subscriber["direct"]["packets"] > 0
+            assert subscriber["direct"]["dropped"] == 0
     liveclass = result["runs"][0]
     # the room was placed on the worker the bench spawned
     assert [w[:7] for w in liveclass["deployment"]["placement"].values()] == ["mbench-"]
