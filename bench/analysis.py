@@ -127,6 +127,28 @@ def _timeline(raw: RawRun, windows: dict[int, Histogram]) -> list[dict[str, Any]
     return out
 
 
+#: The issue's definition of a server's capacity: the best step it kept up with (delivered
+#: at least this share of what was offered) at a p99 at or under this many ms.
+SUSTAINED_SHARE = 0.99
+SUSTAINED_P99_MS = 100.0
+
+
+def sustained_deliveries(steps: list[dict[str, Any]]) -> float | None:
+    """The highest step's deliveries/s that kept up with its offered load (at least
+    ``SUSTAINED_SHARE`` of it delivered) with a p99 of at most ``SUSTAINED_P99_MS``: what
+    "max deliveries/s" means where a saturated server still delivers, late. None if no step
+    qualifies."""
+    best: float | None = None
+    for step in steps:
+        rate, offered = step.get("deliveries_per_s"), step.get("offered_deliveries_per_s")
+        p99 = (step.get("latency_ms") or {}).get("p99")
+        if rate is None or not offered or p99 is None:
+            continue
+        if rate >= SUSTAINED_SHARE * offered and p99 <= SUSTAINED_P99_MS:
+            best = rate if best is None else max(best, rate)
+    return best
+
+
 def _ms(us: int | None) -> float | None:
     return None if us is None else round(us / 1000, 3)
 
@@ -196,6 +218,7 @@ def analyse(raw: RawRun, target: dict[str, Any], machine: dict[str, Any]) -> dic
         "slow_latency_ms": slow_all.summary_ms() if slow_all.count else None,
         "deliveries": sum(int(r["deliveries"]) for r in raw.worker_results),
         "max_deliveries_per_s": max(rates) if rates else None,
+        "sustained_deliveries_per_s": sustained_deliveries(steps),
         "server": {
             "pid_known": any(s[1] is not None for s in raw.samples),
             "rss_before_bytes": raw.rss_before,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bench.analysis import analyse
+from bench.analysis import analyse, sustained_deliveries
 from bench.plots import plot_all
 from bench.recorder import Recorder
 from bench.report import ratio_table, summary
@@ -127,3 +127,25 @@ def test_load_results_reads_single_and_compare_documents(tmp_path: Path) -> None
     (tmp_path / "bad.json").write_text('{"schema": "liveclass-bench/1"}')
     with pytest.raises(ValueError, match="not a bench result"):
         load_results([tmp_path / "bad.json"])
+
+
+def _step(offered: float, delivered: float, p99: float | None) -> dict[str, Any]:
+    return {
+        "offered_deliveries_per_s": offered,
+        "deliveries_per_s": delivered,
+        "latency_ms": {"p99": p99},
+    }
+
+
+def test_kept_up_is_the_best_step_delivered_in_full_within_the_p99_bound() -> None:
+    steps = [
+        _step(80_000, 80_100, 66.8),  # kept up
+        _step(120_000, 103_000, 515),  # saturated: delivers, but late and short
+        _step(160_000, 112_600, 3088),
+    ]
+    assert sustained_deliveries(steps) == 80_100
+    # delivered in full but over the p99 bound, or on time but short: neither counts
+    assert sustained_deliveries([_step(10_000, 10_000, 101)]) is None
+    assert sustained_deliveries([_step(10_000, 9_800, 5)]) is None
+    assert sustained_deliveries([_step(10_000, 9_950, 100), _step(20_000, 19_900, 20)]) == 19_900
+    assert sustained_deliveries([_step(10_000, None, None)]) is None  # type: ignore[arg-type]
