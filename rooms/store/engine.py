@@ -34,6 +34,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from rooms.store.sqlite_writer import SqliteWriter
+
 __all__ = ["TURN_WAIT", "Database", "create_database", "normalize_database_url"]
 
 #: Seconds a SQLite transaction waits for its turn before it goes ahead without it. Turns last
@@ -67,6 +69,8 @@ class Database:
     turn_wait: float = TURN_WAIT
     #: Transactions that went ahead without their turn (the wait ran out).
     turn_timeouts: int = field(default=0, init=False)
+    #: A SQLite file's own writer thread for plain inserts (``rooms/store/sqlite_writer.py``).
+    writer: SqliteWriter | None = None
     _holder: asyncio.Task[object] | None = field(default=None, init=False)
 
     @property
@@ -79,21 +83,26 @@ class Database:
 
         On SQLite it first waits for this process's other transactions to end, at most
         :attr:`turn_wait` seconds, so it may await other tasks' transactions inside it."""
+        async with self.turn(), self.sessionmaker() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """SQLite: this process's turn to write (see the module's doc), or the bounded wait for
+        it passed; a no-op on PostgreSQL and inside the holder's own turn."""
         turns = self.turns
         task = asyncio.current_task()
         # One opened inside another by the task holding the turn must not queue behind it.
         nested = task is not None and task is self._holder
         if turns is None or nested or not await self._take_turn(turns):
-            turns = None
-        else:
-            self._holder = task
+            yield
+            return
+        self._holder = task
         try:
-            async with self.sessionmaker() as session, session.begin():
-                yield session
+            yield
         finally:
-            if turns is not None:
-                self._holder = None
-                turns.release()
+            self._holder = None
+            turns.release()
 
     async def _take_turn(self, turns: asyncio.Lock) -> bool:
         """Acquire ``turns``; False (not acquired) once :attr:`turn_wait` has passed."""
@@ -115,6 +124,8 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        if self.writer is not None:
+            await self.writer.close()
         await self.engine.dispose()
 
 
@@ -137,6 +148,7 @@ def create_database(url: str, *, echo: bool = False, pool_size: int = 10) -> Dat
         engine=engine,
         sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
         turns=asyncio.Lock() if is_sqlite else None,
+        writer=SqliteWriter.for_url(url) if is_sqlite else None,
     )
 
 
