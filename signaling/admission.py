@@ -104,31 +104,10 @@ class Seating:
         a seated participant and whom the room's waiting room holds back gets :class:`Waiting`
         instead (``conn`` untouched, nothing admitted): the admission's own Redis round trip
         decides it, on the token this call verified."""
-        try:
-            grant = self._tokens.verify(token or "")
-        except errors.LiveclassError as exc:
-            self.refuse(conn, close_codes.close_code_for(exc), exc.code, exc.message)
-            return False
-        except Exception:
-            log.exception("join failed")
-            self.refuse(
-                conn, close_codes.TRY_AGAIN, "unavailable", "the room is unavailable; try again"
-            )
-            return False
-        with self._node.entering(grant.session_id):
-            return await self._join(conn, grant, resume, last_seq, may_wait)
-
-    async def _join(
-        self,
-        conn: Connection,
-        grant: RoomGrant,
-        resume: str | None,
-        last_seq: int | None,
-        may_wait: bool,
-    ) -> bool | Waiting:
         node = self._node
         seating = ""
         try:
+            grant = self._tokens.verify(token or "")
             row = await node.room_row(grant.session_id)
             if row is None or row.tenant_id != grant.tenant:
                 raise errors.NotFound("no such room", code="room_not_found")

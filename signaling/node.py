@@ -13,7 +13,7 @@ import contextlib
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +110,6 @@ class Node:
         self.release_hooks: list[Callable[[Connection], None]] = []
         self._rows: dict[str, tuple[float, SessionRow]] = {}
         self._row_loads: dict[str, asyncio.Future[SessionRow | None]] = {}
-        self._entering: dict[str, int] = {}  # joins in progress here, by room
 
     def ice_servers(self, user_id: str) -> list[dict[str, Any]]:
         """The ICE servers (with fresh TURN credentials) for ``user_id``'s media connections."""
@@ -172,34 +171,17 @@ class Node:
         """Read the room's row afresh next time."""
         self._rows.pop(session_id, None)
 
-    @contextlib.contextmanager
-    def entering(self, session_id: str) -> Iterator[None]:
-        """Mark a join of ``session_id`` in progress here for the ``with`` block (see
-        :meth:`room_row`)."""
-        self._entering[session_id] = self._entering.get(session_id, 0) + 1
-        try:
-            yield
-        finally:
-            left = self._entering.pop(session_id) - 1
-            if left:
-                self._entering[session_id] = left
-            elif session_id not in self.rooms:
-                self._rows.pop(session_id, None)
-
     async def room_row(self, session_id: str) -> SessionRow | None:
-        """The session's row, reused for ``ROW_REUSE_SECONDS`` while the room is open here or
-        a join of it is in progress (:meth:`entering`).
+        """The session's row, reused for ``ROW_REUSE_SECONDS`` while the room is open here.
 
-        A join storm would otherwise read the same row hundreds of times: once per join that
-        arrives before the first one has opened the room here, too. A reused row is safe:
-        admission (status, capacity, bans) is decided in Redis, not by the row; the row gives
-        the tenant (fixed) and the room's description in ``welcome``.
+        A join storm would otherwise read the same row hundreds of times. A reused row is
+        safe: admission (status, capacity, bans) is decided in Redis, not by the row; the row
+        gives the tenant (fixed) and the room's description in ``welcome``.
         """
         now = time.monotonic()
         hit = self._rows.get(session_id)
         if hit is not None:
-            in_use = session_id in self.rooms or session_id in self._entering
-            if in_use and now - hit[0] < ROW_REUSE_SECONDS:
+            if session_id in self.rooms and now - hit[0] < ROW_REUSE_SECONDS:
                 return hit[1]
             del self._rows[session_id]
         loading = self._row_loads.get(session_id)
