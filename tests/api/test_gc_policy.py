@@ -23,12 +23,11 @@ def test_freezing_moves_what_lives_now_out_of_the_collectors_reach() -> None:
         "before = len(gc.get_objects())\n"
         "freeze_startup_heap()\n"
         "print(gc.get_freeze_count() >= before // 2, len(gc.get_objects()) < before // 2)\n"
-        "print(gc.get_threshold()[0])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert out.stdout.split() == ["True", "True", "10000"]
+    assert out.stdout.split() == ["True", "True"]
 
 
 @pytest.mark.parametrize("freeze", [True, False])
