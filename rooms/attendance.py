@@ -96,7 +96,8 @@ class AttendanceService:
     def __init__(self, database: Database, *, min_attended_seconds: float = 0.0) -> None:
         self._db = database
         self._min_attended = min_attended_seconds
-        self._opens = GroupCommit(database)
+        # Core inserts: a join storm commits hundreds of rows, and nothing reads them back.
+        self._opens = GroupCommit(database, core=True)
         #: Leaves the database could not take yet (it was unreachable), with their times.
         self._pending: list[tuple[str, list[str], datetime]] = []
         self._retry: asyncio.Task[None] | None = None

@@ -14,6 +14,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from rooms.keys import RoomKeys
+from rooms.redis_batch import RedisBatch
 
 __all__ = ["RoomSequence", "SequenceAllocator"]
 
@@ -41,13 +42,14 @@ class RoomSequence(Protocol):
 class SequenceAllocator:
     def __init__(self, redis: Redis, *, prefix: str = "lc") -> None:
         self._redis = redis
+        self._batch = RedisBatch(redis)  # every join reads the counter: a storm shares reads
         self._script = redis.register_script(_SOURCE)
         self._raise = redis.register_script(_RAISE)
         self._prefix = prefix
 
     async def current(self, session_id: str) -> int:
         """The last number handed out for ``session_id`` (0 if none, or if Redis lost it)."""
-        value = await self._redis.get(RoomKeys(session_id, self._prefix).seq)
+        value = await self._batch.command("GET", RoomKeys(session_id, self._prefix).seq)
         return int(value) if value is not None else 0
 
     async def raise_to(self, session_id: str, value: int) -> None:

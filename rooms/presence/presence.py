@@ -27,6 +27,7 @@ from rooms.presence.entries import (
     RoomNotLoaded,
     RoomSnapshot,
 )
+from rooms.redis_batch import RedisBatch
 from rooms.waiting_room import RedisWaitingRoom
 
 __all__ = [
@@ -48,7 +49,7 @@ def _load_scripts() -> dict[str, str]:
     prelude = folder.joinpath("_purge.lua").read_text()
     return {
         name: prelude + "\n" + folder.joinpath(f"{name}.lua").read_text()
-        for name in ("admit", "leave", "purge", "refresh", "ban", "close", "load")
+        for name in ("admit", "leave", "purge", "refresh", "ban", "close", "load", "roster")
     }
 
 
@@ -71,6 +72,8 @@ class RedisPresence(Presence):
     ) -> None:
         super().__init__(prefix=prefix, clock=clock)
         self._redis = redis
+        # Every script goes through it: a join storm's admissions share round trips.
+        self._batch = RedisBatch(redis)
         self._waiting_room = RedisWaitingRoom(redis, prefix=prefix)
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(source) for name, source in _SOURCES.items()
@@ -81,7 +84,8 @@ class RedisPresence(Presence):
         return self._waiting_room
 
     async def _run(self, name: str, session_id: str, *args: Any) -> Any:
-        return await self._scripts[name](keys=self.keys(session_id).presence_keys(), args=args)
+        keys = self.keys(session_id).presence_keys()
+        return await self._batch.script(self._scripts[name], keys, args)
 
     async def load_room(
         self, session_id: str, status: str, capacity: int, banned: Sequence[str] = ()
@@ -103,15 +107,16 @@ class RedisPresence(Presence):
         publish permission ride on the admission script's round trip."""
         now = self.now_ms()
         keys = self.keys(session_id)
-        reply = await self._scripts["admit"](
-            keys=[
+        reply = await self._batch.script(
+            self._scripts["admit"],
+            [
                 *keys.presence_keys(),
                 keys.publishers,
                 keys.resume,
                 keys.waiting_room,
                 keys.let_in,
             ],
-            args=[
+            [
                 now,
                 now + int(ttl_seconds * 1000),
                 entry.participant_id,
@@ -242,18 +247,13 @@ class RedisPresence(Presence):
         left for the next purge."""
         if purge:
             await self.purge(session_id)
-        keys = self.keys(session_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.scard(keys.hidden)
-            pipe.hvals(keys.members)
-            if not purge:
-                pipe.zrangebyscore(keys.expiry, "-inf", self.now_ms())
-            hidden, members, *expired = await pipe.execute()
-        if len(members) - int(hidden) > at_most:
+        # Counted in Redis first: members are sent (and decoded) only for a small room.
+        reply = await self._run("roster", session_id, at_most, "" if purge else self.now_ms())
+        if not int(reply[0]):
             return None
-        gone = {_text(pid) for pid in expired[0]} if expired else set()
+        gone = {_text(pid) for pid in reply[1]}
         entries = sorted(
-            (PresenceEntry.from_json(raw) for raw in members),
+            (PresenceEntry.from_json(raw) for raw in reply[2]),
             key=lambda e: (e.joined_at_ms, e.participant_id),
         )
         return [e for e in entries if not e.hidden and e.participant_id not in gone]

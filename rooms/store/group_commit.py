@@ -9,12 +9,15 @@ everything that queued up while the previous commit ran, in one transaction. Eac
 :meth:`GroupCommit.add` returns once *its* row is committed, or raises what the commit
 raised; when a group fails, its rows are retried one by one so one bad row fails alone.
 
-With ``core=True`` a group without ``then`` steps is one Core ``INSERT`` of every row's column
-values (an executemany), not the ORM's unit of work: the rows are never attached to a session
-(what they hold is what was stored, every column set by the caller, or by the columns' Python
-defaults here), and the ORM's per-object bookkeeping, about 2 ms of CPU per chat message on the
-embedded default, is skipped; on a SQLite file the transaction is one trip to the database's
-own writer thread (``rooms/store/sqlite_writer.py``) instead of about nine to aiosqlite's.
+With ``core=True`` a group is one Core ``INSERT`` of every row's column values (an
+executemany), not the ORM's unit of work, followed by the rows' ``then`` steps in the same
+transaction: the rows are never attached to a session (what they hold is what was stored, every
+column set by the caller, or by the columns' Python defaults here; a ``then`` step must not
+expect to find them in its session's identity map), and the ORM's per-object bookkeeping, about
+2 ms of CPU per chat message on the embedded default, is skipped. On a SQLite file a group
+without ``then`` steps (chat) is one trip to the database's own writer thread
+(``rooms/store/sqlite_writer.py``) instead of about nine to aiosqlite's; a ``then`` step needs
+a session, so a group with one goes through the pooled transaction.
 """
 
 from __future__ import annotations
@@ -94,8 +97,8 @@ class GroupCommit:
             self._queue.clear()
 
     async def _commit(self, items: list[tuple[Any, Then | None]]) -> None:
-        if self._core and all(then is None for _, then in items):
-            await self._insert([row for row, _ in items])
+        if self._core:
+            await self._insert(items)
             return
         async with self._db.transaction() as tx:
             tx.add_all([row for row, _ in items])
@@ -103,21 +106,26 @@ class GroupCommit:
                 if then is not None:
                     await then(tx)
 
-    async def _insert(self, rows: list[Any]) -> None:
-        """One Core INSERT per mapped class of ``rows``, in one transaction."""
+    async def _insert(self, items: list[tuple[Any, Then | None]]) -> None:
+        """One Core INSERT per mapped class of the rows, then their ``then`` steps, in one
+        transaction."""
         by_table: dict[Table, list[dict[str, Any]]] = {}
-        for row in rows:
+        for row, _ in items:
             table = row.__mapper__.local_table
             assert isinstance(table, Table)
             by_table.setdefault(table, []).append(_values(row))
         writer = self._db.writer
-        if writer is not None:  # a SQLite file: one trip to its writer's thread
+        if writer is not None and all(then is None for _, then in items):
+            # a SQLite file, nothing but rows: one trip to its writer's thread
             async with self._db.turn():
                 await writer.insert(by_table)
             return
         async with self._db.transaction() as tx:
             for table, values in by_table.items():
                 await tx.execute(insert(table), values)
+            for _, then in items:
+                if then is not None:
+                    await then(tx)
 
 
 def _values(row: Any) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services import Services
 from rooms.ids import new_id
@@ -165,3 +167,40 @@ async def test_a_join_storm_reads_the_sessions_tenant_once_per_transaction(
         assert sorted(opened) == sorted(e.participant_id for e in entries)
     assert groups < 40
     assert len(tenant_reads) == groups
+
+
+async def test_then_steps_run_in_the_rows_transaction_and_fail_their_row_alone(
+    services: Services, new_session: NewSession, core: bool
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    writer = GroupCommit(services.database, core=core)
+    seen: list[int] = []
+
+    def step(seq: int, fail: bool = False) -> Callable[[AsyncSession], Awaitable[None]]:
+        async def then(tx: AsyncSession) -> None:
+            # The group's rows are in this transaction already (the attendance's webhook
+            # is enqueued with its row).
+            seen.append(
+                int(
+                    await tx.scalar(
+                        select(func.count())
+                        .select_from(ChatMessageRow)
+                        .where(ChatMessageRow.session_id == sid)
+                    )
+                    or 0
+                )
+            )
+            if fail:
+                raise RuntimeError("then failed")
+
+        return then
+
+    outcomes = await asyncio.gather(
+        writer.add(_row(sid, 1), then=step(1)),
+        writer.add(_row(sid, 2), then=step(2, fail=True)),
+        writer.add(_row(sid, 3), then=step(3)),
+        return_exceptions=True,
+    )
+    assert [isinstance(o, RuntimeError) for o in outcomes] == [False, True, False]
+    assert await _stored(services, sid) == [1, 3]
+    assert all(count >= 1 for count in seen)

@@ -1,0 +1,132 @@
+"""Automatic pipelining: the Redis commands that concurrent callers issue while one round trip
+is out go together in the next, as one pipeline on one connection.
+
+A join storm (issue 18) runs hundreds of admissions at once, each a Lua script and a couple of
+reads. Sent one by one, each takes a pool connection: the pool grows to its limit (every new
+connection a handshake of several round trips, and a read buffer that stays with the process:
+KiB per joined client), and every command pays its own system calls. Batched, a storm needs one
+or two connections and one write and a few reads per batch.
+
+Nothing changes for the caller: each command (each script stays one atomic step in Redis) runs
+in the order it was issued, and returns its own reply or raises its own error. A caller that
+went away before its batch was sent has its command dropped; one sent runs, as a command sent
+directly would have. On a Redis Cluster commands go directly (a pipeline there would be split
+per shard anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from rooms.redis_client import is_cluster
+
+__all__ = ["RedisBatch"]
+
+
+@dataclass(slots=True)
+class _Command:
+    args: tuple[Any, ...]
+    script: AsyncScript | None
+    reloaded: bool = False
+    done: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class RedisBatch:
+    """Pipelines the commands of concurrent callers (see the module's docstring). At most
+    ``max_commands`` go in one pipeline; one pipeline is out at a time."""
+
+    def __init__(self, redis: Redis, *, max_commands: int = 512) -> None:
+        self._redis = redis
+        self._direct = is_cluster(redis)
+        self._max = max_commands
+        self._queue: list[_Command] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def command(self, *args: Any) -> Any:
+        """Run one command (``"GET", key``, ...): its reply as ``execute_command`` gives it."""
+        if self._direct:
+            return await self._redis.execute_command(*args)  # type: ignore[no-untyped-call]
+        return await self._enqueue(_Command(args, None))
+
+    async def script(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """Run ``script`` (registered on this client) with ``keys`` and ``args``."""
+        if self._direct:
+            return await script(keys=list(keys), args=list(args))
+        return await self._enqueue(_Command((len(keys), *keys, *args), script))
+
+    async def _enqueue(self, command: _Command) -> Any:
+        self._queue.append(command)
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send())
+        return await command.done
+
+    async def _send(self) -> None:
+        try:
+            while self._queue:
+                batch = [c for c in self._queue[: self._max] if not c.done.done()]
+                del self._queue[: self._max]
+                if batch:
+                    await self._round_trip(batch)
+        finally:
+            self._sender = None
+            # Cancelled (shutdown): nothing that was not answered counts as answered.
+            for command in self._queue:
+                if not command.done.done():
+                    command.done.cancel()
+            self._queue.clear()
+
+    async def _round_trip(self, batch: list[_Command]) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for command in batch:
+                    if command.script is not None:
+                        pipe.evalsha(command.script.sha, *command.args)
+                    else:
+                        pipe.execute_command(*command.args)
+                replies = await pipe.execute(raise_on_error=False)
+        except asyncio.CancelledError:
+            for command in batch:
+                command.done.cancel()
+            raise
+        except Exception as exc:
+            for command in batch:
+                _settle(command, exc)
+            return
+        unloaded: list[_Command] = []
+        for command, reply in zip(batch, replies, strict=True):
+            if isinstance(reply, NoScriptError) and command.script and not command.reloaded:
+                command.reloaded = True
+                unloaded.append(command)  # not run: load the script, then run it again
+            else:
+                _settle(command, reply)
+        if unloaded:
+            # Redis lost its script cache (a restart) or never had the script: load each once,
+            # then these go first in the next batch (nothing of them ran, so the order holds).
+            try:
+                for script in {id(c.script): c.script for c in unloaded}.values():
+                    assert script is not None
+                    await self._redis.script_load(script.script)
+            except Exception as exc:
+                for command in unloaded:
+                    _settle(command, exc)
+                return
+            self._queue[:0] = unloaded
+
+
+def _settle(command: _Command, reply: Any) -> None:
+    if command.done.done():
+        return
+    if isinstance(reply, Exception):
+        command.done.set_exception(reply)
+        command.done.exception()  # retrieved: a caller that went away leaves no warning
+    else:
+        command.done.set_result(reply)

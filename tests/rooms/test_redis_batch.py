@@ -1,0 +1,69 @@
+"""Automatic pipelining (rooms/redis_batch.py): concurrent callers share round trips and one
+connection, yet each gets its own reply or error, in the order issued; scripts Redis does not
+hold are loaded and run; a caller gone before its batch was sent runs nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
+
+from rooms.redis_batch import RedisBatch
+
+INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+
+async def test_concurrent_commands_share_a_round_trip_and_keep_their_order(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    pipelines = 0
+    pipeline = redis.pipeline
+
+    def counting(transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        nonlocal pipelines
+        pipelines += 1
+        return pipeline(transaction, shard_hint)
+
+    redis.pipeline = counting  # type: ignore[method-assign]
+    replies = await asyncio.gather(*(batch.command("INCR", "t:n") for _ in range(200)))
+    assert replies == list(range(1, 201))
+    assert pipelines == 1
+
+
+async def test_each_caller_gets_its_own_error(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    await redis.set("t:text", "x")
+    replies: list[object] = await asyncio.gather(
+        batch.command("INCR", "t:n"),
+        batch.command("INCR", "t:text"),
+        batch.command("GET", "t:n"),
+        return_exceptions=True,
+    )
+    good, bad, after = replies
+    assert good == 1
+    assert isinstance(bad, ResponseError)
+    assert after == b"1"
+
+
+async def test_a_script_redis_lost_is_loaded_and_run_once(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    script = redis.register_script(INCR_BY)
+    await redis.script_flush()
+    replies = await asyncio.gather(*(batch.script(script, ["t:s"], [2]) for _ in range(5)))
+    assert replies == [2, 4, 6, 8, 10]
+    await redis.script_flush()  # a Redis restart
+    assert await batch.script(script, ["t:s"], [1]) == 11
+
+
+async def test_a_caller_gone_before_the_send_runs_nothing(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    first = asyncio.ensure_future(batch.command("INCR", "t:n"))
+    gone = asyncio.ensure_future(batch.command("INCR", "t:gone"))
+    gone.cancel()
+    assert await first == 1
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    await batch.command("PING")
+    assert await redis.get("t:gone") is None
