@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from rooms.store.sqlite_writer import SqliteWriter
+from rooms.store.sqlite_writer import SQLITE_PRAGMAS, SqliteWriter
 
 __all__ = ["TURN_WAIT", "Database", "create_database", "normalize_database_url"]
 
@@ -158,10 +158,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Take transaction control away from the driver so "begin" below decides.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

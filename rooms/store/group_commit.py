@@ -97,32 +97,26 @@ class GroupCommit:
             self._queue.clear()
 
     async def _commit(self, items: list[tuple[Any, Then | None]]) -> None:
-        if self._core:
-            await self._insert(items)
-            return
-        async with self._db.transaction() as tx:
-            tx.add_all([row for row, _ in items])
-            for _, then in items:
-                if then is not None:
-                    await then(tx)
-
-    async def _insert(self, items: list[tuple[Any, Then | None]]) -> None:
-        """One Core INSERT per mapped class of the rows, then their ``then`` steps, in one
-        transaction."""
+        """The rows (one Core INSERT per mapped class with ``core``, else the ORM's unit of
+        work), then their ``then`` steps, in one transaction."""
         by_table: dict[Table, list[dict[str, Any]]] = {}
-        for row, _ in items:
-            table = row.__mapper__.local_table
-            assert isinstance(table, Table)
-            by_table.setdefault(table, []).append(_values(row))
-        writer = self._db.writer
-        if writer is not None and all(then is None for _, then in items):
-            # a SQLite file, nothing but rows: one trip to its writer's thread
-            async with self._db.turn():
-                await writer.insert(by_table)
-            return
+        if self._core:
+            for row, _ in items:
+                table = row.__mapper__.local_table
+                assert isinstance(table, Table)
+                by_table.setdefault(table, []).append(_values(row))
+            writer = self._db.writer
+            if writer is not None and all(then is None for _, then in items):
+                # a SQLite file, nothing but rows: one trip to its writer's thread
+                async with self._db.turn():
+                    await writer.insert(by_table)
+                return
         async with self._db.transaction() as tx:
-            for table, values in by_table.items():
-                await tx.execute(insert(table), values)
+            if self._core:
+                for table, values in by_table.items():
+                    await tx.execute(insert(table), values)
+            else:
+                tx.add_all([row for row, _ in items])
             for _, then in items:
                 if then is not None:
                     await then(tx)

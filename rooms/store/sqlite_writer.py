@@ -26,7 +26,11 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["SqliteWriter"]
+__all__ = ["SQLITE_PRAGMAS", "SqliteWriter"]
+
+#: What every connection to the file runs first, the engine's (``rooms/store/engine.py``) and
+#: the writer's: foreign keys enforced, WAL (readers beside the writer), a 30 s busy timeout.
+SQLITE_PRAGMAS = ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000")
 
 _Batch = tuple[str, list[tuple[Any, ...]]]
 _Processor = Callable[[Any], Any] | None
@@ -102,11 +106,9 @@ class SqliteWriter:
         return hit
 
     def _connect(self) -> sqlite3.Connection:
-        # The same settings as the engine's connections (rooms/store/engine.py).
         conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL"):
+        for pragma in SQLITE_PRAGMAS:
             conn.execute(f"PRAGMA {pragma}")
-        conn.execute("PRAGMA busy_timeout=30000")
         self._conn = conn
         return conn
 
