@@ -17,6 +17,7 @@ per shard anyway).
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +43,18 @@ class _Command:
 
 class RedisBatch:
     """Pipelines the commands of concurrent callers (see the module's docstring). At most
-    ``max_commands`` go in one pipeline; one pipeline is out at a time."""
+    ``max_commands`` go in one pipeline; one pipeline is out at a time. Users of one client
+    share its batch through :meth:`of`, so their commands ride the same round trips."""
+
+    _shared: weakref.WeakKeyDictionary[Redis, RedisBatch] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, redis: Redis) -> RedisBatch:
+        """The batch every user of ``redis`` shares (presence, sequence numbers)."""
+        batch = cls._shared.get(redis)
+        if batch is None:
+            batch = cls._shared[redis] = cls(redis)
+        return batch
 
     def __init__(self, redis: Redis, *, max_commands: int = 512) -> None:
         self._redis = redis
@@ -85,6 +97,8 @@ class RedisBatch:
             self._queue.clear()
 
     async def _round_trip(self, batch: list[_Command]) -> None:
+        # Scripts go as EVALSHA and are loaded only on NOSCRIPT: a redis-py pipeline given the
+        # scripts themselves asks SCRIPT EXISTS before every execute, a round trip per batch.
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for command in batch:

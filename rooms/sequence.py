@@ -42,7 +42,8 @@ class RoomSequence(Protocol):
 class SequenceAllocator:
     def __init__(self, redis: Redis, *, prefix: str = "lc") -> None:
         self._redis = redis
-        self._batch = RedisBatch(redis)  # every join reads the counter: a storm shares reads
+        # shared with presence: a join storm's admissions and counter reads share round trips
+        self._batch = RedisBatch.of(redis)
         self._script = redis.register_script(_SOURCE)
         self._raise = redis.register_script(_RAISE)
         self._prefix = prefix

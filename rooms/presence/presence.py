@@ -73,7 +73,7 @@ class RedisPresence(Presence):
         super().__init__(prefix=prefix, clock=clock)
         self._redis = redis
         # Every script goes through it: a join storm's admissions share round trips.
-        self._batch = RedisBatch(redis)
+        self._batch = RedisBatch.of(redis)
         self._waiting_room = RedisWaitingRoom(redis, prefix=prefix)
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(source) for name, source in _SOURCES.items()

@@ -11,7 +11,9 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
+from rooms.presence import RedisPresence
 from rooms.redis_batch import RedisBatch
+from rooms.sequence import SequenceAllocator
 
 INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
@@ -30,6 +32,29 @@ async def test_concurrent_commands_share_a_round_trip_and_keep_their_order(redis
     replies = await asyncio.gather(*(batch.command("INCR", "t:n") for _ in range(200)))
     assert replies == list(range(1, 201))
     assert pipelines == 1
+
+
+async def test_presence_and_sequence_numbers_of_one_client_share_its_round_trips(
+    redis: Redis,
+) -> None:
+    pipelines = 0
+    pipeline = redis.pipeline
+
+    def counting(transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        nonlocal pipelines
+        pipelines += 1
+        return pipeline(transaction, shard_hint)
+
+    presence, sequence = RedisPresence(redis), SequenceAllocator(redis)
+    await presence.small_roster("s-warm", 50, purge=False)  # Redis now holds the script
+    redis.pipeline = counting  # type: ignore[method-assign]
+    # A join's admission and its sequence read, from many joins at once: one pipeline.
+    await asyncio.gather(
+        *(presence.small_roster(f"s-{i}", 50, purge=False) for i in range(20)),
+        *(sequence.current(f"s-{i}") for i in range(20)),
+    )
+    assert pipelines == 1
+    assert RedisBatch.of(redis) is RedisBatch.of(redis)
 
 
 async def test_each_caller_gets_its_own_error(redis: Redis) -> None:
