@@ -28,7 +28,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from rooms.chat import ChatService, Sender
-from rooms.chat_moderation import ChatGate
+from rooms.chat_moderation import ChatGate, StudentChatSwitch
 from rooms.local_room_state import (
     LocalChatGate,
     LocalChatLimiter,
@@ -38,10 +38,10 @@ from rooms.local_room_state import (
 )
 from rooms.model import RoomRole
 from rooms.presence import LocalPresence
-from rooms.ratelimit import ChatLimiter
+from rooms.ratelimit import ChatLimiter, ChatRateLimit
 from rooms.redis_client import close_redis, connect_redis
 from rooms.room_log import RoomLog
-from rooms.sequence import SequenceAllocator
+from rooms.sequence import RoomSequence, SequenceAllocator
 from rooms.store import Database, create_database, upgrade_database
 from rooms.store.tables import SessionRow
 from rooms.store.types import utcnow
@@ -96,26 +96,20 @@ def _chat(
     way: str, database: Database, presence: LocalPresence, redis: Redis
 ) -> tuple[ChatService, RoomLog]:
     rate, burst = 1e6, 1e6
+    sequence: RoomSequence
+    limiter: ChatRateLimit
+    gate: StudentChatSwitch
+    log: RoomLog
     if way.startswith("local"):
         state = LocalRoomState()
-        chat = ChatService(
-            database,
-            presence,
-            LocalSequence(state),
-            limiter=LocalChatLimiter(state, rate=rate, burst=burst),
-            gate=LocalChatGate(state),
-        )
-        chat._writes._core = way == "local+core"
-        return chat, LocalRoomLog(redis, state)
-    chat = ChatService(
-        database,
-        presence,
-        SequenceAllocator(redis),
-        limiter=ChatLimiter(redis, rate=rate, burst=burst),
-        gate=ChatGate(redis),
-    )
-    chat._writes._core = False  # the ORM's unit of work, as before
-    return chat, RoomLog(redis)
+        sequence, log = LocalSequence(state), LocalRoomLog(redis, state)
+        limiter, gate = LocalChatLimiter(state, rate=rate, burst=burst), LocalChatGate(state)
+    else:
+        sequence, log = SequenceAllocator(redis), RoomLog(redis)
+        limiter, gate = ChatLimiter(redis, rate=rate, burst=burst), ChatGate(redis)
+    chat = ChatService(database, presence, sequence, limiter=limiter, gate=gate)
+    chat._writes._core = way == "local+core"  # else the ORM's unit of work, as before
+    return chat, log
 
 
 def main() -> None:
