@@ -18,42 +18,39 @@ from rooms.sequence import SequenceAllocator
 INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
 
-async def test_concurrent_commands_share_a_round_trip_and_keep_their_order(redis: Redis) -> None:
-    batch = RedisBatch(redis)
-    pipelines = 0
+def count_pipelines(redis: Redis) -> list[int]:
+    """From now on, count the pipelines ``redis`` opens: one entry per pipeline."""
+    opened: list[int] = []
     pipeline = redis.pipeline
 
     def counting(transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
-        nonlocal pipelines
-        pipelines += 1
+        opened.append(1)
         return pipeline(transaction, shard_hint)
 
     redis.pipeline = counting  # type: ignore[method-assign]
+    return opened
+
+
+async def test_concurrent_commands_share_a_round_trip_and_keep_their_order(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    pipelines = count_pipelines(redis)
     replies = await asyncio.gather(*(batch.command("INCR", "t:n") for _ in range(200)))
     assert replies == list(range(1, 201))
-    assert pipelines == 1
+    assert len(pipelines) == 1
 
 
 async def test_presence_and_sequence_numbers_of_one_client_share_its_round_trips(
     redis: Redis,
 ) -> None:
-    pipelines = 0
-    pipeline = redis.pipeline
-
-    def counting(transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
-        nonlocal pipelines
-        pipelines += 1
-        return pipeline(transaction, shard_hint)
-
     presence, sequence = RedisPresence(redis), SequenceAllocator(redis)
     await presence.small_roster("s-warm", 50, purge=False)  # Redis now holds the script
-    redis.pipeline = counting  # type: ignore[method-assign]
+    pipelines = count_pipelines(redis)
     # A join's admission and its sequence read, from many joins at once: one pipeline.
     await asyncio.gather(
         *(presence.small_roster(f"s-{i}", 50, purge=False) for i in range(20)),
         *(sequence.current(f"s-{i}") for i in range(20)),
     )
-    assert pipelines == 1
+    assert len(pipelines) == 1
     assert RedisBatch.of(redis) is RedisBatch.of(redis)
 
 
