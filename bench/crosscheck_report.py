@@ -98,6 +98,8 @@ def comparison_rows(pair: dict[str, Any], generators: Sequence[str]) -> list[dic
             "client_cpu_pct": [s.get("client_cpu_pct") for s in steps],
             "lost": [s.get("lost") for s in steps],  # the Python generator's: per run only
             "scheduling_delay_p99_ms": [s.get("event_loop_delay_p99_ms") for s in steps],
+            # the Go generator's: a message's last delivery minus its first
+            "fanout_spread_p50_ms": [(s.get("fanout_spread_ms") or {}).get("p50") for s in steps],
         }
         row["ratios"] = _ratios(row, COMPARED, pairs)
         row["agree"] = {p: _agrees(r) for p, r in row["ratios"].items()}
@@ -131,11 +133,12 @@ def _x(value: float | None) -> str:
 
 
 def tables(rows: list[dict[str, Any]]) -> str:
-    """Three text tables: each generator's figures per load step; the ratios of each pair
+    """Three text tables: each generator's figures per load step (delay: its own scheduling
+    delay; spread: how long a message took to reach everyone, Go only); the ratios of each pair
     (and whether they agree within 1.5x); each generator's join storm and loss."""
     steps = [
         f"{'target':<16}{'rnd':>4}  {'offered/s':>9}  {'gen':<7}{'deliv/s':>9}{'p50 ms':>9}"
-        f"{'p99 ms':>9}{'gen CPU%':>9}{'lost':>8}{'delay p99 ms':>13}"
+        f"{'p99 ms':>9}{'gen CPU%':>9}{'lost':>8}{'delay p99 ms':>13}{'spread p50':>11}"
     ]
     ratios = [
         f"{'target':<16}{'rnd':>4}  {'offered/s':>9}  {'ratio':<12}{'deliv/s':>9}{'p50':>8}"
@@ -157,6 +160,7 @@ def tables(rows: list[dict[str, Any]]) -> str:
                     + f"{_f(row['p50_ms'][i]):>9}{_f(row['p99_ms'][i]):>9}"
                     + f"{_f(row['client_cpu_pct'][i]):>9}{_f(row['lost'][i]):>8}"
                     + f"{_f(row['scheduling_delay_p99_ms'][i]):>13}"
+                    + f"{_f(row['fanout_spread_p50_ms'][i]):>11}"
                 )
             for pair, r in row["ratios"].items():
                 agree = {True: "yes", False: "NO", None: "-"}[row["agree"][pair]]

@@ -211,6 +211,7 @@ func (c *client) scanChat(data []byte, now float64) {
 		}
 		if j > i+2 && j < len(data) && data[j] == '~' && id < next {
 			atomic.AddUint32(&r.received[id], 1)
+			r.spread(id, int64(now*1e6))
 			if w >= 0 {
 				c.latencies[w] = append(c.latencies[w], now-float64(r.sentAt[id])/1e6)
 			}
@@ -220,6 +221,20 @@ func (c *client) scanChat(data []byte, now float64) {
 			break
 		}
 		i = j + k
+	}
+}
+
+// spread widens message id's [first, last] delivery to include at (ns)
+func (r *run) spread(id int64, at int64) {
+	for first := atomic.LoadInt64(&r.firstAt[id]); at < first; first = atomic.LoadInt64(&r.firstAt[id]) {
+		if atomic.CompareAndSwapInt64(&r.firstAt[id], first, at) {
+			break
+		}
+	}
+	for last := atomic.LoadInt64(&r.lastAt[id]); at > last; last = atomic.LoadInt64(&r.lastAt[id]) {
+		if atomic.CompareAndSwapInt64(&r.lastAt[id], last, at) {
+			break
+		}
 	}
 }
 

@@ -27,7 +27,8 @@
 // and two measures of its own scheduling delay: how late a goroutine sleeping 5 ms wakes
 // (p99, "event_loop_delay_p99_ms", the analogue of Node's event-loop delay) and how late the
 // sends leave against their plan ("send_lag_p99_ms"). Loss per step is by send time: messages
-// sent in it × joined clients − deliveries.
+// sent in it × joined clients − deliveries. "fanout_spread_ms": per message sent in a step and
+// delivered to every joined client, its last delivery's time minus its first (p50, p99).
 package main
 
 import (
@@ -88,14 +89,16 @@ type run struct {
 	t0      float64   // ms when the load starts (math.Inf(1) before)
 	windows []window
 	// per message id: send time in ns since epoch, step (-1: not sent), deliveries
-	sentAt    []int64
-	sentStep  []int32
-	received  []uint32
-	nextID    atomic.Int64
-	finishing atomic.Bool
-	mu        sync.Mutex
-	errors    map[string]int
-	closes    map[string]int
+	sentAt   []int64
+	sentStep []int32
+	received []uint32
+	// per message id: its first and last delivery, ns since epoch (the fan-out's spread)
+	firstAt, lastAt []int64
+	nextID          atomic.Int64
+	finishing       atomic.Bool
+	mu              sync.Mutex
+	errors          map[string]int
+	closes          map[string]int
 }
 
 func (r *run) now() float64 { return float64(time.Since(r.epoch).Nanoseconds()) / 1e6 }
@@ -240,10 +243,12 @@ func measure(cfg *config) map[string]any {
 	r := &run{
 		cfg: cfg, epoch: time.Now(), t0: math.Inf(1), windows: makeWindows(cfg.Steps),
 		sentAt: make([]int64, total), sentStep: make([]int32, total),
-		received: make([]uint32, total), errors: map[string]int{}, closes: map[string]int{},
+		received: make([]uint32, total), firstAt: make([]int64, total), lastAt: make([]int64, total),
+		errors: map[string]int{}, closes: map[string]int{},
 	}
 	for i := range r.sentStep {
 		r.sentStep[i] = -1
+		r.firstAt[i] = math.MaxInt64
 	}
 	senders := sendersFor(cfg)
 	started := r.now()

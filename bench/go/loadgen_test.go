@@ -53,6 +53,7 @@ func TestScanChatCountsEveryMarkedMessageOfOursOnce(t *testing.T) {
 	r := &run{
 		cfg: &config{Dialect: "liveclass"}, windows: makeWindows(steps), t0: 0,
 		sentAt: make([]int64, 4), sentStep: []int32{0, 0, 0, -1}, received: make([]uint32, 4),
+		firstAt: []int64{math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64}, lastAt: make([]int64, 4),
 	}
 	r.nextID.Store(3)
 	r.sentAt[1] = 100e6 // ms 100
@@ -65,6 +66,10 @@ func TestScanChatCountsEveryMarkedMessageOfOursOnce(t *testing.T) {
 	}
 	if got := c.latencies[0]; len(got) != 2 || got[0] != 50 {
 		t.Fatalf("latencies %v", got)
+	}
+	c.scanChat([]byte(`{"type":"chat","text":"~M1~"}`), 154)
+	if first, last := r.firstAt[1], r.lastAt[1]; first != 150e6 || last != 154e6 {
+		t.Fatalf("message 1 delivered first at %d, last at %d ns", first, last)
 	}
 }
 

@@ -122,11 +122,16 @@ func stepResults(r *run, clients []*client, joined int, s *samples, lag [][]floa
 		lat = sorted(lat)
 		seconds := w.last - w.first
 		expected, got, duplicates, sent := 0, 0, 0, 0
+		var spread []float64
 		for id := int64(0); id < next; id++ {
 			if int(atomic.LoadInt32(&r.sentStep[id])) != index {
 				continue
 			}
 			n := int(atomic.LoadUint32(&r.received[id]))
+			if n >= joined && joined > 0 {
+				first, last := atomic.LoadInt64(&r.firstAt[id]), atomic.LoadInt64(&r.lastAt[id])
+				spread = append(spread, float64(last-first)/1e6)
+			}
 			sent++
 			expected += joined
 			got += min(n, joined)
@@ -168,6 +173,9 @@ func stepResults(r *run, clients []*client, joined int, s *samples, lag [][]floa
 			"client_cpu_pct":          cpuPct,
 			"event_loop_delay_p99_ms": percentile(sorted(delay), 99),
 			"send_lag_p99_ms":         percentile(sorted(lag[index]), 99),
+			"fanout_spread_ms": map[string]any{
+				"p50": percentile(sorted(spread), 50), "p99": percentile(sorted(spread), 99),
+			},
 		}
 	}
 	return out

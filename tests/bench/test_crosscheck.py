@@ -102,6 +102,7 @@ def test_three_generators_give_go_over_node_and_over_python_and_each_ones_cpu() 
     go = _result(9_500, 5.5, 13.0)
     go["steps"][0]["client_cpu_pct"] = 20.0
     go["steps"][0]["event_loop_delay_p99_ms"] = 0.3
+    go["steps"][0]["fanout_spread_ms"] = {"p50": 4.2, "p99": 9.0}
     pair = {
         "target": "node-socketio",
         "round": 2,
@@ -119,7 +120,8 @@ def test_three_generators_give_go_over_node_and_over_python_and_each_ones_cpu() 
     assert run["sent"] == [80, 80, 80]
     text = tables([step, run])
     assert "go/node         1.06x   1.10x   1.08x  yes" in text
-    assert "go             9500     5.50     13.0     20.0       0         0.30" in text
+    assert step["fanout_spread_p50_ms"] == [None, None, 4.2]
+    assert "go          9500     5.50     13.0     20.0       0         0.30       4.20" in text
     assert "order node→go→python" in text
 
 

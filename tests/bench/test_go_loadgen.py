@@ -75,3 +75,4 @@ def test_the_go_generator_measures_liveclass_and_socketio(tmp_path: Path) -> Non
         assert step["latency_ms"]["p50"] is not None
         assert step["client_cpu_pct"] is not None
         assert step["event_loop_delay_p99_ms"] is not None
+        assert step["fanout_spread_ms"]["p50"] is not None
