@@ -5,6 +5,7 @@
 # from the Go module proxy) into bench/go/build/loadgen (gitignored), again only when a source
 # is newer than the binary. Prints the binary's path.
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/../bench/go"
 
 gorilla=/usr/share/gocode/src/github.com/gorilla/websocket
@@ -22,8 +23,8 @@ fi
 binary=build/loadgen
 stale=0
 [ -x "$binary" ] || stale=1
-for source in *.go "$0"; do
-    [ "$source" -nt "$binary" ] && stale=1
+for source in *.go "$self"; do
+    if [ "$source" -nt "$binary" ]; then stale=1; fi
 done
 if [ "$stale" = 1 ]; then
     version=$(dpkg-query -W -f='${Version}' golang-github-gorilla-websocket-dev 2>/dev/null || echo unknown)
