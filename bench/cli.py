@@ -1,10 +1,10 @@
 """``liveclass-bench``: load tests of liveclass, and the same load against baselines.
 
-    liveclass-bench setup                      # npm ci for the Node socket.io baseline
+    liveclass-bench setup                      # npm ci for bench/node, go build for bench/go
     liveclass-bench run --scenario class       # spawns liveclass (SQLite + fakeredis)
     liveclass-bench run --url http://127.0.0.1:8000 --secret-file liveclass-data/secret-key
     liveclass-bench compare --clients 500      # liveclass, liveclass-redis and the baselines
-    liveclass-bench crosscheck                 # the same load from Python and a Node generator
+    liveclass-bench crosscheck                 # the same load from Python, Node (and Go) generators
     liveclass-bench plot bench/results/compare-*.json --out /tmp/plots
     liveclass-bench media --subscribers 50    # SFU: 1 publisher, 50 aiortc subscribers
 
@@ -257,6 +257,9 @@ def _cmd_setup(args: argparse.Namespace) -> int:
         return 0
     node_setup()
     print("bench/node: socket.io, socket.io-client and ws installed")
+    from bench.loadgens import go_setup
+
+    print(f"bench/go: the Go load generator built ({go_setup()})")
     return 0
 
 
@@ -385,7 +388,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_crosscheck(sub, _scenario_args, _run_args, _scenario, _run_options)
     add_media_overload(sub, RESULTS)
-    setup = sub.add_parser("setup", help="install the Node socket.io baseline (npm ci)")
+    setup = sub.add_parser(
+        "setup",
+        help="install the Node socket.io baseline (npm ci) and build the Go load generator",
+    )
     setup.add_argument(
         "--janus", action="store_true", help="install Janus instead (apt-get), for `media`"
     )

@@ -14,11 +14,12 @@ from bench.results import command_line
 from bench.scenario import Scenario, parse_steps
 from bench.targets import parse_targets
 
-__all__ = ["CROSSCHECK_STEPS", "CROSSCHECK_TARGETS", "add_crosscheck"]
+__all__ = ["CROSSCHECK_GENERATORS", "CROSSCHECK_STEPS", "CROSSCHECK_TARGETS", "add_crosscheck"]
 
 #: 2k and 10k deliveries/s with 500 clients, 4 s each: short, bounded steps.
 CROSSCHECK_STEPS = "4x4,20x4"
 CROSSCHECK_TARGETS = "liveclass,liveclass-redis,websockets,node-socketio"
+CROSSCHECK_GENERATORS = "python,node"
 
 
 def add_crosscheck(
@@ -32,6 +33,12 @@ def add_crosscheck(
 
     def handler(args: argparse.Namespace) -> int:
         from bench.crosscheck import crosscheck
+        from bench.loadgens import GENERATORS
+
+        generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+        if not generators or any(g not in GENERATORS for g in generators):
+            print(f"--generators: one or more of {','.join(GENERATORS)}")
+            return 2
 
         scenario = make_scenario(
             args,
@@ -53,6 +60,7 @@ def add_crosscheck(
                 run_options(args),
                 args.out,
                 repeat=args.repeat,
+                generators=generators,
                 command=command,
             )
         )
@@ -61,11 +69,17 @@ def add_crosscheck(
 
     parser = sub.add_parser(
         "crosscheck",
-        help="the class chat load from the Python and an independent Node load generator, "
+        help="the class chat load from the Python and independent Node and Go load generators, "
         "side by side",
     )
     parser.add_argument(
         "--targets", default=CROSSCHECK_TARGETS, help=f"comma-separated ({CROSSCHECK_TARGETS})"
+    )
+    parser.add_argument(
+        "--generators",
+        default=CROSSCHECK_GENERATORS,
+        help=f"comma-separated, each round in this order, rotated a round ({CROSSCHECK_GENERATORS};"
+        " python, node, go: go builds with scripts/ensure-go-tools.sh)",
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="rounds per target (the order alternates)"

@@ -3,7 +3,8 @@
 # and run pytest (every API test against SQLite+fakeredis and against PostgreSQL+Redis; the
 # browser tests in Debian's chromium, installed by ensure-browser.sh; the browser client's
 # type check with TypeScript's compiler, installed from package-lock.json by
-# ensure-node-tools.sh).
+# ensure-node-tools.sh; the bench's Go load generator, built from Debian's Go and
+# gorilla/websocket by ensure-go-tools.sh).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure-coturn.sh
 ./scripts/ensure-janus.sh
 ./scripts/ensure-node-tools.sh
+./scripts/ensure-go-tools.sh >/dev/null
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
