@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure-browser.sh
 ./scripts/ensure-coturn.sh
 ./scripts/ensure-janus.sh
+./scripts/ensure-capture-tools.sh
 ./scripts/ensure-node-tools.sh
 echo "== ruff"
 .venv/bin/ruff check .
