@@ -212,6 +212,7 @@ def _cmd_media(args: argparse.Namespace) -> int:
         repeat=args.repeat,
         late_joiners=args.late_joiners,
         busy_neighbour=args.busy_neighbour,
+        independent_check=args.independent_check,
         workers=args.workers,
         processes=args.processes,
         duration=args.duration,
@@ -375,6 +376,12 @@ def _parser() -> argparse.ArgumentParser:
         "--worker-source",
         type=Path,
         help="run the spawned workers from this source tree (A/B another version of media/)",
+    )
+    media.add_argument(
+        "--independent-check",
+        action="store_true",
+        help="also count the SFU's datagrams from a capture (tcpdump) and its CPU with perf "
+        "stat, beside the bench's figures (scripts/ensure-capture-tools.sh installs them)",
     )
     media.add_argument("--name", help="result file name (without .json)")
     media.add_argument("--no-plots", action="store_true")

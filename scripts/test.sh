@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure-browser.sh
 ./scripts/ensure-coturn.sh
 ./scripts/ensure-janus.sh
+./scripts/ensure-capture-tools.sh
 ./scripts/ensure-node-tools.sh
 ./scripts/ensure-go-tools.sh >/dev/null
 echo "== ruff"

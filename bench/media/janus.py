@@ -69,6 +69,8 @@ class JanusServer:
     #: What the bench's peers offer as their host candidates: this side of the link to
     #: Janus's namespace.
     peer_address: str
+    #: The bench's end of the veth link to Janus's namespace (where Janus's datagrams pass).
+    link: str = ""
 
     @property
     def pid(self) -> int:
@@ -154,7 +156,9 @@ async def run_janus(cores: list[int] | None = None) -> AsyncIterator[JanusServer
             )
             argv = [*host.run_prefix, JANUS_BINARY, "-F", tmp, "-C", str(main), "--disable-colors"]
             async with spawn("janus", argv, port=port, ready=_READY, cores=cores) as process:
-                yield JanusServer(process, f"ws://{host.address}:{port}", host.peer_address)
+                yield JanusServer(
+                    process, f"ws://{host.address}:{port}", host.peer_address, host.link
+                )
 
 
 class JanusClient:

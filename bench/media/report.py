@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.media.independent_report import agreement_lines
+
 __all__ = ["plot_media", "summary"]
 
 
@@ -81,6 +83,7 @@ def summary(result: dict[str, Any]) -> str:
             + (f" -> liveclass / Janus = {ratio:.2f}x" if ratio else "")
             + (f" (frame path {frames_ratio:.2f}x)" if frames_ratio else "")
         )
+    lines += agreement_lines(result["runs"])
     for run in result["runs"]:
         profile = run.get("profile")
         if profile and profile.get("self"):

@@ -23,7 +23,8 @@ packet = CPU seconds of the SFU's processes ÷ forwarded packets; frames lost en
 subscriber and kind; delay publisher → subscriber per frame; late joiners' first keyframe.
 
 Optionally the first liveclass worker is profiled during the window
-(:mod:`bench.media.profile`).
+(:mod:`bench.media.profile`), and the SFU's packets, frames and CPU are measured
+independently of all this, from a packet capture and perf (:mod:`bench.media.independent`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from bench.affinity import split_cores
 from bench.liveclass_rooms import LiveclassRooms
 from bench.media.agents import Agent
 from bench.media.deploy import DeployOptions, deploy
+from bench.media.independent import IndependentCheck
+from bench.media.independent_report import agreement
 from bench.media.janus import JanusClient, run_janus
 from bench.media.neighbour import busy_neighbour
 from bench.media.profile import Profiler
@@ -91,6 +94,8 @@ class MediaOptions:
     #: A process spinning on the SFU's core during each run (:mod:`bench.media.neighbour`).
     busy_neighbour: bool = False
     settle: float = 1.5
+    #: Capture the SFU's datagrams and perf its CPU beside the bench's own accounting.
+    independent_check: bool = False
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
@@ -250,6 +255,8 @@ class _Stage:
     sfu_pids: list[int]
     hub_pids: list[int]
     info: dict[str, Any]
+    #: The interface the SFU's datagrams to the subscribers pass (for the independent check).
+    interface: str = "lo"
 
 
 def _per_room(total: int, rooms: int) -> list[int]:
@@ -348,6 +355,7 @@ async def _janus(count: int, options: MediaOptions, _forwarding: str) -> AsyncIt
             sfu_pids=[janus.pid],
             hub_pids=[],
             info={"janus": _janus_version(), "rooms": ids},
+            interface=janus.link,
         )
 
 
@@ -384,6 +392,8 @@ async def _run_stage(
 ) -> dict[str, Any]:
     _, client_cores = split_cores(options.pin)
     agents: list[Agent] = []
+    check: IndependentCheck | None = None
+    independent = None
     async with stage_of(count, options, forwarding) as stage:
         try:
             timeout = 30.0
@@ -426,6 +436,9 @@ async def _run_stage(
             wait_ready = options.ready_timeout + timeout + len(stage.subscribers) * 0.5
             readies = await asyncio.gather(*(a.expect("ready", wait_ready) for a in agents[1:]))
             joined_s = time.monotonic() - started
+            if options.independent_check:
+                check = IndependentCheck(stage.interface, client_cores)
+                await check.start()
             await asyncio.sleep(options.warmup)
 
             sfu_pids = stage.sfu_pids
@@ -438,6 +451,8 @@ async def _run_stage(
             if options.profile and target != "janus" and sfu_pids:
                 profiler = Profiler(options.profile, options.profile_dir or Path("."))
                 await profiler.start(sfu_pids[0], options.duration)
+            if check:
+                await check.begin(sfu_pids, options.duration)
             cpu0 = {k: [_cpu_seconds(p) for p in pids] for k, pids in watched.items()}
             wait0 = [_wait_seconds(p) for p in sfu_pids]
             loadgen_wait0 = [_wait_seconds(a.pid) for a in agents]
@@ -451,6 +466,8 @@ async def _run_stage(
             cpu1 = {k: [_cpu_seconds(p) for p in pids] for k, pids in watched.items()}
             wait1 = [_wait_seconds(p) for p in sfu_pids]
             loadgen_wait1 = [_wait_seconds(a.pid) for a in agents]
+            if check:
+                await check.end(sfu_pids)
             cpu0["sfu_wait"], cpu1["sfu_wait"] = wait0, wait1
             cpu0["loadgen_wait"], cpu1["loadgen_wait"] = loadgen_wait0, loadgen_wait1
             profile = await profiler.finish() if profiler else None
@@ -460,11 +477,14 @@ async def _run_stage(
                 await a.command({"cmd": "frames", "ranges": ranges}, "frames") for a in agents[1:]
             ]
             finals = [await a.stop() for a in agents]
+            independent = await check.figures() if check else None
         finally:
             for agent in agents:
                 await agent.close()
+            if check:
+                await check.close()
 
-    return _result(
+    result = _result(
         options,
         target=target,
         count=count,
@@ -479,6 +499,9 @@ async def _run_stage(
         joined_s=joined_s,
         profile=profile,
     )
+    if independent is not None:
+        result["independent"] = {**independent, "agreement": agreement(result, independent)}
+    return result
 
 
 def _frame_ranges(start: dict[str, Any], end: dict[str, Any]) -> list[dict[str, list[int]]]:

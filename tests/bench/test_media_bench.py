@@ -40,6 +40,7 @@ async def test_the_same_publisher_and_subscribers_through_liveclass_and_janus(
         late_joiners=2,
         late_gap=0.3,
         settle=0.5,
+        independent_check=True,
         deploy=DeployOptions(redis_url=redis_url()),
     )
     result = await run_media(options)
@@ -75,6 +76,14 @@ async def test_the_same_publisher_and_subscribers_through_liveclass_and_janus(
         assert run["late_joiners"]["joined"] == 2
         assert 0 <= run["late_joiners"]["served"] <= 2
         assert len(run["per_subscriber"]) == 2
+        # the capture saw the SFU's RTP to both subscribers and perf its CPU
+        independent = run["independent"]
+        assert independent["sent"]["destinations"] == 2
+        assert independent["sent"]["rtp"] > 0
+        assert independent["capture_dropped"] == 0
+        assert independent["cpu_s"] > 0
+        packets = independent["agreement"]["figures"]["packets_per_s"]["ratio"]
+        assert 1 / 1.5 <= packets <= 1.5
         for subscriber in run["per_subscriber"]:
             assert subscriber["first_frame_ms"] is not None
             assert subscriber["offers"] >= 1
@@ -90,6 +99,7 @@ async def test_the_same_publisher_and_subscribers_through_liveclass_and_janus(
     # the result is JSON and the report reads it
     document = json.loads(json.dumps(result))
     assert "liveclass / Janus" in summary(document)
+    assert "independent check" in summary(document)
     assert plot_media(document, tmp_path).is_file()
 
 
