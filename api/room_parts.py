@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from api.settings import Settings
+from rooms.chat_admission import ChatAdmission, RedisChatAdmission
 from rooms.chat_moderation import ChatGate, StudentChatSwitch
 from rooms.local_room_state import (
     LocalChatGate,
@@ -35,6 +36,8 @@ class RoomParts:
     limiter: ChatRateLimit
     room_log: RoomLog
     local: LocalRoomState | None = None
+    #: Chat's switch, rate limit and sequence number in one Redis script (not in process).
+    chat_admission: ChatAdmission | None = None
 
 
 def room_parts(
@@ -58,4 +61,5 @@ def room_parts(
         gate=ChatGate(redis),
         limiter=ChatLimiter(redis, rate=rate, burst=burst, clock=clock),
         room_log=RoomLog(redis),
+        chat_admission=RedisChatAdmission(redis, rate=rate, burst=burst, clock=clock),
     )

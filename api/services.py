@@ -209,6 +209,7 @@ async def open_services(
         max_chars=settings.chat_max_chars,
         limiter=parts.limiter,
         gate=parts.gate,
+        admission=parts.chat_admission,
     )
     room_tokens = RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock)
     node_id = settings.node_id or new_node_id()
