@@ -86,7 +86,7 @@ async def measure(
                 SessionRow(
                     id=sid,
                     tenant_id="t",
-                    room_name="bench",
+                    room_name=sid,
                     instructor_id="teacher",
                     instructor_name="Teacher",
                     title="Bench",
