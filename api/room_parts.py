@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from api.settings import Settings
+from rooms.chat import ChatService
 from rooms.chat_admission import ChatAdmission, RedisChatAdmission
 from rooms.chat_moderation import ChatGate, StudentChatSwitch
 from rooms.local_room_state import (
@@ -19,11 +20,13 @@ from rooms.local_room_state import (
     LocalRoomState,
     LocalSequence,
 )
+from rooms.presence import Presence
 from rooms.ratelimit import ChatLimiter, ChatRateLimit
 from rooms.room_log import RoomLog
 from rooms.sequence import RoomSequence, SequenceAllocator
+from rooms.store import Database
 
-__all__ = ["RoomParts", "room_parts"]
+__all__ = ["RoomParts", "chat_service", "room_parts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,4 +65,19 @@ def room_parts(
         limiter=ChatLimiter(redis, rate=rate, burst=burst, clock=clock),
         room_log=RoomLog(redis),
         chat_admission=RedisChatAdmission(redis, rate=rate, burst=burst, clock=clock),
+    )
+
+
+def chat_service(
+    settings: Settings, database: Database, presence: Presence, parts: RoomParts
+) -> ChatService:
+    """The process's chat on ``parts`` (on Redis: its one-step admission)."""
+    return ChatService(
+        database,
+        presence,
+        parts.sequence,
+        max_chars=settings.chat_max_chars,
+        limiter=parts.limiter,
+        gate=parts.gate,
+        admission=parts.chat_admission,
     )

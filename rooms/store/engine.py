@@ -134,6 +134,12 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
 
+    async def warm_writer(self) -> None:
+        """Open PostgreSQL's writer connection now (start-up), not at the first chat message;
+        never raises (the first write tries again)."""
+        if isinstance(self.writer, PgWriter):
+            await self.writer.warm()
+
     async def dispose(self) -> None:
         if self.writer is not None:
             await self.writer.close()

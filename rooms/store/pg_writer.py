@@ -23,6 +23,7 @@ and its caller told so, or told the error when the database cannot be reached.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["PgWriter"]
+
+log = logging.getLogger(__name__)
 
 _Processor = Callable[[Any], Any] | None
 #: A prepared statement's SQL, its rows' parameters, and how to find those rows again.
@@ -111,6 +114,15 @@ class PgWriter:
             # A transaction is all or nothing: part of a group stored means someone else
             # wrote some of these keys. Report the first failure rather than guess.
             raise self._error(first, sql, lost=True) from first
+
+    async def warm(self) -> None:
+        """Open the connection now (at start-up), so the first write does not wait for its
+        handshake; a failure is only logged (the first write tries again)."""
+        async with self._lock:
+            try:
+                await self._connection()
+            except Exception as exc:
+                log.warning("PostgreSQL writer not connected yet: %r", exc)
 
     async def close(self) -> None:
         """Close the connection (idempotent; a write in progress fails as on a lost

@@ -238,3 +238,17 @@ async def test_an_unreachable_database_is_reported_unavailable_then_recovers(
         await writer.insert({notes: [_note(2)]})
     assert database_unavailable(caught.value)
     assert [row[1] for row in await _stored(database)] == [1]
+
+
+async def test_warming_connects_now_or_leaves_it_to_the_first_write(
+    database: Database, proxied: tuple[Database, CuttingProxy]
+) -> None:
+    writer = _writer(database)
+    await writer.warm()
+    assert writer._conn is not None
+    assert not writer._conn.is_closed()
+    through, proxy = proxied
+    await proxy.close()
+    await _writer(through).warm()  # unreachable: logged, not raised
+    with pytest.raises(DBAPIError):
+        await _writer(through).insert({notes: [_note(1)]})
