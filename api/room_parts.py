@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from api.settings import Settings
+from rooms.chat import ChatService
+from rooms.chat_admission import ChatAdmission, RedisChatAdmission
 from rooms.chat_moderation import ChatGate, StudentChatSwitch
 from rooms.local_room_state import (
     LocalChatGate,
@@ -18,11 +20,13 @@ from rooms.local_room_state import (
     LocalRoomState,
     LocalSequence,
 )
+from rooms.presence import Presence
 from rooms.ratelimit import ChatLimiter, ChatRateLimit
 from rooms.room_log import RoomLog
 from rooms.sequence import RoomSequence, SequenceAllocator
+from rooms.store import Database
 
-__all__ = ["RoomParts", "room_parts"]
+__all__ = ["RoomParts", "chat_service", "room_parts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,8 @@ class RoomParts:
     limiter: ChatRateLimit
     room_log: RoomLog
     local: LocalRoomState | None = None
+    #: Chat's switch, rate limit and sequence number in one Redis script (not in process).
+    chat_admission: ChatAdmission | None = None
 
 
 def room_parts(
@@ -58,4 +64,20 @@ def room_parts(
         gate=ChatGate(redis),
         limiter=ChatLimiter(redis, rate=rate, burst=burst, clock=clock),
         room_log=RoomLog(redis),
+        chat_admission=RedisChatAdmission(redis, rate=rate, burst=burst, clock=clock),
+    )
+
+
+def chat_service(
+    settings: Settings, database: Database, presence: Presence, parts: RoomParts
+) -> ChatService:
+    """The process's chat on ``parts`` (on Redis: its one-step admission)."""
+    return ChatService(
+        database,
+        presence,
+        parts.sequence,
+        max_chars=settings.chat_max_chars,
+        limiter=parts.limiter,
+        gate=parts.gate,
+        admission=parts.chat_admission,
     )

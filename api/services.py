@@ -16,7 +16,7 @@ from datetime import timedelta
 from redis.asyncio import Redis
 
 from api.auth import Authenticator
-from api.room_parts import RoomParts, room_parts
+from api.room_parts import RoomParts, chat_service, room_parts
 from api.settings import Settings
 from media.recording_worker import RecordingDesk
 from media.worker import MediaWorker
@@ -163,6 +163,7 @@ async def open_services(
     database = create_database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
     if settings.embedded_database:
         await upgrade_database(database)
+    await database.warm_writer()  # chat's first message waits for no handshake
     redis = connect_redis(settings.redis_url, cluster=settings.redis_cluster)
     new_bus = bus_factory(settings, redis)
     log.info(
@@ -202,14 +203,7 @@ async def open_services(
     admitter = RoomAdmitter(database, presence, attendance)
     secret_key = settings.resolved_secret_key()
     sessions = SessionService(database, presence, max_session_hours=settings.max_session_hours)
-    chat = ChatService(
-        database,
-        presence,
-        parts.sequence,
-        max_chars=settings.chat_max_chars,
-        limiter=parts.limiter,
-        gate=parts.gate,
-    )
+    chat = chat_service(settings, database, presence, parts)
     room_tokens = RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock)
     node_id = settings.node_id or new_node_id()
     media_registry = MediaRegistry(redis, ttl_seconds=settings.media_ttl_seconds, clock=clock)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from rooms.access import can_manage, room_role_for
 from rooms.bans import Bans
+from rooms.chat_admission import ChatAdmission, chat_off
 from rooms.chat_moderation import StudentChatSwitch
 from rooms.errors import Banned, Forbidden, InvalidState, NotFound, ValidationFailed
 from rooms.identity import Principal
@@ -57,11 +58,14 @@ class ChatService:
         max_chars: int = 2000,
         limiter: ChatRateLimit | None = None,
         gate: StudentChatSwitch | None = None,
+        admission: ChatAdmission | None = None,
     ) -> None:
         self._db = database
         #: Whether students may chat now (the host's switch); None: always.
         self.gate = gate
         self._limiter = limiter
+        #: The gate, limit and sequence in one step (Redis: one script); None: in turn.
+        self._admission = admission
         self._presence = presence
         self._sequence = sequence
         self._bans = Bans(database, presence)
@@ -136,15 +140,21 @@ class ChatService:
         paths (REST and WebSocket) come here, so the sender's chat rate limit is one:
         :class:`RateLimited` (with ``retryAfter``) past it."""
         text = self.clean(text)
-        if (
-            self.gate is not None
-            and sender.role is RoomRole.GUEST
-            and not await self.gate.students_may_chat(session_id)
-        ):
-            raise Forbidden("the teacher turned chat off for now", code="chat_off")
-        if self._limiter is not None:
-            await self._limiter.take(session_id, sender.user_id)
-        seq = await self.next_seq(session_id)
+        guest = sender.role is RoomRole.GUEST
+        if self._admission is not None:
+            seq = await self._admission.admit(
+                session_id, sender.user_id, guest=guest, floor=lambda: self._floor(session_id)
+            )
+        else:
+            if (
+                self.gate is not None
+                and guest
+                and not await self.gate.students_may_chat(session_id)
+            ):
+                raise chat_off()
+            if self._limiter is not None:
+                await self._limiter.take(session_id, sender.user_id)
+            seq = await self.next_seq(session_id)
         row = ChatMessageRow(
             id=new_id(),
             session_id=session_id,

@@ -17,26 +17,34 @@ from redis.asyncio import Redis
 from rooms.errors import RateLimited
 from rooms.keys import RoomKeys
 
-__all__ = ["ChatLimiter", "ChatRateLimit"]
+__all__ = ["BUCKET_TAKE_LUA", "ChatLimiter", "ChatRateLimit", "rate_limited"]
 
-# KEYS[1] the bucket (hash: t tokens, u updated ms). ARGV: now ms, rate /s, burst.
-# Returns 0 when a token was taken, else the milliseconds until one is there.
-_TAKE = """
-local now, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local bucket = redis.call('HMGET', KEYS[1], 't', 'u')
-local tokens = tonumber(bucket[1]) or burst
-local updated = tonumber(bucket[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - updated) * rate / 1000)
-local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
-  wait = math.ceil((1 - tokens) * 1000 / rate)
+#: Lua: ``take(key, now ms, rate /s, burst)`` spends a token of the bucket at ``key`` (hash: t
+#: tokens, u updated ms): 0 when one was taken, else the milliseconds until one is there. Shared
+#: with the chat's one-step admission (``rooms/chat_admission.py``), so the two count alike.
+BUCKET_TAKE_LUA = """
+local function take(key, now, rate, burst)
+  local bucket = redis.call('HMGET', key, 't', 'u')
+  local tokens = tonumber(bucket[1]) or burst
+  local updated = tonumber(bucket[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - updated) * rate / 1000)
+  local wait = 0
+  if tokens >= 1 then
+    tokens = tokens - 1
+  else
+    wait = math.ceil((1 - tokens) * 1000 / rate)
+  end
+  redis.call('HSET', key, 't', tostring(tokens), 'u', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(burst * 1000 / rate) + 1000)
+  return wait
 end
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 'u', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
-return wait
 """
+
+# KEYS[1] the bucket. ARGV: now ms, rate /s, burst.
+_TAKE = (
+    BUCKET_TAKE_LUA
+    + "return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))\n"
+)
 
 
 class ChatRateLimit(Protocol):
@@ -71,7 +79,11 @@ class ChatLimiter:
         now = int(self._clock() * 1000)
         wait = int(await self._script(keys=[key], args=[now, self._rate, self._burst]))
         if wait > 0:
-            raise RateLimited(
-                "too many chat messages; slow down",
-                details={"retryAfter": round(wait / 1000, 3)},
-            )
+            raise rate_limited(wait)
+
+
+def rate_limited(wait_ms: int) -> RateLimited:
+    """The refusal of a chat message with ``wait_ms`` to go until a token is there."""
+    return RateLimited(
+        "too many chat messages; slow down", details={"retryAfter": round(wait_ms / 1000, 3)}
+    )

@@ -23,9 +23,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,9 +34,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from rooms.store.pg_writer import PgWriter
 from rooms.store.sqlite_writer import SQLITE_PRAGMAS, SqliteWriter
 
-__all__ = ["TURN_WAIT", "Database", "create_database", "normalize_database_url"]
+__all__ = ["TURN_WAIT", "Database", "RowWriter", "create_database", "normalize_database_url"]
 
 #: Seconds a SQLite transaction waits for its turn before it goes ahead without it. Turns last
 #: a few ms (a chat group commit, a poll); a wait this long means the holder awaits something.
@@ -57,6 +58,15 @@ def normalize_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class RowWriter(Protocol):
+    """Plain inserts past the ORM and the pool, in one trip (SQLite: ``sqlite_writer.py``,
+    PostgreSQL: ``pg_writer.py``)."""
+
+    async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass(slots=True)
 class Database:
     """The engine and its session factory. Call :meth:`dispose` when the process stops."""
@@ -69,8 +79,9 @@ class Database:
     turn_wait: float = TURN_WAIT
     #: Transactions that went ahead without their turn (the wait ran out).
     turn_timeouts: int = field(default=0, init=False)
-    #: A SQLite file's own writer thread for plain inserts (``rooms/store/sqlite_writer.py``).
-    writer: SqliteWriter | None = None
+    #: Plain inserts in one trip: a SQLite file's own writer thread
+    #: (``rooms/store/sqlite_writer.py``) or PostgreSQL's own connection (``pg_writer.py``).
+    writer: RowWriter | None = None
     _holder: asyncio.Task[object] | None = field(default=None, init=False)
 
     @property
@@ -123,6 +134,12 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
 
+    async def warm_writer(self) -> None:
+        """Open PostgreSQL's writer connection now (start-up), not at the first chat message;
+        never raises (the first write tries again)."""
+        if isinstance(self.writer, PgWriter):
+            await self.writer.warm()
+
     async def dispose(self) -> None:
         if self.writer is not None:
             await self.writer.close()
@@ -148,7 +165,7 @@ def create_database(url: str, *, echo: bool = False, pool_size: int = 10) -> Dat
         engine=engine,
         sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
         turns=asyncio.Lock() if is_sqlite else None,
-        writer=SqliteWriter.for_url(url) if is_sqlite else None,
+        writer=SqliteWriter.for_url(url) if is_sqlite else PgWriter.for_engine(engine),
     )
 
 

@@ -1,0 +1,254 @@
+"""PostgreSQL's own writer stores rows as SQLAlchemy's Core would, all of a group or none, and
+exactly once through a lost connection (``rooms/store/pg_writer.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import DeclarativeBase
+
+from rooms.store import Database, create_database
+from rooms.store.availability import database_unavailable
+from rooms.store.group_commit import GroupCommit
+from rooms.store.pg_writer import PgWriter
+from rooms.store.types import UTCDateTime
+
+metadata = MetaData()
+notes = Table(
+    "pg_writer_notes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("tag", String(8), server_default="plain"),
+    UniqueConstraint("seq"),
+)
+
+
+class CuttingProxy:
+    """A TCP proxy to PostgreSQL that, once armed, drops the connection at the next chunk in
+    one direction without passing it on: ``"reply"`` (the server acted, the client never
+    hears) or ``"request"`` (the server never hears)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._upstream = (host, port)
+        self.armed: str | None = None
+        self.cuts = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+        done = asyncio.Event()
+        pumps = [
+            asyncio.create_task(self._pump(reader, up_writer, "request", done)),
+            asyncio.create_task(self._pump(up_reader, writer, "reply", done)),
+        ]
+        self._tasks.update(pumps)
+        await done.wait()
+        for task in pumps:
+            task.cancel()
+        for w in (writer, up_writer):
+            w.transport.abort()
+
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        direction: str,
+        done: asyncio.Event,
+    ) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                if self.armed == direction:
+                    self.armed = None
+                    self.cuts += 1
+                    return
+                writer.write(chunk)
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            done.set()
+
+
+@pytest.fixture
+async def database(postgres_ready: str) -> AsyncIterator[Database]:
+    database = create_database(postgres_ready)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(metadata.create_all)
+    try:
+        yield database
+    finally:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+        await database.dispose()
+
+
+@pytest.fixture
+async def proxied(
+    postgres_ready: str, database: Database
+) -> AsyncIterator[tuple[Database, CuttingProxy]]:
+    """A second database handle whose connections go through a :class:`CuttingProxy`."""
+    url = make_url(postgres_ready)
+    proxy = CuttingProxy(url.host or "127.0.0.1", url.port or 5432)
+    port = await proxy.start()
+    through = create_database(url.set(host="127.0.0.1", port=port).render_as_string(False))
+    try:
+        yield through, proxy
+    finally:
+        await through.dispose()
+        await proxy.close()
+
+
+def _note(seq: int, text: str = "hé ✓") -> dict[str, Any]:
+    at = datetime(2026, 12, 7, 3, seq % 60, 1, 123456, tzinfo=UTC)
+    return {"id": f"n{seq}", "seq": seq, "text": f"{text} {seq}", "at": at}
+
+
+def _writer(database: Database) -> PgWriter:
+    writer = database.writer
+    assert isinstance(writer, PgWriter)
+    return writer
+
+
+async def _stored(database: Database) -> list[tuple[Any, ...]]:
+    async with database.transaction() as tx:
+        return [tuple(r) for r in await tx.execute(select(notes).order_by(notes.c.seq))]
+
+
+def test_only_postgresql_on_asyncpg_gets_this_writer() -> None:
+    assert isinstance(create_database("postgresql://nobody@127.0.0.1:1/none").writer, PgWriter)
+    assert not isinstance(create_database("sqlite:///x.db").writer, PgWriter)
+
+
+async def test_rows_read_back_as_the_engines_core_insert_writes_them(database: Database) -> None:
+    await _writer(database).insert({notes: [_note(1), _note(2, "x" * 5000)]})
+    await _writer(database).insert(
+        {notes: [{"id": "n3", "seq": 3, "text": "t", "at": _note(3)["at"], "tag": "t"}]}
+    )
+    assert await _stored(database) == [
+        ("n1", 1, "hé ✓ 1", _note(1)["at"], "plain"),
+        ("n2", 2, f"{'x' * 5000} 2", _note(2)["at"], "plain"),
+        ("n3", 3, "t", _note(3)["at"], "t"),
+    ]
+
+
+async def test_a_failing_row_rolls_the_whole_group_back(database: Database) -> None:
+    await _writer(database).insert({notes: [_note(1)]})
+    with pytest.raises(IntegrityError) as caught:
+        await _writer(database).insert({notes: [_note(2), _note(3), {**_note(4), "seq": 1}]})
+    assert not database_unavailable(caught.value)
+    assert [row[1] for row in await _stored(database)] == [1]
+    await _writer(database).insert({notes: [_note(2)]})  # the connection is still good
+    assert [row[1] for row in await _stored(database)] == [1, 2]
+
+
+async def test_a_group_commit_on_postgresql_goes_through_the_writer(database: Database) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    class Note(Base):  # a mapped class over the test's table, for GroupCommit
+        __table__ = notes
+
+    begun: list[Any] = []
+    event.listen(database.engine.sync_engine, "begin", begun.append)
+    group = GroupCommit(database, core=True)
+    outcomes = await asyncio.gather(
+        *(group.add(Note(**_note(seq))) for seq in (1, 2, 3)),
+        group.add(Note(**{**_note(4), "seq": 2})),  # a duplicate seq: fails alone
+        group.add(Note(**_note(5))),
+        return_exceptions=True,
+    )
+    assert [type(o).__name__ for o in outcomes] == [
+        "NoneType",
+        "NoneType",
+        "NoneType",
+        "IntegrityError",
+        "NoneType",
+    ]
+    assert not begun  # no transaction through the engine's pool
+    assert [row[1] for row in await _stored(database)] == [1, 2, 3, 5]
+
+
+async def test_a_connection_killed_between_writes_is_replaced(database: Database) -> None:
+    writer = _writer(database)
+    await writer.insert({notes: [_note(1)]})
+    pid = writer._conn.get_server_pid()  # type: ignore[union-attr]
+    async with database.engine.connect() as conn:
+        killed = await conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        assert killed.scalar()
+    await writer.insert({notes: [_note(2), _note(3)]})
+    assert [row[1] for row in await _stored(database)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("cut", ["reply", "request"])
+async def test_a_connection_lost_mid_write_stores_the_group_exactly_once(
+    database: Database, proxied: tuple[Database, CuttingProxy], cut: str
+) -> None:
+    through, proxy = proxied
+    writer = _writer(through)
+    await writer.insert({notes: [_note(1)]})  # connected, the statement prepared
+    proxy.armed = cut
+    await writer.insert({notes: [_note(2), _note(3)]})
+    assert proxy.cuts == 1
+    assert [row[1] for row in await _stored(database)] == [1, 2, 3]
+
+
+async def test_an_unreachable_database_is_reported_unavailable_then_recovers(
+    database: Database, proxied: tuple[Database, CuttingProxy]
+) -> None:
+    through, proxy = proxied
+    writer = _writer(through)
+    await writer.insert({notes: [_note(1)]})
+    await proxy.close()  # the listener goes: reconnecting fails
+    proxy.armed = "request"  # and the open connection is cut at its next write
+    with pytest.raises(DBAPIError) as caught:
+        await writer.insert({notes: [_note(2)]})
+    assert database_unavailable(caught.value)
+    assert [row[1] for row in await _stored(database)] == [1]
+
+
+async def test_warming_connects_now_or_leaves_it_to_the_first_write(
+    database: Database, proxied: tuple[Database, CuttingProxy]
+) -> None:
+    writer = _writer(database)
+    await writer.warm()
+    assert writer._conn is not None
+    assert not writer._conn.is_closed()
+    through, proxy = proxied
+    await proxy.close()
+    await _writer(through).warm()  # unreachable: logged, not raised
+    with pytest.raises(DBAPIError):
+        await _writer(through).insert({notes: [_note(1)]})
