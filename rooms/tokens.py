@@ -177,8 +177,8 @@ class RoomTokens:
         """The claims of a token in exactly the form :meth:`mint` makes, checked as
         :meth:`_decode` would; None for any other form (:meth:`_decode` decides those).
 
-        PyJWT's decode costs ~160 µs (a per-character check of each segment in Python, key
-        preparation): most of a join storm's token checks. This one costs ~15 µs.
+        PyJWT's decode costs 131-145 µs a token (a per-character check of each segment in
+        Python, key preparation), this one 25-36 µs, measured in the same runs.
         Raises ``jwt.InvalidSignatureError`` for a forged token of our form."""
         header, dot, rest = token.partition(".")
         payload, dot2, signature = rest.partition(".")
