@@ -128,9 +128,13 @@ def _address(transport: asyncio.BaseTransport) -> str:
     return ""
 
 
-def guarded_protocols(guard: ConnectionGuard) -> tuple[type[Any], type[Any]]:
+def guarded_protocols(
+    guard: ConnectionGuard, *, ws_logger: logging.LoggerAdapter[logging.Logger] | None = None
+) -> tuple[type[Any], type[Any]]:
     """uvicorn's httptools HTTP protocol and sans-I/O WebSocket protocol, enforcing
-    ``guard``'s limits (pass them as ``uvicorn.Config(http=..., ws=...)``)."""
+    ``guard``'s limits (pass them as ``uvicorn.Config(http=..., ws=...)``). ``ws_logger``:
+    what the WebSocket protocol logs through instead of ``uvicorn.error`` (see
+    ``api/ws_access_log.py``)."""
     limits = guard.limits
 
     class GuardedHttp(HttpToolsProtocol):
@@ -260,6 +264,9 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type[Any], type[Any]]:
             self.queue = Inbox()  # type: ignore[assignment]
             self.writable = Flag()  # type: ignore[assignment]
             self.writable.set()
+            if ws_logger is not None:
+                self.logger = ws_logger  # type: ignore[assignment]
+                self.conn.logger = ws_logger
 
         def connection_lost(self, exc: Exception | None) -> None:
             guard.release(self.transport)

@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from api.connections import ConnectionGuard, ConnectionLimits, guarded_protocols
 from api.gc_policy import freeze_startup_heap
 from api.settings import Settings
+from api.ws_access_log import NoWebSocketAccessLog, WithoutAccessLines
 
 __all__ = ["DrainingServer", "build_server", "connection_limits", "serve"]
 
@@ -54,17 +55,6 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-class _NoWebSocketAccessLog(logging.Filter):
-    """Drops the lines logged per WebSocket: uvicorn's handshake line ('"WebSocket
-    /ws?token=..." [accepted]') and websockets' "connection open" / "connection closed"."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.msg
-        if not isinstance(msg, str):
-            return True
-        return '"WebSocket %s"' not in msg and msg not in ("connection open", "connection closed")
-
-
 def connection_limits(settings: Settings) -> ConnectionLimits:
     """The connection limits of ``settings`` (the total cap defaults to three quarters of
     the open-file limit: the rest is for the database, Redis, media and files)."""
@@ -90,7 +80,9 @@ def build_server(
     one), HTTP on httptools, both behind the connection limits of ``api/connections.py``.
     ``freeze_heap``: once started, freeze what start-up made (``api/gc_policy.py``; for a process
     that only serves, not one that also runs tests)."""
-    http, ws = guarded_protocols(ConnectionGuard(connection_limits(settings)))
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    quiet = None if settings.ws_access_log else WithoutAccessLines(uvicorn_log)
+    http, ws = guarded_protocols(ConnectionGuard(connection_limits(settings)), ws_logger=quiet)
     config = uvicorn.Config(
         app,
         host=host,
@@ -118,7 +110,7 @@ def build_server(
     server = DrainingServer(config, app, freeze_heap=freeze_heap)
     if not settings.ws_access_log:
         # uvicorn configures its loggers when the Config is made; the filter goes on after.
-        logging.getLogger("uvicorn.error").addFilter(_NoWebSocketAccessLog())
+        uvicorn_log.addFilter(NoWebSocketAccessLog())
     return server
 
 

@@ -12,6 +12,12 @@ Besides the grants, a token says, as a Daily meeting token does, which room it i
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -27,6 +33,11 @@ from rooms.signing import derive_key
 __all__ = ["ROOM_AUDIENCE", "RoomGrant", "RoomTokens"]
 
 ROOM_AUDIENCE = "liveclass:room"
+
+#: The header segment of every token :meth:`RoomTokens.mint` makes (PyJWT's, for HS256).
+_OUR_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"  # {"alg":"HS256","typ":"JWT"}
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+_REQUIRED = ("exp", "sub", "sid", "role", "tenant", "aud")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +136,10 @@ class RoomTokens:
     def verify(self, token: str) -> RoomGrant:
         """The grant a token carries; :class:`Unauthorized` if forged, expired or malformed."""
         try:
+            claims = self._our_claims(token)
+            if claims is None:
+                claims = self._decode(token)
             # Expiry is checked against this signer's clock (the one that minted it).
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=["HS256"],
-                audience=ROOM_AUDIENCE,
-                options={
-                    "require": ["exp", "sub", "sid", "role", "tenant", "aud"],
-                    "verify_exp": False,
-                    "verify_iat": False,
-                },
-            )
             if not isinstance(claims["exp"], int | float) or claims["exp"] + 5 < self._clock():
                 raise jwt.ExpiredSignatureError("expired")
             grants = claims.get("grants") or {}
@@ -157,3 +160,54 @@ class RoomTokens:
             raise Unauthorized("the room token has expired", code="token_expired") from exc
         except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError) as exc:
             raise Unauthorized("the room token is not valid", code="invalid_token") from exc
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        """The claims of any token PyJWT takes for a room token signed with our key (the
+        audience and every required claim present; expiry is the caller's)."""
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            self._key,
+            algorithms=["HS256"],
+            audience=ROOM_AUDIENCE,
+            options={"require": list(_REQUIRED), "verify_exp": False, "verify_iat": False},
+        )
+        return claims
+
+    def _our_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token in exactly the form :meth:`mint` makes, checked as
+        :meth:`_decode` would; None for any other form (:meth:`_decode` decides those).
+
+        PyJWT's decode costs 131-145 µs a token (a per-character check of each segment in
+        Python, key preparation), this one 25-36 µs, measured in the same runs.
+        Raises ``jwt.InvalidSignatureError`` for a forged token of our form."""
+        header, dot, rest = token.partition(".")
+        payload, dot2, signature = rest.partition(".")
+        if (
+            header != _OUR_HEADER
+            or not (dot and dot2)
+            or _BASE64URL.fullmatch(payload) is None
+            or _BASE64URL.fullmatch(signature) is None
+        ):
+            return None
+        try:
+            mac = base64.urlsafe_b64decode(signature + "==")
+            body = base64.urlsafe_b64decode(payload + "==")
+        except (binascii.Error, ValueError):  # a length no encoder makes
+            return None
+        expected = hmac.digest(self._key, f"{header}.{payload}".encode(), hashlib.sha256)
+        if not hmac.compare_digest(mac, expected):
+            raise jwt.InvalidSignatureError("Signature verification failed")
+        try:
+            claims = json.loads(body)
+        except ValueError:
+            return None
+        if (
+            not isinstance(claims, dict)
+            or claims.get("aud") != ROOM_AUDIENCE
+            or not isinstance(claims.get("sub"), str)
+            or not isinstance(claims.get("jti", ""), str)
+            or "nbf" in claims
+            or any(claims.get(name) is None for name in _REQUIRED)
+        ):
+            return None  # refused or not, as PyJWT says
+        return claims

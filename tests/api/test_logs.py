@@ -36,6 +36,9 @@ async def test_the_request_id_is_echoed_or_generated(client: httpx.AsyncClient) 
         ("Authorization: Bearer abc.def-ghi_jkl", "abc.def-ghi_jkl"),
         ("secret whsec_AbCdEf0123456789 leaked", "whsec_AbCdEf0123456789"),
         ("claims eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl here", "c2lnbmF0dXJl"),
+        # In any case (a quick search skips the lines without a hint of one: not these).
+        ("AUTHORIZATION: BEARER Zx9-Yw8", "Zx9-Yw8"),
+        ("/ws?TOKEN=Qp7r", "Qp7r"),
     ],
 )
 def test_secrets_are_redacted(text: str, secret: str) -> None:

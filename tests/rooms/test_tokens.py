@@ -4,8 +4,11 @@ signer's clock), forged, tampered with, or meant for another audience."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
+import warnings
 from typing import Any
 
 import jwt
@@ -243,3 +246,98 @@ def test_grants_travel_in_the_token(tokens: RoomTokens) -> None:
     token, _ = tokens.mint(custom)
     assert claims_of(token)["grants"] == custom.grants()
     assert tokens.verify(token) == custom
+
+
+# -- The fast check of our own tokens agrees with PyJWT's ---------------------------------------
+
+
+def _outcome(verify: Any, token: str) -> object:
+    try:
+        return verify(token)
+    except Unauthorized as refused:
+        return refused.code
+
+
+def _variants(tokens: RoomTokens) -> dict[str, str]:
+    """Tokens of our form and near it: each is decided by the fast check or handed to PyJWT."""
+    token, _ = tokens.mint(grant(room_name="maths-101"))
+    header, payload, signature = token.split(".")
+    claims = claims_of(token)
+    key = derive_key(SECRET, "room-token")
+
+    def with_claims(**changes: Any) -> str:
+        body = {**claims, **changes}
+        return signed({k: v for k, v in body.items() if v is not None}, key)
+
+    other_header = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
+    resigned = jwt.encode(claims, key, algorithm="HS256", headers={"typ": "JWT", "kid": "k1"})
+    with warnings.catch_warnings():  # our 32-byte key is short for HS512, as it should be
+        warnings.simplefilter("ignore")
+        hs512 = jwt.encode(claims, key, algorithm="HS512")
+    return {
+        "ours": token,
+        "padded signature": f"{token}=",
+        "padded payload": f"{header}.{payload}=.{signature}",
+        "junk in the payload": f"{header}.{payload[:-1]}!.{signature}",
+        "junk in the signature": f"{header}.{payload}.{signature[:-1]}*",
+        "short signature": f"{header}.{payload}.{signature[:-4]}",
+        "signature of one char too many": f"{header}.{payload}.{signature}A",
+        "no signature": f"{header}.{payload}.",
+        "four parts": f"{token}.{signature}",
+        "flipped payload char": f"{header}.{payload[:9]}{'A' if payload[9] != 'A' else 'B'}"
+        f"{payload[10:]}.{signature}",
+        "header with its keys swapped": f"{other_header}.{payload}.{signature}",
+        "a kid header": resigned,
+        "HS512 with our key": hs512,
+        "audience list": with_claims(aud=[ROOM_AUDIENCE, "other"]),
+        "audience list without ours": with_claims(aud=["other"]),
+        "empty audience": with_claims(aud=""),
+        "no audience": with_claims(aud=None),
+        "sub a number": with_claims(sub=42),
+        "jti a number": with_claims(jti=7),
+        "nbf in the future": with_claims(nbf=int(time.time()) + 3600),
+        "nbf in the past": with_claims(nbf=int(time.time()) - 3600),
+        "nbf not a number": with_claims(nbf="soon"),
+        "sid null": with_claims(sid=None),
+        "role unknown": with_claims(role="admin"),
+        "exp a string": with_claims(exp="tomorrow"),
+        "payload not an object": signed_raw(key, b"[1, 2]"),
+        "payload not JSON": signed_raw(key, b"{not json"),
+        "payload not UTF-8": signed_raw(key, b'{"sub": "\xff"}'),
+    }
+
+
+def signed_raw(key: bytes, body: bytes) -> str:
+    """A token of our header whose payload is ``body`` as it is, signed with ``key``."""
+    head = _b64(b'{"alg":"HS256","typ":"JWT"}')
+    signing = f"{head}.{_b64(body)}"
+    return f"{signing}.{_b64(hmac.digest(key, signing.encode(), hashlib.sha256))}"
+
+
+def test_the_fast_check_decides_as_pyjwt_does(tokens: RoomTokens) -> None:
+    """Every token is refused or granted exactly as with PyJWT alone (``_decode``)."""
+
+    def no_fast_check(token: str) -> dict[str, Any] | None:
+        return None
+
+    def pyjwt_only(token: str) -> RoomGrant:
+        original = tokens._our_claims
+        tokens._our_claims = no_fast_check  # type: ignore[method-assign]
+        try:
+            return tokens.verify(token)
+        finally:
+            tokens._our_claims = original  # type: ignore[method-assign]
+
+    for name, token in _variants(tokens).items():
+        assert _outcome(tokens.verify, token) == _outcome(pyjwt_only, token), name
+
+
+def test_our_own_tokens_are_checked_without_pyjwt(tokens: RoomTokens) -> None:
+    """The form mint makes takes the fast check (a join storm's every token), forged or not."""
+    token, _ = tokens.mint(grant())
+    assert tokens._our_claims(token) == claims_of(token)
+    header, payload, signature = token.split(".")
+    flipped = signature[:5] + ("A" if signature[5] != "A" else "B") + signature[6:]
+    with pytest.raises(jwt.InvalidSignatureError):
+        tokens._our_claims(f"{header}.{payload}.{flipped}")
+    assert_refused(tokens, f"{header}.{payload}.{flipped}")
