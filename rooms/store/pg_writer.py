@@ -24,20 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rooms.store.compiled_inserts import CompiledInserts
 
 __all__ = ["PgWriter"]
 
 log = logging.getLogger(__name__)
 
-_Processor = Callable[[Any], Any] | None
 #: A prepared statement's SQL, its rows' parameters, and how to find those rows again.
 _Batch = tuple[str, list[tuple[Any, ...]], "_Lookup"]
 #: ``SELECT count(*) ... WHERE (pk...) IN (unnest($1), ...)`` and each row's key.
@@ -62,7 +62,7 @@ class PgWriter:
         self._connect_args = (list(args), dict(kwargs))
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
-        self._statements: dict[tuple[Table, tuple[str, ...]], tuple[str, list[_Processor]]] = {}
+        self._inserts = CompiledInserts(self._dialect)
         self._lookups: dict[Table, tuple[str, list[str]]] = {}
 
     @classmethod
@@ -149,28 +149,12 @@ class PgWriter:
                 groups.setdefault(tuple(row), []).append(row)
             lookup_sql, keys = self._lookup(table)
             for names, group in groups.items():
-                sql, processors = self._statement(table, names)
+                sql, processors = self._inserts.statement(table, names)
                 pairs = list(zip(names, processors, strict=True))
                 params = [tuple(p(r[n]) if p else r[n] for n, p in pairs) for r in group]
                 key_values = [[r[k] for r in group] for k in keys]
                 batches.append((sql, params, (lookup_sql, key_values)))
         return batches
-
-    def _statement(self, table: Table, names: tuple[str, ...]) -> tuple[str, list[_Processor]]:
-        key = (table, names)
-        hit = self._statements.get(key)
-        if hit is None:
-            stmt = insert(table).values({name: bindparam(name) for name in names})
-            compiled = stmt.compile(dialect=self._dialect)
-            order: Sequence[str] = compiled.positiontup or ()
-            if list(order) != list(names):
-                raise ValueError(f"unexpected parameter order for {table.name}: {order}")
-            processors: list[_Processor] = [
-                table.c[n].type.dialect_impl(self._dialect).bind_processor(self._dialect)
-                for n in names
-            ]
-            hit = self._statements[key] = (compiled.string, processors)
-        return hit
 
     def _lookup(self, table: Table) -> tuple[str, list[str]]:
         """How many of a batch's rows are stored, by primary key (one array per column)."""

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+
+from rooms.store.compiled_inserts import CompiledInserts
 
 __all__ = ["SQLITE_PRAGMAS", "SqliteWriter"]
 
@@ -33,7 +34,6 @@ __all__ = ["SQLITE_PRAGMAS", "SqliteWriter"]
 SQLITE_PRAGMAS = ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000")
 
 _Batch = tuple[str, list[tuple[Any, ...]]]
-_Processor = Callable[[Any], Any] | None
 
 
 class SqliteWriter:
@@ -44,7 +44,7 @@ class SqliteWriter:
         self._dialect = sqlite_dialect.dialect()
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None  # used on the executor's thread only
-        self._statements: dict[tuple[Table, tuple[str, ...]], tuple[str, list[_Processor]]] = {}
+        self._inserts = CompiledInserts(self._dialect)
 
     @classmethod
     def for_url(cls, url: str) -> SqliteWriter | None:
@@ -65,7 +65,7 @@ class SqliteWriter:
             for row in values:
                 groups.setdefault(tuple(row), []).append(row)
             for names, group in groups.items():
-                sql, processors = self._statement(table, names)
+                sql, processors = self._inserts.statement(table, names)
                 pairs = list(zip(names, processors, strict=True))
                 batches.append(
                     (sql, [tuple(p(r[n]) if p else r[n] for n, p in pairs) for r in group])
@@ -88,22 +88,6 @@ class SqliteWriter:
             await asyncio.get_running_loop().run_in_executor(executor, self._close)
         finally:
             executor.shutdown(wait=False)
-
-    def _statement(self, table: Table, names: tuple[str, ...]) -> tuple[str, list[_Processor]]:
-        key = (table, names)
-        hit = self._statements.get(key)
-        if hit is None:
-            stmt = insert(table).values({name: bindparam(name) for name in names})
-            compiled = stmt.compile(dialect=self._dialect)
-            order: Sequence[str] = compiled.positiontup or ()
-            if list(order) != list(names):
-                raise ValueError(f"unexpected parameter order for {table.name}: {order}")
-            processors: list[_Processor] = [
-                table.c[n].type.dialect_impl(self._dialect).bind_processor(self._dialect)
-                for n in names
-            ]
-            hit = self._statements[key] = (compiled.string, processors)
-        return hit
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
