@@ -5,20 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import (
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     event,
-    select,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -28,19 +19,10 @@ from rooms.store import Database, create_database
 from rooms.store.availability import database_unavailable
 from rooms.store.group_commit import GroupCommit
 from rooms.store.pg_writer import PgWriter
-from rooms.store.types import UTCDateTime
+from tests.rooms.writer_notes import note, notes_table, stored
 
-metadata = MetaData()
-notes = Table(
-    "pg_writer_notes",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("seq", Integer, nullable=False),
-    Column("text", Text, nullable=False),
-    Column("at", UTCDateTime(), nullable=False),
-    Column("tag", String(8), server_default="plain"),
-    UniqueConstraint("seq"),
-)
+notes = notes_table("pg_writer_notes")
+metadata = notes.metadata
 
 
 class CuttingProxy:
@@ -132,20 +114,10 @@ async def proxied(
         await proxy.close()
 
 
-def _note(seq: int, text: str = "hé ✓") -> dict[str, Any]:
-    at = datetime(2026, 12, 7, 3, seq % 60, 1, 123456, tzinfo=UTC)
-    return {"id": f"n{seq}", "seq": seq, "text": f"{text} {seq}", "at": at}
-
-
 def _writer(database: Database) -> PgWriter:
     writer = database.writer
     assert isinstance(writer, PgWriter)
     return writer
-
-
-async def _stored(database: Database) -> list[tuple[Any, ...]]:
-    async with database.transaction() as tx:
-        return [tuple(r) for r in await tx.execute(select(notes).order_by(notes.c.seq))]
 
 
 def test_only_postgresql_on_asyncpg_gets_this_writer() -> None:
@@ -154,25 +126,25 @@ def test_only_postgresql_on_asyncpg_gets_this_writer() -> None:
 
 
 async def test_rows_read_back_as_the_engines_core_insert_writes_them(database: Database) -> None:
-    await _writer(database).insert({notes: [_note(1), _note(2, "x" * 5000)]})
+    await _writer(database).insert({notes: [note(1), note(2, "x" * 5000)]})
     await _writer(database).insert(
-        {notes: [{"id": "n3", "seq": 3, "text": "t", "at": _note(3)["at"], "tag": "t"}]}
+        {notes: [{"id": "n3", "seq": 3, "text": "t", "at": note(3)["at"], "tag": "t"}]}
     )
-    assert await _stored(database) == [
-        ("n1", 1, "hé ✓ 1", _note(1)["at"], "plain"),
-        ("n2", 2, f"{'x' * 5000} 2", _note(2)["at"], "plain"),
-        ("n3", 3, "t", _note(3)["at"], "t"),
+    assert await stored(database, notes) == [
+        ("n1", 1, "hé ✓ 1", note(1)["at"], "plain"),
+        ("n2", 2, f"{'x' * 5000} 2", note(2)["at"], "plain"),
+        ("n3", 3, "t", note(3)["at"], "t"),
     ]
 
 
 async def test_a_failing_row_rolls_the_whole_group_back(database: Database) -> None:
-    await _writer(database).insert({notes: [_note(1)]})
+    await _writer(database).insert({notes: [note(1)]})
     with pytest.raises(IntegrityError) as caught:
-        await _writer(database).insert({notes: [_note(2), _note(3), {**_note(4), "seq": 1}]})
+        await _writer(database).insert({notes: [note(2), note(3), {**note(4), "seq": 1}]})
     assert not database_unavailable(caught.value)
-    assert [row[1] for row in await _stored(database)] == [1]
-    await _writer(database).insert({notes: [_note(2)]})  # the connection is still good
-    assert [row[1] for row in await _stored(database)] == [1, 2]
+    assert [row[1] for row in await stored(database, notes)] == [1]
+    await _writer(database).insert({notes: [note(2)]})  # the connection is still good
+    assert [row[1] for row in await stored(database, notes)] == [1, 2]
 
 
 async def test_a_group_commit_on_postgresql_goes_through_the_writer(database: Database) -> None:
@@ -186,9 +158,9 @@ async def test_a_group_commit_on_postgresql_goes_through_the_writer(database: Da
     event.listen(database.engine.sync_engine, "begin", begun.append)
     group = GroupCommit(database, core=True)
     outcomes = await asyncio.gather(
-        *(group.add(Note(**_note(seq))) for seq in (1, 2, 3)),
-        group.add(Note(**{**_note(4), "seq": 2})),  # a duplicate seq: fails alone
-        group.add(Note(**_note(5))),
+        *(group.add(Note(**note(seq))) for seq in (1, 2, 3)),
+        group.add(Note(**{**note(4), "seq": 2})),  # a duplicate seq: fails alone
+        group.add(Note(**note(5))),
         return_exceptions=True,
     )
     assert [type(o).__name__ for o in outcomes] == [
@@ -199,18 +171,18 @@ async def test_a_group_commit_on_postgresql_goes_through_the_writer(database: Da
         "NoneType",
     ]
     assert not begun  # no transaction through the engine's pool
-    assert [row[1] for row in await _stored(database)] == [1, 2, 3, 5]
+    assert [row[1] for row in await stored(database, notes)] == [1, 2, 3, 5]
 
 
 async def test_a_connection_killed_between_writes_is_replaced(database: Database) -> None:
     writer = _writer(database)
-    await writer.insert({notes: [_note(1)]})
+    await writer.insert({notes: [note(1)]})
     pid = writer._conn.get_server_pid()  # type: ignore[union-attr]
     async with database.engine.connect() as conn:
         killed = await conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
         assert killed.scalar()
-    await writer.insert({notes: [_note(2), _note(3)]})
-    assert [row[1] for row in await _stored(database)] == [1, 2, 3]
+    await writer.insert({notes: [note(2), note(3)]})
+    assert [row[1] for row in await stored(database, notes)] == [1, 2, 3]
 
 
 @pytest.mark.parametrize("cut", ["reply", "request"])
@@ -219,11 +191,11 @@ async def test_a_connection_lost_mid_write_stores_the_group_exactly_once(
 ) -> None:
     through, proxy = proxied
     writer = _writer(through)
-    await writer.insert({notes: [_note(1)]})  # connected, the statement prepared
+    await writer.insert({notes: [note(1)]})  # connected, the statement prepared
     proxy.armed = cut
-    await writer.insert({notes: [_note(2), _note(3)]})
+    await writer.insert({notes: [note(2), note(3)]})
     assert proxy.cuts == 1
-    assert [row[1] for row in await _stored(database)] == [1, 2, 3]
+    assert [row[1] for row in await stored(database, notes)] == [1, 2, 3]
 
 
 async def test_an_unreachable_database_is_reported_unavailable_then_recovers(
@@ -231,13 +203,13 @@ async def test_an_unreachable_database_is_reported_unavailable_then_recovers(
 ) -> None:
     through, proxy = proxied
     writer = _writer(through)
-    await writer.insert({notes: [_note(1)]})
+    await writer.insert({notes: [note(1)]})
     await proxy.close()  # the listener goes: reconnecting fails
     proxy.armed = "request"  # and the open connection is cut at its next write
     with pytest.raises(DBAPIError) as caught:
-        await writer.insert({notes: [_note(2)]})
+        await writer.insert({notes: [note(2)]})
     assert database_unavailable(caught.value)
-    assert [row[1] for row in await _stored(database)] == [1]
+    assert [row[1] for row in await stored(database, notes)] == [1]
 
 
 async def test_warming_connects_now_or_leaves_it_to_the_first_write(
@@ -251,4 +223,4 @@ async def test_warming_connects_now_or_leaves_it_to_the_first_write(
     await proxy.close()
     await _writer(through).warm()  # unreachable: logged, not raised
     with pytest.raises(DBAPIError):
-        await _writer(through).insert({notes: [_note(1)]})
+        await _writer(through).insert({notes: [note(1)]})

@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import (
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     event,
     insert,
     select,
@@ -28,19 +20,10 @@ from sqlalchemy.orm import DeclarativeBase
 from rooms.store import Database, create_database
 from rooms.store.group_commit import GroupCommit
 from rooms.store.sqlite_writer import SqliteWriter
-from rooms.store.types import UTCDateTime
+from tests.rooms.writer_notes import note, notes_table, stored
 
-metadata = MetaData()
-notes = Table(
-    "notes",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("seq", Integer, nullable=False),
-    Column("text", Text, nullable=False),
-    Column("at", UTCDateTime(), nullable=False),
-    Column("tag", String(8), server_default="plain"),
-    UniqueConstraint("seq"),
-)
+notes = notes_table("notes")
+metadata = notes.metadata
 
 
 @pytest.fixture
@@ -52,16 +35,6 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
-
-
-def _note(seq: int, text: str = "hé ✓") -> dict[str, Any]:
-    at = datetime(2026, 12, 7, 3, seq % 60, 1, 123456, tzinfo=UTC)
-    return {"id": f"n{seq}", "seq": seq, "text": f"{text} {seq}", "at": at}
-
-
-async def _stored(database: Database) -> list[tuple[Any, ...]]:
-    async with database.transaction() as tx:
-        return [tuple(r) for r in await tx.execute(select(notes).order_by(notes.c.seq))]
 
 
 def test_only_a_sqlite_file_gets_a_writer() -> None:
@@ -77,10 +50,10 @@ def test_only_a_sqlite_file_gets_a_writer() -> None:
 async def test_rows_read_back_as_the_engines_core_insert_writes_them(database: Database) -> None:
     writer = database.writer
     assert writer is not None
-    await writer.insert({notes: [_note(1), _note(2), {**_note(3), "tag": "x"}]})
+    await writer.insert({notes: [note(1), note(2), {**note(3), "tag": "x"}]})
     async with database.transaction() as tx:
-        await tx.execute(insert(notes), [_note(11), _note(12), _note(13)])
-    rows = await _stored(database)
+        await tx.execute(insert(notes), [note(11), note(12), note(13)])
+    rows = await stored(database, notes)
     mine, theirs = rows[:3], rows[3:]
     for a, b in zip(mine, theirs, strict=True):
         assert a[1] + 10 == b[1]
@@ -94,12 +67,12 @@ async def test_rows_read_back_as_the_engines_core_insert_writes_them(database: D
 async def test_a_failing_row_rolls_the_whole_insert_back(database: Database) -> None:
     writer = database.writer
     assert writer is not None
-    await writer.insert({notes: [_note(1)]})
+    await writer.insert({notes: [note(1)]})
     with pytest.raises(IntegrityError):
-        await writer.insert({notes: [_note(2), {**_note(1), "id": "other"}]})
-    assert [r[1] for r in await _stored(database)] == [1]
-    await writer.insert({notes: [_note(2)]})  # the connection is usable afterwards
-    assert [r[1] for r in await _stored(database)] == [1, 2]
+        await writer.insert({notes: [note(2), {**note(1), "id": "other"}]})
+    assert [r[1] for r in await stored(database, notes)] == [1]
+    await writer.insert({notes: [note(2)]})  # the connection is usable afterwards
+    assert [r[1] for r in await stored(database, notes)] == [1, 2]
 
 
 async def test_the_insert_waits_for_the_turn_on_the_loop(database: Database) -> None:
@@ -118,7 +91,7 @@ async def test_the_insert_waits_for_the_turn_on_the_loop(database: Database) -> 
 
     async def write() -> None:
         async with database.turn():
-            await writer.insert({notes: [_note(5)]})
+            await writer.insert({notes: [note(5)]})
 
     holding = asyncio.create_task(holder())
     await held.wait()
@@ -130,7 +103,7 @@ async def test_the_insert_waits_for_the_turn_on_the_loop(database: Database) -> 
     await holding
     async with asyncio.timeout(5):
         await writing
-    assert [r[1] for r in await _stored(database)] == [5]
+    assert [r[1] for r in await stored(database, notes)] == [5]
     assert database.turn_timeouts == 0
 
 
@@ -144,6 +117,6 @@ async def test_a_group_commit_on_a_file_goes_through_the_writer(database: Databa
     begun: list[Any] = []
     event.listen(database.engine.sync_engine, "begin", begun.append)
     commits = GroupCommit(database, core=True)
-    await asyncio.gather(*(commits.add(Note(**_note(seq))) for seq in range(1, 21)))
+    await asyncio.gather(*(commits.add(Note(**note(seq))) for seq in range(1, 21)))
     assert not begun  # no transaction through the engine's pool
-    assert [r[1] for r in await _stored(database)] == list(range(1, 21))
+    assert [r[1] for r in await stored(database, notes)] == list(range(1, 21))
