@@ -4,16 +4,28 @@ column's bind processor: what the writers past the ORM (``sqlite_writer.py``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 
-__all__ = ["CompiledInserts", "Processor"]
+__all__ = ["CompiledInserts", "InsertBatch", "Processor"]
 
 #: A column type's conversion of a Python value to the driver's, or None when there is none.
 Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class InsertBatch:
+    """Rows of one table with the same columns: the INSERT's SQL and each row's positional
+    parameters (bind processors applied), with the rows themselves."""
+
+    table: Table
+    sql: str
+    params: list[tuple[Any, ...]]
+    rows: list[dict[str, Any]]
 
 
 class CompiledInserts:
@@ -40,3 +52,16 @@ class CompiledInserts:
             ]
             hit = self._statements[key] = (compiled.string, processors)
         return hit
+
+    def batches(self, rows: dict[Table, list[dict[str, Any]]]) -> Iterator[InsertBatch]:
+        """``rows`` (column name → value, per table) as one batch per table and set of columns
+        (a row missing a column gets its server default, as with Core)."""
+        for table, values in rows.items():
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in values:
+                groups.setdefault(tuple(row), []).append(row)
+            for names, group in groups.items():
+                sql, processors = self.statement(table, names)
+                pairs = list(zip(names, processors, strict=True))
+                params = [tuple(p(r[n]) if p else r[n] for n, p in pairs) for r in group]
+                yield InsertBatch(table, sql, params, group)

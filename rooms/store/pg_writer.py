@@ -77,12 +77,11 @@ class PgWriter:
         """Insert ``rows`` (column name → value, per table) in one transaction; returns once
         committed. Rows missing a column get the column's server default, as with Core."""
         batches = self._batches(rows)
-        sql = "; ".join(sql for sql, _, _ in batches)
         async with self._lock:
             try:
                 conn = await self._connection()
             except Exception as exc:
-                raise self._error(exc, sql, lost=True) from exc
+                raise self._error(exc, batches, lost=True) from exc
             try:
                 await _write(conn, batches)
                 return
@@ -91,7 +90,7 @@ class PgWriter:
                 raise
             except Exception as exc:
                 if not _lost(conn, exc):
-                    raise self._error(exc, sql, lost=False) from exc
+                    raise self._error(exc, batches, lost=False) from exc
                 first = exc
             self._drop()
             try:
@@ -110,10 +109,10 @@ class PgWriter:
             except Exception as exc:
                 if _lost(conn, exc) or isinstance(exc, OSError | TimeoutError):
                     self._drop()
-                raise self._error(exc, sql, lost=_lost(conn, exc)) from exc
+                raise self._error(exc, batches, lost=_lost(conn, exc)) from exc
             # A transaction is all or nothing: part of a group stored means someone else
             # wrote some of these keys. Report the first failure rather than guess.
-            raise self._error(first, sql, lost=True) from first
+            raise self._error(first, batches, lost=True) from first
 
     async def warm(self) -> None:
         """Open the connection now (at start-up), so the first write does not wait for its
@@ -143,17 +142,10 @@ class PgWriter:
 
     def _batches(self, rows: dict[Table, list[dict[str, Any]]]) -> list[_Batch]:
         batches: list[_Batch] = []
-        for table, values in rows.items():
-            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for row in values:
-                groups.setdefault(tuple(row), []).append(row)
-            lookup_sql, keys = self._lookup(table)
-            for names, group in groups.items():
-                sql, processors = self._inserts.statement(table, names)
-                pairs = list(zip(names, processors, strict=True))
-                params = [tuple(p(r[n]) if p else r[n] for n, p in pairs) for r in group]
-                key_values = [[r[k] for r in group] for k in keys]
-                batches.append((sql, params, (lookup_sql, key_values)))
+        for batch in self._inserts.batches(rows):
+            lookup_sql, keys = self._lookup(batch.table)
+            key_values = [[r[k] for r in batch.rows] for k in keys]
+            batches.append((batch.sql, batch.params, (lookup_sql, key_values)))
         return batches
 
     def _lookup(self, table: Table) -> tuple[str, list[str]]:
@@ -176,11 +168,17 @@ class PgWriter:
             hit = self._lookups[table] = (sql, keys)
         return hit
 
-    def _error(self, exc: Exception, sql: str, *, lost: bool) -> DBAPIError:
+    def _error(self, exc: Exception, batches: list[_Batch], *, lost: bool) -> DBAPIError:
+        statements = "; ".join(sql for sql, _, _ in batches)
         dbapi: Any = self._dialect.loaded_dbapi
         translated = _translate(dbapi, exc)
         error = DBAPIError.instance(
-            sql, None, translated, dbapi.Error, connection_invalidated=lost, dialect=self._dialect
+            statements,
+            None,
+            translated,
+            dbapi.Error,
+            connection_invalidated=lost,
+            dialect=self._dialect,
         )
         assert isinstance(error, DBAPIError)
         return error

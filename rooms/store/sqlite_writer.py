@@ -59,17 +59,7 @@ class SqliteWriter:
     async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> None:
         """Insert ``rows`` (column name → value, per table) in one transaction; returns once
         committed. Rows missing a column get the column's server default, as with Core."""
-        batches: list[_Batch] = []
-        for table, values in rows.items():
-            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for row in values:
-                groups.setdefault(tuple(row), []).append(row)
-            for names, group in groups.items():
-                sql, processors = self._inserts.statement(table, names)
-                pairs = list(zip(names, processors, strict=True))
-                batches.append(
-                    (sql, [tuple(p(r[n]) if p else r[n] for n, p in pairs) for r in group])
-                )
+        batches: list[_Batch] = [(b.sql, b.params) for b in self._inserts.batches(rows)]
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         loop = asyncio.get_running_loop()
