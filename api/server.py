@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from api.connections import ConnectionGuard, ConnectionLimits, guarded_protocols
 from api.gc_policy import freeze_startup_heap
 from api.settings import Settings
-from api.ws_access_log import NoWebSocketAccessLog, WithoutAccessLines
+from api.ws_access_log import WithoutAccessLines, drop_access_lines
 
 __all__ = ["DrainingServer", "build_server", "connection_limits", "serve"]
 
@@ -108,9 +108,8 @@ def build_server(
         timeout_graceful_shutdown=30,
     )
     server = DrainingServer(config, app, freeze_heap=freeze_heap)
-    if not settings.ws_access_log:
-        # uvicorn configures its loggers when the Config is made; the filter goes on after.
-        uvicorn_log.addFilter(NoWebSocketAccessLog())
+    # uvicorn configures its loggers when the Config is made; the filter goes on after.
+    drop_access_lines(uvicorn_log, drop=not settings.ws_access_log)
     return server
 
 

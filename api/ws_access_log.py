@@ -14,7 +14,7 @@ import logging
 from collections.abc import MutableMapping
 from typing import Any
 
-__all__ = ["NoWebSocketAccessLog", "WithoutAccessLines", "is_access_line"]
+__all__ = ["NoWebSocketAccessLog", "WithoutAccessLines", "drop_access_lines", "is_access_line"]
 
 _OPEN_CLOSE = frozenset(("connection open", "connection closed"))
 
@@ -29,6 +29,16 @@ class NoWebSocketAccessLog(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not is_access_line(record.msg)
+
+
+def drop_access_lines(logger: logging.Logger, *, drop: bool) -> None:
+    """Put one :class:`NoWebSocketAccessLog` on ``logger`` (``drop``) or none (not
+    ``drop``), whatever servers built earlier in this process left there: each server
+    build calls this, and filters must not pile up or outlive a server that logs them."""
+    for old in [f for f in logger.filters if isinstance(f, NoWebSocketAccessLog)]:
+        logger.removeFilter(old)
+    if drop:
+        logger.addFilter(NoWebSocketAccessLog())
 
 
 class WithoutAccessLines(logging.LoggerAdapter[logging.Logger]):

@@ -13,7 +13,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from api.ws_access_log import WithoutAccessLines, is_access_line
+from api.ws_access_log import (
+    NoWebSocketAccessLog,
+    WithoutAccessLines,
+    drop_access_lines,
+    is_access_line,
+)
 from tests.api.test_connection_limits import Node, make_node  # noqa: F401  (the fixture)
 
 ACCESS_LINES = [
@@ -90,3 +95,12 @@ async def test_the_server_makes_access_lines_only_when_asked(
         assert {'%s - "WebSocket %s" [accepted]', "connection open"} <= set(made)
     else:
         assert made == []
+
+
+def test_servers_built_one_after_another_leave_one_filter_or_none() -> None:
+    logger = logging.getLogger("test.ws_access_log.filters")
+    for _ in range(3):
+        drop_access_lines(logger, drop=True)
+    assert sum(isinstance(f, NoWebSocketAccessLog) for f in logger.filters) == 1
+    drop_access_lines(logger, drop=False)
+    assert not any(isinstance(f, NoWebSocketAccessLog) for f in logger.filters)
