@@ -339,7 +339,32 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+def _apply_xdist_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--dist loadgroup`` keeps the tests of one ``xdist_group`` on one worker by the
+    ``@group`` suffix pytest-xdist adds to their node ids. pytest-xdist 3.8 writes the suffix to
+    ``item._nodeid``, which pytest 9 no longer reads (a node id is ``item._id``): the groups
+    were silently ignored, and both workers brought up the cross-node topology (~30 s each)
+    for the half of its tests each got. The suffix is put where pytest reads it; a pytest or
+    xdist where neither works fails the run instead of splitting the groups again."""
+    if not config.getoption("loadgroup", default=False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        if not names:
+            continue
+        suffix = "@" + "_".join(sorted(names))
+        if not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)
+        if not item.nodeid.endswith(suffix):
+            raise pytest.UsageError(f"{item.nodeid}: cannot give it its xdist group {suffix}")
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _apply_xdist_groups(config, items)
     if not _FAST:
         return
     kept: list[pytest.Item] = []
