@@ -8,7 +8,7 @@ the log is still readable over REST.
 A message is logged before it is published (a client that resumes finds in the log whatever it
 may have missed live). :meth:`RoomLog.publish` does both; when the bus is Redis pub/sub on the
 log's own client, as one script (logged, then published, in one step and one round trip,
-through the client's shared :class:`~rooms.redis_batch.RedisBatch`) instead of a round trip
+through the client's :class:`~rooms.redis_batch.RedisBatch`, chat's lane) instead of a round trip
 for each, on the path of every chat message before anyone receives it.
 """
 
@@ -53,7 +53,7 @@ class RoomLog:
         self._prefix = prefix
         self._capacity = capacity
         self._ttl = ttl_seconds
-        self._batch = RedisBatch.of(redis)
+        self._batch = RedisBatch.of(redis, lane="chat")
         self._append = redis.register_script(_APPEND)
 
     @property
