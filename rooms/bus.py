@@ -58,6 +58,15 @@ class RoomBus(ChannelBus):
         """To any channel (a media worker's, from ``MediaRegistry.worker_channel``)."""
         await self._publish(channel, encode(event))
 
+    def script_publication(self, redis: Redis, event: BusEvent) -> tuple[str, bytes] | None:
+        """The room channel and payload with which a Lua script on ``redis`` publishes
+        ``event`` as :meth:`publish` would (in one step with the script's writes: the room
+        log's); None where a script's PUBLISH would not do: another client, sharded pub/sub,
+        a cluster."""
+        if redis is not self._redis or self._sharded or is_cluster(redis):
+            return None
+        return self.room_channel(event.session_id), encode(event)
+
     async def _publish(self, channel: str, payload: bytes) -> None:
         if self._sharded:
             await self._redis.spublish(channel, payload)

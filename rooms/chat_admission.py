@@ -5,7 +5,8 @@ Asked one by one (``rooms/chat_moderation.py``, ``rooms/ratelimit.py``, ``rooms/
 these are three round trips to Redis in a row, each on a pool connection of its own, before
 the message may be stored: about 0.4 ms on the path of every chat message. Here they are one
 script on the room's keys (one hash tag, so one Cluster slot), sent through the client's shared
-:class:`~rooms.redis_batch.RedisBatch`, so the messages of a busy room also share round trips.
+:class:`~rooms.redis_batch.RedisBatch` (chat's lane, shared with the room log's writes: not
+behind presence's pipelines), so the messages of a busy room also share round trips.
 
 The answers are those of the three steps, in their order: a student finds chat off before
 spending a token; a refused message spends no sequence number; the token bucket is the rate
@@ -83,7 +84,7 @@ class RedisChatAdmission:
         prefix: str = "lc",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._batch = RedisBatch.of(redis)
+        self._batch = RedisBatch.of(redis, lane="chat")
         self._script = redis.register_script(_ADMIT)
         self._rate = "" if rate is None else rate
         self._burst = burst

@@ -46,14 +46,19 @@ class RedisBatch:
     ``max_commands`` go in one pipeline; one pipeline is out at a time. Users of one client
     share its batch through :meth:`of`, so their commands ride the same round trips."""
 
-    _shared: weakref.WeakKeyDictionary[Redis, RedisBatch] = weakref.WeakKeyDictionary()
+    _shared: weakref.WeakKeyDictionary[Redis, dict[str, RedisBatch]] = weakref.WeakKeyDictionary()
 
     @classmethod
-    def of(cls, redis: Redis) -> RedisBatch:
-        """The batch every user of ``redis`` shares (presence, sequence numbers)."""
-        batch = cls._shared.get(redis)
+    def of(cls, redis: Redis, lane: str = "") -> RedisBatch:
+        """The batch every user of ``redis`` in ``lane`` shares (presence, sequence numbers).
+        A lane's pipeline goes out beside the others', never waits for theirs: chat has one of
+        its own, so a message does not wait behind a presence renewal of hundreds."""
+        lanes = cls._shared.get(redis)
+        if lanes is None:
+            lanes = cls._shared[redis] = {}
+        batch = lanes.get(lane)
         if batch is None:
-            batch = cls._shared[redis] = cls(redis)
+            batch = lanes[lane] = cls(redis)
         return batch
 
     def __init__(self, redis: Redis, *, max_commands: int = 512) -> None:

@@ -315,9 +315,8 @@ class ServerRecordings:
         try:
             seq = await self._next_seq(row.session_id)
             message = recording_message(seq, row)
-            await self._log.append(row.session_id, seq, message)
             event = RoomMessage(row.session_id, message, self._origin, sent_at=self._clock())
-            await self._bus.publish(event)
+            await self._log.publish(row.session_id, seq, event, self._bus)
         except Exception as exc:
             log.warning("recording %s: room not told (%r)", row.id, exc)
 

@@ -221,17 +221,24 @@ class Connection:
         self._kick()
         return True
 
-    def push(self, frame: str | bytes) -> bool:
-        """Queue an encoded frame. A full outbox closes the connection with 4008."""
-        if not self.is_open:
+    def push(self, frame: str | bytes, size: int | None = None) -> bool:
+        """Queue an encoded frame (``size``: its wire size, see :meth:`Outbox.push`). A full
+        outbox closes the connection with 4008."""
+        # On every recipient of every fan-out: :meth:`_kick` is written out here.
+        if self.close_code is not None:
             return False
         if self._held is not None:
             self._held.append(frame)
             return True
-        if not self.outbox.push(frame):
+        if not self.outbox.push(frame, size):
             self.close(close_codes.TOO_SLOW, "too slow", flush=False)
             return False
-        self._kick()
+        flusher = self._flusher
+        if flusher is None:
+            self._wake_writer()
+        elif not self._flush_marked and self._started:
+            self._flush_marked = True
+            flusher.mark(self)
         return True
 
     def close(self, code: int, reason: str, *, flush: bool = True) -> None:

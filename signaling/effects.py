@@ -173,8 +173,7 @@ class EffectRunner:
             case BroadcastHand():
                 seq = await self._chat.next_seq(sid)
                 message = hand_message(seq, sender_view(entry), effect.raised)
-                await self._log.append(sid, seq, message)
-                await node.bus.publish(node.room_message(sid, message))
+                await self._log.publish(sid, seq, node.room_message(sid, message), node.bus)
                 if effect.raised:
                     await self._count_hand(sid, entry.user_id)
                 conn.send(ack_message(effect.rid, seq=seq))
@@ -255,8 +254,8 @@ class EffectRunner:
         message = chat_message(
             id=row.id, seq=row.seq, sender=sender, text=row.text, ts=row.created_at
         )
-        await self._log.append(row.session_id, row.seq, message)
-        await self._node.bus.publish(self._node.room_message(row.session_id, message))
+        event = self._node.room_message(row.session_id, message)
+        await self._log.publish(row.session_id, row.seq, event, self._node.bus)
         return message
 
     async def _relay_signal(self, conn: Connection, effect: RelaySignal) -> None:

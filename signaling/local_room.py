@@ -21,7 +21,7 @@ from typing import Any
 from signaling.connection import Connection
 from signaling.messages import count_message, presence_message
 from signaling.ordering import SeqOrder
-from signaling.protocol import Codec, encode
+from signaling.protocol import Codec, encode, wire_size
 
 __all__ = ["LocalRoom", "RoomInfo"]
 
@@ -93,8 +93,18 @@ class LocalRoom:
         if isinstance(seq, int) and message.get("type") != "welcome":
             self.recent_seqs.append(seq)
             self.last_seq = max(self.last_seq, seq)
-        frames: dict[Codec, str | bytes] = {}
+        frames: dict[Codec, tuple[str | bytes, int]] = {}
         delivered = 0
+        if audience == "all" and exclude is None:
+            # Everyone (every chat message): the loop without the audience's checks.
+            for conn in self.conns.values():
+                framed = frames.get(conn.codec)
+                if framed is None:
+                    frame = encode(message, conn.codec)
+                    framed = frames[conn.codec] = (frame, wire_size(frame))
+                if conn.push(*framed):
+                    delivered += 1
+            return delivered
         user = audience[6:] if audience.startswith("hosts+") else None
         if user is not None:
             self.askers.add(user)
@@ -107,10 +117,11 @@ class LocalRoom:
                 and (user is None or conn.entry is None or conn.entry.user_id != user)
             ):
                 continue
-            frame = frames.get(conn.codec)
-            if frame is None:
-                frame = frames[conn.codec] = encode(message, conn.codec)
-            if conn.push(frame):
+            framed = frames.get(conn.codec)
+            if framed is None:
+                frame = encode(message, conn.codec)
+                framed = frames[conn.codec] = (frame, wire_size(frame))
+            if conn.push(*framed):
                 delivered += 1
         return delivered
 

@@ -40,9 +40,12 @@ class Outbox:
         """Bytes queued, as they go on the wire (UTF-8 for text frames)."""
         return self._bytes
 
-    def push(self, frame: str | bytes) -> bool:
-        """Queue ``frame``; False when the outbox is full (the consumer is too slow)."""
-        size = wire_size(frame)
+    def push(self, frame: str | bytes, size: int | None = None) -> bool:
+        """Queue ``frame`` (``size``: its :func:`~signaling.protocol.wire_size`, when the
+        caller, a fan-out, measured it once for every recipient); False when the outbox is
+        full (the consumer is too slow)."""
+        if size is None:
+            size = wire_size(frame)
         if len(self._frames) >= self._max_frames or self._bytes + size > self._max_bytes:
             return False
         self._frames.append(frame)
@@ -54,6 +57,10 @@ class Outbox:
         """The next frame to write: every waiting frame joined into one (up to about
         ``limit_bytes``), or None when empty."""
         frames = self._frames
+        if len(frames) == 1:  # the usual case: one message since the last write
+            self._sizes.clear()
+            self._bytes = 0
+            return frames.pop()
         if not frames:
             return None
         sizes = self._sizes

@@ -288,8 +288,8 @@ class Teaching:
                 self._schedule_tally(session_id, event.poll.id)
 
     async def _reliable(self, session_id: str, message: WireMessage) -> None:
-        await self._log.append(session_id, int(message["seq"]), message)
-        await self._publish(session_id, message, "all")
+        event = RoomMessage(session_id, message, self._node_id, sent_at=self._clock())
+        await self._log.publish(session_id, int(message["seq"]), event, self._bus)
 
     async def _publish(self, session_id: str, message: WireMessage, audience: Audience) -> None:
         event = RoomMessage(

@@ -54,6 +54,38 @@ async def test_presence_and_sequence_numbers_of_one_client_share_its_round_trips
     assert RedisBatch.of(redis) is RedisBatch.of(redis)
 
 
+async def test_a_lane_does_not_wait_behind_another_lanes_pipeline(redis: Redis) -> None:
+    assert RedisBatch.of(redis, lane="chat") is RedisBatch.of(redis, lane="chat")
+    assert RedisBatch.of(redis, lane="chat") is not RedisBatch.of(redis)
+    hold, out = asyncio.Event(), asyncio.Event()
+    pipeline = redis.pipeline
+
+    def held(transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipe = pipeline(transaction, shard_hint)
+        if not hold.is_set():
+            execute = pipe.execute
+
+            async def wait_then_execute(raise_on_error: bool = True) -> list[object]:
+                out.set()
+                await hold.wait()  # the default lane's round trip is out for now
+                return await execute(raise_on_error)
+
+            pipe.execute = wait_then_execute  # type: ignore[method-assign]
+        return pipe
+
+    redis.pipeline = held  # type: ignore[method-assign]
+    shared = asyncio.ensure_future(RedisBatch.of(redis).command("INCR", "t:shared"))
+    await out.wait()  # its pipeline is out (held)
+    redis.pipeline = pipeline  # type: ignore[method-assign]
+    waiting = asyncio.ensure_future(RedisBatch.of(redis).command("INCR", "t:shared"))
+    async with asyncio.timeout(5):
+        assert await RedisBatch.of(redis, lane="chat").command("INCR", "t:chat") == 1
+    assert not shared.done()
+    assert not waiting.done()  # the default lane's next command waits for its turn
+    hold.set()
+    assert sorted([await shared, await waiting]) == [1, 2]
+
+
 async def test_each_caller_gets_its_own_error(redis: Redis) -> None:
     batch = RedisBatch(redis)
     await redis.set("t:text", "x")

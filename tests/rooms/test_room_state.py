@@ -5,13 +5,20 @@ embedded default) and in Redis (fakeredis and a real server). The sequence's con
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
+from rooms.bus import RoomBus
+from rooms.bus_events import BusEvent, RoomMessage
+from rooms.bus_port import Bus
 from rooms.chat_moderation import ChatGate, StudentChatSwitch
 from rooms.errors import RateLimited
+from rooms.keys import RoomKeys
+from rooms.local_bus import LocalBroker, LocalBus
 from rooms.local_room_state import LocalChatGate, LocalChatLimiter, LocalRoomLog, LocalRoomState
 from rooms.ratelimit import ChatLimiter, ChatRateLimit
 from rooms.redis_client import connect_redis
@@ -48,6 +55,14 @@ class Backend:
         if self.kind == "local":
             return LocalRoomLog(self.redis, self.state, capacity=capacity)
         return RoomLog(self.redis, capacity=capacity)
+
+    def bus(self) -> Bus:
+        """A bus of the kind this backend's log goes with (the embedded default's in process)."""
+        if self.kind == "local":
+            return LocalBus(self.broker)
+        return RoomBus(self.redis)
+
+    broker: LocalBroker = field(default_factory=LocalBroker)
 
 
 @pytest.fixture
@@ -174,3 +189,52 @@ async def test_forgetting_a_local_room_drops_its_sequence_and_log() -> None:
         assert await log.oldest("s-2") == 7
     finally:
         await redis.aclose(close_connection_pool=True)
+
+
+async def next_event(bus: Bus) -> BusEvent:
+    async with asyncio.timeout(10):
+        async for _channel, event in bus.events(poll_timeout=0.05):
+            return event
+    raise AssertionError("unreachable")
+
+
+async def test_publish_logs_the_message_then_publishes_it(backend: Backend) -> None:
+    log, publisher, listener = backend.log(), backend.bus(), backend.bus()
+    await listener.subscribe(listener.room_channel("s-1"))
+    try:
+        message = {"type": "chat", "seq": 5, "text": "hi"}
+        await log.publish("s-1", 5, RoomMessage("s-1", message, "node-a", sent_at=1.5), publisher)
+        event = await next_event(listener)
+        assert event == RoomMessage("s-1", message, "node-a", sent_at=1.5)
+        assert await log.since("s-1", 0) == [message]
+    finally:
+        await listener.close()
+        await publisher.close()
+
+
+@pytest.mark.parametrize("contract_backend", ["fakeredis", "redis"], indirect=True)
+async def test_a_message_the_log_cannot_take_is_not_published(backend: Backend) -> None:
+    log, publisher, listener = backend.log(), backend.bus(), backend.bus()
+    await listener.subscribe(listener.room_channel("s-1"), listener.room_channel("s-2"))
+    await backend.redis.set(RoomKeys("s-1").log, "not a sorted set")
+    try:
+        with pytest.raises(ResponseError):
+            await log.publish("s-1", 1, RoomMessage("s-1", {"seq": 1}), publisher)
+        await log.publish("s-2", 2, RoomMessage("s-2", {"seq": 2}), publisher)
+        event = await next_event(listener)  # the first publication the listener hears
+        assert event == RoomMessage("s-2", {"seq": 2})
+    finally:
+        await listener.close()
+        await publisher.close()
+
+
+@pytest.mark.parametrize("contract_backend", ["fakeredis"], indirect=True)
+async def test_a_script_publishes_only_on_the_bus_own_client_unsharded(backend: Backend) -> None:
+    event = RoomMessage("s-1", {"seq": 1})
+    assert RoomBus(backend.redis).script_publication(backend.redis, event) is not None
+    assert RoomBus(backend.redis, sharded=True).script_publication(backend.redis, event) is None
+    other = connect_redis(None)
+    try:
+        assert RoomBus(backend.redis).script_publication(other, event) is None
+    finally:
+        await other.aclose(close_connection_pool=True)
