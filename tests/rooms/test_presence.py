@@ -9,7 +9,9 @@ it, never by sleeping.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable
+from dataclasses import asdict
 from itertools import count
 
 import pytest
@@ -527,6 +529,8 @@ def test_entries_roundtrip_through_json() -> None:
         original = entry("sam", role)
         assert PresenceEntry.from_json(original.to_json()) == original
         assert PresenceEntry.from_json(original.to_json().encode()) == original
+        # Every field, under its own name (what other nodes, older ones too, read back).
+        assert json.loads(original.to_json()) == {**asdict(original), "role": role.value}
     assert [entry("x", role).takes_seat for role in RoomRole] == [False, True, False]
     assert [entry("x", role).hidden for role in RoomRole] == [False, False, True]
 
