@@ -122,7 +122,7 @@ class RedisBatch:
             return
         pool = self._redis.connection_pool
         try:
-            connection = await pool.get_connection()
+            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
             try:
                 replies = await connection.retry.call_with_retry(
                     lambda: self._exchange(connection, packed, len(sent)),

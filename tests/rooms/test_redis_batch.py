@@ -21,16 +21,16 @@ from rooms.sequence import SequenceAllocator
 INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
 
-def count_round_trips(redis: Redis) -> list[int]:
-    """From now on, count the connections ``redis``'s pool hands out: one per round trip of a
-    batch (each batch is one write and its replies on one connection)."""
+def count_pipelines(redis: Redis) -> list[int]:
+    """From now on, count the pipelines a batch on ``redis`` sends: one entry per connection
+    its pool hands out (each pipeline is one write and its replies on one connection)."""
     taken: list[int] = []
     pool = redis.connection_pool
     get_connection = pool.get_connection
 
     async def counting(*args: Any, **kwargs: Any) -> Any:
         taken.append(1)
-        return await get_connection(*args, **kwargs)
+        return await get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
 
     pool.get_connection = counting  # type: ignore[method-assign]
     return taken
@@ -38,10 +38,10 @@ def count_round_trips(redis: Redis) -> list[int]:
 
 async def test_concurrent_commands_share_a_round_trip_and_keep_their_order(redis: Redis) -> None:
     batch = RedisBatch(redis)
-    round_trips = count_round_trips(redis)
+    pipelines = count_pipelines(redis)
     replies = await asyncio.gather(*(batch.command("INCR", "t:n") for _ in range(200)))
     assert replies == list(range(1, 201))
-    assert len(round_trips) == 1
+    assert len(pipelines) == 1
 
 
 async def test_presence_and_sequence_numbers_of_one_client_share_its_round_trips(
@@ -49,13 +49,13 @@ async def test_presence_and_sequence_numbers_of_one_client_share_its_round_trips
 ) -> None:
     presence, sequence = RedisPresence(redis), SequenceAllocator(redis)
     await presence.small_roster("s-warm", 50, purge=False)  # Redis now holds the script
-    round_trips = count_round_trips(redis)
+    pipelines = count_pipelines(redis)
     # A join's admission and its sequence read, from many joins at once: one pipeline.
     await asyncio.gather(
         *(presence.small_roster(f"s-{i}", 50, purge=False) for i in range(20)),
         *(sequence.current(f"s-{i}") for i in range(20)),
     )
-    assert len(round_trips) == 1
+    assert len(pipelines) == 1
     assert RedisBatch.of(redis) is RedisBatch.of(redis)
 
 
@@ -100,7 +100,7 @@ async def test_a_command_that_cannot_be_sent_fails_alone(redis: Redis) -> None:
     batch = RedisBatch(redis)
     replies: list[object] = await asyncio.gather(
         batch.command("INCR", "t:n"),
-        batch.command("SET", "t:none", None),  # type: ignore[arg-type]
+        batch.command("SET", "t:none", None),
         batch.command("INCR", "t:n"),
         return_exceptions=True,
     )
