@@ -37,7 +37,7 @@ from signaling.presence_upkeep import PresenceUpkeep
 from signaling.protocol import PROTOCOL_VERSION, error_message
 from signaling.room_core import ReplayPlan, log_covers, plan_replay
 
-__all__ = ["Seating", "Waiting", "room_info"]
+__all__ = ["Seating", "Waiting", "room_info", "welcome_seq"]
 
 log = logging.getLogger("liveclass.hub")
 
@@ -220,6 +220,8 @@ class Seating:
         # Nothing may reach the client before its welcome (and the replay after it): room
         # messages that arrive meanwhile wait.
         conn.hold()
+        # What the room delivered here before this connection was registered, it never gets.
+        expected = room.order.expected
         node.register(room, conn)
         conn.start()
 
@@ -237,7 +239,10 @@ class Seating:
             )
             if visible is not None:
                 roster = [participant_view(e) for e in visible]
-        seq = await self._chat.current_seq(row.id)
+        seq = admission.seq
+        if seq is None:
+            seq = await self._chat.current_seq(row.id)
+        seq = welcome_seq(seq, expected)
         missed: list[dict[str, Any]] = []
         reload = None
         if replay:
@@ -348,6 +353,15 @@ class Seating:
             reason="replaced by a newer connection",
             message=error_message("replaced", "you connected again elsewhere"),
         )
+
+
+def welcome_seq(read: int, expected: int | None) -> int:
+    """The ``seq`` a welcome gives: ``read``, the room's counter (read at admission, or
+    after the connection was registered), raised below ``expected``, the next ``seq`` the
+    room's order on this node was waiting for when the connection was registered. The
+    reliable messages delivered here before then, which the connection never gets, are at
+    or below it; every one above it reaches the connection."""
+    return read if expected is None else max(read, expected - 1)
 
 
 def _may_wait(grant: RoomGrant) -> bool:

@@ -103,8 +103,9 @@ class RedisPresence(Presence):
         resume: ResumeSave | None = None,
         may_wait: bool = False,
     ) -> Admission:
-        """See :meth:`Presence.admit`: the waiting-room check, the resume token and the
-        publish permission ride on the admission script's round trip."""
+        """See :meth:`Presence.admit`: the waiting-room check, the resume token, the
+        publish permission and the room's sequence number (``Admission.seq``) ride on the
+        admission script's round trip."""
         now = self.now_ms()
         keys = self.keys(session_id)
         reply = await self._batch.script(
@@ -115,6 +116,7 @@ class RedisPresence(Presence):
                 keys.resume,
                 keys.waiting_room,
                 keys.let_in,
+                keys.seq,
             ],
             [
                 now,
@@ -133,7 +135,7 @@ class RedisPresence(Presence):
         verdict = _text(reply[0])
         count, seats, capacity = int(reply[1]), int(reply[2]), int(reply[3])
         refuse(verdict, session_id)
-        purged = [PresenceEntry.from_json(raw) for raw in reply[6:]]
+        purged = [PresenceEntry.from_json(raw) for raw in reply[7:]]
         await self._purged(session_id, purged)
         if verdict == "full":
             raise room_full(capacity)
@@ -147,6 +149,7 @@ class RedisPresence(Presence):
             replaced=replaced,
             purged=purged,
             publish_allowed=bool(int(reply[5])),
+            seq=int(reply[6]),
         )
 
     async def leave(self, session_id: str, participant_id: str) -> Departure:

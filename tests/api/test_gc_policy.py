@@ -1,4 +1,5 @@
-"""``liveclass serve`` freezes its start-up heap once it listens (``api/gc_policy.py``)."""
+"""``liveclass serve`` freezes its start-up heap once it listens, and collects the young
+generation less often (``api/gc_policy.py``)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,17 @@ def test_freezing_moves_what_lives_now_out_of_the_collectors_reach() -> None:
     # In a child process: a frozen heap stays frozen, and this one runs the other tests.
     code = (
         "import gc\n"
-        "from api.gc_policy import freeze_startup_heap\n"
+        "from api.gc_policy import YOUNG_THRESHOLD, freeze_startup_heap\n"
         "before = len(gc.get_objects())\n"
+        "middle, oldest = gc.get_threshold()[1:]\n"
         "freeze_startup_heap()\n"
         "print(gc.get_freeze_count() >= before // 2, len(gc.get_objects()) < before // 2)\n"
+        "print(gc.get_threshold() == (YOUNG_THRESHOLD, middle, oldest) != (700, 10, 10))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert out.stdout.split() == ["True", "True"]
+    assert out.stdout.split() == ["True", "True", "True"]
 
 
 @pytest.mark.parametrize("freeze", [True, False])

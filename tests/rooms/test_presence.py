@@ -9,7 +9,9 @@ it, never by sleeping.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable
+from dataclasses import asdict
 from itertools import count
 
 import pytest
@@ -19,6 +21,7 @@ from rooms.errors import Banned, InvalidState, RoomFull
 from rooms.model import RoomRole
 from rooms.presence import LocalPresence, Presence, PresenceEntry, RedisPresence, ResumeSave
 from rooms.presence.entries import MustWait, RoomNotLoaded
+from rooms.sequence import SequenceAllocator
 from rooms.waiting_room import Waiter
 from tests.conftest import FakeClock
 
@@ -526,6 +529,8 @@ def test_entries_roundtrip_through_json() -> None:
         original = entry("sam", role)
         assert PresenceEntry.from_json(original.to_json()) == original
         assert PresenceEntry.from_json(original.to_json().encode()) == original
+        # Every field, under its own name (what other nodes, older ones too, read back).
+        assert json.loads(original.to_json()) == {**asdict(original), "role": role.value}
     assert [entry("x", role).takes_seat for role in RoomRole] == [False, True, False]
     assert [entry("x", role).hidden for role in RoomRole] == [False, False, True]
 
@@ -611,6 +616,27 @@ async def test_an_admission_saves_the_resume_token_and_tells_the_publish_grant(
     assert (await presence.admit(room, entry("bob"), TTL)).publish_allowed is False
     await presence.allow_publish(room, "ann", False)
     assert not (await presence.admit(room, ann, TTL)).publish_allowed
+
+
+async def test_an_admission_on_redis_tells_the_rooms_sequence_number(
+    presence: Presence, room: str, redis: Redis
+) -> None:
+    """The welcome's ``seq`` rides on the admission's round trip on Redis; the in-process
+    presence leaves it to the in-process sequence (``None``)."""
+    first = await presence.admit(room, entry("ann"), TTL)
+    if not isinstance(presence, RedisPresence):
+        assert first.seq is None
+        return
+    assert first.seq == 0  # nothing handed out yet
+    sequence = SequenceAllocator(redis)
+
+    async def floor() -> int:
+        return 0
+
+    for _ in range(3):
+        await sequence.next(room, floor)
+    assert (await presence.admit(room, entry("bob"), TTL)).seq == 3
+    assert (await presence.admit(room, entry("ann"), TTL)).seq == 3  # again, refreshed
 
 
 async def test_a_refused_admission_saves_no_resume_token(presence: Presence) -> None:

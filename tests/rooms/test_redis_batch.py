@@ -1,15 +1,18 @@
 """Automatic pipelining (rooms/redis_batch.py): concurrent callers share round trips and one
 connection, yet each gets its own reply or error, in the order issued; scripts Redis does not
-hold are loaded and run; a caller gone before its batch was sent runs nothing."""
+hold are loaded and run; a caller gone before its batch was sent runs nothing; a Redis that
+does not answer fails the batch within the socket timeout."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import DataError, ResponseError
 
 from rooms.presence import RedisPresence
 from rooms.redis_batch import RedisBatch
@@ -19,16 +22,18 @@ INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
 
 def count_pipelines(redis: Redis) -> list[int]:
-    """From now on, count the pipelines ``redis`` opens: one entry per pipeline."""
-    opened: list[int] = []
-    pipeline = redis.pipeline
+    """From now on, count the pipelines a batch on ``redis`` sends: one entry per connection
+    its pool hands out (each pipeline is one write and its replies on one connection)."""
+    taken: list[int] = []
+    pool = redis.connection_pool
+    get_connection = pool.get_connection
 
-    def counting(transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
-        opened.append(1)
-        return pipeline(transaction, shard_hint)
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        taken.append(1)
+        return await get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
 
-    redis.pipeline = counting  # type: ignore[method-assign]
-    return opened
+    pool.get_connection = counting  # type: ignore[method-assign]
+    return taken
 
 
 async def test_concurrent_commands_share_a_round_trip_and_keep_their_order(redis: Redis) -> None:
@@ -121,3 +126,75 @@ async def test_a_caller_gone_before_the_send_runs_nothing(redis: Redis) -> None:
         await gone
     await batch.command("PING")
     assert await redis.get("t:gone") is None
+
+
+async def test_a_command_that_cannot_be_sent_fails_alone(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    replies: list[object] = await asyncio.gather(
+        batch.command("INCR", "t:n"),
+        batch.command("SET", "t:none", None),
+        batch.command("INCR", "t:n"),
+        return_exceptions=True,
+    )
+    first, unsendable, second = replies
+    assert (first, second) == (1, 2)
+    assert isinstance(unsendable, DataError)
+    assert await redis.exists("t:none") == 0
+
+
+class SlowRedis:
+    """A Redis that answers its handshake (``+OK``) and ``INCR`` with ``:<n>``, where n counts
+    the connections: on the first connection only once ``late`` is set, after the client gave
+    up; on the others at once."""
+
+    def __init__(self) -> None:
+        self.late = asyncio.Event()
+        self.connections = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        number = self.connections
+        try:
+            while True:
+                command = await read_command(reader)
+                if command[:1] != [b"INCR"]:
+                    writer.write(b"+OK\r\n")
+                    continue
+                if number == 1:
+                    await self.late.wait()
+                writer.write(b":%d\r\n" % number)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def read_command(reader: asyncio.StreamReader) -> list[bytes]:
+    count = int((await reader.readline())[1:])
+    parts = []
+    for _ in range(count):
+        size = int((await reader.readline())[1:])
+        parts.append((await reader.readexactly(size + 2))[:-2])
+    return parts
+
+
+async def test_a_batch_redis_does_not_answer_fails_within_the_socket_timeout() -> None:
+    """One deadline (the socket timeout) bounds a batch's exchange, and a connection that
+    timed out is not used again: its late reply is never read as another command's."""
+    slow = SlowRedis()
+    server = await asyncio.start_server(slow.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Redis(port=port, socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    try:
+        batch = RedisBatch(client)
+        async with asyncio.timeout(10):  # a batch without its deadline fails here instead
+            with pytest.raises(TimeoutError):
+                await batch.command("INCR", "t:n")
+            slow.late.set()
+            assert await batch.command("INCR", "t:n") == 2  # a new connection's reply
+        assert slow.connections == 2
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()

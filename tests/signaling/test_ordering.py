@@ -1,9 +1,11 @@
-"""SeqOrder: a room's reliable messages back in seq order, gaps waited for at most a window."""
+"""SeqOrder: a room's reliable messages back in seq order, gaps waited for at most a window;
+and the welcome's seq, which what the order delivered bounds."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from signaling.admission import welcome_seq
 from signaling.ordering import SeqOrder
 
 
@@ -61,3 +63,19 @@ def test_too_many_waiting_go_out_at_once() -> None:
     for seq in (2, 3, 4):
         assert order.push(m(seq), 0.0) == []
     assert seqs(order.push(m(5), 0.0)) == [2, 3, 4, 5]
+
+
+def test_a_welcome_seq_covers_what_the_room_delivered_before_the_connection() -> None:
+    """On Redis the welcome's counter is read at admission, before the connection is
+    registered: what the room delivered here in between raises it (the connection never
+    gets those), what is not delivered yet does not (it reaches the connection)."""
+    order = SeqOrder(window=1.0)
+    order.start_at(4)
+    read = 4  # the counter when the admission ran
+    assert seqs(order.push(m(5), 0.0)) == [5]
+    assert seqs(order.push(m(6), 0.0)) == [6]
+    assert welcome_seq(read, order.expected) == 6
+    assert seqs(order.push(m(8), 0.1)) == []  # waits for 7: not delivered yet
+    assert welcome_seq(read, order.expected) == 6
+    assert welcome_seq(9, order.expected) == 9  # handed out, still on the way here
+    assert welcome_seq(3, None) == 3  # nothing delivered here yet

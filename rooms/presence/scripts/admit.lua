@@ -1,18 +1,19 @@
 -- Admit one participant to a live room, atomically.
--- KEYS: the prelude's 1-9, then 10 publishers, 11 resume, 12 waitroom, 13 letin
---       (see Presence.admit)
+-- KEYS: the prelude's 1-9, then 10 publishers, 11 resume, 12 waitroom, 13 letin,
+--       14 seq (the room's sequence counter, read only; see Presence.admit)
 -- ARGV: 1 now_ms, 2 expires_ms, 3 participant id, 4 user id, 5 entry JSON,
 --       6 takes_seat (0/1), 7 hidden (0/1),
 --       8 resume token to save for the participant ('' = none), 9 its key's ttl (s),
 --       10 resume token to forget ('' = none), 11 may wait (0/1: a student, not resuming)
 -- Returns {verdict, count, seats, capacity, replaced_entry_or_false, publish_allowed (0/1),
---          purged...}
+--          seq, purged...}
 -- verdict: 'ok' | 'again' (same participant refreshed) | 'unknown' (room not loaded)
 --          | 'not_live:<status>' | 'banned' | 'full'
 --          | 'wait' (the waiting room is on and the user was not let in: nothing admitted)
 -- Once admitted ('ok', 'again'), the resume token is saved (the old one forgotten) and
--- publish_allowed tells whether the host let the user publish: the joining connection needs
--- both, and gets them in this round trip instead of another.
+-- publish_allowed tells whether the host let the user publish, and seq is the room's last
+-- sequence number handed out (0 when none): the joining connection needs all three for its
+-- welcome, and gets them in this round trip instead of others.
 local now = tonumber(ARGV[1])
 local pid, uid = ARGV[3], ARGV[4]
 local takes_seat, hidden = ARGV[6] == '1', ARGV[7] == '1'
@@ -51,7 +52,7 @@ local reply = function(verdict, replaced)
   end
   local out = {
     verdict, visible_count(), seats_after or redis.call('SCARD', KEYS[6]), capacity, replaced,
-    allowed
+    allowed, redis.call('GET', KEYS[14]) or '0'
   }
   for _, entry in ipairs(purged) do
     table.insert(out, entry)
