@@ -63,25 +63,20 @@ async def test_a_lane_does_not_wait_behind_another_lanes_pipeline(redis: Redis) 
     assert RedisBatch.of(redis, lane="chat") is RedisBatch.of(redis, lane="chat")
     assert RedisBatch.of(redis, lane="chat") is not RedisBatch.of(redis)
     hold, out = asyncio.Event(), asyncio.Event()
-    pipeline = redis.pipeline
+    pool = redis.connection_pool
+    get_connection = pool.get_connection
 
-    def held(transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
-        pipe = pipeline(transaction, shard_hint)
-        if not hold.is_set():
-            execute = pipe.execute
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        # The first round trip (the default lane's) is out, and stays out for now.
+        pool.get_connection = get_connection  # type: ignore[method-assign]
+        connection = await get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        out.set()
+        await hold.wait()
+        return connection
 
-            async def wait_then_execute(raise_on_error: bool = True) -> list[object]:
-                out.set()
-                await hold.wait()  # the default lane's round trip is out for now
-                return await execute(raise_on_error)
-
-            pipe.execute = wait_then_execute  # type: ignore[method-assign]
-        return pipe
-
-    redis.pipeline = held  # type: ignore[method-assign]
+    pool.get_connection = held  # type: ignore[method-assign]
     shared = asyncio.ensure_future(RedisBatch.of(redis).command("INCR", "t:shared"))
     await out.wait()  # its pipeline is out (held)
-    redis.pipeline = pipeline  # type: ignore[method-assign]
     waiting = asyncio.ensure_future(RedisBatch.of(redis).command("INCR", "t:shared"))
     async with asyncio.timeout(5):
         assert await RedisBatch.of(redis, lane="chat").command("INCR", "t:chat") == 1
