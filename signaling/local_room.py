@@ -98,10 +98,7 @@ class LocalRoom:
         if audience == "all" and exclude is None:
             # Everyone (every chat message): the loop without the audience's checks.
             for conn in self.conns.values():
-                framed = frames.get(conn.codec)
-                if framed is None:
-                    frame = encode(message, conn.codec)
-                    framed = frames[conn.codec] = (frame, wire_size(frame))
+                framed = frames.get(conn.codec) or _framed(frames, message, conn.codec)
                 if conn.push(*framed):
                     delivered += 1
             return delivered
@@ -117,10 +114,7 @@ class LocalRoom:
                 and (user is None or conn.entry is None or conn.entry.user_id != user)
             ):
                 continue
-            framed = frames.get(conn.codec)
-            if framed is None:
-                frame = encode(message, conn.codec)
-                framed = frames[conn.codec] = (frame, wire_size(frame))
+            framed = frames.get(conn.codec) or _framed(frames, message, conn.codec)
             if conn.push(*framed):
                 delivered += 1
         return delivered
@@ -177,3 +171,13 @@ class LocalRoom:
         for view in left:
             self.hidden.discard(view["id"])
         return sent
+
+
+def _framed(
+    frames: dict[Codec, tuple[str | bytes, int]], message: dict[str, Any], codec: Codec
+) -> tuple[str | bytes, int]:
+    """``message`` encoded for ``codec`` with its wire size, kept in ``frames``: a fan-out
+    encodes and measures once per codec, not per recipient."""
+    frame = encode(message, codec)
+    framed = frames[codec] = (frame, wire_size(frame))
+    return framed
