@@ -17,7 +17,11 @@ the engine raises them, so callers tell "unavailable" from "bad row" the same wa
 A connection lost during a write leaves the commit in doubt (the rows may be committed and only
 the reply lost). The writer then reconnects and looks the rows up by primary key: all there,
 the write succeeded; none there, it writes them again once; so a row is committed exactly once
-and its caller told so, or told the error when the database cannot be reached.
+and its caller told so, or told the error when the database cannot be reached. A write that
+gets no answer within ``write_timeout`` (a database or a network that stalls without closing
+the connection) is handled the same way: its connection is dropped and the rows settled on a
+new one, within a second ``write_timeout``; a chat message never waits on a silent database
+for longer than that.
 """
 
 from __future__ import annotations
@@ -53,13 +57,16 @@ _ADAPTER_ONLY = (
 class PgWriter:
     """Owns one asyncpg connection to the engine's database; one write at a time."""
 
-    def __init__(self, engine: AsyncEngine, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, connect_timeout: float = 10.0, write_timeout: float = 10.0
+    ) -> None:
         self._dialect: Dialect = engine.dialect
         args, kwargs = self._dialect.create_connect_args(engine.url)
         for key in _ADAPTER_ONLY:
             kwargs.pop(key, None)
         kwargs.setdefault("timeout", connect_timeout)
         self._connect_args = (list(args), dict(kwargs))
+        self._write_timeout = write_timeout
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._inserts = CompiledInserts(self._dialect)
@@ -83,26 +90,28 @@ class PgWriter:
             except Exception as exc:
                 raise self._error(exc, batches, lost=True) from exc
             try:
-                await _write(conn, batches)
+                async with asyncio.timeout(self._write_timeout):
+                    await _write(conn, batches)
                 return
             except asyncio.CancelledError:
                 self._drop()  # mid-protocol: the connection is of no further use
                 raise
             except Exception as exc:
-                if not _lost(conn, exc):
+                if not (isinstance(exc, TimeoutError) or _lost(conn, exc)):
                     raise self._error(exc, batches, lost=False) from exc
                 first = exc
             self._drop()
             try:
                 # In doubt: committed with the reply lost, or never committed.
-                conn = await self._connection()
-                present = await _present(conn, batches)
-                total = sum(len(params) for _, params, _ in batches)
-                if present == total:
-                    return
-                if present == 0:
-                    await _write(conn, batches)
-                    return
+                async with asyncio.timeout(self._write_timeout):
+                    conn = await self._connection()
+                    present = await _present(conn, batches)
+                    total = sum(len(params) for _, params, _ in batches)
+                    if present == total:
+                        return
+                    if present == 0:
+                        await _write(conn, batches)
+                        return
             except asyncio.CancelledError:
                 self._drop()
                 raise

@@ -28,11 +28,14 @@ metadata = notes.metadata
 class CuttingProxy:
     """A TCP proxy to PostgreSQL that, once armed, drops the connection at the next chunk in
     one direction without passing it on: ``"reply"`` (the server acted, the client never
-    hears) or ``"request"`` (the server never hears)."""
+    hears) or ``"request"`` (the server never hears). With ``stall`` set, it swallows that
+    chunk and every later one of that connection instead, and keeps the connection open: a
+    database or a network that goes silent."""
 
     def __init__(self, host: str, port: int) -> None:
         self._upstream = (host, port)
         self.armed: str | None = None
+        self.stall = False
         self.cuts = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -71,11 +74,16 @@ class CuttingProxy:
         done: asyncio.Event,
     ) -> None:
         try:
+            silent = False
             while chunk := await reader.read(65536):
                 if self.armed == direction:
                     self.armed = None
                     self.cuts += 1
-                    return
+                    if not self.stall:
+                        return
+                    silent = True
+                if silent:
+                    continue
                 writer.write(chunk)
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError):
@@ -196,6 +204,23 @@ async def test_a_connection_lost_mid_write_stores_the_group_exactly_once(
     await writer.insert({notes: [note(2), note(3)]})
     assert proxy.cuts == 1
     assert [row[1] for row in await stored(database, notes)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("cut", ["reply", "request"])
+async def test_a_write_that_gets_no_answer_is_settled_on_a_new_connection(
+    database: Database, proxied: tuple[Database, CuttingProxy], cut: str
+) -> None:
+    through, proxy = proxied
+    writer = PgWriter(through.engine, write_timeout=0.5)
+    try:
+        await writer.insert({notes: [note(1)]})  # connected, the statement prepared
+        proxy.armed, proxy.stall = cut, True
+        async with asyncio.timeout(10):  # without the write timeout: forever
+            await writer.insert({notes: [note(2), note(3)]})
+        assert proxy.cuts == 1
+        assert [row[1] for row in await stored(database, notes)] == [1, 2, 3]
+    finally:
+        await writer.close()
 
 
 async def test_an_unreachable_database_is_reported_unavailable_then_recovers(
