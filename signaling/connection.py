@@ -224,7 +224,6 @@ class Connection:
     def push(self, frame: str | bytes, size: int | None = None) -> bool:
         """Queue an encoded frame (``size``: its wire size, see :meth:`Outbox.push`). A full
         outbox closes the connection with 4008."""
-        # On every recipient of every fan-out: :meth:`_kick` is written out here.
         if self.close_code is not None:
             return False
         if self._held is not None:
@@ -233,12 +232,7 @@ class Connection:
         if not self.outbox.push(frame, size):
             self.close(close_codes.TOO_SLOW, "too slow", flush=False)
             return False
-        flusher = self._flusher
-        if flusher is None:
-            self._wake_writer()
-        elif not self._flush_marked and self._started:
-            self._flush_marked = True
-            flusher.mark(self)
+        self._kick()
         return True
 
     def close(self, code: int, reason: str, *, flush: bool = True) -> None:
