@@ -288,14 +288,16 @@ class Teaching:
                 self._schedule_tally(session_id, event.poll.id)
 
     async def _reliable(self, session_id: str, message: WireMessage) -> None:
-        event = RoomMessage(session_id, message, self._node_id, sent_at=self._clock())
+        event = self._event(session_id, message, "all")
         await self._log.publish(session_id, int(message["seq"]), event, self._bus)
 
     async def _publish(self, session_id: str, message: WireMessage, audience: Audience) -> None:
-        event = RoomMessage(
+        await self._bus.publish(self._event(session_id, message, audience))
+
+    def _event(self, session_id: str, message: WireMessage, audience: Audience) -> RoomMessage:
+        return RoomMessage(
             session_id, message, self._node_id, audience=audience, sent_at=self._clock()
         )
-        await self._bus.publish(event)
 
     def _schedule_tally(self, session_id: str, poll_id: str) -> None:
         key = (session_id, poll_id)
