@@ -330,7 +330,7 @@ class Seating:
             first = await self._chat.current_seq(info.session_id)
             room = node.rooms.get(info.session_id)  # another join may have opened it
         if room is None:
-            room = LocalRoom(info, node.settings.roster_limit)
+            room = LocalRoom(info, node.settings.roster_limit, flusher=node.flusher)
             room.order.window = node.settings.reorder_window
             room.order.start_at(first)
             node.rooms[info.session_id] = room

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from signaling import close_codes
@@ -35,11 +37,32 @@ class Flushable(Protocol):
 
 
 class Flusher:
-    def __init__(self) -> None:
+    def __init__(self, *, quiet: float = 0.002) -> None:
         self._marked: list[Flushable] = []
         self._scheduled = False
         # id(payload) -> (payload, frame bytes); the payload is kept so its id stays unique.
         self._frames: dict[int, tuple[str | bytes, bytes]] = {}
+        self.quiet = quiet
+        #: Inside :meth:`write_through` on a quiet hub: pushes to idle connections write now.
+        self.direct = False
+        self._last_burst = float("-inf")  # loop time the last write burst ended
+
+    @contextmanager
+    def write_through(self) -> Iterator[bool]:
+        """Around a fan-out: yields whether its pushes may write to idle connections at once
+        (the hub was quiet; see the module's doc). Not nested: an inner one only queues."""
+        loop = asyncio.get_running_loop()
+        if self.direct or self._scheduled or loop.time() - self._last_burst < self.quiet:
+            yield False
+            return
+        self.direct = True
+        try:
+            yield True
+        finally:
+            self.direct = False
+            self._last_burst = loop.time()
+            if not self._scheduled:  # else the flush, which uses them, clears them
+                self._frames.clear()
 
     def mark(self, conn: Flushable) -> None:
         """Have ``conn``'s queue written at the end of this loop iteration."""
@@ -69,3 +92,4 @@ class Flusher:
                     conn.close(close_codes.GOING_AWAY, "send failed", flush=False)
         finally:
             self._frames.clear()
+            self._last_burst = asyncio.get_running_loop().time()

@@ -67,7 +67,6 @@ from signaling.breakouts import BreakoutDesk
 from signaling.bus_listener import BusListener
 from signaling.connection import Connection
 from signaling.effects import EffectRunner
-from signaling.flush import Flusher
 from signaling.local_room import LocalRoom
 from signaling.media_routing import MediaRouting
 from signaling.metrics import HubMetrics
@@ -187,7 +186,7 @@ class Hub:
             self.breakouts.after_welcome,
         ]
         #: Writes queued frames once per loop iteration (connections with a direct wire).
-        self.flusher = Flusher()
+        self.flusher = node.flusher
         self._tasks: list[asyncio.Task[None]] = []
         self._per_address: dict[str, int] = {}
         self._draining = False

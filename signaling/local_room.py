@@ -1,7 +1,8 @@
 """One room as seen by one node: its local connections, fan-out and presence batching.
 
 Fan-out encodes a message once per codec in use and appends the same frame to every
-recipient's outbox; it never waits for a recipient.
+recipient's outbox; it never waits for a recipient. On a quiet hub it writes the frame to each
+idle recipient's socket at once instead (``Flusher.write_through``, signaling/flush.py).
 
 Presence changes (from any node, via the bus) are collected and sent once per tick
 (``presence_tick``, default 200 ms) as one ``presence`` message with every join and leave of
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from signaling.connection import Connection
+from signaling.flush import Flusher
 from signaling.messages import count_message, presence_message
 from signaling.ordering import SeqOrder
 from signaling.protocol import Codec, encode, wire_size
@@ -76,6 +79,9 @@ class LocalRoom:
     #: nobody asked in, costs no read for the questions snapshot.
     askers: set[str] = field(default_factory=set)
     askers_loaded: bool = False
+    #: The hub's flusher, when its connections write through one (a fan-out on a quiet hub
+    #: then writes to idle connections at once).
+    flusher: Flusher | None = None
 
     @property
     def session_id(self) -> str:
@@ -93,6 +99,10 @@ class LocalRoom:
         if isinstance(seq, int) and message.get("type") != "welcome":
             self.recent_seqs.append(seq)
             self.last_seq = max(self.last_seq, seq)
+        with self.flusher.write_through() if self.flusher is not None else nullcontext():
+            return self._push_all(message, audience, exclude)
+
+    def _push_all(self, message: dict[str, Any], audience: str, exclude: str | None) -> int:
         frames: dict[Codec, tuple[str | bytes, int]] = {}
         delivered = 0
         if audience == "all" and exclude is None:

@@ -32,6 +32,7 @@ from rooms.store import Database
 from rooms.store.tables import SessionRow
 from signaling import close_codes
 from signaling.connection import Connection
+from signaling.flush import Flusher
 from signaling.local_room import LocalRoom
 from signaling.metrics import HubMetrics
 from signaling.participant import RateLimits
@@ -100,6 +101,9 @@ class Node:
         #: Bus events for participants admitted but not seated yet (see bus_listener.py).
         self.early_direct: dict[str, list[ForParticipant]] = {}
         self.background: set[asyncio.Task[None]] = set()
+        #: Writes queued frames once per loop iteration (connections with a direct wire),
+        #: and lets a room's fan-out on a quiet hub write at once (signaling/flush.py).
+        self.flusher = Flusher()
         #: Handlers of bus event kinds for a tool's own connections (the waiting room's).
         #: Where the bus listener hands a host's decision on a waiter (signaling/waiting_room.py).
         self.waiting_decisions: Callable[[WaitingDecision], None] | None = None

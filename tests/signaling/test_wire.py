@@ -14,8 +14,10 @@ import websockets
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
+from signaling import close_codes
 from signaling.connection import Connection
 from signaling.flush import Flusher
+from signaling.local_room import LocalRoom, RoomInfo
 from signaling.protocol import Codec, encode
 from signaling.wire import WIRE_KEY, RawWire, WireTap, ws_frame
 
@@ -200,3 +202,77 @@ async def test_a_backlog_larger_than_one_write_is_all_sent() -> None:
     await _next_iteration()
     assert len(sock.written) > 1
     assert [m["seq"] for m in sock.messages()] == list(range(600))
+
+
+def _room(flusher: Flusher, n: int) -> tuple[LocalRoom, list[FakeSocket]]:
+    info = RoomInfo("s1", "t1", "room", "Room", "live", 500, "class")
+    room = LocalRoom(info, roster_limit=100, flusher=flusher)
+    socks = []
+    for i in range(n):
+        conn, sock, _ = _connection(flusher)
+        room.conns[f"p{i}"] = conn
+        socks.append(sock)
+    return room, socks
+
+
+async def test_a_fan_out_on_a_quiet_hub_writes_to_idle_connections_at_once() -> None:
+    flusher = Flusher()
+    room, socks = _room(flusher, 3)
+    assert room.fan_out({"type": "chat", "seq": 1, "text": "hi"}) == 3
+    # Written during the fan-out, not at the end of the loop iteration; framed once.
+    assert [len(sock.written) for sock in socks] == [1, 1, 1]
+    assert socks[0].written[0] is socks[2].written[0]
+    assert socks[0].messages() == [{"type": "chat", "seq": 1, "text": "hi"}]
+
+
+async def test_fan_outs_close_together_are_queued_and_coalesced() -> None:
+    flusher = Flusher(quiet=60.0)  # the second fan-out always comes "soon" after the first
+    room, socks = _room(flusher, 2)
+    room.fan_out({"type": "chat", "seq": 1})
+    room.fan_out({"type": "chat", "seq": 2})
+    room.fan_out({"type": "chat", "seq": 3})
+    assert [len(sock.written) for sock in socks] == [1, 1]  # only the first went at once
+    await _next_iteration()
+    for sock in socks:
+        assert len(sock.written) == 2  # the other two as one frame
+        assert [m["seq"] for m in sock.messages()] == [1, 2, 3]
+
+
+async def test_a_fan_out_while_a_flush_is_pending_keeps_the_order() -> None:
+    flusher = Flusher()
+    room, socks = _room(flusher, 2)
+    first = room.conns["p0"]
+    first.send({"type": "count", "count": 1})  # queued: a flush is now pending
+    room.fan_out({"type": "chat", "seq": 1})
+    assert [len(sock.written) for sock in socks] == [0, 0]
+    await _next_iteration()
+    assert [m.get("seq") for m in socks[0].messages()] == [None, 1]
+    assert [m["seq"] for m in socks[1].messages()] == [1]
+
+
+async def test_a_fan_out_queues_for_a_socket_that_pushes_back() -> None:
+    flusher = Flusher()
+    room, socks = _room(flusher, 2)
+    socks[1].writable.clear()
+    room.fan_out({"type": "chat", "seq": 1})
+    assert [len(sock.written) for sock in socks] == [1, 0]
+    room.fan_out({"type": "chat", "seq": 2})
+    socks[1].writable.set()
+    while len(socks[1].messages()) < 2:
+        await _next_iteration()
+    assert [m["seq"] for m in socks[1].messages()] == [1, 2]
+    assert [m["seq"] for m in socks[0].messages()] == [1, 2]
+
+
+async def test_a_write_that_fails_closes_only_that_connection() -> None:
+    flusher = Flusher()
+    room, socks = _room(flusher, 3)
+
+    def broken(data: bytes) -> None:
+        raise ConnectionResetError("peer gone")
+
+    socks[1].write = broken  # type: ignore[method-assign]
+    assert room.fan_out({"type": "chat", "seq": 1}) == 2
+    assert room.conns["p1"].close_code == close_codes.GOING_AWAY
+    assert room.conns["p0"].is_open and room.conns["p2"].is_open
+    assert [len(socks[i].written) for i in (0, 2)] == [1, 1]
