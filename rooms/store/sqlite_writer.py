@@ -90,14 +90,15 @@ class SqliteWriter:
     blocks a commit on the other (WAL lets a checkpoint run beside a writer).
 
     *When to checkpoint*: Python's sqlite3 has no WAL hook telling how many pages a commit
-    added, so each inline commit counts an estimate, 3 pages plus one per row (measured on
-    ``chat_messages``: 4.4 pages for one row, 16 for 10, 164 for 500, as uuid4 keys land on
-    random index pages), an upper bound for rows of ordinary size. Once the count reaches
-    ``checkpoint_pages`` (default :data:`CHECKPOINT_PAGES`, under SQLite's own 1000: about
-    100 chat commits, every 5 s at 20 messages/s) the thread runs ``wal_checkpoint(PASSIVE)``,
-    at most one at a time (a later commit starts the next). The WAL is thereby bounded as with
-    SQLite's automatic checkpoints: copied back every ~400 pages, and rewound to its start once
-    fully copied and no reader needs it (a long-lived reader holds it back in either case).
+    added, so each inline commit counts an estimate, 4 pages plus one per row: about what
+    ``chat_messages`` shows for small groups (4.4 pages for one row, 16 for ten, as uuid4 keys
+    land on random index pages) and more than it for large ones (164 for 500). Once the count
+    reaches ``checkpoint_pages`` (default :data:`CHECKPOINT_PAGES`, under SQLite's own 1000:
+    80 chat commits of one row, every 4 s at 20 messages/s) the thread runs
+    ``wal_checkpoint(PASSIVE)``, at most one at a time (the next commit after it starts the
+    next). The WAL is thereby bounded as with SQLite's automatic checkpoints: copied back every
+    few hundred pages, and rewound to its start once fully copied and no reader needs it (a
+    long-lived reader holds it back in either case).
     The rewind is done by the next write, which first syncs the WAL's new header: an fsync (up
     to a few ms) that would fall on the loop, so after a complete checkpoint the thread at once
     makes that write itself (it rewrites ``PRAGMA user_version`` with its own value, holding
@@ -196,7 +197,7 @@ class SqliteWriter:
             self.lock_fallbacks += 1
             return False
         self.inline_commits += 1
-        self._pages += 3 + sum(len(params) for _, params in batches)
+        self._pages += 4 + sum(len(params) for _, params in batches)
         if self._pages >= self._checkpoint_pages and self._checkpointing is None:
             self._start_checkpoint()
         return True

@@ -145,7 +145,7 @@ async def test_an_unusable_file_is_an_operational_error(tmp_path: Path) -> None:
 
 
 async def test_inline_commits_are_checkpointed_in_the_background(path: Path) -> None:
-    writer = SqliteWriter(str(path), checkpoint_pages=40)  # ~10 commits of one row
+    writer = SqliteWriter(str(path), checkpoint_pages=40)  # every 8 commits of one row
     rewound_by_thread = 0
     try:
         rewinds = None
