@@ -5,12 +5,14 @@ between the event loop and the driver's thread, each a thread switch. A chat gro
 such a transaction, on the path of every chat message, so :class:`SqliteWriter` runs
 ``BEGIN IMMEDIATE``, the executemany of each table and ``COMMIT`` itself, in one call, with no
 trip at all when it can: on the loop's thread (*inline*). The SQL of a chat commit takes
-~50 µs; a trip to a thread and back costs two cross-thread wake-ups (p50 1 ms, p99 3.6 ms on
-a 2-core VM, where an idle thread's vCPU wakes slowly) and GIL hand-offs.
+~50 µs of the loop's time (~0.2 ms in the loaded 500-client bench); a trip to a thread and back
+costs two cross-thread wake-ups (p50 1 ms, p99 3.6 ms on a 2-core VM, where an idle thread's
+vCPU wakes slowly) and GIL hand-offs.
 
 Inline is cheap because the journal is WAL with ``synchronous=NORMAL`` (:data:`SQLITE_PRAGMAS`):
-a commit writes WAL frames to the page cache and never syncs. What can take milliseconds is
-kept off the loop, on the writer's own thread:
+a commit writes WAL frames to the page cache and does not sync (but for the WAL's rewind, see
+:class:`SqliteWriter`). What can take milliseconds is kept off the loop, on the writer's own
+thread:
 
 - *Checkpoints* (copying the WAL back into the file, with two fsyncs). The inline connection
   runs none (``wal_autocheckpoint=0``); after about :data:`CHECKPOINT_PAGES` pages of inline
