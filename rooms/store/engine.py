@@ -79,8 +79,9 @@ class Database:
     turn_wait: float = TURN_WAIT
     #: Transactions that went ahead without their turn (the wait ran out).
     turn_timeouts: int = field(default=0, init=False)
-    #: Plain inserts in one trip: a SQLite file's own writer thread
-    #: (``rooms/store/sqlite_writer.py``) or PostgreSQL's own connection (``pg_writer.py``).
+    #: Plain inserts in one step: on a SQLite file, committed on the loop's thread (or its
+    #: writer's thread when the file is locked; ``rooms/store/sqlite_writer.py``), on
+    #: PostgreSQL, one round trip on the writer's own connection (``pg_writer.py``).
     writer: RowWriter | None = None
     _holder: asyncio.Task[object] | None = field(default=None, init=False)
 

@@ -15,11 +15,11 @@ transaction: the rows are never attached to a session (what they hold is what wa
 column set by the caller, or by the columns' Python defaults here; a ``then`` step must not
 expect to find them in its session's identity map), and the ORM's per-object bookkeeping, about
 2 ms of CPU per chat message on the embedded default, is skipped. A group without ``then``
-steps (chat) goes to the database's own writer (``Database.writer``): on a SQLite file one trip
-to its writer thread (``rooms/store/sqlite_writer.py``) instead of about nine to aiosqlite's, on
-PostgreSQL one round trip on the writer's connection (``rooms/store/pg_writer.py``) instead of
-the pool's five or so; a ``then`` step needs a session, so a group with one goes through the
-pooled transaction.
+steps (chat) goes to the database's own writer (``Database.writer``): on a SQLite file a commit
+on the loop's own thread (``rooms/store/sqlite_writer.py``; one trip to its thread when the
+file is locked) instead of about nine trips to aiosqlite's, on PostgreSQL one round trip on the
+writer's connection (``rooms/store/pg_writer.py``) instead of the pool's five or so; a ``then``
+step needs a session, so a group with one goes through the pooled transaction.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class GroupCommit:
                 by_table.setdefault(table, []).append(_values(row))
             writer = self._db.writer
             if writer is not None and all(then is None for _, then in items):
-                # nothing but rows: one trip to the database's own writer
+                # nothing but rows: the database's own writer, in one step
                 async with self._db.turn():
                     await writer.insert(by_table)
                 return
