@@ -221,44 +221,36 @@ class Connection:
         self._kick()
         return True
 
-    def push(self, frame: str | bytes, size: int | None = None) -> bool:
+    def push(self, frame: str | bytes, size: int | None = None, data: bytes | None = None) -> bool:
         """Queue an encoded frame (``size``: its wire size, see :meth:`Outbox.push`). A full
-        outbox closes the connection with 4008."""
+        outbox closes the connection with 4008.
+
+        ``data``: the frame as WebSocket bytes, given by a fan-out on a quiet hub
+        (``Flusher.write_through``): written to the socket at once when nothing is queued here
+        and the socket takes data, else the frame is queued as usual."""
         if self.close_code is not None:
             return False
         if self._held is not None:
             self._held.append(frame)
             return True
-        flusher = self._flusher
         if (
-            flusher is not None
-            and flusher.direct
-            and not self.outbox
-            and not self._sending
+            data is not None
+            and self._wire is not None
             and self._started
-            and self._wire_open()
+            and not self._sending
+            and not self.outbox
         ):
-            return self._write_now(flusher, frame)
+            try:
+                if self._wire.try_write(data):
+                    return True
+            except Exception as exc:  # as in the flusher: one broken socket only
+                log.debug("write to %s failed: %r", self.participant_id, exc)
+                self.close(close_codes.GOING_AWAY, "send failed", flush=False)
+                return False
         if not self.outbox.push(frame, size):
             self.close(close_codes.TOO_SLOW, "too slow", flush=False)
             return False
         self._kick()
-        return True
-
-    def _wire_open(self) -> bool:
-        wire = self._wire
-        return wire is not None and wire.usable and wire.writable
-
-    def _write_now(self, flusher: Flusher, frame: str | bytes) -> bool:
-        """A fan-out on a quiet hub (``Flusher.write_through``), nothing queued here and the
-        socket taking data: write ``frame`` to it now instead of queueing it."""
-        assert self._wire is not None
-        try:
-            self._wire.write(flusher.frame(frame))
-        except Exception as exc:  # as in the flusher: one broken socket must not stop the rest
-            log.debug("write to %s failed: %r", self.participant_id, exc)
-            self.close(close_codes.GOING_AWAY, "send failed", flush=False)
-            return False
         return True
 
     def close(self, code: int, reason: str, *, flush: bool = True) -> None:

@@ -103,12 +103,13 @@ class LocalRoom:
             return self._push_all(message, audience, exclude)
 
     def _push_all(self, message: dict[str, Any], audience: str, exclude: str | None) -> int:
-        frames: dict[Codec, tuple[str | bytes, int]] = {}
+        frames: dict[Codec, _Framed] = {}
         delivered = 0
+        direct = self.flusher if self.flusher is not None and self.flusher.direct else None
         if audience == "all" and exclude is None:
             # Everyone (every chat message): the loop without the audience's checks.
             for conn in self.conns.values():
-                framed = frames.get(conn.codec) or _framed(frames, message, conn.codec)
+                framed = frames.get(conn.codec) or _framed(frames, message, conn.codec, direct)
                 if conn.push(*framed):
                     delivered += 1
             return delivered
@@ -124,7 +125,7 @@ class LocalRoom:
                 and (user is None or conn.entry is None or conn.entry.user_id != user)
             ):
                 continue
-            framed = frames.get(conn.codec) or _framed(frames, message, conn.codec)
+            framed = frames.get(conn.codec) or _framed(frames, message, conn.codec, direct)
             if conn.push(*framed):
                 delivered += 1
         return delivered
@@ -183,11 +184,17 @@ class LocalRoom:
         return sent
 
 
+#: An encoded message, its wire size, and its WebSocket frame when written at once.
+_Framed = tuple[str | bytes, int, bytes | None]
+
+
 def _framed(
-    frames: dict[Codec, tuple[str | bytes, int]], message: dict[str, Any], codec: Codec
-) -> tuple[str | bytes, int]:
-    """``message`` encoded for ``codec`` with its wire size, kept in ``frames``: a fan-out
-    encodes and measures once per codec, not per recipient."""
+    frames: dict[Codec, _Framed], message: dict[str, Any], codec: Codec, direct: Flusher | None
+) -> _Framed:
+    """``message`` encoded for ``codec`` with its wire size (and, for a fan-out that writes at
+    once, ``direct``, its WebSocket frame), kept in ``frames``: a fan-out encodes, measures and
+    frames once per codec, not per recipient."""
     frame = encode(message, codec)
-    framed = frames[codec] = (frame, wire_size(frame))
+    data = direct.frame(frame) if direct is not None else None
+    framed = frames[codec] = (frame, wire_size(frame), data)
     return framed

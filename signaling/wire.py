@@ -114,6 +114,23 @@ class RawWire:
         """Write one or more ready-made frames (from :func:`ws_frame`)."""
         self._protocol.transport.write(frame)
 
+    def try_write(self, frame: bytes) -> bool:
+        """Write ``frame`` (as :meth:`write`) if the connection is :attr:`usable` and
+        :attr:`writable`; False, nothing written, if not. One call for a fan-out's hot loop:
+        the two properties' checks, inline."""
+        p = self._protocol
+        transport = p.transport
+        if (
+            p.handshake_complete
+            and not p.close_sent
+            and not p.disconnected
+            and p.writable.is_set()
+            and not transport.is_closing()
+        ):
+            transport.write(frame)
+            return True
+        return False
+
 
 class WireTap:
     """ASGI middleware: puts the :class:`RawWire` of a WebSocket connection into its scope."""
