@@ -64,6 +64,11 @@ class RowWriter(Protocol):
 
     async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> None: ...
 
+    def insert_now(self, rows: dict[Table, list[dict[str, Any]]]) -> bool:
+        """Commit ``rows`` at once, without awaiting anything: True once committed; False,
+        nothing written, when that would mean waiting (then :meth:`insert`)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -97,6 +102,13 @@ class Database:
         :attr:`turn_wait` seconds, so it may await other tasks' transactions inside it."""
         async with self.turn(), self.sessionmaker() as session, session.begin():
             yield session
+
+    def turn_free(self) -> bool:
+        """Whether a write may go ahead at once, with no turn to wait for: on PostgreSQL
+        always; on SQLite when no transaction of this process holds the turn (or the calling
+        task does). Only for a write that does not await before it is done."""
+        turns = self.turns
+        return turns is None or not turns.locked() or asyncio.current_task() is self._holder
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:

@@ -49,10 +49,30 @@ class GroupCommit:
         self._queue: list[tuple[Any, Then | None, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._queued = asyncio.Event()  # set whenever a row joins the queue
+        self._committed_now = False  # a row was committed at once in this loop pass
+
+    def _next_pass(self) -> None:
+        self._committed_now = False
 
     async def add(self, row: Any, *, then: Then | None = None) -> None:
         """Insert the ORM ``row`` (and run ``then`` in the same transaction); returns when it
         is committed."""
+        if (
+            self._core
+            and then is None
+            and self._writer is None
+            and not self._queue
+            and not self._committed_now
+        ):
+            # Nothing queued and no group being written: commit now if the database's writer
+            # can without waiting (SQLite's inline commit), saving the writer task's switches.
+            # At most once per loop pass: rows that come together still form a group.
+            writer = self._db.writer
+            if writer is not None and self._db.turn_free():
+                self._committed_now = True
+                asyncio.get_running_loop().call_soon(self._next_pass)
+                if writer.insert_now(_by_table([row])):
+                    return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((row, then, done))
         self._queued.set()
@@ -103,10 +123,7 @@ class GroupCommit:
         work), then their ``then`` steps, in one transaction."""
         by_table: dict[Table, list[dict[str, Any]]] = {}
         if self._core:
-            for row, _ in items:
-                table = row.__mapper__.local_table
-                assert isinstance(table, Table)
-                by_table.setdefault(table, []).append(_values(row))
+            by_table = _by_table([row for row, _ in items])
             writer = self._db.writer
             if writer is not None and all(then is None for _, then in items):
                 # nothing but rows: the database's own writer, in one step
@@ -122,6 +139,16 @@ class GroupCommit:
             for _, then in items:
                 if then is not None:
                     await then(tx)
+
+
+def _by_table(rows: list[Any]) -> dict[Table, list[dict[str, Any]]]:
+    """ORM ``rows``' column values (:func:`_values`), by their tables."""
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for row in rows:
+        table = row.__mapper__.local_table
+        assert isinstance(table, Table)
+        by_table.setdefault(table, []).append(_values(row))
+    return by_table
 
 
 def _values(row: Any) -> dict[str, Any]:

@@ -80,6 +80,10 @@ class PgWriter:
             return None
         return cls(engine)
 
+    def insert_now(self, rows: dict[Table, list[dict[str, Any]]]) -> bool:
+        """Never: a write to PostgreSQL awaits its answer (use :meth:`insert`)."""
+        return False
+
     async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> None:
         """Insert ``rows`` (column name → value, per table) in one transaction; returns once
         committed. Rows missing a column get the column's server default, as with Core."""

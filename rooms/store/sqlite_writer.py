@@ -153,8 +153,18 @@ class SqliteWriter:
             await asyncio.get_running_loop().run_in_executor(self._thread(), self._write, batches)
             self.thread_commits += 1
         except sqlite3.Error as exc:
-            sql = "; ".join(sql for sql, _ in batches)
-            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+            raise _error(batches, exc) from exc
+
+    def insert_now(self, rows: dict[Table, list[dict[str, Any]]]) -> bool:
+        """Insert ``rows`` as :meth:`insert` does, inline or not at all: True once committed;
+        False, nothing written, when the file's write lock is taken (then :meth:`insert`,
+        which waits for it on the thread). Lets a caller with nothing else queued commit
+        without a task switch (``group_commit.py``)."""
+        batches: list[_Batch] = [(b.sql, b.params) for b in self._inserts.batches(rows)]
+        try:
+            return self._insert_inline(batches)
+        except sqlite3.Error as exc:
+            raise _error(batches, exc) from exc
 
     @property
     def checkpointing(self) -> bool:
@@ -301,6 +311,14 @@ def _run(conn: sqlite3.Connection, batches: list[_Batch]) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _error(batches: list[_Batch], exc: sqlite3.Error) -> DBAPIError:
+    """``exc`` as SQLAlchemy raises it (callers tell "unavailable" from "bad row")."""
+    sql = "; ".join(sql for sql, _ in batches)
+    error = DBAPIError.instance(sql, None, exc, sqlite3.Error)
+    assert isinstance(error, DBAPIError)
+    return error
 
 
 def _lock_taken(exc: sqlite3.Error) -> bool:

@@ -92,11 +92,13 @@ async def test_a_caller_that_goes_away_does_not_undo_the_group(
 ) -> None:
     sid = (await new_session(start=True))["id"]
     writer = GroupCommit(services.database, core=core)
-    first = asyncio.ensure_future(writer.add(_row(sid, 1)))
-    second = asyncio.ensure_future(writer.add(_row(sid, 2)))
-    async with asyncio.timeout(30):
-        await writer.until_queued(2)  # both queued, neither taken by the writer yet
-    second.cancel()
+    # Holding SQLite's turn keeps the rows from being committed at once (inline): queued.
+    async with services.database.turn():
+        first = asyncio.ensure_future(writer.add(_row(sid, 1)))
+        second = asyncio.ensure_future(writer.add(_row(sid, 2)))
+        async with asyncio.timeout(30):
+            await writer.until_queued(2)  # both queued, neither taken by the writer yet
+        second.cancel()
     await first
     with pytest.raises(asyncio.CancelledError):
         await second
@@ -204,3 +206,24 @@ async def test_then_steps_run_in_the_rows_transaction_and_fail_their_row_alone(
     assert [isinstance(o, RuntimeError) for o in outcomes] == [False, True, False]
     assert await _stored(services, sid) == [1, 3]
     assert all(count >= 1 for count in seen)
+
+
+async def test_a_lone_row_is_committed_at_once_on_sqlite_and_rows_together_still_group(
+    services: Services, new_session: NewSession, backend: str
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    writer = GroupCommit(services.database, core=True)
+    adding = writer.add(_row(sid, 1))
+    if backend == "embedded":
+        # SQLite's inline commit: done in the first step, no writer task, no task switch.
+        with pytest.raises(StopIteration):
+            adding.send(None)
+    else:
+        # PostgreSQL answers over the network: the row goes to the writer task.
+        await adding
+    # Rows added in one loop pass: the first may go at once, the rest queue as one group.
+    tasks = [asyncio.ensure_future(writer.add(_row(sid, seq))) for seq in range(2, 7)]
+    async with asyncio.timeout(30):
+        await writer.until_queued(4)
+    await asyncio.gather(*tasks)
+    assert await _stored(services, sid) == [1, 2, 3, 4, 5, 6]
