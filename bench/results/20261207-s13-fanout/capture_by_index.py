@@ -16,6 +16,7 @@ for port in sorted(first, key=first.get):
             cur=(t, [])
         elif s == port and cur is not None: cur[1].append(t)
     if cur and len(cur[1]) >= 400: events.append(cur)
+    if not events: continue
     spreads=[(o[-1]-o[0])*1e3 for _, o in events]
     offs=[(o[0]-t0)*1e3 for t0, o in events]
     print(port, "spread first 20:", [round(x,1) for x in spreads[:20]], "median after 20:", round(sorted(spreads[20:])[len(spreads[20:])//2],2))

@@ -47,6 +47,8 @@ for port in servers:
             cur[1].append((d, t))
     if cur and len(set(p for p, _ in cur[1])) >= MIN:
         events.append(cur)
+    if not events:  # not a fan-out server (PostgreSQL's port, say)
+        continue
     offs = [ (o[0][1] - t0) * 1e3 for t0, o in events]
     spreads = [ (o[MIN-1][1] - o[0][1]) * 1e3 for t0, o in events]
     lasts = [ (o[-1][1] - t0) * 1e3 for t0, o in events]
