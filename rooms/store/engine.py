@@ -105,10 +105,11 @@ class Database:
 
     def turn_free(self) -> bool:
         """Whether a write may go ahead at once, with no turn to wait for: on PostgreSQL
-        always; on SQLite when no transaction of this process holds the turn (or the calling
-        task does). Only for a write that does not await before it is done."""
+        always; on SQLite when no transaction of this process holds the turn (its own
+        transaction would hold the file's write lock too). Only for a write that does not
+        await before it is done."""
         turns = self.turns
-        return turns is None or not turns.locked() or asyncio.current_task() is self._holder
+        return turns is None or not turns.locked()
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
