@@ -1,57 +1,92 @@
-"""From a loopback pcap (tcpdump -i lo, PSH packets): per server port, for each inbound
-client frame that starts a fan-out (>= MIN outbound packets to distinct peers before the next
-inbound one), the server's offset (first outbound - inbound) and spread (last - first)."""
-import struct, sys, statistics
-from collections import Counter, defaultdict
+"""From a loopback capture (``capture_run.sh``: tcpdump of data segments during a crosscheck),
+for each server port in the order the targets ran: every inbound client frame that starts a
+fan-out (>= MIN outbound segments before the next inbound frame), the server's offset (first
+outbound segment - the inbound frame) and spread (the MIN-th outbound - the first).
+
+    python capture_offsets.py cap.pcap
+"""
+
+import statistics
+import struct
+import sys
+from collections import Counter
+from collections.abc import Iterator
+
 MIN = 400
-def packets(path):
+Packet = tuple[float, int, int, int]  # time, source port, destination port, payload bytes
+
+
+def packets(path: str) -> Iterator[Packet]:
+    """The TCP segments with a payload in a pcap file (Ethernet or Linux cooked, IPv4)."""
     with open(path, "rb") as f:
-        gh = f.read(24)
-        magic = struct.unpack("<I", gh[:4])[0]
-        nano = magic == 0xa1b23c4d
-        link = struct.unpack("<I", gh[20:24])[0]
+        header = f.read(24)
+        nano = struct.unpack("<I", header[:4])[0] == 0xA1B23C4D
+        link = struct.unpack("<I", header[20:24])[0]
+        offset = 14 if link == 1 else (16 if link == 113 else 0)
         while True:
-            h = f.read(16)
-            if len(h) < 16: break
-            sec, frac, incl, orig = struct.unpack("<IIII", h)
+            record = f.read(16)
+            if len(record) < 16:
+                return
+            sec, frac, incl, _ = struct.unpack("<IIII", record)
             data = f.read(incl)
-            t = sec + frac * (1e-9 if nano else 1e-6)
-            off = 14 if link == 1 else (16 if link == 113 else 0)
-            ip = data[off:]
-            if not ip or ip[0] >> 4 != 4: continue
+            ip = data[offset:]
+            if not ip or ip[0] >> 4 != 4:
+                continue
             ihl = (ip[0] & 15) * 4
             total = struct.unpack(">H", ip[2:4])[0]
             tcp = ip[ihl:]
             sport, dport = struct.unpack(">HH", tcp[:4])
-            doff = (tcp[12] >> 4) * 4
-            plen = total - ihl - doff
-            if plen > 0:
-                yield t, sport, dport, plen
-pk = list(packets(sys.argv[1]))
-out_count = Counter(s for _, s, d, _ in pk)
-first = {}
-for t, s, d, n in pk:
-    if out_count[s] > 5000 and s not in first:
-        first[s] = t
-servers = sorted(first, key=first.get)  # the order the targets ran in
-for port in servers:
-    rows = [(t, s, d, n) for t, s, d, n in pk if s == port or d == port]
-    events = []  # (inbound time, [outbound times])
-    cur = None
-    for t, s, d, n in rows:
-        if d == port and n >= 40:
-            if cur and len(set(p for p, _ in cur[1])) >= MIN:
-                events.append(cur)
-            cur = (t, [])
-        elif s == port and cur is not None:
-            cur[1].append((d, t))
-    if cur and len(set(p for p, _ in cur[1])) >= MIN:
-        events.append(cur)
-    if not events:  # not a fan-out server (PostgreSQL's port, say)
-        continue
-    offs = [ (o[0][1] - t0) * 1e3 for t0, o in events]
-    spreads = [ (o[MIN-1][1] - o[0][1]) * 1e3 for t0, o in events]
-    lasts = [ (o[-1][1] - t0) * 1e3 for t0, o in events]
-    q = lambda xs, p: sorted(xs)[min(len(xs)-1, int(p*len(xs)))]
-    print(f"port {port}: {len(events)} fan-outs; offset p50 {q(offs,.5):.3f} p90 {q(offs,.9):.3f} p99 {q(offs,.99):.3f} ms; "
-          f"first {MIN} spread p50 {q(spreads,.5):.3f} p90 {q(spreads,.9):.3f}; inbound->last p50 {q(lasts,.5):.3f} p99 {q(lasts,.99):.3f} ms; pkts/fanout {statistics.median(len(o) for _, o in events)}")
+            payload = total - ihl - (tcp[12] >> 4) * 4
+            if payload > 0:
+                yield sec + frac * (1e-9 if nano else 1e-6), sport, dport, payload
+
+
+def servers(pk: list[Packet]) -> list[int]:
+    """Ports that sent many segments, in the order they first did (the targets' order)."""
+    sent = Counter(source for _, source, _, _ in pk)
+    first: dict[int, float] = {}
+    for t, source, _, _ in pk:
+        if sent[source] > 5000 and source not in first:
+            first[source] = t
+    return sorted(first, key=first.__getitem__)
+
+
+def fan_outs(pk: list[Packet], port: int) -> list[tuple[float, list[float]]]:
+    """(inbound frame time, outbound segment times) for each fan-out on ``port``."""
+    events: list[tuple[float, list[float]]] = []
+    current: tuple[float, list[float]] | None = None
+    for t, source, dest, size in pk:
+        if dest == port and size >= 40:
+            if current is not None and len(current[1]) >= MIN:
+                events.append(current)
+            current = (t, [])
+        elif source == port and current is not None:
+            current[1].append(t)
+    if current is not None and len(current[1]) >= MIN:
+        events.append(current)
+    return events
+
+
+def q(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+def main() -> None:
+    pk = list(packets(sys.argv[1]))
+    for port in servers(pk):
+        events = fan_outs(pk, port)
+        if not events:  # not a fan-out server (PostgreSQL's port, say)
+            continue
+        offsets = [(out[0] - t0) * 1e3 for t0, out in events]
+        spreads = [(out[MIN - 1] - out[0]) * 1e3 for _, out in events]
+        per = statistics.median(len(out) for _, out in events)
+        print(
+            f"port {port}: {len(events)} fan-outs; offset p50 {q(offsets, 0.5):.3f} "
+            f"p90 {q(offsets, 0.9):.3f} p99 {q(offsets, 0.99):.3f} ms; first {MIN} spread "
+            f"p50 {q(spreads, 0.5):.3f} p90 {q(spreads, 0.9):.3f} ms; segments per fan-out {per}"
+        )
+
+
+if __name__ == "__main__":
+    main()
