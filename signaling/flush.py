@@ -52,8 +52,7 @@ class Flusher:
         # id(payload) -> (payload, frame bytes); the payload is kept so its id stays unique.
         self._frames: dict[int, tuple[str | bytes, bytes]] = {}
         self.quiet = quiet
-        #: Inside :meth:`write_through` on a quiet hub: pushes to idle connections write now.
-        self.direct = False
+        self._direct = False  # inside a write_through that writes at once (not nested)
         self._last_burst = float("-inf")  # loop time the last write burst ended
 
     @contextmanager
@@ -63,14 +62,14 @@ class Flusher:
         loop = asyncio.get_running_loop()
         # A flush already scheduled (the sender's ack, say) does not count as load: a
         # connection with something queued queues this too (Connection.push), in order.
-        if self.direct or loop.time() - self._last_burst < self.quiet:
+        if self._direct or loop.time() - self._last_burst < self.quiet:
             yield False
             return
-        self.direct = True
+        self._direct = True
         try:
             yield True
         finally:
-            self.direct = False
+            self._direct = False
             self._last_burst = loop.time()
             if not self._scheduled:  # else the flush, which uses them, clears them
                 self._frames.clear()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,13 +98,18 @@ class LocalRoom:
         if isinstance(seq, int) and message.get("type") != "welcome":
             self.recent_seqs.append(seq)
             self.last_seq = max(self.last_seq, seq)
-        with self.flusher.write_through() if self.flusher is not None else nullcontext():
-            return self._push_all(message, audience, exclude)
+        flusher = self.flusher
+        if flusher is None:
+            return self._push_all(message, audience, exclude, None)
+        with flusher.write_through() as at_once:
+            return self._push_all(message, audience, exclude, flusher if at_once else None)
 
-    def _push_all(self, message: dict[str, Any], audience: str, exclude: str | None) -> int:
+    def _push_all(
+        self, message: dict[str, Any], audience: str, exclude: str | None, direct: Flusher | None
+    ) -> int:
+        """The fan-out's loops; ``direct``: the flusher, when frames are written at once."""
         frames: dict[Codec, _Framed] = {}
         delivered = 0
-        direct = self.flusher if self.flusher is not None and self.flusher.direct else None
         if audience == "all" and exclude is None:
             # Everyone (every chat message): the loop without the audience's checks.
             for conn in self.conns.values():
