@@ -62,6 +62,9 @@ class RowWriter(Protocol):
     """Plain inserts past the ORM and the pool, in one trip (SQLite: ``sqlite_writer.py``,
     PostgreSQL: ``pg_writer.py``)."""
 
+    #: Whether :meth:`insert_now` can ever commit (SQLite's inline commit; never PostgreSQL).
+    commits_inline: bool
+
     async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> None: ...
 
     def insert_now(self, rows: dict[Table, list[dict[str, Any]]]) -> bool:

@@ -68,11 +68,15 @@ class GroupCommit:
             # can without waiting (SQLite's inline commit), saving the writer task's switches.
             # At most once per loop pass: rows that come together still form a group.
             writer = self._db.writer
-            if writer is not None and self._db.turn_free():
+            if (
+                writer is not None
+                and writer.commits_inline
+                and self._db.turn_free()
+                and writer.insert_now(_by_table([row]))
+            ):
                 self._committed_now = True
                 asyncio.get_running_loop().call_soon(self._next_pass)
-                if writer.insert_now(_by_table([row])):
-                    return
+                return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((row, then, done))
         self._queued.set()

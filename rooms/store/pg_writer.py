@@ -57,6 +57,8 @@ _ADAPTER_ONLY = (
 class PgWriter:
     """Owns one asyncpg connection to the engine's database; one write at a time."""
 
+    commits_inline = False  # a write awaits PostgreSQL's answer
+
     def __init__(
         self, engine: AsyncEngine, *, connect_timeout: float = 10.0, write_timeout: float = 10.0
     ) -> None:

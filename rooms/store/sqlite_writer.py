@@ -112,6 +112,8 @@ class SqliteWriter:
     :attr:`lock_fallbacks`, :attr:`checkpoints` and :attr:`last_checkpoint`.
     """
 
+    commits_inline = True
+
     def __init__(self, path: str, *, checkpoint_pages: int = CHECKPOINT_PAGES) -> None:
         self._path = path
         self._dialect = sqlite_dialect.dialect()
