@@ -127,10 +127,9 @@ async def leave_room(services: Services, principal: Principal, ref: str) -> Part
 async def post_message(
     services: Services, principal: Principal, ref: str, text: str
 ) -> ChatMessageRow:
-    """Store a chat message (the session must be live), then send it to the room."""
-    row = await services.chat.post(principal, ref, text)
-    await services.hub.publish_chat(row)
-    return row
+    """Store a chat message (the session must be live) and send it to the room; returns once
+    it is durable."""
+    return await services.chat.post(principal, ref, text, publish=services.hub.publish_chat)
 
 
 async def update_schedule(

@@ -1,9 +1,12 @@
-"""Session chat: validated, persisted before anyone sees it, paged by sequence number.
+"""Session chat: validated, committed before anyone sees it, durable before it is
+acknowledged, paged by sequence number.
 
 Every message gets the room's next ``seq`` (shared with the other reliable room messages) and
-is written to the store; only then is it acknowledged or broadcast. Messages posted at the same
-time are committed together (``rooms/store/group_commit.py``): each still waits for its own
-commit, but a busy room costs one transaction per group, not one per message.
+is committed to the store; only then is it broadcast, and only once the commit is also durable
+(on PostgreSQL, once a WAL flush covers it: ``rooms/store/pg_writer.py``) is it acknowledged.
+Messages posted at the same time are committed together (``rooms/store/group_commit.py``):
+each still waits for its own commit, but a busy room costs one transaction per group, not one
+per message, and one flush covers every message committed before it.
 
 History pages by ``seq``: ``after`` for catching up (oldest first), ``before`` for scrolling
 back; without either, the latest ``limit`` messages.
@@ -11,6 +14,7 @@ back; without either, the latest ``limit`` messages.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -32,7 +36,10 @@ from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.store.types import utcnow
 
-__all__ = ["ChatPage", "ChatService", "Sender"]
+__all__ = ["ChatPage", "ChatService", "Publish", "Sender"]
+
+#: Tells the room of a committed message (the hub's ``publish_chat``).
+Publish = Callable[[ChatMessageRow], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +142,17 @@ class ChatService:
         """The room's last sequence number handed out (0 before the first)."""
         return await self._sequence.current(session_id)
 
-    async def store(self, session_id: str, sender: Sender, text: str) -> ChatMessageRow:
+    async def store(
+        self, session_id: str, sender: Sender, text: str, *, publish: Publish | None = None
+    ) -> ChatMessageRow:
         """Persist one message from an already-authorized sender (the hub's path). Both
         paths (REST and WebSocket) come here, so the sender's chat rate limit is one:
-        :class:`RateLimited` (with ``retryAfter``) past it."""
+        :class:`RateLimited` (with ``retryAfter``) past it.
+
+        Once the row is committed, ``publish(row)`` tells the room; this returns once the
+        row is also durable, so acknowledge it only then. A publication that fails is raised
+        after the row is durable; a row that cannot be confirmed durable raises the
+        database's error (the room may have seen it)."""
         text = self.clean(text)
         guest = sender.role is RoomRole.GUEST
         if self._admission is not None:
@@ -165,7 +179,12 @@ class ChatService:
             text=text,
             created_at=utcnow(),
         )
-        await self._writes.add(row)
+        durability = await self._writes.add(row)
+        try:
+            if publish is not None:
+                await publish(row)
+        finally:
+            await durability.durable()
         return row
 
     async def _sender(self, principal: Principal, session: SessionRow) -> Sender:
@@ -176,9 +195,11 @@ class ChatService:
             raise Forbidden("this session's chat is for enrolled users only", code="not_enrolled")
         return Sender(principal.user_id, principal.name, role)
 
-    async def post(self, principal: Principal, ref: str, text: str) -> ChatMessageRow:
+    async def post(
+        self, principal: Principal, ref: str, text: str, *, publish: Publish | None = None
+    ) -> ChatMessageRow:
         """Post as ``principal`` over REST: the session must be live and the caller allowed
-        in its room (and not kicked)."""
+        in its room (and not kicked). ``publish`` as in :meth:`store`."""
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
         sender = await self._sender(principal, session)
@@ -194,7 +215,7 @@ class ChatService:
             )
         if await self._bans.is_banned(session.id, principal.user_id):
             raise Banned("you were removed from this session by the host")
-        return await self.store(session.id, sender, text)
+        return await self.store(session.id, sender, text, publish=publish)
 
     async def history(
         self,

@@ -12,13 +12,14 @@ __all__ = ["cancel_and_wait", "settle"]
 log = logging.getLogger("liveclass.tasks")
 
 
-def settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    """Resolve ``done`` with ``error`` (None: success) unless it already is. A set exception
-    is marked retrieved, so a caller that went away leaves no "never retrieved" warning."""
+def settle(done: asyncio.Future[Any], error: BaseException | None, result: Any = None) -> None:
+    """Resolve ``done`` with ``error``, or with ``result`` when ``error`` is None, unless it
+    already is. A set exception is marked retrieved, so a caller that went away leaves no
+    "never retrieved" warning."""
     if done.done():
         return
     if error is None:
-        done.set_result(None)
+        done.set_result(result)
     else:
         done.set_exception(error)
         done.exception()

@@ -224,21 +224,32 @@ class EffectRunner:
         assert conn.entry is not None
         entry = conn.entry
         sender = Sender(entry.user_id, entry.name, entry.role)
+        published = False
+
+        async def publish(row: ChatMessageRow) -> None:
+            nonlocal published
+            published = True
+            try:
+                await self.publish_chat(row, participant_id=entry.participant_id)
+            except Exception as exc:
+                # Stored is accepted: every node catches up from the store when its bus is back.
+                log.warning("stored chat %s not published yet: %r", row.seq, exc)
+
         try:
-            row = await self._chat.store(conn.session_id, sender, effect.text)
+            # Committed, published, then durable: the room does not wait for the flush, the
+            # acknowledgement does.
+            row = await self._chat.store(conn.session_id, sender, effect.text, publish=publish)
         except errors.LiveclassError:
             raise
         except Exception as exc:
             log.warning("chat not stored in %s: %r", conn.session_id, exc)
-            raise errors.Unavailable(
-                "the message could not be saved; it was not sent, try again",
-                code="unavailable",
-            ) from exc
-        try:
-            await self.publish_chat(row, participant_id=entry.participant_id)
-        except Exception as exc:
-            # Stored is accepted: every node catches up from the store when its bus is back.
-            log.warning("stored chat %s not published yet: %r", row.seq, exc)
+            message = "the message could not be saved; it was not sent, try again"
+            if published:
+                message = (
+                    "the message reached the room but could not be confirmed as saved; "
+                    "it may be missing from the history"
+                )
+            raise errors.Unavailable(message, code="unavailable") from exc
         conn.send(ack_message(effect.rid, id=row.id, seq=row.seq))
 
     async def publish_chat(

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from rooms.store.durability import Durability
 from rooms.store.pg_writer import PgWriter
 from rooms.store.sqlite_writer import SQLITE_PRAGMAS, SqliteWriter
 
@@ -65,7 +66,10 @@ class RowWriter(Protocol):
     #: Whether :meth:`insert_now` can ever commit (SQLite's inline commit; never PostgreSQL).
     commits_inline: bool
 
-    async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> None: ...
+    async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> Durability:
+        """Commit ``rows`` (visible to every reader on return); the result says when they
+        are also durable (``rooms/store/durability.py``)."""
+        ...
 
     def insert_now(self, rows: dict[Table, list[dict[str, Any]]]) -> bool:
         """Commit ``rows`` at once, without awaiting anything: True once committed; False,

@@ -20,6 +20,11 @@ on the loop's own thread (``rooms/store/sqlite_writer.py``; one trip to its thre
 file is locked) instead of about nine trips to aiosqlite's, on PostgreSQL one round trip on the
 writer's connection (``rooms/store/pg_writer.py``) instead of the pool's five or so; a ``then``
 step needs a session, so a group with one goes through the pooled transaction.
+
+:meth:`GroupCommit.add` returns once the row is committed (visible), with the group's
+:class:`~rooms.store.durability.Durability`: on PostgreSQL's writer a commit does not wait for
+the WAL flush, and ``await durability.durable()`` is what a caller awaits before it acknowledges
+the row to anyone (``rooms/store/pg_writer.py``); everywhere else it returns at once.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 
 from rooms.futures import settle
+from rooms.store.durability import DURABLE, Durability
 from rooms.store.engine import Database
 
 #: A step run in the row's transaction after the row is added (say, an outbox event).
@@ -46,7 +52,7 @@ class GroupCommit:
         self._db = database
         self._max_rows = max_rows
         self._core = core
-        self._queue: list[tuple[Any, Then | None, asyncio.Future[None]]] = []
+        self._queue: list[tuple[Any, Then | None, asyncio.Future[Durability]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._queued = asyncio.Event()  # set whenever a row joins the queue
         self._committed_now = False  # a row was committed at once in this loop pass
@@ -54,9 +60,10 @@ class GroupCommit:
     def _next_pass(self) -> None:
         self._committed_now = False
 
-    async def add(self, row: Any, *, then: Then | None = None) -> None:
+    async def add(self, row: Any, *, then: Then | None = None) -> Durability:
         """Insert the ORM ``row`` (and run ``then`` in the same transaction); returns when it
-        is committed."""
+        is committed, with what says when it is durable (await that before acknowledging
+        the row)."""
         if (
             self._core
             and then is None
@@ -76,14 +83,14 @@ class GroupCommit:
             ):
                 self._committed_now = True
                 asyncio.get_running_loop().call_soon(self._next_pass)
-                return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                return DURABLE
+        done: asyncio.Future[Durability] = asyncio.get_running_loop().create_future()
         self._queue.append((row, then, done))
         self._queued.set()
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
         # shield: a caller that goes away must not cancel the group's commit for the others.
-        await asyncio.shield(done)
+        return await asyncio.shield(done)
 
     async def until_queued(self, rows: int) -> None:
         """Return once ``rows`` rows wait in the queue at once, not yet taken by the writer
@@ -94,27 +101,27 @@ class GroupCommit:
             await self._queued.wait()
 
     async def _write(self) -> None:
-        group: list[tuple[Any, Then | None, asyncio.Future[None]]] = []
+        group: list[tuple[Any, Then | None, asyncio.Future[Durability]]] = []
         try:
             while self._queue:
                 group = self._queue[: self._max_rows]
                 del self._queue[: self._max_rows]
                 try:
-                    await self._commit([(row, then) for row, then, _ in group])
+                    durability = await self._commit([(row, then) for row, then, _ in group])
                 except Exception as exc:
                     if len(group) == 1:
                         settle(group[0][2], exc)
                         continue
                     for row, then, done in group:
                         try:
-                            await self._commit([(row, then)])
+                            alone = await self._commit([(row, then)])
                         except Exception as single:
                             settle(done, single)
                         else:
-                            settle(done, None)
+                            settle(done, None, alone)
                     continue
                 for _, _, done in group:
-                    settle(done, None)
+                    settle(done, None, durability)
         finally:
             self._writer = None
             # Cancelled (shutdown): what was not confirmed counts as not written.
@@ -122,7 +129,7 @@ class GroupCommit:
                 settle(done, asyncio.CancelledError())
             self._queue.clear()
 
-    async def _commit(self, items: list[tuple[Any, Then | None]]) -> None:
+    async def _commit(self, items: list[tuple[Any, Then | None]]) -> Durability:
         """The rows (one Core INSERT per mapped class with ``core``, else the ORM's unit of
         work), then their ``then`` steps, in one transaction."""
         by_table: dict[Table, list[dict[str, Any]]] = {}
@@ -132,8 +139,7 @@ class GroupCommit:
             if writer is not None and all(then is None for _, then in items):
                 # nothing but rows: the database's own writer, in one step
                 async with self._db.turn():
-                    await writer.insert(by_table)
-                return
+                    return await writer.insert(by_table)
         async with self._db.transaction() as tx:
             if self._core:
                 for table, values in by_table.items():
@@ -143,6 +149,7 @@ class GroupCommit:
             for _, then in items:
                 if then is not None:
                     await then(tx)
+        return DURABLE
 
 
 def _by_table(rows: list[Any]) -> dict[Table, list[dict[str, Any]]]:

@@ -46,6 +46,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from rooms.store.compiled_inserts import CompiledInserts
+from rooms.store.durability import DURABLE, Durability
 
 __all__ = ["CHECKPOINT_PAGES", "INLINE_PRAGMAS", "SQLITE_PRAGMAS", "SqliteWriter"]
 
@@ -145,17 +146,19 @@ class SqliteWriter:
             return None
         return cls(database)
 
-    async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> None:
+    async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> Durability:
         """Insert ``rows`` (column name → value, per table) in one transaction; returns once
-        committed. Rows missing a column get the column's server default, as with Core."""
+        committed, as durable as the file's pragmas make any commit (:data:`DURABLE`). Rows
+        missing a column get the column's server default, as with Core."""
         batches: list[_Batch] = [(b.sql, b.params) for b in self._inserts.batches(rows)]
         try:
             if self._insert_inline(batches):
-                return
+                return DURABLE
             await asyncio.get_running_loop().run_in_executor(self._thread(), self._write, batches)
             self.thread_commits += 1
         except sqlite3.Error as exc:
             raise _error(batches, exc) from exc
+        return DURABLE
 
     def insert_now(self, rows: dict[Table, list[dict[str, Any]]]) -> bool:
         """Insert ``rows`` as :meth:`insert` does, inline or not at all: True once committed;

@@ -172,14 +172,17 @@ async def test_a_group_commit_on_postgresql_goes_through_the_writer(database: Da
         return_exceptions=True,
     )
     assert [type(o).__name__ for o in outcomes] == [
-        "NoneType",
-        "NoneType",
-        "NoneType",
+        "_Commit",
+        "_Commit",
+        "_Commit",
         "IntegrityError",
-        "NoneType",
+        "_Commit",
     ]
     assert not begun  # no transaction through the engine's pool
     assert [row[1] for row in await stored(database, notes)] == [1, 2, 3, 5]
+    barriers = _writer(database).barriers
+    await asyncio.gather(*(o.durable() for o in outcomes if not isinstance(o, BaseException)))
+    assert _writer(database).barriers == barriers + 1  # one flush for all of them
 
 
 async def test_a_connection_killed_between_writes_is_replaced(database: Database) -> None:
@@ -239,3 +242,86 @@ async def test_warming_connects_now_or_leaves_it_to_the_first_write(
     await _writer(through).warm()  # unreachable: logged, not raised
     with pytest.raises(DBAPIError):
         await _writer(through).insert({notes: [note(1)]})
+
+
+async def test_commits_skip_the_flush_and_barriers_keep_the_servers_setting(
+    database: Database,
+) -> None:
+    writer = _writer(database)
+    await writer.warm()
+    await (await writer.insert({notes: [note(1)]})).durable()
+    assert writer._conn is not None
+    assert writer._barrier_conn is not None
+    assert await writer._conn.fetchval("SHOW synchronous_commit") == "off"
+    async with database.engine.connect() as conn:
+        default = (await conn.exec_driver_sql("SHOW synchronous_commit")).scalar()
+    assert await writer._barrier_conn.fetchval("SHOW synchronous_commit") == default
+
+
+async def test_one_barrier_covers_every_commit_before_it_and_none_after(database: Database) -> None:
+    writer = _writer(database)
+    await writer.warm()
+    commits = [await writer.insert({notes: [note(seq)]}) for seq in (1, 2, 3)]
+    await asyncio.gather(*(c.durable() for c in commits))
+    assert writer.barriers == 1
+    await commits[0].durable()  # covered already: no round trip
+    assert writer.barriers == 1
+    later = await writer.insert({notes: [note(4)]})
+    await later.durable()
+    assert writer.barriers == 2
+
+
+@pytest.mark.parametrize("silent", [False, True], ids=["closed", "silent"])
+@pytest.mark.parametrize("cut", ["reply", "request"])
+async def test_a_barrier_that_fails_is_settled_by_looking_the_rows_up(
+    database: Database, proxied: tuple[Database, CuttingProxy], cut: str, silent: bool
+) -> None:
+    through, proxy = proxied
+    writer = PgWriter(through.engine, write_timeout=2.0)
+    try:
+        await writer.warm()
+        commit = await writer.insert({notes: [note(1), note(2)]})
+        proxy.armed, proxy.stall = cut, silent  # the barrier's query or its answer is lost
+        async with asyncio.timeout(20):
+            await commit.durable()
+        assert proxy.cuts == 1
+        await (await writer.insert({notes: [note(3)]})).durable()  # barriers work again
+    finally:
+        await writer.close()
+
+
+async def test_a_commit_no_barrier_can_vouch_for_is_reported_lost_when_gone(
+    database: Database,
+) -> None:
+    """A barrier's connection opened after a commit proves nothing about it (a restart in
+    between would have lost it): the commit is looked up, and one that is gone (deleted here,
+    as a restart before its flush would lose it) is reported, as the database being away."""
+    writer = _writer(database)
+    await writer.warm()
+    kept = await writer.insert({notes: [note(1)]})
+    gone = await writer.insert({notes: [note(2)]})
+    assert writer._barrier_conn is not None
+    pid = writer._barrier_conn.get_server_pid()
+    async with database.engine.begin() as conn:
+        await conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        await conn.execute(notes.delete().where(notes.c.seq == 2))
+    await kept.durable()
+    with pytest.raises(DBAPIError) as caught:
+        await gone.durable()
+    assert database_unavailable(caught.value)
+    await (await writer.insert({notes: [note(3)]})).durable()  # after it, as ever
+    assert writer.barriers >= 1
+
+
+async def test_an_unreachable_database_cannot_confirm_a_commit(
+    database: Database, proxied: tuple[Database, CuttingProxy]
+) -> None:
+    through, proxy = proxied
+    writer = _writer(through)
+    await writer.warm()
+    commit = await writer.insert({notes: [note(1)]})
+    await proxy.close()  # the listener goes: reconnecting fails
+    proxy.armed = "request"  # and the barrier's connection is cut at its query
+    with pytest.raises(DBAPIError) as caught:
+        await commit.durable()
+    assert database_unavailable(caught.value)
