@@ -86,7 +86,12 @@ class PgWriter:
     commits_inline = False  # a write awaits PostgreSQL's answer
 
     def __init__(
-        self, engine: AsyncEngine, *, connect_timeout: float = 10.0, write_timeout: float = 10.0
+        self,
+        engine: AsyncEngine,
+        *,
+        connect_timeout: float = 10.0,
+        write_timeout: float = 10.0,
+        flush_delay: float = 0.005,
     ) -> None:
         self._dialect: Dialect = engine.dialect
         args, kwargs = self._dialect.create_connect_args(engine.url)
@@ -98,6 +103,8 @@ class PgWriter:
         settings["synchronous_commit"] = "off"  # durable later, by a barrier
         self._writer_args = (list(args), {**kwargs, "server_settings": settings})
         self._write_timeout = write_timeout
+        #: How long a barrier waits before it starts (see :meth:`_run_barrier`).
+        self.flush_delay = flush_delay
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._inserts = CompiledInserts(self._dialect)
@@ -222,7 +229,12 @@ class PgWriter:
         return after < mark <= upto
 
     async def _run_barrier(self) -> None:
+        """One barrier, started :attr:`flush_delay` after the first commit that waits for it,
+        as PostgreSQL's ``commit_delay`` does for its own flushes: the commits of a busy room
+        share it (at most one barrier per delay, not one per message), and the fan-out of the
+        message that asked for it goes first. Only the sender's acknowledgement waits."""
         try:
+            await asyncio.sleep(self.flush_delay)
             async with self._barrier_lock:
                 try:
                     async with asyncio.timeout(self._write_timeout):
