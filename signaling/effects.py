@@ -224,11 +224,11 @@ class EffectRunner:
         assert conn.entry is not None
         entry = conn.entry
         sender = Sender(entry.user_id, entry.name, entry.role)
-        published = False
+        published: ChatMessageRow | None = None
 
         async def publish(row: ChatMessageRow) -> None:
             nonlocal published
-            published = True
+            published = row
             try:
                 await self.publish_chat(row, participant_id=entry.participant_id)
             except Exception as exc:
@@ -243,13 +243,18 @@ class EffectRunner:
             raise
         except Exception as exc:
             log.warning("chat not stored in %s: %r", conn.session_id, exc)
-            message = "the message could not be saved; it was not sent, try again"
-            if published:
-                message = (
-                    "the message reached the room but could not be confirmed as saved; "
-                    "it may be missing from the history"
-                )
-            raise errors.Unavailable(message, code="unavailable") from exc
+            if published is None:
+                raise errors.Unavailable(
+                    "the message could not be saved; it was not sent, try again",
+                    code="unavailable",
+                ) from exc
+            # The room has it: say so (a client must not send it again), with its id and seq.
+            raise errors.Unavailable(
+                "the message reached the room but could not be confirmed as saved; "
+                "it may be missing from the history",
+                code="unavailable",
+                details={"delivered": True, "id": published.id, "seq": published.seq},
+            ) from exc
         conn.send(ack_message(effect.rid, id=row.id, seq=row.seq))
 
     async def publish_chat(

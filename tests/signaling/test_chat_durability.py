@@ -99,7 +99,9 @@ async def test_a_message_not_confirmed_durable_is_answered_with_what_the_room_sa
     assert (error["rid"], error["code"]) == ("r1", "unavailable")
     assert "reached the room" in error["message"]
     for c in (teacher, s2):
-        assert (await c.next("chat"))["text"] == "seen, not confirmed"
+        chat = await c.next("chat")
+        assert chat["text"] == "seen, not confirmed"
+        assert error["details"] == {"delivered": True, "id": chat["id"], "seq": chat["seq"]}
     assert not [m for m in s1.drain_now() if m["type"] == "ack"]
     # The next message, durable again, is acknowledged as ever.
     held.error = None

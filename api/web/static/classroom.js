@@ -918,8 +918,10 @@ $("chat-form").addEventListener("submit", async (e) => {
   try {
     await room.client.chat(text);
   } catch (err) {
-    if (!input.value) input.value = text;  // give it back, unless they typed on
-    $("chat-error").textContent = `Message not sent: ${err.message}`;
+    // Delivered but not confirmed saved: the room has it, so it is not given back to resend.
+    const delivered = Boolean(err.details?.delivered);
+    if (!delivered && !input.value) input.value = text;  // give it back, unless they typed on
+    $("chat-error").textContent = delivered ? `Sent, not confirmed: ${err.message}` : `Message not sent: ${err.message}`;
     $("chat-error").hidden = false;
   } finally {
     input.focus();
