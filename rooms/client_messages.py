@@ -43,7 +43,11 @@ class Chat(_ClientModel):
 
     model_config = _documented(
         who="host, guests",
-        answer="`ack {id, seq}`, then `chat` to everyone (including you)",
+        answer=(
+            "`chat` to everyone (including you) once stored, `ack {id, seq}` once durable; "
+            "`unavailable` with `details {delivered, id, seq}` when the room got it but the "
+            "database could not confirm it saved"
+        ),
     )
 
     type: Literal["chat"]

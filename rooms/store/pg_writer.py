@@ -29,20 +29,8 @@ committed, visible to every reader, and a chat message goes to the room at once,
 on its way (a WAL flush stalled this disk's commits for 50-100 ms every ten seconds or so, and
 each stall held up the messages behind it; ``bench/results/20261207-s14-durable/``). The
 :class:`~rooms.store.durability.Durability` it returns says when the rows are also durable:
-its ``durable()`` waits for a *flush barrier*, a transaction on a second connection that
-writes one WAL record (``pg_logical_emit_message``) and commits with the server's own
-``synchronous_commit``, so it returns once the WAL up to it is flushed (and replicated, if the
-server is configured so), which covers every commit before it. One barrier covers every commit
-made before it began: concurrent waiters share it. The sender's acknowledgement waits for it, so
-an acknowledged row is as durable as with a synchronous commit.
-
-A barrier proves nothing about commits made before its connection was opened: a restart of the
-database between such a commit and the barrier would have lost the commit and closed the old
-connection. Those commits (only the ones not yet covered when the barrier's connection was
-lost) are looked up by primary key after a barrier on the new connection: present, durable;
-absent, lost, and their waiter is told so. The same goes for a barrier that fails. This rests
-on a restart of PostgreSQL closing this process's connections, as it does for a direct
-connection; a pooler that keeps client connections open across a server restart hides that.
+after a flush barrier on a second connection (``rooms/store/pg_flush.py``), which the sender's
+acknowledgement waits for, so an acknowledged row is as durable as with a synchronous commit.
 """
 
 from __future__ import annotations
@@ -59,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rooms.store.compiled_inserts import CompiledInserts
 from rooms.store.durability import Durability
+from rooms.store.pg_flush import FlushBarrier
 
 __all__ = ["PgWriter"]
 
@@ -68,10 +57,6 @@ log = logging.getLogger(__name__)
 _Batch = tuple[str, list[tuple[Any, ...]], "_Lookup"]
 #: ``SELECT count(*) ... WHERE (pk...) IN (unnest($1), ...)`` and each row's key.
 _Lookup = tuple[str, list[list[Any]]]
-#: One WAL record in a transaction of its own: committed with the server's synchronous_commit,
-#: it returns once the WAL up to it is flushed (a transaction that writes no WAL, a bare
-#: ``txid_current()``, would not wait for the flush).
-_BARRIER = "SELECT pg_logical_emit_message(true, 'liveclass', 'flush')"
 #: Connect arguments SQLAlchemy's adapter consumes itself (asyncpg.connect would refuse them).
 _ADAPTER_ONLY = (
     "prepared_statement_cache_size",
@@ -103,24 +88,12 @@ class PgWriter:
         settings["synchronous_commit"] = "off"  # durable later, by a barrier
         self._writer_args = (list(args), {**kwargs, "server_settings": settings})
         self._write_timeout = write_timeout
-        #: How long a barrier waits before it starts (see :meth:`_run_barrier`).
-        self.flush_delay = flush_delay
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._inserts = CompiledInserts(self._dialect)
         self._lookups: dict[Table, tuple[str, list[str]]] = {}
-        #: Inserts committed so far; an insert's number is its *mark*.
-        self._committed = 0
-        #: Every mark up to this one is durable, or in :attr:`_doubt`.
-        self._flushed = 0
-        #: Marks (after, upto] committed before the barrier's connection was opened and not
-        #: covered by a barrier then: each is looked up before it is called durable.
-        self._doubt = (0, 0)
-        self._barrier_conn: asyncpg.Connection | None = None
-        self._barrier_lock = asyncio.Lock()
-        self._barrier_task: asyncio.Task[None] | None = None
-        #: Barriers run (each one WAL flush that covered every commit before it).
-        self.barriers = 0
+        #: When the commits are durable (its connection has the server's own settings).
+        self.flush = FlushBarrier(self._connect_flush, timeout=write_timeout, delay=flush_delay)
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> PgWriter | None:
@@ -140,8 +113,7 @@ class PgWriter:
         missing a column get the column's server default, as with Core."""
         batches = self._batches(rows)
         await self._insert(batches)
-        self._committed += 1
-        return _Commit(self, self._committed, batches)
+        return _Commit(self, self.flush.committed(), batches)
 
     async def _insert(self, batches: list[_Batch]) -> None:
         async with self._lock:
@@ -191,108 +163,35 @@ class PgWriter:
                 await self._connection()
             except Exception as exc:
                 log.warning("PostgreSQL writer not connected yet: %r", exc)
-        async with self._barrier_lock:
-            try:
-                await self._barrier_connection()
-            except Exception as exc:
-                log.warning("PostgreSQL flush barrier not connected yet: %r", exc)
+        try:
+            await self.flush.warm()
+        except Exception as exc:
+            log.warning("PostgreSQL flush barrier not connected yet: %r", exc)
 
     async def close(self) -> None:
-        """Close the connections (idempotent; a write or barrier in progress fails as on a
-        lost connection); a later insert opens a new one."""
+        """Close the connections (idempotent; a write in progress fails as on a lost
+        connection, a barrier waited for is cancelled); a later insert opens a new one."""
         self._drop()
-        self._drop_barrier()
+        await self.flush.close()
 
     async def _confirm(self, mark: int, batches: list[_Batch]) -> None:
-        """Return once the insert numbered ``mark`` is durable (see the module's doc)."""
-        first: Exception | None = None
-        if not self._doubtful(mark) and mark > self._flushed:
-            try:
-                while mark > self._flushed and not self._doubtful(mark):
-                    task = self._barrier_task
-                    if task is None:
-                        task = self._barrier_task = asyncio.get_running_loop().create_task(
-                            self._run_barrier()
-                        )
-                    # shield: a waiter that goes away must not cancel the others' barrier
-                    await asyncio.shield(task)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                first = exc
-        if first is None and not self._doubtful(mark):
-            return
-        await self._look_up(batches, first)
-
-    def _doubtful(self, mark: int) -> bool:
-        after, upto = self._doubt
-        return after < mark <= upto
-
-    async def _run_barrier(self) -> None:
-        """One barrier, started :attr:`flush_delay` after the first commit that waits for it,
-        as PostgreSQL's ``commit_delay`` does for its own flushes: the commits of a busy room
-        share it (at most one barrier per delay, not one per message), and the fan-out of the
-        message that asked for it goes first. Only the sender's acknowledgement waits."""
-        try:
-            await asyncio.sleep(self.flush_delay)
-            async with self._barrier_lock:
-                try:
-                    async with asyncio.timeout(self._write_timeout):
-                        conn = await self._barrier_connection()
-                        upto = self._committed
-                        await conn.fetchval(_BARRIER)
-                except BaseException:
-                    self._drop_barrier()
-                    raise
-                self.barriers += 1
-                self._flushed = max(self._flushed, upto)
-        finally:
-            self._barrier_task = None
-
-    async def _look_up(self, batches: list[_Batch], first: Exception | None) -> None:
-        """After a barrier on the barrier's current connection, how many of ``batches``'
-        rows are stored: all, durable (returns); else the insert was lost (raises)."""
+        """Return once the insert numbered ``mark`` is durable; else raise as :meth:`insert`
+        does, the rows possibly lost."""
         total = sum(len(params) for _, params, _ in batches)
-        async with self._barrier_lock:
-            try:
-                async with asyncio.timeout(self._write_timeout):
-                    conn = await self._barrier_connection()
-                    await conn.fetchval(_BARRIER)
-                    present = await _present(conn, batches)
-            except asyncio.CancelledError:
-                self._drop_barrier()
-                raise
-            except Exception as exc:
-                self._drop_barrier()
-                raise self._error(exc, batches, lost=True) from exc
-        if present == total:
-            return
-        lost = first or ConnectionError(
-            "committed rows are gone: the database restarted before they were flushed"
-        )
-        raise self._error(lost, batches, lost=True) from lost
 
-    async def _barrier_connection(self) -> asyncpg.Connection:
-        """The barrier's connection (under :attr:`_barrier_lock`). A new one proves nothing
-        about the commits before it: those not yet covered go into :attr:`_doubt`."""
-        conn = self._barrier_conn
-        if conn is None or conn.is_closed():
-            self._barrier_conn = None
-            args, kwargs = self._connect_args
-            conn = await asyncpg.connect(*args, **kwargs)
-            if self._committed > self._flushed:
-                after, upto = self._doubt
-                if upto <= after:  # no doubt yet
-                    after = self._flushed
-                self._doubt = (min(after, self._flushed), self._committed)
-                self._flushed = self._committed
-            self._barrier_conn = conn
-        return conn
+        async def present(conn: asyncpg.Connection) -> bool:
+            return await _present(conn, batches) == total
 
-    def _drop_barrier(self) -> None:
-        conn, self._barrier_conn = self._barrier_conn, None
-        if conn is not None and not conn.is_closed():
-            conn.terminate()
+        try:
+            await self.flush.confirm(mark, present)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, batches, lost=True) from exc
+
+    async def _connect_flush(self) -> asyncpg.Connection:
+        args, kwargs = self._connect_args
+        return await asyncpg.connect(*args, **kwargs)
 
     async def _connection(self) -> asyncpg.Connection:
         conn = self._conn

@@ -180,9 +180,9 @@ async def test_a_group_commit_on_postgresql_goes_through_the_writer(database: Da
     ]
     assert not begun  # no transaction through the engine's pool
     assert [row[1] for row in await stored(database, notes)] == [1, 2, 3, 5]
-    barriers = _writer(database).barriers
+    barriers = _writer(database).flush.barriers
     await asyncio.gather(*(o.durable() for o in outcomes if not isinstance(o, BaseException)))
-    assert _writer(database).barriers == barriers + 1  # one flush for all of them
+    assert _writer(database).flush.barriers == barriers + 1  # one flush for all of them
 
 
 async def test_a_connection_killed_between_writes_is_replaced(database: Database) -> None:
@@ -251,11 +251,11 @@ async def test_commits_skip_the_flush_and_barriers_keep_the_servers_setting(
     await writer.warm()
     await (await writer.insert({notes: [note(1)]})).durable()
     assert writer._conn is not None
-    assert writer._barrier_conn is not None
+    assert writer.flush.connection is not None
     assert await writer._conn.fetchval("SHOW synchronous_commit") == "off"
     async with database.engine.connect() as conn:
         default = (await conn.exec_driver_sql("SHOW synchronous_commit")).scalar()
-    assert await writer._barrier_conn.fetchval("SHOW synchronous_commit") == default
+    assert await writer.flush.connection.fetchval("SHOW synchronous_commit") == default
 
 
 async def test_one_barrier_covers_every_commit_before_it_and_none_after(database: Database) -> None:
@@ -263,12 +263,12 @@ async def test_one_barrier_covers_every_commit_before_it_and_none_after(database
     await writer.warm()
     commits = [await writer.insert({notes: [note(seq)]}) for seq in (1, 2, 3)]
     await asyncio.gather(*(c.durable() for c in commits))
-    assert writer.barriers == 1
+    assert writer.flush.barriers == 1
     await commits[0].durable()  # covered already: no round trip
-    assert writer.barriers == 1
+    assert writer.flush.barriers == 1
     later = await writer.insert({notes: [note(4)]})
     await later.durable()
-    assert writer.barriers == 2
+    assert writer.flush.barriers == 2
 
 
 @pytest.mark.parametrize("silent", [False, True], ids=["closed", "silent"])
@@ -300,8 +300,8 @@ async def test_a_commit_no_barrier_can_vouch_for_is_reported_lost_when_gone(
     await writer.warm()
     kept = await writer.insert({notes: [note(1)]})
     gone = await writer.insert({notes: [note(2)]})
-    assert writer._barrier_conn is not None
-    pid = writer._barrier_conn.get_server_pid()
+    assert writer.flush.connection is not None
+    pid = writer.flush.connection.get_server_pid()
     async with database.engine.begin() as conn:
         await conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
         await conn.execute(notes.delete().where(notes.c.seq == 2))
@@ -310,7 +310,7 @@ async def test_a_commit_no_barrier_can_vouch_for_is_reported_lost_when_gone(
         await gone.durable()
     assert database_unavailable(caught.value)
     await (await writer.insert({notes: [note(3)]})).durable()  # after it, as ever
-    assert writer.barriers >= 1
+    assert writer.flush.barriers >= 1
 
 
 async def test_an_unreachable_database_cannot_confirm_a_commit(

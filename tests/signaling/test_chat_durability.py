@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.exc import OperationalError
 
 from api.services import Services
@@ -17,7 +18,7 @@ from rooms.store.durability import Durability
 from rooms.store.group_commit import GroupCommit
 from signaling.hub import Hub
 from tests.conftest import NewSession, People
-from tests.signaling.harness import WAIT, class_of_three, fast_chat
+from tests.signaling.harness import WAIT, Client, class_of_three, fast_chat
 
 pytestmark = fast_chat
 
@@ -49,23 +50,30 @@ class HeldFlush:
         return _Held(self, await self._inner.add(row, **kwargs))
 
 
-def hold_flush(services: Services) -> HeldFlush:
-    chat = services.chat  # both nodes' (one deployment)
-    held = HeldFlush(chat._writes)
-    chat._writes = held  # type: ignore[assignment]
-    return held
+Class = tuple[Client, Client, Client, HeldFlush]
 
 
-async def test_the_room_gets_a_message_before_its_flush_and_the_sender_its_ack_after(
+@pytest.fixture
+async def held_class(
     client: httpx.AsyncClient,
     people: People,
     new_session: NewSession,
     nodes: tuple[Hub, Hub],
     services: Services,
-) -> None:
+) -> Class:
+    """A live class of three on two nodes (the teacher, two students), chat's flush held."""
     sid = (await new_session(start=True))["id"]
     teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
-    held = hold_flush(services)
+    chat = services.chat  # both nodes' (one deployment)
+    held = HeldFlush(chat._writes)
+    chat._writes = held  # type: ignore[assignment]
+    return teacher, s1, s2, held
+
+
+async def test_the_room_gets_a_message_before_its_flush_and_the_sender_its_ack_after(
+    held_class: Class,
+) -> None:
+    teacher, s1, s2, held = held_class
     # The harness hands a frame to the hub and returns once it is handled: here, after the flush.
     sending = asyncio.create_task(
         s1.send({"type": "chat", "text": "before the flush", "rid": "r1"})
@@ -83,15 +91,9 @@ async def test_the_room_gets_a_message_before_its_flush_and_the_sender_its_ack_a
 
 
 async def test_a_message_not_confirmed_durable_is_answered_with_what_the_room_saw(
-    client: httpx.AsyncClient,
-    people: People,
-    new_session: NewSession,
-    nodes: tuple[Hub, Hub],
-    services: Services,
+    held_class: Class,
 ) -> None:
-    sid = (await new_session(start=True))["id"]
-    teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
-    held = hold_flush(services)
+    teacher, s1, s2, held = held_class
     held.error = OperationalError("SELECT 1", None, ConnectionError("the database went away"))
     held.released.set()
     await s1.send({"type": "chat", "text": "seen, not confirmed", "rid": "r1"})

@@ -1,15 +1,15 @@
-"""The session's check by hand: a lesson's chat on PostgreSQL + Redis in Debian's Chromium.
+"""A lesson's chat on PostgreSQL + Redis in Debian's Chromium, checked by hand (not collected).
 
 Tina (the teacher, desktop) starts a class, Sam (desktop) and Sue (phone, 375 px) join; Sam
 says good morning, Tina welcomes everyone, Sue sends five in a row, Sam reloads and writes
 again. Every page must show every message in order with no error and an empty input (each
 acknowledged), and the history must hold them after the reload. Screenshots go to --shots.
 
-    createdb/migrate a scratch database first:
+    A scratch database, migrated, first:
     psql -h 127.0.0.1 -U postgres -d test -c "create database lead_browser"
     LIVECLASS_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/lead_browser \\
         .venv/bin/liveclass db upgrade
-    .venv/bin/python bench/results/20261207-s14-durable/browser_check_pg.py --shots /tmp/shots
+    .venv/bin/python -m tests.web.check_lesson_on_postgres --shots /tmp/shots
 """
 
 from __future__ import annotations
