@@ -51,7 +51,11 @@ def _media(settings: Settings, args: argparse.Namespace) -> int:
         redis = connect_redis(settings.redis_url, cluster=settings.redis_cluster)
         # Server recordings: the worker writes their rows (ready, failed) itself.
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        database = create_database(settings.resolved_database_url(), pool_size=2)
+        database = create_database(
+            settings.resolved_database_url(),
+            pool_size=2,
+            statement_timeout=settings.db_statement_timeout_seconds,
+        )
         worker = open_media_worker(
             settings, redis, RedisPresence(redis), database, new_bus=bus_factory(settings, redis)
         )
@@ -83,7 +87,8 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from rooms.store import create_database, upgrade_database
 
     async def run() -> None:
-        database = create_database(settings.resolved_database_url())
+        # A migration may rewrite a big table: no bound on its statements.
+        database = create_database(settings.resolved_database_url(), statement_timeout=None)
         try:
             await upgrade_database(database, args.revision)
         finally:

@@ -160,7 +160,11 @@ async def open_services(
     controllable one.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = create_database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+    database = create_database(
+        settings.resolved_database_url(),
+        pool_size=settings.db_pool_size,
+        statement_timeout=settings.db_statement_timeout_seconds,
+    )
     if settings.embedded_database:
         await upgrade_database(database)
     await database.warm_writer()  # chat's first message waits for no handshake

@@ -76,6 +76,7 @@ class Settings(BaseSettings, MediaSettings, PlatformSettings):
     max_session_hours: float = Field(default=6.0, gt=0, le=48)
     rest_presence_ttl_seconds: int = Field(default=60, ge=5, le=3600)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Connections (api/connections.py): timeouts and caps before a request reaches the app.
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -167,8 +167,20 @@ class Database:
         await self.engine.dispose()
 
 
-def create_database(url: str, *, echo: bool = False, pool_size: int = 10) -> Database:
-    """Create the engine for ``url`` (plain or async driver names are both accepted)."""
+def create_database(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    statement_timeout: float | None = 30.0,
+) -> Database:
+    """Create the engine for ``url`` (plain or async driver names are both accepted).
+
+    ``statement_timeout`` (PostgreSQL on asyncpg; None: none): how long a pooled connection
+    waits for the server's answer to one statement (and to connect) before the transaction
+    fails with :class:`TimeoutError`, which :func:`~rooms.store.availability.database_unavailable`
+    counts as the database being away (a 503). Without it a server or network that goes silent
+    with the connection open holds the request for as long as TCP keeps the connection."""
     url = normalize_database_url(url)
     is_sqlite = url.startswith("sqlite")
     # A SQLite file has no server to lose a connection to: a ping before every checkout
@@ -179,6 +191,11 @@ def create_database(url: str, *, echo: bool = False, pool_size: int = 10) -> Dat
     else:
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = pool_size
+        if statement_timeout is not None and url.startswith("postgresql+asyncpg"):
+            kwargs["connect_args"] = {
+                "command_timeout": statement_timeout,
+                "timeout": statement_timeout,
+            }
     engine = create_async_engine(url, **kwargs)
     if is_sqlite:
         _configure_sqlite(engine)

@@ -32,11 +32,16 @@ async def test_a_publisher_and_a_subscriber_reach_a_worker_through_the_balancer(
         f"{cluster.lb_ws}?token={teacher_token}", f"{cluster.lb_ws}?token={student_token}"
     ) as (one, two):
         teacher, student = HubPeer(one), HubPeer(two)
+        step = "publishing"
         try:
             async with asyncio.timeout(60):
                 await teacher.publish()
+            step = "waiting for video"
             await student.until(lambda: student.video_frames >= 10, 60)
+            step = "waiting for audio"
             await student.until(lambda: student.audio_frames > 0, 30)
+        except TimeoutError:
+            pytest.fail(_what_happened(cluster, step, teacher, student))
         finally:
             await teacher.close()
             await student.close()
@@ -46,3 +51,17 @@ async def test_a_publisher_and_a_subscriber_reach_a_worker_through_the_balancer(
     finally:
         await close_redis(redis)
     assert worker in {"media-1", "media-2"}
+
+
+def _what_happened(cluster: Topology, step: str, teacher: HubPeer, student: HubPeer) -> str:
+    """A timeout's story: what each peer heard and the workers' and nodes' logs."""
+    lines = [f"timed out {step}"]
+    for name, peer in (("teacher", teacher), ("student", student)):
+        lines.append(
+            f"{name}: errors {peer.errors}, failures {peer.failures}, restarts "
+            f"{peer.restart_reasons}, offers answered {peer.offers_answered}, "
+            f"frames {peer.video_frames} video / {peer.audio_frames} audio"
+        )
+    for log in ("media-1", "media-2", "node-1", "node-2", "node-3"):
+        lines += [f"--- {log} ---", *cluster.log_of(log).splitlines()[-40:]]
+    return "\n".join(lines)

@@ -647,6 +647,11 @@ export class SfuMedia extends Emitter {
     this.publishSerial = 0;
     this.subQueue = Promise.resolve();
     this.restarting = false;
+    /** A start-over asked for while one runs: run once more after it ({reason, tellSfu}). */
+    this.restartAgain = null;
+    /** source -> stream: what a start-over could not publish again (the socket was down);
+     *  the next start-over (the next welcome's) publishes it. */
+    this.unsent = new Map();
     if (onTrack) this.on("track", onTrack);
     if (onRemoveTrack) this.on("removetrack", onRemoveTrack);
     this.offs = [
@@ -773,6 +778,7 @@ export class SfuMedia extends Emitter {
    * @param {{source?: "camera"|"screen", layers?: boolean}} [options]
    */
   async publish(stream, { source = "camera", layers = source === "camera" } = {}) {
+    this.unsent.delete(source);
     this._close(source);
     const pc = this._newPc("publisher", source);
     const publication = { pc, stream, waiter: null, copies: [] };
@@ -801,14 +807,17 @@ export class SfuMedia extends Emitter {
         resolve: (sdp) => { clearTimeout(timer); resolve(sdp); },
       };
     });
+    // Awaited only once the offer is sent: an offer that could not be sent must not leave
+    // an unheard rejection behind.
+    answer.catch(() => {});
     // An error (no publish grant) comes as the request's error.
     /** @type {SignalMessage} */
     const offer = { type: "signal", to: "sfu", kind: "offer", source, offerId, sdp: pc.localDescription.sdp };
     if (named.length === 2) offer.layers = Object.fromEntries(named.map(([t, name]) => [t.mid, name]));
     await this.client.request(offer).catch((err) => {
       if (err.code !== "timeout") {
-        publication.waiter = null;
         if (this.pubs.get(source) === publication) this._close(source);
+        publication.waiter = null;
         throw err;
       }
     });
@@ -823,6 +832,7 @@ export class SfuMedia extends Emitter {
    *  publication. */
   /** @param {"camera"|"screen"} [source] */
   unpublish(source = "camera") {
+    this.unsent.delete(source);
     if (!this._close(source)) return;
     try {
       this.client.send({ type: "signal", to: "sfu", kind: "unpublish", source });
@@ -876,23 +886,54 @@ export class SfuMedia extends Emitter {
     return true;
   }
 
+  /** Drops our connections and publishes again what we published. Asked for while one
+   *  runs (a welcome while an ICE failure's is still gathering), it runs once more after it;
+   *  what cannot be published now (the socket is down) is published by the next one, which
+   *  the next welcome brings. */
   async _startOver(reason, tellSfu) {
-    if (this.restarting) return;
+    if (this.restarting) {
+      // What the running one is publishing may be waiting for an answer that will never
+      // come (the server that had its offer is gone): stop it, and publish it anew after.
+      this.restartAgain = { reason, tellSfu: Boolean(this.restartAgain?.tellSfu) || tellSfu };
+      for (const [source, p] of [...this.pubs]) {
+        this.unsent.set(source, p.stream);
+        this._close(source);
+      }
+      return;
+    }
     this.restarting = true;
     try {
-      if (this.sub) { this.sub.close(); this.sub = null; }
-      this.subConnection = null;
-      const published = [...this.pubs].map(([source, p]) => [source, p.stream]);
-      for (const [source] of published) this._close(source);
-      this.emit("restart", { reason });
-      if (tellSfu) {
-        try { this.client.send({ type: "signal", to: "sfu", kind: "restart" }); } catch (err) { /* reconnecting */ }
-      }
-      for (const [source, stream] of published) {
-        try { await this.publish(stream, { source }); } catch (err) { console.error(`liveclass: republishing the ${source} failed`, err); }
+      for (let next = { reason, tellSfu }; next; next = this.restartAgain) {
+        this.restartAgain = null;
+        await this._startOverOnce(next.reason, next.tellSfu);
       }
     } finally {
       this.restarting = false;
+    }
+  }
+
+  async _startOverOnce(reason, tellSfu) {
+    if (this.sub) { this.sub.close(); this.sub = null; }
+    this.subConnection = null;
+    const published = new Map(this.unsent);
+    for (const [source, p] of this.pubs) published.set(source, p.stream);
+    this.unsent.clear();
+    for (const source of published.keys()) this._close(source);
+    this.emit("restart", { reason });
+    if (tellSfu) {
+      try { this.client.send({ type: "signal", to: "sfu", kind: "restart" }); } catch (err) { /* reconnecting */ }
+    }
+    for (const [source, stream] of published) {
+      if (this.restartAgain) {  // started over again meanwhile: that one publishes it
+        this.unsent.set(source, stream);
+        continue;
+      }
+      try {
+        await this.publish(stream, { source });
+      } catch (err) {
+        if (err?.code === "disconnected" && !this.pubs.has(source)) this.unsent.set(source, stream);
+        console.error(`liveclass: republishing the ${source} failed`, err);
+      }
     }
   }
 
