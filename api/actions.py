@@ -127,9 +127,14 @@ async def leave_room(services: Services, principal: Principal, ref: str) -> Part
 async def post_message(
     services: Services, principal: Principal, ref: str, text: str
 ) -> ChatMessageRow:
-    """Store a chat message (the session must be live) and send it to the room; returns once
-    it is durable."""
-    return await services.chat.post(principal, ref, text, publish=services.hub.publish_chat)
+    """Send a chat message to the room (the session must be live) and store it; returns once
+    it is durable. Nothing is stored when it cannot be sent (the caller may try again)."""
+
+    async def publish(row: ChatMessageRow) -> bool:
+        await services.hub.publish_chat(row)
+        return True
+
+    return await services.chat.post(principal, ref, text, publish=publish)
 
 
 async def update_schedule(

@@ -1,9 +1,20 @@
-"""Session chat: validated, committed before anyone sees it, durable before it is
-acknowledged, paged by sequence number.
+"""Session chat: validated, admitted, delivered, then stored; acknowledged once durable;
+paged by sequence number.
 
-Every message gets the room's next ``seq`` (shared with the other reliable room messages) and
-is committed to the store; only then is it broadcast, and only once the commit is also durable
-(on PostgreSQL, once a WAL flush covers it: ``rooms/store/pg_writer.py``) is it acknowledged.
+Every message gets the room's next ``seq`` (shared with the other reliable room messages) from
+the admission step (the host's switch, the sender's rate limit, the number), goes to the room
+(the room's log in Redis or in process, then the bus: what a reconnecting client catches up
+from), and is then committed to the store; only once the commit is durable (on PostgreSQL,
+once a WAL flush covers it: ``rooms/store/pg_writer.py``) is it acknowledged. The room does
+not wait for the database: a message reaches everyone one commit sooner (the tail at 10k
+deliveries/s, docs/performance.md). The price: a message the store then fails to keep was
+seen by the room (and stays in the room's log) but is missing from the history; its sender is
+told so (``unavailable`` with ``details.delivered``), never acknowledged. While the database
+is failing (its last answer was that it could not be reached: ``Database.failing``), a message
+is stored first instead, so that what it cannot keep is refused and seen by nobody. History
+(and so a moderator's delete) sees a message once its commit is done, a few milliseconds after
+the room.
+
 Messages posted at the same time are committed together (``rooms/store/group_commit.py``):
 each still waits for its own commit, but a busy room costs one transaction per group, not one
 per message, and one flush covers every message committed before it.
@@ -23,7 +34,14 @@ from rooms.access import can_manage, room_role_for
 from rooms.bans import Bans
 from rooms.chat_admission import ChatAdmission, chat_off
 from rooms.chat_moderation import StudentChatSwitch
-from rooms.errors import Banned, Forbidden, InvalidState, NotFound, ValidationFailed
+from rooms.errors import (
+    Banned,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    Unavailable,
+    ValidationFailed,
+)
 from rooms.identity import Principal
 from rooms.ids import is_uuid, new_id
 from rooms.model import RoomRole, SessionStatus
@@ -32,14 +50,16 @@ from rooms.ratelimit import ChatRateLimit
 from rooms.sequence import RoomSequence
 from rooms.session_lookup import is_enrolled, load_session
 from rooms.store import Database
+from rooms.store.durability import Durability
 from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.store.types import utcnow
 
 __all__ = ["ChatPage", "ChatService", "Publish", "Sender"]
 
-#: Tells the room of a committed message (the hub's ``publish_chat``).
-Publish = Callable[[ChatMessageRow], Awaitable[object]]
+#: Tells the room of an admitted message, before it is stored; returns whether the room has
+#: it (False: not published, to be caught up from the store) or raises (nothing is stored).
+Publish = Callable[[ChatMessageRow], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +169,13 @@ class ChatService:
         paths (REST and WebSocket) come here, so the sender's chat rate limit is one:
         :class:`RateLimited` (with ``retryAfter``) past it.
 
-        Once the row is committed, ``publish(row)`` tells the room; this returns once the
-        row is also durable, so acknowledge it only then. A publication that fails is raised
-        after the row is durable; a row that cannot be confirmed durable raises the
-        database's error (the room may have seen it)."""
+        Once admitted, ``publish(row)`` tells the room; then the row is committed (while the
+        database is failing: committed first, then published), and this returns once it is
+        durable, so acknowledge it only then. A publication that raises before the commit
+        stores nothing. A row that cannot be stored or confirmed durable raises the
+        database's error, or, when the room has it, :class:`Unavailable` with
+        ``details.delivered`` (and its ``id`` and ``seq``): the sender must not send it
+        again."""
         text = self.clean(text)
         guest = sender.role is RoomRole.GUEST
         if self._admission is not None:
@@ -179,13 +202,43 @@ class ChatService:
             text=text,
             created_at=utcnow(),
         )
-        durability = await self._writes.add(row)
+        delivered = False
         try:
-            if publish is not None:
-                await publish(row)
-        finally:
-            await durability.durable()
+            if publish is None:
+                await self._durable(await self._commit(row))
+            elif self._db.failing:
+                # The database has been failing: stored first, so that what it cannot keep
+                # is refused and seen by nobody (the README's behaviour during outages).
+                durability = await self._commit(row)
+                delivered = await publish(row)
+                await self._durable(durability)
+            else:
+                delivered = await publish(row)
+                await self._durable(await self._commit(row))
+        except Exception as exc:
+            if not delivered:
+                raise
+            raise Unavailable(
+                "the message reached the room but could not be confirmed as saved; "
+                "it may be missing from the history",
+                details={"delivered": True, "id": row.id, "seq": row.seq},
+            ) from exc
         return row
+
+    async def _commit(self, row: ChatMessageRow) -> Durability:
+        try:
+            return await self._writes.add(row)
+        except Exception as exc:
+            self._db.observe(exc)
+            raise
+
+    async def _durable(self, durability: Durability) -> None:
+        try:
+            await durability.durable()
+        except Exception as exc:
+            self._db.observe(exc)
+            raise
+        self._db.failing = False
 
     async def _sender(self, principal: Principal, session: SessionRow) -> Sender:
         async with self._db.transaction() as tx:

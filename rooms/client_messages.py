@@ -44,9 +44,9 @@ class Chat(_ClientModel):
     model_config = _documented(
         who="host, guests",
         answer=(
-            "`chat` to everyone (including you) once stored, `ack {id, seq}` once durable; "
-            "`unavailable` with `details {delivered, id, seq}` when the room got it but the "
-            "database could not confirm it saved"
+            "`chat` to everyone (including you) once admitted, `ack {id, seq}` once stored "
+            "and durable; `unavailable` with `details {delivered, id, seq}` when the room got "
+            "it but the database could not confirm it saved"
         ),
     )
 

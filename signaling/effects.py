@@ -224,36 +224,30 @@ class EffectRunner:
         assert conn.entry is not None
         entry = conn.entry
         sender = Sender(entry.user_id, entry.name, entry.role)
-        published: ChatMessageRow | None = None
 
-        async def publish(row: ChatMessageRow) -> None:
-            nonlocal published
-            published = row
+        async def publish(row: ChatMessageRow) -> bool:
             try:
                 await self.publish_chat(row, participant_id=entry.participant_id)
             except Exception as exc:
                 # Stored is accepted: every node catches up from the store when its bus is back.
-                log.warning("stored chat %s not published yet: %r", row.seq, exc)
+                log.warning("chat %s not published yet, storing it: %r", row.seq, exc)
+                return False
+            return True
 
         try:
-            # Committed, published, then durable: the room does not wait for the flush, the
-            # acknowledgement does.
+            # Published, committed, then durable: the room waits for neither the commit nor
+            # the flush; the acknowledgement waits for both. A message the room has but the
+            # store could not keep is a LiveclassError saying so (details.delivered).
             row = await self._chat.store(conn.session_id, sender, effect.text, publish=publish)
-        except errors.LiveclassError:
+        except errors.LiveclassError as exc:
+            if isinstance(exc, errors.Unavailable) and exc.details:
+                log.warning("chat delivered but not stored in %s: %r", conn.session_id, exc)
             raise
         except Exception as exc:
             log.warning("chat not stored in %s: %r", conn.session_id, exc)
-            if published is None:
-                raise errors.Unavailable(
-                    "the message could not be saved; it was not sent, try again",
-                    code="unavailable",
-                ) from exc
-            # The room has it: say so (a client must not send it again), with its id and seq.
             raise errors.Unavailable(
-                "the message reached the room but could not be confirmed as saved; "
-                "it may be missing from the history",
+                "the message could not be saved; it was not sent, try again",
                 code="unavailable",
-                details={"delivered": True, "id": published.id, "seq": published.seq},
             ) from exc
         conn.send(ack_message(effect.rid, id=row.id, seq=row.seq))
 

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from rooms.store.availability import database_unavailable
 from rooms.store.durability import Durability
 from rooms.store.pg_writer import PgWriter
 from rooms.store.sqlite_writer import SQLITE_PRAGMAS, SqliteWriter
@@ -95,6 +96,9 @@ class Database:
     #: writer's thread when the file is locked; ``rooms/store/sqlite_writer.py``), on
     #: PostgreSQL, one round trip on the writer's own connection (``pg_writer.py``).
     writer: RowWriter | None = None
+    #: Whether the database's last answer was a failure to reach it (``observe``): chat then
+    #: stores a message before the room sees it, so what cannot be stored is seen by nobody.
+    failing: bool = field(default=False, init=False)
     _holder: asyncio.Task[object] | None = field(default=None, init=False)
 
     @property
@@ -107,8 +111,20 @@ class Database:
 
         On SQLite it first waits for this process's other transactions to end, at most
         :attr:`turn_wait` seconds, so it may await other tasks' transactions inside it."""
-        async with self.turn(), self.sessionmaker() as session, session.begin():
-            yield session
+        try:
+            async with self.turn(), self.sessionmaker() as session, session.begin():
+                yield session
+        except Exception as exc:
+            self.observe(exc)
+            raise
+        self.failing = False
+
+    def observe(self, exc: BaseException) -> None:
+        """Note a failed statement or write: the database counts as :attr:`failing` when it
+        could not be reached (``database_unavailable``) until a transaction or write
+        succeeds."""
+        if database_unavailable(exc):
+            self.failing = True
 
     def turn_free(self) -> bool:
         """Whether a write may go ahead at once, with no turn to wait for: on PostgreSQL
