@@ -19,6 +19,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.server import serve
 
     configure_logging(settings.log_level, settings.log_format)
+    if not settings.embedded_database:
+        problem = asyncio.run(_schema_problem(settings))
+        if problem is not None:
+            print(f"liveclass serve: {problem}", file=sys.stderr)
+            return 2
     serve(
         create_app(settings),
         settings,
@@ -26,6 +31,27 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
     )
     return 0
+
+
+async def _schema_problem(settings: Settings) -> str | None:
+    """Why ``serve`` must not start on the configured database, or None. An unreachable
+    database is no reason: the server runs through outages, and its readiness says so."""
+    from rooms.store import create_database
+    from rooms.store.availability import database_unavailable
+    from rooms.store.migrate import schema_problem
+
+    database = create_database(settings.resolved_database_url(), statement_timeout=10)
+    try:
+        return await schema_problem(database)
+    except Exception as exc:
+        if database_unavailable(exc):
+            logging.getLogger("liveclass").warning(
+                "could not check the database's schema (%r); starting anyway", exc
+            )
+            return None
+        return f"could not read the database's schema: {exc}"
+    finally:
+        await database.dispose()
 
 
 def _media(settings: Settings, args: argparse.Namespace) -> int:

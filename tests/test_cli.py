@@ -3,9 +3,11 @@ an invalid configuration. Configuration comes from ``LIVECLASS_*`` variables, as
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
+import asyncpg
 import jwt
 import pytest
 from alembic.script import ScriptDirectory
@@ -16,6 +18,7 @@ from api.settings import Settings
 from rooms.errors import Unauthorized
 from rooms.identity import Principal, UserRole
 from rooms.store.migrate import alembic_config
+from tests import services as svc
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -193,3 +196,98 @@ def test_db_upgrade_honours_the_database_url(
     assert not (data_dir / "liveclass.db").exists()
     with sqlite3.connect(elsewhere) as conn:
         assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """``serve`` replaced by a recorder: what would have been served."""
+    apps: list[object] = []
+    monkeypatch.setattr("api.server.serve", lambda app, *_, **__: apps.append(app))
+    return apps
+
+
+def _sqlite(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    path = tmp_path / "own.db"
+    monkeypatch.setenv("LIVECLASS_DATABASE_URL", f"sqlite:///{path}")
+    return path
+
+
+def test_serve_refuses_a_database_without_the_schema(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    data_dir: Path,
+    tmp_path: Path,
+    served: list[object],
+) -> None:
+    """A server on an unmigrated database answered every request 500 (and /readyz 200):
+    it now does not start, and says what to run."""
+    _sqlite(monkeypatch, tmp_path)
+    code, _, err = run(["serve"], capsys)
+    assert code == 2
+    assert "no liveclass schema yet" in err
+    assert "liveclass db upgrade" in err
+    assert "Traceback" not in err
+    assert not served
+    assert run(["db", "upgrade"], capsys)[0] == 0
+    code, _, err = run(["serve"], capsys)
+    assert code == 0, err
+    assert len(served) == 1
+
+
+def test_serve_refuses_a_schema_behind_or_ahead_of_the_release(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    data_dir: Path,
+    tmp_path: Path,
+    served: list[object],
+) -> None:
+    path = _sqlite(monkeypatch, tmp_path)
+    assert run(["db", "upgrade", "0001"], capsys)[0] == 0
+    code, _, err = run(["serve"], capsys)
+    assert code == 2
+    assert f"this release needs {HEAD}: run `liveclass db upgrade`" in err
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'f00dfeed'")
+    code, _, err = run(["serve"], capsys)
+    assert code == 2
+    assert "f00dfeed, which this release does not know" in err
+    assert not served
+
+
+@pytest.mark.services
+def test_serve_refuses_an_empty_postgresql_database(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    data_dir: Path,
+    served: list[object],
+) -> None:
+    admin = svc.PG_ADMIN_URL
+    name = f"{svc.postgres_database()}_empty"
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(admin, timeout=10)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    monkeypatch.setenv("LIVECLASS_DATABASE_URL", f"{admin.rpartition('/')[0]}/{name}")
+    code, _, err = run(["serve"], capsys)
+    assert code == 2
+    assert "no liveclass schema yet" in err
+    assert not served
+
+
+def test_serve_starts_when_the_database_cannot_be_reached(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    data_dir: Path,
+    served: list[object],
+) -> None:
+    """No reason to refuse: the server runs through a database outage (readiness says so)."""
+    monkeypatch.setenv("LIVECLASS_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    code, _, err = run(["serve"], capsys)
+    assert code == 0, err
+    assert len(served) == 1
