@@ -941,6 +941,7 @@ export class SfuMedia extends Emitter {
   close() {
     for (const off of this.offs) off();
     this.offs = [];
+    this.unsent.clear();
     if (this.sub) { this.sub.close(); this.sub = null; }
     for (const source of [...this.pubs.keys()]) this._close(source);
   }
