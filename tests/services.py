@@ -58,7 +58,10 @@ def check_redis() -> None:
         ) from exc
 
 
-def recreate_postgres_database() -> None:
+def recreate_postgres_database(name: str | None = None) -> str:
+    """Drop and create ``name`` (default: this worker's test database), empty; its URL."""
+    name = name or postgres_database()
+
     async def run() -> None:
         try:
             conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
@@ -68,10 +71,11 @@ def recreate_postgres_database() -> None:
                 "run scripts/ensure-services.sh"
             ) from exc
         try:
-            name = postgres_database()
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
 
     asyncio.run(run())
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"

@@ -3,11 +3,9 @@ an invalid configuration. Configuration comes from ``LIVECLASS_*`` variables, as
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
-import asyncpg
 import jwt
 import pytest
 from alembic.script import ScriptDirectory
@@ -261,19 +259,8 @@ def test_serve_refuses_an_empty_postgresql_database(
     data_dir: Path,
     served: list[object],
 ) -> None:
-    admin = svc.PG_ADMIN_URL
-    name = f"{svc.postgres_database()}_empty"
-
-    async def recreate() -> None:
-        conn = await asyncpg.connect(admin, timeout=10)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(recreate())
-    monkeypatch.setenv("LIVECLASS_DATABASE_URL", f"{admin.rpartition('/')[0]}/{name}")
+    empty = svc.recreate_postgres_database(f"{svc.postgres_database()}_empty")
+    monkeypatch.setenv("LIVECLASS_DATABASE_URL", empty)
     code, _, err = run(["serve"], capsys)
     assert code == 2
     assert "no liveclass schema yet" in err
