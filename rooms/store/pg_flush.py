@@ -29,12 +29,18 @@ import asyncpg
 
 from rooms.futures import cancel_and_wait
 
-__all__ = ["FlushBarrier", "RowsLost"]
+__all__ = ["FlushBarrier", "RowsLost", "terminate"]
 
 #: One WAL record in a transaction of its own: committed with the server's synchronous_commit,
 #: it returns once the WAL up to it is flushed (a transaction that writes no WAL, a bare
 #: ``txid_current()``, would not wait for the flush).
 BARRIER = "SELECT pg_logical_emit_message(true, 'liveclass', 'flush')"
+
+
+def terminate(conn: asyncpg.Connection | None) -> None:
+    """Close a suspect connection at once, with no goodbye that could hang."""
+    if conn is not None and not conn.is_closed():
+        conn.terminate()
 
 
 class RowsLost(ConnectionError):
@@ -77,7 +83,7 @@ class FlushBarrier:
         """Return once the commit numbered ``mark`` is durable. ``present(conn)`` says
         whether its rows are stored (asked only when no barrier can vouch for it). Raises
         :class:`RowsLost` when they are gone, or what a barrier or the lookup raised."""
-        first: Exception | None = None
+        failed = False
         if not self._doubtful(mark) and mark > self._flushed:
             try:
                 while mark > self._flushed and not self._doubtful(mark):
@@ -88,9 +94,9 @@ class FlushBarrier:
                     await asyncio.shield(task)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                first = exc
-        if first is None and not self._doubtful(mark):
+            except Exception:
+                failed = True  # settled by the lookup below
+        if not failed and not self._doubtful(mark):
             return
         async with self._lock:
             try:
@@ -149,14 +155,12 @@ class FlushBarrier:
             conn = await self._connect()
             if self._committed > self._flushed:
                 after, upto = self._doubt
-                if upto <= after:  # no doubt yet
-                    after = self._flushed
-                self._doubt = (min(after, self._flushed), self._committed)
+                # A doubt range from an earlier connection grows to cover these; else one begins.
+                self._doubt = (after if upto > after else self._flushed, self._committed)
                 self._flushed = self._committed
             self._conn = conn
         return conn
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            conn.terminate()  # the connection is suspect: no goodbye that could hang
+        terminate(conn)

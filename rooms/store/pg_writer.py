@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rooms.store.compiled_inserts import CompiledInserts
 from rooms.store.durability import Durability
-from rooms.store.pg_flush import FlushBarrier
+from rooms.store.pg_flush import FlushBarrier, terminate
 
 __all__ = ["PgWriter"]
 
@@ -202,8 +202,7 @@ class PgWriter:
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            conn.terminate()  # the connection is suspect: no goodbye that could hang
+        terminate(conn)
 
     def _batches(self, rows: dict[Table, list[dict[str, Any]]]) -> list[_Batch]:
         batches: list[_Batch] = []
