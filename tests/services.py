@@ -38,9 +38,10 @@ def postgres_database() -> str:
     return f"liveclass_test_{NAMESPACE}_{worker_index()}"
 
 
-def postgres_url() -> str:
+def postgres_url(name: str | None = None) -> str:
+    """The URL of database ``name`` (default: this worker's test database)."""
     base, _, _ = PG_ADMIN_URL.rpartition("/")
-    return f"{base}/{postgres_database()}"
+    return f"{base}/{name or postgres_database()}"
 
 
 class ServiceMissing(RuntimeError):
@@ -77,5 +78,4 @@ def recreate_postgres_database(name: str | None = None) -> str:
             await conn.close()
 
     asyncio.run(run())
-    base, _, _ = PG_ADMIN_URL.rpartition("/")
-    return f"{base}/{name}"
+    return postgres_url(name)

@@ -65,7 +65,7 @@ async def test_a_silent_database_fails_a_transaction_within_the_timeout(
         assert await _select(database, 3) == 3  # a new connection, not the silent one
 
 
-async def test_the_timeout_is_the_settings(postgres_ready: str) -> None:
+async def test_the_timeout_reaches_the_driver(postgres_ready: str) -> None:
     database = create_database(postgres_ready, statement_timeout=7.5)
     try:
         async with database.engine.connect() as conn:

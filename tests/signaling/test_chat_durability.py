@@ -59,26 +59,30 @@ class HeldWrites:
         return _Held(self, await self._inner.add(row, **kwargs))
 
 
+Three = tuple[Client, Client, Client]
 Class = tuple[Client, Client, Client, HeldWrites]
 
 
-@pytest.fixture(params=["commit", "flush"])
-async def held_class(
-    request: pytest.FixtureRequest,
-    client: httpx.AsyncClient,
-    people: People,
-    new_session: NewSession,
-    nodes: tuple[Hub, Hub],
-    services: Services,
-) -> Class:
-    """A live class of three on two nodes (the teacher, two students), chat's commit or
-    flush held."""
+@pytest.fixture
+async def live_class(
+    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
+) -> Three:
+    """A live class of three on two nodes: the teacher, two students."""
     sid = (await new_session(start=True))["id"]
-    teacher, s1, s2 = await class_of_three(client, nodes, sid, people)
-    chat = services.chat  # both nodes' (one deployment)
-    held = HeldWrites(chat._writes, request.param)
-    chat._writes = held  # type: ignore[assignment]
-    return teacher, s1, s2, held
+    return await class_of_three(client, nodes, sid, people)
+
+
+def hold(services: Services, stage: str) -> HeldWrites:
+    """Chat's writes (both nodes': one deployment) held at ``stage``."""
+    held = HeldWrites(services.chat._writes, stage)
+    services.chat._writes = held  # type: ignore[assignment]
+    return held
+
+
+@pytest.fixture(params=["commit", "flush"])
+def held_class(request: pytest.FixtureRequest, live_class: Three, services: Services) -> Class:
+    """The live class, chat's commit or flush held."""
+    return (*live_class, hold(services, request.param))
 
 
 async def test_the_room_gets_a_message_before_it_is_stored_and_the_sender_its_ack_after(
@@ -138,14 +142,13 @@ async def test_over_rest_too(held_class: Class, client: httpx.AsyncClient, peopl
 
 
 async def test_a_rest_message_that_cannot_reach_the_room_is_not_stored(
-    held_class: Class,
+    live_class: Three,
     client: httpx.AsyncClient,
     people: People,
     services: Services,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    teacher, *_, held = held_class
-    held.released.set()
+    teacher, *_ = live_class
 
     async def unreachable(*_: Any, **__: Any) -> dict[str, Any]:
         raise ConnectionError("the room's bus went away")
@@ -164,14 +167,13 @@ async def test_a_rest_message_that_cannot_reach_the_room_is_not_stored(
 
 
 async def test_while_the_database_is_failing_a_message_is_stored_before_the_room_sees_it(
-    held_class: Class,
+    live_class: Three, services: Services
 ) -> None:
     """The first message of an outage nobody noticed yet reaches the room unstored; from then
     on (until the database answers again) chat is stored first, so what it cannot keep is
-    refused and seen by nobody: the README's behaviour during outages. (Here the commit
-    itself fails, whichever stage the fixture holds.)"""
-    teacher, s1, s2, held = held_class
-    held.stage = "commit"
+    refused and seen by nobody: the README's behaviour during outages."""
+    teacher, s1, s2 = live_class
+    held = hold(services, "commit")
     held.error = OperationalError("SELECT 1", None, ConnectionError("the database went away"))
     held.released.set()
     await s1.send({"type": "chat", "text": "as it went down", "rid": "r1"})
