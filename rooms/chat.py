@@ -25,6 +25,7 @@ back; without either, the latest ``limit`` messages.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -56,6 +57,8 @@ from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.store.types import utcnow
 
 __all__ = ["ChatPage", "ChatService", "Publish", "Sender"]
+
+log = logging.getLogger("liveclass.chat")
 
 #: Tells the room of an admitted message, before it is stored; returns whether the room has
 #: it (False: not published, to be caught up from the store) or raises (nothing is stored).
@@ -218,6 +221,7 @@ class ChatService:
         except Exception as exc:
             if not delivered:
                 raise
+            log.warning("chat %s reached %s but was not stored: %r", row.seq, session_id, exc)
             raise Unavailable(
                 "the message reached the room but could not be confirmed as saved; "
                 "it may be missing from the history",

@@ -239,9 +239,7 @@ class EffectRunner:
             # the flush; the acknowledgement waits for both. A message the room has but the
             # store could not keep is a LiveclassError saying so (details.delivered).
             row = await self._chat.store(conn.session_id, sender, effect.text, publish=publish)
-        except errors.LiveclassError as exc:
-            if isinstance(exc, errors.Unavailable) and exc.details:
-                log.warning("chat delivered but not stored in %s: %r", conn.session_id, exc)
+        except errors.LiveclassError:
             raise
         except Exception as exc:
             log.warning("chat not stored in %s: %r", conn.session_id, exc)
