@@ -129,12 +129,7 @@ async def post_message(
 ) -> ChatMessageRow:
     """Send a chat message to the room (the session must be live) and store it; returns once
     it is durable. Nothing is stored when it cannot be sent (the caller may try again)."""
-
-    async def publish(row: ChatMessageRow) -> bool:
-        await services.hub.publish_chat(row)
-        return True
-
-    return await services.chat.post(principal, ref, text, publish=publish)
+    return await services.chat.post(principal, ref, text, room=services.hub.chat_delivery())
 
 
 async def update_schedule(

@@ -4,7 +4,8 @@ paged by sequence number.
 Every message gets the room's next ``seq`` (shared with the other reliable room messages) from
 the admission step (the host's switch, the sender's rate limit, the number), goes to the room
 (the room's log in Redis or in process, then the bus: what a reconnecting client catches up
-from), and is then committed to the store; only once the commit is durable (on PostgreSQL,
+from; on Redis, in the admission's own script, so one round trip from frame to fan-out), and
+is then committed to the store; only once the commit is durable (on PostgreSQL,
 once a WAL flush covers it: ``rooms/store/pg_writer.py``) is it acknowledged. The room does
 not wait for the database: a message reaches everyone one commit sooner (the tail at 10k
 deliveries/s, docs/performance.md). The price: a message the store then fails to keep was
@@ -26,14 +27,16 @@ back; without either, the latest ``limit`` messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
 from rooms.access import can_manage, room_role_for
 from rooms.bans import Bans
-from rooms.chat_admission import ChatAdmission, chat_off
+from rooms.bus_events import RoomMessage
+from rooms.bus_port import Bus
+from rooms.chat_admission import SEQ_PLACEHOLDER, ChatAdmission, chat_off
 from rooms.chat_moderation import StudentChatSwitch
 from rooms.errors import (
     Banned,
@@ -48,6 +51,7 @@ from rooms.ids import is_uuid, new_id
 from rooms.model import RoomRole, SessionStatus
 from rooms.presence import Presence
 from rooms.ratelimit import ChatRateLimit
+from rooms.room_log import RoomLog
 from rooms.sequence import RoomSequence
 from rooms.session_lookup import is_enrolled, load_session
 from rooms.store import Database
@@ -56,13 +60,23 @@ from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.store.types import utcnow
 
-__all__ = ["ChatPage", "ChatService", "Publish", "Sender"]
+__all__ = ["ChatPage", "ChatService", "RoomDelivery", "Sender"]
 
 log = logging.getLogger("liveclass.chat")
 
-#: Tells the room of an admitted message, before it is stored; returns whether the room has
-#: it (False: not published, to be caught up from the store) or raises (nothing is stored).
-Publish = Callable[[ChatMessageRow], Awaitable[bool]]
+
+@dataclass(frozen=True, slots=True)
+class RoomDelivery:
+    """How an admitted message reaches the room: ``event(row)``, its room message, logged in
+    ``log`` and published on ``bus`` (the hub's :meth:`~signaling.hub.Hub.chat_delivery`).
+    ``store_unsent``: a message that cannot be published is stored all the same (every node
+    catches up from the store once its bus is back); otherwise it is refused unstored, so its
+    sender may send it again."""
+
+    log: RoomLog
+    bus: Bus
+    event: Callable[[ChatMessageRow], RoomMessage]
+    store_unsent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,20 +180,54 @@ class ChatService:
         return await self._sequence.current(session_id)
 
     async def store(
-        self, session_id: str, sender: Sender, text: str, *, publish: Publish | None = None
+        self, session_id: str, sender: Sender, text: str, *, room: RoomDelivery | None = None
     ) -> ChatMessageRow:
         """Persist one message from an already-authorized sender (the hub's path). Both
         paths (REST and WebSocket) come here, so the sender's chat rate limit is one:
         :class:`RateLimited` (with ``retryAfter``) past it.
 
-        Once admitted, ``publish(row)`` tells the room; then the row is committed (while the
-        database is failing: committed first, then published), and this returns once it is
-        durable, so acknowledge it only then. A publication that raises before the commit
-        stores nothing. A row that cannot be stored or confirmed durable raises the
-        database's error, or, when the room has it, :class:`Unavailable` with
-        ``details.delivered`` (and its ``id`` and ``seq``): the sender must not send it
-        again."""
+        Once admitted, the message reaches the ``room`` (on Redis, in the admission's own
+        step); then the row is committed (while the database is failing: committed first,
+        then delivered), and this returns once it is durable, so acknowledge it only then. A
+        message that cannot reach the room is stored only when ``room.store_unsent``. A row
+        that cannot be stored or confirmed durable raises the database's error, or, when the
+        room has it, :class:`Unavailable` with ``details.delivered`` (and its ``id`` and
+        ``seq``): the sender must not send it again."""
         text = self.clean(text)
+        if room is None:
+            row = await self._admitted(session_id, sender, text)
+            await self._durable(await self._commit(row))
+        elif self._db.failing:
+            # The database has been failing: stored first, so that what it cannot keep is
+            # refused and seen by nobody (the README's behaviour during outages).
+            row = await self._admitted(session_id, sender, text)
+            durability = await self._commit(row)
+            if await self._deliver(row, room):
+                await self._kept(row, durability)
+            else:
+                await self._durable(durability)
+        else:
+            row, delivered = await self._admitted_and_delivered(session_id, sender, text, room)
+            if delivered:
+                await self._kept(row)
+            else:
+                await self._durable(await self._commit(row))
+        return row
+
+    def _row(self, session_id: str, sender: Sender, text: str, seq: int) -> ChatMessageRow:
+        return ChatMessageRow(
+            id=new_id(),
+            session_id=session_id,
+            seq=seq,
+            user_id=sender.user_id,
+            user_name=sender.name,
+            role=sender.role.value,
+            text=text,
+            created_at=utcnow(),
+        )
+
+    async def _admitted(self, session_id: str, sender: Sender, text: str) -> ChatMessageRow:
+        """The row of an admitted message: the host's switch, the rate limit, its number."""
         guest = sender.role is RoomRole.GUEST
         if self._admission is not None:
             seq = await self._admission.admit(
@@ -195,39 +243,52 @@ class ChatService:
             if self._limiter is not None:
                 await self._limiter.take(session_id, sender.user_id)
             seq = await self.next_seq(session_id)
-        row = ChatMessageRow(
-            id=new_id(),
-            session_id=session_id,
-            seq=seq,
-            user_id=sender.user_id,
-            user_name=sender.name,
-            role=sender.role.value,
-            text=text,
-            created_at=utcnow(),
-        )
-        delivered = False
+        return self._row(session_id, sender, text, seq)
+
+    async def _admitted_and_delivered(
+        self, session_id: str, sender: Sender, text: str, room: RoomDelivery
+    ) -> tuple[ChatMessageRow, bool]:
+        """The admitted message's row, and whether the room has it. On Redis, admitted and
+        delivered in one script: one round trip from the frame to the fan-out."""
+        if self._admission is not None:
+            row = self._row(session_id, sender, text, SEQ_PLACEHOLDER)
+            scripted = room.log.scripted(session_id, room.event(row), room.bus)
+            if scripted is not None:
+                row.seq = await self._admission.admit_and_append(
+                    session_id,
+                    sender.user_id,
+                    guest=sender.role is RoomRole.GUEST,
+                    floor=lambda: self._floor(session_id),
+                    append=scripted,
+                )
+                return row, True
+        row = await self._admitted(session_id, sender, text)
+        return row, await self._deliver(row, room)
+
+    async def _deliver(self, row: ChatMessageRow, room: RoomDelivery) -> bool:
+        """Log and publish ``row``: whether the room has it (False: it may be stored all the
+        same, and every node catches up from the store once its bus is back)."""
         try:
-            if publish is None:
-                await self._durable(await self._commit(row))
-            elif self._db.failing:
-                # The database has been failing: stored first, so that what it cannot keep
-                # is refused and seen by nobody (the README's behaviour during outages).
-                durability = await self._commit(row)
-                delivered = await publish(row)
-                await self._durable(durability)
-            else:
-                delivered = await publish(row)
-                await self._durable(await self._commit(row))
+            await room.log.publish(row.session_id, row.seq, room.event(row), room.bus)
         except Exception as exc:
-            if not delivered:
+            if not room.store_unsent:
                 raise
-            log.warning("chat %s reached %s but was not stored: %r", row.seq, session_id, exc)
+            log.warning("chat %s not published yet, storing it: %r", row.seq, exc)
+            return False
+        return True
+
+    async def _kept(self, row: ChatMessageRow, durability: Durability | None = None) -> None:
+        """Commit (unless ``durability`` says it is done) and wait for durable a row the room
+        has already: a failure says so (``details.delivered``)."""
+        try:
+            await self._durable(durability or await self._commit(row))
+        except Exception as exc:
+            log.warning("chat %s reached %s but was not stored: %r", row.seq, row.session_id, exc)
             raise Unavailable(
                 "the message reached the room but could not be confirmed as saved; "
                 "it may be missing from the history",
                 details={"delivered": True, "id": row.id, "seq": row.seq},
             ) from exc
-        return row
 
     async def _commit(self, row: ChatMessageRow) -> Durability:
         try:
@@ -253,10 +314,10 @@ class ChatService:
         return Sender(principal.user_id, principal.name, role)
 
     async def post(
-        self, principal: Principal, ref: str, text: str, *, publish: Publish | None = None
+        self, principal: Principal, ref: str, text: str, *, room: RoomDelivery | None = None
     ) -> ChatMessageRow:
         """Post as ``principal`` over REST: the session must be live and the caller allowed
-        in its room (and not kicked). ``publish`` as in :meth:`store`."""
+        in its room (and not kicked). ``room`` as in :meth:`store`."""
         async with self._db.transaction() as tx:
             session = await load_session(tx, principal, ref)
         sender = await self._sender(principal, session)
@@ -272,7 +333,7 @@ class ChatService:
             )
         if await self._bans.is_banned(session.id, principal.user_id):
             raise Banned("you were removed from this session by the host")
-        return await self.store(session.id, sender, text, publish=publish)
+        return await self.store(session.id, sender, text, room=room)
 
     async def history(
         self,

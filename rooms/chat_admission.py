@@ -12,6 +12,14 @@ The answers are those of the three steps, in their order: a student finds chat o
 spending a token; a refused message spends no sequence number; the token bucket is the rate
 limiter's own Lua (``BUCKET_TAKE_LUA``). A counter Redis lost is re-seeded from the store as
 :class:`~rooms.sequence.SequenceAllocator` does, and the token is spent only once.
+
+:meth:`RedisChatAdmission.admit_and_append` goes one step further: the same script also logs
+the message and publishes it to the room (``rooms/room_log.py``'s ``APPEND_LUA``), so a frame
+reaches the fan-out in one round trip. The message is packed before its number exists, with
+:data:`SEQ_PLACEHOLDER` as its ``seq``: a fixed-width MessagePack integer the script replaces
+with the number it hands out, in the logged message and in the published payload alike. Nothing
+else in a message can hold those bytes (strings are UTF-8, which has no 0xFF byte). As the
+numbers are handed out and published in one step, the room receives chat in its order.
 """
 
 from __future__ import annotations
@@ -21,39 +29,77 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from rooms.errors import Forbidden
 from rooms.keys import RoomKeys
 from rooms.ratelimit import BUCKET_TAKE_LUA, rate_limited
 from rooms.redis_batch import RedisBatch
+from rooms.room_log import APPEND_LUA, ScriptedAppend
 
-__all__ = ["ChatAdmission", "RedisChatAdmission", "chat_off"]
+__all__ = ["SEQ_PLACEHOLDER", "ChatAdmission", "RedisChatAdmission", "chat_off"]
+
+#: The ``seq`` of a message packed before its number is known: MessagePack writes it as
+#: 0xCF and eight 0xFF bytes, which the admission script replaces with the number (0xCF and its
+#: eight bytes: the same width, so nothing around it moves).
+SEQ_PLACEHOLDER = 2**64 - 1
+_PACKED_PLACEHOLDER = b"\xcf" + b"\xff" * 8
 
 # KEYS: 1 chat switch (present: students may not chat), 2 the sender's bucket, 3 seq.
 # ARGV: 1 guest ('1': the switch applies), 2 now ms, 3 rate /s ('' = no limit), 4 burst,
 # 5 floor ('' = do not seed).
-# Returns {0, seq}; {1} chat off; {2, ms} rate limited; {3} the counter is missing and no
-# floor was given (nothing was spent: call again with one).
-_ADMIT = (
+# admit() returns {0, seq}; {1} chat off; {2, ms} rate limited; {3} the counter is missing
+# and no floor was given (nothing was spent: call again with one).
+_ADMIT_LUA = (
     BUCKET_TAKE_LUA
     + """
-if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
-  return {1}
-end
-local seeded = redis.call('EXISTS', KEYS[3]) == 1
-if not seeded and ARGV[5] == '' then
-  return {3}
-end
-if ARGV[3] ~= '' then
-  local wait = take(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
-  if wait > 0 then
-    return {2, wait}
+local function admit()
+  if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+    return {1}
   end
+  local seeded = redis.call('EXISTS', KEYS[3]) == 1
+  if not seeded and ARGV[5] == '' then
+    return {3}
+  end
+  if ARGV[3] ~= '' then
+    local wait = take(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+    if wait > 0 then
+      return {2, wait}
+    end
+  end
+  if not seeded then
+    redis.call('SET', KEYS[3], ARGV[5])
+  end
+  return {0, redis.call('INCR', KEYS[3])}
 end
-if not seeded then
-  redis.call('SET', KEYS[3], ARGV[5])
+"""
+)
+_ADMIT = _ADMIT_LUA + "return admit()\n"
+
+# As _ADMIT, and once admitted, the message logged and published with its number in place of
+# the placeholder. KEYS: 4 the log. ARGV: 6 the packed message, 7 capacity, 8 ttl s,
+# 9 channel, 10 payload.
+_ADMIT_AND_APPEND = (
+    _ADMIT_LUA
+    + APPEND_LUA
+    + """
+local placeholder = '\\207' .. string.rep('\\255', 8)
+local function stamp(packed, number)
+  local at = string.find(packed, placeholder, 1, true)
+  return string.sub(packed, 1, at - 1) .. number .. string.sub(packed, at + 9)
 end
-return {0, redis.call('INCR', KEYS[3])}
+local reply = admit()
+if reply[1] == 0 then
+  local bytes, rest = {}, reply[2]
+  for i = 8, 1, -1 do
+    bytes[i] = string.char(rest % 256)
+    rest = math.floor(rest / 256)
+  end
+  local number = '\\207' .. table.concat(bytes)
+  append(KEYS[4], reply[2], stamp(ARGV[6], number), ARGV[7], ARGV[8], ARGV[9],
+    stamp(ARGV[10], number))
+end
+return reply
 """
 )
 
@@ -71,6 +117,16 @@ class ChatAdmission(Protocol):
         self, session_id: str, user_id: str, *, guest: bool, floor: Callable[[], Awaitable[int]]
     ) -> int: ...
 
+    async def admit_and_append(
+        self,
+        session_id: str,
+        user_id: str,
+        *,
+        guest: bool,
+        floor: Callable[[], Awaitable[int]],
+        append: ScriptedAppend,
+    ) -> int: ...
+
 
 class RedisChatAdmission:
     """The chat switch, rate limit and sequence number of a message in one script."""
@@ -86,6 +142,7 @@ class RedisChatAdmission:
     ) -> None:
         self._batch = RedisBatch.of(redis, lane="chat")
         self._script = redis.register_script(_ADMIT)
+        self._script_and_append = redis.register_script(_ADMIT_AND_APPEND)
         self._rate = "" if rate is None else rate
         self._burst = burst
         self._prefix = prefix
@@ -100,11 +157,43 @@ class RedisChatAdmission:
         counter."""
         keys = RoomKeys(session_id, self._prefix)
         names = (keys.chat_off, keys.chat_rate(user_id), keys.seq)
+        return await self._run(self._script, names, (), guest=guest, floor=floor)
+
+    async def admit_and_append(
+        self,
+        session_id: str,
+        user_id: str,
+        *,
+        guest: bool,
+        floor: Callable[[], Awaitable[int]],
+        append: ScriptedAppend,
+    ) -> int:
+        """As :meth:`admit`, and in the same step the admitted message logged and published
+        (``append``, from :meth:`RoomLog.scripted <rooms.room_log.RoomLog.scripted>`, of a
+        message whose ``seq`` is :data:`SEQ_PLACEHOLDER`) with its number; a refused one
+        is neither. ``append``'s log must be this room's, on this Redis."""
+        for packed in (append.packed, append.payload):
+            if packed.count(_PACKED_PLACEHOLDER) != 1:
+                raise ValueError("the message's seq must be SEQ_PLACEHOLDER, once")
+        keys = RoomKeys(session_id, self._prefix)
+        names = (keys.chat_off, keys.chat_rate(user_id), keys.seq, append.key)
+        args = (append.packed, append.capacity, append.ttl, append.channel, append.payload)
+        return await self._run(self._script_and_append, names, args, guest=guest, floor=floor)
+
+    async def _run(
+        self,
+        script: AsyncScript,
+        keys: tuple[str, ...],
+        more: tuple[str | int | bytes, ...],
+        *,
+        guest: bool,
+        floor: Callable[[], Awaitable[int]],
+    ) -> int:
         seed = ""
         while True:
             now = int(self._clock() * 1000)
             args = ("1" if guest else "0", now, self._rate, self._burst, seed)
-            reply = await self._batch.script(self._script, names, args)
+            reply = await self._batch.script(script, keys, (*args, *more))
             match int(reply[0]):
                 case 0:
                     return int(reply[1])

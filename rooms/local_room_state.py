@@ -25,9 +25,11 @@ from typing import Any
 import msgpack
 from redis.asyncio import Redis
 
+from rooms.bus_events import RoomMessage
+from rooms.bus_port import Bus
 from rooms.chat_moderation import TTL_SECONDS
 from rooms.errors import RateLimited
-from rooms.room_log import RoomLog
+from rooms.room_log import RoomLog, ScriptedAppend
 
 __all__ = ["LocalChatGate", "LocalChatLimiter", "LocalRoomLog", "LocalRoomState", "LocalSequence"]
 
@@ -197,6 +199,10 @@ class LocalRoomLog(RoomLog):
         if len(log.items) > self._capacity:
             del log.items[: len(log.items) - self._capacity]
         log.expires = self._state.monotonic() + self._ttl
+
+    def scripted(self, session_id: str, event: RoomMessage, bus: Bus) -> ScriptedAppend | None:
+        """None: this log is not in Redis, so no script writes it."""
+        return None
 
     async def replace(self, session_id: str, seq: int, message: dict[str, Any]) -> None:
         log = self._log(session_id)

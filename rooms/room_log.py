@@ -14,6 +14,7 @@ for each, on the path of every chat message before anyone receives it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -25,19 +26,45 @@ from rooms.bus_port import Bus
 from rooms.keys import RoomKeys
 from rooms.redis_batch import RedisBatch
 
-__all__ = ["RoomLog"]
+__all__ = ["APPEND_LUA", "RoomLog", "ScriptedAppend"]
+
+#: Lua: ``append(key, seq, packed, capacity, ttl, channel, payload)`` logs ``packed`` under
+#: ``seq`` in the log at ``key`` (capped, expiring) and then publishes ``payload`` on ``channel``
+#: ('': none). Shared by the log's own script and chat's admission (``rooms/chat_admission.py``).
+APPEND_LUA = """
+local function append(key, seq, packed, capacity, ttl, channel, payload)
+  redis.call('ZADD', key, seq, packed)
+  redis.call('ZREMRANGEBYRANK', key, 0, -tonumber(capacity) - 1)
+  redis.call('EXPIRE', key, ttl)
+  if channel ~= '' then
+    redis.call('PUBLISH', channel, payload)
+  end
+end
+"""
 
 # KEYS: 1 the log. ARGV: 1 seq, 2 the packed message, 3 capacity, 4 ttl s, 5 the channel to
 # publish ARGV[6] on once logged ('': none).
-_APPEND = """
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[3]) - 1)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-if ARGV[5] ~= '' then
-  redis.call('PUBLISH', ARGV[5], ARGV[6])
-end
+_APPEND = (
+    APPEND_LUA
+    + """
+append(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 return 0
 """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedAppend:
+    """A message logged and published by a script of someone else's (``APPEND_LUA``'s
+    arguments but the number): ``packed`` for the log at ``key``, ``payload`` for
+    ``channel``."""
+
+    key: str
+    packed: bytes
+    capacity: int
+    ttl: int
+    channel: str
+    payload: bytes
 
 
 class RoomLog:
@@ -65,27 +92,40 @@ class RoomLog:
         return RoomKeys(session_id, self._prefix).log
 
     async def append(self, session_id: str, seq: int, message: dict[str, Any]) -> None:
-        await self._write(session_id, seq, message, "", b"")
+        packed = msgpack.packb(message, use_bin_type=True)
+        key = self._key(session_id)
+        await self._run(seq, ScriptedAppend(key, packed, self._capacity, self._ttl, "", b""))
 
     async def publish(self, session_id: str, seq: int, event: RoomMessage, bus: Bus) -> None:
         """Log ``event``'s message under ``seq``, then publish ``event`` on ``bus``; nothing is
         published when the log's write fails. One script when ``bus`` publishes on this log's
         Redis client (:meth:`RoomBus.script_publication`), else a write and a publication."""
-        publication = None
-        if isinstance(bus, RoomBus):
-            publication = bus.script_publication(self._redis, event)
-        if publication is None:
+        scripted = self.scripted(session_id, event, bus)
+        if scripted is None:
             await self.append(session_id, seq, event.message)
             await bus.publish(event)
             return
-        await self._write(session_id, seq, event.message, *publication)
+        await self._run(seq, scripted)
 
-    async def _write(
-        self, session_id: str, seq: int, message: dict[str, Any], channel: str, payload: bytes
-    ) -> None:
-        packed = msgpack.packb(message, use_bin_type=True)
-        args = (seq, packed, self._capacity, self._ttl, channel, payload)
-        await self._batch.script(self._append, (self._key(session_id),), args)
+    def scripted(self, session_id: str, event: RoomMessage, bus: Bus) -> ScriptedAppend | None:
+        """What a script on this log's Redis needs to log ``event``'s message and publish
+        ``event`` on ``bus`` as :meth:`publish` would; None where one script cannot do both
+        (another bus or client, sharded pub/sub, a cluster: see
+        :meth:`RoomBus.script_publication`)."""
+        if not isinstance(bus, RoomBus):
+            return None
+        publication = bus.script_publication(self._redis, event)
+        if publication is None:
+            return None
+        packed = msgpack.packb(event.message, use_bin_type=True)
+        channel, payload = publication
+        key = self._key(session_id)
+        return ScriptedAppend(key, packed, self._capacity, self._ttl, channel, payload)
+
+    async def _run(self, seq: int, scripted: ScriptedAppend) -> None:
+        args = (seq, scripted.packed, scripted.capacity, scripted.ttl)
+        publication = (scripted.channel, scripted.payload)
+        await self._batch.script(self._append, (scripted.key,), (*args, *publication))
 
     async def replace(self, session_id: str, seq: int, message: dict[str, Any]) -> None:
         """Put ``message`` in place of the one with ``seq`` (a deleted chat message is

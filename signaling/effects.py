@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, assert_never
+from typing import assert_never
 
 from rooms import errors
 from rooms.activity import ActivityStore
 from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.breakout_messages import BreakoutRequest
-from rooms.bus_events import Direct, GrantChanged
-from rooms.chat import ChatService, Sender
+from rooms.bus_events import Direct, GrantChanged, RoomMessage
+from rooms.chat import ChatService, RoomDelivery, Sender
 from rooms.identity import Principal, UserRole
 from rooms.participation import RoomAdmitter
 from rooms.presence import PresenceEntry
@@ -224,21 +224,14 @@ class EffectRunner:
         assert conn.entry is not None
         entry = conn.entry
         sender = Sender(entry.user_id, entry.name, entry.role)
-
-        async def publish(row: ChatMessageRow) -> bool:
-            try:
-                await self.publish_chat(row, participant_id=entry.participant_id)
-            except Exception as exc:
-                # Stored is accepted: every node catches up from the store when its bus is back.
-                log.warning("chat %s not published yet, storing it: %r", row.seq, exc)
-                return False
-            return True
-
+        # Stored is accepted even when it could not be published: every node catches up from
+        # the store when its bus is back.
+        room = self.chat_delivery(participant_id=entry.participant_id, store_unsent=True)
         try:
-            # Published, committed, then durable: the room waits for neither the commit nor
+            # Delivered, committed, then durable: the room waits for neither the commit nor
             # the flush; the acknowledgement waits for both. A message the room has but the
             # store could not keep is a LiveclassError saying so (details.delivered).
-            row = await self._chat.store(conn.session_id, sender, effect.text, publish=publish)
+            row = await self._chat.store(conn.session_id, sender, effect.text, room=room)
         except errors.LiveclassError:
             raise
         except Exception as exc:
@@ -249,22 +242,25 @@ class EffectRunner:
             ) from exc
         conn.send(ack_message(effect.rid, id=row.id, seq=row.seq))
 
-    async def publish_chat(
-        self, row: ChatMessageRow, *, participant_id: str | None = None
-    ) -> dict[str, Any]:
-        """Log and broadcast a stored chat message (also for messages posted over REST)."""
-        sender = {
-            "id": participant_id or row.user_id,
-            "userId": row.user_id,
-            "name": row.user_name,
-            "role": row.role,
-        }
-        message = chat_message(
-            id=row.id, seq=row.seq, sender=sender, text=row.text, ts=row.created_at
-        )
-        event = self._node.room_message(row.session_id, message)
-        await self._log.publish(row.session_id, row.seq, event, self._node.bus)
-        return message
+    def chat_delivery(
+        self, *, participant_id: str | None = None, store_unsent: bool = False
+    ) -> RoomDelivery:
+        """How chat reaches this node's rooms: logged and broadcast (also for messages
+        posted over REST, from no participant)."""
+
+        def event(row: ChatMessageRow) -> RoomMessage:
+            sender = {
+                "id": participant_id or row.user_id,
+                "userId": row.user_id,
+                "name": row.user_name,
+                "role": row.role,
+            }
+            message = chat_message(
+                id=row.id, seq=row.seq, sender=sender, text=row.text, ts=row.created_at
+            )
+            return self._node.room_message(row.session_id, message)
+
+        return RoomDelivery(self._log, self._node.bus, event, store_unsent=store_unsent)
 
     async def _relay_signal(self, conn: Connection, effect: RelaySignal) -> None:
         sid = conn.session_id

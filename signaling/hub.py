@@ -49,7 +49,7 @@ from rooms.bans import Bans
 from rooms.breakout_store import BreakoutStore
 from rooms.bus_events import ForParticipant
 from rooms.bus_port import Bus
-from rooms.chat import ChatService
+from rooms.chat import ChatService, RoomDelivery
 from rooms.futures import cancel_and_wait
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
@@ -59,7 +59,6 @@ from rooms.questions import QuestionStore
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
 from rooms.store import Database
-from rooms.store.tables import ChatMessageRow
 from rooms.tokens import RoomTokens
 from signaling import close_codes
 from signaling.admission import Seating, Waiting
@@ -344,11 +343,10 @@ class Hub:
 
     # -- for the REST side (api/actions.py) and the composition root -------------------------
 
-    async def publish_chat(
-        self, row: ChatMessageRow, *, participant_id: str | None = None
-    ) -> dict[str, Any]:
-        """Log and broadcast a stored chat message (also for messages posted over REST)."""
-        return await self._effects.publish_chat(row, participant_id=participant_id)
+    def chat_delivery(self) -> RoomDelivery:
+        """How a chat message posted over REST reaches the room (from no participant; one
+        that cannot be published is refused, unstored, so its sender may send it again)."""
+        return self._effects.chat_delivery()
 
     async def room_ended(self, session_id: str, reason: str) -> None:
         """Tell every node that the room ended: everyone gets ``room-ended`` and is closed."""

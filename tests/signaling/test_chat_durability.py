@@ -150,10 +150,14 @@ async def test_a_rest_message_that_cannot_reach_the_room_is_not_stored(
 ) -> None:
     teacher, *_ = live_class
 
-    async def unreachable(*_: Any, **__: Any) -> dict[str, Any]:
+    async def unreachable(*_: Any, **__: Any) -> None:
         raise ConnectionError("the room's bus went away")
 
-    monkeypatch.setattr(services.hub, "publish_chat", unreachable)
+    # Whichever way this deployment delivers: the log's write and publication (in process),
+    # or the admission's one script that logs and publishes (Redis).
+    monkeypatch.setattr(services.parts.room_log, "publish", unreachable)
+    if services.parts.chat_admission is not None:
+        monkeypatch.setattr(services.parts.chat_admission, "admit_and_append", unreachable)
     sid = teacher.welcome["room"]["id"]
     path = f"/api/v1/sessions/{sid}/messages"
     response = await client.post(path, json={"text": "lost"}, headers=people.student)
@@ -204,3 +208,26 @@ async def test_while_the_database_is_failing_a_message_is_stored_before_the_room
     held.released.set()
     await sending
     assert (await s1.next("ack"))["rid"] == "r4"
+
+
+async def test_a_websocket_message_the_bus_could_not_take_is_stored_and_acknowledged(
+    live_class: Three,
+    client: httpx.AsyncClient,
+    people: People,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unlike REST's, a WebSocket message the room could not be sent (a bus apart from the
+    log's Redis, which went away) is kept: every node catches up from the store."""
+    teacher, s1, _ = live_class
+
+    async def unreachable(*_: Any, **__: Any) -> None:
+        raise ConnectionError("the room's bus went away")
+
+    monkeypatch.setattr(services.parts.room_log, "scripted", lambda *_: None)
+    monkeypatch.setattr(services.parts.room_log, "publish", unreachable)
+    await s1.send({"type": "chat", "text": "kept", "rid": "r1"})
+    assert (await s1.next("ack"))["rid"] == "r1"
+    path = f"/api/v1/sessions/{teacher.welcome['room']['id']}/messages"
+    history = (await client.get(path, headers=people.teacher)).json()["messages"]
+    assert [m["text"] for m in history] == ["kept"]
