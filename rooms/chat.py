@@ -27,16 +27,14 @@ back; without either, the latest ``limit`` messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
 from rooms.access import can_manage, room_role_for
 from rooms.bans import Bans
-from rooms.bus_events import RoomMessage
-from rooms.bus_port import Bus
 from rooms.chat_admission import SEQ_PLACEHOLDER, ChatAdmission, chat_off
+from rooms.chat_delivery import RoomDelivery
 from rooms.chat_moderation import StudentChatSwitch
 from rooms.errors import (
     Banned,
@@ -51,7 +49,6 @@ from rooms.ids import is_uuid, new_id
 from rooms.model import RoomRole, SessionStatus
 from rooms.presence import Presence
 from rooms.ratelimit import ChatRateLimit
-from rooms.room_log import RoomLog
 from rooms.sequence import RoomSequence
 from rooms.session_lookup import is_enrolled, load_session
 from rooms.store import Database
@@ -60,23 +57,9 @@ from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import ChatMessageRow, SessionRow
 from rooms.store.types import utcnow
 
-__all__ = ["ChatPage", "ChatService", "RoomDelivery", "Sender"]
+__all__ = ["ChatPage", "ChatService", "Sender"]
 
 log = logging.getLogger("liveclass.chat")
-
-
-@dataclass(frozen=True, slots=True)
-class RoomDelivery:
-    """How an admitted message reaches the room: ``event(row)``, its room message, logged in
-    ``log`` and published on ``bus`` (the hub's :meth:`~signaling.hub.Hub.chat_delivery`).
-    ``store_unsent``: a message that cannot be published is stored all the same (every node
-    catches up from the store once its bus is back); otherwise it is refused unstored, so its
-    sender may send it again."""
-
-    log: RoomLog
-    bus: Bus
-    event: Callable[[ChatMessageRow], RoomMessage]
-    store_unsent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +185,7 @@ class ChatService:
             # refused and seen by nobody (the README's behaviour during outages).
             row = await self._admitted(session_id, sender, text)
             durability = await self._commit(row)
-            if await self._deliver(row, room):
+            if await room.deliver(row):
                 await self._kept(row, durability)
             else:
                 await self._durable(durability)
@@ -252,7 +235,8 @@ class ChatService:
         delivered in one script: one round trip from the frame to the fan-out."""
         if self._admission is not None:
             row = self._row(session_id, sender, text, SEQ_PLACEHOLDER)
-            scripted = room.log.scripted(session_id, room.event(row), room.bus)
+            event = room.event(row)
+            scripted = room.log.scripted(session_id, event, room.bus)
             if scripted is not None:
                 row.seq = await self._admission.admit_and_append(
                     session_id,
@@ -261,21 +245,11 @@ class ChatService:
                     floor=lambda: self._floor(session_id),
                     append=scripted,
                 )
+                event.message["seq"] = row.seq
+                room.published(event)
                 return row, True
         row = await self._admitted(session_id, sender, text)
-        return row, await self._deliver(row, room)
-
-    async def _deliver(self, row: ChatMessageRow, room: RoomDelivery) -> bool:
-        """Log and publish ``row``: whether the room has it (False: it may be stored all the
-        same, and every node catches up from the store once its bus is back)."""
-        try:
-            await room.log.publish(row.session_id, row.seq, room.event(row), room.bus)
-        except Exception as exc:
-            if not room.store_unsent:
-                raise
-            log.warning("chat %s not published yet, storing it: %r", row.seq, exc)
-            return False
-        return True
+        return row, await room.deliver(row)
 
     async def _kept(self, row: ChatMessageRow, durability: Durability | None = None) -> None:
         """Commit (unless ``durability`` says it is done) and wait for durable a row the room

@@ -21,7 +21,8 @@ from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.breakout_messages import BreakoutRequest
 from rooms.bus_events import Direct, GrantChanged, RoomMessage
-from rooms.chat import ChatService, RoomDelivery, Sender
+from rooms.chat import ChatService, Sender
+from rooms.chat_delivery import RoomDelivery
 from rooms.identity import Principal, UserRole
 from rooms.participation import RoomAdmitter
 from rooms.presence import PresenceEntry
@@ -87,8 +88,11 @@ class EffectRunner:
         teaching: Teaching,
         lobby: Lobby,
         questions: QuestionDesk,
+        deliver_here: Callable[[RoomMessage], None] | None = None,
     ) -> None:
         self._node = node
+        #: Delivers a room event to this node's part of the room (the bus listener's).
+        self._deliver_here = deliver_here
         self._teaching = teaching
         self._lobby = lobby
         self._questions = questions
@@ -245,8 +249,8 @@ class EffectRunner:
     def chat_delivery(
         self, *, participant_id: str | None = None, store_unsent: bool = False
     ) -> RoomDelivery:
-        """How chat reaches this node's rooms: logged and broadcast (also for messages
-        posted over REST, from no participant)."""
+        """How chat reaches the room: logged and broadcast, and delivered on this node as soon
+        as it is published (also for messages posted over REST, from no participant)."""
 
         def event(row: ChatMessageRow) -> RoomMessage:
             sender = {
@@ -260,7 +264,9 @@ class EffectRunner:
             )
             return self._node.room_message(row.session_id, message)
 
-        return RoomDelivery(self._log, self._node.bus, event, store_unsent=store_unsent)
+        return RoomDelivery(
+            self._log, self._node.bus, event, store_unsent=store_unsent, here=self._deliver_here
+        )
 
     async def _relay_signal(self, conn: Connection, effect: RelaySignal) -> None:
         sid = conn.session_id

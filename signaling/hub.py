@@ -49,7 +49,8 @@ from rooms.bans import Bans
 from rooms.breakout_store import BreakoutStore
 from rooms.bus_events import ForParticipant
 from rooms.bus_port import Bus
-from rooms.chat import ChatService, RoomDelivery
+from rooms.chat import ChatService
+from rooms.chat_delivery import RoomDelivery
 from rooms.futures import cancel_and_wait
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
@@ -172,6 +173,7 @@ class Hub:
             bans=bans,
             upkeep=self._upkeep,
             media=self._media,
+            deliver_here=self._listener.on_event,
         )
         #: Run for every seated connection after its welcome (what hosts see of the tools).
         #: Breakout rooms (signaling/breakouts.py).

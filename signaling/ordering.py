@@ -6,10 +6,14 @@ the bus before seq 5. Each node puts a room's messages back in order before fann
 a message after a gap waits until the gap fills, or at most ``window`` seconds (a number may
 never be published: a chat whose store failed was never acked), after which what waits goes
 out in order and the gap is skipped. Live order then matches history order.
+
+A number delivered once is not delivered again (the last ``remembered`` numbers): a node
+delivers its own chat as soon as it is published, and its echo from the bus comes after.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,24 +24,36 @@ __all__ = ["SeqOrder"]
 class SeqOrder:
     window: float = 1.0
     max_waiting: int = 4096
+    remembered: int = 4096
     #: The next seq to deliver; None until the first one is known.
     expected: int | None = None
     _waiting: dict[int, dict[str, Any]] = field(default_factory=dict)
     _since: float | None = None
+    _delivered: set[int] = field(default_factory=set)
+    _delivered_order: deque[int] = field(default_factory=deque)
 
     def start_at(self, seq: int) -> None:
         """The room opened here when ``seq`` was its last number: expect ``seq + 1``."""
         if self.expected is None:
             self.expected = seq + 1
 
+    def seen(self, message: dict[str, Any]) -> bool:
+        """Whether ``message``'s number was delivered or waits already (a repeat: dropped)."""
+        seq = message.get("seq")
+        return isinstance(seq, int) and (seq in self._delivered or seq in self._waiting)
+
     def push(self, message: dict[str, Any], now: float) -> list[dict[str, Any]]:
-        """Messages to deliver now, in order (``message`` among them, or held back)."""
+        """Messages to deliver now, in order (``message`` among them, or held back; none
+        when it was :meth:`seen`)."""
         seq = message.get("seq")
         if not isinstance(seq, int):
             return [message]
+        if self.seen(message):
+            return []
         if self.expected is None:
             self.expected = seq
         if seq < self.expected:
+            self._remember(seq)
             return [message]  # after a skipped gap: late, but not lost
         self._waiting[seq] = message
         out = self._drain()
@@ -85,7 +101,14 @@ class SeqOrder:
                 self.expected = min(self._waiting)
                 continue
             out.append(message)
+            self._remember(self.expected)
             self.expected += 1
         if out or not self._waiting:
             self._since = None  # a new wait (if any) starts at the next push
         return out
+
+    def _remember(self, seq: int) -> None:
+        self._delivered.add(seq)
+        self._delivered_order.append(seq)
+        if len(self._delivered_order) > self.remembered:
+            self._delivered.discard(self._delivered_order.popleft())

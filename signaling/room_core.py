@@ -117,11 +117,15 @@ def room_event_actions(order: SeqOrder, event: BusEvent, now: float) -> list[Roo
 
     ``order`` is the room's reorder buffer (its state, updated here): a reliable message for
     everyone is delivered in ``seq`` order, whatever order their publishers reached the bus
-    in, so it may release several messages, or none while an earlier one is missing."""
+    in, so it may release several messages, or none while an earlier one is missing; one it
+    delivered already (this node's own chat, delivered as published, then its echo) asks
+    nothing."""
     match event:
         case RoomMessage():
             actions: list[RoomAction]
             if event.audience == "all" and event.exclude is None:
+                if order.seen(event.message):
+                    return []
                 actions = [FanOut(message) for message in order.push(event.message, now)]
                 if order.deadline is not None:
                     actions.append(AwaitGap(order.deadline))

@@ -79,3 +79,34 @@ def test_a_welcome_seq_covers_what_the_room_delivered_before_the_connection() ->
     assert welcome_seq(read, order.expected) == 6
     assert welcome_seq(9, order.expected) == 9  # handed out, still on the way here
     assert welcome_seq(3, None) == 3  # nothing delivered here yet
+
+
+def test_a_number_delivered_once_is_not_delivered_again() -> None:
+    """A node delivers its own chat as soon as it is published; the bus's echo comes after."""
+    order = SeqOrder(window=1.0)
+    order.start_at(0)
+    assert seqs(order.push(m(1), 0.0)) == [1]
+    assert order.seen(m(1))
+    assert order.push(m(1), 0.1) == []  # the echo
+    assert seqs(order.push(m(3), 0.2)) == []  # waits for 2...
+    assert order.push(m(3), 0.3) == []  # ...once, however often it comes
+    assert seqs(order.push(m(2), 0.4)) == [2, 3]
+    assert order.push(m(2), 0.5) == []
+    assert order.push(m(3), 0.6) == []
+
+
+def test_a_late_message_after_a_skipped_gap_is_delivered_once() -> None:
+    order = SeqOrder(window=1.0)
+    order.start_at(0)
+    assert seqs(order.push(m(2), 0.0)) == []
+    assert seqs(order.expire(1.0)) == [2]
+    assert seqs(order.push(m(1), 1.1)) == [1]
+    assert order.push(m(1), 1.2) == []
+
+
+def test_only_the_last_numbers_are_remembered() -> None:
+    order = SeqOrder(window=1.0, remembered=3)
+    order.start_at(0)
+    for seq in range(1, 6):
+        assert seqs(order.push(m(seq), 0.0)) == [seq]
+    assert [seq for seq in range(1, 6) if order.seen(m(seq))] == [3, 4, 5]

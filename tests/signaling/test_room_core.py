@@ -90,6 +90,14 @@ def test_a_reliable_room_message_is_fanned_out_with_its_latency() -> None:
     ]
 
 
+def test_a_reliable_message_delivered_already_asks_nothing_again() -> None:
+    """This node's own chat went out as it was published; its echo from the bus is a repeat
+    (not fanned out, and not counted in the bus's latency)."""
+    order = ordered_from(2)
+    assert room_event_actions(order, msg(chat(3), sent_at=12.5), 12.6)[0] == FanOut(chat(3))
+    assert room_event_actions(order, msg(chat(3), sent_at=12.5), 13.0) == []
+
+
 def test_reliable_messages_wait_for_a_gap_then_go_in_seq_order() -> None:
     order = ordered_from(2)
     # seq 4 before seq 3: held, and the shell is asked to release it at the window's end

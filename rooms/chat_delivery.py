@@ -1,0 +1,61 @@
+"""How an admitted chat message reaches the room before it is stored (``rooms/chat.py``): its
+room message, logged in the room's log and published on the bus, and delivered on this node at
+once. The hub builds one per sender (``EffectRunner.chat_delivery``); on Redis the admission
+script logs and publishes it itself (``rooms/chat_admission.py``), and :meth:`published` is
+all that is left to do here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rooms.bus_events import RoomMessage
+from rooms.bus_port import Bus
+from rooms.room_log import RoomLog
+from rooms.store.tables import ChatMessageRow
+
+__all__ = ["RoomDelivery"]
+
+log = logging.getLogger("liveclass.chat")
+
+
+@dataclass(frozen=True, slots=True)
+class RoomDelivery:
+    """How an admitted message reaches the room: ``event(row)``, its room message, logged in
+    ``log`` and published on ``bus`` (the hub's :meth:`~signaling.hub.Hub.chat_delivery`).
+    ``store_unsent``: a message that cannot be published is stored all the same (every node
+    catches up from the store once its bus is back); otherwise it is refused unstored, so its
+    sender may send it again. ``here``: given the published event at once, to deliver it to
+    this node's own part of the room without waiting for the bus to bring it back (the echo
+    is then a repeat, which the node drops)."""
+
+    log: RoomLog
+    bus: Bus
+    event: Callable[[ChatMessageRow], RoomMessage]
+    store_unsent: bool = False
+    here: Callable[[RoomMessage], None] | None = None
+
+    def published(self, event: RoomMessage) -> None:
+        """``event`` is on the bus: this node delivers it now (see ``here``). Its failure is
+        logged, not raised: the message is the room's already, and the echo still comes."""
+        if self.here is None:
+            return
+        try:
+            self.here(event)
+        except Exception:
+            log.exception("chat %s: delivering it on this node failed", event.message.get("seq"))
+
+    async def deliver(self, row: ChatMessageRow) -> bool:
+        """Log and publish ``row``: whether the room has it (False: it may be stored all the
+        same, and every node catches up from the store once its bus is back)."""
+        event = self.event(row)
+        try:
+            await self.log.publish(row.session_id, row.seq, event, self.bus)
+        except Exception as exc:
+            if not self.store_unsent:
+                raise
+            log.warning("chat %s not published yet, storing it: %r", row.seq, exc)
+            return False
+        self.published(event)
+        return True
