@@ -206,7 +206,9 @@ async def open_services(
     attendance = AttendanceService(database)
     admitter = RoomAdmitter(database, presence, attendance)
     secret_key = settings.resolved_secret_key()
-    sessions = SessionService(database, presence, max_session_hours=settings.max_session_hours)
+    sessions = SessionService(
+        database, presence, max_session_hours=settings.max_session_hours, sequence=parts.sequence
+    )
     chat = chat_service(settings, database, presence, parts)
     room_tokens = RoomTokens(secret_key, ttl_seconds=settings.room_token_ttl_seconds, clock=clock)
     node_id = settings.node_id or new_node_id()
@@ -257,7 +259,7 @@ async def open_services(
         redis=redis,
         authenticator=authenticator,
         presence=presence,
-        sessions=SessionService(database, presence, max_session_hours=settings.max_session_hours),
+        sessions=sessions,
         enrollment=EnrollmentService(database, open_payment_verifier(settings)),
         feedback=FeedbackService(database),
         attendance=attendance,

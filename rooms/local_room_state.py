@@ -73,6 +73,10 @@ class LocalSequence:
         """The last number handed out for ``session_id`` (0 if none, or after a restart)."""
         return self._seq.get(session_id, 0)
 
+    async def begin(self, session_id: str) -> None:
+        """A room that starts now: its counter is 0 (kept if it exists)."""
+        self._seq.setdefault(session_id, 0)
+
     async def raise_to(self, session_id: str, value: int) -> None:
         """Make sure the next number is above ``value``."""
         if self._seq.get(session_id, 0) < value:

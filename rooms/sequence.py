@@ -34,6 +34,8 @@ class RoomSequence(Protocol):
 
     async def current(self, session_id: str) -> int: ...
 
+    async def begin(self, session_id: str) -> None: ...
+
     async def raise_to(self, session_id: str, value: int) -> None: ...
 
     async def next(self, session_id: str, floor: Callable[[], Awaitable[int]]) -> int: ...
@@ -52,6 +54,11 @@ class SequenceAllocator:
         """The last number handed out for ``session_id`` (0 if none, or if Redis lost it)."""
         value = await self._batch.command("GET", RoomKeys(session_id, self._prefix).seq)
         return int(value) if value is not None else 0
+
+    async def begin(self, session_id: str) -> None:
+        """A room that starts now has handed out no number yet: its counter is set to 0
+        (kept if it exists), so its first message need not ask the store for a floor."""
+        await self._batch.command("SET", RoomKeys(session_id, self._prefix).seq, 0, "NX")
 
     async def raise_to(self, session_id: str, value: int) -> None:
         """Make sure the next number is above ``value`` (after Redis lost the counter, a node

@@ -22,6 +22,7 @@ from rooms.errors import InvalidState
 from rooms.identity import Principal
 from rooms.model import EnrollmentStatus, SessionStatus
 from rooms.presence import Presence, PresenceEntry
+from rooms.sequence import RoomSequence
 from rooms.session_lookup import load_session, require_manage
 from rooms.store import Database
 from rooms.store.tables import AttendanceRow, EnrollmentRow, SessionRow
@@ -47,6 +48,8 @@ class SessionLifecycle:
 
     _db: Database
     _presence: Presence
+    #: The rooms' sequence numbers: a room that starts begins its counter (None: not here).
+    _sequence: RoomSequence | None
 
     async def start(self, principal: Principal, ref: str) -> Transition:
         async with self._db.transaction() as tx:
@@ -59,6 +62,10 @@ class SessionLifecycle:
             row.updated_at = now
             await enqueue(tx, row.tenant_id, EventType.SESSION_STARTED, session_data(row))
         await self._presence.load_room(row.id, row.status, row.max_participants)
+        if self._sequence is not None:
+            # A session starts once and has no reliable message before: its first chat's
+            # number needs no floor from the store (a read and a round trip on its path).
+            await self._sequence.begin(row.id)
         return Transition(row=row, previous=previous)
 
     async def end(self, principal: Principal, ref: str) -> Transition:

@@ -20,6 +20,7 @@ from rooms.inputs import SessionDraft, SessionPatch
 from rooms.model import SessionStatus
 from rooms.presence import Presence
 from rooms.seats import promote_waiting
+from rooms.sequence import RoomSequence
 from rooms.session_lifecycle import SessionLifecycle
 from rooms.session_lookup import is_enrolled, load_session, require_manage
 from rooms.session_reads import SessionReads, SessionView
@@ -42,9 +43,11 @@ class SessionService(SessionReads, SessionLifecycle):
         *,
         max_session_hours: float = 6.0,
         default_duration: timedelta = timedelta(hours=1),
+        sequence: RoomSequence | None = None,
     ) -> None:
         self._db = database
         self._presence = presence
+        self._sequence = sequence
         self._max_duration = timedelta(hours=max_session_hours)
         self._default_duration = default_duration
 

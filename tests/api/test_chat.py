@@ -353,3 +353,22 @@ async def test_sequence_survives_redis_losing_its_counter(
     body = await page(client, sid, people.teacher)
     assert seqs(body) == [1, 2, 3, 4, 5]
     assert [m["text"] for m in body["messages"]][-2:] == ["after 1", "after 2"]
+
+
+async def test_a_started_sessions_first_message_asks_the_store_for_no_floor(
+    client: httpx.AsyncClient,
+    people: People,
+    new_session: NewSession,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Starting a session begins its counter: the first message's number needs no read of
+    the store (a query and a round trip on the first message of every class)."""
+    session = await new_session(start=True)
+
+    async def no_floor(session_id: str) -> int:
+        raise AssertionError(f"the store was asked for {session_id}'s floor")
+
+    monkeypatch.setattr(services.chat, "_floor", no_floor)
+    assert await say(client, session["id"], people.student, "first") == 1
+    assert await say(client, session["id"], people.teacher, "second") == 2

@@ -169,3 +169,15 @@ async def test_concurrent_reseeding_never_repeats(
         )
     assert store.reads == callers
     assert sorted(values) == list(range(101, 101 + callers))
+
+
+async def test_a_room_that_begins_counts_from_one_without_the_store(
+    new_allocator: Callable[[], RoomSequence],
+) -> None:
+    allocator, store = new_allocator(), Store(highest=7)
+    await allocator.begin("s-1")
+    assert await allocator.current("s-1") == 0
+    assert [await allocator.next("s-1", store.floor) for _ in range(2)] == [1, 2]
+    assert store.reads == 0
+    await allocator.begin("s-1")  # a counter that exists is kept
+    assert await allocator.next("s-1", store.floor) == 3
