@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from rooms.access import can_manage, room_role_for
 from rooms.bans import Bans
 from rooms.chat_admission import SEQ_PLACEHOLDER, ChatAdmission, chat_off
-from rooms.chat_delivery import RoomDelivery
+from rooms.chat_delivery import ChatDraft, RoomDelivery, Sender
 from rooms.chat_moderation import StudentChatSwitch
 from rooms.errors import (
     Banned,
@@ -45,7 +45,7 @@ from rooms.errors import (
     ValidationFailed,
 )
 from rooms.identity import Principal
-from rooms.ids import is_uuid, new_id
+from rooms.ids import is_uuid
 from rooms.model import RoomRole, SessionStatus
 from rooms.presence import Presence
 from rooms.ratelimit import ChatRateLimit
@@ -55,18 +55,10 @@ from rooms.store import Database
 from rooms.store.durability import Durability
 from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import ChatMessageRow, SessionRow
-from rooms.store.types import utcnow
 
 __all__ = ["ChatPage", "ChatService", "Sender"]
 
 log = logging.getLogger("liveclass.chat")
-
-
-@dataclass(frozen=True, slots=True)
-class Sender:
-    user_id: str
-    name: str
-    role: RoomRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,39 +170,30 @@ class ChatService:
         ``seq``): the sender must not send it again."""
         text = self.clean(text)
         if room is None:
-            row = await self._admitted(session_id, sender, text)
+            row = (await self._admitted(session_id, sender, text)).row()
             await self._durable(await self._commit(row))
         elif self._db.failing:
             # The database has been failing: stored first, so that what it cannot keep is
             # refused and seen by nobody (the README's behaviour during outages).
-            row = await self._admitted(session_id, sender, text)
+            draft = await self._admitted(session_id, sender, text)
+            row = draft.row()
             durability = await self._commit(row)
-            if await room.deliver(row):
+            if await room.deliver(draft):
                 await self._kept(row, durability)
             else:
                 await self._durable(durability)
         else:
-            row, delivered = await self._admitted_and_delivered(session_id, sender, text, room)
+            draft, delivered = await self._admitted_and_delivered(session_id, sender, text, room)
+            # The ORM row only now: its instrumented construction is no work for the room.
+            row = draft.row()
             if delivered:
                 await self._kept(row)
             else:
                 await self._durable(await self._commit(row))
         return row
 
-    def _row(self, session_id: str, sender: Sender, text: str, seq: int) -> ChatMessageRow:
-        return ChatMessageRow(
-            id=new_id(),
-            session_id=session_id,
-            seq=seq,
-            user_id=sender.user_id,
-            user_name=sender.name,
-            role=sender.role.value,
-            text=text,
-            created_at=utcnow(),
-        )
-
-    async def _admitted(self, session_id: str, sender: Sender, text: str) -> ChatMessageRow:
-        """The row of an admitted message: the host's switch, the rate limit, its number."""
+    async def _admitted(self, session_id: str, sender: Sender, text: str) -> ChatDraft:
+        """An admitted message: the host's switch, the rate limit, its number."""
         guest = sender.role is RoomRole.GUEST
         if self._admission is not None:
             seq = await self._admission.admit(
@@ -226,30 +209,30 @@ class ChatService:
             if self._limiter is not None:
                 await self._limiter.take(session_id, sender.user_id)
             seq = await self.next_seq(session_id)
-        return self._row(session_id, sender, text, seq)
+        return ChatDraft.of(session_id, sender, text, seq)
 
     async def _admitted_and_delivered(
         self, session_id: str, sender: Sender, text: str, room: RoomDelivery
-    ) -> tuple[ChatMessageRow, bool]:
-        """The admitted message's row, and whether the room has it. On Redis, admitted and
+    ) -> tuple[ChatDraft, bool]:
+        """The admitted message, and whether the room has it. On Redis, admitted and
         delivered in one script: one round trip from the frame to the fan-out."""
         if self._admission is not None:
-            row = self._row(session_id, sender, text, SEQ_PLACEHOLDER)
-            event = room.event(row)
+            draft = ChatDraft.of(session_id, sender, text, SEQ_PLACEHOLDER)
+            event = room.event(draft)
             scripted = room.log.scripted(session_id, event, room.bus)
             if scripted is not None:
-                row.seq = await self._admission.admit_and_append(
+                draft.seq = await self._admission.admit_and_append(
                     session_id,
                     sender.user_id,
                     guest=sender.role is RoomRole.GUEST,
                     floor=lambda: self._floor(session_id),
                     append=scripted,
                 )
-                event.message["seq"] = row.seq
+                event.message["seq"] = draft.seq
                 room.published(event)
-                return row, True
-        row = await self._admitted(session_id, sender, text)
-        return row, await room.deliver(row)
+                return draft, True
+        draft = await self._admitted(session_id, sender, text)
+        return draft, await room.deliver(draft)
 
     async def _kept(self, row: ChatMessageRow, durability: Durability | None = None) -> None:
         """Commit (unless ``durability`` says it is done) and wait for durable a row the room

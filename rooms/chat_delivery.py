@@ -9,15 +9,61 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from rooms.bus_events import RoomMessage
 from rooms.bus_port import Bus
+from rooms.ids import new_id
+from rooms.model import RoomRole
 from rooms.room_log import RoomLog
 from rooms.store.tables import ChatMessageRow
+from rooms.store.types import utcnow
 
-__all__ = ["RoomDelivery"]
+__all__ = ["ChatDraft", "RoomDelivery", "Sender"]
 
 log = logging.getLogger("liveclass.chat")
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    user_id: str
+    name: str
+    role: RoomRole
+
+
+@dataclass(slots=True)
+class ChatDraft:
+    """A chat message on its way to the room, before it is stored: the fields of its
+    :class:`ChatMessageRow` (:meth:`row`), in a plain object (an ORM row's instrumented
+    construction costs ~40 µs, which the room need not wait for)."""
+
+    id: str
+    session_id: str
+    seq: int
+    user_id: str
+    user_name: str
+    role: str
+    text: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, session_id: str, sender: Sender, text: str, seq: int) -> ChatDraft:
+        """A new message from ``sender``, numbered ``seq``, stamped now."""
+        role = sender.role.value
+        return cls(new_id(), session_id, seq, sender.user_id, sender.name, role, text, utcnow())
+
+    def row(self) -> ChatMessageRow:
+        """The row to store."""
+        return ChatMessageRow(
+            id=self.id,
+            session_id=self.session_id,
+            seq=self.seq,
+            user_id=self.user_id,
+            user_name=self.user_name,
+            role=self.role,
+            text=self.text,
+            created_at=self.created_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +78,7 @@ class RoomDelivery:
 
     log: RoomLog
     bus: Bus
-    event: Callable[[ChatMessageRow], RoomMessage]
+    event: Callable[[ChatDraft], RoomMessage]
     store_unsent: bool = False
     here: Callable[[RoomMessage], None] | None = None
 
@@ -46,7 +92,7 @@ class RoomDelivery:
         except Exception:
             log.exception("chat %s: delivering it on this node failed", event.message.get("seq"))
 
-    async def deliver(self, row: ChatMessageRow) -> bool:
+    async def deliver(self, row: ChatDraft) -> bool:
         """Log and publish ``row``: whether the room has it (False: it may be stored all the
         same, and every node catches up from the store once its bus is back)."""
         event = self.event(row)

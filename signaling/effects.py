@@ -21,14 +21,13 @@ from rooms.attendance import AttendanceService
 from rooms.bans import Bans
 from rooms.breakout_messages import BreakoutRequest
 from rooms.bus_events import Direct, GrantChanged, RoomMessage
-from rooms.chat import ChatService, Sender
-from rooms.chat_delivery import RoomDelivery
+from rooms.chat import ChatService
+from rooms.chat_delivery import ChatDraft, RoomDelivery, Sender
 from rooms.identity import Principal, UserRole
 from rooms.participation import RoomAdmitter
 from rooms.presence import PresenceEntry
 from rooms.room_log import RoomLog
 from rooms.sessions import SessionService
-from rooms.store.tables import ChatMessageRow
 from signaling import close_codes
 from signaling.answering import UNAVAILABLE
 from signaling.connection import Connection
@@ -252,7 +251,7 @@ class EffectRunner:
         """How chat reaches the room: logged and broadcast, and delivered on this node as soon
         as it is published (also for messages posted over REST, from no participant)."""
 
-        def event(row: ChatMessageRow) -> RoomMessage:
+        def event(row: ChatDraft) -> RoomMessage:
             sender = {
                 "id": participant_id or row.user_id,
                 "userId": row.user_id,

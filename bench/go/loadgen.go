@@ -294,6 +294,9 @@ func measure(cfg *config) map[string]any {
 	samples.stop()
 	r.finishing.Store(true)
 	steps := stepResults(r, clients, joined, samples, lag)
+	if path := os.Getenv("LOADGEN_MESSAGES"); path != "" {
+		writeMessages(path, r)
+	}
 	for _, c := range clients {
 		c.close()
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"os"
 	"sort"
 	"sync/atomic"
 	"syscall"
@@ -179,4 +181,29 @@ func stepResults(r *run, clients []*client, joined int, s *samples, lag [][]floa
 		}
 	}
 	return out
+}
+
+// writeMessages appends one line per message sent to path (LOADGEN_MESSAGES): step, id, and
+// the first and last receipt after the send in ms (-1: none), and how many received it; where
+// a step's tail comes from (a few slow messages, or every message's last recipients).
+func writeMessages(path string, r *run) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "LOADGEN_MESSAGES:", err)
+		return
+	}
+	defer f.Close()
+	for id := int64(0); id < r.nextID.Load(); id++ {
+		step := atomic.LoadInt32(&r.sentStep[id])
+		if step < 0 {
+			continue
+		}
+		n := atomic.LoadUint32(&r.received[id])
+		first, last := -1.0, -1.0
+		if n > 0 {
+			first = float64(atomic.LoadInt64(&r.firstAt[id])-r.sentAt[id]) / 1e6
+			last = float64(atomic.LoadInt64(&r.lastAt[id])-r.sentAt[id]) / 1e6
+		}
+		fmt.Fprintf(f, "%d %d %.3f %.3f %d\n", step, id, first, last, n)
+	}
 }
