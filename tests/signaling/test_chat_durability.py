@@ -17,9 +17,9 @@ from sqlalchemy.exc import OperationalError
 from api.services import Services
 from rooms.store.durability import Durability
 from rooms.store.group_commit import GroupCommit
-from signaling.hub import Hub
-from tests.conftest import NewSession, People
-from tests.signaling.harness import WAIT, Client, class_of_three, fast_chat
+from tests.conftest import People
+from tests.signaling.conftest import Three
+from tests.signaling.harness import WAIT, Client, fast_chat
 
 pytestmark = fast_chat
 
@@ -59,17 +59,11 @@ class HeldWrites:
         return _Held(self, await self._inner.add(row, **kwargs))
 
 
-Three = tuple[Client, Client, Client]
 Class = tuple[Client, Client, Client, HeldWrites]
 
 
-@pytest.fixture
-async def live_class(
-    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
-) -> Three:
-    """A live class of three on two nodes: the teacher, two students."""
-    sid = (await new_session(start=True))["id"]
-    return await class_of_three(client, nodes, sid, people)
+async def unreachable(*_: Any, **__: Any) -> None:
+    raise ConnectionError("the room's bus went away")
 
 
 def hold(services: Services, stage: str) -> HeldWrites:
@@ -150,9 +144,6 @@ async def test_a_rest_message_that_cannot_reach_the_room_is_not_stored(
 ) -> None:
     teacher, *_ = live_class
 
-    async def unreachable(*_: Any, **__: Any) -> None:
-        raise ConnectionError("the room's bus went away")
-
     # Whichever way this deployment delivers: the log's write and publication (in process),
     # or the admission's one script that logs and publishes (Redis).
     monkeypatch.setattr(services.parts.room_log, "publish", unreachable)
@@ -220,9 +211,6 @@ async def test_a_websocket_message_the_bus_could_not_take_is_stored_and_acknowle
     """Unlike REST's, a WebSocket message the room could not be sent (a bus apart from the
     log's Redis, which went away) is kept: every node catches up from the store."""
     teacher, s1, _ = live_class
-
-    async def unreachable(*_: Any, **__: Any) -> None:
-        raise ConnectionError("the room's bus went away")
 
     monkeypatch.setattr(services.parts.room_log, "scripted", lambda *_: None)
     monkeypatch.setattr(services.parts.room_log, "publish", unreachable)

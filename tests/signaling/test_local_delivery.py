@@ -5,25 +5,14 @@ Redis+PostgreSQL, two nodes: the teacher and student2 on the first, student on t
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from rooms.bus_events import BusEvent, RoomMessage
 from signaling.hub import Hub
-from tests.conftest import NewSession, People
-from tests.signaling.harness import Client, class_of_three, fast_chat
+from tests.signaling.conftest import Three
+from tests.signaling.harness import Client, fast_chat
 
 pytestmark = fast_chat
-
-Three = tuple[Client, Client, Client]
-
-
-@pytest.fixture
-async def live_class(
-    client: httpx.AsyncClient, people: People, new_session: NewSession, nodes: tuple[Hub, Hub]
-) -> Three:
-    sid = (await new_session(start=True))["id"]
-    return await class_of_three(client, nodes, sid, people)
 
 
 def chats(client: Client) -> list[str]:
