@@ -129,7 +129,7 @@ async def post_message(
 ) -> ChatMessageRow:
     """Send a chat message to the room (the session must be live) and store it; returns once
     it is durable. Nothing is stored when it cannot be sent (the caller may try again)."""
-    return await services.chat.post(principal, ref, text, room=services.hub.chat_delivery())
+    return await services.chat.post(principal, ref, text, room=services.hub.chat_delivery)
 
 
 async def update_schedule(

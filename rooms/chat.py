@@ -193,31 +193,30 @@ class ChatService:
         return row
 
     async def _admitted(self, session_id: str, sender: Sender, text: str) -> ChatDraft:
-        """An admitted message: the host's switch, the rate limit, its number."""
+        """An admitted message (see :meth:`_admit`)."""
+        return ChatDraft.of(session_id, sender, text, await self._admit(session_id, sender))
+
+    async def _admit(self, session_id: str, sender: Sender) -> int:
+        """The number of a message ``sender`` may send now: the host's switch, the rate
+        limit, then the number."""
         guest = sender.role is RoomRole.GUEST
         if self._admission is not None:
-            seq = await self._admission.admit(
+            return await self._admission.admit(
                 session_id, sender.user_id, guest=guest, floor=lambda: self._floor(session_id)
             )
-        else:
-            if (
-                self.gate is not None
-                and guest
-                and not await self.gate.students_may_chat(session_id)
-            ):
-                raise chat_off()
-            if self._limiter is not None:
-                await self._limiter.take(session_id, sender.user_id)
-            seq = await self.next_seq(session_id)
-        return ChatDraft.of(session_id, sender, text, seq)
+        if self.gate is not None and guest and not await self.gate.students_may_chat(session_id):
+            raise chat_off()
+        if self._limiter is not None:
+            await self._limiter.take(session_id, sender.user_id)
+        return await self.next_seq(session_id)
 
     async def _admitted_and_delivered(
         self, session_id: str, sender: Sender, text: str, room: RoomDelivery
     ) -> tuple[ChatDraft, bool]:
         """The admitted message, and whether the room has it. On Redis, admitted and
         delivered in one script: one round trip from the frame to the fan-out."""
+        draft = ChatDraft.of(session_id, sender, text, SEQ_PLACEHOLDER)
         if self._admission is not None:
-            draft = ChatDraft.of(session_id, sender, text, SEQ_PLACEHOLDER)
             event = room.event(draft)
             scripted = room.log.scripted(session_id, event, room.bus)
             if scripted is not None:
@@ -231,7 +230,7 @@ class ChatService:
                 event.message["seq"] = draft.seq
                 room.published(event)
                 return draft, True
-        draft = await self._admitted(session_id, sender, text)
+        draft.seq = await self._admit(session_id, sender)
         return draft, await room.deliver(draft)
 
     async def _kept(self, row: ChatMessageRow, durability: Durability | None = None) -> None:

@@ -1,8 +1,8 @@
 """How an admitted chat message reaches the room before it is stored (``rooms/chat.py``): its
 room message, logged in the room's log and published on the bus, and delivered on this node at
-once. The hub builds one per sender (``EffectRunner.chat_delivery``); on Redis the admission
-script logs and publishes it itself (``rooms/chat_admission.py``), and :meth:`published` is
-all that is left to do here."""
+once. The hub builds two (``EffectRunner.chat_delivery``: WebSocket, REST); on Redis the
+admission script logs and publishes it itself (``rooms/chat_admission.py``), and
+:meth:`published` is all that is left to do here."""
 
 from __future__ import annotations
 
@@ -26,9 +26,13 @@ log = logging.getLogger("liveclass.chat")
 
 @dataclass(frozen=True, slots=True)
 class Sender:
+    """Who sends: ``participant_id`` is their connection's in the room (None over REST: the
+    room then knows them by their user id)."""
+
     user_id: str
     name: str
     role: RoomRole
+    participant_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -45,12 +49,23 @@ class ChatDraft:
     role: str
     text: str
     created_at: datetime
+    #: How the room knows the sender (their participant id, else their user id); not stored.
+    sender_id: str
 
     @classmethod
     def of(cls, session_id: str, sender: Sender, text: str, seq: int) -> ChatDraft:
         """A new message from ``sender``, numbered ``seq``, stamped now."""
-        role = sender.role.value
-        return cls(new_id(), session_id, seq, sender.user_id, sender.name, role, text, utcnow())
+        return cls(
+            new_id(),
+            session_id,
+            seq,
+            sender.user_id,
+            sender.name,
+            sender.role.value,
+            text,
+            utcnow(),
+            sender.participant_id or sender.user_id,
+        )
 
     def row(self) -> ChatMessageRow:
         """The row to store."""

@@ -107,6 +107,9 @@ class EffectRunner:
         self._bans = bans
         self._upkeep = upkeep
         self._media = media
+        #: How a WebSocket chat message reaches the room. Stored is accepted even when it
+        #: could not be published: every node catches up from the store when its bus is back.
+        self._room = self.chat_delivery(store_unsent=True)
 
     async def receive(self, conn: Connection, frame: str | bytes) -> None:
         """Handle one frame from ``conn``."""
@@ -226,15 +229,12 @@ class EffectRunner:
     async def _post_chat(self, conn: Connection, effect: PostChat) -> None:
         assert conn.entry is not None
         entry = conn.entry
-        sender = Sender(entry.user_id, entry.name, entry.role)
-        # Stored is accepted even when it could not be published: every node catches up from
-        # the store when its bus is back.
-        room = self.chat_delivery(participant_id=entry.participant_id, store_unsent=True)
+        sender = Sender(entry.user_id, entry.name, entry.role, entry.participant_id)
         try:
             # Delivered, committed, then durable: the room waits for neither the commit nor
             # the flush; the acknowledgement waits for both. A message the room has but the
             # store could not keep is a LiveclassError saying so (details.delivered).
-            row = await self._chat.store(conn.session_id, sender, effect.text, room=room)
+            row = await self._chat.store(conn.session_id, sender, effect.text, room=self._room)
         except errors.LiveclassError:
             raise
         except Exception as exc:
@@ -245,15 +245,14 @@ class EffectRunner:
             ) from exc
         conn.send(ack_message(effect.rid, id=row.id, seq=row.seq))
 
-    def chat_delivery(
-        self, *, participant_id: str | None = None, store_unsent: bool = False
-    ) -> RoomDelivery:
+    def chat_delivery(self, *, store_unsent: bool = False) -> RoomDelivery:
         """How chat reaches the room: logged and broadcast, and delivered on this node as soon
-        as it is published (also for messages posted over REST, from no participant)."""
+        as it is published (``store_unsent``: see :class:`RoomDelivery`). Built once per use
+        (WebSocket, REST), not per message."""
 
         def event(row: ChatDraft) -> RoomMessage:
             sender = {
-                "id": participant_id or row.user_id,
+                "id": row.sender_id,
                 "userId": row.user_id,
                 "name": row.user_name,
                 "role": row.role,

@@ -50,7 +50,6 @@ from rooms.breakout_store import BreakoutStore
 from rooms.bus_events import ForParticipant
 from rooms.bus_port import Bus
 from rooms.chat import ChatService
-from rooms.chat_delivery import RoomDelivery
 from rooms.futures import cancel_and_wait
 from rooms.media_registry import MediaRegistry
 from rooms.participation import RoomAdmitter
@@ -175,6 +174,9 @@ class Hub:
             media=self._media,
             deliver_here=self._listener.on_event,
         )
+        #: How a chat message posted over REST reaches the room (one that cannot be
+        #: published is refused, unstored, so its sender may send it again).
+        self.chat_delivery = self._effects.chat_delivery()
         #: Run for every seated connection after its welcome (what hosts see of the tools).
         #: Breakout rooms (signaling/breakouts.py).
         self.breakouts = BreakoutDesk(
@@ -344,11 +346,6 @@ class Hub:
         await self._node.release(conn)
 
     # -- for the REST side (api/actions.py) and the composition root -------------------------
-
-    def chat_delivery(self) -> RoomDelivery:
-        """How a chat message posted over REST reaches the room (from no participant; one
-        that cannot be published is refused, unstored, so its sender may send it again)."""
-        return self._effects.chat_delivery()
 
     async def room_ended(self, session_id: str, reason: str) -> None:
         """Tell every node that the room ended: everyone gets ``room-ended`` and is closed."""

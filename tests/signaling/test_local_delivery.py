@@ -5,10 +5,12 @@ Redis+PostgreSQL, two nodes: the teacher and student2 on the first, student on t
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from rooms.bus_events import BusEvent, RoomMessage
 from signaling.hub import Hub
+from tests.conftest import People
 from tests.signaling.conftest import Three
 from tests.signaling.harness import Client, fast_chat
 
@@ -52,3 +54,19 @@ async def test_everyone_gets_each_message_once_from_either_node(live_class: Thre
     for c in (teacher, s1, s2):
         assert [(await c.next("chat"))["text"] for _ in sent] == sent
     assert chats(teacher) == chats(s2) == []  # b2, from the other node, came after a2's echo
+
+
+async def test_a_message_names_its_sender_as_the_room_knows_them(
+    live_class: Three, client: httpx.AsyncClient, people: People
+) -> None:
+    """By participant id over WebSocket, by user id over REST (no participant)."""
+    teacher, _, s2 = live_class
+    await s2.send({"type": "chat", "text": "by socket", "rid": "r1"})
+    sender = (await teacher.next("chat"))["from"]
+    assert sender["id"] == s2.conn.participant_id
+    assert (sender["userId"], sender["role"]) == ("student-2", "guest")
+    path = f"/api/v1/sessions/{teacher.welcome['room']['id']}/messages"
+    posted = await client.post(path, json={"text": "by REST"}, headers=people.student2)
+    assert posted.status_code == 201, posted.text
+    sender = (await teacher.next("chat"))["from"]
+    assert (sender["id"], sender["userId"]) == ("student-2", "student-2")
