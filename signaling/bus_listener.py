@@ -139,9 +139,9 @@ class BusListener:
                     missed[row.seq] = chat_message(
                         id=row.id, seq=row.seq, sender=sender, text=row.text, ts=row.created_at
                     )
-            delivered = set(room.recent_seqs)
             for seq in sorted(missed):
-                if seq not in delivered:
+                if not room.order.delivered(seq):
+                    room.order.note_delivered(seq)
                     self._node.metrics.messages_out.inc(room.fan_out(missed[seq]))
             room.order.skip_to(room.last_seq)
 

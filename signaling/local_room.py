@@ -15,7 +15,6 @@ Hidden observers appear only in what hosts and observers receive.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,10 +60,8 @@ class LocalRoom:
     last_count: tuple[int, int] | None = None
     #: The media worker this node last knew the room's media on (to notice a move).
     media_origin: str | None = None
-    #: The highest ``seq`` fanned out here, and the recent ones (a catch-up after a bus
-    #: loss sends only what is not among them).
+    #: The highest ``seq`` fanned out here (which numbers went out: ``order``).
     last_seq: int = 0
-    recent_seqs: deque[int] = field(default_factory=lambda: deque(maxlen=4096))
     #: Puts the room's reliable messages back in seq order (see signaling/ordering.py).
     order: SeqOrder = field(default_factory=SeqOrder)
     order_timer: asyncio.TimerHandle | None = None
@@ -96,7 +93,6 @@ class LocalRoom:
         asker)."""
         seq = message.get("seq")
         if isinstance(seq, int) and message.get("type") != "welcome":
-            self.recent_seqs.append(seq)
             self.last_seq = max(self.last_seq, seq)
         flusher = self.flusher
         if flusher is None:

@@ -40,7 +40,11 @@ class SeqOrder:
     def seen(self, message: dict[str, Any]) -> bool:
         """Whether ``message``'s number was delivered or waits already (a repeat: dropped)."""
         seq = message.get("seq")
-        return isinstance(seq, int) and (seq in self._delivered or seq in self._waiting)
+        return isinstance(seq, int) and (self.delivered(seq) or seq in self._waiting)
+
+    def delivered(self, seq: int) -> bool:
+        """Whether ``seq`` went out here (through this order, or :meth:`note_delivered`)."""
+        return seq in self._delivered
 
     def push(self, message: dict[str, Any], now: float) -> list[dict[str, Any]]:
         """Messages to deliver now, in order (``message`` among them, or held back; none
@@ -53,7 +57,7 @@ class SeqOrder:
         if self.expected is None:
             self.expected = seq
         if seq < self.expected:
-            self._remember(seq)
+            self.note_delivered(seq)
             return [message]  # after a skipped gap: late, but not lost
         self._waiting[seq] = message
         out = self._drain()
@@ -101,13 +105,14 @@ class SeqOrder:
                 self.expected = min(self._waiting)
                 continue
             out.append(message)
-            self._remember(self.expected)
+            self.note_delivered(self.expected)
             self.expected += 1
         if out or not self._waiting:
             self._since = None  # a new wait (if any) starts at the next push
         return out
 
-    def _remember(self, seq: int) -> None:
+    def note_delivered(self, seq: int) -> None:
+        """``seq`` went out here another way (a catch-up after a bus loss)."""
         self._delivered.add(seq)
         self._delivered_order.append(seq)
         if len(self._delivered_order) > self.remembered:

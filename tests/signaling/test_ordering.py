@@ -110,3 +110,17 @@ def test_only_the_last_numbers_are_remembered() -> None:
     for seq in range(1, 6):
         assert seqs(order.push(m(seq), 0.0)) == [seq]
     assert [seq for seq in range(1, 6) if order.seen(m(seq))] == [3, 4, 5]
+
+
+def test_a_number_delivered_another_way_is_not_delivered_again() -> None:
+    """A catch-up after a bus loss sends what the room missed itself; when the bus brings one
+    of those late after all, it is a repeat."""
+    order = SeqOrder(window=1.0)
+    order.start_at(0)
+    assert seqs(order.push(m(1), 0.0)) == [1]
+    assert order.delivered(1)
+    assert not order.delivered(2)
+    order.note_delivered(2)
+    order.skip_to(2)
+    assert order.push(m(2), 0.1) == []
+    assert seqs(order.push(m(3), 0.2)) == [3]
