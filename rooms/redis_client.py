@@ -24,6 +24,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.driver_info import DriverInfo
 
 from rooms.keys import database_channel_prefix
+from rooms.redis_pipe import close_pipes
 
 __all__ = ["channel_prefix", "close_redis", "connect_redis", "is_cluster"]
 
@@ -104,4 +105,5 @@ async def close_redis(client: Redis) -> None:
     if isinstance(client, RedisCluster):
         await client.aclose()
     else:
+        close_pipes(client)
         await client.aclose(close_connection_pool=True)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from rooms.media_registry import MediaRegistry
-from rooms.redis_client import connect_redis
+from rooms.redis_client import close_redis, connect_redis
 from tests.cluster.clients import room_token
 from tests.conftest import bearer
 from tests.integration.cluster import (
@@ -90,7 +90,7 @@ async def test_media_crosses_nodes_and_survives_a_killed_worker(
                     raise AssertionError(f"{state}\n{logs_of(a, b, *workers.values())}") from exc
                 survivor = await MediaRegistry(redis).worker_of(sid)
             finally:
-                await redis.aclose(close_connection_pool=True)
+                await close_redis(redis)
             assert survivor in workers
             assert survivor != doomed
         finally:

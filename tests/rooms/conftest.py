@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from rooms.redis_client import connect_redis
+from rooms.redis_client import close_redis, connect_redis
 from tests import services as svc
 
 
@@ -25,7 +25,7 @@ async def _client(kind: str) -> AsyncIterator[Redis]:
     try:
         yield client
     finally:
-        await client.aclose(close_connection_pool=True)
+        await close_redis(client)
 
 
 @pytest.fixture(params=["fakeredis", "redis"])

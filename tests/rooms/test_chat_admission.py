@@ -19,10 +19,10 @@ from rooms.chat_moderation import ChatGate
 from rooms.errors import Forbidden, RateLimited
 from rooms.keys import RoomKeys
 from rooms.ratelimit import ChatLimiter
+from rooms.redis_batch import RedisBatch
 from rooms.room_log import RoomLog
 from rooms.sequence import SequenceAllocator
 from tests.conftest import FakeClock
-from tests.rooms.test_redis_batch import count_pipelines
 
 
 class Floor:
@@ -100,12 +100,13 @@ async def test_concurrent_messages_get_every_number_once_in_shared_round_trips(
 ) -> None:
     admission, floor = _admission(redis, FakeClock(), burst=100), Floor()
     await admission.admit("s1", "warm", guest=True, floor=floor)  # the script is loaded
-    pipelines = count_pipelines(redis)
+    lane = RedisBatch.of(redis, lane="chat")
+    before = lane.round_trips
     numbers = await asyncio.gather(
         *(admission.admit("s1", f"u{i}", guest=True, floor=floor) for i in range(100))
     )
     assert sorted(numbers) == list(range(2, 102))
-    assert len(pipelines) < 10
+    assert lane.round_trips - before < 10
 
 
 # -- admitted, logged and published in one step (admit_and_append) -------------------------

@@ -15,7 +15,7 @@ from rooms.local_room_state import LocalChatGate, LocalRoomLog, LocalRoomState
 from rooms.model import RoomRole
 from rooms.presence import LocalPresence, PresenceEntry, RedisPresence, ResumeSave
 from rooms.presence import local as local_module
-from rooms.redis_client import connect_redis
+from rooms.redis_client import close_redis, connect_redis
 from tests.conftest import FakeClock
 
 SID = "session-1"
@@ -43,7 +43,7 @@ def monotonic(monkeypatch: pytest.MonkeyPatch) -> Monotonic:
 async def redis() -> AsyncIterator[Redis]:
     client = connect_redis(None)
     yield client
-    await client.aclose(close_connection_pool=True)
+    await close_redis(client)
 
 
 @pytest.fixture

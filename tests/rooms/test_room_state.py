@@ -21,7 +21,7 @@ from rooms.keys import RoomKeys
 from rooms.local_bus import LocalBroker, LocalBus
 from rooms.local_room_state import LocalChatGate, LocalChatLimiter, LocalRoomLog, LocalRoomState
 from rooms.ratelimit import ChatLimiter, ChatRateLimit
-from rooms.redis_client import connect_redis
+from rooms.redis_client import close_redis, connect_redis
 from rooms.room_log import RoomLog
 
 
@@ -188,7 +188,7 @@ async def test_forgetting_a_local_room_drops_its_sequence_and_log() -> None:
         assert await log.since("s-1", 0) == []
         assert await log.oldest("s-2") == 7
     finally:
-        await redis.aclose(close_connection_pool=True)
+        await close_redis(redis)
 
 
 async def next_event(bus: Bus) -> BusEvent:
@@ -237,4 +237,4 @@ async def test_a_script_publishes_only_on_the_bus_own_client_unsharded(backend: 
     try:
         assert RoomBus(backend.redis).script_publication(other, event) is None
     finally:
-        await other.aclose(close_connection_pool=True)
+        await close_redis(other)
