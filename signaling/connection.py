@@ -91,6 +91,8 @@ class Connection:
         self._sending = False  # the writer task is awaiting a send: flushes must wait
         wire = _wire_of(transport) if flusher is not None else None
         self._wire = wire
+        # The socket's transport, for a fan-out's writes at once (see RawWire.socket_transport).
+        self._direct = wire.socket_transport if wire is not None else None
         self._flusher = flusher if wire is not None else None
         self._flush_marked = False
         self._finisher: asyncio.Task[None] | None = None
@@ -233,16 +235,19 @@ class Connection:
         if self._held is not None:
             self._held.append(frame)
             return True
+        transport = self._direct
         if (
             data is not None
-            and self._wire is not None
+            and transport is not None
             and self._started
             and not self._sending
-            and not self.outbox
+            and not self.outbox.frames
+            and not transport.is_closing()
+            and not transport.get_write_buffer_size()
         ):
             try:
-                if self._wire.try_write(data):
-                    return True
+                transport.write(data)
+                return True
             except Exception as exc:  # as in the flusher: one broken socket only
                 log.debug("write to %s failed: %r", self.participant_id, exc)
                 self.close(close_codes.GOING_AWAY, "send failed", flush=False)

@@ -107,10 +107,17 @@ class LocalRoom:
         frames: dict[Codec, _Framed] = {}
         delivered = 0
         if audience == "all" and exclude is None:
-            # Everyone (every chat message): the loop without the audience's checks.
+            # Everyone (every chat message): the loop without the audience's checks, and the
+            # frame looked up only when the codec changes (most rooms speak one).
+            codec: Codec | None = None
+            frame: str | bytes = ""
+            size = 0
+            data: bytes | None = None
             for conn in self.conns.values():
-                framed = frames.get(conn.codec) or _framed(frames, message, conn.codec, direct)
-                if conn.push(*framed):
+                if conn.codec is not codec:
+                    codec = conn.codec
+                    frame, size, data = frames.get(codec) or _framed(frames, message, codec, direct)
+                if conn.push(frame, size, data):
                     delivered += 1
             return delivered
         user = audience[6:] if audience.startswith("hosts+") else None

@@ -26,14 +26,16 @@ class Outbox:
         # Lists, not deques: an empty deque costs ~760 bytes, an empty list 56, and an idle
         # connection's outbox is empty (issue 18: memory per idle connection). ``take`` drains
         # from the front in one slice, so lists cost no more time than deques here.
-        self._frames: list[str | bytes] = []
+        #: The frames waiting, oldest first (read it, change it only through the methods):
+        #: a fan-out's hot path asks ``not outbox.frames`` instead of calling ``len``.
+        self.frames: list[str | bytes] = []
         self._sizes: list[int] = []
         self._bytes = 0
         self._max_frames = max_frames
         self._max_bytes = max_bytes
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self.frames)
 
     @property
     def pending_bytes(self) -> int:
@@ -46,9 +48,9 @@ class Outbox:
         full (the consumer is too slow)."""
         if size is None:
             size = wire_size(frame)
-        if len(self._frames) >= self._max_frames or self._bytes + size > self._max_bytes:
+        if len(self.frames) >= self._max_frames or self._bytes + size > self._max_bytes:
             return False
-        self._frames.append(frame)
+        self.frames.append(frame)
         self._sizes.append(size)
         self._bytes += size
         return True
@@ -56,7 +58,7 @@ class Outbox:
     def take(self, limit_bytes: int = 256 * 1024) -> str | bytes | None:
         """The next frame to write: every waiting frame joined into one (up to about
         ``limit_bytes``), or None when empty."""
-        frames = self._frames
+        frames = self.frames
         if len(frames) == 1:  # the usual case: one message since the last write
             self._sizes.clear()
             self._bytes = 0
@@ -76,7 +78,7 @@ class Outbox:
         return join_frames(batch, self.codec)
 
     def clear(self) -> None:
-        self._frames.clear()
+        self.frames.clear()
         self._sizes.clear()
         self._bytes = 0
 

@@ -62,9 +62,15 @@ class FakeSocket:
         self.writable = asyncio.Event()
         self.writable.set()
         self.written: list[bytes] = []
+        self.closing = False
+        self.buffered = 0  # bytes the kernel has not taken yet (below the high-water mark)
 
     def is_closing(self) -> bool:
-        return False
+        return self.closing
+
+    def get_write_buffer_size(self) -> int:
+        # A socket that pushes back (``writable`` clear) has bytes buffered, as a real one.
+        return self.buffered if self.writable.is_set() else 1 << 16
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
@@ -262,6 +268,28 @@ async def test_a_fan_out_queues_for_a_socket_that_pushes_back() -> None:
         await _next_iteration()
     assert [m["seq"] for m in socks[1].messages()] == [1, 2]
     assert [m["seq"] for m in socks[0].messages()] == [1, 2]
+
+
+async def test_a_socket_with_bytes_unsent_gets_the_fan_out_after_them() -> None:
+    """Below the high-water mark (still writable) but with bytes buffered: the frame is
+    queued for the flusher, not written past the transport's own queue."""
+    flusher = Flusher()
+    room, socks = _room(flusher, 2)
+    socks[1].buffered = 100
+    room.fan_out({"type": "chat", "seq": 1})
+    assert [len(sock.written) for sock in socks] == [1, 0]
+    await _next_iteration()
+    assert [m["seq"] for m in socks[1].messages()] == [1]
+
+
+async def test_a_fan_out_writes_nothing_at_once_to_a_closing_transport() -> None:
+    """uvicorn closes the transport with every close it starts itself (the peer's close
+    frame, a keepalive timeout): no data frame is written after that close frame."""
+    flusher = Flusher()
+    room, socks = _room(flusher, 2)
+    socks[1].closing = True
+    room.fan_out({"type": "chat", "seq": 1})
+    assert [len(sock.written) for sock in socks] == [1, 0]
 
 
 async def test_a_write_that_fails_closes_only_that_connection() -> None:
