@@ -4,7 +4,7 @@
 # in $1/messages.txt (read it with message_summary.py). From the repository's root:
 #   sh bench/results/20261207-s16-one-step/interleaved.sh OUT [STEPS] (STEPS: 20x6, or 20x30)
 # LIVECLASS_BENCH_REDIS / LIVECLASS_BENCH_POSTGRES name the services (these defaults otherwise).
-out=$1; steps=${2:-20x6}
+out=$(mkdir -p "$1" && cd "$1" && pwd); steps=${2:-20x6}  # absolute: the generator runs elsewhere
 redis=${LIVECLASS_BENCH_REDIS:-redis://127.0.0.1:6379/12}
 postgres=${LIVECLASS_BENCH_POSTGRES:-postgresql://postgres@127.0.0.1:5432/test}
 mkdir -p "$out"
