@@ -7,13 +7,16 @@ a message after a gap waits until the gap fills, or at most ``window`` seconds (
 never be published: a chat whose store failed was never acked), after which what waits goes
 out in order and the gap is skipped. Live order then matches history order.
 
-A number delivered once is not delivered again (the last ``remembered`` numbers): a node
-delivers its own chat as soon as it is published, and its echo from the bus comes after.
+A number delivered once is not delivered again: a node delivers its own chat as soon as it is
+published, and its echo from the bus comes after. What went out is read off ``expected`` (every
+number from the first delivered here up to it went out) and two small sets for the exceptions:
+numbers a skipped gap passed over, and numbers delivered out of that run (late after a skip,
+before the first, or by a catch-up ahead of it). Both keep only the last ``remembered``
+numbers; an older one counts as delivered. A busy room costs no memory per message.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +32,13 @@ class SeqOrder:
     expected: int | None = None
     _waiting: dict[int, dict[str, Any]] = field(default_factory=dict)
     _since: float | None = None
-    _delivered: set[int] = field(default_factory=set)
-    _delivered_order: deque[int] = field(default_factory=deque)
+    #: The first number delivered through this order (None: none yet).
+    _first: int | None = None
+    #: Numbers in [_first, expected) a skipped gap passed over, not delivered (yet).
+    _passed: set[int] = field(default_factory=set)
+    #: Numbers delivered outside [_first, expected): late ones before the first, and those a
+    #: catch-up sent ahead of ``expected``.
+    _outside: set[int] = field(default_factory=set)
 
     def start_at(self, seq: int) -> None:
         """The room opened here when ``seq`` was its last number: expect ``seq + 1``."""
@@ -44,7 +52,12 @@ class SeqOrder:
 
     def delivered(self, seq: int) -> bool:
         """Whether ``seq`` went out here (through this order, or :meth:`note_delivered`)."""
-        return seq in self._delivered
+        if seq in self._outside:
+            return True
+        first, expected = self._first, self.expected
+        if first is None or expected is None or not first <= seq < expected:
+            return False
+        return seq not in self._passed
 
     def push(self, message: dict[str, Any], now: float) -> list[dict[str, Any]]:
         """Messages to deliver now, in order (``message`` among them, or held back; none
@@ -82,12 +95,17 @@ class SeqOrder:
         """Everything waiting, in order, skipping the gaps before it."""
         if not self._waiting:
             return []
-        self.expected = min(self._waiting)
+        following = min(self._waiting)
+        if self.expected is not None:
+            self._pass(self.expected, following)
+        self.expected = following
         return self._drain(skip=True)
 
     def skip_to(self, seq: int) -> None:
         """Messages up to ``seq`` were delivered another way (a catch-up)."""
         if self.expected is None or self.expected <= seq:
+            if self.expected is not None:
+                self._pass(self.expected, seq + 1)
             self.expected = seq + 1
         for old in [s for s in self._waiting if s <= seq]:
             del self._waiting[old]
@@ -102,18 +120,37 @@ class SeqOrder:
             if message is None:
                 if not skip:
                     break
-                self.expected = min(self._waiting)
+                following = min(self._waiting)
+                self._pass(self.expected, following)
+                self.expected = following
                 continue
             out.append(message)
-            self.note_delivered(self.expected)
+            if self._first is None:
+                self._first = self.expected
             self.expected += 1
         if out or not self._waiting:
             self._since = None  # a new wait (if any) starts at the next push
         return out
 
     def note_delivered(self, seq: int) -> None:
-        """``seq`` went out here another way (a catch-up after a bus loss)."""
-        self._delivered.add(seq)
-        self._delivered_order.append(seq)
-        if len(self._delivered_order) > self.remembered:
-            self._delivered.discard(self._delivered_order.popleft())
+        """``seq`` went out here another way (a catch-up after a bus loss, or late)."""
+        first, expected = self._first, self.expected
+        if first is not None and expected is not None and first <= seq < expected:
+            self._passed.discard(seq)
+        else:
+            self._outside.add(seq)
+            self._forget(self._outside)
+
+    def _pass(self, start: int, stop: int) -> None:
+        """Numbers ``start`` to ``stop - 1`` go by undelivered (a gap skipped; those a
+        catch-up sent are in ``_outside``, which :meth:`delivered` asks first)."""
+        if self._first is None or stop <= start:
+            return  # before the first delivery: not delivered without being noted
+        self._passed.update(range(max(start, stop - self.remembered), stop))
+        self._forget(self._passed)
+
+    def _forget(self, numbers: set[int]) -> None:
+        """Keep ``numbers`` within the last ``remembered`` (older ones count as delivered)."""
+        if len(numbers) > self.remembered and self.expected is not None:
+            oldest = self.expected - self.remembered
+            numbers.difference_update([s for s in numbers if s < oldest])

@@ -105,11 +105,25 @@ def test_a_late_message_after_a_skipped_gap_is_delivered_once() -> None:
 
 
 def test_only_the_last_numbers_are_remembered() -> None:
+    """A skipped gap's numbers are remembered as undelivered for the last ``remembered``
+    numbers only; an older one counts as delivered. A room's run of numbers in order keeps
+    nothing per number."""
     order = SeqOrder(window=1.0, remembered=3)
     order.start_at(0)
-    for seq in range(1, 6):
+    for seq in range(1, 10_001):
         assert seqs(order.push(m(seq), 0.0)) == [seq]
-    assert [seq for seq in range(1, 6) if order.seen(m(seq))] == [3, 4, 5]
+    assert order._passed == set()  # nothing per number
+    assert order._outside == set()
+    assert seqs(order.push(m(10_010), 0.0)) == []
+    assert seqs(order.expire(1.0)) == [10_010]
+    assert [seq for seq in range(10_001, 10_010) if not order.seen(m(seq))] == [
+        10_007,
+        10_008,
+        10_009,
+    ]
+    assert seqs(order.push(m(10_008), 1.1)) == [10_008]
+    assert order.push(m(10_008), 1.2) == []
+    assert order.push(m(10_005), 1.3) == []  # older than the last three: counts as delivered
 
 
 def test_a_number_delivered_another_way_is_not_delivered_again() -> None:
