@@ -66,6 +66,9 @@ class RowWriter(Protocol):
 
     #: Whether :meth:`insert_now` can ever commit (SQLite's inline commit; never PostgreSQL).
     commits_inline: bool
+    #: Seconds a group commit waits after its oldest row before it writes the group
+    #: (``rooms/store/group_commit.py``: the room's readers first, a busy room's rows together).
+    commit_delay: float
 
     async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> Durability:
         """Commit ``rows`` (visible to every reader on return); the result says when they

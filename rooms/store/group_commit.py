@@ -25,6 +25,15 @@ step needs a session, so a group with one goes through the pooled transaction.
 :class:`~rooms.store.durability.Durability`: on PostgreSQL's writer a commit does not wait for
 the WAL flush, and ``await durability.durable()`` is what a caller awaits before it acknowledges
 the row to anyone (``rooms/store/pg_writer.py``); everywhere else it returns at once.
+
+*The room's readers first.* A group bound for the database's writer waits the writer's
+``commit_delay`` (counted from its oldest row's arrival) before it is written, as PostgreSQL's
+own ``commit_delay`` waits before a flush: PostgreSQL's writer (10 ms) so that the database's
+processes run after the chat message's fan-out has been read, not on the cores its 500
+readers and the hub share (on two cores, the p99 of a delivery rose by a tenth with the
+insert among the readers; ``bench/results/20261208-s18-commit-delay/``), and so that a busy
+room's messages share one commit. SQLite's inline commit waits for nothing (0). Nothing waits
+while the database is failing: then the room waits for the commit.
 """
 
 from __future__ import annotations
@@ -53,6 +62,8 @@ class GroupCommit:
         self._max_rows = max_rows
         self._core = core
         self._queue: list[tuple[Any, Then | None, asyncio.Future[Durability]]] = []
+        #: The loop's time when each queued row came (parallel to :attr:`_queue`).
+        self._arrivals: list[float] = []
         self._writer: asyncio.Task[None] | None = None
         self._queued = asyncio.Event()  # set whenever a row joins the queue
         self._committed_now = False  # a row was committed at once in this loop pass
@@ -84,11 +95,13 @@ class GroupCommit:
                 self._committed_now = True
                 asyncio.get_running_loop().call_soon(self._next_pass)
                 return DURABLE
-        done: asyncio.Future[Durability] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Durability] = loop.create_future()
         self._queue.append((row, then, done))
+        self._arrivals.append(loop.time())
         self._queued.set()
         if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write())
+            self._writer = loop.create_task(self._write())
         # shield: a caller that goes away must not cancel the group's commit for the others.
         return await asyncio.shield(done)
 
@@ -104,8 +117,10 @@ class GroupCommit:
         group: list[tuple[Any, Then | None, asyncio.Future[Durability]]] = []
         try:
             while self._queue:
+                await self._delayed()
                 group = self._queue[: self._max_rows]
                 del self._queue[: self._max_rows]
+                del self._arrivals[: self._max_rows]
                 try:
                     durability = await self._commit([(row, then) for row, then, _ in group])
                 except Exception as exc:
@@ -128,6 +143,20 @@ class GroupCommit:
             for _, _, done in group + self._queue:
                 settle(done, asyncio.CancelledError())
             self._queue.clear()
+            self._arrivals.clear()
+
+    async def _delayed(self) -> None:
+        """Wait out the writer's ``commit_delay`` from the oldest queued row's arrival, when
+        the next group goes to the writer and the database is not failing (module doc)."""
+        writer = self._db.writer
+        if not self._core or writer is None or writer.commit_delay <= 0 or self._db.failing:
+            return
+        if any(then is not None for _, then, _ in self._queue[: self._max_rows]):
+            return  # a pooled transaction, not the writer's
+        loop = asyncio.get_running_loop()
+        wait = self._arrivals[0] + writer.commit_delay - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def _commit(self, items: list[tuple[Any, Then | None]]) -> Durability:
         """The rows (one Core INSERT per mapped class with ``core``, else the ORM's unit of

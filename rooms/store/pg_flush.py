@@ -8,8 +8,8 @@ with the server's own ``synchronous_commit``, so it returns once the WAL up to i
 (and replicated, if the server is configured so), which covers every commit before it. One
 barrier covers every commit made before it began; it begins :attr:`FlushBarrier.delay` after
 the first commit that waits for it (as PostgreSQL's ``commit_delay`` does for its own
-flushes), so a busy room's messages share one and the fan-out of the message that asked goes
-first.
+flushes), so that commits close together share one (the writer's is 0: its commits come
+grouped already, after the room's fan-out; ``group_commit.py``).
 
 A barrier proves nothing about commits made before its connection was opened: a restart of
 the database between such a commit and the barrier would have lost the commit and closed the

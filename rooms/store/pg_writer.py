@@ -31,6 +31,11 @@ each stall held up the messages behind it; ``bench/results/20261207-s14-durable/
 :class:`~rooms.store.durability.Durability` it returns says when the rows are also durable:
 after a flush barrier on a second connection (``rooms/store/pg_flush.py``), which the sender's
 acknowledgement waits for, so an acknowledged row is as durable as with a synchronous commit.
+
+*After the room's readers.* A chat group reaches this writer ``commit_delay`` (10 ms) after its
+first message was fanned out (``rooms/store/group_commit.py``), and its barrier follows the
+commit at once (``flush_delay``, 0): the group's commit already gathered what came in the
+meantime, so a barrier of its own covers it.
 """
 
 from __future__ import annotations
@@ -76,7 +81,8 @@ class PgWriter:
         *,
         connect_timeout: float = 10.0,
         write_timeout: float = 10.0,
-        flush_delay: float = 0.005,
+        commit_delay: float = 0.010,
+        flush_delay: float = 0.0,
     ) -> None:
         self._dialect: Dialect = engine.dialect
         args, kwargs = self._dialect.create_connect_args(engine.url)
@@ -88,6 +94,8 @@ class PgWriter:
         settings["synchronous_commit"] = "off"  # durable later, by a barrier
         self._writer_args = (list(args), {**kwargs, "server_settings": settings})
         self._write_timeout = write_timeout
+        #: How long a group commit gathers before it writes here (``group_commit.py``).
+        self.commit_delay = commit_delay
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._inserts = CompiledInserts(self._dialect)

@@ -114,6 +114,7 @@ class SqliteWriter:
     """
 
     commits_inline = True
+    commit_delay = 0.0  # committed on the loop's thread at once: no other process to yield to
 
     def __init__(self, path: str, *, checkpoint_pages: int = CHECKPOINT_PAGES) -> None:
         self._path = path

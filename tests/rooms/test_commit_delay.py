@@ -1,0 +1,110 @@
+"""A group bound for a writer with a commit delay waits it out (the room's readers first),
+except while the database is failing and for groups with ``then`` steps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.services import Services
+from rooms.ids import new_id
+from rooms.store.durability import DURABLE, Durability
+from rooms.store.engine import Database
+from rooms.store.group_commit import GroupCommit
+from rooms.store.tables import ChatMessageRow
+from rooms.store.types import utcnow
+from tests.conftest import NewSession
+
+
+class _DelayingWriter:
+    """A row writer that records each group it is given (sequence numbers) in a queue."""
+
+    commits_inline = False
+
+    def __init__(self, commit_delay: float) -> None:
+        self.commit_delay = commit_delay
+        self.groups: asyncio.Queue[list[int]] = asyncio.Queue()
+
+    async def insert(self, rows: dict[Table, list[dict[str, Any]]]) -> Durability:
+        self.groups.put_nowait([values["seq"] for batch in rows.values() for values in batch])
+        return DURABLE
+
+    def insert_now(self, rows: dict[Table, list[dict[str, Any]]]) -> bool:
+        return False
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def database(services: Services) -> Iterator[Database]:
+    """The test's database, its writer swapped for a :class:`_DelayingWriter` per test."""
+    database = services.database
+    kept = database.writer
+    yield database
+    database.writer = kept
+    database.failing = False
+
+
+def _row(session_id: str, seq: int) -> ChatMessageRow:
+    return ChatMessageRow(
+        id=new_id(),
+        session_id=session_id,
+        seq=seq,
+        user_id="u1",
+        user_name="Ann",
+        role="guest",
+        text=f"message {seq}",
+        created_at=utcnow(),
+    )
+
+
+async def _passes(count: int) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def test_rows_within_the_delay_of_the_first_go_together_once_it_is_over(
+    database: Database,
+) -> None:
+    writer = database.writer = _DelayingWriter(commit_delay=0.2)
+    group = GroupCommit(database, core=True)
+    first = asyncio.ensure_future(group.add(_row("s", 1)))
+    await _passes(5)  # without the delay the writer task would have written row 1 by now
+    assert writer.groups.empty()
+    second = asyncio.ensure_future(group.add(_row("s", 2)))
+    async with asyncio.timeout(30):
+        await asyncio.gather(first, second)
+    assert writer.groups.get_nowait() == [1, 2]
+    assert writer.groups.empty()
+
+
+async def test_a_failing_database_gets_its_rows_at_once(database: Database) -> None:
+    writer = database.writer = _DelayingWriter(commit_delay=3600)
+    database.failing = True  # the room waits for this commit: no delay in front of it
+    group = GroupCommit(database, core=True)
+    async with asyncio.timeout(30):
+        await group.add(_row("s", 1))
+    assert writer.groups.get_nowait() == [1]
+
+
+async def test_a_group_with_then_steps_does_not_wait(
+    database: Database, new_session: NewSession
+) -> None:
+    sid = (await new_session(start=True))["id"]
+    writer = database.writer = _DelayingWriter(commit_delay=3600)
+    group = GroupCommit(database, core=True)
+    ran: list[int] = []
+
+    async def then(tx: AsyncSession) -> None:
+        ran.append(1)
+
+    async with asyncio.timeout(30):  # the pooled transaction, not the delaying writer
+        await group.add(_row(sid, 1), then=then)
+    assert ran == [1]
+    assert writer.groups.empty()
