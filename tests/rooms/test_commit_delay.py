@@ -12,13 +12,11 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services import Services
-from rooms.ids import new_id
 from rooms.store.durability import DURABLE, Durability
 from rooms.store.engine import Database
 from rooms.store.group_commit import GroupCommit
-from rooms.store.tables import ChatMessageRow
-from rooms.store.types import utcnow
 from tests.conftest import NewSession
+from tests.rooms.chat_rows import chat_row
 
 
 class _DelayingWriter:
@@ -51,19 +49,6 @@ def database(services: Services) -> Iterator[Database]:
     database.failing = False
 
 
-def _row(session_id: str, seq: int) -> ChatMessageRow:
-    return ChatMessageRow(
-        id=new_id(),
-        session_id=session_id,
-        seq=seq,
-        user_id="u1",
-        user_name="Ann",
-        role="guest",
-        text=f"message {seq}",
-        created_at=utcnow(),
-    )
-
-
 async def _passes(count: int) -> None:
     for _ in range(count):
         await asyncio.sleep(0)
@@ -74,10 +59,10 @@ async def test_rows_within_the_delay_of_the_first_go_together_once_it_is_over(
 ) -> None:
     writer = database.writer = _DelayingWriter(commit_delay=0.2)
     group = GroupCommit(database, core=True)
-    first = asyncio.ensure_future(group.add(_row("s", 1)))
+    first = asyncio.ensure_future(group.add(chat_row("s", 1)))
     await _passes(5)  # without the delay the writer task would have written row 1 by now
     assert writer.groups.empty()
-    second = asyncio.ensure_future(group.add(_row("s", 2)))
+    second = asyncio.ensure_future(group.add(chat_row("s", 2)))
     async with asyncio.timeout(30):
         await asyncio.gather(first, second)
     assert writer.groups.get_nowait() == [1, 2]
@@ -89,7 +74,7 @@ async def test_a_failing_database_gets_its_rows_at_once(database: Database) -> N
     database.failing = True  # the room waits for this commit: no delay in front of it
     group = GroupCommit(database, core=True)
     async with asyncio.timeout(30):
-        await group.add(_row("s", 1))
+        await group.add(chat_row("s", 1))
     assert writer.groups.get_nowait() == [1]
 
 
@@ -105,6 +90,6 @@ async def test_a_group_with_then_steps_does_not_wait(
         ran.append(1)
 
     async with asyncio.timeout(30):  # the pooled transaction, not the delaying writer
-        await group.add(_row(sid, 1), then=then)
+        await group.add(chat_row(sid, 1), then=then)
     assert ran == [1]
     assert writer.groups.empty()

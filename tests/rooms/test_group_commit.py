@@ -14,21 +14,8 @@ from api.services import Services
 from rooms.ids import new_id
 from rooms.store.group_commit import GroupCommit
 from rooms.store.tables import ChatMessageRow
-from rooms.store.types import utcnow
 from tests.conftest import NewSession
-
-
-def _row(session_id: str, seq: int, row_id: str | None = None) -> ChatMessageRow:
-    return ChatMessageRow(
-        id=row_id or new_id(),
-        session_id=session_id,
-        seq=seq,
-        user_id="u1",
-        user_name="Ann",
-        role="guest",
-        text=f"message {seq}",
-        created_at=utcnow(),
-    )
+from tests.rooms.chat_rows import chat_row
 
 
 async def _stored(services: Services, session_id: str) -> list[int]:
@@ -63,7 +50,7 @@ async def test_concurrent_rows_are_committed_in_fewer_transactions(
     sid = (await new_session(start=True))["id"]
     writer = GroupCommit(services.database, core=core)
     commits = _count_commits(services)
-    await asyncio.gather(*(writer.add(_row(sid, seq)) for seq in range(1, 41)))
+    await asyncio.gather(*(writer.add(chat_row(sid, seq)) for seq in range(1, 41)))
     assert await _stored(services, sid) == list(range(1, 41))
     # The first row commits alone; the 39 that queued behind it go together.
     assert len(commits) < 40
@@ -74,13 +61,13 @@ async def test_a_bad_row_fails_alone(
 ) -> None:
     sid = (await new_session(start=True))["id"]
     writer = GroupCommit(services.database, core=core)
-    await writer.add(_row(sid, 1))
+    await writer.add(chat_row(sid, 1))
     outcomes = await asyncio.gather(
-        writer.add(_row(sid, 2)),
-        writer.add(_row(sid, 3)),
-        writer.add(_row(sid, 1)),  # the same seq again: a unique violation
-        writer.add(_row(sid, 4)),
-        writer.add(_row(sid, 5)),
+        writer.add(chat_row(sid, 2)),
+        writer.add(chat_row(sid, 3)),
+        writer.add(chat_row(sid, 1)),  # the same seq again: a unique violation
+        writer.add(chat_row(sid, 4)),
+        writer.add(chat_row(sid, 5)),
         return_exceptions=True,
     )
     assert [isinstance(o, Exception) for o in outcomes] == [False, False, True, False, False]
@@ -94,15 +81,15 @@ async def test_a_caller_that_goes_away_does_not_undo_the_group(
     writer = GroupCommit(services.database, core=core)
     # Holding SQLite's turn keeps the rows from being committed at once (inline): queued.
     async with services.database.turn():
-        first = asyncio.ensure_future(writer.add(_row(sid, 1)))
-        second = asyncio.ensure_future(writer.add(_row(sid, 2)))
+        first = asyncio.ensure_future(writer.add(chat_row(sid, 1)))
+        second = asyncio.ensure_future(writer.add(chat_row(sid, 2)))
         async with asyncio.timeout(30):
             await writer.until_queued(2)  # both queued, neither taken by the writer yet
         second.cancel()
     await first
     with pytest.raises(asyncio.CancelledError):
         await second
-    await writer.add(_row(sid, 3))  # the writer's queue is drained: row 2 went with row 1
+    await writer.add(chat_row(sid, 3))  # the writer's queue is drained: row 2 went with row 1
     async with services.database.transaction() as tx:
         count = await tx.scalar(
             select(func.count()).select_from(ChatMessageRow).where(ChatMessageRow.session_id == sid)
@@ -115,7 +102,7 @@ async def test_a_core_insert_stores_every_field_and_fills_python_defaults(
 ) -> None:
     sid = (await new_session(start=True))["id"]
     writer = GroupCommit(services.database, core=True)
-    given = _row(sid, 1)
+    given = chat_row(sid, 1)
     unset = ChatMessageRow(
         id=new_id(), session_id=sid, seq=2, user_id="u2", user_name="Bo", role="host", text="x"
     )
@@ -198,9 +185,9 @@ async def test_then_steps_run_in_the_rows_transaction_and_fail_their_row_alone(
         return then
 
     outcomes = await asyncio.gather(
-        writer.add(_row(sid, 1), then=step(1)),
-        writer.add(_row(sid, 2), then=step(2, fail=True)),
-        writer.add(_row(sid, 3), then=step(3)),
+        writer.add(chat_row(sid, 1), then=step(1)),
+        writer.add(chat_row(sid, 2), then=step(2, fail=True)),
+        writer.add(chat_row(sid, 3), then=step(3)),
         return_exceptions=True,
     )
     assert [isinstance(o, RuntimeError) for o in outcomes] == [False, True, False]
@@ -213,7 +200,7 @@ async def test_a_lone_row_is_committed_at_once_on_sqlite_and_rows_together_still
 ) -> None:
     sid = (await new_session(start=True))["id"]
     writer = GroupCommit(services.database, core=True)
-    adding = writer.add(_row(sid, 1))
+    adding = writer.add(chat_row(sid, 1))
     if backend == "embedded":
         # SQLite's inline commit: done in the first step, no writer task, no task switch.
         with pytest.raises(StopIteration):
@@ -222,7 +209,7 @@ async def test_a_lone_row_is_committed_at_once_on_sqlite_and_rows_together_still
         # PostgreSQL answers over the network: the row goes to the writer task.
         await adding
     # Rows added in one loop pass: the first may go at once, the rest queue as one group.
-    tasks = [asyncio.ensure_future(writer.add(_row(sid, seq))) for seq in range(2, 7)]
+    tasks = [asyncio.ensure_future(writer.add(chat_row(sid, seq))) for seq in range(2, 7)]
     async with asyncio.timeout(30):
         await writer.until_queued(4)
     await asyncio.gather(*tasks)
