@@ -57,7 +57,8 @@ async def _passes(count: int) -> None:
 async def test_rows_within_the_delay_of_the_first_go_together_once_it_is_over(
     database: Database,
 ) -> None:
-    writer = database.writer = _DelayingWriter(commit_delay=0.2)
+    # A second: far above any stall a busy machine puts between the two adds below.
+    writer = database.writer = _DelayingWriter(commit_delay=1.0)
     group = GroupCommit(database, core=True)
     first = asyncio.ensure_future(group.add(chat_row("s", 1)))
     await _passes(5)  # without the delay the writer task would have written row 1 by now
