@@ -12,7 +12,8 @@ published, and its echo from the bus comes after. What went out is read off ``ex
 number from the first delivered here up to it went out) and two small sets for the exceptions:
 numbers a skipped gap passed over, and numbers delivered out of that run (late after a skip,
 before the first, or by a catch-up ahead of it). Both keep only the last ``remembered``
-numbers; an older one counts as delivered. A busy room costs no memory per message.
+numbers: a number more than ``remembered`` behind ``expected`` counts as delivered, wherever
+it fell. A busy room costs no memory per message.
 """
 
 from __future__ import annotations
@@ -51,13 +52,16 @@ class SeqOrder:
         return isinstance(seq, int) and (self.delivered(seq) or seq in self._waiting)
 
     def delivered(self, seq: int) -> bool:
-        """Whether ``seq`` went out here (through this order, or :meth:`note_delivered`)."""
+        """Whether ``seq`` went out here (through this order, or :meth:`note_delivered`);
+        a number older than the last ``remembered`` counts as delivered."""
         if seq in self._outside:
             return True
-        first, expected = self._first, self.expected
-        if first is None or expected is None or not first <= seq < expected:
+        if seq in self._passed:
             return False
-        return seq not in self._passed
+        first, expected = self._first, self.expected
+        if expected is not None and seq < expected - self.remembered:
+            return True
+        return first is not None and expected is not None and first <= seq < expected
 
     def push(self, message: dict[str, Any], now: float) -> list[dict[str, Any]]:
         """Messages to deliver now, in order (``message`` among them, or held back; none
@@ -150,7 +154,8 @@ class SeqOrder:
         self._forget(self._passed)
 
     def _forget(self, numbers: set[int]) -> None:
-        """Keep ``numbers`` within the last ``remembered`` (older ones count as delivered)."""
+        """Keep ``numbers`` within the last ``remembered`` (:meth:`delivered` counts older
+        ones as delivered)."""
         if len(numbers) > self.remembered and self.expected is not None:
             oldest = self.expected - self.remembered
             numbers.difference_update([s for s in numbers if s < oldest])

@@ -126,6 +126,20 @@ def test_only_the_last_numbers_are_remembered() -> None:
     assert order.push(m(10_005), 1.3) == []  # older than the last three: counts as delivered
 
 
+def test_a_late_number_before_the_first_is_not_delivered_again_once_forgotten() -> None:
+    """Forgotten numbers count as delivered wherever they fell: one that came late before the
+    room's first delivery here too, not only one a skipped gap passed over."""
+    order = SeqOrder(window=1.0, remembered=3)
+    order.start_at(10)
+    assert seqs(order.push(m(9), 0.0)) == [9]  # late: delivered once
+    for seq in range(11, 21):
+        assert seqs(order.push(m(seq), 0.0)) == [seq]
+    for ahead in (25, 26, 27):  # a catch-up's numbers: 9 is no longer remembered
+        order.note_delivered(ahead)
+    assert order.push(m(9), 0.1) == []
+    assert order.delivered(9)
+
+
 def test_a_number_delivered_another_way_is_not_delivered_again() -> None:
     """A catch-up after a bus loss sends what the room missed itself; when the bus brings one
     of those late after all, it is a repeat."""
