@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,7 +54,17 @@ from rooms.store.engine import Database
 #: A step run in the row's transaction after the row is added (say, an outbox event).
 Then = Callable[[AsyncSession], Awaitable[None]]
 
+
 __all__ = ["GroupCommit"]
+
+
+class _Queued(NamedTuple):
+    """A row waiting for its group: its step, its caller's future, when it came (loop time)."""
+
+    row: Any
+    then: Then | None
+    done: asyncio.Future[Durability]
+    at: float
 
 
 class GroupCommit:
@@ -62,9 +72,7 @@ class GroupCommit:
         self._db = database
         self._max_rows = max_rows
         self._core = core
-        self._queue: list[tuple[Any, Then | None, asyncio.Future[Durability]]] = []
-        #: The loop's time when each queued row came (parallel to :attr:`_queue`).
-        self._arrivals: list[float] = []
+        self._queue: list[_Queued] = []
         self._writer: asyncio.Task[None] | None = None
         self._queued = asyncio.Event()  # set whenever a row joins the queue
         self._committed_now = False  # a row was committed at once in this loop pass
@@ -98,8 +106,7 @@ class GroupCommit:
                 return DURABLE
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Durability] = loop.create_future()
-        self._queue.append((row, then, done))
-        self._arrivals.append(loop.time())
+        self._queue.append(_Queued(row, then, done, loop.time()))
         self._queued.set()
         if self._writer is None:
             self._writer = loop.create_task(self._write())
@@ -115,20 +122,19 @@ class GroupCommit:
             await self._queued.wait()
 
     async def _write(self) -> None:
-        group: list[tuple[Any, Then | None, asyncio.Future[Durability]]] = []
+        group: list[_Queued] = []
         try:
             while self._queue:
                 await self._delayed()
                 group = self._queue[: self._max_rows]
                 del self._queue[: self._max_rows]
-                del self._arrivals[: self._max_rows]
                 try:
-                    durability = await self._commit([(row, then) for row, then, _ in group])
+                    durability = await self._commit([(q.row, q.then) for q in group])
                 except Exception as exc:
                     if len(group) == 1:
-                        settle(group[0][2], exc)
+                        settle(group[0].done, exc)
                         continue
-                    for row, then, done in group:
+                    for row, then, done, _ in group:
                         try:
                             alone = await self._commit([(row, then)])
                         except Exception as single:
@@ -136,15 +142,14 @@ class GroupCommit:
                         else:
                             settle(done, None, alone)
                     continue
-                for _, _, done in group:
-                    settle(done, None, durability)
+                for queued in group:
+                    settle(queued.done, None, durability)
         finally:
             self._writer = None
             # Cancelled (shutdown): what was not confirmed counts as not written.
-            for _, _, done in group + self._queue:
-                settle(done, asyncio.CancelledError())
+            for queued in group + self._queue:
+                settle(queued.done, asyncio.CancelledError())
             self._queue.clear()
-            self._arrivals.clear()
 
     async def _delayed(self) -> None:
         """Wait out the writer's ``commit_delay`` from the oldest queued row's arrival, when
@@ -152,10 +157,10 @@ class GroupCommit:
         writer = self._db.writer
         if not self._core or writer is None or writer.commit_delay <= 0 or self._db.failing:
             return
-        if any(then is not None for _, then, _ in self._queue[: self._max_rows]):
+        if any(queued.then is not None for queued in self._queue[: self._max_rows]):
             return  # a pooled transaction, not the writer's
         loop = asyncio.get_running_loop()
-        wait = self._arrivals[0] + writer.commit_delay - loop.time()
+        wait = self._queue[0].at + writer.commit_delay - loop.time()
         if wait > 0:
             await asyncio.sleep(wait)
 
