@@ -17,6 +17,7 @@ the handshake still go through the server, which keeps its own state.
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Any
 
@@ -115,7 +116,7 @@ class RawWire:
         self._protocol.transport.write(frame)
 
     @property
-    def socket_transport(self) -> Any:
+    def socket_transport(self) -> asyncio.Transport:
         """The socket's transport, for a fan-out's writes at once (``Connection.push``): a
         ready-made frame may go there directly while the transport is not closing and holds
         nothing unsent (``get_write_buffer_size() == 0``).
@@ -129,7 +130,8 @@ class RawWire:
         ``Connection.close``, which ends the writes at once first; and an empty buffer is
         below any high-water mark. A connection with something unsent has its frames queued
         (``Connection.push``), and the flusher writes them under the full checks."""
-        return self._protocol.transport
+        transport: asyncio.Transport = self._protocol.transport  # uvicorn's, set at connect
+        return transport
 
 
 class WireTap:
